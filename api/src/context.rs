@@ -1,0 +1,127 @@
+//! Loading a call with everything needed to decide what the caller may do.
+
+use onair_auth::capability::{capabilities_in_call, ROLE_USER};
+use onair_auth::{AuthError, Capability};
+use onair_bus::{Event, EventKind};
+
+use crate::domain::{now_ms, Call, CallCid, CallSettings, CallType, Member};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Caller;
+use crate::state::AppState;
+
+/// A call as seen by one caller.
+pub struct CallContext {
+    /// The call.
+    pub call: Call,
+    /// Its type.
+    pub call_type: CallType,
+    /// The type's settings with the call's override applied.
+    pub settings: CallSettings,
+    /// The caller's membership, if any.
+    pub member: Option<Member>,
+    /// What the caller may do (every capability for a server token).
+    pub caps: Vec<Capability>,
+}
+
+impl CallContext {
+    /// Refuses with 403 unless the caller holds `cap`.
+    pub fn require(&self, cap: Capability) -> ApiResult<()> {
+        if self.caps.contains(&cap) {
+            Ok(())
+        } else {
+            Err(ApiError::missing(cap))
+        }
+    }
+}
+
+/// Refuses a user token scoped to other calls (401 `wrong_call`).
+pub fn check_scope(caller: &Caller, cid: &CallCid) -> ApiResult<()> {
+    match caller.user() {
+        Some(u) if !u.allows_call(&cid.to_string()) => Err(AuthError::WrongCall(cid.to_string()).into()),
+        _ => Ok(()),
+    }
+}
+
+/// The call type named `name`, or 404.
+pub async fn call_type(state: &AppState, name: &str) -> ApiResult<CallType> {
+    state
+        .store
+        .get_call_type(name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(&format!("call type `{name}`")))
+}
+
+/// The caller's global role: the token's `role`, else the stored user's, else `user`.
+pub async fn global_role(state: &AppState, caller: &Caller) -> ApiResult<String> {
+    let Some(user) = caller.user() else {
+        return Ok(String::new());
+    };
+    if let Some(role) = &user.role {
+        return Ok(role.clone());
+    }
+    let stored = state.store.get_users(std::slice::from_ref(&user.sub)).await?;
+    Ok(stored.into_iter().next().map_or_else(|| ROLE_USER.to_owned(), |u| u.role))
+}
+
+/// What `caller` may do in a call of `call_type` with `settings`, given their membership.
+pub async fn capabilities(
+    state: &AppState,
+    caller: &Caller,
+    call_type: &CallType,
+    settings: &CallSettings,
+    member: Option<&Member>,
+) -> ApiResult<Vec<Capability>> {
+    if caller.is_server() {
+        return Ok(Capability::ALL.to_vec());
+    }
+    let role = global_role(state, caller).await?;
+    let member_role = member.map(|m| m.role.as_str());
+    Ok(capabilities_in_call(&call_type.grants, &role, member_role, &settings.gate()))
+}
+
+/// Loads call `cid` for `caller` (404 if absent).
+pub async fn load(state: &AppState, caller: &Caller, cid: &CallCid) -> ApiResult<CallContext> {
+    check_scope(caller, cid)?;
+    let call = state
+        .store
+        .get_call(&cid.to_string())
+        .await?
+        .ok_or_else(|| ApiError::not_found(&format!("call `{cid}`")))?;
+    with_call(state, caller, call).await
+}
+
+/// Builds the context of an already loaded call.
+pub async fn with_call(state: &AppState, caller: &Caller, call: Call) -> ApiResult<CallContext> {
+    let call_type = call_type(state, &call.cid.call_type).await?;
+    let settings = effective_settings(&call_type, &call);
+    let member = match caller.user() {
+        Some(u) => state.store.get_member(&call.cid.to_string(), &u.sub).await?,
+        None => None,
+    };
+    let caps = capabilities(state, caller, &call_type, &settings, member.as_ref()).await?;
+    Ok(CallContext {
+        call,
+        call_type,
+        settings,
+        member,
+        caps,
+    })
+}
+
+/// The call type's settings with the call's override on top.
+pub fn effective_settings(call_type: &CallType, call: &Call) -> CallSettings {
+    // The override was validated when stored; a failure here means the call
+    // type changed under it. Fall back to the type's settings, loudly.
+    call_type.settings.merged(&call.settings_override).unwrap_or_else(|e| {
+        tracing::warn!(call_cid = %call.cid, error = %e, "settings override no longer valid; ignoring it");
+        call_type.settings.clone()
+    })
+}
+
+/// Announces `kind` for `cid` on the bus; a bus failure is logged, not fatal.
+pub async fn publish(state: &AppState, cid: &CallCid, kind: EventKind) {
+    let event = Event::new(cid.to_string(), now_ms(), kind);
+    if let Err(e) = state.bus.publish(event).await {
+        tracing::warn!(call_cid = %cid, error = %e, "bus publish failed");
+    }
+}

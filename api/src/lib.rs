@@ -1,0 +1,38 @@
+//! OnAir's REST API (`/v1`): the call domain, its persistence and its HTTP face.
+//!
+//! - [`domain`]: calls, call types, settings, members, sessions, and the call
+//!   lifecycle (backstage → live → ended) with the join rule.
+//! - [`store`]: the [`Store`](store::Store) trait on SQLite or Postgres.
+//! - [`routes`]: axum handlers, one file per resource; [`router`] mounts them.
+//! - [`context`]: loads a call and works out what the caller may do in it.
+//! - [`openapi`]: the generated OpenAPI document (served at `/openapi.json`, UI at `/docs`).
+//!
+//! Call-state changes are announced on the [`onair_bus::Bus`], which is how
+//! the SFU and egress learn of them without depending on this crate.
+
+pub mod context;
+pub mod domain;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+pub mod store;
+pub mod views;
+
+pub use routes::router;
+pub use state::{ApiConfig, AppState, IceServer};
+
+use chrono::Utc;
+
+/// Inserts the built-in call types that the store does not have yet
+/// (existing ones, possibly changed by an operator, are left alone).
+pub async fn seed_call_types(store: &dyn store::Store) -> store::StoreResult<()> {
+    let now = Utc::now();
+    for name in domain::call_type::BUILT_IN {
+        if let Some(t) = domain::call_type::built_in(name, now) {
+            store.insert_call_type_if_absent(&t).await?;
+        }
+    }
+    Ok(())
+}

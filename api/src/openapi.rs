@@ -1,0 +1,44 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{call_types, calls, join, members, ops, users};
+
+/// OnAir's REST API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "OnAir API", description = "Calls, livestreams, members and tokens. \
+        Authenticate with `Authorization: Bearer <server or user token>`."),
+    paths(
+        users::upsert,
+        call_types::list, call_types::get, call_types::put,
+        calls::get_or_create, calls::get, calls::update, calls::delete,
+        calls::go_live, calls::stop_live, calls::end,
+        join::join,
+        members::update, members::list, members::sessions,
+        ops::healthz, ops::readyz,
+    ),
+    components(schemas(crate::error::ErrorBody, crate::domain::CallSettings)),
+    modifiers(&BearerToken),
+    tags(
+        (name = "calls", description = "Call lifecycle: create, go live, join, end"),
+        (name = "members", description = "Call members and their roles"),
+        (name = "call types", description = "Call types: settings and role grants"),
+        (name = "users", description = "Users"),
+        (name = "operations", description = "Health and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! `POST {c}/join`: admit a user into a call and hand them what the SFU needs.
+
+use axum::extract::State;
+use chrono::Utc;
+use onair_auth::token::mint;
+use onair_auth::{Capability, JoinClaims, VideoGrant};
+use onair_bus::EventKind;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::calls::{call_view, current_open_session, get_or_create_call, member_views, CallData};
+use crate::context::{self, CallContext};
+use crate::domain::lifecycle::{admit, Refusal};
+use crate::domain::{CallCid, Session};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{CallPath, Caller, OptionalJson};
+use crate::state::{AppState, IceServer};
+use crate::views::{CallView, MemberView};
+
+/// `POST {c}/join` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    /// Create the call if it does not exist (needs `create-call`).
+    #[serde(default)]
+    pub create: bool,
+    /// Data for the call if this creates it.
+    pub data: Option<CallData>,
+}
+
+/// How to reach the SFU.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Credentials {
+    /// Signal URL: pass it with `token` to `livekit-client`'s `room.connect(url, token)`.
+    pub url: String,
+    /// Join token (LiveKit-compatible claims).
+    pub token: String,
+    /// STUN/TURN servers.
+    pub ice_servers: Vec<IceServer>,
+}
+
+/// `POST {c}/join` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JoinResponse {
+    /// The call.
+    pub call: CallView,
+    /// Its members.
+    pub members: Vec<MemberView>,
+    /// How to connect.
+    pub credentials: Credentials,
+    /// The caller's role in the call (member role, else global role).
+    pub role: String,
+    /// What the caller may do.
+    #[schema(value_type = Vec<String>)]
+    pub own_capabilities: Vec<Capability>,
+    /// Joined ahead of a call still in backstage: connected and counted, but
+    /// no host media arrives until `go_live`.
+    pub waiting: bool,
+}
+
+/// Join a call: returns the SFU URL, a join token and ICE servers.
+#[utoipa::path(post, path = "/v1/calls/{type}/{id}/join", tag = "calls", security(("token" = [])),
+    params(("type" = String, Path), ("id" = String, Path)),
+    request_body = JoinRequest,
+    responses((status = 200, body = JoinResponse),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "missing capability, or in backstage"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the call ended"),
+        (status = 422, body = ErrorBody)))]
+pub async fn join(
+    State(state): State<AppState>,
+    caller: Caller,
+    CallPath(cid): CallPath,
+    OptionalJson(req): OptionalJson<JoinRequest>,
+) -> ApiResult<axum::Json<JoinResponse>> {
+    let Some(user) = caller.user().cloned() else {
+        return Err(ApiError::forbidden("user_token_required", "joining needs a user token"));
+    };
+    let mut ctx = if req.create {
+        get_or_create_call(&state, &caller, &cid, req.data.unwrap_or_default()).await?.0
+    } else {
+        context::load(&state, &caller, &cid).await?
+    };
+    let now = Utc::now();
+    let admission = admit(&ctx.call, &ctx.settings, &ctx.caps, now).map_err(|r| refusal(&cid, r))?;
+    ensure_session(&state, &mut ctx).await?;
+
+    let role = match &ctx.member {
+        Some(m) => m.role.clone(),
+        None => context::global_role(&state, &caller).await?,
+    };
+    let key = state
+        .keys
+        .primary()
+        .ok_or_else(|| ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "no_api_key", "no API key configured"))?;
+    let iat = now.timestamp().max(0) as u64;
+    let metadata = serde_json::json!({ "role": role, "image": user.image }).to_string();
+    let claims = JoinClaims {
+        iss: key.key.clone(),
+        sub: user.sub.clone(),
+        exp: iat + state.config.join_token_ttl.as_secs(),
+        nbf: iat.saturating_sub(10), // tolerate small clock skew between API and SFU
+        name: user.name.clone().unwrap_or_else(|| user.sub.clone()),
+        metadata,
+        video: VideoGrant::for_capabilities(&cid.to_string(), &ctx.caps, admission.may_publish),
+    };
+    tracing::info!(call_cid = %cid, user = %user.sub, waiting = admission.waiting, "join admitted");
+    Ok(axum::Json(JoinResponse {
+        call: call_view(&state, &ctx).await?,
+        members: member_views(&state, &cid).await?,
+        credentials: Credentials {
+            url: state.config.signal_url.clone(),
+            token: mint(key, &claims),
+            ice_servers: state.config.ice_servers.clone(),
+        },
+        role,
+        own_capabilities: ctx.caps,
+        waiting: admission.waiting,
+    }))
+}
+
+fn refusal(cid: &CallCid, r: Refusal) -> ApiError {
+    match r {
+        Refusal::NoJoinCapability => ApiError::missing(Capability::JoinCall),
+        Refusal::Ended => ApiError::conflict("call_ended", format!("call `{cid}` has ended")),
+        Refusal::Backstage { join_from } => {
+            let message = match join_from {
+                Some(t) => format!("call `{cid}` is in backstage; you may join from {}", t.to_rfc3339()),
+                None => format!("call `{cid}` is in backstage; wait until it goes live"),
+            };
+            ApiError::forbidden("backstage", message)
+                .with_details(serde_json::json!({ "join_from": join_from.map(|t| t.to_rfc3339()) }))
+        }
+    }
+}
+
+/// Opens a session on the first join of a live period (no current session,
+/// or the current one ended). Concurrent joins race on a compare-and-swap;
+/// the loser reloads and uses the winner's session.
+async fn ensure_session(state: &AppState, ctx: &mut CallContext) -> ApiResult<()> {
+    if current_open_session(state, &ctx.call).await?.is_some() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let in_backstage = ctx.settings.backstage.enabled && ctx.call.backstage;
+    let session = Session {
+        id: Uuid::new_v4().to_string(),
+        call_cid: ctx.call.cid.to_string(),
+        started_at: now,
+        ended_at: None,
+        live_started_at: (!in_backstage).then_some(now),
+        live_ended_at: None,
+    };
+    let previous = ctx.call.current_session_id.clone();
+    if state.store.open_session(&session, previous.as_deref()).await? {
+        tracing::info!(call_cid = %ctx.call.cid, session = %session.id, "session started");
+        context::publish(state, &ctx.call.cid, EventKind::SessionStarted { session_id: session.id.clone() }).await;
+        ctx.call.current_session_id = Some(session.id);
+    } else if let Some(call) = state.store.get_call(&ctx.call.cid.to_string()).await? {
+        ctx.call.current_session_id = call.current_session_id;
+    }
+    Ok(())
+}

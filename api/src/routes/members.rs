@@ -1,0 +1,122 @@
+//! `{c}/members` and `{c}/sessions`.
+
+use axum::extract::State;
+use chrono::Utc;
+use onair_auth::Capability;
+use onair_bus::EventKind;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::calls::{member_views, members_from, MemberRequest};
+use crate::context;
+use crate::domain::ids;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{CallPath, Caller, Json};
+use crate::state::AppState;
+use crate::views::{MemberView, SessionView};
+
+/// `POST {c}/members` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMembersRequest {
+    /// Members to add or change.
+    #[serde(default)]
+    pub update_members: Vec<MemberRequest>,
+    /// User ids to remove.
+    #[serde(default)]
+    pub remove_members: Vec<String>,
+}
+
+/// The call's members.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembersResponse {
+    /// Oldest first.
+    pub members: Vec<MemberView>,
+}
+
+/// The call's sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionsResponse {
+    /// Oldest first.
+    pub sessions: Vec<SessionView>,
+}
+
+/// Add, change or remove members.
+#[utoipa::path(post, path = "/v1/calls/{type}/{id}/members", tag = "members", security(("token" = [])),
+    params(("type" = String, Path), ("id" = String, Path)),
+    request_body = UpdateMembersRequest,
+    responses((status = 200, body = MembersResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    CallPath(cid): CallPath,
+    Json(req): Json<UpdateMembersRequest>,
+) -> ApiResult<axum::Json<MembersResponse>> {
+    let ctx = context::load(&state, &caller, &cid).await?;
+    ctx.require(Capability::UpdateCallMember)?;
+    let now = Utc::now();
+    let cid_s = cid.to_string();
+    let mut members = members_from(&cid, req.update_members, now)?;
+    if req.remove_members.len() > super::calls::MAX_MEMBERS {
+        return Err(ApiError::invalid("too_many_members", "too many members to remove"));
+    }
+    for id in &req.remove_members {
+        ids::validate_user_id(id)?;
+    }
+    // Keep the first-added time of existing members.
+    for m in &mut members {
+        if let Some(old) = state.store.get_member(&cid_s, &m.user_id).await? {
+            m.created_at = old.created_at;
+        }
+    }
+    let user_ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
+    state.store.ensure_users(&user_ids, now).await?;
+    state.store.upsert_members(&members).await?;
+    state.store.remove_members(&cid_s, &req.remove_members).await?;
+    for m in members {
+        let kind = EventKind::MemberUpdated { user_id: m.user_id, role: m.role };
+        context::publish(&state, &cid, kind).await;
+    }
+    for user_id in req.remove_members {
+        context::publish(&state, &cid, EventKind::MemberRemoved { user_id }).await;
+    }
+    Ok(axum::Json(MembersResponse {
+        members: member_views(&state, &cid).await?,
+    }))
+}
+
+/// List members.
+#[utoipa::path(get, path = "/v1/calls/{type}/{id}/members", tag = "members", security(("token" = [])),
+    params(("type" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = MembersResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    CallPath(cid): CallPath,
+) -> ApiResult<axum::Json<MembersResponse>> {
+    let ctx = context::load(&state, &caller, &cid).await?;
+    ctx.require(Capability::ReadCall)?;
+    Ok(axum::Json(MembersResponse {
+        members: member_views(&state, &cid).await?,
+    }))
+}
+
+/// Session history.
+#[utoipa::path(get, path = "/v1/calls/{type}/{id}/sessions", tag = "calls", security(("token" = [])),
+    params(("type" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = SessionsResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+    CallPath(cid): CallPath,
+) -> ApiResult<axum::Json<SessionsResponse>> {
+    let ctx = context::load(&state, &caller, &cid).await?;
+    ctx.require(Capability::ReadCall)?;
+    let sessions = state.store.list_sessions(&cid.to_string()).await?;
+    Ok(axum::Json(SessionsResponse {
+        sessions: sessions.into_iter().map(SessionView::from).collect(),
+    }))
+}

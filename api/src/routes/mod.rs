@@ -1,0 +1,59 @@
+//! HTTP handlers, one file per resource, and the router that mounts them.
+
+pub mod call_types;
+pub mod calls;
+pub mod join;
+pub mod members;
+pub mod ops;
+pub mod users;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use axum::Router;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::ApiError;
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+
+/// Largest request body accepted.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The whole `/v1` API plus operations routes, with JSON errors for unknown
+/// routes and methods.
+pub fn router(state: AppState) -> Router {
+    const CALL: &str = "/v1/calls/{type}/{id}";
+    Router::new()
+        .route("/v1/users", put(users::upsert))
+        .route("/v1/call-types", get(call_types::list))
+        .route("/v1/call-types/{name}", get(call_types::get).put(call_types::put))
+        .route(
+            CALL,
+            post(calls::get_or_create)
+                .get(calls::get)
+                .patch(calls::update)
+                .delete(calls::delete),
+        )
+        .route(&format!("{CALL}/go_live"), post(calls::go_live))
+        .route(&format!("{CALL}/stop_live"), post(calls::stop_live))
+        .route(&format!("{CALL}/end"), post(calls::end))
+        .route(&format!("{CALL}/join"), post(join::join))
+        .route(&format!("{CALL}/members"), post(members::update).get(members::list))
+        .route(&format!("{CALL}/sessions"), get(members::sessions))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,50 @@
+//! Shared state of the API handlers and its configuration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use onair_auth::KeySet;
+use onair_bus::Bus;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::store::Store;
+
+/// A STUN/TURN server handed to clients that join a call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IceServer {
+    /// `stun:` / `turn:` URLs.
+    pub urls: Vec<String>,
+    /// TURN user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// What the API needs to know about the deployment.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// The SFU signal URL clients connect to (`credentials.url` of a join),
+    /// exactly what `livekit-client`'s `room.connect(url, token)` takes.
+    pub signal_url: String,
+    /// ICE servers for clients.
+    pub ice_servers: Vec<IceServer>,
+    /// Lifetime of join tokens.
+    pub join_token_ttl: Duration,
+}
+
+/// Everything a handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// Where call-state changes are announced.
+    pub bus: Arc<dyn Bus>,
+    /// Accepted API keys; the primary one signs join tokens.
+    pub keys: Arc<KeySet>,
+    /// Deployment settings.
+    pub config: Arc<ApiConfig>,
+}

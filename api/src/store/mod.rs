@@ -1,0 +1,91 @@
+//! Persistence: the [`Store`] trait and its two implementations,
+//! [`SqliteStore`] (the embedded default) and [`PgStore`].
+//!
+//! Both run the same SQL (written once in `sql.rs`, expanded for each
+//! backend) against their own migrations in `migrations/sqlite` and
+//! `migrations/postgres`. One test suite (`api/tests/store.rs`) runs on both.
+
+mod postgres;
+mod rows;
+mod sql;
+mod sqlite;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Call, CallType, Member, Session, User};
+
+/// A store failure. Not the caller's fault: the API answers 503.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row that does not decode (a bug or a hand-edited database).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything the API persists.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks the database answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Inserts or replaces users (keeping their `created_at`).
+    async fn upsert_users(&self, users: &[User]) -> StoreResult<()>;
+    /// Inserts bare users for ids not known yet.
+    async fn ensure_users(&self, ids: &[String], now: DateTime<Utc>) -> StoreResult<()>;
+    /// The users with these ids (unknown ids are skipped).
+    async fn get_users(&self, ids: &[String]) -> StoreResult<Vec<User>>;
+
+    /// All call types, by name.
+    async fn list_call_types(&self) -> StoreResult<Vec<CallType>>;
+    /// One call type.
+    async fn get_call_type(&self, name: &str) -> StoreResult<Option<CallType>>;
+    /// Inserts or replaces a call type (keeping its `created_at`).
+    async fn put_call_type(&self, call_type: &CallType) -> StoreResult<()>;
+    /// Inserts a call type unless one with that name exists.
+    async fn insert_call_type_if_absent(&self, call_type: &CallType) -> StoreResult<()>;
+
+    /// Inserts a call; `false` if one with that cid exists already.
+    async fn insert_call(&self, call: &Call) -> StoreResult<bool>;
+    /// One call by cid.
+    async fn get_call(&self, cid: &str) -> StoreResult<Option<Call>>;
+    /// Writes a call's mutable fields (all but identity, creation and
+    /// `current_session_id`, which only [`Store::open_session`] changes).
+    async fn update_call(&self, call: &Call) -> StoreResult<()>;
+    /// Deletes a call with its members and sessions; `false` if absent.
+    async fn delete_call(&self, cid: &str) -> StoreResult<bool>;
+
+    /// Inserts or replaces members.
+    async fn upsert_members(&self, members: &[Member]) -> StoreResult<()>;
+    /// Removes members of a call.
+    async fn remove_members(&self, cid: &str, user_ids: &[String]) -> StoreResult<()>;
+    /// All members of a call, oldest first.
+    async fn list_members(&self, cid: &str) -> StoreResult<Vec<Member>>;
+    /// One member.
+    async fn get_member(&self, cid: &str, user_id: &str) -> StoreResult<Option<Member>>;
+    /// How many members a call has.
+    async fn count_members(&self, cid: &str) -> StoreResult<i64>;
+
+    /// Makes `session` the call's current session if the current one is
+    /// still `previous`; returns `false` (and stores nothing) if another
+    /// request opened a session first.
+    async fn open_session(&self, session: &Session, previous: Option<&str>) -> StoreResult<bool>;
+    /// One session.
+    async fn get_session(&self, id: &str) -> StoreResult<Option<Session>>;
+    /// Writes a session's end and live times.
+    async fn update_session(&self, session: &Session) -> StoreResult<()>;
+    /// A call's sessions, oldest first.
+    async fn list_sessions(&self, cid: &str) -> StoreResult<Vec<Session>>;
+}

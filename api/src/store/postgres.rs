@@ -1,0 +1,26 @@
+//! The production store: PostgreSQL.
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgPoolOptions;
+
+use super::rows::{convert, ms, opt_ms, CallRow, CallTypeRow, MemberRow, SessionRow, UserRow};
+use super::sql::impl_store;
+use super::{StoreError, StoreResult};
+use crate::domain::{Call, CallType, Member, Session, User};
+
+/// A [`Store`](super::Store) on PostgreSQL.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: sqlx::PgPool,
+}
+
+impl PgStore {
+    /// Connects to a `postgres://` URL and migrates the database.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+        sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+impl_store!(PgStore, sqlx::Postgres);

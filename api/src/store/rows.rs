@@ -1,0 +1,162 @@
+//! Flat rows as the database holds them, and their conversion to domain types.
+
+use chrono::{DateTime, Utc};
+use onair_auth::Grants;
+use serde_json::Value;
+
+use super::StoreError;
+use crate::domain::{Call, CallCid, CallSettings, CallType, Member, Session, User};
+
+pub(super) fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(super) fn opt_ms(t: Option<DateTime<Utc>>) -> Option<i64> {
+    t.map(ms)
+}
+
+fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt(format!("time {ms}")))
+}
+
+fn opt_time(ms: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    ms.map(time).transpose()
+}
+
+fn json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct UserRow {
+    id: String,
+    name: Option<String>,
+    image: Option<String>,
+    role: String,
+    custom: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            custom: json::<Value>(&r.custom, "users.custom")?,
+            id: r.id,
+            name: r.name,
+            image: r.image,
+            role: r.role,
+            created_at: time(r.created_at)?,
+            updated_at: time(r.updated_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct CallTypeRow {
+    name: String,
+    grants: String,
+    settings: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<CallTypeRow> for CallType {
+    type Error = StoreError;
+    fn try_from(r: CallTypeRow) -> Result<Self, StoreError> {
+        Ok(CallType {
+            grants: json::<Grants>(&r.grants, "call_types.grants")?,
+            settings: json::<CallSettings>(&r.settings, "call_types.settings")?,
+            name: r.name,
+            created_at: time(r.created_at)?,
+            updated_at: time(r.updated_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct CallRow {
+    call_type: String,
+    id: String,
+    created_by: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    starts_at: Option<i64>,
+    ended_at: Option<i64>,
+    backstage: bool,
+    custom: String,
+    settings_override: String,
+    current_session_id: Option<String>,
+}
+
+impl TryFrom<CallRow> for Call {
+    type Error = StoreError;
+    fn try_from(r: CallRow) -> Result<Self, StoreError> {
+        Ok(Call {
+            cid: CallCid::new(&r.call_type, &r.id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            created_by: r.created_by,
+            created_at: time(r.created_at)?,
+            updated_at: time(r.updated_at)?,
+            starts_at: opt_time(r.starts_at)?,
+            ended_at: opt_time(r.ended_at)?,
+            backstage: r.backstage,
+            custom: json(&r.custom, "calls.custom")?,
+            settings_override: json(&r.settings_override, "calls.settings_override")?,
+            current_session_id: r.current_session_id,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct MemberRow {
+    call_cid: String,
+    user_id: String,
+    role: String,
+    custom: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<MemberRow> for Member {
+    type Error = StoreError;
+    fn try_from(r: MemberRow) -> Result<Self, StoreError> {
+        Ok(Member {
+            custom: json(&r.custom, "members.custom")?,
+            call_cid: r.call_cid,
+            user_id: r.user_id,
+            role: r.role,
+            created_at: time(r.created_at)?,
+            updated_at: time(r.updated_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct SessionRow {
+    id: String,
+    call_cid: String,
+    started_at: i64,
+    ended_at: Option<i64>,
+    live_started_at: Option<i64>,
+    live_ended_at: Option<i64>,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+    fn try_from(r: SessionRow) -> Result<Self, StoreError> {
+        Ok(Session {
+            id: r.id,
+            call_cid: r.call_cid,
+            started_at: time(r.started_at)?,
+            ended_at: opt_time(r.ended_at)?,
+            live_started_at: opt_time(r.live_started_at)?,
+            live_ended_at: opt_time(r.live_ended_at)?,
+        })
+    }
+}
+
+/// Converts rows, failing on the first corrupt one.
+pub(super) fn convert<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>, StoreError> {
+    rows.into_iter().map(T::try_from).collect()
+}

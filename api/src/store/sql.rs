@@ -1,0 +1,315 @@
+//! The SQL behind [`Store`](super::Store), written once and expanded for each
+//! backend: SQLite and Postgres both take `$N` placeholders, `ON CONFLICT`
+//! upserts and the column types of our migrations, so the statements are
+//! identical and only the pool type differs.
+
+/// Implements `Store` for `$store` (which has a `pool: sqlx::Pool<$db>` field).
+macro_rules! impl_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn upsert_users(&self, users: &[User]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for u in users {
+                    sqlx::query(
+                        "INSERT INTO users (id, name, image, role, custom, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                         ON CONFLICT (id) DO UPDATE SET name = excluded.name, image = excluded.image,
+                           role = excluded.role, custom = excluded.custom, updated_at = excluded.updated_at",
+                    )
+                    .bind(&u.id)
+                    .bind(&u.name)
+                    .bind(&u.image)
+                    .bind(&u.role)
+                    .bind(u.custom.to_string())
+                    .bind(ms(u.created_at))
+                    .bind(ms(u.updated_at))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn ensure_users(&self, ids: &[String], now: DateTime<Utc>) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for id in ids {
+                    let u = User::bare(id, now);
+                    sqlx::query(
+                        "INSERT INTO users (id, name, image, role, custom, created_at, updated_at)
+                         VALUES ($1, NULL, NULL, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING",
+                    )
+                    .bind(&u.id)
+                    .bind(&u.role)
+                    .bind(u.custom.to_string())
+                    .bind(ms(now))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_users(&self, ids: &[String]) -> StoreResult<Vec<User>> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut q = sqlx::QueryBuilder::<$db>::new("SELECT * FROM users WHERE id IN (");
+                let mut list = q.separated(", ");
+                for id in ids {
+                    list.push_bind(id);
+                }
+                q.push(") ORDER BY id");
+                convert(q.build_query_as::<UserRow>().fetch_all(&self.pool).await?)
+            }
+
+            async fn list_call_types(&self) -> StoreResult<Vec<CallType>> {
+                let rows: Vec<CallTypeRow> = sqlx::query_as("SELECT * FROM call_types ORDER BY name")
+                    .fetch_all(&self.pool)
+                    .await?;
+                convert(rows)
+            }
+
+            async fn get_call_type(&self, name: &str) -> StoreResult<Option<CallType>> {
+                let row: Option<CallTypeRow> = sqlx::query_as("SELECT * FROM call_types WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(CallType::try_from).transpose()
+            }
+
+            async fn put_call_type(&self, t: &CallType) -> StoreResult<()> {
+                self.write_call_type(t, "ON CONFLICT (name) DO UPDATE SET grants = excluded.grants,
+                    settings = excluded.settings, updated_at = excluded.updated_at").await
+            }
+
+            async fn insert_call_type_if_absent(&self, t: &CallType) -> StoreResult<()> {
+                self.write_call_type(t, "ON CONFLICT (name) DO NOTHING").await
+            }
+
+            async fn insert_call(&self, c: &Call) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO calls (cid, call_type, id, created_by, created_at, updated_at, starts_at,
+                       ended_at, backstage, custom, settings_override, current_session_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                     ON CONFLICT (cid) DO NOTHING",
+                )
+                .bind(c.cid.to_string())
+                .bind(&c.cid.call_type)
+                .bind(&c.cid.id)
+                .bind(&c.created_by)
+                .bind(ms(c.created_at))
+                .bind(ms(c.updated_at))
+                .bind(opt_ms(c.starts_at))
+                .bind(opt_ms(c.ended_at))
+                .bind(c.backstage)
+                .bind(c.custom.to_string())
+                .bind(c.settings_override.to_string())
+                .bind(&c.current_session_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn get_call(&self, cid: &str) -> StoreResult<Option<Call>> {
+                let row: Option<CallRow> = sqlx::query_as("SELECT * FROM calls WHERE cid = $1")
+                    .bind(cid)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(Call::try_from).transpose()
+            }
+
+            async fn update_call(&self, c: &Call) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE calls SET updated_at = $2, starts_at = $3, ended_at = $4, backstage = $5,
+                       custom = $6, settings_override = $7 WHERE cid = $1",
+                )
+                .bind(c.cid.to_string())
+                .bind(ms(c.updated_at))
+                .bind(opt_ms(c.starts_at))
+                .bind(opt_ms(c.ended_at))
+                .bind(c.backstage)
+                .bind(c.custom.to_string())
+                .bind(c.settings_override.to_string())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_call(&self, cid: &str) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                for table in ["members", "sessions"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE call_cid = $1"))
+                        .bind(cid)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let done = sqlx::query("DELETE FROM calls WHERE cid = $1").bind(cid).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn upsert_members(&self, members: &[Member]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for m in members {
+                    sqlx::query(
+                        "INSERT INTO members (call_cid, user_id, role, custom, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6)
+                         ON CONFLICT (call_cid, user_id) DO UPDATE SET role = excluded.role,
+                           custom = excluded.custom, updated_at = excluded.updated_at",
+                    )
+                    .bind(&m.call_cid)
+                    .bind(&m.user_id)
+                    .bind(&m.role)
+                    .bind(m.custom.to_string())
+                    .bind(ms(m.created_at))
+                    .bind(ms(m.updated_at))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn remove_members(&self, cid: &str, user_ids: &[String]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for id in user_ids {
+                    sqlx::query("DELETE FROM members WHERE call_cid = $1 AND user_id = $2")
+                        .bind(cid)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_members(&self, cid: &str) -> StoreResult<Vec<Member>> {
+                let rows: Vec<MemberRow> =
+                    sqlx::query_as("SELECT * FROM members WHERE call_cid = $1 ORDER BY created_at, user_id")
+                        .bind(cid)
+                        .fetch_all(&self.pool)
+                        .await?;
+                convert(rows)
+            }
+
+            async fn get_member(&self, cid: &str, user_id: &str) -> StoreResult<Option<Member>> {
+                let row: Option<MemberRow> =
+                    sqlx::query_as("SELECT * FROM members WHERE call_cid = $1 AND user_id = $2")
+                        .bind(cid)
+                        .bind(user_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.map(Member::try_from).transpose()
+            }
+
+            async fn count_members(&self, cid: &str) -> StoreResult<i64> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM members WHERE call_cid = $1")
+                    .bind(cid)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n)
+            }
+
+            async fn open_session(&self, s: &Session, previous: Option<&str>) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let swapped = match previous {
+                    Some(prev) => sqlx::query(
+                        "UPDATE calls SET current_session_id = $1 WHERE cid = $2 AND current_session_id = $3",
+                    )
+                    .bind(&s.id)
+                    .bind(&s.call_cid)
+                    .bind(prev),
+                    None => sqlx::query(
+                        "UPDATE calls SET current_session_id = $1 WHERE cid = $2 AND current_session_id IS NULL",
+                    )
+                    .bind(&s.id)
+                    .bind(&s.call_cid),
+                }
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !swapped {
+                    return Ok(false); // dropping `tx` rolls back
+                }
+                sqlx::query(
+                    "INSERT INTO sessions (id, call_cid, started_at, ended_at, live_started_at, live_ended_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&s.id)
+                .bind(&s.call_cid)
+                .bind(ms(s.started_at))
+                .bind(opt_ms(s.ended_at))
+                .bind(opt_ms(s.live_started_at))
+                .bind(opt_ms(s.live_ended_at))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn get_session(&self, id: &str) -> StoreResult<Option<Session>> {
+                let row: Option<SessionRow> = sqlx::query_as("SELECT * FROM sessions WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(Session::try_from).transpose()
+            }
+
+            async fn update_session(&self, s: &Session) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE sessions SET ended_at = $2, live_started_at = $3, live_ended_at = $4 WHERE id = $1",
+                )
+                .bind(&s.id)
+                .bind(opt_ms(s.ended_at))
+                .bind(opt_ms(s.live_started_at))
+                .bind(opt_ms(s.live_ended_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn list_sessions(&self, cid: &str) -> StoreResult<Vec<Session>> {
+                let rows: Vec<SessionRow> =
+                    sqlx::query_as("SELECT * FROM sessions WHERE call_cid = $1 ORDER BY started_at, id")
+                        .bind(cid)
+                        .fetch_all(&self.pool)
+                        .await?;
+                convert(rows)
+            }
+        }
+
+        impl $store {
+            async fn write_call_type(&self, t: &CallType, on_conflict: &str) -> StoreResult<()> {
+                let grants = serde_json::to_string(&t.grants).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let settings =
+                    serde_json::to_string(&t.settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query(&format!(
+                    "INSERT INTO call_types (name, grants, settings, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5) {on_conflict}"
+                ))
+                .bind(&t.name)
+                .bind(grants)
+                .bind(settings)
+                .bind(ms(t.created_at))
+                .bind(ms(t.updated_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            /// The underlying pool (for tests and maintenance).
+            pub fn pool(&self) -> &sqlx::Pool<$db> {
+                &self.pool
+            }
+        }
+    };
+}
+
+pub(super) use impl_store;

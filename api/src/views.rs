@@ -1,0 +1,183 @@
+//! The JSON shapes the API answers with (documented in OpenAPI).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::domain::{Call, CallSettings, CallType, Member, Session, User};
+
+/// A user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    /// User id.
+    pub id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Avatar URL.
+    pub image: Option<String>,
+    /// Global role.
+    pub role: String,
+    /// App-defined data.
+    #[schema(value_type = Object)]
+    pub custom: Value,
+    /// First seen.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            name: u.name,
+            image: u.image,
+            role: u.role,
+            custom: u.custom,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+/// A session: one live occurrence of a call.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    /// Session id.
+    pub id: String,
+    /// First join.
+    pub started_at: DateTime<Utc>,
+    /// When it ended, if it did.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Last time the call went live during the session.
+    pub live_started_at: Option<DateTime<Utc>>,
+    /// Last time the call went back to backstage during the session.
+    pub live_ended_at: Option<DateTime<Utc>>,
+}
+
+impl From<Session> for SessionView {
+    fn from(s: Session) -> Self {
+        Self {
+            id: s.id,
+            started_at: s.started_at,
+            ended_at: s.ended_at,
+            live_started_at: s.live_started_at,
+            live_ended_at: s.live_ended_at,
+        }
+    }
+}
+
+/// A call.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallView {
+    /// `type:id`.
+    pub cid: String,
+    /// Call type.
+    #[serde(rename = "type")]
+    pub call_type: String,
+    /// Call id.
+    pub id: String,
+    /// Who created it (absent when created with a server token).
+    pub created_by: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Scheduled start.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// In backstage: only `join-backstage` holders join and publish.
+    pub backstage: bool,
+    /// App-defined data.
+    #[schema(value_type = Object)]
+    pub custom: Value,
+    /// Effective settings (call type's with the call's override).
+    pub settings: CallSettings,
+    /// The current or last session.
+    pub session: Option<SessionView>,
+    /// Number of members.
+    pub member_count: i64,
+}
+
+impl CallView {
+    /// The view of `call`.
+    pub fn new(call: Call, settings: CallSettings, session: Option<Session>, member_count: i64) -> Self {
+        Self {
+            cid: call.cid.to_string(),
+            backstage: settings.backstage.enabled && call.backstage,
+            call_type: call.cid.call_type,
+            id: call.cid.id,
+            created_by: call.created_by,
+            created_at: call.created_at,
+            updated_at: call.updated_at,
+            starts_at: call.starts_at,
+            ended_at: call.ended_at,
+            custom: call.custom,
+            settings,
+            session: session.map(SessionView::from),
+            member_count,
+        }
+    }
+}
+
+/// A call member.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberView {
+    /// The member's user id.
+    pub user_id: String,
+    /// The user.
+    pub user: Option<UserView>,
+    /// Role in this call.
+    pub role: String,
+    /// App-defined data.
+    #[schema(value_type = Object)]
+    pub custom: Value,
+    /// Added.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl MemberView {
+    /// The view of `m`, with its user when known.
+    pub fn new(m: Member, user: Option<User>) -> Self {
+        Self {
+            user_id: m.user_id,
+            user: user.map(UserView::from),
+            role: m.role,
+            custom: m.custom,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// A call type.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallTypeView {
+    /// Name.
+    pub name: String,
+    /// Role → capabilities.
+    #[schema(value_type = std::collections::BTreeMap<String, Vec<String>>)]
+    pub grants: onair_auth::Grants,
+    /// Settings of new calls.
+    pub settings: CallSettings,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<CallType> for CallTypeView {
+    fn from(t: CallType) -> Self {
+        Self {
+            name: t.name,
+            grants: t.grants,
+            settings: t.settings,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! OnAir tokens, roles and capabilities.
+//!
+//! Everything here is pure: no I/O, no clock other than the `now` you pass in.
+//! - [`keys`]: API keys and their secrets (the key is the JWT `iss`).
+//! - [`claims`]: the three token kinds of DESIGN.md (server, user, join).
+//! - [`token`]: minting and verifying them (HS256 only).
+//! - [`capability`]: Stream-style capabilities, roles and call-type grants,
+//!   and the rule that decides what a user may do in a call.
+
+pub mod capability;
+pub mod claims;
+pub mod keys;
+pub mod token;
+
+pub use capability::{Capability, Grants, Role, SettingsGate};
+pub use claims::{JoinClaims, ServerClaims, UserClaims, VideoGrant};
+pub use keys::{ApiKey, KeySet};
+pub use token::{AuthError, Verified};

@@ -1,0 +1,99 @@
+//! Event types carried by the bus. Names follow Stream Video's `call.*` events.
+
+use serde::{Deserialize, Serialize};
+
+/// Something that happened to a call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// The call, `type:id`.
+    pub call_cid: String,
+    /// When it happened, milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened, tagged on the wire by `type` (`call.ended`, …).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum EventKind {
+    /// The call was created.
+    #[serde(rename = "call.created")]
+    CallCreated,
+    /// The call's data or settings changed.
+    #[serde(rename = "call.updated")]
+    CallUpdated,
+    /// The call left backstage: everyone may now receive the hosts' media.
+    #[serde(rename = "call.live_started")]
+    LiveStarted,
+    /// The call went back to backstage: only backstage holders publish and are seen.
+    #[serde(rename = "call.live_stopped")]
+    LiveStopped,
+    /// The call ended: disconnect everyone.
+    #[serde(rename = "call.ended")]
+    CallEnded,
+    /// The call was deleted.
+    #[serde(rename = "call.deleted")]
+    CallDeleted,
+    /// A session (live occurrence) began.
+    #[serde(rename = "call.session_started")]
+    SessionStarted {
+        /// The new session.
+        session_id: String,
+    },
+    /// A session ended.
+    #[serde(rename = "call.session_ended")]
+    SessionEnded {
+        /// The ended session.
+        session_id: String,
+    },
+    /// A member was added or their role changed.
+    #[serde(rename = "call.member_updated")]
+    MemberUpdated {
+        /// The member.
+        user_id: String,
+        /// Their role in the call now.
+        role: String,
+    },
+    /// A member was removed from the call.
+    #[serde(rename = "call.member_removed")]
+    MemberRemoved {
+        /// The former member.
+        user_id: String,
+    },
+}
+
+impl Event {
+    /// An event about `call_cid` at `created_at_ms`.
+    pub fn new(call_cid: impl Into<String>, created_at_ms: i64, kind: EventKind) -> Self {
+        Self {
+            call_cid: call_cid.into(),
+            created_at_ms,
+            kind,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_format_is_flat_and_tagged() {
+        let event = Event::new(
+            "livestream:abc",
+            5,
+            EventKind::MemberUpdated { user_id: "alice".into(), role: "host".into() },
+        );
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"call_cid": "livestream:abc", "created_at_ms": 5,
+                "type": "call.member_updated", "user_id": "alice", "role": "host"})
+        );
+        assert_eq!(serde_json::from_value::<Event>(json).unwrap(), event);
+        let ended = serde_json::json!({"call_cid": "a:b", "created_at_ms": 1, "type": "call.ended"});
+        assert_eq!(serde_json::from_value::<Event>(ended).unwrap().kind, EventKind::CallEnded);
+    }
+}

@@ -1,0 +1,65 @@
+//! The event bus: how the API, the SFU and egress tell each other about calls.
+//!
+//! The API publishes call-state changes (go live, back to backstage, end,
+//! member role changes…); the SFU and egress subscribe and act at once. The
+//! SFU publishes participant joins and leaves; the API records them.
+//!
+//! [`Bus`] is the interface. [`LocalBus`] is the in-process implementation
+//! used by `onair dev` and single-node deployments; a Redis implementation
+//! (pub/sub) plugs in behind the same trait for multi-node clusters, which is
+//! why events are plain serde types and subscriptions are fed from a local
+//! broadcast channel whatever the transport.
+
+mod event;
+mod local;
+
+pub use event::{Event, EventKind};
+pub use local::LocalBus;
+
+use async_trait::async_trait;
+use tokio::sync::broadcast;
+
+/// A failure to publish an event.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The transport (e.g. Redis) refused or lost the event.
+    #[error("bus transport failed: {0}")]
+    Transport(String),
+}
+
+/// Publishes events to every subscriber, on this node and (for networked
+/// implementations) on every other node.
+#[async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Sends `event` to all current subscribers. Having no subscriber is not an error.
+    async fn publish(&self, event: Event) -> Result<(), BusError>;
+
+    /// A new subscription that receives every event published from now on.
+    fn subscribe(&self) -> Subscription;
+}
+
+/// A stream of events. A subscriber that falls far behind skips the oldest
+/// events (logged) rather than slowing publishers down.
+pub struct Subscription {
+    rx: broadcast::Receiver<Event>,
+}
+
+impl Subscription {
+    /// Wraps a broadcast receiver; transports feed their events into one.
+    pub fn new(rx: broadcast::Receiver<Event>) -> Self {
+        Self { rx }
+    }
+
+    /// The next event, or `None` once the bus is gone.
+    pub async fn recv(&mut self) -> Option<Event> {
+        loop {
+            match self.rx.recv().await {
+                Ok(event) => return Some(event),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(skipped = n, "bus subscriber lagged; events skipped");
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
