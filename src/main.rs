@@ -1,1 +1,66 @@
-fn main(){}
+//! `onair`: the one binary. Wiring and configuration only; the work is in
+//! the library crates (`onair-api`, `onair-auth`, `onair-bus`).
+
+mod config;
+mod server;
+mod token;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// OnAir: self-hosted calls and livestreams.
+#[derive(Parser)]
+#[command(name = "onair", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything on embedded defaults (SQLite + a local data dir).
+    Dev(DevArgs),
+    /// Run from a config file (Postgres or SQLite).
+    Serve {
+        /// TOML config file; `ONAIR_*` variables override it.
+        #[arg(long, env = "ONAIR_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Mint a token with the configured (or dev) API key.
+    Token(token::TokenArgs),
+}
+
+/// `onair dev` options.
+#[derive(clap::Args)]
+pub struct DevArgs {
+    /// Where the SQLite file and the generated API key live.
+    #[arg(long, env = "ONAIR_DATA_DIR", default_value = "onair-data")]
+    pub data_dir: PathBuf,
+    /// HTTP listen address.
+    #[arg(long, env = "ONAIR_LISTEN", default_value = "127.0.0.1:7880")]
+    pub listen: SocketAddr,
+    /// Use this API key instead of the generated one.
+    #[arg(long, env = "ONAIR_API_KEY", requires = "api_secret")]
+    pub api_key: Option<String>,
+    /// Secret of `--api-key`.
+    #[arg(long, env = "ONAIR_API_SECRET", requires = "api_key", hide_env_values = true)]
+    pub api_secret: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Dev(args) => server::dev(args).await,
+        Command::Serve { config } => server::serve(config.as_deref()).await,
+        Command::Token(args) => token::run(args),
+    }
+}

@@ -1,1 +1,17 @@
-//! placeholder
+//! Test harness: real servers for tests, started on free loopback ports and
+//! stopped when the test process ends.
+//!
+//! - [`postgres`]: a throwaway PostgreSQL cluster (initdb into a temp dir).
+//! - [`free_port`]: a free TCP port on 127.0.0.1.
+
+pub mod postgres;
+
+use std::net::TcpListener;
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}

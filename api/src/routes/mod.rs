@@ -54,6 +54,9 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TraceLayer::new_for_http())
+        // Log the path only: a query may carry a token.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+        }))
         .with_state(state)
 }

@@ -1,0 +1,145 @@
+//! Configuration: a TOML file plus `ONAIR_*` environment overrides.
+//!
+//! ```toml
+//! listen = "127.0.0.1:7880"
+//! database_url = "postgres://onair@127.0.0.1/onair"   # or sqlite://path/onair.db
+//! data_dir = "/var/lib/onair"
+//! signal_url = "wss://video.example.com"             # what clients connect to
+//! join_token_ttl = "6h"
+//! [[api_keys]]
+//! key = "APIabc"
+//! secret = "…"
+//! [[ice_servers]]
+//! urls = ["stun:stun.example.com:3478"]
+//! ```
+//! Environment: `ONAIR_LISTEN`, `ONAIR_DATABASE_URL` (or `DATABASE_URL`),
+//! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_JOIN_TOKEN_TTL`, and
+//! `ONAIR_API_KEY` + `ONAIR_API_SECRET` for one extra key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use onair_api::IceServer;
+use onair_auth::{ApiKey, KeySet};
+use serde::{Deserialize, Serialize};
+
+/// Everything `onair serve` reads.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTP listen address (API, docs, health).
+    pub listen: SocketAddr,
+    /// `sqlite://…` or `postgres://…`; default: SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// Where embedded data lives (SQLite file, dev keys).
+    pub data_dir: PathBuf,
+    /// Public signal URL handed to clients; default `ws://<listen>`.
+    pub signal_url: Option<String>,
+    /// Lifetime of join tokens, e.g. `6h`.
+    #[serde(with = "humantime_serde")]
+    pub join_token_ttl: Duration,
+    /// Accepted API keys; the first signs join tokens.
+    pub api_keys: Vec<KeyEntry>,
+    /// STUN/TURN servers for clients.
+    pub ice_servers: Vec<IceServer>,
+}
+
+/// One API key in the config file.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyEntry {
+    /// The key (`iss` of tokens).
+    pub key: String,
+    /// Its secret.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for KeyEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyEntry {{ key: {:?}, secret: <redacted> }}", self.key)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7880)),
+            database_url: None,
+            data_dir: PathBuf::from("onair-data"),
+            signal_url: None,
+            join_token_ttl: Duration::from_secs(6 * 3600),
+            api_keys: Vec::new(),
+            ice_servers: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                bail!("config file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()))
+            .merge(
+                Env::prefixed("ONAIR_")
+                    .only(&["LISTEN", "DATABASE_URL", "DATA_DIR", "SIGNAL_URL", "JOIN_TOKEN_TTL"])
+                    .map(|k| k.as_str().to_ascii_lowercase().into()),
+            );
+        let mut config: Config = figment.extract().context("reading configuration")?;
+        if let (Ok(key), Ok(secret)) = (std::env::var("ONAIR_API_KEY"), std::env::var("ONAIR_API_SECRET")) {
+            config.api_keys.insert(0, KeyEntry { key, secret });
+        }
+        Ok(config)
+    }
+
+    /// The configured keys.
+    pub fn key_set(&self) -> KeySet {
+        KeySet::new(self.api_keys.iter().map(|k| ApiKey::new(&k.key, &k.secret)))
+    }
+
+    /// The database URL, defaulting to SQLite in the data dir.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("onair.db").display()))
+    }
+}
+
+/// The dev key pair kept in `data_dir/keys.toml` so restarts keep it;
+/// created (mode 0600) on first use.
+pub fn dev_key(data_dir: &Path) -> anyhow::Result<ApiKey> {
+    let path = data_dir.join("keys.toml");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let entry: KeyEntry = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        return Ok(ApiKey::new(entry.key, entry.secret));
+    }
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let key = ApiKey::from_random(&rand::random());
+    let entry = KeyEntry { key: key.key.clone(), secret: key.secret.clone() };
+    write_private(&path, &toml::to_string(&entry)?)?;
+    Ok(key)
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! Starting the server: pick the store, build the state, serve HTTP.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use onair_api::store::{PgStore, SqliteStore, Store};
+use onair_api::{ApiConfig, AppState};
+use onair_auth::token::mint;
+use onair_auth::{ApiKey, KeySet, ServerClaims};
+use onair_bus::LocalBus;
+use tokio::net::TcpListener;
+
+use crate::config::{dev_key, Config};
+use crate::DevArgs;
+
+/// `onair dev`: embedded defaults, a persisted key pair, a friendly banner.
+pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let key = match (args.api_key, args.api_secret) {
+        (Some(key), Some(secret)) => ApiKey::new(key, secret),
+        _ => dev_key(&args.data_dir)?,
+    };
+    let config = Config {
+        listen: args.listen,
+        data_dir: args.data_dir.clone(),
+        ..Config::default()
+    };
+    let listener = bind(&config).await?;
+    let addr = listener.local_addr()?;
+    let state = build_state(&config, KeySet::new([key.clone()]), &format!("ws://{addr}")).await?;
+
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let server_token = mint(&key, &ServerClaims { iss: key.key.clone(), exp: now + 24 * 3600, iat: Some(now), server: true });
+    let data_dir = std::fs::canonicalize(&args.data_dir).unwrap_or(args.data_dir);
+    // The banner goes to stdout, not to the log: it is for the person who ran `onair dev`.
+    println!("OnAir dev server (SQLite + local data dir)");
+    println!("  HTTP:         http://{addr}");
+    println!("  API docs:     http://{addr}/docs");
+    println!("  API key:      {}", key.key);
+    println!("  API secret:   {}", key.secret);
+    println!("  Server token: {server_token}");
+    println!("                (valid 24h; more with `onair token server` / `onair token user --user ID`)");
+    println!("  Data dir:     {}", data_dir.display());
+    run(listener, state).await
+}
+
+/// `onair serve --config FILE`.
+pub async fn serve(file: Option<&Path>) -> anyhow::Result<()> {
+    let config = Config::load(file)?;
+    let keys = config.key_set();
+    if keys.is_empty() {
+        bail!("no API keys configured: add [[api_keys]] to the config or set ONAIR_API_KEY and ONAIR_API_SECRET");
+    }
+    let listener = bind(&config).await?;
+    let addr = listener.local_addr()?;
+    let signal_url = config.signal_url.clone().unwrap_or_else(|| format!("ws://{addr}"));
+    let state = build_state(&config, keys, &signal_url).await?;
+    tracing::info!(%addr, "OnAir API listening");
+    run(listener, state).await
+}
+
+async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))
+}
+
+async fn build_state(config: &Config, keys: KeySet, signal_url: &str) -> anyhow::Result<AppState> {
+    let url = config.database_url();
+    let store: Arc<dyn Store> = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Arc::new(PgStore::connect(&url).await.context("connecting to Postgres")?)
+    } else if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir).ok();
+        Arc::new(SqliteStore::connect(&url).await.context("opening SQLite")?)
+    } else {
+        bail!("database_url must start with sqlite: or postgres:");
+    };
+    onair_api::seed_call_types(store.as_ref()).await?;
+    Ok(AppState {
+        store,
+        bus: Arc::new(LocalBus::new()),
+        keys: Arc::new(keys),
+        config: Arc::new(ApiConfig {
+            signal_url: signal_url.to_owned(),
+            ice_servers: config.ice_servers.clone(),
+            join_token_ttl: config.join_token_ttl.max(Duration::from_secs(60)),
+        }),
+    })
+}
+
+async fn run(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+    axum::serve(listener, onair_api::router(state))
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return ctrl_c.await.unwrap_or(()),
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await.ok();
+    tracing::info!("shutting down");
+}
