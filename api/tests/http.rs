@@ -1,0 +1,473 @@
+//! The REST API end to end (router, auth, store, bus), on SQLite and Postgres.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use common::{server_token, user_claims, user_token, App, Backend, KEY, SECRET};
+use onair_auth::token::{mint, verify_join};
+use onair_auth::{ApiKey, KeySet};
+use onair_bus::{Bus, EventKind};
+use serde_json::{json, Value};
+
+const LIVE: &str = "/v1/calls/livestream/show";
+
+fn caps(body: &Value) -> Vec<String> {
+    body["own_capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn join_grant(body: &Value) -> onair_auth::VideoGrant {
+    let keys = KeySet::new([ApiKey::new(KEY, SECRET)]);
+    let token = body["credentials"]["token"].as_str().unwrap();
+    verify_join(token, &keys, common::now()).unwrap().video
+}
+
+async fn create_livestream(app: &App, extra: Value) -> Value {
+    let mut data = json!({"members": [{"user_id": "alice", "role": "host"}]});
+    onair_api::domain::settings::merge(&mut data, &extra);
+    let (status, body) = app.post(LIVE, &server_token(), json!({"data": data})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body
+}
+
+async fn livestream_backstage_go_live_end(backend: Backend) {
+    let app = App::new(backend).await;
+    let mut events = app.bus.subscribe();
+    let host = user_token("alice");
+    let viewer = user_token("bob");
+
+    let created = create_livestream(&app, json!({})).await;
+    assert_eq!(created["created"], true);
+    assert_eq!(created["call"]["backstage"], true);
+    assert_eq!(created["call"]["cid"], "livestream:show");
+    assert_eq!(created["members"][0]["user_id"], "alice");
+    assert_eq!(created["members"][0]["role"], "host");
+    // Asking again returns the same call.
+    let (status, again) = app.post(LIVE, &server_token(), json!({})).await;
+    assert_eq!((status, &again["created"]), (StatusCode::OK, &json!(false)));
+
+    // The host joins in backstage and may publish.
+    let (status, joined) = app.post(&format!("{LIVE}/join"), &host, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    assert_eq!(joined["role"], "host");
+    assert_eq!(joined["waiting"], false);
+    assert_eq!(joined["credentials"]["url"], "ws://127.0.0.1:7880");
+    assert_eq!(joined["credentials"]["ice_servers"][0]["urls"][0], "stun:127.0.0.1:3478");
+    let grant = join_grant(&joined);
+    assert_eq!(grant.room, "livestream:show");
+    assert!(grant.room_join && grant.may_publish() && grant.may_subscribe());
+    assert!(caps(&joined).contains(&"join-backstage".to_owned()));
+    let session_id = joined["call"]["session"]["id"].as_str().unwrap().to_owned();
+    assert!(joined["call"]["session"]["live_started_at"].is_null());
+
+    // A viewer is refused while in backstage, and cannot go live himself.
+    let (status, refused) = app.post(&format!("{LIVE}/join"), &viewer, json!({})).await;
+    assert_eq!((status, refused["code"].as_str()), (StatusCode::FORBIDDEN, Some("backstage")), "{refused}");
+    let (status, refused) = app.post(&format!("{LIVE}/go_live"), &viewer, json!({})).await;
+    assert_eq!((status, refused["code"].as_str()), (StatusCode::FORBIDDEN, Some("missing_capability")));
+    assert_eq!(refused["details"]["capability"], "update-call");
+
+    // Go live: the viewer joins, may watch but not publish.
+    let (status, live) = app.post(&format!("{LIVE}/go_live"), &host, json!({})).await;
+    assert_eq!((status, &live["call"]["backstage"]), (StatusCode::OK, &json!(false)), "{live}");
+    assert!(live["call"]["session"]["live_started_at"].is_string());
+    let (status, joined) = app.post(&format!("{LIVE}/join"), &viewer, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    assert_eq!((joined["role"].as_str(), &joined["waiting"]), (Some("user"), &json!(false)));
+    assert!(!join_grant(&joined).may_publish());
+    assert_eq!(joined["call"]["session"]["id"], session_id.as_str(), "same session");
+
+    // Back to backstage and live again.
+    let (status, back) = app.post(&format!("{LIVE}/stop_live"), &host, json!({})).await;
+    assert_eq!((status, &back["call"]["backstage"]), (StatusCode::OK, &json!(true)));
+    let (status, _) = app.post(&format!("{LIVE}/join"), &viewer, json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    app.post(&format!("{LIVE}/go_live"), &host, json!({})).await;
+
+    // End: later joins are refused, also for the host; ending twice conflicts.
+    let (status, ended) = app.post(&format!("{LIVE}/end"), &host, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{ended}");
+    assert!(ended["call"]["ended_at"].is_string());
+    assert!(ended["call"]["session"]["ended_at"].is_string());
+    for token in [&viewer, &host] {
+        let (status, refused) = app.post(&format!("{LIVE}/join"), token, json!({})).await;
+        assert_eq!((status, refused["code"].as_str()), (StatusCode::CONFLICT, Some("call_ended")));
+    }
+    let (status, _) = app.post(&format!("{LIVE}/end"), &host, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = app.post(&format!("{LIVE}/go_live"), &host, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    let (status, sessions) = app.get(&format!("{LIVE}/sessions"), &viewer).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sessions["sessions"].as_array().unwrap().len(), 1);
+    assert!(sessions["sessions"][0]["ended_at"].is_string());
+
+    // What the SFU and egress will hear, in order.
+    let mut kinds = Vec::new();
+    while let Ok(Some(e)) = tokio::time::timeout(std::time::Duration::from_millis(50), events.recv()).await {
+        assert_eq!(e.call_cid, "livestream:show");
+        kinds.push(e.kind);
+    }
+    assert_eq!(
+        kinds,
+        vec![
+            EventKind::CallCreated,
+            EventKind::SessionStarted { session_id: session_id.clone() },
+            EventKind::LiveStarted,
+            EventKind::LiveStopped,
+            EventKind::LiveStarted,
+            EventKind::CallEnded,
+            EventKind::SessionEnded { session_id },
+        ]
+    );
+}
+
+async fn viewers_join_ahead_and_wait(backend: Backend) {
+    let app = App::new(backend).await;
+    let soon = chrono::Utc::now() + chrono::Duration::seconds(100);
+    create_livestream(
+        &app,
+        json!({"starts_at": soon.to_rfc3339(), "settings_override": {"backstage": {"join_ahead_time_seconds": 300}}}),
+    )
+    .await;
+    let (status, joined) = app.post(&format!("{LIVE}/join"), &user_token("bob"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    assert_eq!(joined["waiting"], true);
+    assert!(!join_grant(&joined).may_publish());
+
+    // Too early: refused, with the time from which joining works.
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    let (status, _) = app
+        .call(Method::PATCH, LIVE, Some(&server_token()), Some(json!({"starts_at": later.to_rfc3339()})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, refused) = app.post(&format!("{LIVE}/join"), &user_token("bob"), json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(refused["details"]["join_from"].is_string(), "{refused}");
+}
+
+async fn tokens_are_verified(backend: Backend) {
+    let app = App::new(backend).await;
+    create_livestream(&app, json!({})).await;
+    let get = |token: Option<String>| {
+        let app = &app;
+        async move { app.call(Method::GET, LIVE, token.as_deref(), None).await }
+    };
+    let key = ApiKey::new(KEY, SECRET);
+    let reason = |r: (StatusCode, Value)| (r.0, r.1["code"].as_str().unwrap_or_default().to_owned());
+
+    assert_eq!(reason(get(None).await), (StatusCode::UNAUTHORIZED, "missing_token".into()));
+    let expired = onair_auth::UserClaims { exp: common::now() - 1, ..user_claims("bob") };
+    assert_eq!(reason(get(Some(mint(&key, &expired))).await), (StatusCode::UNAUTHORIZED, "expired".into()));
+    let forged = mint(&ApiKey::new(KEY, "guessed"), &user_claims("bob"));
+    assert_eq!(reason(get(Some(forged)).await), (StatusCode::UNAUTHORIZED, "bad_signature".into()));
+    let other = onair_auth::UserClaims { iss: "APIother".into(), ..user_claims("bob") };
+    assert_eq!(
+        reason(get(Some(mint(&ApiKey::new("APIother", SECRET), &other))).await),
+        (StatusCode::UNAUTHORIZED, "unknown_key".into())
+    );
+    let token = user_token("bob");
+    let mut parts: Vec<&str> = token.split('.').collect();
+    parts[0] = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; // {"alg":"none","typ":"JWT"}
+    parts[2] = "";
+    assert_eq!(reason(get(Some(parts.join("."))).await), (StatusCode::UNAUTHORIZED, "bad_algorithm".into()));
+    assert_eq!(reason(get(Some("garbage".into())).await), (StatusCode::UNAUTHORIZED, "malformed_token".into()));
+
+    // Scoped tokens work for their call only.
+    let scoped = onair_auth::UserClaims { call_cids: Some(vec!["livestream:other".into()]), ..user_claims("bob") };
+    assert_eq!(reason(get(Some(mint(&key, &scoped))).await), (StatusCode::UNAUTHORIZED, "wrong_call".into()));
+    let scoped = onair_auth::UserClaims { call_cids: Some(vec!["livestream:show".into()]), ..user_claims("bob") };
+    assert_eq!(get(Some(mint(&key, &scoped))).await.0, StatusCode::OK);
+
+    // Token in the query (for browsers' WebSockets) and bare Authorization (Stream SDKs).
+    let (status, _) = app.call(Method::GET, &format!("{LIVE}?token={}", user_token("bob")), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let req = Request::get(LIVE).header("authorization", user_token("bob")).body(Body::empty()).unwrap();
+    assert_eq!(app.raw(req).await.0, StatusCode::OK);
+}
+
+async fn capabilities_are_enforced(backend: Backend) {
+    let app = App::new(backend).await;
+    create_livestream(&app, json!({})).await;
+    let bob = user_token("bob");
+    // Users cannot manage users or call types.
+    let (status, body) = app
+        .call(Method::PUT, "/v1/users", Some(&bob), Some(json!({"users": [{"id": "bob"}]})))
+        .await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("server_token_required")));
+    let (status, _) = app.call(Method::PUT, "/v1/call-types/mine", Some(&bob), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A livestream viewer cannot update, end, manage members or delete.
+    for (method, path, body) in [
+        (Method::PATCH, LIVE.to_owned(), Some(json!({"custom": {"x": 1}}))),
+        (Method::POST, format!("{LIVE}/end"), None),
+        (Method::POST, format!("{LIVE}/stop_live"), None),
+        (Method::POST, format!("{LIVE}/members"), Some(json!({"update_members": [{"user_id": "bob", "role": "host"}]}))),
+        (Method::DELETE, LIVE.to_owned(), None),
+    ] {
+        let (status, body) = app.call(method.clone(), &path, Some(&bob), body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
+    }
+    // A host may change settings; the settings then switch capabilities off.
+    let alice = user_token("alice");
+    let patch = json!({"settings_override": {"screensharing": {"enabled": false}}});
+    let (status, body) = app.call(Method::PATCH, LIVE, Some(&alice), Some(patch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!caps(&body).contains(&"screenshare".to_owned()));
+    assert_eq!(body["call"]["settings"]["screensharing"]["enabled"], false);
+    // Only admins and the server delete.
+    let (status, _) = app.call(Method::DELETE, LIVE, Some(&alice), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let admin = mint(&common::key(), &onair_auth::UserClaims { role: Some("admin".into()), ..user_claims("root") });
+    let (status, _) = app.call(Method::DELETE, LIVE, Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.get(LIVE, &server_token()).await.0, StatusCode::NOT_FOUND);
+}
+
+async fn stored_user_role_and_members(backend: Backend) {
+    let app = App::new(backend).await;
+    let server = server_token();
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/v1/users",
+            Some(&server),
+            Some(json!({"users": [{"id": "carol", "name": "Carol", "role": "moderator", "custom": {"a": 1}}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["users"]["carol"]["name"], "Carol");
+    create_livestream(&app, json!({})).await;
+    // Carol's stored global role applies when her token has none.
+    let (_, body) = app.get(LIVE, &user_token("carol")).await;
+    assert!(caps(&body).contains(&"kick-user".to_owned()), "{body}");
+
+    // Members: add bob as host, then remove him; role changes are announced.
+    let mut events = app.bus.subscribe();
+    let members = format!("{LIVE}/members");
+    let (status, body) = app
+        .post(&members, &user_token("alice"), json!({"update_members": [{"user_id": "bob", "role": "host"}]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["members"].as_array().unwrap().len(), 2);
+    let event = events.recv().await.unwrap();
+    assert_eq!(event.kind, EventKind::MemberUpdated { user_id: "bob".into(), role: "host".into() });
+    let (_, joined) = app.post(&format!("{LIVE}/join"), &user_token("bob"), json!({})).await;
+    assert_eq!(joined["role"], "host");
+    assert!(join_grant(&joined).may_publish());
+    assert!(matches!(events.recv().await.unwrap().kind, EventKind::SessionStarted { .. }));
+    let (status, body) = app.post(&members, &server, json!({"remove_members": ["bob"]})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["members"].as_array().unwrap().len(), 1);
+    assert_eq!(events.recv().await.unwrap().kind, EventKind::MemberRemoved { user_id: "bob".into() });
+    let (_, listed) = app.get(&members, &user_token("bob")).await;
+    assert_eq!(listed["members"][0]["user"]["id"], "alice");
+}
+
+async fn users_create_and_host_default_calls(backend: Backend) {
+    let app = App::new(backend).await;
+    let dave = user_token("dave");
+    // join with create: the creator hosts the call.
+    let (status, joined) = app.post("/v1/calls/default/standup/join", &dave, json!({"create": true})).await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    assert_eq!(joined["role"], "host");
+    assert_eq!(joined["call"]["created_by"], "dave");
+    assert_eq!(joined["call"]["backstage"], false);
+    // Without create, an unknown call is 404.
+    let (status, body) = app.post("/v1/calls/default/nope/join", &dave, json!({})).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    // Another user joins as a plain participant who may publish.
+    let (status, joined) = app.post("/v1/calls/default/standup/join", &user_token("erin"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let grant = join_grant(&joined);
+    assert!(grant.may_publish());
+    assert_eq!(grant.can_publish_sources, ["camera", "microphone", "screen_share", "screen_share_audio"]);
+    // Dave ends it; an admin (join-ended-call) may still join and opens a new session.
+    let (status, _) = app.post("/v1/calls/default/standup/end", &dave, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let admin = mint(&common::key(), &onair_auth::UserClaims { role: Some("admin".into()), ..user_claims("root") });
+    let (status, joined) = app.post("/v1/calls/default/standup/join", &admin, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    assert!(joined["call"]["session"]["ended_at"].is_null());
+    let (_, sessions) = app.get("/v1/calls/default/standup/sessions", &dave).await;
+    assert_eq!(sessions["sessions"].as_array().unwrap().len(), 2);
+    // Server tokens cannot join: joining needs a user.
+    let (status, _) = app.post("/v1/calls/default/standup/join", &server_token(), json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn call_types_are_managed(backend: Backend) {
+    let app = App::new(backend).await;
+    let server = server_token();
+    let (status, body) = app.get("/v1/call-types", &user_token("bob")).await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = body["call_types"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["audio_room", "default", "development", "livestream"]);
+
+    let put = json!({"grants": {"user": ["join-call", "read-call"], "speaker": ["join-call", "send-audio"]},
+                     "settings": {"backstage": {"enabled": true}, "video": {"enabled": false}}});
+    let (status, body) = app.call(Method::PUT, "/v1/call-types/townhall", Some(&server), Some(put)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["grants"]["speaker"], json!(["join-call", "send-audio"]));
+    assert_eq!(body["settings"]["backstage"]["enabled"], true);
+    let (status, body) = app.get("/v1/call-types/townhall", &user_token("bob")).await;
+    assert_eq!((status, &body["settings"]["video"]["enabled"]), (StatusCode::OK, &json!(false)));
+
+    // Users of the new type get exactly its grants.
+    let (status, body) = app.post("/v1/calls/townhall/q1", &server, json!({"data": {"members": [{"user_id": "sam", "role": "speaker"}]}})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, body) = app.get("/v1/calls/townhall/q1", &user_token("sam")).await;
+    assert_eq!(caps(&body), ["join-call", "read-call", "send-audio"]);
+
+    let bad = json!({"grants": {"user": ["fly"]}});
+    let (status, body) = app.call(Method::PUT, "/v1/call-types/townhall", Some(&server), Some(bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let bad = json!({"settings": {"video": {"enabled": "maybe"}}});
+    let (status, body) = app.call(Method::PUT, "/v1/call-types/townhall", Some(&server), Some(bad)).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_settings")));
+    assert_eq!(app.get("/v1/call-types/nope", &server).await.0, StatusCode::NOT_FOUND);
+    let (status, _) = app.post("/v1/calls/nope/x", &server, json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn bad_input_gets_clear_errors(backend: Backend) {
+    let app = App::new(backend).await;
+    let server = server_token();
+    let expect = |got: (StatusCode, Value), status: StatusCode, code: &str| {
+        assert_eq!(got.0, status, "{}", got.1);
+        assert_eq!(got.1["code"], code, "{}", got.1);
+        assert!(got.1["message"].is_string());
+    };
+    let long = "x".repeat(65);
+    expect(app.post(&format!("/v1/calls/default/{long}"), &server, json!({})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_id");
+    expect(app.post("/v1/calls/default/a%20b", &server, json!({})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_id");
+    expect(app.post("/v1/calls/def.ault/a", &server, json!({})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_id");
+    expect(app.post("/v1/calls/default/a", &server, json!({"dta": {}})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    expect(
+        app.post("/v1/calls/default/a", &server, json!({"data": {"custom": [1]}})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_custom",
+    );
+    expect(
+        app.post("/v1/calls/default/a", &server, json!({"data": {"settings_override": {"video": {"hdr": true}}}})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_settings",
+    );
+    expect(
+        app.post("/v1/calls/default/a", &server, json!({"data": {"members": [{"user_id": "has space"}]}})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_id",
+    );
+    expect(
+        app.post("/v1/calls/default/a", &server, json!({"data": {"starts_at": "tomorrow"}})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    let raw = |body: &'static str, ctype: &str| {
+        Request::post("/v1/calls/default/a")
+            .header("authorization", format!("Bearer {server}"))
+            .header("content-type", ctype)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    expect(app.raw(raw("{not json", "application/json")).await, StatusCode::BAD_REQUEST, "malformed_json");
+    expect(app.raw(raw("{}", "text/plain")).await, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    let big = Request::post("/v1/calls/default/a")
+        .header("authorization", format!("Bearer {server}"))
+        .header("content-type", "application/json")
+        .body(Body::from(format!("{{\"data\": {{\"custom\": {{\"x\": \"{}\"}}}}}}", "y".repeat(2 << 20))))
+        .unwrap();
+    expect(app.raw(big).await, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    expect(app.get("/v1/nowhere", &server).await, StatusCode::NOT_FOUND, "not_found");
+    expect(app.call(Method::PUT, "/v1/calls/default/a/end", Some(&server), None).await, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    expect(app.get("/v1/calls/default/missing", &server).await, StatusCode::NOT_FOUND, "not_found");
+
+    // A spray of odd inputs never produces a 5xx.
+    let junk = ["", "null", "[]", "1e999", "\"\u{0}\"", "{\"data\": null}", "{\"data\": {\"members\": {}}}",
+        "{\"create\": \"yes\"}", "{\"users\": [{}]}", "{\"grants\": {\"\": []}}", "{\"update_members\": [null]}"];
+    let paths = ["/v1/users", "/v1/call-types/x", "/v1/calls/default/j", "/v1/calls/default/j/join",
+        "/v1/calls/default/j/members", "/v1/calls/default/j/go_live", "/v1/calls/%FF/%00"];
+    for path in paths {
+        for method in [Method::POST, Method::PUT, Method::PATCH, Method::GET, Method::DELETE] {
+            for body in junk {
+                for token in [server.clone(), user_token("z")] {
+                    let req = Request::builder()
+                        .method(method.clone())
+                        .uri(path)
+                        .header("authorization", format!("Bearer {token}"))
+                        .header("content-type", "application/json")
+                        .body(Body::from(body))
+                        .unwrap();
+                    let (status, resp) = app.raw(req).await;
+                    assert!(status.as_u16() < 500, "{method} {path} {body}: {status} {resp}");
+                    if !status.is_success() {
+                        assert!(resp["code"].is_string(), "{method} {path} {body}: {resp}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn health_and_openapi(backend: Backend) {
+    let app = App::new(backend).await;
+    assert_eq!(app.call(Method::GET, "/healthz", None, None).await.0, StatusCode::OK);
+    assert_eq!(app.call(Method::GET, "/readyz", None, None).await.0, StatusCode::OK);
+    let (status, doc) = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let c = "/v1/calls/{type}/{id}";
+    let routes = [
+        ("/v1/users", "put"),
+        ("/v1/call-types", "get"),
+        ("/v1/call-types/{name}", "get"),
+        ("/v1/call-types/{name}", "put"),
+        (c, "post"),
+        (c, "get"),
+        (c, "patch"),
+        (c, "delete"),
+        (&format!("{c}/go_live"), "post"),
+        (&format!("{c}/stop_live"), "post"),
+        (&format!("{c}/end"), "post"),
+        (&format!("{c}/join"), "post"),
+        (&format!("{c}/members"), "post"),
+        (&format!("{c}/members"), "get"),
+        (&format!("{c}/sessions"), "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+    ];
+    let mut documented = 0;
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        documented += methods.as_object().unwrap().len();
+        for (method, op) in methods.as_object().unwrap() {
+            assert!(routes.contains(&(path.as_str(), method.as_str())), "undocumented? {method} {path}");
+            assert!(op["responses"].as_object().unwrap().len() >= 1);
+        }
+    }
+    assert_eq!(documented, routes.len());
+    for (path, method) in routes {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} missing from openapi.json");
+    }
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    assert!(doc["components"]["schemas"]["JoinResponse"].is_object());
+    let (status, page) = app.call(Method::GET, "/docs/", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.as_str().unwrap_or_default().contains("swagger"), "{page}");
+}
+
+on_both_backends!(
+    livestream_backstage_go_live_end,
+    viewers_join_ahead_and_wait,
+    tokens_are_verified,
+    capabilities_are_enforced,
+    stored_user_role_and_members,
+    users_create_and_host_default_calls,
+    call_types_are_managed,
+    bad_input_gets_clear_errors,
+    health_and_openapi,
+);
