@@ -89,14 +89,27 @@ impl Config {
             figment = figment.merge(Toml::file(file));
         }
         figment = figment
-            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database_url".into()),
+            )
             .merge(
                 Env::prefixed("ONAIR_")
-                    .only(&["LISTEN", "DATABASE_URL", "DATA_DIR", "SIGNAL_URL", "JOIN_TOKEN_TTL"])
+                    .only(&[
+                        "LISTEN",
+                        "DATABASE_URL",
+                        "DATA_DIR",
+                        "SIGNAL_URL",
+                        "JOIN_TOKEN_TTL",
+                    ])
                     .map(|k| k.as_str().to_ascii_lowercase().into()),
             );
         let mut config: Config = figment.extract().context("reading configuration")?;
-        if let (Ok(key), Ok(secret)) = (std::env::var("ONAIR_API_KEY"), std::env::var("ONAIR_API_SECRET")) {
+        if let (Ok(key), Ok(secret)) = (
+            std::env::var("ONAIR_API_KEY"),
+            std::env::var("ONAIR_API_SECRET"),
+        ) {
             config.api_keys.insert(0, KeyEntry { key, secret });
         }
         Ok(config)
@@ -120,13 +133,19 @@ impl Config {
 pub fn dev_key(data_dir: &Path) -> anyhow::Result<ApiKey> {
     let path = data_dir.join("keys.toml");
     if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let entry: KeyEntry = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let entry: KeyEntry =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         return Ok(ApiKey::new(entry.key, entry.secret));
     }
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
     let key = ApiKey::from_random(&rand::random());
-    let entry = KeyEntry { key: key.key.clone(), secret: key.secret.clone() };
+    let entry = KeyEntry {
+        key: key.key.clone(),
+        secret: key.secret.clone(),
+    };
     write_private(&path, &toml::to_string(&entry)?)?;
     Ok(key)
 }
@@ -139,7 +158,9 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     options.mode(0o600);
-    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
     file.write_all(text.as_bytes())?;
     Ok(())
 }

@@ -45,7 +45,12 @@ pub struct DevArgs {
     #[arg(long, env = "ONAIR_API_KEY", requires = "api_secret")]
     pub api_key: Option<String>,
     /// Secret of `--api-key`.
-    #[arg(long, env = "ONAIR_API_SECRET", requires = "api_key", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ONAIR_API_SECRET",
+        requires = "api_key",
+        hide_env_values = true
+    )]
     pub api_secret: Option<String>,
 }
 
@@ -57,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
         Command::Dev(args) => server::dev(args).await,

@@ -33,7 +33,15 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let state = build_state(&config, KeySet::new([key.clone()]), &format!("ws://{addr}")).await?;
 
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let server_token = mint(&key, &ServerClaims { iss: key.key.clone(), exp: now + 24 * 3600, iat: Some(now), server: true });
+    let server_token = mint(
+        &key,
+        &ServerClaims {
+            iss: key.key.clone(),
+            exp: now + 24 * 3600,
+            iat: Some(now),
+            server: true,
+        },
+    );
     let data_dir = std::fs::canonicalize(&args.data_dir).unwrap_or(args.data_dir);
     // The banner goes to stdout, not to the log: it is for the person who ran `onair dev`.
     println!("OnAir dev server (SQLite + local data dir)");
@@ -56,7 +64,10 @@ pub async fn serve(file: Option<&Path>) -> anyhow::Result<()> {
     }
     let listener = bind(&config).await?;
     let addr = listener.local_addr()?;
-    let signal_url = config.signal_url.clone().unwrap_or_else(|| format!("ws://{addr}"));
+    let signal_url = config
+        .signal_url
+        .clone()
+        .unwrap_or_else(|| format!("ws://{addr}"));
     let state = build_state(&config, keys, &signal_url).await?;
     tracing::info!(%addr, "OnAir API listening");
     run(listener, state).await
@@ -71,7 +82,11 @@ async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
 async fn build_state(config: &Config, keys: KeySet, signal_url: &str) -> anyhow::Result<AppState> {
     let url = config.database_url();
     let store: Arc<dyn Store> = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Arc::new(PgStore::connect(&url).await.context("connecting to Postgres")?)
+        Arc::new(
+            PgStore::connect(&url)
+                .await
+                .context("connecting to Postgres")?,
+        )
     } else if url.starts_with("sqlite:") {
         std::fs::create_dir_all(&config.data_dir).ok();
         Arc::new(SqliteStore::connect(&url).await.context("opening SQLite")?)
@@ -102,10 +117,11 @@ async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return ctrl_c.await.unwrap_or(()),
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

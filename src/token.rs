@@ -19,7 +19,12 @@ pub struct TokenArgs {
     #[arg(long, global = true, env = "ONAIR_CONFIG")]
     config: Option<PathBuf>,
     /// Sign with the dev key of this data dir (what `onair dev` uses).
-    #[arg(long, global = true, env = "ONAIR_DATA_DIR", default_value = "onair-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "ONAIR_DATA_DIR",
+        default_value = "onair-data"
+    )]
     data_dir: PathBuf,
     /// Validity, e.g. `1h`, `30m`, `7d`.
     #[arg(long, global = true, default_value = "1h", value_parser = humantime::parse_duration)]
@@ -53,8 +58,21 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let exp = now + args.ttl.as_secs();
     let token = match args.kind {
-        Kind::Server => mint(&key, &ServerClaims { iss: key.key.clone(), exp, iat: Some(now), server: true }),
-        Kind::User { user, role, calls, name } => {
+        Kind::Server => mint(
+            &key,
+            &ServerClaims {
+                iss: key.key.clone(),
+                exp,
+                iat: Some(now),
+                server: true,
+            },
+        ),
+        Kind::User {
+            user,
+            role,
+            calls,
+            name,
+        } => {
             for cid in &calls {
                 if !cid.contains(':') {
                     bail!("--call takes a call cid `type:id`, got `{cid}`");

@@ -37,7 +37,9 @@ impl CallContext {
 /// Refuses a user token scoped to other calls (401 `wrong_call`).
 pub fn check_scope(caller: &Caller, cid: &CallCid) -> ApiResult<()> {
     match caller.user() {
-        Some(u) if !u.allows_call(&cid.to_string()) => Err(AuthError::WrongCall(cid.to_string()).into()),
+        Some(u) if !u.allows_call(&cid.to_string()) => {
+            Err(AuthError::WrongCall(cid.to_string()).into())
+        }
         _ => Ok(()),
     }
 }
@@ -59,8 +61,14 @@ pub async fn global_role(state: &AppState, caller: &Caller) -> ApiResult<String>
     if let Some(role) = &user.role {
         return Ok(role.clone());
     }
-    let stored = state.store.get_users(std::slice::from_ref(&user.sub)).await?;
-    Ok(stored.into_iter().next().map_or_else(|| ROLE_USER.to_owned(), |u| u.role))
+    let stored = state
+        .store
+        .get_users(std::slice::from_ref(&user.sub))
+        .await?;
+    Ok(stored
+        .into_iter()
+        .next()
+        .map_or_else(|| ROLE_USER.to_owned(), |u| u.role))
 }
 
 /// What `caller` may do in a call of `call_type` with `settings`, given their membership.
@@ -76,7 +84,12 @@ pub async fn capabilities(
     }
     let role = global_role(state, caller).await?;
     let member_role = member.map(|m| m.role.as_str());
-    Ok(capabilities_in_call(&call_type.grants, &role, member_role, &settings.gate()))
+    Ok(capabilities_in_call(
+        &call_type.grants,
+        &role,
+        member_role,
+        &settings.gate(),
+    ))
 }
 
 /// Loads call `cid` for `caller` (404 if absent).
@@ -95,7 +108,12 @@ pub async fn with_call(state: &AppState, caller: &Caller, call: Call) -> ApiResu
     let call_type = call_type(state, &call.cid.call_type).await?;
     let settings = effective_settings(&call_type, &call);
     let member = match caller.user() {
-        Some(u) => state.store.get_member(&call.cid.to_string(), &u.sub).await?,
+        Some(u) => {
+            state
+                .store
+                .get_member(&call.cid.to_string(), &u.sub)
+                .await?
+        }
         None => None,
     };
     let caps = capabilities(state, caller, &call_type, &settings, member.as_ref()).await?;

@@ -67,7 +67,10 @@ impl Caller {
         if self.is_server() {
             Ok(())
         } else {
-            Err(ApiError::forbidden("server_token_required", "this needs a server token"))
+            Err(ApiError::forbidden(
+                "server_token_required",
+                "this needs a server token",
+            ))
         }
     }
 }

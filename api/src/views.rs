@@ -103,7 +103,12 @@ pub struct CallView {
 
 impl CallView {
     /// The view of `call`.
-    pub fn new(call: Call, settings: CallSettings, session: Option<Session>, member_count: i64) -> Self {
+    pub fn new(
+        call: Call,
+        settings: CallSettings,
+        session: Option<Session>,
+        member_count: i64,
+    ) -> Self {
         Self {
             cid: call.cid.to_string(),
             backstage: settings.backstage.enabled && call.backstage,

@@ -57,7 +57,10 @@ async fn livestream_backstage_go_live_end(backend: Backend) {
     assert_eq!(joined["role"], "host");
     assert_eq!(joined["waiting"], false);
     assert_eq!(joined["credentials"]["url"], "ws://127.0.0.1:7880");
-    assert_eq!(joined["credentials"]["ice_servers"][0]["urls"][0], "stun:127.0.0.1:3478");
+    assert_eq!(
+        joined["credentials"]["ice_servers"][0]["urls"][0],
+        "stun:127.0.0.1:3478"
+    );
     let grant = join_grant(&joined);
     assert_eq!(grant.room, "livestream:show");
     assert!(grant.room_join && grant.may_publish() && grant.may_subscribe());
@@ -67,24 +70,49 @@ async fn livestream_backstage_go_live_end(backend: Backend) {
 
     // A viewer is refused while in backstage, and cannot go live himself.
     let (status, refused) = app.post(&format!("{LIVE}/join"), &viewer, json!({})).await;
-    assert_eq!((status, refused["code"].as_str()), (StatusCode::FORBIDDEN, Some("backstage")), "{refused}");
-    let (status, refused) = app.post(&format!("{LIVE}/go_live"), &viewer, json!({})).await;
-    assert_eq!((status, refused["code"].as_str()), (StatusCode::FORBIDDEN, Some("missing_capability")));
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("backstage")),
+        "{refused}"
+    );
+    let (status, refused) = app
+        .post(&format!("{LIVE}/go_live"), &viewer, json!({}))
+        .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("missing_capability"))
+    );
     assert_eq!(refused["details"]["capability"], "update-call");
 
     // Go live: the viewer joins, may watch but not publish.
     let (status, live) = app.post(&format!("{LIVE}/go_live"), &host, json!({})).await;
-    assert_eq!((status, &live["call"]["backstage"]), (StatusCode::OK, &json!(false)), "{live}");
+    assert_eq!(
+        (status, &live["call"]["backstage"]),
+        (StatusCode::OK, &json!(false)),
+        "{live}"
+    );
     assert!(live["call"]["session"]["live_started_at"].is_string());
     let (status, joined) = app.post(&format!("{LIVE}/join"), &viewer, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{joined}");
-    assert_eq!((joined["role"].as_str(), &joined["waiting"]), (Some("user"), &json!(false)));
+    assert_eq!(
+        (joined["role"].as_str(), &joined["waiting"]),
+        (Some("user"), &json!(false))
+    );
     assert!(!join_grant(&joined).may_publish());
-    assert_eq!(joined["call"]["session"]["id"], session_id.as_str(), "same session");
+    assert_eq!(
+        joined["call"]["session"]["id"],
+        session_id.as_str(),
+        "same session"
+    );
 
     // Back to backstage and live again.
-    let (status, back) = app.post(&format!("{LIVE}/stop_live"), &host, json!({})).await;
-    assert_eq!((status, &back["call"]["backstage"]), (StatusCode::OK, &json!(true)));
+    let (status, back) = app
+        .post(&format!("{LIVE}/stop_live"), &host, json!({}))
+        .await;
+    assert_eq!(
+        (status, &back["call"]["backstage"]),
+        (StatusCode::OK, &json!(true))
+    );
     let (status, _) = app.post(&format!("{LIVE}/join"), &viewer, json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     app.post(&format!("{LIVE}/go_live"), &host, json!({})).await;
@@ -96,7 +124,10 @@ async fn livestream_backstage_go_live_end(backend: Backend) {
     assert!(ended["call"]["session"]["ended_at"].is_string());
     for token in [&viewer, &host] {
         let (status, refused) = app.post(&format!("{LIVE}/join"), token, json!({})).await;
-        assert_eq!((status, refused["code"].as_str()), (StatusCode::CONFLICT, Some("call_ended")));
+        assert_eq!(
+            (status, refused["code"].as_str()),
+            (StatusCode::CONFLICT, Some("call_ended"))
+        );
     }
     let (status, _) = app.post(&format!("{LIVE}/end"), &host, json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -110,7 +141,9 @@ async fn livestream_backstage_go_live_end(backend: Backend) {
 
     // What the SFU and egress will hear, in order.
     let mut kinds = Vec::new();
-    while let Ok(Some(e)) = tokio::time::timeout(std::time::Duration::from_millis(50), events.recv()).await {
+    while let Ok(Some(e)) =
+        tokio::time::timeout(std::time::Duration::from_millis(50), events.recv()).await
+    {
         assert_eq!(e.call_cid, "livestream:show");
         kinds.push(e.kind);
     }
@@ -118,7 +151,9 @@ async fn livestream_backstage_go_live_end(backend: Backend) {
         kinds,
         vec![
             EventKind::CallCreated,
-            EventKind::SessionStarted { session_id: session_id.clone() },
+            EventKind::SessionStarted {
+                session_id: session_id.clone()
+            },
             EventKind::LiveStarted,
             EventKind::LiveStopped,
             EventKind::LiveStarted,
@@ -136,7 +171,9 @@ async fn viewers_join_ahead_and_wait(backend: Backend) {
         json!({"starts_at": soon.to_rfc3339(), "settings_override": {"backstage": {"join_ahead_time_seconds": 300}}}),
     )
     .await;
-    let (status, joined) = app.post(&format!("{LIVE}/join"), &user_token("bob"), json!({})).await;
+    let (status, joined) = app
+        .post(&format!("{LIVE}/join"), &user_token("bob"), json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{joined}");
     assert_eq!(joined["waiting"], true);
     assert!(!join_grant(&joined).may_publish());
@@ -144,10 +181,17 @@ async fn viewers_join_ahead_and_wait(backend: Backend) {
     // Too early: refused, with the time from which joining works.
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
     let (status, _) = app
-        .call(Method::PATCH, LIVE, Some(&server_token()), Some(json!({"starts_at": later.to_rfc3339()})))
+        .call(
+            Method::PATCH,
+            LIVE,
+            Some(&server_token()),
+            Some(json!({"starts_at": later.to_rfc3339()})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, refused) = app.post(&format!("{LIVE}/join"), &user_token("bob"), json!({})).await;
+    let (status, refused) = app
+        .post(&format!("{LIVE}/join"), &user_token("bob"), json!({}))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(refused["details"]["join_from"].is_string(), "{refused}");
 }
@@ -160,14 +204,30 @@ async fn tokens_are_verified(backend: Backend) {
         async move { app.call(Method::GET, LIVE, token.as_deref(), None).await }
     };
     let key = ApiKey::new(KEY, SECRET);
-    let reason = |r: (StatusCode, Value)| (r.0, r.1["code"].as_str().unwrap_or_default().to_owned());
+    let reason =
+        |r: (StatusCode, Value)| (r.0, r.1["code"].as_str().unwrap_or_default().to_owned());
 
-    assert_eq!(reason(get(None).await), (StatusCode::UNAUTHORIZED, "missing_token".into()));
-    let expired = onair_auth::UserClaims { exp: common::now() - 1, ..user_claims("bob") };
-    assert_eq!(reason(get(Some(mint(&key, &expired))).await), (StatusCode::UNAUTHORIZED, "expired".into()));
+    assert_eq!(
+        reason(get(None).await),
+        (StatusCode::UNAUTHORIZED, "missing_token".into())
+    );
+    let expired = onair_auth::UserClaims {
+        exp: common::now() - 1,
+        ..user_claims("bob")
+    };
+    assert_eq!(
+        reason(get(Some(mint(&key, &expired))).await),
+        (StatusCode::UNAUTHORIZED, "expired".into())
+    );
     let forged = mint(&ApiKey::new(KEY, "guessed"), &user_claims("bob"));
-    assert_eq!(reason(get(Some(forged)).await), (StatusCode::UNAUTHORIZED, "bad_signature".into()));
-    let other = onair_auth::UserClaims { iss: "APIother".into(), ..user_claims("bob") };
+    assert_eq!(
+        reason(get(Some(forged)).await),
+        (StatusCode::UNAUTHORIZED, "bad_signature".into())
+    );
+    let other = onair_auth::UserClaims {
+        iss: "APIother".into(),
+        ..user_claims("bob")
+    };
     assert_eq!(
         reason(get(Some(mint(&ApiKey::new("APIother", SECRET), &other))).await),
         (StatusCode::UNAUTHORIZED, "unknown_key".into())
@@ -176,19 +236,44 @@ async fn tokens_are_verified(backend: Backend) {
     let mut parts: Vec<&str> = token.split('.').collect();
     parts[0] = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; // {"alg":"none","typ":"JWT"}
     parts[2] = "";
-    assert_eq!(reason(get(Some(parts.join("."))).await), (StatusCode::UNAUTHORIZED, "bad_algorithm".into()));
-    assert_eq!(reason(get(Some("garbage".into())).await), (StatusCode::UNAUTHORIZED, "malformed_token".into()));
+    assert_eq!(
+        reason(get(Some(parts.join("."))).await),
+        (StatusCode::UNAUTHORIZED, "bad_algorithm".into())
+    );
+    assert_eq!(
+        reason(get(Some("garbage".into())).await),
+        (StatusCode::UNAUTHORIZED, "malformed_token".into())
+    );
 
     // Scoped tokens work for their call only.
-    let scoped = onair_auth::UserClaims { call_cids: Some(vec!["livestream:other".into()]), ..user_claims("bob") };
-    assert_eq!(reason(get(Some(mint(&key, &scoped))).await), (StatusCode::UNAUTHORIZED, "wrong_call".into()));
-    let scoped = onair_auth::UserClaims { call_cids: Some(vec!["livestream:show".into()]), ..user_claims("bob") };
+    let scoped = onair_auth::UserClaims {
+        call_cids: Some(vec!["livestream:other".into()]),
+        ..user_claims("bob")
+    };
+    assert_eq!(
+        reason(get(Some(mint(&key, &scoped))).await),
+        (StatusCode::UNAUTHORIZED, "wrong_call".into())
+    );
+    let scoped = onair_auth::UserClaims {
+        call_cids: Some(vec!["livestream:show".into()]),
+        ..user_claims("bob")
+    };
     assert_eq!(get(Some(mint(&key, &scoped))).await.0, StatusCode::OK);
 
     // Token in the query (for browsers' WebSockets) and bare Authorization (Stream SDKs).
-    let (status, _) = app.call(Method::GET, &format!("{LIVE}?token={}", user_token("bob")), None, None).await;
+    let (status, _) = app
+        .call(
+            Method::GET,
+            &format!("{LIVE}?token={}", user_token("bob")),
+            None,
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let req = Request::get(LIVE).header("authorization", user_token("bob")).body(Body::empty()).unwrap();
+    let req = Request::get(LIVE)
+        .header("authorization", user_token("bob"))
+        .body(Body::empty())
+        .unwrap();
     assert_eq!(app.raw(req).await.0, StatusCode::OK);
 }
 
@@ -198,17 +283,40 @@ async fn capabilities_are_enforced(backend: Backend) {
     let bob = user_token("bob");
     // Users cannot manage users or call types.
     let (status, body) = app
-        .call(Method::PUT, "/v1/users", Some(&bob), Some(json!({"users": [{"id": "bob"}]})))
+        .call(
+            Method::PUT,
+            "/v1/users",
+            Some(&bob),
+            Some(json!({"users": [{"id": "bob"}]})),
+        )
         .await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("server_token_required")));
-    let (status, _) = app.call(Method::PUT, "/v1/call-types/mine", Some(&bob), Some(json!({}))).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("server_token_required"))
+    );
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/v1/call-types/mine",
+            Some(&bob),
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // A livestream viewer cannot update, end, manage members or delete.
     for (method, path, body) in [
-        (Method::PATCH, LIVE.to_owned(), Some(json!({"custom": {"x": 1}}))),
+        (
+            Method::PATCH,
+            LIVE.to_owned(),
+            Some(json!({"custom": {"x": 1}})),
+        ),
         (Method::POST, format!("{LIVE}/end"), None),
         (Method::POST, format!("{LIVE}/stop_live"), None),
-        (Method::POST, format!("{LIVE}/members"), Some(json!({"update_members": [{"user_id": "bob", "role": "host"}]}))),
+        (
+            Method::POST,
+            format!("{LIVE}/members"),
+            Some(json!({"update_members": [{"user_id": "bob", "role": "host"}]})),
+        ),
         (Method::DELETE, LIVE.to_owned(), None),
     ] {
         let (status, body) = app.call(method.clone(), &path, Some(&bob), body).await;
@@ -217,17 +325,28 @@ async fn capabilities_are_enforced(backend: Backend) {
     // A host may change settings; the settings then switch capabilities off.
     let alice = user_token("alice");
     let patch = json!({"settings_override": {"screensharing": {"enabled": false}}});
-    let (status, body) = app.call(Method::PATCH, LIVE, Some(&alice), Some(patch)).await;
+    let (status, body) = app
+        .call(Method::PATCH, LIVE, Some(&alice), Some(patch))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(!caps(&body).contains(&"screenshare".to_owned()));
     assert_eq!(body["call"]["settings"]["screensharing"]["enabled"], false);
     // Only admins and the server delete.
     let (status, _) = app.call(Method::DELETE, LIVE, Some(&alice), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let admin = mint(&common::key(), &onair_auth::UserClaims { role: Some("admin".into()), ..user_claims("root") });
+    let admin = mint(
+        &common::key(),
+        &onair_auth::UserClaims {
+            role: Some("admin".into()),
+            ..user_claims("root")
+        },
+    );
     let (status, _) = app.call(Method::DELETE, LIVE, Some(&admin), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(app.get(LIVE, &server_token()).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(LIVE, &server_token()).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 async fn stored_user_role_and_members(backend: Backend) {
@@ -252,20 +371,42 @@ async fn stored_user_role_and_members(backend: Backend) {
     let mut events = app.bus.subscribe();
     let members = format!("{LIVE}/members");
     let (status, body) = app
-        .post(&members, &user_token("alice"), json!({"update_members": [{"user_id": "bob", "role": "host"}]}))
+        .post(
+            &members,
+            &user_token("alice"),
+            json!({"update_members": [{"user_id": "bob", "role": "host"}]}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["members"].as_array().unwrap().len(), 2);
     let event = events.recv().await.unwrap();
-    assert_eq!(event.kind, EventKind::MemberUpdated { user_id: "bob".into(), role: "host".into() });
-    let (_, joined) = app.post(&format!("{LIVE}/join"), &user_token("bob"), json!({})).await;
+    assert_eq!(
+        event.kind,
+        EventKind::MemberUpdated {
+            user_id: "bob".into(),
+            role: "host".into()
+        }
+    );
+    let (_, joined) = app
+        .post(&format!("{LIVE}/join"), &user_token("bob"), json!({}))
+        .await;
     assert_eq!(joined["role"], "host");
     assert!(join_grant(&joined).may_publish());
-    assert!(matches!(events.recv().await.unwrap().kind, EventKind::SessionStarted { .. }));
-    let (status, body) = app.post(&members, &server, json!({"remove_members": ["bob"]})).await;
+    assert!(matches!(
+        events.recv().await.unwrap().kind,
+        EventKind::SessionStarted { .. }
+    ));
+    let (status, body) = app
+        .post(&members, &server, json!({"remove_members": ["bob"]}))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["members"].as_array().unwrap().len(), 1);
-    assert_eq!(events.recv().await.unwrap().kind, EventKind::MemberRemoved { user_id: "bob".into() });
+    assert_eq!(
+        events.recv().await.unwrap().kind,
+        EventKind::MemberRemoved {
+            user_id: "bob".into()
+        }
+    );
     let (_, listed) = app.get(&members, &user_token("bob")).await;
     assert_eq!(listed["members"][0]["user"]["id"], "alice");
 }
@@ -274,31 +415,63 @@ async fn users_create_and_host_default_calls(backend: Backend) {
     let app = App::new(backend).await;
     let dave = user_token("dave");
     // join with create: the creator hosts the call.
-    let (status, joined) = app.post("/v1/calls/default/standup/join", &dave, json!({"create": true})).await;
+    let (status, joined) = app
+        .post(
+            "/v1/calls/default/standup/join",
+            &dave,
+            json!({"create": true}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{joined}");
     assert_eq!(joined["role"], "host");
     assert_eq!(joined["call"]["created_by"], "dave");
     assert_eq!(joined["call"]["backstage"], false);
     // Without create, an unknown call is 404.
-    let (status, body) = app.post("/v1/calls/default/nope/join", &dave, json!({})).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (status, body) = app
+        .post("/v1/calls/default/nope/join", &dave, json!({}))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
     // Another user joins as a plain participant who may publish.
-    let (status, joined) = app.post("/v1/calls/default/standup/join", &user_token("erin"), json!({})).await;
+    let (status, joined) = app
+        .post(
+            "/v1/calls/default/standup/join",
+            &user_token("erin"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let grant = join_grant(&joined);
     assert!(grant.may_publish());
-    assert_eq!(grant.can_publish_sources, ["camera", "microphone", "screen_share", "screen_share_audio"]);
+    assert_eq!(
+        grant.can_publish_sources,
+        ["camera", "microphone", "screen_share", "screen_share_audio"]
+    );
     // Dave ends it; an admin (join-ended-call) may still join and opens a new session.
-    let (status, _) = app.post("/v1/calls/default/standup/end", &dave, json!({})).await;
+    let (status, _) = app
+        .post("/v1/calls/default/standup/end", &dave, json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let admin = mint(&common::key(), &onair_auth::UserClaims { role: Some("admin".into()), ..user_claims("root") });
-    let (status, joined) = app.post("/v1/calls/default/standup/join", &admin, json!({})).await;
+    let admin = mint(
+        &common::key(),
+        &onair_auth::UserClaims {
+            role: Some("admin".into()),
+            ..user_claims("root")
+        },
+    );
+    let (status, joined) = app
+        .post("/v1/calls/default/standup/join", &admin, json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{joined}");
     assert!(joined["call"]["session"]["ended_at"].is_null());
     let (_, sessions) = app.get("/v1/calls/default/standup/sessions", &dave).await;
     assert_eq!(sessions["sessions"].as_array().unwrap().len(), 2);
     // Server tokens cannot join: joining needs a user.
-    let (status, _) = app.post("/v1/calls/default/standup/join", &server_token(), json!({})).await;
+    let (status, _) = app
+        .post("/v1/calls/default/standup/join", &server_token(), json!({}))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
@@ -307,31 +480,78 @@ async fn call_types_are_managed(backend: Backend) {
     let server = server_token();
     let (status, body) = app.get("/v1/call-types", &user_token("bob")).await;
     assert_eq!(status, StatusCode::OK);
-    let names: Vec<&str> = body["call_types"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["audio_room", "default", "development", "livestream"]);
+    let names: Vec<&str> = body["call_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["audio_room", "default", "development", "livestream"]
+    );
 
     let put = json!({"grants": {"user": ["join-call", "read-call"], "speaker": ["join-call", "send-audio"]},
                      "settings": {"backstage": {"enabled": true}, "video": {"enabled": false}}});
-    let (status, body) = app.call(Method::PUT, "/v1/call-types/townhall", Some(&server), Some(put)).await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/v1/call-types/townhall",
+            Some(&server),
+            Some(put),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["grants"]["speaker"], json!(["join-call", "send-audio"]));
+    assert_eq!(
+        body["grants"]["speaker"],
+        json!(["join-call", "send-audio"])
+    );
     assert_eq!(body["settings"]["backstage"]["enabled"], true);
     let (status, body) = app.get("/v1/call-types/townhall", &user_token("bob")).await;
-    assert_eq!((status, &body["settings"]["video"]["enabled"]), (StatusCode::OK, &json!(false)));
+    assert_eq!(
+        (status, &body["settings"]["video"]["enabled"]),
+        (StatusCode::OK, &json!(false))
+    );
 
     // Users of the new type get exactly its grants.
-    let (status, body) = app.post("/v1/calls/townhall/q1", &server, json!({"data": {"members": [{"user_id": "sam", "role": "speaker"}]}})).await;
+    let (status, body) = app
+        .post(
+            "/v1/calls/townhall/q1",
+            &server,
+            json!({"data": {"members": [{"user_id": "sam", "role": "speaker"}]}}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (_, body) = app.get("/v1/calls/townhall/q1", &user_token("sam")).await;
     assert_eq!(caps(&body), ["join-call", "read-call", "send-audio"]);
 
     let bad = json!({"grants": {"user": ["fly"]}});
-    let (status, body) = app.call(Method::PUT, "/v1/call-types/townhall", Some(&server), Some(bad)).await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/v1/call-types/townhall",
+            Some(&server),
+            Some(bad),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let bad = json!({"settings": {"video": {"enabled": "maybe"}}});
-    let (status, body) = app.call(Method::PUT, "/v1/call-types/townhall", Some(&server), Some(bad)).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_settings")));
-    assert_eq!(app.get("/v1/call-types/nope", &server).await.0, StatusCode::NOT_FOUND);
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/v1/call-types/townhall",
+            Some(&server),
+            Some(bad),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_settings"))
+    );
+    assert_eq!(
+        app.get("/v1/call-types/nope", &server).await.0,
+        StatusCode::NOT_FOUND
+    );
     let (status, _) = app.post("/v1/calls/nope/x", &server, json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -345,27 +565,66 @@ async fn bad_input_gets_clear_errors(backend: Backend) {
         assert!(got.1["message"].is_string());
     };
     let long = "x".repeat(65);
-    expect(app.post(&format!("/v1/calls/default/{long}"), &server, json!({})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_id");
-    expect(app.post("/v1/calls/default/a%20b", &server, json!({})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_id");
-    expect(app.post("/v1/calls/def.ault/a", &server, json!({})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_id");
-    expect(app.post("/v1/calls/default/a", &server, json!({"dta": {}})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
     expect(
-        app.post("/v1/calls/default/a", &server, json!({"data": {"custom": [1]}})).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_custom",
-    );
-    expect(
-        app.post("/v1/calls/default/a", &server, json!({"data": {"settings_override": {"video": {"hdr": true}}}})).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_settings",
-    );
-    expect(
-        app.post("/v1/calls/default/a", &server, json!({"data": {"members": [{"user_id": "has space"}]}})).await,
+        app.post(&format!("/v1/calls/default/{long}"), &server, json!({}))
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_id",
     );
     expect(
-        app.post("/v1/calls/default/a", &server, json!({"data": {"starts_at": "tomorrow"}})).await,
+        app.post("/v1/calls/default/a%20b", &server, json!({}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_id",
+    );
+    expect(
+        app.post("/v1/calls/def.ault/a", &server, json!({})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_id",
+    );
+    expect(
+        app.post("/v1/calls/default/a", &server, json!({"dta": {}}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    expect(
+        app.post(
+            "/v1/calls/default/a",
+            &server,
+            json!({"data": {"custom": [1]}}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_custom",
+    );
+    expect(
+        app.post(
+            "/v1/calls/default/a",
+            &server,
+            json!({"data": {"settings_override": {"video": {"hdr": true}}}}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_settings",
+    );
+    expect(
+        app.post(
+            "/v1/calls/default/a",
+            &server,
+            json!({"data": {"members": [{"user_id": "has space"}]}}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_id",
+    );
+    expect(
+        app.post(
+            "/v1/calls/default/a",
+            &server,
+            json!({"data": {"starts_at": "tomorrow"}}),
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_body",
     );
@@ -376,25 +635,77 @@ async fn bad_input_gets_clear_errors(backend: Backend) {
             .body(Body::from(body))
             .unwrap()
     };
-    expect(app.raw(raw("{not json", "application/json")).await, StatusCode::BAD_REQUEST, "malformed_json");
-    expect(app.raw(raw("{}", "text/plain")).await, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    expect(
+        app.raw(raw("{not json", "application/json")).await,
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+    );
+    expect(
+        app.raw(raw("{}", "text/plain")).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
     let big = Request::post("/v1/calls/default/a")
         .header("authorization", format!("Bearer {server}"))
         .header("content-type", "application/json")
-        .body(Body::from(format!("{{\"data\": {{\"custom\": {{\"x\": \"{}\"}}}}}}", "y".repeat(2 << 20))))
+        .body(Body::from(format!(
+            "{{\"data\": {{\"custom\": {{\"x\": \"{}\"}}}}}}",
+            "y".repeat(2 << 20)
+        )))
         .unwrap();
-    expect(app.raw(big).await, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
-    expect(app.get("/v1/nowhere", &server).await, StatusCode::NOT_FOUND, "not_found");
-    expect(app.call(Method::PUT, "/v1/calls/default/a/end", Some(&server), None).await, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
-    expect(app.get("/v1/calls/default/missing", &server).await, StatusCode::NOT_FOUND, "not_found");
+    expect(
+        app.raw(big).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+    );
+    expect(
+        app.get("/v1/nowhere", &server).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    expect(
+        app.call(Method::PUT, "/v1/calls/default/a/end", Some(&server), None)
+            .await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+    expect(
+        app.get("/v1/calls/default/missing", &server).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
 
     // A spray of odd inputs never produces a 5xx.
-    let junk = ["", "null", "[]", "1e999", "\"\u{0}\"", "{\"data\": null}", "{\"data\": {\"members\": {}}}",
-        "{\"create\": \"yes\"}", "{\"users\": [{}]}", "{\"grants\": {\"\": []}}", "{\"update_members\": [null]}"];
-    let paths = ["/v1/users", "/v1/call-types/x", "/v1/calls/default/j", "/v1/calls/default/j/join",
-        "/v1/calls/default/j/members", "/v1/calls/default/j/go_live", "/v1/calls/%FF/%00"];
+    let junk = [
+        "",
+        "null",
+        "[]",
+        "1e999",
+        "\"\u{0}\"",
+        "{\"data\": null}",
+        "{\"data\": {\"members\": {}}}",
+        "{\"create\": \"yes\"}",
+        "{\"users\": [{}]}",
+        "{\"grants\": {\"\": []}}",
+        "{\"update_members\": [null]}",
+    ];
+    let paths = [
+        "/v1/users",
+        "/v1/call-types/x",
+        "/v1/calls/default/j",
+        "/v1/calls/default/j/join",
+        "/v1/calls/default/j/members",
+        "/v1/calls/default/j/go_live",
+        "/v1/calls/%FF/%00",
+    ];
     for path in paths {
-        for method in [Method::POST, Method::PUT, Method::PATCH, Method::GET, Method::DELETE] {
+        for method in [
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::GET,
+            Method::DELETE,
+        ] {
             for body in junk {
                 for token in [server.clone(), user_token("z")] {
                     let req = Request::builder()
@@ -405,7 +716,10 @@ async fn bad_input_gets_clear_errors(backend: Backend) {
                         .body(Body::from(body))
                         .unwrap();
                     let (status, resp) = app.raw(req).await;
-                    assert!(status.as_u16() < 500, "{method} {path} {body}: {status} {resp}");
+                    assert!(
+                        status.as_u16() < 500,
+                        "{method} {path} {body}: {status} {resp}"
+                    );
                     if !status.is_success() {
                         assert!(resp["code"].is_string(), "{method} {path} {body}: {resp}");
                     }
@@ -417,8 +731,14 @@ async fn bad_input_gets_clear_errors(backend: Backend) {
 
 async fn health_and_openapi(backend: Backend) {
     let app = App::new(backend).await;
-    assert_eq!(app.call(Method::GET, "/healthz", None, None).await.0, StatusCode::OK);
-    assert_eq!(app.call(Method::GET, "/readyz", None, None).await.0, StatusCode::OK);
+    assert_eq!(
+        app.call(Method::GET, "/healthz", None, None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.call(Method::GET, "/readyz", None, None).await.0,
+        StatusCode::OK
+    );
     let (status, doc) = app.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);
     let c = "/v1/calls/{type}/{id}";
@@ -445,19 +765,28 @@ async fn health_and_openapi(backend: Backend) {
     for (path, methods) in doc["paths"].as_object().unwrap() {
         documented += methods.as_object().unwrap().len();
         for (method, op) in methods.as_object().unwrap() {
-            assert!(routes.contains(&(path.as_str(), method.as_str())), "undocumented? {method} {path}");
-            assert!(op["responses"].as_object().unwrap().len() >= 1);
+            assert!(
+                routes.contains(&(path.as_str(), method.as_str())),
+                "undocumented? {method} {path}"
+            );
+            assert!(!op["responses"].as_object().unwrap().is_empty());
         }
     }
     assert_eq!(documented, routes.len());
     for (path, method) in routes {
-        assert!(doc["paths"][path][method].is_object(), "{method} {path} missing from openapi.json");
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing from openapi.json"
+        );
     }
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
     assert!(doc["components"]["schemas"]["JoinResponse"].is_object());
     let (status, page) = app.call(Method::GET, "/docs/", None, None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.as_str().unwrap_or_default().contains("swagger"), "{page}");
+    assert!(
+        page.as_str().unwrap_or_default().contains("swagger"),
+        "{page}"
+    );
 }
 
 on_both_backends!(

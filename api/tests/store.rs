@@ -58,8 +58,13 @@ async fn users_upsert_and_ensure(backend: Backend) {
     alice.custom = json!({"team": "a"});
     s.upsert_users(&[alice.clone()]).await.unwrap();
     // Ensure leaves existing users alone and creates bare ones.
-    s.ensure_users(&["alice".into(), "bob".into()], t(5)).await.unwrap();
-    let got = s.get_users(&["bob".into(), "alice".into(), "nobody".into()]).await.unwrap();
+    s.ensure_users(&["alice".into(), "bob".into()], t(5))
+        .await
+        .unwrap();
+    let got = s
+        .get_users(&["bob".into(), "alice".into(), "nobody".into()])
+        .await
+        .unwrap();
     assert_eq!(got.len(), 2);
     assert_eq!(got[0], alice);
     assert_eq!(got[1], User::bare("bob", t(5)));
@@ -70,7 +75,10 @@ async fn users_upsert_and_ensure(backend: Backend) {
     changed.updated_at = t(99);
     s.upsert_users(&[changed]).await.unwrap();
     let got = s.get_users(&["alice".into()]).await.unwrap();
-    assert_eq!((got[0].role.as_str(), got[0].created_at, got[0].updated_at), ("admin", t(0), t(99)));
+    assert_eq!(
+        (got[0].role.as_str(), got[0].created_at, got[0].updated_at),
+        ("admin", t(0), t(99))
+    );
     assert!(s.get_users(&[]).await.unwrap().is_empty());
 }
 
@@ -78,14 +86,27 @@ async fn call_types_seed_and_replace(backend: Backend) {
     let ts = store(backend).await;
     let s = ts.store.clone();
     onair_api::seed_call_types(s.as_ref()).await.unwrap();
-    let names: Vec<String> = s.list_call_types().await.unwrap().into_iter().map(|t| t.name).collect();
-    assert_eq!(names, ["audio_room", "default", "development", "livestream"]);
+    let names: Vec<String> = s
+        .list_call_types()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["audio_room", "default", "development", "livestream"]
+    );
     let live = s.get_call_type("livestream").await.unwrap().unwrap();
     assert_eq!(live, built_in("livestream", live.created_at).unwrap());
 
     // Seeding again leaves an operator's change alone.
     let mut changed = live.clone();
-    changed.grants.get_mut("user").unwrap().insert(Capability::SendAudio);
+    changed
+        .grants
+        .get_mut("user")
+        .unwrap()
+        .insert(Capability::SendAudio);
     changed.updated_at = t(7);
     s.put_call_type(&changed).await.unwrap();
     onair_api::seed_call_types(s.as_ref()).await.unwrap();
@@ -100,7 +121,10 @@ async fn calls_insert_update_delete(backend: Backend) {
     let s = ts.store.clone();
     let c = call("one");
     assert!(s.insert_call(&c).await.unwrap());
-    assert!(!s.insert_call(&c).await.unwrap(), "second insert must report the conflict");
+    assert!(
+        !s.insert_call(&c).await.unwrap(),
+        "second insert must report the conflict"
+    );
     assert_eq!(s.get_call("default:one").await.unwrap().unwrap(), c);
 
     let mut changed = c.clone();
@@ -113,10 +137,21 @@ async fn calls_insert_update_delete(backend: Backend) {
     changed.current_session_id = Some("ignored".into()); // only open_session sets it
     s.update_call(&changed).await.unwrap();
     let got = s.get_call("default:one").await.unwrap().unwrap();
-    assert_eq!(got, Call { current_session_id: None, ..changed });
+    assert_eq!(
+        got,
+        Call {
+            current_session_id: None,
+            ..changed
+        }
+    );
 
-    s.upsert_members(&[member("default:one", "bob", "host", 1)]).await.unwrap();
-    assert!(s.open_session(&session("s1", "default:one", 1), None).await.unwrap());
+    s.upsert_members(&[member("default:one", "bob", "host", 1)])
+        .await
+        .unwrap();
+    assert!(s
+        .open_session(&session("s1", "default:one", 1), None)
+        .await
+        .unwrap());
     assert!(s.delete_call("default:one").await.unwrap());
     assert!(!s.delete_call("default:one").await.unwrap());
     assert!(s.get_call("default:one").await.unwrap().is_none());
@@ -132,7 +167,9 @@ async fn concurrent_creates_have_one_winner(backend: Backend) {
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let s = s.clone();
-        tasks.push(tokio::spawn(async move { s.insert_call(&call("race")).await.unwrap() }));
+        tasks.push(tokio::spawn(async move {
+            s.insert_call(&call("race")).await.unwrap()
+        }));
     }
     let mut wins = 0;
     for task in tasks {
@@ -146,9 +183,17 @@ async fn members_roles_and_removal(backend: Backend) {
     let s = ts.store.clone();
     s.insert_call(&call("m")).await.unwrap();
     let cid = "default:m";
-    s.upsert_members(&[member(cid, "bob", "call_member", 2), member(cid, "alice", "host", 1)]).await.unwrap();
+    s.upsert_members(&[
+        member(cid, "bob", "call_member", 2),
+        member(cid, "alice", "host", 1),
+    ])
+    .await
+    .unwrap();
     let list = s.list_members(cid).await.unwrap();
-    assert_eq!(list.iter().map(|m| m.user_id.as_str()).collect::<Vec<_>>(), ["alice", "bob"]);
+    assert_eq!(
+        list.iter().map(|m| m.user_id.as_str()).collect::<Vec<_>>(),
+        ["alice", "bob"]
+    );
     assert_eq!(s.count_members(cid).await.unwrap(), 2);
 
     let mut promoted = member(cid, "bob", "moderator", 2);
@@ -157,7 +202,9 @@ async fn members_roles_and_removal(backend: Backend) {
     s.upsert_members(&[promoted.clone()]).await.unwrap();
     assert_eq!(s.get_member(cid, "bob").await.unwrap().unwrap(), promoted);
 
-    s.remove_members(cid, &["alice".into(), "ghost".into()]).await.unwrap();
+    s.remove_members(cid, &["alice".into(), "ghost".into()])
+        .await
+        .unwrap();
     assert!(s.get_member(cid, "alice").await.unwrap().is_none());
     assert_eq!(s.count_members(cid).await.unwrap(), 1);
     assert_eq!(s.count_members("default:none").await.unwrap(), 0);
@@ -172,7 +219,15 @@ async fn sessions_open_once(backend: Backend) {
     // A concurrent first join loses the swap and stores nothing.
     assert!(!s.open_session(&session("b", cid, 2), None).await.unwrap());
     assert!(s.get_session("b").await.unwrap().is_none());
-    assert_eq!(s.get_call(cid).await.unwrap().unwrap().current_session_id.as_deref(), Some("a"));
+    assert_eq!(
+        s.get_call(cid)
+            .await
+            .unwrap()
+            .unwrap()
+            .current_session_id
+            .as_deref(),
+        Some("a")
+    );
 
     let mut ended = s.get_session("a").await.unwrap().unwrap();
     ended.live_started_at = Some(t(3));
@@ -182,9 +237,21 @@ async fn sessions_open_once(backend: Backend) {
     assert_eq!(s.get_session("a").await.unwrap().unwrap(), ended);
 
     // The next session replaces the ended one only if it is still current.
-    assert!(!s.open_session(&session("c", cid, 6), Some("zzz")).await.unwrap());
-    assert!(s.open_session(&session("c", cid, 6), Some("a")).await.unwrap());
-    let ids: Vec<String> = s.list_sessions(cid).await.unwrap().into_iter().map(|x| x.id).collect();
+    assert!(!s
+        .open_session(&session("c", cid, 6), Some("zzz"))
+        .await
+        .unwrap());
+    assert!(s
+        .open_session(&session("c", cid, 6), Some("a"))
+        .await
+        .unwrap());
+    let ids: Vec<String> = s
+        .list_sessions(cid)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|x| x.id)
+        .collect();
     assert_eq!(ids, ["a", "c"]);
 }
 

@@ -157,7 +157,10 @@ mod tests {
     fn grants() -> Grants {
         let mut g = Grants::new();
         g.insert(ROLE_USER.into(), [JoinCall, ReadCall].into());
-        g.insert(ROLE_HOST.into(), [SendVideo, SendAudio, JoinBackstage, StartRecordCall].into());
+        g.insert(
+            ROLE_HOST.into(),
+            [SendVideo, SendAudio, JoinBackstage, StartRecordCall].into(),
+        );
         g
     }
 
@@ -181,7 +184,17 @@ mod tests {
     #[test]
     fn member_role_adds_to_global_role() {
         let caps = capabilities_in_call(&grants(), "user", Some("host"), &SettingsGate::default());
-        assert_eq!(caps, vec![JoinCall, ReadCall, JoinBackstage, SendAudio, SendVideo, StartRecordCall]);
+        assert_eq!(
+            caps,
+            vec![
+                JoinCall,
+                ReadCall,
+                JoinBackstage,
+                SendAudio,
+                SendVideo,
+                StartRecordCall
+            ]
+        );
     }
 
     #[test]

@@ -72,8 +72,12 @@ pub fn mint<C: Serialize>(key: &ApiKey, claims: &C) -> String {
     let header = Header::new(Algorithm::HS256);
     // HS256 encoding of a serializable struct cannot fail: the only error
     // paths are RSA/EC key parsing and serializer errors on non-string map keys.
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(key.secret.as_bytes()))
-        .unwrap_or_else(|e| unreachable!("HS256 encoding failed: {e}"))
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_secret(key.secret.as_bytes()),
+    )
+    .unwrap_or_else(|e| unreachable!("HS256 encoding failed: {e}"))
 }
 
 /// Verifies an API token (server or user) at time `now` (Unix seconds).
@@ -95,7 +99,9 @@ pub fn verify_api(token: &str, keys: &KeySet, now: u64) -> Result<Verified, Auth
 pub fn verify_join(token: &str, keys: &KeySet, now: u64) -> Result<JoinClaims, AuthError> {
     let claims: JoinClaims = from_value(verify_raw(token, keys, now)?)?;
     if !claims.video.room_join || claims.video.room.is_empty() || claims.sub.is_empty() {
-        return Err(AuthError::Malformed("not a join token (video.roomJoin, video.room, sub)".into()));
+        return Err(AuthError::Malformed(
+            "not a join token (video.roomJoin, video.room, sub)".into(),
+        ));
     }
     Ok(claims)
 }
@@ -122,7 +128,9 @@ fn decode_part<T: DeserializeOwned>(part: &str, what: &str) -> Result<T, AuthErr
 fn verify_raw(token: &str, keys: &KeySet, now: u64) -> Result<serde_json::Value, AuthError> {
     let parts: Vec<&str> = token.split('.').collect();
     let [header, payload, _signature] = parts.as_slice() else {
-        return Err(AuthError::Malformed("expected three dot-separated parts".into()));
+        return Err(AuthError::Malformed(
+            "expected three dot-separated parts".into(),
+        ));
     };
     let header: JwtHeader = decode_part(header, "header")?;
     if header.alg != "HS256" {
@@ -149,7 +157,9 @@ fn verify_raw(token: &str, keys: &KeySet, now: u64) -> Result<serde_json::Value,
         _ => AuthError::Malformed(e.to_string()),
     })?;
 
-    let exp = times.exp.ok_or_else(|| AuthError::Malformed("missing `exp`".into()))?;
+    let exp = times
+        .exp
+        .ok_or_else(|| AuthError::Malformed("missing `exp`".into()))?;
     if exp <= now {
         return Err(AuthError::Expired);
     }
@@ -172,7 +182,10 @@ mod tests {
     const NOW: u64 = 1_800_000_000;
 
     fn keys() -> KeySet {
-        KeySet::new([ApiKey::new("APIkey", "s3cret"), ApiKey::new("APIother", "other")])
+        KeySet::new([
+            ApiKey::new("APIkey", "s3cret"),
+            ApiKey::new("APIother", "other"),
+        ])
     }
 
     fn user(exp: u64) -> UserClaims {
@@ -194,20 +207,33 @@ mod tests {
 
     #[test]
     fn server_token_round_trips() {
-        let claims = ServerClaims { iss: "APIkey".into(), exp: NOW + 60, iat: None, server: true };
+        let claims = ServerClaims {
+            iss: "APIkey".into(),
+            exp: NOW + 60,
+            iat: None,
+            server: true,
+        };
         let token = mint(keys().get("APIkey").unwrap(), &claims);
-        assert_eq!(verify_api(&token, &keys(), NOW), Ok(Verified::Server(claims)));
+        assert_eq!(
+            verify_api(&token, &keys(), NOW),
+            Ok(Verified::Server(claims))
+        );
     }
 
     #[test]
     fn user_token_round_trips_and_scopes_calls() {
         let claims = user(NOW + 60);
         let token = mint(keys().get("APIkey").unwrap(), &claims);
-        let Ok(Verified::User(got)) = verify_api(&token, &keys(), NOW) else { panic!("refused") };
+        let Ok(Verified::User(got)) = verify_api(&token, &keys(), NOW) else {
+            panic!("refused")
+        };
         assert_eq!(got, claims);
         assert!(got.allows_call("livestream:abc"));
         assert!(!got.allows_call("livestream:other"));
-        let unscoped = UserClaims { call_cids: None, ..claims };
+        let unscoped = UserClaims {
+            call_cids: None,
+            ..claims
+        };
         assert!(unscoped.allows_call("default:anything"));
     }
 
@@ -219,28 +245,46 @@ mod tests {
 
     #[test]
     fn missing_exp_is_refused() {
-        let token = mint(keys().get("APIkey").unwrap(), &serde_json::json!({"iss": "APIkey", "sub": "a"}));
-        assert!(matches!(verify_api(&token, &keys(), NOW), Err(AuthError::Malformed(_))));
+        let token = mint(
+            keys().get("APIkey").unwrap(),
+            &serde_json::json!({"iss": "APIkey", "sub": "a"}),
+        );
+        assert!(matches!(
+            verify_api(&token, &keys(), NOW),
+            Err(AuthError::Malformed(_))
+        ));
     }
 
     #[test]
     fn wrong_secret_is_bad_signature() {
         let token = mint(&ApiKey::new("APIkey", "guess"), &user(NOW + 60));
-        assert_eq!(verify_api(&token, &keys(), NOW), Err(AuthError::BadSignature));
+        assert_eq!(
+            verify_api(&token, &keys(), NOW),
+            Err(AuthError::BadSignature)
+        );
     }
 
     #[test]
     fn signed_by_another_known_key_is_bad_signature() {
         // Claims say APIkey, signature made with APIother's secret.
         let token = mint(keys().get("APIother").unwrap(), &user(NOW + 60));
-        assert_eq!(verify_api(&token, &keys(), NOW), Err(AuthError::BadSignature));
+        assert_eq!(
+            verify_api(&token, &keys(), NOW),
+            Err(AuthError::BadSignature)
+        );
     }
 
     #[test]
     fn unknown_key_is_refused() {
-        let claims = UserClaims { iss: "APInobody".into(), ..user(NOW + 60) };
+        let claims = UserClaims {
+            iss: "APInobody".into(),
+            ..user(NOW + 60)
+        };
         let token = mint(&ApiKey::new("APInobody", "x"), &claims);
-        assert_eq!(verify_api(&token, &keys(), NOW), Err(AuthError::UnknownKey("APInobody".into())));
+        assert_eq!(
+            verify_api(&token, &keys(), NOW),
+            Err(AuthError::UnknownKey("APInobody".into()))
+        );
     }
 
     #[test]
@@ -251,16 +295,28 @@ mod tests {
         forged.sub = "mallory".into();
         let payload = b64(&serde_json::to_string(&forged).unwrap());
         let tampered = format!("{}.{}.{}", parts[0], payload, parts[2]);
-        assert_eq!(verify_api(&tampered, &keys(), NOW), Err(AuthError::BadSignature));
+        assert_eq!(
+            verify_api(&tampered, &keys(), NOW),
+            Err(AuthError::BadSignature)
+        );
     }
 
     #[test]
     fn alg_none_is_refused() {
         let header = b64(r#"{"alg":"none","typ":"JWT"}"#);
         let payload = b64(&serde_json::to_string(&user(NOW + 60)).unwrap());
-        for token in [format!("{header}.{payload}."), format!("{header}.{payload}")] {
+        for token in [
+            format!("{header}.{payload}."),
+            format!("{header}.{payload}"),
+        ] {
             let got = verify_api(&token, &keys(), NOW);
-            assert!(matches!(got, Err(AuthError::BadAlgorithm(_)) | Err(AuthError::Malformed(_))), "{got:?}");
+            assert!(
+                matches!(
+                    got,
+                    Err(AuthError::BadAlgorithm(_)) | Err(AuthError::Malformed(_))
+                ),
+                "{got:?}"
+            );
         }
         assert_eq!(
             verify_api(&format!("{header}.{payload}."), &keys(), NOW),
@@ -274,20 +330,40 @@ mod tests {
             let header = b64(&format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
             let payload = b64(&serde_json::to_string(&user(NOW + 60)).unwrap());
             let token = format!("{header}.{payload}.c2ln");
-            assert_eq!(verify_api(&token, &keys(), NOW), Err(AuthError::BadAlgorithm(alg.into())));
+            assert_eq!(
+                verify_api(&token, &keys(), NOW),
+                Err(AuthError::BadAlgorithm(alg.into()))
+            );
         }
     }
 
     #[test]
     fn garbage_is_malformed() {
-        for token in ["", "a", "a.b", "a.b.c.d", "!!!.???.###", "eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.x"] {
-            assert!(matches!(verify_api(token, &keys(), NOW), Err(AuthError::Malformed(_))), "{token}");
+        for token in [
+            "",
+            "a",
+            "a.b",
+            "a.b.c.d",
+            "!!!.???.###",
+            "eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.x",
+        ] {
+            assert!(
+                matches!(
+                    verify_api(token, &keys(), NOW),
+                    Err(AuthError::Malformed(_))
+                ),
+                "{token}"
+            );
         }
     }
 
     #[test]
     fn join_token_round_trips_and_needs_room_join() {
-        let caps = [Capability::JoinCall, Capability::SendVideo, Capability::CreateReaction];
+        let caps = [
+            Capability::JoinCall,
+            Capability::SendVideo,
+            Capability::CreateReaction,
+        ];
         let claims = JoinClaims {
             iss: "APIkey".into(),
             sub: "alice".into(),
@@ -303,8 +379,14 @@ mod tests {
         assert!(got.video.may_publish());
         assert_eq!(got.video.can_publish_sources, vec!["camera"]);
 
-        let not_yet = JoinClaims { nbf: NOW + 30, ..claims.clone() };
-        assert_eq!(verify_join(&mint(&key, &not_yet), &keys(), NOW), Err(AuthError::NotYetValid));
+        let not_yet = JoinClaims {
+            nbf: NOW + 30,
+            ..claims.clone()
+        };
+        assert_eq!(
+            verify_join(&mint(&key, &not_yet), &keys(), NOW),
+            Err(AuthError::NotYetValid)
+        );
         // An API token is not a join token.
         assert!(verify_join(&mint(&key, &user(NOW + 60)), &keys(), NOW).is_err());
     }

@@ -84,7 +84,10 @@ mod tests {
         let event = Event::new(
             "livestream:abc",
             5,
-            EventKind::MemberUpdated { user_id: "alice".into(), role: "host".into() },
+            EventKind::MemberUpdated {
+                user_id: "alice".into(),
+                role: "host".into(),
+            },
         );
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(
@@ -93,7 +96,11 @@ mod tests {
                 "type": "call.member_updated", "user_id": "alice", "role": "host"})
         );
         assert_eq!(serde_json::from_value::<Event>(json).unwrap(), event);
-        let ended = serde_json::json!({"call_cid": "a:b", "created_at_ms": 1, "type": "call.ended"});
-        assert_eq!(serde_json::from_value::<Event>(ended).unwrap().kind, EventKind::CallEnded);
+        let ended =
+            serde_json::json!({"call_cid": "a:b", "created_at_ms": 1, "type": "call.ended"});
+        assert_eq!(
+            serde_json::from_value::<Event>(ended).unwrap().kind,
+            EventKind::CallEnded
+        );
     }
 }

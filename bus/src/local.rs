@@ -49,11 +49,17 @@ mod tests {
     #[tokio::test]
     async fn every_subscriber_gets_every_event_in_order() {
         let bus = LocalBus::new();
-        bus.publish(Event::new("a:b", 0, EventKind::CallCreated)).await.unwrap(); // nobody listening
+        bus.publish(Event::new("a:b", 0, EventKind::CallCreated))
+            .await
+            .unwrap(); // nobody listening
         let mut s1 = bus.subscribe();
         let mut s2 = bus.subscribe();
-        bus.publish(Event::new("a:b", 1, EventKind::LiveStarted)).await.unwrap();
-        bus.publish(Event::new("a:b", 2, EventKind::CallEnded)).await.unwrap();
+        bus.publish(Event::new("a:b", 1, EventKind::LiveStarted))
+            .await
+            .unwrap();
+        bus.publish(Event::new("a:b", 2, EventKind::CallEnded))
+            .await
+            .unwrap();
         for s in [&mut s1, &mut s2] {
             assert_eq!(s.recv().await.unwrap().kind, EventKind::LiveStarted);
             assert_eq!(s.recv().await.unwrap().kind, EventKind::CallEnded);
@@ -65,7 +71,9 @@ mod tests {
         let bus = LocalBus::new();
         let mut slow = bus.subscribe();
         for i in 0..(CAPACITY as i64 + 10) {
-            bus.publish(Event::new("a:b", i, EventKind::CallUpdated)).await.unwrap();
+            bus.publish(Event::new("a:b", i, EventKind::CallUpdated))
+                .await
+                .unwrap();
         }
         // The oldest 10 were dropped for this subscriber.
         assert_eq!(slow.recv().await.unwrap().created_at_ms, 10);

@@ -31,7 +31,11 @@ pub fn database_url() -> String {
         Ok(c) => c,
         Err(e) => panic!("cannot start Postgres for tests: {e}"),
     };
-    let name = format!("t{}_{}", std::process::id(), NEXT_DB.fetch_add(1, Ordering::Relaxed));
+    let name = format!(
+        "t{}_{}",
+        std::process::id(),
+        NEXT_DB.fetch_add(1, Ordering::Relaxed)
+    );
     psql(cluster.port, &format!("CREATE DATABASE {name}"))
         .unwrap_or_else(|e| panic!("CREATE DATABASE failed: {e}"));
     format!("postgres://postgres@127.0.0.1:{}/{name}", cluster.port)
@@ -96,14 +100,26 @@ fn start() -> Result<Cluster, String> {
     let data = dir.path().join("data");
     let mut initdb = Command::new(program("initdb")?);
     initdb
-        .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "-D"])
+        .args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "-D",
+        ])
         .arg(&data)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     as_user(&mut initdb, user);
     let out = initdb.output().map_err(|e| format!("initdb: {e}"))?;
     if !out.status.success() {
-        return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
 
     let port = free_port();
@@ -158,7 +174,8 @@ wait $pid"#;
         match psql(port, "SELECT 1") {
             Ok(()) => break,
             Err(e) if Instant::now() > deadline => {
-                let log = std::fs::read_to_string(dir_path.join("postgres.log")).unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(dir_path.join("postgres.log")).unwrap_or_default();
                 return Err(format!("Postgres did not come up: {e}\n{log}"));
             }
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
@@ -169,7 +186,16 @@ wait $pid"#;
 
 fn psql(port: u16, sql: &str) -> Result<(), String> {
     let out = Command::new(program("psql")?)
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-d", "postgres"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+        ])
         .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

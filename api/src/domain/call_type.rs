@@ -34,24 +34,51 @@ fn set(caps: &[Capability]) -> std::collections::BTreeSet<Capability> {
 pub fn built_in(name: &str, now: DateTime<Utc>) -> Option<CallType> {
     use Capability::*;
     let all: Vec<Capability> = Capability::ALL.to_vec();
-    let host: Vec<Capability> = all.iter().copied().filter(|c| *c != JoinEndedCall).collect();
+    let host: Vec<Capability> = all
+        .iter()
+        .copied()
+        .filter(|c| *c != JoinEndedCall)
+        .collect();
     let moderator = [
-        JoinCall, ReadCall, JoinBackstage, SendAudio, SendVideo, Screenshare, CreateReaction,
-        MuteUsers, KickUser, BlockUsers, EndCall, UpdateCallMember,
+        JoinCall,
+        ReadCall,
+        JoinBackstage,
+        SendAudio,
+        SendVideo,
+        Screenshare,
+        CreateReaction,
+        MuteUsers,
+        KickUser,
+        BlockUsers,
+        EndCall,
+        UpdateCallMember,
     ];
-    let participant = [JoinCall, ReadCall, SendAudio, SendVideo, Screenshare, CreateReaction];
+    let participant = [
+        JoinCall,
+        ReadCall,
+        SendAudio,
+        SendVideo,
+        Screenshare,
+        CreateReaction,
+    ];
     let viewer = [JoinCall, ReadCall, CreateReaction];
 
     let mut grants = Grants::new();
     let defaults = CallSettings::default();
     let settings = match name {
         "default" => {
-            grants.insert(ROLE_USER.into(), set(&[&participant[..], &[CreateCall]].concat()));
+            grants.insert(
+                ROLE_USER.into(),
+                set(&[&participant[..], &[CreateCall]].concat()),
+            );
             grants.insert(ROLE_CALL_MEMBER.into(), set(&participant));
             defaults
         }
         "audio_room" => {
-            grants.insert(ROLE_USER.into(), set(&[&viewer[..], &[CreateCall]].concat()));
+            grants.insert(
+                ROLE_USER.into(),
+                set(&[&viewer[..], &[CreateCall]].concat()),
+            );
             grants.insert(ROLE_CALL_MEMBER.into(), set(&viewer));
             let patch = json!({
                 "backstage": {"enabled": true, "join_ahead_time_seconds": 0},
@@ -62,7 +89,10 @@ pub fn built_in(name: &str, now: DateTime<Utc>) -> Option<CallType> {
             defaults.merged(&patch).ok()?
         }
         "livestream" => {
-            grants.insert(ROLE_USER.into(), set(&[&viewer[..], &[CreateCall]].concat()));
+            grants.insert(
+                ROLE_USER.into(),
+                set(&[&viewer[..], &[CreateCall]].concat()),
+            );
             grants.insert(ROLE_CALL_MEMBER.into(), set(&viewer));
             let patch = json!({
                 "backstage": {"enabled": true, "join_ahead_time_seconds": 0},
@@ -110,9 +140,15 @@ mod tests {
         let t = built_in("livestream", Utc::now()).unwrap();
         assert!(t.settings.backstage.enabled);
         let viewer = caps(&t, "user", None);
-        assert!(viewer.contains(&JoinCall) && !viewer.contains(&SendVideo) && !viewer.contains(&JoinBackstage));
+        assert!(
+            viewer.contains(&JoinCall)
+                && !viewer.contains(&SendVideo)
+                && !viewer.contains(&JoinBackstage)
+        );
         let host = caps(&t, "user", Some("host"));
-        assert!(host.contains(&SendVideo) && host.contains(&JoinBackstage) && host.contains(&EndCall));
+        assert!(
+            host.contains(&SendVideo) && host.contains(&JoinBackstage) && host.contains(&EndCall)
+        );
         assert!(!host.contains(&JoinEndedCall));
     }
 
@@ -126,7 +162,15 @@ mod tests {
     #[test]
     fn development_grants_everything_to_everyone() {
         let t = built_in("development", Utc::now()).unwrap();
-        assert_eq!(caps(&t, "user", None), Capability::ALL.to_vec().into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect::<Vec<_>>());
+        assert_eq!(
+            caps(&t, "user", None),
+            Capability::ALL
+                .to_vec()
+                .into_iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+        );
         assert!(!t.settings.backstage.enabled);
     }
 

@@ -19,7 +19,9 @@ pub struct InvalidId {
 pub fn validate(what: &'static str, value: &str) -> Result<(), InvalidId> {
     let ok = !value.is_empty()
         && value.len() <= MAX_ID_LEN
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
@@ -102,7 +104,10 @@ mod tests {
     #[test]
     fn cids() {
         let cid = CallCid::parse("livestream:abc").unwrap();
-        assert_eq!((cid.call_type.as_str(), cid.id.as_str()), ("livestream", "abc"));
+        assert_eq!(
+            (cid.call_type.as_str(), cid.id.as_str()),
+            ("livestream", "abc")
+        );
         assert_eq!(cid.to_string(), "livestream:abc");
         assert!(CallCid::parse("livestream").is_err());
         assert!(CallCid::parse("a:b:c").is_err());

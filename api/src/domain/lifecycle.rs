@@ -132,8 +132,17 @@ mod tests {
         let s = backstage_settings(0);
         let c = call(true);
         assert_eq!(state(&c, &s), CallState::Backstage);
-        assert_eq!(admit(&c, &s, HOST, Utc::now()), Ok(Admission { may_publish: true, waiting: false }));
-        assert_eq!(admit(&c, &s, VIEWER, Utc::now()), Err(Refusal::Backstage { join_from: None }));
+        assert_eq!(
+            admit(&c, &s, HOST, Utc::now()),
+            Ok(Admission {
+                may_publish: true,
+                waiting: false
+            })
+        );
+        assert_eq!(
+            admit(&c, &s, VIEWER, Utc::now()),
+            Err(Refusal::Backstage { join_from: None })
+        );
     }
 
     #[test]
@@ -142,11 +151,19 @@ mod tests {
         let now = Utc::now();
         let mut c = call(true);
         c.starts_at = Some(now + Duration::seconds(200));
-        assert_eq!(admit(&c, &s, VIEWER, now), Ok(Admission { may_publish: false, waiting: true }));
+        assert_eq!(
+            admit(&c, &s, VIEWER, now),
+            Ok(Admission {
+                may_publish: false,
+                waiting: true
+            })
+        );
         c.starts_at = Some(now + Duration::seconds(400));
         assert_eq!(
             admit(&c, &s, VIEWER, now),
-            Err(Refusal::Backstage { join_from: Some(now + Duration::seconds(100)) })
+            Err(Refusal::Backstage {
+                join_from: Some(now + Duration::seconds(100))
+            })
         );
     }
 
@@ -156,9 +173,15 @@ mod tests {
         let c = call(false);
         assert_eq!(state(&c, &s), CallState::Live);
         assert!(admit(&c, &s, VIEWER, Utc::now()).is_ok());
-        assert_eq!(admit(&c, &s, &[ReadCall], Utc::now()), Err(Refusal::NoJoinCapability));
+        assert_eq!(
+            admit(&c, &s, &[ReadCall], Utc::now()),
+            Err(Refusal::NoJoinCapability)
+        );
         // Backstage flag is ignored when the settings disable backstage.
-        assert_eq!(state(&call(true), &CallSettings::default()), CallState::Live);
+        assert_eq!(
+            state(&call(true), &CallSettings::default()),
+            CallState::Live
+        );
     }
 
     #[test]

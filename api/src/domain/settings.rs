@@ -250,14 +250,20 @@ mod tests {
         assert_eq!(got.video.target_resolution.width, 640);
         assert_eq!(got.video.target_resolution.height, 720);
         assert!(base.merged(&json!({"video": {"colour": "red"}})).is_err());
-        assert!(base.merged(&json!({"backstage": {"enabled": "yes"}})).is_err());
-        assert!(base.merged(&json!({"recording": {"mode": "sometimes"}})).is_err());
+        assert!(base
+            .merged(&json!({"backstage": {"enabled": "yes"}}))
+            .is_err());
+        assert!(base
+            .merged(&json!({"recording": {"mode": "sometimes"}}))
+            .is_err());
     }
 
     #[test]
     fn gate_follows_settings() {
         let s = CallSettings::default()
-            .merged(&json!({"recording": {"mode": "disabled"}, "screensharing": {"enabled": false}}))
+            .merged(
+                &json!({"recording": {"mode": "disabled"}, "screensharing": {"enabled": false}}),
+            )
             .unwrap();
         let gate = s.gate();
         assert!(!gate.recording && !gate.screenshare && gate.video && gate.broadcasting);

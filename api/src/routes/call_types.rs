@@ -40,7 +40,10 @@ pub struct PutCallTypeRequest {
 /// List call types (any valid token).
 #[utoipa::path(get, path = "/v1/call-types", tag = "call types", security(("token" = [])),
     responses((status = 200, body = ListCallTypesResponse), (status = 401, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, _caller: Caller) -> ApiResult<axum::Json<ListCallTypesResponse>> {
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> ApiResult<axum::Json<ListCallTypesResponse>> {
     let types = state.store.list_call_types().await?;
     Ok(axum::Json(ListCallTypesResponse {
         call_types: types.into_iter().map(CallTypeView::from).collect(),
@@ -75,13 +78,17 @@ pub async fn put(
     caller.require_server()?;
     ids::validate("call type", &name)?;
     let now = Utc::now();
-    let mut call_type = state.store.get_call_type(&name).await?.unwrap_or_else(|| CallType {
-        name: name.clone(),
-        grants: Default::default(),
-        settings: CallSettings::default(),
-        created_at: now,
-        updated_at: now,
-    });
+    let mut call_type = state
+        .store
+        .get_call_type(&name)
+        .await?
+        .unwrap_or_else(|| CallType {
+            name: name.clone(),
+            grants: Default::default(),
+            settings: CallSettings::default(),
+            created_at: now,
+            updated_at: now,
+        });
     if let Some(grants) = req.grants {
         for (role, caps) in grants {
             ids::validate("role", &role)?;

@@ -118,7 +118,12 @@ pub async fn call_view(state: &AppState, ctx: &CallContext) -> ApiResult<CallVie
         None => None,
     };
     let count = state.store.count_members(&cid).await?;
-    Ok(CallView::new(ctx.call.clone(), ctx.settings.clone(), session, count))
+    Ok(CallView::new(
+        ctx.call.clone(),
+        ctx.settings.clone(),
+        session,
+        count,
+    ))
 }
 
 /// The call's members with their users.
@@ -139,9 +144,16 @@ pub async fn member_views(state: &AppState, cid: &CallCid) -> ApiResult<Vec<Memb
 }
 
 /// Validated members of `cid` from requests.
-pub fn members_from(cid: &CallCid, reqs: Vec<MemberRequest>, now: DateTime<Utc>) -> ApiResult<Vec<Member>> {
+pub fn members_from(
+    cid: &CallCid,
+    reqs: Vec<MemberRequest>,
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<Member>> {
     if reqs.len() > MAX_MEMBERS {
-        return Err(ApiError::invalid("too_many_members", format!("at most {MAX_MEMBERS} members per request")));
+        return Err(ApiError::invalid(
+            "too_many_members",
+            format!("at most {MAX_MEMBERS} members per request"),
+        ));
     }
     reqs.into_iter()
         .map(|m| {
@@ -236,11 +248,16 @@ pub async fn get_or_create(
     CallPath(cid): CallPath,
     OptionalJson(req): OptionalJson<GetOrCreateRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<GetOrCreateResponse>)> {
-    let (ctx, created) = get_or_create_call(&state, &caller, &cid, req.data.unwrap_or_default()).await?;
+    let (ctx, created) =
+        get_or_create_call(&state, &caller, &cid, req.data.unwrap_or_default()).await?;
     if !created {
         ctx.require(Capability::ReadCall)?;
     }
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((
         status,
         axum::Json(GetOrCreateResponse {
@@ -361,11 +378,19 @@ pub async fn stop_live(
     set_live(state, caller, cid, false).await
 }
 
-async fn set_live(state: AppState, caller: Caller, cid: CallCid, live: bool) -> ApiResult<axum::Json<CallResponse>> {
+async fn set_live(
+    state: AppState,
+    caller: Caller,
+    cid: CallCid,
+    live: bool,
+) -> ApiResult<axum::Json<CallResponse>> {
     let mut ctx = context::load(&state, &caller, &cid).await?;
     ctx.require(Capability::UpdateCall)?;
     if lifecycle::state(&ctx.call, &ctx.settings) == CallState::Ended {
-        return Err(ApiError::conflict("call_ended", format!("call `{cid}` has ended")));
+        return Err(ApiError::conflict(
+            "call_ended",
+            format!("call `{cid}` has ended"),
+        ));
     }
     let now = Utc::now();
     ctx.call.backstage = !live;
@@ -380,7 +405,11 @@ async fn set_live(state: AppState, caller: Caller, cid: CallCid, live: bool) -> 
         state.store.update_session(&session).await?;
     }
     tracing::info!(call_cid = %cid, live, "call live state changed");
-    let kind = if live { EventKind::LiveStarted } else { EventKind::LiveStopped };
+    let kind = if live {
+        EventKind::LiveStarted
+    } else {
+        EventKind::LiveStopped
+    };
     context::publish(&state, &cid, kind).await;
     Ok(axum::Json(CallResponse {
         call: call_view(&state, &ctx).await?,
@@ -401,7 +430,10 @@ pub async fn end(
     let mut ctx = context::load(&state, &caller, &cid).await?;
     ctx.require(Capability::EndCall)?;
     if ctx.call.ended_at.is_some() {
-        return Err(ApiError::conflict("call_ended", format!("call `{cid}` has ended already")));
+        return Err(ApiError::conflict(
+            "call_ended",
+            format!("call `{cid}` has ended already"),
+        ));
     }
     let now = Utc::now();
     ctx.call.ended_at = Some(now);
@@ -415,7 +447,14 @@ pub async fn end(
     tracing::info!(call_cid = %cid, "call ended");
     context::publish(&state, &cid, EventKind::CallEnded).await;
     if let Some(session) = ended_session {
-        context::publish(&state, &cid, EventKind::SessionEnded { session_id: session.id }).await;
+        context::publish(
+            &state,
+            &cid,
+            EventKind::SessionEnded {
+                session_id: session.id,
+            },
+        )
+        .await;
     }
     Ok(axum::Json(CallResponse {
         call: call_view(&state, &ctx).await?,
@@ -423,9 +462,16 @@ pub async fn end(
 }
 
 /// The call's current session if it has not ended.
-pub async fn current_open_session(state: &AppState, call: &Call) -> ApiResult<Option<crate::domain::Session>> {
+pub async fn current_open_session(
+    state: &AppState,
+    call: &Call,
+) -> ApiResult<Option<crate::domain::Session>> {
     let Some(id) = &call.current_session_id else {
         return Ok(None);
     };
-    Ok(state.store.get_session(id).await?.filter(|s| s.ended_at.is_none()))
+    Ok(state
+        .store
+        .get_session(id)
+        .await?
+        .filter(|s| s.ended_at.is_none()))
 }

@@ -75,25 +75,34 @@ pub async fn join(
     OptionalJson(req): OptionalJson<JoinRequest>,
 ) -> ApiResult<axum::Json<JoinResponse>> {
     let Some(user) = caller.user().cloned() else {
-        return Err(ApiError::forbidden("user_token_required", "joining needs a user token"));
+        return Err(ApiError::forbidden(
+            "user_token_required",
+            "joining needs a user token",
+        ));
     };
     let mut ctx = if req.create {
-        get_or_create_call(&state, &caller, &cid, req.data.unwrap_or_default()).await?.0
+        get_or_create_call(&state, &caller, &cid, req.data.unwrap_or_default())
+            .await?
+            .0
     } else {
         context::load(&state, &caller, &cid).await?
     };
     let now = Utc::now();
-    let admission = admit(&ctx.call, &ctx.settings, &ctx.caps, now).map_err(|r| refusal(&cid, r))?;
+    let admission =
+        admit(&ctx.call, &ctx.settings, &ctx.caps, now).map_err(|r| refusal(&cid, r))?;
     ensure_session(&state, &mut ctx).await?;
 
     let role = match &ctx.member {
         Some(m) => m.role.clone(),
         None => context::global_role(&state, &caller).await?,
     };
-    let key = state
-        .keys
-        .primary()
-        .ok_or_else(|| ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "no_api_key", "no API key configured"))?;
+    let key = state.keys.primary().ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "no_api_key",
+            "no API key configured",
+        )
+    })?;
     let iat = now.timestamp().max(0) as u64;
     let metadata = serde_json::json!({ "role": role, "image": user.image }).to_string();
     let claims = JoinClaims {
@@ -126,7 +135,10 @@ fn refusal(cid: &CallCid, r: Refusal) -> ApiError {
         Refusal::Ended => ApiError::conflict("call_ended", format!("call `{cid}` has ended")),
         Refusal::Backstage { join_from } => {
             let message = match join_from {
-                Some(t) => format!("call `{cid}` is in backstage; you may join from {}", t.to_rfc3339()),
+                Some(t) => format!(
+                    "call `{cid}` is in backstage; you may join from {}",
+                    t.to_rfc3339()
+                ),
                 None => format!("call `{cid}` is in backstage; wait until it goes live"),
             };
             ApiError::forbidden("backstage", message)
@@ -153,9 +165,20 @@ async fn ensure_session(state: &AppState, ctx: &mut CallContext) -> ApiResult<()
         live_ended_at: None,
     };
     let previous = ctx.call.current_session_id.clone();
-    if state.store.open_session(&session, previous.as_deref()).await? {
+    if state
+        .store
+        .open_session(&session, previous.as_deref())
+        .await?
+    {
         tracing::info!(call_cid = %ctx.call.cid, session = %session.id, "session started");
-        context::publish(state, &ctx.call.cid, EventKind::SessionStarted { session_id: session.id.clone() }).await;
+        context::publish(
+            state,
+            &ctx.call.cid,
+            EventKind::SessionStarted {
+                session_id: session.id.clone(),
+            },
+        )
+        .await;
         ctx.call.current_session_id = Some(session.id);
     } else if let Some(call) = state.store.get_call(&ctx.call.cid.to_string()).await? {
         ctx.call.current_session_id = call.current_session_id;

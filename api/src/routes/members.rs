@@ -59,7 +59,10 @@ pub async fn update(
     let cid_s = cid.to_string();
     let mut members = members_from(&cid, req.update_members, now)?;
     if req.remove_members.len() > super::calls::MAX_MEMBERS {
-        return Err(ApiError::invalid("too_many_members", "too many members to remove"));
+        return Err(ApiError::invalid(
+            "too_many_members",
+            "too many members to remove",
+        ));
     }
     for id in &req.remove_members {
         ids::validate_user_id(id)?;
@@ -73,9 +76,15 @@ pub async fn update(
     let user_ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
     state.store.ensure_users(&user_ids, now).await?;
     state.store.upsert_members(&members).await?;
-    state.store.remove_members(&cid_s, &req.remove_members).await?;
+    state
+        .store
+        .remove_members(&cid_s, &req.remove_members)
+        .await?;
     for m in members {
-        let kind = EventKind::MemberUpdated { user_id: m.user_id, role: m.role };
+        let kind = EventKind::MemberUpdated {
+            user_id: m.user_id,
+            role: m.role,
+        };
         context::publish(&state, &cid, kind).await;
     }
     for user_id in req.remove_members {

@@ -28,7 +28,11 @@ pub async fn healthz() -> axum::Json<Health> {
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<axum::Json<Health>> {
     state.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "not ready");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the database does not answer")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the database does not answer",
+        )
     })?;
     Ok(axum::Json(Health { status: "ok" }))
 }

@@ -53,7 +53,10 @@ pub fn custom_object(custom: Option<Value>) -> ApiResult<Value> {
     match custom {
         None => Ok(Value::Object(Default::default())),
         Some(v @ Value::Object(_)) => Ok(v),
-        Some(_) => Err(ApiError::invalid("invalid_custom", "`custom` must be a JSON object")),
+        Some(_) => Err(ApiError::invalid(
+            "invalid_custom",
+            "`custom` must be a JSON object",
+        )),
     }
 }
 
@@ -69,13 +72,18 @@ pub async fn upsert(
 ) -> ApiResult<axum::Json<UpsertUsersResponse>> {
     caller.require_server()?;
     if req.users.is_empty() || req.users.len() > MAX_USERS {
-        return Err(ApiError::invalid("invalid_users", format!("send 1 to {MAX_USERS} users")));
+        return Err(ApiError::invalid(
+            "invalid_users",
+            format!("send 1 to {MAX_USERS} users"),
+        ));
     }
     let now = chrono::DateTime::from_timestamp_millis(now_ms()).unwrap_or_default();
     let mut users = Vec::with_capacity(req.users.len());
     for u in req.users {
         ids::validate_user_id(&u.id)?;
-        let role = u.role.unwrap_or_else(|| onair_auth::capability::ROLE_USER.to_owned());
+        let role = u
+            .role
+            .unwrap_or_else(|| onair_auth::capability::ROLE_USER.to_owned());
         ids::validate("role", &role)?;
         users.push(User {
             custom: custom_object(u.custom)?,
@@ -91,6 +99,9 @@ pub async fn upsert(
     let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
     let stored = state.store.get_users(&ids).await?;
     Ok(axum::Json(UpsertUsersResponse {
-        users: stored.into_iter().map(|u| (u.id.clone(), UserView::from(u))).collect(),
+        users: stored
+            .into_iter()
+            .map(|u| (u.id.clone(), UserView::from(u)))
+            .collect(),
     }))
 }

@@ -17,7 +17,10 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to a `postgres://` URL and migrates the database.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await?;
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
     }

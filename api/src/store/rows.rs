@@ -94,7 +94,8 @@ impl TryFrom<CallRow> for Call {
     type Error = StoreError;
     fn try_from(r: CallRow) -> Result<Self, StoreError> {
         Ok(Call {
-            cid: CallCid::new(&r.call_type, &r.id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            cid: CallCid::new(&r.call_type, &r.id)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             created_by: r.created_by,
             created_at: time(r.created_at)?,
             updated_at: time(r.updated_at)?,
@@ -157,6 +158,8 @@ impl TryFrom<SessionRow> for Session {
 }
 
 /// Converts rows, failing on the first corrupt one.
-pub(super) fn convert<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>, StoreError> {
+pub(super) fn convert<R, T: TryFrom<R, Error = StoreError>>(
+    rows: Vec<R>,
+) -> Result<Vec<T>, StoreError> {
     rows.into_iter().map(T::try_from).collect()
 }

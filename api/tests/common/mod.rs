@@ -37,19 +37,30 @@ pub async fn store(backend: Backend) -> TestStore {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
-            let store = SqliteStore::open(&dir.path().join("onair.db")).await.unwrap();
-            TestStore { store: Arc::new(store), _dir: Some(dir) }
+            let store = SqliteStore::open(&dir.path().join("onair.db"))
+                .await
+                .unwrap();
+            TestStore {
+                store: Arc::new(store),
+                _dir: Some(dir),
+            }
         }
         Backend::Postgres => {
             let url = onair_testkit::postgres::database_url();
             let store = PgStore::connect(&url).await.unwrap();
-            TestStore { store: Arc::new(store), _dir: None }
+            TestStore {
+                store: Arc::new(store),
+                _dir: None,
+            }
         }
     }
 }
 
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 pub fn key() -> ApiKey {
@@ -57,7 +68,15 @@ pub fn key() -> ApiKey {
 }
 
 pub fn server_token() -> String {
-    mint(&key(), &ServerClaims { iss: KEY.into(), exp: now() + 600, iat: Some(now()), server: true })
+    mint(
+        &key(),
+        &ServerClaims {
+            iss: KEY.into(),
+            exp: now() + 600,
+            iat: Some(now()),
+            server: true,
+        },
+    )
 }
 
 pub fn user_claims(user: &str) -> UserClaims {
@@ -87,7 +106,9 @@ pub struct App {
 impl App {
     pub async fn new(backend: Backend) -> App {
         let store = store(backend).await;
-        onair_api::seed_call_types(store.store.as_ref()).await.unwrap();
+        onair_api::seed_call_types(store.store.as_ref())
+            .await
+            .unwrap();
         let bus = LocalBus::new();
         let state = AppState {
             store: store.store.clone(),
@@ -95,21 +116,37 @@ impl App {
             keys: Arc::new(KeySet::new([key()])),
             config: Arc::new(ApiConfig {
                 signal_url: "ws://127.0.0.1:7880".into(),
-                ice_servers: vec![IceServer { urls: vec!["stun:127.0.0.1:3478".into()], username: None, password: None }],
+                ice_servers: vec![IceServer {
+                    urls: vec!["stun:127.0.0.1:3478".into()],
+                    username: None,
+                    password: None,
+                }],
                 join_token_ttl: Duration::from_secs(3600),
             }),
         };
-        App { state, bus, _store: store }
+        App {
+            state,
+            bus,
+            _store: store,
+        }
     }
 
     /// Sends a request; returns the status and the JSON body (Null if empty).
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
         let req = match body {
-            Some(b) => req.header("content-type", "application/json").body(Body::from(b.to_string())),
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
             None => req.body(Body::empty()),
         }
         .unwrap();
@@ -117,13 +154,17 @@ impl App {
     }
 
     pub async fn raw(&self, req: Request<Body>) -> (StatusCode, Value) {
-        let resp = onair_api::router(self.state.clone()).oneshot(req).await.unwrap();
+        let resp = onair_api::router(self.state.clone())
+            .oneshot(req)
+            .await
+            .unwrap();
         let status = resp.status();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         let json = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
         (status, json)
     }

@@ -1,0 +1,22 @@
+# The two commands: `make dev` runs OnAir on embedded defaults, `make test`
+# runs the whole test suite. Both install what is missing first.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: dev test deps bench lint
+
+deps:
+	@scripts/deps.sh
+
+dev: deps
+	$(CARGO) run --bin onair -- dev
+
+test: deps
+	$(CARGO) test --workspace
+
+bench: deps
+	$(CARGO) bench --bench api_join
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what `make dev` and `make test` need and is missing. Safe to run
+# again: it only installs what it cannot find.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+have_pg_bin() {
+  command -v "$1" >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/$1" >/dev/null
+}
+
+apt_need=()
+command -v cc >/dev/null 2>&1 || apt_need+=(build-essential)
+command -v pkg-config >/dev/null 2>&1 || apt_need+=(pkg-config)
+command -v curl >/dev/null 2>&1 || apt_need+=(curl)
+command -v python3 >/dev/null 2>&1 || apt_need+=(python3 python3-pip)
+# Tests start their own throwaway Postgres (initdb + postgres) and talk to it with psql.
+have_pg_bin initdb && have_pg_bin postgres || apt_need+=(postgresql)
+command -v psql >/dev/null 2>&1 || apt_need+=(postgresql-client)
+
+if [ ${#apt_need[@]} -gt 0 ]; then
+  echo "deps: installing ${apt_need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${apt_need[@]}" >/dev/null
+fi
+
+# The Postgres harness runs the server as `postgres` when tests run as root.
+if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+  useradd --system --home /var/lib/postgresql --shell /bin/bash postgres
+fi
+
+# PyJWT: the third-party JWT library the token tests mint with.
+if ! python3 -c 'import jwt' >/dev/null 2>&1; then
+  echo "deps: installing PyJWT"
+  python3 -m pip install --quiet --disable-pip-version-check pyjwt 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages pyjwt
+fi
+
+command -v cargo >/dev/null 2>&1 || { echo "deps: cargo not found; install Rust (rustup) first" >&2; exit 1; }

@@ -1,0 +1,159 @@
+//! Running the real `onair` binary in tests.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_onair"))
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A running `onair` process, killed on drop.
+pub struct Onair {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    /// What it printed on stdout before it was ready.
+    pub banner: Vec<String>,
+}
+
+impl Drop for Onair {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `onair dev` on a free port with its data in `data_dir`.
+pub fn dev(data_dir: &Path, extra: &[&str]) -> Onair {
+    let mut cmd = Command::new(bin());
+    cmd.args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra);
+    cmd.env_remove("ONAIR_API_KEY")
+        .env_remove("ONAIR_API_SECRET")
+        .env("RUST_LOG", "warn");
+    start_dev(cmd)
+}
+
+fn start_dev(mut cmd: Command) -> Onair {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn onair");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut banner = Vec::new();
+    let mut url = None;
+    while url.is_none()
+        || !banner
+            .last()
+            .is_some_and(|l: &String| l.contains("Data dir:"))
+    {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("onair dev printed no banner");
+        if let Some(u) = line.trim().strip_prefix("HTTP:") {
+            url = Some(u.trim().to_owned());
+        }
+        banner.push(line);
+    }
+    Onair {
+        child,
+        url: url.unwrap(),
+        banner,
+    }
+}
+
+/// `onair serve --config FILE` listening on `port`; waits for `/readyz`.
+pub fn serve(config: &Path, port: u16) -> Onair {
+    let child = Command::new(bin())
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn onair serve");
+    let url = format!("http://127.0.0.1:{port}");
+    let onair = Onair {
+        child,
+        url: url.clone(),
+        banner: Vec::new(),
+    };
+    let client = reqwest::blocking::Client::new();
+    for _ in 0..300 {
+        if client
+            .get(format!("{url}/readyz"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return onair;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("onair serve did not become ready");
+}
+
+/// The README's walkthrough script.
+pub fn walkthrough() -> String {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme
+        .find("<!-- walkthrough:begin -->")
+        .expect("walkthrough marker");
+    let end = readme
+        .find("<!-- walkthrough:end -->")
+        .expect("walkthrough end marker");
+    let block = &readme[start..end];
+    let code_start = block.find("```sh\n").unwrap() + 6;
+    let code_end = block[code_start..].find("```").unwrap() + code_start;
+    block[code_start..code_end].to_owned()
+}
+
+/// Runs the walkthrough against `url` with `env`; returns the HTTP statuses it printed, in order.
+pub fn run_walkthrough(url: &str, env: &[(&str, &str)]) -> (Vec<u16>, String) {
+    let mut cmd = Command::new("bash");
+    cmd.args(["-euo", "pipefail", "-c", &walkthrough()])
+        .current_dir(repo())
+        .env("ONAIR_URL", url)
+        .env("ONAIR_BIN", bin())
+        .env_remove("ONAIR_API_KEY")
+        .env_remove("ONAIR_API_SECRET");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run bash");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "walkthrough failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let statuses = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("HTTP "))
+        .map(|s| s.trim().parse().unwrap())
+        .collect();
+    (statuses, stdout)
+}
+
+/// Statuses the README promises, step by step.
+pub const WALKTHROUGH_STATUSES: [u16; 7] = [201, 200, 403, 200, 200, 200, 409];
