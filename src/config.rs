@@ -6,6 +6,7 @@
 //! data_dir = "/var/lib/onair"
 //! signal_url = "wss://video.example.com"             # what clients connect to
 //! join_token_ttl = "6h"
+//! rtc_udp = "127.0.0.1:7882"                       # SFU media port, shared by all peers
 //! [[api_keys]]
 //! key = "APIabc"
 //! secret = "…"
@@ -13,7 +14,7 @@
 //! urls = ["stun:stun.example.com:3478"]
 //! ```
 //! Environment: `ONAIR_LISTEN`, `ONAIR_DATABASE_URL` (or `DATABASE_URL`),
-//! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_JOIN_TOKEN_TTL`, and
+//! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_JOIN_TOKEN_TTL`, `ONAIR_RTC_UDP`, and
 //! `ONAIR_API_KEY` + `ONAIR_API_SECRET` for one extra key.
 
 use std::net::SocketAddr;
@@ -46,6 +47,11 @@ pub struct Config {
     pub api_keys: Vec<KeyEntry>,
     /// STUN/TURN servers for clients.
     pub ice_servers: Vec<IceServer>,
+    /// UDP address of the SFU's media port (all peers share it).
+    pub rtc_udp: SocketAddr,
+    /// Addresses announced in ICE candidates (default: `rtc_udp`); set the
+    /// public IP here when the server is behind 1:1 NAT.
+    pub rtc_candidates: Vec<SocketAddr>,
 }
 
 /// One API key in the config file.
@@ -74,6 +80,8 @@ impl Default for Config {
             join_token_ttl: Duration::from_secs(6 * 3600),
             api_keys: Vec::new(),
             ice_servers: Vec::new(),
+            rtc_udp: SocketAddr::from(([127, 0, 0, 1], 7882)),
+            rtc_candidates: Vec::new(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! the library crates (`onair-api`, `onair-auth`, `onair-bus`).
 
 mod config;
+mod demo;
 mod server;
 mod token;
 
@@ -41,6 +42,12 @@ pub struct DevArgs {
     /// HTTP listen address.
     #[arg(long, env = "ONAIR_LISTEN", default_value = "127.0.0.1:7880")]
     pub listen: SocketAddr,
+    /// Where the demo page finds `node_modules/livekit-client` (`make dev` installs it).
+    #[arg(long, env = "ONAIR_WEB_DIR", default_value = "web")]
+    pub web_dir: PathBuf,
+    /// UDP address of the SFU media port.
+    #[arg(long, env = "ONAIR_RTC_UDP", default_value = "127.0.0.1:7882")]
+    pub rtc_udp: SocketAddr,
     /// Use this API key instead of the generated one.
     #[arg(long, env = "ONAIR_API_KEY", requires = "api_secret")]
     pub api_key: Option<String>,

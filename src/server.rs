@@ -10,6 +10,7 @@ use onair_api::{ApiConfig, AppState};
 use onair_auth::token::mint;
 use onair_auth::{ApiKey, KeySet, ServerClaims};
 use onair_bus::LocalBus;
+use onair_sfu::{MediaConfig, Sfu};
 use tokio::net::TcpListener;
 
 use crate::config::{dev_key, Config};
@@ -26,11 +27,13 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let config = Config {
         listen: args.listen,
         data_dir: args.data_dir.clone(),
+        rtc_udp: args.rtc_udp,
         ..Config::default()
     };
     let listener = bind(&config).await?;
     let addr = listener.local_addr()?;
     let state = build_state(&config, KeySet::new([key.clone()]), &format!("ws://{addr}")).await?;
+    let sfu = start_sfu(&config, &state)?;
 
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let server_token = mint(
@@ -51,8 +54,11 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     println!("  API secret:   {}", key.secret);
     println!("  Server token: {server_token}");
     println!("                (valid 24h; more with `onair token server` / `onair token user --user ID`)");
+    println!("  Demo:         http://{addr}/  (join a call from two tabs)");
+    println!("  Media (UDP):  {}", sfu.udp_addr());
     println!("  Data dir:     {}", data_dir.display());
-    run(listener, state).await
+    let demo = crate::demo::router(key, args.web_dir);
+    run(listener, state, sfu, Some(demo)).await
 }
 
 /// `onair serve --config FILE`.
@@ -69,8 +75,9 @@ pub async fn serve(file: Option<&Path>) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("ws://{addr}"));
     let state = build_state(&config, keys, &signal_url).await?;
+    let sfu = start_sfu(&config, &state)?;
     tracing::info!(%addr, "OnAir API listening");
-    run(listener, state).await
+    run(listener, state, sfu, None).await
 }
 
 async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
@@ -106,8 +113,27 @@ async fn build_state(config: &Config, keys: KeySet, signal_url: &str) -> anyhow:
     })
 }
 
-async fn run(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
-    axum::serve(listener, onair_api::router(state))
+fn start_sfu(config: &Config, state: &AppState) -> anyhow::Result<Sfu> {
+    let media = MediaConfig {
+        udp_bind: config.rtc_udp,
+        candidates: config.rtc_candidates.clone(),
+    };
+    Sfu::start(media, state.keys.clone(), state.bus.clone())
+        .with_context(|| format!("binding the SFU media port {}", config.rtc_udp))
+}
+
+async fn run(
+    listener: TcpListener,
+    state: AppState,
+    sfu: Sfu,
+    demo: Option<axum::Router>,
+) -> anyhow::Result<()> {
+    let mut app = sfu.router();
+    if let Some(demo) = demo {
+        app = app.merge(demo);
+    }
+    let app = app.merge(onair_api::router(state));
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;
     Ok(())

@@ -78,6 +78,17 @@ pub struct JoinClaims {
     pub metadata: String,
     /// What the participant may do in the room.
     pub video: VideoGrant,
+    /// OnAir's own claims (absent in tokens minted by LiveKit server SDKs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onair: Option<OnAirGrant>,
+}
+
+/// Call state the SFU needs at join time; later changes arrive on the bus.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OnAirGrant {
+    /// The call was in backstage when the token was minted.
+    #[serde(default)]
+    pub backstage: bool,
 }
 
 /// LiveKit's video grant. Missing booleans take LiveKit's defaults

@@ -372,6 +372,7 @@ mod tests {
             name: "Alice".into(),
             metadata: "{}".into(),
             video: VideoGrant::for_capabilities("default:x", &caps, true),
+            onair: Some(crate::claims::OnAirGrant { backstage: true }),
         };
         let key = keys().get("APIkey").unwrap().clone();
         let got = verify_join(&mint(&key, &claims), &keys(), NOW).unwrap();

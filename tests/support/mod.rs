@@ -37,9 +37,16 @@ impl Drop for Onair {
 /// `onair dev` on a free port with its data in `data_dir`.
 pub fn dev(data_dir: &Path, extra: &[&str]) -> Onair {
     let mut cmd = Command::new(bin());
-    cmd.args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args(extra);
+    cmd.args([
+        "dev",
+        "--listen",
+        "127.0.0.1:0",
+        "--rtc-udp",
+        "127.0.0.1:0",
+        "--data-dir",
+    ])
+    .arg(data_dir)
+    .args(extra);
     cmd.env_remove("ONAIR_API_KEY")
         .env_remove("ONAIR_API_SECRET")
         .env("RUST_LOG", "warn");

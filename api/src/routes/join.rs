@@ -3,7 +3,7 @@
 use axum::extract::State;
 use chrono::Utc;
 use onair_auth::token::mint;
-use onair_auth::{Capability, JoinClaims, VideoGrant};
+use onair_auth::{Capability, JoinClaims, OnAirGrant, VideoGrant};
 use onair_bus::EventKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::calls::{call_view, current_open_session, get_or_create_call, member_views, CallData};
 use crate::context::{self, CallContext};
-use crate::domain::lifecycle::{admit, Refusal};
+use crate::domain::lifecycle::{self, admit, CallState, Refusal};
 use crate::domain::{CallCid, Session};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{CallPath, Caller, OptionalJson};
@@ -113,6 +113,9 @@ pub async fn join(
         name: user.name.clone().unwrap_or_else(|| user.sub.clone()),
         metadata,
         video: VideoGrant::for_capabilities(&cid.to_string(), &ctx.caps, admission.may_publish),
+        onair: Some(OnAirGrant {
+            backstage: lifecycle::state(&ctx.call, &ctx.settings) == CallState::Backstage,
+        }),
     };
     tracing::info!(call_cid = %cid, user = %user.sub, waiting = admission.waiting, "join admitted");
     Ok(axum::Json(JoinResponse {

@@ -1,0 +1,63 @@
+//! OnAir's SFU: carries every call's media.
+//!
+//! - [`media`]: the UDP socket, str0m peer connections and packet
+//!   forwarding (LiveKit's `pkg/sfu`); [`media::downtrack`] is the per
+//!   subscriber layer choice and RTP rewriting.
+//! - [`room`]: rooms (= calls), participants and tracks as the signal
+//!   protocol sees them, and who may receive what (LiveKit's `pkg/rtc`).
+//! - [`signal`]: the `/rtc` WebSocket speaking LiveKit's client protocol.
+//!
+//! Call-state changes (go live, back to backstage, end) arrive on the
+//! [`onair_bus::Bus`] and take effect in the room at once.
+
+mod ids;
+pub mod media;
+pub mod room;
+mod sdp_scan;
+pub mod signal;
+mod stun;
+
+use std::sync::Arc;
+
+use onair_auth::KeySet;
+use onair_bus::Bus;
+
+pub use media::MediaConfig;
+
+/// A running SFU: its HTTP routes and its media worker.
+pub struct Sfu {
+    signal: Arc<signal::Signal>,
+}
+
+impl Sfu {
+    /// Binds the media socket, starts the worker and listens to the bus.
+    pub fn start(
+        config: MediaConfig,
+        keys: Arc<KeySet>,
+        bus: Arc<dyn Bus>,
+    ) -> std::io::Result<Sfu> {
+        let media = media::Media::start(config)?;
+        tracing::info!(udp = %media.local_addr(), "SFU media listening");
+        let rooms = room::Rooms::new(media.clone());
+        let mut events = bus.subscribe();
+        let bus_rooms = rooms.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                bus_rooms.bus_event(&event.call_cid, event.kind);
+            }
+        });
+        Ok(Sfu {
+            signal: signal::Signal::new(keys, rooms, media),
+        })
+    }
+
+    /// `/rtc` and friends, to mount on the HTTP server.
+    pub fn router(&self) -> axum::Router {
+        signal::router(self.signal.clone())
+    }
+
+    /// The UDP address media flows through.
+    pub fn udp_addr(&self) -> std::net::SocketAddr {
+        self.signal.media.local_addr()
+    }
+}

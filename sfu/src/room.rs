@@ -1,0 +1,464 @@
+//! Rooms (= calls) as the signal protocol sees them (LiveKit's `pkg/rtc`):
+//! who is in the room, what they publish, who may receive what.
+//!
+//! Each room is a task that owns its state; sessions and the bus talk to it
+//! with [`RoomMsg`]s, so there is no lock around room state. The rule for
+//! media: a subscriber receives a publisher's tracks when it may subscribe
+//! and the call is live, or, while the call is in backstage, when it may
+//! publish itself (it holds `join-backstage`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use livekit_protocol as lk;
+use lk::signal_response::Message as Out;
+use onair_bus::EventKind;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::media::{Command, Kind, Layer, Media, Pid, TrackSpec};
+
+/// A signal message queued for one participant's WebSocket.
+pub type Outbox = mpsc::UnboundedSender<Out>;
+
+/// Messages to a room task.
+pub enum RoomMsg {
+    /// A participant joined; the reply carries the room and the others.
+    Join {
+        pid: Pid,
+        info: lk::ParticipantInfo,
+        out: Outbox,
+        reply: oneshot::Sender<(lk::Room, Vec<lk::ParticipantInfo>)>,
+    },
+    /// `AddTrackRequest`; the reply is the `TrackInfo` to publish, or why not.
+    AddTrack {
+        pid: Pid,
+        req: lk::AddTrackRequest,
+        reply: oneshot::Sender<Result<lk::TrackInfo, String>>,
+    },
+    /// Media for a track is negotiated.
+    TrackLive {
+        pid: Pid,
+        sid: String,
+        mid: String,
+        mime: String,
+    },
+    /// The publisher (un)muted a track.
+    Mute { pid: Pid, sid: String, muted: bool },
+    /// The participant asks to (un)subscribe tracks.
+    Subscription {
+        pid: Pid,
+        sids: Vec<String>,
+        subscribe: bool,
+    },
+    /// The participant left.
+    Leave { pid: Pid },
+    /// A call-state change from the API.
+    Bus(EventKind),
+}
+
+struct Member {
+    info: lk::ParticipantInfo,
+    out: Outbox,
+    /// Track sids this participant unsubscribed from explicitly.
+    declined: Vec<String>,
+}
+
+struct Room {
+    name: String,
+    sid: String,
+    created: i64,
+    live: bool,
+    members: BTreeMap<Pid, Member>,
+    media: Media,
+}
+
+/// All rooms of this SFU, by name (call cid).
+#[derive(Clone)]
+pub struct Rooms {
+    inner: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<RoomMsg>>>>,
+    media: Media,
+}
+
+impl Rooms {
+    /// No rooms yet.
+    pub fn new(media: Media) -> Self {
+        Self {
+            inner: Arc::default(),
+            media,
+        }
+    }
+
+    /// The room named `name`, started (in backstage or live) if it does not run.
+    pub fn get_or_start(&self, name: &str, backstage: bool) -> mpsc::UnboundedSender<RoomMsg> {
+        let mut rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = rooms.get(name).filter(|tx| !tx.is_closed()) {
+            return tx.clone();
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let room = Room {
+            name: name.to_owned(),
+            sid: format!("RM_{}", crate::ids::random(12)),
+            created: chrono_now_secs(),
+            live: !backstage,
+            members: BTreeMap::new(),
+            media: self.media.clone(),
+        };
+        let registry = self.clone();
+        tokio::spawn(async move {
+            let name = room.name.clone();
+            room.run(rx).await;
+            registry.remove_closed(&name);
+        });
+        rooms.insert(name.to_owned(), tx.clone());
+        tx
+    }
+
+    /// Delivers a bus event to the room it concerns, if that room runs here.
+    pub fn bus_event(&self, cid: &str, kind: EventKind) {
+        let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = rooms.get(cid) {
+            let _ = tx.send(RoomMsg::Bus(kind));
+        }
+    }
+
+    fn remove_closed(&self, name: &str) {
+        let mut rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if rooms.get(name).is_some_and(|tx| tx.is_closed()) {
+            rooms.remove(name);
+        }
+    }
+}
+
+fn chrono_now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+impl Room {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<RoomMsg>) {
+        tracing::info!(room = %self.name, live = self.live, "room started");
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                RoomMsg::Join {
+                    pid,
+                    info,
+                    out,
+                    reply,
+                } => self.join(pid, info, out, reply),
+                RoomMsg::AddTrack { pid, req, reply } => {
+                    let _ = reply.send(self.add_track(pid, req));
+                }
+                RoomMsg::TrackLive {
+                    pid,
+                    sid,
+                    mid,
+                    mime,
+                } => self.track_live(pid, &sid, mid, mime),
+                RoomMsg::Mute { pid, sid, muted } => self.mute(pid, &sid, muted),
+                RoomMsg::Subscription {
+                    pid,
+                    sids,
+                    subscribe,
+                } => self.subscription(pid, sids, subscribe),
+                RoomMsg::Leave { pid } => self.leave(pid),
+                RoomMsg::Bus(kind) => self.bus(kind),
+            }
+            if self.members.is_empty() {
+                break;
+            }
+        }
+        tracing::info!(room = %self.name, "room closed");
+    }
+
+    fn room_info(&self) -> lk::Room {
+        lk::Room {
+            sid: self.sid.clone(),
+            name: self.name.clone(),
+            creation_time: self.created,
+            num_participants: self.members.len() as u32,
+            num_publishers: self
+                .members
+                .values()
+                .filter(|m| !m.info.tracks.is_empty())
+                .count() as u32,
+            ..Default::default()
+        }
+    }
+
+    fn join(
+        &mut self,
+        pid: Pid,
+        info: lk::ParticipantInfo,
+        out: Outbox,
+        reply: oneshot::Sender<(lk::Room, Vec<lk::ParticipantInfo>)>,
+    ) {
+        let others: Vec<lk::ParticipantInfo> = self
+            .members
+            .values()
+            .filter(|m| !is_hidden(&m.info))
+            .map(|m| m.info.clone())
+            .collect();
+        if !is_hidden(&info) {
+            self.broadcast_update(&info, Some(pid));
+        }
+        self.members.insert(
+            pid,
+            Member {
+                info,
+                out,
+                declined: Vec::new(),
+            },
+        );
+        let _ = reply.send((self.room_info(), others));
+        // Existing published tracks flow to the newcomer if the rules allow.
+        let sources: Vec<Pid> = self.members.keys().copied().filter(|p| *p != pid).collect();
+        for publisher in sources {
+            self.subscribe_all(pid, publisher);
+        }
+    }
+
+    // `layers`/`simulcast` are deprecated in the protocol but still read by clients.
+    #[allow(deprecated)]
+    fn add_track(&mut self, pid: Pid, req: lk::AddTrackRequest) -> Result<lk::TrackInfo, String> {
+        let member = self.members.get(&pid).ok_or("not in the room")?;
+        let permission = member.info.permission.clone().unwrap_or_default();
+        if !permission.can_publish {
+            return Err("this participant may not publish".into());
+        }
+        if !permission.can_publish_sources.is_empty()
+            && !permission.can_publish_sources.contains(&req.source)
+        {
+            return Err("this participant may not publish that source".into());
+        }
+        let kind = if req.r#type == lk::TrackType::Video as i32 {
+            Kind::Video
+        } else {
+            Kind::Audio
+        };
+        let mut layers: Vec<lk::VideoLayer> = req.layers.clone();
+        layers.sort_by_key(|l| l.quality);
+        let info = lk::TrackInfo {
+            sid: format!("TR_{}", crate::ids::random(12)),
+            r#type: req.r#type,
+            name: req.name.clone(),
+            muted: req.muted,
+            width: req.width,
+            height: req.height,
+            simulcast: layers.len() > 1,
+            source: req.source,
+            layers: layers.clone(),
+            stream: if req.source == lk::TrackSource::ScreenShare as i32 {
+                "screen".into()
+            } else {
+                "camera".into()
+            },
+            ..Default::default()
+        };
+        let spec = TrackSpec {
+            sid: info.sid.clone(),
+            cid: req.cid.clone(),
+            kind,
+            layers: layers
+                .iter()
+                .map(|l| Layer {
+                    quality: l.quality.clamp(0, 2) as u8,
+                    width: l.width,
+                    height: l.height,
+                    bitrate: l.bitrate,
+                })
+                .collect(),
+        };
+        self.media.send(Command::ExpectTrack { pid, spec });
+        // Others hear of it when media flows (TrackLive).
+        if let Some(member) = self.members.get_mut(&pid) {
+            member.info.tracks.push(info.clone());
+        }
+        Ok(info)
+    }
+
+    fn track_live(&mut self, pid: Pid, sid: &str, mid: String, mime: String) {
+        let Some(member) = self.members.get_mut(&pid) else {
+            return;
+        };
+        if !member.info.tracks.iter().any(|t| t.sid == sid) {
+            return;
+        }
+        for t in member.info.tracks.iter_mut().filter(|t| t.sid == sid) {
+            t.mid = mid.clone();
+            t.mime_type = mime.clone();
+        }
+        member.info.version += 1;
+        member.info.is_publisher = true;
+        let info = member.info.clone();
+        self.broadcast_update(&info, None);
+        let subscribers: Vec<Pid> = self.members.keys().copied().filter(|p| *p != pid).collect();
+        for sub in subscribers {
+            self.subscribe_one(sub, pid, sid);
+        }
+    }
+
+    fn mute(&mut self, pid: Pid, sid: &str, muted: bool) {
+        let Some(member) = self.members.get_mut(&pid) else {
+            return;
+        };
+        let mut changed = false;
+        for t in member
+            .info
+            .tracks
+            .iter_mut()
+            .filter(|t| t.sid == sid && t.muted != muted)
+        {
+            t.muted = muted;
+            changed = true;
+        }
+        if changed {
+            member.info.version += 1;
+            let info = member.info.clone();
+            self.broadcast_update(&info, None);
+        }
+    }
+
+    fn subscription(&mut self, pid: Pid, sids: Vec<String>, subscribe: bool) {
+        for sid in sids {
+            let publisher = self
+                .members
+                .iter()
+                .find(|(_, m)| m.info.tracks.iter().any(|t| t.sid == sid))
+                .map(|(p, _)| *p);
+            let Some(member) = self.members.get_mut(&pid) else {
+                return;
+            };
+            if subscribe {
+                member.declined.retain(|s| s != &sid);
+                if let Some(publisher) = publisher {
+                    self.subscribe_one(pid, publisher, &sid);
+                }
+            } else {
+                member.declined.push(sid.clone());
+                self.media.send(Command::Unsubscribe { pid, sid });
+            }
+        }
+    }
+
+    fn leave(&mut self, pid: Pid) {
+        let Some(mut member) = self.members.remove(&pid) else {
+            return;
+        };
+        member.info.state = lk::participant_info::State::Disconnected as i32;
+        member.info.version += 1;
+        if !is_hidden(&member.info) {
+            self.broadcast_update(&member.info, None);
+        }
+    }
+
+    fn bus(&mut self, kind: EventKind) {
+        match kind {
+            EventKind::LiveStarted if !self.live => {
+                self.live = true;
+                tracing::info!(room = %self.name, "live: media opens to everyone");
+                let ids: Vec<Pid> = self.members.keys().copied().collect();
+                for sub in &ids {
+                    for publisher in &ids {
+                        if sub != publisher {
+                            self.subscribe_all(*sub, *publisher);
+                        }
+                    }
+                }
+            }
+            EventKind::LiveStopped if self.live => {
+                self.live = false;
+                tracing::info!(room = %self.name, "backstage: media closes to viewers");
+                for (pid, member) in &self.members {
+                    if can_publish(&member.info) {
+                        continue;
+                    }
+                    for publisher in self.members.values() {
+                        for t in &publisher.info.tracks {
+                            self.media.send(Command::Unsubscribe {
+                                pid: *pid,
+                                sid: t.sid.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+            EventKind::CallEnded | EventKind::CallDeleted => {
+                tracing::info!(room = %self.name, "call ended: disconnecting everyone");
+                let leave = lk::LeaveRequest {
+                    reason: lk::DisconnectReason::RoomClosed as i32,
+                    action: lk::leave_request::Action::Disconnect as i32,
+                    ..Default::default()
+                };
+                for member in self.members.values() {
+                    let _ = member.out.send(Out::Leave(leave.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends `info` to every member except `skip`.
+    fn broadcast_update(&self, info: &lk::ParticipantInfo, skip: Option<Pid>) {
+        let update = lk::ParticipantUpdate {
+            participants: vec![info.clone()],
+        };
+        for (pid, member) in &self.members {
+            if Some(*pid) != skip {
+                let _ = member.out.send(Out::Update(update.clone()));
+            }
+        }
+    }
+
+    /// May `sub` receive `publisher`'s media now?
+    fn may_receive(&self, sub: Pid, publisher: Pid) -> bool {
+        let (Some(s), Some(p)) = (self.members.get(&sub), self.members.get(&publisher)) else {
+            return false;
+        };
+        let perm = s.info.permission.clone().unwrap_or_default();
+        perm.can_subscribe && !is_recorder_only(&p.info) && (self.live || can_publish(&s.info))
+    }
+
+    fn subscribe_all(&self, sub: Pid, publisher: Pid) {
+        let Some(p) = self.members.get(&publisher) else {
+            return;
+        };
+        for t in p.info.tracks.iter().filter(|t| !t.mid.is_empty()) {
+            self.subscribe_one(sub, publisher, &t.sid);
+        }
+    }
+
+    fn subscribe_one(&self, sub: Pid, publisher: Pid, sid: &str) {
+        if !self.may_receive(sub, publisher) {
+            return;
+        }
+        let (Some(s), Some(p)) = (self.members.get(&sub), self.members.get(&publisher)) else {
+            return;
+        };
+        if s.declined.iter().any(|d| d == sid) {
+            return;
+        }
+        self.media.send(Command::Subscribe {
+            pid: sub,
+            publisher,
+            sid: sid.to_owned(),
+            stream: format!("{}|{}", p.info.sid, sid),
+        });
+    }
+}
+
+fn can_publish(info: &lk::ParticipantInfo) -> bool {
+    info.permission.as_ref().is_some_and(|p| p.can_publish)
+}
+
+fn is_hidden(info: &lk::ParticipantInfo) -> bool {
+    info.permission.as_ref().is_some_and(|p| p.hidden)
+}
+
+#[allow(deprecated)] // `recorder` is how LiveKit grants mark egress participants
+fn is_recorder_only(info: &lk::ParticipantInfo) -> bool {
+    info.permission
+        .as_ref()
+        .is_some_and(|p| p.recorder && !p.can_publish)
+}

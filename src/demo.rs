@@ -1,0 +1,82 @@
+//! The demo page of `onair dev` (`/`), the livekit-client bundle it loads,
+//! and the dev-only token route the page uses. Not mounted by `onair serve`:
+//! in production, tokens come from the app's backend.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use onair_auth::token::mint;
+use onair_auth::{ApiKey, UserClaims};
+use serde::Deserialize;
+
+const PAGE: &str = include_str!("../web/demo.html");
+
+struct Demo {
+    key: ApiKey,
+    web_dir: PathBuf,
+}
+
+#[derive(Deserialize)]
+struct TokenRequest {
+    user_id: String,
+}
+
+/// Routes of the demo: `/`, `/vendor/livekit-client.umd.js`, `POST /dev/token`.
+pub fn router(key: ApiKey, web_dir: PathBuf) -> Router {
+    Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route("/vendor/livekit-client.umd.js", get(bundle))
+        .route("/dev/token", post(token))
+        .with_state(Arc::new(Demo { key, web_dir }))
+}
+
+async fn bundle(State(demo): State<Arc<Demo>>) -> Response {
+    let path = demo
+        .web_dir
+        .join("node_modules/livekit-client/dist/livekit-client.umd.js");
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "text/javascript")], bytes).into_response(),
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            format!(
+                "{} is missing: run `make dev` (it installs web/node_modules)",
+                path.display()
+            ),
+        )
+            .into_response(),
+    }
+}
+
+/// A one-hour user token for the demo page (dev only; the server binds to loopback).
+async fn token(State(demo): State<Arc<Demo>>, Json(req): Json<TokenRequest>) -> Response {
+    let id = req.user_id.trim();
+    let valid = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid {
+        return (StatusCode::UNPROCESSABLE_ENTITY, Json(serde_json::json!({"code": "invalid_id", "message": "user_id: 1-64 letters, digits, - or _"}))).into_response();
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let claims = UserClaims {
+        iss: demo.key.key.clone(),
+        sub: id.to_owned(),
+        exp: now + 3600,
+        iat: Some(now),
+        name: Some(id.to_owned()),
+        image: None,
+        role: None,
+        call_cids: None,
+    };
+    Json(serde_json::json!({ "token": mint(&demo.key, &claims) })).into_response()
+}

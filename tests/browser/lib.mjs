@@ -1,0 +1,47 @@
+// Shared helpers of the browser tests: Debian's Chromium driven by
+// playwright-core (never a downloaded browser), with fake camera and mic.
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(path.join(here, "../../web/package.json"));
+const { chromium } = require("playwright-core");
+
+export const FLAGS = [
+  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+  "--allow-loopback-in-peer-connection",
+];
+
+export async function launch() {
+  return chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: FLAGS });
+}
+
+/** Opens the demo page for `user` in a new context and joins `call` (`type:id`). */
+export async function joinDemo(browser, base, call, user, extra = "") {
+  const context = await browser.newContext({ permissions: ["camera", "microphone"] });
+  const page = await context.newPage();
+  page.on("console", (m) => { if (m.type() === "error") console.error(`[${user}] ${m.text()}`); });
+  await page.goto(`${base}/?call=${encodeURIComponent(call)}&user=${user}&autojoin=1${extra}`);
+  return page;
+}
+
+/** Polls `fn` every 250 ms until it returns a truthy value or `ms` pass. */
+export async function until(what, ms, fn) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export const stats = (page) => page.evaluate(() => window.onairStats());
+
+export function check(cond, message) {
+  if (!cond) throw new Error(message);
+}
