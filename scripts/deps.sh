@@ -18,6 +18,9 @@ command -v python3 >/dev/null 2>&1 || apt_need+=(python3 python3-pip)
 # Tests start their own throwaway Postgres (initdb + postgres) and talk to it with psql.
 have_pg_bin initdb && have_pg_bin postgres || apt_need+=(postgresql)
 command -v psql >/dev/null 2>&1 || apt_need+=(postgresql-client)
+# Browser tests and the demo page: Debian's Chromium (never a downloaded browser) and Node.
+command -v chromium >/dev/null 2>&1 || apt_need+=(chromium)
+command -v node >/dev/null 2>&1 || apt_need+=(nodejs npm)
 
 if [ ${#apt_need[@]} -gt 0 ]; then
   echo "deps: installing ${apt_need[*]}"
@@ -35,6 +38,13 @@ if ! python3 -c 'import jwt' >/dev/null 2>&1; then
   echo "deps: installing PyJWT"
   python3 -m pip install --quiet --disable-pip-version-check pyjwt 2>/dev/null \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages pyjwt
+fi
+
+# livekit-client (served to the demo page) and playwright-core, pinned by web/package-lock.json.
+here="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -f "$here/web/node_modules/.package-lock.json" ] || [ "$here/web/package-lock.json" -nt "$here/web/node_modules/.package-lock.json" ]; then
+  echo "deps: installing web/ npm packages"
+  (cd "$here/web" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 command -v cargo >/dev/null 2>&1 || { echo "deps: cargo not found; install Rust (rustup) first" >&2; exit 1; }
