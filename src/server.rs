@@ -128,6 +128,7 @@ async fn run(
     sfu: Sfu,
     demo: Option<axum::Router>,
 ) -> anyhow::Result<()> {
+    onair_api::presence::spawn(state.clone());
     let mut app = sfu.router();
     if let Some(demo) = demo {
         app = app.merge(demo);

@@ -13,9 +13,13 @@ static SERIAL: Mutex<()> = Mutex::new(());
 fn scenario(script: &str, with_server_token: bool) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let data = tempfile::tempdir().unwrap();
-    let onair = support::dev(data.path(), &["--web-dir", support::repo().join("web").to_str().unwrap()]);
+    let onair = support::dev(
+        data.path(),
+        &["--web-dir", support::repo().join("web").to_str().unwrap()],
+    );
     let mut cmd = Command::new("node");
-    cmd.arg(support::repo().join("tests/browser").join(script)).arg(&onair.url);
+    cmd.arg(support::repo().join("tests/browser").join(script))
+        .arg(&onair.url);
     if with_server_token {
         let token = Command::new(support::bin())
             .args(["token", "server", "--data-dir"])

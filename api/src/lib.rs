@@ -15,6 +15,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod presence;
 pub mod routes;
 pub mod state;
 pub mod store;

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{call_types, calls, join, members, ops, users};
+use crate::routes::{call_types, calls, join, live, members, ops, users};
 
 /// OnAir's REST API.
 #[derive(OpenApi)]
@@ -17,6 +17,7 @@ use crate::routes::{call_types, calls, join, members, ops, users};
         calls::go_live, calls::stop_live, calls::end,
         join::join,
         members::update, members::list, members::sessions,
+        live::participants, live::kick_user, live::mute_users,
         ops::healthz, ops::readyz,
     ),
     components(schemas(crate::error::ErrorBody, crate::domain::CallSettings)),

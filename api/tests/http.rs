@@ -758,6 +758,9 @@ async fn health_and_openapi(backend: Backend) {
         (&format!("{c}/members"), "post"),
         (&format!("{c}/members"), "get"),
         (&format!("{c}/sessions"), "get"),
+        (&format!("{c}/participants"), "get"),
+        (&format!("{c}/kick_user"), "post"),
+        (&format!("{c}/mute_users"), "post"),
         ("/healthz", "get"),
         ("/readyz", "get"),
     ];
@@ -789,7 +792,105 @@ async fn health_and_openapi(backend: Backend) {
     );
 }
 
+async fn presence_kick_and_mute(backend: Backend) {
+    let app = App::new(backend).await;
+    let _presence = onair_api::presence::spawn(app.state.clone());
+    create_livestream(&app, json!({})).await;
+    let host = user_token("alice");
+    app.post(&format!("{LIVE}/join"), &host, json!({})).await;
+    // The SFU reports connections on the bus; the API lists them.
+    let joined = |sid: &str, user: &str| {
+        onair_bus::Event::new(
+            "livestream:show",
+            0,
+            EventKind::ParticipantJoined {
+                user_id: user.into(),
+                participant_sid: sid.into(),
+            },
+        )
+    };
+    app.bus.publish(joined("PA_1", "alice")).await.unwrap();
+    app.bus.publish(joined("PA_2", "bob")).await.unwrap();
+    app.bus.publish(joined("PA_x", "ghost")).await.unwrap();
+    let left = onair_bus::Event::new(
+        "livestream:show",
+        0,
+        EventKind::ParticipantLeft {
+            user_id: "bob".into(),
+            participant_sid: "PA_2".into(),
+        },
+    );
+    app.bus.publish(left).await.unwrap();
+    let path = format!("{LIVE}/participants");
+    let body = loop {
+        let (status, body) = app.get(&path, &host).await;
+        assert_eq!(status, StatusCode::OK);
+        if body["participants"].as_array().unwrap().len() == 2 {
+            break body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(body["participants"][0]["user_id"], "alice");
+    assert_eq!(body["participants"][1]["user_id"], "ghost");
+    assert!(body["participants"][0]["session_id"].is_string(), "{body}");
+
+    // Kick and mute need their capabilities and reach the bus.
+    let mut events = app.bus.subscribe();
+    let (status, _) = app
+        .post(
+            &format!("{LIVE}/kick_user"),
+            &user_token("bob"),
+            json!({"user_id": "alice"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .post(
+            &format!("{LIVE}/kick_user"),
+            &host,
+            json!({"user_id": "bob"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        events.recv().await.unwrap().kind,
+        EventKind::UserKicked {
+            user_id: "bob".into()
+        }
+    );
+    let (status, body) = app
+        .post(
+            &format!("{LIVE}/mute_users"),
+            &host,
+            json!({"user_ids": ["bob"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body"))
+    );
+    let (status, _) = app
+        .post(
+            &format!("{LIVE}/mute_users"),
+            &host,
+            json!({"mute_all_users": true, "audio": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        events.recv().await.unwrap().kind,
+        EventKind::UsersMuted {
+            user_ids: vec![],
+            all: true,
+            audio: true,
+            video: false,
+            screenshare: false
+        }
+    );
+}
+
 on_both_backends!(
+    presence_kick_and_mute,
     livestream_backstage_go_live_end,
     viewers_join_ahead_and_wait,
     tokens_are_verified,

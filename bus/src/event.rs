@@ -62,6 +62,42 @@ pub enum EventKind {
         /// The former member.
         user_id: String,
     },
+    /// Someone connected to the call's media (SFU → API).
+    #[serde(rename = "call.session_participant_joined")]
+    ParticipantJoined {
+        /// The user.
+        user_id: String,
+        /// Their participant id on the SFU (`PA_…`), one per connection.
+        participant_sid: String,
+    },
+    /// Someone's media connection ended (SFU → API).
+    #[serde(rename = "call.session_participant_left")]
+    ParticipantLeft {
+        /// The user.
+        user_id: String,
+        /// Their participant id on the SFU.
+        participant_sid: String,
+    },
+    /// A moderator removed a user from the call (API → SFU).
+    #[serde(rename = "call.user_kicked")]
+    UserKicked {
+        /// The removed user.
+        user_id: String,
+    },
+    /// A moderator muted users (API → SFU).
+    #[serde(rename = "call.users_muted")]
+    UsersMuted {
+        /// Whom; empty with `all` means everyone.
+        user_ids: Vec<String>,
+        /// Everyone (but the moderator's own tracks are muted too).
+        all: bool,
+        /// Microphone.
+        audio: bool,
+        /// Camera.
+        video: bool,
+        /// Screen share.
+        screenshare: bool,
+    },
 }
 
 impl Event {

@@ -38,7 +38,7 @@ impl Sfu {
     ) -> std::io::Result<Sfu> {
         let media = media::Media::start(config)?;
         tracing::info!(udp = %media.local_addr(), "SFU media listening");
-        let rooms = room::Rooms::new(media.clone());
+        let rooms = room::Rooms::new(media.clone(), bus.clone());
         let mut events = bus.subscribe();
         let bus_rooms = rooms.clone();
         tokio::spawn(async move {

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use livekit_protocol as lk;
 use lk::signal_response::Message as Out;
-use onair_bus::EventKind;
+use onair_bus::{Bus, Event, EventKind};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::media::{Command, Kind, Layer, Media, Pid, TrackSpec};
@@ -64,6 +64,9 @@ struct Member {
 }
 
 struct Room {
+    bus: Arc<dyn Bus>,
+    /// Events to publish once the current message is handled.
+    outbox: Vec<EventKind>,
     name: String,
     sid: String,
     created: i64,
@@ -77,14 +80,16 @@ struct Room {
 pub struct Rooms {
     inner: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<RoomMsg>>>>,
     media: Media,
+    bus: Arc<dyn Bus>,
 }
 
 impl Rooms {
     /// No rooms yet.
-    pub fn new(media: Media) -> Self {
+    pub fn new(media: Media, bus: Arc<dyn Bus>) -> Self {
         Self {
             inner: Arc::default(),
             media,
+            bus,
         }
     }
 
@@ -96,6 +101,8 @@ impl Rooms {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let room = Room {
+            bus: self.bus.clone(),
+            outbox: Vec::new(),
             name: name.to_owned(),
             sid: format!("RM_{}", crate::ids::random(12)),
             created: chrono_now_secs(),
@@ -165,6 +172,12 @@ impl Room {
                 RoomMsg::Leave { pid } => self.leave(pid),
                 RoomMsg::Bus(kind) => self.bus(kind),
             }
+            for kind in std::mem::take(&mut self.outbox) {
+                let event = Event::new(self.name.clone(), chrono_now_secs() * 1000, kind);
+                if let Err(e) = self.bus.publish(event).await {
+                    tracing::warn!(room = %self.name, error = %e, "bus publish failed");
+                }
+            }
             if self.members.is_empty() {
                 break;
             }
@@ -203,6 +216,10 @@ impl Room {
         if !is_hidden(&info) {
             self.broadcast_update(&info, Some(pid));
         }
+        self.outbox.push(EventKind::ParticipantJoined {
+            user_id: info.identity.clone(),
+            participant_sid: info.sid.clone(),
+        });
         self.members.insert(
             pid,
             Member {
@@ -346,6 +363,10 @@ impl Room {
         let Some(mut member) = self.members.remove(&pid) else {
             return;
         };
+        self.outbox.push(EventKind::ParticipantLeft {
+            user_id: member.info.identity.clone(),
+            participant_sid: member.info.sid.clone(),
+        });
         member.info.state = lk::participant_info::State::Disconnected as i32;
         member.info.version += 1;
         if !is_hidden(&member.info) {
@@ -381,6 +402,62 @@ impl Room {
                                 sid: t.sid.clone(),
                             });
                         }
+                    }
+                }
+            }
+            EventKind::UserKicked { user_id } => {
+                let leave = lk::LeaveRequest {
+                    reason: lk::DisconnectReason::ParticipantRemoved as i32,
+                    action: lk::leave_request::Action::Disconnect as i32,
+                    ..Default::default()
+                };
+                for member in self.members.values().filter(|m| m.info.identity == user_id) {
+                    tracing::info!(room = %self.name, user = %user_id, "kicking");
+                    let _ = member.out.send(Out::Leave(leave.clone()));
+                }
+            }
+            EventKind::UsersMuted {
+                user_ids,
+                all,
+                audio,
+                video,
+                screenshare,
+            } => {
+                let sources: Vec<i32> = [
+                    (audio, lk::TrackSource::Microphone),
+                    (video, lk::TrackSource::Camera),
+                    (screenshare, lk::TrackSource::ScreenShare),
+                    (screenshare, lk::TrackSource::ScreenShareAudio),
+                ]
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, s)| s as i32)
+                .collect();
+                let targets: Vec<Pid> = self
+                    .members
+                    .iter()
+                    .filter(|(_, m)| all || user_ids.contains(&m.info.identity))
+                    .map(|(p, _)| *p)
+                    .collect();
+                for pid in targets {
+                    let Some(member) = self.members.get(&pid) else {
+                        continue;
+                    };
+                    let out = member.out.clone();
+                    let sids: Vec<String> = member
+                        .info
+                        .tracks
+                        .iter()
+                        .filter(|t| sources.contains(&t.source) && !t.muted)
+                        .map(|t| t.sid.clone())
+                        .collect();
+                    for sid in sids {
+                        // The client mutes itself on this request and reports back.
+                        let _ = out.send(Out::Mute(lk::MuteTrackRequest {
+                            sid: sid.clone(),
+                            muted: true,
+                        }));
+                        self.mute(pid, &sid, true);
                     }
                 }
             }

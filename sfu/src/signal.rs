@@ -97,20 +97,18 @@ fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
+/// The verified join token, or the refusal text (answered as 401).
 fn verify(
     signal: &Signal,
     params: &HashMap<String, String>,
     headers: &HeaderMap,
-) -> Result<JoinClaims, Response> {
+) -> Result<JoinClaims, String> {
     let Some(token) = token(params, headers) else {
-        return Err(refuse(
-            StatusCode::UNAUTHORIZED,
-            "missing_token: pass access_token",
-        ));
+        return Err("missing_token: pass access_token".into());
     };
     verify_join(token, &signal.keys, now_secs()).map_err(|e| {
         tracing::info!(reason = e.code(), "join token refused");
-        refuse(StatusCode::UNAUTHORIZED, &format!("{}: {e}", e.code()))
+        format!("{}: {e}", e.code())
     })
 }
 
@@ -135,7 +133,7 @@ async fn validate(
             "success",
         )
             .into_response(),
-        Err(r) => r,
+        Err(why) => refuse(StatusCode::UNAUTHORIZED, &why),
     }
 }
 
@@ -153,7 +151,7 @@ async fn rtc(
 ) -> Response {
     let claims = match verify(&signal, &params, &headers) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(why) => return refuse(StatusCode::UNAUTHORIZED, &why),
     };
     let auto_subscribe = params.get("auto_subscribe").is_none_or(|v| v != "0");
     ws.max_message_size(1 << 20)

@@ -1,5 +1,6 @@
 // Livestream backstage: a viewer who joins ahead sees the call but gets no
-// host media; go_live opens it at once; end disconnects everybody.
+// host media; go_live opens it at once; participants are listed; kick
+// removes one; end disconnects everybody.
 // Usage: node livestream.mjs BASE_URL SERVER_TOKEN
 import { launch, joinDemo, until, stats, check } from "./lib.mjs";
 
@@ -41,10 +42,19 @@ try {
     (await stats(viewer)).find((x) => x.kind === "video" && x.identity === "host" && x.framesDecoded > 5));
   console.log(`live: viewer decoding host video ${Date.now() - liveAt} ms after go_live (framesDecoded=${s.framesDecoded})`);
 
+  const { participants } = await api("GET", `/calls/livestream/${id}/participants`);
+  const who = participants.map((p) => p.user_id).sort().join(",");
+  check(who === "host,viewer", `participants: ${who}`);
+  console.log(`participants: ${who}`);
+
+  await api("POST", `/calls/livestream/${id}/kick_user`, { user_id: "viewer" });
+  await until("viewer disconnected by kick", 10000, () => viewer.evaluate(() => window.onairRoom.state === "disconnected"));
+  await until("participants without the viewer", 10000, async () =>
+    (await api("GET", `/calls/livestream/${id}/participants`)).participants.length === 1);
+  console.log("kick: viewer disconnected and gone from participants");
+
   await api("POST", `/calls/livestream/${id}/end`);
-  for (const [page, name] of [[host, "host"], [viewer, "viewer"]]) {
-    await until(`${name} disconnected by end`, 10000, () => page.evaluate(() => window.onairRoom.state === "disconnected"));
-  }
+  await until("host disconnected by end", 10000, () => host.evaluate(() => window.onairRoom.state === "disconnected"));
   console.log("end: everyone disconnected");
   console.log("scenario passed");
 } catch (e) {

@@ -63,3 +63,20 @@ pub struct Session {
     /// Last `stop_live` during the session.
     pub live_ended_at: Option<DateTime<Utc>>,
 }
+
+/// A media connection to a call, as reported by the SFU.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Participant {
+    /// The SFU's id for this connection (`PA_…`).
+    pub participant_sid: String,
+    /// The call.
+    pub call_cid: String,
+    /// The session it joined, if one was open.
+    pub session_id: Option<String>,
+    /// The user.
+    pub user_id: String,
+    /// Connected.
+    pub joined_at: DateTime<Utc>,
+    /// Disconnected.
+    pub left_at: Option<DateTime<Utc>>,
+}

@@ -8,7 +8,7 @@ pub mod lifecycle;
 pub mod settings;
 pub mod user;
 
-pub use call::{Call, Member, Session};
+pub use call::{Call, Member, Participant, Session};
 pub use call_type::CallType;
 pub use ids::{CallCid, InvalidId};
 pub use settings::CallSettings;

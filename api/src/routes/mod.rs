@@ -3,6 +3,7 @@
 pub mod call_types;
 pub mod calls;
 pub mod join;
+pub mod live;
 pub mod members;
 pub mod ops;
 pub mod users;
@@ -42,6 +43,9 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{CALL}/join"), post(join::join))
         .route(&format!("{CALL}/members"), post(members::update).get(members::list))
         .route(&format!("{CALL}/sessions"), get(members::sessions))
+        .route(&format!("{CALL}/participants"), get(live::participants))
+        .route(&format!("{CALL}/kick_user"), post(live::kick_user))
+        .route(&format!("{CALL}/mute_users"), post(live::mute_users))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))

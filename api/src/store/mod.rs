@@ -16,7 +16,7 @@ pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Call, CallType, Member, Session, User};
+use crate::domain::{Call, CallType, Member, Participant, Session, User};
 
 /// A store failure. Not the caller's fault: the API answers 503.
 #[derive(Debug, thiserror::Error)]
@@ -88,4 +88,11 @@ pub trait Store: Send + Sync + 'static {
     async fn update_session(&self, session: &Session) -> StoreResult<()>;
     /// A call's sessions, oldest first.
     async fn list_sessions(&self, cid: &str) -> StoreResult<Vec<Session>>;
+
+    /// Records a media connection (`false` if the call does not exist).
+    async fn participant_joined(&self, participant: &Participant) -> StoreResult<bool>;
+    /// Records the end of a media connection.
+    async fn participant_left(&self, participant_sid: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Who is connected to a call now, in joining order.
+    async fn connected_participants(&self, cid: &str) -> StoreResult<Vec<Participant>>;
 }

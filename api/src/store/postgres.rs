@@ -3,10 +3,12 @@
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
 
-use super::rows::{convert, ms, opt_ms, CallRow, CallTypeRow, MemberRow, SessionRow, UserRow};
+use super::rows::{
+    convert, ms, opt_ms, CallRow, CallTypeRow, MemberRow, ParticipantRow, SessionRow, UserRow,
+};
 use super::sql::impl_store;
 use super::{StoreError, StoreResult};
-use crate::domain::{Call, CallType, Member, Session, User};
+use crate::domain::{Call, CallType, Member, Participant, Session, User};
 
 /// A [`Store`](super::Store) on PostgreSQL.
 #[derive(Clone)]

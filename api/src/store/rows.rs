@@ -5,7 +5,7 @@ use onair_auth::Grants;
 use serde_json::Value;
 
 use super::StoreError;
-use crate::domain::{Call, CallCid, CallSettings, CallType, Member, Session, User};
+use crate::domain::{Call, CallCid, CallSettings, CallType, Member, Participant, Session, User};
 
 pub(super) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -153,6 +153,30 @@ impl TryFrom<SessionRow> for Session {
             ended_at: opt_time(r.ended_at)?,
             live_started_at: opt_time(r.live_started_at)?,
             live_ended_at: opt_time(r.live_ended_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ParticipantRow {
+    participant_sid: String,
+    call_cid: String,
+    session_id: Option<String>,
+    user_id: String,
+    joined_at: i64,
+    left_at: Option<i64>,
+}
+
+impl TryFrom<ParticipantRow> for Participant {
+    type Error = StoreError;
+    fn try_from(r: ParticipantRow) -> Result<Self, StoreError> {
+        Ok(Participant {
+            participant_sid: r.participant_sid,
+            call_cid: r.call_cid,
+            session_id: r.session_id,
+            user_id: r.user_id,
+            joined_at: time(r.joined_at)?,
+            left_at: opt_time(r.left_at)?,
         })
     }
 }

@@ -143,7 +143,7 @@ macro_rules! impl_store {
 
             async fn delete_call(&self, cid: &str) -> StoreResult<bool> {
                 let mut tx = self.pool.begin().await?;
-                for table in ["members", "sessions"] {
+                for table in ["members", "sessions", "participants"] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE call_cid = $1"))
                         .bind(cid)
                         .execute(&mut *tx)
@@ -281,6 +281,41 @@ macro_rules! impl_store {
                         .bind(cid)
                         .fetch_all(&self.pool)
                         .await?;
+                convert(rows)
+            }
+
+            async fn participant_joined(&self, p: &Participant) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO participants (participant_sid, call_cid, session_id, user_id, joined_at, left_at)
+                     SELECT $1, cid, current_session_id, $3, $4, NULL FROM calls WHERE cid = $2
+                     ON CONFLICT (participant_sid) DO NOTHING",
+                )
+                .bind(&p.participant_sid)
+                .bind(&p.call_cid)
+                .bind(&p.user_id)
+                .bind(ms(p.joined_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn participant_left(&self, participant_sid: &str, at: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query("UPDATE participants SET left_at = $2 WHERE participant_sid = $1 AND left_at IS NULL")
+                    .bind(participant_sid)
+                    .bind(ms(at))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn connected_participants(&self, cid: &str) -> StoreResult<Vec<Participant>> {
+                let rows: Vec<ParticipantRow> = sqlx::query_as(
+                    "SELECT * FROM participants WHERE call_cid = $1 AND left_at IS NULL
+                     ORDER BY joined_at, participant_sid",
+                )
+                .bind(cid)
+                .fetch_all(&self.pool)
+                .await?;
                 convert(rows)
             }
         }

@@ -231,9 +231,7 @@ impl Worker {
             tracing::trace!(%source, "packet not for this peer");
             return;
         }
-        if !self.by_addr.contains_key(&source) {
-            self.by_addr.insert(source, id);
-        }
+        self.by_addr.entry(source).or_insert(id);
         let ok = match self.peers.get_mut(&id) {
             Some(peer) => catch_unwind(AssertUnwindSafe(|| peer.rtc.handle_input(input))),
             None => return,
@@ -337,11 +335,11 @@ impl Worker {
             Event::ChannelData(data) if id.1 == Role::Publisher => {
                 self.relay_data(id.0, data.id, &data.data)
             }
-            Event::MediaAdded(added) if id.1 == Role::Publisher => {
-                if added.direction == Direction::RecvOnly || added.direction == Direction::SendRecv
-                {
-                    self.media_added(id.0, added.mid);
-                }
+            Event::MediaAdded(added)
+                if id.1 == Role::Publisher
+                    && matches!(added.direction, Direction::RecvOnly | Direction::SendRecv) =>
+            {
+                self.media_added(id.0, added.mid);
             }
             Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
                 tracing::trace!(pid = id.0, bps = estimate.as_u64(), "bandwidth estimate");
