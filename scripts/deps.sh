@@ -21,6 +21,8 @@ command -v psql >/dev/null 2>&1 || apt_need+=(postgresql-client)
 # Browser tests and the demo page: Debian's Chromium (never a downloaded browser) and Node.
 command -v chromium >/dev/null 2>&1 || apt_need+=(chromium)
 command -v node >/dev/null 2>&1 || apt_need+=(nodejs npm)
+# Test media (VP8, H.264, Opus files) is made by ffmpeg.
+command -v ffmpeg >/dev/null 2>&1 || apt_need+=(ffmpeg)
 
 if [ ${#apt_need[@]} -gt 0 ]; then
   echo "deps: installing ${apt_need[*]}"

@@ -47,9 +47,11 @@ pub fn dev(data_dir: &Path, extra: &[&str]) -> Onair {
     ])
     .arg(data_dir)
     .args(extra);
+    // ONAIR_TEST_LOG=onair_sfu=debug shows what the server did.
+    let log = std::env::var("ONAIR_TEST_LOG").unwrap_or_else(|_| "warn".into());
     cmd.env_remove("ONAIR_API_KEY")
         .env_remove("ONAIR_API_SECRET")
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", log);
     start_dev(cmd)
 }
 

@@ -1,0 +1,769 @@
+//! The real-time client: joins a call over LiveKit's signal protocol and
+//! carries media on str0m, as two peer connections (publisher, subscriber),
+//! each on its own UDP socket: the SFU answers both from one address, so
+//! only the local port tells them apart.
+//!
+//! A [`Client`] is a handle; the work happens in one task that owns the
+//! WebSocket, the socket and both peer connections.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use livekit_protocol as lk;
+use lk::signal_request::Message as Req;
+use lk::signal_response::Message as Resp;
+use prost::Message as _;
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec as StrCodec;
+use str0m::media::{
+    Direction, Frequency, MediaKind, MediaTime, Mid, Rid, Simulcast, SimulcastLayer,
+};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use crate::files::{Codec, Frame};
+
+/// Why the client failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The WebSocket could not connect or broke.
+    #[error("signal: {0}")]
+    Signal(String),
+    /// The server refused (token, permissions) or said something unexpected.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// WebRTC negotiation or transport failed.
+    #[error("media: {0}")]
+    Media(String),
+    /// The client task is gone.
+    #[error("client closed")]
+    Closed,
+}
+
+/// Where a track comes from (LiveKit's `TrackSource`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Camera video.
+    Camera,
+    /// Microphone audio.
+    Microphone,
+    /// Screen share video.
+    ScreenShare,
+}
+
+/// One encoding of a track: a simulcast layer, or the only one.
+#[derive(Clone, Debug)]
+pub struct LocalLayer {
+    /// `q`, `h`, `f`; `None` without simulcast.
+    pub rid: Option<String>,
+    /// Pixels (0 for audio).
+    pub width: u32,
+    /// Pixels (0 for audio).
+    pub height: u32,
+    /// The frames, sent in real time and looped.
+    pub frames: Vec<Frame>,
+}
+
+/// A track to publish from pre-encoded frames.
+#[derive(Clone, Debug)]
+pub struct LocalTrack {
+    /// Track name.
+    pub name: String,
+    /// Camera, microphone or screen.
+    pub source: Source,
+    /// Codec of the frames.
+    pub codec: Codec,
+    /// Encodings, lowest first.
+    pub layers: Vec<LocalLayer>,
+}
+
+/// What arrived for one remote track.
+#[derive(Clone, Debug, Default)]
+pub struct TrackStats {
+    /// Who publishes it.
+    pub identity: String,
+    /// `audio` or `video`.
+    pub kind: String,
+    /// RTP packets received.
+    pub packets: u64,
+    /// Frames (audio packets / video pictures) received whole.
+    pub frames: u64,
+    /// Video keyframes received.
+    pub keyframes: u64,
+    /// Width of the last VP8 keyframe (shows the simulcast layer).
+    pub width: u32,
+}
+
+/// Everything the client has seen so far.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Our participant id.
+    pub sid: String,
+    /// Other participants: identity → sid.
+    pub participants: HashMap<String, String>,
+    /// Published tracks of others: track sid → publisher identity.
+    pub published: HashMap<String, String>,
+    /// Received media by track sid.
+    pub tracks: HashMap<String, TrackStats>,
+    /// Participant sids currently speaking.
+    pub speakers: Vec<String>,
+    /// Data packets received: (sender identity, payload).
+    pub data: Vec<(String, Vec<u8>)>,
+    /// Why the server ended the session, once it did.
+    pub closed: Option<String>,
+    /// Both peer connections are up.
+    pub connected: bool,
+}
+
+enum Cmd {
+    Publish {
+        track: LocalTrack,
+        reply: oneshot::Sender<Result<String, ClientError>>,
+    },
+    Quality {
+        sid: String,
+        quality: u8,
+    },
+    Leave,
+}
+
+/// A participant in a call.
+pub struct Client {
+    cmd: mpsc::UnboundedSender<Cmd>,
+    stats: Arc<Mutex<Stats>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Client {
+    /// Connects to the SFU at `url` (`credentials.url` of a join) with a join `token`.
+    pub async fn connect(url: &str, token: &str) -> Result<Client, ClientError> {
+        let ws_url = format!(
+            "{}/rtc?access_token={token}&auto_subscribe=1&sdk=rust&protocol=16",
+            url.trim_end_matches('/')
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+            .await
+            .map_err(|e| ClientError::Signal(e.to_string()))?;
+        let join = match tokio::time::timeout(Duration::from_secs(10), next_response(&mut ws)).await
+        {
+            Ok(Ok(Resp::Join(join))) => join,
+            Ok(Ok(Resp::Leave(leave))) => {
+                return Err(ClientError::Refused(format!(
+                    "leave: reason {}",
+                    leave.reason
+                )))
+            }
+            Ok(Ok(other)) => {
+                return Err(ClientError::Refused(format!(
+                    "expected join, got {other:?}"
+                )))
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(ClientError::Signal("no join response".into())),
+        };
+        let bind = || async {
+            UdpSocket::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| ClientError::Media(e.to_string()))
+        };
+        let sockets = [bind().await?, bind().await?];
+        let stats = Arc::new(Mutex::new(Stats::default()));
+        {
+            let mut s = lock(&stats);
+            s.sid = join
+                .participant
+                .as_ref()
+                .map(|p| p.sid.clone())
+                .unwrap_or_default();
+            for p in &join.other_participants {
+                s.participants.insert(p.identity.clone(), p.sid.clone());
+                for t in &p.tracks {
+                    s.published.insert(t.sid.clone(), p.identity.clone());
+                }
+            }
+        }
+        let (cmd, rx) = mpsc::unbounded_channel();
+        let mut worker = Worker::new(ws, sockets, stats.clone())?;
+        let task = tokio::spawn(async move { worker.run(rx).await });
+        Ok(Client { cmd, stats, task })
+    }
+
+    /// Publishes `track`; returns its track sid once the server accepted it.
+    pub async fn publish(&self, track: LocalTrack) -> Result<String, ClientError> {
+        let (reply, rx) = oneshot::channel();
+        self.cmd
+            .send(Cmd::Publish { track, reply })
+            .map_err(|_| ClientError::Closed)?;
+        rx.await.map_err(|_| ClientError::Closed)?
+    }
+
+    /// Asks for a quality (0 low, 1 medium, 2 high) of a remote video track.
+    pub fn set_quality(&self, track_sid: &str, quality: u8) {
+        let _ = self.cmd.send(Cmd::Quality {
+            sid: track_sid.to_owned(),
+            quality,
+        });
+    }
+
+    /// A snapshot of what the client has seen.
+    pub fn stats(&self) -> Stats {
+        lock(&self.stats).clone()
+    }
+
+    /// Waits until `f(stats)` holds, up to `timeout`.
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        mut f: impl FnMut(&Stats) -> bool,
+    ) -> Result<Stats, Stats> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.stats();
+            if f(&s) {
+                return Ok(s);
+            }
+            if Instant::now() >= deadline {
+                return Err(s);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Leaves the call and waits for the client task to end.
+    pub async fn leave(self) {
+        let _ = self.cmd.send(Cmd::Leave);
+        let _ = self.task.await;
+    }
+}
+
+fn lock(stats: &Mutex<Stats>) -> std::sync::MutexGuard<'_, Stats> {
+    stats.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn next_response(ws: &mut Ws) -> Result<Resp, ClientError> {
+    loop {
+        match ws.next().await {
+            Some(Ok(WsMessage::Binary(bytes))) => {
+                let resp = lk::SignalResponse::decode(bytes.as_ref())
+                    .map_err(|e| ClientError::Signal(e.to_string()))?;
+                if let Some(m) = resp.message {
+                    return Ok(m);
+                }
+            }
+            Some(Ok(WsMessage::Close(_))) | None => {
+                return Err(ClientError::Signal("closed".into()))
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(ClientError::Signal(e.to_string())),
+        }
+    }
+}
+
+/// A track being sent.
+struct Sending {
+    mid: Mid,
+    clock: Frequency,
+    layers: Vec<SendingLayer>,
+}
+
+struct SendingLayer {
+    rid: Option<Rid>,
+    frames: Vec<Frame>,
+    next: usize,
+    at: Instant,
+    media_time: u64,
+}
+
+struct PendingTrack {
+    track: LocalTrack,
+    reply: oneshot::Sender<Result<String, ClientError>>,
+}
+
+struct Worker {
+    ws: Ws,
+    /// Publisher socket, subscriber socket.
+    sockets: [UdpSocket; 2],
+    locals: [SocketAddr; 2],
+    publisher: Rtc,
+    subscriber: Rtc,
+    stats: Arc<Mutex<Stats>>,
+    pending_tracks: HashMap<String, PendingTrack>,
+    publisher_offer: Option<SdpPendingOffer>,
+    offer_id: u32,
+    sending: Vec<Sending>,
+    sub_mids: HashMap<String, String>,
+    publisher_up: bool,
+    subscriber_up: bool,
+    last_ping: Instant,
+    next_cid: u32,
+}
+
+fn new_rtc(local: SocketAddr) -> Result<Rtc, ClientError> {
+    let mut rtc = Rtc::builder()
+        .clear_codecs()
+        .enable_opus(true, false)
+        .enable_vp8(true)
+        .enable_h264(true)
+        .build(Instant::now());
+    let candidate = Candidate::host(local, "udp").map_err(|e| ClientError::Media(e.to_string()))?;
+    rtc.add_local_candidate(candidate);
+    Ok(rtc)
+}
+
+impl Worker {
+    fn new(ws: Ws, sockets: [UdpSocket; 2], stats: Arc<Mutex<Stats>>) -> Result<Self, ClientError> {
+        let addr = |s: &UdpSocket| {
+            s.local_addr()
+                .map_err(|e| ClientError::Media(e.to_string()))
+        };
+        let locals = [addr(&sockets[0])?, addr(&sockets[1])?];
+        Ok(Self {
+            ws,
+            sockets,
+            locals,
+            publisher: new_rtc(locals[0])?,
+            subscriber: new_rtc(locals[1])?,
+            stats,
+            pending_tracks: HashMap::new(),
+            publisher_offer: None,
+            offer_id: 0,
+            sending: Vec::new(),
+            sub_mids: HashMap::new(),
+            publisher_up: false,
+            subscriber_up: false,
+            last_ping: Instant::now(),
+            next_cid: 0,
+        })
+    }
+
+    async fn run(&mut self, mut commands: mpsc::UnboundedReceiver<Cmd>) {
+        let mut buf = vec![0u8; 2000];
+        let mut buf2 = vec![0u8; 2000];
+        let reason = loop {
+            let publisher_timeout = match self.drain(true).await {
+                Ok(t) => t,
+                Err(e) => break e.to_string(),
+            };
+            let subscriber_timeout = match self.drain(false).await {
+                Ok(t) => t,
+                Err(e) => break e.to_string(),
+            };
+            let next_frame = self
+                .sending
+                .iter()
+                .flat_map(|s| s.layers.iter().map(|l| l.at))
+                .min();
+            let mut wake = publisher_timeout
+                .min(subscriber_timeout)
+                .min(Instant::now() + Duration::from_millis(200));
+            if let Some(f) = next_frame {
+                wake = wake.min(f);
+            }
+            tokio::select! {
+                msg = self.ws.next() => match msg {
+                    Some(Ok(WsMessage::Binary(bytes))) => match lk::SignalResponse::decode(bytes.as_ref()) {
+                        Ok(resp) => if let Some(m) = resp.message {
+                            if let Err(e) = self.response(m).await { break e.to_string() }
+                        },
+                        Err(e) => tracing::debug!(error = %e, "bad signal message"),
+                    },
+                    Some(Ok(WsMessage::Close(_))) | None => break "signal closed".into(),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => break e.to_string(),
+                },
+                received = self.sockets[0].recv_from(&mut buf) => {
+                    if let Ok((n, source)) = received {
+                        self.receive(true, source, &buf[..n]);
+                    }
+                }
+                received = self.sockets[1].recv_from(&mut buf2) => {
+                    if let Ok((n, source)) = received {
+                        self.receive(false, source, &buf2[..n]);
+                    }
+                }
+                cmd = commands.recv() => match cmd {
+                    Some(Cmd::Leave) | None => {
+                        let leave = lk::LeaveRequest { reason: lk::DisconnectReason::ClientInitiated as i32, ..Default::default() };
+                        let _ = self.send(Req::Leave(leave)).await;
+                        let _ = self.ws.close(None).await;
+                        break "left".into();
+                    }
+                    Some(Cmd::Publish { track, reply }) => self.add_track(track, reply).await,
+                    Some(Cmd::Quality { sid, quality }) => {
+                        let settings = lk::UpdateTrackSettings { track_sids: vec![sid], quality: i32::from(quality), ..Default::default() };
+                        let _ = self.send(Req::TrackSetting(settings)).await;
+                    }
+                },
+                _ = tokio::time::sleep_until(wake.into()) => {}
+            }
+            let now = Instant::now();
+            for rtc in [&mut self.publisher, &mut self.subscriber] {
+                let _ = rtc.handle_input(Input::Timeout(now));
+            }
+            self.send_frames(now);
+            if now.duration_since(self.last_ping) > Duration::from_secs(5) {
+                self.last_ping = now;
+                let ping = lk::Ping {
+                    timestamp: now_ms(),
+                    rtt: 0,
+                };
+                let _ = self.send(Req::PingReq(ping)).await;
+            }
+        };
+        let mut s = lock(&self.stats);
+        s.connected = false;
+        if s.closed.is_none() {
+            s.closed = Some(reason);
+        }
+    }
+
+    async fn send(&mut self, msg: Req) -> Result<(), ClientError> {
+        let bytes = lk::SignalRequest { message: Some(msg) }.encode_to_vec();
+        self.ws
+            .send(WsMessage::Binary(bytes.into()))
+            .await
+            .map_err(|e| ClientError::Signal(e.to_string()))
+    }
+
+    /// Polls one peer connection until it waits; returns when it next wants time.
+    async fn drain(&mut self, publisher: bool) -> Result<Instant, ClientError> {
+        loop {
+            let rtc = if publisher {
+                &mut self.publisher
+            } else {
+                &mut self.subscriber
+            };
+            match rtc
+                .poll_output()
+                .map_err(|e| ClientError::Media(e.to_string()))?
+            {
+                Output::Timeout(t) => return Ok(t),
+                Output::Transmit(t) => {
+                    let socket = &self.sockets[usize::from(!publisher)];
+                    let _ = socket.send_to(&t.contents, t.destination).await;
+                }
+                Output::Event(e) => self.event(publisher, e),
+            }
+        }
+    }
+
+    fn event(&mut self, publisher: bool, event: Event) {
+        match event {
+            Event::Connected => {
+                if publisher {
+                    self.publisher_up = true;
+                } else {
+                    self.subscriber_up = true;
+                }
+                lock(&self.stats).connected =
+                    self.subscriber_up && (self.publisher_up || self.sending.is_empty());
+            }
+            Event::MediaData(data) if !publisher => {
+                let Some(sid) = self.sub_mids.get(&data.mid.to_string()).cloned() else {
+                    return;
+                };
+                let mut s = lock(&self.stats);
+                let identity = s.published.get(&sid).cloned().unwrap_or_default();
+                let t = s.tracks.entry(sid).or_default();
+                t.identity = identity;
+                t.kind = if data.params.spec().codec == StrCodec::Opus {
+                    "audio".into()
+                } else {
+                    "video".into()
+                };
+                t.frames += 1;
+                t.packets += (**data.seq_range.end()).saturating_sub(**data.seq_range.start()) + 1;
+                if data.is_keyframe() {
+                    t.keyframes += 1;
+                    if let Some(w) = vp8_width(&data.data) {
+                        t.width = w;
+                    }
+                }
+            }
+            Event::ChannelData(d) if !publisher => {
+                if let Ok(packet) = lk::DataPacket::decode(d.data.as_slice()) {
+                    if let Some(lk::data_packet::Value::User(user)) = packet.value {
+                        lock(&self.stats)
+                            .data
+                            .push((packet.participant_identity, user.payload));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn receive(&mut self, publisher: bool, source: SocketAddr, packet: &[u8]) {
+        let local = self.locals[usize::from(!publisher)];
+        let Ok(receive) = Receive::new(Protocol::Udp, source, local, packet) else {
+            return;
+        };
+        let rtc = if publisher {
+            &mut self.publisher
+        } else {
+            &mut self.subscriber
+        };
+        let _ = rtc.handle_input(Input::Receive(Instant::now(), receive));
+    }
+
+    async fn response(&mut self, msg: Resp) -> Result<(), ClientError> {
+        match msg {
+            Resp::Offer(offer) => {
+                self.sub_mids.extend(offer.mid_to_track_id.clone());
+                let parsed = SdpOffer::from_sdp_string(&offer.sdp)
+                    .map_err(|e| ClientError::Media(e.to_string()))?;
+                let answer = self
+                    .subscriber
+                    .sdp_api()
+                    .accept_offer(parsed)
+                    .map_err(|e| ClientError::Media(e.to_string()))?;
+                let answer = lk::SessionDescription {
+                    r#type: "answer".into(),
+                    sdp: answer.to_sdp_string(),
+                    id: offer.id,
+                    ..Default::default()
+                };
+                self.send(Req::Answer(answer)).await?;
+            }
+            Resp::Answer(answer) => {
+                if let Some(pending) = self.publisher_offer.take() {
+                    let parsed = SdpAnswer::from_sdp_string(&answer.sdp)
+                        .map_err(|e| ClientError::Media(e.to_string()))?;
+                    self.publisher
+                        .sdp_api()
+                        .accept_answer(pending, parsed)
+                        .map_err(|e| ClientError::Media(e.to_string()))?;
+                }
+            }
+            Resp::TrackPublished(published) => {
+                let Some(pending) = self.pending_tracks.remove(&published.cid) else {
+                    return Ok(());
+                };
+                let Some(info) = published.track else {
+                    return Ok(());
+                };
+                self.negotiate_track(&published.cid, pending.track).await?;
+                let _ = pending.reply.send(Ok(info.sid));
+            }
+            Resp::RequestResponse(r) => {
+                let refused: Vec<String> = self.pending_tracks.keys().cloned().collect();
+                for cid in refused {
+                    if let Some(p) = self.pending_tracks.remove(&cid) {
+                        let _ = p.reply.send(Err(ClientError::Refused(r.message.clone())));
+                    }
+                }
+            }
+            Resp::Update(update) => {
+                let mut s = lock(&self.stats);
+                for p in update.participants {
+                    if p.sid == s.sid {
+                        continue;
+                    }
+                    if p.state == lk::participant_info::State::Disconnected as i32 {
+                        s.participants.remove(&p.identity);
+                    } else {
+                        s.participants.insert(p.identity.clone(), p.sid.clone());
+                        for t in &p.tracks {
+                            s.published.insert(t.sid.clone(), p.identity.clone());
+                        }
+                    }
+                }
+            }
+            Resp::SpeakersChanged(sc) => {
+                let mut s = lock(&self.stats);
+                for sp in sc.speakers {
+                    s.speakers.retain(|x| x != &sp.sid);
+                    if sp.active {
+                        s.speakers.push(sp.sid);
+                    }
+                }
+            }
+            Resp::Leave(leave) => {
+                lock(&self.stats).closed = Some(format!("leave: reason {}", leave.reason));
+                return Err(ClientError::Refused("server asked us to leave".into()));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn add_track(
+        &mut self,
+        track: LocalTrack,
+        reply: oneshot::Sender<Result<String, ClientError>>,
+    ) {
+        self.next_cid += 1;
+        let cid = format!("rust-{}-{}", std::process::id(), self.next_cid);
+        let video = track.codec != Codec::Opus;
+        let top = track
+            .layers
+            .last()
+            .map(|l| (l.width, l.height))
+            .unwrap_or_default();
+        let layers = if video {
+            track
+                .layers
+                .iter()
+                .enumerate()
+                .map(|(i, l)| lk::VideoLayer {
+                    quality: i as i32,
+                    width: l.width,
+                    height: l.height,
+                    ..Default::default()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let req = lk::AddTrackRequest {
+            cid: cid.clone(),
+            name: track.name.clone(),
+            r#type: if video {
+                lk::TrackType::Video as i32
+            } else {
+                lk::TrackType::Audio as i32
+            },
+            source: match track.source {
+                Source::Camera => lk::TrackSource::Camera as i32,
+                Source::Microphone => lk::TrackSource::Microphone as i32,
+                Source::ScreenShare => lk::TrackSource::ScreenShare as i32,
+            },
+            width: top.0,
+            height: top.1,
+            layers,
+            ..Default::default()
+        };
+        if let Err(e) = self.send(Req::AddTrack(req)).await {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        self.pending_tracks
+            .insert(cid, PendingTrack { track, reply });
+    }
+
+    async fn negotiate_track(&mut self, cid: &str, track: LocalTrack) -> Result<(), ClientError> {
+        let kind = if track.codec == Codec::Opus {
+            MediaKind::Audio
+        } else {
+            MediaKind::Video
+        };
+        let simulcast = (track.layers.len() > 1).then(|| {
+            let mut s = Simulcast::new();
+            for l in &track.layers {
+                if let Some(rid) = &l.rid {
+                    s.add_send_layer(SimulcastLayer::new(rid));
+                }
+            }
+            s
+        });
+        let mut api = self.publisher.sdp_api();
+        let mid = api.add_media(
+            kind,
+            Direction::SendOnly,
+            Some(format!("stream-{cid}")),
+            Some(cid.to_owned()),
+            simulcast,
+        );
+        let Some((offer, pending)) = api.apply() else {
+            return Err(ClientError::Media("no offer".into()));
+        };
+        self.publisher_offer = Some(pending);
+        self.offer_id += 1;
+        let offer = lk::SessionDescription {
+            r#type: "offer".into(),
+            sdp: offer.to_sdp_string(),
+            id: self.offer_id,
+            ..Default::default()
+        };
+        self.send(Req::Offer(offer)).await?;
+        let clock = if kind == MediaKind::Audio {
+            Frequency::FORTY_EIGHT_KHZ
+        } else {
+            Frequency::NINETY_KHZ
+        };
+        let now = Instant::now();
+        self.sending.push(Sending {
+            mid,
+            clock,
+            layers: track
+                .layers
+                .into_iter()
+                .map(|l| SendingLayer {
+                    rid: l.rid.as_deref().map(Rid::from),
+                    frames: l.frames,
+                    next: 0,
+                    at: now,
+                    media_time: 0,
+                })
+                .collect(),
+        });
+        Ok(())
+    }
+
+    /// Writes every frame that is due, in real time, looping the files.
+    fn send_frames(&mut self, now: Instant) {
+        if !self.publisher_up {
+            return;
+        }
+        for s in &mut self.sending {
+            for layer in &mut s.layers {
+                while layer.at <= now && !layer.frames.is_empty() {
+                    let frame = &layer.frames[layer.next];
+                    let Some(writer) = self.publisher.writer(s.mid) else {
+                        break;
+                    };
+                    let Some(pt) = writer.payload_params().next().map(|p| p.pt()) else {
+                        break;
+                    };
+                    let writer = match &layer.rid {
+                        Some(rid) => writer.rid(*rid),
+                        None => writer,
+                    };
+                    // Files carry no level: announce audio as steady speech (-20 dBov)
+                    // so the SFU's speaker detection sees a talker.
+                    let writer = if s.clock == Frequency::FORTY_EIGHT_KHZ {
+                        writer.audio_level(-20, true)
+                    } else {
+                        writer
+                    };
+                    let time = MediaTime::new(layer.media_time, s.clock);
+                    if let Err(e) = writer.write(pt, now, time, frame.data.clone()) {
+                        tracing::debug!(error = %e, "write failed");
+                    }
+                    layer.media_time +=
+                        (frame.duration.as_secs_f64() * f64::from(s.clock.get())) as u64;
+                    layer.at += frame.duration;
+                    layer.next = (layer.next + 1) % layer.frames.len();
+                    // Behind by more than a second (e.g. a stalled machine): skip ahead.
+                    if now.duration_since(layer.at) > Duration::from_secs(1) {
+                        layer.at = now;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Width from a VP8 keyframe header (RFC 6386 §9.1).
+fn vp8_width(frame: &[u8]) -> Option<u32> {
+    if frame.len() < 10 || frame[0] & 1 != 0 || frame[3..6] != [0x9d, 0x01, 0x2a] {
+        return None;
+    }
+    Some(u32::from(u16::from_le_bytes([frame[6], frame[7]]) & 0x3fff))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}

@@ -1,0 +1,404 @@
+//! The SFU with `onair-client` peers (str0m on both ends): publish and
+//! subscribe, simulcast layer switches, backstage gating, kick, end, and a
+//! peer spraying garbage UDP that must not disturb the others. Media files
+//! are made by ffmpeg once per test process.
+
+mod support;
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use onair_client::files::{ivf, ogg_opus};
+use onair_client::{api, Client, Codec, LocalLayer, LocalTrack, Source, Stats};
+
+struct Media {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+/// 320x180, 640x360 and 1280x720 VP8 (keyframe every second) and an Opus tone.
+fn media() -> &'static Path {
+    static MEDIA: OnceLock<Media> = OnceLock::new();
+    &MEDIA
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().to_path_buf();
+            let ffmpeg = |args: &[&str]| {
+                let out = Command::new("ffmpeg")
+                    .args(["-y", "-loglevel", "error"])
+                    .args(args)
+                    .output()
+                    .expect("ffmpeg (make test installs it)");
+                assert!(
+                    out.status.success(),
+                    "ffmpeg: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            };
+            for (w, h) in [(320, 180), (640, 360), (1280, 720)] {
+                let out = path.join(format!("{w}.ivf"));
+                ffmpeg(&[
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    &format!("testsrc=size={w}x{h}:rate=30"),
+                    "-t",
+                    "3",
+                    "-c:v",
+                    "libvpx",
+                    "-deadline",
+                    "realtime",
+                    "-cpu-used",
+                    "8",
+                    "-b:v",
+                    "300k",
+                    "-g",
+                    "30",
+                    "-keyint_min",
+                    "30",
+                    out.to_str().unwrap(),
+                ]);
+            }
+            ffmpeg(&[
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:sample_rate=48000",
+                "-t",
+                "3",
+                "-c:a",
+                "libopus",
+                "-b:a",
+                "32k",
+                path.join("tone.ogg").to_str().unwrap(),
+            ]);
+            Media { _dir: dir, path }
+        })
+        .path
+}
+
+fn camera(simulcast: bool) -> LocalTrack {
+    let sizes: &[(u32, u32, &str)] = if simulcast {
+        &[(320, 180, "q"), (640, 360, "h"), (1280, 720, "f")]
+    } else {
+        &[(640, 360, "")]
+    };
+    LocalTrack {
+        name: "camera".into(),
+        source: Source::Camera,
+        codec: Codec::Vp8,
+        layers: sizes
+            .iter()
+            .map(|(w, h, rid)| LocalLayer {
+                rid: (!rid.is_empty()).then(|| rid.to_string()),
+                width: *w,
+                height: *h,
+                frames: ivf(&media().join(format!("{w}.ivf"))).unwrap(),
+            })
+            .collect(),
+    }
+}
+
+fn microphone() -> LocalTrack {
+    LocalTrack {
+        name: "mic".into(),
+        source: Source::Microphone,
+        codec: Codec::Opus,
+        layers: vec![LocalLayer {
+            rid: None,
+            width: 0,
+            height: 0,
+            frames: ogg_opus(&media().join("tone.ogg")).unwrap(),
+        }],
+    }
+}
+
+struct Call {
+    onair: support::Onair,
+    data: tempfile::TempDir,
+}
+
+impl Call {
+    fn start() -> Call {
+        let data = tempfile::tempdir().unwrap();
+        let onair = support::dev(data.path(), &[]);
+        Call { onair, data }
+    }
+
+    fn token(&self, args: &[&str]) -> String {
+        let out = Command::new(support::bin())
+            .arg("token")
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    async fn join(&self, user: &str, cid: &str) -> Client {
+        let creds = api::join(
+            &self.onair.url,
+            &self.token(&["user", "--user", user]),
+            cid,
+            true,
+        )
+        .await
+        .unwrap();
+        Client::connect(&creds.url, &creds.token).await.unwrap()
+    }
+
+    async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let resp = reqwest::Client::new()
+            .request(method, format!("{}/v1{path}", self.onair.url))
+            .bearer_auth(self.token(&["server"]))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or_default())
+    }
+
+    fn udp(&self) -> String {
+        let line = self
+            .onair
+            .banner
+            .iter()
+            .find(|l| l.contains("Media (UDP):"))
+            .unwrap();
+        line.split("Media (UDP):").nth(1).unwrap().trim().to_owned()
+    }
+}
+
+fn video(s: &Stats, from: &str) -> Option<onair_client::TrackStats> {
+    s.tracks
+        .values()
+        .find(|t| t.kind == "video" && t.identity == from)
+        .cloned()
+}
+
+fn audio(s: &Stats, from: &str) -> Option<onair_client::TrackStats> {
+    s.tracks
+        .values()
+        .find(|t| t.kind == "audio" && t.identity == from)
+        .cloned()
+}
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_subscribe_and_switch_simulcast_layers() {
+    let call = Call::start();
+    let alice = call.join("alice", "default:room").await;
+    alice.publish(camera(true)).await.unwrap();
+    alice.publish(microphone()).await.unwrap();
+    let bob = call.join("bob", "default:room").await;
+
+    let s = bob
+        .wait_for(WAIT, |s| {
+            video(s, "alice").is_some_and(|v| v.frames > 30 && v.keyframes > 0)
+                && audio(s, "alice").is_some_and(|a| a.frames > 30)
+        })
+        .await
+        .unwrap_or_else(|s| panic!("bob did not receive alice: {s:?}"));
+    let v = video(&s, "alice").unwrap();
+    assert_eq!(v.width, 1280, "the high layer by default");
+    assert!(v.packets >= v.frames);
+
+    let (sid, _) = s
+        .tracks
+        .iter()
+        .find(|(_, t)| t.kind == "video")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .unwrap();
+    bob.set_quality(&sid, 0);
+    bob.wait_for(WAIT, |s| video(s, "alice").is_some_and(|v| v.width == 320))
+        .await
+        .unwrap_or_else(|s| panic!("no low layer: {s:?}"));
+    bob.set_quality(&sid, 1);
+    bob.wait_for(WAIT, |s| video(s, "alice").is_some_and(|v| v.width == 640))
+        .await
+        .unwrap_or_else(|s| panic!("no medium layer: {s:?}"));
+    bob.set_quality(&sid, 2);
+    bob.wait_for(WAIT, |s| video(s, "alice").is_some_and(|v| v.width == 1280))
+        .await
+        .unwrap_or_else(|s| panic!("no high layer: {s:?}"));
+
+    // Frames keep flowing after the switches.
+    let before = video(&bob.stats(), "alice").unwrap().frames;
+    bob.wait_for(WAIT, |s| {
+        video(s, "alice").is_some_and(|v| v.frames > before + 30)
+    })
+    .await
+    .unwrap();
+    // Alice hears the silence of nobody; bob sees alice's tone as speech.
+    bob.wait_for(WAIT, |s| {
+        s.participants
+            .get("alice")
+            .is_some_and(|sid| s.speakers.contains(sid))
+    })
+    .await
+    .unwrap_or_else(|s| panic!("alice not an active speaker: {s:?}"));
+    alice.leave().await;
+    bob.wait_for(WAIT, |s| !s.participants.contains_key("alice"))
+        .await
+        .unwrap();
+    bob.leave().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_udp_does_not_disturb_others() {
+    let call = Call::start();
+    let alice = call.join("alice", "default:noisy").await;
+    alice.publish(camera(false)).await.unwrap();
+    let bob = call.join("bob", "default:noisy").await;
+    bob.wait_for(WAIT, |s| video(s, "alice").is_some_and(|v| v.frames > 10))
+        .await
+        .unwrap();
+
+    let target = call.udp();
+    let spray = std::thread::spawn(move || {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut seed = 0x9e37_79b9_u32;
+        for i in 0..20_000u32 {
+            let len = 1 + (seed % 1400) as usize;
+            let packet: Vec<u8> = (0..len)
+                .map(|j| {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    // Some look like STUN, RTP or DTLS at first glance.
+                    match (i % 4, j) {
+                        (0, 0) => 0x00,
+                        (1, 0) => 0x80,
+                        (2, 0) => 0x16,
+                        _ => (seed >> 24) as u8,
+                    }
+                })
+                .collect();
+            let _ = socket.send_to(&packet, &target);
+        }
+    });
+    let before = video(&bob.stats(), "alice").unwrap().frames;
+    spray.join().unwrap();
+    bob.wait_for(WAIT, |s| {
+        video(s, "alice").is_some_and(|v| v.frames > before + 45)
+    })
+    .await
+    .unwrap_or_else(|s| panic!("media stalled during the garbage: {s:?}"));
+    // A newcomer can still join.
+    let carol = call.join("carol", "default:noisy").await;
+    carol
+        .wait_for(WAIT, |s| video(s, "alice").is_some_and(|v| v.frames > 10))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backstage_gates_media_until_go_live_then_end_disconnects() {
+    let call = Call::start();
+    let soon = chrono_like_rfc3339(60);
+    let (status, body) = call
+        .api(
+            reqwest::Method::POST,
+            "/calls/livestream/show",
+            serde_json::json!({"data": {
+            "members": [{"user_id": "host", "role": "host"}],
+            "starts_at": soon,
+            "settings_override": {"backstage": {"join_ahead_time_seconds": 300}}}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let host = call.join("host", "livestream:show").await;
+    host.publish(camera(false)).await.unwrap();
+    host.publish(microphone()).await.unwrap();
+    let viewer = call.join("viewer", "livestream:show").await;
+    viewer
+        .wait_for(WAIT, |s| s.participants.contains_key("host"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        video(&viewer.stats(), "host").is_none(),
+        "media in backstage: {:?}",
+        viewer.stats()
+    );
+
+    let (status, _) = call
+        .api(
+            reqwest::Method::POST,
+            "/calls/livestream/show/go_live",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    viewer
+        .wait_for(WAIT, |s| {
+            video(s, "host").is_some_and(|v| v.frames > 10)
+                && audio(s, "host").is_some_and(|a| a.frames > 10)
+        })
+        .await
+        .unwrap_or_else(|s| panic!("no media after go_live: {s:?}"));
+
+    let (status, _) = call
+        .api(
+            reqwest::Method::POST,
+            "/calls/livestream/show/end",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    for c in [&viewer, &host] {
+        c.wait_for(WAIT, |s| s.closed.is_some())
+            .await
+            .unwrap_or_else(|s| panic!("not disconnected by end: {s:?}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kick_removes_one_participant() {
+    let call = Call::start();
+    let alice = call.join("alice", "default:kick").await;
+    let bob = call.join("bob", "default:kick").await;
+    alice
+        .wait_for(WAIT, |s| s.participants.contains_key("bob"))
+        .await
+        .unwrap();
+    let (status, _) = call
+        .api(
+            reqwest::Method::POST,
+            "/calls/default/kick/kick_user",
+            serde_json::json!({"user_id": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    bob.wait_for(WAIT, |s| s.closed.is_some())
+        .await
+        .unwrap_or_else(|s| panic!("bob not kicked: {s:?}"));
+    alice
+        .wait_for(WAIT, |s| !s.participants.contains_key("bob"))
+        .await
+        .unwrap();
+    assert!(alice.stats().closed.is_none());
+}
+
+/// `now + secs` as RFC 3339 (UTC), without a date crate.
+fn chrono_like_rfc3339(secs: u64) -> String {
+    let out = Command::new("date")
+        .args([
+            "-u",
+            "-d",
+            &format!("+{secs} seconds"),
+            "+%Y-%m-%dT%H:%M:%SZ",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
