@@ -181,8 +181,10 @@ pub fn layer_of_rid(rid: Option<&str>) -> u8 {
 }
 
 /// Picks the layer to send: the wanted one, clamped to the layers that are
-/// flowing (`available[i]`), preferring the best one not above the wish.
-pub fn choose_layer(want: Want, layers: &[Layer], available: [bool; 3]) -> Option<u8> {
+/// flowing (`available[i]`) and, when the subscriber's bandwidth estimate
+/// is known, to layers whose bitrate fits in it; prefers the best layer not
+/// above the wish, else the nearest one above.
+pub fn choose_layer(want: Want, layers: &[Layer], available: [bool; 3], budget_bps: Option<u64>) -> Option<u8> {
     let wanted = match want {
         Want::Paused => return None,
         Want::Quality(q) => q.min(2),
@@ -196,10 +198,14 @@ pub fn choose_layer(want: Want, layers: &[Layer], available: [bool; 3]) -> Optio
                 .map_or(2, |l| l.quality)
         }
     };
+    let fits = |q: u8| match (budget_bps, layers.iter().find(|l| l.quality == q)) {
+        (Some(budget), Some(l)) if l.bitrate > 0 => u64::from(l.bitrate) <= budget,
+        _ => true,
+    };
     (0..=wanted)
         .rev()
-        .find(|&q| available[q as usize])
-        .or_else(|| (wanted..3).find(|&q| available[q as usize]))
+        .find(|&q| available[q as usize] && fits(q))
+        .or_else(|| (0..3).find(|&q| available[q as usize]))
 }
 
 #[cfg(test)]
@@ -232,29 +238,24 @@ mod tests {
     #[test]
     fn layer_choice() {
         let all = [true; 3];
-        assert_eq!(choose_layer(Want::Quality(2), &layers(), all), Some(2));
-        assert_eq!(choose_layer(Want::Size(300, 170), &layers(), all), Some(0));
-        assert_eq!(choose_layer(Want::Size(600, 300), &layers(), all), Some(1));
-        assert_eq!(
-            choose_layer(Want::Size(4000, 3000), &layers(), all),
-            Some(2)
-        );
-        assert_eq!(choose_layer(Want::Paused, &layers(), all), None);
-        // The wanted layer is not flowing: best below, else the nearest above.
-        assert_eq!(
-            choose_layer(Want::Quality(2), &layers(), [true, true, false]),
-            Some(1)
-        );
-        assert_eq!(
-            choose_layer(Want::Quality(0), &layers(), [false, false, true]),
-            Some(2)
-        );
-        assert_eq!(choose_layer(Want::Quality(1), &layers(), [false; 3]), None);
+        let l = layers();
+        let pick = |want, available, budget| choose_layer(want, &l, available, budget);
+        assert_eq!(pick(Want::Quality(2), all, None), Some(2));
+        assert_eq!(pick(Want::Size(300, 170), all, None), Some(0));
+        assert_eq!(pick(Want::Size(600, 300), all, None), Some(1));
+        assert_eq!(pick(Want::Size(4000, 3000), all, None), Some(2));
+        assert_eq!(pick(Want::Paused, all, None), None);
+        // The wanted layer is not flowing: best below, else the lowest flowing.
+        assert_eq!(pick(Want::Quality(2), [true, true, false], None), Some(1));
+        assert_eq!(pick(Want::Quality(0), [false, false, true], None), Some(2));
+        assert_eq!(pick(Want::Quality(1), [false; 3], None), None);
+        // The bandwidth estimate caps the layer; below every layer, the lowest.
+        assert_eq!(pick(Want::Quality(2), all, Some(1_000_000)), Some(1));
+        assert_eq!(pick(Want::Quality(2), all, Some(200_000)), Some(0));
+        assert_eq!(pick(Want::Quality(2), all, Some(10_000)), Some(0));
+        assert_eq!(pick(Want::Quality(2), all, Some(5_000_000)), Some(2));
         // Single-layer tracks.
-        assert_eq!(
-            choose_layer(Want::Size(100, 100), &[], [true, false, false]),
-            Some(0)
-        );
+        assert_eq!(choose_layer(Want::Size(100, 100), &[], [true, false, false], Some(1)), Some(0));
     }
 
     #[test]

@@ -110,6 +110,8 @@ struct Participant {
     level: f32,
     heard: Option<Instant>,
     speaking: bool,
+    /// Bandwidth estimate toward this subscriber (TWCC), bits per second.
+    estimate: Option<u64>,
 }
 
 struct Worker {
@@ -343,6 +345,9 @@ impl Worker {
             }
             Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
                 tracing::trace!(pid = id.0, bps = estimate.as_u64(), "bandwidth estimate");
+                if let Some(p) = self.participants.get_mut(&id.0) {
+                    p.estimate = Some(estimate.as_u64());
+                }
             }
             _ => {}
         }
@@ -406,6 +411,10 @@ impl Worker {
                 .build(now)
         })
         .map_err(|_| "cannot create peer connection".to_owned())?;
+        if role == Role::Subscriber {
+            // Probe up to what a full-quality camera needs; never pad below the low layer.
+            rtc.bwe().set_bitrate(Bitrate::kbps(150), Bitrate::kbps(2500));
+        }
         for c in &self.candidates {
             let candidate = Candidate::host(*c, "udp").map_err(|e| e.to_string())?;
             rtc.add_local_candidate(candidate);
@@ -451,6 +460,7 @@ impl Worker {
                 level: 0.0,
                 heard: None,
                 speaking: false,
+                estimate: None,
             },
         );
         // The first subscriber offer carries the data channels, so even a
@@ -818,8 +828,9 @@ impl Worker {
         let mut need_pli = [false; 3];
         for down in track.downs.iter_mut() {
             let Some(out_mid) = down.mid else { continue };
+            let budget = self.participants.get(&down.sub).and_then(|p| p.estimate);
             let target = if video {
-                choose_layer(down.want, &track.spec.layers, available)
+                choose_layer(down.want, &track.spec.layers, available, budget)
             } else {
                 Some(0)
             };
