@@ -22,12 +22,13 @@ pub type Outbox = mpsc::UnboundedSender<Out>;
 
 /// Messages to a room task.
 pub enum RoomMsg {
-    /// A participant joined; the reply carries the room and the others.
+    /// A participant joined. The room completes `join` (room, others) and
+    /// sends it as the participant's first message, then replies.
     Join {
         pid: Pid,
-        info: lk::ParticipantInfo,
+        join: Box<lk::JoinResponse>,
         out: Outbox,
-        reply: oneshot::Sender<(lk::Room, Vec<lk::ParticipantInfo>)>,
+        reply: oneshot::Sender<()>,
     },
     /// `AddTrackRequest`; the reply is the `TrackInfo` to publish, or why not.
     AddTrack {
@@ -150,10 +151,13 @@ impl Room {
             match msg {
                 RoomMsg::Join {
                     pid,
-                    info,
+                    join,
                     out,
                     reply,
-                } => self.join(pid, info, out, reply),
+                } => {
+                    self.join(pid, *join, out);
+                    let _ = reply.send(());
+                }
                 RoomMsg::AddTrack { pid, req, reply } => {
                     let _ = reply.send(self.add_track(pid, req));
                 }
@@ -200,13 +204,28 @@ impl Room {
         }
     }
 
-    fn join(
-        &mut self,
-        pid: Pid,
-        info: lk::ParticipantInfo,
-        out: Outbox,
-        reply: oneshot::Sender<(lk::Room, Vec<lk::ParticipantInfo>)>,
-    ) {
+    fn join(&mut self, pid: Pid, mut join: lk::JoinResponse, out: Outbox) {
+        let info = join.participant.clone().unwrap_or_default();
+        // The same user again (a rejoin after a network loss, or a second
+        // device): the newer connection replaces the older one.
+        let older: Vec<Pid> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.info.identity == info.identity)
+            .map(|(p, _)| *p)
+            .collect();
+        for old in older {
+            if let Some(member) = self.members.get(&old) {
+                let _ = member.out.send(Out::Leave(lk::LeaveRequest {
+                    reason: lk::DisconnectReason::DuplicateIdentity as i32,
+                    action: lk::leave_request::Action::Disconnect as i32,
+                    ..Default::default()
+                }));
+            }
+            tracing::info!(room = %self.name, identity = %info.identity, "replacing the older connection");
+            self.leave(old);
+            self.media.send(Command::Leave { pid: old });
+        }
         let others: Vec<lk::ParticipantInfo> = self
             .members
             .values()
@@ -220,6 +239,10 @@ impl Room {
             user_id: info.identity.clone(),
             participant_sid: info.sid.clone(),
         });
+        // Nothing may reach the participant before its join response.
+        join.room = Some(self.room_info());
+        join.other_participants = others;
+        let _ = out.send(Out::Join(join));
         self.members.insert(
             pid,
             Member {
@@ -228,7 +251,6 @@ impl Room {
                 declined: Vec::new(),
             },
         );
-        let _ = reply.send((self.room_info(), others));
         // Existing published tracks flow to the newcomer if the rules allow.
         let sources: Vec<Pid> = self.members.keys().copied().filter(|p| *p != pid).collect();
         for publisher in sources {

@@ -261,21 +261,8 @@ impl Session {
                 return;
             }
         };
-        let (reply, joined) = oneshot::channel();
-        let _ = room.send(RoomMsg::Join {
-            pid,
-            info: info.clone(),
-            out: out_tx.clone(),
-            reply,
-        });
-        let Ok((room_info, others)) = joined.await else {
-            signal.media.send(Command::Leave { pid });
-            return;
-        };
         let join = lk::JoinResponse {
-            room: Some(room_info),
             participant: Some(info),
-            other_participants: others,
             server_version: SERVER_VERSION.into(),
             server_info: Some(lk::ServerInfo {
                 version: SERVER_VERSION.into(),
@@ -293,7 +280,17 @@ impl Session {
             }),
             ..Default::default()
         };
-        let _ = out_tx.send(Out::Join(join));
+        let (reply, joined) = oneshot::channel();
+        let _ = room.send(RoomMsg::Join {
+            pid,
+            join: Box::new(join),
+            out: out_tx.clone(),
+            reply,
+        });
+        if joined.await.is_err() {
+            signal.media.send(Command::Leave { pid });
+            return;
+        }
         let mut session = Session {
             signal,
             pid,

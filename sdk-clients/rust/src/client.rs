@@ -235,6 +235,11 @@ impl Client {
         }
     }
 
+    /// Drops the connection without saying goodbye, as a lost network would.
+    pub fn abort(self) {
+        self.task.abort();
+    }
+
     /// Leaves the call and waits for the client task to end.
     pub async fn leave(self) {
         let _ = self.cmd.send(Cmd::Leave);
