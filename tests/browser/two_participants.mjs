@@ -1,5 +1,5 @@
 // Two participants on the demo page each decode the other's video and
-// receive the other's audio. Usage: node two_participants.mjs BASE_URL
+// receive the other's audio; data messages and mute reach the other side. Usage: node two_participants.mjs BASE_URL
 import { launch, joinDemo, until, stats } from "./lib.mjs";
 
 const base = process.argv[2];
@@ -17,6 +17,25 @@ try {
     });
     console.log(`${name}: ${other}'s video framesDecoded=${s.video.framesDecoded} ${s.video.frameWidth}px, audio packets=${s.audio.packetsReceived}`);
   }
+  // Data: reliable to everyone, and lossy to one named participant.
+  await alice.evaluate(() => window.onairRoom.localParticipant.publishData(new TextEncoder().encode("hello all"), { reliable: true }));
+  await alice.evaluate(() => window.onairRoom.localParticipant.publishData(new TextEncoder().encode("psst bob"), { reliable: false, destinationIdentities: ["bob"] }));
+  const got = await until("bob receiving alice's data", 10000, () => bob.evaluate(() => {
+    const d = window.onairData || [];
+    return d.some((x) => x.text === "hello all" && x.from === "alice") && d.some((x) => x.text === "psst bob") ? d : null;
+  }));
+  console.log(`data: bob got ${JSON.stringify(got)}`);
+  // Mute: alice mutes her microphone, bob sees it muted, then unmuted.
+  const micMuted = (page) => page.evaluate(() => {
+    const a = window.onairRoom.remoteParticipants.get("alice");
+    const pub = a && [...a.audioTrackPublications.values()][0];
+    return pub ? pub.isMuted : null;
+  });
+  await alice.evaluate(() => window.onairRoom.localParticipant.setMicrophoneEnabled(false));
+  await until("bob seeing alice muted", 10000, async () => (await micMuted(bob)) === true);
+  await alice.evaluate(() => window.onairRoom.localParticipant.setMicrophoneEnabled(true));
+  await until("bob seeing alice unmuted", 10000, async () => (await micMuted(bob)) === false);
+  console.log("mute: bob saw alice's microphone muted and unmuted");
   console.log("scenario passed");
 } catch (e) {
   console.error(e.stack || String(e));
