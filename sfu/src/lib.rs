@@ -56,6 +56,11 @@ impl Sfu {
         signal::router(self.signal.clone())
     }
 
+    /// Forwarding figures since the last call (and resets them).
+    pub async fn forward_stats(&self) -> Option<media::ForwardStats> {
+        self.signal.media.stats().await
+    }
+
     /// The UDP address media flows through.
     pub fn udp_addr(&self) -> std::net::SocketAddr {
         self.signal.media.local_addr()

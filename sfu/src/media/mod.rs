@@ -109,6 +109,20 @@ pub enum Command {
     Settings { pid: Pid, sid: String, want: Want },
     /// Removes the participant and everything it published or received.
     Leave { pid: Pid },
+    /// Forwarding figures since the last `Stats`, then resets them.
+    Stats { reply: oneshot::Sender<ForwardStats> },
+}
+
+/// What the worker forwarded (for benchmarks and metrics).
+#[derive(Clone, Debug)]
+pub struct ForwardStats {
+    /// RTP packets written toward subscribers.
+    pub forwarded: u64,
+    /// Microseconds from a packet's arrival to its hand-off toward the
+    /// subscriber (SRTP and send, or str0m's pacer queue).
+    pub delay_us: hdrhistogram::Histogram<u64>,
+    /// The worker thread's Linux thread id (for per-thread CPU accounting).
+    pub thread_id: i32,
 }
 
 /// What the worker tells a participant's session.
@@ -168,6 +182,13 @@ impl Media {
     /// The bound UDP address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Forwarding figures since the last call (and resets them).
+    pub async fn stats(&self) -> Option<ForwardStats> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Stats { reply });
+        rx.await.ok()
     }
 }
 

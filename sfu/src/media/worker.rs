@@ -25,7 +25,7 @@ use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
 use tokio::sync::mpsc;
 
 use super::downtrack::{DownTrack, Incoming, Vp8Ids};
-use super::{choose_layer, layer_of_rid, Command, Kind, Notice, Pid, TrackSpec, Want};
+use super::{choose_layer, layer_of_rid, Command, ForwardStats, Kind, Notice, Pid, TrackSpec, Want};
 use crate::sdp_scan::msid_tracks;
 
 /// Largest datagram we read.
@@ -125,6 +125,8 @@ struct Worker {
     tracks: HashMap<(Pid, Mid), PubTrack>,
     events: Vec<(PeerId, Event)>,
     last_speakers: Instant,
+    forwarded: u64,
+    delay_us: hdrhistogram::Histogram<u64>,
 }
 
 /// Runs the worker until every command sender is gone.
@@ -168,6 +170,8 @@ pub fn run(
             tracks: HashMap::new(),
             events: Vec::new(),
             last_speakers: Instant::now(),
+            forwarded: 0,
+            delay_us: new_histogram(),
         };
         worker.run(recv_socket, commands).await;
     });
@@ -388,6 +392,15 @@ impl Worker {
             Command::Unsubscribe { pid, sid } => self.unsubscribe(pid, &sid),
             Command::Settings { pid, sid, want } => self.settings(pid, &sid, want),
             Command::Leave { pid } => self.leave(pid),
+            Command::Stats { reply } => {
+                let stats = ForwardStats {
+                    forwarded: std::mem::take(&mut self.forwarded),
+                    delay_us: std::mem::replace(&mut self.delay_us, new_histogram()),
+                    // SAFETY: gettid has no preconditions.
+                    thread_id: unsafe { libc::gettid() },
+                };
+                let _ = reply.send(stats);
+            }
         }
     }
 
@@ -889,14 +902,20 @@ impl Worker {
             }
             let sent = catch_unwind(AssertUnwindSafe(|| {
                 match sub.rtc.direct_api().stream_tx_by_mid(out_mid, None) {
-                    Some(tx) => tx.write_rtp(write),
-                    None => tracing::trace!(%out_mid, "no send stream yet"),
+                    Some(tx) => {
+                        tx.write_rtp(write);
+                        true
+                    }
+                    None => {
+                        tracing::trace!(%out_mid, "no send stream yet");
+                        false
+                    }
                 }
             }));
-            if sent.is_err() {
+            let Ok(written) = sent else {
                 tracing::warn!(sub = down.sub, "subscriber panicked on write");
                 continue;
-            }
+            };
             let sub_id = (down.sub, Role::Subscriber);
             // Drain right away: str0m wants each write followed by polling.
             if let Some(peer) = self.peers.get_mut(&sub_id) {
@@ -915,6 +934,10 @@ impl Worker {
                         Err(_) => break,
                     }
                 }));
+            }
+            if written {
+                self.forwarded += 1;
+                let _ = self.delay_us.record(packet.timestamp.elapsed().as_micros() as u64);
             }
         }
         let simulcast = track.spec.layers.len() > 1;
@@ -1096,4 +1119,9 @@ impl Worker {
             }
         }
     }
+}
+
+/// Forwarding delays from 1 µs to 10 s, 2 significant digits (allocated once).
+fn new_histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_bounds(1, 10_000_000, 2).unwrap_or_else(|_| unreachable!("valid bounds"))
 }

@@ -1,0 +1,205 @@
+//! Benchmark: SFU forwarding. One publisher sends three simulcast layers
+//! (VP8, made by ffmpeg) plus Opus; N `onair-client` subscribers receive
+//! the top layer. Prints forwarded packets/s, CPU-seconds of the media
+//! worker thread per million forwarded packets, and the in-SFU forwarding
+//! delay p50/p99 — then the same for a plain UDP relay (receive → send, no
+//! crypto) on this machine, and the ratio of the two.
+//!
+//! `cargo bench --bench sfu_forward` (or `make bench`). Tune with
+//! `BENCH_SUBSCRIBERS` (default 10) and `BENCH_SECONDS` (default 10).
+
+use std::net::UdpSocket;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use onair_auth::token::mint;
+use onair_auth::{ApiKey, JoinClaims, KeySet, VideoGrant};
+use onair_bus::LocalBus;
+use onair_client::files::{ivf, ogg_opus};
+use onair_client::{Client, Codec, LocalLayer, LocalTrack, Source};
+use onair_sfu::{MediaConfig, Sfu};
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// utime + stime of one thread of this process, in seconds.
+fn thread_cpu(tid: i32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap_or_default();
+    // Fields after the ")" of the command name: state is field 3; utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg").args(["-y", "-loglevel", "error"]).args(args).output().expect("ffmpeg");
+    assert!(out.status.success(), "ffmpeg: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn token(key: &ApiKey, user: &str) -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let caps = [onair_auth::Capability::SendVideo, onair_auth::Capability::SendAudio];
+    let claims = JoinClaims {
+        iss: key.key.clone(),
+        sub: user.into(),
+        exp: now + 3600,
+        nbf: 0,
+        name: user.into(),
+        metadata: String::new(),
+        video: VideoGrant::for_capabilities("bench:room", &caps, true),
+        onair: None,
+    };
+    mint(key, &claims)
+}
+
+/// A plain relay: one thread receives and sends on, no crypto. Returns
+/// (packets/s, CPU-seconds per million packets) of the relay thread.
+fn plain_relay(seconds: u64) -> (f64, f64) {
+    let relay = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let relay_addr = relay.local_addr().unwrap();
+    let sink_addr = sink.local_addr().unwrap();
+    relay.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    sink.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let tid = Arc::new(AtomicU64::new(0));
+    let relay_thread = {
+        let (stop, count, tid) = (stop.clone(), count.clone(), tid.clone());
+        std::thread::spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            tid.store(unsafe { libc::gettid() } as u64, Ordering::Relaxed);
+            let mut buf = [0u8; 2000];
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok((n, _)) = relay.recv_from(&mut buf) {
+                    let _ = relay.send_to(&buf[..n], sink_addr);
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    let drain = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2000];
+            while !stop.load(Ordering::Relaxed) {
+                let _ = sink.recv_from(&mut buf);
+            }
+        })
+    };
+    let send = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let packet = [0x80u8; 1100];
+            while !stop.load(Ordering::Relaxed) {
+                for _ in 0..64 {
+                    let _ = socket.send_to(&packet, relay_addr);
+                }
+                std::thread::yield_now();
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let tid = tid.load(Ordering::Relaxed) as i32;
+    let (c0, t0, s0) = (thread_cpu(tid), Instant::now(), count.load(Ordering::Relaxed));
+    std::thread::sleep(Duration::from_secs(seconds));
+    let (c1, t1, s1) = (thread_cpu(tid), Instant::now(), count.load(Ordering::Relaxed));
+    stop.store(true, Ordering::Relaxed);
+    for t in [relay_thread, drain, send] {
+        let _ = t.join();
+    }
+    let packets = (s1 - s0) as f64;
+    (packets / (t1 - t0).as_secs_f64(), (c1 - c0) / packets * 1e6)
+}
+
+#[tokio::main]
+async fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return; // `cargo test --benches`: nothing to measure
+    }
+    let subscribers = env_or("BENCH_SUBSCRIBERS", 10) as usize;
+    let seconds = env_or("BENCH_SECONDS", 10);
+
+    let dir = tempfile::tempdir().unwrap();
+    for (w, h, kbps) in [(320, 180, 150), (640, 360, 500), (1280, 720, 1500)] {
+        let out = dir.path().join(format!("{w}.ivf"));
+        ffmpeg(&["-f", "lavfi", "-i", &format!("testsrc=size={w}x{h}:rate=30"), "-t", "10", "-c:v", "libvpx",
+            "-deadline", "realtime", "-cpu-used", "8", "-b:v", &format!("{kbps}k"), "-g", "60", out.to_str().unwrap()]);
+    }
+    ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "10", "-c:a", "libopus", "-b:a", "32k",
+        dir.path().join("tone.ogg").to_str().unwrap()]);
+
+    let key = ApiKey::new("APIbench", "bench-secret-bench-secret");
+    let bus = Arc::new(LocalBus::new());
+    let media = MediaConfig { udp_bind: "127.0.0.1:0".parse().unwrap(), candidates: Vec::new() };
+    let sfu = Sfu::start(media, Arc::new(KeySet::new([key.clone()])), bus).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let router = sfu.router();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let publisher = Client::connect(&url, &token(&key, "publisher")).await.unwrap();
+    let layers = [(320, 180, "q"), (640, 360, "h"), (1280, 720, "f")]
+        .iter()
+        .map(|(w, h, rid)| LocalLayer {
+            rid: Some(rid.to_string()),
+            width: *w,
+            height: *h,
+            frames: ivf(&dir.path().join(format!("{w}.ivf"))).unwrap(),
+        })
+        .collect();
+    publisher.publish(LocalTrack { name: "camera".into(), source: Source::Camera, codec: Codec::Vp8, layers }).await.unwrap();
+    let tone = ogg_opus(&dir.path().join("tone.ogg")).unwrap();
+    let mic = LocalLayer { rid: None, width: 0, height: 0, frames: tone };
+    publisher
+        .publish(LocalTrack { name: "mic".into(), source: Source::Microphone, codec: Codec::Opus, layers: vec![mic] })
+        .await
+        .unwrap();
+    let mut subs = Vec::new();
+    for i in 0..subscribers {
+        subs.push(Client::connect(&url, &token(&key, &format!("sub-{i}"))).await.unwrap());
+    }
+    for s in &subs {
+        s.wait_for(Duration::from_secs(30), |st| st.tracks.values().any(|t| t.kind == "video" && t.frames > 10))
+            .await
+            .expect("subscriber receives video");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let start = sfu.forward_stats().await.unwrap();
+    let tid = start.thread_id;
+    let (c0, t0) = (thread_cpu(tid), Instant::now());
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let stats = sfu.forward_stats().await.unwrap();
+    let (c1, t1) = (thread_cpu(tid), Instant::now());
+    let elapsed = (t1 - t0).as_secs_f64();
+    let rate = stats.forwarded as f64 / elapsed;
+    let cpu_per_million = (c1 - c0) / stats.forwarded.max(1) as f64 * 1e6;
+    let per_core = stats.forwarded as f64 / (c1 - c0).max(1e-9);
+    println!("SFU: 1 publisher (VP8 q/h/f + Opus) → {subscribers} subscribers, {elapsed:.0} s, one media worker thread");
+    println!(
+        "  forwarded {:>9.0} packets/s   {:>6.2} CPU-s per million packets   {:>9.0} packets per CPU-second   delay p50 {} µs  p99 {} µs",
+        rate,
+        cpu_per_million,
+        per_core,
+        stats.delay_us.value_at_quantile(0.5),
+        stats.delay_us.value_at_quantile(0.99),
+    );
+    let (relay_rate, relay_cpu) = plain_relay(3);
+    let relay_per_core = 1e6 / relay_cpu;
+    println!(
+        "plain UDP relay (recv → send, no crypto): {relay_rate:>9.0} packets/s   {relay_cpu:>6.2} CPU-s per million packets   {relay_per_core:>9.0} packets per CPU-second"
+    );
+    println!("ratio SFU / plain relay, packets per CPU-second: {:.2}", per_core / relay_per_core);
+    for s in subs {
+        s.leave().await;
+    }
+    publisher.leave().await;
+}
