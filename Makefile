@@ -16,6 +16,7 @@ test: deps
 
 bench: deps
 	$(CARGO) bench --bench api_join
+	$(CARGO) bench --bench sfu_forward
 
 lint:
 	$(CARGO) fmt --all -- --check

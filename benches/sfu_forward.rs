@@ -22,7 +22,10 @@ use onair_client::{Client, Codec, LocalLayer, LocalTrack, Source};
 use onair_sfu::{MediaConfig, Sfu};
 
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// utime + stime of one thread of this process, in seconds.
@@ -31,20 +34,40 @@ fn thread_cpu(tid: i32) -> f64 {
     // Fields after the ")" of the command name: state is field 3; utime 14, stime 15.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks: f64 = fields
+        .get(11)
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
     // SAFETY: sysconf has no preconditions.
     ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
 }
 
 fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg").args(["-y", "-loglevel", "error"]).args(args).output().expect("ffmpeg");
-    assert!(out.status.success(), "ffmpeg: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error"])
+        .args(args)
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn token(key: &ApiKey, user: &str) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let caps = [onair_auth::Capability::SendVideo, onair_auth::Capability::SendAudio];
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let caps = [
+        onair_auth::Capability::SendVideo,
+        onair_auth::Capability::SendAudio,
+    ];
     let claims = JoinClaims {
         iss: key.key.clone(),
         sub: user.into(),
@@ -65,8 +88,11 @@ fn plain_relay(seconds: u64) -> (f64, f64) {
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
     let relay_addr = relay.local_addr().unwrap();
     let sink_addr = sink.local_addr().unwrap();
-    relay.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    sink.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    relay
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    sink.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
     let tid = Arc::new(AtomicU64::new(0));
@@ -108,9 +134,17 @@ fn plain_relay(seconds: u64) -> (f64, f64) {
     };
     std::thread::sleep(Duration::from_millis(500));
     let tid = tid.load(Ordering::Relaxed) as i32;
-    let (c0, t0, s0) = (thread_cpu(tid), Instant::now(), count.load(Ordering::Relaxed));
+    let (c0, t0, s0) = (
+        thread_cpu(tid),
+        Instant::now(),
+        count.load(Ordering::Relaxed),
+    );
     std::thread::sleep(Duration::from_secs(seconds));
-    let (c1, t1, s1) = (thread_cpu(tid), Instant::now(), count.load(Ordering::Relaxed));
+    let (c1, t1, s1) = (
+        thread_cpu(tid),
+        Instant::now(),
+        count.load(Ordering::Relaxed),
+    );
     stop.store(true, Ordering::Relaxed);
     for t in [relay_thread, drain, send] {
         let _ = t.join();
@@ -130,22 +164,55 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     for (w, h, kbps) in [(320, 180, 150), (640, 360, 500), (1280, 720, 1500)] {
         let out = dir.path().join(format!("{w}.ivf"));
-        ffmpeg(&["-f", "lavfi", "-i", &format!("testsrc=size={w}x{h}:rate=30"), "-t", "10", "-c:v", "libvpx",
-            "-deadline", "realtime", "-cpu-used", "8", "-b:v", &format!("{kbps}k"), "-g", "60", out.to_str().unwrap()]);
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc=size={w}x{h}:rate=30"),
+            "-t",
+            "10",
+            "-c:v",
+            "libvpx",
+            "-deadline",
+            "realtime",
+            "-cpu-used",
+            "8",
+            "-b:v",
+            &format!("{kbps}k"),
+            "-g",
+            "60",
+            out.to_str().unwrap(),
+        ]);
     }
-    ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "10", "-c:a", "libopus", "-b:a", "32k",
-        dir.path().join("tone.ogg").to_str().unwrap()]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        "10",
+        "-c:a",
+        "libopus",
+        "-b:a",
+        "32k",
+        dir.path().join("tone.ogg").to_str().unwrap(),
+    ]);
 
     let key = ApiKey::new("APIbench", "bench-secret-bench-secret");
     let bus = Arc::new(LocalBus::new());
-    let media = MediaConfig { udp_bind: "127.0.0.1:0".parse().unwrap(), candidates: Vec::new() };
+    let media = MediaConfig {
+        udp_bind: "127.0.0.1:0".parse().unwrap(),
+        candidates: Vec::new(),
+    };
     let sfu = Sfu::start(media, Arc::new(KeySet::new([key.clone()])), bus).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
     let router = sfu.router();
     tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let publisher = Client::connect(&url, &token(&key, "publisher")).await.unwrap();
+    let publisher = Client::connect(&url, &token(&key, "publisher"))
+        .await
+        .unwrap();
     let layers = [(320, 180, "q"), (640, 360, "h"), (1280, 720, "f")]
         .iter()
         .map(|(w, h, rid)| LocalLayer {
@@ -155,21 +222,47 @@ async fn main() {
             frames: ivf(&dir.path().join(format!("{w}.ivf"))).unwrap(),
         })
         .collect();
-    publisher.publish(LocalTrack { name: "camera".into(), source: Source::Camera, codec: Codec::Vp8, layers }).await.unwrap();
-    let tone = ogg_opus(&dir.path().join("tone.ogg")).unwrap();
-    let mic = LocalLayer { rid: None, width: 0, height: 0, frames: tone };
     publisher
-        .publish(LocalTrack { name: "mic".into(), source: Source::Microphone, codec: Codec::Opus, layers: vec![mic] })
+        .publish(LocalTrack {
+            name: "camera".into(),
+            source: Source::Camera,
+            codec: Codec::Vp8,
+            layers,
+        })
+        .await
+        .unwrap();
+    let tone = ogg_opus(&dir.path().join("tone.ogg")).unwrap();
+    let mic = LocalLayer {
+        rid: None,
+        width: 0,
+        height: 0,
+        frames: tone,
+    };
+    publisher
+        .publish(LocalTrack {
+            name: "mic".into(),
+            source: Source::Microphone,
+            codec: Codec::Opus,
+            layers: vec![mic],
+        })
         .await
         .unwrap();
     let mut subs = Vec::new();
     for i in 0..subscribers {
-        subs.push(Client::connect(&url, &token(&key, &format!("sub-{i}"))).await.unwrap());
+        subs.push(
+            Client::connect(&url, &token(&key, &format!("sub-{i}")))
+                .await
+                .unwrap(),
+        );
     }
     for s in &subs {
-        s.wait_for(Duration::from_secs(30), |st| st.tracks.values().any(|t| t.kind == "video" && t.frames > 10))
-            .await
-            .expect("subscriber receives video");
+        s.wait_for(Duration::from_secs(30), |st| {
+            st.tracks
+                .values()
+                .any(|t| t.kind == "video" && t.frames > 10)
+        })
+        .await
+        .expect("subscriber receives video");
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -197,7 +290,10 @@ async fn main() {
     println!(
         "plain UDP relay (recv → send, no crypto): {relay_rate:>9.0} packets/s   {relay_cpu:>6.2} CPU-s per million packets   {relay_per_core:>9.0} packets per CPU-second"
     );
-    println!("ratio SFU / plain relay, packets per CPU-second: {:.2}", per_core / relay_per_core);
+    println!(
+        "ratio SFU / plain relay, packets per CPU-second: {:.2}",
+        per_core / relay_per_core
+    );
     for s in subs {
         s.leave().await;
     }

@@ -395,7 +395,9 @@ async fn rejoin_after_a_lost_connection_and_newer_replaces_older() {
     let alice = call.join("alice", "default:rejoin").await;
     alice.publish(camera(false)).await.unwrap();
     let bob = call.join("bob", "default:rejoin").await;
-    bob.wait_for(WAIT, |s| video(s, "alice").is_some_and(|v| v.frames > 10)).await.unwrap();
+    bob.wait_for(WAIT, |s| video(s, "alice").is_some_and(|v| v.frames > 10))
+        .await
+        .unwrap();
 
     // The connection drops without a goodbye; bob comes back as livekit-client does.
     bob.abort();
@@ -406,8 +408,12 @@ async fn rejoin_after_a_lost_connection_and_newer_replaces_older() {
 
     // A second connection for the same user replaces the first.
     let bob2 = call.join("bob", "default:rejoin").await;
-    bob.wait_for(WAIT, |s| s.closed.is_some()).await.unwrap_or_else(|s| panic!("older connection kept: {s:?}"));
-    bob2.wait_for(WAIT, |s| video(s, "alice").is_some_and(|v| v.frames > 10)).await.unwrap();
+    bob.wait_for(WAIT, |s| s.closed.is_some())
+        .await
+        .unwrap_or_else(|s| panic!("older connection kept: {s:?}"));
+    bob2.wait_for(WAIT, |s| video(s, "alice").is_some_and(|v| v.frames > 10))
+        .await
+        .unwrap();
     let s = alice.stats();
     assert_eq!(s.participants.len(), 1, "alice sees bob once: {s:?}");
     assert_eq!(s.participants.get("bob"), Some(&bob2.stats().sid));

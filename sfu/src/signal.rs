@@ -246,6 +246,7 @@ impl Session {
             room: claims.video.room.clone(),
             identity: claims.sub.clone(),
             sid: sid.clone(),
+            can_publish_data: claims.video.may_publish_data(),
             notices: notice_tx,
             reply,
         });

@@ -247,7 +247,8 @@ mod tests {
     #[test]
     fn opus_durations_from_toc() {
         assert_eq!(opus_duration(&[0xf8]), Duration::from_millis(20)); // CELT FB 20 ms, 1 frame
-        assert_eq!(opus_duration(&[0x78 | 1]), Duration::from_millis(120)); // SILK 60 ms × 2
+        assert_eq!(opus_duration(&[0x18 | 1]), Duration::from_millis(120)); // SILK NB 60 ms × 2
+        assert_eq!(opus_duration(&[0x78 | 1]), Duration::from_millis(40)); // hybrid FB 20 ms × 2
         assert_eq!(opus_duration(&[]), Duration::from_millis(20));
     }
 

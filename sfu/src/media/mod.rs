@@ -82,6 +82,8 @@ pub enum Command {
         room: String,
         identity: String,
         sid: String,
+        /// May send data packets (`canPublishData`).
+        can_publish_data: bool,
         notices: mpsc::UnboundedSender<Notice>,
         reply: oneshot::Sender<Result<String, String>>,
     },
@@ -110,7 +112,9 @@ pub enum Command {
     /// Removes the participant and everything it published or received.
     Leave { pid: Pid },
     /// Forwarding figures since the last `Stats`, then resets them.
-    Stats { reply: oneshot::Sender<ForwardStats> },
+    Stats {
+        reply: oneshot::Sender<ForwardStats>,
+    },
 }
 
 /// What the worker forwarded (for benchmarks and metrics).
@@ -205,7 +209,12 @@ pub fn layer_of_rid(rid: Option<&str>) -> u8 {
 /// flowing (`available[i]`) and, when the subscriber's bandwidth estimate
 /// is known, to layers whose bitrate fits in it; prefers the best layer not
 /// above the wish, else the nearest one above.
-pub fn choose_layer(want: Want, layers: &[Layer], available: [bool; 3], budget_bps: Option<u64>) -> Option<u8> {
+pub fn choose_layer(
+    want: Want,
+    layers: &[Layer],
+    available: [bool; 3],
+    budget_bps: Option<u64>,
+) -> Option<u8> {
     let wanted = match want {
         Want::Paused => return None,
         Want::Quality(q) => q.min(2),
@@ -276,7 +285,10 @@ mod tests {
         assert_eq!(pick(Want::Quality(2), all, Some(10_000)), Some(0));
         assert_eq!(pick(Want::Quality(2), all, Some(5_000_000)), Some(2));
         // Single-layer tracks.
-        assert_eq!(choose_layer(Want::Size(100, 100), &[], [true, false, false], Some(1)), Some(0));
+        assert_eq!(
+            choose_layer(Want::Size(100, 100), &[], [true, false, false], Some(1)),
+            Some(0)
+        );
     }
 
     #[test]

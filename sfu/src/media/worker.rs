@@ -25,7 +25,9 @@ use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
 use tokio::sync::mpsc;
 
 use super::downtrack::{DownTrack, Incoming, Vp8Ids};
-use super::{choose_layer, layer_of_rid, Command, ForwardStats, Kind, Notice, Pid, TrackSpec, Want};
+use super::{
+    choose_layer, layer_of_rid, Command, ForwardStats, Kind, Notice, Pid, TrackSpec, Want,
+};
 use crate::sdp_scan::msid_tracks;
 
 /// Largest datagram we read.
@@ -36,6 +38,10 @@ const SPEAKER_INTERVAL: Duration = Duration::from_millis(400);
 const PLI_INTERVAL: Duration = Duration::from_millis(500);
 /// A layer not seen for this long counts as not flowing.
 const LAYER_STALE: Duration = Duration::from_secs(2);
+/// Most datagrams read per wake-up.
+const RECV_BATCH: usize = 64;
+/// How often connection timeouts and speakers are checked.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(100);
 /// A peer that never connects is dropped after this long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -112,6 +118,8 @@ struct Participant {
     speaking: bool,
     /// Bandwidth estimate toward this subscriber (TWCC), bits per second.
     estimate: Option<u64>,
+    /// May send data packets.
+    can_publish_data: bool,
 }
 
 struct Worker {
@@ -127,6 +135,9 @@ struct Worker {
     last_speakers: Instant,
     forwarded: u64,
     delay_us: hdrhistogram::Histogram<u64>,
+    /// Reused list of peers whose timer is due.
+    due: Vec<PeerId>,
+    last_housekeeping: Instant,
 }
 
 /// Runs the worker until every command sender is gone.
@@ -172,6 +183,8 @@ pub fn run(
             last_speakers: Instant::now(),
             forwarded: 0,
             delay_us: new_histogram(),
+            due: Vec::new(),
+            last_housekeeping: Instant::now(),
         };
         worker.run(recv_socket, commands).await;
     });
@@ -193,9 +206,22 @@ impl Worker {
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(1))
                 .min(Instant::now() + Duration::from_millis(100));
             tokio::select! {
-                received = socket.recv_from(&mut buf) => match received {
-                    Ok((n, source)) => self.receive(source, &buf[..n]),
-                    Err(e) => tracing::debug!(error = %e, "udp receive"),
+                ready = socket.readable() => {
+                    if let Err(e) = ready {
+                        tracing::debug!(error = %e, "udp readiness");
+                    }
+                    // Take what the kernel holds before waiting again: one
+                    // wake-up, many packets.
+                    for _ in 0..RECV_BATCH {
+                        match socket.try_recv_from(&mut buf) {
+                            Ok((n, source)) => self.receive(source, &buf[..n]),
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                            Err(e) => {
+                                tracing::debug!(error = %e, "udp receive");
+                                break;
+                            }
+                        }
+                    }
                 },
                 cmd = commands.recv() => match cmd {
                     Some(cmd) => self.command(cmd),
@@ -282,13 +308,14 @@ impl Worker {
 
     fn timeouts(&mut self) {
         let now = Instant::now();
-        let due: Vec<PeerId> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| p.next_timeout <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in due {
+        let mut due = std::mem::take(&mut self.due);
+        due.extend(
+            self.peers
+                .iter()
+                .filter(|(_, p)| p.next_timeout <= now)
+                .map(|(id, _)| *id),
+        );
+        for id in due.drain(..) {
             let Some(peer) = self.peers.get_mut(&id) else {
                 continue;
             };
@@ -301,6 +328,7 @@ impl Worker {
             }
             self.drain(id);
         }
+        self.due = due;
         self.process_events();
     }
 
@@ -366,10 +394,14 @@ impl Worker {
                 room,
                 identity,
                 sid,
+                can_publish_data,
                 notices,
                 reply,
             } => {
                 let result = self.join(pid, room, identity, sid, notices);
+                if let Some(p) = self.participants.get_mut(&pid) {
+                    p.can_publish_data = can_publish_data;
+                }
                 let _ = reply.send(result);
             }
             Command::PublisherOffer { pid, sdp, reply } => {
@@ -424,10 +456,6 @@ impl Worker {
                 .build(now)
         })
         .map_err(|_| "cannot create peer connection".to_owned())?;
-        if role == Role::Subscriber {
-            // Probe up to what a full-quality camera needs; never pad below the low layer.
-            rtc.bwe().set_bitrate(Bitrate::kbps(150), Bitrate::kbps(2500));
-        }
         for c in &self.candidates {
             let candidate = Candidate::host(*c, "udp").map_err(|e| e.to_string())?;
             rtc.add_local_candidate(candidate);
@@ -474,6 +502,7 @@ impl Worker {
                 heard: None,
                 speaking: false,
                 estimate: None,
+                can_publish_data: false,
             },
         );
         // The first subscriber offer carries the data channels, so even a
@@ -638,6 +667,7 @@ impl Worker {
         if let Some(p) = self.participants.get_mut(&pid) {
             p.changes.push(SubChange::Add { sid, stream, kind });
         }
+        self.update_desired(pid);
         self.renegotiate(pid);
     }
 
@@ -653,6 +683,7 @@ impl Worker {
             p.changes.push(SubChange::Remove { mid });
             self.renegotiate(pid);
         }
+        self.update_desired(pid);
     }
 
     fn settings(&mut self, pid: Pid, sid: &str, want: Want) {
@@ -661,6 +692,7 @@ impl Worker {
                 d.want = want;
             }
         }
+        self.update_desired(pid);
     }
 
     /// Sends the subscriber a new offer with the queued changes, unless one is in flight.
@@ -729,6 +761,37 @@ impl Worker {
             });
         }
         self.drain((pid, Role::Subscriber));
+    }
+
+    /// Tells the subscriber's bandwidth estimator what its subscriptions
+    /// need (the wanted layers' bitrates), so it probes only for that.
+    fn update_desired(&mut self, pid: Pid) {
+        let mut desired: u64 = 0;
+        for track in self.tracks.values() {
+            for d in track.downs.iter().filter(|d| d.sub == pid) {
+                let quality = match d.want {
+                    Want::Paused => continue,
+                    Want::Quality(q) => q,
+                    Want::Size(..) => {
+                        choose_layer(d.want, &track.spec.layers, [true; 3], None).unwrap_or(0)
+                    }
+                };
+                let layer = track
+                    .spec
+                    .layers
+                    .iter()
+                    .filter(|l| l.quality <= quality)
+                    .max_by_key(|l| l.quality);
+                desired += layer.map_or(0, |l| u64::from(l.bitrate));
+            }
+        }
+        if let Some(peer) = self.peers.get_mut(&(pid, Role::Subscriber)) {
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                peer.rtc
+                    .bwe()
+                    .set_bitrate(Bitrate::bps(0), Bitrate::bps(desired))
+            }));
+        }
     }
 
     fn leave(&mut self, pid: Pid) {
@@ -903,6 +966,9 @@ impl Worker {
             let sent = catch_unwind(AssertUnwindSafe(|| {
                 match sub.rtc.direct_api().stream_tx_by_mid(out_mid, None) {
                     Some(tx) => {
+                        // The publisher already paced this media; holding it
+                        // back again only adds delay and wake-ups.
+                        tx.set_unpaced(true);
                         tx.write_rtp(write);
                         true
                     }
@@ -937,7 +1003,9 @@ impl Worker {
             }
             if written {
                 self.forwarded += 1;
-                let _ = self.delay_us.record(packet.timestamp.elapsed().as_micros() as u64);
+                let _ = self
+                    .delay_us
+                    .record(packet.timestamp.elapsed().as_micros() as u64);
             }
         }
         let simulcast = track.spec.layers.len() > 1;
@@ -1017,6 +1085,13 @@ impl Worker {
         let Some(sender) = self.participants.get(&from) else {
             return;
         };
+        if !sender.can_publish_data {
+            tracing::debug!(
+                pid = from,
+                "data from a participant without canPublishData dropped"
+            );
+            return;
+        }
         let mut packet = match livekit_protocol::DataPacket::decode(bytes) {
             Ok(p) => p,
             Err(e) => {
@@ -1070,6 +1145,10 @@ impl Worker {
 
     fn housekeeping(&mut self) {
         let now = Instant::now();
+        if now.duration_since(self.last_housekeeping) < HOUSEKEEPING_INTERVAL {
+            return;
+        }
+        self.last_housekeeping = now;
         // Peers that never connected are dropped.
         let stale: Vec<Pid> = self
             .peers
@@ -1123,5 +1202,6 @@ impl Worker {
 
 /// Forwarding delays from 1 µs to 10 s, 2 significant digits (allocated once).
 fn new_histogram() -> hdrhistogram::Histogram<u64> {
-    hdrhistogram::Histogram::new_with_bounds(1, 10_000_000, 2).unwrap_or_else(|_| unreachable!("valid bounds"))
+    hdrhistogram::Histogram::new_with_bounds(1, 10_000_000, 2)
+        .unwrap_or_else(|_| unreachable!("valid bounds"))
 }
