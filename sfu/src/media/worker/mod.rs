@@ -1,0 +1,462 @@
+//! The media worker: one thread, one UDP socket, every peer connection.
+//!
+//! A packet reaches its peer by our ICE ufrag (the first STUN binding
+//! request names it) and afterwards by its source address: two hash
+//! lookups, no scan over peers and no lock. Forwarding rewrites each RTP
+//! packet per subscriber ([`DownTrack`]) and hands str0m the shared payload
+//! (`Arc<[u8]>`), so the loop allocates nothing per forwarded packet.
+//! Every str0m call is wrapped in `catch_unwind`: a panicking peer is
+//! dropped, the others carry on.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use prost::Message;
+use str0m::bwe::{Bitrate, BweKind};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::channel::{ChannelConfig, ChannelId, Reliability};
+use str0m::format::{detect_h264_keyframe, detect_vp8_keyframe, Codec};
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
+use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
+use tokio::sync::mpsc;
+
+use super::downtrack::{DownTrack, Incoming, Vp8Ids};
+use super::{
+    choose_layer, layer_of_rid, Command, ForwardStats, Kind, Notice, Pid, TrackSpec, Want,
+};
+use crate::sdp_scan::msid_tracks;
+
+mod data;
+mod forward;
+mod negotiation;
+
+/// Largest datagram we read.
+const MTU: usize = 2000;
+/// How often speaker levels are recomputed.
+const SPEAKER_INTERVAL: Duration = Duration::from_millis(400);
+/// Keyframe requests for one layer are at most this frequent.
+const PLI_INTERVAL: Duration = Duration::from_millis(500);
+/// A layer not seen for this long counts as not flowing.
+const LAYER_STALE: Duration = Duration::from_secs(2);
+/// Most datagrams read per wake-up.
+const RECV_BATCH: usize = 64;
+/// How often connection timeouts and speakers are checked.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(100);
+/// A peer that never connects is dropped after this long.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Which of a participant's two peer connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Role {
+    Publisher,
+    Subscriber,
+}
+
+/// A peer connection: participant + role.
+type PeerId = (Pid, Role);
+
+struct Peer {
+    rtc: Rtc,
+    ufrag: String,
+    next_timeout: Instant,
+    created: Instant,
+    connected: bool,
+    /// Data channel ids by label (`_reliable`, `_lossy`).
+    channels: HashMap<String, ChannelId>,
+    labels: HashMap<ChannelId, String>,
+}
+
+/// A track being published, with everyone receiving it.
+struct PubTrack {
+    publisher: Pid,
+    spec: TrackSpec,
+    mid: Mid,
+    clock_rate: u32,
+    /// Last packet per layer (simulcast index), to know which layers flow.
+    seen: [Option<Instant>; 3],
+    last_pli: [Option<Instant>; 3],
+    downs: Vec<Down>,
+}
+
+/// One track toward one subscriber.
+struct Down {
+    sub: Pid,
+    mid: Option<Mid>,
+    want: Want,
+    track: DownTrack,
+    /// Publisher PT → subscriber PT (resolved on first use).
+    pts: Vec<(Pt, Pt)>,
+}
+
+/// A change to a subscriber's peer connection, waiting for the next offer.
+enum SubChange {
+    Add {
+        sid: String,
+        stream: String,
+        kind: Kind,
+    },
+    Remove {
+        mid: Mid,
+    },
+}
+
+struct Participant {
+    room: String,
+    identity: String,
+    sid: String,
+    notices: mpsc::UnboundedSender<Notice>,
+    expected: Vec<TrackSpec>,
+    /// Publisher m-line → our track sid.
+    published: HashMap<Mid, String>,
+    pending_offer: Option<SdpPendingOffer>,
+    changes: Vec<SubChange>,
+    /// Subscriber m-line → track sid, for the client's track mapping.
+    sub_mids: HashMap<Mid, String>,
+    /// Smoothed audio level (0..1) and when it was last heard.
+    level: f32,
+    heard: Option<Instant>,
+    speaking: bool,
+    /// Bandwidth estimate toward this subscriber (TWCC), bits per second.
+    estimate: Option<u64>,
+    /// May send data packets.
+    can_publish_data: bool,
+}
+
+struct Worker {
+    socket: UdpSocket,
+    candidates: Vec<SocketAddr>,
+    peers: HashMap<PeerId, Peer>,
+    by_ufrag: HashMap<String, PeerId>,
+    by_addr: HashMap<SocketAddr, PeerId>,
+    participants: HashMap<Pid, Participant>,
+    /// (publisher, publisher m-line) → track: one hash lookup per packet.
+    tracks: HashMap<(Pid, Mid), PubTrack>,
+    events: Vec<(PeerId, Event)>,
+    last_speakers: Instant,
+    forwarded: u64,
+    delay_us: hdrhistogram::Histogram<u64>,
+    /// Reused list of peers whose timer is due.
+    due: Vec<PeerId>,
+    last_housekeeping: Instant,
+}
+
+/// Runs the worker until every command sender is gone.
+pub fn run(
+    socket: UdpSocket,
+    candidates: Vec<SocketAddr>,
+    commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "media worker cannot start");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let send_socket = match socket.try_clone() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "media socket");
+                return;
+            }
+        };
+        let recv_socket = match tokio::net::UdpSocket::from_std(socket) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "media socket");
+                return;
+            }
+        };
+        let mut worker = Worker {
+            socket: send_socket,
+            candidates,
+            peers: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            by_addr: HashMap::new(),
+            participants: HashMap::new(),
+            tracks: HashMap::new(),
+            events: Vec::new(),
+            last_speakers: Instant::now(),
+            forwarded: 0,
+            delay_us: new_histogram(),
+            due: Vec::new(),
+            last_housekeeping: Instant::now(),
+        };
+        worker.run(recv_socket, commands).await;
+    });
+}
+
+impl Worker {
+    async fn run(
+        &mut self,
+        socket: tokio::net::UdpSocket,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+    ) {
+        let mut buf = vec![0u8; MTU];
+        loop {
+            let next = self
+                .peers
+                .values()
+                .map(|p| p.next_timeout)
+                .min()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1))
+                .min(Instant::now() + Duration::from_millis(100));
+            tokio::select! {
+                ready = socket.readable() => {
+                    if let Err(e) = ready {
+                        tracing::debug!(error = %e, "udp readiness");
+                    }
+                    // Take what the kernel holds before waiting again: one
+                    // wake-up, many packets.
+                    for _ in 0..RECV_BATCH {
+                        match socket.try_recv_from(&mut buf) {
+                            Ok((n, source)) => self.receive(source, &buf[..n]),
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                            Err(e) => {
+                                tracing::debug!(error = %e, "udp receive");
+                                break;
+                            }
+                        }
+                    }
+                },
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(next.into()) => {}
+            }
+            self.timeouts();
+            self.housekeeping();
+        }
+    }
+
+    // ---------------------------------------------------------------- packets
+
+    fn receive(&mut self, source: SocketAddr, packet: &[u8]) {
+        let id = match self.by_addr.get(&source) {
+            Some(id) => *id,
+            None => {
+                let Some(id) = crate::stun::local_ufrag(packet)
+                    .and_then(|u| self.by_ufrag.get(u))
+                    .copied()
+                else {
+                    tracing::trace!(%source, "packet from unknown peer dropped");
+                    return;
+                };
+                id
+            }
+        };
+        let Some(peer) = self.peers.get(&id) else {
+            return;
+        };
+        let destination = self.candidates.first().copied().unwrap_or(source);
+        let Ok(input) = Receive::new(Protocol::Udp, source, destination, packet) else {
+            tracing::debug!(%source, "malformed datagram dropped");
+            return;
+        };
+        let input = Input::Receive(Instant::now(), input);
+        if !peer.rtc.accepts(&input) {
+            tracing::trace!(%source, "packet not for this peer");
+            return;
+        }
+        self.by_addr.entry(source).or_insert(id);
+        let ok = match self.peers.get_mut(&id) {
+            Some(peer) => catch_unwind(AssertUnwindSafe(|| peer.rtc.handle_input(input))),
+            None => return,
+        };
+        match ok {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(pid = id.0, error = %e, "peer input error"),
+            Err(_) => return self.fail(id.0, "peer panicked on input"),
+        }
+        self.drain(id);
+        self.process_events();
+    }
+
+    /// Polls a peer until it has nothing more to say; a failing peer is dropped.
+    fn drain(&mut self, id: PeerId) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if let Err(e) = poll_peer(id, peer, &self.socket, &mut self.events) {
+            self.fail(id.0, &e);
+        }
+    }
+
+    fn timeouts(&mut self) {
+        let now = Instant::now();
+        let mut due = std::mem::take(&mut self.due);
+        due.extend(
+            self.peers
+                .iter()
+                .filter(|(_, p)| p.next_timeout <= now)
+                .map(|(id, _)| *id),
+        );
+        for id in due.drain(..) {
+            let Some(peer) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                peer.rtc.handle_input(Input::Timeout(now))
+            }));
+            if result.is_err() {
+                self.fail(id.0, "peer panicked on timeout");
+                continue;
+            }
+            self.drain(id);
+        }
+        self.due = due;
+        self.process_events();
+    }
+
+    fn process_events(&mut self) {
+        while !self.events.is_empty() {
+            let mut events = std::mem::take(&mut self.events);
+            for (id, event) in events.drain(..) {
+                self.event(id, event);
+            }
+            // Keep the allocation for next time.
+            if self.events.is_empty() {
+                self.events = events;
+            }
+        }
+    }
+
+    fn event(&mut self, id: PeerId, event: Event) {
+        match event {
+            Event::Connected => {
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.connected = true;
+                }
+                tracing::debug!(pid = id.0, role = ?id.1, "peer connected");
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                tracing::debug!(pid = id.0, role = ?id.1, "ice disconnected");
+            }
+            Event::RtpPacket(packet) if id.1 == Role::Publisher => self.forward(id.0, packet),
+            Event::KeyframeRequest(req) if id.1 == Role::Subscriber => {
+                self.keyframe_for(id.0, req.mid)
+            }
+            Event::ChannelOpen(channel, label) => {
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.channels.insert(label.clone(), channel);
+                    p.labels.insert(channel, label);
+                }
+            }
+            Event::ChannelData(data) if id.1 == Role::Publisher => {
+                self.relay_data(id.0, data.id, &data.data)
+            }
+            Event::MediaAdded(added)
+                if id.1 == Role::Publisher
+                    && matches!(added.direction, Direction::RecvOnly | Direction::SendRecv) =>
+            {
+                self.media_added(id.0, added.mid);
+            }
+            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+                tracing::trace!(pid = id.0, bps = estimate.as_u64(), "bandwidth estimate");
+                if let Some(p) = self.participants.get_mut(&id.0) {
+                    p.estimate = Some(estimate.as_u64());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // ----------------------------------------------------------- housekeeping
+
+    fn housekeeping(&mut self) {
+        let now = Instant::now();
+        if now.duration_since(self.last_housekeeping) < HOUSEKEEPING_INTERVAL {
+            return;
+        }
+        self.last_housekeeping = now;
+        // Peers that never connected are dropped.
+        let stale: Vec<Pid> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| !p.connected && now.duration_since(p.created) > CONNECT_TIMEOUT)
+            .map(|((pid, _), _)| *pid)
+            .collect();
+        for pid in stale {
+            self.fail(pid, "peer connection never came up");
+        }
+        if now.duration_since(self.last_speakers) >= SPEAKER_INTERVAL {
+            self.last_speakers = now;
+            self.speakers(now);
+        }
+    }
+
+    /// Tells each room who speaks, when that changed.
+    fn speakers(&mut self, now: Instant) {
+        let mut changed_rooms: Vec<String> = Vec::new();
+        for p in self.participants.values_mut() {
+            let speaking = p
+                .heard
+                .is_some_and(|t| now.duration_since(t) < Duration::from_millis(800));
+            if speaking != p.speaking {
+                p.speaking = speaking;
+                if !changed_rooms.contains(&p.room) {
+                    changed_rooms.push(p.room.clone());
+                }
+            }
+        }
+        for room in changed_rooms {
+            let mut speakers: Vec<(String, f32, bool)> = self
+                .participants
+                .values()
+                .filter(|p| p.room == room)
+                .map(|p| {
+                    (
+                        p.sid.clone(),
+                        if p.speaking { p.level } else { 0.0 },
+                        p.speaking,
+                    )
+                })
+                .collect();
+            speakers.sort_by(|a, b| b.1.total_cmp(&a.1));
+            for p in self.participants.values().filter(|p| p.room == room) {
+                let _ = p.notices.send(Notice::Speakers(speakers.clone()));
+            }
+        }
+    }
+}
+
+/// Polls `peer` until it waits: transmits go out on `socket` at once,
+/// events are queued in `events`. A panic inside str0m is an error.
+fn poll_peer(
+    id: PeerId,
+    peer: &mut Peer,
+    socket: &UdpSocket,
+    events: &mut Vec<(PeerId, Event)>,
+) -> Result<(), String> {
+    catch_unwind(AssertUnwindSafe(|| loop {
+        match peer.rtc.poll_output() {
+            Ok(Output::Timeout(t)) => {
+                peer.next_timeout = t;
+                return Ok(());
+            }
+            Ok(Output::Transmit(t)) => {
+                if let Err(e) = socket.send_to(&t.contents, t.destination) {
+                    tracing::trace!(error = %e, "udp send");
+                }
+            }
+            Ok(Output::Event(e)) => events.push((id, e)),
+            Err(e) => return Err(format!("peer error: {e}")),
+        }
+    }))
+    .unwrap_or_else(|_| Err("peer panicked".into()))
+}
+
+/// Forwarding delays from 1 µs to 10 s, 2 significant digits (allocated once).
+fn new_histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_bounds(1, 10_000_000, 2)
+        .unwrap_or_else(|_| unreachable!("valid bounds"))
+}

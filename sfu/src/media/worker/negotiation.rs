@@ -1,0 +1,457 @@
+//! Setting peers up and changing them: joins, offers and answers, (un)subscribing,
+//! leaving. Every change to a subscriber waits for its previous offer to be answered.
+
+use super::*;
+
+impl Worker {
+    pub(super) fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Join {
+                pid,
+                room,
+                identity,
+                sid,
+                can_publish_data,
+                notices,
+                reply,
+            } => {
+                let result = self.join(pid, room, identity, sid, notices);
+                if let Some(p) = self.participants.get_mut(&pid) {
+                    p.can_publish_data = can_publish_data;
+                }
+                let _ = reply.send(result);
+            }
+            Command::PublisherOffer { pid, sdp, reply } => {
+                let result = self.publisher_offer(pid, &sdp);
+                let _ = reply.send(result);
+                self.process_events();
+            }
+            Command::SubscriberAnswer { pid, sdp } => self.subscriber_answer(pid, &sdp),
+            Command::ExpectTrack { pid, spec } => {
+                if let Some(p) = self.participants.get_mut(&pid) {
+                    p.expected.push(spec);
+                }
+            }
+            Command::Subscribe {
+                pid,
+                publisher,
+                sid,
+                stream,
+            } => self.subscribe(pid, publisher, sid, stream),
+            Command::Unsubscribe { pid, sid } => self.unsubscribe(pid, &sid),
+            Command::Settings { pid, sid, want } => self.settings(pid, &sid, want),
+            Command::Leave { pid } => self.leave(pid),
+            Command::Stats { reply } => {
+                let stats = ForwardStats {
+                    forwarded: std::mem::take(&mut self.forwarded),
+                    delay_us: std::mem::replace(&mut self.delay_us, new_histogram()),
+                    // SAFETY: gettid has no preconditions.
+                    thread_id: unsafe { libc::gettid() },
+                };
+                let _ = reply.send(stats);
+            }
+        }
+    }
+
+    pub(super) fn new_rtc(&mut self, pid: Pid, role: Role) -> Result<(), String> {
+        let ufrag = crate::ids::random(16);
+        let creds = IceCreds {
+            ufrag: ufrag.clone(),
+            pass: crate::ids::random(32),
+        };
+        let now = Instant::now();
+        let mut rtc = catch_unwind(|| {
+            Rtc::builder()
+                .set_ice_lite(true)
+                .set_rtp_mode(true)
+                .set_local_ice_credentials(creds)
+                .clear_codecs()
+                .enable_opus(true, false)
+                .enable_vp8(true)
+                .enable_h264(true)
+                .enable_bwe((role == Role::Subscriber).then(|| Bitrate::kbps(1500)))
+                .build(now)
+        })
+        .map_err(|_| "cannot create peer connection".to_owned())?;
+        for c in &self.candidates {
+            let candidate = Candidate::host(*c, "udp").map_err(|e| e.to_string())?;
+            rtc.add_local_candidate(candidate);
+        }
+        self.by_ufrag.insert(ufrag.clone(), (pid, role));
+        self.peers.insert(
+            (pid, role),
+            Peer {
+                rtc,
+                ufrag,
+                next_timeout: now,
+                created: now,
+                connected: false,
+                channels: HashMap::new(),
+                labels: HashMap::new(),
+            },
+        );
+        Ok(())
+    }
+
+    pub(super) fn join(
+        &mut self,
+        pid: Pid,
+        room: String,
+        identity: String,
+        sid: String,
+        notices: mpsc::UnboundedSender<Notice>,
+    ) -> Result<String, String> {
+        self.new_rtc(pid, Role::Publisher)?;
+        self.new_rtc(pid, Role::Subscriber)?;
+        self.participants.insert(
+            pid,
+            Participant {
+                room,
+                identity,
+                sid,
+                notices,
+                expected: Vec::new(),
+                published: HashMap::new(),
+                pending_offer: None,
+                changes: Vec::new(),
+                sub_mids: HashMap::new(),
+                level: 0.0,
+                heard: None,
+                speaking: false,
+                estimate: None,
+                can_publish_data: false,
+            },
+        );
+        // The first subscriber offer carries the data channels, so even a
+        // participant that never publishes can receive data.
+        let peer = self
+            .peers
+            .get_mut(&(pid, Role::Subscriber))
+            .ok_or("no subscriber")?;
+        let offer = catch_unwind(AssertUnwindSafe(|| {
+            let mut api = peer.rtc.sdp_api();
+            api.add_channel("_reliable".into());
+            api.add_channel_with_config(ChannelConfig {
+                label: "_lossy".into(),
+                ordered: false,
+                reliability: Reliability::MaxRetransmits { retransmits: 0 },
+                ..Default::default()
+            });
+            api.apply()
+        }))
+        .map_err(|_| "subscriber offer panicked".to_owned())?;
+        let (offer, pending) = offer.ok_or("no subscriber offer")?;
+        if let Some(p) = self.participants.get_mut(&pid) {
+            p.pending_offer = Some(pending);
+        }
+        self.drain((pid, Role::Subscriber));
+        Ok(offer.to_sdp_string())
+    }
+
+    pub(super) fn publisher_offer(&mut self, pid: Pid, sdp: &str) -> Result<String, String> {
+        let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| format!("bad offer: {e}"))?;
+        let tracks = msid_tracks(sdp);
+        let peer = self
+            .peers
+            .get_mut(&(pid, Role::Publisher))
+            .ok_or("unknown participant")?;
+        let answer = catch_unwind(AssertUnwindSafe(|| peer.rtc.sdp_api().accept_offer(offer)))
+            .map_err(|_| "offer handling panicked".to_owned())?
+            .map_err(|e| format!("offer refused: {e}"))?;
+        // Remember which client track each m-line carries before MediaAdded fires.
+        if let Some(p) = self.participants.get_mut(&pid) {
+            for (mid, cid) in tracks {
+                if let Some(pos) = p.expected.iter().position(|s| s.cid == cid) {
+                    let spec = p.expected.remove(pos);
+                    let mid = Mid::from(mid.as_str());
+                    p.published.insert(mid, spec.sid.clone());
+                    p.expected.push(spec); // kept until the track is created in media_added
+                }
+            }
+        }
+        self.drain((pid, Role::Publisher));
+        Ok(answer.to_sdp_string())
+    }
+
+    pub(super) fn media_added(&mut self, pid: Pid, mid: Mid) {
+        let Some(p) = self.participants.get_mut(&pid) else {
+            return;
+        };
+        let Some(sid) = p.published.get(&mid).cloned() else {
+            tracing::debug!(pid, %mid, "m-line without an announced track");
+            return;
+        };
+        let Some(pos) = p.expected.iter().position(|s| s.sid == sid) else {
+            return;
+        };
+        let spec = p.expected.remove(pos);
+        let peer = self.peers.get(&(pid, Role::Publisher));
+        let (clock_rate, mime) = peer
+            .and_then(|peer| {
+                peer.rtc
+                    .codec_config()
+                    .params()
+                    .iter()
+                    .find(|pp| {
+                        let k = if spec.kind == Kind::Audio {
+                            MediaKind::Audio
+                        } else {
+                            MediaKind::Video
+                        };
+                        pp.spec().codec.kind() == k
+                    })
+                    .map(|pp| (pp.spec().clock_rate.get(), pp.spec().codec.to_string()))
+            })
+            .unwrap_or((90_000, String::new()));
+        tracing::info!(pid, sid = %sid, %mid, "track published");
+        let _ = p.notices.send(Notice::TrackLive {
+            sid: sid.clone(),
+            mid: mid.to_string(),
+            mime: mime.to_lowercase(),
+        });
+        self.tracks.insert(
+            (pid, mid),
+            PubTrack {
+                publisher: pid,
+                spec,
+                mid,
+                clock_rate,
+                seen: [None; 3],
+                last_pli: [None; 3],
+                downs: Vec::new(),
+            },
+        );
+    }
+
+    pub(super) fn subscriber_answer(&mut self, pid: Pid, sdp: &str) {
+        let Some(pending) = self
+            .participants
+            .get_mut(&pid)
+            .and_then(|p| p.pending_offer.take())
+        else {
+            tracing::debug!(pid, "answer without a pending offer");
+            return;
+        };
+        let answer = match SdpAnswer::from_sdp_string(sdp) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::info!(pid, error = %e, "bad subscriber answer");
+                return;
+            }
+        };
+        let Some(peer) = self.peers.get_mut(&(pid, Role::Subscriber)) else {
+            return;
+        };
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            peer.rtc.sdp_api().accept_answer(pending, answer)
+        }));
+        match result {
+            Ok(Ok(())) => tracing::debug!(pid, "subscriber answer accepted"),
+            Ok(Err(e)) => tracing::info!(pid, error = %e, "subscriber answer refused"),
+            Err(_) => return self.fail(pid, "answer handling panicked"),
+        }
+        self.drain((pid, Role::Subscriber));
+        self.renegotiate(pid);
+        self.process_events();
+    }
+
+    pub(super) fn subscribe(&mut self, pid: Pid, publisher: Pid, sid: String, stream: String) {
+        let Some(track) = self
+            .tracks
+            .values_mut()
+            .find(|t| t.publisher == publisher && t.spec.sid == sid)
+        else {
+            tracing::debug!(pid, sid = %sid, "subscribe to unknown track");
+            return;
+        };
+        if track.downs.iter().any(|d| d.sub == pid) {
+            return;
+        }
+        tracing::debug!(pid, publisher, sid = %sid, "subscribe");
+        let want = if track.spec.kind == Kind::Audio {
+            Want::Quality(0)
+        } else {
+            Want::Quality(2)
+        };
+        track.downs.push(Down {
+            sub: pid,
+            mid: None,
+            want,
+            track: DownTrack::new(track.clock_rate, None),
+            pts: Vec::new(),
+        });
+        let kind = track.spec.kind;
+        if let Some(p) = self.participants.get_mut(&pid) {
+            p.changes.push(SubChange::Add { sid, stream, kind });
+        }
+        self.update_desired(pid);
+        self.renegotiate(pid);
+    }
+
+    pub(super) fn unsubscribe(&mut self, pid: Pid, sid: &str) {
+        let mut removed = None;
+        for track in self.tracks.values_mut().filter(|t| t.spec.sid == sid) {
+            if let Some(pos) = track.downs.iter().position(|d| d.sub == pid) {
+                removed = track.downs.remove(pos).mid;
+            }
+        }
+        if let (Some(mid), Some(p)) = (removed, self.participants.get_mut(&pid)) {
+            p.sub_mids.remove(&mid);
+            p.changes.push(SubChange::Remove { mid });
+            self.renegotiate(pid);
+        }
+        self.update_desired(pid);
+    }
+
+    pub(super) fn settings(&mut self, pid: Pid, sid: &str, want: Want) {
+        for track in self.tracks.values_mut().filter(|t| t.spec.sid == sid) {
+            if let Some(d) = track.downs.iter_mut().find(|d| d.sub == pid) {
+                d.want = want;
+            }
+        }
+        self.update_desired(pid);
+    }
+
+    /// Sends the subscriber a new offer with the queued changes, unless one is in flight.
+    pub(super) fn renegotiate(&mut self, pid: Pid) {
+        let Some(p) = self.participants.get_mut(&pid) else {
+            return;
+        };
+        if p.pending_offer.is_some() || p.changes.is_empty() {
+            return;
+        }
+        let changes = std::mem::take(&mut p.changes);
+        let Some(peer) = self.peers.get_mut(&(pid, Role::Subscriber)) else {
+            return;
+        };
+        let mut added: Vec<(Mid, String)> = Vec::new();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let mut api = peer.rtc.sdp_api();
+            for change in &changes {
+                match change {
+                    SubChange::Add { sid, stream, kind } => {
+                        let k = if *kind == Kind::Audio {
+                            MediaKind::Audio
+                        } else {
+                            MediaKind::Video
+                        };
+                        let mid = api.add_media(
+                            k,
+                            Direction::SendOnly,
+                            Some(stream.clone()),
+                            Some(sid.clone()),
+                            None,
+                        );
+                        added.push((mid, sid.clone()));
+                    }
+                    SubChange::Remove { mid } => api.stop_media(*mid),
+                }
+            }
+            api.apply()
+        }));
+        let Ok(applied) = result else {
+            return self.fail(pid, "renegotiation panicked");
+        };
+        for (mid, sid) in &added {
+            p.sub_mids.insert(*mid, sid.clone());
+            for track in self.tracks.values_mut().filter(|t| &t.spec.sid == sid) {
+                if let Some(d) = track
+                    .downs
+                    .iter_mut()
+                    .find(|d| d.sub == pid && d.mid.is_none())
+                {
+                    d.mid = Some(*mid);
+                }
+            }
+        }
+        if let Some((offer, pending)) = applied {
+            tracing::debug!(pid, tracks = p.sub_mids.len(), "subscriber offer");
+            p.pending_offer = Some(pending);
+            let mid_to_track = p
+                .sub_mids
+                .iter()
+                .map(|(m, s)| (m.to_string(), s.clone()))
+                .collect();
+            let _ = p.notices.send(Notice::SubscriberOffer {
+                sdp: offer.to_sdp_string(),
+                mid_to_track,
+            });
+        }
+        self.drain((pid, Role::Subscriber));
+    }
+
+    /// Tells the subscriber's bandwidth estimator what its subscriptions
+    /// need (the wanted layers' bitrates), so it probes only for that.
+    pub(super) fn update_desired(&mut self, pid: Pid) {
+        let mut desired: u64 = 0;
+        for track in self.tracks.values() {
+            for d in track.downs.iter().filter(|d| d.sub == pid) {
+                let quality = match d.want {
+                    Want::Paused => continue,
+                    Want::Quality(q) => q,
+                    Want::Size(..) => {
+                        choose_layer(d.want, &track.spec.layers, [true; 3], None).unwrap_or(0)
+                    }
+                };
+                let layer = track
+                    .spec
+                    .layers
+                    .iter()
+                    .filter(|l| l.quality <= quality)
+                    .max_by_key(|l| l.quality);
+                desired += layer.map_or(0, |l| u64::from(l.bitrate));
+            }
+        }
+        if let Some(peer) = self.peers.get_mut(&(pid, Role::Subscriber)) {
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                peer.rtc
+                    .bwe()
+                    .set_bitrate(Bitrate::bps(0), Bitrate::bps(desired))
+            }));
+        }
+    }
+
+    pub(super) fn leave(&mut self, pid: Pid) {
+        let Some(p) = self.participants.remove(&pid) else {
+            return;
+        };
+        for role in [Role::Publisher, Role::Subscriber] {
+            if let Some(peer) = self.peers.remove(&(pid, role)) {
+                self.by_ufrag.remove(&peer.ufrag);
+            }
+        }
+        self.by_addr.retain(|_, id| id.0 != pid);
+        // Its tracks disappear from every subscriber.
+        let gone: Vec<(Pid, Mid)> = self
+            .tracks
+            .keys()
+            .filter(|(owner, _)| *owner == pid)
+            .copied()
+            .collect();
+        for key in gone {
+            if let Some(track) = self.tracks.remove(&key) {
+                for d in track.downs {
+                    if let (Some(mid), Some(sub)) = (d.mid, self.participants.get_mut(&d.sub)) {
+                        sub.sub_mids.remove(&mid);
+                        sub.changes.push(SubChange::Remove { mid });
+                    }
+                    self.renegotiate(d.sub);
+                }
+            }
+        }
+        for track in self.tracks.values_mut() {
+            track.downs.retain(|d| d.sub != pid);
+        }
+        tracing::debug!(pid, room = %p.room, "participant left media");
+    }
+
+    pub(super) fn fail(&mut self, pid: Pid, reason: &str) {
+        tracing::warn!(pid, reason, "dropping participant's media");
+        if let Some(p) = self.participants.get(&pid) {
+            let _ = p.notices.send(Notice::Closed {
+                reason: reason.to_owned(),
+            });
+        }
+        self.leave(pid);
+    }
+}
