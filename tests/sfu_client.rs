@@ -419,6 +419,51 @@ async fn rejoin_after_a_lost_connection_and_newer_replaces_older() {
     assert_eq!(s.participants.get("bob"), Some(&bob2.stats().sid));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_auto_subscribe_only_asked_tracks_arrive() {
+    let call = Call::start();
+    let alice = call.join("alice", "default:manual").await;
+    let video_sid = alice.publish(camera(false)).await.unwrap();
+    alice.publish(microphone()).await.unwrap();
+    let creds = api::join(
+        &call.onair.url,
+        &call.token(&["user", "--user", "bob"]),
+        "default:manual",
+        true,
+    )
+    .await
+    .unwrap();
+    let bob = Client::connect_with(&creds.url, &creds.token, false)
+        .await
+        .unwrap();
+    bob.wait_for(WAIT, |s| s.published.len() == 2)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        bob.stats().tracks.is_empty(),
+        "nothing before asking: {:?}",
+        bob.stats()
+    );
+    bob.subscribe(&video_sid, true);
+    bob.wait_for(WAIT, |s| video(s, "alice").is_some_and(|v| v.frames > 10))
+        .await
+        .unwrap();
+    assert!(
+        audio(&bob.stats(), "alice").is_none(),
+        "audio was not asked for"
+    );
+    // Unsubscribing stops the flow.
+    bob.subscribe(&video_sid, false);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stopped = video(&bob.stats(), "alice").unwrap().frames;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        video(&bob.stats(), "alice").unwrap().frames <= stopped + 2,
+        "video kept flowing after unsubscribe"
+    );
+}
+
 /// `now + secs` as RFC 3339 (UTC), without a date crate.
 fn chrono_like_rfc3339(secs: u64) -> String {
     let out = Command::new("date")

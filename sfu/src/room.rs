@@ -27,6 +27,8 @@ pub enum RoomMsg {
     Join {
         pid: Pid,
         join: Box<lk::JoinResponse>,
+        /// Subscribe to everything (else only to what the client asks for).
+        auto_subscribe: bool,
         out: Outbox,
         reply: oneshot::Sender<()>,
     },
@@ -60,8 +62,12 @@ pub enum RoomMsg {
 struct Member {
     info: lk::ParticipantInfo,
     out: Outbox,
+    /// Receives every track it may, unless declined (else only `wanted`).
+    auto_subscribe: bool,
     /// Track sids this participant unsubscribed from explicitly.
     declined: Vec<String>,
+    /// Track sids this participant asked for explicitly.
+    wanted: Vec<String>,
 }
 
 struct Room {
@@ -152,10 +158,11 @@ impl Room {
                 RoomMsg::Join {
                     pid,
                     join,
+                    auto_subscribe,
                     out,
                     reply,
                 } => {
-                    self.join(pid, *join, out);
+                    self.join(pid, *join, auto_subscribe, out);
                     let _ = reply.send(());
                 }
                 RoomMsg::AddTrack { pid, req, reply } => {
@@ -204,7 +211,7 @@ impl Room {
         }
     }
 
-    fn join(&mut self, pid: Pid, mut join: lk::JoinResponse, out: Outbox) {
+    fn join(&mut self, pid: Pid, mut join: lk::JoinResponse, auto_subscribe: bool, out: Outbox) {
         let info = join.participant.clone().unwrap_or_default();
         // The same user again (a rejoin after a network loss, or a second
         // device): the newer connection replaces the older one.
@@ -248,7 +255,9 @@ impl Room {
             Member {
                 info,
                 out,
+                auto_subscribe,
                 declined: Vec::new(),
+                wanted: Vec::new(),
             },
         );
         // Existing published tracks flow to the newcomer if the rules allow.
@@ -371,11 +380,13 @@ impl Room {
             };
             if subscribe {
                 member.declined.retain(|s| s != &sid);
+                member.wanted.push(sid.clone());
                 if let Some(publisher) = publisher {
                     self.subscribe_one(pid, publisher, &sid);
                 }
             } else {
                 member.declined.push(sid.clone());
+                member.wanted.retain(|s| s != &sid);
                 self.media.send(Command::Unsubscribe { pid, sid });
             }
         }
@@ -535,7 +546,12 @@ impl Room {
         let (Some(s), Some(p)) = (self.members.get(&sub), self.members.get(&publisher)) else {
             return;
         };
-        if s.declined.iter().any(|d| d == sid) {
+        let wants = if s.auto_subscribe {
+            !s.declined.iter().any(|d| d == sid)
+        } else {
+            s.wanted.iter().any(|w| w == sid)
+        };
+        if !wants {
             return;
         }
         self.media.send(Command::Subscribe {

@@ -285,6 +285,7 @@ impl Session {
         let _ = room.send(RoomMsg::Join {
             pid,
             join: Box::new(join),
+            auto_subscribe,
             out: out_tx.clone(),
             reply,
         });
@@ -300,11 +301,6 @@ impl Session {
             offer_id: 0,
         };
         session.send_offer(first_offer, HashMap::new());
-        if !auto_subscribe {
-            tracing::debug!(
-                "client asked for no auto-subscribe; subscriptions follow its requests"
-            );
-        }
         tracing::info!("participant joined");
 
         let idle = Duration::from_secs(PING_TIMEOUT as u64 * 2);
@@ -461,7 +457,6 @@ impl Session {
                     mime,
                 });
             }
-            Notice::TrackEnded { .. } => {}
             Notice::Speakers(levels) => {
                 let speakers = levels
                     .into_iter()

@@ -130,6 +130,10 @@ enum Cmd {
         sid: String,
         quality: u8,
     },
+    Subscribe {
+        sid: String,
+        subscribe: bool,
+    },
     Leave,
 }
 
@@ -143,8 +147,19 @@ pub struct Client {
 impl Client {
     /// Connects to the SFU at `url` (`credentials.url` of a join) with a join `token`.
     pub async fn connect(url: &str, token: &str) -> Result<Client, ClientError> {
+        Self::connect_with(url, token, true).await
+    }
+
+    /// Like [`Client::connect`]; without `auto_subscribe`, tracks arrive only
+    /// after [`Client::subscribe`].
+    pub async fn connect_with(
+        url: &str,
+        token: &str,
+        auto_subscribe: bool,
+    ) -> Result<Client, ClientError> {
+        let auto = u8::from(auto_subscribe);
         let ws_url = format!(
-            "{}/rtc?access_token={token}&auto_subscribe=1&sdk=rust&protocol=16",
+            "{}/rtc?access_token={token}&auto_subscribe={auto}&sdk=rust&protocol=16",
             url.trim_end_matches('/')
         );
         let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
@@ -208,6 +223,14 @@ impl Client {
         let _ = self.cmd.send(Cmd::Quality {
             sid: track_sid.to_owned(),
             quality,
+        });
+    }
+
+    /// Starts or stops receiving a remote track.
+    pub fn subscribe(&self, track_sid: &str, subscribe: bool) {
+        let _ = self.cmd.send(Cmd::Subscribe {
+            sid: track_sid.to_owned(),
+            subscribe,
         });
     }
 
@@ -403,6 +426,10 @@ impl Worker {
                         break "left".into();
                     }
                     Some(Cmd::Publish { track, reply }) => self.add_track(track, reply).await,
+                    Some(Cmd::Subscribe { sid, subscribe }) => {
+                        let update = lk::UpdateSubscription { track_sids: vec![sid], subscribe, ..Default::default() };
+                        let _ = self.send(Req::Subscription(update)).await;
+                    }
                     Some(Cmd::Quality { sid, quality }) => {
                         let settings = lk::UpdateTrackSettings { track_sids: vec![sid], quality: i32::from(quality), ..Default::default() };
                         let _ = self.send(Req::TrackSetting(settings)).await;

@@ -143,8 +143,6 @@ pub enum Notice {
         mid: String,
         mime: String,
     },
-    /// A publisher m-line went away (the client unpublished).
-    TrackEnded { sid: String },
     /// Speaker levels in the room changed: `(participant sid, level 0..1, active)`.
     Speakers(Vec<(String, f32, bool)>),
     /// The peer connections failed or were closed; the participant is gone from media.
