@@ -9,7 +9,6 @@
 //! `BENCH_SUBSCRIBERS` (default 10) and `BENCH_SECONDS` (default 10).
 
 use std::net::UdpSocket;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -20,6 +19,7 @@ use onair_bus::LocalBus;
 use onair_client::files::{ivf, ogg_opus};
 use onair_client::{Client, Codec, LocalLayer, LocalTrack, Source};
 use onair_sfu::{MediaConfig, Sfu};
+use onair_testkit::media;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -44,19 +44,6 @@ fn thread_cpu(tid: i32) -> f64 {
             .unwrap_or(0.0);
     // SAFETY: sysconf has no preconditions.
     ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
-}
-
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-y", "-loglevel", "error"])
-        .args(args)
-        .output()
-        .expect("ffmpeg");
-    assert!(
-        out.status.success(),
-        "ffmpeg: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn token(key: &ApiKey, user: &str) -> String {
@@ -163,40 +150,9 @@ async fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     for (w, h, kbps) in [(320, 180, 150), (640, 360, 500), (1280, 720, 1500)] {
-        let out = dir.path().join(format!("{w}.ivf"));
-        ffmpeg(&[
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("testsrc=size={w}x{h}:rate=30"),
-            "-t",
-            "10",
-            "-c:v",
-            "libvpx",
-            "-deadline",
-            "realtime",
-            "-cpu-used",
-            "8",
-            "-b:v",
-            &format!("{kbps}k"),
-            "-g",
-            "60",
-            out.to_str().unwrap(),
-        ]);
+        media::vp8_ivf(dir.path(), w, h, kbps, 10);
     }
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=48000",
-        "-t",
-        "10",
-        "-c:a",
-        "libopus",
-        "-b:a",
-        "32k",
-        dir.path().join("tone.ogg").to_str().unwrap(),
-    ]);
+    media::opus_ogg(dir.path(), 10);
 
     let key = ApiKey::new("APIbench", "bench-secret-bench-secret");
     let bus = Arc::new(LocalBus::new());

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use onair_client::files::{ivf, ogg_opus};
 use onair_client::{api, Client, Codec, LocalLayer, LocalTrack, Source, Stats};
+use onair_testkit::media;
 
 struct Media {
     _dir: tempfile::TempDir,
@@ -26,55 +27,10 @@ fn media() -> &'static Path {
         .get_or_init(|| {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().to_path_buf();
-            let ffmpeg = |args: &[&str]| {
-                let out = Command::new("ffmpeg")
-                    .args(["-y", "-loglevel", "error"])
-                    .args(args)
-                    .output()
-                    .expect("ffmpeg (make test installs it)");
-                assert!(
-                    out.status.success(),
-                    "ffmpeg: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            };
             for (w, h) in [(320, 180), (640, 360), (1280, 720)] {
-                let out = path.join(format!("{w}.ivf"));
-                ffmpeg(&[
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    &format!("testsrc=size={w}x{h}:rate=30"),
-                    "-t",
-                    "3",
-                    "-c:v",
-                    "libvpx",
-                    "-deadline",
-                    "realtime",
-                    "-cpu-used",
-                    "8",
-                    "-b:v",
-                    "300k",
-                    "-g",
-                    "30",
-                    "-keyint_min",
-                    "30",
-                    out.to_str().unwrap(),
-                ]);
+                media::vp8_ivf(&path, w, h, 300, 3);
             }
-            ffmpeg(&[
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=frequency=440:sample_rate=48000",
-                "-t",
-                "3",
-                "-c:a",
-                "libopus",
-                "-b:a",
-                "32k",
-                path.join("tone.ogg").to_str().unwrap(),
-            ]);
+            media::opus_ogg(&path, 3);
             Media { _dir: dir, path }
         })
         .path

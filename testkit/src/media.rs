@@ -1,0 +1,73 @@
+//! Test media made by ffmpeg: VP8 in IVF and Opus in Ogg, of any length,
+//! size and bitrate, for publishing through `onair-client`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Runs ffmpeg quietly; panics with its error output if it fails.
+pub fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error"])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("ffmpeg (make test installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `dir/{width}.ivf`: a VP8 test pattern at 30 fps with a keyframe every second.
+pub fn vp8_ivf(dir: &Path, width: u32, height: u32, kbps: u32, seconds: u32) -> PathBuf {
+    let out = dir.join(format!("{width}.ivf"));
+    let source = format!("testsrc=size={width}x{height}:rate=30");
+    let (bitrate, length) = (format!("{kbps}k"), seconds.to_string());
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &source,
+        "-t",
+        &length,
+        "-c:v",
+        "libvpx",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+        "-b:v",
+        &bitrate,
+        "-g",
+        "30",
+        "-keyint_min",
+        "30",
+        path_str(&out),
+    ]);
+    out
+}
+
+/// `dir/tone.ogg`: a 440 Hz tone in Opus, 48 kHz.
+pub fn opus_ogg(dir: &Path, seconds: u32) -> PathBuf {
+    let out = dir.join("tone.ogg");
+    let length = seconds.to_string();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        &length,
+        "-c:a",
+        "libopus",
+        "-b:a",
+        "32k",
+        path_str(&out),
+    ]);
+    out
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str()
+        .unwrap_or_else(|| panic!("non-UTF-8 path {}", p.display()))
+}
