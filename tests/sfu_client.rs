@@ -420,6 +420,38 @@ async fn without_auto_subscribe_only_asked_tracks_arrive() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unpublished_track_leaves_subscribers() {
+    let call = Call::start();
+    let alice = call.join("alice", "default:unpublish").await;
+    let video_sid = alice.publish(camera(false)).await.unwrap();
+    alice.publish(microphone()).await.unwrap();
+    let bob = call.join("bob", "default:unpublish").await;
+    bob.wait_for(WAIT, |s| {
+        video(s, "alice").is_some_and(|v| v.frames > 10) && audio(s, "alice").is_some()
+    })
+    .await
+    .unwrap();
+    alice.unpublish(&video_sid);
+    bob.wait_for(WAIT, |s| !s.published.contains_key(&video_sid))
+        .await
+        .unwrap_or_else(|s| panic!("video still announced: {s:?}"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (v, a) = (
+        video(&bob.stats(), "alice").unwrap().frames,
+        audio(&bob.stats(), "alice").unwrap().frames,
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        video(&bob.stats(), "alice").unwrap().frames <= v + 1,
+        "video still flows"
+    );
+    assert!(
+        audio(&bob.stats(), "alice").unwrap().frames > a + 20,
+        "audio stopped too"
+    );
+}
+
 /// `now + secs` as RFC 3339 (UTC), without a date crate.
 fn chrono_like_rfc3339(secs: u64) -> String {
     let out = Command::new("date")

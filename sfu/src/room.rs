@@ -45,6 +45,8 @@ pub enum RoomMsg {
         mid: String,
         mime: String,
     },
+    /// The publisher stopped sending a track.
+    TrackEnded { pid: Pid, sid: String },
     /// The publisher (un)muted a track.
     Mute { pid: Pid, sid: String, muted: bool },
     /// The participant asks to (un)subscribe tracks.
@@ -174,6 +176,7 @@ impl Room {
                     mid,
                     mime,
                 } => self.track_live(pid, &sid, mid, mime),
+                RoomMsg::TrackEnded { pid, sid } => self.track_ended(pid, &sid),
                 RoomMsg::Mute { pid, sid, muted } => self.mute(pid, &sid, muted),
                 RoomMsg::Subscription {
                     pid,
@@ -344,6 +347,19 @@ impl Room {
         let subscribers: Vec<Pid> = self.members.keys().copied().filter(|p| *p != pid).collect();
         for sub in subscribers {
             self.subscribe_one(sub, pid, sid);
+        }
+    }
+
+    fn track_ended(&mut self, pid: Pid, sid: &str) {
+        let Some(member) = self.members.get_mut(&pid) else {
+            return;
+        };
+        let before = member.info.tracks.len();
+        member.info.tracks.retain(|t| t.sid != sid);
+        if member.info.tracks.len() != before {
+            member.info.version += 1;
+            let info = member.info.clone();
+            self.broadcast_update(&info, None);
         }
     }
 

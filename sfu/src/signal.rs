@@ -457,6 +457,9 @@ impl Session {
                     mime,
                 });
             }
+            Notice::TrackEnded { sid } => {
+                let _ = self.room.send(RoomMsg::TrackEnded { pid: self.pid, sid });
+            }
             Notice::Speakers(levels) => {
                 let speakers = levels
                     .into_iter()

@@ -134,6 +134,9 @@ enum Cmd {
         sid: String,
         subscribe: bool,
     },
+    Unpublish {
+        sid: String,
+    },
     Leave,
 }
 
@@ -223,6 +226,13 @@ impl Client {
         let _ = self.cmd.send(Cmd::Quality {
             sid: track_sid.to_owned(),
             quality,
+        });
+    }
+
+    /// Stops sending one of our tracks (its m-line goes inactive).
+    pub fn unpublish(&self, track_sid: &str) {
+        let _ = self.cmd.send(Cmd::Unpublish {
+            sid: track_sid.to_owned(),
         });
     }
 
@@ -325,6 +335,8 @@ struct Worker {
     subscriber: Rtc,
     stats: Arc<Mutex<Stats>>,
     pending_tracks: HashMap<String, PendingTrack>,
+    /// Our published track sids → their m-lines.
+    own_tracks: HashMap<String, Mid>,
     publisher_offer: Option<SdpPendingOffer>,
     offer_id: u32,
     sending: Vec<Sending>,
@@ -362,6 +374,7 @@ impl Worker {
             subscriber: new_rtc(locals[1])?,
             stats,
             pending_tracks: HashMap::new(),
+            own_tracks: HashMap::new(),
             publisher_offer: None,
             offer_id: 0,
             sending: Vec::new(),
@@ -426,6 +439,11 @@ impl Worker {
                         break "left".into();
                     }
                     Some(Cmd::Publish { track, reply }) => self.add_track(track, reply).await,
+                    Some(Cmd::Unpublish { sid }) => {
+                        if let Err(e) = self.unpublish(&sid).await {
+                            tracing::debug!(error = %e, "unpublish failed");
+                        }
+                    }
                     Some(Cmd::Subscribe { sid, subscribe }) => {
                         let update = lk::UpdateSubscription { track_sids: vec![sid], subscribe, ..Default::default() };
                         let _ = self.send(Req::Subscription(update)).await;
@@ -583,7 +601,8 @@ impl Worker {
                 let Some(info) = published.track else {
                     return Ok(());
                 };
-                self.negotiate_track(&published.cid, pending.track).await?;
+                let mid = self.negotiate_track(&published.cid, pending.track).await?;
+                self.own_tracks.insert(info.sid.clone(), mid);
                 let _ = pending.reply.send(Ok(info.sid));
             }
             Resp::RequestResponse(r) => {
@@ -604,6 +623,8 @@ impl Worker {
                         s.participants.remove(&p.identity);
                     } else {
                         s.participants.insert(p.identity.clone(), p.sid.clone());
+                        // The update carries the full track list of that participant.
+                        s.published.retain(|_, who| who != &p.identity);
                         for t in &p.tracks {
                             s.published.insert(t.sid.clone(), p.identity.clone());
                         }
@@ -682,7 +703,36 @@ impl Worker {
             .insert(cid, PendingTrack { track, reply });
     }
 
-    async fn negotiate_track(&mut self, cid: &str, track: LocalTrack) -> Result<(), ClientError> {
+    async fn unpublish(&mut self, sid: &str) -> Result<(), ClientError> {
+        let Some(mid) = self.own_tracks.remove(sid) else {
+            return Ok(());
+        };
+        self.sending.retain(|s| s.mid != mid);
+        let mut api = self.publisher.sdp_api();
+        api.set_direction(mid, Direction::Inactive);
+        if let Some((offer, pending)) = api.apply() {
+            self.send_publisher_offer(offer, pending).await?;
+        }
+        Ok(())
+    }
+
+    async fn send_publisher_offer(
+        &mut self,
+        offer: SdpOffer,
+        pending: SdpPendingOffer,
+    ) -> Result<(), ClientError> {
+        self.publisher_offer = Some(pending);
+        self.offer_id += 1;
+        let offer = lk::SessionDescription {
+            r#type: "offer".into(),
+            sdp: offer.to_sdp_string(),
+            id: self.offer_id,
+            ..Default::default()
+        };
+        self.send(Req::Offer(offer)).await
+    }
+
+    async fn negotiate_track(&mut self, cid: &str, track: LocalTrack) -> Result<Mid, ClientError> {
         let kind = if track.codec == Codec::Opus {
             MediaKind::Audio
         } else {
@@ -708,15 +758,7 @@ impl Worker {
         let Some((offer, pending)) = api.apply() else {
             return Err(ClientError::Media("no offer".into()));
         };
-        self.publisher_offer = Some(pending);
-        self.offer_id += 1;
-        let offer = lk::SessionDescription {
-            r#type: "offer".into(),
-            sdp: offer.to_sdp_string(),
-            id: self.offer_id,
-            ..Default::default()
-        };
-        self.send(Req::Offer(offer)).await?;
+        self.send_publisher_offer(offer, pending).await?;
         let clock = if kind == MediaKind::Audio {
             Frequency::FORTY_EIGHT_KHZ
         } else {
@@ -738,7 +780,7 @@ impl Worker {
                 })
                 .collect(),
         });
-        Ok(())
+        Ok(mid)
     }
 
     /// Writes every frame that is due, in real time, looping the files.

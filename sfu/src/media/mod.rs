@@ -143,6 +143,8 @@ pub enum Notice {
         mid: String,
         mime: String,
     },
+    /// The publisher stopped sending a track (its m-line went inactive).
+    TrackEnded { sid: String },
     /// Speaker levels in the room changed: `(participant sid, level 0..1, active)`.
     Speakers(Vec<(String, f32, bool)>),
     /// The peer connections failed or were closed; the participant is gone from media.

@@ -360,6 +360,13 @@ impl Worker {
             {
                 self.media_added(id.0, added.mid);
             }
+            Event::MediaChanged(changed) if id.1 == Role::Publisher => {
+                if matches!(changed.direction, Direction::RecvOnly | Direction::SendRecv) {
+                    self.media_added(id.0, changed.mid); // a reused m-line sends again
+                } else {
+                    self.unpublish(id.0, changed.mid);
+                }
+            }
             Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
                 tracing::trace!(pid = id.0, bps = estimate.as_u64(), "bandwidth estimate");
                 if let Some(p) = self.participants.get_mut(&id.0) {

@@ -173,7 +173,32 @@ impl Worker {
         Ok(answer.to_sdp_string())
     }
 
+    /// The publisher stopped sending on `mid`: the track leaves every subscriber.
+    pub(super) fn unpublish(&mut self, pid: Pid, mid: Mid) {
+        let Some(track) = self.tracks.remove(&(pid, mid)) else {
+            return;
+        };
+        tracing::debug!(pid, sid = %track.spec.sid, "track unpublished");
+        if let Some(p) = self.participants.get_mut(&pid) {
+            p.published.remove(&mid);
+            let _ = p.notices.send(Notice::TrackEnded {
+                sid: track.spec.sid.clone(),
+            });
+        }
+        for d in track.downs {
+            if let (Some(out), Some(sub)) = (d.mid, self.participants.get_mut(&d.sub)) {
+                sub.sub_mids.remove(&out);
+                sub.changes.push(SubChange::Remove { mid: out });
+            }
+            self.update_desired(d.sub);
+            self.renegotiate(d.sub);
+        }
+    }
+
     pub(super) fn media_added(&mut self, pid: Pid, mid: Mid) {
+        if self.tracks.contains_key(&(pid, mid)) {
+            return;
+        }
         let Some(p) = self.participants.get_mut(&pid) else {
             return;
         };
@@ -422,22 +447,14 @@ impl Worker {
         }
         self.by_addr.retain(|_, id| id.0 != pid);
         // Its tracks disappear from every subscriber.
-        let gone: Vec<(Pid, Mid)> = self
+        let gone: Vec<Mid> = self
             .tracks
             .keys()
             .filter(|(owner, _)| *owner == pid)
-            .copied()
+            .map(|(_, mid)| *mid)
             .collect();
-        for key in gone {
-            if let Some(track) = self.tracks.remove(&key) {
-                for d in track.downs {
-                    if let (Some(mid), Some(sub)) = (d.mid, self.participants.get_mut(&d.sub)) {
-                        sub.sub_mids.remove(&mid);
-                        sub.changes.push(SubChange::Remove { mid });
-                    }
-                    self.renegotiate(d.sub);
-                }
-            }
+        for mid in gone {
+            self.unpublish(pid, mid);
         }
         for track in self.tracks.values_mut() {
             track.downs.retain(|d| d.sub != pid);
