@@ -452,6 +452,35 @@ async fn unpublished_track_leaves_subscribers() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderator_mutes_a_microphone() {
+    let call = Call::start();
+    let alice = call.join("alice", "default:mute").await;
+    let mic = alice.publish(microphone()).await.unwrap();
+    let bob = call.join("bob", "default:mute").await;
+    bob.wait_for(WAIT, |s| audio(s, "alice").is_some_and(|a| a.frames > 20))
+        .await
+        .unwrap();
+    let (status, _) = call
+        .api(
+            reqwest::Method::POST,
+            "/calls/default/mute/mute_users",
+            serde_json::json!({"user_ids": ["alice"], "audio": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    bob.wait_for(WAIT, |s| s.muted.contains(&mic))
+        .await
+        .unwrap_or_else(|s| panic!("not shown muted: {s:?}"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let frames = audio(&bob.stats(), "alice").unwrap().frames;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        audio(&bob.stats(), "alice").unwrap().frames <= frames + 2,
+        "audio still flows after the mute"
+    );
+}
+
 /// `now + secs` as RFC 3339 (UTC), without a date crate.
 fn chrono_like_rfc3339(secs: u64) -> String {
     let out = Command::new("date")

@@ -115,6 +115,8 @@ pub struct Stats {
     pub speakers: Vec<String>,
     /// Data packets received: (sender identity, payload).
     pub data: Vec<(String, Vec<u8>)>,
+    /// Remote track sids that their publisher has muted.
+    pub muted: std::collections::HashSet<String>,
     /// Why the server ended the session, once it did.
     pub closed: Option<String>,
     /// Both peer connections are up.
@@ -309,6 +311,8 @@ async fn next_response(ws: &mut Ws) -> Result<Resp, ClientError> {
 /// A track being sent.
 struct Sending {
     mid: Mid,
+    /// Muted: the timeline runs on, nothing is sent.
+    muted: bool,
     clock: Frequency,
     layers: Vec<SendingLayer>,
 }
@@ -626,6 +630,11 @@ impl Worker {
                         // The update carries the full track list of that participant.
                         s.published.retain(|_, who| who != &p.identity);
                         for t in &p.tracks {
+                            if t.muted {
+                                s.muted.insert(t.sid.clone());
+                            } else {
+                                s.muted.remove(&t.sid);
+                            }
                             s.published.insert(t.sid.clone(), p.identity.clone());
                         }
                     }
@@ -638,6 +647,19 @@ impl Worker {
                     if sp.active {
                         s.speakers.push(sp.sid);
                     }
+                }
+            }
+            Resp::Mute(m) => {
+                // A moderator muted us: comply and confirm, as livekit-client does.
+                if let Some(mid) = self.own_tracks.get(&m.sid) {
+                    for s in self.sending.iter_mut().filter(|s| s.mid == *mid) {
+                        s.muted = m.muted;
+                    }
+                    self.send(Req::Mute(lk::MuteTrackRequest {
+                        sid: m.sid,
+                        muted: m.muted,
+                    }))
+                    .await?;
                 }
             }
             Resp::Leave(leave) => {
@@ -767,6 +789,7 @@ impl Worker {
         let now = Instant::now();
         self.sending.push(Sending {
             mid,
+            muted: false,
             clock,
             layers: track
                 .layers
@@ -792,6 +815,11 @@ impl Worker {
             for layer in &mut s.layers {
                 while layer.at <= now && !layer.frames.is_empty() {
                     let frame = &layer.frames[layer.next];
+                    if s.muted {
+                        layer.at += frame.duration;
+                        layer.next = (layer.next + 1) % layer.frames.len();
+                        continue;
+                    }
                     let Some(writer) = self.publisher.writer(s.mid) else {
                         break;
                     };
