@@ -1,7 +1,7 @@
 //! Benchmark: SFU forwarding. One publisher sends three simulcast layers
 //! (VP8, made by ffmpeg) plus Opus; N `onair-client` subscribers receive
-//! the top layer. Prints forwarded packets/s, CPU-seconds of the media
-//! worker thread per million forwarded packets, and the in-SFU forwarding
+//! the top layer. Prints forwarded packets/s, CPU-seconds of the SFU's media
+//! threads (receive thread + workers) per million forwarded packets, the
 //! delay p50/p99 — then the same for a plain UDP relay (receive → send, no
 //! crypto) on this machine, and the ratio of the two.
 //!
@@ -159,6 +159,7 @@ async fn main() {
     let media = MediaConfig {
         udp_bind: "127.0.0.1:0".parse().unwrap(),
         candidates: Vec::new(),
+        workers: 0,
     };
     let sfu = Sfu::start(media, Arc::new(KeySet::new([key.clone()])), bus).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -223,16 +224,20 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let start = sfu.forward_stats().await.unwrap();
-    let tid = start.thread_id;
-    let (c0, t0) = (thread_cpu(tid), Instant::now());
+    // All media threads: the receive thread and every worker.
+    let cpu = |ids: &[i32]| ids.iter().map(|t| thread_cpu(*t)).sum::<f64>();
+    let (c0, t0) = (cpu(&start.thread_ids), Instant::now());
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let stats = sfu.forward_stats().await.unwrap();
-    let (c1, t1) = (thread_cpu(tid), Instant::now());
+    let (c1, t1) = (cpu(&start.thread_ids), Instant::now());
     let elapsed = (t1 - t0).as_secs_f64();
     let rate = stats.forwarded as f64 / elapsed;
     let cpu_per_million = (c1 - c0) / stats.forwarded.max(1) as f64 * 1e6;
     let per_core = stats.forwarded as f64 / (c1 - c0).max(1e-9);
-    println!("SFU: 1 publisher (VP8 q/h/f + Opus) → {subscribers} subscribers, {elapsed:.0} s, one media worker thread");
+    println!(
+        "SFU: 1 publisher (VP8 q/h/f + Opus) → {subscribers} subscribers, {elapsed:.0} s; CPU of the receive thread + {} worker threads",
+        start.thread_ids.len() - 1
+    );
     println!(
         "  forwarded {:>9.0} packets/s   {:>6.2} CPU-s per million packets   {:>9.0} packets per CPU-second   delay p50 {} µs  p99 {} µs",
         rate,

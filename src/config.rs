@@ -7,6 +7,7 @@
 //! signal_url = "wss://video.example.com"             # what clients connect to
 //! join_token_ttl = "6h"
 //! rtc_udp = "127.0.0.1:7882"                       # SFU media port, shared by all peers
+//! rtc_workers = 0                                  # media threads; 0 = one per core
 //! [[api_keys]]
 //! key = "APIabc"
 //! secret = "…"
@@ -52,6 +53,8 @@ pub struct Config {
     /// Addresses announced in ICE candidates (default: `rtc_udp`); set the
     /// public IP here when the server is behind 1:1 NAT.
     pub rtc_candidates: Vec<SocketAddr>,
+    /// SFU media worker threads; 0 means one per core.
+    pub rtc_workers: usize,
 }
 
 /// One API key in the config file.
@@ -82,6 +85,7 @@ impl Default for Config {
             ice_servers: Vec::new(),
             rtc_udp: SocketAddr::from(([127, 0, 0, 1], 7882)),
             rtc_candidates: Vec::new(),
+            rtc_workers: 0,
         }
     }
 }

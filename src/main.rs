@@ -48,6 +48,9 @@ pub struct DevArgs {
     /// UDP address of the SFU media port.
     #[arg(long, env = "ONAIR_RTC_UDP", default_value = "127.0.0.1:7882")]
     pub rtc_udp: SocketAddr,
+    /// SFU media worker threads (0: one per core).
+    #[arg(long, env = "ONAIR_RTC_WORKERS", default_value_t = 0)]
+    pub rtc_workers: usize,
     /// Use this API key instead of the generated one.
     #[arg(long, env = "ONAIR_API_KEY", requires = "api_secret")]
     pub api_key: Option<String>,

@@ -28,6 +28,7 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
         listen: args.listen,
         data_dir: args.data_dir.clone(),
         rtc_udp: args.rtc_udp,
+        rtc_workers: args.rtc_workers,
         ..Config::default()
     };
     let listener = bind(&config).await?;
@@ -117,6 +118,7 @@ fn start_sfu(config: &Config, state: &AppState) -> anyhow::Result<Sfu> {
     let media = MediaConfig {
         udp_bind: config.rtc_udp,
         candidates: config.rtc_candidates.clone(),
+        workers: config.rtc_workers,
     };
     Sfu::start(media, state.keys.clone(), state.bus.clone())
         .with_context(|| format!("binding the SFU media port {}", config.rtc_udp))

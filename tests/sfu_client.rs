@@ -481,6 +481,29 @@ async fn moderator_mutes_a_microphone() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_spread_over_workers_all_carry_media() {
+    let data = tempfile::tempdir().unwrap();
+    let call = Call {
+        onair: support::dev(data.path(), &["--rtc-workers", "3"]),
+        data,
+    };
+    let mut pairs = Vec::new();
+    for room in ["default:w-a", "default:w-b", "default:w-c", "default:w-d"] {
+        let publisher = call.join("alice", room).await;
+        publisher.publish(camera(false)).await.unwrap();
+        let viewer = call.join("bob", room).await;
+        pairs.push((publisher, viewer));
+    }
+    for (_, viewer) in &pairs {
+        viewer
+            .wait_for(WAIT, |s| video(s, "alice").is_some_and(|v| v.frames > 10))
+            .await
+            .unwrap_or_else(|s| panic!("a room got no media: {s:?}"));
+        assert_eq!(viewer.stats().participants.len(), 1, "rooms are separate");
+    }
+}
+
 /// `now + secs` as RFC 3339 (UTC), without a date crate.
 fn chrono_like_rfc3339(secs: u64) -> String {
     let out = Command::new("date")

@@ -8,7 +8,6 @@
 //! 404 (and so does its `validate`), which makes the client fall back.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -47,18 +46,12 @@ pub struct Signal {
     pub rooms: Rooms,
     /// The media worker.
     pub media: Media,
-    next_pid: AtomicU64,
 }
 
 impl Signal {
     /// The endpoint state.
     pub fn new(keys: Arc<KeySet>, rooms: Rooms, media: Media) -> Arc<Self> {
-        Arc::new(Self {
-            keys,
-            rooms,
-            media,
-            next_pid: AtomicU64::new(1),
-        })
+        Arc::new(Self { keys, rooms, media })
     }
 }
 
@@ -156,7 +149,7 @@ async fn rtc(
     let auto_subscribe = params.get("auto_subscribe").is_none_or(|v| v != "0");
     ws.max_message_size(1 << 20)
         .on_upgrade(move |socket| async move {
-            let pid = signal.next_pid.fetch_add(1, Ordering::Relaxed);
+            let pid = signal.media.new_pid(&claims.video.room);
             let span = tracing::info_span!("participant", room = %claims.video.room, identity = %claims.sub, pid);
             Session::run(signal, socket, claims, pid, auto_subscribe).instrument(span).await;
         })

@@ -7,11 +7,14 @@
 //! offer the tracks it receives plus the `_reliable`/`_lossy` data
 //! channels, the client answers).
 
+mod dispatch;
 pub mod downtrack;
 mod worker;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -25,6 +28,8 @@ pub struct MediaConfig {
     pub udp_bind: SocketAddr,
     /// Addresses put in ICE candidates; default: the bound address.
     pub candidates: Vec<SocketAddr>,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
 }
 
 /// Media kind of a track.
@@ -117,6 +122,23 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The participant this command is about (`None` for `Stats`).
+    fn pid(&self) -> Option<Pid> {
+        match self {
+            Command::Join { pid, .. }
+            | Command::PublisherOffer { pid, .. }
+            | Command::SubscriberAnswer { pid, .. }
+            | Command::ExpectTrack { pid, .. }
+            | Command::Subscribe { pid, .. }
+            | Command::Unsubscribe { pid, .. }
+            | Command::Settings { pid, .. }
+            | Command::Leave { pid } => Some(*pid),
+            Command::Stats { .. } => None,
+        }
+    }
+}
+
 /// What the worker forwarded (for benchmarks and metrics).
 #[derive(Clone, Debug)]
 pub struct ForwardStats {
@@ -125,8 +147,9 @@ pub struct ForwardStats {
     /// Microseconds from a packet's arrival to its hand-off toward the
     /// subscriber (SRTP and send, or str0m's pacer queue).
     pub delay_us: hdrhistogram::Histogram<u64>,
-    /// The worker thread's Linux thread id (for per-thread CPU accounting).
-    pub thread_id: i32,
+    /// Linux thread ids of the media threads (workers and the receive
+    /// thread), for per-thread CPU accounting.
+    pub thread_ids: Vec<i32>,
 }
 
 /// What the worker tells a participant's session.
@@ -151,34 +174,74 @@ pub enum Notice {
     Closed { reason: String },
 }
 
-/// Handle to the media worker thread.
+/// Handle to the media workers: N threads, each owning the peers of the
+/// rooms assigned to it (by room name), so forwarding never crosses threads.
 #[derive(Clone)]
 pub struct Media {
-    tx: mpsc::UnboundedSender<Command>,
+    workers: Arc<Vec<mpsc::UnboundedSender<Command>>>,
+    dispatcher: Arc<AtomicI32>,
+    next_pid: Arc<AtomicU64>,
     local: SocketAddr,
 }
 
 impl Media {
-    /// Binds the UDP socket and starts the worker thread.
+    /// Binds the UDP socket and starts the dispatcher and `workers` worker
+    /// threads (0: one per core).
     pub fn start(config: MediaConfig) -> std::io::Result<Media> {
         let socket = std::net::UdpSocket::bind(config.udp_bind)?;
-        socket.set_nonblocking(true)?;
         let local = socket.local_addr()?;
         let candidates = if config.candidates.is_empty() {
             vec![local]
         } else {
             config.candidates
         };
-        let (tx, rx) = mpsc::unbounded_channel();
+        let count = match config.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+        .min(256);
+        let mut workers = Vec::with_capacity(count);
+        let mut inboxes = Vec::with_capacity(count);
+        for index in 0..count {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let inbox = Arc::new(dispatch::Inbox::new());
+            let send = socket.try_clone()?;
+            let (candidates, worker_inbox) = (candidates.clone(), inbox.clone());
+            std::thread::Builder::new()
+                .name(format!("onair-media-{index}"))
+                .spawn(move || worker::run(index, send, worker_inbox, candidates, rx))?;
+            workers.push(tx);
+            inboxes.push(inbox);
+        }
+        let dispatcher = Arc::new(AtomicI32::new(0));
+        let dispatcher_id = dispatcher.clone();
         std::thread::Builder::new()
-            .name("onair-media".into())
-            .spawn(move || worker::run(socket, candidates, rx))?;
-        Ok(Media { tx, local })
+            .name("onair-media-rx".into())
+            .spawn(move || dispatch::run(socket, inboxes, dispatcher_id))?;
+        Ok(Media {
+            workers: Arc::new(workers),
+            dispatcher,
+            next_pid: Arc::new(AtomicU64::new(1)),
+            local,
+        })
     }
 
-    /// Sends a command (a gone worker is logged, not fatal).
+    /// A new participant id for `room`; it names the worker of that room.
+    pub fn new_pid(&self, room: &str) -> Pid {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(room, &mut hasher);
+        let worker = std::hash::Hasher::finish(&hasher) % self.workers.len() as u64;
+        (self.next_pid.fetch_add(1, Ordering::Relaxed) << 8) | worker
+    }
+
+    /// Sends a command to the worker of its participant (a gone worker is logged).
     pub fn send(&self, cmd: Command) {
-        if self.tx.send(cmd).is_err() {
+        let Some(pid) = cmd.pid() else {
+            tracing::error!("Stats goes through Media::stats");
+            return;
+        };
+        let worker = &self.workers[(pid & 0xff) as usize % self.workers.len()];
+        if worker.send(cmd).is_err() {
             tracing::error!("media worker is gone");
         }
     }
@@ -188,11 +251,27 @@ impl Media {
         self.local
     }
 
-    /// Forwarding figures since the last call (and resets them).
+    /// Forwarding figures of all workers since the last call (and resets them).
     pub async fn stats(&self) -> Option<ForwardStats> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Command::Stats { reply });
-        rx.await.ok()
+        let mut total: Option<ForwardStats> = None;
+        for worker in self.workers.iter() {
+            let (reply, rx) = oneshot::channel();
+            worker.send(Command::Stats { reply }).ok()?;
+            let s = rx.await.ok()?;
+            match total.as_mut() {
+                None => total = Some(s),
+                Some(t) => {
+                    t.forwarded += s.forwarded;
+                    let _ = t.delay_us.add(&s.delay_us);
+                    t.thread_ids.extend(s.thread_ids);
+                }
+            }
+        }
+        let mut total = total?;
+        total
+            .thread_ids
+            .push(self.dispatcher.load(Ordering::Relaxed));
+        Some(total)
     }
 }
 
@@ -289,6 +368,30 @@ mod tests {
             choose_layer(Want::Size(100, 100), &[], [true, false, false], Some(1)),
             Some(0)
         );
+    }
+
+    #[test]
+    fn rooms_keep_their_worker() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let media = Media {
+            workers: Arc::new(vec![tx.clone(), tx.clone(), tx]),
+            dispatcher: Arc::default(),
+            next_pid: Arc::new(AtomicU64::new(1)),
+            local: "127.0.0.1:1".parse().unwrap(),
+        };
+        let worker = |pid: Pid| pid & 0xff;
+        let a = media.new_pid("default:a");
+        assert_eq!(
+            worker(media.new_pid("default:a")),
+            worker(a),
+            "same room, same worker"
+        );
+        assert_ne!(media.new_pid("default:a"), a, "ids are unique");
+        let used: std::collections::HashSet<u64> = (0..50)
+            .map(|i| worker(media.new_pid(&format!("room-{i}"))))
+            .collect();
+        assert!(used.iter().all(|w| *w < 3));
+        assert!(used.len() > 1, "rooms spread over workers");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The media worker: one thread, one UDP socket, every peer connection.
+//! A media worker: one thread owning the peer connections of its rooms.
 //!
 //! A packet reaches its peer by our ICE ufrag (the first STUN binding
 //! request names it) and afterwards by its source address: two hash
@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prost::Message;
@@ -24,6 +25,7 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
 use tokio::sync::mpsc;
 
+use super::dispatch::{ufrag_prefix, Inbox};
 use super::downtrack::{DownTrack, Incoming, Vp8Ids};
 use super::{
     choose_layer, layer_of_rid, Command, ForwardStats, Kind, Notice, Pid, TrackSpec, Want,
@@ -34,16 +36,12 @@ mod data;
 mod forward;
 mod negotiation;
 
-/// Largest datagram we read.
-const MTU: usize = 2000;
 /// How often speaker levels are recomputed.
 const SPEAKER_INTERVAL: Duration = Duration::from_millis(400);
 /// Keyframe requests for one layer are at most this frequent.
 const PLI_INTERVAL: Duration = Duration::from_millis(500);
 /// A layer not seen for this long counts as not flowing.
 const LAYER_STALE: Duration = Duration::from_secs(2);
-/// Most datagrams read per wake-up.
-const RECV_BATCH: usize = 64;
 /// How often connection timeouts and speakers are checked.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(100);
 /// A peer that never connects is dropped after this long.
@@ -127,6 +125,8 @@ struct Participant {
 }
 
 struct Worker {
+    /// This worker's number (the prefix of its peers' ICE ufrags).
+    index: usize,
     socket: UdpSocket,
     candidates: Vec<SocketAddr>,
     peers: HashMap<PeerId, Peer>,
@@ -144,9 +144,12 @@ struct Worker {
     last_housekeeping: Instant,
 }
 
-/// Runs the worker until every command sender is gone.
+/// Runs worker `index` until every command sender is gone: datagrams come
+/// from `inbox` (filled by the receive thread), replies go out on `socket`.
 pub fn run(
+    index: usize,
     socket: UdpSocket,
+    inbox: Arc<Inbox>,
     candidates: Vec<SocketAddr>,
     commands: mpsc::UnboundedReceiver<Command>,
 ) {
@@ -160,47 +163,27 @@ pub fn run(
             return;
         }
     };
-    runtime.block_on(async move {
-        let send_socket = match socket.try_clone() {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "media socket");
-                return;
-            }
-        };
-        let recv_socket = match tokio::net::UdpSocket::from_std(socket) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "media socket");
-                return;
-            }
-        };
-        let mut worker = Worker {
-            socket: send_socket,
-            candidates,
-            peers: HashMap::new(),
-            by_ufrag: HashMap::new(),
-            by_addr: HashMap::new(),
-            participants: HashMap::new(),
-            tracks: HashMap::new(),
-            events: Vec::new(),
-            last_speakers: Instant::now(),
-            forwarded: 0,
-            delay_us: new_histogram(),
-            due: Vec::new(),
-            last_housekeeping: Instant::now(),
-        };
-        worker.run(recv_socket, commands).await;
-    });
+    let mut worker = Worker {
+        index,
+        socket,
+        candidates,
+        peers: HashMap::new(),
+        by_ufrag: HashMap::new(),
+        by_addr: HashMap::new(),
+        participants: HashMap::new(),
+        tracks: HashMap::new(),
+        events: Vec::new(),
+        last_speakers: Instant::now(),
+        forwarded: 0,
+        delay_us: new_histogram(),
+        due: Vec::new(),
+        last_housekeeping: Instant::now(),
+    };
+    runtime.block_on(worker.run(inbox, commands));
 }
 
 impl Worker {
-    async fn run(
-        &mut self,
-        socket: tokio::net::UdpSocket,
-        mut commands: mpsc::UnboundedReceiver<Command>,
-    ) {
-        let mut buf = vec![0u8; MTU];
+    async fn run(&mut self, inbox: Arc<Inbox>, mut commands: mpsc::UnboundedReceiver<Command>) {
         loop {
             let next = self
                 .peers
@@ -210,21 +193,10 @@ impl Worker {
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(1))
                 .min(Instant::now() + Duration::from_millis(100));
             tokio::select! {
-                ready = socket.readable() => {
-                    if let Err(e) = ready {
-                        tracing::debug!(error = %e, "udp readiness");
-                    }
-                    // Take what the kernel holds before waiting again: one
-                    // wake-up, many packets.
-                    for _ in 0..RECV_BATCH {
-                        match socket.try_recv_from(&mut buf) {
-                            Ok((n, source)) => self.receive(source, &buf[..n]),
-                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                            Err(e) => {
-                                tracing::debug!(error = %e, "udp receive");
-                                break;
-                            }
-                        }
+                _ = inbox.wake.notified() => {
+                    while let Some(datagram) = inbox.queue.pop() {
+                        self.receive(datagram.source, &datagram.buf[..datagram.len]);
+                        inbox.recycle(datagram.buf);
                     }
                 },
                 cmd = commands.recv() => match cmd {

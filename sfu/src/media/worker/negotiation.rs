@@ -46,7 +46,7 @@ impl Worker {
                     forwarded: std::mem::take(&mut self.forwarded),
                     delay_us: std::mem::replace(&mut self.delay_us, new_histogram()),
                     // SAFETY: gettid has no preconditions.
-                    thread_id: unsafe { libc::gettid() },
+                    thread_ids: vec![unsafe { libc::gettid() }],
                 };
                 let _ = reply.send(stats);
             }
@@ -54,7 +54,7 @@ impl Worker {
     }
 
     pub(super) fn new_rtc(&mut self, pid: Pid, role: Role) -> Result<(), String> {
-        let ufrag = crate::ids::random(16);
+        let ufrag = format!("{}{}", ufrag_prefix(self.index), crate::ids::random(14));
         let creds = IceCreds {
             ufrag: ufrag.clone(),
             pass: crate::ids::random(32),
