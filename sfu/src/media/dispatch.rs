@@ -33,6 +33,8 @@ pub struct Datagram {
     pub buf: Vec<u8>,
     /// Length of the datagram.
     pub len: usize,
+    /// When it was read off the socket.
+    pub at: Instant,
 }
 
 /// What a worker receives through: its queue, its buffer pool, its wake-up.
@@ -118,6 +120,7 @@ pub fn run(socket: UdpSocket, inboxes: Vec<Arc<Inbox>>, thread_id: Arc<AtomicI32
             source,
             buf: out,
             len,
+            at: now,
         }) {
             tracing::debug!(worker, "worker queue full; datagram dropped");
             inbox.recycle(full.buf);

@@ -144,7 +144,7 @@ impl Command {
 pub struct ForwardStats {
     /// RTP packets written toward subscribers.
     pub forwarded: u64,
-    /// Microseconds from a packet's arrival to its hand-off toward the
+    /// Microseconds from reading a packet off the socket to its hand-off toward the
     /// subscriber (SRTP and send, or str0m's pacer queue).
     pub delay_us: hdrhistogram::Histogram<u64>,
     /// Linux thread ids of the media threads (workers and the receive

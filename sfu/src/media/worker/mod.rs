@@ -195,7 +195,7 @@ impl Worker {
             tokio::select! {
                 _ = inbox.wake.notified() => {
                     while let Some(datagram) = inbox.queue.pop() {
-                        self.receive(datagram.source, &datagram.buf[..datagram.len]);
+                        self.receive(datagram.at, datagram.source, &datagram.buf[..datagram.len]);
                         inbox.recycle(datagram.buf);
                     }
                 },
@@ -212,7 +212,7 @@ impl Worker {
 
     // ---------------------------------------------------------------- packets
 
-    fn receive(&mut self, source: SocketAddr, packet: &[u8]) {
+    fn receive(&mut self, at: Instant, source: SocketAddr, packet: &[u8]) {
         let id = match self.by_addr.get(&source) {
             Some(id) => *id,
             None => {
@@ -234,7 +234,7 @@ impl Worker {
             tracing::debug!(%source, "malformed datagram dropped");
             return;
         };
-        let input = Input::Receive(Instant::now(), input);
+        let input = Input::Receive(at, input);
         if !peer.rtc.accepts(&input) {
             tracing::trace!(%source, "packet not for this peer");
             return;
