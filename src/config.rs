@@ -15,7 +15,8 @@
 //! urls = ["stun:stun.example.com:3478"]
 //! ```
 //! Environment: `ONAIR_LISTEN`, `ONAIR_DATABASE_URL` (or `DATABASE_URL`),
-//! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_JOIN_TOKEN_TTL`, `ONAIR_RTC_UDP`, and
+//! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_JOIN_TOKEN_TTL`, `ONAIR_RTC_UDP`,
+//! `ONAIR_RTC_WORKERS`, and
 //! `ONAIR_API_KEY` + `ONAIR_API_SECRET` for one extra key.
 
 use std::net::SocketAddr;
@@ -175,4 +176,38 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", path.display()))?;
     file.write_all(text.as_bytes())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The configuration shown in the README is a valid one.
+    #[test]
+    fn readme_config_example_loads() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let start = readme
+            .find("```toml\n")
+            .expect("a toml block in the README")
+            + 8;
+        let end = start + readme[start..].find("```").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("onair.toml");
+        std::fs::write(&file, &readme[start..end]).unwrap();
+        let config = Config::load(Some(&file)).unwrap();
+        assert_eq!(config.api_keys[0].key, "APIyourkey");
+        assert_eq!(config.join_token_ttl, Duration::from_secs(6 * 3600));
+        assert_eq!(config.rtc_udp, SocketAddr::from(([127, 0, 0, 1], 7882)));
+        assert_eq!(config.rtc_candidates.len(), 1);
+        assert!(config.database_url().starts_with("postgres://"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("onair.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:1\"\nlisten_port = 3\n").unwrap();
+        assert!(Config::load(Some(&file)).is_err());
+    }
 }

@@ -114,7 +114,7 @@ impl Rooms {
             outbox: Vec::new(),
             name: name.to_owned(),
             sid: format!("RM_{}", crate::ids::random(12)),
-            created: chrono_now_secs(),
+            created: now_secs(),
             live: !backstage,
             members: BTreeMap::new(),
             media: self.media.clone(),
@@ -145,7 +145,7 @@ impl Rooms {
     }
 }
 
-fn chrono_now_secs() -> i64 {
+fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -187,7 +187,7 @@ impl Room {
                 RoomMsg::Bus(kind) => self.bus(kind),
             }
             for kind in std::mem::take(&mut self.outbox) {
-                let event = Event::new(self.name.clone(), chrono_now_secs() * 1000, kind);
+                let event = Event::new(self.name.clone(), now_secs() * 1000, kind);
                 if let Err(e) = self.bus.publish(event).await {
                     tracing::warn!(room = %self.name, error = %e, "bus publish failed");
                 }

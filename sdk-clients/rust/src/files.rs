@@ -166,7 +166,7 @@ fn split_nals(bytes: &[u8]) -> Vec<&[u8]> {
 pub fn ogg_opus(path: &Path) -> Result<Vec<Frame>, FileError> {
     let bytes = read(path)?;
     let mut reader = ogg::PacketReader::new(Cursor::new(bytes));
-    let mut packets: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut packets: Vec<Vec<u8>> = Vec::new();
     let mut index = 0;
     loop {
         match reader.read_packet() {
@@ -175,7 +175,7 @@ pub fn ogg_opus(path: &Path) -> Result<Vec<Frame>, FileError> {
                 if index <= 2 {
                     continue; // OpusHead, OpusTags
                 }
-                packets.push((p.absgp_page(), p.data));
+                packets.push(p.data);
             }
             Ok(None) => break,
             Err(e) => return Err(FileError::Format(format!("{}: {e}", path.display()))),
@@ -190,7 +190,7 @@ pub fn ogg_opus(path: &Path) -> Result<Vec<Frame>, FileError> {
     // Each packet's length comes from its TOC byte (RFC 6716 §3.1).
     Ok(packets
         .into_iter()
-        .map(|(_, data)| {
+        .map(|data| {
             let duration = opus_duration(&data);
             Frame { data, duration }
         })
