@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::domain::{ids, now_ms, User};
+use crate::domain::{ids, User};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Caller, Json};
 use crate::state::AppState;
@@ -77,7 +77,7 @@ pub async fn upsert(
             format!("send 1 to {MAX_USERS} users"),
         ));
     }
-    let now = chrono::DateTime::from_timestamp_millis(now_ms()).unwrap_or_default();
+    let now = chrono::Utc::now();
     let mut users = Vec::with_capacity(req.users.len());
     for u in req.users {
         ids::validate_user_id(&u.id)?;
