@@ -24,6 +24,13 @@ use onair_bus::Bus;
 
 pub use media::MediaConfig;
 
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// A running SFU: its HTTP routes and its media worker.
 pub struct Sfu {
     signal: Arc<signal::Signal>,

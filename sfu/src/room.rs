@@ -114,7 +114,7 @@ impl Rooms {
             outbox: Vec::new(),
             name: name.to_owned(),
             sid: format!("RM_{}", crate::ids::random(12)),
-            created: now_secs(),
+            created: crate::unix_ms() / 1000,
             live: !backstage,
             members: BTreeMap::new(),
             media: self.media.clone(),
@@ -145,11 +145,13 @@ impl Rooms {
     }
 }
 
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
+/// A request that the client leave (`action`) for `reason`.
+pub fn leave_request(reason: lk::DisconnectReason, action: lk::leave_request::Action) -> Out {
+    Out::Leave(lk::LeaveRequest {
+        reason: reason as i32,
+        action: action as i32,
+        ..Default::default()
+    })
 }
 
 impl Room {
@@ -187,7 +189,7 @@ impl Room {
                 RoomMsg::Bus(kind) => self.bus(kind),
             }
             for kind in std::mem::take(&mut self.outbox) {
-                let event = Event::new(self.name.clone(), now_secs() * 1000, kind);
+                let event = Event::new(self.name.clone(), crate::unix_ms(), kind);
                 if let Err(e) = self.bus.publish(event).await {
                     tracing::warn!(room = %self.name, error = %e, "bus publish failed");
                 }
@@ -226,11 +228,10 @@ impl Room {
             .collect();
         for old in older {
             if let Some(member) = self.members.get(&old) {
-                let _ = member.out.send(Out::Leave(lk::LeaveRequest {
-                    reason: lk::DisconnectReason::DuplicateIdentity as i32,
-                    action: lk::leave_request::Action::Disconnect as i32,
-                    ..Default::default()
-                }));
+                let _ = member.out.send(leave_request(
+                    lk::DisconnectReason::DuplicateIdentity,
+                    lk::leave_request::Action::Disconnect,
+                ));
             }
             tracing::info!(room = %self.name, identity = %info.identity, "replacing the older connection");
             self.leave(old);
@@ -455,14 +456,13 @@ impl Room {
                 }
             }
             EventKind::UserKicked { user_id } => {
-                let leave = lk::LeaveRequest {
-                    reason: lk::DisconnectReason::ParticipantRemoved as i32,
-                    action: lk::leave_request::Action::Disconnect as i32,
-                    ..Default::default()
-                };
+                let leave = leave_request(
+                    lk::DisconnectReason::ParticipantRemoved,
+                    lk::leave_request::Action::Disconnect,
+                );
                 for member in self.members.values().filter(|m| m.info.identity == user_id) {
                     tracing::info!(room = %self.name, user = %user_id, "kicking");
-                    let _ = member.out.send(Out::Leave(leave.clone()));
+                    let _ = member.out.send(leave.clone());
                 }
             }
             EventKind::UsersMuted {
@@ -512,13 +512,12 @@ impl Room {
             }
             EventKind::CallEnded | EventKind::CallDeleted => {
                 tracing::info!(room = %self.name, "call ended: disconnecting everyone");
-                let leave = lk::LeaveRequest {
-                    reason: lk::DisconnectReason::RoomClosed as i32,
-                    action: lk::leave_request::Action::Disconnect as i32,
-                    ..Default::default()
-                };
+                let leave = leave_request(
+                    lk::DisconnectReason::RoomClosed,
+                    lk::leave_request::Action::Disconnect,
+                );
                 for member in self.members.values() {
-                    let _ = member.out.send(Out::Leave(leave.clone()));
+                    let _ = member.out.send(leave.clone());
                 }
             }
             _ => {}

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{Query, State, WebSocketUpgrade};
@@ -28,7 +28,8 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use crate::media::{Command, Media, Notice, Pid, Want};
-use crate::room::{RoomMsg, Rooms};
+use crate::room::{leave_request, RoomMsg, Rooms};
+use crate::unix_ms;
 
 /// Version we report; livekit-client needs ≥ 1.8 for RPC.
 const SERVER_VERSION: &str = "1.9.0";
@@ -76,20 +77,6 @@ fn token<'a>(params: &'a HashMap<String, String>, headers: &'a HeaderMap) -> Opt
     })
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 /// The verified join token, or the refusal text (answered as 401).
 fn verify(
     signal: &Signal,
@@ -99,7 +86,7 @@ fn verify(
     let Some(token) = token(params, headers) else {
         return Err("missing_token: pass access_token".into());
     };
-    verify_join(token, &signal.keys, now_secs()).map_err(|e| {
+    verify_join(token, &signal.keys, (unix_ms() / 1000) as u64).map_err(|e| {
         tracing::info!(reason = e.code(), "join token refused");
         format!("{}: {e}", e.code())
     })
@@ -226,8 +213,8 @@ impl Session {
             name: claims.name.clone(),
             metadata: claims.metadata.clone(),
             state: lk::participant_info::State::Joined as i32,
-            joined_at: now_ms() / 1000,
-            joined_at_ms: now_ms(),
+            joined_at: unix_ms() / 1000,
+            joined_at_ms: unix_ms(),
             version: 1,
             permission: Some(permission(&claims)),
             ..Default::default()
@@ -247,10 +234,10 @@ impl Session {
             Ok(Ok(sdp)) => sdp,
             other => {
                 tracing::warn!(?other, "media join failed");
-                let _ = out_tx.send(Out::Leave(lk::LeaveRequest {
-                    reason: lk::DisconnectReason::JoinFailure as i32,
-                    ..Default::default()
-                }));
+                let _ = out_tx.send(leave_request(
+                    lk::DisconnectReason::JoinFailure,
+                    lk::leave_request::Action::Disconnect,
+                ));
                 let _ = writer.await;
                 return;
             }
@@ -423,12 +410,12 @@ impl Session {
                 });
             }
             Some(In::Ping(_)) => {
-                let _ = self.out.send(Out::Pong(now_ms()));
+                let _ = self.out.send(Out::Pong(unix_ms()));
             }
             Some(In::PingReq(ping)) => {
                 let _ = self.out.send(Out::PongResp(lk::Pong {
                     last_ping_timestamp: ping.timestamp,
-                    timestamp: now_ms(),
+                    timestamp: unix_ms(),
                 }));
             }
             Some(In::Leave(_)) => return false,
@@ -464,11 +451,10 @@ impl Session {
             }
             Notice::Closed { reason } => {
                 tracing::info!(reason, "media closed");
-                let _ = self.out.send(Out::Leave(lk::LeaveRequest {
-                    reason: lk::DisconnectReason::StateMismatch as i32,
-                    action: lk::leave_request::Action::Reconnect as i32,
-                    ..Default::default()
-                }));
+                let _ = self.out.send(leave_request(
+                    lk::DisconnectReason::StateMismatch,
+                    lk::leave_request::Action::Reconnect,
+                ));
                 return false;
             }
         }

@@ -68,6 +68,10 @@ impl Worker {
             .map(|s| s.is_some_and(|t| now.duration_since(t) < LAYER_STALE));
         let mut need_pli = [false; 3];
         let mut failed: Vec<(Pid, String)> = Vec::new(); // allocates only when a peer fails
+                                                         // Parsed once; each subscriber patches its own picture ids into it.
+        let descriptor = incoming
+            .vp8
+            .and_then(|_| Vp8Descriptor::parse(&packet.payload).ok());
         for down in track.downs.iter_mut() {
             let Some(out_mid) = down.mid else { continue };
             let budget = self.participants.get(&down.sub).and_then(|p| p.estimate);
@@ -119,7 +123,7 @@ impl Worker {
             .nackable(video)
             .ext_vals(ext);
             if let Some(ids) = out.vp8 {
-                if let Some(patch) = Vp8Descriptor::parse(&packet.payload).ok().and_then(|d| {
+                if let Some(patch) = descriptor.as_ref().and_then(|d| {
                     let mut b = d.patch().picture_id(ids.picture_id);
                     if let Some(t) = ids.tl0 {
                         b = b.tl0_pic_idx(t);
