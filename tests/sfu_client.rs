@@ -151,6 +151,14 @@ fn audio(s: &Stats, from: &str) -> Option<onair_client::TrackStats> {
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// Two snapshots of `client`'s stats one second apart, once `settle` has passed.
+async fn one_second_apart(client: &Client, settle: Duration) -> (Stats, Stats) {
+    tokio::time::sleep(settle).await;
+    let before = client.stats();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    (before, client.stats())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_subscribe_and_switch_simulcast_layers() {
     let call = Call::start();
@@ -411,11 +419,9 @@ async fn without_auto_subscribe_only_asked_tracks_arrive() {
     );
     // Unsubscribing stops the flow.
     bob.subscribe(&video_sid, false);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let stopped = video(&bob.stats(), "alice").unwrap().frames;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (before, after) = one_second_apart(&bob, Duration::from_millis(500)).await;
     assert!(
-        video(&bob.stats(), "alice").unwrap().frames <= stopped + 2,
+        video(&after, "alice").unwrap().frames <= video(&before, "alice").unwrap().frames + 2,
         "video kept flowing after unsubscribe"
     );
 }
@@ -436,18 +442,17 @@ async fn unpublished_track_leaves_subscribers() {
     bob.wait_for(WAIT, |s| !s.published.contains_key(&video_sid))
         .await
         .unwrap_or_else(|s| panic!("video still announced: {s:?}"));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (before, after) = one_second_apart(&bob, Duration::from_millis(500)).await;
     let (v, a) = (
-        video(&bob.stats(), "alice").unwrap().frames,
-        audio(&bob.stats(), "alice").unwrap().frames,
+        video(&before, "alice").unwrap().frames,
+        audio(&before, "alice").unwrap().frames,
     );
-    tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(
-        video(&bob.stats(), "alice").unwrap().frames <= v + 1,
+        video(&after, "alice").unwrap().frames <= v + 1,
         "video still flows"
     );
     assert!(
-        audio(&bob.stats(), "alice").unwrap().frames > a + 20,
+        audio(&after, "alice").unwrap().frames > a + 20,
         "audio stopped too"
     );
 }
@@ -472,11 +477,9 @@ async fn moderator_mutes_a_microphone() {
     bob.wait_for(WAIT, |s| s.muted.contains(&mic))
         .await
         .unwrap_or_else(|s| panic!("not shown muted: {s:?}"));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let frames = audio(&bob.stats(), "alice").unwrap().frames;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (before, after) = one_second_apart(&bob, Duration::from_millis(300)).await;
     assert!(
-        audio(&bob.stats(), "alice").unwrap().frames <= frames + 2,
+        audio(&after, "alice").unwrap().frames <= audio(&before, "alice").unwrap().frames + 2,
         "audio still flows after the mute"
     );
 }

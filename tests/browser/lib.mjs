@@ -15,7 +15,7 @@ export const FLAGS = [
   "--allow-loopback-in-peer-connection",
 ];
 
-export async function launch() {
+async function launch() {
   return chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: FLAGS });
 }
 
@@ -44,4 +44,19 @@ export const stats = (page) => page.evaluate(() => window.onairStats());
 
 export function check(cond, message) {
   if (!cond) throw new Error(message);
+}
+
+/** Runs `body(browser)` in a fresh Chromium; prints "scenario passed", or the
+ *  error with exit code 1. */
+export async function scenario(body) {
+  const browser = await launch();
+  try {
+    await body(browser);
+    console.log("scenario passed");
+  } catch (e) {
+    console.error(e.stack || String(e));
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+  }
 }

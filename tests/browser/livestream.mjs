@@ -2,7 +2,7 @@
 // host media; go_live opens it at once; participants are listed; kick
 // removes one; end disconnects everybody.
 // Usage: node livestream.mjs BASE_URL SERVER_TOKEN
-import { launch, joinDemo, until, stats, check } from "./lib.mjs";
+import { scenario, joinDemo, until, stats, check } from "./lib.mjs";
 
 const [base, server] = process.argv.slice(2);
 const api = async (method, path, body) => {
@@ -15,8 +15,7 @@ const api = async (method, path, body) => {
   return json;
 };
 
-const browser = await launch();
-try {
+await scenario(async (browser) => {
   const id = `show-${Date.now()}`;
   await api("POST", `/calls/livestream/${id}`, { data: {
     members: [{ user_id: "host", role: "host" }],
@@ -56,10 +55,4 @@ try {
   await api("POST", `/calls/livestream/${id}/end`);
   await until("host disconnected by end", 10000, () => host.evaluate(() => window.onairRoom.state === "disconnected"));
   console.log("end: everyone disconnected");
-  console.log("scenario passed");
-} catch (e) {
-  console.error(e.stack || String(e));
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

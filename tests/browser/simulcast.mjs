@@ -1,17 +1,16 @@
 // Simulcast: a subscriber that asks for a small size gets the low layer,
 // and the high layer again when it asks for it. Usage: node simulcast.mjs BASE_URL
-import { launch, joinDemo, until, stats } from "./lib.mjs";
+import { scenario, joinDemo, until, stats } from "./lib.mjs";
 
 const base = process.argv[2];
-const browser = await launch();
 const setQuality = (page, q) => page.evaluate((q) => {
   for (const p of window.onairRoom.remoteParticipants.values())
     for (const pub of p.videoTrackPublications.values()) pub.setVideoQuality(q);
 }, q);
 const width = async (page) => ((await stats(page)).find((x) => x.kind === "video") || {}).frameWidth || 0;
-try {
+await scenario(async (browser) => {
   const call = `default:sim-${Date.now()}`;
-  const pub = await joinDemo(browser, base, call, "publisher");
+  await joinDemo(browser, base, call, "publisher");
   const sub = await joinDemo(browser, base, call, "subscriber", "&mode=watch");
   const high = await until("the high layer first", 30000, async () => { const w = await width(sub); return w >= 960 ? w : 0; });
   console.log(`default: frameWidth=${high}`);
@@ -21,11 +20,4 @@ try {
   await setQuality(sub, 2); // VideoQuality.HIGH
   const back = await until("the high layer again", 20000, async () => { const w = await width(sub); return w >= 960 ? w : 0; });
   console.log(`asked for HIGH: frameWidth=${back}`);
-  console.log("scenario passed");
-  void pub;
-} catch (e) {
-  console.error(e.stack || String(e));
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

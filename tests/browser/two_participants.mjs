@@ -1,10 +1,9 @@
 // Two participants on the demo page each decode the other's video and
 // receive the other's audio; data messages and mute reach the other side. Usage: node two_participants.mjs BASE_URL
-import { launch, joinDemo, until, stats } from "./lib.mjs";
+import { scenario, joinDemo, until, stats } from "./lib.mjs";
 
 const base = process.argv[2];
-const browser = await launch();
-try {
+await scenario(async (browser) => {
   const call = `default:two-${Date.now()}`;
   const alice = await joinDemo(browser, base, call, "alice");
   const bob = await joinDemo(browser, base, call, "bob");
@@ -36,10 +35,4 @@ try {
   await alice.evaluate(() => window.onairRoom.localParticipant.setMicrophoneEnabled(true));
   await until("bob seeing alice unmuted", 10000, async () => (await micMuted(bob)) === false);
   console.log("mute: bob saw alice's microphone muted and unmuted");
-  console.log("scenario passed");
-} catch (e) {
-  console.error(e.stack || String(e));
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});
