@@ -18,7 +18,7 @@ use onair_auth::{ApiKey, JoinClaims, KeySet, VideoGrant};
 use onair_bus::LocalBus;
 use onair_client::files::{ivf, ogg_opus};
 use onair_client::{Client, Codec, LocalLayer, LocalTrack, Source};
-use onair_sfu::{MediaConfig, Sfu};
+use onair_sfu::{MediaConfig, Sfu, SfuConfig};
 use onair_testkit::media;
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -156,12 +156,15 @@ async fn main() {
 
     let key = ApiKey::new("APIbench", "bench-secret-bench-secret");
     let bus = Arc::new(LocalBus::new());
-    let media = MediaConfig {
-        udp_bind: "127.0.0.1:0".parse().unwrap(),
-        candidates: Vec::new(),
-        workers: 0,
+    let config = SfuConfig {
+        media: MediaConfig {
+            udp_bind: "127.0.0.1:0".parse().unwrap(),
+            candidates: Vec::new(),
+            workers: 0,
+        },
+        participant_timeout: onair_sfu::DEFAULT_PARTICIPANT_TIMEOUT,
     };
-    let sfu = Sfu::start(media, Arc::new(KeySet::new([key.clone()])), bus).unwrap();
+    let sfu = Sfu::start(config, Arc::new(KeySet::new([key.clone()])), bus).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
     let router = sfu.router();

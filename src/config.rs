@@ -8,6 +8,7 @@
 //! join_token_ttl = "6h"
 //! rtc_udp = "127.0.0.1:7882"                       # SFU media port, shared by all peers
 //! rtc_workers = 0                                  # media threads; 0 = one per core
+//! rtc_participant_timeout = "30s"                  # a silent participant leaves after this
 //! [[api_keys]]
 //! key = "APIabc"
 //! secret = "…"
@@ -16,7 +17,7 @@
 //! ```
 //! Environment: `ONAIR_LISTEN`, `ONAIR_DATABASE_URL` (or `DATABASE_URL`),
 //! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_JOIN_TOKEN_TTL`, `ONAIR_RTC_UDP`,
-//! `ONAIR_RTC_WORKERS`, and
+//! `ONAIR_RTC_WORKERS`, `ONAIR_RTC_PARTICIPANT_TIMEOUT`, and
 //! `ONAIR_API_KEY` + `ONAIR_API_SECRET` for one extra key.
 
 use std::net::SocketAddr;
@@ -56,6 +57,10 @@ pub struct Config {
     pub rtc_candidates: Vec<SocketAddr>,
     /// SFU media worker threads; 0 means one per core.
     pub rtc_workers: usize,
+    /// How long a participant not heard from (silent, or its signal
+    /// connection lost and not resumed) stays in its call, e.g. `30s`.
+    #[serde(with = "humantime_serde")]
+    pub rtc_participant_timeout: Duration,
 }
 
 /// One API key in the config file.
@@ -87,6 +92,7 @@ impl Default for Config {
             rtc_udp: SocketAddr::from(([127, 0, 0, 1], 7882)),
             rtc_candidates: Vec::new(),
             rtc_workers: 0,
+            rtc_participant_timeout: onair_sfu::DEFAULT_PARTICIPANT_TIMEOUT,
         }
     }
 }

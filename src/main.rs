@@ -51,6 +51,9 @@ pub struct DevArgs {
     /// SFU media worker threads (0: one per core).
     #[arg(long, env = "ONAIR_RTC_WORKERS", default_value_t = 0)]
     pub rtc_workers: usize,
+    /// How long a participant not heard from (or not resuming) stays in its call, e.g. `30s`.
+    #[arg(long, env = "ONAIR_RTC_PARTICIPANT_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub rtc_participant_timeout: std::time::Duration,
     /// Use this API key instead of the generated one.
     #[arg(long, env = "ONAIR_API_KEY", requires = "api_secret")]
     pub api_key: Option<String>,

@@ -10,7 +10,7 @@ use onair_api::{ApiConfig, AppState};
 use onair_auth::token::mint;
 use onair_auth::{ApiKey, KeySet, ServerClaims};
 use onair_bus::LocalBus;
-use onair_sfu::{MediaConfig, Sfu};
+use onair_sfu::{MediaConfig, Sfu, SfuConfig};
 use tokio::net::TcpListener;
 
 use crate::config::{dev_key, Config};
@@ -29,6 +29,7 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir.clone(),
         rtc_udp: args.rtc_udp,
         rtc_workers: args.rtc_workers,
+        rtc_participant_timeout: args.rtc_participant_timeout,
         ..Config::default()
     };
     let listener = bind(&config).await?;
@@ -115,12 +116,15 @@ async fn build_state(config: &Config, keys: KeySet, signal_url: &str) -> anyhow:
 }
 
 fn start_sfu(config: &Config, state: &AppState) -> anyhow::Result<Sfu> {
-    let media = MediaConfig {
-        udp_bind: config.rtc_udp,
-        candidates: config.rtc_candidates.clone(),
-        workers: config.rtc_workers,
+    let sfu = SfuConfig {
+        media: MediaConfig {
+            udp_bind: config.rtc_udp,
+            candidates: config.rtc_candidates.clone(),
+            workers: config.rtc_workers,
+        },
+        participant_timeout: config.rtc_participant_timeout,
     };
-    Sfu::start(media, state.keys.clone(), state.bus.clone())
+    Sfu::start(sfu, state.keys.clone(), state.bus.clone())
         .with_context(|| format!("binding the SFU media port {}", config.rtc_udp))
 }
 

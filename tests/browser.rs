@@ -52,3 +52,8 @@ fn livestream_backstage_go_live_end() {
 fn small_subscriber_gets_the_low_simulcast_layer() {
     scenario("simulcast.mjs", false);
 }
+
+#[test]
+fn dropped_signal_connection_resumes() {
+    scenario("resume.mjs", false);
+}

@@ -9,7 +9,9 @@ use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use livekit_protocol as lk;
 
 use onair_client::files::{ivf, ogg_opus};
 use onair_client::{api, Client, Codec, LocalLayer, LocalTrack, Source, Stats};
@@ -79,9 +81,18 @@ struct Call {
 
 impl Call {
     fn start() -> Call {
+        Call::start_with(&[])
+    }
+
+    fn start_with(args: &[&str]) -> Call {
         let data = tempfile::tempdir().unwrap();
-        let onair = support::dev(data.path(), &[]);
+        let onair = support::dev(data.path(), args);
         Call { onair, data }
+    }
+
+    async fn credentials(&self, user: &str, cid: &str) -> api::Credentials {
+        let token = self.token(&["user", "--user", user]);
+        api::join(&self.onair.url, &token, cid, true).await.unwrap()
     }
 
     fn token(&self, args: &[&str]) -> String {
@@ -96,14 +107,7 @@ impl Call {
     }
 
     async fn join(&self, user: &str, cid: &str) -> Client {
-        let creds = api::join(
-            &self.onair.url,
-            &self.token(&["user", "--user", user]),
-            cid,
-            true,
-        )
-        .await
-        .unwrap();
+        let creds = self.credentials(user, cid).await;
         Client::connect(&creds.url, &creds.token).await.unwrap()
     }
 
@@ -508,6 +512,118 @@ async fn rooms_spread_over_workers_all_carry_media() {
 }
 
 /// `now + secs` as RFC 3339 (UTC), without a date crate.
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A bare signal connection to `/rtc?{query}`, and its first message.
+async fn raw_signal(url: &str, query: &str) -> (Ws, Option<lk::signal_response::Message>) {
+    use futures::StreamExt;
+    use prost::Message as _;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}/rtc?{query}"))
+        .await
+        .unwrap();
+    let first = loop {
+        match tokio::time::timeout(WAIT, ws.next()).await {
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Binary(b)))) => {
+                break lk::SignalResponse::decode(b.as_ref()).unwrap().message;
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("no first message: {other:?}"),
+        }
+    };
+    (ws, first)
+}
+
+fn is_rejoin_request(msg: &Option<lk::signal_response::Message>) -> bool {
+    matches!(msg, Some(lk::signal_response::Message::Leave(l))
+        if l.action == lk::leave_request::Action::Reconnect as i32)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vanished_participants_leave_after_the_timeout() {
+    let call = Call::start_with(&["--rtc-participant-timeout", "3s"]);
+    let cid = "default:vanish";
+    let alice = call.join("alice", cid).await;
+
+    // A client that joins and then says nothing (its network went away).
+    let ghost = call.credentials("ghost", cid).await;
+    let started = Instant::now();
+    let (_ghost_ws, first) = raw_signal(&ghost.url, &format!("access_token={}", ghost.token)).await;
+    assert!(matches!(first, Some(lk::signal_response::Message::Join(_))));
+    alice
+        .wait_for(WAIT, |s| s.participants.contains_key("ghost"))
+        .await
+        .unwrap();
+    alice
+        .wait_for(WAIT, |s| !s.participants.contains_key("ghost"))
+        .await
+        .unwrap_or_else(|s| panic!("the silent participant stayed: {s:?}"));
+    let silent_for = started.elapsed();
+    assert!(
+        silent_for >= Duration::from_secs(3),
+        "removed after {silent_for:?}"
+    );
+
+    // A client whose connection closed without a goodbye may resume for the
+    // timeout, then it is removed too.
+    let bob = call.join("bob", cid).await;
+    alice
+        .wait_for(WAIT, |s| s.participants.contains_key("bob"))
+        .await
+        .unwrap();
+    let aborted = Instant::now();
+    bob.abort();
+    alice
+        .wait_for(WAIT, |s| !s.participants.contains_key("bob"))
+        .await
+        .unwrap_or_else(|s| panic!("the vanished participant stayed: {s:?}"));
+    let gone_after = aborted.elapsed();
+    assert!(
+        gone_after >= Duration::from_secs(3),
+        "removed after {gone_after:?}"
+    );
+    println!("silent participant removed after {silent_for:?}, closed one after {gone_after:?}");
+
+    // Pinging participants stay, and the API lists only them.
+    assert!(
+        alice.stats().closed.is_none(),
+        "alice (pinging) was removed"
+    );
+    let (status, body) = call
+        .api(
+            reqwest::Method::GET,
+            "/calls/default/vanish/participants",
+            serde_json::json!(null),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let users: Vec<&str> = body["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["user_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["alice"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_owner_resumes_a_session() {
+    let call = Call::start();
+    let cid = "default:resume-guard";
+    let alice = call.join("alice", cid).await;
+    let sid = alice.stats().sid;
+    let creds = call.credentials("mallory", cid).await;
+    for query in [
+        format!("access_token={}&reconnect=1&sid={sid}", creds.token),
+        format!("access_token={}&reconnect=1&sid=PA_unknown", creds.token),
+    ] {
+        let (_ws, first) = raw_signal(&creds.url, &query).await;
+        assert!(is_rejoin_request(&first), "{query}: {first:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(alice.stats().closed.is_none(), "alice disturbed");
+}
+
 fn chrono_like_rfc3339(secs: u64) -> String {
     let out = Command::new("date")
         .args([

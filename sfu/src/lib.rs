@@ -24,6 +24,19 @@ use onair_bus::Bus;
 
 pub use media::MediaConfig;
 
+/// How long a participant not heard from stays, unless configured.
+pub const DEFAULT_PARTICIPANT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// What the SFU needs to start.
+#[derive(Clone, Debug)]
+pub struct SfuConfig {
+    /// The media port and workers.
+    pub media: MediaConfig,
+    /// How long a participant not heard from (silent, or its signal
+    /// connection lost and not resumed) stays in its room.
+    pub participant_timeout: std::time::Duration,
+}
+
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
 pub(crate) fn unix_ms() -> i64 {
     std::time::SystemTime::now()
@@ -37,13 +50,9 @@ pub struct Sfu {
 }
 
 impl Sfu {
-    /// Binds the media socket, starts the worker and listens to the bus.
-    pub fn start(
-        config: MediaConfig,
-        keys: Arc<KeySet>,
-        bus: Arc<dyn Bus>,
-    ) -> std::io::Result<Sfu> {
-        let media = media::Media::start(config)?;
+    /// Binds the media socket, starts the workers and listens to the bus.
+    pub fn start(config: SfuConfig, keys: Arc<KeySet>, bus: Arc<dyn Bus>) -> std::io::Result<Sfu> {
+        let media = media::Media::start(config.media)?;
         tracing::info!(udp = %media.local_addr(), "SFU media listening");
         let rooms = room::Rooms::new(media.clone(), bus.clone());
         let mut events = bus.subscribe();
@@ -54,7 +63,7 @@ impl Sfu {
             }
         });
         Ok(Sfu {
-            signal: signal::Signal::new(keys, rooms, media),
+            signal: signal::Signal::new(keys, rooms, media, config.participant_timeout),
         })
     }
 

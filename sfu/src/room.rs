@@ -55,6 +55,8 @@ pub enum RoomMsg {
         sids: Vec<String>,
         subscribe: bool,
     },
+    /// The participant resumed on a new connection: send it the room again.
+    Resync { pid: Pid },
     /// The participant left.
     Leave { pid: Pid },
     /// A call-state change from the API.
@@ -185,6 +187,7 @@ impl Room {
                     sids,
                     subscribe,
                 } => self.subscription(pid, sids, subscribe),
+                RoomMsg::Resync { pid } => self.resync(pid),
                 RoomMsg::Leave { pid } => self.leave(pid),
                 RoomMsg::Bus(kind) => self.bus(kind),
             }
@@ -522,6 +525,26 @@ impl Room {
             }
             _ => {}
         }
+    }
+
+    /// Everyone `pid` may see (itself included) and the room, for a
+    /// client that may have missed updates while it was away.
+    fn resync(&self, pid: Pid) {
+        let Some(member) = self.members.get(&pid) else {
+            return;
+        };
+        let participants = self
+            .members
+            .iter()
+            .filter(|(p, m)| **p == pid || !is_hidden(&m.info))
+            .map(|(_, m)| m.info.clone())
+            .collect();
+        let _ = member
+            .out
+            .send(Out::Update(lk::ParticipantUpdate { participants }));
+        let _ = member.out.send(Out::RoomUpdate(lk::RoomUpdate {
+            room: Some(self.room_info()),
+        }));
     }
 
     /// Sends `info` to every member except `skip`.

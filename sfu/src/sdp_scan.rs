@@ -1,6 +1,7 @@
-//! Reading what str0m does not expose from a remote SDP: which track id
-//! (`a=msid:<stream> <track>`) each m-line (`a=mid`) carries. livekit-client
-//! announces tracks by that id (`AddTrackRequest.cid`).
+//! Reading what str0m does not expose from an SDP: which track id
+//! (`a=msid:<stream> <track>`) each m-line (`a=mid`) carries (livekit-client
+//! announces tracks by that id, `AddTrackRequest.cid`), and the ICE ufrag
+//! of our own answer (new after a client's ICE restart).
 
 use std::collections::HashMap;
 
@@ -25,6 +26,13 @@ pub fn msid_tracks(sdp: &str) -> HashMap<String, String> {
     out
 }
 
+/// The first `a=ice-ufrag` of `sdp`.
+pub fn ice_ufrag(sdp: &str) -> Option<&str> {
+    sdp.lines()
+        .find_map(|l| l.trim_end_matches('\r').strip_prefix("a=ice-ufrag:"))
+        .map(str::trim)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +48,12 @@ mod tests {
         assert_eq!(map["0"], "track-a");
         assert_eq!(map["1"], "track-v");
         assert!(msid_tracks("garbage").is_empty());
+    }
+
+    #[test]
+    fn finds_the_ice_ufrag() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=ice-ufrag:Ab12\r\na=ice-pwd:x\r\n";
+        assert_eq!(ice_ufrag(sdp), Some("Ab12"));
+        assert_eq!(ice_ufrag("garbage"), None);
     }
 }

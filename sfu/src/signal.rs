@@ -6,10 +6,17 @@
 //! server offers the subscriber connection, the client offers the
 //! publisher one. `livekit-client` tries `/rtc/v1` first; that path answers
 //! 404 (and so does its `validate`), which makes the client fall back.
+//!
+//! A participant outlives its WebSocket: a client that lost it (a network
+//! change, a sleeping laptop) comes back with `reconnect=1&sid=PA_…` within
+//! the participant timeout and resumes — the session gets the new socket,
+//! answers `ReconnectResponse`, sends the room state again and restarts
+//! ICE, while its tracks and subscriptions stay as they were. A participant
+//! not heard from for the timeout is removed.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{Query, State, WebSocketUpgrade};
@@ -17,6 +24,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use livekit_protocol as lk;
 use lk::signal_request::Message as In;
@@ -35,9 +43,12 @@ use crate::unix_ms;
 const SERVER_VERSION: &str = "1.9.0";
 /// Protocol we implement.
 const PROTOCOL: i32 = 16;
-/// Seconds between client pings, and before the client gives up.
-const PING_INTERVAL: i32 = 5;
-const PING_TIMEOUT: i32 = 15;
+/// Seconds between client pings, and before the client gives up (at
+/// most; shorter when the participant timeout is short).
+const PING_INTERVAL: u64 = 5;
+const PING_TIMEOUT: u64 = 15;
+/// A write to the client that takes longer means its connection is dead.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the signal endpoint needs.
 pub struct Signal {
@@ -47,12 +58,51 @@ pub struct Signal {
     pub rooms: Rooms,
     /// The media worker.
     pub media: Media,
+    /// How long a participant not heard from (silent, or its connection
+    /// lost and not resumed) stays in its room.
+    pub participant_timeout: Duration,
+    /// Sessions a client may resume, by participant sid.
+    sessions: Mutex<HashMap<String, Resumable>>,
+}
+
+/// Where a resuming client's new socket goes.
+struct Resumable {
+    identity: String,
+    room: String,
+    sockets: mpsc::UnboundedSender<WebSocket>,
 }
 
 impl Signal {
     /// The endpoint state.
-    pub fn new(keys: Arc<KeySet>, rooms: Rooms, media: Media) -> Arc<Self> {
-        Arc::new(Self { keys, rooms, media })
+    pub fn new(
+        keys: Arc<KeySet>,
+        rooms: Rooms,
+        media: Media,
+        participant_timeout: Duration,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            keys,
+            rooms,
+            media,
+            participant_timeout,
+            sessions: Mutex::default(),
+        })
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Resumable>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The session `sid` if the token's user in the token's room owns it.
+    fn resumable(
+        &self,
+        sid: &str,
+        claims: &JoinClaims,
+    ) -> Option<mpsc::UnboundedSender<WebSocket>> {
+        self.sessions()
+            .get(sid)
+            .filter(|r| r.identity == claims.sub && r.room == claims.video.room)
+            .map(|r| r.sockets.clone())
     }
 }
 
@@ -133,8 +183,26 @@ async fn rtc(
         Ok(c) => c,
         Err(why) => return refuse(StatusCode::UNAUTHORIZED, &why),
     };
+    let ws = ws.max_message_size(1 << 20);
+    if params.get("reconnect").is_some_and(|v| v == "1") {
+        let sid = params.get("sid").map_or("", String::as_str);
+        let session = signal.resumable(sid, &claims);
+        if session.is_none() {
+            tracing::info!(sid, identity = %claims.sub, "resume of an unknown session: the client must rejoin");
+        }
+        return ws.on_upgrade(move |socket| async move {
+            match session {
+                Some(session) => {
+                    if let Err(e) = session.send(socket) {
+                        refuse_resume(e.0).await;
+                    }
+                }
+                None => refuse_resume(socket).await,
+            }
+        });
+    }
     let auto_subscribe = params.get("auto_subscribe").is_none_or(|v| v != "0");
-    ws.max_message_size(1 << 20)
+    ws
         .on_upgrade(move |socket| async move {
             let pid = signal.media.new_pid(&claims.video.room);
             let span = tracing::info_span!("participant", room = %claims.video.room, identity = %claims.sub, pid);
@@ -142,11 +210,76 @@ async fn rtc(
         })
 }
 
+/// Tells a client whose session is gone to join again from scratch.
+async fn refuse_resume(mut socket: WebSocket) {
+    let leave = leave_request(
+        lk::DisconnectReason::StateMismatch,
+        lk::leave_request::Action::Reconnect,
+    );
+    let _ = socket.send(encode(leave)).await;
+    let _ = socket.close().await;
+}
+
+type Sink = SplitSink<WebSocket, Message>;
+
+/// Writes everything for the client, in order, to its current socket. A
+/// socket that fails is dropped; messages wait for the resumed one.
+async fn writer(mut out: mpsc::UnboundedReceiver<Out>, mut sinks: mpsc::UnboundedReceiver<Sink>) {
+    let mut sink: Option<Sink> = None;
+    loop {
+        tokio::select! {
+            biased;
+            new = sinks.recv() => match new {
+                Some(new) => sink = Some(new),
+                None => return,
+            },
+            msg = out.recv(), if sink.is_some() => {
+                let (Some(msg), Some(s)) = (msg, sink.as_mut()) else {
+                    return;
+                };
+                let leaving = matches!(msg, Out::Leave(_));
+                match tokio::time::timeout(WRITE_TIMEOUT, s.send(encode(msg))).await {
+                    Ok(Ok(())) => {}
+                    _ => {
+                        sink = None;
+                        continue;
+                    }
+                }
+                if leaving {
+                    let _ = s.close().await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The next message of the current socket; none while there is none.
+async fn next_message(
+    rx: &mut Option<SplitStream<WebSocket>>,
+) -> Option<Result<Message, axum::Error>> {
+    match rx {
+        Some(rx) => rx.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn server_info() -> lk::ServerInfo {
+    lk::ServerInfo {
+        version: SERVER_VERSION.into(),
+        protocol: PROTOCOL,
+        node_id: "onair".into(),
+        ..Default::default()
+    }
+}
+
 struct Session {
     signal: Arc<Signal>,
     pid: Pid,
     room: mpsc::UnboundedSender<RoomMsg>,
     out: mpsc::UnboundedSender<Out>,
+    /// The writer's socket, replaced on resume.
+    sinks: mpsc::UnboundedSender<Sink>,
     offer_id: u32,
 }
 
@@ -188,22 +321,13 @@ impl Session {
         pid: Pid,
         auto_subscribe: bool,
     ) {
-        let (mut ws_tx, mut ws_rx) = socket.split();
-        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Out>();
-        // Writer task: everything for the client goes through `out`, in order.
-        let writer = tokio::spawn(async move {
-            while let Some(msg) = out_rx.recv().await {
-                let leaving = matches!(msg, Out::Leave(_));
-                if ws_tx.send(encode(msg)).await.is_err() {
-                    break;
-                }
-                if leaving {
-                    let _ = ws_tx.close().await;
-                    break;
-                }
-            }
-        });
+        let (ws_tx, ws_rx) = socket.split();
+        let (out_tx, out_rx) = mpsc::unbounded_channel::<Out>();
+        let (sinks, sinks_rx) = mpsc::unbounded_channel();
+        let _ = sinks.send(ws_tx);
+        let mut writer = tokio::spawn(writer(out_rx, sinks_rx));
 
+        let timeout = signal.participant_timeout;
         let backstage = claims.onair.as_ref().is_some_and(|o| o.backstage);
         let room = signal.rooms.get_or_start(&claims.video.room, backstage);
         let sid = format!("PA_{}", crate::ids::random(12));
@@ -245,20 +369,11 @@ impl Session {
         let join = lk::JoinResponse {
             participant: Some(info),
             server_version: SERVER_VERSION.into(),
-            server_info: Some(lk::ServerInfo {
-                version: SERVER_VERSION.into(),
-                protocol: PROTOCOL,
-                node_id: "onair".into(),
-                ..Default::default()
-            }),
+            server_info: Some(server_info()),
             subscriber_primary: true,
-            ping_interval: PING_INTERVAL,
-            ping_timeout: PING_TIMEOUT,
-            client_configuration: Some(lk::ClientConfiguration {
-                // A dropped connection rejoins from scratch rather than resuming.
-                resume_connection: lk::ClientConfigSetting::Disabled as i32,
-                ..Default::default()
-            }),
+            // Pings keep a healthy participant well inside its timeout.
+            ping_interval: (timeout.as_secs() / 3).clamp(1, PING_INTERVAL) as i32,
+            ping_timeout: (timeout.as_secs() / 2).clamp(2, PING_TIMEOUT) as i32,
             ..Default::default()
         };
         let (reply, joined) = oneshot::channel();
@@ -273,47 +388,99 @@ impl Session {
             signal.media.send(Command::Leave { pid });
             return;
         }
+        let (resume_tx, mut resumes) = mpsc::unbounded_channel();
+        signal.sessions().insert(
+            sid.clone(),
+            Resumable {
+                identity: claims.sub.clone(),
+                room: claims.video.room.clone(),
+                sockets: resume_tx,
+            },
+        );
         let mut session = Session {
             signal,
             pid,
             room,
             out: out_tx,
+            sinks,
             offer_id: 0,
         };
         session.send_offer(first_offer, HashMap::new());
         tracing::info!("participant joined");
 
-        let idle = Duration::from_secs(PING_TIMEOUT as u64 * 2);
+        let mut ws_rx = Some(ws_rx);
+        let mut heard = Instant::now();
+        let mut writer_done = false;
         loop {
             tokio::select! {
-                msg = tokio::time::timeout(idle, ws_rx.next()) => match msg {
-                    Ok(Some(Ok(Message::Binary(bytes)))) => {
+                msg = next_message(&mut ws_rx) => match msg {
+                    Some(Ok(Message::Binary(bytes))) => {
+                        heard = Instant::now();
                         match lk::SignalRequest::decode(bytes.as_ref()) {
                             Ok(req) => if !session.request(req).await { break },
                             Err(e) => tracing::info!(error = %e, "malformed signal message dropped"),
                         }
                     }
-                    Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => break,
-                    Ok(Some(Ok(_))) => {}
-                    Err(_) => {
-                        tracing::info!("participant vanished (no message for {idle:?})");
-                        break;
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                        tracing::info!("signal connection lost; waiting up to {timeout:?} for the client to resume");
+                        ws_rx = None;
+                        heard = Instant::now();
                     }
+                    Some(Ok(_)) => heard = Instant::now(),
                 },
+                socket = resumes.recv() => match socket {
+                    Some(socket) => {
+                        heard = Instant::now();
+                        ws_rx = Some(session.resume(socket).await);
+                    }
+                    None => break,
+                },
+                // It delivered a leave (kick, end, replaced): the session is over.
+                _ = &mut writer => {
+                    tracing::info!("disconnected by the server");
+                    writer_done = true;
+                    break;
+                }
+                _ = tokio::time::sleep_until((heard + timeout).into()) => {
+                    tracing::info!("participant vanished (not heard from for {timeout:?})");
+                    break;
+                }
                 notice = notices.recv() => match notice {
                     Some(n) => if !session.notice(n) { break },
                     None => break,
                 },
             }
         }
+        session.signal.sessions().remove(&sid);
         let _ = session.room.send(RoomMsg::Leave { pid: session.pid });
         session
             .signal
             .media
             .send(Command::Leave { pid: session.pid });
         drop(session);
-        let _ = writer.await;
+        if !writer_done {
+            let _ = writer.await;
+        }
         tracing::info!("participant left");
+    }
+
+    /// Takes over a resuming client's new socket: `ReconnectResponse` first,
+    /// then what was queued meanwhile, the room state again and an ICE
+    /// restart of the subscriber connection.
+    async fn resume(&mut self, socket: WebSocket) -> SplitStream<WebSocket> {
+        let (mut tx, rx) = socket.split();
+        let reconnect = lk::ReconnectResponse {
+            server_info: Some(server_info()),
+            ..Default::default()
+        };
+        let sent = tokio::time::timeout(WRITE_TIMEOUT, tx.send(encode(Out::Reconnect(reconnect))));
+        if matches!(sent.await, Ok(Ok(()))) {
+            let _ = self.sinks.send(tx);
+            let _ = self.room.send(RoomMsg::Resync { pid: self.pid });
+            self.signal.media.send(Command::Resume { pid: self.pid });
+            tracing::info!("participant resumed");
+        }
+        rx
     }
 
     fn send_offer(&mut self, sdp: String, mid_to_track_id: HashMap<String, String>) {
@@ -348,6 +515,10 @@ impl Session {
                     }
                     other => tracing::info!(?other, "publisher offer failed"),
                 }
+            }
+            // An answer to an offer sent again on resume may arrive twice.
+            Some(In::Answer(answer)) if answer.id != 0 && answer.id != self.offer_id => {
+                tracing::debug!(id = answer.id, "stale subscriber answer dropped");
             }
             Some(In::Answer(answer)) => self.signal.media.send(Command::SubscriberAnswer {
                 pid,

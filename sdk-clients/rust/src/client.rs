@@ -210,6 +210,7 @@ impl Client {
         }
         let (cmd, rx) = mpsc::unbounded_channel();
         let mut worker = Worker::new(ws, sockets, stats.clone())?;
+        worker.ping_interval = Duration::from_secs(join.ping_interval.clamp(1, 30) as u64);
         let task = tokio::spawn(async move { worker.run(rx).await });
         Ok(Client { cmd, stats, task })
     }
@@ -348,6 +349,8 @@ struct Worker {
     publisher_up: bool,
     subscriber_up: bool,
     last_ping: Instant,
+    /// How often to ping, as the join response asks.
+    ping_interval: Duration,
     next_cid: u32,
 }
 
@@ -386,6 +389,7 @@ impl Worker {
             publisher_up: false,
             subscriber_up: false,
             last_ping: Instant::now(),
+            ping_interval: Duration::from_secs(5),
             next_cid: 0,
         })
     }
@@ -464,7 +468,7 @@ impl Worker {
                 let _ = rtc.handle_input(Input::Timeout(now));
             }
             self.send_frames(now);
-            if now.duration_since(self.last_ping) > Duration::from_secs(5) {
+            if now.duration_since(self.last_ping) >= self.ping_interval {
                 self.last_ping = now;
                 let ping = lk::Ping {
                     timestamp: now_ms(),

@@ -2,10 +2,11 @@
 //! hands it to the worker that owns its peer.
 //!
 //! A peer's first packet is a STUN binding request whose USERNAME starts
-//! with our ICE ufrag, and every ufrag starts with its worker's index (two
-//! hex digits), so the first packet routes itself; the dispatcher then
-//! remembers the source address. Hand-off is a bounded lock-free queue per
-//! worker, with buffers recycled through a per-worker pool: nothing is
+//! with our ICE ufrag. Workers announce every ufrag they hand out (and the
+//! new ones of an ICE restart) on [`Routes`] before the SDP carrying it
+//! leaves the process, so the first packet finds its worker; the dispatcher
+//! then remembers the source address. Hand-off is a bounded lock-free queue
+//! per worker, with buffers recycled through a per-worker pool: nothing is
 //! allocated per packet once warm, and no lock is taken.
 
 use std::collections::HashMap;
@@ -14,7 +15,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_queue::ArrayQueue;
+use crossbeam_queue::{ArrayQueue, SegQueue};
 
 use crate::stun;
 
@@ -63,22 +64,42 @@ impl Inbox {
     }
 }
 
-/// The worker that owns a ufrag (its first two hex digits).
-pub fn worker_of_ufrag(ufrag: &str) -> Option<usize> {
-    ufrag
-        .get(..2)
-        .and_then(|p| usize::from_str_radix(p, 16).ok())
-}
+/// Which worker owns which local ICE ufrag: workers push, the dispatcher
+/// applies the changes before routing the next datagram.
+#[derive(Default)]
+pub struct Routes(SegQueue<(String, Option<usize>)>);
 
-/// The ufrag prefix of worker `index`.
-pub fn ufrag_prefix(index: usize) -> String {
-    format!("{:02x}", index % 256)
+impl Routes {
+    /// STUN for `ufrag` goes to worker `worker` from now on.
+    pub fn add(&self, ufrag: &str, worker: usize) {
+        self.0.push((ufrag.to_owned(), Some(worker)));
+    }
+
+    /// `ufrag` is gone.
+    pub fn remove(&self, ufrag: &str) {
+        self.0.push((ufrag.to_owned(), None));
+    }
+
+    fn apply(&self, by_ufrag: &mut HashMap<String, usize>) {
+        while let Some((ufrag, worker)) = self.0.pop() {
+            match worker {
+                Some(w) => by_ufrag.insert(ufrag, w),
+                None => by_ufrag.remove(&ufrag),
+            };
+        }
+    }
 }
 
 /// Reads the socket forever, routing datagrams to `inboxes`.
-pub fn run(socket: UdpSocket, inboxes: Vec<Arc<Inbox>>, thread_id: Arc<AtomicI32>) {
+pub fn run(
+    socket: UdpSocket,
+    inboxes: Vec<Arc<Inbox>>,
+    routes: Arc<Routes>,
+    thread_id: Arc<AtomicI32>,
+) {
     // SAFETY: gettid has no preconditions.
     thread_id.store(unsafe { libc::gettid() }, Ordering::Relaxed);
+    let mut by_ufrag: HashMap<String, usize> = HashMap::new();
     let mut by_addr: HashMap<SocketAddr, (usize, Instant)> = HashMap::new();
     let mut buf = vec![0u8; MTU];
     let mut last_sweep = Instant::now();
@@ -98,9 +119,10 @@ pub fn run(socket: UdpSocket, inboxes: Vec<Arc<Inbox>>, thread_id: Arc<AtomicI32
         };
         let now = Instant::now();
         let packet = &buf[..len];
+        routes.apply(&mut by_ufrag);
         // STUN names its worker; everything else follows its address.
-        let worker = match stun::local_ufrag(packet).and_then(worker_of_ufrag) {
-            Some(w) if w < inboxes.len() => {
+        let worker = match stun::local_ufrag(packet).and_then(|u| by_ufrag.get(u)) {
+            Some(&w) if w < inboxes.len() => {
                 by_addr.insert(source, (w, now));
                 Some(w)
             }
@@ -138,16 +160,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ufrags_name_their_worker() {
-        assert_eq!(
-            worker_of_ufrag(&format!("{}abcdef", ufrag_prefix(0))),
-            Some(0)
-        );
-        assert_eq!(
-            worker_of_ufrag(&format!("{}abcdef", ufrag_prefix(17))),
-            Some(17)
-        );
-        assert_eq!(worker_of_ufrag("zz12"), None);
-        assert_eq!(worker_of_ufrag("a"), None);
+    fn routes_follow_announcements() {
+        let routes = Routes::default();
+        let mut map = HashMap::new();
+        routes.add("abc", 1);
+        routes.add("def", 0);
+        routes.remove("abc");
+        routes.add("ghi", 2);
+        routes.apply(&mut map);
+        assert_eq!(map.get("def"), Some(&0));
+        assert_eq!(map.get("ghi"), Some(&2));
+        assert_eq!(map.get("abc"), None);
     }
 }

@@ -114,6 +114,8 @@ pub enum Command {
     Unsubscribe { pid: Pid, sid: String },
     /// Subscriber's wish for track `sid`.
     Settings { pid: Pid, sid: String, want: Want },
+    /// The client resumed on a new signal connection: restart ICE toward it.
+    Resume { pid: Pid },
     /// Removes the participant and everything it published or received.
     Leave { pid: Pid },
     /// Forwarding figures since the last `Stats`, then resets them.
@@ -133,6 +135,7 @@ impl Command {
             | Command::Subscribe { pid, .. }
             | Command::Unsubscribe { pid, .. }
             | Command::Settings { pid, .. }
+            | Command::Resume { pid }
             | Command::Leave { pid } => Some(*pid),
             Command::Stats { .. } => None,
         }
@@ -202,14 +205,16 @@ impl Media {
         .min(256);
         let mut workers = Vec::with_capacity(count);
         let mut inboxes = Vec::with_capacity(count);
+        let routes = Arc::new(dispatch::Routes::default());
         for index in 0..count {
             let (tx, rx) = mpsc::unbounded_channel();
             let inbox = Arc::new(dispatch::Inbox::new());
             let send = socket.try_clone()?;
-            let (candidates, worker_inbox) = (candidates.clone(), inbox.clone());
+            let (candidates, worker_inbox, routes) =
+                (candidates.clone(), inbox.clone(), routes.clone());
             std::thread::Builder::new()
                 .name(format!("onair-media-{index}"))
-                .spawn(move || worker::run(index, send, worker_inbox, candidates, rx))?;
+                .spawn(move || worker::run(index, send, worker_inbox, routes, candidates, rx))?;
             workers.push(tx);
             inboxes.push(inbox);
         }
@@ -217,7 +222,7 @@ impl Media {
         let dispatcher_id = dispatcher.clone();
         std::thread::Builder::new()
             .name("onair-media-rx".into())
-            .spawn(move || dispatch::run(socket, inboxes, dispatcher_id))?;
+            .spawn(move || dispatch::run(socket, inboxes, routes, dispatcher_id))?;
         Ok(Media {
             workers: Arc::new(workers),
             dispatcher,

@@ -25,12 +25,12 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
 use tokio::sync::mpsc;
 
-use super::dispatch::{ufrag_prefix, Inbox};
+use super::dispatch::{Inbox, Routes};
 use super::downtrack::{DownTrack, Incoming, Vp8Ids};
 use super::{
     choose_layer, layer_of_rid, Command, ForwardStats, Kind, Notice, Pid, TrackSpec, Want,
 };
-use crate::sdp_scan::msid_tracks;
+use crate::sdp_scan::{ice_ufrag, msid_tracks};
 
 mod data;
 mod forward;
@@ -59,7 +59,8 @@ type PeerId = (Pid, Role);
 
 struct Peer {
     rtc: Rtc,
-    ufrag: String,
+    /// Our ICE ufrags: the first, and one more per ICE restart.
+    ufrags: Vec<String>,
     next_timeout: Instant,
     created: Instant,
     connected: bool,
@@ -111,6 +112,10 @@ struct Participant {
     /// Publisher m-line → our track sid.
     published: HashMap<Mid, String>,
     pending_offer: Option<SdpPendingOffer>,
+    /// The last subscriber offer, to send again if a resumed client lost it.
+    last_offer: Option<(String, HashMap<String, String>)>,
+    /// The next subscriber offer restarts ICE.
+    restart_ice: bool,
     changes: Vec<SubChange>,
     /// Subscriber m-line → track sid, for the client's track mapping.
     sub_mids: HashMap<Mid, String>,
@@ -125,8 +130,9 @@ struct Participant {
 }
 
 struct Worker {
-    /// This worker's number (the prefix of its peers' ICE ufrags).
+    /// This worker's number (what [`Routes`] know it by).
     index: usize,
+    routes: Arc<Routes>,
     socket: UdpSocket,
     candidates: Vec<SocketAddr>,
     peers: HashMap<PeerId, Peer>,
@@ -150,6 +156,7 @@ pub fn run(
     index: usize,
     socket: UdpSocket,
     inbox: Arc<Inbox>,
+    routes: Arc<Routes>,
     candidates: Vec<SocketAddr>,
     commands: mpsc::UnboundedReceiver<Command>,
 ) {
@@ -165,6 +172,7 @@ pub fn run(
     };
     let mut worker = Worker {
         index,
+        routes,
         socket,
         candidates,
         peers: HashMap::new(),

@@ -40,6 +40,7 @@ impl Worker {
             } => self.subscribe(pid, publisher, sid, stream),
             Command::Unsubscribe { pid, sid } => self.unsubscribe(pid, &sid),
             Command::Settings { pid, sid, want } => self.settings(pid, &sid, want),
+            Command::Resume { pid } => self.resume(pid),
             Command::Leave { pid } => self.leave(pid),
             Command::Stats { reply } => {
                 let stats = ForwardStats {
@@ -54,7 +55,7 @@ impl Worker {
     }
 
     pub(super) fn new_rtc(&mut self, pid: Pid, role: Role) -> Result<(), String> {
-        let ufrag = format!("{}{}", ufrag_prefix(self.index), crate::ids::random(14));
+        let ufrag = crate::ids::random(16);
         let creds = IceCreds {
             ufrag: ufrag.clone(),
             pass: crate::ids::random(32),
@@ -77,12 +78,12 @@ impl Worker {
             let candidate = Candidate::host(*c, "udp").map_err(|e| e.to_string())?;
             rtc.add_local_candidate(candidate);
         }
-        self.by_ufrag.insert(ufrag.clone(), (pid, role));
+        self.add_ufrag((pid, role), &ufrag);
         self.peers.insert(
             (pid, role),
             Peer {
                 rtc,
-                ufrag,
+                ufrags: vec![ufrag],
                 next_timeout: now,
                 created: now,
                 connected: false,
@@ -113,6 +114,8 @@ impl Worker {
                 expected: Vec::new(),
                 published: HashMap::new(),
                 pending_offer: None,
+                last_offer: None,
+                restart_ice: false,
                 changes: Vec::new(),
                 sub_mids: HashMap::new(),
                 level: 0.0,
@@ -141,11 +144,38 @@ impl Worker {
         }))
         .map_err(|_| "subscriber offer panicked".to_owned())?;
         let (offer, pending) = offer.ok_or("no subscriber offer")?;
+        let sdp = offer.to_sdp_string();
         if let Some(p) = self.participants.get_mut(&pid) {
             p.pending_offer = Some(pending);
+            p.last_offer = Some((sdp.clone(), HashMap::new()));
         }
         self.drain((pid, Role::Subscriber));
-        Ok(offer.to_sdp_string())
+        Ok(sdp)
+    }
+
+    /// The client came back on a new signal connection: its subscriber
+    /// connection restarts ICE (its address may have changed), after the
+    /// offer that may have been lost with the old connection, if any.
+    pub(super) fn resume(&mut self, pid: Pid) {
+        let Some(p) = self.participants.get_mut(&pid) else {
+            return;
+        };
+        p.restart_ice = true;
+        if p.pending_offer.is_some() {
+            if let Some((sdp, mid_to_track)) = p.last_offer.clone() {
+                let _ = p
+                    .notices
+                    .send(Notice::SubscriberOffer { sdp, mid_to_track });
+            }
+            return;
+        }
+        self.renegotiate(pid);
+    }
+
+    /// STUN for `ufrag` reaches peer `id` (through the dispatcher and here).
+    fn add_ufrag(&mut self, id: PeerId, ufrag: &str) {
+        self.by_ufrag.insert(ufrag.to_owned(), id);
+        self.routes.add(ufrag, self.index);
     }
 
     pub(super) fn publisher_offer(&mut self, pid: Pid, sdp: &str) -> Result<String, String> {
@@ -169,8 +199,20 @@ impl Worker {
                 }
             }
         }
-        self.drain((pid, Role::Publisher));
-        Ok(answer.to_sdp_string())
+        // A client ICE restart (after a network change) gave us a new ufrag.
+        let sdp = answer.to_sdp_string();
+        let id = (pid, Role::Publisher);
+        if let Some(ufrag) = ice_ufrag(&sdp) {
+            if !self.by_ufrag.contains_key(ufrag) {
+                tracing::debug!(pid, "publisher ICE restart");
+                self.add_ufrag(id, ufrag);
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.ufrags.push(ufrag.to_owned());
+                }
+            }
+        }
+        self.drain(id);
+        Ok(sdp)
     }
 
     /// The publisher stopped sending on `mid`: the track leaves every subscriber.
@@ -342,16 +384,21 @@ impl Worker {
         let Some(p) = self.participants.get_mut(&pid) else {
             return;
         };
-        if p.pending_offer.is_some() || p.changes.is_empty() {
+        if p.pending_offer.is_some() || (p.changes.is_empty() && !p.restart_ice) {
             return;
         }
         let changes = std::mem::take(&mut p.changes);
+        let restart = std::mem::take(&mut p.restart_ice);
         let Some(peer) = self.peers.get_mut(&(pid, Role::Subscriber)) else {
             return;
         };
         let mut added: Vec<(Mid, String)> = Vec::new();
+        let mut new_creds = None;
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut api = peer.rtc.sdp_api();
+            if restart {
+                new_creds = Some(api.ice_restart(true));
+            }
             for change in &changes {
                 match change {
                     SubChange::Add { sid, stream, kind } => {
@@ -377,6 +424,13 @@ impl Worker {
         let Ok(applied) = result else {
             return self.fail(pid, "renegotiation panicked");
         };
+        // Routed before the offer naming it leaves.
+        if let Some(creds) = new_creds {
+            self.by_ufrag
+                .insert(creds.ufrag.clone(), (pid, Role::Subscriber));
+            self.routes.add(&creds.ufrag, self.index);
+            peer.ufrags.push(creds.ufrag);
+        }
         for (mid, sid) in &added {
             p.sub_mids.insert(*mid, sid.clone());
             for track in self.tracks.values_mut().filter(|t| &t.spec.sid == sid) {
@@ -390,17 +444,18 @@ impl Worker {
             }
         }
         if let Some((offer, pending)) = applied {
-            tracing::debug!(pid, tracks = p.sub_mids.len(), "subscriber offer");
+            tracing::debug!(pid, tracks = p.sub_mids.len(), restart, "subscriber offer");
             p.pending_offer = Some(pending);
-            let mid_to_track = p
+            let mid_to_track: HashMap<String, String> = p
                 .sub_mids
                 .iter()
                 .map(|(m, s)| (m.to_string(), s.clone()))
                 .collect();
-            let _ = p.notices.send(Notice::SubscriberOffer {
-                sdp: offer.to_sdp_string(),
-                mid_to_track,
-            });
+            let sdp = offer.to_sdp_string();
+            p.last_offer = Some((sdp.clone(), mid_to_track.clone()));
+            let _ = p
+                .notices
+                .send(Notice::SubscriberOffer { sdp, mid_to_track });
         }
         self.drain((pid, Role::Subscriber));
     }
@@ -442,7 +497,10 @@ impl Worker {
         };
         for role in [Role::Publisher, Role::Subscriber] {
             if let Some(peer) = self.peers.remove(&(pid, role)) {
-                self.by_ufrag.remove(&peer.ufrag);
+                for ufrag in &peer.ufrags {
+                    self.by_ufrag.remove(ufrag);
+                    self.routes.remove(ufrag);
+                }
             }
         }
         self.by_addr.retain(|_, id| id.0 != pid);
