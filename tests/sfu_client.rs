@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use livekit_protocol as lk;
 
-use onair_client::files::{ivf, ogg_opus};
+use onair_client::files::{annexb, ivf, ogg_opus};
 use onair_client::{api, Client, Codec, LocalLayer, LocalTrack, Source, Stats};
 use onair_testkit::media;
 
@@ -32,6 +32,7 @@ fn media() -> &'static Path {
             for (w, h) in [(320, 180), (640, 360), (1280, 720)] {
                 media::vp8_ivf(&path, w, h, 300, 3);
             }
+            media::h264_annexb(&path, 640, 360, 500, 3);
             media::opus_ogg(&path, 3);
             Media { _dir: dir, path }
         })
@@ -328,6 +329,39 @@ async fn backstage_gates_media_until_go_live_then_end_disconnects() {
             .await
             .unwrap_or_else(|s| panic!("not disconnected by end: {s:?}"));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h264_is_forwarded() {
+    let call = Call::start();
+    let alice = call.join("alice", "default:h264").await;
+    alice
+        .publish(LocalTrack {
+            name: "camera".into(),
+            source: Source::Camera,
+            codec: Codec::H264,
+            layers: vec![LocalLayer {
+                rid: None,
+                width: 640,
+                height: 360,
+                frames: annexb(&media().join("640.h264"), 30).unwrap(),
+            }],
+        })
+        .await
+        .unwrap();
+    let bob = call.join("bob", "default:h264").await;
+    let s = bob
+        .wait_for(WAIT, |s| {
+            video(s, "alice").is_some_and(|v| v.frames > 60 && v.keyframes >= 2)
+        })
+        .await
+        .unwrap_or_else(|s| panic!("no H.264 from alice: {s:?}"));
+    let v = video(&s, "alice").unwrap();
+    assert_eq!(v.codec, Some(Codec::H264));
+    println!(
+        "bob: alice's H.264 {} frames, {} keyframes",
+        v.frames, v.keyframes
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,5 @@
-//! Test media made by ffmpeg: VP8 in IVF and Opus in Ogg, of any length,
-//! size and bitrate, for publishing through `onair-client`.
+//! Test media made by ffmpeg: VP8 in IVF, H.264 Annex-B and Opus in Ogg,
+//! of any length, size and bitrate, for publishing through `onair-client`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,6 +42,42 @@ pub fn vp8_ivf(dir: &Path, width: u32, height: u32, kbps: u32, seconds: u32) -> 
         "30",
         "-keyint_min",
         "30",
+        path_str(&out),
+    ]);
+    out
+}
+
+/// `dir/{width}.h264`: an H.264 test pattern (constrained baseline, no
+/// B-frames, as browsers send it) at 30 fps with a keyframe every second.
+pub fn h264_annexb(dir: &Path, width: u32, height: u32, kbps: u32, seconds: u32) -> PathBuf {
+    let out = dir.join(format!("{width}.h264"));
+    let source = format!("testsrc=size={width}x{height}:rate=30");
+    let (bitrate, length) = (format!("{kbps}k"), seconds.to_string());
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &source,
+        "-t",
+        &length,
+        "-c:v",
+        "libx264",
+        "-profile:v",
+        "baseline",
+        "-preset",
+        "ultrafast",
+        "-tune",
+        "zerolatency",
+        "-pix_fmt",
+        "yuv420p",
+        "-b:v",
+        &bitrate,
+        "-g",
+        "30",
+        "-keyint_min",
+        "30",
+        "-f",
+        "h264",
         path_str(&out),
     ]);
     out

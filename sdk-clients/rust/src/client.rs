@@ -96,6 +96,8 @@ pub struct TrackStats {
     pub frames: u64,
     /// Video keyframes received.
     pub keyframes: u64,
+    /// The codec it arrives in.
+    pub codec: Option<Codec>,
     /// Width of the last VP8 keyframe (shows the simulcast layer).
     pub width: u32,
 }
@@ -312,6 +314,7 @@ async fn next_response(ws: &mut Ws) -> Result<Resp, ClientError> {
 /// A track being sent.
 struct Sending {
     mid: Mid,
+    codec: StrCodec,
     /// Muted: the timeline runs on, nothing is sent.
     muted: bool,
     clock: Frequency,
@@ -533,16 +536,23 @@ impl Worker {
                 let identity = s.published.get(&sid).cloned().unwrap_or_default();
                 let t = s.tracks.entry(sid).or_default();
                 t.identity = identity;
-                t.kind = if data.params.spec().codec == StrCodec::Opus {
+                let codec = data.params.spec().codec;
+                t.kind = if codec == StrCodec::Opus {
                     "audio".into()
                 } else {
                     "video".into()
+                };
+                t.codec = match codec {
+                    StrCodec::Opus => Some(Codec::Opus),
+                    StrCodec::Vp8 => Some(Codec::Vp8),
+                    StrCodec::H264 => Some(Codec::H264),
+                    _ => None,
                 };
                 t.frames += 1;
                 t.packets += (**data.seq_range.end()).saturating_sub(**data.seq_range.start()) + 1;
                 if data.is_keyframe() {
                     t.keyframes += 1;
-                    if let Some(w) = vp8_width(&data.data) {
+                    if let Some(w) = vp8_width(&data.data).filter(|_| codec == StrCodec::Vp8) {
                         t.width = w;
                     }
                 }
@@ -791,8 +801,14 @@ impl Worker {
             Frequency::NINETY_KHZ
         };
         let now = Instant::now();
+        let codec = match track.codec {
+            Codec::Vp8 => StrCodec::Vp8,
+            Codec::H264 => StrCodec::H264,
+            Codec::Opus => StrCodec::Opus,
+        };
         self.sending.push(Sending {
             mid,
+            codec,
             muted: false,
             clock,
             layers: track
@@ -827,7 +843,11 @@ impl Worker {
                     let Some(writer) = self.publisher.writer(s.mid) else {
                         break;
                     };
-                    let Some(pt) = writer.payload_params().next().map(|p| p.pt()) else {
+                    let Some(pt) = writer
+                        .payload_params()
+                        .find(|p| p.spec().codec == s.codec)
+                        .map(|p| p.pt())
+                    else {
                         break;
                     };
                     let writer = match &layer.rid {
