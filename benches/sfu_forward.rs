@@ -2,8 +2,9 @@
 //! (VP8, made by ffmpeg) plus Opus; N `onair-client` subscribers receive
 //! the top layer. Prints forwarded packets/s, CPU-seconds of the SFU's media
 //! threads (receive thread + workers) per million forwarded packets, the
-//! delay p50/p99 — then the same for a plain UDP relay (receive → send, no
-//! crypto) on this machine, and the ratio of the two.
+//! delay p50/p99 — then the same for a plain UDP relay (no crypto) on this
+//! machine, and the ratio: once for a relay sending each datagram to one
+//! socket, once for one sending it to N sockets as the SFU does.
 //!
 //! `cargo bench --bench sfu_forward` (or `make bench`). Tune with
 //! `BENCH_SUBSCRIBERS` (default 10) and `BENCH_SECONDS` (default 10).
@@ -68,17 +69,22 @@ fn token(key: &ApiKey, user: &str) -> String {
     mint(key, &claims)
 }
 
-/// A plain relay: one thread receives and sends on, no crypto. Returns
-/// (packets/s, CPU-seconds per million packets) of the relay thread.
-fn plain_relay(seconds: u64) -> (f64, f64) {
+/// A plain relay: one thread receives and sends each datagram on to each
+/// of `fan_out` sockets, no crypto. Returns (packets sent/s, CPU-seconds
+/// per million packets sent) of the relay thread.
+fn plain_relay(seconds: u64, fan_out: usize) -> (f64, f64) {
     let relay = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
     let relay_addr = relay.local_addr().unwrap();
-    let sink_addr = sink.local_addr().unwrap();
+    let sinks: Vec<UdpSocket> = (0..fan_out)
+        .map(|_| {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.set_nonblocking(true).unwrap();
+            s
+        })
+        .collect();
+    let sink_addrs: Vec<_> = sinks.iter().map(|s| s.local_addr().unwrap()).collect();
     relay
         .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    sink.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
@@ -91,8 +97,10 @@ fn plain_relay(seconds: u64) -> (f64, f64) {
             let mut buf = [0u8; 2000];
             while !stop.load(Ordering::Relaxed) {
                 if let Ok((n, _)) = relay.recv_from(&mut buf) {
-                    let _ = relay.send_to(&buf[..n], sink_addr);
-                    count.fetch_add(1, Ordering::Relaxed);
+                    for addr in &sink_addrs {
+                        let _ = relay.send_to(&buf[..n], addr);
+                    }
+                    count.fetch_add(sink_addrs.len() as u64, Ordering::Relaxed);
                 }
             }
         })
@@ -102,7 +110,15 @@ fn plain_relay(seconds: u64) -> (f64, f64) {
         std::thread::spawn(move || {
             let mut buf = [0u8; 2000];
             while !stop.load(Ordering::Relaxed) {
-                let _ = sink.recv_from(&mut buf);
+                let mut idle = true;
+                for sink in &sinks {
+                    while sink.recv_from(&mut buf).is_ok() {
+                        idle = false;
+                    }
+                }
+                if idle {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
             }
         })
     };
@@ -111,8 +127,10 @@ fn plain_relay(seconds: u64) -> (f64, f64) {
         std::thread::spawn(move || {
             let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
             let packet = [0x80u8; 1100];
+            // As many datagrams in as the relay's fan-out lets it send on.
+            let burst = (64 / fan_out).max(1);
             while !stop.load(Ordering::Relaxed) {
-                for _ in 0..64 {
+                for _ in 0..burst {
                     let _ = socket.send_to(&packet, relay_addr);
                 }
                 std::thread::yield_now();
@@ -249,15 +267,22 @@ async fn main() {
         stats.delay_us.value_at_quantile(0.5),
         stats.delay_us.value_at_quantile(0.99),
     );
-    let (relay_rate, relay_cpu) = plain_relay(3);
-    let relay_per_core = 1e6 / relay_cpu;
-    println!(
-        "plain UDP relay (recv → send, no crypto): {relay_rate:>9.0} packets/s   {relay_cpu:>6.2} CPU-s per million packets   {relay_per_core:>9.0} packets per CPU-second"
-    );
-    println!(
-        "ratio SFU / plain relay, packets per CPU-second: {:.2}",
-        per_core / relay_per_core
-    );
+    // The references run while the publisher and subscribers still load
+    // the machine, as they did while the SFU was measured.
+    for (what, fan_out) in [
+        ("recv → send to 1".to_owned(), 1),
+        (format!("recv → send to each of {subscribers}"), subscribers),
+    ] {
+        let (relay_rate, relay_cpu) = plain_relay(3, fan_out);
+        let relay_per_core = 1e6 / relay_cpu;
+        println!(
+            "plain UDP relay ({what}, no crypto): {relay_rate:>9.0} packets/s   {relay_cpu:>6.2} CPU-s per million packets   {relay_per_core:>9.0} packets per CPU-second"
+        );
+        println!(
+            "  ratio SFU / this relay, packets per CPU-second: {:.2}",
+            per_core / relay_per_core
+        );
+    }
     for s in subs {
         s.leave().await;
     }
