@@ -23,6 +23,12 @@ command -v chromium >/dev/null 2>&1 || apt_need+=(chromium)
 command -v node >/dev/null 2>&1 || apt_need+=(nodejs npm)
 # Test media (VP8, H.264, Opus files) is made by ffmpeg.
 command -v ffmpeg >/dev/null 2>&1 || apt_need+=(ffmpeg)
+# Egress: GStreamer 1.22 (headers to build against, and the elements its
+# pipelines use: compositor/audiomixer, vp8dec/opusdec, x264enc, avenc_aac, mp4mux).
+pkg-config --exists gstreamer-app-1.0 2>/dev/null || apt_need+=(libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev)
+for pkg in gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || apt_need+=("$pkg")
+done
 
 if [ ${#apt_need[@]} -gt 0 ]; then
   echo "deps: installing ${apt_need[*]}"

@@ -5,6 +5,8 @@
 //! database_url = "postgres://onair@127.0.0.1/onair"   # or sqlite://path/onair.db
 //! data_dir = "/var/lib/onair"
 //! signal_url = "wss://video.example.com"             # what clients connect to
+//! public_url = "https://video.example.com"           # base of download links
+//! link_ttl = "1h"                                  # how long download links work
 //! join_token_ttl = "6h"
 //! rtc_udp = "127.0.0.1:7882"                       # SFU media port, shared by all peers
 //! rtc_workers = 0                                  # media threads; 0 = one per core
@@ -16,7 +18,7 @@
 //! urls = ["stun:stun.example.com:3478"]
 //! ```
 //! Environment: `ONAIR_LISTEN`, `ONAIR_DATABASE_URL` (or `DATABASE_URL`),
-//! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_JOIN_TOKEN_TTL`, `ONAIR_RTC_UDP`,
+//! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_PUBLIC_URL`, `ONAIR_LINK_TTL`, `ONAIR_JOIN_TOKEN_TTL`, `ONAIR_RTC_UDP`,
 //! `ONAIR_RTC_WORKERS`, `ONAIR_RTC_PARTICIPANT_TIMEOUT`, and
 //! `ONAIR_API_KEY` + `ONAIR_API_SECRET` for one extra key.
 
@@ -43,6 +45,11 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Public signal URL handed to clients; default `ws://<listen>`.
     pub signal_url: Option<String>,
+    /// Public HTTP base of download links; default `http://<listen>`.
+    pub public_url: Option<String>,
+    /// Lifetime of download links, e.g. `1h`.
+    #[serde(with = "humantime_serde")]
+    pub link_ttl: Duration,
     /// Lifetime of join tokens, e.g. `6h`.
     #[serde(with = "humantime_serde")]
     pub join_token_ttl: Duration,
@@ -86,6 +93,8 @@ impl Default for Config {
             database_url: None,
             data_dir: PathBuf::from("onair-data"),
             signal_url: None,
+            public_url: None,
+            link_ttl: Duration::from_secs(3600),
             join_token_ttl: Duration::from_secs(6 * 3600),
             api_keys: Vec::new(),
             ice_servers: Vec::new(),

@@ -6,10 +6,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use onair_api::store::{PgStore, SqliteStore, Store};
-use onair_api::{ApiConfig, AppState};
+use onair_api::{ApiConfig, AppState, FileLinks};
 use onair_auth::token::mint;
 use onair_auth::{ApiKey, KeySet, ServerClaims};
 use onair_bus::LocalBus;
+use onair_egress::{Egress, EgressConfig, LocalDir, Storage};
 use onair_sfu::{MediaConfig, Sfu, SfuConfig};
 use tokio::net::TcpListener;
 
@@ -34,7 +35,11 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     };
     let listener = bind(&config).await?;
     let addr = listener.local_addr()?;
-    let state = build_state(&config, KeySet::new([key.clone()]), &format!("ws://{addr}")).await?;
+    let urls = Urls {
+        signal: format!("ws://{addr}"),
+        public: format!("http://{addr}"),
+    };
+    let (state, storage) = build_state(&config, KeySet::new([key.clone()]), &urls).await?;
     let sfu = start_sfu(&config, &state)?;
 
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
@@ -60,7 +65,7 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     println!("  Media (UDP):  {}", sfu.udp_addr());
     println!("  Data dir:     {}", data_dir.display());
     let demo = crate::demo::router(key, args.web_dir);
-    run(listener, state, sfu, Some(demo)).await
+    run(listener, state, sfu, storage, &config, Some(demo)).await
 }
 
 /// `onair serve --config FILE`.
@@ -72,14 +77,20 @@ pub async fn serve(file: Option<&Path>) -> anyhow::Result<()> {
     }
     let listener = bind(&config).await?;
     let addr = listener.local_addr()?;
-    let signal_url = config
-        .signal_url
-        .clone()
-        .unwrap_or_else(|| format!("ws://{addr}"));
-    let state = build_state(&config, keys, &signal_url).await?;
+    let urls = Urls {
+        signal: config
+            .signal_url
+            .clone()
+            .unwrap_or_else(|| format!("ws://{addr}")),
+        public: config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}")),
+    };
+    let (state, storage) = build_state(&config, keys, &urls).await?;
     let sfu = start_sfu(&config, &state)?;
     tracing::info!(%addr, "OnAir API listening");
-    run(listener, state, sfu, None).await
+    run(listener, state, sfu, storage, &config, None).await
 }
 
 async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
@@ -88,7 +99,28 @@ async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("listening on {}", config.listen))
 }
 
-async fn build_state(config: &Config, keys: KeySet, signal_url: &str) -> anyhow::Result<AppState> {
+/// Where clients reach this server.
+struct Urls {
+    /// The SFU signal URL (`ws://…`).
+    signal: String,
+    /// The HTTP base of links (file downloads).
+    public: String,
+}
+
+/// Download links are the storage's own.
+struct StorageLinks(Arc<dyn Storage>);
+
+impl FileLinks for StorageLinks {
+    fn url(&self, key: &str) -> String {
+        self.0.url(key)
+    }
+}
+
+async fn build_state(
+    config: &Config,
+    keys: KeySet,
+    urls: &Urls,
+) -> anyhow::Result<(AppState, Arc<dyn Storage>)> {
     let url = config.database_url();
     let store: Arc<dyn Store> = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Arc::new(
@@ -103,16 +135,25 @@ async fn build_state(config: &Config, keys: KeySet, signal_url: &str) -> anyhow:
         bail!("database_url must start with sqlite: or postgres:");
     };
     onair_api::seed_call_types(store.as_ref()).await?;
-    Ok(AppState {
+    let key = keys.primary().cloned().context("no API key")?;
+    let storage: Arc<dyn Storage> = Arc::new(LocalDir::new(
+        &config.data_dir,
+        &urls.public,
+        key,
+        config.link_ttl,
+    ));
+    let state = AppState {
         store,
         bus: Arc::new(LocalBus::new()),
         keys: Arc::new(keys),
         config: Arc::new(ApiConfig {
-            signal_url: signal_url.to_owned(),
+            signal_url: urls.signal.clone(),
             ice_servers: config.ice_servers.clone(),
             join_token_ttl: config.join_token_ttl.max(Duration::from_secs(60)),
         }),
-    })
+        files: Arc::new(StorageLinks(storage.clone())),
+    };
+    Ok((state, storage))
 }
 
 fn start_sfu(config: &Config, state: &AppState) -> anyhow::Result<Sfu> {
@@ -132,10 +173,21 @@ async fn run(
     listener: TcpListener,
     state: AppState,
     sfu: Sfu,
+    storage: Arc<dyn Storage>,
+    config: &Config,
     demo: Option<axum::Router>,
 ) -> anyhow::Result<()> {
     onair_api::presence::spawn(state.clone());
-    let mut app = sfu.router();
+    let key = state.keys.primary().cloned().context("no API key")?;
+    let egress = EgressConfig {
+        signal_url: state.config.signal_url.clone(),
+        key,
+        storage,
+    };
+    Egress::start(egress, state.bus.clone());
+    let mut app = sfu
+        .router()
+        .merge(LocalDir::router(&config.data_dir, state.keys.clone()));
     if let Some(demo) = demo {
         app = app.merge(demo);
     }

@@ -6,139 +6,14 @@
 mod support;
 
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use livekit_protocol as lk;
 
-use onair_client::files::{annexb, ivf, ogg_opus};
+use onair_client::files::annexb;
 use onair_client::{api, Client, Codec, LocalLayer, LocalTrack, Source, Stats};
-use onair_testkit::media;
-
-struct Media {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-/// 320x180, 640x360 and 1280x720 VP8 (keyframe every second) and an Opus tone.
-fn media() -> &'static Path {
-    static MEDIA: OnceLock<Media> = OnceLock::new();
-    &MEDIA
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().to_path_buf();
-            for (w, h) in [(320, 180), (640, 360), (1280, 720)] {
-                media::vp8_ivf(&path, w, h, 300, 3);
-            }
-            media::h264_annexb(&path, 640, 360, 500, 3);
-            media::opus_ogg(&path, 3);
-            Media { _dir: dir, path }
-        })
-        .path
-}
-
-fn camera(simulcast: bool) -> LocalTrack {
-    let sizes: &[(u32, u32, &str)] = if simulcast {
-        &[(320, 180, "q"), (640, 360, "h"), (1280, 720, "f")]
-    } else {
-        &[(640, 360, "")]
-    };
-    LocalTrack {
-        name: "camera".into(),
-        source: Source::Camera,
-        codec: Codec::Vp8,
-        layers: sizes
-            .iter()
-            .map(|(w, h, rid)| LocalLayer {
-                rid: (!rid.is_empty()).then(|| rid.to_string()),
-                width: *w,
-                height: *h,
-                frames: ivf(&media().join(format!("{w}.ivf"))).unwrap(),
-            })
-            .collect(),
-    }
-}
-
-fn microphone() -> LocalTrack {
-    LocalTrack {
-        name: "mic".into(),
-        source: Source::Microphone,
-        codec: Codec::Opus,
-        layers: vec![LocalLayer {
-            rid: None,
-            width: 0,
-            height: 0,
-            frames: ogg_opus(&media().join("tone.ogg")).unwrap(),
-        }],
-    }
-}
-
-struct Call {
-    onair: support::Onair,
-    data: tempfile::TempDir,
-}
-
-impl Call {
-    fn start() -> Call {
-        Call::start_with(&[])
-    }
-
-    fn start_with(args: &[&str]) -> Call {
-        let data = tempfile::tempdir().unwrap();
-        let onair = support::dev(data.path(), args);
-        Call { onair, data }
-    }
-
-    async fn credentials(&self, user: &str, cid: &str) -> api::Credentials {
-        let token = self.token(&["user", "--user", user]);
-        api::join(&self.onair.url, &token, cid, true).await.unwrap()
-    }
-
-    fn token(&self, args: &[&str]) -> String {
-        let out = Command::new(support::bin())
-            .arg("token")
-            .args(args)
-            .arg("--data-dir")
-            .arg(self.data.path())
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    }
-
-    async fn join(&self, user: &str, cid: &str) -> Client {
-        let creds = self.credentials(user, cid).await;
-        Client::connect(&creds.url, &creds.token).await.unwrap()
-    }
-
-    async fn api(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: serde_json::Value,
-    ) -> (u16, serde_json::Value) {
-        let resp = reqwest::Client::new()
-            .request(method, format!("{}/v1{path}", self.onair.url))
-            .bearer_auth(self.token(&["server"]))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or_default())
-    }
-
-    fn udp(&self) -> String {
-        let line = self
-            .onair
-            .banner
-            .iter()
-            .find(|l| l.contains("Media (UDP):"))
-            .unwrap();
-        line.split("Media (UDP):").nth(1).unwrap().trim().to_owned()
-    }
-}
+use support::call::{camera, media, microphone, Call};
 
 fn video(s: &Stats, from: &str) -> Option<onair_client::TrackStats> {
     s.tracks

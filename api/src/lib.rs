@@ -1,8 +1,9 @@
 //! OnAir's REST API (`/v1`): the call domain, its persistence and its HTTP face.
 //!
-//! - [`domain`]: calls, call types, settings, members, sessions, and the call
+//! - [`domain`]: calls, call types, settings, members, sessions, egress jobs, and the call
 //!   lifecycle (backstage → live → ended) with the join rule.
 //! - [`store`]: the [`Store`](store::Store) trait on SQLite or Postgres.
+//! - [`presence`]: records what the SFU and egress workers report on the bus.
 //! - [`routes`]: axum handlers, one file per resource; [`router`] mounts them.
 //! - [`context`]: loads a call and works out what the caller may do in it.
 //! - [`openapi`]: the generated OpenAPI document (served at `/openapi.json`, UI at `/docs`).
@@ -22,7 +23,7 @@ pub mod store;
 pub mod views;
 
 pub use routes::router;
-pub use state::{ApiConfig, AppState, IceServer};
+pub use state::{ApiConfig, AppState, FileLinks, IceServer};
 
 use chrono::Utc;
 

@@ -1,13 +1,16 @@
-//! Presence: the SFU announces media connections on the bus; this records
-//! them so `GET {c}/participants` and the sessions show who is connected.
+//! What the media side reports on the bus, recorded: the SFU's participant
+//! joins and leaves (so `GET {c}/participants` and the sessions show who is
+//! connected), and egress workers' job states (so recordings list their
+//! state and files).
 
 use chrono::Utc;
 use onair_bus::EventKind;
 
-use crate::domain::Participant;
+use crate::domain::{EgressState, Participant};
 use crate::state::AppState;
+use crate::store::StoreResult;
 
-/// Listens to the bus for participant joins and leaves until the bus closes.
+/// Listens to the bus for participant and egress reports until the bus closes.
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     let mut events = state.bus.subscribe();
     tokio::spawn(async move {
@@ -39,11 +42,82 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                         .participant_left(&participant_sid, Utc::now())
                         .await
                 }
+                EventKind::EgressUpdated {
+                    egress_id,
+                    state: reported,
+                    error,
+                    file,
+                    size,
+                    duration_ms,
+                } => {
+                    let report = Report {
+                        state: EgressState::parse(&reported),
+                        error,
+                        file,
+                        size,
+                        duration_ms,
+                    };
+                    egress_report(&state, &egress_id, report).await
+                }
                 _ => Ok(()),
             };
             if let Err(e) = result {
-                tracing::warn!(call_cid = %event.call_cid, error = %e, "recording presence failed");
+                tracing::warn!(call_cid = %event.call_cid, error = %e, "recording a report failed");
             }
         }
     })
+}
+
+struct Report {
+    state: Option<EgressState>,
+    error: Option<String>,
+    file: Option<String>,
+    size: u64,
+    duration_ms: u64,
+}
+
+/// Applies a worker's report to its job, if the state machine allows it.
+async fn egress_report(state: &AppState, id: &str, report: Report) -> StoreResult<()> {
+    let Some(next) = report.state else {
+        tracing::warn!(egress = %id, "egress report with an unknown state ignored");
+        return Ok(());
+    };
+    // The API may move the job (stop) between our read and write: retry.
+    for _ in 0..5 {
+        let Some(mut job) = state.store.get_egress(id).await? else {
+            tracing::debug!(egress = %id, "report for an unknown egress job");
+            return Ok(());
+        };
+        let previous = job.state;
+        // A stop the API already recorded is not undone by a late `active`.
+        let next = if previous == EgressState::Ending && next == EgressState::Active {
+            EgressState::Ending
+        } else {
+            next
+        };
+        if !previous.may_become(next) {
+            tracing::debug!(egress = %id, from = previous.as_str(), to = next.as_str(), "stale egress report ignored");
+            return Ok(());
+        }
+        let now = Utc::now();
+        job.state = next;
+        if next == EgressState::Active && job.started_at.is_none() {
+            job.started_at = Some(now);
+        }
+        if matches!(next, EgressState::Complete | EgressState::Failed) {
+            job.ended_at = Some(now);
+        }
+        job.error = report.error.clone().or(job.error);
+        job.file = report.file.clone().or(job.file);
+        job.size = report.size.max(job.size as u64) as i64;
+        job.duration_ms = report.duration_ms.max(job.duration_ms as u64) as i64;
+        if state.store.update_egress(&job, previous).await? {
+            if previous != next {
+                tracing::info!(call_cid = %job.call_cid, egress = %id, state = next.as_str(), error = ?job.error, "egress job");
+            }
+            return Ok(());
+        }
+    }
+    tracing::warn!(egress = %id, "egress report lost a race five times; dropped");
+    Ok(())
 }

@@ -36,6 +36,13 @@ pub struct ApiConfig {
     pub join_token_ttl: Duration,
 }
 
+/// Download links for stored files (egress output). The deployment decides:
+/// presigned S3 URLs, or signed links to the built-in file route.
+pub trait FileLinks: Send + Sync {
+    /// A link to download the file stored under `key`.
+    fn url(&self, key: &str) -> String;
+}
+
 /// Everything a handler can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -47,4 +54,6 @@ pub struct AppState {
     pub keys: Arc<KeySet>,
     /// Deployment settings.
     pub config: Arc<ApiConfig>,
+    /// Links to stored files.
+    pub files: Arc<dyn FileLinks>,
 }

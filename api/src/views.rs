@@ -99,6 +99,24 @@ pub struct CallView {
     pub session: Option<SessionView>,
     /// Number of members.
     pub member_count: i64,
+    /// Egress running for the call.
+    pub egress: EgressSummary,
+}
+
+/// What leaves the call right now.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct EgressSummary {
+    /// The running recording, if any.
+    pub recording: Option<EgressStatus>,
+}
+
+/// A running egress job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EgressStatus {
+    /// The job (recording id).
+    pub id: String,
+    /// `starting`, `active` or `ending`.
+    pub state: crate::domain::EgressState,
 }
 
 impl CallView {
@@ -108,6 +126,7 @@ impl CallView {
         settings: CallSettings,
         session: Option<Session>,
         member_count: i64,
+        egress: EgressSummary,
     ) -> Self {
         Self {
             cid: call.cid.to_string(),
@@ -123,6 +142,7 @@ impl CallView {
             settings,
             session: session.map(SessionView::from),
             member_count,
+            egress,
         }
     }
 }

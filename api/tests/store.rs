@@ -5,7 +5,7 @@ mod common;
 use chrono::{DateTime, Duration, Utc};
 use common::{store, Backend};
 use onair_api::domain::call_type::built_in;
-use onair_api::domain::{Call, CallCid, Member, Session, User};
+use onair_api::domain::{Call, CallCid, Egress, EgressKind, EgressState, Member, Session, User};
 use onair_auth::Capability;
 use serde_json::json;
 
@@ -266,7 +266,91 @@ async fn times_and_json_round_trip(backend: Backend) {
     s.ping().await.unwrap();
 }
 
+fn egress(id: &str, cid: &str, kind: EgressKind, at: i64) -> Egress {
+    Egress {
+        id: id.into(),
+        call_cid: cid.into(),
+        session_id: None,
+        kind,
+        preset: "720p".into(),
+        state: EgressState::Starting,
+        error: None,
+        file: None,
+        size: 0,
+        duration_ms: 0,
+        created_at: t(at),
+        started_at: None,
+        ended_at: None,
+    }
+}
+
+async fn egress_jobs_one_running_recording(backend: Backend) {
+    let ts = store(backend).await;
+    let s = ts.store.clone();
+    s.insert_call(&call("eg")).await.unwrap();
+    let cid = "default:eg";
+    let first = egress("EG_1", cid, EgressKind::Recording, 1);
+    assert!(s.insert_egress(&first).await.unwrap());
+    // A second running recording is refused; RTMP pushes may be many.
+    assert!(!s
+        .insert_egress(&egress("EG_2", cid, EgressKind::Recording, 2))
+        .await
+        .unwrap());
+    assert!(s
+        .insert_egress(&egress("EG_3", cid, EgressKind::Rtmp, 3))
+        .await
+        .unwrap());
+    assert!(s
+        .insert_egress(&egress("EG_4", cid, EgressKind::Rtmp, 4))
+        .await
+        .unwrap());
+    assert!(!s
+        .insert_egress(&egress("EG_5", "default:none", EgressKind::Hls, 5))
+        .await
+        .unwrap());
+
+    // Compare-and-set on the state.
+    let mut active = first.clone();
+    active.state = EgressState::Active;
+    active.started_at = Some(t(10));
+    assert!(s
+        .update_egress(&active, EgressState::Starting)
+        .await
+        .unwrap());
+    assert!(
+        !s.update_egress(&active, EgressState::Starting)
+            .await
+            .unwrap(),
+        "stale writer"
+    );
+    let mut done = active.clone();
+    done.state = EgressState::Complete;
+    done.file = Some("recordings/x.mp4".into());
+    done.size = 12345;
+    done.duration_ms = 6000;
+    done.ended_at = Some(t(6010));
+    assert!(s.update_egress(&done, EgressState::Active).await.unwrap());
+    assert_eq!(s.get_egress("EG_1").await.unwrap().unwrap(), done);
+
+    // The finished one no longer blocks a new recording.
+    assert!(s
+        .insert_egress(&egress("EG_6", cid, EgressKind::Recording, 6))
+        .await
+        .unwrap());
+    let ids: Vec<String> = s
+        .list_egress(cid, EgressKind::Recording)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, ["EG_1", "EG_6"]);
+    assert!(s.delete_call(cid).await.unwrap());
+    assert_eq!(s.get_egress("EG_6").await.unwrap(), None);
+}
+
 on_both_backends!(
+    egress_jobs_one_running_recording,
     users_upsert_and_ensure,
     call_types_seed_and_replace,
     calls_insert_update_delete,

@@ -83,6 +83,17 @@ pub struct JoinClaims {
     pub onair: Option<OnAirGrant>,
 }
 
+/// A download link's token: its holder may read one stored file until `exp`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileClaims {
+    /// API key that signed the token.
+    pub iss: String,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: u64,
+    /// The file's key in storage.
+    pub file: String,
+}
+
 /// Call state the SFU needs at join time; later changes arrive on the bus.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct OnAirGrant {

@@ -13,6 +13,6 @@ pub mod keys;
 pub mod token;
 
 pub use capability::{Capability, Grants, Role, SettingsGate};
-pub use claims::{JoinClaims, OnAirGrant, ServerClaims, UserClaims, VideoGrant};
+pub use claims::{FileClaims, JoinClaims, OnAirGrant, ServerClaims, UserClaims, VideoGrant};
 pub use keys::{ApiKey, KeySet};
 pub use token::{AuthError, Verified};

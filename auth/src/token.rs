@@ -10,7 +10,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::claims::{JoinClaims, ServerClaims, UserClaims};
+use crate::claims::{FileClaims, JoinClaims, ServerClaims, UserClaims};
 use crate::keys::{ApiKey, KeySet};
 
 /// Why a token was refused. [`AuthError::code`] is the reason given to clients.
@@ -102,6 +102,15 @@ pub fn verify_join(token: &str, keys: &KeySet, now: u64) -> Result<JoinClaims, A
         return Err(AuthError::Malformed(
             "not a join token (video.roomJoin, video.room, sub)".into(),
         ));
+    }
+    Ok(claims)
+}
+
+/// Verifies a download link's token at time `now` (Unix seconds).
+pub fn verify_file(token: &str, keys: &KeySet, now: u64) -> Result<FileClaims, AuthError> {
+    let claims: FileClaims = from_value(verify_raw(token, keys, now)?)?;
+    if claims.file.is_empty() {
+        return Err(AuthError::Malformed("not a file token (file)".into()));
     }
     Ok(claims)
 }
@@ -203,6 +212,27 @@ mod tests {
 
     fn b64(s: &str) -> String {
         URL_SAFE_NO_PAD.encode(s)
+    }
+
+    #[test]
+    fn file_tokens_name_one_file_and_expire() {
+        let claims = FileClaims {
+            iss: "APIkey".into(),
+            exp: NOW + 60,
+            file: "recordings/default_a/rec.mp4".into(),
+        };
+        let token = mint(keys().get("APIkey").unwrap(), &claims);
+        assert_eq!(verify_file(&token, &keys(), NOW), Ok(claims.clone()));
+        assert_eq!(
+            verify_file(&token, &keys(), NOW + 61),
+            Err(AuthError::Expired)
+        );
+        // A join or user token is not a file token.
+        let user = mint(keys().get("APIkey").unwrap(), &user(NOW + 60));
+        assert!(matches!(
+            verify_file(&user, &keys(), NOW),
+            Err(AuthError::Malformed(_))
+        ));
     }
 
     #[test]

@@ -98,6 +98,40 @@ pub enum EventKind {
         /// Screen share.
         screenshare: bool,
     },
+    /// An egress job (recording, HLS, RTMP push) should start (API → egress).
+    #[serde(rename = "call.egress_requested")]
+    EgressRequested {
+        /// The job.
+        egress_id: String,
+        /// `recording`, `hls` or `rtmp`.
+        kind: String,
+        /// Output preset (`360p`, `720p`, `1080p`).
+        preset: String,
+        /// The call is in backstage (the recorder's join must say so).
+        backstage: bool,
+    },
+    /// An egress job should stop (API → egress).
+    #[serde(rename = "call.egress_stop_requested")]
+    EgressStopRequested {
+        /// The job.
+        egress_id: String,
+    },
+    /// An egress job changed state (egress → API).
+    #[serde(rename = "call.egress_updated")]
+    EgressUpdated {
+        /// The job.
+        egress_id: String,
+        /// `active`, `ending`, `complete` or `failed`.
+        state: String,
+        /// Why it failed.
+        error: Option<String>,
+        /// The file it wrote (storage key), once there is one.
+        file: Option<String>,
+        /// Bytes written so far.
+        size: u64,
+        /// Media duration so far, in milliseconds.
+        duration_ms: u64,
+    },
 }
 
 impl Event {

@@ -1,8 +1,10 @@
-//! The call domain: ids, settings, call types, users, members, sessions, and
-//! the call lifecycle (backstage → live → ended) with its join rule.
+//! The call domain: ids, settings, call types, users, members, sessions,
+//! egress jobs, and the call lifecycle (backstage → live → ended) with its
+//! join rule.
 
 pub mod call;
 pub mod call_type;
+pub mod egress;
 pub mod ids;
 pub mod lifecycle;
 pub mod settings;
@@ -10,6 +12,7 @@ pub mod user;
 
 pub use call::{Call, Member, Participant, Session};
 pub use call_type::CallType;
+pub use egress::{Egress, EgressKind, EgressState};
 pub use ids::{CallCid, InvalidId};
 pub use settings::CallSettings;
 pub use user::User;

@@ -20,7 +20,7 @@ use crate::domain::{ids, Call, CallCid, Member};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{CallPath, Caller, Json, OptionalJson};
 use crate::state::AppState;
-use crate::views::{CallView, MemberView};
+use crate::views::{CallView, EgressStatus, EgressSummary, MemberView};
 
 /// Most members set in one request.
 pub const MAX_MEMBERS: usize = 100;
@@ -118,11 +118,18 @@ pub async fn call_view(state: &AppState, ctx: &CallContext) -> ApiResult<CallVie
         None => None,
     };
     let count = state.store.count_members(&cid).await?;
+    let recording = super::egress::running_recording(state, &cid)
+        .await?
+        .map(|e| EgressStatus {
+            id: e.id,
+            state: e.state,
+        });
     Ok(CallView::new(
         ctx.call.clone(),
         ctx.settings.clone(),
         session,
         count,
+        EgressSummary { recording },
     ))
 }
 

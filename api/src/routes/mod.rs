@@ -2,6 +2,7 @@
 
 pub mod call_types;
 pub mod calls;
+pub mod egress;
 pub mod join;
 pub mod live;
 pub mod members;
@@ -46,6 +47,9 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{CALL}/participants"), get(live::participants))
         .route(&format!("{CALL}/kick_user"), post(live::kick_user))
         .route(&format!("{CALL}/mute_users"), post(live::mute_users))
+        .route(&format!("{CALL}/recordings/start"), post(egress::start_recording))
+        .route(&format!("{CALL}/recordings/stop"), post(egress::stop_recording))
+        .route(&format!("{CALL}/recordings"), get(egress::list_recordings))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))

@@ -16,7 +16,9 @@ pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Call, CallType, Member, Participant, Session, User};
+use crate::domain::{
+    Call, CallType, Egress, EgressKind, EgressState, Member, Participant, Session, User,
+};
 
 /// A store failure. Not the caller's fault: the API answers 503.
 #[derive(Debug, thiserror::Error)]
@@ -95,4 +97,15 @@ pub trait Store: Send + Sync + 'static {
     async fn participant_left(&self, participant_sid: &str, at: DateTime<Utc>) -> StoreResult<()>;
     /// Who is connected to a call now, in joining order.
     async fn connected_participants(&self, cid: &str) -> StoreResult<Vec<Participant>>;
+
+    /// Stores a new job; `false` if the call already runs one of that kind
+    /// (recording, HLS) or does not exist.
+    async fn insert_egress(&self, egress: &Egress) -> StoreResult<bool>;
+    /// One job.
+    async fn get_egress(&self, id: &str) -> StoreResult<Option<Egress>>;
+    /// Writes `egress` if the stored job is still in state `previous`;
+    /// `false` if another writer moved it first.
+    async fn update_egress(&self, egress: &Egress, previous: EgressState) -> StoreResult<bool>;
+    /// A call's jobs of one kind, oldest first.
+    async fn list_egress(&self, cid: &str, kind: EgressKind) -> StoreResult<Vec<Egress>>;
 }

@@ -4,11 +4,14 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
 
 use super::rows::{
-    convert, ms, opt_ms, CallRow, CallTypeRow, MemberRow, ParticipantRow, SessionRow, UserRow,
+    convert, ms, opt_ms, CallRow, CallTypeRow, EgressRow, MemberRow, ParticipantRow, SessionRow,
+    UserRow,
 };
 use super::sql::impl_store;
 use super::{StoreError, StoreResult};
-use crate::domain::{Call, CallType, Member, Participant, Session, User};
+use crate::domain::{
+    Call, CallType, Egress, EgressKind, EgressState, Member, Participant, Session, User,
+};
 
 /// A [`Store`](super::Store) on PostgreSQL.
 #[derive(Clone)]

@@ -5,7 +5,10 @@ use onair_auth::Grants;
 use serde_json::Value;
 
 use super::StoreError;
-use crate::domain::{Call, CallCid, CallSettings, CallType, Member, Participant, Session, User};
+use crate::domain::{
+    Call, CallCid, CallSettings, CallType, Egress, EgressKind, EgressState, Member, Participant,
+    Session, User,
+};
 
 pub(super) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -177,6 +180,46 @@ impl TryFrom<ParticipantRow> for Participant {
             user_id: r.user_id,
             joined_at: time(r.joined_at)?,
             left_at: opt_time(r.left_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct EgressRow {
+    id: String,
+    call_cid: String,
+    session_id: Option<String>,
+    kind: String,
+    preset: String,
+    state: String,
+    error: Option<String>,
+    file: Option<String>,
+    size: i64,
+    duration_ms: i64,
+    created_at: i64,
+    started_at: Option<i64>,
+    ended_at: Option<i64>,
+}
+
+impl TryFrom<EgressRow> for Egress {
+    type Error = StoreError;
+    fn try_from(r: EgressRow) -> Result<Self, StoreError> {
+        Ok(Egress {
+            kind: EgressKind::parse(&r.kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("egress kind {}", r.kind)))?,
+            state: EgressState::parse(&r.state)
+                .ok_or_else(|| StoreError::Corrupt(format!("egress state {}", r.state)))?,
+            id: r.id,
+            call_cid: r.call_cid,
+            session_id: r.session_id,
+            preset: r.preset,
+            error: r.error,
+            file: r.file,
+            size: r.size,
+            duration_ms: r.duration_ms,
+            created_at: time(r.created_at)?,
+            started_at: opt_time(r.started_at)?,
+            ended_at: opt_time(r.ended_at)?,
         })
     }
 }

@@ -143,7 +143,7 @@ macro_rules! impl_store {
 
             async fn delete_call(&self, cid: &str) -> StoreResult<bool> {
                 let mut tx = self.pool.begin().await?;
-                for table in ["members", "sessions", "participants"] {
+                for table in ["members", "sessions", "participants", "egress"] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE call_cid = $1"))
                         .bind(cid)
                         .execute(&mut *tx)
@@ -314,6 +314,71 @@ macro_rules! impl_store {
                      ORDER BY joined_at, participant_sid",
                 )
                 .bind(cid)
+                .fetch_all(&self.pool)
+                .await?;
+                convert(rows)
+            }
+
+            async fn insert_egress(&self, e: &Egress) -> StoreResult<bool> {
+                // The partial unique index refuses a second running recording or HLS job.
+                let done = sqlx::query(
+                    "INSERT INTO egress (id, call_cid, session_id, kind, preset, state, error, file,
+                       size, duration_ms, created_at, started_at, ended_at)
+                     SELECT $1, cid, current_session_id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
+                     FROM calls WHERE cid = $2
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&e.id)
+                .bind(&e.call_cid)
+                .bind(e.kind.as_str())
+                .bind(&e.preset)
+                .bind(e.state.as_str())
+                .bind(&e.error)
+                .bind(&e.file)
+                .bind(e.size)
+                .bind(e.duration_ms)
+                .bind(ms(e.created_at))
+                .bind(opt_ms(e.started_at))
+                .bind(opt_ms(e.ended_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn get_egress(&self, id: &str) -> StoreResult<Option<Egress>> {
+                let row: Option<EgressRow> = sqlx::query_as("SELECT * FROM egress WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(Egress::try_from).transpose()
+            }
+
+            async fn update_egress(&self, e: &Egress, previous: EgressState) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE egress SET state = $2, error = $3, file = $4, size = $5, duration_ms = $6,
+                       started_at = $7, ended_at = $8
+                     WHERE id = $1 AND state = $9",
+                )
+                .bind(&e.id)
+                .bind(e.state.as_str())
+                .bind(&e.error)
+                .bind(&e.file)
+                .bind(e.size)
+                .bind(e.duration_ms)
+                .bind(opt_ms(e.started_at))
+                .bind(opt_ms(e.ended_at))
+                .bind(previous.as_str())
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn list_egress(&self, cid: &str, kind: EgressKind) -> StoreResult<Vec<Egress>> {
+                let rows: Vec<EgressRow> = sqlx::query_as(
+                    "SELECT * FROM egress WHERE call_cid = $1 AND kind = $2 ORDER BY created_at, id",
+                )
+                .bind(cid)
+                .bind(kind.as_str())
                 .fetch_all(&self.pool)
                 .await?;
                 convert(rows)

@@ -8,11 +8,14 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::rows::{
-    convert, ms, opt_ms, CallRow, CallTypeRow, MemberRow, ParticipantRow, SessionRow, UserRow,
+    convert, ms, opt_ms, CallRow, CallTypeRow, EgressRow, MemberRow, ParticipantRow, SessionRow,
+    UserRow,
 };
 use super::sql::impl_store;
 use super::{StoreError, StoreResult};
-use crate::domain::{Call, CallType, Member, Participant, Session, User};
+use crate::domain::{
+    Call, CallType, Egress, EgressKind, EgressState, Member, Participant, Session, User,
+};
 
 /// A [`Store`](super::Store) on SQLite.
 #[derive(Clone)]

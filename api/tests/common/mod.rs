@@ -97,6 +97,15 @@ pub fn user_token(user: &str) -> String {
 }
 
 /// The API around a fresh store, with the built-in call types.
+/// Download links pointing nowhere: the API tests check routes, not files.
+struct TestLinks;
+
+impl onair_api::FileLinks for TestLinks {
+    fn url(&self, key: &str) -> String {
+        format!("http://files.invalid/{key}")
+    }
+}
+
 pub struct App {
     pub state: AppState,
     pub bus: LocalBus,
@@ -123,6 +132,7 @@ impl App {
                 }],
                 join_token_ttl: Duration::from_secs(3600),
             }),
+            files: Arc::new(TestLinks),
         };
         App {
             state,

@@ -125,6 +125,37 @@ pub struct Stats {
     pub connected: bool,
 }
 
+/// What a receiving client ([`Client::connect_receiving`]) hands on.
+#[derive(Debug)]
+pub enum MediaEvent {
+    /// A whole frame of a remote track.
+    Frame(RemoteFrame),
+    /// A remote track is gone (unpublished, or its publisher left).
+    TrackGone {
+        /// Its sid.
+        track_sid: String,
+    },
+}
+
+/// A whole frame (video picture or audio packet) of a remote track.
+#[derive(Debug)]
+pub struct RemoteFrame {
+    /// The track.
+    pub track_sid: String,
+    /// Who publishes it.
+    pub identity: String,
+    /// Its codec.
+    pub codec: Codec,
+    /// A video keyframe.
+    pub keyframe: bool,
+    /// Media time of the frame (RTP timestamp), in seconds on the track's clock.
+    pub media_time: f64,
+    /// When its last packet arrived.
+    pub arrival: Instant,
+    /// The payload (VP8 frame, H.264 access unit in Annex-B, Opus packet).
+    pub data: Arc<[u8]>,
+}
+
 enum Cmd {
     Publish {
         track: LocalTrack,
@@ -163,6 +194,25 @@ impl Client {
         url: &str,
         token: &str,
         auto_subscribe: bool,
+    ) -> Result<Client, ClientError> {
+        Self::open(url, token, auto_subscribe, None).await
+    }
+
+    /// Like [`Client::connect`], and hands every received frame on (for
+    /// recorders and other egress).
+    pub async fn connect_receiving(
+        url: &str,
+        token: &str,
+    ) -> Result<(Client, mpsc::UnboundedReceiver<MediaEvent>), ClientError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Ok((Self::open(url, token, true, Some(tx)).await?, rx))
+    }
+
+    async fn open(
+        url: &str,
+        token: &str,
+        auto_subscribe: bool,
+        media: Option<mpsc::UnboundedSender<MediaEvent>>,
     ) -> Result<Client, ClientError> {
         let auto = u8::from(auto_subscribe);
         let ws_url = format!(
@@ -212,6 +262,7 @@ impl Client {
         }
         let (cmd, rx) = mpsc::unbounded_channel();
         let mut worker = Worker::new(ws, sockets, stats.clone())?;
+        worker.media = media;
         worker.ping_interval = Duration::from_secs(join.ping_interval.clamp(1, 30) as u64);
         let task = tokio::spawn(async move { worker.run(rx).await });
         Ok(Client { cmd, stats, task })
@@ -354,6 +405,8 @@ struct Worker {
     last_ping: Instant,
     /// How often to ping, as the join response asks.
     ping_interval: Duration,
+    /// Where received frames go, if anywhere.
+    media: Option<mpsc::UnboundedSender<MediaEvent>>,
     next_cid: u32,
 }
 
@@ -393,6 +446,7 @@ impl Worker {
             subscriber_up: false,
             last_ping: Instant::now(),
             ping_interval: Duration::from_secs(5),
+            media: None,
             next_cid: 0,
         })
     }
@@ -534,25 +588,37 @@ impl Worker {
                 };
                 let mut s = lock(&self.stats);
                 let identity = s.published.get(&sid).cloned().unwrap_or_default();
-                let t = s.tracks.entry(sid).or_default();
-                t.identity = identity;
-                let codec = data.params.spec().codec;
-                t.kind = if codec == StrCodec::Opus {
-                    "audio".into()
-                } else {
-                    "video".into()
-                };
-                t.codec = match codec {
+                let keyframe = data.is_keyframe();
+                let codec = match data.params.spec().codec {
                     StrCodec::Opus => Some(Codec::Opus),
                     StrCodec::Vp8 => Some(Codec::Vp8),
                     StrCodec::H264 => Some(Codec::H264),
                     _ => None,
                 };
+                if let (Some(media), Some(codec)) = (&self.media, codec) {
+                    let _ = media.send(MediaEvent::Frame(RemoteFrame {
+                        track_sid: sid.clone(),
+                        identity: identity.clone(),
+                        codec,
+                        keyframe,
+                        media_time: data.time.as_seconds(),
+                        arrival: data.network_time,
+                        data: data.data.clone(),
+                    }));
+                }
+                let t = s.tracks.entry(sid).or_default();
+                t.identity = identity;
+                t.kind = if codec == Some(Codec::Opus) {
+                    "audio".into()
+                } else {
+                    "video".into()
+                };
+                t.codec = codec;
                 t.frames += 1;
                 t.packets += (**data.seq_range.end()).saturating_sub(**data.seq_range.start()) + 1;
-                if data.is_keyframe() {
+                if keyframe {
                     t.keyframes += 1;
-                    if let Some(w) = vp8_width(&data.data).filter(|_| codec == StrCodec::Vp8) {
+                    if let Some(w) = vp8_width(&data.data).filter(|_| codec == Some(Codec::Vp8)) {
                         t.width = w;
                     }
                 }
@@ -637,11 +703,26 @@ impl Worker {
                     if p.sid == s.sid {
                         continue;
                     }
-                    if p.state == lk::participant_info::State::Disconnected as i32 {
+                    // The update carries the full track list of that participant.
+                    let before: Vec<String> = s
+                        .published
+                        .iter()
+                        .filter(|(_, who)| **who == p.identity)
+                        .map(|(sid, _)| sid.clone())
+                        .collect();
+                    let left = p.state == lk::participant_info::State::Disconnected as i32;
+                    for sid in before {
+                        if left || !p.tracks.iter().any(|t| t.sid == sid) {
+                            if let Some(media) = &self.media {
+                                let _ = media.send(MediaEvent::TrackGone { track_sid: sid });
+                            }
+                        }
+                    }
+                    if left {
                         s.participants.remove(&p.identity);
+                        s.published.retain(|_, who| who != &p.identity);
                     } else {
                         s.participants.insert(p.identity.clone(), p.sid.clone());
-                        // The update carries the full track list of that participant.
                         s.published.retain(|_, who| who != &p.identity);
                         for t in &p.tracks {
                             if t.muted {

@@ -3,13 +3,16 @@
 //! - [`api`]: the REST calls a client needs (join a call).
 //! - [`Client`]: joins a call's media over LiveKit's signal protocol on
 //!   str0m, publishes pre-encoded files in real time (with simulcast) and
-//!   counts what it receives. Egress, ingest, the tests and the load
-//!   tester all use it.
+//!   counts what it receives, or hands received frames on
+//!   ([`Client::connect_receiving`]). Egress, ingest, the tests and the
+//!   load tester all use it.
 //! - [`files`]: VP8 IVF, H.264 Annex-B and Ogg Opus readers.
 
 pub mod api;
 mod client;
 pub mod files;
 
-pub use client::{Client, ClientError, LocalLayer, LocalTrack, Source, Stats, TrackStats};
+pub use client::{
+    Client, ClientError, LocalLayer, LocalTrack, MediaEvent, RemoteFrame, Source, Stats, TrackStats,
+};
 pub use files::{Codec, Frame};

@@ -1,0 +1,347 @@
+//! The composite recording pipeline: every video track decoded and placed
+//! in a grid, every audio track decoded and mixed, encoded to H.264 + AAC
+//! in fragmented MP4 — each fragment stands alone, so a worker killed
+//! mid-recording leaves a playable file.
+//!
+//! ```text
+//! videotestsrc (black, live) ─┐
+//! appsrc ! vp8dec ! … ────────┼─ compositor ! x264enc ! h264parse ─┐
+//! appsrc ! opusdec ! … ───────┼─ audiomixer ! avenc_aac ! aacparse ┼─ mp4mux (fragmented) ! filesink
+//! audiotestsrc (silence, live)┘                                    ┘
+//! ```
+//!
+//! The live test sources keep the timeline running while nobody publishes.
+//! Frames are timestamped on the pipeline's running time: a track's first
+//! frame at its arrival, later ones by their RTP media time from there, so
+//! audio and video keep their relative timing and jitter does not leak in.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use gst::prelude::*;
+use gstreamer as gst;
+use gstreamer_app as gst_app;
+use onair_client::{Codec, RemoteFrame};
+
+use crate::layout;
+
+/// How late a frame may reach the mixers (jitter and decoding).
+const MIXER_LATENCY_NS: u64 = 300_000_000;
+/// A track whose media time strays this far from the clock is re-anchored.
+const MAX_DRIFT: gst::ClockTime = gst::ClockTime::from_seconds(1);
+
+/// Why the pipeline failed.
+#[derive(Debug, thiserror::Error)]
+#[error("GStreamer: {0}")]
+pub struct PipelineError(pub String);
+
+impl From<gst::glib::Error> for PipelineError {
+    fn from(e: gst::glib::Error) -> Self {
+        PipelineError(e.to_string())
+    }
+}
+
+impl From<gst::glib::BoolError> for PipelineError {
+    fn from(e: gst::glib::BoolError) -> Self {
+        PipelineError(e.to_string())
+    }
+}
+
+impl From<gst::StateChangeError> for PipelineError {
+    fn from(e: gst::StateChangeError) -> Self {
+        PipelineError(e.to_string())
+    }
+}
+
+/// The output picture and encoding.
+#[derive(Clone, Copy, Debug)]
+pub struct Canvas {
+    /// Width in pixels.
+    pub width: i32,
+    /// Height in pixels.
+    pub height: i32,
+    /// Frames per second.
+    pub fps: i32,
+    /// H.264 bitrate in kbit/s.
+    pub video_kbps: u32,
+}
+
+impl Canvas {
+    /// The canvas of a preset (`360p`, `720p`, `1080p`); `None` if unknown.
+    pub fn preset(name: &str) -> Option<Canvas> {
+        let (width, height, video_kbps) = match name {
+            "360p" => (640, 360, 800),
+            "720p" => (1280, 720, 2500),
+            "1080p" => (1920, 1080, 4500),
+            _ => return None,
+        };
+        Some(Canvas {
+            width,
+            height,
+            fps: 30,
+            video_kbps,
+        })
+    }
+}
+
+struct Input {
+    src: gst_app::AppSrc,
+    pad: gst::Pad,
+    video: bool,
+    /// Running time and media time of the frame the track is anchored on.
+    anchor: Option<(gst::ClockTime, f64)>,
+    /// Video decoders start at a keyframe.
+    waiting_keyframe: bool,
+}
+
+/// A running composite recording.
+pub struct Composite {
+    pipeline: gst::Pipeline,
+    compositor: gst::Element,
+    mixer: gst::Element,
+    canvas: Canvas,
+    inputs: HashMap<String, Input>,
+    /// Video track sids in tile order.
+    tiles: Vec<String>,
+}
+
+fn make(factory: &str) -> Result<gst::Element, PipelineError> {
+    gst::ElementFactory::make(factory)
+        .build()
+        .map_err(|_| PipelineError(format!("missing GStreamer element `{factory}`")))
+}
+
+impl Composite {
+    /// Builds the pipeline writing to `out` and starts it.
+    pub fn start(canvas: Canvas, out: &Path) -> Result<Composite, PipelineError> {
+        gst::init()?;
+        let (w, h, fps) = (canvas.width, canvas.height, canvas.fps);
+        let description = format!(
+            "compositor name=mix background=black \
+               ! video/x-raw,width={w},height={h},framerate={fps}/1 ! videoconvert \
+               ! x264enc tune=zerolatency speed-preset=veryfast bitrate={kbps} key-int-max={gop} \
+               ! h264parse ! queue ! mux. \
+             audiomixer name=amix ! audio/x-raw,rate=48000,channels=2 ! audioconvert \
+               ! avenc_aac bitrate=128000 ! aacparse ! queue ! mux. \
+             mp4mux name=mux fragment-duration=1000 streamable=true ! filesink name=out \
+             videotestsrc is-live=true pattern=black \
+               ! video/x-raw,width={w},height={h},framerate={fps}/1 ! mix. \
+             audiotestsrc is-live=true wave=silence ! audio/x-raw,rate=48000,channels=2 ! amix.",
+            kbps = canvas.video_kbps,
+            gop = fps * 2,
+        );
+        let pipeline = gst::parse::launch(&description)?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| PipelineError("not a pipeline".into()))?;
+        let by_name = |name: &str| {
+            pipeline
+                .by_name(name)
+                .ok_or_else(|| PipelineError(format!("no element `{name}`")))
+        };
+        let compositor = by_name("mix")?;
+        let mixer = by_name("amix")?;
+        compositor.set_property("latency", MIXER_LATENCY_NS);
+        mixer.set_property("latency", MIXER_LATENCY_NS);
+        by_name("out")?.set_property("location", out.to_string_lossy().as_ref());
+        pipeline.set_state(gst::State::Playing)?;
+        Ok(Composite {
+            pipeline,
+            compositor,
+            mixer,
+            canvas,
+            inputs: HashMap::new(),
+            tiles: Vec::new(),
+        })
+    }
+
+    /// Feeds one frame; its track joins the picture or the mix on its first frame.
+    pub fn push(&mut self, frame: &RemoteFrame) -> Result<(), PipelineError> {
+        if !self.inputs.contains_key(&frame.track_sid) {
+            let input = self.add_input(frame.codec)?;
+            self.inputs.insert(frame.track_sid.clone(), input);
+            if frame.codec != Codec::Opus {
+                self.tiles.push(frame.track_sid.clone());
+                self.relayout();
+            }
+            tracing::info!(track = %frame.track_sid, identity = %frame.identity, codec = ?frame.codec, "track joins the recording");
+        }
+        let now = self.running_time();
+        let Some(input) = self.inputs.get_mut(&frame.track_sid) else {
+            return Ok(());
+        };
+        if input.waiting_keyframe {
+            if !frame.keyframe {
+                return Ok(());
+            }
+            input.waiting_keyframe = false;
+        }
+        let (at, media) = *input.anchor.get_or_insert((now, frame.media_time));
+        let offset = frame.media_time - media;
+        let pts = if offset >= 0.0 {
+            at + gst::ClockTime::from_nseconds((offset * 1e9) as u64)
+        } else {
+            now
+        };
+        // A publisher that restarted its clock (a rejoin) is anchored again.
+        let pts = if pts.absdiff(now) > MAX_DRIFT {
+            input.anchor = Some((now, frame.media_time));
+            now
+        } else {
+            pts
+        };
+        let mut buffer = gst::Buffer::from_slice(frame.data.clone());
+        if let Some(b) = buffer.get_mut() {
+            b.set_pts(pts);
+        }
+        // A full queue (a stalled decoder) drops the frame; the others go on.
+        if let Err(e) = input.src.push_buffer(buffer) {
+            tracing::debug!(track = %frame.track_sid, error = ?e, "frame not taken");
+        }
+        Ok(())
+    }
+
+    /// The track left: it leaves the picture (and the mix).
+    pub fn remove(&mut self, track_sid: &str) {
+        let Some(input) = self.inputs.remove(track_sid) else {
+            return;
+        };
+        let _ = input.src.end_of_stream();
+        if input.video {
+            self.tiles.retain(|t| t != track_sid);
+            self.relayout();
+        }
+        tracing::info!(track = %track_sid, "track leaves the recording");
+        // The branch drains to EOS; its pad is released when the pipeline stops.
+        drop(input.pad);
+    }
+
+    /// Media written so far.
+    pub fn duration(&self) -> std::time::Duration {
+        let position = self
+            .pipeline
+            .query_position::<gst::ClockTime>()
+            .unwrap_or(gst::ClockTime::ZERO);
+        std::time::Duration::from_nanos(position.nseconds())
+    }
+
+    /// The first error the pipeline reported, if any.
+    pub fn error(&self) -> Option<String> {
+        let bus = self.pipeline.bus()?;
+        let msg = bus.pop_filtered(&[gst::MessageType::Error])?;
+        match msg.view() {
+            gst::MessageView::Error(e) => Some(format!(
+                "{} ({})",
+                e.error(),
+                e.src()
+                    .map(|s| s.path_string().to_string())
+                    .unwrap_or_default()
+            )),
+            _ => None,
+        }
+    }
+
+    /// Ends the recording: drains every branch, finishes the file and stops.
+    /// Blocks (up to `timeout`) until the file is complete.
+    pub fn finish(self, timeout: std::time::Duration) -> Result<(), PipelineError> {
+        self.pipeline.send_event(gst::event::Eos::new());
+        let bus = self
+            .pipeline
+            .bus()
+            .ok_or_else(|| PipelineError("no bus".into()))?;
+        let result = match bus.timed_pop_filtered(
+            gst::ClockTime::from_nseconds(timeout.as_nanos() as u64),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        ) {
+            Some(msg) => match msg.view() {
+                gst::MessageView::Error(e) => Err(PipelineError(e.error().to_string())),
+                _ => Ok(()),
+            },
+            None => Err(PipelineError("the file did not finish in time".into())),
+        };
+        self.pipeline.set_state(gst::State::Null)?;
+        result
+    }
+
+    fn running_time(&self) -> gst::ClockTime {
+        self.pipeline
+            .current_running_time()
+            .unwrap_or(gst::ClockTime::ZERO)
+    }
+
+    /// Places the video tiles on the canvas.
+    fn relayout(&self) {
+        let tiles = layout::grid(self.tiles.len(), self.canvas.width, self.canvas.height);
+        for (sid, tile) in self.tiles.iter().zip(tiles) {
+            if let Some(input) = self.inputs.get(sid) {
+                input.pad.set_property("xpos", tile.x);
+                input.pad.set_property("ypos", tile.y);
+                input.pad.set_property("width", tile.width);
+                input.pad.set_property("height", tile.height);
+            }
+        }
+    }
+
+    /// `appsrc ! decoder ! convert ! queue` into the compositor or the mixer.
+    fn add_input(&self, codec: Codec) -> Result<Input, PipelineError> {
+        let video = codec != Codec::Opus;
+        let (caps, decoders): (&str, &[&str]) = match codec {
+            Codec::Vp8 => ("video/x-vp8", &["vp8dec"]),
+            Codec::H264 => (
+                "video/x-h264,stream-format=byte-stream,alignment=au",
+                &["h264parse", "avdec_h264"],
+            ),
+            Codec::Opus => (
+                "audio/x-opus,channel-mapping-family=0,channels=2,rate=48000",
+                &["opusdec"],
+            ),
+        };
+        let caps = caps
+            .parse::<gst::Caps>()
+            .map_err(|e| PipelineError(e.to_string()))?;
+        let src = gst_app::AppSrc::builder()
+            .caps(&caps)
+            .is_live(true)
+            .format(gst::Format::Time)
+            .max_bytes(4 << 20)
+            .block(false)
+            .build();
+        let mut chain: Vec<gst::Element> = vec![src.clone().upcast()];
+        for d in decoders {
+            chain.push(make(d)?);
+        }
+        let tail: &[&str] = if video {
+            &["videoconvert", "queue"]
+        } else {
+            &["audioconvert", "audioresample", "queue"]
+        };
+        for t in tail {
+            chain.push(make(t)?);
+        }
+        self.pipeline.add_many(&chain)?;
+        gst::Element::link_many(&chain)?;
+        let sink = if video { &self.compositor } else { &self.mixer };
+        let pad = sink
+            .request_pad_simple("sink_%u")
+            .ok_or_else(|| PipelineError("no mixer pad".into()))?;
+        if video {
+            pad.set_property("zorder", 1u32);
+            pad.set_property_from_str("sizing-policy", "keep-aspect-ratio");
+        }
+        let last = chain
+            .last()
+            .and_then(|e| e.static_pad("src"))
+            .ok_or_else(|| PipelineError("no source pad".into()))?;
+        last.link(&pad)
+            .map_err(|e| PipelineError(format!("link: {e:?}")))?;
+        for e in &chain {
+            e.sync_state_with_parent()?;
+        }
+        Ok(Input {
+            src,
+            pad,
+            video,
+            anchor: None,
+            waiting_keyframe: video,
+        })
+    }
+}

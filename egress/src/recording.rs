@@ -1,0 +1,163 @@
+//! A composite recording job: joins the call as a hidden recorder, feeds
+//! every track it receives to a [`Composite`] pipeline, and reports its
+//! progress until it is stopped, the call ends, or it fails. A failed job
+//! still finishes its file when it can, so what was recorded stays playable.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use onair_auth::token::mint;
+use onair_auth::{JoinClaims, OnAirGrant, VideoGrant};
+use onair_client::{Client, MediaEvent};
+use tokio::sync::oneshot;
+
+use crate::composite::{Canvas, Composite};
+use crate::service::{EgressConfig, Reporter};
+
+/// How often an active job reports its size and duration.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
+/// How long finishing the file may take.
+const FINISH_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What to record.
+#[derive(Clone, Debug)]
+pub struct RecordingJob {
+    /// The job id (`EG_…`).
+    pub id: String,
+    /// The call.
+    pub call_cid: String,
+    /// Output preset (`360p`, `720p`, `1080p`).
+    pub preset: String,
+    /// The call is in backstage.
+    pub backstage: bool,
+}
+
+impl RecordingJob {
+    /// The storage key of its file.
+    pub fn file_key(&self) -> String {
+        format!(
+            "recordings/{}/{}.mp4",
+            self.call_cid.replace(':', "_"),
+            self.id
+        )
+    }
+
+    /// A join token for a hidden recorder that only receives.
+    fn token(&self, config: &EgressConfig) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let claims = JoinClaims {
+            iss: config.key.key.clone(),
+            sub: format!("egress-{}", self.id),
+            exp: now + 24 * 3600,
+            nbf: 0,
+            name: "Recorder".into(),
+            metadata: String::new(),
+            video: VideoGrant {
+                room: self.call_cid.clone(),
+                room_join: true,
+                can_publish: Some(false),
+                can_subscribe: Some(true),
+                can_publish_data: Some(false),
+                hidden: Some(true),
+                recorder: Some(true),
+                ..Default::default()
+            },
+            onair: Some(OnAirGrant {
+                backstage: self.backstage,
+            }),
+        };
+        mint(&config.key, &claims)
+    }
+}
+
+/// Runs `job` until `stop` fires or the call sends the recorder away.
+pub async fn run(
+    job: RecordingJob,
+    config: Arc<EgressConfig>,
+    stop: oneshot::Receiver<()>,
+    report: Reporter,
+) {
+    let key = job.file_key();
+    match record(&job, &config, &key, stop, &report).await {
+        Ok(duration) => match config.storage.finish(&key).await {
+            Ok(size) => {
+                tracing::info!(egress = %job.id, file = %key, size, ?duration, "recording complete");
+                report.complete(&key, size, duration).await;
+            }
+            Err(e) => report.failed(&e.to_string(), None).await,
+        },
+        Err((why, written)) => {
+            tracing::warn!(egress = %job.id, error = %why, "recording failed");
+            let file = written.then_some(key.as_str());
+            report.failed(&why, file).await;
+        }
+    }
+}
+
+/// Records into the file of `key`; on failure, the error and whether a
+/// (playable) file was left.
+async fn record(
+    job: &RecordingJob,
+    config: &EgressConfig,
+    key: &str,
+    mut stop: oneshot::Receiver<()>,
+    report: &Reporter,
+) -> Result<Duration, (String, bool)> {
+    let canvas = Canvas::preset(&job.preset)
+        .ok_or_else(|| (format!("unknown preset `{}`", job.preset), false))?;
+    let path = config
+        .storage
+        .local_path(key)
+        .map_err(|e| (e.to_string(), false))?;
+    let (client, mut media) = Client::connect_receiving(&config.signal_url, &job.token(config))
+        .await
+        .map_err(|e| (format!("joining the call: {e}"), false))?;
+    let mut composite = match Composite::start(canvas, &path) {
+        Ok(c) => c,
+        Err(e) => {
+            client.leave().await;
+            return Err((e.to_string(), false));
+        }
+    };
+    report.active(key, 0, Duration::ZERO).await;
+    let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
+    let mut failure = None;
+    loop {
+        tokio::select! {
+            event = media.recv() => match event {
+                Some(MediaEvent::Frame(frame)) => {
+                    if let Err(e) = composite.push(&frame) {
+                        failure = Some(e.to_string());
+                        break;
+                    }
+                }
+                Some(MediaEvent::TrackGone { track_sid }) => composite.remove(&track_sid),
+                None => {
+                    tracing::info!(egress = %job.id, "the recorder left the call (call ended?)");
+                    break;
+                }
+            },
+            _ = &mut stop => break,
+            _ = tick.tick() => {
+                if let Some(e) = composite.error() {
+                    failure = Some(e);
+                    break;
+                }
+                let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+                report.active(key, size, composite.duration()).await;
+            }
+        }
+    }
+    client.leave().await;
+    let duration = composite.duration();
+    let finished = tokio::task::spawn_blocking(move || composite.finish(FINISH_TIMEOUT))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    match (failure, finished) {
+        (None, Ok(())) => Ok(duration),
+        (Some(why), _) | (None, Err(why)) => Err((why, path.exists())),
+    }
+}

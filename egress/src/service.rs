@@ -1,0 +1,131 @@
+//! The egress service: listens on the bus for jobs the API requests, runs
+//! each in its own task, stops it when asked, and reports its states
+//! (`active`, `complete`, `failed`) back on the bus for the API to record.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use onair_auth::ApiKey;
+use onair_bus::{Bus, Event, EventKind};
+use tokio::sync::oneshot;
+
+use crate::recording::{self, RecordingJob};
+use crate::storage::Storage;
+
+/// What egress jobs need.
+pub struct EgressConfig {
+    /// The SFU's signal URL (jobs join calls like any client).
+    pub signal_url: String,
+    /// Signs the recorders' join tokens.
+    pub key: ApiKey,
+    /// Where output goes.
+    pub storage: Arc<dyn Storage>,
+}
+
+/// The running egress service.
+pub struct Egress;
+
+impl Egress {
+    /// Serves job requests from `bus` until it closes.
+    pub fn start(config: EgressConfig, bus: Arc<dyn Bus>) -> tokio::task::JoinHandle<()> {
+        let config = Arc::new(config);
+        let mut events = bus.subscribe();
+        tokio::spawn(async move {
+            let mut running: HashMap<String, oneshot::Sender<()>> = HashMap::new();
+            while let Some(event) = events.recv().await {
+                running.retain(|_, stop| !stop.is_closed());
+                match event.kind {
+                    EventKind::EgressRequested {
+                        egress_id,
+                        kind,
+                        preset,
+                        backstage,
+                    } => {
+                        let report = Reporter {
+                            bus: bus.clone(),
+                            call_cid: event.call_cid.clone(),
+                            egress_id: egress_id.clone(),
+                        };
+                        if kind != "recording" {
+                            report
+                                .failed(&format!("`{kind}` egress is not supported yet"), None)
+                                .await;
+                            continue;
+                        }
+                        let job = RecordingJob {
+                            id: egress_id.clone(),
+                            call_cid: event.call_cid,
+                            preset,
+                            backstage,
+                        };
+                        let (stop, stopped) = oneshot::channel();
+                        running.insert(egress_id, stop);
+                        tracing::info!(egress = %job.id, call_cid = %job.call_cid, "recording starts");
+                        tokio::spawn(recording::run(job, config.clone(), stopped, report));
+                    }
+                    EventKind::EgressStopRequested { egress_id } => {
+                        if let Some(stop) = running.remove(&egress_id) {
+                            let _ = stop.send(());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        })
+    }
+}
+
+/// Publishes one job's state changes.
+pub struct Reporter {
+    bus: Arc<dyn Bus>,
+    call_cid: String,
+    egress_id: String,
+}
+
+impl Reporter {
+    async fn send(
+        &self,
+        state: &str,
+        error: Option<&str>,
+        file: Option<&str>,
+        size: u64,
+        duration: Duration,
+    ) {
+        let kind = EventKind::EgressUpdated {
+            egress_id: self.egress_id.clone(),
+            state: state.into(),
+            error: error.map(str::to_owned),
+            file: file.map(str::to_owned),
+            size,
+            duration_ms: duration.as_millis() as u64,
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        if let Err(e) = self
+            .bus
+            .publish(Event::new(self.call_cid.clone(), now, kind))
+            .await
+        {
+            tracing::warn!(egress = %self.egress_id, error = %e, "egress report not published");
+        }
+    }
+
+    /// Producing output into `file`.
+    pub async fn active(&self, file: &str, size: u64, duration: Duration) {
+        self.send("active", None, Some(file), size, duration).await;
+    }
+
+    /// Done: `file` is complete.
+    pub async fn complete(&self, file: &str, size: u64, duration: Duration) {
+        self.send("complete", None, Some(file), size, duration)
+            .await;
+    }
+
+    /// Gave up, leaving `file` if any.
+    pub async fn failed(&self, why: &str, file: Option<&str>) {
+        self.send("failed", Some(why), file, 0, Duration::ZERO)
+            .await;
+    }
+}

@@ -1,0 +1,20 @@
+-- Egress jobs: recordings, HLS broadcasts, RTMP pushes, with their state.
+CREATE TABLE egress (
+    id           TEXT PRIMARY KEY,
+    call_cid     TEXT NOT NULL REFERENCES calls(cid) ON DELETE CASCADE,
+    session_id   TEXT,
+    kind         TEXT NOT NULL,
+    preset       TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    error        TEXT,
+    file         TEXT,
+    size         BIGINT NOT NULL DEFAULT 0,
+    duration_ms  BIGINT NOT NULL DEFAULT 0,
+    created_at   BIGINT NOT NULL,
+    started_at   BIGINT,
+    ended_at     BIGINT
+);
+CREATE INDEX egress_by_call ON egress (call_cid, kind, created_at);
+-- One running recording and one running HLS broadcast per call.
+CREATE UNIQUE INDEX egress_one_running ON egress (call_cid, kind)
+    WHERE kind <> 'rtmp' AND state IN ('starting', 'active', 'ending');

@@ -1,0 +1,202 @@
+//! Egress end to end: a publisher (`onair-client`) in a call, a recording
+//! started and stopped over REST, and the file it produced checked with
+//! ffprobe and ffmpeg: both streams, the expected duration, audio and video
+//! starting together, the publisher's picture in it; its download link
+//! works and is refused for other files.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use support::call::{camera, microphone, Call};
+
+/// ffprobe's JSON about `path`.
+fn probe(path: &std::path::Path) -> Value {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe (make test installs ffmpeg)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn number(v: &Value) -> f64 {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .or_else(|| v.as_f64())
+        .unwrap_or(f64::NAN)
+}
+
+/// Average luma of the frame at `second` (16 is black).
+fn luma_at(path: &std::path::Path, second: f64) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-ss", &second.to_string(), "-i"])
+        .arg(path)
+        .args([
+            "-frames:v",
+            "1",
+            "-vf",
+            "signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-",
+            "-f",
+            "null",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.split("lavfi.signalstats.YAVG=").nth(1))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no luma in: {text}"))
+}
+
+async fn recording_state(call: &Call, path: &str) -> Option<String> {
+    let (_, body) = call.api(Method::GET, path, json!(null)).await;
+    body["call"]["egress"]["recording"]["state"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_started_over_rest_plays_with_both_streams() {
+    let call = Call::start();
+    let alice = call.join("alice", "default:rec").await;
+    alice.publish(camera(false)).await.unwrap();
+    alice.publish(microphone()).await.unwrap();
+
+    let (status, body) = call
+        .api(
+            Method::POST,
+            "/calls/default/rec/recordings/start",
+            json!({"preset": "360p"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["recording"]["state"], "starting");
+    let (status, body) = call
+        .api(
+            Method::POST,
+            "/calls/default/rec/recordings/start",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("recording_running"))
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while recording_state(&call, "/calls/default/rec")
+        .await
+        .as_deref()
+        != Some("active")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the recording never became active"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let active = Instant::now();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let (status, body) = call
+        .api(
+            Method::POST,
+            "/calls/default/rec/recordings/stop",
+            json!(null),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let recorded = active.elapsed().as_secs_f64();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let recording = loop {
+        let (status, body) = call
+            .api(Method::GET, "/calls/default/rec/recordings", json!(null))
+            .await;
+        assert_eq!(status, 200);
+        let r = body["recordings"][0].clone();
+        match r["state"].as_str() {
+            Some("complete") => break r,
+            Some("failed") => panic!("recording failed: {r}"),
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "not complete: {r}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(recording_state(&call, "/calls/default/rec").await, None);
+
+    // The link downloads the file; it is an MP4 with H.264 and AAC.
+    let url = recording["url"].as_str().unwrap();
+    let bytes = reqwest::get(url).await.unwrap();
+    assert_eq!(bytes.status(), 200);
+    let bytes = bytes.bytes().await.unwrap();
+    assert_eq!(bytes.len() as i64, recording["size"].as_i64().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(recording["filename"].as_str().unwrap());
+    std::fs::write(&file, &bytes).unwrap();
+    let info = probe(&file);
+    let streams = info["streams"].as_array().unwrap();
+    let codec = |kind: &str| {
+        streams
+            .iter()
+            .find(|s| s["codec_type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} stream: {info}"))
+            .clone()
+    };
+    let (video, audio) = (codec("video"), codec("audio"));
+    assert_eq!(video["codec_name"], "h264");
+    assert_eq!(
+        (video["width"].as_i64(), video["height"].as_i64()),
+        (Some(640), Some(360))
+    );
+    assert_eq!(audio["codec_name"], "aac");
+    let duration = number(&info["format"]["duration"]);
+    assert!(
+        (duration - recorded).abs() <= recorded * 0.1,
+        "file lasts {duration:.2} s, recorded for {recorded:.2} s"
+    );
+    let offset = (number(&video["start_time"]) - number(&audio["start_time"])).abs();
+    assert!(offset < 0.1, "audio and video start {offset:.3} s apart");
+    // The publisher's test pattern is in the picture, not just the black background.
+    let luma = luma_at(&file, duration / 2.0);
+    assert!(luma > 40.0, "the middle frame is black (luma {luma})");
+    println!(
+        "recording: {duration:.2} s (recorded {recorded:.2} s), {} bytes, A/V start offset {:.0} ms, luma {luma:.0}",
+        bytes.len(),
+        offset * 1000.0
+    );
+
+    // The link is for that file only, and only with its token.
+    let base = url.split('?').next().unwrap();
+    assert_eq!(reqwest::get(base).await.unwrap().status(), 401);
+    let token = url.split("token=").nth(1).unwrap();
+    let other = format!(
+        "{}/files/recordings/default_rec/other.mp4?token={token}",
+        call.onair.url
+    );
+    assert_eq!(reqwest::get(&other).await.unwrap().status(), 403);
+    let sneaky = format!("{}/files/../keys.toml?token={token}", call.onair.url);
+    assert!(reqwest::get(&sneaky)
+        .await
+        .unwrap()
+        .status()
+        .is_client_error());
+    alice.leave().await;
+}

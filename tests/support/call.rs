@@ -1,0 +1,134 @@
+//! A call on a running `onair dev` for tests with `onair-client` peers, and
+//! the media they publish (made by ffmpeg once per test process).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use onair_client::files::{ivf, ogg_opus};
+use onair_client::{api, Client, Codec, LocalLayer, LocalTrack, Source};
+use onair_testkit::media;
+
+struct Media {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+/// 320x180, 640x360 and 1280x720 VP8 (keyframe every second) and an Opus tone.
+pub fn media() -> &'static Path {
+    static MEDIA: OnceLock<Media> = OnceLock::new();
+    &MEDIA
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().to_path_buf();
+            for (w, h) in [(320, 180), (640, 360), (1280, 720)] {
+                media::vp8_ivf(&path, w, h, 300, 3);
+            }
+            media::h264_annexb(&path, 640, 360, 500, 3);
+            media::opus_ogg(&path, 3);
+            Media { _dir: dir, path }
+        })
+        .path
+}
+
+pub fn camera(simulcast: bool) -> LocalTrack {
+    let sizes: &[(u32, u32, &str)] = if simulcast {
+        &[(320, 180, "q"), (640, 360, "h"), (1280, 720, "f")]
+    } else {
+        &[(640, 360, "")]
+    };
+    LocalTrack {
+        name: "camera".into(),
+        source: Source::Camera,
+        codec: Codec::Vp8,
+        layers: sizes
+            .iter()
+            .map(|(w, h, rid)| LocalLayer {
+                rid: (!rid.is_empty()).then(|| rid.to_string()),
+                width: *w,
+                height: *h,
+                frames: ivf(&media().join(format!("{w}.ivf"))).unwrap(),
+            })
+            .collect(),
+    }
+}
+
+pub fn microphone() -> LocalTrack {
+    LocalTrack {
+        name: "mic".into(),
+        source: Source::Microphone,
+        codec: Codec::Opus,
+        layers: vec![LocalLayer {
+            rid: None,
+            width: 0,
+            height: 0,
+            frames: ogg_opus(&media().join("tone.ogg")).unwrap(),
+        }],
+    }
+}
+
+/// A running `onair dev` with helpers to mint tokens, join and call the API.
+pub struct Call {
+    pub onair: super::Onair,
+    pub data: tempfile::TempDir,
+}
+
+impl Call {
+    pub fn start() -> Call {
+        Call::start_with(&[])
+    }
+
+    pub fn start_with(args: &[&str]) -> Call {
+        let data = tempfile::tempdir().unwrap();
+        let onair = super::dev(data.path(), args);
+        Call { onair, data }
+    }
+
+    pub async fn credentials(&self, user: &str, cid: &str) -> api::Credentials {
+        let token = self.token(&["user", "--user", user]);
+        api::join(&self.onair.url, &token, cid, true).await.unwrap()
+    }
+
+    pub fn token(&self, args: &[&str]) -> String {
+        let out = Command::new(super::bin())
+            .arg("token")
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    pub async fn join(&self, user: &str, cid: &str) -> Client {
+        let creds = self.credentials(user, cid).await;
+        Client::connect(&creds.url, &creds.token).await.unwrap()
+    }
+
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let resp = reqwest::Client::new()
+            .request(method, format!("{}/v1{path}", self.onair.url))
+            .bearer_auth(self.token(&["server"]))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or_default())
+    }
+
+    pub fn udp(&self) -> String {
+        let line = self
+            .onair
+            .banner
+            .iter()
+            .find(|l| l.contains("Media (UDP):"))
+            .unwrap();
+        line.split("Media (UDP):").nth(1).unwrap().trim().to_owned()
+    }
+}
