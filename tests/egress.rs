@@ -200,3 +200,96 @@ async fn recording_started_over_rest_plays_with_both_streams() {
         .is_client_error());
     alice.leave().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_worker_leaves_a_playable_file_and_a_failed_job() {
+    let call = Call::start();
+    let alice = call.join("alice", "default:kill").await;
+    alice.publish(camera(false)).await.unwrap();
+    alice.publish(microphone()).await.unwrap();
+    let (status, body) = call
+        .api(
+            Method::POST,
+            "/calls/default/kill/recordings/start",
+            json!({"preset": "360p"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while recording_state(&call, "/calls/default/kill")
+        .await
+        .as_deref()
+        != Some("active")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the recording never became active"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (_, body) = call
+        .api(Method::GET, "/calls/default/kill/recordings", json!(null))
+        .await;
+    let id = body["recordings"][0]["id"].as_str().unwrap().to_owned();
+
+    // SIGKILL: the worker gets no chance to finish the file.
+    let Call { onair, data } = call;
+    drop(onair);
+    alice.abort();
+    let file = data
+        .path()
+        .join(format!("recordings/default_kill/{id}.mp4"));
+    let info = probe(&file);
+    let kinds: Vec<&str> = info["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["codec_type"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"video") && kinds.contains(&"audio"),
+        "{info}"
+    );
+    let duration = number(&info["format"]["duration"]);
+    assert!(duration >= 2.0, "only {duration} s survived the kill");
+    let luma = luma_at(&file, duration / 2.0);
+    assert!(luma > 40.0, "the picture is black (luma {luma})");
+
+    // The next server marks the job failed (its worker went silent), and the
+    // partial file is still listed and downloadable.
+    let call = Call {
+        onair: support::dev(data.path(), &[]),
+        data,
+    };
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let recording = loop {
+        let (_, body) = call
+            .api(Method::GET, "/calls/default/kill/recordings", json!(null))
+            .await;
+        let r = body["recordings"][0].clone();
+        if r["state"] == "failed" {
+            break r;
+        }
+        assert!(r["state"] == "active", "unexpected state: {r}");
+        assert!(Instant::now() < deadline, "the job stayed active: {r}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        recording["error"]
+            .as_str()
+            .unwrap()
+            .contains("stopped reporting"),
+        "{recording}"
+    );
+    let response = reqwest::get(recording["url"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let size = response.bytes().await.unwrap().len() as u64;
+    assert_eq!(size, std::fs::metadata(&file).unwrap().len());
+    println!(
+        "killed after ~5 s: {duration:.2} s playable, {size} bytes, job failed: {}",
+        recording["error"]
+    );
+}

@@ -1,7 +1,10 @@
 //! What the media side reports on the bus, recorded: the SFU's participant
 //! joins and leaves (so `GET {c}/participants` and the sessions show who is
 //! connected), and egress workers' job states (so recordings list their
-//! state and files).
+//! state and files). A running job whose worker falls silent (killed,
+//! crashed, or no worker took it) is marked failed, never left `active`.
+
+use std::time::Duration;
 
 use chrono::Utc;
 use onair_bus::EventKind;
@@ -10,11 +13,29 @@ use crate::domain::{EgressState, Participant};
 use crate::state::AppState;
 use crate::store::StoreResult;
 
-/// Listens to the bus for participant and egress reports until the bus closes.
+/// A running egress job whose worker has not reported for this long has
+/// failed (workers report every few seconds, and before finishing a file).
+pub const EGRESS_SILENCE: Duration = Duration::from_secs(15);
+
+/// Listens to the bus for participant and egress reports until the bus
+/// closes, and fails silent egress jobs.
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     let mut events = state.bus.subscribe();
     tokio::spawn(async move {
-        while let Some(event) = events.recv().await {
+        let mut sweep = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => event,
+                    None => return,
+                },
+                _ = sweep.tick() => {
+                    if let Err(e) = fail_silent_egress(&state).await {
+                        tracing::warn!(error = %e, "sweeping silent egress jobs failed");
+                    }
+                    continue;
+                }
+            };
             let result = match event.kind {
                 EventKind::ParticipantJoined {
                     user_id,
@@ -68,6 +89,27 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Marks running jobs whose worker went silent as failed.
+async fn fail_silent_egress(state: &AppState) -> StoreResult<()> {
+    let before = Utc::now() - EGRESS_SILENCE;
+    for job in state.store.silent_egress(before).await? {
+        let why = if job.state == EgressState::Starting {
+            "no egress worker took the job"
+        } else {
+            "the egress worker stopped reporting (killed or gone)"
+        };
+        let report = Report {
+            state: Some(EgressState::Failed),
+            error: Some(why.into()),
+            file: None,
+            size: 0,
+            duration_ms: 0,
+        };
+        egress_report(state, &job.id, report).await?;
+    }
+    Ok(())
+}
+
 struct Report {
     state: Option<EgressState>,
     error: Option<String>,
@@ -101,6 +143,7 @@ async fn egress_report(state: &AppState, id: &str, report: Report) -> StoreResul
         }
         let now = Utc::now();
         job.state = next;
+        job.updated_at = now;
         if next == EgressState::Active && job.started_at.is_none() {
             job.started_at = Some(now);
         }

@@ -761,6 +761,9 @@ async fn health_and_openapi(backend: Backend) {
         (&format!("{c}/participants"), "get"),
         (&format!("{c}/kick_user"), "post"),
         (&format!("{c}/mute_users"), "post"),
+        (&format!("{c}/recordings/start"), "post"),
+        (&format!("{c}/recordings/stop"), "post"),
+        (&format!("{c}/recordings"), "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
     ];
@@ -899,7 +902,124 @@ async fn presence_kick_and_mute(backend: Backend) {
     );
 }
 
+/// Plays an egress worker: reports `state` for job `id` on the bus.
+async fn worker_reports(app: &App, id: &str, state: &str, error: Option<&str>) {
+    let kind = EventKind::EgressUpdated {
+        egress_id: id.into(),
+        state: state.into(),
+        error: error.map(str::to_owned),
+        file: Some(format!("recordings/livestream_show/{id}.mp4")),
+        size: 1000,
+        duration_ms: 2000,
+    };
+    let event = onair_bus::Event::new("livestream:show", 0, kind);
+    app.bus.publish(event).await.unwrap();
+}
+
+/// Waits until the call's newest recording is in `state`.
+async fn recording_becomes(app: &App, state: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, body) = app
+            .get(&format!("{LIVE}/recordings"), &server_token())
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let last = body["recordings"].as_array().unwrap().last().cloned();
+        if let Some(r) = last.filter(|r| r["state"] == state) {
+            return r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never {state}: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+async fn recordings_follow_worker_reports(backend: Backend) {
+    let app = App::new(backend).await;
+    let _presence = onair_api::presence::spawn(app.state.clone());
+    create_livestream(&app, json!({})).await;
+    let host = user_token("alice");
+    let start = format!("{LIVE}/recordings/start");
+    let stop = format!("{LIVE}/recordings/stop");
+
+    // Capability, preset and state checks.
+    let (status, _) = app.post(&start, &user_token("bob"), json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app.post(&start, &host, json!({"preset": "4k"})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_preset"))
+    );
+    let (status, _) = app.post(&stop, &host, json!(null)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing to stop");
+
+    // Start: stored, requested on the bus, shown in the call.
+    let mut events = app.bus.subscribe();
+    let (status, body) = app.post(&start, &host, json!({"preset": "360p"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["recording"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        events.recv().await.unwrap().kind,
+        EventKind::EgressRequested {
+            egress_id: id.clone(),
+            kind: "recording".into(),
+            preset: "360p".into(),
+            backstage: true,
+        }
+    );
+    let (status, body) = app.post(&start, &host, json!({})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("recording_running"))
+    );
+    let (_, call) = app.get(LIVE, &host).await;
+    assert_eq!(call["call"]["egress"]["recording"]["id"], id.as_str());
+
+    // The worker reports; a stop moves it to ending; completion gives a link.
+    worker_reports(&app, &id, "active", None).await;
+    let r = recording_becomes(&app, "active").await;
+    assert!(r["start_time"].is_string() && r["url"].is_string(), "{r}");
+    let (status, body) = app.post(&stop, &host, json!(null)).await;
+    assert_eq!(
+        (status, body["recording"]["state"].as_str()),
+        (StatusCode::OK, Some("ending"))
+    );
+    // (The worker's own reports are on the bus too.)
+    loop {
+        if let EventKind::EgressStopRequested { egress_id } = events.recv().await.unwrap().kind {
+            assert_eq!(egress_id, id);
+            break;
+        }
+    }
+    worker_reports(&app, &id, "active", None).await; // late: must not undo the stop
+    worker_reports(&app, &id, "complete", None).await;
+    let r = recording_becomes(&app, "complete").await;
+    assert_eq!(r["filename"], format!("{id}.mp4"));
+    assert_eq!(
+        (r["size"].as_i64(), r["duration"].as_f64()),
+        (Some(1000), Some(2.0))
+    );
+    assert!(r["end_time"].is_string(), "{r}");
+    worker_reports(&app, &id, "failed", Some("too late")).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let r = recording_becomes(&app, "complete").await;
+    assert!(r["error"].is_null(), "a finished job stays finished: {r}");
+    let (_, call) = app.get(LIVE, &host).await;
+    assert!(call["call"]["egress"]["recording"].is_null());
+
+    // A new recording may start; a worker failure is recorded with its reason.
+    let (status, body) = app.post(&start, &host, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let second = body["recording"]["id"].as_str().unwrap().to_owned();
+    worker_reports(&app, &second, "failed", Some("pipeline broke")).await;
+    let r = recording_becomes(&app, "failed").await;
+    assert_eq!(r["error"], "pipeline broke");
+}
+
 on_both_backends!(
+    recordings_follow_worker_reports,
     presence_kick_and_mute,
     livestream_backstage_go_live_end,
     viewers_join_ahead_and_wait,

@@ -281,6 +281,7 @@ fn egress(id: &str, cid: &str, kind: EgressKind, at: i64) -> Egress {
         created_at: t(at),
         started_at: None,
         ended_at: None,
+        updated_at: t(at),
     }
 }
 
@@ -329,8 +330,19 @@ async fn egress_jobs_one_running_recording(backend: Backend) {
     done.size = 12345;
     done.duration_ms = 6000;
     done.ended_at = Some(t(6010));
+    done.updated_at = t(6010);
     assert!(s.update_egress(&done, EgressState::Active).await.unwrap());
     assert_eq!(s.get_egress("EG_1").await.unwrap().unwrap(), done);
+    // Running jobs silent since before a time: the RTMP pushes (updated at 3
+    // and 4), not the finished recording.
+    let silent: Vec<String> = s
+        .silent_egress(t(5))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(silent, ["EG_3", "EG_4"]);
 
     // The finished one no longer blocks a new recording.
     assert!(s

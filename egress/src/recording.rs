@@ -16,8 +16,8 @@ use crate::service::{EgressConfig, Reporter};
 
 /// How often an active job reports its size and duration.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
-/// How long finishing the file may take.
-const FINISH_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long finishing the file may take (the API fails a job silent for 15 s).
+const FINISH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What to record.
 #[derive(Clone, Debug)]
@@ -152,6 +152,8 @@ async fn record(
     }
     client.leave().await;
     let duration = composite.duration();
+    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+    report.ending(key, size, duration).await;
     let finished = tokio::task::spawn_blocking(move || composite.finish(FINISH_TIMEOUT))
         .await
         .map_err(|e| e.to_string())

@@ -117,6 +117,11 @@ impl Reporter {
         self.send("active", None, Some(file), size, duration).await;
     }
 
+    /// Finishing `file`.
+    pub async fn ending(&self, file: &str, size: u64, duration: Duration) {
+        self.send("ending", None, Some(file), size, duration).await;
+    }
+
     /// Done: `file` is complete.
     pub async fn complete(&self, file: &str, size: u64, duration: Duration) {
         self.send("complete", None, Some(file), size, duration)

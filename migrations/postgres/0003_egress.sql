@@ -12,8 +12,11 @@ CREATE TABLE egress (
     duration_ms  BIGINT NOT NULL DEFAULT 0,
     created_at   BIGINT NOT NULL,
     started_at   BIGINT,
-    ended_at     BIGINT
+    ended_at     BIGINT,
+    -- Last report from its worker: a running job silent for long is failed.
+    updated_at   BIGINT NOT NULL
 );
+CREATE INDEX egress_running ON egress (state, updated_at);
 CREATE INDEX egress_by_call ON egress (call_cid, kind, created_at);
 -- One running recording and one running HLS broadcast per call.
 CREATE UNIQUE INDEX egress_one_running ON egress (call_cid, kind)

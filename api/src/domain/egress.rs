@@ -131,6 +131,8 @@ pub struct Egress {
     pub started_at: Option<DateTime<Utc>>,
     /// Completed or failed.
     pub ended_at: Option<DateTime<Utc>>,
+    /// Last change or worker report.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// Output presets of composite recordings: name → (width, height, fps).

@@ -124,6 +124,7 @@ pub async fn start(
         created_at: Utc::now(),
         started_at: None,
         ended_at: None,
+        updated_at: Utc::now(),
     };
     if !state.store.insert_egress(&job).await? {
         return Err(ApiError::conflict(
@@ -196,6 +197,7 @@ pub async fn stop(state: &AppState, ctx: &CallContext) -> ApiResult<Option<Egres
         let previous = job.state;
         if previous != EgressState::Ending {
             job.state = EgressState::Ending;
+            job.updated_at = Utc::now();
             if !state.store.update_egress(&job, previous).await? {
                 continue;
             }

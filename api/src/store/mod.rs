@@ -106,6 +106,8 @@ pub trait Store: Send + Sync + 'static {
     /// Writes `egress` if the stored job is still in state `previous`;
     /// `false` if another writer moved it first.
     async fn update_egress(&self, egress: &Egress, previous: EgressState) -> StoreResult<bool>;
+    /// Running jobs not updated since `before` (their worker went silent).
+    async fn silent_egress(&self, before: DateTime<Utc>) -> StoreResult<Vec<Egress>>;
     /// A call's jobs of one kind, oldest first.
     async fn list_egress(&self, cid: &str, kind: EgressKind) -> StoreResult<Vec<Egress>>;
 }

@@ -199,6 +199,7 @@ pub(super) struct EgressRow {
     created_at: i64,
     started_at: Option<i64>,
     ended_at: Option<i64>,
+    updated_at: i64,
 }
 
 impl TryFrom<EgressRow> for Egress {
@@ -220,6 +221,7 @@ impl TryFrom<EgressRow> for Egress {
             created_at: time(r.created_at)?,
             started_at: opt_time(r.started_at)?,
             ended_at: opt_time(r.ended_at)?,
+            updated_at: time(r.updated_at)?,
         })
     }
 }

@@ -323,8 +323,8 @@ macro_rules! impl_store {
                 // The partial unique index refuses a second running recording or HLS job.
                 let done = sqlx::query(
                     "INSERT INTO egress (id, call_cid, session_id, kind, preset, state, error, file,
-                       size, duration_ms, created_at, started_at, ended_at)
-                     SELECT $1, cid, current_session_id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
+                       size, duration_ms, created_at, started_at, ended_at, updated_at)
+                     SELECT $1, cid, current_session_id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
                      FROM calls WHERE cid = $2
                      ON CONFLICT DO NOTHING",
                 )
@@ -340,6 +340,7 @@ macro_rules! impl_store {
                 .bind(ms(e.created_at))
                 .bind(opt_ms(e.started_at))
                 .bind(opt_ms(e.ended_at))
+                .bind(ms(e.updated_at))
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
@@ -356,7 +357,7 @@ macro_rules! impl_store {
             async fn update_egress(&self, e: &Egress, previous: EgressState) -> StoreResult<bool> {
                 let done = sqlx::query(
                     "UPDATE egress SET state = $2, error = $3, file = $4, size = $5, duration_ms = $6,
-                       started_at = $7, ended_at = $8
+                       started_at = $7, ended_at = $8, updated_at = $10
                      WHERE id = $1 AND state = $9",
                 )
                 .bind(&e.id)
@@ -368,9 +369,21 @@ macro_rules! impl_store {
                 .bind(opt_ms(e.started_at))
                 .bind(opt_ms(e.ended_at))
                 .bind(previous.as_str())
+                .bind(ms(e.updated_at))
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn silent_egress(&self, before: DateTime<Utc>) -> StoreResult<Vec<Egress>> {
+                let rows: Vec<EgressRow> = sqlx::query_as(
+                    "SELECT * FROM egress WHERE state IN ('starting', 'active', 'ending')
+                       AND updated_at < $1 ORDER BY updated_at, id",
+                )
+                .bind(ms(before))
+                .fetch_all(&self.pool)
+                .await?;
+                convert(rows)
             }
 
             async fn list_egress(&self, cid: &str, kind: EgressKind) -> StoreResult<Vec<Egress>> {
