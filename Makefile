@@ -17,6 +17,7 @@ test: deps
 bench: deps
 	$(CARGO) bench --bench api_join
 	$(CARGO) bench --bench sfu_forward
+	$(CARGO) bench --bench egress_composite
 
 lint:
 	$(CARGO) fmt --all -- --check

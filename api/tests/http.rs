@@ -1018,7 +1018,68 @@ async fn recordings_follow_worker_reports(backend: Backend) {
     assert_eq!(r["error"], "pipeline broke");
 }
 
+/// The next `EgressRequested` on `events`: (preset, backstage).
+async fn next_request(events: &mut onair_bus::Subscription) -> (String, bool) {
+    loop {
+        if let EventKind::EgressRequested {
+            preset, backstage, ..
+        } = events.recv().await.unwrap().kind
+        {
+            return (preset, backstage);
+        }
+    }
+}
+
+async fn recordings_start_by_themselves(backend: Backend) {
+    let app = App::new(backend).await;
+    let mut events = app.bus.subscribe();
+    // `recording.mode: auto-on`: the first join (the session start) records.
+    let auto = "/v1/calls/default/auto";
+    let settings = json!({"recording": {"mode": "auto-on", "quality": "360p"}});
+    let (status, body) = app
+        .post(
+            auto,
+            &server_token(),
+            json!({"data": {"settings_override": settings}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _) = app
+        .post(&format!("{auto}/join"), &user_token("alice"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(next_request(&mut events).await, ("360p".into(), false));
+    let (_, call) = app.get(auto, &server_token()).await;
+    assert_eq!(call["call"]["egress"]["recording"]["state"], "starting");
+
+    // `go_live {start_recording: true}`; HLS is refused until it exists.
+    create_livestream(&app, json!({})).await;
+    let host = user_token("alice");
+    let (status, body) = app
+        .post(
+            &format!("{LIVE}/go_live"),
+            &host,
+            json!({"start_hls": true}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("not_supported"))
+    );
+    let (status, body) = app
+        .post(
+            &format!("{LIVE}/go_live"),
+            &host,
+            json!({"start_recording": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["call"]["egress"]["recording"]["state"], "starting");
+    assert_eq!(next_request(&mut events).await, ("720p".into(), false));
+}
+
 on_both_backends!(
+    recordings_start_by_themselves,
     recordings_follow_worker_reports,
     presence_kick_and_mute,
     livestream_backstage_go_live_end,

@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use super::users::custom_object;
 use crate::context::{self, CallContext};
 use crate::domain::lifecycle::{self, CallState};
+use crate::domain::settings::RecordingMode;
 use crate::domain::{ids, Call, CallCid, Member};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{CallPath, Caller, Json, OptionalJson};
@@ -359,7 +360,7 @@ pub async fn delete(
 
 /// Leave backstage: everyone who may join now gets the hosts' media.
 #[utoipa::path(post, path = "/v1/calls/{type}/{id}/go_live", tag = "calls", security(("token" = [])),
-    params(("type" = String, Path), ("id" = String, Path)),
+    params(("type" = String, Path), ("id" = String, Path)), request_body(content = GoLiveRequest, description = "optional"),
     responses((status = 200, body = CallResponse), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "the call ended")))]
@@ -367,8 +368,27 @@ pub async fn go_live(
     State(state): State<AppState>,
     caller: Caller,
     CallPath(cid): CallPath,
+    OptionalJson(req): OptionalJson<GoLiveRequest>,
 ) -> ApiResult<axum::Json<CallResponse>> {
-    set_live(state, caller, cid, true).await
+    if req.start_hls {
+        return Err(ApiError::invalid(
+            "not_supported",
+            "HLS broadcasting is not available yet",
+        ));
+    }
+    set_live(state, caller, cid, true, req.start_recording).await
+}
+
+/// `POST {c}/go_live` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GoLiveRequest {
+    /// Start recording too (needs `start-record-call`).
+    #[serde(default)]
+    pub start_recording: bool,
+    /// Start HLS too (not available yet: refused).
+    #[serde(default)]
+    pub start_hls: bool,
 }
 
 /// Go back to backstage: only `join-backstage` holders publish and are seen.
@@ -382,7 +402,7 @@ pub async fn stop_live(
     caller: Caller,
     CallPath(cid): CallPath,
 ) -> ApiResult<axum::Json<CallResponse>> {
-    set_live(state, caller, cid, false).await
+    set_live(state, caller, cid, false, false).await
 }
 
 async fn set_live(
@@ -390,9 +410,13 @@ async fn set_live(
     caller: Caller,
     cid: CallCid,
     live: bool,
+    start_recording: bool,
 ) -> ApiResult<axum::Json<CallResponse>> {
     let mut ctx = context::load(&state, &caller, &cid).await?;
     ctx.require(Capability::UpdateCall)?;
+    if start_recording {
+        ctx.require(Capability::StartRecordCall)?;
+    }
     if lifecycle::state(&ctx.call, &ctx.settings) == CallState::Ended {
         return Err(ApiError::conflict(
             "call_ended",
@@ -418,6 +442,10 @@ async fn set_live(
         EventKind::LiveStopped
     };
     context::publish(&state, &cid, kind).await;
+    let auto = ctx.settings.recording.mode == RecordingMode::AutoOn;
+    if live && (start_recording || auto) {
+        super::egress::start_by_itself(&state, &ctx).await?;
+    }
     Ok(axum::Json(CallResponse {
         call: call_view(&state, &ctx).await?,
     }))

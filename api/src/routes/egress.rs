@@ -102,7 +102,7 @@ pub async fn start(
     if ctx.call.ended_at.is_some() {
         return Err(ApiError::conflict("call_ended", "the call has ended"));
     }
-    let preset = preset.unwrap_or_else(|| "720p".into());
+    let preset = preset.unwrap_or_else(|| ctx.settings.recording.quality.clone());
     if !PRESETS.iter().any(|(name, ..)| *name == preset) {
         return Err(ApiError::invalid(
             "invalid_preset",
@@ -141,6 +141,15 @@ pub async fn start(
     };
     context::publish(state, &ctx.call.cid, kind).await;
     Ok(job)
+}
+
+/// Starts a recording because the call says so (`recording.mode: auto-on`,
+/// `go_live {start_recording}`); one already running is fine.
+pub async fn start_by_itself(state: &AppState, ctx: &CallContext) -> ApiResult<()> {
+    match start(state, ctx, None).await {
+        Err(e) if e.body.code == "recording_running" => Ok(()),
+        other => other.map(|_| ()),
+    }
 }
 
 /// Start recording the call.

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::calls::{call_view, current_open_session, get_or_create_call, member_views, CallData};
 use crate::context::{self, CallContext};
 use crate::domain::lifecycle::{self, admit, CallState, Refusal};
+use crate::domain::settings::RecordingMode;
 use crate::domain::{CallCid, Session};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{CallPath, Caller, OptionalJson};
@@ -183,6 +184,9 @@ async fn ensure_session(state: &AppState, ctx: &mut CallContext) -> ApiResult<()
         )
         .await;
         ctx.call.current_session_id = Some(session.id);
+        if ctx.settings.recording.mode == RecordingMode::AutoOn && !in_backstage {
+            super::egress::start_by_itself(state, ctx).await?;
+        }
     } else if let Some(call) = state.store.get_call(&ctx.call.cid.to_string()).await? {
         ctx.call.current_session_id = call.current_session_id;
     }

@@ -1,0 +1,141 @@
+//! Benchmark: composite recordings. For 360p and 720p with 2 and 4
+//! participants (each a 640x360 VP8 camera and an Opus microphone, made by
+//! ffmpeg), frames are fed in real time to the composite pipeline for a
+//! while; prints the CPU it used (as a share of one core) and its peak RSS.
+//! Each case runs in a child process so the RSS figures are its own.
+//!
+//! `cargo bench --bench egress_composite` (or `make bench`). Tune with
+//! `BENCH_SECONDS` (default 10).
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use onair_client::files::{ivf, ogg_opus, Frame};
+use onair_client::{Codec, RemoteFrame};
+use onair_egress::composite::{Canvas, Composite};
+use onair_testkit::media;
+
+/// CPU seconds (user + system) and peak RSS in MiB of this process.
+fn usage() -> (f64, f64) {
+    // SAFETY: getrusage writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (
+        secs(ru.ru_utime) + secs(ru.ru_stime),
+        ru.ru_maxrss as f64 / 1024.0,
+    )
+}
+
+struct Track {
+    sid: String,
+    identity: String,
+    codec: Codec,
+    frames: Arc<Vec<Frame>>,
+    next: usize,
+    due: Instant,
+    media_time: f64,
+}
+
+/// Feeds `participants` cameras and microphones for `seconds` into a
+/// composite at `preset`; prints one result line.
+fn child(preset: &str, participants: usize, seconds: u64, dir: &std::path::Path) {
+    let video = Arc::new(ivf(&dir.join("640.ivf")).unwrap());
+    let audio = Arc::new(ogg_opus(&dir.join("tone.ogg")).unwrap());
+    let out = dir.join(format!("out-{preset}-{participants}.mp4"));
+    let canvas = Canvas::preset(preset).unwrap();
+    let (cpu0, _) = usage();
+    let mut composite = Composite::start(canvas, &out).unwrap();
+    let start = Instant::now();
+    let mut tracks: Vec<Track> = (0..participants)
+        .flat_map(|i| {
+            [(Codec::Vp8, video.clone()), (Codec::Opus, audio.clone())].map(|(codec, frames)| {
+                Track {
+                    sid: format!("TR_{i}_{codec:?}"),
+                    identity: format!("p{i}"),
+                    codec,
+                    frames,
+                    next: 0,
+                    due: start,
+                    media_time: 0.0,
+                }
+            })
+        })
+        .collect();
+    while start.elapsed() < Duration::from_secs(seconds) {
+        let now = Instant::now();
+        for t in &mut tracks {
+            while t.due <= now {
+                let frame = &t.frames[t.next];
+                let keyframe =
+                    t.codec == Codec::Vp8 && frame.data.first().is_some_and(|b| b & 1 == 0);
+                composite
+                    .push(&RemoteFrame {
+                        track_sid: t.sid.clone(),
+                        identity: t.identity.clone(),
+                        codec: t.codec,
+                        keyframe,
+                        media_time: t.media_time,
+                        arrival: now,
+                        data: frame.data.clone().into(),
+                    })
+                    .unwrap();
+                t.media_time += frame.duration.as_secs_f64();
+                t.due += frame.duration;
+                t.next = (t.next + 1) % t.frames.len();
+            }
+        }
+        let next = tracks.iter().map(|t| t.due).min().unwrap_or(now);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    composite.finish(Duration::from_secs(10)).unwrap();
+    let (cpu1, rss) = usage();
+    let size = std::fs::metadata(&out).map_or(0, |m| m.len());
+    println!(
+        "composite {preset:>5}, {participants} participants: CPU {:>5.1} % of a core   peak RSS {rss:>6.1} MiB   {:.0} kbit/s written",
+        (cpu1 - cpu0) / elapsed * 100.0,
+        size as f64 * 8.0 / elapsed / 1000.0,
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(pos) = args.iter().position(|a| a == "--child") {
+        let preset = &args[pos + 1];
+        let participants = args[pos + 2].parse().unwrap();
+        let seconds = args[pos + 3].parse().unwrap();
+        child(
+            preset,
+            participants,
+            seconds,
+            std::path::Path::new(&args[pos + 4]),
+        );
+        return;
+    }
+    if !args.iter().any(|a| a == "--bench") {
+        return; // `cargo test --benches`: nothing to measure
+    }
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let dir = tempfile::tempdir().unwrap();
+    media::vp8_ivf(dir.path(), 640, 360, 500, 10);
+    media::opus_ogg(dir.path(), 10);
+    println!("Composite recording, VP8 640x360 + Opus per participant, fed in real time for {seconds} s:");
+    for (preset, participants) in [("360p", 2), ("360p", 4), ("720p", 2), ("720p", 4)] {
+        let status = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--child",
+                preset,
+                &participants.to_string(),
+                &seconds.to_string(),
+            ])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{preset} x{participants} failed");
+    }
+}
