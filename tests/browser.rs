@@ -5,19 +5,25 @@
 mod support;
 
 use std::process::Command;
+
 use std::sync::Mutex;
+use support::probe::{luma, number, probe};
 
 /// One Chromium scenario at a time: two cores do not carry more.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn scenario(script: &str, with_server_token: bool) {
+/// Runs `script` against a fresh `onair dev`; returns what it printed and
+/// the directory it may write files to (`$OUT_DIR`).
+fn scenario(script: &str, with_server_token: bool) -> (String, tempfile::TempDir) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let data = tempfile::tempdir().unwrap();
     let onair = support::dev(
         data.path(),
         &["--web-dir", support::repo().join("web").to_str().unwrap()],
     );
+    let out_dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new("node");
+    cmd.env("OUT_DIR", out_dir.path());
     cmd.arg(support::repo().join("tests/browser").join(script))
         .arg(&onair.url);
     if with_server_token {
@@ -36,6 +42,7 @@ fn scenario(script: &str, with_server_token: bool) {
         "{script} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    (stdout.into_owned(), out_dir)
 }
 
 #[test]
@@ -56,4 +63,42 @@ fn small_subscriber_gets_the_low_simulcast_layer() {
 #[test]
 fn dropped_signal_connection_resumes() {
     scenario("resume.mjs", false);
+}
+
+#[test]
+fn recording_of_browser_participants_shows_both() {
+    let (out, dir) = scenario("recording.mjs", true);
+    let value = |key: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in {out}"))
+            .trim()
+            .to_owned()
+    };
+    let recorded: f64 = value("RECORDED_SECONDS").parse().unwrap();
+    let file = dir.path().join("recording.mp4");
+    let info = probe(&file);
+    let codecs: Vec<&str> = info["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["codec_name"].as_str())
+        .collect();
+    assert!(
+        codecs.contains(&"h264") && codecs.contains(&"aac"),
+        "{info}"
+    );
+    let duration = number(&info["format"]["duration"]);
+    assert!(
+        (duration - recorded).abs() <= recorded * 0.1,
+        "file lasts {duration:.2} s, recorded for {recorded:.2} s"
+    );
+    // Two participants side by side on the 640x360 canvas: both halves show a camera.
+    let left = luma(&file, duration / 2.0, Some((320, 180, 0, 90)));
+    let right = luma(&file, duration / 2.0, Some((320, 180, 320, 90)));
+    assert!(
+        left > 30.0 && right > 30.0,
+        "a half is black: left {left:.0}, right {right:.0}"
+    );
+    println!("browser recording: {duration:.2} s (recorded {recorded:.2} s), luma left {left:.0} right {right:.0}");
 }

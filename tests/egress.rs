@@ -6,65 +6,12 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use support::call::{camera, microphone, Call};
-
-/// ffprobe's JSON about `path`.
-fn probe(path: &std::path::Path) -> Value {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-print_format",
-            "json",
-            "-show_format",
-            "-show_streams",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe (make test installs ffmpeg)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn number(v: &Value) -> f64 {
-    v.as_str()
-        .and_then(|s| s.parse().ok())
-        .or_else(|| v.as_f64())
-        .unwrap_or(f64::NAN)
-}
-
-/// Average luma of the frame at `second` (16 is black).
-fn luma_at(path: &std::path::Path, second: f64) -> f64 {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-ss", &second.to_string(), "-i"])
-        .arg(path)
-        .args([
-            "-frames:v",
-            "1",
-            "-vf",
-            "signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-",
-            "-f",
-            "null",
-            "-",
-        ])
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find_map(|l| l.split("lavfi.signalstats.YAVG=").nth(1))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no luma in: {text}"))
-}
+use support::probe::{luma, number, probe};
 
 async fn recording_state(call: &Call, path: &str) -> Option<String> {
     let (_, body) = call.api(Method::GET, path, json!(null)).await;
@@ -175,7 +122,7 @@ async fn recording_started_over_rest_plays_with_both_streams() {
     let offset = (number(&video["start_time"]) - number(&audio["start_time"])).abs();
     assert!(offset < 0.1, "audio and video start {offset:.3} s apart");
     // The publisher's test pattern is in the picture, not just the black background.
-    let luma = luma_at(&file, duration / 2.0);
+    let luma = luma(&file, duration / 2.0, None);
     assert!(luma > 40.0, "the middle frame is black (luma {luma})");
     println!(
         "recording: {duration:.2} s (recorded {recorded:.2} s), {} bytes, A/V start offset {:.0} ms, luma {luma:.0}",
@@ -253,7 +200,7 @@ async fn killed_worker_leaves_a_playable_file_and_a_failed_job() {
     );
     let duration = number(&info["format"]["duration"]);
     assert!(duration >= 2.0, "only {duration} s survived the kill");
-    let luma = luma_at(&file, duration / 2.0);
+    let luma = luma(&file, duration / 2.0, None);
     assert!(luma > 40.0, "the picture is black (luma {luma})");
 
     // The next server marks the job failed (its worker went silent), and the

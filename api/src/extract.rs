@@ -141,22 +141,33 @@ fn path_rejection(rejection: PathRejection) -> ApiError {
     ApiError::invalid("invalid_path", rejection.body_text())
 }
 
-/// A JSON body that may be left out entirely (no body, no content type):
-/// then `T::default()`.
+/// A JSON body that may be left out entirely (an empty body, with or
+/// without a content type): then `T::default()`.
 pub struct OptionalJson<T>(pub T);
 
 impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let headers = req.headers();
-        let empty = !headers.contains_key(header::CONTENT_TYPE)
-            && headers
-                .get(header::CONTENT_LENGTH)
-                .is_none_or(|v| v.as_bytes() == b"0");
-        if empty {
+        let headers = req.headers().clone();
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body_too_large",
+                        rejection.body_text(),
+                    )
+                } else {
+                    ApiError::bad_request("unreadable_body", rejection.body_text())
+                }
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }
+        let mut req = Request::new(axum::body::Body::from(bytes));
+        *req.headers_mut() = headers;
         let Json(v) = Json::<T>::from_request(req, state).await?;
         Ok(OptionalJson(v))
     }

@@ -447,7 +447,10 @@ impl Session {
                 }
                 notice = notices.recv() => match notice {
                     Some(n) => if !session.notice(n) { break },
-                    None => break,
+                    None => {
+                        tracing::info!("media worker dropped the participant");
+                        break;
+                    }
                 },
             }
         }
@@ -589,7 +592,10 @@ impl Session {
                     timestamp: unix_ms(),
                 }));
             }
-            Some(In::Leave(_)) => return false,
+            Some(In::Leave(_)) => {
+                tracing::info!("the client left");
+                return false;
+            }
             // Trickle: the SFU is ICE-lite and learns addresses from checks.
             Some(In::Trickle(_)) | Some(_) | None => {}
         }

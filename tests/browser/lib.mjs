@@ -40,6 +40,19 @@ export async function until(what, ms, fn) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** `api(method, path, body)` on the REST API at `base` with `token`; throws on errors. */
+export function apiClient(base, token) {
+  return async (method, path, body) => {
+    const res = await fetch(`${base}/v1${path}`, {
+      method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const json = await res.json();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+}
+
 export const stats = (page) => page.evaluate(() => window.onairStats());
 
 export function check(cond, message) {

@@ -2,18 +2,10 @@
 // host media; go_live opens it at once; participants are listed; kick
 // removes one; end disconnects everybody.
 // Usage: node livestream.mjs BASE_URL SERVER_TOKEN
-import { scenario, joinDemo, until, stats, check } from "./lib.mjs";
+import { scenario, joinDemo, until, stats, check, apiClient } from "./lib.mjs";
 
 const [base, server] = process.argv.slice(2);
-const api = async (method, path, body) => {
-  const res = await fetch(`${base}/v1${path}`, {
-    method, headers: { authorization: `Bearer ${server}`, "content-type": "application/json" },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-};
+const api = apiClient(base, server);
 
 await scenario(async (browser) => {
   const id = `show-${Date.now()}`;

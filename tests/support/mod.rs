@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod call;
+pub mod probe;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

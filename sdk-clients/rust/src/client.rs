@@ -173,6 +173,7 @@ enum Cmd {
         sid: String,
     },
     Leave,
+    Abort,
 }
 
 /// A participant in a call.
@@ -326,6 +327,8 @@ impl Client {
 
     /// Drops the connection without saying goodbye, as a lost network would.
     pub fn abort(self) {
+        // Ahead of the channel closing (which would say goodbye).
+        let _ = self.cmd.send(Cmd::Abort);
         self.task.abort();
     }
 
@@ -497,6 +500,7 @@ impl Worker {
                     }
                 }
                 cmd = commands.recv() => match cmd {
+                    Some(Cmd::Abort) => break "aborted".into(),
                     Some(Cmd::Leave) | None => {
                         let leave = lk::LeaveRequest { reason: lk::DisconnectReason::ClientInitiated as i32, ..Default::default() };
                         let _ = self.send(Req::Leave(leave)).await;
