@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use onair_client::files::{ivf, ogg_opus, Frame};
 use onair_client::{Codec, RemoteFrame};
-use onair_egress::composite::{Canvas, Composite};
+use onair_egress::composite::{Canvas, Composite, Output};
 use onair_testkit::media;
 
 /// CPU seconds (user + system) and peak RSS in MiB of this process.
@@ -46,7 +46,7 @@ fn child(preset: &str, participants: usize, seconds: u64, dir: &std::path::Path)
     let out = dir.join(format!("out-{preset}-{participants}.mp4"));
     let canvas = Canvas::preset(preset).unwrap();
     let (cpu0, _) = usage();
-    let mut composite = Composite::start(canvas, &out).unwrap();
+    let mut composite = Composite::start(canvas, &Output::Mp4(out.clone())).unwrap();
     let start = Instant::now();
     let mut tracks: Vec<Track> = (0..participants)
         .flat_map(|i| {

@@ -114,6 +114,10 @@ impl FileLinks for StorageLinks {
     fn url(&self, key: &str) -> String {
         self.0.url(key)
     }
+
+    fn dir_url(&self, key: &str) -> String {
+        self.0.dir_url(key)
+    }
 }
 
 async fn build_state(

@@ -130,21 +130,17 @@ async fn recording_started_over_rest_plays_with_both_streams() {
         offset * 1000.0
     );
 
-    // The link is for that file only, and only with its token.
-    let base = url.split('?').next().unwrap();
-    assert_eq!(reqwest::get(base).await.unwrap().status(), 401);
-    let token = url.split("token=").nth(1).unwrap();
-    let other = format!(
-        "{}/files/recordings/default_rec/other.mp4?token={token}",
-        call.onair.url
-    );
-    assert_eq!(reqwest::get(&other).await.unwrap().status(), 403);
-    let sneaky = format!("{}/files/../keys.toml?token={token}", call.onair.url);
-    assert!(reqwest::get(&sneaky)
-        .await
-        .unwrap()
-        .status()
-        .is_client_error());
+    // The link is for that file only, and only with its token:
+    // `{base}/files/{token}/{key}`.
+    let prefix = format!("{}/files/", call.onair.url);
+    let (token, key) = url.strip_prefix(&prefix).unwrap().split_once('/').unwrap();
+    let status = |url: String| async move { reqwest::get(url).await.unwrap().status().as_u16() };
+    assert_eq!(status(format!("{prefix}{key}")).await, 401, "no token");
+    assert_eq!(status(format!("{prefix}not-a-token/{key}")).await, 401);
+    let other = format!("{prefix}{token}/recordings/default_rec/other.mp4");
+    assert_eq!(status(other).await, 403);
+    let sneaky = format!("{prefix}{token}/..%2Fkeys.toml");
+    assert!((400..500).contains(&status(sneaky).await));
     alice.leave().await;
 }
 
@@ -239,4 +235,111 @@ async fn killed_worker_leaves_a_playable_file_and_a_failed_job() {
         "killed after ~5 s: {duration:.2} s playable, {size} bytes, job failed: {}",
         recording["error"]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_playlist_plays_while_live_and_closes_on_stop() {
+    let call = Call::start();
+    let alice = call.join("alice", "default:hls").await;
+    alice.publish(camera(false)).await.unwrap();
+    alice.publish(microphone()).await.unwrap();
+    let (status, body) = call
+        .api(
+            Method::POST,
+            "/calls/default/hls/hls/start",
+            json!({"preset": "360p"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // The call shows the playlist once the broadcast runs.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let playlist = loop {
+        let (_, body) = call
+            .api(Method::GET, "/calls/default/hls", json!(null))
+            .await;
+        let hls = &body["call"]["egress"]["hls"];
+        if let (Some("active"), Some(url)) = (hls["state"].as_str(), hls["playlist_url"].as_str()) {
+            break url.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no playlist: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Wait for three segments, then read five seconds the way a player would.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = reqwest::get(&playlist).await.unwrap().text().await.unwrap();
+        if text.matches("#EXTINF").count() >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "playlist stays short: {text}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("live.ts");
+    let read = {
+        let (playlist, out) = (playlist.clone(), out.clone());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new("timeout")
+                .args([
+                    "60", "ffmpeg", "-v", "error", "-i", &playlist, "-t", "5", "-c", "copy", "-f",
+                    "mpegts",
+                ])
+                .arg(&out)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    assert!(
+        read.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let info = probe(&out);
+    let codecs: Vec<&str> = info["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["codec_name"].as_str())
+        .collect();
+    assert!(
+        codecs.contains(&"h264") && codecs.contains(&"aac"),
+        "{info}"
+    );
+    let duration = number(&info["format"]["duration"]);
+    assert!(
+        duration >= 4.5,
+        "read only {duration:.2} s from the live playlist"
+    );
+    let luma = luma(&out, 2.0, None);
+    assert!(luma > 40.0, "the live picture is black (luma {luma})");
+
+    // Stopping closes the playlist.
+    let (status, _) = call
+        .api(Method::POST, "/calls/default/hls/hls/stop", json!(null))
+        .await;
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = reqwest::get(&playlist).await.unwrap().text().await.unwrap();
+        if text.contains("#EXT-X-ENDLIST") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the playlist was not closed: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let (_, body) = call
+        .api(Method::GET, "/calls/default/hls", json!(null))
+        .await;
+    assert!(
+        body["call"]["egress"]["hls"].is_null()
+            || body["call"]["egress"]["hls"]["state"] == "ending"
+    );
+    println!("HLS: read {duration:.2} s ({codecs:?}) from the live playlist, luma {luma:.0}; closed on stop");
+    alice.leave().await;
 }

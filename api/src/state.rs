@@ -41,6 +41,9 @@ pub struct ApiConfig {
 pub trait FileLinks: Send + Sync {
     /// A link to download the file stored under `key`.
     fn url(&self, key: &str) -> String;
+    /// A link to `key` that also reaches its siblings by relative URL (an
+    /// HLS playlist and its segments).
+    fn dir_url(&self, key: &str) -> String;
 }
 
 /// Everything a handler can reach.

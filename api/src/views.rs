@@ -108,6 +108,8 @@ pub struct CallView {
 pub struct EgressSummary {
     /// The running recording, if any.
     pub recording: Option<EgressStatus>,
+    /// The running HLS broadcast, if any, with its playlist.
+    pub hls: Option<crate::routes::hls::HlsView>,
 }
 
 /// A running egress job.

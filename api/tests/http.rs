@@ -764,6 +764,8 @@ async fn health_and_openapi(backend: Backend) {
         (&format!("{c}/recordings/start"), "post"),
         (&format!("{c}/recordings/stop"), "post"),
         (&format!("{c}/recordings"), "get"),
+        (&format!("{c}/hls/start"), "post"),
+        (&format!("{c}/hls/stop"), "post"),
         ("/healthz", "get"),
         ("/readyz", "get"),
     ];
@@ -1018,14 +1020,17 @@ async fn recordings_follow_worker_reports(backend: Backend) {
     assert_eq!(r["error"], "pipeline broke");
 }
 
-/// The next `EgressRequested` on `events`: (preset, backstage).
-async fn next_request(events: &mut onair_bus::Subscription) -> (String, bool) {
+/// The next `EgressRequested` on `events`: (kind, preset, backstage).
+async fn next_request(events: &mut onair_bus::Subscription) -> (String, String, bool) {
     loop {
         if let EventKind::EgressRequested {
-            preset, backstage, ..
+            kind,
+            preset,
+            backstage,
+            ..
         } = events.recv().await.unwrap().kind
         {
-            return (preset, backstage);
+            return (kind, preset, backstage);
         }
     }
 }
@@ -1048,34 +1053,62 @@ async fn recordings_start_by_themselves(backend: Backend) {
         .post(&format!("{auto}/join"), &user_token("alice"), json!({}))
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(next_request(&mut events).await, ("360p".into(), false));
+    assert_eq!(
+        next_request(&mut events).await,
+        ("recording".into(), "360p".into(), false)
+    );
     let (_, call) = app.get(auto, &server_token()).await;
     assert_eq!(call["call"]["egress"]["recording"]["state"], "starting");
 
-    // `go_live {start_recording: true}`; HLS is refused until it exists.
+    // `go_live {start_recording: true, start_hls: true}` starts both; the
+    // call shows the HLS playlist once the worker reports it.
     create_livestream(&app, json!({})).await;
     let host = user_token("alice");
-    let (status, body) = app
+    let (status, _) = app
         .post(
             &format!("{LIVE}/go_live"),
-            &host,
+            &user_token("bob"),
             json!({"start_hls": true}),
         )
         .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("not_supported"))
-    );
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = app
         .post(
             &format!("{LIVE}/go_live"),
             &host,
-            json!({"start_recording": true}),
+            json!({"start_recording": true, "start_hls": true}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["call"]["egress"]["recording"]["state"], "starting");
-    assert_eq!(next_request(&mut events).await, ("720p".into(), false));
+    assert_eq!(body["call"]["egress"]["hls"]["state"], "starting");
+    assert!(body["call"]["egress"]["hls"]["playlist_url"].is_null());
+    let first = next_request(&mut events).await;
+    let second = next_request(&mut events).await;
+    assert_eq!(first, ("recording".into(), "720p".into(), false));
+    assert_eq!(second, ("hls".into(), "720p".into(), false));
+    let (status, body) = app
+        .post(&format!("{LIVE}/hls/start"), &host, json!({}))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("hls_running"))
+    );
+    let (status, body) = app
+        .post(&format!("{LIVE}/hls/stop"), &host, json!({}))
+        .await;
+    assert_eq!(
+        (status, body["hls"]["state"].as_str()),
+        (StatusCode::OK, Some("ending"))
+    );
+    // Stopping again while it finishes is harmless.
+    let (status, body) = app
+        .post(&format!("{LIVE}/hls/stop"), &host, json!({}))
+        .await;
+    assert_eq!(
+        (status, body["hls"]["state"].as_str()),
+        (StatusCode::OK, Some("ending"))
+    );
 }
 
 on_both_backends!(

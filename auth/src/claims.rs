@@ -90,7 +90,8 @@ pub struct FileClaims {
     pub iss: String,
     /// Expiry, seconds since the Unix epoch.
     pub exp: u64,
-    /// The file's key in storage.
+    /// The file's key in storage; a key ending in `/` grants every file
+    /// under it.
     pub file: String,
 }
 

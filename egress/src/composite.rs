@@ -1,13 +1,14 @@
-//! The composite recording pipeline: every video track decoded and placed
-//! in a grid, every audio track decoded and mixed, encoded to H.264 + AAC
-//! in fragmented MP4 — each fragment stands alone, so a worker killed
-//! mid-recording leaves a playable file.
+//! The composite pipeline: every video track decoded and placed in a grid,
+//! every audio track decoded and mixed, encoded to H.264 + AAC, and written
+//! as a recording (fragmented MP4 — each fragment stands alone, so a worker
+//! killed mid-recording leaves a playable file) or as HLS (MPEG-TS segments
+//! and a live playlist with a sliding window).
 //!
 //! ```text
 //! videotestsrc (black, live) ─┐
 //! appsrc ! vp8dec ! … ────────┼─ compositor ! x264enc ! h264parse ─┐
-//! appsrc ! opusdec ! … ───────┼─ audiomixer ! avenc_aac ! aacparse ┼─ mp4mux (fragmented) ! filesink
-//! audiotestsrc (silence, live)┘                                    ┘
+//! appsrc ! opusdec ! … ───────┼─ audiomixer ! avenc_aac ! aacparse ┼─ mp4mux ! filesink   (recording)
+//! audiotestsrc (silence, live)┘                                    └─ hlssink2            (HLS)
 //! ```
 //!
 //! The live test sources keep the timeline running while nobody publishes.
@@ -16,7 +17,7 @@
 //! audio and video keep their relative timing and jitter does not leak in.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::PathBuf;
 
 use gst::prelude::*;
 use gstreamer as gst;
@@ -51,6 +52,22 @@ impl From<gst::StateChangeError> for PipelineError {
     fn from(e: gst::StateChangeError) -> Self {
         PipelineError(e.to_string())
     }
+}
+
+/// Where the pipeline writes.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// One fragmented MP4 file.
+    Mp4(PathBuf),
+    /// HLS into a directory: `index.m3u8` and `segmentNNNNN.ts`.
+    Hls {
+        /// The directory.
+        dir: PathBuf,
+        /// Segment length in seconds.
+        segment_seconds: u32,
+        /// Segments listed in the live playlist.
+        window: u32,
+    },
 }
 
 /// The output picture and encoding.
@@ -112,23 +129,39 @@ fn make(factory: &str) -> Result<gst::Element, PipelineError> {
 }
 
 impl Composite {
-    /// Builds the pipeline writing to `out` and starts it.
-    pub fn start(canvas: Canvas, out: &Path) -> Result<Composite, PipelineError> {
+    /// Builds the pipeline writing to `output` and starts it.
+    pub fn start(canvas: Canvas, output: &Output) -> Result<Composite, PipelineError> {
         gst::init()?;
         let (w, h, fps) = (canvas.width, canvas.height, canvas.fps);
+        // Keyframes every segment (HLS) or every two seconds (recording).
+        let (sink, video_pad, audio_pad, gop) = match output {
+            Output::Mp4(_) => (
+                "mp4mux name=mux fragment-duration=1000 streamable=true ! filesink name=out",
+                "mux.",
+                "mux.",
+                fps * 2,
+            ),
+            Output::Hls {
+                segment_seconds, ..
+            } => (
+                "hlssink2 name=hls",
+                "hls.video",
+                "hls.audio",
+                fps * *segment_seconds as i32,
+            ),
+        };
         let description = format!(
             "compositor name=mix background=black \
                ! video/x-raw,width={w},height={h},framerate={fps}/1 ! videoconvert \
                ! x264enc tune=zerolatency speed-preset=veryfast bitrate={kbps} key-int-max={gop} \
-               ! h264parse ! queue ! mux. \
+               ! h264parse config-interval=-1 ! queue ! {video_pad} \
              audiomixer name=amix ! audio/x-raw,rate=48000,channels=2 ! audioconvert \
-               ! avenc_aac bitrate=128000 ! aacparse ! queue ! mux. \
-             mp4mux name=mux fragment-duration=1000 streamable=true ! filesink name=out \
+               ! avenc_aac bitrate=128000 ! aacparse ! queue ! {audio_pad} \
+             {sink} \
              videotestsrc is-live=true pattern=black \
                ! video/x-raw,width={w},height={h},framerate={fps}/1 ! mix. \
              audiotestsrc is-live=true wave=silence ! audio/x-raw,rate=48000,channels=2 ! amix.",
             kbps = canvas.video_kbps,
-            gop = fps * 2,
         );
         let pipeline = gst::parse::launch(&description)?
             .downcast::<gst::Pipeline>()
@@ -142,7 +175,26 @@ impl Composite {
         let mixer = by_name("amix")?;
         compositor.set_property("latency", MIXER_LATENCY_NS);
         mixer.set_property("latency", MIXER_LATENCY_NS);
-        by_name("out")?.set_property("location", out.to_string_lossy().as_ref());
+        match output {
+            Output::Mp4(path) => {
+                by_name("out")?.set_property("location", path.to_string_lossy().as_ref());
+            }
+            Output::Hls {
+                dir,
+                segment_seconds,
+                window,
+            } => {
+                let hls = by_name("hls")?;
+                let segments = dir.join("segment%05d.ts");
+                hls.set_property("location", segments.to_string_lossy().as_ref());
+                let playlist = dir.join("index.m3u8");
+                hls.set_property("playlist-location", playlist.to_string_lossy().as_ref());
+                hls.set_property("target-duration", *segment_seconds);
+                hls.set_property("playlist-length", *window);
+                // Keep a few segments beyond the window for players still on them.
+                hls.set_property("max-files", *window + 4);
+            }
+        }
         pipeline.set_state(gst::State::Playing)?;
         Ok(Composite {
             pipeline,

@@ -2,18 +2,18 @@
 //!
 //! - [`service`]: listens on the bus for job requests from the API, runs
 //!   each job in its own task and reports its states back on the bus.
-//! - [`recording`]: a composite recording job: joins the call as a hidden
+//! - [`job`]: a composite job (recording or HLS): joins the call as a hidden
 //!   recorder through `onair-client` and feeds every track to [`composite`].
 //! - [`composite`]: the GStreamer pipeline: decoded video in a grid, mixed
-//!   audio, H.264 + AAC in fragmented MP4 (a killed worker still leaves a
-//!   playable file).
+//!   audio, H.264 + AAC, into fragmented MP4 (a killed worker still leaves a
+//!   playable file) or HLS segments with a live playlist.
 //! - [`layout`]: where each video goes on the canvas (pure).
 //! - [`storage`]: where output goes: the [`Storage`](storage::Storage)
 //!   trait, a local directory with signed download links and its file route.
 
 pub mod composite;
+pub mod job;
 pub mod layout;
-pub mod recording;
 pub mod service;
 pub mod storage;
 

@@ -10,7 +10,7 @@ use onair_auth::ApiKey;
 use onair_bus::{Bus, Event, EventKind};
 use tokio::sync::oneshot;
 
-use crate::recording::{self, RecordingJob};
+use crate::job::{self, CompositeJob, JobKind};
 use crate::storage::Storage;
 
 /// What egress jobs need.
@@ -47,22 +47,26 @@ impl Egress {
                             call_cid: event.call_cid.clone(),
                             egress_id: egress_id.clone(),
                         };
-                        if kind != "recording" {
-                            report
-                                .failed(&format!("`{kind}` egress is not supported yet"), None)
-                                .await;
-                            continue;
-                        }
-                        let job = RecordingJob {
+                        let kind = match kind.as_str() {
+                            "recording" => JobKind::Recording,
+                            "hls" => JobKind::Hls,
+                            other => {
+                                let why = format!("`{other}` egress is not supported yet");
+                                report.failed(&why, None).await;
+                                continue;
+                            }
+                        };
+                        let job = CompositeJob {
                             id: egress_id.clone(),
+                            kind,
                             call_cid: event.call_cid,
                             preset,
                             backstage,
                         };
                         let (stop, stopped) = oneshot::channel();
                         running.insert(egress_id, stop);
-                        tracing::info!(egress = %job.id, call_cid = %job.call_cid, "recording starts");
-                        tokio::spawn(recording::run(job, config.clone(), stopped, report));
+                        tracing::info!(egress = %job.id, call_cid = %job.call_cid, kind = ?job.kind, "egress starts");
+                        tokio::spawn(job::run(job, config.clone(), stopped, report));
                     }
                     EventKind::EgressStopRequested { egress_id } => {
                         if let Some(stop) = running.remove(&egress_id) {

@@ -3,16 +3,18 @@
 //! [`Storage::finish`]; links to finished files come from [`Storage::url`].
 //!
 //! [`LocalDir`] is the embedded default: files stay in a directory and are
-//! served by [`LocalDir::router`] at `/files/{key}?token=…`, where the token
-//! is a short-lived JWT naming the one file (signed with the API key, so
-//! links work without a session and cannot be stretched to other files).
+//! served by [`LocalDir::router`] at `/files/{token}/{key}`, where the token
+//! is a short-lived JWT naming the one file, or one directory (signed with
+//! the API key, so links work without a session and reach nothing else).
+//! The token sits in the path so that relative URLs inside an HLS playlist
+//! carry it to the segments.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use axum::extract::{Path as UrlPath, Query, Request, State};
+use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -47,6 +49,9 @@ pub trait Storage: Send + Sync {
     async fn finish(&self, key: &str) -> Result<u64, StorageError>;
     /// A link to download `key`.
     fn url(&self, key: &str) -> String;
+    /// A link to `key` that also reaches the files next to it by relative
+    /// URL (an HLS playlist and its segments).
+    fn dir_url(&self, key: &str) -> String;
 }
 
 /// Files in a local directory, served by [`LocalDir::router`].
@@ -69,14 +74,14 @@ impl LocalDir {
         }
     }
 
-    /// `GET /files/{key}?token=…`: the file, if the token names it.
+    /// `GET /files/{token}/{key}`: the file, if the token grants it.
     pub fn router(root: impl Into<PathBuf>, keys: Arc<KeySet>) -> Router {
         let files = Arc::new(FileRoute {
             root: root.into(),
             keys,
         });
         Router::new()
-            .route("/files/{*key}", get(serve))
+            .route("/files/{token}/{*key}", get(serve))
             .with_state(files)
     }
 }
@@ -125,27 +130,36 @@ impl Storage for LocalDir {
     }
 
     fn url(&self, key: &str) -> String {
+        self.link(key, key)
+    }
+
+    fn dir_url(&self, key: &str) -> String {
+        let dir = key.rsplit_once('/').map_or("", |(dir, _)| dir);
+        self.link(&format!("{dir}/"), key)
+    }
+}
+
+impl LocalDir {
+    /// A link to `key` with a token granting `grant`.
+    fn link(&self, grant: &str, key: &str) -> String {
         let claims = FileClaims {
             iss: self.key.key.clone(),
             exp: unix_now() + self.link_ttl.as_secs(),
-            file: key.to_owned(),
+            file: grant.to_owned(),
         };
-        format!(
-            "{}/files/{key}?token={}",
-            self.base_url,
-            mint(&self.key, &claims)
-        )
+        let token = mint(&self.key, &claims);
+        format!("{}/files/{token}/{key}", self.base_url)
     }
+}
+
+/// Does a token for `grant` (a key, or a directory ending in `/`) reach `key`?
+fn grants(grant: &str, key: &str) -> bool {
+    grant == key || (grant.ends_with('/') && key.starts_with(grant))
 }
 
 struct FileRoute {
     root: PathBuf,
     keys: Arc<KeySet>,
-}
-
-#[derive(serde::Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
 }
 
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
@@ -155,15 +169,11 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
 
 async fn serve(
     State(files): State<Arc<FileRoute>>,
-    UrlPath(key): UrlPath<String>,
-    Query(query): Query<TokenQuery>,
+    UrlPath((token, key)): UrlPath<(String, String)>,
     request: Request,
 ) -> Response {
-    let Some(token) = query.token else {
-        return refuse(StatusCode::UNAUTHORIZED, "missing_token", "pass ?token=");
-    };
     match verify_file(&token, &files.keys, unix_now()) {
-        Ok(claims) if claims.file == key => {}
+        Ok(claims) if grants(&claims.file, &key) => {}
         Ok(_) => {
             return refuse(
                 StatusCode::FORBIDDEN,
@@ -188,6 +198,15 @@ async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_grant_a_file_or_a_directory() {
+        assert!(grants("recordings/a/x.mp4", "recordings/a/x.mp4"));
+        assert!(!grants("recordings/a/x.mp4", "recordings/a/y.mp4"));
+        assert!(grants("hls/a/EG_1/", "hls/a/EG_1/segment00001.ts"));
+        assert!(!grants("hls/a/EG_1/", "hls/a/EG_2/index.m3u8"));
+        assert!(!grants("hls/a/EG_1", "hls/a/EG_1x/index.m3u8"));
+    }
 
     #[test]
     fn keys_stay_inside_the_root() {

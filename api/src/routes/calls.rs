@@ -13,10 +13,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::hls::HlsView;
 use super::users::custom_object;
 use crate::context::{self, CallContext};
 use crate::domain::lifecycle::{self, CallState};
 use crate::domain::settings::RecordingMode;
+use crate::domain::EgressKind;
 use crate::domain::{ids, Call, CallCid, Member};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{CallPath, Caller, Json, OptionalJson};
@@ -119,18 +121,21 @@ pub async fn call_view(state: &AppState, ctx: &CallContext) -> ApiResult<CallVie
         None => None,
     };
     let count = state.store.count_members(&cid).await?;
-    let recording = super::egress::running_recording(state, &cid)
+    let recording = super::egress::running(state, &cid, EgressKind::Recording)
         .await?
         .map(|e| EgressStatus {
             id: e.id,
             state: e.state,
         });
+    let hls = super::egress::running(state, &cid, EgressKind::Hls)
+        .await?
+        .map(|e| HlsView::new(state, e));
     Ok(CallView::new(
         ctx.call.clone(),
         ctx.settings.clone(),
         session,
         count,
-        EgressSummary { recording },
+        EgressSummary { recording, hls },
     ))
 }
 
@@ -370,13 +375,7 @@ pub async fn go_live(
     CallPath(cid): CallPath,
     OptionalJson(req): OptionalJson<GoLiveRequest>,
 ) -> ApiResult<axum::Json<CallResponse>> {
-    if req.start_hls {
-        return Err(ApiError::invalid(
-            "not_supported",
-            "HLS broadcasting is not available yet",
-        ));
-    }
-    set_live(state, caller, cid, true, req.start_recording).await
+    set_live(state, caller, cid, true, req).await
 }
 
 /// `POST {c}/go_live` body.
@@ -386,7 +385,7 @@ pub struct GoLiveRequest {
     /// Start recording too (needs `start-record-call`).
     #[serde(default)]
     pub start_recording: bool,
-    /// Start HLS too (not available yet: refused).
+    /// Start HLS too (needs `start-broadcast-call`).
     #[serde(default)]
     pub start_hls: bool,
 }
@@ -402,7 +401,7 @@ pub async fn stop_live(
     caller: Caller,
     CallPath(cid): CallPath,
 ) -> ApiResult<axum::Json<CallResponse>> {
-    set_live(state, caller, cid, false, false).await
+    set_live(state, caller, cid, false, GoLiveRequest::default()).await
 }
 
 async fn set_live(
@@ -410,12 +409,15 @@ async fn set_live(
     caller: Caller,
     cid: CallCid,
     live: bool,
-    start_recording: bool,
+    also: GoLiveRequest,
 ) -> ApiResult<axum::Json<CallResponse>> {
     let mut ctx = context::load(&state, &caller, &cid).await?;
     ctx.require(Capability::UpdateCall)?;
-    if start_recording {
+    if also.start_recording {
         ctx.require(Capability::StartRecordCall)?;
+    }
+    if also.start_hls {
+        ctx.require(Capability::StartBroadcastCall)?;
     }
     if lifecycle::state(&ctx.call, &ctx.settings) == CallState::Ended {
         return Err(ApiError::conflict(
@@ -443,8 +445,11 @@ async fn set_live(
     };
     context::publish(&state, &cid, kind).await;
     let auto = ctx.settings.recording.mode == RecordingMode::AutoOn;
-    if live && (start_recording || auto) {
-        super::egress::start_by_itself(&state, &ctx).await?;
+    if live && (also.start_recording || auto) {
+        super::egress::start_by_itself(&state, &ctx, EgressKind::Recording).await?;
+    }
+    if live && also.start_hls {
+        super::egress::start_by_itself(&state, &ctx, EgressKind::Hls).await?;
     }
     Ok(axum::Json(CallResponse {
         call: call_view(&state, &ctx).await?,

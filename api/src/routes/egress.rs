@@ -1,102 +1,38 @@
-//! Recordings: start, stop, list (`{c}/recordings…`). The API stores the
-//! job and asks on the bus; an egress worker does the work and reports
-//! back (see [`crate::presence`]).
+//! Egress jobs as the API sees them: start one (stored, then requested on
+//! the bus), stop it, find the running one. Workers do the work and report
+//! back (see [`crate::presence`]); [`super::recordings`] and [`super::hls`]
+//! are the routes.
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
-use onair_auth::Capability;
+use chrono::Utc;
 use onair_bus::EventKind;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::context::{self, CallContext};
 use crate::domain::egress::PRESETS;
 use crate::domain::{Egress, EgressKind, EgressState};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{CallPath, Caller, OptionalJson};
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// `POST {c}/recordings/start` body.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StartRecordingRequest {
-    /// `360p`, `720p` (default) or `1080p`.
-    pub preset: Option<String>,
-}
-
-/// A recording.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecordingView {
-    /// Its id.
-    pub id: String,
-    /// The session it recorded.
-    pub session_id: Option<String>,
-    /// `starting`, `active`, `ending`, `complete` or `failed`.
-    pub state: EgressState,
-    /// Why it failed.
-    pub error: Option<String>,
-    /// The file's name.
-    pub filename: Option<String>,
-    /// Where to download it (a signed link; absent until there is a file).
-    pub url: Option<String>,
-    /// Recording began.
-    pub start_time: Option<DateTime<Utc>>,
-    /// Recording ended.
-    pub end_time: Option<DateTime<Utc>>,
-    /// Media duration in seconds.
-    pub duration: f64,
-    /// File size in bytes.
-    pub size: i64,
-}
-
-impl RecordingView {
-    /// The view of job `e`, with a download link from `state`'s file links.
-    pub fn new(state: &AppState, e: Egress) -> Self {
-        let url = e.file.as_deref().map(|f| state.files.url(f));
-        Self {
-            filename: e
-                .file
-                .as_deref()
-                .map(|f| f.rsplit('/').next().unwrap_or(f).to_owned()),
-            url,
-            id: e.id,
-            session_id: e.session_id,
-            state: e.state,
-            error: e.error,
-            start_time: e.started_at,
-            end_time: e.ended_at,
-            duration: e.duration_ms as f64 / 1000.0,
-            size: e.size,
-        }
-    }
-}
-
-/// One recording.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecordingResponse {
-    /// The recording.
-    pub recording: RecordingView,
-}
-
-/// The call's recordings.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecordingsResponse {
-    /// Oldest first.
-    pub recordings: Vec<RecordingView>,
-}
-
-/// The call's running recording, if any.
-pub async fn running_recording(state: &AppState, cid: &str) -> ApiResult<Option<Egress>> {
-    let jobs = state.store.list_egress(cid, EgressKind::Recording).await?;
+/// The call's running job of `kind`, if any.
+pub async fn running(state: &AppState, cid: &str, kind: EgressKind) -> ApiResult<Option<Egress>> {
+    let jobs = state.store.list_egress(cid, kind).await?;
     Ok(jobs.into_iter().rev().find(|e| e.state.is_running()))
 }
 
-/// Stores a recording job and asks a worker for it (409 if one runs).
+/// The error code when a job of `kind` already runs.
+fn running_code(kind: EgressKind) -> &'static str {
+    match kind {
+        EgressKind::Recording => "recording_running",
+        EgressKind::Hls => "hls_running",
+        EgressKind::Rtmp => "rtmp_running",
+    }
+}
+
+/// Stores a job of `kind` and asks a worker for it (409 if one runs).
 pub async fn start(
     state: &AppState,
     ctx: &CallContext,
+    kind: EgressKind,
     preset: Option<String>,
 ) -> ApiResult<Egress> {
     if ctx.call.ended_at.is_some() {
@@ -110,97 +46,63 @@ pub async fn start(
         ));
     }
     let cid = ctx.call.cid.to_string();
+    let now = Utc::now();
     let job = Egress {
         id: format!("EG_{}", Uuid::new_v4().simple()),
         call_cid: cid.clone(),
         session_id: ctx.call.current_session_id.clone(),
-        kind: EgressKind::Recording,
+        kind,
         preset: preset.clone(),
         state: EgressState::Starting,
         error: None,
         file: None,
         size: 0,
         duration_ms: 0,
-        created_at: Utc::now(),
+        created_at: now,
         started_at: None,
         ended_at: None,
-        updated_at: Utc::now(),
+        updated_at: now,
     };
     if !state.store.insert_egress(&job).await? {
         return Err(ApiError::conflict(
-            "recording_running",
-            "the call is already being recorded",
+            running_code(kind),
+            format!("the call already has a running {}", kind.as_str()),
         ));
     }
-    tracing::info!(call_cid = %cid, egress = %job.id, %preset, "recording requested");
-    let kind = EventKind::EgressRequested {
+    tracing::info!(call_cid = %cid, egress = %job.id, kind = kind.as_str(), %preset, "egress requested");
+    let event = EventKind::EgressRequested {
         egress_id: job.id.clone(),
-        kind: EgressKind::Recording.as_str().into(),
+        kind: kind.as_str().into(),
         preset,
         backstage: ctx.settings.backstage.enabled && ctx.call.backstage,
     };
-    context::publish(state, &ctx.call.cid, kind).await;
+    context::publish(state, &ctx.call.cid, event).await;
     Ok(job)
 }
 
-/// Starts a recording because the call says so (`recording.mode: auto-on`,
-/// `go_live {start_recording}`); one already running is fine.
-pub async fn start_by_itself(state: &AppState, ctx: &CallContext) -> ApiResult<()> {
-    match start(state, ctx, None).await {
-        Err(e) if e.body.code == "recording_running" => Ok(()),
+/// Starts a job because the call says so (`recording.mode: auto-on`,
+/// `go_live {start_recording, start_hls}`); one already running is fine.
+pub async fn start_by_itself(
+    state: &AppState,
+    ctx: &CallContext,
+    kind: EgressKind,
+) -> ApiResult<()> {
+    match start(state, ctx, kind, None).await {
+        Err(e) if e.body.code == running_code(kind) => Ok(()),
         other => other.map(|_| ()),
     }
 }
 
-/// Start recording the call.
-#[utoipa::path(post, path = "/v1/calls/{type}/{id}/recordings/start", tag = "recordings", security(("token" = [])),
-    params(("type" = String, Path), ("id" = String, Path)), request_body = StartRecordingRequest,
-    responses((status = 201, body = RecordingResponse), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn start_recording(
-    State(state): State<AppState>,
-    caller: Caller,
-    CallPath(cid): CallPath,
-    OptionalJson(req): OptionalJson<StartRecordingRequest>,
-) -> ApiResult<(StatusCode, axum::Json<RecordingResponse>)> {
-    let ctx = context::load(&state, &caller, &cid).await?;
-    ctx.require(Capability::StartRecordCall)?;
-    let job = start(&state, &ctx, req.preset).await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(RecordingResponse {
-            recording: RecordingView::new(&state, job),
-        }),
-    ))
-}
-
-/// Stop the running recording; it completes once its file is written.
-#[utoipa::path(post, path = "/v1/calls/{type}/{id}/recordings/stop", tag = "recordings", security(("token" = [])),
-    params(("type" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = RecordingResponse), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn stop_recording(
-    State(state): State<AppState>,
-    caller: Caller,
-    CallPath(cid): CallPath,
-) -> ApiResult<axum::Json<RecordingResponse>> {
-    let ctx = context::load(&state, &caller, &cid).await?;
-    ctx.require(Capability::StopRecordCall)?;
-    let job = stop(&state, &ctx)
-        .await?
-        .ok_or_else(|| ApiError::not_found("running recording"))?;
-    Ok(axum::Json(RecordingResponse {
-        recording: RecordingView::new(&state, job),
-    }))
-}
-
-/// Moves the running recording to `ending` and asks its worker to finish.
-pub async fn stop(state: &AppState, ctx: &CallContext) -> ApiResult<Option<Egress>> {
+/// Moves the running job of `kind` to `ending` and asks its worker to finish.
+pub async fn stop(
+    state: &AppState,
+    ctx: &CallContext,
+    kind: EgressKind,
+) -> ApiResult<Option<Egress>> {
     let cid = ctx.call.cid.to_string();
     // A worker report may move the job meanwhile: retry on a lost race.
     for _ in 0..5 {
-        let Some(mut job) = running_recording(state, &cid).await? else {
+        let Some(mut job) = running(state, &cid, kind).await? else {
             return Ok(None);
         };
         let previous = job.state;
@@ -211,39 +113,15 @@ pub async fn stop(state: &AppState, ctx: &CallContext) -> ApiResult<Option<Egres
                 continue;
             }
         }
-        tracing::info!(call_cid = %cid, egress = %job.id, "recording stop requested");
-        let kind = EventKind::EgressStopRequested {
+        tracing::info!(call_cid = %cid, egress = %job.id, kind = kind.as_str(), "egress stop requested");
+        let event = EventKind::EgressStopRequested {
             egress_id: job.id.clone(),
         };
-        context::publish(state, &ctx.call.cid, kind).await;
+        context::publish(state, &ctx.call.cid, event).await;
         return Ok(Some(job));
     }
     Err(ApiError::conflict(
-        "recording_busy",
-        "the recording changed state repeatedly; try again",
+        "egress_busy",
+        "the job changed state repeatedly; try again",
     ))
-}
-
-/// The call's recordings, with download links.
-#[utoipa::path(get, path = "/v1/calls/{type}/{id}/recordings", tag = "recordings", security(("token" = [])),
-    params(("type" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = RecordingsResponse), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn list_recordings(
-    State(state): State<AppState>,
-    caller: Caller,
-    CallPath(cid): CallPath,
-) -> ApiResult<axum::Json<RecordingsResponse>> {
-    let ctx = context::load(&state, &caller, &cid).await?;
-    ctx.require(Capability::ReadCall)?;
-    let jobs = state
-        .store
-        .list_egress(&ctx.call.cid.to_string(), EgressKind::Recording)
-        .await?;
-    Ok(axum::Json(RecordingsResponse {
-        recordings: jobs
-            .into_iter()
-            .map(|e| RecordingView::new(&state, e))
-            .collect(),
-    }))
 }

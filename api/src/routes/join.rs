@@ -185,7 +185,8 @@ async fn ensure_session(state: &AppState, ctx: &mut CallContext) -> ApiResult<()
         .await;
         ctx.call.current_session_id = Some(session.id);
         if ctx.settings.recording.mode == RecordingMode::AutoOn && !in_backstage {
-            super::egress::start_by_itself(state, ctx).await?;
+            super::egress::start_by_itself(state, ctx, crate::domain::EgressKind::Recording)
+                .await?;
         }
     } else if let Some(call) = state.store.get_call(&ctx.call.cid.to_string()).await? {
         ctx.call.current_session_id = call.current_session_id;

@@ -3,10 +3,12 @@
 pub mod call_types;
 pub mod calls;
 pub mod egress;
+pub mod hls;
 pub mod join;
 pub mod live;
 pub mod members;
 pub mod ops;
+pub mod recordings;
 pub mod users;
 
 use axum::extract::DefaultBodyLimit;
@@ -47,9 +49,11 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{CALL}/participants"), get(live::participants))
         .route(&format!("{CALL}/kick_user"), post(live::kick_user))
         .route(&format!("{CALL}/mute_users"), post(live::mute_users))
-        .route(&format!("{CALL}/recordings/start"), post(egress::start_recording))
-        .route(&format!("{CALL}/recordings/stop"), post(egress::stop_recording))
-        .route(&format!("{CALL}/recordings"), get(egress::list_recordings))
+        .route(&format!("{CALL}/recordings/start"), post(recordings::start_recording))
+        .route(&format!("{CALL}/recordings/stop"), post(recordings::stop_recording))
+        .route(&format!("{CALL}/recordings"), get(recordings::list_recordings))
+        .route(&format!("{CALL}/hls/start"), post(hls::start_hls))
+        .route(&format!("{CALL}/hls/stop"), post(hls::stop_hls))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))

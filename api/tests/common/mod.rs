@@ -104,6 +104,10 @@ impl onair_api::FileLinks for TestLinks {
     fn url(&self, key: &str) -> String {
         format!("http://files.invalid/{key}")
     }
+
+    fn dir_url(&self, key: &str) -> String {
+        format!("http://files.invalid/dir/{key}")
+    }
 }
 
 pub struct App {

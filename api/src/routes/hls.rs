@@ -1,0 +1,95 @@
+//! HLS broadcasts: start and stop (`{c}/hls/…`); the live playlist's URL
+//! is the call's `egress.hls.playlist_url`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use onair_auth::Capability;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::egress;
+use crate::context;
+use crate::domain::{Egress, EgressKind, EgressState};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{CallPath, Caller, OptionalJson};
+use crate::state::AppState;
+
+/// `POST {c}/hls/start` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartHlsRequest {
+    /// `360p`, `720p` or `1080p` (default: the call's recording quality).
+    pub preset: Option<String>,
+}
+
+/// An HLS broadcast.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HlsView {
+    /// The job id.
+    pub id: String,
+    /// `starting`, `active`, `ending`, `complete` or `failed`.
+    pub state: EgressState,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The live playlist, once the broadcast has one (a signed link; its
+    /// segments are reached relative to it).
+    pub playlist_url: Option<String>,
+}
+
+impl HlsView {
+    /// The view of job `e`.
+    pub fn new(state: &AppState, e: Egress) -> Self {
+        Self {
+            playlist_url: e.file.as_deref().map(|f| state.files.dir_url(f)),
+            id: e.id,
+            state: e.state,
+            error: e.error,
+        }
+    }
+}
+
+/// `{hls}` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HlsResponse {
+    /// The broadcast.
+    pub hls: HlsView,
+}
+
+/// Start broadcasting the call over HLS.
+#[utoipa::path(post, path = "/v1/calls/{type}/{id}/hls/start", tag = "broadcasts", security(("token" = [])),
+    params(("type" = String, Path), ("id" = String, Path)), request_body = StartHlsRequest,
+    responses((status = 201, body = HlsResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn start_hls(
+    State(state): State<AppState>,
+    caller: Caller,
+    CallPath(cid): CallPath,
+    OptionalJson(req): OptionalJson<StartHlsRequest>,
+) -> ApiResult<(StatusCode, axum::Json<HlsResponse>)> {
+    let ctx = context::load(&state, &caller, &cid).await?;
+    ctx.require(Capability::StartBroadcastCall)?;
+    let job = egress::start(&state, &ctx, EgressKind::Hls, req.preset).await?;
+    let hls = HlsView::new(&state, job);
+    Ok((StatusCode::CREATED, axum::Json(HlsResponse { hls })))
+}
+
+/// Stop the HLS broadcast; its playlist is closed (`#EXT-X-ENDLIST`).
+#[utoipa::path(post, path = "/v1/calls/{type}/{id}/hls/stop", tag = "broadcasts", security(("token" = [])),
+    params(("type" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = HlsResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn stop_hls(
+    State(state): State<AppState>,
+    caller: Caller,
+    CallPath(cid): CallPath,
+) -> ApiResult<axum::Json<HlsResponse>> {
+    let ctx = context::load(&state, &caller, &cid).await?;
+    ctx.require(Capability::StopBroadcastCall)?;
+    let job = egress::stop(&state, &ctx, EgressKind::Hls)
+        .await?
+        .ok_or_else(|| ApiError::not_found("running HLS broadcast"))?;
+    Ok(axum::Json(HlsResponse {
+        hls: HlsView::new(&state, job),
+    }))
+}
