@@ -1,5 +1,5 @@
-//! The demo page of `onair dev` (`/`), the livekit-client bundle it loads,
-//! and the dev-only token route the page uses. Not mounted by `onair serve`:
+//! The demo page of `onair dev` (`/`), the livekit-client and hls.js
+//! bundles it loads, and the dev-only token route the page uses. Not mounted by `onair serve`:
 //! in production, tokens come from the app's backend.
 
 use std::path::PathBuf;
@@ -27,19 +27,26 @@ struct TokenRequest {
     user_id: String,
 }
 
-/// Routes of the demo: `/`, `/vendor/livekit-client.umd.js`, `POST /dev/token`.
+/// Routes of the demo: `/`, `/vendor/livekit-client.umd.js`,
+/// `/vendor/hls.min.js`, `POST /dev/token`.
 pub fn router(key: ApiKey, web_dir: PathBuf) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
-        .route("/vendor/livekit-client.umd.js", get(bundle))
+        .route(
+            "/vendor/livekit-client.umd.js",
+            get(|demo| bundle(demo, "livekit-client/dist/livekit-client.umd.js")),
+        )
+        .route(
+            "/vendor/hls.min.js",
+            get(|demo| bundle(demo, "hls.js/dist/hls.min.js")),
+        )
         .route("/dev/token", post(token))
         .with_state(Arc::new(Demo { key, web_dir }))
 }
 
-async fn bundle(State(demo): State<Arc<Demo>>) -> Response {
-    let path = demo
-        .web_dir
-        .join("node_modules/livekit-client/dist/livekit-client.umd.js");
+/// A file of `web/node_modules`.
+async fn bundle(State(demo): State<Arc<Demo>>, file: &str) -> Response {
+    let path = demo.web_dir.join("node_modules").join(file);
     match tokio::fs::read(&path).await {
         Ok(bytes) => ([(header::CONTENT_TYPE, "text/javascript")], bytes).into_response(),
         Err(_) => (

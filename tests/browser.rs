@@ -102,3 +102,8 @@ fn recording_of_browser_participants_shows_both() {
     );
     println!("browser recording: {duration:.2} s (recorded {recorded:.2} s), luma left {left:.0} right {right:.0}");
 }
+
+#[test]
+fn hls_plays_in_the_browser_with_hls_js() {
+    scenario("hls_viewer.mjs", true);
+}

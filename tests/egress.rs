@@ -313,6 +313,21 @@ async fn hls_playlist_plays_while_live_and_closes_on_stop() {
         duration >= 4.5,
         "read only {duration:.2} s from the live playlist"
     );
+    let video = info["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["codec_type"] == "video")
+        .unwrap();
+    assert_eq!(
+        (
+            &video["width"],
+            &video["height"],
+            &video["sample_aspect_ratio"]
+        ),
+        (&json!(640), &json!(360), &json!("1:1")),
+        "{video}"
+    );
     let luma = luma(&out, 2.0, None);
     assert!(luma > 40.0, "the live picture is black (luma {luma})");
 

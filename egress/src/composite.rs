@@ -152,7 +152,7 @@ impl Composite {
         };
         let description = format!(
             "compositor name=mix background=black \
-               ! video/x-raw,width={w},height={h},framerate={fps}/1 ! videoconvert \
+               ! video/x-raw,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1 ! videoconvert \
                ! x264enc tune=zerolatency speed-preset=veryfast bitrate={kbps} key-int-max={gop} \
                ! h264parse config-interval=-1 ! queue ! {video_pad} \
              audiomixer name=amix ! audio/x-raw,rate=48000,channels=2 ! audioconvert \

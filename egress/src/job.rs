@@ -71,6 +71,12 @@ impl CompositeJob {
         }
     }
 
+    /// `key` once a player may open it: a recording at once (it is
+    /// downloaded when done), an HLS playlist once it exists.
+    fn ready<'k>(&self, key: &'k str, path: &std::path::Path) -> Option<&'k str> {
+        (self.kind == JobKind::Recording || path.exists()).then_some(key)
+    }
+
     /// Bytes written so far (every segment, for HLS).
     fn written(&self, path: &std::path::Path) -> u64 {
         let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
@@ -164,7 +170,9 @@ async fn record(
             return Err((e.to_string(), false));
         }
     };
-    report.active(key, 0, Duration::ZERO).await;
+    report
+        .active(job.ready(key, &path), 0, Duration::ZERO)
+        .await;
     let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
     let mut failure = None;
     loop {
@@ -188,7 +196,7 @@ async fn record(
                     failure = Some(e);
                     break;
                 }
-                report.active(key, job.written(&path), composite.duration()).await;
+                report.active(job.ready(key, &path), job.written(&path), composite.duration()).await;
             }
         }
     }

@@ -116,9 +116,9 @@ impl Reporter {
         }
     }
 
-    /// Producing output into `file`.
-    pub async fn active(&self, file: &str, size: u64, duration: Duration) {
-        self.send("active", None, Some(file), size, duration).await;
+    /// Producing output into `file` (named once a player may open it).
+    pub async fn active(&self, file: Option<&str>, size: u64, duration: Duration) {
+        self.send("active", None, file, size, duration).await;
     }
 
     /// Finishing `file`.

@@ -189,10 +189,16 @@ async fn serve(
     if !path.is_file() {
         return refuse(StatusCode::NOT_FOUND, "not_found", "no such file");
     }
-    match ServeFile::new(path).oneshot(request).await {
+    let mut response = match ServeFile::new(path).oneshot(request).await {
         Ok(response) => response.into_response(),
         Err(never) => match never {},
-    }
+    };
+    // The token is the access control: players on any origin may fetch.
+    response.headers_mut().insert(
+        axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        axum::http::HeaderValue::from_static("*"),
+    );
+    response
 }
 
 #[cfg(test)]
