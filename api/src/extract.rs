@@ -116,11 +116,33 @@ impl<S: Send + Sync> FromRequestParts<S> for CallPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path((call_type, id)) = Path::<(String, String)>::from_request_parts(parts, state)
+        let params = path_params(parts, state).await?;
+        let param = |k: &str| params.get(k).map_or("", String::as_str);
+        Ok(CallPath(CallCid::new(param("type"), param("id"))?))
+    }
+}
+
+/// The `{name}` of a route under a call (an RTMP target), unvalidated.
+pub struct NamePath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for NamePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = path_params(parts, state).await?;
+        Ok(NamePath(params.get("name").cloned().unwrap_or_default()))
+    }
+}
+
+async fn path_params<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<std::collections::HashMap<String, String>, ApiError> {
+    let Path(params) =
+        Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(path_rejection)?;
-        Ok(CallPath(CallCid::new(&call_type, &id)?))
-    }
+    Ok(params)
 }
 
 /// A single path segment (call type name, recording id…), unvalidated.

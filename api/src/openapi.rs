@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{call_types, calls, hls, join, live, members, ops, recordings, users};
+use crate::routes::{call_types, calls, hls, join, live, members, ops, recordings, rtmp, users};
 
 /// OnAir's REST API.
 #[derive(OpenApi)]
@@ -19,7 +19,7 @@ use crate::routes::{call_types, calls, hls, join, live, members, ops, recordings
         members::update, members::list, members::sessions,
         live::participants, live::kick_user, live::mute_users,
         recordings::start_recording, recordings::stop_recording, recordings::list_recordings,
-        hls::start_hls, hls::stop_hls,
+        hls::start_hls, hls::stop_hls, rtmp::add, rtmp::remove,
         ops::healthz, ops::readyz,
     ),
     components(schemas(crate::error::ErrorBody, crate::domain::CallSettings)),
@@ -28,7 +28,7 @@ use crate::routes::{call_types, calls, hls, join, live, members, ops, recordings
         (name = "calls", description = "Call lifecycle: create, go live, join, end"),
         (name = "members", description = "Call members and their roles"),
         (name = "recordings", description = "Recordings of calls and their files"),
-        (name = "broadcasts", description = "HLS broadcasts of calls"),
+        (name = "broadcasts", description = "HLS broadcasts and RTMP pushes of calls"),
         (name = "call types", description = "Call types: settings and role grants"),
         (name = "users", description = "Users"),
         (name = "operations", description = "Health and readiness"),

@@ -110,6 +110,8 @@ pub struct EgressSummary {
     pub recording: Option<EgressStatus>,
     /// The running HLS broadcast, if any, with its playlist.
     pub hls: Option<crate::routes::hls::HlsView>,
+    /// Running RTMP pushes.
+    pub rtmps: Vec<crate::routes::rtmp::RtmpView>,
 }
 
 /// A running egress job.

@@ -766,6 +766,8 @@ async fn health_and_openapi(backend: Backend) {
         (&format!("{c}/recordings"), "get"),
         (&format!("{c}/hls/start"), "post"),
         (&format!("{c}/hls/stop"), "post"),
+        (&format!("{c}/rtmp_broadcasts"), "post"),
+        (&format!("{c}/rtmp_broadcasts/{{name}}"), "delete"),
         ("/healthz", "get"),
         ("/readyz", "get"),
     ];
@@ -969,6 +971,7 @@ async fn recordings_follow_worker_reports(backend: Backend) {
             kind: "recording".into(),
             preset: "360p".into(),
             backstage: true,
+            target: None,
         }
     );
     let (status, body) = app.post(&start, &host, json!({})).await;
@@ -1111,7 +1114,84 @@ async fn recordings_start_by_themselves(backend: Backend) {
     );
 }
 
+async fn rtmp_pushes_are_named_targets(backend: Backend) {
+    let app = App::new(backend).await;
+    create_livestream(&app, json!({})).await;
+    let host = user_token("alice");
+    let add = format!("{LIVE}/rtmp_broadcasts");
+    let target = |name: &str| json!({"name": name, "stream_url": "rtmp://127.0.0.1:1935/live", "stream_key": "secret-key"});
+    let (status, _) = app.post(&add, &user_token("bob"), target("yt")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for (body, code) in [
+        (
+            json!({"name": "no spaces", "stream_url": "rtmp://h/live", "stream_key": "k"}),
+            "invalid_id",
+        ),
+        (
+            json!({"name": "yt", "stream_url": "rtmp://h/live", "stream_key": "has space"}),
+            "invalid_stream_key",
+        ),
+        (
+            json!({"name": "yt", "stream_url": "ftp://h/live", "stream_key": "k"}),
+            "invalid_stream_url",
+        ),
+    ] {
+        let (status, got) = app.post(&add, &host, body).await;
+        assert_eq!(
+            (status, got["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(code)),
+            "{got}"
+        );
+    }
+    let mut events = app.bus.subscribe();
+    let (status, body) = app.post(&add, &host, target("yt")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["rtmp"]["name"], "yt");
+    assert!(
+        !body.to_string().contains("secret-key"),
+        "the key is not echoed: {body}"
+    );
+    let target_seen = loop {
+        if let EventKind::EgressRequested { kind, target, .. } = events.recv().await.unwrap().kind {
+            assert_eq!(kind, "rtmp");
+            break target;
+        }
+    };
+    assert_eq!(
+        target_seen.as_deref(),
+        Some("rtmp://127.0.0.1:1935/live/secret-key")
+    );
+    let (status, body) = app.post(&add, &host, target("yt")).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("rtmp_running"))
+    );
+    let (status, _) = app.post(&add, &host, target("twitch")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, call) = app.get(LIVE, &host).await;
+    let names: Vec<&str> = call["call"]["egress"]["rtmps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(names, ["yt", "twitch"]);
+    let (status, body) = app
+        .call(Method::DELETE, &format!("{add}/yt"), Some(&host), None)
+        .await;
+    assert_eq!(
+        (status, body["rtmp"]["state"].as_str()),
+        (StatusCode::OK, Some("ending")),
+        "{body}"
+    );
+    let (status, _) = app
+        .call(Method::DELETE, &format!("{add}/nope"), Some(&host), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 on_both_backends!(
+    rtmp_pushes_are_named_targets,
     recordings_start_by_themselves,
     recordings_follow_worker_reports,
     presence_kick_and_mute,

@@ -272,6 +272,7 @@ fn egress(id: &str, cid: &str, kind: EgressKind, at: i64) -> Egress {
         call_cid: cid.into(),
         session_id: None,
         kind,
+        name: (kind == EgressKind::Rtmp).then(|| format!("target-{id}")),
         preset: "720p".into(),
         state: EgressState::Starting,
         error: None,
@@ -305,6 +306,10 @@ async fn egress_jobs_one_running_recording(backend: Backend) {
         .insert_egress(&egress("EG_4", cid, EgressKind::Rtmp, 4))
         .await
         .unwrap());
+    // …but one running push per target name.
+    let mut again = egress("EG_4b", cid, EgressKind::Rtmp, 4);
+    again.name = Some("target-EG_4".into());
+    assert!(!s.insert_egress(&again).await.unwrap());
     assert!(!s
         .insert_egress(&egress("EG_5", "default:none", EgressKind::Hls, 5))
         .await

@@ -109,6 +109,10 @@ pub enum EventKind {
         preset: String,
         /// The call is in backstage (the recorder's join must say so).
         backstage: bool,
+        /// Where an RTMP push goes: the URL with the stream key (a secret:
+        /// never log it).
+        #[serde(default)]
+        target: Option<String>,
     },
     /// An egress job should stop (API → egress).
     #[serde(rename = "call.egress_stop_requested")]

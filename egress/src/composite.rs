@@ -68,6 +68,8 @@ pub enum Output {
         /// Segments listed in the live playlist.
         window: u32,
     },
+    /// FLV pushed to an RTMP URL (with its stream key).
+    Rtmp(String),
 }
 
 /// The output picture and encoding.
@@ -149,6 +151,12 @@ impl Composite {
                 "hls.audio",
                 fps * *segment_seconds as i32,
             ),
+            Output::Rtmp(_) => (
+                "flvmux name=mux streamable=true ! rtmp2sink name=out",
+                "mux.video",
+                "mux.audio",
+                fps * 2,
+            ),
         };
         let description = format!(
             "compositor name=mix background=black \
@@ -194,6 +202,7 @@ impl Composite {
                 // Keep a few segments beyond the window for players still on them.
                 hls.set_property("max-files", *window + 4);
             }
+            Output::Rtmp(url) => by_name("out")?.set_property("location", url.as_str()),
         }
         pipeline.set_state(gst::State::Playing)?;
         Ok(Composite {
@@ -215,7 +224,7 @@ impl Composite {
                 self.tiles.push(frame.track_sid.clone());
                 self.relayout();
             }
-            tracing::info!(track = %frame.track_sid, identity = %frame.identity, codec = ?frame.codec, "track joins the recording");
+            tracing::info!(track = %frame.track_sid, identity = %frame.identity, codec = ?frame.codec, "track joins the composite");
         }
         let now = self.running_time();
         let Some(input) = self.inputs.get_mut(&frame.track_sid) else {
@@ -262,7 +271,7 @@ impl Composite {
             self.tiles.retain(|t| t != track_sid);
             self.relayout();
         }
-        tracing::info!(track = %track_sid, "track leaves the recording");
+        tracing::info!(track = %track_sid, "track leaves the composite");
         // The branch drains to EOS; its pad is released when the pipeline stops.
         drop(input.pad);
     }

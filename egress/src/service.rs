@@ -41,6 +41,7 @@ impl Egress {
                         kind,
                         preset,
                         backstage,
+                        target,
                     } => {
                         let report = Reporter {
                             bus: bus.clone(),
@@ -50,6 +51,13 @@ impl Egress {
                         let kind = match kind.as_str() {
                             "recording" => JobKind::Recording,
                             "hls" => JobKind::Hls,
+                            "rtmp" => match target {
+                                Some(url) => JobKind::Rtmp(url),
+                                None => {
+                                    report.failed("an RTMP push needs a target", None).await;
+                                    continue;
+                                }
+                            },
                             other => {
                                 let why = format!("`{other}` egress is not supported yet");
                                 report.failed(&why, None).await;
@@ -65,7 +73,7 @@ impl Egress {
                         };
                         let (stop, stopped) = oneshot::channel();
                         running.insert(egress_id, stop);
-                        tracing::info!(egress = %job.id, call_cid = %job.call_cid, kind = ?job.kind, "egress starts");
+                        tracing::info!(egress = %job.id, call_cid = %job.call_cid, kind = job.kind.name(), "egress starts");
                         tokio::spawn(job::run(job, config.clone(), stopped, report));
                     }
                     EventKind::EgressStopRequested { egress_id } => {
@@ -121,15 +129,14 @@ impl Reporter {
         self.send("active", None, file, size, duration).await;
     }
 
-    /// Finishing `file`.
-    pub async fn ending(&self, file: &str, size: u64, duration: Duration) {
-        self.send("ending", None, Some(file), size, duration).await;
+    /// Finishing (`file`, if it has one).
+    pub async fn ending(&self, file: Option<&str>, size: u64, duration: Duration) {
+        self.send("ending", None, file, size, duration).await;
     }
 
-    /// Done: `file` is complete.
-    pub async fn complete(&self, file: &str, size: u64, duration: Duration) {
-        self.send("complete", None, Some(file), size, duration)
-            .await;
+    /// Done (`file`, if it has one, is complete).
+    pub async fn complete(&self, file: Option<&str>, size: u64, duration: Duration) {
+        self.send("complete", None, file, size, duration).await;
     }
 
     /// Gave up, leaving `file` if any.

@@ -4,6 +4,8 @@ CREATE TABLE egress (
     call_cid     TEXT NOT NULL REFERENCES calls(cid) ON DELETE CASCADE,
     session_id   TEXT,
     kind         TEXT NOT NULL,
+    -- An RTMP push's target name (unique among the call's running pushes).
+    name         TEXT,
     preset       TEXT NOT NULL,
     state        TEXT NOT NULL,
     error        TEXT,
@@ -18,6 +20,9 @@ CREATE TABLE egress (
 );
 CREATE INDEX egress_running ON egress (state, updated_at);
 CREATE INDEX egress_by_call ON egress (call_cid, kind, created_at);
--- One running recording and one running HLS broadcast per call.
+-- One running recording and one running HLS broadcast per call, and one
+-- running RTMP push per target name.
 CREATE UNIQUE INDEX egress_one_running ON egress (call_cid, kind)
     WHERE kind <> 'rtmp' AND state IN ('starting', 'active', 'ending');
+CREATE UNIQUE INDEX egress_one_push_per_name ON egress (call_cid, name)
+    WHERE kind = 'rtmp' AND state IN ('starting', 'active', 'ending');

@@ -113,6 +113,8 @@ pub struct Egress {
     pub session_id: Option<String>,
     /// What it produces.
     pub kind: EgressKind,
+    /// An RTMP push's target name.
+    pub name: Option<String>,
     /// Output preset (`360p`, `720p`, `1080p`).
     pub preset: String,
     /// Where it is.

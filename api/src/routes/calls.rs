@@ -14,6 +14,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::hls::HlsView;
+use super::rtmp::RtmpView;
 use super::users::custom_object;
 use crate::context::{self, CallContext};
 use crate::domain::lifecycle::{self, CallState};
@@ -121,21 +122,30 @@ pub async fn call_view(state: &AppState, ctx: &CallContext) -> ApiResult<CallVie
         None => None,
     };
     let count = state.store.count_members(&cid).await?;
-    let recording = super::egress::running(state, &cid, EgressKind::Recording)
+    let recording = super::egress::running(state, &cid, EgressKind::Recording, None)
         .await?
         .map(|e| EgressStatus {
             id: e.id,
             state: e.state,
         });
-    let hls = super::egress::running(state, &cid, EgressKind::Hls)
+    let hls = super::egress::running(state, &cid, EgressKind::Hls, None)
         .await?
         .map(|e| HlsView::new(state, e));
+    let rtmps = super::egress::running_all(state, &cid, EgressKind::Rtmp)
+        .await?
+        .into_iter()
+        .map(RtmpView::from)
+        .collect();
     Ok(CallView::new(
         ctx.call.clone(),
         ctx.settings.clone(),
         session,
         count,
-        EgressSummary { recording, hls },
+        EgressSummary {
+            recording,
+            hls,
+            rtmps,
+        },
     ))
 }
 

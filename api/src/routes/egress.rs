@@ -13,10 +13,30 @@ use crate::domain::{Egress, EgressKind, EgressState};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// The call's running job of `kind`, if any.
-pub async fn running(state: &AppState, cid: &str, kind: EgressKind) -> ApiResult<Option<Egress>> {
-    let jobs = state.store.list_egress(cid, kind).await?;
-    Ok(jobs.into_iter().rev().find(|e| e.state.is_running()))
+/// The call's running jobs of `kind`, oldest first.
+pub async fn running_all(state: &AppState, cid: &str, kind: EgressKind) -> ApiResult<Vec<Egress>> {
+    let mut jobs = state.store.list_egress(cid, kind).await?;
+    jobs.retain(|e| e.state.is_running());
+    Ok(jobs)
+}
+
+/// The call's running job of `kind` (named `name`, for RTMP pushes), if any.
+pub async fn running(
+    state: &AppState,
+    cid: &str,
+    kind: EgressKind,
+    name: Option<&str>,
+) -> ApiResult<Option<Egress>> {
+    let jobs = running_all(state, cid, kind).await?;
+    Ok(jobs.into_iter().rev().find(|e| e.name.as_deref() == name))
+}
+
+/// An RTMP push's target.
+pub struct Push {
+    /// Its name in the call.
+    pub name: String,
+    /// The URL with the stream key.
+    pub target: String,
 }
 
 /// The error code when a job of `kind` already runs.
@@ -34,6 +54,7 @@ pub async fn start(
     ctx: &CallContext,
     kind: EgressKind,
     preset: Option<String>,
+    push: Option<Push>,
 ) -> ApiResult<Egress> {
     if ctx.call.ended_at.is_some() {
         return Err(ApiError::conflict("call_ended", "the call has ended"));
@@ -52,6 +73,7 @@ pub async fn start(
         call_cid: cid.clone(),
         session_id: ctx.call.current_session_id.clone(),
         kind,
+        name: push.as_ref().map(|p| p.name.clone()),
         preset: preset.clone(),
         state: EgressState::Starting,
         error: None,
@@ -75,6 +97,7 @@ pub async fn start(
         kind: kind.as_str().into(),
         preset,
         backstage: ctx.settings.backstage.enabled && ctx.call.backstage,
+        target: push.map(|p| p.target),
     };
     context::publish(state, &ctx.call.cid, event).await;
     Ok(job)
@@ -87,22 +110,24 @@ pub async fn start_by_itself(
     ctx: &CallContext,
     kind: EgressKind,
 ) -> ApiResult<()> {
-    match start(state, ctx, kind, None).await {
+    match start(state, ctx, kind, None, None).await {
         Err(e) if e.body.code == running_code(kind) => Ok(()),
         other => other.map(|_| ()),
     }
 }
 
-/// Moves the running job of `kind` to `ending` and asks its worker to finish.
+/// Moves the running job of `kind` (named `name`, for RTMP pushes) to
+/// `ending` and asks its worker to finish.
 pub async fn stop(
     state: &AppState,
     ctx: &CallContext,
     kind: EgressKind,
+    name: Option<&str>,
 ) -> ApiResult<Option<Egress>> {
     let cid = ctx.call.cid.to_string();
     // A worker report may move the job meanwhile: retry on a lost race.
     for _ in 0..5 {
-        let Some(mut job) = running(state, &cid, kind).await? else {
+        let Some(mut job) = running(state, &cid, kind, name).await? else {
             return Ok(None);
         };
         let previous = job.state;

@@ -69,7 +69,7 @@ pub async fn start_hls(
 ) -> ApiResult<(StatusCode, axum::Json<HlsResponse>)> {
     let ctx = context::load(&state, &caller, &cid).await?;
     ctx.require(Capability::StartBroadcastCall)?;
-    let job = egress::start(&state, &ctx, EgressKind::Hls, req.preset).await?;
+    let job = egress::start(&state, &ctx, EgressKind::Hls, req.preset, None).await?;
     let hls = HlsView::new(&state, job);
     Ok((StatusCode::CREATED, axum::Json(HlsResponse { hls })))
 }
@@ -86,7 +86,7 @@ pub async fn stop_hls(
 ) -> ApiResult<axum::Json<HlsResponse>> {
     let ctx = context::load(&state, &caller, &cid).await?;
     ctx.require(Capability::StopBroadcastCall)?;
-    let job = egress::stop(&state, &ctx, EgressKind::Hls)
+    let job = egress::stop(&state, &ctx, EgressKind::Hls, None)
         .await?
         .ok_or_else(|| ApiError::not_found("running HLS broadcast"))?;
     Ok(axum::Json(HlsResponse {

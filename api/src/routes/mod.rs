@@ -9,10 +9,11 @@ pub mod live;
 pub mod members;
 pub mod ops;
 pub mod recordings;
+pub mod rtmp;
 pub mod users;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -54,6 +55,8 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{CALL}/recordings"), get(recordings::list_recordings))
         .route(&format!("{CALL}/hls/start"), post(hls::start_hls))
         .route(&format!("{CALL}/hls/stop"), post(hls::stop_hls))
+        .route(&format!("{CALL}/rtmp_broadcasts"), post(rtmp::add))
+        .route(&format!("{CALL}/rtmp_broadcasts/{{name}}"), delete(rtmp::remove))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))

@@ -97,7 +97,7 @@ pub async fn start_recording(
 ) -> ApiResult<(StatusCode, axum::Json<RecordingResponse>)> {
     let ctx = context::load(&state, &caller, &cid).await?;
     ctx.require(Capability::StartRecordCall)?;
-    let job = egress::start(&state, &ctx, EgressKind::Recording, req.preset).await?;
+    let job = egress::start(&state, &ctx, EgressKind::Recording, req.preset, None).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(RecordingResponse {
@@ -118,7 +118,7 @@ pub async fn stop_recording(
 ) -> ApiResult<axum::Json<RecordingResponse>> {
     let ctx = context::load(&state, &caller, &cid).await?;
     ctx.require(Capability::StopRecordCall)?;
-    let job = egress::stop(&state, &ctx, EgressKind::Recording)
+    let job = egress::stop(&state, &ctx, EgressKind::Recording, None)
         .await?
         .ok_or_else(|| ApiError::not_found("running recording"))?;
     Ok(axum::Json(RecordingResponse {

@@ -323,8 +323,8 @@ macro_rules! impl_store {
                 // The partial unique index refuses a second running recording or HLS job.
                 let done = sqlx::query(
                     "INSERT INTO egress (id, call_cid, session_id, kind, preset, state, error, file,
-                       size, duration_ms, created_at, started_at, ended_at, updated_at)
-                     SELECT $1, cid, current_session_id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+                       size, duration_ms, created_at, started_at, ended_at, updated_at, name)
+                     SELECT $1, cid, current_session_id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
                      FROM calls WHERE cid = $2
                      ON CONFLICT DO NOTHING",
                 )
@@ -341,6 +341,7 @@ macro_rules! impl_store {
                 .bind(opt_ms(e.started_at))
                 .bind(opt_ms(e.ended_at))
                 .bind(ms(e.updated_at))
+                .bind(&e.name)
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
