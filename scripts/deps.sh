@@ -56,3 +56,10 @@ if [ ! -f "$here/web/node_modules/.package-lock.json" ] || [ "$here/web/package-
 fi
 
 command -v cargo >/dev/null 2>&1 || { echo "deps: cargo not found; install Rust (rustup) first" >&2; exit 1; }
+
+# s3s-fs: the S3-compatible server the S3 recording test starts (0.14 is the
+# last release that builds with this machine's Rust 1.95).
+if ! command -v s3s-fs >/dev/null 2>&1; then
+  echo "deps: installing s3s-fs (cargo install, once)"
+  cargo install --quiet --locked --features binary s3s-fs@0.14.1
+fi

@@ -11,6 +11,13 @@
 //! rtc_udp = "127.0.0.1:7882"                       # SFU media port, shared by all peers
 //! rtc_workers = 0                                  # media threads; 0 = one per core
 //! rtc_participant_timeout = "30s"                  # a silent participant leaves after this
+//! [s3]                                             # recordings to S3 (else data_dir)
+//! endpoint = "http://127.0.0.1:9000"               # S3-compatible stores; omit for AWS
+//! region = "us-east-1"
+//! bucket = "recordings"
+//! access_key = "…"
+//! secret_key = "…"
+//! path_style = true
 //! [[api_keys]]
 //! key = "APIabc"
 //! secret = "…"
@@ -31,6 +38,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use onair_api::IceServer;
 use onair_auth::{ApiKey, KeySet};
+use onair_egress::S3Config;
 use serde::{Deserialize, Serialize};
 
 /// Everything `onair serve` reads.
@@ -68,6 +76,8 @@ pub struct Config {
     /// connection lost and not resumed) stays in its call, e.g. `30s`.
     #[serde(with = "humantime_serde")]
     pub rtc_participant_timeout: Duration,
+    /// Recordings go to this S3-compatible store (else they stay in `data_dir`).
+    pub s3: Option<S3Config>,
 }
 
 /// One API key in the config file.
@@ -102,6 +112,7 @@ impl Default for Config {
             rtc_candidates: Vec::new(),
             rtc_workers: 0,
             rtc_participant_timeout: onair_sfu::DEFAULT_PARTICIPANT_TIMEOUT,
+            s3: None,
         }
     }
 }

@@ -10,7 +10,7 @@ use onair_api::{ApiConfig, AppState, FileLinks};
 use onair_auth::token::mint;
 use onair_auth::{ApiKey, KeySet, ServerClaims};
 use onair_bus::LocalBus;
-use onair_egress::{Egress, EgressConfig, LocalDir, Storage};
+use onair_egress::{Egress, EgressConfig, LocalDir, Routed, S3Storage, Storage};
 use onair_sfu::{MediaConfig, Sfu, SfuConfig};
 use tokio::net::TcpListener;
 
@@ -110,13 +110,14 @@ struct Urls {
 /// Download links are the storage's own.
 struct StorageLinks(Arc<dyn Storage>);
 
+#[async_trait::async_trait]
 impl FileLinks for StorageLinks {
-    fn url(&self, key: &str) -> String {
-        self.0.url(key)
+    async fn url(&self, key: &str) -> String {
+        self.0.url(key).await
     }
 
-    fn dir_url(&self, key: &str) -> String {
-        self.0.dir_url(key)
+    async fn dir_url(&self, key: &str) -> String {
+        self.0.dir_url(key).await
     }
 }
 
@@ -140,12 +141,21 @@ async fn build_state(
     };
     onair_api::seed_call_types(store.as_ref()).await?;
     let key = keys.primary().cloned().context("no API key")?;
-    let storage: Arc<dyn Storage> = Arc::new(LocalDir::new(
+    let local = Arc::new(LocalDir::new(
         &config.data_dir,
         &urls.public,
         key,
         config.link_ttl,
     ));
+    // Recordings go to S3 when configured; live HLS is always served locally.
+    let storage: Arc<dyn Storage> = match &config.s3 {
+        Some(s3) => {
+            tracing::info!(bucket = %s3.bucket, endpoint = ?s3.endpoint, "recordings go to S3");
+            let files = Arc::new(S3Storage::new(s3, &config.data_dir, config.link_ttl));
+            Arc::new(Routed::new(local, files))
+        }
+        None => local,
+    };
     let state = AppState {
         store,
         bus: Arc::new(LocalBus::new()),

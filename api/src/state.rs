@@ -38,12 +38,13 @@ pub struct ApiConfig {
 
 /// Download links for stored files (egress output). The deployment decides:
 /// presigned S3 URLs, or signed links to the built-in file route.
+#[async_trait::async_trait]
 pub trait FileLinks: Send + Sync {
     /// A link to download the file stored under `key`.
-    fn url(&self, key: &str) -> String;
+    async fn url(&self, key: &str) -> String;
     /// A link to `key` that also reaches its siblings by relative URL (an
     /// HLS playlist and its segments).
-    fn dir_url(&self, key: &str) -> String;
+    async fn dir_url(&self, key: &str) -> String;
 }
 
 /// Everything a handler can reach.

@@ -249,6 +249,12 @@ async fn record(
                     tokio::time::sleep(RTMP_RETRY).await;
                     composite = Composite::start(canvas, &job.output(file)).map_err(|e| (e.to_string(), false))?;
                 }
+                if let Some(f) = file.filter(|_| job.kind == JobKind::Recording) {
+                    // Upload what is complete; a failure is retried on the next tick.
+                    if let Err(e) = config.storage.flush(&f.key).await {
+                        tracing::warn!(egress = %job.id, error = %e, "upload of a part failed; will retry");
+                    }
+                }
                 report.active(job.ready(file), job.written(file), composite.duration()).await;
             }
         }

@@ -9,7 +9,8 @@
 //!   playable file) or HLS segments with a live playlist.
 //! - [`layout`]: where each video goes on the canvas (pure).
 //! - [`storage`]: where output goes: the [`Storage`](storage::Storage)
-//!   trait, a local directory with signed download links and its file route.
+//!   trait; a local directory with signed download links and its file
+//!   route; S3 with multipart upload while recording and presigned links.
 
 pub mod composite;
 pub mod job;
@@ -18,4 +19,4 @@ pub mod service;
 pub mod storage;
 
 pub use service::{Egress, EgressConfig};
-pub use storage::{LocalDir, Storage};
+pub use storage::{LocalDir, Routed, S3Config, S3Storage, Storage};

@@ -128,9 +128,10 @@ pub async fn call_view(state: &AppState, ctx: &CallContext) -> ApiResult<CallVie
             id: e.id,
             state: e.state,
         });
-    let hls = super::egress::running(state, &cid, EgressKind::Hls, None)
-        .await?
-        .map(|e| HlsView::new(state, e));
+    let hls = match super::egress::running(state, &cid, EgressKind::Hls, None).await? {
+        Some(e) => Some(HlsView::new(state, e).await),
+        None => None,
+    };
     let rtmps = super::egress::running_all(state, &cid, EgressKind::Rtmp)
         .await?
         .into_iter()

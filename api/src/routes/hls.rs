@@ -38,9 +38,13 @@ pub struct HlsView {
 
 impl HlsView {
     /// The view of job `e`.
-    pub fn new(state: &AppState, e: Egress) -> Self {
+    pub async fn new(state: &AppState, e: Egress) -> Self {
+        let playlist_url = match e.file.as_deref() {
+            Some(f) => Some(state.files.dir_url(f).await),
+            None => None,
+        };
         Self {
-            playlist_url: e.file.as_deref().map(|f| state.files.dir_url(f)),
+            playlist_url,
             id: e.id,
             state: e.state,
             error: e.error,
@@ -70,7 +74,7 @@ pub async fn start_hls(
     let ctx = context::load(&state, &caller, &cid).await?;
     ctx.require(Capability::StartBroadcastCall)?;
     let job = egress::start(&state, &ctx, EgressKind::Hls, req.preset, None).await?;
-    let hls = HlsView::new(&state, job);
+    let hls = HlsView::new(&state, job).await;
     Ok((StatusCode::CREATED, axum::Json(HlsResponse { hls })))
 }
 
@@ -90,6 +94,6 @@ pub async fn stop_hls(
         .await?
         .ok_or_else(|| ApiError::not_found("running HLS broadcast"))?;
     Ok(axum::Json(HlsResponse {
-        hls: HlsView::new(&state, job),
+        hls: HlsView::new(&state, job).await,
     }))
 }

@@ -49,8 +49,11 @@ pub struct RecordingView {
 
 impl RecordingView {
     /// The view of job `e`, with a download link from `state`'s file links.
-    pub fn new(state: &AppState, e: Egress) -> Self {
-        let url = e.file.as_deref().map(|f| state.files.url(f));
+    pub async fn new(state: &AppState, e: Egress) -> Self {
+        let url = match e.file.as_deref() {
+            Some(f) => Some(state.files.url(f).await),
+            None => None,
+        };
         Self {
             filename: e
                 .file
@@ -101,7 +104,7 @@ pub async fn start_recording(
     Ok((
         StatusCode::CREATED,
         axum::Json(RecordingResponse {
-            recording: RecordingView::new(&state, job),
+            recording: RecordingView::new(&state, job).await,
         }),
     ))
 }
@@ -122,7 +125,7 @@ pub async fn stop_recording(
         .await?
         .ok_or_else(|| ApiError::not_found("running recording"))?;
     Ok(axum::Json(RecordingResponse {
-        recording: RecordingView::new(&state, job),
+        recording: RecordingView::new(&state, job).await,
     }))
 }
 
@@ -142,10 +145,9 @@ pub async fn list_recordings(
         .store
         .list_egress(&ctx.call.cid.to_string(), EgressKind::Recording)
         .await?;
-    Ok(axum::Json(RecordingsResponse {
-        recordings: jobs
-            .into_iter()
-            .map(|e| RecordingView::new(&state, e))
-            .collect(),
-    }))
+    let mut recordings = Vec::with_capacity(jobs.len());
+    for e in jobs {
+        recordings.push(RecordingView::new(&state, e).await);
+    }
+    Ok(axum::Json(RecordingsResponse { recordings }))
 }

@@ -100,12 +100,13 @@ pub fn user_token(user: &str) -> String {
 /// Download links pointing nowhere: the API tests check routes, not files.
 struct TestLinks;
 
+#[async_trait::async_trait]
 impl onair_api::FileLinks for TestLinks {
-    fn url(&self, key: &str) -> String {
+    async fn url(&self, key: &str) -> String {
         format!("http://files.invalid/{key}")
     }
 
-    fn dir_url(&self, key: &str) -> String {
+    async fn dir_url(&self, key: &str) -> String {
         format!("http://files.invalid/dir/{key}")
     }
 }

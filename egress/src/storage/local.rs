@@ -1,15 +1,10 @@
-//! Where egress output goes. A job writes its file to
-//! [`Storage::local_path`] while it runs and hands it over with
-//! [`Storage::finish`]; links to finished files come from [`Storage::url`].
-//!
-//! [`LocalDir`] is the embedded default: files stay in a directory and are
-//! served by [`LocalDir::router`] at `/files/{token}/{key}`, where the token
-//! is a short-lived JWT naming the one file, or one directory (signed with
-//! the API key, so links work without a session and reach nothing else).
-//! The token sits in the path so that relative URLs inside an HLS playlist
-//! carry it to the segments.
+//! [`LocalDir`]: files in a local directory, served at
+//! `/files/{token}/{key}`. The token is a short-lived JWT naming the one
+//! file, or one directory (signed with the API key, so links work without a
+//! session and reach nothing else). It sits in the path so that relative
+//! URLs inside an HLS playlist carry it to the segments.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -24,35 +19,7 @@ use onair_auth::{ApiKey, FileClaims, KeySet};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-/// Why storage failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    /// A key that is not a plain relative path.
-    #[error("invalid storage key `{0}`")]
-    BadKey(String),
-    /// The filesystem said no.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The error.
-        source: std::io::Error,
-    },
-}
-
-/// Where egress output goes.
-#[async_trait]
-pub trait Storage: Send + Sync {
-    /// The local file a job writes `key` to while it runs (its directory exists).
-    fn local_path(&self, key: &str) -> Result<PathBuf, StorageError>;
-    /// The file of `key` is complete: keep it; returns its size in bytes.
-    async fn finish(&self, key: &str) -> Result<u64, StorageError>;
-    /// A link to download `key`.
-    fn url(&self, key: &str) -> String;
-    /// A link to `key` that also reaches the files next to it by relative
-    /// URL (an HLS playlist and its segments).
-    fn dir_url(&self, key: &str) -> String;
-}
+use super::{file_size, make_parent, resolve, Storage, StorageError};
 
 /// Files in a local directory, served by [`LocalDir::router`].
 pub struct LocalDir {
@@ -86,19 +53,6 @@ impl LocalDir {
     }
 }
 
-/// `root/key`, if `key` is a plain relative path (no `..`, no root).
-fn resolve(root: &Path, key: &str) -> Result<PathBuf, StorageError> {
-    let relative = Path::new(key);
-    let plain = !key.is_empty()
-        && relative
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)));
-    if !plain {
-        return Err(StorageError::BadKey(key.to_owned()));
-    }
-    Ok(root.join(relative))
-}
-
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -109,31 +63,19 @@ fn unix_now() -> u64 {
 impl Storage for LocalDir {
     fn local_path(&self, key: &str) -> Result<PathBuf, StorageError> {
         let path = resolve(&self.root, key)?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| StorageError::Io {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        }
+        make_parent(&path)?;
         Ok(path)
     }
 
     async fn finish(&self, key: &str) -> Result<u64, StorageError> {
-        let path = resolve(&self.root, key)?;
-        let meta = tokio::fs::metadata(&path)
-            .await
-            .map_err(|source| StorageError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-        Ok(meta.len())
+        file_size(&resolve(&self.root, key)?).await
     }
 
-    fn url(&self, key: &str) -> String {
+    async fn url(&self, key: &str) -> String {
         self.link(key, key)
     }
 
-    fn dir_url(&self, key: &str) -> String {
+    async fn dir_url(&self, key: &str) -> String {
         let dir = key.rsplit_once('/').map_or("", |(dir, _)| dir);
         self.link(&format!("{dir}/"), key)
     }
@@ -212,17 +154,5 @@ mod tests {
         assert!(grants("hls/a/EG_1/", "hls/a/EG_1/segment00001.ts"));
         assert!(!grants("hls/a/EG_1/", "hls/a/EG_2/index.m3u8"));
         assert!(!grants("hls/a/EG_1", "hls/a/EG_1x/index.m3u8"));
-    }
-
-    #[test]
-    fn keys_stay_inside_the_root() {
-        let root = Path::new("/data");
-        assert_eq!(
-            resolve(root, "recordings/a/b.mp4").unwrap(),
-            Path::new("/data/recordings/a/b.mp4")
-        );
-        for bad in ["", "../etc/passwd", "/etc/passwd", "a/../../b", "./a"] {
-            assert!(resolve(root, bad).is_err(), "{bad}");
-        }
     }
 }
