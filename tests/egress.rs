@@ -491,3 +491,85 @@ async fn rtmp_pushes_reach_their_targets_and_a_dropped_one_reconnects() {
     }
     alice.leave().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn participants_joining_and_leaving_change_the_composite() {
+    let call = Call::start();
+    let alice = call.join("alice", "default:grid").await;
+    alice.publish(camera(false)).await.unwrap();
+    alice.publish(microphone()).await.unwrap();
+    let (status, body) = call
+        .api(
+            Method::POST,
+            "/calls/default/grid/recordings/start",
+            json!({"preset": "360p"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while recording_state(&call, "/calls/default/grid")
+        .await
+        .as_deref()
+        != Some("active")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the recording never became active"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let bob = call.join("bob", "default:grid").await;
+    bob.publish(camera(false)).await.unwrap();
+    let bob_in = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    bob.leave().await;
+    let bob_out = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, _) = call
+        .api(
+            Method::POST,
+            "/calls/default/grid/recordings/stop",
+            json!(null),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let recording = loop {
+        let (_, body) = call
+            .api(Method::GET, "/calls/default/grid/recordings", json!(null))
+            .await;
+        let r = body["recordings"][0].clone();
+        if r["state"] == "complete" {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "not complete: {r}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let bytes = reqwest::get(recording["url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("grid.mp4");
+    std::fs::write(&file, &bytes).unwrap();
+    // One camera fills the 640x360 canvas; two sit side by side, each
+    // 320x180 with black above and below. So the top band is bright with
+    // one participant and black with two.
+    let top = |at: f64| luma(&file, at, Some((640, 60, 0, 10)));
+    let (alone, together, alone_again) = (
+        top(2.0),
+        top((bob_in + bob_out) / 2.0 + 0.5),
+        top(bob_out + 2.0),
+    );
+    println!(
+        "top band luma: alice alone {alone:.0}, with bob ({bob_in:.1}–{bob_out:.1} s) {together:.0}, alone again {alone_again:.0}"
+    );
+    assert!(alone > 40.0, "alone: {alone}");
+    assert!(together < 25.0, "bob never joined the grid: {together}");
+    assert!(alone_again > 40.0, "bob's tile stayed: {alone_again}");
+    alice.leave().await;
+}

@@ -268,6 +268,8 @@ impl Composite {
         };
         let _ = input.src.end_of_stream();
         if input.video {
+            // Its last picture must not linger on the canvas.
+            input.pad.set_property("alpha", 0.0f64);
             self.tiles.retain(|t| t != track_sid);
             self.relayout();
         }
