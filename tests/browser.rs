@@ -7,7 +7,7 @@ mod support;
 use std::process::Command;
 
 use std::sync::Mutex;
-use support::probe::{luma, number, probe};
+use support::probe::{codecs, luma, number, probe};
 
 /// One Chromium scenario at a time: two cores do not carry more.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -78,16 +78,7 @@ fn recording_of_browser_participants_shows_both() {
     let recorded: f64 = value("RECORDED_SECONDS").parse().unwrap();
     let file = dir.path().join("recording.mp4");
     let info = probe(&file);
-    let codecs: Vec<&str> = info["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|s| s["codec_name"].as_str())
-        .collect();
-    assert!(
-        codecs.contains(&"h264") && codecs.contains(&"aac"),
-        "{info}"
-    );
+    assert_eq!(codecs(&info), ["aac", "h264"], "{info}");
     let duration = number(&info["format"]["duration"]);
     assert!(
         (duration - recorded).abs() <= recorded * 0.1,

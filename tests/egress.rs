@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 use support::call::{camera, microphone, Call};
-use support::probe::{luma, number, probe};
+use support::probe::{codecs, luma, number, probe, stream};
 
 async fn recording_state(call: &Call, path: &str) -> Option<String> {
     let (_, body) = call.api(Method::GET, path, json!(null)).await;
@@ -20,22 +20,84 @@ async fn recording_state(call: &Call, path: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recording_started_over_rest_plays_with_both_streams() {
-    let call = Call::start();
-    let alice = call.join("alice", "default:rec").await;
-    alice.publish(camera(false)).await.unwrap();
-    alice.publish(microphone()).await.unwrap();
+/// `user` in call `default:{id}`, publishing a camera and a microphone.
+async fn publisher(call: &Call, user: &str, id: &str) -> onair_client::Client {
+    let client = call.join(user, &format!("default:{id}")).await;
+    client.publish(camera(false)).await.unwrap();
+    client.publish(microphone()).await.unwrap();
+    client
+}
 
+/// Starts a 360p recording of `default:{id}` and waits until it is active.
+async fn record(call: &Call, id: &str) {
+    let path = format!("/calls/default/{id}");
     let (status, body) = call
         .api(
             Method::POST,
-            "/calls/default/rec/recordings/start",
+            &format!("{path}/recordings/start"),
             json!({"preset": "360p"}),
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["recording"]["state"], "starting");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while recording_state(call, &path).await.as_deref() != Some("active") {
+        assert!(
+            Instant::now() < deadline,
+            "the recording never became active"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Stops the recording of `default:{id}`.
+async fn stop_recording(call: &Call, id: &str) {
+    let (status, body) = call
+        .api(
+            Method::POST,
+            &format!("/calls/default/{id}/recordings/stop"),
+            json!(null),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Waits until the newest recording of `default:{id}` is in `state`.
+async fn recording_in(call: &Call, id: &str, state: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let (status, body) = call
+            .api(
+                Method::GET,
+                &format!("/calls/default/{id}/recordings"),
+                json!(null),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let r = body["recordings"][0].clone();
+        if r["state"] == state {
+            return r;
+        }
+        assert!(r["state"] != "failed", "recording failed: {r}");
+        assert!(Instant::now() < deadline, "never {state}: {r}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Downloads `url` into `dir/name`.
+async fn download(url: &str, dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let response = reqwest::get(url).await.unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    let file = dir.join(name);
+    std::fs::write(&file, response.bytes().await.unwrap()).unwrap();
+    file
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_started_over_rest_plays_with_both_streams() {
+    let call = Call::start();
+    let alice = publisher(&call, "alice", "rec").await;
+    record(&call, "rec").await;
+    let active = Instant::now();
     let (status, body) = call
         .api(
             Method::POST,
@@ -47,67 +109,20 @@ async fn recording_started_over_rest_plays_with_both_streams() {
         (status, body["code"].as_str()),
         (409, Some("recording_running"))
     );
-
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while recording_state(&call, "/calls/default/rec")
-        .await
-        .as_deref()
-        != Some("active")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the recording never became active"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let active = Instant::now();
     tokio::time::sleep(Duration::from_secs(8)).await;
-    let (status, body) = call
-        .api(
-            Method::POST,
-            "/calls/default/rec/recordings/stop",
-            json!(null),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    stop_recording(&call, "rec").await;
     let recorded = active.elapsed().as_secs_f64();
-
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let recording = loop {
-        let (status, body) = call
-            .api(Method::GET, "/calls/default/rec/recordings", json!(null))
-            .await;
-        assert_eq!(status, 200);
-        let r = body["recordings"][0].clone();
-        match r["state"].as_str() {
-            Some("complete") => break r,
-            Some("failed") => panic!("recording failed: {r}"),
-            _ => {}
-        }
-        assert!(Instant::now() < deadline, "not complete: {r}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let recording = recording_in(&call, "rec", "complete").await;
     assert_eq!(recording_state(&call, "/calls/default/rec").await, None);
 
     // The link downloads the file; it is an MP4 with H.264 and AAC.
     let url = recording["url"].as_str().unwrap();
-    let bytes = reqwest::get(url).await.unwrap();
-    assert_eq!(bytes.status(), 200);
-    let bytes = bytes.bytes().await.unwrap();
-    assert_eq!(bytes.len() as i64, recording["size"].as_i64().unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join(recording["filename"].as_str().unwrap());
-    std::fs::write(&file, &bytes).unwrap();
+    let file = download(url, dir.path(), recording["filename"].as_str().unwrap()).await;
+    let size = std::fs::metadata(&file).unwrap().len();
+    assert_eq!(size as i64, recording["size"].as_i64().unwrap());
     let info = probe(&file);
-    let streams = info["streams"].as_array().unwrap();
-    let codec = |kind: &str| {
-        streams
-            .iter()
-            .find(|s| s["codec_type"] == kind)
-            .unwrap_or_else(|| panic!("no {kind} stream: {info}"))
-            .clone()
-    };
-    let (video, audio) = (codec("video"), codec("audio"));
+    let (video, audio) = (stream(&info, "video"), stream(&info, "audio"));
     assert_eq!(video["codec_name"], "h264");
     assert_eq!(
         (video["width"].as_i64(), video["height"].as_i64()),
@@ -125,8 +140,7 @@ async fn recording_started_over_rest_plays_with_both_streams() {
     let luma = luma(&file, duration / 2.0, None);
     assert!(luma > 40.0, "the middle frame is black (luma {luma})");
     println!(
-        "recording: {duration:.2} s (recorded {recorded:.2} s), {} bytes, A/V start offset {:.0} ms, luma {luma:.0}",
-        bytes.len(),
+        "recording: {duration:.2} s (recorded {recorded:.2} s), {size} bytes, A/V start offset {:.0} ms, luma {luma:.0}",
         offset * 1000.0
     );
 
@@ -147,29 +161,8 @@ async fn recording_started_over_rest_plays_with_both_streams() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_worker_leaves_a_playable_file_and_a_failed_job() {
     let call = Call::start();
-    let alice = call.join("alice", "default:kill").await;
-    alice.publish(camera(false)).await.unwrap();
-    alice.publish(microphone()).await.unwrap();
-    let (status, body) = call
-        .api(
-            Method::POST,
-            "/calls/default/kill/recordings/start",
-            json!({"preset": "360p"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while recording_state(&call, "/calls/default/kill")
-        .await
-        .as_deref()
-        != Some("active")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the recording never became active"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let alice = publisher(&call, "alice", "kill").await;
+    record(&call, "kill").await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (_, body) = call
         .api(Method::GET, "/calls/default/kill/recordings", json!(null))
@@ -184,16 +177,7 @@ async fn killed_worker_leaves_a_playable_file_and_a_failed_job() {
         .path()
         .join(format!("recordings/default_kill/{id}.mp4"));
     let info = probe(&file);
-    let kinds: Vec<&str> = info["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|s| s["codec_type"].as_str())
-        .collect();
-    assert!(
-        kinds.contains(&"video") && kinds.contains(&"audio"),
-        "{info}"
-    );
+    assert_eq!(codecs(&info), ["aac", "h264"], "{info}");
     let duration = number(&info["format"]["duration"]);
     assert!(duration >= 2.0, "only {duration} s survived the kill");
     let luma = luma(&file, duration / 2.0, None);
@@ -205,19 +189,7 @@ async fn killed_worker_leaves_a_playable_file_and_a_failed_job() {
         onair: support::dev(data.path(), &[]),
         data,
     };
-    let deadline = Instant::now() + Duration::from_secs(40);
-    let recording = loop {
-        let (_, body) = call
-            .api(Method::GET, "/calls/default/kill/recordings", json!(null))
-            .await;
-        let r = body["recordings"][0].clone();
-        if r["state"] == "failed" {
-            break r;
-        }
-        assert!(r["state"] == "active", "unexpected state: {r}");
-        assert!(Instant::now() < deadline, "the job stayed active: {r}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let recording = recording_in(&call, "kill", "failed").await;
     assert!(
         recording["error"]
             .as_str()
@@ -225,11 +197,9 @@ async fn killed_worker_leaves_a_playable_file_and_a_failed_job() {
             .contains("stopped reporting"),
         "{recording}"
     );
-    let response = reqwest::get(recording["url"].as_str().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let size = response.bytes().await.unwrap().len() as u64;
+    let dir = tempfile::tempdir().unwrap();
+    let downloaded = download(recording["url"].as_str().unwrap(), dir.path(), "left.mp4").await;
+    let size = std::fs::metadata(&downloaded).unwrap().len();
     assert_eq!(size, std::fs::metadata(&file).unwrap().len());
     println!(
         "killed after ~5 s: {duration:.2} s playable, {size} bytes, job failed: {}",
@@ -240,9 +210,7 @@ async fn killed_worker_leaves_a_playable_file_and_a_failed_job() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hls_playlist_plays_while_live_and_closes_on_stop() {
     let call = Call::start();
-    let alice = call.join("alice", "default:hls").await;
-    alice.publish(camera(false)).await.unwrap();
-    alice.publish(microphone()).await.unwrap();
+    let alice = publisher(&call, "alice", "hls").await;
     let (status, body) = call
         .api(
             Method::POST,
@@ -298,27 +266,13 @@ async fn hls_playlist_plays_while_live_and_closes_on_stop() {
         String::from_utf8_lossy(&read.stderr)
     );
     let info = probe(&out);
-    let codecs: Vec<&str> = info["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|s| s["codec_name"].as_str())
-        .collect();
-    assert!(
-        codecs.contains(&"h264") && codecs.contains(&"aac"),
-        "{info}"
-    );
+    assert_eq!(codecs(&info), ["aac", "h264"], "{info}");
     let duration = number(&info["format"]["duration"]);
     assert!(
         duration >= 4.5,
         "read only {duration:.2} s from the live playlist"
     );
-    let video = info["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["codec_type"] == "video")
-        .unwrap();
+    let video = stream(&info, "video");
     assert_eq!(
         (
             &video["width"],
@@ -355,7 +309,7 @@ async fn hls_playlist_plays_while_live_and_closes_on_stop() {
         body["call"]["egress"]["hls"].is_null()
             || body["call"]["egress"]["hls"]["state"] == "ending"
     );
-    println!("HLS: read {duration:.2} s ({codecs:?}) from the live playlist, luma {luma:.0}; closed on stop");
+    println!("HLS: read {duration:.2} s of H.264 + AAC from the live playlist, luma {luma:.0}; closed on stop");
     alice.leave().await;
 }
 
@@ -382,24 +336,10 @@ async fn finished(mut child: std::process::Child, what: &str) {
     assert!(status.success(), "{what}: ffmpeg {status}");
 }
 
-/// (codecs, duration) of an FLV file.
-fn flv(path: &std::path::Path) -> (Vec<String>, f64) {
-    let info = probe(path);
-    let codecs = info["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|s| s["codec_name"].as_str().map(str::to_owned))
-        .collect();
-    (codecs, number(&info["format"]["duration"]))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rtmp_pushes_reach_their_targets_and_a_dropped_one_reconnects() {
     let call = Call::start();
-    let alice = call.join("alice", "default:push").await;
-    alice.publish(camera(false)).await.unwrap();
-    alice.publish(microphone()).await.unwrap();
+    let alice = publisher(&call, "alice", "push").await;
     let dir = tempfile::tempdir().unwrap();
     let (port_a, port_b) = (onair_testkit::free_port(), onair_testkit::free_port());
     let a = rtmp_receiver(port_a, "key-a", 3, &dir.path().join("a.flv"));
@@ -442,13 +382,11 @@ async fn rtmp_pushes_reach_their_targets_and_a_dropped_one_reconnects() {
     finished(a2, "target a, second connection").await;
     finished(b, "target b").await;
     for (file, at_least) in [("a.flv", 2.5), ("a2.flv", 2.5), ("b.flv", 8.5)] {
-        let (codecs, duration) = flv(&dir.path().join(file));
-        assert!(
-            codecs.contains(&"h264".to_owned()) && codecs.contains(&"aac".to_owned()),
-            "{file}: {codecs:?}"
-        );
+        let info = probe(&dir.path().join(file));
+        assert_eq!(codecs(&info), ["aac", "h264"], "{file}: {info}");
+        let duration = number(&info["format"]["duration"]);
         assert!(duration >= at_least, "{file}: only {duration:.2} s");
-        println!("RTMP {file}: {duration:.2} s of {codecs:?}");
+        println!("RTMP {file}: {duration:.2} s of H.264 + AAC");
     }
 
     // Removing one push leaves the other listed.
@@ -495,67 +433,20 @@ async fn rtmp_pushes_reach_their_targets_and_a_dropped_one_reconnects() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn participants_joining_and_leaving_change_the_composite() {
     let call = Call::start();
-    let alice = call.join("alice", "default:grid").await;
-    alice.publish(camera(false)).await.unwrap();
-    alice.publish(microphone()).await.unwrap();
-    let (status, body) = call
-        .api(
-            Method::POST,
-            "/calls/default/grid/recordings/start",
-            json!({"preset": "360p"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while recording_state(&call, "/calls/default/grid")
-        .await
-        .as_deref()
-        != Some("active")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the recording never became active"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let alice = publisher(&call, "alice", "grid").await;
+    record(&call, "grid").await;
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let bob = call.join("bob", "default:grid").await;
-    bob.publish(camera(false)).await.unwrap();
+    let bob = publisher(&call, "bob", "grid").await;
     let bob_in = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(4)).await;
     bob.leave().await;
     let bob_out = started.elapsed().as_secs_f64();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let (status, _) = call
-        .api(
-            Method::POST,
-            "/calls/default/grid/recordings/stop",
-            json!(null),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let recording = loop {
-        let (_, body) = call
-            .api(Method::GET, "/calls/default/grid/recordings", json!(null))
-            .await;
-        let r = body["recordings"][0].clone();
-        if r["state"] == "complete" {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "not complete: {r}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let bytes = reqwest::get(recording["url"].as_str().unwrap())
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    stop_recording(&call, "grid").await;
+    let recording = recording_in(&call, "grid", "complete").await;
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("grid.mp4");
-    std::fs::write(&file, &bytes).unwrap();
+    let file = download(recording["url"].as_str().unwrap(), dir.path(), "grid.mp4").await;
     // One camera fills the 640x360 canvas; two sit side by side, each
     // 320x180 with black above and below. So the top band is bright with
     // one participant and black with two.
@@ -563,7 +454,7 @@ async fn participants_joining_and_leaving_change_the_composite() {
     let (alone, together, alone_again) = (
         top(2.0),
         top((bob_in + bob_out) / 2.0 + 0.5),
-        top(bob_out + 2.0),
+        top(bob_out + 3.5),
     );
     println!(
         "top band luma: alice alone {alone:.0}, with bob ({bob_in:.1}–{bob_out:.1} s) {together:.0}, alone again {alone_again:.0}"

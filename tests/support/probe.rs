@@ -54,3 +54,27 @@ pub fn luma(path: &std::path::Path, second: f64, crop: Option<(u32, u32, u32, u3
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no luma in: {text}"))
 }
+
+/// The codec names of `info`'s streams, sorted (`["aac", "h264"]`).
+pub fn codecs(info: &Value) -> Vec<String> {
+    let mut names: Vec<String> = info["streams"]
+        .as_array()
+        .map(|streams| {
+            streams
+                .iter()
+                .filter_map(|s| s["codec_name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The first `kind` (`video`, `audio`) stream of `info`.
+pub fn stream(info: &Value, kind: &str) -> Value {
+    info["streams"]
+        .as_array()
+        .and_then(|streams| streams.iter().find(|s| s["codec_type"] == kind))
+        .cloned()
+        .unwrap_or_else(|| panic!("no {kind} stream: {info}"))
+}
