@@ -447,20 +447,28 @@ async fn participants_joining_and_leaving_change_the_composite() {
     let recording = recording_in(&call, "grid", "complete").await;
     let dir = tempfile::tempdir().unwrap();
     let file = download(recording["url"].as_str().unwrap(), dir.path(), "grid.mp4").await;
-    // One camera fills the 640x360 canvas; two sit side by side, each
-    // 320x180 with black above and below. So the top band is bright with
-    // one participant and black with two.
-    let top = |at: f64| luma(&file, at, Some((640, 60, 0, 10)));
+    // Alice alone fills the 640x360 canvas (the test pattern is bright at
+    // its right edge). With bob, alice (who speaks: her microphone sends
+    // speech levels) is large on top, 480x270 in the middle of the width
+    // with black beside her, and bob small (160x90) in the strip below.
+    let side_band = |at: f64| luma(&file, at, Some((60, 200, 570, 30)));
+    let strip = |at: f64| luma(&file, at, Some((120, 60, 260, 285)));
+    let together_at = (bob_in + bob_out) / 2.0 + 0.5;
     let (alone, together, alone_again) = (
-        top(2.0),
-        top((bob_in + bob_out) / 2.0 + 0.5),
-        top(bob_out + 3.5),
+        side_band(2.0),
+        side_band(together_at),
+        side_band(bob_out + 3.5),
     );
+    let bob_small = strip(together_at);
     println!(
-        "top band luma: alice alone {alone:.0}, with bob ({bob_in:.1}–{bob_out:.1} s) {together:.0}, alone again {alone_again:.0}"
+        "side band luma: alice alone {alone:.0}, with bob ({bob_in:.1}–{bob_out:.1} s) {together:.0} (bob's tile {bob_small:.0}), alone again {alone_again:.0}"
     );
     assert!(alone > 40.0, "alone: {alone}");
-    assert!(together < 25.0, "bob never joined the grid: {together}");
+    assert!(
+        together < 25.0,
+        "alice not shown large as the speaker: {together}"
+    );
+    assert!(bob_small > 40.0, "bob not in the strip: {bob_small}");
     assert!(alone_again > 40.0, "bob's tile stayed: {alone_again}");
     alice.leave().await;
 }

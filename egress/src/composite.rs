@@ -28,6 +28,9 @@ use crate::layout;
 
 /// How late a frame may reach the mixers (jitter and decoding).
 const MIXER_LATENCY_NS: u64 = 300_000_000;
+/// A new speaker is shown large once they have been the loudest this long
+/// (so the layout does not flicker between people taking turns).
+const SPEAKER_HOLD: std::time::Duration = std::time::Duration::from_millis(1500);
 /// A track whose media time strays this far from the clock is re-anchored.
 const MAX_DRIFT: gst::ClockTime = gst::ClockTime::from_seconds(1);
 
@@ -107,6 +110,8 @@ struct Input {
     src: gst_app::AppSrc,
     pad: gst::Pad,
     video: bool,
+    /// Who publishes it.
+    identity: String,
     /// Running time and media time of the frame the track is anchored on.
     anchor: Option<(gst::ClockTime, f64)>,
     /// Video decoders start at a keyframe.
@@ -122,6 +127,10 @@ pub struct Composite {
     inputs: HashMap<String, Input>,
     /// Video track sids in tile order.
     tiles: Vec<String>,
+    /// Who is shown large: the last one who spoke long enough.
+    speaker: Option<String>,
+    /// The loudest speaker now, and since when.
+    candidate: Option<(String, std::time::Instant)>,
 }
 
 fn make(factory: &str) -> Result<gst::Element, PipelineError> {
@@ -212,13 +221,15 @@ impl Composite {
             canvas,
             inputs: HashMap::new(),
             tiles: Vec::new(),
+            speaker: None,
+            candidate: None,
         })
     }
 
     /// Feeds one frame; its track joins the picture or the mix on its first frame.
     pub fn push(&mut self, frame: &RemoteFrame) -> Result<(), PipelineError> {
         if !self.inputs.contains_key(&frame.track_sid) {
-            let input = self.add_input(frame.codec)?;
+            let input = self.add_input(frame.codec, &frame.identity)?;
             self.inputs.insert(frame.track_sid.clone(), input);
             if frame.codec != Codec::Opus {
                 self.tiles.push(frame.track_sid.clone());
@@ -226,6 +237,7 @@ impl Composite {
             }
             tracing::info!(track = %frame.track_sid, identity = %frame.identity, codec = ?frame.codec, "track joins the composite");
         }
+        self.promote_speaker(frame.arrival);
         let now = self.running_time();
         let Some(input) = self.inputs.get_mut(&frame.track_sid) else {
             return Ok(());
@@ -276,6 +288,30 @@ impl Composite {
         tracing::info!(track = %track_sid, "track leaves the composite");
         // The branch drains to EOS; its pad is released when the pipeline stops.
         drop(input.pad);
+    }
+
+    /// `identity` is the loudest speaker now (none: nobody speaks). Once
+    /// they have been for [`SPEAKER_HOLD`], their video is shown large, and
+    /// stays so through silence until someone else speaks.
+    pub fn set_speaker(&mut self, identity: Option<String>) {
+        let now = std::time::Instant::now();
+        self.candidate = match (identity, self.candidate.take()) {
+            (Some(who), Some((was, since))) if who == was => Some((who, since)),
+            (Some(who), _) => Some((who, now)),
+            (None, _) => None,
+        };
+        self.promote_speaker(now);
+    }
+
+    /// Shows the candidate large if they have spoken long enough.
+    fn promote_speaker(&mut self, now: std::time::Instant) {
+        let Some((who, since)) = &self.candidate else {
+            return;
+        };
+        if now.duration_since(*since) >= SPEAKER_HOLD && self.speaker.as_ref() != Some(who) {
+            self.speaker = Some(who.clone());
+            self.relayout();
+        }
     }
 
     /// Media written so far.
@@ -331,10 +367,24 @@ impl Composite {
             .unwrap_or(gst::ClockTime::ZERO)
     }
 
-    /// Places the video tiles on the canvas.
+    /// Places the video tiles on the canvas: the speaker's large if someone
+    /// with a video speaks, else an even grid.
     fn relayout(&self) {
-        let tiles = layout::grid(self.tiles.len(), self.canvas.width, self.canvas.height);
-        for (sid, tile) in self.tiles.iter().zip(tiles) {
+        let (w, h) = (self.canvas.width, self.canvas.height);
+        let speaking = self.tiles.iter().position(|sid| {
+            let identity = self.inputs.get(sid).map(|i| i.identity.as_str());
+            identity.is_some() && identity == self.speaker.as_deref()
+        });
+        let mut order: Vec<&String> = self.tiles.iter().collect();
+        let tiles = match speaking {
+            Some(i) if order.len() > 1 => {
+                let first = order.remove(i);
+                order.insert(0, first);
+                layout::speaker(order.len(), w, h)
+            }
+            _ => layout::grid(order.len(), w, h),
+        };
+        for (sid, tile) in order.into_iter().zip(tiles) {
             if let Some(input) = self.inputs.get(sid) {
                 input.pad.set_property("xpos", tile.x);
                 input.pad.set_property("ypos", tile.y);
@@ -345,7 +395,7 @@ impl Composite {
     }
 
     /// `appsrc ! decoder ! convert ! queue` into the compositor or the mixer.
-    fn add_input(&self, codec: Codec) -> Result<Input, PipelineError> {
+    fn add_input(&self, codec: Codec, identity: &str) -> Result<Input, PipelineError> {
         let video = codec != Codec::Opus;
         let (caps, decoders): (&str, &[&str]) = match codec {
             Codec::Vp8 => ("video/x-vp8", &["vp8dec"]),
@@ -403,6 +453,7 @@ impl Composite {
             src,
             pad,
             video,
+            identity: identity.to_owned(),
             anchor: None,
             waiting_keyframe: video,
         })

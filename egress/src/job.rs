@@ -230,6 +230,7 @@ async fn record(
                     }
                 }
                 Some(MediaEvent::TrackGone { track_sid }) => composite.remove(&track_sid),
+                Some(MediaEvent::Speaker { identity }) => composite.set_speaker(identity),
                 None => {
                     tracing::info!(egress = %job.id, "the recorder left the call (call ended?)");
                     break;

@@ -1,5 +1,6 @@
 //! Where each video goes on the recording's canvas: a grid that fills the
-//! canvas as evenly as it can, every tile the same size.
+//! canvas as evenly as it can, every tile the same size; or, while someone
+//! speaks, the speaker large on top and the others in a strip below.
 
 /// A tile on the canvas, in pixels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +46,33 @@ pub fn grid(n: usize, width: i32, height: i32) -> Vec<Tile> {
         .collect()
 }
 
+/// Tiles for `n` videos with the first one (the speaker) in the top three
+/// quarters of the canvas and the others side by side in the quarter below.
+pub fn speaker(n: usize, width: i32, height: i32) -> Vec<Tile> {
+    if n < 2 {
+        return grid(n, width, height);
+    }
+    let main_h = (height * 3 / 4) & !1;
+    let strip_h = (height - main_h) & !1;
+    let others = (n - 1) as i32;
+    // Strip tiles keep the canvas's shape, centred in the strip.
+    let tile_w = (strip_h * width / height).min(width / others) & !1;
+    let left = (width - tile_w * others) / 2;
+    std::iter::once(Tile {
+        x: 0,
+        y: 0,
+        width: width & !1,
+        height: main_h,
+    })
+    .chain((0..others).map(|i| Tile {
+        x: left + i * tile_w,
+        y: main_h,
+        width: tile_w,
+        height: strip_h,
+    }))
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +109,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_speaker_is_large_and_the_others_below() {
+        let t = speaker(3, 640, 360);
+        assert_eq!(
+            t[0],
+            Tile {
+                x: 0,
+                y: 0,
+                width: 640,
+                height: 270
+            }
+        );
+        assert_eq!((t[1].y, t[1].height, t[2].y), (270, 90, 270));
+        assert!(t[1].width < 640 / 2 && t[1].x + t[1].width <= t[2].x);
+        for n in 2..=8 {
+            let tiles = speaker(n, 1280, 720);
+            assert_eq!(tiles.len(), n);
+            assert!(tiles
+                .iter()
+                .all(|t| t.x >= 0 && t.x + t.width <= 1280 && t.y + t.height <= 720));
+        }
+        assert_eq!(speaker(1, 640, 360), grid(1, 640, 360));
     }
 
     #[test]

@@ -135,6 +135,11 @@ pub enum MediaEvent {
         /// Its sid.
         track_sid: String,
     },
+    /// The loudest active speaker changed (none: nobody speaks).
+    Speaker {
+        /// Their identity.
+        identity: Option<String>,
+    },
 }
 
 /// A whole frame (video picture or audio packet) of a remote track.
@@ -741,6 +746,16 @@ impl Worker {
             }
             Resp::SpeakersChanged(sc) => {
                 let mut s = lock(&self.stats);
+                // The SFU lists speakers loudest first.
+                if let Some(media) = &self.media {
+                    let loudest = sc.speakers.iter().find(|sp| sp.active).and_then(|sp| {
+                        s.participants
+                            .iter()
+                            .find(|(_, sid)| **sid == sp.sid)
+                            .map(|(identity, _)| identity.clone())
+                    });
+                    let _ = media.send(MediaEvent::Speaker { identity: loudest });
+                }
                 for sp in sc.speakers {
                     s.speakers.retain(|x| x != &sp.sid);
                     if sp.active {
