@@ -1,8 +1,9 @@
-//! Benchmark: composite recordings. For 360p and 720p with 2 and 4
-//! participants (each a 640x360 VP8 camera and an Opus microphone, made by
-//! ffmpeg), frames are fed in real time to the composite pipeline for a
-//! while; prints the CPU it used (as a share of one core) and its peak RSS.
-//! Each case runs in a child process so the RSS figures are its own.
+//! Benchmark: the composite pipeline. Recordings at 360p and 720p with 2
+//! and 4 participants (each a 640x360 VP8 camera and an Opus microphone,
+//! made by ffmpeg), then an HLS broadcast and an RTMP push (to an ffmpeg
+//! RTMP server) at 720p with 2: frames are fed in real time for a while;
+//! prints the CPU used (as a share of one core) and the peak RSS. Each case
+//! runs in a child process so the RSS figures are its own.
 //!
 //! `cargo bench --bench egress_composite` (or `make bench`). Tune with
 //! `BENCH_SECONDS` (default 10).
@@ -39,14 +40,44 @@ struct Track {
 }
 
 /// Feeds `participants` cameras and microphones for `seconds` into a
-/// composite at `preset`; prints one result line.
-fn child(preset: &str, participants: usize, seconds: u64, dir: &std::path::Path) {
+/// composite at `preset` writing `output` (`mp4`, `hls`, `rtmp`); prints
+/// one result line.
+fn child(output: &str, preset: &str, participants: usize, seconds: u64, dir: &std::path::Path) {
     let video = Arc::new(ivf(&dir.join("640.ivf")).unwrap());
     let audio = Arc::new(ogg_opus(&dir.join("tone.ogg")).unwrap());
-    let out = dir.join(format!("out-{preset}-{participants}.mp4"));
+    let out = dir.join(format!("out-{output}-{preset}-{participants}"));
+    // The RTMP server is another process: its CPU is not counted.
+    let mut receiver = None;
+    let target = match output {
+        "hls" => {
+            std::fs::create_dir_all(&out).unwrap();
+            Output::Hls {
+                dir: out.clone(),
+                segment_seconds: 2,
+                window: 6,
+            }
+        }
+        "rtmp" => {
+            let port = onair_testkit::free_port();
+            let url = format!("rtmp://127.0.0.1:{port}/live/bench");
+            let listen = [
+                "-v", "error", "-listen", "1", "-f", "flv", "-i", &url, "-f", "null", "-",
+            ];
+            receiver = Some(
+                Command::new("ffmpeg")
+                    .args(listen)
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            );
+            std::thread::sleep(Duration::from_millis(500));
+            Output::Rtmp(url)
+        }
+        _ => Output::Mp4(out.clone()),
+    };
     let canvas = Canvas::preset(preset).unwrap();
     let (cpu0, _) = usage();
-    let mut composite = Composite::start(canvas, &Output::Mp4(out.clone())).unwrap();
+    let mut composite = Composite::start(canvas, &target).unwrap();
     let start = Instant::now();
     let mut tracks: Vec<Track> = (0..participants)
         .flat_map(|i| {
@@ -92,26 +123,37 @@ fn child(preset: &str, participants: usize, seconds: u64, dir: &std::path::Path)
     let elapsed = start.elapsed().as_secs_f64();
     composite.finish(Duration::from_secs(10)).unwrap();
     let (cpu1, rss) = usage();
-    let size = std::fs::metadata(&out).map_or(0, |m| m.len());
+    let size: u64 = match std::fs::read_dir(&out) {
+        Ok(entries) => entries
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum(),
+        Err(_) => std::fs::metadata(&out).map_or(0, |m| m.len()),
+    };
+    if let Some(mut receiver) = receiver {
+        let _ = receiver.kill();
+        let _ = receiver.wait();
+    }
+    let written = if output == "rtmp" {
+        "pushed".to_owned()
+    } else {
+        format!("{:.0} kbit/s written", size as f64 * 8.0 / elapsed / 1000.0)
+    };
     println!(
-        "composite {preset:>5}, {participants} participants: CPU {:>5.1} % of a core   peak RSS {rss:>6.1} MiB   {:.0} kbit/s written",
+        "{output:>4} {preset:>5}, {participants} participants: CPU {:>5.1} % of a core   peak RSS {rss:>6.1} MiB   {written}",
         (cpu1 - cpu0) / elapsed * 100.0,
-        size as f64 * 8.0 / elapsed / 1000.0,
     );
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(pos) = args.iter().position(|a| a == "--child") {
-        let preset = &args[pos + 1];
-        let participants = args[pos + 2].parse().unwrap();
-        let seconds = args[pos + 3].parse().unwrap();
-        child(
-            preset,
-            participants,
-            seconds,
-            std::path::Path::new(&args[pos + 4]),
-        );
+        let (output, preset) = (&args[pos + 1], &args[pos + 2]);
+        let participants = args[pos + 3].parse().unwrap();
+        let seconds = args[pos + 4].parse().unwrap();
+        let dir = std::path::Path::new(&args[pos + 5]);
+        child(output, preset, participants, seconds, dir);
         return;
     }
     if !args.iter().any(|a| a == "--bench") {
@@ -124,11 +166,22 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     media::vp8_ivf(dir.path(), 640, 360, 500, 10);
     media::opus_ogg(dir.path(), 10);
-    println!("Composite recording, VP8 640x360 + Opus per participant, fed in real time for {seconds} s:");
-    for (preset, participants) in [("360p", 2), ("360p", 4), ("720p", 2), ("720p", 4)] {
+    println!(
+        "Composite pipeline, VP8 640x360 + Opus per participant, fed in real time for {seconds} s:"
+    );
+    let cases = [
+        ("mp4", "360p", 2),
+        ("mp4", "360p", 4),
+        ("mp4", "720p", 2),
+        ("mp4", "720p", 4),
+        ("hls", "720p", 2),
+        ("rtmp", "720p", 2),
+    ];
+    for (output, preset, participants) in cases {
         let status = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--child",
+                output,
                 preset,
                 &participants.to_string(),
                 &seconds.to_string(),
@@ -136,6 +189,6 @@ fn main() {
             .arg(dir.path())
             .status()
             .unwrap();
-        assert!(status.success(), "{preset} x{participants} failed");
+        assert!(status.success(), "{output} {preset} x{participants} failed");
     }
 }

@@ -394,7 +394,7 @@ impl Composite {
         }
     }
 
-    /// `appsrc ! decoder ! convert ! queue` into the compositor or the mixer.
+    /// `appsrc ! decoder ! convert` into the compositor or the mixer.
     fn add_input(&self, codec: Codec, identity: &str) -> Result<Input, PipelineError> {
         let video = codec != Codec::Opus;
         let (caps, decoders): (&str, &[&str]) = match codec {
@@ -422,10 +422,12 @@ impl Composite {
         for d in decoders {
             chain.push(make(d)?);
         }
+        // No queue of raw frames here: the appsrc queues compressed ones
+        // and decodes on its own thread, which keeps memory low.
         let tail: &[&str] = if video {
-            &["videoconvert", "queue"]
+            &["videoconvert"]
         } else {
-            &["audioconvert", "audioresample", "queue"]
+            &["audioconvert", "audioresample"]
         };
         for t in tail {
             chain.push(make(t)?);
