@@ -164,7 +164,7 @@ fn path_rejection(rejection: PathRejection) -> ApiError {
 }
 
 /// A JSON body that may be left out entirely (an empty body, with or
-/// without a content type): then `T::default()`.
+/// without a content type, or `null`): then `T::default()`.
 pub struct OptionalJson<T>(pub T);
 
 impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
@@ -185,7 +185,8 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
                     ApiError::bad_request("unreadable_body", rejection.body_text())
                 }
             })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        let text = bytes.trim_ascii();
+        if text.is_empty() || text == b"null" {
             return Ok(OptionalJson(T::default()));
         }
         let mut req = Request::new(axum::body::Body::from(bytes));

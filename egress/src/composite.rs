@@ -25,6 +25,7 @@ use gstreamer_app as gst_app;
 use onair_client::{Codec, RemoteFrame};
 
 use crate::layout;
+use crate::pipeline::{self, make, PipelineError};
 
 /// How late a frame may reach the mixers (jitter and decoding).
 const MIXER_LATENCY_NS: u64 = 300_000_000;
@@ -33,29 +34,6 @@ const MIXER_LATENCY_NS: u64 = 300_000_000;
 const SPEAKER_HOLD: std::time::Duration = std::time::Duration::from_millis(1500);
 /// A track whose media time strays this far from the clock is re-anchored.
 const MAX_DRIFT: gst::ClockTime = gst::ClockTime::from_seconds(1);
-
-/// Why the pipeline failed.
-#[derive(Debug, thiserror::Error)]
-#[error("GStreamer: {0}")]
-pub struct PipelineError(pub String);
-
-impl From<gst::glib::Error> for PipelineError {
-    fn from(e: gst::glib::Error) -> Self {
-        PipelineError(e.to_string())
-    }
-}
-
-impl From<gst::glib::BoolError> for PipelineError {
-    fn from(e: gst::glib::BoolError) -> Self {
-        PipelineError(e.to_string())
-    }
-}
-
-impl From<gst::StateChangeError> for PipelineError {
-    fn from(e: gst::StateChangeError) -> Self {
-        PipelineError(e.to_string())
-    }
-}
 
 /// Where the pipeline writes.
 #[derive(Clone, Debug)]
@@ -131,12 +109,6 @@ pub struct Composite {
     speaker: Option<String>,
     /// The loudest speaker now, and since when.
     candidate: Option<(String, std::time::Instant)>,
-}
-
-fn make(factory: &str) -> Result<gst::Element, PipelineError> {
-    gst::ElementFactory::make(factory)
-        .build()
-        .map_err(|_| PipelineError(format!("missing GStreamer element `{factory}`")))
 }
 
 impl Composite {
@@ -316,49 +288,18 @@ impl Composite {
 
     /// Media written so far.
     pub fn duration(&self) -> std::time::Duration {
-        let position = self
-            .pipeline
-            .query_position::<gst::ClockTime>()
-            .unwrap_or(gst::ClockTime::ZERO);
-        std::time::Duration::from_nanos(position.nseconds())
+        pipeline::duration(&self.pipeline)
     }
 
     /// The first error the pipeline reported, if any.
     pub fn error(&self) -> Option<String> {
-        let bus = self.pipeline.bus()?;
-        let msg = bus.pop_filtered(&[gst::MessageType::Error])?;
-        match msg.view() {
-            gst::MessageView::Error(e) => Some(format!(
-                "{} ({})",
-                e.error(),
-                e.src()
-                    .map(|s| s.path_string().to_string())
-                    .unwrap_or_default()
-            )),
-            _ => None,
-        }
+        pipeline::error(&self.pipeline)
     }
 
-    /// Ends the recording: drains every branch, finishes the file and stops.
+    /// Ends the output: drains every branch, finishes the file and stops.
     /// Blocks (up to `timeout`) until the file is complete.
     pub fn finish(self, timeout: std::time::Duration) -> Result<(), PipelineError> {
-        self.pipeline.send_event(gst::event::Eos::new());
-        let bus = self
-            .pipeline
-            .bus()
-            .ok_or_else(|| PipelineError("no bus".into()))?;
-        let result = match bus.timed_pop_filtered(
-            gst::ClockTime::from_nseconds(timeout.as_nanos() as u64),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        ) {
-            Some(msg) => match msg.view() {
-                gst::MessageView::Error(e) => Err(PipelineError(e.error().to_string())),
-                _ => Ok(()),
-            },
-            None => Err(PipelineError("the file did not finish in time".into())),
-        };
-        self.pipeline.set_state(gst::State::Null)?;
-        result
+        pipeline::finish(&self.pipeline, timeout)
     }
 
     fn running_time(&self) -> gst::ClockTime {

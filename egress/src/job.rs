@@ -1,9 +1,10 @@
-//! A composite job — a recording, an HLS broadcast or an RTMP push: joins
-//! the call as a hidden recorder, feeds every track it receives to a
-//! [`Composite`] pipeline, and reports its progress until it is stopped,
-//! the call ends, or it fails. A failed recording still finishes its file
-//! when it can, so what was recorded stays playable; an RTMP target that
-//! drops is reconnected until the push is stopped.
+//! An egress job: joins the call as a hidden recorder and, for a
+//! recording, an HLS broadcast or an RTMP push, feeds every track it
+//! receives to a [`Composite`] pipeline — or, for a track recording, one
+//! track to a [`TrackFile`] — and reports its progress until it is stopped,
+//! the call ends (or the track does), or it fails. A failed recording still
+//! finishes its file when it can, so what was recorded stays playable; an
+//! RTMP target that drops is reconnected until the push is stopped.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,11 +17,14 @@ use tokio::sync::oneshot;
 
 use crate::composite::{Canvas, Composite, Output};
 use crate::service::{EgressConfig, Reporter};
+use crate::track::{self, TrackFile};
 
 /// How often an active job reports its size and duration.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
 /// How long finishing the file may take (the API fails a job silent for 15 s).
 const FINISH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a track recording waits for its track's first frame.
+const TRACK_WAIT: Duration = Duration::from_secs(20);
 /// Pause before reconnecting a dropped RTMP target.
 const RTMP_RETRY: Duration = Duration::from_secs(2);
 
@@ -38,6 +42,8 @@ pub enum JobKind {
     Hls,
     /// FLV pushed to this RTMP URL (with its stream key: never log it).
     Rtmp(String),
+    /// One track (this sid) into a file, not transcoded.
+    Track(String),
 }
 
 impl std::fmt::Debug for JobKind {
@@ -53,6 +59,7 @@ impl JobKind {
             JobKind::Recording => "recording",
             JobKind::Hls => "hls",
             JobKind::Rtmp(_) => "rtmp",
+            JobKind::Track(_) => "track_recording",
         }
     }
 }
@@ -85,7 +92,7 @@ impl CompositeJob {
         match self.kind {
             JobKind::Recording => Some(format!("recordings/{cid}/{}.mp4", self.id)),
             JobKind::Hls => Some(format!("hls/{cid}/{}/index.m3u8", self.id)),
-            JobKind::Rtmp(_) => None,
+            JobKind::Rtmp(_) | JobKind::Track(_) => None,
         }
     }
 
@@ -100,6 +107,7 @@ impl CompositeJob {
                 window: HLS_WINDOW,
             },
             JobKind::Rtmp(url) => Output::Rtmp(url.clone()),
+            JobKind::Track(_) => Output::Mp4(path.to_owned()), // not a composite
         }
     }
 
@@ -165,9 +173,18 @@ pub async fn run(
     stop: oneshot::Receiver<()>,
     report: Reporter,
 ) {
-    let key = job.file_key();
-    match record(&job, &config, key.as_deref(), stop, &report).await {
-        Ok((duration, size)) => {
+    let outcome = match &job.kind {
+        JobKind::Track(sid) => record_track(&job, sid, &config, stop, &report).await,
+        _ => {
+            let key = job.file_key();
+            match record(&job, &config, key.as_deref(), stop, &report).await {
+                Ok((duration, size)) => Ok((duration, size, key)),
+                Err((why, written)) => Err((why, key.filter(|_| written))),
+            }
+        }
+    };
+    match outcome {
+        Ok((duration, size, key)) => {
             if let Some(key) = &key {
                 if let Err(e) = config.storage.finish(key).await {
                     return report.failed(&e.to_string(), None).await;
@@ -176,11 +193,113 @@ pub async fn run(
             tracing::info!(egress = %job.id, kind = job.kind.name(), file = ?key, size, ?duration, "egress complete");
             report.complete(key.as_deref(), size, duration).await;
         }
-        Err((why, written)) => {
+        Err((why, file)) => {
             tracing::warn!(egress = %job.id, kind = job.kind.name(), error = %why, "egress failed");
-            let file = key.as_deref().filter(|_| written);
-            report.failed(&why, file).await;
+            report.failed(&why, file.as_deref()).await;
         }
+    }
+}
+
+/// What a job made: media duration, bytes and its file key; or why it
+/// failed and the (playable) file it left, if any.
+type Outcome = Result<(Duration, u64, Option<String>), (String, Option<String>)>;
+
+/// Records track `sid` into a file until the track ends or `stop` fires.
+async fn record_track(
+    job: &CompositeJob,
+    sid: &str,
+    config: &EgressConfig,
+    mut stop: oneshot::Receiver<()>,
+    report: &Reporter,
+) -> Outcome {
+    let (client, mut media) = Client::connect_receiving(&config.signal_url, &job.token(config))
+        .await
+        .map_err(|e| (format!("joining the call: {e}"), None))?;
+    // The track's first frame (a keyframe, for video) tells its codec.
+    let first = tokio::time::timeout(TRACK_WAIT, async {
+        loop {
+            tokio::select! {
+                event = media.recv() => match event {
+                    Some(MediaEvent::Frame(f))
+                        if f.track_sid == sid && (f.keyframe || f.codec == onair_client::Codec::Opus) =>
+                    {
+                        return Some(f)
+                    }
+                    Some(_) => {}
+                    None => return None,
+                },
+                _ = &mut stop => return None,
+            }
+        }
+    })
+    .await;
+    let Ok(Some(first)) = first else {
+        client.leave().await;
+        return Err((format!("track {sid} is not published in the call"), None));
+    };
+    let cid = job.call_cid.replace(':', "_");
+    let key = format!(
+        "recordings/{cid}/{}.{}",
+        job.id,
+        track::extension(first.codec)
+    );
+    let written = |path: &Path| std::fs::metadata(path).map_or(0, |m| m.len());
+    let path = match config.storage.local_path(&key) {
+        Ok(p) => p,
+        Err(e) => {
+            client.leave().await;
+            return Err((e.to_string(), None));
+        }
+    };
+    let mut file = match TrackFile::start(&first, &path) {
+        Ok(f) => f,
+        Err(e) => {
+            client.leave().await;
+            return Err((e.to_string(), None));
+        }
+    };
+    report.active(Some(&key), 0, Duration::ZERO).await;
+    let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
+    let mut failure = None;
+    loop {
+        tokio::select! {
+            event = media.recv() => match event {
+                Some(MediaEvent::Frame(frame)) if frame.track_sid == sid => {
+                    if let Err(e) = file.push(&frame) {
+                        failure = Some(e.to_string());
+                        break;
+                    }
+                }
+                Some(MediaEvent::TrackGone { track_sid }) if track_sid == sid => {
+                    tracing::info!(egress = %job.id, "the recorded track ended");
+                    break;
+                }
+                Some(_) => {}
+                None => break,
+            },
+            _ = &mut stop => break,
+            _ = tick.tick() => {
+                if let Some(e) = file.error() {
+                    failure = Some(e);
+                    break;
+                }
+                if let Err(e) = config.storage.flush(&key).await {
+                    tracing::warn!(egress = %job.id, error = %e, "upload of a part failed; will retry");
+                }
+                report.active(Some(&key), written(&path), file.duration()).await;
+            }
+        }
+    }
+    client.leave().await;
+    let duration = file.duration();
+    report.ending(Some(&key), written(&path), duration).await;
+    let finished = tokio::task::spawn_blocking(move || file.finish(FINISH_TIMEOUT))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    match (failure, finished) {
+        (None, Ok(())) => Ok((duration, written(&path), Some(key))),
+        (Some(why), _) | (None, Err(why)) => Err((why, path.exists().then_some(key))),
     }
 }
 

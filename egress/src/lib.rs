@@ -8,6 +8,8 @@
 //!   audio, H.264 + AAC, into fragmented MP4 (a killed worker still leaves a
 //!   playable file) or HLS segments with a live playlist.
 //! - [`layout`]: where each video goes on the canvas (pure).
+//! - [`pipeline`]: what the GStreamer pipelines share (errors, finishing).
+//! - [`track`]: a track recording: one track into a file, not transcoded.
 //! - [`storage`]: where output goes: the [`Storage`](storage::Storage)
 //!   trait; a local directory with signed download links and its file
 //!   route; S3 with multipart upload while recording and presigned links.
@@ -15,8 +17,10 @@
 pub mod composite;
 pub mod job;
 pub mod layout;
+pub mod pipeline;
 pub mod service;
 pub mod storage;
+pub mod track;
 
 pub use service::{Egress, EgressConfig};
 pub use storage::{LocalDir, Routed, S3Config, S3Storage, Storage};

@@ -51,6 +51,13 @@ impl Egress {
                         let kind = match kind.as_str() {
                             "recording" => JobKind::Recording,
                             "hls" => JobKind::Hls,
+                            "track_recording" => match target {
+                                Some(sid) => JobKind::Track(sid),
+                                None => {
+                                    report.failed("a track recording needs a track", None).await;
+                                    continue;
+                                }
+                            },
                             "rtmp" => match target {
                                 Some(url) => JobKind::Rtmp(url),
                                 None => {

@@ -4,7 +4,8 @@ CREATE TABLE egress (
     call_cid     TEXT NOT NULL REFERENCES calls(cid) ON DELETE CASCADE,
     session_id   TEXT,
     kind         TEXT NOT NULL,
-    -- An RTMP push's target name (unique among the call's running pushes).
+    -- An RTMP push's target name, or the sid of the track a track
+    -- recording records (unique among the call's running jobs of its kind).
     name         TEXT,
     preset       TEXT NOT NULL,
     state        TEXT NOT NULL,
@@ -20,9 +21,9 @@ CREATE TABLE egress (
 );
 CREATE INDEX egress_running ON egress (state, updated_at);
 CREATE INDEX egress_by_call ON egress (call_cid, kind, created_at);
--- One running recording and one running HLS broadcast per call, and one
--- running RTMP push per target name.
+-- One running composite recording and one running HLS broadcast per call,
+-- one running RTMP push per target name, one running recording per track.
 CREATE UNIQUE INDEX egress_one_running ON egress (call_cid, kind)
-    WHERE kind <> 'rtmp' AND state IN ('starting', 'active', 'ending');
-CREATE UNIQUE INDEX egress_one_push_per_name ON egress (call_cid, name)
-    WHERE kind = 'rtmp' AND state IN ('starting', 'active', 'ending');
+    WHERE kind IN ('recording', 'hls') AND state IN ('starting', 'active', 'ending');
+CREATE UNIQUE INDEX egress_one_per_name ON egress (call_cid, kind, name)
+    WHERE kind IN ('rtmp', 'track_recording') AND state IN ('starting', 'active', 'ending');

@@ -17,6 +17,8 @@ pub enum EgressKind {
     Hls,
     /// An RTMP push to one target.
     Rtmp,
+    /// One track into a file, not transcoded.
+    TrackRecording,
 }
 
 /// Where a job is in its life.
@@ -88,6 +90,7 @@ impl EgressKind {
             EgressKind::Recording => "recording",
             EgressKind::Hls => "hls",
             EgressKind::Rtmp => "rtmp",
+            EgressKind::TrackRecording => "track_recording",
         }
     }
 
@@ -97,6 +100,7 @@ impl EgressKind {
             "recording" => EgressKind::Recording,
             "hls" => EgressKind::Hls,
             "rtmp" => EgressKind::Rtmp,
+            "track_recording" => EgressKind::TrackRecording,
             _ => return None,
         })
     }
@@ -113,7 +117,7 @@ pub struct Egress {
     pub session_id: Option<String>,
     /// What it produces.
     pub kind: EgressKind,
-    /// An RTMP push's target name.
+    /// An RTMP push's target name, or a track recording's track sid.
     pub name: Option<String>,
     /// Output preset (`360p`, `720p`, `1080p`).
     pub preset: String,

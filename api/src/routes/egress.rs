@@ -31,11 +31,11 @@ pub async fn running(
     Ok(jobs.into_iter().rev().find(|e| e.name.as_deref() == name))
 }
 
-/// An RTMP push's target.
+/// What a job of a kind that may run several times per call is about.
 pub struct Push {
-    /// Its name in the call.
+    /// Its name in the call (an RTMP target's name, a track's sid).
     pub name: String,
-    /// The URL with the stream key.
+    /// What the worker needs: an RTMP URL with its stream key, a track's sid.
     pub target: String,
 }
 
@@ -45,6 +45,7 @@ fn running_code(kind: EgressKind) -> &'static str {
         EgressKind::Recording => "recording_running",
         EgressKind::Hls => "hls_running",
         EgressKind::Rtmp => "rtmp_running",
+        EgressKind::TrackRecording => "track_recording_running",
     }
 }
 

@@ -1,4 +1,6 @@
-//! Recordings: start, stop, list (`{c}/recordings…`).
+//! Recordings: start, stop, list (`{c}/recordings…`). A recording is the
+//! whole call composited (one at a time), or one track as it is published
+//! (`track_sid`; any number of tracks at once).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -7,7 +9,7 @@ use onair_auth::Capability;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::egress;
+use super::egress::{self, Push};
 use crate::context;
 use crate::domain::{Egress, EgressKind, EgressState};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -18,8 +20,34 @@ use crate::state::AppState;
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartRecordingRequest {
-    /// `360p`, `720p` (default) or `1080p`.
+    /// `360p`, `720p` (default) or `1080p` (composite recordings).
     pub preset: Option<String>,
+    /// Record only this track (`TR_…`), as published: no transcoding.
+    pub track_sid: Option<String>,
+}
+
+/// `POST {c}/recordings/stop` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopRecordingRequest {
+    /// Stop this track's recording (else the composite one).
+    pub track_sid: Option<String>,
+}
+
+/// Refuses what cannot be a track sid.
+fn track_sid(sid: &str) -> ApiResult<()> {
+    let ok = sid.len() <= 64
+        && sid.strip_prefix("TR_").is_some_and(|rest| {
+            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "invalid_track_sid",
+            "track_sid must look like TR_xxxx",
+        ))
+    }
 }
 
 /// A recording.
@@ -27,6 +55,10 @@ pub struct StartRecordingRequest {
 pub struct RecordingView {
     /// Its id.
     pub id: String,
+    /// `composite` or `track`.
+    pub mode: &'static str,
+    /// The recorded track (track recordings).
+    pub track_sid: Option<String>,
     /// The session it recorded.
     pub session_id: Option<String>,
     /// `starting`, `active`, `ending`, `complete` or `failed`.
@@ -60,6 +92,12 @@ impl RecordingView {
                 .as_deref()
                 .map(|f| f.rsplit('/').next().unwrap_or(f).to_owned()),
             url,
+            mode: if e.kind == EgressKind::TrackRecording {
+                "track"
+            } else {
+                "composite"
+            },
+            track_sid: e.name.filter(|_| e.kind == EgressKind::TrackRecording),
             id: e.id,
             session_id: e.session_id,
             state: e.state,
@@ -100,7 +138,24 @@ pub async fn start_recording(
 ) -> ApiResult<(StatusCode, axum::Json<RecordingResponse>)> {
     let ctx = context::load(&state, &caller, &cid).await?;
     ctx.require(Capability::StartRecordCall)?;
-    let job = egress::start(&state, &ctx, EgressKind::Recording, req.preset, None).await?;
+    let job = match req.track_sid {
+        Some(sid) => {
+            track_sid(&sid)?;
+            let push = Push {
+                name: sid.clone(),
+                target: sid,
+            };
+            egress::start(
+                &state,
+                &ctx,
+                EgressKind::TrackRecording,
+                req.preset,
+                Some(push),
+            )
+            .await?
+        }
+        None => egress::start(&state, &ctx, EgressKind::Recording, req.preset, None).await?,
+    };
     Ok((
         StatusCode::CREATED,
         axum::Json(RecordingResponse {
@@ -109,19 +164,24 @@ pub async fn start_recording(
     ))
 }
 
-/// Stop the running recording; it completes once its file is written.
+/// Stop the running recording (or one track's); it completes once its file is written.
 #[utoipa::path(post, path = "/v1/calls/{type}/{id}/recordings/stop", tag = "recordings", security(("token" = [])),
-    params(("type" = String, Path), ("id" = String, Path)),
+    params(("type" = String, Path), ("id" = String, Path)), request_body = StopRecordingRequest,
     responses((status = 200, body = RecordingResponse), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn stop_recording(
     State(state): State<AppState>,
     caller: Caller,
     CallPath(cid): CallPath,
+    OptionalJson(req): OptionalJson<StopRecordingRequest>,
 ) -> ApiResult<axum::Json<RecordingResponse>> {
     let ctx = context::load(&state, &caller, &cid).await?;
     ctx.require(Capability::StopRecordCall)?;
-    let job = egress::stop(&state, &ctx, EgressKind::Recording, None)
+    let (kind, sid) = match &req.track_sid {
+        Some(sid) => (EgressKind::TrackRecording, Some(sid.as_str())),
+        None => (EgressKind::Recording, None),
+    };
+    let job = egress::stop(&state, &ctx, kind, sid)
         .await?
         .ok_or_else(|| ApiError::not_found("running recording"))?;
     Ok(axum::Json(RecordingResponse {
@@ -141,10 +201,15 @@ pub async fn list_recordings(
 ) -> ApiResult<axum::Json<RecordingsResponse>> {
     let ctx = context::load(&state, &caller, &cid).await?;
     ctx.require(Capability::ReadCall)?;
-    let jobs = state
-        .store
-        .list_egress(&ctx.call.cid.to_string(), EgressKind::Recording)
-        .await?;
+    let cid = ctx.call.cid.to_string();
+    let mut jobs = state.store.list_egress(&cid, EgressKind::Recording).await?;
+    jobs.extend(
+        state
+            .store
+            .list_egress(&cid, EgressKind::TrackRecording)
+            .await?,
+    );
+    jobs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     let mut recordings = Vec::with_capacity(jobs.len());
     for e in jobs {
         recordings.push(RecordingView::new(&state, e).await);
