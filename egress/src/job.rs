@@ -96,10 +96,10 @@ impl CompositeJob {
         }
     }
 
-    /// Where the pipeline writes.
-    fn output(&self, file: Option<&File>) -> Output {
+    /// Where the composite pipeline writes (none: not a composite job).
+    fn output(&self, file: Option<&File>) -> Option<Output> {
         let path = file.map_or(Path::new(""), |f| f.path.as_path());
-        match &self.kind {
+        Some(match &self.kind {
             JobKind::Recording => Output::Mp4(path.to_owned()),
             JobKind::Hls => Output::Hls {
                 dir: path.parent().unwrap_or(path).to_owned(),
@@ -107,8 +107,8 @@ impl CompositeJob {
                 window: HLS_WINDOW,
             },
             JobKind::Rtmp(url) => Output::Rtmp(url.clone()),
-            JobKind::Track(_) => Output::Mp4(path.to_owned()), // not a composite
-        }
+            JobKind::Track(_) => return None,
+        })
     }
 
     /// The file's key once a player may open it: a recording at once (it
@@ -326,10 +326,13 @@ async fn record(
         None => None,
     };
     let file = file.as_ref();
+    let output = job
+        .output(file)
+        .ok_or_else(|| ("not a composite job".to_owned(), false))?;
     let (client, mut media) = Client::connect_receiving(&config.signal_url, &job.token(config))
         .await
         .map_err(|e| (format!("joining the call: {e}"), false))?;
-    let mut composite = match Composite::start(canvas, &job.output(file)) {
+    let mut composite = match Composite::start(canvas, &output) {
         Ok(c) => c,
         Err(e) => {
             client.leave().await;
@@ -367,7 +370,7 @@ async fn record(
                     tracing::warn!(egress = %job.id, error = %e, "RTMP target lost; reconnecting");
                     drop(composite);
                     tokio::time::sleep(RTMP_RETRY).await;
-                    composite = Composite::start(canvas, &job.output(file)).map_err(|e| (e.to_string(), false))?;
+                    composite = Composite::start(canvas, &output).map_err(|e| (e.to_string(), false))?;
                 }
                 if let Some(f) = file.filter(|_| job.kind == JobKind::Recording) {
                     // Upload what is complete; a failure is retried on the next tick.
