@@ -129,14 +129,39 @@ struct Participant {
     can_publish_data: bool,
 }
 
-struct Worker {
+/// Our ICE ufrags: the peer each one names here, also announced to the
+/// receive thread so a peer's first STUN request reaches this worker.
+struct Ufrags {
     /// This worker's number (what [`Routes`] know it by).
-    index: usize,
+    worker: usize,
     routes: Arc<Routes>,
+    peers: HashMap<String, PeerId>,
+}
+
+impl Ufrags {
+    /// STUN for `ufrag` reaches peer `id`.
+    fn add(&mut self, id: PeerId, ufrag: &str) {
+        self.peers.insert(ufrag.to_owned(), id);
+        self.routes.add(ufrag, self.worker);
+    }
+
+    /// `ufrag` is gone.
+    fn remove(&mut self, ufrag: &str) {
+        self.peers.remove(ufrag);
+        self.routes.remove(ufrag);
+    }
+
+    /// The peer `ufrag` names.
+    fn get(&self, ufrag: &str) -> Option<PeerId> {
+        self.peers.get(ufrag).copied()
+    }
+}
+
+struct Worker {
+    ufrags: Ufrags,
     socket: UdpSocket,
     candidates: Vec<SocketAddr>,
     peers: HashMap<PeerId, Peer>,
-    by_ufrag: HashMap<String, PeerId>,
     by_addr: HashMap<SocketAddr, PeerId>,
     participants: HashMap<Pid, Participant>,
     /// (publisher, publisher m-line) → track: one hash lookup per packet.
@@ -171,12 +196,14 @@ pub fn run(
         }
     };
     let mut worker = Worker {
-        index,
-        routes,
+        ufrags: Ufrags {
+            worker: index,
+            routes,
+            peers: HashMap::new(),
+        },
         socket,
         candidates,
         peers: HashMap::new(),
-        by_ufrag: HashMap::new(),
         by_addr: HashMap::new(),
         participants: HashMap::new(),
         tracks: HashMap::new(),
@@ -224,9 +251,7 @@ impl Worker {
         let id = match self.by_addr.get(&source) {
             Some(id) => *id,
             None => {
-                let Some(id) = crate::stun::local_ufrag(packet)
-                    .and_then(|u| self.by_ufrag.get(u))
-                    .copied()
+                let Some(id) = crate::stun::local_ufrag(packet).and_then(|u| self.ufrags.get(u))
                 else {
                     tracing::trace!(%source, "packet from unknown peer dropped");
                     return;

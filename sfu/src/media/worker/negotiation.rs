@@ -78,7 +78,7 @@ impl Worker {
             let candidate = Candidate::host(*c, "udp").map_err(|e| e.to_string())?;
             rtc.add_local_candidate(candidate);
         }
-        self.add_ufrag((pid, role), &ufrag);
+        self.ufrags.add((pid, role), &ufrag);
         self.peers.insert(
             (pid, role),
             Peer {
@@ -172,12 +172,6 @@ impl Worker {
         self.renegotiate(pid);
     }
 
-    /// STUN for `ufrag` reaches peer `id` (through the dispatcher and here).
-    fn add_ufrag(&mut self, id: PeerId, ufrag: &str) {
-        self.by_ufrag.insert(ufrag.to_owned(), id);
-        self.routes.add(ufrag, self.index);
-    }
-
     pub(super) fn publisher_offer(&mut self, pid: Pid, sdp: &str) -> Result<String, String> {
         let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| format!("bad offer: {e}"))?;
         let tracks = msid_tracks(sdp);
@@ -203,9 +197,9 @@ impl Worker {
         let sdp = answer.to_sdp_string();
         let id = (pid, Role::Publisher);
         if let Some(ufrag) = ice_ufrag(&sdp) {
-            if !self.by_ufrag.contains_key(ufrag) {
+            if self.ufrags.get(ufrag).is_none() {
                 tracing::debug!(pid, "publisher ICE restart");
-                self.add_ufrag(id, ufrag);
+                self.ufrags.add(id, ufrag);
                 if let Some(peer) = self.peers.get_mut(&id) {
                     peer.ufrags.push(ufrag.to_owned());
                 }
@@ -426,9 +420,7 @@ impl Worker {
         };
         // Routed before the offer naming it leaves.
         if let Some(creds) = new_creds {
-            self.by_ufrag
-                .insert(creds.ufrag.clone(), (pid, Role::Subscriber));
-            self.routes.add(&creds.ufrag, self.index);
+            self.ufrags.add((pid, Role::Subscriber), &creds.ufrag);
             peer.ufrags.push(creds.ufrag);
         }
         for (mid, sid) in &added {
@@ -498,8 +490,7 @@ impl Worker {
         for role in [Role::Publisher, Role::Subscriber] {
             if let Some(peer) = self.peers.remove(&(pid, role)) {
                 for ufrag in &peer.ufrags {
-                    self.by_ufrag.remove(ufrag);
-                    self.routes.remove(ufrag);
+                    self.ufrags.remove(ufrag);
                 }
             }
         }
