@@ -13,8 +13,8 @@ use onair_auth::token::mint;
 use onair_auth::{ApiKey, ServerClaims, UserClaims};
 use onair_client::{api, Client};
 use reqwest::Method;
-use serde_json::{json, Value};
-use support::call::{camera, microphone};
+use serde_json::json;
+use support::call::{camera, microphone, request};
 use support::probe::{codecs, number, probe};
 
 /// A child process killed on drop.
@@ -49,29 +49,20 @@ fn s3_server(root: &std::path::Path, port: u16) -> Killed {
     Killed(child)
 }
 
+/// The ETag of `response`, unquoted.
+fn etag(response: &reqwest::Response) -> String {
+    response.headers()["etag"]
+        .to_str()
+        .unwrap()
+        .trim_matches('"')
+        .to_owned()
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-async fn api_call(
-    base: &str,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Value,
-) -> (u16, Value) {
-    let resp = reqwest::Client::new()
-        .request(method, format!("{base}/v1{path}"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or_default())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,7 +124,7 @@ async fn recordings_upload_to_s3_with_multipart() {
     alice.publish(camera(false)).await.unwrap();
     alice.publish(microphone()).await.unwrap();
 
-    let (status, body) = api_call(
+    let (status, body) = request(
         &onair.url,
         &server,
         Method::POST,
@@ -143,7 +134,7 @@ async fn recordings_upload_to_s3_with_multipart() {
     .await;
     assert_eq!(status, 201, "{body}");
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let (status, _) = api_call(
+    let (status, _) = request(
         &onair.url,
         &server,
         Method::POST,
@@ -154,7 +145,7 @@ async fn recordings_upload_to_s3_with_multipart() {
     assert_eq!(status, 200);
     let deadline = Instant::now() + Duration::from_secs(30);
     let recording = loop {
-        let (_, body) = api_call(
+        let (_, body) = request(
             &onair.url,
             &server,
             Method::GET,
@@ -197,11 +188,7 @@ async fn recordings_upload_to_s3_with_multipart() {
     assert!(url.contains("X-Amz-Signature="), "{url}");
     let response = reqwest::get(url).await.unwrap();
     assert_eq!(response.status(), 200);
-    let etag = response.headers()["etag"]
-        .to_str()
-        .unwrap()
-        .trim_matches('"')
-        .to_owned();
+    let etag = etag(&response);
     assert!(
         etag.rsplit_once('-')
             .is_some_and(|(_, n)| n.parse::<u32>().is_ok()),
@@ -252,11 +239,7 @@ async fn s3_storage_uploads_parts_as_the_file_grows() {
     assert!(!path.exists(), "staged file removed");
     let response = reqwest::get(storage.url(key).await).await.unwrap();
     assert_eq!(response.status(), 200);
-    let etag = response.headers()["etag"]
-        .to_str()
-        .unwrap()
-        .trim_matches('"')
-        .to_owned();
+    let etag = etag(&response);
     assert!(etag.ends_with("-2"), "two parts: {etag}");
     assert_eq!(response.bytes().await.unwrap().len(), content.len());
 

@@ -243,22 +243,22 @@ async fn record_track(
         job.id,
         track::extension(first.codec)
     );
-    let written = |path: &Path| std::fs::metadata(path).map_or(0, |m| m.len());
-    let path = match config.storage.local_path(&key) {
-        Ok(p) => p,
+    let out = match config.storage.local_path(&key) {
+        Ok(path) => File { key, path },
         Err(e) => {
             client.leave().await;
             return Err((e.to_string(), None));
         }
     };
-    let mut file = match TrackFile::start(&first, &path) {
+    let (key, path) = (&out.key, &out.path);
+    let mut file = match TrackFile::start(&first, path) {
         Ok(f) => f,
         Err(e) => {
             client.leave().await;
             return Err((e.to_string(), None));
         }
     };
-    report.active(Some(&key), 0, Duration::ZERO).await;
+    report.active(Some(key), 0, Duration::ZERO).await;
     let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
     let mut failure = None;
     loop {
@@ -283,23 +283,22 @@ async fn record_track(
                     failure = Some(e);
                     break;
                 }
-                if let Err(e) = config.storage.flush(&key).await {
+                if let Err(e) = config.storage.flush(key).await {
                     tracing::warn!(egress = %job.id, error = %e, "upload of a part failed; will retry");
                 }
-                report.active(Some(&key), written(&path), file.duration()).await;
+                report.active(Some(key), job.written(Some(&out)), file.duration()).await;
             }
         }
     }
     client.leave().await;
     let duration = file.duration();
-    report.ending(Some(&key), written(&path), duration).await;
-    let finished = tokio::task::spawn_blocking(move || file.finish(FINISH_TIMEOUT))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
+    report
+        .ending(Some(key), job.written(Some(&out)), duration)
+        .await;
+    let finished = off_thread(move || file.finish(FINISH_TIMEOUT)).await;
     match (failure, finished) {
-        (None, Ok(())) => Ok((duration, written(&path), Some(key))),
-        (Some(why), _) | (None, Err(why)) => Err((why, path.exists().then_some(key))),
+        (None, Ok(())) => Ok((duration, job.written(Some(&out)), Some(out.key))),
+        (Some(why), _) | (None, Err(why)) => Err((why, out.path.exists().then_some(out.key))),
     }
 }
 
@@ -387,10 +386,7 @@ async fn record(
     report
         .ending(job.ready(file), job.written(file), duration)
         .await;
-    let finished = tokio::task::spawn_blocking(move || composite.finish(FINISH_TIMEOUT))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
+    let finished = off_thread(move || composite.finish(FINISH_TIMEOUT)).await;
     match (failure, finished) {
         (None, Ok(())) => Ok((duration, job.written(file))),
         // A push stopped while its target was down is over all the same.
@@ -400,4 +396,15 @@ async fn record(
         }
         (Some(why), _) | (None, Err(why)) => Err((why, file.is_some_and(|f| f.path.exists()))),
     }
+}
+
+/// Runs `finish` (which blocks until a file is complete) off the async
+/// threads; its error as text.
+async fn off_thread(
+    finish: impl FnOnce() -> Result<(), crate::pipeline::PipelineError> + Send + 'static,
+) -> Result<(), String> {
+    tokio::task::spawn_blocking(finish)
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
 }

@@ -67,6 +67,26 @@ pub fn microphone() -> LocalTrack {
     }
 }
 
+/// `method` on `/v1{path}` of the server at `base` with `token`: the status
+/// and the JSON body (null if none).
+pub async fn request(
+    base: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .request(method, format!("{base}/v1{path}"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or_default())
+}
+
 /// A running `onair dev` with helpers to mint tokens, join and call the API.
 pub struct Call {
     pub onair: super::Onair,
@@ -111,15 +131,8 @@ impl Call {
         path: &str,
         body: serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        let resp = reqwest::Client::new()
-            .request(method, format!("{}/v1{path}", self.onair.url))
-            .bearer_auth(self.token(&["server"]))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or_default())
+        let token = self.token(&["server"]);
+        request(&self.onair.url, &token, method, path, body).await
     }
 
     pub fn udp(&self) -> String {

@@ -32,7 +32,7 @@ pub async fn running(
 }
 
 /// What a job of a kind that may run several times per call is about.
-pub struct Push {
+pub struct Subject {
     /// Its name in the call (an RTMP target's name, a track's sid).
     pub name: String,
     /// What the worker needs: an RTMP URL with its stream key, a track's sid.
@@ -55,7 +55,7 @@ pub async fn start(
     ctx: &CallContext,
     kind: EgressKind,
     preset: Option<String>,
-    push: Option<Push>,
+    subject: Option<Subject>,
 ) -> ApiResult<Egress> {
     if ctx.call.ended_at.is_some() {
         return Err(ApiError::conflict("call_ended", "the call has ended"));
@@ -74,7 +74,7 @@ pub async fn start(
         call_cid: cid.clone(),
         session_id: ctx.call.current_session_id.clone(),
         kind,
-        name: push.as_ref().map(|p| p.name.clone()),
+        name: subject.as_ref().map(|p| p.name.clone()),
         preset: preset.clone(),
         state: EgressState::Starting,
         error: None,
@@ -98,7 +98,7 @@ pub async fn start(
         kind: kind.as_str().into(),
         preset,
         backstage: ctx.settings.backstage.enabled && ctx.call.backstage,
-        target: push.map(|p| p.target),
+        target: subject.map(|p| p.target),
     };
     context::publish(state, &ctx.call.cid, event).await;
     Ok(job)

@@ -9,7 +9,7 @@ use onair_auth::Capability;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::egress::{self, Push};
+use super::egress::{self, Subject};
 use crate::context;
 use crate::domain::{Egress, EgressKind, EgressState};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -141,7 +141,7 @@ pub async fn start_recording(
     let job = match req.track_sid {
         Some(sid) => {
             track_sid(&sid)?;
-            let push = Push {
+            let subject = Subject {
                 name: sid.clone(),
                 target: sid,
             };
@@ -150,7 +150,7 @@ pub async fn start_recording(
                 &ctx,
                 EgressKind::TrackRecording,
                 req.preset,
-                Some(push),
+                Some(subject),
             )
             .await?
         }

@@ -8,7 +8,7 @@ use onair_auth::Capability;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::egress::{self, Push};
+use super::egress::{self, Subject};
 use crate::context;
 use crate::domain::{ids, Egress, EgressKind, EgressState};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -100,11 +100,11 @@ pub async fn add(
     let ctx = context::load(&state, &caller, &cid).await?;
     ctx.require(Capability::StartBroadcastCall)?;
     ids::validate("name", &req.name)?;
-    let push = Push {
+    let subject = Subject {
         name: req.name,
         target: target(&req.stream_url, &req.stream_key)?,
     };
-    let job = egress::start(&state, &ctx, EgressKind::Rtmp, req.preset, Some(push)).await?;
+    let job = egress::start(&state, &ctx, EgressKind::Rtmp, req.preset, Some(subject)).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(RtmpResponse { rtmp: job.into() }),

@@ -19,7 +19,7 @@ use onair_auth::{ApiKey, FileClaims, KeySet};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-use super::{file_size, make_parent, resolve, Storage, StorageError};
+use super::{file_size, resolve, staged, Storage, StorageError};
 
 /// Files in a local directory, served by [`LocalDir::router`].
 pub struct LocalDir {
@@ -62,9 +62,7 @@ fn unix_now() -> u64 {
 #[async_trait]
 impl Storage for LocalDir {
     fn local_path(&self, key: &str) -> Result<PathBuf, StorageError> {
-        let path = resolve(&self.root, key)?;
-        make_parent(&path)?;
-        Ok(path)
+        staged(&self.root, key)
     }
 
     async fn finish(&self, key: &str) -> Result<u64, StorageError> {

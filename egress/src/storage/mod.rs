@@ -84,15 +84,16 @@ pub(crate) async fn file_size(path: &Path) -> Result<u64, StorageError> {
         })
 }
 
-/// Creates the directory of `path`.
-pub(crate) fn make_parent(path: &Path) -> Result<(), StorageError> {
+/// Where a job writes `key` under `root`: `root/key`, its directory made.
+pub(crate) fn staged(root: &Path, key: &str) -> Result<PathBuf, StorageError> {
+    let path = resolve(root, key)?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| StorageError::Io {
             path: dir.display().to_string(),
             source,
         })?;
     }
-    Ok(())
+    Ok(path)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::Mutex;
 
-use super::{file_size, make_parent, resolve, Storage, StorageError};
+use super::{file_size, resolve, staged, Storage, StorageError};
 
 /// Upload part size (S3 wants at least 5 MiB for all parts but the last).
 const PART: u64 = 8 * 1024 * 1024;
@@ -192,9 +192,7 @@ fn content_type(key: &str) -> &'static str {
 #[async_trait]
 impl Storage for S3Storage {
     fn local_path(&self, key: &str) -> Result<PathBuf, StorageError> {
-        let path = resolve(&self.staging, key)?;
-        make_parent(&path)?;
-        Ok(path)
+        staged(&self.staging, key)
     }
 
     async fn flush(&self, key: &str) -> Result<(), StorageError> {
