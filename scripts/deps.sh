@@ -21,6 +21,8 @@ command -v psql >/dev/null 2>&1 || apt_need+=(postgresql-client)
 # Browser tests and the demo page: Debian's Chromium (never a downloaded browser) and Node.
 command -v chromium >/dev/null 2>&1 || apt_need+=(chromium)
 command -v node >/dev/null 2>&1 || apt_need+=(nodejs npm)
+# The Redis bus tests (and split-role deployments) start their own redis-server.
+command -v redis-server >/dev/null 2>&1 || apt_need+=(redis-server)
 # Test media (VP8, H.264, Opus files) is made by ffmpeg.
 command -v ffmpeg >/dev/null 2>&1 || apt_need+=(ffmpeg)
 # Egress: GStreamer 1.22 (headers to build against, and the elements its

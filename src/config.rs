@@ -11,6 +11,7 @@
 //! rtc_udp = "127.0.0.1:7882"                       # SFU media port, shared by all peers
 //! rtc_workers = 0                                  # media threads; 0 = one per core
 //! rtc_participant_timeout = "30s"                  # a silent participant leaves after this
+//! redis_url = "redis://127.0.0.1:6379"             # bus between nodes that split the roles
 //! [s3]                                             # recordings to S3 (else data_dir)
 //! endpoint = "http://127.0.0.1:9000"               # S3-compatible stores; omit for AWS
 //! region = "us-east-1"
@@ -25,8 +26,9 @@
 //! urls = ["stun:stun.example.com:3478"]
 //! ```
 //! Environment: `ONAIR_LISTEN`, `ONAIR_DATABASE_URL` (or `DATABASE_URL`),
-//! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_PUBLIC_URL`, `ONAIR_LINK_TTL`, `ONAIR_JOIN_TOKEN_TTL`, `ONAIR_RTC_UDP`,
-//! `ONAIR_RTC_WORKERS`, `ONAIR_RTC_PARTICIPANT_TIMEOUT`, and
+//! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_PUBLIC_URL`, `ONAIR_LINK_TTL`,
+//! `ONAIR_JOIN_TOKEN_TTL`, `ONAIR_RTC_UDP`, `ONAIR_RTC_WORKERS`,
+//! `ONAIR_RTC_PARTICIPANT_TIMEOUT`, `ONAIR_REDIS_URL`, and
 //! `ONAIR_API_KEY` + `ONAIR_API_SECRET` for one extra key.
 
 use std::net::SocketAddr;
@@ -78,6 +80,9 @@ pub struct Config {
     pub rtc_participant_timeout: Duration,
     /// Recordings go to this S3-compatible store (else they stay in `data_dir`).
     pub s3: Option<S3Config>,
+    /// The Redis bus shared by nodes that split the roles (`redis://host:port`);
+    /// without it, the roles talk in-process.
+    pub redis_url: Option<String>,
 }
 
 /// One API key in the config file.
@@ -113,6 +118,7 @@ impl Default for Config {
             rtc_workers: 0,
             rtc_participant_timeout: onair_sfu::DEFAULT_PARTICIPANT_TIMEOUT,
             s3: None,
+            redis_url: None,
         }
     }
 }
@@ -140,7 +146,13 @@ impl Config {
                         "DATABASE_URL",
                         "DATA_DIR",
                         "SIGNAL_URL",
+                        "PUBLIC_URL",
+                        "LINK_TTL",
                         "JOIN_TOKEN_TTL",
+                        "RTC_UDP",
+                        "RTC_WORKERS",
+                        "RTC_PARTICIPANT_TIMEOUT",
+                        "REDIS_URL",
                     ])
                     .map(|k| k.as_str().to_ascii_lowercase().into()),
             );

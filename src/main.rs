@@ -28,9 +28,24 @@ enum Command {
         /// TOML config file; `ONAIR_*` variables override it.
         #[arg(long, env = "ONAIR_CONFIG")]
         config: Option<PathBuf>,
+        /// Run only these roles (comma-separated; default: all). Nodes that
+        /// split the roles share a Redis bus (`redis_url`).
+        #[arg(long, env = "ONAIR_ROLE", value_delimiter = ',')]
+        role: Vec<Role>,
     },
     /// Mint a token with the configured (or dev) API key.
     Token(token::TokenArgs),
+}
+
+/// What a `serve` node does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// The REST API (needs the database).
+    Api,
+    /// The SFU: signal WebSocket and media.
+    Sfu,
+    /// Egress workers: recordings, HLS, RTMP push.
+    Egress,
 }
 
 /// `onair dev` options.
@@ -79,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Dev(args) => server::dev(args).await,
-        Command::Serve { config } => server::serve(config.as_deref()).await,
+        Command::Serve { config, role } => server::serve(config.as_deref(), &role).await,
         Command::Token(args) => token::run(args),
     }
 }

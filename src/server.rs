@@ -9,13 +9,13 @@ use onair_api::store::{PgStore, SqliteStore, Store};
 use onair_api::{ApiConfig, AppState, FileLinks};
 use onair_auth::token::mint;
 use onair_auth::{ApiKey, KeySet, ServerClaims};
-use onair_bus::LocalBus;
+use onair_bus::{Bus, LocalBus, RedisBus};
 use onair_egress::{Egress, EgressConfig, LocalDir, Routed, S3Storage, Storage};
 use onair_sfu::{MediaConfig, Sfu, SfuConfig};
 use tokio::net::TcpListener;
 
 use crate::config::{dev_key, Config};
-use crate::DevArgs;
+use crate::{DevArgs, Role};
 
 /// `onair dev`: embedded defaults, a persisted key pair, a friendly banner.
 pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
@@ -39,8 +39,11 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
         signal: format!("ws://{addr}"),
         public: format!("http://{addr}"),
     };
-    let (state, storage) = build_state(&config, KeySet::new([key.clone()]), &urls).await?;
-    let sfu = start_sfu(&config, &state)?;
+    let keys = Arc::new(KeySet::new([key.clone()]));
+    let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
+    let storage = build_storage(&config, &keys, &urls)?;
+    let state = build_state(&config, keys, bus, &urls, storage.clone()).await?;
+    let sfu = start_sfu(&config, &state.keys, &state.bus)?;
 
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let server_token = mint(
@@ -64,16 +67,40 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     println!("  Demo:         http://{addr}/  (join a call from two tabs)");
     println!("  Media (UDP):  {}", sfu.udp_addr());
     println!("  Data dir:     {}", data_dir.display());
-    let demo = crate::demo::router(key, args.web_dir);
-    run(listener, state, sfu, storage, &config, Some(demo)).await
+    let egress = egress_config(&state.keys, &state.config.signal_url, storage)?;
+    let node = Node {
+        keys: state.keys.clone(),
+        bus: state.bus.clone(),
+        api: Some(state),
+        sfu: Some(sfu),
+        egress: Some(egress),
+        demo: Some(crate::demo::router(key, args.web_dir)),
+    };
+    run(listener, node, &config).await
 }
 
-/// `onair serve --config FILE`.
-pub async fn serve(file: Option<&Path>) -> anyhow::Result<()> {
+/// `onair serve --config FILE [--role …]`.
+pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
     let config = Config::load(file)?;
-    let keys = config.key_set();
+    let keys = Arc::new(config.key_set());
     if keys.is_empty() {
         bail!("no API keys configured: add [[api_keys]] to the config or set ONAIR_API_KEY and ONAIR_API_SECRET");
+    }
+    let has = |role| roles.is_empty() || roles.contains(&role);
+    let split = !(has(Role::Api) && has(Role::Sfu) && has(Role::Egress));
+    let bus: Arc<dyn Bus> = match &config.redis_url {
+        Some(url) => Arc::new(
+            RedisBus::connect(url)
+                .await
+                .context("connecting to the Redis bus (redis_url)")?,
+        ),
+        None if split => {
+            bail!("running only some roles needs a shared bus: set redis_url (ONAIR_REDIS_URL)")
+        }
+        None => Arc::new(LocalBus::new()),
+    };
+    if has(Role::Egress) && !has(Role::Sfu) && config.signal_url.is_none() {
+        bail!("an egress node joins calls through the SFU: set signal_url (ONAIR_SIGNAL_URL)");
     }
     let listener = bind(&config).await?;
     let addr = listener.local_addr()?;
@@ -87,10 +114,39 @@ pub async fn serve(file: Option<&Path>) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| format!("http://{addr}")),
     };
-    let (state, storage) = build_state(&config, keys, &urls).await?;
-    let sfu = start_sfu(&config, &state)?;
-    tracing::info!(%addr, "OnAir API listening");
-    run(listener, state, sfu, storage, &config, None).await
+    let storage = build_storage(&config, &keys, &urls)?;
+    let api = match has(Role::Api) {
+        true => {
+            Some(build_state(&config, keys.clone(), bus.clone(), &urls, storage.clone()).await?)
+        }
+        false => None,
+    };
+    let sfu = match has(Role::Sfu) {
+        true => Some(start_sfu(&config, &keys, &bus)?),
+        false => None,
+    };
+    let egress = match has(Role::Egress) {
+        true => Some(egress_config(&keys, &urls.signal, storage)?),
+        false => None,
+    };
+    let running: Vec<&str> = [
+        (api.is_some(), "api"),
+        (sfu.is_some(), "sfu"),
+        (egress.is_some(), "egress"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    tracing::info!(%addr, roles = %running.join(","), bus = if config.redis_url.is_some() { "redis" } else { "local" }, "OnAir listening");
+    let node = Node {
+        keys,
+        bus,
+        api,
+        sfu,
+        egress,
+        demo: None,
+    };
+    run(listener, node, &config).await
 }
 
 async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
@@ -121,11 +177,33 @@ impl FileLinks for StorageLinks {
     }
 }
 
+/// Where files go: the data dir, or S3 for recordings when configured.
+fn build_storage(config: &Config, keys: &KeySet, urls: &Urls) -> anyhow::Result<Arc<dyn Storage>> {
+    let key = keys.primary().cloned().context("no API key")?;
+    let local = Arc::new(LocalDir::new(
+        &config.data_dir,
+        &urls.public,
+        key,
+        config.link_ttl,
+    ));
+    // Recordings go to S3 when configured; live HLS is always served locally.
+    Ok(match &config.s3 {
+        Some(s3) => {
+            tracing::info!(bucket = %s3.bucket, endpoint = ?s3.endpoint, "recordings go to S3");
+            let files = Arc::new(S3Storage::new(s3, &config.data_dir, config.link_ttl));
+            Arc::new(Routed::new(local, files))
+        }
+        None => local,
+    })
+}
+
 async fn build_state(
     config: &Config,
-    keys: KeySet,
+    keys: Arc<KeySet>,
+    bus: Arc<dyn Bus>,
     urls: &Urls,
-) -> anyhow::Result<(AppState, Arc<dyn Storage>)> {
+    storage: Arc<dyn Storage>,
+) -> anyhow::Result<AppState> {
     let url = config.database_url();
     let store: Arc<dyn Store> = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Arc::new(
@@ -140,37 +218,32 @@ async fn build_state(
         bail!("database_url must start with sqlite: or postgres:");
     };
     onair_api::seed_call_types(store.as_ref()).await?;
-    let key = keys.primary().cloned().context("no API key")?;
-    let local = Arc::new(LocalDir::new(
-        &config.data_dir,
-        &urls.public,
-        key,
-        config.link_ttl,
-    ));
-    // Recordings go to S3 when configured; live HLS is always served locally.
-    let storage: Arc<dyn Storage> = match &config.s3 {
-        Some(s3) => {
-            tracing::info!(bucket = %s3.bucket, endpoint = ?s3.endpoint, "recordings go to S3");
-            let files = Arc::new(S3Storage::new(s3, &config.data_dir, config.link_ttl));
-            Arc::new(Routed::new(local, files))
-        }
-        None => local,
-    };
-    let state = AppState {
+    Ok(AppState {
         store,
-        bus: Arc::new(LocalBus::new()),
-        keys: Arc::new(keys),
+        bus,
+        keys,
         config: Arc::new(ApiConfig {
             signal_url: urls.signal.clone(),
             ice_servers: config.ice_servers.clone(),
             join_token_ttl: config.join_token_ttl.max(Duration::from_secs(60)),
         }),
-        files: Arc::new(StorageLinks(storage.clone())),
-    };
-    Ok((state, storage))
+        files: Arc::new(StorageLinks(storage)),
+    })
 }
 
-fn start_sfu(config: &Config, state: &AppState) -> anyhow::Result<Sfu> {
+fn egress_config(
+    keys: &KeySet,
+    signal_url: &str,
+    storage: Arc<dyn Storage>,
+) -> anyhow::Result<EgressConfig> {
+    Ok(EgressConfig {
+        signal_url: signal_url.to_owned(),
+        key: keys.primary().cloned().context("no API key")?,
+        storage,
+    })
+}
+
+fn start_sfu(config: &Config, keys: &Arc<KeySet>, bus: &Arc<dyn Bus>) -> anyhow::Result<Sfu> {
     let sfu = SfuConfig {
         media: MediaConfig {
             udp_bind: config.rtc_udp,
@@ -179,36 +252,46 @@ fn start_sfu(config: &Config, state: &AppState) -> anyhow::Result<Sfu> {
         },
         participant_timeout: config.rtc_participant_timeout,
     };
-    Sfu::start(sfu, state.keys.clone(), state.bus.clone())
+    Sfu::start(sfu, keys.clone(), bus.clone())
         .with_context(|| format!("binding the SFU media port {}", config.rtc_udp))
 }
 
-async fn run(
-    listener: TcpListener,
-    state: AppState,
-    sfu: Sfu,
-    storage: Arc<dyn Storage>,
-    config: &Config,
+/// What one process runs: any of the roles, and the demo page in `dev`.
+struct Node {
+    keys: Arc<KeySet>,
+    bus: Arc<dyn Bus>,
+    api: Option<AppState>,
+    sfu: Option<Sfu>,
+    egress: Option<EgressConfig>,
     demo: Option<axum::Router>,
-) -> anyhow::Result<()> {
-    onair_api::presence::spawn(state.clone());
-    let key = state.keys.primary().cloned().context("no API key")?;
-    let egress = EgressConfig {
-        signal_url: state.config.signal_url.clone(),
-        key,
-        storage,
-    };
-    Egress::start(egress, state.bus.clone());
-    let mut app = sfu
-        .router()
-        .merge(LocalDir::router(&config.data_dir, state.keys.clone()));
-    if let Some(demo) = demo {
+}
+
+async fn run(listener: TcpListener, node: Node, config: &Config) -> anyhow::Result<()> {
+    // Every node serves its data dir's files (recordings, live HLS) to link holders.
+    let mut app = LocalDir::router(&config.data_dir, node.keys);
+    if let Some(egress) = node.egress {
+        Egress::start(egress, node.bus);
+    }
+    if let Some(sfu) = &node.sfu {
+        app = app.merge(sfu.router());
+    }
+    if let Some(demo) = node.demo {
         app = app.merge(demo);
     }
-    let app = app.merge(onair_api::router(state));
+    app = match node.api {
+        Some(state) => {
+            onair_api::presence::spawn(state.clone());
+            app.merge(onair_api::router(state))
+        }
+        None => app.route(
+            "/healthz",
+            axum::routing::get(onair_api::routes::ops::healthz),
+        ),
+    };
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;
+    drop(node.sfu);
     Ok(())
 }
 

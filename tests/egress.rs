@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::json;
-use support::call::{camera, microphone, Call};
+use support::call::{camera, h264_camera, microphone, Call};
 use support::probe::{codecs, luma, number, probe, stream};
 
 async fn recording_state(call: &Call, path: &str) -> Option<String> {
@@ -207,52 +207,53 @@ async fn killed_worker_leaves_a_playable_file_and_a_failed_job() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hls_playlist_plays_while_live_and_closes_on_stop() {
-    let call = Call::start();
-    let alice = publisher(&call, "alice", "hls").await;
+/// Starts HLS of `default:{id}` at `preset`; the playlist URL, once the call shows it.
+async fn start_hls(call: &Call, id: &str, preset: &str) -> String {
+    let path = format!("/calls/default/{id}");
     let (status, body) = call
         .api(
             Method::POST,
-            "/calls/default/hls/hls/start",
-            json!({"preset": "360p"}),
+            &format!("{path}/hls/start"),
+            json!({ "preset": preset }),
         )
         .await;
     assert_eq!(status, 201, "{body}");
-
-    // The call shows the playlist once the broadcast runs.
     let deadline = Instant::now() + Duration::from_secs(20);
-    let playlist = loop {
-        let (_, body) = call
-            .api(Method::GET, "/calls/default/hls", json!(null))
-            .await;
+    loop {
+        let (_, body) = call.api(Method::GET, &path, json!(null)).await;
         let hls = &body["call"]["egress"]["hls"];
         if let (Some("active"), Some(url)) = (hls["state"].as_str(), hls["playlist_url"].as_str()) {
-            break url.to_owned();
+            return url.to_owned();
         }
         assert!(Instant::now() < deadline, "no playlist: {body}");
         tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    // Wait for three segments, then read five seconds the way a player would.
+    }
+}
+
+/// Waits until the live playlist lists `n` segments; its text.
+async fn listed(playlist: &str, n: usize) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let text = reqwest::get(&playlist).await.unwrap().text().await.unwrap();
-        if text.matches("#EXTINF").count() >= 3 {
-            break;
+        let text = reqwest::get(playlist).await.unwrap().text().await.unwrap();
+        if text.matches("#EXTINF").count() >= n {
+            return text;
         }
         assert!(Instant::now() < deadline, "playlist stays short: {text}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("live.ts");
+}
+
+/// Reads `seconds` from the live playlist the way a player would, into `dir/live.ts`.
+async fn read_live(playlist: &str, seconds: u32, dir: &std::path::Path) -> std::path::PathBuf {
+    let out = dir.join("live.ts");
     let read = {
-        let (playlist, out) = (playlist.clone(), out.clone());
+        let (playlist, out, seconds) = (playlist.to_owned(), out.clone(), seconds.to_string());
         tokio::task::spawn_blocking(move || {
             std::process::Command::new("timeout")
                 .args([
-                    "60", "ffmpeg", "-v", "error", "-i", &playlist, "-t", "5", "-c", "copy", "-f",
-                    "mpegts",
+                    "60", "ffmpeg", "-v", "error", "-i", &playlist, "-t", &seconds,
                 ])
+                .args(["-c", "copy", "-f", "mpegts"])
                 .arg(&out)
                 .output()
                 .unwrap()
@@ -265,6 +266,18 @@ async fn hls_playlist_plays_while_live_and_closes_on_stop() {
         "ffmpeg: {}",
         String::from_utf8_lossy(&read.stderr)
     );
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_playlist_plays_while_live_and_closes_on_stop() {
+    let call = Call::start();
+    let alice = publisher(&call, "alice", "hls").await;
+    let playlist = start_hls(&call, "hls", "360p").await;
+    // Wait for three segments, then read five seconds the way a player would.
+    listed(&playlist, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = read_live(&playlist, 5, dir.path()).await;
     let info = probe(&out);
     assert_eq!(codecs(&info), ["aac", "h264"], "{info}");
     let duration = number(&info["format"]["duration"]);
@@ -310,6 +323,44 @@ async fn hls_playlist_plays_while_live_and_closes_on_stop() {
             || body["call"]["egress"]["hls"]["state"] == "ending"
     );
     println!("HLS: read {duration:.2} s of H.264 + AAC from the live playlist, luma {luma:.0}; closed on stop");
+    alice.leave().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_passes_the_hosts_h264_through() {
+    let call = Call::start();
+    let alice = call.join("alice", "default:pass").await;
+    alice.publish(h264_camera()).await.unwrap();
+    alice.publish(microphone()).await.unwrap();
+    // At 720p a transcode would make 1280x720 High; passed through, the
+    // picture stays alice's 640x360 constrained baseline.
+    let playlist = start_hls(&call, "pass", "720p").await;
+    let text = listed(&playlist, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = read_live(&playlist, 5, dir.path()).await;
+    let info = probe(&out);
+    assert_eq!(codecs(&info), ["aac", "h264"], "{info}");
+    let video = stream(&info, "video");
+    assert_eq!(
+        (&video["width"], &video["height"], &video["profile"]),
+        (&json!(640), &json!(360), &json!("Constrained Baseline")),
+        "{video}"
+    );
+    let duration = number(&info["format"]["duration"]);
+    assert!(duration >= 4.5, "read only {duration:.2} s");
+    let luma = luma(&out, 2.0, None);
+    assert!(luma > 40.0, "the live picture is black (luma {luma})");
+    // Segments keep their target length: the recorder asks alice for a
+    // keyframe every segment.
+    let lengths: Vec<f64> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .filter_map(|l| l.trim_end_matches(',').split(',').next()?.parse().ok())
+        .collect();
+    assert!(lengths.iter().all(|l| *l <= 3.0), "segments: {lengths:?}");
+    let asked = alice.stats().keyframe_requests;
+    assert!(asked >= 2, "the recorder asked for {asked} keyframes");
+    println!("HLS passthrough: {duration:.2} s of alice's own H.264 640x360 + AAC, segments {lengths:?}, {asked} keyframe requests");
     alice.leave().await;
 }
 

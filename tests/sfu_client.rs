@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 
 use livekit_protocol as lk;
 
-use onair_client::files::annexb;
-use onair_client::{api, Client, Codec, LocalLayer, LocalTrack, Source, Stats};
-use support::call::{camera, media, microphone, Call};
+use onair_client::{api, Client, Codec, Stats};
+use support::call::{camera, h264_camera, microphone, Call};
 
 fn video(s: &Stats, from: &str) -> Option<onair_client::TrackStats> {
     s.tracks
@@ -210,20 +209,7 @@ async fn backstage_gates_media_until_go_live_then_end_disconnects() {
 async fn h264_is_forwarded() {
     let call = Call::start();
     let alice = call.join("alice", "default:h264").await;
-    alice
-        .publish(LocalTrack {
-            name: "camera".into(),
-            source: Source::Camera,
-            codec: Codec::H264,
-            layers: vec![LocalLayer {
-                rid: None,
-                width: 640,
-                height: 360,
-                frames: annexb(&media().join("640.h264"), 30).unwrap(),
-            }],
-        })
-        .await
-        .unwrap();
+    let camera = alice.publish(h264_camera()).await.unwrap();
     let bob = call.join("bob", "default:h264").await;
     let s = bob
         .wait_for(WAIT, |s| {
@@ -233,8 +219,15 @@ async fn h264_is_forwarded() {
         .unwrap_or_else(|s| panic!("no H.264 from alice: {s:?}"));
     let v = video(&s, "alice").unwrap();
     assert_eq!(v.codec, Some(Codec::H264));
+    // bob's keyframe request reaches alice through the SFU.
+    let before = alice.stats().keyframe_requests;
+    bob.request_keyframe(&camera);
+    alice
+        .wait_for(WAIT, |s| s.keyframe_requests > before)
+        .await
+        .unwrap_or_else(|s| panic!("no keyframe request reached alice: {s:?}"));
     println!(
-        "bob: alice's H.264 {} frames, {} keyframes",
+        "bob: alice's H.264 {} frames, {} keyframes; a PLI reached alice",
         v.frames, v.keyframes
     );
 }

@@ -5,16 +5,24 @@
 //! SFU publishes participant joins and leaves; the API records them.
 //!
 //! [`Bus`] is the interface. [`LocalBus`] is the in-process implementation
-//! used by `onair dev` and single-node deployments; a Redis implementation
-//! (pub/sub) plugs in behind the same trait for multi-node clusters, which is
-//! why events are plain serde types and subscriptions are fed from a local
-//! broadcast channel whatever the transport.
+//! used by `onair dev` and single-node deployments; [`RedisBus`] (pub/sub)
+//! plugs in behind the same trait when the roles run as separate processes,
+//! which is why events are plain serde types and subscriptions are fed from a
+//! local broadcast channel whatever the transport.
+//!
+//! Besides broadcasting, the bus hands out *claims*: when several nodes could
+//! take the same work (two egress workers seeing one job request), the one
+//! whose [`Bus::claim`] succeeds does it.
 
 mod event;
 mod local;
+mod redis;
 
 pub use event::{Event, EventKind};
 pub use local::LocalBus;
+pub use redis::RedisBus;
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::broadcast;
@@ -36,6 +44,10 @@ pub trait Bus: Send + Sync + 'static {
 
     /// A new subscription that receives every event published from now on.
     fn subscribe(&self) -> Subscription;
+
+    /// Claims `key` for the caller: true for the first caller on the whole
+    /// bus, false for everyone after it until `ttl` has passed.
+    async fn claim(&self, key: &str, ttl: Duration) -> Result<bool, BusError>;
 }
 
 /// A stream of events. A subscriber that falls far behind skips the oldest

@@ -1,5 +1,9 @@
 //! The in-process bus: a tokio broadcast channel.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
@@ -12,13 +16,18 @@ const CAPACITY: usize = 1024;
 #[derive(Clone)]
 pub struct LocalBus {
     tx: broadcast::Sender<Event>,
+    /// Claimed keys and when each claim lapses.
+    claims: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl LocalBus {
     /// A new, empty bus.
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(CAPACITY);
-        Self { tx }
+        Self {
+            tx,
+            claims: Arc::default(),
+        }
     }
 }
 
@@ -38,6 +47,17 @@ impl Bus for LocalBus {
 
     fn subscribe(&self) -> Subscription {
         Subscription::new(self.tx.subscribe())
+    }
+
+    async fn claim(&self, key: &str, ttl: Duration) -> Result<bool, BusError> {
+        let now = Instant::now();
+        let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        claims.retain(|_, lapses| *lapses > now);
+        if claims.contains_key(key) {
+            return Ok(false);
+        }
+        claims.insert(key.to_owned(), now + ttl);
+        Ok(true)
     }
 }
 
@@ -77,5 +97,17 @@ mod tests {
         }
         // The oldest 10 were dropped for this subscriber.
         assert_eq!(slow.recv().await.unwrap().created_at_ms, 10);
+    }
+
+    #[tokio::test]
+    async fn a_key_is_claimed_once_until_its_claim_lapses() {
+        let bus = LocalBus::new();
+        let other = bus.clone();
+        let ttl = Duration::from_millis(50);
+        assert!(bus.claim("job-1", ttl).await.unwrap());
+        assert!(!other.claim("job-1", ttl).await.unwrap());
+        assert!(other.claim("job-2", ttl).await.unwrap());
+        tokio::time::sleep(ttl * 2).await;
+        assert!(other.claim("job-1", ttl).await.unwrap());
     }
 }

@@ -11,6 +11,11 @@
 //! audiotestsrc (silence, live)┘                                    └─ hlssink2            (HLS)
 //! ```
 //!
+//! For a livestream whose host publishes H.264, HLS can instead pass the
+//! host's video through untouched ([`VideoMode::Passthrough`]): no decoding,
+//! no encoding, the host's picture as sent; only the audio is mixed and
+//! encoded. Other cameras are then not shown.
+//!
 //! The live test sources keep the timeline running while nobody publishes.
 //! Frames are timestamped on the pipeline's running time: a track's first
 //! frame at its arrival, later ones by their RTP media time from there, so
@@ -32,6 +37,8 @@ const MIXER_LATENCY_NS: u64 = 300_000_000;
 /// A new speaker is shown large once they have been the loudest this long
 /// (so the layout does not flicker between people taking turns).
 const SPEAKER_HOLD: std::time::Duration = std::time::Duration::from_millis(1500);
+/// Compressed bytes an input queues before it drops frames.
+const MAX_QUEUED: u64 = 4 << 20;
 /// A track whose media time strays this far from the clock is re-anchored.
 const MAX_DRIFT: gst::ClockTime = gst::ClockTime::from_seconds(1);
 
@@ -51,6 +58,15 @@ pub enum Output {
     },
     /// FLV pushed to an RTMP URL (with its stream key).
     Rtmp(String),
+}
+
+/// How the video of the output is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VideoMode {
+    /// Every camera decoded, laid out on the canvas and encoded.
+    Mix,
+    /// One H.264 track's frames as they are (the canvas size does not apply).
+    Passthrough,
 }
 
 /// The output picture and encoding.
@@ -86,7 +102,8 @@ impl Canvas {
 
 struct Input {
     src: gst_app::AppSrc,
-    pad: gst::Pad,
+    /// Its compositor pad (none for audio and a passed-through track).
+    pad: Option<gst::Pad>,
     video: bool,
     /// Who publishes it.
     identity: String,
@@ -99,7 +116,10 @@ struct Input {
 /// A running composite recording.
 pub struct Composite {
     pipeline: gst::Pipeline,
-    compositor: gst::Element,
+    /// The video mixer (none when passing a track through).
+    compositor: Option<gst::Element>,
+    /// The source of the passed-through video, and which track feeds it now.
+    passthrough: Option<(gst_app::AppSrc, Option<String>)>,
     mixer: gst::Element,
     canvas: Canvas,
     inputs: HashMap<String, Input>,
@@ -113,7 +133,11 @@ pub struct Composite {
 
 impl Composite {
     /// Builds the pipeline writing to `output` and starts it.
-    pub fn start(canvas: Canvas, output: &Output) -> Result<Composite, PipelineError> {
+    pub fn start(
+        canvas: Canvas,
+        output: &Output,
+        mode: VideoMode,
+    ) -> Result<Composite, PipelineError> {
         gst::init()?;
         let (w, h, fps) = (canvas.width, canvas.height, canvas.fps);
         // Keyframes every segment (HLS) or every two seconds (recording).
@@ -139,18 +163,28 @@ impl Composite {
                 fps * 2,
             ),
         };
+        let video = match mode {
+            VideoMode::Mix => format!(
+                "compositor name=mix background=black \
+                   ! video/x-raw,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1 ! videoconvert \
+                   ! x264enc tune=zerolatency speed-preset=veryfast bitrate={kbps} key-int-max={gop} \
+                   ! h264parse config-interval=-1 ! queue ! {video_pad} \
+                 videotestsrc is-live=true pattern=black \
+                   ! video/x-raw,width={w},height={h},framerate={fps}/1 ! mix.",
+                kbps = canvas.video_kbps,
+            ),
+            VideoMode::Passthrough => format!(
+                "appsrc name=video is-live=true format=time block=false max-bytes={MAX_QUEUED} \
+                   caps=video/x-h264,stream-format=byte-stream,alignment=au \
+                   ! h264parse config-interval=-1 ! queue ! {video_pad}"
+            ),
+        };
         let description = format!(
-            "compositor name=mix background=black \
-               ! video/x-raw,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1 ! videoconvert \
-               ! x264enc tune=zerolatency speed-preset=veryfast bitrate={kbps} key-int-max={gop} \
-               ! h264parse config-interval=-1 ! queue ! {video_pad} \
+            "{video} \
              audiomixer name=amix ! audio/x-raw,rate=48000,channels=2 ! audioconvert \
                ! avenc_aac bitrate=128000 ! aacparse ! queue ! {audio_pad} \
              {sink} \
-             videotestsrc is-live=true pattern=black \
-               ! video/x-raw,width={w},height={h},framerate={fps}/1 ! mix. \
-             audiotestsrc is-live=true wave=silence ! audio/x-raw,rate=48000,channels=2 ! amix.",
-            kbps = canvas.video_kbps,
+             audiotestsrc is-live=true wave=silence ! audio/x-raw,rate=48000,channels=2 ! amix."
         );
         let pipeline = gst::parse::launch(&description)?
             .downcast::<gst::Pipeline>()
@@ -160,9 +194,19 @@ impl Composite {
                 .by_name(name)
                 .ok_or_else(|| PipelineError(format!("no element `{name}`")))
         };
-        let compositor = by_name("mix")?;
+        let compositor = pipeline.by_name("mix");
+        let passthrough = match pipeline.by_name("video") {
+            Some(src) => Some((
+                src.downcast::<gst_app::AppSrc>()
+                    .map_err(|_| PipelineError("`video` is not an appsrc".into()))?,
+                None,
+            )),
+            None => None,
+        };
         let mixer = by_name("amix")?;
-        compositor.set_property("latency", MIXER_LATENCY_NS);
+        if let Some(compositor) = &compositor {
+            compositor.set_property("latency", MIXER_LATENCY_NS);
+        }
         mixer.set_property("latency", MIXER_LATENCY_NS);
         match output {
             Output::Mp4(path) => {
@@ -189,6 +233,7 @@ impl Composite {
         Ok(Composite {
             pipeline,
             compositor,
+            passthrough,
             mixer,
             canvas,
             inputs: HashMap::new(),
@@ -201,9 +246,27 @@ impl Composite {
     /// Feeds one frame; its track joins the picture or the mix on its first frame.
     pub fn push(&mut self, frame: &RemoteFrame) -> Result<(), PipelineError> {
         if !self.inputs.contains_key(&frame.track_sid) {
-            let input = self.add_input(frame.codec, &frame.identity)?;
+            let input = match &mut self.passthrough {
+                Some((src, shown)) if frame.codec != Codec::Opus => {
+                    // Only one H.264 track is passed through at a time.
+                    if shown.is_some() || frame.codec != Codec::H264 {
+                        return Ok(());
+                    }
+                    *shown = Some(frame.track_sid.clone());
+                    Input {
+                        src: src.clone(),
+                        pad: None,
+                        video: true,
+                        identity: frame.identity.clone(),
+                        anchor: None,
+                        waiting_keyframe: true,
+                    }
+                }
+                _ => self.add_input(frame.codec, &frame.identity)?,
+            };
+            let tiled = input.video && input.pad.is_some();
             self.inputs.insert(frame.track_sid.clone(), input);
-            if frame.codec != Codec::Opus {
+            if tiled {
                 self.tiles.push(frame.track_sid.clone());
                 self.relayout();
             }
@@ -250,16 +313,32 @@ impl Composite {
         let Some(input) = self.inputs.remove(track_sid) else {
             return;
         };
-        let _ = input.src.end_of_stream();
-        if input.video {
-            // Its last picture must not linger on the canvas.
-            input.pad.set_property("alpha", 0.0f64);
-            self.tiles.retain(|t| t != track_sid);
-            self.relayout();
-        }
         tracing::info!(track = %track_sid, "track leaves the composite");
-        // The branch drains to EOS; its pad is released when the pipeline stops.
-        drop(input.pad);
+        match input.pad {
+            Some(pad) => {
+                let _ = input.src.end_of_stream();
+                // Its last picture must not linger on the canvas. The branch
+                // drains to EOS; its pad is released when the pipeline stops.
+                pad.set_property("alpha", 0.0f64);
+                self.tiles.retain(|t| t != track_sid);
+                self.relayout();
+            }
+            // The passed-through source stays open for the next H.264 track
+            // (the host coming back).
+            None if input.video => {
+                if let Some((_, shown)) = &mut self.passthrough {
+                    *shown = None;
+                }
+            }
+            None => {
+                let _ = input.src.end_of_stream();
+            }
+        }
+    }
+
+    /// The track whose video is passed through now, if any.
+    pub fn passed_through(&self) -> Option<&str> {
+        self.passthrough.as_ref()?.1.as_deref()
     }
 
     /// `identity` is the loudest speaker now (none: nobody speaks). Once
@@ -326,11 +405,11 @@ impl Composite {
             _ => layout::grid(order.len(), w, h),
         };
         for (sid, tile) in order.into_iter().zip(tiles) {
-            if let Some(input) = self.inputs.get(sid) {
-                input.pad.set_property("xpos", tile.x);
-                input.pad.set_property("ypos", tile.y);
-                input.pad.set_property("width", tile.width);
-                input.pad.set_property("height", tile.height);
+            if let Some(pad) = self.inputs.get(sid).and_then(|i| i.pad.as_ref()) {
+                pad.set_property("xpos", tile.x);
+                pad.set_property("ypos", tile.y);
+                pad.set_property("width", tile.width);
+                pad.set_property("height", tile.height);
             }
         }
     }
@@ -356,7 +435,7 @@ impl Composite {
             .caps(&caps)
             .is_live(true)
             .format(gst::Format::Time)
-            .max_bytes(4 << 20)
+            .max_bytes(MAX_QUEUED)
             .block(false)
             .build();
         let mut chain: Vec<gst::Element> = vec![src.clone().upcast()];
@@ -375,7 +454,11 @@ impl Composite {
         }
         self.pipeline.add_many(&chain)?;
         gst::Element::link_many(&chain)?;
-        let sink = if video { &self.compositor } else { &self.mixer };
+        let sink = match (video, &self.compositor) {
+            (false, _) => &self.mixer,
+            (true, Some(compositor)) => compositor,
+            (true, None) => return Err(PipelineError("no video mixer".into())),
+        };
         let pad = sink
             .request_pad_simple("sink_%u")
             .ok_or_else(|| PipelineError("no mixer pad".into()))?;
@@ -394,7 +477,7 @@ impl Composite {
         }
         Ok(Input {
             src,
-            pad,
+            pad: video.then_some(pad),
             video,
             identity: identity.to_owned(),
             anchor: None,

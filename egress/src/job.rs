@@ -12,10 +12,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use onair_auth::token::mint;
 use onair_auth::{JoinClaims, OnAirGrant, VideoGrant};
-use onair_client::{Client, MediaEvent};
-use tokio::sync::oneshot;
+use onair_client::{Client, Codec, MediaEvent};
+use tokio::sync::{mpsc, oneshot};
 
-use crate::composite::{Canvas, Composite, Output};
+use crate::composite::{Canvas, Composite, Output, VideoMode};
 use crate::service::{EgressConfig, Reporter};
 use crate::track::{self, TrackFile};
 
@@ -25,6 +25,8 @@ const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
 const FINISH_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a track recording waits for its track's first frame.
 const TRACK_WAIT: Duration = Duration::from_secs(20);
+/// How long an HLS job waits for the first video to choose its [`VideoMode`].
+const CHOOSE_WAIT: Duration = Duration::from_secs(3);
 /// Pause before reconnecting a dropped RTMP target.
 const RTMP_RETRY: Duration = Duration::from_secs(2);
 
@@ -331,7 +333,12 @@ async fn record(
     let (client, mut media) = Client::connect_receiving(&config.signal_url, &job.token(config))
         .await
         .map_err(|e| (format!("joining the call: {e}"), false))?;
-    let mut composite = match Composite::start(canvas, &output) {
+    let mode = match job.kind {
+        JobKind::Hls => video_mode(&client, &mut media).await,
+        _ => VideoMode::Mix,
+    };
+    tracing::info!(egress = %job.id, ?mode, "egress video");
+    let mut composite = match Composite::start(canvas, &output, mode) {
         Ok(c) => c,
         Err(e) => {
             client.leave().await;
@@ -369,7 +376,16 @@ async fn record(
                     tracing::warn!(egress = %job.id, error = %e, "RTMP target lost; reconnecting");
                     drop(composite);
                     tokio::time::sleep(RTMP_RETRY).await;
-                    composite = Composite::start(canvas, &output).map_err(|e| (e.to_string(), false))?;
+                    composite = Composite::start(canvas, &output, mode).map_err(|e| (e.to_string(), false))?;
+                    // The new pipeline's decoders start at keyframes: ask for them.
+                    for sid in &client.stats().video {
+                        client.request_keyframe(sid);
+                    }
+                }
+                // A passed-through track decides where segments can start:
+                // ask for a keyframe every segment.
+                if let Some(sid) = composite.passed_through() {
+                    client.request_keyframe(sid);
                 }
                 if let Some(f) = file.filter(|_| job.kind == JobKind::Recording) {
                     // Upload what is complete; a failure is retried on the next tick.
@@ -395,6 +411,30 @@ async fn record(
             Ok((duration, 0))
         }
         (Some(why), _) | (None, Err(why)) => Err((why, file.is_some_and(|f| f.path.exists()))),
+    }
+}
+
+/// HLS passes the host's video through when the call's only camera sends
+/// H.264, and mixes and encodes otherwise. Decided on the first video frame,
+/// or after [`CHOOSE_WAIT`] without one; what arrives before is dropped.
+async fn video_mode(client: &Client, media: &mut mpsc::UnboundedReceiver<MediaEvent>) -> VideoMode {
+    let first = tokio::time::timeout(CHOOSE_WAIT, async {
+        loop {
+            match media.recv().await {
+                Some(MediaEvent::Frame(f)) if f.codec != Codec::Opus => return Some(f),
+                Some(_) => {}
+                None => return None,
+            }
+        }
+    })
+    .await;
+    match first {
+        Ok(Some(f)) if f.codec == Codec::H264 && client.stats().video.len() == 1 => {
+            // Its decoder starts at a keyframe: ask for one now.
+            client.request_keyframe(&f.track_sid);
+            VideoMode::Passthrough
+        }
+        _ => VideoMode::Mix,
     }
 }
 

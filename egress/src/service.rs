@@ -13,6 +13,9 @@ use tokio::sync::oneshot;
 use crate::job::{self, CompositeJob, JobKind};
 use crate::storage::Storage;
 
+/// How long a claimed job request stays claimed (long past any retry of it).
+const CLAIM_TTL: Duration = Duration::from_secs(24 * 3600);
+
 /// What egress jobs need.
 pub struct EgressConfig {
     /// The SFU's signal URL (jobs join calls like any client).
@@ -43,6 +46,15 @@ impl Egress {
                         backstage,
                         target,
                     } => {
+                        // With several workers on the bus, the first to claim the job runs it.
+                        match bus.claim(&format!("egress:{egress_id}"), CLAIM_TTL).await {
+                            Ok(true) => {}
+                            Ok(false) => continue,
+                            Err(e) => {
+                                tracing::warn!(egress = %egress_id, error = %e, "cannot claim the egress job");
+                                continue;
+                            }
+                        }
                         let report = Reporter {
                             bus: bus.clone(),
                             call_cid: event.call_cid.clone(),

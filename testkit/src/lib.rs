@@ -2,11 +2,13 @@
 //! stopped when the test process ends.
 //!
 //! - [`postgres`]: a throwaway PostgreSQL cluster (initdb into a temp dir).
+//! - [`redis`]: a throwaway Redis server per test.
 //! - [`media`]: VP8 and Opus files made by ffmpeg.
 //! - [`free_port`]: a free TCP port on 127.0.0.1.
 
 pub mod media;
 pub mod postgres;
+pub mod redis;
 
 use std::net::TcpListener;
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use onair_client::files::{ivf, ogg_opus};
+use onair_client::files::{annexb, ivf, ogg_opus};
 use onair_client::{api, Client, Codec, LocalLayer, LocalTrack, Source};
 use onair_testkit::media;
 
@@ -50,6 +50,21 @@ pub fn camera(simulcast: bool) -> LocalTrack {
                 frames: ivf(&media().join(format!("{w}.ivf"))).unwrap(),
             })
             .collect(),
+    }
+}
+
+/// A 640x360 H.264 camera (constrained baseline, a keyframe every second).
+pub fn h264_camera() -> LocalTrack {
+    LocalTrack {
+        name: "camera".into(),
+        source: Source::Camera,
+        codec: Codec::H264,
+        layers: vec![LocalLayer {
+            rid: None,
+            width: 640,
+            height: 360,
+            frames: annexb(&media().join("640.h264"), 30).unwrap(),
+        }],
     }
 }
 

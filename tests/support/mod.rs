@@ -97,12 +97,33 @@ fn start_dev(mut cmd: Command) -> Onair {
 
 /// `onair serve --config FILE` listening on `port`; waits for `/readyz`.
 pub fn serve(config: &Path, port: u16) -> Onair {
-    let child = Command::new(bin())
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
+    serve_roles(config, port, None, None)
+}
+
+/// `onair serve --config FILE [--role ROLES]` listening on `port`, its log
+/// (at info for egress) in `log` if given; waits until it answers
+/// `/healthz`, and `/readyz` if it runs the API.
+pub fn serve_roles(config: &Path, port: u16, roles: Option<&str>, log: Option<&Path>) -> Onair {
+    let mut cmd = Command::new(bin());
+    cmd.args(["serve", "--config"]).arg(config);
+    if let Some(roles) = roles {
+        cmd.args(["--role", roles]);
+    }
+    let stderr = match log {
+        Some(path) => {
+            cmd.env("RUST_LOG", "warn,onair_egress=info");
+            Stdio::from(std::fs::File::create(path).unwrap())
+        }
+        None => {
+            cmd.env("RUST_LOG", "warn");
+            Stdio::inherit()
+        }
+    };
+    let child = cmd
+        .env_remove("ONAIR_API_KEY")
+        .env_remove("ONAIR_API_SECRET")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .expect("spawn onair serve");
     let url = format!("http://127.0.0.1:{port}");
@@ -111,10 +132,14 @@ pub fn serve(config: &Path, port: u16) -> Onair {
         url: url.clone(),
         banner: Vec::new(),
     };
+    let ready = match roles {
+        Some(r) if !r.split(',').any(|r| r == "api") => "/healthz",
+        _ => "/readyz",
+    };
     let client = reqwest::blocking::Client::new();
     for _ in 0..300 {
         if client
-            .get(format!("{url}/readyz"))
+            .get(format!("{url}{ready}"))
             .send()
             .is_ok_and(|r| r.status().is_success())
         {

@@ -19,7 +19,8 @@ use prost::Message as _;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec as StrCodec;
 use str0m::media::{
-    Direction, Frequency, MediaKind, MediaTime, Mid, Rid, Simulcast, SimulcastLayer,
+    Direction, Frequency, KeyframeRequestKind, MediaKind, MediaTime, Mid, Rid, Simulcast,
+    SimulcastLayer,
 };
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
@@ -111,6 +112,8 @@ pub struct Stats {
     pub participants: HashMap<String, String>,
     /// Published tracks of others: track sid → publisher identity.
     pub published: HashMap<String, String>,
+    /// Which of those are video tracks.
+    pub video: std::collections::HashSet<String>,
     /// Received media by track sid.
     pub tracks: HashMap<String, TrackStats>,
     /// Participant sids currently speaking.
@@ -123,6 +126,8 @@ pub struct Stats {
     pub closed: Option<String>,
     /// Both peer connections are up.
     pub connected: bool,
+    /// Keyframe requests (PLI/FIR) received for our published video.
+    pub keyframe_requests: u64,
 }
 
 /// What a receiving client ([`Client::connect_receiving`]) hands on.
@@ -175,6 +180,9 @@ enum Cmd {
         subscribe: bool,
     },
     Unpublish {
+        sid: String,
+    },
+    Keyframe {
         sid: String,
     },
     Leave,
@@ -263,6 +271,9 @@ impl Client {
                 s.participants.insert(p.identity.clone(), p.sid.clone());
                 for t in &p.tracks {
                     s.published.insert(t.sid.clone(), p.identity.clone());
+                    if t.r#type == lk::TrackType::Video as i32 {
+                        s.video.insert(t.sid.clone());
+                    }
                 }
             }
         }
@@ -294,6 +305,14 @@ impl Client {
     /// Stops sending one of our tracks (its m-line goes inactive).
     pub fn unpublish(&self, track_sid: &str) {
         let _ = self.cmd.send(Cmd::Unpublish {
+            sid: track_sid.to_owned(),
+        });
+    }
+
+    /// Asks the publisher of a remote video track for a keyframe (a PLI,
+    /// which the SFU passes on).
+    pub fn request_keyframe(&self, track_sid: &str) {
+        let _ = self.cmd.send(Cmd::Keyframe {
             sid: track_sid.to_owned(),
         });
     }
@@ -522,6 +541,7 @@ impl Worker {
                         let update = lk::UpdateSubscription { track_sids: vec![sid], subscribe, ..Default::default() };
                         let _ = self.send(Req::Subscription(update)).await;
                     }
+                    Some(Cmd::Keyframe { sid }) => self.request_keyframe(&sid),
                     Some(Cmd::Quality { sid, quality }) => {
                         let settings = lk::UpdateTrackSettings { track_sids: vec![sid], quality: i32::from(quality), ..Default::default() };
                         let _ = self.send(Req::TrackSetting(settings)).await;
@@ -558,6 +578,23 @@ impl Worker {
             .map_err(|e| ClientError::Signal(e.to_string()))
     }
 
+    /// Sends a PLI for the remote track `sid`, if we receive it.
+    fn request_keyframe(&mut self, sid: &str) {
+        let Some(mid) = self
+            .sub_mids
+            .iter()
+            .find(|(_, s)| *s == sid)
+            .map(|(m, _)| m)
+        else {
+            return;
+        };
+        if let Some(mut writer) = self.subscriber.writer(Mid::from(mid.as_str())) {
+            if let Err(e) = writer.request_keyframe(None, KeyframeRequestKind::Pli) {
+                tracing::debug!(track = sid, error = %e, "keyframe request not sent");
+            }
+        }
+    }
+
     /// Polls one peer connection until it waits; returns when it next wants time.
     async fn drain(&mut self, publisher: bool) -> Result<Instant, ClientError> {
         loop {
@@ -591,6 +628,7 @@ impl Worker {
                 lock(&self.stats).connected =
                     self.subscriber_up && (self.publisher_up || self.sending.is_empty());
             }
+            Event::KeyframeRequest(_) if publisher => lock(&self.stats).keyframe_requests += 1,
             Event::MediaData(data) if !publisher => {
                 let Some(sid) = self.sub_mids.get(&data.mid.to_string()).cloned() else {
                     return;
@@ -740,9 +778,16 @@ impl Worker {
                                 s.muted.remove(&t.sid);
                             }
                             s.published.insert(t.sid.clone(), p.identity.clone());
+                            if t.r#type == lk::TrackType::Video as i32 {
+                                s.video.insert(t.sid.clone());
+                            }
                         }
                     }
                 }
+                let Stats {
+                    video, published, ..
+                } = &mut *s;
+                video.retain(|sid| published.contains_key(sid));
             }
             Resp::SpeakersChanged(sc) => {
                 let mut s = lock(&self.stats);

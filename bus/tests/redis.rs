@@ -1,0 +1,103 @@
+//! `RedisBus` against a real `redis-server` started by the test.
+
+use std::time::Duration;
+
+use onair_bus::{Bus, Event, EventKind, RedisBus};
+use onair_testkit::redis::Redis;
+use tokio::time::timeout;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn event(n: i64) -> Event {
+    Event::new("default:x", n, EventKind::CallUpdated)
+}
+
+async fn next(sub: &mut onair_bus::Subscription) -> Event {
+    timeout(WAIT, sub.recv())
+        .await
+        .expect("an event within 5 s")
+        .expect("the bus is open")
+}
+
+#[tokio::test]
+async fn events_reach_every_node_once() {
+    let redis = Redis::start();
+    let a = RedisBus::connect(&redis.url()).await.unwrap();
+    let b = RedisBus::connect(&redis.url()).await.unwrap();
+    let (mut on_a, mut on_b) = (a.subscribe(), b.subscribe());
+    a.publish(event(1)).await.unwrap();
+    b.publish(event(2)).await.unwrap();
+    for sub in [&mut on_a, &mut on_b] {
+        assert_eq!(next(sub).await.created_at_ms, 1);
+        assert_eq!(next(sub).await.created_at_ms, 2);
+    }
+    // Each node saw its own event once: nothing else is queued.
+    assert!(timeout(Duration::from_millis(300), on_a.recv())
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn garbage_on_the_channel_is_skipped() {
+    let redis = Redis::start();
+    let bus = RedisBus::connect(&redis.url()).await.unwrap();
+    let mut sub = bus.subscribe();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg("onair:events")
+        .arg("{not json")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    bus.publish(event(7)).await.unwrap();
+    assert_eq!(next(&mut sub).await.created_at_ms, 7);
+}
+
+#[tokio::test]
+async fn the_bus_comes_back_after_redis_restarts() {
+    let mut redis = Redis::start();
+    let bus = RedisBus::connect(&redis.url()).await.unwrap();
+    let mut sub = bus.subscribe();
+    redis.restart();
+    // Publishing fails while the connections come back; keep trying until
+    // an event makes the round trip.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut n = 0;
+    loop {
+        n += 1;
+        let _ = bus.publish(event(n)).await;
+        if let Ok(Some(e)) = timeout(Duration::from_millis(500), sub.recv()).await {
+            assert!(e.created_at_ms <= n);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no event after the restart"
+        );
+    }
+}
+
+#[tokio::test]
+async fn only_the_first_node_gets_a_claim() {
+    let redis = Redis::start();
+    let a = RedisBus::connect(&redis.url()).await.unwrap();
+    let b = RedisBus::connect(&redis.url()).await.unwrap();
+    let ttl = Duration::from_millis(300);
+    assert!(a.claim("egress:1", ttl).await.unwrap());
+    assert!(!b.claim("egress:1", ttl).await.unwrap());
+    assert!(!a.claim("egress:1", ttl).await.unwrap());
+    assert!(b.claim("egress:2", ttl).await.unwrap());
+    tokio::time::sleep(ttl * 2).await;
+    assert!(b.claim("egress:1", ttl).await.unwrap());
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_a_clear_error() {
+    let port = onair_testkit::free_port();
+    let err = RedisBus::connect(&format!("redis://127.0.0.1:{port}"))
+        .await
+        .err()
+        .expect("nothing listens there");
+    assert!(err.to_string().contains("bus transport failed"), "{err}");
+}
