@@ -1,7 +1,8 @@
 //! Benchmark: the composite pipeline. Recordings at 360p and 720p with 2
 //! and 4 participants (each a 640x360 VP8 camera and an Opus microphone,
 //! made by ffmpeg), then an HLS broadcast and an RTMP push (to an ffmpeg
-//! RTMP server) at 720p with 2: frames are fed in real time for a while;
+//! RTMP server) at 720p with 2, and an HLS broadcast passing one host's
+//! H.264 640x360 through (`hls-pass`): frames are fed in real time for a while;
 //! prints the CPU used (as a share of one core) and the peak RSS. Each case
 //! runs in a child process so the RSS figures are its own.
 //!
@@ -12,9 +13,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use onair_client::files::{ivf, ogg_opus, Frame};
+use onair_client::files::{annexb, ivf, ogg_opus, Frame};
 use onair_client::{Codec, RemoteFrame};
-use onair_egress::composite::{Canvas, Composite, Output};
+use onair_egress::composite::{Canvas, Composite, Output, VideoMode};
 use onair_testkit::media;
 
 /// CPU seconds (user + system) and peak RSS in MiB of this process.
@@ -27,6 +28,17 @@ fn usage() -> (f64, f64) {
         secs(ru.ru_utime) + secs(ru.ru_stime),
         ru.ru_maxrss as f64 / 1024.0,
     )
+}
+
+/// A VP8 keyframe, or an H.264 access unit with an IDR slice.
+fn is_keyframe(codec: Codec, data: &[u8]) -> bool {
+    match codec {
+        Codec::Vp8 => data.first().is_some_and(|b| b & 1 == 0),
+        Codec::H264 => data
+            .windows(4)
+            .any(|w| w[..3] == [0, 0, 1] && w[3] & 0x1f == 5),
+        Codec::Opus => false,
+    }
 }
 
 struct Track {
@@ -43,18 +55,24 @@ struct Track {
 /// composite at `preset` writing `output` (`mp4`, `hls`, `rtmp`); prints
 /// one result line.
 fn child(output: &str, preset: &str, participants: usize, seconds: u64, dir: &std::path::Path) {
-    let video = Arc::new(ivf(&dir.join("640.ivf")).unwrap());
+    let passthrough = output == "hls-pass";
+    let (video_codec, video) = match passthrough {
+        true => (Codec::H264, annexb(&dir.join("640.h264"), 30).unwrap()),
+        false => (Codec::Vp8, ivf(&dir.join("640.ivf")).unwrap()),
+    };
+    let video = Arc::new(video);
     let audio = Arc::new(ogg_opus(&dir.join("tone.ogg")).unwrap());
     let out = dir.join(format!("out-{output}-{preset}-{participants}"));
     // The RTMP server is another process: its CPU is not counted.
     let mut receiver = None;
     let target = match output {
-        "hls" => {
+        "hls" | "hls-pass" => {
             std::fs::create_dir_all(&out).unwrap();
             Output::Hls {
                 dir: out.clone(),
                 segment_seconds: 2,
                 window: 6,
+                keep: false,
             }
         }
         "rtmp" => {
@@ -77,11 +95,15 @@ fn child(output: &str, preset: &str, participants: usize, seconds: u64, dir: &st
     };
     let canvas = Canvas::preset(preset).unwrap();
     let (cpu0, _) = usage();
-    let mut composite = Composite::start(canvas, &target).unwrap();
+    let mode = match passthrough {
+        true => VideoMode::Passthrough,
+        false => VideoMode::Mix,
+    };
+    let mut composite = Composite::start(canvas, &target, mode).unwrap();
     let start = Instant::now();
     let mut tracks: Vec<Track> = (0..participants)
         .flat_map(|i| {
-            [(Codec::Vp8, video.clone()), (Codec::Opus, audio.clone())].map(|(codec, frames)| {
+            [(video_codec, video.clone()), (Codec::Opus, audio.clone())].map(|(codec, frames)| {
                 Track {
                     sid: format!("TR_{i}_{codec:?}"),
                     identity: format!("p{i}"),
@@ -99,8 +121,7 @@ fn child(output: &str, preset: &str, participants: usize, seconds: u64, dir: &st
         for t in &mut tracks {
             while t.due <= now {
                 let frame = &t.frames[t.next];
-                let keyframe =
-                    t.codec == Codec::Vp8 && frame.data.first().is_some_and(|b| b & 1 == 0);
+                let keyframe = is_keyframe(t.codec, &frame.data);
                 composite
                     .push(&RemoteFrame {
                         track_sid: t.sid.clone(),
@@ -141,7 +162,7 @@ fn child(output: &str, preset: &str, participants: usize, seconds: u64, dir: &st
         format!("{:.0} kbit/s written", size as f64 * 8.0 / elapsed / 1000.0)
     };
     println!(
-        "{output:>4} {preset:>5}, {participants} participants: CPU {:>5.1} % of a core   peak RSS {rss:>6.1} MiB   {written}",
+        "{output:>8} {preset:>5}, {participants} participants: CPU {:>5.1} % of a core   peak RSS {rss:>6.1} MiB   {written}",
         (cpu1 - cpu0) / elapsed * 100.0,
     );
 }
@@ -165,9 +186,10 @@ fn main() {
         .unwrap_or(10);
     let dir = tempfile::tempdir().unwrap();
     media::vp8_ivf(dir.path(), 640, 360, 500, 10);
+    media::h264_annexb(dir.path(), 640, 360, 500, 10);
     media::opus_ogg(dir.path(), 10);
     println!(
-        "Composite pipeline, VP8 640x360 + Opus per participant, fed in real time for {seconds} s:"
+        "Composite pipeline, VP8 (H.264 for hls-pass) 640x360 + Opus per participant, fed in real time for {seconds} s:"
     );
     let cases = [
         ("mp4", "360p", 2),
@@ -176,6 +198,8 @@ fn main() {
         ("mp4", "720p", 4),
         ("hls", "720p", 2),
         ("rtmp", "720p", 2),
+        ("hls-pass", "720p", 1),
+        ("hls", "720p", 1),
     ];
     for (output, preset, participants) in cases {
         let status = Command::new(std::env::current_exe().unwrap())

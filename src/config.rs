@@ -12,6 +12,10 @@
 //! rtc_workers = 0                                  # media threads; 0 = one per core
 //! rtc_participant_timeout = "30s"                  # a silent participant leaves after this
 //! redis_url = "redis://127.0.0.1:6379"             # bus between nodes that split the roles
+//! [hls]
+//! segment = "2s"                                   # target segment length
+//! window = 6                                       # segments in the live playlist
+//! vod = true                                       # keep all; full playlist at the end
 //! [s3]                                             # recordings to S3 (else data_dir)
 //! endpoint = "http://127.0.0.1:9000"               # S3-compatible stores; omit for AWS
 //! region = "us-east-1"
@@ -40,7 +44,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use onair_api::IceServer;
 use onair_auth::{ApiKey, KeySet};
-use onair_egress::S3Config;
+use onair_egress::{HlsConfig, S3Config};
 use serde::{Deserialize, Serialize};
 
 /// Everything `onair serve` reads.
@@ -80,6 +84,8 @@ pub struct Config {
     pub rtc_participant_timeout: Duration,
     /// Recordings go to this S3-compatible store (else they stay in `data_dir`).
     pub s3: Option<S3Config>,
+    /// How HLS broadcasts are cut and kept.
+    pub hls: HlsConfig,
     /// The Redis bus shared by nodes that split the roles (`redis://host:port`);
     /// without it, the roles talk in-process.
     pub redis_url: Option<String>,
@@ -118,6 +124,7 @@ impl Default for Config {
             rtc_workers: 0,
             rtc_participant_timeout: onair_sfu::DEFAULT_PARTICIPANT_TIMEOUT,
             s3: None,
+            hls: HlsConfig::default(),
             redis_url: None,
         }
     }

@@ -67,7 +67,7 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     println!("  Demo:         http://{addr}/  (join a call from two tabs)");
     println!("  Media (UDP):  {}", sfu.udp_addr());
     println!("  Data dir:     {}", data_dir.display());
-    let egress = egress_config(&state.keys, &state.config.signal_url, storage)?;
+    let egress = egress_config(&config, &state.keys, &state.config.signal_url, storage)?;
     let node = Node {
         keys: state.keys.clone(),
         bus: state.bus.clone(),
@@ -126,7 +126,7 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
         false => None,
     };
     let egress = match has(Role::Egress) {
-        true => Some(egress_config(&keys, &urls.signal, storage)?),
+        true => Some(egress_config(&config, &keys, &urls.signal, storage)?),
         false => None,
     };
     let running: Vec<&str> = [
@@ -232,6 +232,7 @@ async fn build_state(
 }
 
 fn egress_config(
+    config: &Config,
     keys: &KeySet,
     signal_url: &str,
     storage: Arc<dyn Storage>,
@@ -240,6 +241,7 @@ fn egress_config(
         signal_url: signal_url.to_owned(),
         key: keys.primary().cloned().context("no API key")?,
         storage,
+        hls: config.hls,
     })
 }
 

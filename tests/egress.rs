@@ -298,23 +298,54 @@ async fn hls_playlist_plays_while_live_and_closes_on_stop() {
     let luma = luma(&out, 2.0, None);
     assert!(luma > 40.0, "the live picture is black (luma {luma})");
 
-    // Stopping closes the playlist.
+    // Run until the live window has slid past the first segment (seven
+    // listed ever, six in the window), so the full playlist has more to say.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !reqwest::get(&playlist)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .any(|l| {
+            l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:")
+                .is_some_and(|n| n != "0")
+        })
+    {
+        assert!(Instant::now() < deadline, "the live window never slid");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // Stopping closes the playlist, and the same URL then lists the whole
+    // broadcast from its first segment.
     let (status, _) = call
         .api(Method::POST, "/calls/default/hls/hls/stop", json!(null))
         .await;
     assert_eq!(status, 200);
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let full = loop {
         let text = reqwest::get(&playlist).await.unwrap().text().await.unwrap();
-        if text.contains("#EXT-X-ENDLIST") {
-            break;
+        if text.contains("#EXT-X-PLAYLIST-TYPE:VOD") {
+            break text;
         }
         assert!(
             Instant::now() < deadline,
             "the playlist was not closed: {text}"
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    };
+    assert!(full.contains("#EXT-X-MEDIA-SEQUENCE:0\n"), "{full}");
+    assert!(full.ends_with("#EXT-X-ENDLIST\n"), "{full}");
+    assert!(!full.contains("DISCONTINUITY"), "{full}");
+    let segments = full.matches("#EXTINF").count();
+    assert!(segments >= 7, "{full}");
+    let info = probe(std::path::Path::new(&playlist));
+    let replay = number(&info["format"]["duration"]);
+    assert!(
+        replay >= segments as f64 * 2.0 - 3.0,
+        "the replay lasts {replay:.2} s for {segments} segments"
+    );
     let (_, body) = call
         .api(Method::GET, "/calls/default/hls", json!(null))
         .await;
@@ -322,7 +353,7 @@ async fn hls_playlist_plays_while_live_and_closes_on_stop() {
         body["call"]["egress"]["hls"].is_null()
             || body["call"]["egress"]["hls"]["state"] == "ending"
     );
-    println!("HLS: read {duration:.2} s of H.264 + AAC from the live playlist, luma {luma:.0}; closed on stop");
+    println!("HLS: read {duration:.2} s of H.264 + AAC from the live playlist, luma {luma:.0}; on stop the playlist lists all {segments} segments, a {replay:.2} s replay");
     alice.leave().await;
 }
 

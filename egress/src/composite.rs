@@ -55,6 +55,8 @@ pub enum Output {
         segment_seconds: u32,
         /// Segments listed in the live playlist.
         window: u32,
+        /// Keep every segment (else only those near the live window).
+        keep: bool,
     },
     /// FLV pushed to an RTMP URL (with its stream key).
     Rtmp(String),
@@ -216,6 +218,7 @@ impl Composite {
                 dir,
                 segment_seconds,
                 window,
+                keep,
             } => {
                 let hls = by_name("hls")?;
                 let segments = dir.join("segment%05d.ts");
@@ -224,8 +227,9 @@ impl Composite {
                 hls.set_property("playlist-location", playlist.to_string_lossy().as_ref());
                 hls.set_property("target-duration", *segment_seconds);
                 hls.set_property("playlist-length", *window);
-                // Keep a few segments beyond the window for players still on them.
-                hls.set_property("max-files", *window + 4);
+                // Keep a few segments beyond the window for players still
+                // on them (0: keep all).
+                hls.set_property("max-files", if *keep { 0 } else { *window + 4 });
             }
             Output::Rtmp(url) => by_name("out")?.set_property("location", url.as_str()),
         }

@@ -16,6 +16,7 @@ use onair_client::{Client, Codec, MediaEvent};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::composite::{Canvas, Composite, Output, VideoMode};
+use crate::hls::{HlsConfig, Segments};
 use crate::service::{EgressConfig, Reporter};
 use crate::track::{self, TrackFile};
 
@@ -29,11 +30,6 @@ const TRACK_WAIT: Duration = Duration::from_secs(20);
 const CHOOSE_WAIT: Duration = Duration::from_secs(3);
 /// Pause before reconnecting a dropped RTMP target.
 const RTMP_RETRY: Duration = Duration::from_secs(2);
-
-/// HLS segment length, seconds.
-const HLS_SEGMENT_SECONDS: u32 = 2;
-/// Segments in the live HLS playlist.
-const HLS_WINDOW: u32 = 6;
 
 /// What a job produces.
 #[derive(Clone, PartialEq, Eq)]
@@ -99,14 +95,15 @@ impl CompositeJob {
     }
 
     /// Where the composite pipeline writes (none: not a composite job).
-    fn output(&self, file: Option<&File>) -> Option<Output> {
+    fn output(&self, file: Option<&File>, hls: &HlsConfig) -> Option<Output> {
         let path = file.map_or(Path::new(""), |f| f.path.as_path());
         Some(match &self.kind {
             JobKind::Recording => Output::Mp4(path.to_owned()),
             JobKind::Hls => Output::Hls {
                 dir: path.parent().unwrap_or(path).to_owned(),
-                segment_seconds: HLS_SEGMENT_SECONDS,
-                window: HLS_WINDOW,
+                segment_seconds: hls.segment_seconds(),
+                window: hls.window.max(1),
+                keep: hls.vod,
             },
             JobKind::Rtmp(url) => Output::Rtmp(url.clone()),
             JobKind::Track(_) => return None,
@@ -328,7 +325,7 @@ async fn record(
     };
     let file = file.as_ref();
     let output = job
-        .output(file)
+        .output(file, &config.hls)
         .ok_or_else(|| ("not a composite job".to_owned(), false))?;
     let (client, mut media) = Client::connect_receiving(&config.signal_url, &job.token(config))
         .await
@@ -346,7 +343,11 @@ async fn record(
         }
     };
     report.active(job.ready(file), 0, Duration::ZERO).await;
-    let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
+    let segment = Duration::from_secs(config.hls.segment_seconds().into());
+    let mut tick = tokio::time::interval(PROGRESS_INTERVAL.min(segment));
+    // Every segment the live playlist listed, for the full playlist at the end.
+    let mut segments = Segments::default();
+    let vod = job.kind == JobKind::Hls && config.hls.vod;
     let mut failure = None;
     loop {
         tokio::select! {
@@ -393,6 +394,9 @@ async fn record(
                         tracing::warn!(egress = %job.id, error = %e, "upload of a part failed; will retry");
                     }
                 }
+                if let Some(f) = file.filter(|_| vod) {
+                    note_segments(&mut segments, &f.path);
+                }
                 report.active(job.ready(file), job.written(file), composite.duration()).await;
             }
         }
@@ -403,6 +407,15 @@ async fn record(
         .ending(job.ready(file), job.written(file), duration)
         .await;
     let finished = off_thread(move || composite.finish(FINISH_TIMEOUT)).await;
+    if let Some(f) = file.filter(|_| vod) {
+        note_segments(&mut segments, &f.path);
+        if segments.missing() > 0 {
+            tracing::warn!(egress = %job.id, missing = segments.missing(), "segments left the live playlist unseen; the full playlist skips them");
+        }
+        if let Err(e) = write_vod(&segments, &f.path) {
+            tracing::warn!(egress = %job.id, error = %e, "the full playlist was not written");
+        }
+    }
     match (failure, finished) {
         (None, Ok(())) => Ok((duration, job.written(file))),
         // A push stopped while its target was down is over all the same.
@@ -412,6 +425,24 @@ async fn record(
         }
         (Some(why), _) | (None, Err(why)) => Err((why, file.is_some_and(|f| f.path.exists()))),
     }
+}
+
+/// Notes the segments the live playlist at `path` lists now.
+fn note_segments(segments: &mut Segments, path: &Path) {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        segments.update(&text);
+    }
+}
+
+/// Replaces the finished playlist at `path` with one listing every segment
+/// (written aside and renamed, so a player never reads half of it).
+fn write_vod(segments: &Segments, path: &Path) -> std::io::Result<()> {
+    if segments.is_empty() {
+        return Ok(());
+    }
+    let aside = path.with_extension("m3u8.part");
+    std::fs::write(&aside, segments.vod_playlist())?;
+    std::fs::rename(aside, path)
 }
 
 /// HLS passes the host's video through when the call's only camera sends

@@ -7,6 +7,8 @@
 //! - [`composite`]: the GStreamer pipeline: decoded video in a grid, mixed
 //!   audio, H.264 + AAC, into fragmented MP4 (a killed worker still leaves a
 //!   playable file) or HLS segments with a live playlist.
+//! - [`hls`]: HLS settings, and the full playlist written when a broadcast
+//!   ends (pure).
 //! - [`layout`]: where each video goes on the canvas (pure).
 //! - [`pipeline`]: what the GStreamer pipelines share (errors, finishing).
 //! - [`track`]: a track recording: one track into a file, not transcoded.
@@ -15,6 +17,7 @@
 //!   route; S3 with multipart upload while recording and presigned links.
 
 pub mod composite;
+pub mod hls;
 pub mod job;
 pub mod layout;
 pub mod pipeline;
@@ -22,5 +25,6 @@ pub mod service;
 pub mod storage;
 pub mod track;
 
+pub use hls::HlsConfig;
 pub use service::{Egress, EgressConfig};
 pub use storage::{LocalDir, Routed, S3Config, S3Storage, Storage};

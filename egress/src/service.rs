@@ -24,6 +24,8 @@ pub struct EgressConfig {
     pub key: ApiKey,
     /// Where output goes.
     pub storage: Arc<dyn Storage>,
+    /// How HLS broadcasts are cut and kept.
+    pub hls: crate::HlsConfig,
 }
 
 /// The running egress service.
