@@ -52,7 +52,7 @@ pub struct Sfu {
 impl Sfu {
     /// Binds the media socket, starts the workers and listens to the bus.
     pub fn start(config: SfuConfig, keys: Arc<KeySet>, bus: Arc<dyn Bus>) -> std::io::Result<Sfu> {
-        let media = media::Media::start(config.media)?;
+        let media = media::Media::start(config.media, config.participant_timeout)?;
         tracing::info!(udp = %media.local_addr(), "SFU media listening");
         let rooms = room::Rooms::new(media.clone(), bus.clone());
         let mut events = bus.subscribe();

@@ -103,6 +103,53 @@ pub fn opus_ogg(dir: &Path, seconds: u32) -> PathBuf {
     out
 }
 
+/// `dir/sync.ivf` and `dir/sync.ogg`, `seconds` long: a black 640x360 VP8
+/// picture that flashes white, and silence that beeps (1 kHz), for 100 ms
+/// at the same moments, every 2 s from 0. Where the flashes and the beeps
+/// land in a recording shows how far audio and video drifted apart.
+pub fn sync_clip(dir: &Path, seconds: u32) -> (PathBuf, PathBuf) {
+    let (video, audio) = (dir.join("sync.ivf"), dir.join("sync.ogg"));
+    let length = seconds.to_string();
+    let flash = "color=c=black:s=640x360:r=30,\
+        drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='lt(mod(t\\,2)\\,0.1)'";
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        flash,
+        "-t",
+        &length,
+        "-c:v",
+        "libvpx",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+        "-b:v",
+        "300k",
+        "-g",
+        "30",
+        "-keyint_min",
+        "30",
+        path_str(&video),
+    ]);
+    let beep = "aevalsrc='if(lt(mod(t\\,2)\\,0.1)\\,0.8*sin(2*PI*1000*t)\\,0)':s=48000";
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        beep,
+        "-t",
+        &length,
+        "-c:a",
+        "libopus",
+        "-b:a",
+        "64k",
+        path_str(&audio),
+    ]);
+    (video, audio)
+}
+
 fn path_str(p: &Path) -> &str {
     p.to_str()
         .unwrap_or_else(|| panic!("non-UTF-8 path {}", p.display()))

@@ -1011,7 +1011,7 @@ impl Worker {
                         tracing::debug!(error = %e, "write failed");
                     }
                     layer.media_time +=
-                        (frame.duration.as_secs_f64() * f64::from(s.clock.get())) as u64;
+                        (frame.duration.as_secs_f64() * f64::from(s.clock.get())).round() as u64;
                     layer.at += frame.duration;
                     layer.next = (layer.next + 1) % layer.frames.len();
                     // Behind by more than a second (e.g. a stalled machine): skip ahead.

@@ -189,8 +189,12 @@ pub struct Media {
 
 impl Media {
     /// Binds the UDP socket and starts the dispatcher and `workers` worker
-    /// threads (0: one per core).
-    pub fn start(config: MediaConfig) -> std::io::Result<Media> {
+    /// threads (0: one per core). A peer connection negotiated but not up
+    /// after `connect_timeout` is dropped with its participant.
+    pub fn start(
+        config: MediaConfig,
+        connect_timeout: std::time::Duration,
+    ) -> std::io::Result<Media> {
         let socket = std::net::UdpSocket::bind(config.udp_bind)?;
         let local = socket.local_addr()?;
         let candidates = if config.candidates.is_empty() {
@@ -214,7 +218,17 @@ impl Media {
                 (candidates.clone(), inbox.clone(), routes.clone());
             std::thread::Builder::new()
                 .name(format!("onair-media-{index}"))
-                .spawn(move || worker::run(index, send, worker_inbox, routes, candidates, rx))?;
+                .spawn(move || {
+                    worker::run(
+                        index,
+                        send,
+                        worker_inbox,
+                        routes,
+                        candidates,
+                        connect_timeout,
+                        rx,
+                    )
+                })?;
             workers.push(tx);
             inboxes.push(inbox);
         }

@@ -44,8 +44,6 @@ const PLI_INTERVAL: Duration = Duration::from_millis(500);
 const LAYER_STALE: Duration = Duration::from_secs(2);
 /// How often connection timeouts and speakers are checked.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(100);
-/// A peer that never connects is dropped after this long.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Which of a participant's two peer connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -62,7 +60,11 @@ struct Peer {
     /// Our ICE ufrags: the first, and one more per ICE restart.
     ufrags: Vec<String>,
     next_timeout: Instant,
-    created: Instant,
+    /// When the first offer was made or taken: a connection is expected
+    /// from then on. None until then (a client that only receives never
+    /// negotiates its publisher connection, nor one in an empty room its
+    /// subscriber connection).
+    negotiated: Option<Instant>,
     connected: bool,
     /// Data channel ids by label (`_reliable`, `_lossy`).
     channels: HashMap<String, ChannelId>,
@@ -161,6 +163,8 @@ struct Worker {
     ufrags: Ufrags,
     socket: UdpSocket,
     candidates: Vec<SocketAddr>,
+    /// A negotiated peer connection not up after this long is dropped.
+    connect_timeout: Duration,
     peers: HashMap<PeerId, Peer>,
     by_addr: HashMap<SocketAddr, PeerId>,
     participants: HashMap<Pid, Participant>,
@@ -183,6 +187,7 @@ pub fn run(
     inbox: Arc<Inbox>,
     routes: Arc<Routes>,
     candidates: Vec<SocketAddr>,
+    connect_timeout: Duration,
     commands: mpsc::UnboundedReceiver<Command>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -203,6 +208,7 @@ pub fn run(
         },
         socket,
         candidates,
+        connect_timeout,
         peers: HashMap::new(),
         by_addr: HashMap::new(),
         participants: HashMap::new(),
@@ -390,11 +396,15 @@ impl Worker {
             return;
         }
         self.last_housekeeping = now;
-        // Peers that never connected are dropped.
+        // Peers negotiated but never connected are dropped.
         let stale: Vec<Pid> = self
             .peers
             .iter()
-            .filter(|(_, p)| !p.connected && now.duration_since(p.created) > CONNECT_TIMEOUT)
+            .filter(|(_, p)| {
+                !p.connected
+                    && p.negotiated
+                        .is_some_and(|t| now.duration_since(t) > self.connect_timeout)
+            })
             .map(|((pid, _), _)| *pid)
             .collect();
         for pid in stale {

@@ -85,7 +85,7 @@ impl Worker {
                 rtc,
                 ufrags: vec![ufrag],
                 next_timeout: now,
-                created: now,
+                negotiated: None,
                 connected: false,
                 channels: HashMap::new(),
                 labels: HashMap::new(),
@@ -182,6 +182,7 @@ impl Worker {
         let answer = catch_unwind(AssertUnwindSafe(|| peer.rtc.sdp_api().accept_offer(offer)))
             .map_err(|_| "offer handling panicked".to_owned())?
             .map_err(|e| format!("offer refused: {e}"))?;
+        peer.negotiated.get_or_insert_with(Instant::now);
         // Remember which client track each m-line carries before MediaAdded fires.
         if let Some(p) = self.participants.get_mut(&pid) {
             for (mid, cid) in tracks {
@@ -437,6 +438,7 @@ impl Worker {
         }
         if let Some((offer, pending)) = applied {
             tracing::debug!(pid, tracks = p.sub_mids.len(), restart, "subscriber offer");
+            peer.negotiated.get_or_insert_with(Instant::now);
             p.pending_offer = Some(pending);
             let mid_to_track: HashMap<String, String> = p
                 .sub_mids
