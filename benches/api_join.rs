@@ -40,7 +40,7 @@ fn start(dir: &Path, database_url: &str) -> (Server, String) {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\nrtc_udp = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\ndata_dir = \"{}\"\n\
+            "listen = \"127.0.0.1:{port}\"\nrtc_udp = \"127.0.0.1:0\"\nrtmp_listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\ndata_dir = \"{}\"\n\
              [[api_keys]]\nkey = \"{KEY}\"\nsecret = \"{SECRET}\"\n",
             dir.display()
         ),

@@ -12,6 +12,9 @@
 //! rtc_workers = 0                                  # media threads; 0 = one per core
 //! rtc_participant_timeout = "30s"                  # a silent participant leaves after this
 //! redis_url = "redis://127.0.0.1:6379"             # bus between nodes that split the roles
+//! rtmp_listen = "127.0.0.1:1935"                   # RTMP ingest (OBS)
+//! rtmp_url = "rtmp://video.example.com/live"       # what calls show OBS users
+//! api_url = "http://127.0.0.1:7880"                # where an ingest node checks stream keys
 //! [hls]
 //! segment = "2s"                                   # target segment length
 //! window = 6                                       # segments in the live playlist
@@ -32,7 +35,8 @@
 //! Environment: `ONAIR_LISTEN`, `ONAIR_DATABASE_URL` (or `DATABASE_URL`),
 //! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_PUBLIC_URL`, `ONAIR_LINK_TTL`,
 //! `ONAIR_JOIN_TOKEN_TTL`, `ONAIR_RTC_UDP`, `ONAIR_RTC_WORKERS`,
-//! `ONAIR_RTC_PARTICIPANT_TIMEOUT`, `ONAIR_REDIS_URL`, and
+//! `ONAIR_RTC_PARTICIPANT_TIMEOUT`, `ONAIR_REDIS_URL`, `ONAIR_RTMP_LISTEN`,
+//! `ONAIR_RTMP_URL`, `ONAIR_API_URL`, and
 //! `ONAIR_API_KEY` + `ONAIR_API_SECRET` for one extra key.
 
 use std::net::SocketAddr;
@@ -86,6 +90,12 @@ pub struct Config {
     pub s3: Option<S3Config>,
     /// How HLS broadcasts are cut and kept.
     pub hls: HlsConfig,
+    /// Where the RTMP ingest server (OBS) listens.
+    pub rtmp_listen: SocketAddr,
+    /// The RTMP base OBS is told (`rtmp://host:1935/live`); default: `rtmp://<rtmp_listen>/live`.
+    pub rtmp_url: Option<String>,
+    /// The REST API an ingest node checks stream keys with; default `http://<listen>`.
+    pub api_url: Option<String>,
     /// The Redis bus shared by nodes that split the roles (`redis://host:port`);
     /// without it, the roles talk in-process.
     pub redis_url: Option<String>,
@@ -125,6 +135,9 @@ impl Default for Config {
             rtc_participant_timeout: onair_sfu::DEFAULT_PARTICIPANT_TIMEOUT,
             s3: None,
             hls: HlsConfig::default(),
+            rtmp_listen: SocketAddr::from(([127, 0, 0, 1], 1935)),
+            rtmp_url: None,
+            api_url: None,
             redis_url: None,
         }
     }
@@ -160,6 +173,9 @@ impl Config {
                         "RTC_WORKERS",
                         "RTC_PARTICIPANT_TIMEOUT",
                         "REDIS_URL",
+                        "RTMP_LISTEN",
+                        "RTMP_URL",
+                        "API_URL",
                     ])
                     .map(|k| k.as_str().to_ascii_lowercase().into()),
             );

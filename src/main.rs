@@ -46,6 +46,8 @@ pub enum Role {
     Sfu,
     /// Egress workers: recordings, HLS, RTMP push.
     Egress,
+    /// Ingest: the RTMP server OBS streams into calls through.
+    Ingest,
 }
 
 /// `onair dev` options.
@@ -63,6 +65,9 @@ pub struct DevArgs {
     /// UDP address of the SFU media port.
     #[arg(long, env = "ONAIR_RTC_UDP", default_value = "127.0.0.1:7882")]
     pub rtc_udp: SocketAddr,
+    /// Where the RTMP ingest server (OBS) listens.
+    #[arg(long, env = "ONAIR_RTMP_LISTEN", default_value = "127.0.0.1:1935")]
+    pub rtmp_listen: SocketAddr,
     /// SFU media worker threads (0: one per core).
     #[arg(long, env = "ONAIR_RTC_WORKERS", default_value_t = 0)]
     pub rtc_workers: usize,

@@ -10,6 +10,7 @@ use onair_api::{ApiConfig, AppState, FileLinks};
 use onair_auth::token::mint;
 use onair_auth::{ApiKey, KeySet, ServerClaims};
 use onair_bus::{Bus, LocalBus, RedisBus};
+use onair_egress::ingest::IngestConfig;
 use onair_egress::{Egress, EgressConfig, LocalDir, Routed, S3Storage, Storage};
 use onair_sfu::{MediaConfig, Sfu, SfuConfig};
 use tokio::net::TcpListener;
@@ -31,13 +32,17 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
         rtc_udp: args.rtc_udp,
         rtc_workers: args.rtc_workers,
         rtc_participant_timeout: args.rtc_participant_timeout,
+        rtmp_listen: args.rtmp_listen,
         ..Config::default()
     };
     let listener = bind(&config).await?;
     let addr = listener.local_addr()?;
+    let rtmp = bind_rtmp(&config).await?;
+    let rtmp_url = format!("rtmp://{}/live", rtmp.local_addr()?);
     let urls = Urls {
         signal: format!("ws://{addr}"),
         public: format!("http://{addr}"),
+        rtmp: Some(rtmp_url.clone()),
     };
     let keys = Arc::new(KeySet::new([key.clone()]));
     let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
@@ -66,14 +71,20 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     println!("                (valid 24h; more with `onair token server` / `onair token user --user ID`)");
     println!("  Demo:         http://{addr}/  (join a call from two tabs)");
     println!("  Media (UDP):  {}", sfu.udp_addr());
+    println!("  RTMP ingest:  {rtmp_url}/<type>:<id>  (OBS; stream key: a user token)");
     println!("  Data dir:     {}", data_dir.display());
     let egress = egress_config(&config, &state.keys, &state.config.signal_url, storage)?;
+    let ingest = IngestConfig {
+        api_url: urls.public.clone(),
+        keys: state.keys.clone(),
+    };
     let node = Node {
         keys: state.keys.clone(),
         bus: state.bus.clone(),
         api: Some(state),
         sfu: Some(sfu),
         egress: Some(egress),
+        ingest: Some((rtmp, ingest)),
         demo: Some(crate::demo::router(key, args.web_dir)),
     };
     run(listener, node, &config).await
@@ -102,9 +113,21 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
     if has(Role::Egress) && !has(Role::Sfu) && config.signal_url.is_none() {
         bail!("an egress node joins calls through the SFU: set signal_url (ONAIR_SIGNAL_URL)");
     }
+    if has(Role::Ingest) && !has(Role::Api) && config.api_url.is_none() {
+        bail!("an ingest node checks stream keys with the API: set api_url (ONAIR_API_URL)");
+    }
     let listener = bind(&config).await?;
     let addr = listener.local_addr()?;
+    let rtmp = match has(Role::Ingest) {
+        true => Some(bind_rtmp(&config).await?),
+        false => None,
+    };
+    let rtmp_bound = match &rtmp {
+        Some(l) => Some(format!("rtmp://{}/live", l.local_addr()?)),
+        None => None,
+    };
     let urls = Urls {
+        rtmp: config.rtmp_url.clone().or(rtmp_bound),
         signal: config
             .signal_url
             .clone()
@@ -129,10 +152,21 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
         true => Some(egress_config(&config, &keys, &urls.signal, storage)?),
         false => None,
     };
+    let ingest = rtmp.map(|listener| {
+        let ingest = IngestConfig {
+            api_url: config
+                .api_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
+            keys: keys.clone(),
+        };
+        (listener, ingest)
+    });
     let running: Vec<&str> = [
         (api.is_some(), "api"),
         (sfu.is_some(), "sfu"),
         (egress.is_some(), "egress"),
+        (ingest.is_some(), "ingest"),
     ]
     .into_iter()
     .filter_map(|(on, name)| on.then_some(name))
@@ -144,6 +178,7 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
         api,
         sfu,
         egress,
+        ingest,
         demo: None,
     };
     run(listener, node, &config).await
@@ -155,12 +190,20 @@ async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("listening on {}", config.listen))
 }
 
+async fn bind_rtmp(config: &Config) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(config.rtmp_listen)
+        .await
+        .with_context(|| format!("listening for RTMP on {} (rtmp_listen)", config.rtmp_listen))
+}
+
 /// Where clients reach this server.
 struct Urls {
     /// The SFU signal URL (`ws://…`).
     signal: String,
     /// The HTTP base of links (file downloads).
     public: String,
+    /// The RTMP ingest base OBS is told, if any.
+    rtmp: Option<String>,
 }
 
 /// Download links are the storage's own.
@@ -226,6 +269,7 @@ async fn build_state(
             signal_url: urls.signal.clone(),
             ice_servers: config.ice_servers.clone(),
             join_token_ttl: config.join_token_ttl.max(Duration::from_secs(60)),
+            rtmp_url: urls.rtmp.clone(),
         }),
         files: Arc::new(StorageLinks(storage)),
     })
@@ -265,6 +309,7 @@ struct Node {
     api: Option<AppState>,
     sfu: Option<Sfu>,
     egress: Option<EgressConfig>,
+    ingest: Option<(TcpListener, IngestConfig)>,
     demo: Option<axum::Router>,
 }
 
@@ -273,6 +318,13 @@ async fn run(listener: TcpListener, node: Node, config: &Config) -> anyhow::Resu
     let mut app = LocalDir::router(&config.data_dir, node.keys);
     if let Some(egress) = node.egress {
         Egress::start(egress, node.bus);
+    }
+    if let Some((listener, ingest)) = node.ingest {
+        tracing::info!(addr = %listener.local_addr()?, "RTMP ingest listening");
+        tokio::spawn(onair_egress::ingest::rtmp::serve(
+            listener,
+            Arc::new(ingest),
+        ));
     }
     if let Some(sfu) = &node.sfu {
         app = app.merge(sfu.router());

@@ -78,7 +78,7 @@ async fn recordings_upload_to_s3_with_multipart() {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\nrtc_udp = \"127.0.0.1:0\"\n\
+            "listen = \"127.0.0.1:{port}\"\nrtc_udp = \"127.0.0.1:0\"\nrtmp_listen = \"127.0.0.1:0\"\n\
              database_url = \"sqlite://{db}\"\ndata_dir = \"{dir}\"\n\
              [s3]\nendpoint = \"http://127.0.0.1:{s3_port}\"\nregion = \"us-east-1\"\nbucket = \"calls\"\n\
              access_key = \"AKONAIRTEST\"\nsecret_key = \"onair-test-secret\"\npath_style = true\n\

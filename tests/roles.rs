@@ -34,7 +34,7 @@ fn config(dir: &Path, name: &str, port: u16, extra: &str) -> std::path::PathBuf 
     std::fs::write(
         &file,
         format!(
-            "listen = \"127.0.0.1:{port}\"\nrtc_udp = \"127.0.0.1:0\"\ndata_dir = \"{dir}\"\n{extra}\n\
+            "listen = \"127.0.0.1:{port}\"\nrtc_udp = \"127.0.0.1:0\"\nrtmp_listen = \"127.0.0.1:0\"\ndata_dir = \"{dir}\"\n{extra}\n\
              [[api_keys]]\nkey = \"{KEY}\"\nsecret = \"{SECRET}\"\n",
             dir = dir.display(),
         ),

@@ -29,7 +29,7 @@ fn readme_walkthrough_against_serve_on_postgres() {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\nrtc_udp = \"127.0.0.1:0\"\ndatabase_url = \"{db}\"\nsignal_url = \"wss://video.example.com\"\n\
+            "listen = \"127.0.0.1:{port}\"\nrtc_udp = \"127.0.0.1:0\"\nrtmp_listen = \"127.0.0.1:0\"\ndatabase_url = \"{db}\"\nsignal_url = \"wss://video.example.com\"\n\
              [[api_keys]]\nkey = \"APIpg\"\nsecret = \"pg-secret-pg-secret\"\n"
         ),
     )

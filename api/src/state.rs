@@ -34,6 +34,9 @@ pub struct ApiConfig {
     pub ice_servers: Vec<IceServer>,
     /// Lifetime of join tokens.
     pub join_token_ttl: Duration,
+    /// Where OBS streams to (`rtmp://host:1935/live`), if ingest runs:
+    /// calls show `ingress.rtmp.address` under it.
+    pub rtmp_url: Option<String>,
 }
 
 /// Download links for stored files (egress output). The deployment decides:

@@ -101,6 +101,34 @@ pub struct CallView {
     pub member_count: i64,
     /// Egress running for the call.
     pub egress: EgressSummary,
+    /// Where media from outside (OBS) enters the call.
+    pub ingress: IngressView,
+}
+
+/// Where media from outside enters a call.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct IngressView {
+    /// RTMP (OBS, ffmpeg), when the server takes it.
+    pub rtmp: Option<RtmpIngress>,
+}
+
+/// The RTMP ingest address of a call.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RtmpIngress {
+    /// The server URL to paste into OBS (`rtmp://host:1935/live/type:id`);
+    /// the stream key is a user token of someone who may publish.
+    pub address: String,
+}
+
+impl IngressView {
+    /// The ingress of call `cid` on a server configured with `config`.
+    pub fn new(config: &crate::state::ApiConfig, cid: &str) -> Self {
+        Self {
+            rtmp: config.rtmp_url.as_ref().map(|base| RtmpIngress {
+                address: format!("{}/{cid}", base.trim_end_matches('/')),
+            }),
+        }
+    }
 }
 
 /// What leaves the call right now.
@@ -131,6 +159,7 @@ impl CallView {
         session: Option<Session>,
         member_count: i64,
         egress: EgressSummary,
+        ingress: IngressView,
     ) -> Self {
         Self {
             cid: call.cid.to_string(),
@@ -147,6 +176,7 @@ impl CallView {
             session: session.map(SessionView::from),
             member_count,
             egress,
+            ingress,
         }
     }
 }

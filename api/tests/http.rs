@@ -981,6 +981,12 @@ async fn recordings_follow_worker_reports(backend: Backend) {
     );
     let (_, call) = app.get(LIVE, &host).await;
     assert_eq!(call["call"]["egress"]["recording"]["id"], id.as_str());
+    // Where OBS streams in: the ingest base and the cid.
+    let cid = call["call"]["cid"].as_str().unwrap();
+    assert_eq!(
+        call["call"]["ingress"]["rtmp"]["address"],
+        format!("rtmp://127.0.0.1:1935/live/{cid}")
+    );
 
     // The worker reports; a stop moves it to ending; completion gives a link.
     worker_reports(&app, &id, "active", None).await;

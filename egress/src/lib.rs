@@ -12,12 +12,15 @@
 //! - [`layout`]: where each video goes on the canvas (pure).
 //! - [`pipeline`]: what the GStreamer pipelines share (errors, finishing).
 //! - [`track`]: a track recording: one track into a file, not transcoded.
+//! - [`ingest`]: the other direction: an RTMP server (OBS) whose streams
+//!   are published into calls.
 //! - [`storage`]: where output goes: the [`Storage`](storage::Storage)
 //!   trait; a local directory with signed download links and its file
 //!   route; S3 with multipart upload while recording and presigned links.
 
 pub mod composite;
 pub mod hls;
+pub mod ingest;
 pub mod job;
 pub mod layout;
 pub mod pipeline;

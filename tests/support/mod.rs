@@ -46,6 +46,8 @@ pub fn dev(data_dir: &Path, extra: &[&str]) -> Onair {
         "127.0.0.1:0",
         "--rtc-udp",
         "127.0.0.1:0",
+        "--rtmp-listen",
+        "127.0.0.1:0",
         "--data-dir",
     ])
     .arg(data_dir)

@@ -24,7 +24,7 @@ use crate::domain::{ids, Call, CallCid, Member};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{CallPath, Caller, Json, OptionalJson};
 use crate::state::AppState;
-use crate::views::{CallView, EgressStatus, EgressSummary, MemberView};
+use crate::views::{CallView, EgressStatus, EgressSummary, IngressView, MemberView};
 
 /// Most members set in one request.
 pub const MAX_MEMBERS: usize = 100;
@@ -147,6 +147,7 @@ pub async fn call_view(state: &AppState, ctx: &CallContext) -> ApiResult<CallVie
             hls,
             rtmps,
         },
+        IngressView::new(&state.config, &cid),
     ))
 }
 

@@ -136,6 +136,7 @@ impl App {
                     password: None,
                 }],
                 join_token_ttl: Duration::from_secs(3600),
+                rtmp_url: Some("rtmp://127.0.0.1:1935/live".into()),
             }),
             files: Arc::new(TestLinks),
         };

@@ -67,7 +67,8 @@ pub struct LocalLayer {
     pub width: u32,
     /// Pixels (0 for audio).
     pub height: u32,
-    /// The frames, sent in real time and looped.
+    /// The frames, sent in real time and looped; none for a live track
+    /// (its frames come through [`Client::send_frame`]).
     pub frames: Vec<Frame>,
 }
 
@@ -185,6 +186,11 @@ enum Cmd {
     Keyframe {
         sid: String,
     },
+    Frame {
+        sid: String,
+        data: Vec<u8>,
+        time: Duration,
+    },
     Leave,
     Abort,
 }
@@ -292,6 +298,18 @@ impl Client {
             .send(Cmd::Publish { track, reply })
             .map_err(|_| ClientError::Closed)?;
         rx.await.map_err(|_| ClientError::Closed)?
+    }
+
+    /// Sends one frame of a live track: one published with no frames (an
+    /// empty layer), whose frames the application makes as it goes. `time`
+    /// is the frame's media time since the track's first frame; frames are
+    /// sent at once, so call this as they are made.
+    pub fn send_frame(&self, track_sid: &str, data: Vec<u8>, time: Duration) {
+        let _ = self.cmd.send(Cmd::Frame {
+            sid: track_sid.to_owned(),
+            data,
+            time,
+        });
     }
 
     /// Asks for a quality (0 low, 1 medium, 2 high) of a remote video track.
@@ -542,6 +560,7 @@ impl Worker {
                         let _ = self.send(Req::Subscription(update)).await;
                     }
                     Some(Cmd::Keyframe { sid }) => self.request_keyframe(&sid),
+                    Some(Cmd::Frame { sid, data, time }) => self.send_live(&sid, data, time),
                     Some(Cmd::Quality { sid, quality }) => {
                         let settings = lk::UpdateTrackSettings { track_sids: vec![sid], quality: i32::from(quality), ..Default::default() };
                         let _ = self.send(Req::TrackSetting(settings)).await;
@@ -971,12 +990,38 @@ impl Worker {
         Ok(mid)
     }
 
+    /// Sends a frame of live track `sid` now.
+    fn send_live(&mut self, sid: &str, data: Vec<u8>, time: Duration) {
+        let Some(mid) = self.own_tracks.get(sid) else {
+            return;
+        };
+        let Some(s) = self.sending.iter().find(|s| s.mid == *mid) else {
+            return;
+        };
+        if !self.publisher_up || s.muted {
+            return;
+        }
+        let ticks = (time.as_secs_f64() * f64::from(s.clock.get())).round() as u64;
+        let line = Line {
+            mid: s.mid,
+            codec: s.codec,
+            clock: s.clock,
+        };
+        let time = MediaTime::new(ticks, s.clock);
+        write(&mut self.publisher, line, None, Instant::now(), time, data);
+    }
+
     /// Writes every frame that is due, in real time, looping the files.
     fn send_frames(&mut self, now: Instant) {
         if !self.publisher_up {
             return;
         }
         for s in &mut self.sending {
+            let line = Line {
+                mid: s.mid,
+                codec: s.codec,
+                clock: s.clock,
+            };
             for layer in &mut s.layers {
                 while layer.at <= now && !layer.frames.is_empty() {
                     let frame = &layer.frames[layer.next];
@@ -985,30 +1030,16 @@ impl Worker {
                         layer.next = (layer.next + 1) % layer.frames.len();
                         continue;
                     }
-                    let Some(writer) = self.publisher.writer(s.mid) else {
-                        break;
-                    };
-                    let Some(pt) = writer
-                        .payload_params()
-                        .find(|p| p.spec().codec == s.codec)
-                        .map(|p| p.pt())
-                    else {
-                        break;
-                    };
-                    let writer = match &layer.rid {
-                        Some(rid) => writer.rid(*rid),
-                        None => writer,
-                    };
-                    // Files carry no level: announce audio as steady speech (-20 dBov)
-                    // so the SFU's speaker detection sees a talker.
-                    let writer = if s.clock == Frequency::FORTY_EIGHT_KHZ {
-                        writer.audio_level(-20, true)
-                    } else {
-                        writer
-                    };
                     let time = MediaTime::new(layer.media_time, s.clock);
-                    if let Err(e) = writer.write(pt, now, time, frame.data.clone()) {
-                        tracing::debug!(error = %e, "write failed");
+                    if !write(
+                        &mut self.publisher,
+                        line,
+                        layer.rid,
+                        now,
+                        time,
+                        frame.data.clone(),
+                    ) {
+                        break;
                     }
                     layer.media_time +=
                         (frame.duration.as_secs_f64() * f64::from(s.clock.get())).round() as u64;
@@ -1022,6 +1053,51 @@ impl Worker {
             }
         }
     }
+}
+
+/// Where a track's frames are written.
+#[derive(Clone, Copy)]
+struct Line {
+    mid: Mid,
+    codec: StrCodec,
+    clock: Frequency,
+}
+
+/// Writes one frame of track `s` (layer `rid`); false if it cannot be sent
+/// now (the m-line or its codec is not negotiated yet).
+fn write(
+    publisher: &mut Rtc,
+    s: Line,
+    rid: Option<Rid>,
+    now: Instant,
+    time: MediaTime,
+    data: Vec<u8>,
+) -> bool {
+    let Some(writer) = publisher.writer(s.mid) else {
+        return false;
+    };
+    let Some(pt) = writer
+        .payload_params()
+        .find(|p| p.spec().codec == s.codec)
+        .map(|p| p.pt())
+    else {
+        return false;
+    };
+    let writer = match rid {
+        Some(rid) => writer.rid(rid),
+        None => writer,
+    };
+    // No level is measured: announce audio as steady speech (-20 dBov) so
+    // the SFU's speaker detection sees a talker.
+    let writer = if s.clock == Frequency::FORTY_EIGHT_KHZ {
+        writer.audio_level(-20, true)
+    } else {
+        writer
+    };
+    if let Err(e) = writer.write(pt, now, time, data) {
+        tracing::debug!(error = %e, "write failed");
+    }
+    true
 }
 
 /// Width from a VP8 keyframe header (RFC 6386 §9.1).

@@ -1,0 +1,232 @@
+//! One ingested stream: FLV media in, a participant publishing out.
+//!
+//! Video is H.264. When it has no B-frames (every frame's presentation time
+//! equals its decoding time, as with OBS's and browsers' low-latency
+//! settings) it is passed through: each access unit is rewritten to Annex-B
+//! and sent as is. Otherwise it is transcoded to constrained-baseline H.264.
+//! Audio is AAC and always transcoded to Opus. Frames are sent as soon as
+//! they are ready, timestamped by their RTMP time from the stream's first
+//! tag, so audio and video keep the timing the encoder gave them.
+
+use std::time::Duration;
+
+use onair_client::{Client, ClientError, Codec, LocalLayer, LocalTrack, Source};
+use tokio::sync::mpsc;
+
+use super::flv::{self, Audio, AvcConfig, FlvError, Video};
+use super::transcode::{Output, Transcoder};
+use crate::pipeline::PipelineError;
+
+/// Why a stream stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// Malformed or unsupported media.
+    #[error(transparent)]
+    Flv(#[from] FlvError),
+    /// A transcoder failed.
+    #[error(transparent)]
+    Transcode(#[from] PipelineError),
+    /// The call connection failed.
+    #[error("call connection: {0}")]
+    Client(#[from] ClientError),
+    /// A frame before the decoder configuration.
+    #[error("H.264 frames before their decoder configuration")]
+    NoConfig,
+}
+
+/// How video reaches the call.
+enum VideoPath {
+    /// Nothing published yet: waiting for the first keyframe to decide.
+    Waiting,
+    /// Access units as they come (track sid).
+    Passthrough(String),
+    /// Through a transcoder (track sid).
+    Transcode(String, Transcoder),
+}
+
+/// A stream being published into a call.
+pub struct Stream {
+    client: Client,
+    avc: Option<AvcConfig>,
+    video: VideoPath,
+    audio: Option<(String, Transcoder)>,
+    /// RTMP time (ms) of the first tag: media time 0 of every track.
+    base: Option<u32>,
+    size: (u32, u32),
+    video_out: (
+        mpsc::UnboundedSender<Output>,
+        mpsc::UnboundedReceiver<Output>,
+    ),
+    audio_out: (
+        mpsc::UnboundedSender<Output>,
+        mpsc::UnboundedReceiver<Output>,
+    ),
+}
+
+impl Stream {
+    /// Joins the call at signal `url` with join `token`.
+    pub async fn connect(url: &str, token: &str) -> Result<Stream, StreamError> {
+        let client = Client::connect(url, token).await?;
+        Ok(Stream {
+            client,
+            avc: None,
+            video: VideoPath::Waiting,
+            audio: None,
+            base: None,
+            size: (1280, 720),
+            video_out: mpsc::unbounded_channel(),
+            audio_out: mpsc::unbounded_channel(),
+        })
+    }
+
+    /// The picture size the stream's metadata announced.
+    pub fn set_size(&mut self, width: u32, height: u32) {
+        if width > 0 && height > 0 {
+            self.size = (width, height);
+        }
+    }
+
+    /// Whether video is passed through (none: not decided yet).
+    pub fn passthrough(&self) -> Option<bool> {
+        match self.video {
+            VideoPath::Waiting => None,
+            VideoPath::Passthrough(_) => Some(true),
+            VideoPath::Transcode(..) => Some(false),
+        }
+    }
+
+    /// The call closed the connection (replaced by a newer ingest, kicked, ended).
+    pub fn closed(&self) -> Option<String> {
+        self.client.stats().closed
+    }
+
+    fn time(&mut self, timestamp: u32) -> Duration {
+        let base = *self.base.get_or_insert(timestamp);
+        Duration::from_millis(u64::from(timestamp.wrapping_sub(base)))
+    }
+
+    /// Takes one FLV video tag at RTMP time `timestamp` (ms).
+    pub async fn video(&mut self, tag: &[u8], timestamp: u32) -> Result<(), StreamError> {
+        let (keyframe, cts, data) = match flv::video(tag)? {
+            Video::Config(config) => {
+                tracing::debug!(profile = config.profile, "H.264 configuration");
+                self.avc = Some(config);
+                return Ok(());
+            }
+            Video::End => return Ok(()),
+            Video::Frame {
+                keyframe,
+                cts,
+                data,
+            } => (keyframe, cts, data),
+        };
+        let dts = self.time(timestamp);
+        let pts = Duration::from_millis((dts.as_millis() as i64 + i64::from(cts)).max(0) as u64);
+        let avc = self.avc.as_ref().ok_or(StreamError::NoConfig)?;
+        // B-frames show as frames presented later than decoded.
+        if cts != 0 {
+            if let VideoPath::Passthrough(sid) = &self.video {
+                tracing::info!("B-frames appeared: transcoding from the next keyframe");
+                self.client.unpublish(sid);
+                self.video = VideoPath::Waiting;
+            }
+        }
+        match &self.video {
+            VideoPath::Waiting if !keyframe => {}
+            VideoPath::Waiting => {
+                let sid = self
+                    .publish(Codec::H264, Source::Camera, "obs-video")
+                    .await?;
+                self.video = if cts == 0 {
+                    tracing::info!("H.264 without B-frames: passed through");
+                    let au = flv::annexb(avc, data, keyframe)?;
+                    self.client.send_frame(&sid, au, pts);
+                    VideoPath::Passthrough(sid)
+                } else {
+                    tracing::info!("H.264 with B-frames: transcoded");
+                    let t = Transcoder::h264_to_baseline(&avc.raw, self.video_out.0.clone())?;
+                    t.push(data, pts, dts)?;
+                    VideoPath::Transcode(sid, t)
+                };
+            }
+            VideoPath::Passthrough(sid) => {
+                let au = flv::annexb(avc, data, keyframe)?;
+                self.client.send_frame(sid, au, pts);
+            }
+            VideoPath::Transcode(_, t) => t.push(data, pts, dts)?,
+        }
+        Ok(())
+    }
+
+    /// Takes one FLV audio tag at RTMP time `timestamp` (ms).
+    pub async fn audio(&mut self, tag: &[u8], timestamp: u32) -> Result<(), StreamError> {
+        match flv::audio(tag)? {
+            Audio::Config(config) => {
+                if self.audio.is_none() {
+                    let t = Transcoder::aac_to_opus(config, self.audio_out.0.clone())?;
+                    let sid = self
+                        .publish(Codec::Opus, Source::Microphone, "obs-audio")
+                        .await?;
+                    self.audio = Some((sid, t));
+                }
+            }
+            Audio::Frame(data) => {
+                let at = self.time(timestamp);
+                if let Some((_, t)) = &self.audio {
+                    t.push(data, at, at)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends transcoded frames as they come out; returns when the stream
+    /// has nothing more to send (never, while it runs).
+    pub async fn send_transcoded(&mut self) {
+        loop {
+            tokio::select! {
+                Some((data, at)) = self.video_out.1.recv() => {
+                    if let VideoPath::Transcode(sid, _) = &self.video {
+                        self.client.send_frame(sid, data, at);
+                    }
+                }
+                Some((data, at)) = self.audio_out.1.recv() => {
+                    if let Some((sid, _)) = &self.audio {
+                        self.client.send_frame(sid, data, at);
+                    }
+                }
+                else => return,
+            }
+        }
+    }
+
+    async fn publish(
+        &self,
+        codec: Codec,
+        source: Source,
+        name: &str,
+    ) -> Result<String, StreamError> {
+        let (width, height) = if codec == Codec::Opus {
+            (0, 0)
+        } else {
+            self.size
+        };
+        let track = LocalTrack {
+            name: name.into(),
+            source,
+            codec,
+            layers: vec![LocalLayer {
+                rid: None,
+                width,
+                height,
+                frames: Vec::new(),
+            }],
+        };
+        Ok(self.client.publish(track).await?)
+    }
+
+    /// Leaves the call.
+    pub async fn leave(self) {
+        self.client.leave().await;
+    }
+}

@@ -1,0 +1,137 @@
+//! GStreamer transcoders for ingest: AAC → Opus (WebRTC has no AAC), and
+//! H.264 with B-frames → H.264 without (WebRTC decoders expect none). Each
+//! takes compressed frames with their timestamps and hands compressed
+//! frames back on a channel, timestamped on the same timeline; nothing is
+//! buffered beyond what the decoder needs to reorder.
+
+use std::time::Duration;
+
+use gst::prelude::*;
+use gstreamer as gst;
+use gstreamer_app as gst_app;
+use tokio::sync::mpsc;
+
+use crate::pipeline::{self, PipelineError};
+
+/// A transcoded frame: its bytes and presentation time.
+pub type Output = (Vec<u8>, Duration);
+
+/// One running transcoder.
+pub struct Transcoder {
+    pipeline: gst::Pipeline,
+    src: gst_app::AppSrc,
+}
+
+impl Transcoder {
+    /// AAC (raw frames; `config` is the `AudioSpecificConfig`) to 48 kHz
+    /// stereo Opus in 20 ms packets.
+    pub fn aac_to_opus(
+        config: &[u8],
+        out: mpsc::UnboundedSender<Output>,
+    ) -> Result<Transcoder, PipelineError> {
+        gst::init()?;
+        let caps = gst::Caps::builder("audio/mpeg")
+            .field("mpegversion", 4i32)
+            .field("stream-format", "raw")
+            .field("codec_data", gst::Buffer::from_slice(config.to_vec()))
+            .build();
+        Self::start(
+            caps,
+            "aacparse ! avdec_aac ! audioconvert ! audioresample \
+             ! audio/x-raw,rate=48000,channels=2 \
+             ! opusenc frame-size=20 bitrate=96000 audio-type=generic",
+            out,
+        )
+    }
+
+    /// H.264 (AVC, `config` is the `AVCDecoderConfigurationRecord`) to
+    /// constrained-baseline H.264 in Annex-B access units.
+    pub fn h264_to_baseline(
+        config: &[u8],
+        out: mpsc::UnboundedSender<Output>,
+    ) -> Result<Transcoder, PipelineError> {
+        gst::init()?;
+        let caps = gst::Caps::builder("video/x-h264")
+            .field("stream-format", "avc")
+            .field("alignment", "au")
+            .field("codec_data", gst::Buffer::from_slice(config.to_vec()))
+            .build();
+        Self::start(
+            caps,
+            "h264parse ! avdec_h264 ! videoconvert \
+             ! x264enc tune=zerolatency speed-preset=ultrafast bitrate=2500 key-int-max=60 \
+             ! video/x-h264,profile=constrained-baseline \
+             ! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au",
+            out,
+        )
+    }
+
+    fn start(
+        caps: gst::Caps,
+        chain: &str,
+        out: mpsc::UnboundedSender<Output>,
+    ) -> Result<Transcoder, PipelineError> {
+        let description = format!("appsrc name=src ! {chain} ! appsink name=sink sync=false");
+        let pipeline = gst::parse::launch(&description)?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| PipelineError("not a pipeline".into()))?;
+        let element = |name: &str| {
+            pipeline
+                .by_name(name)
+                .ok_or_else(|| PipelineError(format!("no element `{name}`")))
+        };
+        let src = element("src")?
+            .downcast::<gst_app::AppSrc>()
+            .map_err(|_| PipelineError("`src` is not an appsrc".into()))?;
+        src.set_caps(Some(&caps));
+        src.set_format(gst::Format::Time);
+        src.set_is_live(true);
+        src.set_max_bytes(4 << 20);
+        src.set_property("block", false);
+        let sink = element("sink")?
+            .downcast::<gst_app::AppSink>()
+            .map_err(|_| PipelineError("`sink` is not an appsink".into()))?;
+        sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    let Some(buffer) = sample.buffer() else {
+                        return Ok(gst::FlowSuccess::Ok);
+                    };
+                    let pts = buffer
+                        .pts()
+                        .map_or(Duration::ZERO, |t| Duration::from_nanos(t.nseconds()));
+                    let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+                    out.send((map.to_vec(), pts))
+                        .map_err(|_| gst::FlowError::Flushing)?;
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+        pipeline.set_state(gst::State::Playing)?;
+        Ok(Transcoder { pipeline, src })
+    }
+
+    /// Feeds one frame: presentation and decoding time on the stream's timeline.
+    pub fn push(&self, data: &[u8], pts: Duration, dts: Duration) -> Result<(), PipelineError> {
+        if let Some(e) = pipeline::error(&self.pipeline) {
+            return Err(PipelineError(e));
+        }
+        let mut buffer = gst::Buffer::from_slice(data.to_vec());
+        if let Some(b) = buffer.get_mut() {
+            b.set_pts(gst::ClockTime::from_nseconds(pts.as_nanos() as u64));
+            b.set_dts(gst::ClockTime::from_nseconds(dts.as_nanos() as u64));
+        }
+        // A full queue (a stalled decoder) drops the frame.
+        if let Err(e) = self.src.push_buffer(buffer) {
+            tracing::debug!(error = ?e, "frame not taken by the transcoder");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Transcoder {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}

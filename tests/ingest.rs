@@ -1,0 +1,282 @@
+//! RTMP ingest end to end: ffmpeg stands in for OBS and streams to the
+//! address the call shows, with a user token as the stream key; an
+//! `onair-client` participant in the call receives what it sent.
+
+mod support;
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use onair_client::{Client, Codec, MediaEvent};
+use reqwest::Method;
+use serde_json::json;
+use support::call::Call;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// Creates `default:{id}` and returns its RTMP ingest address.
+async fn ingest_address(call: &Call, id: &str) -> String {
+    let path = format!("/calls/default/{id}");
+    let (status, body) = call.api(Method::POST, &path, json!({})).await;
+    assert!(status == 200 || status == 201, "{body}");
+    let address = body["call"]["ingress"]["rtmp"]["address"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ingress address: {body}"))
+        .to_owned();
+    assert!(address.starts_with("rtmp://127.0.0.1:"), "{address}");
+    assert!(address.ends_with(&format!("/live/default:{id}")), "{address}");
+    address
+}
+
+/// An FLV file of `seconds` of test pattern and tone, H.264 with the given
+/// x264 options (`-profile:v baseline`, or `-profile:v high -bf 2`) + AAC.
+fn source(dir: &Path, name: &str, h264: &[&str], seconds: u32) -> PathBuf {
+    let out = dir.join(format!("{name}.flv"));
+    let status = Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=30"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", &seconds.to_string(), "-c:v", "libx264", "-preset", "veryfast"])
+        .args(h264)
+        .args(["-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-f", "flv"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    out
+}
+
+/// ffmpeg streaming `file` in real time to `address/key`, as OBS would.
+fn push(file: &Path, address: &str, key: &str) -> Child {
+    Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-re", "-i"])
+        .arg(file)
+        .args(["-c", "copy", "-f", "flv"])
+        .arg(format!("{address}/{key}"))
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ffmpeg")
+}
+
+/// NAL units of an Annex-B access unit.
+fn nal_units(au: &[u8]) -> Vec<&[u8]> {
+    let mut units = Vec::new();
+    let mut start = None;
+    let mut i = 0;
+    while i + 3 <= au.len() {
+        if au[i..i + 3] == [0, 0, 1] {
+            if let Some(s) = start {
+                let mut end = i;
+                while end > s && au[end - 1] == 0 {
+                    end -= 1;
+                }
+                units.push(&au[s..end]);
+            }
+            start = Some(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    if let Some(s) = start {
+        units.push(&au[s..]);
+    }
+    units
+}
+
+/// The slices (NAL types 1 and 5) of `file`'s H.264, as ffmpeg reads them.
+fn source_slices(file: &Path) -> HashSet<Vec<u8>> {
+    let annexb = file.with_extension("h264");
+    let status = Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error", "-i"])
+        .arg(file)
+        .args(["-an", "-c:v", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264"])
+        .arg(&annexb)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bytes = std::fs::read(&annexb).unwrap();
+    nal_units(&bytes)
+        .into_iter()
+        .filter(|n| matches!(n.first().map(|b| b & 0x1f), Some(1 | 5)))
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// What a receiver saw of the ingest participant in `seconds`.
+#[derive(Debug, Default)]
+struct Seen {
+    identity: String,
+    video: Vec<Vec<u8>>,
+    keyframes: usize,
+    audio: usize,
+}
+
+async fn watch(media: &mut UnboundedReceiver<MediaEvent>, seconds: u64) -> Seen {
+    let mut seen = Seen::default();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, media.recv()).await {
+        if let MediaEvent::Frame(f) = event {
+            seen.identity = f.identity.clone();
+            match f.codec {
+                Codec::Opus => seen.audio += 1,
+                Codec::H264 => {
+                    seen.keyframes += usize::from(f.keyframe);
+                    seen.video.push(f.data.to_vec());
+                }
+                Codec::Vp8 => panic!("VP8 from an RTMP ingest"),
+            }
+        }
+    }
+    seen
+}
+
+/// `profile_idc` of the first SPS among `frames`.
+fn profile(frames: &[Vec<u8>]) -> Option<u8> {
+    frames
+        .iter()
+        .flat_map(|au| nal_units(au))
+        .find(|n| n.first().is_some_and(|b| b & 0x1f == 7))
+        .and_then(|sps| sps.get(1).copied())
+}
+
+async fn receiver(call: &Call, cid: &str) -> (Client, UnboundedReceiver<MediaEvent>) {
+    let creds = call.credentials("bob", cid).await;
+    Client::connect_receiving(&creds.url, &creds.token).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h264_without_b_frames_is_passed_through() {
+    let call = Call::start();
+    let address = ingest_address(&call, "obs").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = source(dir.path(), "baseline", &["-profile:v", "baseline"], 12);
+    let (bob, mut media) = receiver(&call, "default:obs").await;
+    let key = call.token(&["user", "--user", "alice"]);
+    let mut ffmpeg = push(&file, &address, &key);
+    let started = Instant::now();
+    let seen = watch(&mut media, 8).await;
+    assert_eq!(seen.identity, "alice:ingest");
+    assert!(seen.video.len() > 150, "{} video frames in 8 s", seen.video.len());
+    assert!(seen.keyframes >= 4, "{} keyframes", seen.keyframes);
+    assert!(seen.audio > 250, "{} audio packets in 8 s", seen.audio);
+    // Passed through: the slices are the very ones ffmpeg encoded.
+    let slices = source_slices(&file);
+    let received: Vec<&[u8]> = seen
+        .video
+        .iter()
+        .flat_map(|au| nal_units(au))
+        .filter(|n| matches!(n.first().map(|b| b & 0x1f), Some(1 | 5)))
+        .collect();
+    let same = received.iter().filter(|n| slices.contains(**n)).count();
+    assert!(
+        same * 10 >= received.len() * 9,
+        "only {same} of {} slices are the source's",
+        received.len()
+    );
+    assert_eq!(profile(&seen.video), Some(66));
+    println!(
+        "passthrough: {} video frames ({} keyframes, {same} slices identical to the source), {} Opus packets in {:.1} s",
+        seen.video.len(),
+        seen.keyframes,
+        seen.audio,
+        started.elapsed().as_secs_f64()
+    );
+    let _ = ffmpeg.kill();
+    let _ = ffmpeg.wait();
+    bob.leave().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h264_with_b_frames_is_transcoded() {
+    let call = Call::start();
+    let address = ingest_address(&call, "bframes").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = source(dir.path(), "high", &["-profile:v", "high", "-bf", "2"], 12);
+    let (bob, mut media) = receiver(&call, "default:bframes").await;
+    let key = call.token(&["user", "--user", "alice"]);
+    let mut ffmpeg = push(&file, &address, &key);
+    let seen = watch(&mut media, 8).await;
+    assert_eq!(seen.identity, "alice:ingest");
+    assert!(seen.video.len() > 150, "{} video frames in 8 s", seen.video.len());
+    assert!(seen.audio > 250, "{} audio packets in 8 s", seen.audio);
+    // Re-encoded without B-frames: constrained baseline, not the source's high.
+    assert_eq!(profile(&seen.video), Some(66));
+    let slices = source_slices(&file);
+    let same = seen
+        .video
+        .iter()
+        .flat_map(|au| nal_units(au))
+        .filter(|n| slices.contains(*n))
+        .count();
+    assert_eq!(same, 0, "source slices passed through");
+    println!(
+        "transcoded: {} video frames ({} keyframes), {} Opus packets",
+        seen.video.len(),
+        seen.keyframes,
+        seen.audio
+    );
+    let _ = ffmpeg.kill();
+    let _ = ffmpeg.wait();
+    bob.leave().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_keys_and_garbage_are_refused_and_good_streams_go_on() {
+    let call = Call::start();
+    let address = ingest_address(&call, "refuse").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = source(dir.path(), "baseline", &["-profile:v", "baseline"], 20);
+
+    // A wrong key: ffmpeg is told and gives up.
+    let wrong = push(&file, &address, "not-a-token");
+    let out = tokio::task::spawn_blocking(move || wrong.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(!out.status.success(), "ffmpeg streamed with a wrong key");
+
+    // A good stream…
+    let (bob, mut media) = receiver(&call, "default:refuse").await;
+    let key = call.token(&["user", "--user", "alice"]);
+    let mut ffmpeg = push(&file, &address, &key);
+    let before = watch(&mut media, 4).await;
+    assert!(before.video.len() > 60, "{before:?}");
+
+    // …goes on while a client sends garbage, one breaks off its handshake,
+    // and one sends a chunk header announcing a huge message.
+    let rtmp = address
+        .strip_prefix("rtmp://")
+        .and_then(|a| a.split('/').next())
+        .unwrap()
+        .to_owned();
+    let closed = tokio::task::spawn_blocking(move || {
+        let mut results = Vec::new();
+        let garbage: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let truncated = [3u8; 700]; // C0 + part of C1
+        for bytes in [&garbage[..], &truncated[..]] {
+            let mut s = std::net::TcpStream::connect(&rtmp).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            s.write_all(bytes).unwrap();
+            if bytes.len() == truncated.len() {
+                s.shutdown(std::net::Shutdown::Write).unwrap();
+            }
+            let mut sink = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut s, &mut sink);
+            results.push(true);
+        }
+        results
+    });
+    let during = watch(&mut media, 4).await;
+    assert_eq!(closed.await.unwrap(), [true, true]);
+    assert!(during.video.len() > 60, "the good stream stalled: {during:?}");
+    println!(
+        "wrong key refused; good stream kept going ({} then {} frames) through garbage and a truncated handshake",
+        before.video.len(),
+        during.video.len()
+    );
+    let _ = ffmpeg.kill();
+    let _ = ffmpeg.wait();
+    bob.leave().await;
+}
