@@ -16,25 +16,46 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// the directory it may write files to (`$OUT_DIR`).
 fn scenario(script: &str, with_server_token: bool) -> (String, tempfile::TempDir) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (onair, data) = server();
+    let args = match with_server_token {
+        true => vec![token(data.path(), &["server"])],
+        false => Vec::new(),
+    };
+    run(&onair, script, &args)
+}
+
+/// A fresh `onair dev` serving the demo page, and its data dir.
+fn server() -> (support::Onair, tempfile::TempDir) {
     let data = tempfile::tempdir().unwrap();
     let onair = support::dev(
         data.path(),
         &["--web-dir", support::repo().join("web").to_str().unwrap()],
     );
+    (onair, data)
+}
+
+/// `onair token ARGS` with the dev key of `data`.
+fn token(data: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(support::bin())
+        .arg("token")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Runs `script BASE_URL ARGS…` with node.
+fn run(onair: &support::Onair, script: &str, args: &[String]) -> (String, tempfile::TempDir) {
     let out_dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new("node");
-    cmd.env("OUT_DIR", out_dir.path());
-    cmd.arg(support::repo().join("tests/browser").join(script))
-        .arg(&onair.url);
-    if with_server_token {
-        let token = Command::new(support::bin())
-            .args(["token", "server", "--data-dir"])
-            .arg(data.path())
-            .output()
-            .unwrap();
-        cmd.arg(String::from_utf8(token.stdout).unwrap().trim());
-    }
-    let out = cmd.output().expect("node (make test installs it)");
+    let out = Command::new("node")
+        .env("OUT_DIR", out_dir.path())
+        .arg(support::repo().join("tests/browser").join(script))
+        .arg(&onair.url)
+        .args(args)
+        .output()
+        .expect("node (make test installs it)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
     assert!(
@@ -113,4 +134,65 @@ fn recording_of_browser_participants_shows_both() {
 #[test]
 fn hls_plays_in_the_browser_with_hls_js() {
     scenario("hls_viewer.mjs", true);
+}
+
+#[test]
+fn rtmp_stream_plays_in_the_browser() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (onair, data) = server();
+    let server_token = token(data.path(), &["server"]);
+    let id = "obs-browser";
+    let call: serde_json::Value = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/calls/default/{id}", onair.url))
+        .bearer_auth(&server_token)
+        .json(&serde_json::json!({}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let address = call["call"]["ingress"]["rtmp"]["address"].as_str().unwrap();
+    let key = token(data.path(), &["user", "--user", "alice"]);
+    // The OBS stand-in: a live test pattern and tone, H.264 baseline + AAC.
+    let mut ffmpeg = Command::new("ffmpeg")
+        .args([
+            "-loglevel",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=640x360:rate=30",
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "60",
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            "baseline",
+            "-preset",
+            "veryfast",
+            "-tune",
+            "zerolatency",
+        ])
+        .args([
+            "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv",
+        ])
+        .arg(format!("{address}/{key}"))
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("ffmpeg");
+    let result =
+        std::panic::catch_unwind(|| run(&onair, "rtmp_viewer.mjs", &[format!("default:{id}")]));
+    let _ = ffmpeg.kill();
+    let _ = ffmpeg.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
 }

@@ -26,7 +26,10 @@ async fn ingest_address(call: &Call, id: &str) -> String {
         .unwrap_or_else(|| panic!("no ingress address: {body}"))
         .to_owned();
     assert!(address.starts_with("rtmp://127.0.0.1:"), "{address}");
-    assert!(address.ends_with(&format!("/live/default:{id}")), "{address}");
+    assert!(
+        address.ends_with(&format!("/live/default:{id}")),
+        "{address}"
+    );
     address
 }
 
@@ -35,11 +38,28 @@ async fn ingest_address(call: &Call, id: &str) -> String {
 fn source(dir: &Path, name: &str, h264: &[&str], seconds: u32) -> PathBuf {
     let out = dir.join(format!("{name}.flv"));
     let status = Command::new("ffmpeg")
-        .args(["-y", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=30"])
+        .args([
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=640x360:rate=30",
+        ])
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", &seconds.to_string(), "-c:v", "libx264", "-preset", "veryfast"])
+        .args([
+            "-t",
+            &seconds.to_string(),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+        ])
         .args(h264)
-        .args(["-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-f", "flv"])
+        .args([
+            "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-f", "flv",
+        ])
         .arg(&out)
         .status()
         .unwrap();
@@ -92,7 +112,15 @@ fn source_slices(file: &Path) -> HashSet<Vec<u8>> {
     let status = Command::new("ffmpeg")
         .args(["-y", "-loglevel", "error", "-i"])
         .arg(file)
-        .args(["-an", "-c:v", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264"])
+        .args([
+            "-an",
+            "-c:v",
+            "copy",
+            "-bsf:v",
+            "h264_mp4toannexb",
+            "-f",
+            "h264",
+        ])
         .arg(&annexb)
         .status()
         .unwrap();
@@ -144,7 +172,9 @@ fn profile(frames: &[Vec<u8>]) -> Option<u8> {
 
 async fn receiver(call: &Call, cid: &str) -> (Client, UnboundedReceiver<MediaEvent>) {
     let creds = call.credentials("bob", cid).await;
-    Client::connect_receiving(&creds.url, &creds.token).await.unwrap()
+    Client::connect_receiving(&creds.url, &creds.token)
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,7 +189,11 @@ async fn h264_without_b_frames_is_passed_through() {
     let started = Instant::now();
     let seen = watch(&mut media, 8).await;
     assert_eq!(seen.identity, "alice:ingest");
-    assert!(seen.video.len() > 150, "{} video frames in 8 s", seen.video.len());
+    assert!(
+        seen.video.len() > 150,
+        "{} video frames in 8 s",
+        seen.video.len()
+    );
     assert!(seen.keyframes >= 4, "{} keyframes", seen.keyframes);
     assert!(seen.audio > 250, "{} audio packets in 8 s", seen.audio);
     // Passed through: the slices are the very ones ffmpeg encoded.
@@ -200,7 +234,11 @@ async fn h264_with_b_frames_is_transcoded() {
     let mut ffmpeg = push(&file, &address, &key);
     let seen = watch(&mut media, 8).await;
     assert_eq!(seen.identity, "alice:ingest");
-    assert!(seen.video.len() > 150, "{} video frames in 8 s", seen.video.len());
+    assert!(
+        seen.video.len() > 150,
+        "{} video frames in 8 s",
+        seen.video.len()
+    );
     assert!(seen.audio > 250, "{} audio packets in 8 s", seen.audio);
     // Re-encoded without B-frames: constrained baseline, not the source's high.
     assert_eq!(profile(&seen.video), Some(66));
@@ -270,7 +308,10 @@ async fn bad_keys_and_garbage_are_refused_and_good_streams_go_on() {
     });
     let during = watch(&mut media, 4).await;
     assert_eq!(closed.await.unwrap(), [true, true]);
-    assert!(during.video.len() > 60, "the good stream stalled: {during:?}");
+    assert!(
+        during.video.len() > 60,
+        "the good stream stalled: {during:?}"
+    );
     println!(
         "wrong key refused; good stream kept going ({} then {} frames) through garbage and a truncated handshake",
         before.video.len(),
@@ -278,5 +319,52 @@ async fn bad_keys_and_garbage_are_refused_and_good_streams_go_on() {
     );
     let _ = ffmpeg.kill();
     let _ = ffmpeg.wait();
+    bob.leave().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_reach_viewers_again_and_a_second_stream_replaces_the_first() {
+    let call = Call::start();
+    let address = ingest_address(&call, "again").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = source(dir.path(), "baseline", &["-profile:v", "baseline"], 30);
+    let (bob, mut media) = receiver(&call, "default:again").await;
+    let key = call.token(&["user", "--user", "alice"]);
+
+    // OBS streams, stops, and streams again: bob, still in the call, gets
+    // the new stream without doing anything.
+    let mut first = push(&file, &address, &key);
+    let seen = watch(&mut media, 4).await;
+    assert!(seen.video.len() > 60, "first stream: {seen:?}");
+    let _ = first.kill();
+    let _ = first.wait();
+    let gone = watch(&mut media, 2).await;
+    let mut second = push(&file, &address, &key);
+    let again = watch(&mut media, 5).await;
+    assert!(again.video.len() > 60, "after the restart: {again:?}");
+    assert!(again.audio > 100, "after the restart: {again:?}");
+
+    // A second stream of the same user into the same call replaces the first.
+    let mut third = push(&file, &address, &key);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while second.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the replaced stream was not closed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after = watch(&mut media, 4).await;
+    assert!(after.video.len() > 60, "after the replacement: {after:?}");
+    assert_eq!(after.identity, "alice:ingest");
+    println!(
+        "restart: {} frames, {} while stopped, {} after the restart; the second stream closed the first, then {} frames",
+        seen.video.len(),
+        gone.video.len(),
+        again.video.len(),
+        after.video.len()
+    );
+    let _ = third.kill();
+    let _ = third.wait();
     bob.leave().await;
 }
