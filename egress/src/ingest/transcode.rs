@@ -4,6 +4,7 @@
 //! frames back on a channel, timestamped on the same timeline; nothing is
 //! buffered beyond what the decoder needs to reorder.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gst::prelude::*;
@@ -20,6 +21,17 @@ pub type Output = (Vec<u8>, Duration);
 pub struct Transcoder {
     pipeline: gst::Pipeline,
     src: gst_app::AppSrc,
+    times: Arc<Mutex<Times>>,
+}
+
+/// Encoders shift timestamps (x264enc leaves room for B-frames' decoding
+/// times, opusenc for its lookahead): the first frame out is put back on
+/// the first frame in, and the others follow it.
+#[derive(Default)]
+struct Times {
+    first_in: Option<Duration>,
+    first_out: Option<Duration>,
+    last_out: Option<Duration>,
 }
 
 impl Transcoder {
@@ -85,9 +97,13 @@ impl Transcoder {
             .map_err(|_| PipelineError("`src` is not an appsrc".into()))?;
         src.set_caps(Some(&caps));
         src.set_format(gst::Format::Time);
-        src.set_is_live(true);
+        // Not live: buffers keep the times they come with (a live source
+        // would put them on the pipeline clock).
+        src.set_is_live(false);
         src.set_max_bytes(4 << 20);
         src.set_property("block", false);
+        let times = Arc::new(Mutex::new(Times::default()));
+        let shared = times.clone();
         let sink = element("sink")?
             .downcast::<gst_app::AppSink>()
             .map_err(|_| PipelineError("`sink` is not an appsink".into()))?;
@@ -98,9 +114,15 @@ impl Transcoder {
                     let Some(buffer) = sample.buffer() else {
                         return Ok(gst::FlowSuccess::Ok);
                     };
-                    let pts = buffer
-                        .pts()
-                        .map_or(Duration::ZERO, |t| Duration::from_nanos(t.nseconds()));
+                    // A buffer without a time (none is expected) goes out with the last one's.
+                    let raw = buffer.pts().map(|t| Duration::from_nanos(t.nseconds()));
+                    let pts = {
+                        let mut t = shared.lock().unwrap_or_else(|e| e.into_inner());
+                        let raw = raw.or(t.last_out).unwrap_or_default();
+                        t.last_out = Some(raw);
+                        let first_out = *t.first_out.get_or_insert(raw);
+                        t.first_in.unwrap_or_default() + raw.saturating_sub(first_out)
+                    };
                     let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
                     out.send((map.to_vec(), pts))
                         .map_err(|_| gst::FlowError::Flushing)?;
@@ -109,7 +131,11 @@ impl Transcoder {
                 .build(),
         );
         pipeline.set_state(gst::State::Playing)?;
-        Ok(Transcoder { pipeline, src })
+        Ok(Transcoder {
+            pipeline,
+            src,
+            times,
+        })
     }
 
     /// Feeds one frame: presentation and decoding time on the stream's timeline.
@@ -117,6 +143,11 @@ impl Transcoder {
         if let Some(e) = pipeline::error(&self.pipeline) {
             return Err(PipelineError(e));
         }
+        self.times
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .first_in
+            .get_or_insert(pts);
         let mut buffer = gst::Buffer::from_slice(data.to_vec());
         if let Some(b) = buffer.get_mut() {
             b.set_pts(gst::ClockTime::from_nseconds(pts.as_nanos() as u64));

@@ -511,7 +511,10 @@ impl Worker {
             let next_frame = self
                 .sending
                 .iter()
-                .flat_map(|s| s.layers.iter().map(|l| l.at))
+                .flat_map(|s| s.layers.iter())
+                // Live layers (no frames) send when frames come, not on a clock.
+                .filter(|l| !l.frames.is_empty())
+                .map(|l| l.at)
                 .min();
             let mut wake = publisher_timeout
                 .min(subscriber_timeout)
