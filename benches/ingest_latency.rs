@@ -230,7 +230,7 @@ async fn case(label: &str, server: &Server, http: &str, rtmp: &str, file: &Path,
     streaming.join().unwrap();
     // The ingest sends each frame at its presentation time since the
     // stream's start, and that is the media time the receiver sees.
-    let sent = sent.lock().unwrap();
+    let sent = std::mem::take(&mut *sent.lock().unwrap());
     let mut delay = Histogram::<u64>::new(3).unwrap();
     for (media_time, arrival) in &received {
         let pts = (media_time * 1000.0).round() as u32;
