@@ -43,6 +43,7 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
         signal: format!("ws://{addr}"),
         public: format!("http://{addr}"),
         rtmp: Some(rtmp_url.clone()),
+        whip: Some(format!("http://{addr}/whip")),
     };
     let keys = Arc::new(KeySet::new([key.clone()]));
     let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
@@ -126,16 +127,18 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
         Some(l) => Some(format!("rtmp://{}/live", l.local_addr()?)),
         None => None,
     };
+    let public = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
     let urls = Urls {
         rtmp: config.rtmp_url.clone().or(rtmp_bound),
+        whip: has(Role::Ingest).then(|| format!("{}/whip", public.trim_end_matches('/'))),
         signal: config
             .signal_url
             .clone()
             .unwrap_or_else(|| format!("ws://{addr}")),
-        public: config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{addr}")),
+        public,
     };
     let storage = build_storage(&config, &keys, &urls)?;
     let api = match has(Role::Api) {
@@ -204,6 +207,8 @@ struct Urls {
     public: String,
     /// The RTMP ingest base OBS is told, if any.
     rtmp: Option<String>,
+    /// The WHIP base, if this node takes WHIP.
+    whip: Option<String>,
 }
 
 /// Download links are the storage's own.
@@ -270,6 +275,7 @@ async fn build_state(
             ice_servers: config.ice_servers.clone(),
             join_token_ttl: config.join_token_ttl.max(Duration::from_secs(60)),
             rtmp_url: urls.rtmp.clone(),
+            whip_url: urls.whip.clone(),
         }),
         files: Arc::new(StorageLinks(storage)),
     })
@@ -321,10 +327,9 @@ async fn run(listener: TcpListener, node: Node, config: &Config) -> anyhow::Resu
     }
     if let Some((listener, ingest)) = node.ingest {
         tracing::info!(addr = %listener.local_addr()?, "RTMP ingest listening");
-        tokio::spawn(onair_egress::ingest::rtmp::serve(
-            listener,
-            Arc::new(ingest),
-        ));
+        let ingest = Arc::new(ingest);
+        app = app.merge(onair_egress::ingest::whip::router(ingest.clone()));
+        tokio::spawn(onair_egress::ingest::rtmp::serve(listener, ingest));
     }
     if let Some(sfu) = &node.sfu {
         app = app.merge(sfu.router());

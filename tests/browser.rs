@@ -196,3 +196,62 @@ fn rtmp_stream_plays_in_the_browser() {
         std::panic::resume_unwind(e);
     }
 }
+
+#[test]
+fn whip_from_chromium_reaches_the_call() {
+    use onair_client::{Client, MediaEvent};
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (onair, data) = server();
+    let cid = "default:whip";
+    let call: serde_json::Value = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/calls/default/whip", onair.url))
+        .bearer_auth(token(data.path(), &["server"]))
+        .json(&serde_json::json!({}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let whip = call["call"]["ingress"]["whip"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(whip, format!("{}/whip/{cid}", onair.url));
+    // bob, in the call, counts what arrives from alice's WHIP session until it ends.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let bob_token = token(data.path(), &["user", "--user", "bob"]);
+    let url = onair.url.clone();
+    let watching = runtime.spawn(async move {
+        let creds = onair_client::api::join(&url, &bob_token, cid, true)
+            .await
+            .unwrap();
+        let (bob, mut media) = Client::connect_receiving(&creds.url, &creds.token)
+            .await
+            .unwrap();
+        let (mut video, mut audio, mut gone) = (0, 0, false);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(90);
+        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, media.recv()).await {
+            match event {
+                MediaEvent::Frame(f) if f.identity == "alice:ingest" => match f.codec {
+                    onair_client::Codec::Opus => audio += 1,
+                    _ => video += 1,
+                },
+                MediaEvent::TrackGone { .. } if video > 0 => {
+                    gone = true;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        bob.leave().await;
+        (video, audio, gone)
+    });
+    let alice = token(data.path(), &["user", "--user", "alice"]);
+    run(&onair, "whip.mjs", &[whip, alice]);
+    let (video, audio, gone) = runtime.block_on(watching).unwrap();
+    assert!(
+        video > 60 && audio > 50,
+        "bob got {video} video frames and {audio} audio packets"
+    );
+    assert!(gone, "alice's WHIP tracks stayed after DELETE");
+    println!("bob received {video} video frames and {audio} audio packets from alice's WHIP session; gone after DELETE");
+}

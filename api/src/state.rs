@@ -37,6 +37,9 @@ pub struct ApiConfig {
     /// Where OBS streams to (`rtmp://host:1935/live`), if ingest runs:
     /// calls show `ingress.rtmp.address` under it.
     pub rtmp_url: Option<String>,
+    /// The WHIP base (`https://host/whip`), if ingest runs: calls show
+    /// `ingress.whip.url` under it.
+    pub whip_url: Option<String>,
 }
 
 /// Download links for stored files (egress output). The deployment decides:

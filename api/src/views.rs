@@ -110,6 +110,15 @@ pub struct CallView {
 pub struct IngressView {
     /// RTMP (OBS, ffmpeg), when the server takes it.
     pub rtmp: Option<RtmpIngress>,
+    /// WHIP (OBS 30+, browsers), when the server takes it.
+    pub whip: Option<WhipIngress>,
+}
+
+/// The WHIP endpoint of a call.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhipIngress {
+    /// `POST` an SDP offer here with a user token as bearer.
+    pub url: String,
 }
 
 /// The RTMP ingest address of a call.
@@ -126,6 +135,9 @@ impl IngressView {
         Self {
             rtmp: config.rtmp_url.as_ref().map(|base| RtmpIngress {
                 address: format!("{}/{cid}", base.trim_end_matches('/')),
+            }),
+            whip: config.whip_url.as_ref().map(|base| WhipIngress {
+                url: format!("{}/{cid}", base.trim_end_matches('/')),
             }),
         }
     }

@@ -987,6 +987,10 @@ async fn recordings_follow_worker_reports(backend: Backend) {
         call["call"]["ingress"]["rtmp"]["address"],
         format!("rtmp://127.0.0.1:1935/live/{cid}")
     );
+    assert_eq!(
+        call["call"]["ingress"]["whip"]["url"],
+        format!("http://127.0.0.1:7880/whip/{cid}")
+    );
 
     // The worker reports; a stop moves it to ending; completion gives a link.
     worker_reports(&app, &id, "active", None).await;

@@ -137,6 +137,7 @@ impl App {
                 }],
                 join_token_ttl: Duration::from_secs(3600),
                 rtmp_url: Some("rtmp://127.0.0.1:1935/live".into()),
+                whip_url: Some("http://127.0.0.1:7880/whip".into()),
             }),
             files: Arc::new(TestLinks),
         };

@@ -1,4 +1,4 @@
-//! Ingest: media from outside (OBS over RTMP) published into a call.
+//! Ingest: media from outside (OBS over RTMP or WHIP) published into a call.
 //!
 //! - [`rtmp`]: the RTMP server: one task per connection, the handshake and
 //!   session on `rml_rtmp` (sans-IO), the stream key checked by joining the
@@ -6,6 +6,8 @@
 //! - [`stream`]: what one published stream does with its media: H.264
 //!   without B-frames passed through (repacketized), with B-frames
 //!   transcoded; AAC transcoded to Opus; published with `onair-client`.
+//! - [`whip`]: WHIP (RFC 9725): a WebRTC publisher's offer handed to the
+//!   SFU, so its media goes straight there.
 //! - [`flv`]: the FLV tag bodies RTMP carries (pure).
 //! - [`transcode`]: the GStreamer transcoders.
 //!
@@ -18,6 +20,7 @@ pub mod flv;
 pub mod rtmp;
 pub mod stream;
 pub mod transcode;
+pub mod whip;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -45,6 +48,22 @@ pub enum Refused {
     /// Joined, but may not publish (role, or backstage).
     #[error("this user may not publish in the call now")]
     NoPublish,
+}
+
+impl Refused {
+    /// The HTTP status that says it: the API's own for a refused join.
+    pub fn status(&self) -> u16 {
+        match self {
+            Refused::Address => 404,
+            Refused::Join(why) => why
+                .split(':')
+                .next()
+                .and_then(|s| s.parse().ok())
+                .filter(|s| (400..500).contains(s))
+                .unwrap_or(403),
+            Refused::NoPublish => 403,
+        }
+    }
 }
 
 /// Where a stream goes: a call and the user token that must let it in.
@@ -79,13 +98,20 @@ impl Target {
     }
 }
 
+/// An ingest let into a call.
+pub struct Admitted {
+    /// The SFU's signal URL.
+    pub url: String,
+    /// A join token for participant `{user}:ingest`.
+    pub token: String,
+    /// STUN/TURN servers for the publishing peer.
+    pub ice_servers: Vec<onair_client::api::IceServer>,
+}
+
 /// Joins the call with the user's token (the API applies roles and
-/// backstage as for any publisher) and returns the SFU URL and a join token
-/// for the ingest participant `{user}:ingest`.
-pub async fn authorize(
-    config: &IngestConfig,
-    target: &Target,
-) -> Result<(String, String), Refused> {
+/// backstage as for any publisher) and admits the ingest participant
+/// `{user}:ingest`.
+pub async fn authorize(config: &IngestConfig, target: &Target) -> Result<Admitted, Refused> {
     let creds = onair_client::api::join(&config.api_url, &target.token, &target.cid, false)
         .await
         .map_err(|e| Refused::Join(e.to_string()))?;
@@ -105,7 +131,11 @@ pub async fn authorize(
     if claims.name.is_empty() {
         claims.name = "OBS".into();
     }
-    Ok((creds.url, mint(key, &claims)))
+    Ok(Admitted {
+        token: mint(key, &claims),
+        url: creds.url,
+        ice_servers: creds.ice_servers,
+    })
 }
 
 #[cfg(test)]

@@ -289,8 +289,8 @@ impl Connection {
         config: &IngestConfig,
     ) -> Result<Stream, ConnectionError> {
         let target = Target::parse(app, key)?;
-        let (url, token) = authorize(config, &target).await?;
-        let stream = Stream::connect(&url, &token).await?;
+        let admitted = authorize(config, &target).await?;
+        let stream = Stream::connect(&admitted.url, &admitted.token).await?;
         tracing::info!(call_cid = %target.cid, "RTMP stream publishing into the call");
         Ok(stream)
     }

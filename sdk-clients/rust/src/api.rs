@@ -9,6 +9,22 @@ pub struct Credentials {
     pub url: String,
     /// Join token.
     pub token: String,
+    /// STUN/TURN servers for the peer connections.
+    #[serde(default)]
+    pub ice_servers: Vec<IceServer>,
+}
+
+/// A STUN or TURN server.
+#[derive(Clone, Debug, Deserialize)]
+pub struct IceServer {
+    /// `stun:…` / `turn:…` URLs.
+    pub urls: Vec<String>,
+    /// TURN user name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// TURN password.
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -385,10 +385,10 @@ fn lock(stats: &Mutex<Stats>) -> std::sync::MutexGuard<'_, Stats> {
     stats.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-type Ws =
+pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn next_response(ws: &mut Ws) -> Result<Resp, ClientError> {
+pub(crate) async fn next_response(ws: &mut Ws) -> Result<Resp, ClientError> {
     loop {
         match ws.next().await {
             Some(Ok(WsMessage::Binary(bytes))) => {

@@ -6,9 +6,12 @@
 //!   counts what it receives, or hands received frames on
 //!   ([`Client::connect_receiving`]). Egress, ingest, the tests and the
 //!   load tester all use it.
+//! - [`bridge`]: a signal-only participant whose media comes straight from
+//!   another peer (WHIP ingest).
 //! - [`files`]: VP8 IVF, H.264 Annex-B and Ogg Opus readers.
 
 pub mod api;
+pub mod bridge;
 mod client;
 pub mod files;
 
