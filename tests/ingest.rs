@@ -267,6 +267,23 @@ async fn bad_keys_and_garbage_are_refused_and_good_streams_go_on() {
     let address = ingest_address(&call, "refuse").await;
     let dir = tempfile::tempdir().unwrap();
     let file = source(dir.path(), "baseline", &["-profile:v", "baseline"], 20);
+    let rtmp = address
+        .strip_prefix("rtmp://")
+        .and_then(|a| a.split('/').next())
+        .unwrap()
+        .to_owned();
+    // A client that connects and says nothing is dropped after 10 s.
+    let idle_at = Instant::now();
+    let idle = {
+        let rtmp = rtmp.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut s = std::net::TcpStream::connect(&rtmp).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let mut sink = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut s, &mut sink);
+            idle_at.elapsed()
+        })
+    };
 
     // A wrong key: ffmpeg is told and gives up.
     let wrong = push(&file, &address, "not-a-token");
@@ -282,13 +299,7 @@ async fn bad_keys_and_garbage_are_refused_and_good_streams_go_on() {
     let before = watch(&mut media, 4).await;
     assert!(before.video.len() > 60, "{before:?}");
 
-    // …goes on while a client sends garbage, one breaks off its handshake,
-    // and one sends a chunk header announcing a huge message.
-    let rtmp = address
-        .strip_prefix("rtmp://")
-        .and_then(|a| a.split('/').next())
-        .unwrap()
-        .to_owned();
+    // …goes on while a client sends garbage and one breaks off its handshake.
     let closed = tokio::task::spawn_blocking(move || {
         let mut results = Vec::new();
         let garbage: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
@@ -312,8 +323,13 @@ async fn bad_keys_and_garbage_are_refused_and_good_streams_go_on() {
         during.video.len() > 60,
         "the good stream stalled: {during:?}"
     );
+    let idle_for = idle.await.unwrap();
+    assert!(
+        (Duration::from_secs(9)..Duration::from_secs(20)).contains(&idle_for),
+        "the idle connection was closed after {idle_for:?}"
+    );
     println!(
-        "wrong key refused; good stream kept going ({} then {} frames) through garbage and a truncated handshake",
+        "wrong key refused; good stream kept going ({} then {} frames) through garbage and a truncated handshake; idle connection closed after {idle_for:?}",
         before.video.len(),
         during.video.len()
     );
@@ -357,8 +373,26 @@ async fn restarts_reach_viewers_again_and_a_second_stream_replaces_the_first() {
     let after = watch(&mut media, 4).await;
     assert!(after.video.len() > 60, "after the replacement: {after:?}");
     assert_eq!(after.identity, "alice:ingest");
+
+    // Kicking alice ends her stream too.
+    let (status, body) = call
+        .api(
+            Method::POST,
+            "/calls/default/again/kick_user",
+            json!({"user_id": "alice"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while third.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the kicked user's stream was not closed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     println!(
-        "restart: {} frames, {} while stopped, {} after the restart; the second stream closed the first, then {} frames",
+        "restart: {} frames, {} while stopped, {} after the restart; the second stream closed the first, then {} frames; a kick closed it",
         seen.video.len(),
         gone.video.len(),
         again.video.len(),

@@ -463,7 +463,11 @@ impl Room {
                     lk::DisconnectReason::ParticipantRemoved,
                     lk::leave_request::Action::Disconnect,
                 );
-                for member in self.members.values().filter(|m| m.info.identity == user_id) {
+                for member in self
+                    .members
+                    .values()
+                    .filter(|m| owner(&m.info.identity) == user_id)
+                {
                     tracing::info!(room = %self.name, user = %user_id, "kicking");
                     let _ = member.out.send(leave.clone());
                 }
@@ -488,7 +492,7 @@ impl Room {
                 let targets: Vec<Pid> = self
                     .members
                     .iter()
-                    .filter(|(_, m)| all || user_ids.contains(&m.info.identity))
+                    .filter(|(_, m)| all || user_ids.iter().any(|u| u == owner(&m.info.identity)))
                     .map(|(p, _)| *p)
                     .collect();
                 for pid in targets {
@@ -614,4 +618,10 @@ fn is_recorder_only(info: &lk::ParticipantInfo) -> bool {
     info.permission
         .as_ref()
         .is_some_and(|p| p.recorder && !p.can_publish)
+}
+
+/// The user a participant belongs to: its identity without the `:ingest`
+/// suffix an ingest session (RTMP, WHIP) carries; user ids have no colon.
+fn owner(identity: &str) -> &str {
+    identity.split(':').next().unwrap_or(identity)
 }

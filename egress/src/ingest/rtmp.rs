@@ -20,7 +20,7 @@ use super::stream::Stream;
 use super::{authorize, IngestConfig, Target};
 
 /// A connection silent this long (mid-handshake, or mid-stream) is closed.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a connection was closed.
 #[derive(Debug, thiserror::Error)]
