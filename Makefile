@@ -18,6 +18,7 @@ bench: deps
 	$(CARGO) bench --bench api_join
 	$(CARGO) bench --bench sfu_forward
 	$(CARGO) bench --bench egress_composite
+	$(CARGO) bench --bench ingest_latency
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -153,48 +153,44 @@ fn rtmp_stream_plays_in_the_browser() {
     let address = call["call"]["ingress"]["rtmp"]["address"].as_str().unwrap();
     let key = token(data.path(), &["user", "--user", "alice"]);
     // The OBS stand-in: a live test pattern and tone, H.264 baseline + AAC.
-    let mut ffmpeg = Command::new("ffmpeg")
-        .args([
-            "-loglevel",
-            "error",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=640x360:rate=30",
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-            "-t",
-            "60",
-        ])
-        .args([
-            "-c:v",
-            "libx264",
-            "-profile:v",
-            "baseline",
-            "-preset",
-            "veryfast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args([
-            "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv",
-        ])
-        .arg(format!("{address}/{key}"))
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .expect("ffmpeg");
-    let result =
-        std::panic::catch_unwind(|| run(&onair, "rtmp_viewer.mjs", &[format!("default:{id}")]));
-    let _ = ffmpeg.kill();
-    let _ = ffmpeg.wait();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
+    let _ffmpeg = support::Killed(
+        Command::new("ffmpeg")
+            .args([
+                "-loglevel",
+                "error",
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=640x360:rate=30",
+            ])
+            .args([
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:sample_rate=48000",
+                "-t",
+                "60",
+            ])
+            .args([
+                "-c:v",
+                "libx264",
+                "-profile:v",
+                "baseline",
+                "-preset",
+                "veryfast",
+                "-tune",
+                "zerolatency",
+            ])
+            .args([
+                "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv",
+            ])
+            .arg(format!("{address}/{key}"))
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("ffmpeg"),
+    );
+    run(&onair, "rtmp_viewer.mjs", &[format!("default:{id}")]);
 }
 
 #[test]

@@ -6,26 +6,16 @@
 mod support;
 
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use onair_auth::token::mint;
-use onair_auth::{ApiKey, ServerClaims, UserClaims};
+use onair_auth::ApiKey;
 use onair_client::{api, Client};
 use reqwest::Method;
 use serde_json::json;
 use support::call::{camera, microphone, request};
 use support::probe::{codecs, number, probe};
-
-/// A child process killed on drop.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::Killed;
 
 /// `s3s-fs` serving `root` on `port` (`make test` installs it).
 fn s3_server(root: &std::path::Path, port: u16) -> Killed {
@@ -58,13 +48,6 @@ fn etag(response: &reqwest::Response) -> String {
         .to_owned()
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recordings_upload_to_s3_with_multipart() {
     let s3_root = tempfile::tempdir().unwrap();
@@ -95,28 +78,8 @@ async fn recordings_upload_to_s3_with_multipart() {
             .unwrap()
     };
     let key = ApiKey::new("APIs3", "s3-test-secret-s3-test-secret");
-    let server = mint(
-        &key,
-        &ServerClaims {
-            iss: key.key.clone(),
-            exp: now() + 3600,
-            iat: None,
-            server: true,
-        },
-    );
-    let user = mint(
-        &key,
-        &UserClaims {
-            iss: key.key.clone(),
-            sub: "alice".into(),
-            exp: now() + 3600,
-            iat: None,
-            name: None,
-            image: None,
-            role: None,
-            call_cids: None,
-        },
-    );
+    let server = support::tokens::server(&key);
+    let user = support::tokens::user(&key, "alice");
     let creds = api::join(&onair.url, &user, "default:s3", true)
         .await
         .unwrap();

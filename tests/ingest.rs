@@ -7,13 +7,14 @@ mod support;
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use onair_client::{Client, Codec, MediaEvent};
 use reqwest::Method;
 use serde_json::json;
 use support::call::Call;
+use support::Killed;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Creates `default:{id}` and returns its RTMP ingest address.
@@ -67,9 +68,10 @@ fn source(dir: &Path, name: &str, h264: &[&str], seconds: u32) -> PathBuf {
     out
 }
 
-/// ffmpeg streaming `file` in real time to `address/key`, as OBS would.
-fn push(file: &Path, address: &str, key: &str) -> Child {
-    Command::new("ffmpeg")
+/// ffmpeg streaming `file` in real time to `address/key`, as OBS would
+/// (stopped when dropped).
+fn push(file: &Path, address: &str, key: &str) -> Killed {
+    let child = Command::new("ffmpeg")
         .args(["-loglevel", "error", "-re", "-i"])
         .arg(file)
         .args(["-c", "copy", "-f", "flv"])
@@ -77,7 +79,8 @@ fn push(file: &Path, address: &str, key: &str) -> Child {
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("ffmpeg")
+        .expect("ffmpeg");
+    Killed(child)
 }
 
 /// NAL units of an Annex-B access unit.
@@ -185,7 +188,7 @@ async fn h264_without_b_frames_is_passed_through() {
     let file = source(dir.path(), "baseline", &["-profile:v", "baseline"], 12);
     let (bob, mut media) = receiver(&call, "default:obs").await;
     let key = call.token(&["user", "--user", "alice"]);
-    let mut ffmpeg = push(&file, &address, &key);
+    let ffmpeg = push(&file, &address, &key);
     let started = Instant::now();
     let seen = watch(&mut media, 8).await;
     assert_eq!(seen.identity, "alice:ingest");
@@ -218,8 +221,7 @@ async fn h264_without_b_frames_is_passed_through() {
         seen.audio,
         started.elapsed().as_secs_f64()
     );
-    let _ = ffmpeg.kill();
-    let _ = ffmpeg.wait();
+    drop(ffmpeg);
     bob.leave().await;
 }
 
@@ -231,7 +233,7 @@ async fn h264_with_b_frames_is_transcoded() {
     let file = source(dir.path(), "high", &["-profile:v", "high", "-bf", "2"], 12);
     let (bob, mut media) = receiver(&call, "default:bframes").await;
     let key = call.token(&["user", "--user", "alice"]);
-    let mut ffmpeg = push(&file, &address, &key);
+    let ffmpeg = push(&file, &address, &key);
     let seen = watch(&mut media, 8).await;
     assert_eq!(seen.identity, "alice:ingest");
     assert!(
@@ -256,8 +258,7 @@ async fn h264_with_b_frames_is_transcoded() {
         seen.keyframes,
         seen.audio
     );
-    let _ = ffmpeg.kill();
-    let _ = ffmpeg.wait();
+    drop(ffmpeg);
     bob.leave().await;
 }
 
@@ -286,16 +287,16 @@ async fn bad_keys_and_garbage_are_refused_and_good_streams_go_on() {
     };
 
     // A wrong key: ffmpeg is told and gives up.
-    let wrong = push(&file, &address, "not-a-token");
-    let out = tokio::task::spawn_blocking(move || wrong.wait_with_output().unwrap())
+    let mut wrong = push(&file, &address, "not-a-token");
+    let status = tokio::task::spawn_blocking(move || wrong.0.wait().unwrap())
         .await
         .unwrap();
-    assert!(!out.status.success(), "ffmpeg streamed with a wrong key");
+    assert!(!status.success(), "ffmpeg streamed with a wrong key");
 
     // A good stream…
     let (bob, mut media) = receiver(&call, "default:refuse").await;
     let key = call.token(&["user", "--user", "alice"]);
-    let mut ffmpeg = push(&file, &address, &key);
+    let ffmpeg = push(&file, &address, &key);
     let before = watch(&mut media, 4).await;
     assert!(before.video.len() > 60, "{before:?}");
 
@@ -333,8 +334,7 @@ async fn bad_keys_and_garbage_are_refused_and_good_streams_go_on() {
         before.video.len(),
         during.video.len()
     );
-    let _ = ffmpeg.kill();
-    let _ = ffmpeg.wait();
+    drop(ffmpeg);
     bob.leave().await;
 }
 
@@ -349,11 +349,10 @@ async fn restarts_reach_viewers_again_and_a_second_stream_replaces_the_first() {
 
     // OBS streams, stops, and streams again: bob, still in the call, gets
     // the new stream without doing anything.
-    let mut first = push(&file, &address, &key);
+    let first = push(&file, &address, &key);
     let seen = watch(&mut media, 4).await;
     assert!(seen.video.len() > 60, "first stream: {seen:?}");
-    let _ = first.kill();
-    let _ = first.wait();
+    drop(first);
     let gone = watch(&mut media, 2).await;
     let mut second = push(&file, &address, &key);
     let again = watch(&mut media, 5).await;
@@ -363,7 +362,7 @@ async fn restarts_reach_viewers_again_and_a_second_stream_replaces_the_first() {
     // A second stream of the same user into the same call replaces the first.
     let mut third = push(&file, &address, &key);
     let deadline = Instant::now() + Duration::from_secs(15);
-    while second.try_wait().unwrap().is_none() {
+    while second.0.try_wait().unwrap().is_none() {
         assert!(
             Instant::now() < deadline,
             "the replaced stream was not closed"
@@ -384,7 +383,7 @@ async fn restarts_reach_viewers_again_and_a_second_stream_replaces_the_first() {
         .await;
     assert_eq!(status, 200, "{body}");
     let deadline = Instant::now() + Duration::from_secs(15);
-    while third.try_wait().unwrap().is_none() {
+    while third.0.try_wait().unwrap().is_none() {
         assert!(
             Instant::now() < deadline,
             "the kicked user's stream was not closed"
@@ -398,7 +397,5 @@ async fn restarts_reach_viewers_again_and_a_second_stream_replaces_the_first() {
         again.video.len(),
         after.video.len()
     );
-    let _ = third.kill();
-    let _ = third.wait();
     bob.leave().await;
 }

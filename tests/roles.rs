@@ -7,10 +7,9 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use onair_auth::token::mint;
-use onair_auth::{ApiKey, ServerClaims, UserClaims};
+use onair_auth::ApiKey;
 use onair_client::{api, Client};
 use onair_testkit::redis::Redis;
 use reqwest::Method;
@@ -20,13 +19,6 @@ use support::probe::{codecs, number, probe};
 
 const KEY: &str = "APIroles";
 const SECRET: &str = "roles-test-secret-roles-test-secret";
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 /// A config for one node listening on `port`.
 fn config(dir: &Path, name: &str, port: u16, extra: &str) -> std::path::PathBuf {
@@ -75,28 +67,8 @@ async fn egress_nodes_apart_from_the_api_take_each_job_once() {
     .unwrap();
 
     let key = ApiKey::new(KEY, SECRET);
-    let server = mint(
-        &key,
-        &ServerClaims {
-            iss: KEY.into(),
-            exp: now() + 3600,
-            iat: None,
-            server: true,
-        },
-    );
-    let user = mint(
-        &key,
-        &UserClaims {
-            iss: KEY.into(),
-            sub: "alice".into(),
-            exp: now() + 3600,
-            iat: None,
-            name: None,
-            image: None,
-            role: None,
-            call_cids: None,
-        },
-    );
+    let server = support::tokens::server(&key);
+    let user = support::tokens::user(&key, "alice");
     let base = nodes.0.url.clone();
     let creds = api::join(&base, &user, "default:split", true)
         .await

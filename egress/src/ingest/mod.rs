@@ -42,9 +42,10 @@ pub enum Refused {
     /// Not `live/{type}:{id}` plus a key.
     #[error("the stream address is not live/<type>:<id> with a stream key")]
     Address,
-    /// The API refused the join (bad or expired token, no such call, no access).
-    #[error("the call refused the stream key: {0}")]
-    Join(String),
+    /// The API refused the join (bad or expired token, no such call, no
+    /// access): its status (0 if it could not be reached) and answer.
+    #[error("the call refused the stream key: {0}: {1}")]
+    Join(u16, String),
     /// Joined, but may not publish (role, or backstage).
     #[error("this user may not publish in the call now")]
     NoPublish,
@@ -55,12 +56,8 @@ impl Refused {
     pub fn status(&self) -> u16 {
         match self {
             Refused::Address => 404,
-            Refused::Join(why) => why
-                .split(':')
-                .next()
-                .and_then(|s| s.parse().ok())
-                .filter(|s| (400..500).contains(s))
-                .unwrap_or(403),
+            Refused::Join(status, _) if (400..500).contains(status) => *status,
+            Refused::Join(..) => 502,
             Refused::NoPublish => 403,
         }
     }
@@ -114,19 +111,19 @@ pub struct Admitted {
 pub async fn authorize(config: &IngestConfig, target: &Target) -> Result<Admitted, Refused> {
     let creds = onair_client::api::join(&config.api_url, &target.token, &target.cid, false)
         .await
-        .map_err(|e| Refused::Join(e.to_string()))?;
+        .map_err(|e| Refused::Join(e.status, e.body))?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let mut claims = verify_join(&creds.token, &config.keys, now)
-        .map_err(|e| Refused::Join(format!("join token: {e}")))?;
+        .map_err(|e| Refused::Join(0, format!("join token: {e}")))?;
     if !claims.video.may_publish() {
         return Err(Refused::NoPublish);
     }
     let key = config
         .keys
         .get(&claims.iss)
-        .ok_or_else(|| Refused::Join("join token of an unknown key".into()))?;
+        .ok_or_else(|| Refused::Join(0, "join token of an unknown key".into()))?;
     claims.sub = format!("{}:ingest", claims.sub);
     if claims.name.is_empty() {
         claims.name = "OBS".into();
