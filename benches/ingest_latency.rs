@@ -12,23 +12,16 @@
 //! `BENCH_SECONDS` (default 15).
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use hdrhistogram::Histogram;
 use onair_auth::token::mint;
 use onair_auth::{ApiKey, UserClaims};
 use onair_client::{api, Client, Codec, MediaEvent};
-use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
-use rml_rtmp::sessions::{
-    ClientSession, ClientSessionConfig, ClientSessionEvent, ClientSessionResult, PublishRequestType,
-};
-use rml_rtmp::time::RtmpTimestamp;
+use onair_testkit::rtmp::{flv_tags, Publisher};
 
 const KEY: &str = "APIingest";
 const SECRET: &str = "ingest-bench-secret-ingest-bench";
@@ -59,55 +52,6 @@ fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// FLV tags of `file`: (type 8 audio / 9 video, timestamp ms, body).
-fn flv_tags(file: &Path) -> Vec<(u8, u32, Vec<u8>)> {
-    let bytes = std::fs::read(file).unwrap();
-    let mut tags = Vec::new();
-    let mut at = 9 + 4; // header, first PreviousTagSize
-    while at + 11 <= bytes.len() {
-        let kind = bytes[at];
-        let size = u32::from_be_bytes([0, bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
-        let ts = u32::from_be_bytes([bytes[at + 7], bytes[at + 4], bytes[at + 5], bytes[at + 6]]);
-        let body = at + 11;
-        if body + size > bytes.len() {
-            break;
-        }
-        tags.push((kind, ts, bytes[body..body + size].to_vec()));
-        at = body + size + 4;
-    }
-    tags
-}
-
-/// Sends packets of `results` and returns the events among them.
-fn send(socket: &mut TcpStream, results: Vec<ClientSessionResult>) -> Vec<ClientSessionEvent> {
-    let mut events = Vec::new();
-    for r in results {
-        match r {
-            ClientSessionResult::OutboundResponse(p) => socket.write_all(&p.bytes).unwrap(),
-            ClientSessionResult::RaisedEvent(e) => events.push(e),
-            ClientSessionResult::UnhandleableMessageReceived(_) => {}
-        }
-    }
-    events
-}
-
-/// Reads from the server until `want` says an event arrived.
-fn until(
-    socket: &mut TcpStream,
-    session: &mut ClientSession,
-    want: fn(&ClientSessionEvent) -> bool,
-) {
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = socket.read(&mut buf).unwrap();
-        assert!(n > 0, "the server closed the connection");
-        let results = session.handle_input(&buf[..n]).unwrap();
-        if send(socket, results).iter().any(want) {
-            return;
-        }
-    }
-}
-
 /// Streams `tags` in real time to `host` (`app`, `key`); notes when each
 /// video frame (by presentation time, ms) left.
 fn stream(
@@ -117,66 +61,22 @@ fn stream(
     tags: &[(u8, u32, Vec<u8>)],
     sent: &Mutex<HashMap<u32, Instant>>,
 ) {
-    let mut socket = TcpStream::connect(host).unwrap();
-    socket.set_nodelay(true).unwrap();
-    let mut handshake = Handshake::new(PeerType::Client);
-    socket
-        .write_all(&handshake.generate_outbound_p0_and_p1().unwrap())
-        .unwrap();
-    let mut buf = [0u8; 4096];
-    let leftover = loop {
-        let n = socket.read(&mut buf).unwrap();
-        match handshake.process_bytes(&buf[..n]).unwrap() {
-            HandshakeProcessResult::InProgress { response_bytes } => {
-                socket.write_all(&response_bytes).unwrap()
-            }
-            HandshakeProcessResult::Completed {
-                response_bytes,
-                remaining_bytes,
-            } => {
-                socket.write_all(&response_bytes).unwrap();
-                break remaining_bytes;
-            }
-        }
-    };
-    let (mut session, results) = ClientSession::new(ClientSessionConfig::new()).unwrap();
-    send(&mut socket, results);
-    let results = session.handle_input(&leftover).unwrap();
-    send(&mut socket, results);
-    let r = session.request_connection(app.into()).unwrap();
-    send(&mut socket, vec![r]);
-    until(&mut socket, &mut session, |e| {
-        matches!(e, ClientSessionEvent::ConnectionRequestAccepted)
-    });
-    let r = session
-        .request_publishing(key.into(), PublishRequestType::Live)
-        .unwrap();
-    send(&mut socket, vec![r]);
-    until(&mut socket, &mut session, |e| {
-        matches!(e, ClientSessionEvent::PublishRequestAccepted)
-    });
+    let mut rtmp = Publisher::connect(host, app, key).unwrap();
     let start = Instant::now();
-    for (kind, ts, body) in tags {
+    for (kind, ts, body) in tags.iter().filter(|t| t.0 == 8 || t.0 == 9) {
         let due = start + Duration::from_millis(u64::from(*ts));
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        let data = Bytes::from(body.clone());
-        let r = match kind {
-            8 => session.publish_audio_data(data, RtmpTimestamp::new(*ts), false),
-            9 => {
-                // Presentation time: the tag's time plus its composition offset.
-                let cts = body.get(2..5).map_or(0, |c| {
-                    (i32::from(c[0]) << 24 | i32::from(c[1]) << 16 | i32::from(c[2]) << 8) >> 8
-                });
-                if body.get(1) == Some(&1) {
-                    sent.lock()
-                        .unwrap()
-                        .insert((*ts as i32 + cts) as u32, Instant::now());
-                }
-                session.publish_video_data(data, RtmpTimestamp::new(*ts), false)
-            }
-            _ => continue,
-        };
-        send(&mut socket, vec![r.unwrap()]);
+        // A video frame (not its configuration) leaves at its presentation
+        // time: the tag's time plus its composition offset.
+        if *kind == 9 && body.get(1) == Some(&1) {
+            let cts = body.get(2..5).map_or(0, |c| {
+                (i32::from(c[0]) << 24 | i32::from(c[1]) << 16 | i32::from(c[2]) << 8) >> 8
+            });
+            sent.lock()
+                .unwrap()
+                .insert((*ts as i32 + cts) as u32, Instant::now());
+        }
+        rtmp.tag(*kind, *ts, body).unwrap();
     }
 }
 
@@ -205,6 +105,7 @@ async fn case(label: &str, server: &Server, http: &str, rtmp: &str, file: &Path,
         .await
         .unwrap();
     let tags: Vec<_> = flv_tags(file)
+        .unwrap()
         .into_iter()
         .filter(|t| t.1 <= seconds as u32 * 1000)
         .collect();

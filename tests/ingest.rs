@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use onair_client::{Client, Codec, MediaEvent};
+use onair_testkit::rtmp::Publisher;
 use reqwest::Method;
 use serde_json::json;
 use support::call::Call;
@@ -37,30 +38,24 @@ async fn ingest_address(call: &Call, id: &str) -> String {
 /// An FLV file of `seconds` of test pattern and tone, H.264 with the given
 /// x264 options (`-profile:v baseline`, or `-profile:v high -bf 2`) + AAC.
 fn source(dir: &Path, name: &str, h264: &[&str], seconds: u32) -> PathBuf {
+    let mut video = vec![
+        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+    ];
+    video.extend_from_slice(h264);
+    encode(dir, name, &video, &["-c:a", "aac", "-b:a", "96k"], seconds)
+}
+
+/// An FLV file of `seconds` of test pattern and tone in the given codecs.
+fn encode(dir: &Path, name: &str, video: &[&str], audio: &[&str], seconds: u32) -> PathBuf {
     let out = dir.join(format!("{name}.flv"));
     let status = Command::new("ffmpeg")
-        .args([
-            "-y",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=640x360:rate=30",
-        ])
+        .args(["-y", "-loglevel", "error"])
+        .args(["-f", "lavfi", "-i", "testsrc=size=640x360:rate=30"])
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args([
-            "-t",
-            &seconds.to_string(),
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-        ])
-        .args(h264)
-        .args([
-            "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-f", "flv",
-        ])
+        .args(["-t", &seconds.to_string(), "-g", "30"])
+        .args(video)
+        .args(audio)
+        .args(["-f", "flv"])
         .arg(&out)
         .status()
         .unwrap();
@@ -263,6 +258,41 @@ async fn h264_with_b_frames_is_transcoded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_codecs_are_transcoded() {
+    let call = Call::start();
+    let address = ingest_address(&call, "sorenson").await;
+    let dir = tempfile::tempdir().unwrap();
+    // Sorenson H.263 and MP3: what old encoders send over RTMP.
+    let file = encode(
+        dir.path(),
+        "flv1",
+        &["-c:v", "flv1", "-b:v", "800k"],
+        &["-c:a", "libmp3lame", "-ar", "44100", "-b:a", "96k"],
+        12,
+    );
+    let (bob, mut media) = receiver(&call, "default:sorenson").await;
+    let key = call.token(&["user", "--user", "alice"]);
+    let ffmpeg = push(&file, &address, &key);
+    let seen = watch(&mut media, 8).await;
+    assert_eq!(seen.identity, "alice:ingest");
+    assert!(
+        seen.video.len() > 150,
+        "{} video frames in 8 s",
+        seen.video.len()
+    );
+    assert!(seen.audio > 250, "{} audio packets in 8 s", seen.audio);
+    assert_eq!(profile(&seen.video), Some(66));
+    println!(
+        "Sorenson + MP3 in: {} H.264 frames ({} keyframes), {} Opus packets",
+        seen.video.len(),
+        seen.keyframes,
+        seen.audio
+    );
+    drop(ffmpeg);
+    bob.leave().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_keys_and_garbage_are_refused_and_good_streams_go_on() {
     let call = Call::start();
     let address = ingest_address(&call, "refuse").await;
@@ -300,7 +330,28 @@ async fn bad_keys_and_garbage_are_refused_and_good_streams_go_on() {
     let before = watch(&mut media, 4).await;
     assert!(before.video.len() > 60, "{before:?}");
 
-    // …goes on while a client sends garbage and one breaks off its handshake.
+    // …goes on while a client sends garbage, one breaks off its handshake,
+    // one publishes a malformed H.264 tag, and one announces a 16 MiB
+    // message and sends a little of it.
+    let (mallory, eve) = (
+        call.token(&["user", "--user", "mallory"]),
+        call.token(&["user", "--user", "eve"]),
+    );
+    let broken = {
+        let (rtmp, app) = (rtmp.clone(), "live/default:refuse");
+        tokio::task::spawn_blocking(move || {
+            let mut malformed = Publisher::connect(&rtmp, app, &mallory).unwrap();
+            malformed.tag(9, 0, &[0x17, 0, 0, 0, 0, 1, 0x42]).unwrap();
+            let mut oversized = Publisher::connect(&rtmp, app, &eve).unwrap();
+            let mut chunk = vec![0x04, 0, 0, 0, 0xff, 0xff, 0xff, 9, 1, 0, 0, 0];
+            chunk.extend_from_slice(&[0x17; 100]);
+            oversized.raw(&chunk).unwrap();
+            (
+                malformed.closed_within(Duration::from_secs(5)),
+                oversized.closed_within(Duration::from_secs(15)),
+            )
+        })
+    };
     let closed = tokio::task::spawn_blocking(move || {
         let mut results = Vec::new();
         let garbage: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
@@ -324,13 +375,18 @@ async fn bad_keys_and_garbage_are_refused_and_good_streams_go_on() {
         during.video.len() > 60,
         "the good stream stalled: {during:?}"
     );
+    assert_eq!(
+        broken.await.unwrap(),
+        (true, true),
+        "malformed and oversized publishers stayed"
+    );
     let idle_for = idle.await.unwrap();
     assert!(
         (Duration::from_secs(9)..Duration::from_secs(20)).contains(&idle_for),
         "the idle connection was closed after {idle_for:?}"
     );
     println!(
-        "wrong key refused; good stream kept going ({} then {} frames) through garbage and a truncated handshake; idle connection closed after {idle_for:?}",
+        "wrong key refused; good stream kept going ({} then {} frames) through garbage, a truncated handshake, a malformed H.264 tag and an oversized message; idle connection closed after {idle_for:?}",
         before.video.len(),
         during.video.len()
     );

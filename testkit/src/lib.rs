@@ -4,11 +4,13 @@
 //! - [`postgres`]: a throwaway PostgreSQL cluster (initdb into a temp dir).
 //! - [`redis`]: a throwaway Redis server per test.
 //! - [`media`]: VP8 and Opus files made by ffmpeg.
+//! - [`rtmp`]: an RTMP publisher that sends FLV tags as given.
 //! - [`free_port`]: a free TCP port on 127.0.0.1.
 
 pub mod media;
 pub mod postgres;
 pub mod redis;
+pub mod rtmp;
 
 use std::net::TcpListener;
 

@@ -166,6 +166,25 @@ pub fn annexb(config: &AvcConfig, data: &[u8], keyframe: bool) -> Result<Vec<u8>
     Ok(out)
 }
 
+/// The start of an FLV stream carrying video or audio (for `flvdemux`).
+pub fn header(video: bool) -> Vec<u8> {
+    let flags = if video { 0x01 } else { 0x04 };
+    vec![b'F', b'L', b'V', 1, flags, 0, 0, 0, 9, 0, 0, 0, 0]
+}
+
+/// One FLV tag (8 audio, 9 video) around `body`, with its trailing size.
+pub fn tag(kind: u8, timestamp: u32, body: &[u8]) -> Vec<u8> {
+    let size = (body.len() as u32).to_be_bytes();
+    let ts = timestamp.to_be_bytes();
+    let mut out = Vec::with_capacity(body.len() + 15);
+    out.extend_from_slice(&[
+        kind, size[1], size[2], size[3], ts[1], ts[2], ts[3], ts[0], 0, 0, 0,
+    ]);
+    out.extend_from_slice(body);
+    out.extend_from_slice(&(body.len() as u32 + 11).to_be_bytes());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +257,17 @@ mod tests {
         assert_eq!(
             annexb(&c, &[0, 0, 0, 2, 0x41, 0x9a], false).unwrap(),
             vec![0, 0, 0, 1, 0x41, 0x9a]
+        );
+    }
+
+    #[test]
+    fn tags_are_framed_as_in_a_file() {
+        assert_eq!(&header(true)[..5], b"FLV\x01\x01");
+        assert_eq!(header(false)[4], 0x04);
+        let t = tag(9, 0x0102_0304, &[0xaa, 0xbb]);
+        assert_eq!(
+            t,
+            vec![9, 0, 0, 2, 2, 3, 4, 1, 0, 0, 0, 0xaa, 0xbb, 0, 0, 0, 13]
         );
     }
 

@@ -1,10 +1,11 @@
 //! One ingested stream: FLV media in, a participant publishing out.
 //!
-//! Video is H.264. When it has no B-frames (every frame's presentation time
-//! equals its decoding time, as with OBS's and browsers' low-latency
-//! settings) it is passed through: each access unit is rewritten to Annex-B
-//! and sent as is. Otherwise it is transcoded to constrained-baseline H.264.
-//! Audio is AAC and always transcoded to Opus. Frames are sent as soon as
+//! Video in H.264 without B-frames (every frame's presentation time equals
+//! its decoding time, as with OBS's and browsers' low-latency settings) is
+//! passed through: each access unit is rewritten to Annex-B and sent as is.
+//! H.264 with B-frames is transcoded to constrained-baseline H.264, and so
+//! is any other codec FLV carries (through GStreamer's `flvdemux`). Audio
+//! (AAC, or any other) is transcoded to Opus. Frames are sent as soon as
 //! they are ready, timestamped by their RTMP time from the stream's first
 //! tag, so audio and video keep the timing the encoder gave them.
 
@@ -42,6 +43,8 @@ enum VideoPath {
     Passthrough(String),
     /// Through a transcoder (track sid).
     Transcode(String, Transcoder),
+    /// A codec other than H.264, through a transcoder fed FLV (track sid).
+    Demux(String, Transcoder),
 }
 
 /// A stream being published into a call.
@@ -49,7 +52,8 @@ pub struct Stream {
     client: Client,
     avc: Option<AvcConfig>,
     video: VideoPath,
-    audio: Option<(String, Transcoder)>,
+    /// The audio track, its transcoder, and whether it is fed FLV (not AAC).
+    audio: Option<(String, Transcoder, bool)>,
     /// RTMP time (ms) of the first tag: media time 0 of every track.
     base: Option<u32>,
     size: (u32, u32),
@@ -91,7 +95,7 @@ impl Stream {
         match self.video {
             VideoPath::Waiting => None,
             VideoPath::Passthrough(_) => Some(true),
-            VideoPath::Transcode(..) => Some(false),
+            VideoPath::Transcode(..) | VideoPath::Demux(..) => Some(false),
         }
     }
 
@@ -107,7 +111,13 @@ impl Stream {
 
     /// Takes one FLV video tag at RTMP time `timestamp` (ms).
     pub async fn video(&mut self, tag: &[u8], timestamp: u32) -> Result<(), StreamError> {
-        let (keyframe, cts, data) = match flv::video(tag)? {
+        let parsed = match flv::video(tag) {
+            Err(FlvError::Unsupported(_, codec)) => {
+                return self.other_video(tag, timestamp, codec).await
+            }
+            parsed => parsed?,
+        };
+        let (keyframe, cts, data) = match parsed {
             Video::Config(config) => {
                 tracing::debug!(profile = config.profile, "H.264 configuration");
                 self.avc = Some(config);
@@ -154,28 +164,67 @@ impl Stream {
                 self.client.send_frame(sid, au, pts);
             }
             VideoPath::Transcode(_, t) => t.push(data, pts, dts)?,
+            VideoPath::Demux(..) => {
+                return Err(FlvError::Malformed("codec changed mid-stream").into())
+            }
+        }
+        Ok(())
+    }
+
+    /// A video tag in another codec than H.264 (FLV codec id `codec`).
+    async fn other_video(
+        &mut self,
+        tag: &[u8],
+        timestamp: u32,
+        codec: u8,
+    ) -> Result<(), StreamError> {
+        let at = self.time(timestamp);
+        let framed = flv::tag(9, timestamp, tag);
+        match &self.video {
+            VideoPath::Waiting => {
+                tracing::info!(codec, "video codec {codec}: transcoded");
+                let t = Transcoder::flv_video_to_baseline(self.video_out.0.clone())?;
+                t.push(&flv::header(true), at, at)?;
+                t.push(&framed, at, at)?;
+                let sid = self
+                    .publish(Codec::H264, Source::Camera, "obs-video")
+                    .await?;
+                self.video = VideoPath::Demux(sid, t);
+            }
+            VideoPath::Demux(_, t) => t.push(&framed, at, at)?,
+            _ => return Err(FlvError::Malformed("codec changed mid-stream").into()),
         }
         Ok(())
     }
 
     /// Takes one FLV audio tag at RTMP time `timestamp` (ms).
     pub async fn audio(&mut self, tag: &[u8], timestamp: u32) -> Result<(), StreamError> {
-        match flv::audio(tag)? {
-            Audio::Config(config) => {
-                if self.audio.is_none() {
-                    let t = Transcoder::aac_to_opus(config, self.audio_out.0.clone())?;
-                    let sid = self
-                        .publish(Codec::Opus, Source::Microphone, "obs-audio")
-                        .await?;
-                    self.audio = Some((sid, t));
-                }
+        let at = self.time(timestamp);
+        match (flv::audio(tag), &self.audio) {
+            (Ok(Audio::Config(config)), None) => {
+                let t = Transcoder::aac_to_opus(config, self.audio_out.0.clone())?;
+                let sid = self
+                    .publish(Codec::Opus, Source::Microphone, "obs-audio")
+                    .await?;
+                self.audio = Some((sid, t, false));
             }
-            Audio::Frame(data) => {
-                let at = self.time(timestamp);
-                if let Some((_, t)) = &self.audio {
-                    t.push(data, at, at)?;
-                }
+            (Ok(Audio::Frame(data)), Some((_, t, false))) => t.push(data, at, at)?,
+            // A configuration again, or AAC frames before any: nothing to do.
+            (Ok(_), _) => {}
+            (Err(FlvError::Unsupported(_, format)), None) => {
+                tracing::info!(format, "audio format {format}: transcoded");
+                let t = Transcoder::flv_audio_to_opus(self.audio_out.0.clone())?;
+                t.push(&flv::header(false), at, at)?;
+                t.push(&flv::tag(8, timestamp, tag), at, at)?;
+                let sid = self
+                    .publish(Codec::Opus, Source::Microphone, "obs-audio")
+                    .await?;
+                self.audio = Some((sid, t, true));
             }
+            (Err(FlvError::Unsupported(..)), Some((_, t, true))) => {
+                t.push(&flv::tag(8, timestamp, tag), at, at)?
+            }
+            (Err(e), _) => return Err(e.into()),
         }
         Ok(())
     }
@@ -186,12 +235,12 @@ impl Stream {
         loop {
             tokio::select! {
                 Some((data, at)) = self.video_out.1.recv() => {
-                    if let VideoPath::Transcode(sid, _) = &self.video {
+                    if let VideoPath::Transcode(sid, _) | VideoPath::Demux(sid, _) = &self.video {
                         self.client.send_frame(sid, data, at);
                     }
                 }
                 Some((data, at)) = self.audio_out.1.recv() => {
-                    if let Some((sid, _)) = &self.audio {
+                    if let Some((sid, ..)) = &self.audio {
                         self.client.send_frame(sid, data, at);
                     }
                 }

@@ -14,6 +14,16 @@ use tokio::sync::mpsc;
 
 use crate::pipeline::{self, PipelineError};
 
+/// Raw video to constrained-baseline H.264 in Annex-B access units.
+const ENCODE_H264: &str = "videoconvert \
+    ! x264enc tune=zerolatency speed-preset=ultrafast bitrate=2500 key-int-max=60 \
+    ! video/x-h264,profile=constrained-baseline \
+    ! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au";
+
+/// Raw audio to 48 kHz stereo Opus in 20 ms packets.
+const ENCODE_OPUS: &str = "audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 \
+    ! opusenc frame-size=20 bitrate=96000 audio-type=generic";
+
 /// A transcoded frame: its bytes and presentation time.
 pub type Output = (Vec<u8>, Duration);
 
@@ -47,13 +57,28 @@ impl Transcoder {
             .field("stream-format", "raw")
             .field("codec_data", gst::Buffer::from_slice(config.to_vec()))
             .build();
-        Self::start(
-            caps,
-            "aacparse ! avdec_aac ! audioconvert ! audioresample \
-             ! audio/x-raw,rate=48000,channels=2 \
-             ! opusenc frame-size=20 bitrate=96000 audio-type=generic",
-            out,
-        )
+        Self::start(caps, &format!("aacparse ! avdec_aac ! {ENCODE_OPUS}"), out)
+    }
+
+    /// Video in any codec FLV carries that GStreamer decodes (Sorenson
+    /// H.263, VP6…), fed as an FLV stream ([`super::flv::header`], then
+    /// tags), to constrained-baseline H.264.
+    pub fn flv_video_to_baseline(
+        out: mpsc::UnboundedSender<Output>,
+    ) -> Result<Transcoder, PipelineError> {
+        gst::init()?;
+        let caps = gst::Caps::builder("video/x-flv").build();
+        Self::start(caps, &format!("flvdemux ! decodebin ! {ENCODE_H264}"), out)
+    }
+
+    /// Audio in any codec FLV carries that GStreamer decodes (MP3, Speex…),
+    /// fed as an FLV stream, to Opus.
+    pub fn flv_audio_to_opus(
+        out: mpsc::UnboundedSender<Output>,
+    ) -> Result<Transcoder, PipelineError> {
+        gst::init()?;
+        let caps = gst::Caps::builder("video/x-flv").build();
+        Self::start(caps, &format!("flvdemux ! decodebin ! {ENCODE_OPUS}"), out)
     }
 
     /// H.264 (AVC, `config` is the `AVCDecoderConfigurationRecord`) to
@@ -70,10 +95,7 @@ impl Transcoder {
             .build();
         Self::start(
             caps,
-            "h264parse ! avdec_h264 ! videoconvert \
-             ! x264enc tune=zerolatency speed-preset=ultrafast bitrate=2500 key-int-max=60 \
-             ! video/x-h264,profile=constrained-baseline \
-             ! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au",
+            &format!("h264parse ! avdec_h264 ! {ENCODE_H264}"),
             out,
         )
     }

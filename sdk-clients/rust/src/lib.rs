@@ -14,8 +14,10 @@ pub mod api;
 pub mod bridge;
 mod client;
 pub mod files;
+mod types;
 
-pub use client::{
-    Client, ClientError, LocalLayer, LocalTrack, MediaEvent, RemoteFrame, Source, Stats, TrackStats,
-};
+pub use client::Client;
 pub use files::{Codec, Frame};
+pub use types::{
+    ClientError, LocalLayer, LocalTrack, MediaEvent, RemoteFrame, Source, Stats, TrackStats,
+};

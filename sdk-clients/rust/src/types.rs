@@ -1,0 +1,146 @@
+//! What a client publishes (tracks made of layers of frames) and what it
+//! reports: its errors, the stats it keeps, and the media a receiving
+//! client hands on.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::files::{Codec, Frame};
+
+/// Why the client failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The WebSocket could not connect or broke.
+    #[error("signal: {0}")]
+    Signal(String),
+    /// The server refused (token, permissions) or said something unexpected.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// WebRTC negotiation or transport failed.
+    #[error("media: {0}")]
+    Media(String),
+    /// The client task is gone.
+    #[error("client closed")]
+    Closed,
+}
+
+/// Where a track comes from (LiveKit's `TrackSource`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Camera video.
+    Camera,
+    /// Microphone audio.
+    Microphone,
+    /// Screen share video.
+    ScreenShare,
+}
+
+/// One encoding of a track: a simulcast layer, or the only one.
+#[derive(Clone, Debug)]
+pub struct LocalLayer {
+    /// `q`, `h`, `f`; `None` without simulcast.
+    pub rid: Option<String>,
+    /// Pixels (0 for audio).
+    pub width: u32,
+    /// Pixels (0 for audio).
+    pub height: u32,
+    /// The frames, sent in real time and looped; none for a live track
+    /// (its frames come through [`Client::send_frame`]).
+    pub frames: Vec<Frame>,
+}
+
+/// A track to publish from pre-encoded frames.
+#[derive(Clone, Debug)]
+pub struct LocalTrack {
+    /// Track name.
+    pub name: String,
+    /// Camera, microphone or screen.
+    pub source: Source,
+    /// Codec of the frames.
+    pub codec: Codec,
+    /// Encodings, lowest first.
+    pub layers: Vec<LocalLayer>,
+}
+
+/// What arrived for one remote track.
+#[derive(Clone, Debug, Default)]
+pub struct TrackStats {
+    /// Who publishes it.
+    pub identity: String,
+    /// `audio` or `video`.
+    pub kind: String,
+    /// RTP packets received.
+    pub packets: u64,
+    /// Frames (audio packets / video pictures) received whole.
+    pub frames: u64,
+    /// Video keyframes received.
+    pub keyframes: u64,
+    /// The codec it arrives in.
+    pub codec: Option<Codec>,
+    /// Width of the last VP8 keyframe (shows the simulcast layer).
+    pub width: u32,
+}
+
+/// Everything the client has seen so far.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Our participant id.
+    pub sid: String,
+    /// Other participants: identity → sid.
+    pub participants: HashMap<String, String>,
+    /// Published tracks of others: track sid → publisher identity.
+    pub published: HashMap<String, String>,
+    /// Which of those are video tracks.
+    pub video: HashSet<String>,
+    /// Received media by track sid.
+    pub tracks: HashMap<String, TrackStats>,
+    /// Participant sids currently speaking.
+    pub speakers: Vec<String>,
+    /// Data packets received: (sender identity, payload).
+    pub data: Vec<(String, Vec<u8>)>,
+    /// Remote track sids that their publisher has muted.
+    pub muted: HashSet<String>,
+    /// Why the server ended the session, once it did.
+    pub closed: Option<String>,
+    /// Both peer connections are up.
+    pub connected: bool,
+    /// Keyframe requests (PLI/FIR) received for our published video.
+    pub keyframe_requests: u64,
+}
+
+/// What a receiving client ([`Client::connect_receiving`]) hands on.
+#[derive(Debug)]
+pub enum MediaEvent {
+    /// A whole frame of a remote track.
+    Frame(RemoteFrame),
+    /// A remote track is gone (unpublished, or its publisher left).
+    TrackGone {
+        /// Its sid.
+        track_sid: String,
+    },
+    /// The loudest active speaker changed (none: nobody speaks).
+    Speaker {
+        /// Their identity.
+        identity: Option<String>,
+    },
+}
+
+/// A whole frame (video picture or audio packet) of a remote track.
+#[derive(Debug)]
+pub struct RemoteFrame {
+    /// The track.
+    pub track_sid: String,
+    /// Who publishes it.
+    pub identity: String,
+    /// Its codec.
+    pub codec: Codec,
+    /// A video keyframe.
+    pub keyframe: bool,
+    /// Media time of the frame (RTP timestamp), in seconds on the track's clock.
+    pub media_time: f64,
+    /// When its last packet arrived.
+    pub arrival: Instant,
+    /// The payload (VP8 frame, H.264 access unit in Annex-B, Opus packet).
+    pub data: Arc<[u8]>,
+}
