@@ -14,6 +14,7 @@
 //! redis_url = "redis://127.0.0.1:6379"             # bus between nodes that split the roles
 //! rtmp_listen = "127.0.0.1:1935"                   # RTMP ingest (OBS)
 //! rtmp_url = "rtmp://video.example.com/live"       # what calls show OBS users
+//! whip_url = "https://video.example.com/whip"      # what calls show WHIP publishers
 //! api_url = "http://127.0.0.1:7880"                # where an ingest node checks stream keys
 //! [hls]
 //! segment = "2s"                                   # target segment length
@@ -36,7 +37,7 @@
 //! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_PUBLIC_URL`, `ONAIR_LINK_TTL`,
 //! `ONAIR_JOIN_TOKEN_TTL`, `ONAIR_RTC_UDP`, `ONAIR_RTC_WORKERS`,
 //! `ONAIR_RTC_PARTICIPANT_TIMEOUT`, `ONAIR_REDIS_URL`, `ONAIR_RTMP_LISTEN`,
-//! `ONAIR_RTMP_URL`, `ONAIR_API_URL`, and
+//! `ONAIR_RTMP_URL`, `ONAIR_WHIP_URL`, `ONAIR_API_URL`, and
 //! `ONAIR_API_KEY` + `ONAIR_API_SECRET` for one extra key.
 
 use std::net::SocketAddr;
@@ -94,6 +95,9 @@ pub struct Config {
     pub rtmp_listen: SocketAddr,
     /// The RTMP base OBS is told (`rtmp://host:1935/live`); default: `rtmp://<rtmp_listen>/live`.
     pub rtmp_url: Option<String>,
+    /// The WHIP base calls show (`https://host/whip`); default `<public_url>/whip`
+    /// on a node that runs ingest.
+    pub whip_url: Option<String>,
     /// The REST API an ingest node checks stream keys with; default `http://<listen>`.
     pub api_url: Option<String>,
     /// The Redis bus shared by nodes that split the roles (`redis://host:port`);
@@ -137,6 +141,7 @@ impl Default for Config {
             hls: HlsConfig::default(),
             rtmp_listen: SocketAddr::from(([127, 0, 0, 1], 1935)),
             rtmp_url: None,
+            whip_url: None,
             api_url: None,
             redis_url: None,
         }
@@ -175,6 +180,7 @@ impl Config {
                         "REDIS_URL",
                         "RTMP_LISTEN",
                         "RTMP_URL",
+                        "WHIP_URL",
                         "API_URL",
                     ])
                     .map(|k| k.as_str().to_ascii_lowercase().into()),

@@ -133,7 +133,9 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
         .unwrap_or_else(|| format!("http://{addr}"));
     let urls = Urls {
         rtmp: config.rtmp_url.clone().or(rtmp_bound),
-        whip: has(Role::Ingest).then(|| format!("{}/whip", public.trim_end_matches('/'))),
+        whip: config.whip_url.clone().or_else(|| {
+            has(Role::Ingest).then(|| format!("{}/whip", public.trim_end_matches('/')))
+        }),
         signal: config
             .signal_url
             .clone()

@@ -40,8 +40,13 @@ await scenario(async (browser) => {
     (await window.whip.pc.getStats()).forEach((s) => { if (s.type === "outbound-rtp" && s.kind === "video") encoded = s.framesEncoded || 0; });
     return encoded > 150 ? encoded : null;
   }));
-  const ended = await page.evaluate(async (base) => (await fetch(base + window.whip.location, { method: "DELETE" })).status, base);
-  const again = await page.evaluate(async (base) => (await fetch(base + window.whip.location, { method: "DELETE" })).status, base);
+  const del = (auth) => page.evaluate(async ({ base, auth }) =>
+    (await fetch(base + window.whip.location, { method: "DELETE", headers: auth ? { authorization: auth } : {} })).status, { base, auth });
+  const anonymous = await del(null);
+  const stranger = await del("Bearer someone-else");
+  const ended = await del(`Bearer ${token}`);
+  const again = await del(`Bearer ${token}`);
+  check(anonymous === 401 && stranger === 403, `DELETE without the token gave ${anonymous}, with another ${stranger}`);
   check(ended === 200 && again === 404, `DELETE gave ${ended}, then ${again}`);
-  console.log(`WHIP: 201 with ${posted.location}, ${frames} frames sent, DELETE ${ended} then ${again}; a bad token got ${posted.refused}`);
+  console.log(`WHIP: 201 with ${posted.location}, ${frames} frames sent, DELETE ${ended} then ${again} (${anonymous} without the token, ${stranger} with another); a bad token got ${posted.refused}`);
 });

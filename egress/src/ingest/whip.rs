@@ -3,7 +3,7 @@
 //! `POST /whip/{type}:{id}` with the peer's SDP offer and a user token as
 //! bearer answers `201 Created` with the SFU's SDP answer, the session's URL
 //! in `Location` and the ICE servers in `Link` headers; `DELETE` on that URL
-//! ends the session. The offer is handed to the SFU as the publisher offer of
+//! with the same bearer ends the session. The offer is handed to the SFU as the publisher offer of
 //! participant `{user}:ingest` (see [`Bridge`]), so media goes straight from
 //! the peer to the SFU. Trickle ICE (`PATCH`) is not offered: the SFU's
 //! answer carries its candidates.
@@ -27,7 +27,8 @@ const MAX_OFFER: usize = 64 * 1024;
 
 struct Whip {
     config: Arc<IngestConfig>,
-    sessions: Mutex<HashMap<String, Bridge>>,
+    /// Running sessions and the token that started each.
+    sessions: Mutex<HashMap<String, (Bridge, String)>>,
 }
 
 /// The WHIP routes, to mount on the HTTP server.
@@ -123,8 +124,8 @@ async fn publish(
     {
         let mut sessions = whip.sessions.lock().unwrap_or_else(|e| e.into_inner());
         // Sessions the SFU ended (replaced, kicked) are forgotten.
-        sessions.retain(|_, b| b.closed().is_none());
-        sessions.insert(session.clone(), bridge);
+        sessions.retain(|_, (b, _)| b.closed().is_none());
+        sessions.insert(session.clone(), (bridge, token.to_owned()));
     }
     tracing::info!(call_cid = %cid, %session, tracks = tracks.len(), "WHIP session publishing");
     let mut response = (StatusCode::CREATED, answer).into_response();
@@ -155,20 +156,43 @@ async fn publish(
 async fn end(
     State(whip): State<Arc<Whip>>,
     Path((cid, session)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Response {
-    let bridge = whip
-        .sessions
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&session);
-    match bridge {
-        Some(bridge) => {
-            bridge.close().await;
-            tracing::info!(call_cid = %cid, %session, "WHIP session ended");
-            StatusCode::OK.into_response()
+    let Some(token) = bearer(&headers) else {
+        return error(
+            401,
+            "missing_token",
+            "send the session's token as `Authorization: Bearer …`",
+        );
+    };
+    let bridge = {
+        let mut sessions = whip.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        match sessions.get(&session) {
+            None => return error(404, "not_found", "no such WHIP session"),
+            Some((_, owner)) if owner != token => {
+                return error(
+                    403,
+                    "not_yours",
+                    "this session was started with another token",
+                )
+            }
+            Some(_) => sessions.remove(&session).map(|(b, _)| b),
         }
-        None => error(404, "not_found", "no such WHIP session"),
+    };
+    if let Some(bridge) = bridge {
+        bridge.close().await;
+        tracing::info!(call_cid = %cid, %session, "WHIP session ended");
     }
+    StatusCode::OK.into_response()
+}
+
+/// The bearer token of a request.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
 }
 
 async fn trickle() -> Response {
