@@ -330,9 +330,9 @@ async fn record(
     let (client, mut media) = Client::connect_receiving(&config.signal_url, &job.token(config))
         .await
         .map_err(|e| (format!("joining the call: {e}"), false))?;
-    let mode = match job.kind {
+    let (mode, early) = match job.kind {
         JobKind::Hls => video_mode(&client, &mut media).await,
-        _ => VideoMode::Mix,
+        _ => (VideoMode::Mix, Vec::new()),
     };
     tracing::info!(egress = %job.id, ?mode, "egress video");
     let mut composite = match Composite::start(canvas, &output, mode) {
@@ -343,6 +343,12 @@ async fn record(
         }
     };
     report.active(job.ready(file), 0, Duration::ZERO).await;
+    // What arrived while the video was being chosen (its first keyframe among it).
+    for event in early {
+        if let Err(e) = apply(&mut composite, event) {
+            tracing::warn!(egress = %job.id, error = %e, "an early frame was not taken");
+        }
+    }
     let segment = Duration::from_secs(config.hls.segment_seconds().into());
     let mut tick = tokio::time::interval(PROGRESS_INTERVAL.min(segment));
     // Every segment the live playlist listed, for the full playlist at the end.
@@ -352,14 +358,12 @@ async fn record(
     loop {
         tokio::select! {
             event = media.recv() => match event {
-                Some(MediaEvent::Frame(frame)) => {
-                    if let Err(e) = composite.push(&frame) {
+                Some(event) => {
+                    if let Err(e) = apply(&mut composite, event) {
                         failure = Some(e.to_string());
                         break;
                     }
                 }
-                Some(MediaEvent::TrackGone { track_sid }) => composite.remove(&track_sid),
-                Some(MediaEvent::Speaker { identity }) => composite.set_speaker(identity),
                 None => {
                     tracing::info!(egress = %job.id, "the recorder left the call (call ended?)");
                     break;
@@ -445,28 +449,49 @@ fn write_vod(segments: &Segments, path: &Path) -> std::io::Result<()> {
     std::fs::rename(aside, path)
 }
 
+/// Hands one event from the call to the pipeline.
+fn apply(
+    composite: &mut Composite,
+    event: MediaEvent,
+) -> Result<(), crate::pipeline::PipelineError> {
+    match event {
+        MediaEvent::Frame(frame) => composite.push(&frame)?,
+        MediaEvent::TrackGone { track_sid } => composite.remove(&track_sid),
+        MediaEvent::Speaker { identity } => composite.set_speaker(identity),
+    }
+    Ok(())
+}
+
 /// HLS passes the host's video through when the call's only camera sends
 /// H.264, and mixes and encodes otherwise. Decided on the first video frame,
-/// or after [`CHOOSE_WAIT`] without one; what arrives before is dropped.
-async fn video_mode(client: &Client, media: &mut mpsc::UnboundedReceiver<MediaEvent>) -> VideoMode {
-    let first = tokio::time::timeout(CHOOSE_WAIT, async {
-        loop {
-            match media.recv().await {
-                Some(MediaEvent::Frame(f)) if f.codec != Codec::Opus => return Some(f),
-                Some(_) => {}
-                None => return None,
+/// or after [`CHOOSE_WAIT`] without one; what arrived until then is handed
+/// back to go into the pipeline first.
+async fn video_mode(
+    client: &Client,
+    media: &mut mpsc::UnboundedReceiver<MediaEvent>,
+) -> (VideoMode, Vec<MediaEvent>) {
+    let mut early = Vec::new();
+    let _ = tokio::time::timeout(CHOOSE_WAIT, async {
+        while let Some(event) = media.recv().await {
+            let video = matches!(&event, MediaEvent::Frame(f) if f.codec != Codec::Opus);
+            early.push(event);
+            if video {
+                return;
             }
         }
     })
     .await;
-    match first {
-        Ok(Some(f)) if f.codec == Codec::H264 && client.stats().video.len() == 1 => {
-            // Its decoder starts at a keyframe: ask for one now.
-            client.request_keyframe(&f.track_sid);
+    let first = early.iter().find_map(|e| match e {
+        MediaEvent::Frame(f) if f.codec != Codec::Opus => Some(f),
+        _ => None,
+    });
+    let mode = match first {
+        Some(f) if f.codec == Codec::H264 && client.stats().video.len() == 1 => {
             VideoMode::Passthrough
         }
         _ => VideoMode::Mix,
-    }
+    };
+    (mode, early)
 }
 
 /// Runs `finish` (which blocks until a file is complete) off the async

@@ -19,7 +19,19 @@ await scenario(async (browser) => {
     if (!v) return null;
     const frames = v.getVideoPlaybackQuality().totalVideoFrames;
     return v.currentTime > 3 && frames > 30 ? { time: v.currentTime, frames, width: v.videoWidth, height: v.videoHeight } : null;
-  }));
+  })).catch(async (e) => {
+    // Say what the player saw, so a failure can be read from the log.
+    const state = await viewer.evaluate(async () => {
+      const h = window.onairHls;
+      if (!h) return { status: document.getElementById("status").textContent };
+      const v = h.video;
+      const playlist = h.hls.url ? await (await fetch(h.hls.url)).text() : null;
+      return { time: v.currentTime, readyState: v.readyState, paused: v.paused, error: v.error && v.error.message,
+        frames: v.getVideoPlaybackQuality().totalVideoFrames, buffered: v.buffered.length ? [v.buffered.start(0), v.buffered.end(v.buffered.length - 1)] : [], playlist };
+    });
+    console.log(`viewer state: ${JSON.stringify(state)}`);
+    throw e;
+  });
   console.log(`HLS viewer: playing after ${Date.now() - started} ms, ${playing.frames} frames, ${playing.width}x${playing.height}, at ${playing.time.toFixed(1)} s`);
   if (playing.height !== 360) throw new Error(`expected the 360p canvas, got ${playing.width}x${playing.height}`);
 });

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
 use rml_rtmp::sessions::{
-    ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
+    ServerSession, ServerSessionConfig, ServerSessionError, ServerSessionEvent, ServerSessionResult,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -39,6 +39,10 @@ enum ConnectionError {
     Stream(#[from] super::stream::StreamError),
 }
 
+fn session_error(e: ServerSessionError) -> ConnectionError {
+    ConnectionError::Session(format!("{e:?}"))
+}
+
 /// Accepts RTMP connections on `listener` until the process ends.
 pub async fn serve(listener: TcpListener, config: Arc<IngestConfig>) {
     loop {
@@ -51,7 +55,7 @@ pub async fn serve(listener: TcpListener, config: Arc<IngestConfig>) {
             }
         };
         let config = config.clone();
-        let span = tracing::info_span!("rtmp", %peer);
+        let span = tracing::info_span!("rtmp", %peer, call_cid = tracing::field::Empty);
         tokio::spawn(
             async move {
                 match connection(socket, peer, &config).await {
@@ -104,8 +108,6 @@ async fn connection(
         }
     };
     tracing::debug!(%peer, "RTMP handshake done");
-    let session_error =
-        |e: rml_rtmp::sessions::ServerSessionError| ConnectionError::Session(format!("{e:?}"));
     let (mut session, results) =
         ServerSession::new(ServerSessionConfig::new()).map_err(session_error)?;
     let mut conn = Connection {
@@ -189,8 +191,6 @@ impl Connection {
         session: &mut ServerSession,
         config: &IngestConfig,
     ) -> Result<(), ConnectionError> {
-        let session_error =
-            |e: rml_rtmp::sessions::ServerSessionError| ConnectionError::Session(format!("{e:?}"));
         match event {
             ServerSessionEvent::ConnectionRequested {
                 request_id,
@@ -289,9 +289,10 @@ impl Connection {
         config: &IngestConfig,
     ) -> Result<Stream, ConnectionError> {
         let target = Target::parse(app, key)?;
+        tracing::Span::current().record("call_cid", target.cid.as_str());
         let admitted = authorize(config, &target).await?;
         let stream = Stream::connect(&admitted.url, &admitted.token).await?;
-        tracing::info!(call_cid = %target.cid, "RTMP stream publishing into the call");
+        tracing::info!("RTMP stream publishing into the call");
         Ok(stream)
     }
 }

@@ -56,6 +56,8 @@ pub struct Stream {
     audio: Option<(String, Transcoder, bool)>,
     /// RTMP time (ms) of the first tag: media time 0 of every track.
     base: Option<u32>,
+    /// B-frames were seen: never pass this stream's video through again.
+    b_frames: bool,
     size: (u32, u32),
     video_out: (
         mpsc::UnboundedSender<Output>,
@@ -77,6 +79,7 @@ impl Stream {
             video: VideoPath::Waiting,
             audio: None,
             base: None,
+            b_frames: false,
             size: (1280, 720),
             video_out: mpsc::unbounded_channel(),
             audio_out: mpsc::unbounded_channel(),
@@ -87,15 +90,6 @@ impl Stream {
     pub fn set_size(&mut self, width: u32, height: u32) {
         if width > 0 && height > 0 {
             self.size = (width, height);
-        }
-    }
-
-    /// Whether video is passed through (none: not decided yet).
-    pub fn passthrough(&self) -> Option<bool> {
-        match self.video {
-            VideoPath::Waiting => None,
-            VideoPath::Passthrough(_) => Some(true),
-            VideoPath::Transcode(..) | VideoPath::Demux(..) => Some(false),
         }
     }
 
@@ -135,6 +129,7 @@ impl Stream {
         let avc = self.avc.as_ref().ok_or(StreamError::NoConfig)?;
         // B-frames show as frames presented later than decoded.
         if cts != 0 {
+            self.b_frames = true;
             if let VideoPath::Passthrough(sid) = &self.video {
                 tracing::info!("B-frames appeared: transcoding from the next keyframe");
                 self.client.unpublish(sid);
@@ -147,7 +142,7 @@ impl Stream {
                 let sid = self
                     .publish(Codec::H264, Source::Camera, "obs-video")
                     .await?;
-                self.video = if cts == 0 {
+                self.video = if !self.b_frames {
                     tracing::info!("H.264 without B-frames: passed through");
                     let au = flv::annexb(avc, data, keyframe)?;
                     self.client.send_frame(&sid, au, pts);
