@@ -135,6 +135,7 @@ fn source_slices(file: &Path) -> HashSet<Vec<u8>> {
 #[derive(Debug, Default)]
 struct Seen {
     identity: String,
+    video_sid: String,
     video: Vec<Vec<u8>>,
     keyframes: usize,
     audio: usize,
@@ -149,6 +150,7 @@ async fn watch(media: &mut UnboundedReceiver<MediaEvent>, seconds: u64) -> Seen 
             match f.codec {
                 Codec::Opus => seen.audio += 1,
                 Codec::H264 => {
+                    seen.video_sid = f.track_sid.clone();
                     seen.keyframes += usize::from(f.keyframe);
                     seen.video.push(f.data.to_vec());
                 }
@@ -159,13 +161,76 @@ async fn watch(media: &mut UnboundedReceiver<MediaEvent>, seconds: u64) -> Seen 
     seen
 }
 
-/// `profile_idc` of the first SPS among `frames`.
-fn profile(frames: &[Vec<u8>]) -> Option<u8> {
+/// The SPSs among `frames`, in order.
+fn sps(frames: &[Vec<u8>]) -> Vec<&[u8]> {
     frames
         .iter()
         .flat_map(|au| nal_units(au))
-        .find(|n| n.first().is_some_and(|b| b & 0x1f == 7))
-        .and_then(|sps| sps.get(1).copied())
+        .filter(|n| n.first().is_some_and(|b| b & 0x1f == 7))
+        .collect()
+}
+
+/// `profile_idc` of the first SPS among `frames`.
+fn profile(frames: &[Vec<u8>]) -> Option<u8> {
+    sps(frames).first().and_then(|sps| sps.get(1).copied())
+}
+
+/// Reads an SPS bit by bit.
+struct Bits {
+    data: Vec<u8>,
+    at: usize,
+}
+
+impl Bits {
+    fn bit(&mut self) -> Option<u32> {
+        let byte = self.data.get(self.at / 8)?;
+        let bit = (byte >> (7 - self.at % 8)) & 1;
+        self.at += 1;
+        Some(u32::from(bit))
+    }
+
+    fn bits(&mut self, n: u32) -> Option<u32> {
+        (0..n).try_fold(0, |v, _| Some(v << 1 | self.bit()?))
+    }
+
+    /// Exp-Golomb, unsigned.
+    fn ue(&mut self) -> Option<u32> {
+        let mut zeros = 0;
+        while self.bit()? == 0 {
+            zeros += 1;
+        }
+        Some((1 << zeros) - 1 + self.bits(zeros)?)
+    }
+}
+
+/// Picture width (whole macroblocks) of a baseline-profile SPS.
+fn sps_width(nal: &[u8]) -> Option<u32> {
+    // Without the emulation prevention bytes (00 00 03).
+    let mut data = Vec::new();
+    let mut zeros = 0;
+    for &b in nal.get(1..)? {
+        if zeros >= 2 && b == 3 {
+            zeros = 0;
+            continue;
+        }
+        zeros = if b == 0 { zeros + 1 } else { 0 };
+        data.push(b);
+    }
+    let mut r = Bits { data, at: 0 };
+    if r.bits(8)? != 66 {
+        return None; // only baseline: no chroma fields to skip
+    }
+    r.bits(16)?; // constraint flags, level
+    r.ue()?; // seq_parameter_set_id
+    r.ue()?; // log2_max_frame_num_minus4
+    match r.ue()? {
+        0 => drop(r.ue()?),
+        1 => return None,
+        _ => {}
+    }
+    r.ue()?; // max_num_ref_frames
+    r.bit()?; // gaps_in_frame_num_value_allowed_flag
+    Some((r.ue()? + 1) * 16)
 }
 
 async fn receiver(call: &Call, cid: &str) -> (Client, UnboundedReceiver<MediaEvent>) {
@@ -239,6 +304,21 @@ async fn h264_with_b_frames_is_transcoded() {
     assert!(seen.audio > 250, "{} audio packets in 8 s", seen.audio);
     // Re-encoded without B-frames: constrained baseline, not the source's high.
     assert_eq!(profile(&seen.video), Some(66));
+    // In two simulcast layers: bob gets the full 640 px one, then asks for
+    // the lowest quality and gets 320 px.
+    let full = sps(&seen.video).last().and_then(|s| sps_width(s));
+    assert_eq!(full, Some(640));
+    bob.set_quality(&seen.video_sid, 0);
+    let low = watch(&mut media, 4).await;
+    let widths: Vec<u32> = sps(&low.video)
+        .iter()
+        .filter_map(|s| sps_width(s))
+        .collect();
+    assert_eq!(
+        widths.last(),
+        Some(&320),
+        "SPS widths after asking for low quality: {widths:?}"
+    );
     let slices = source_slices(&file);
     let same = seen
         .video
@@ -248,7 +328,7 @@ async fn h264_with_b_frames_is_transcoded() {
         .count();
     assert_eq!(same, 0, "source slices passed through");
     println!(
-        "transcoded: {} video frames ({} keyframes), {} Opus packets",
+        "transcoded: {} video frames ({} keyframes), {} Opus packets; simulcast 640 px, then 320 px on asking for low quality",
         seen.video.len(),
         seen.keyframes,
         seen.audio

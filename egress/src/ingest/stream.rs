@@ -15,7 +15,7 @@ use onair_client::{Client, ClientError, Codec, LocalLayer, LocalTrack, Source};
 use tokio::sync::mpsc;
 
 use super::flv::{self, Audio, AvcConfig, FlvError, Video};
-use super::transcode::{Output, Transcoder};
+use super::transcode::{layers, Layer, Output, Transcoder};
 use crate::pipeline::PipelineError;
 
 /// Why a stream stopped.
@@ -41,10 +41,11 @@ enum VideoPath {
     Waiting,
     /// Access units as they come (track sid).
     Passthrough(String),
-    /// Through a transcoder (track sid).
-    Transcode(String, Transcoder),
-    /// A codec other than H.264, through a transcoder fed FLV (track sid).
-    Demux(String, Transcoder),
+    /// Through a transcoder (track sid, its simulcast layers).
+    Transcode(String, Transcoder, Vec<Layer>),
+    /// A codec other than H.264, through a transcoder fed FLV (track sid,
+    /// its simulcast layers).
+    Demux(String, Transcoder, Vec<Layer>),
 }
 
 /// A stream being published into a call.
@@ -138,27 +139,34 @@ impl Stream {
         }
         match &self.video {
             VideoPath::Waiting if !keyframe => {}
-            VideoPath::Waiting => {
+            VideoPath::Waiting if !self.b_frames => {
+                tracing::info!("H.264 without B-frames: passed through");
+                let (w, h) = self.size;
                 let sid = self
-                    .publish(Codec::H264, Source::Camera, "obs-video")
+                    .publish_video(&[Layer {
+                        rid: "f",
+                        width: w,
+                        height: h,
+                        kbps: 0,
+                    }])
                     .await?;
-                self.video = if !self.b_frames {
-                    tracing::info!("H.264 without B-frames: passed through");
-                    let au = flv::annexb(avc, data, keyframe)?;
-                    self.client.send_frame(&sid, au, pts);
-                    VideoPath::Passthrough(sid)
-                } else {
-                    tracing::info!("H.264 with B-frames: transcoded");
-                    let t = Transcoder::h264_to_baseline(&avc.raw, self.video_out.0.clone())?;
-                    t.push(data, pts, dts)?;
-                    VideoPath::Transcode(sid, t)
-                };
+                let au = flv::annexb(avc, data, keyframe)?;
+                self.client.send_frame(&sid, au, pts);
+                self.video = VideoPath::Passthrough(sid);
+            }
+            VideoPath::Waiting => {
+                let layers = layers(self.size.0, self.size.1);
+                tracing::info!(layers = layers.len(), "H.264 with B-frames: transcoded");
+                let t = Transcoder::h264_to_baseline(&avc.raw, &layers, self.video_out.0.clone())?;
+                t.push(data, pts, dts)?;
+                let sid = self.publish_video(&layers).await?;
+                self.video = VideoPath::Transcode(sid, t, layers);
             }
             VideoPath::Passthrough(sid) => {
                 let au = flv::annexb(avc, data, keyframe)?;
                 self.client.send_frame(sid, au, pts);
             }
-            VideoPath::Transcode(_, t) => t.push(data, pts, dts)?,
+            VideoPath::Transcode(_, t, _) => t.push(data, pts, dts)?,
             VideoPath::Demux(..) => {
                 return Err(FlvError::Malformed("codec changed mid-stream").into())
             }
@@ -177,16 +185,19 @@ impl Stream {
         let framed = flv::tag(9, timestamp, tag);
         match &self.video {
             VideoPath::Waiting => {
-                tracing::info!(codec, "video codec {codec}: transcoded");
-                let t = Transcoder::flv_video_to_baseline(self.video_out.0.clone())?;
+                let layers = layers(self.size.0, self.size.1);
+                tracing::info!(
+                    codec,
+                    layers = layers.len(),
+                    "video codec {codec}: transcoded"
+                );
+                let t = Transcoder::flv_video_to_baseline(&layers, self.video_out.0.clone())?;
                 t.push(&flv::header(true), at, at)?;
                 t.push(&framed, at, at)?;
-                let sid = self
-                    .publish(Codec::H264, Source::Camera, "obs-video")
-                    .await?;
-                self.video = VideoPath::Demux(sid, t);
+                let sid = self.publish_video(&layers).await?;
+                self.video = VideoPath::Demux(sid, t, layers);
             }
-            VideoPath::Demux(_, t) => t.push(&framed, at, at)?,
+            VideoPath::Demux(_, t, _) => t.push(&framed, at, at)?,
             _ => return Err(FlvError::Malformed("codec changed mid-stream").into()),
         }
         Ok(())
@@ -198,9 +209,7 @@ impl Stream {
         match (flv::audio(tag), &self.audio) {
             (Ok(Audio::Config(config)), None) => {
                 let t = Transcoder::aac_to_opus(config, self.audio_out.0.clone())?;
-                let sid = self
-                    .publish(Codec::Opus, Source::Microphone, "obs-audio")
-                    .await?;
+                let sid = self.publish_audio().await?;
                 self.audio = Some((sid, t, false));
             }
             (Ok(Audio::Frame(data)), Some((_, t, false))) => t.push(data, at, at)?,
@@ -211,9 +220,7 @@ impl Stream {
                 let t = Transcoder::flv_audio_to_opus(self.audio_out.0.clone())?;
                 t.push(&flv::header(false), at, at)?;
                 t.push(&flv::tag(8, timestamp, tag), at, at)?;
-                let sid = self
-                    .publish(Codec::Opus, Source::Microphone, "obs-audio")
-                    .await?;
+                let sid = self.publish_audio().await?;
                 self.audio = Some((sid, t, true));
             }
             (Err(FlvError::Unsupported(..)), Some((_, t, true))) => {
@@ -229,12 +236,15 @@ impl Stream {
     pub async fn send_transcoded(&mut self) {
         loop {
             tokio::select! {
-                Some((data, at)) = self.video_out.1.recv() => {
-                    if let VideoPath::Transcode(sid, _) | VideoPath::Demux(sid, _) = &self.video {
-                        self.client.send_frame(sid, data, at);
+                Some((layer, data, at)) = self.video_out.1.recv() => {
+                    if let VideoPath::Transcode(sid, _, layers) | VideoPath::Demux(sid, _, layers) = &self.video {
+                        match layers.get(layer) {
+                            Some(l) if layers.len() > 1 => self.client.send_layer_frame(sid, l.rid, data, at),
+                            _ => self.client.send_frame(sid, data, at),
+                        }
                     }
                 }
-                Some((data, at)) = self.audio_out.1.recv() => {
+                Some((_, data, at)) = self.audio_out.1.recv() => {
                     if let Some((sid, ..)) = &self.audio {
                         self.client.send_frame(sid, data, at);
                     }
@@ -244,25 +254,35 @@ impl Stream {
         }
     }
 
-    async fn publish(
-        &self,
-        codec: Codec,
-        source: Source,
-        name: &str,
-    ) -> Result<String, StreamError> {
-        let (width, height) = if codec == Codec::Opus {
-            (0, 0)
-        } else {
-            self.size
-        };
+    /// Publishes the camera track, in simulcast when there are several layers.
+    async fn publish_video(&self, layers: &[Layer]) -> Result<String, StreamError> {
+        let simulcast = layers.len() > 1;
         let track = LocalTrack {
-            name: name.into(),
-            source,
-            codec,
+            name: "obs-video".into(),
+            source: Source::Camera,
+            codec: Codec::H264,
+            layers: layers
+                .iter()
+                .map(|l| LocalLayer {
+                    rid: simulcast.then(|| l.rid.to_owned()),
+                    width: l.width,
+                    height: l.height,
+                    frames: Vec::new(),
+                })
+                .collect(),
+        };
+        Ok(self.client.publish(track).await?)
+    }
+
+    async fn publish_audio(&self) -> Result<String, StreamError> {
+        let track = LocalTrack {
+            name: "obs-audio".into(),
+            source: Source::Microphone,
+            codec: Codec::Opus,
             layers: vec![LocalLayer {
                 rid: None,
-                width,
-                height,
+                width: 0,
+                height: 0,
                 frames: Vec::new(),
             }],
         };

@@ -1,8 +1,10 @@
 //! GStreamer transcoders for ingest: AAC → Opus (WebRTC has no AAC), and
-//! H.264 with B-frames → H.264 without (WebRTC decoders expect none). Each
-//! takes compressed frames with their timestamps and hands compressed
-//! frames back on a channel, timestamped on the same timeline; nothing is
-//! buffered beyond what the decoder needs to reorder.
+//! H.264 with B-frames (or another codec) → H.264 without (WebRTC decoders
+//! expect none), in simulcast layers so viewers on small screens or poor
+//! networks get a smaller one. Each takes compressed frames with their
+//! timestamps and hands compressed frames back on a channel, timestamped on
+//! the same timeline; nothing is buffered beyond what the decoder needs to
+//! reorder.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,18 +16,72 @@ use tokio::sync::mpsc;
 
 use crate::pipeline::{self, PipelineError};
 
-/// Raw video to constrained-baseline H.264 in Annex-B access units.
-const ENCODE_H264: &str = "videoconvert \
-    ! x264enc tune=zerolatency speed-preset=ultrafast bitrate=2500 key-int-max=60 \
-    ! video/x-h264,profile=constrained-baseline \
-    ! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au";
-
 /// Raw audio to 48 kHz stereo Opus in 20 ms packets.
 const ENCODE_OPUS: &str = "audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 \
     ! opusenc frame-size=20 bitrate=96000 audio-type=generic";
 
-/// A transcoded frame: its bytes and presentation time.
-pub type Output = (Vec<u8>, Duration);
+/// A transcoded frame: its layer (0 for audio and single-layer video), its
+/// bytes and presentation time.
+pub type Output = (usize, Vec<u8>, Duration);
+
+/// One simulcast layer of transcoded video.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layer {
+    /// Its RTP stream id (`q`, `h`, `f`).
+    pub rid: &'static str,
+    /// Pixels.
+    pub width: u32,
+    /// Pixels.
+    pub height: u32,
+    /// H.264 bitrate, kbit/s.
+    pub kbps: u32,
+}
+
+/// The layers a `width`x`height` source is transcoded to, smallest first:
+/// the source (at most 1280x720), half and quarter of it, as far as they
+/// stay at least 180 px tall — like LiveKit's default presets.
+pub fn layers(width: u32, height: u32) -> Vec<Layer> {
+    let (w, h) = (width.max(2) as f64, height.max(2) as f64);
+    let fit = (1280.0 / w).min(720.0 / h).min(1.0);
+    let even = |x: f64| ((x / 2.0).round() as u32).max(1) * 2;
+    let (top_w, top_h) = (w * fit, h * fit);
+    let mut out = Vec::new();
+    for (rid, scale) in [("q", 0.25), ("h", 0.5), ("f", 1.0)] {
+        let (lw, lh) = (even(top_w * scale), even(top_h * scale));
+        if lh < 180 && scale < 1.0 {
+            continue;
+        }
+        // About 2.5 Mbit/s for 720p, in proportion to the pixels.
+        let kbps = ((f64::from(lw * lh) / (1280.0 * 720.0)) * 2500.0).max(150.0) as u32;
+        out.push(Layer {
+            rid,
+            width: lw,
+            height: lh,
+            kbps,
+        });
+    }
+    out
+}
+
+/// Raw video to one constrained-baseline H.264 stream in Annex-B access
+/// units per layer, into `appsink`s `sink0`, `sink1`…
+fn encode_h264(layers: &[Layer]) -> String {
+    let mut graph = String::from("videoconvert ! tee name=layers");
+    for (i, l) in layers.iter().enumerate() {
+        graph += &format!(
+            " layers. ! queue max-size-buffers=3 max-size-bytes=0 max-size-time=0 \
+              ! videoscale ! video/x-raw,width={w},height={h},pixel-aspect-ratio=1/1 \
+              ! x264enc tune=zerolatency speed-preset=ultrafast bitrate={kbps} key-int-max=60 \
+              ! video/x-h264,profile=constrained-baseline \
+              ! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au \
+              ! appsink name=sink{i} sync=false",
+            w = l.width,
+            h = l.height,
+            kbps = l.kbps,
+        );
+    }
+    graph
+}
 
 /// One running transcoder.
 pub struct Transcoder {
@@ -40,8 +96,8 @@ pub struct Transcoder {
 #[derive(Default)]
 struct Times {
     first_in: Option<Duration>,
-    first_out: Option<Duration>,
-    last_out: Option<Duration>,
+    /// Per output: its first and its last frame's time.
+    outs: Vec<(Option<Duration>, Option<Duration>)>,
 }
 
 impl Transcoder {
@@ -57,18 +113,25 @@ impl Transcoder {
             .field("stream-format", "raw")
             .field("codec_data", gst::Buffer::from_slice(config.to_vec()))
             .build();
-        Self::start(caps, &format!("aacparse ! avdec_aac ! {ENCODE_OPUS}"), out)
+        Self::start(
+            caps,
+            &format!("aacparse ! avdec_aac ! {ENCODE_OPUS} ! appsink name=sink0 sync=false"),
+            1,
+            out,
+        )
     }
 
     /// Video in any codec FLV carries that GStreamer decodes (Sorenson
     /// H.263, VP6…), fed as an FLV stream ([`super::flv::header`], then
-    /// tags), to constrained-baseline H.264.
+    /// tags), to constrained-baseline H.264 in `layers`.
     pub fn flv_video_to_baseline(
+        layers: &[Layer],
         out: mpsc::UnboundedSender<Output>,
     ) -> Result<Transcoder, PipelineError> {
         gst::init()?;
         let caps = gst::Caps::builder("video/x-flv").build();
-        Self::start(caps, &format!("flvdemux ! decodebin ! {ENCODE_H264}"), out)
+        let graph = format!("flvdemux ! decodebin ! {}", encode_h264(layers));
+        Self::start(caps, &graph, layers.len(), out)
     }
 
     /// Audio in any codec FLV carries that GStreamer decodes (MP3, Speex…),
@@ -78,13 +141,15 @@ impl Transcoder {
     ) -> Result<Transcoder, PipelineError> {
         gst::init()?;
         let caps = gst::Caps::builder("video/x-flv").build();
-        Self::start(caps, &format!("flvdemux ! decodebin ! {ENCODE_OPUS}"), out)
+        let graph = format!("flvdemux ! decodebin ! {ENCODE_OPUS} ! appsink name=sink0 sync=false");
+        Self::start(caps, &graph, 1, out)
     }
 
     /// H.264 (AVC, `config` is the `AVCDecoderConfigurationRecord`) to
-    /// constrained-baseline H.264 in Annex-B access units.
+    /// constrained-baseline H.264 in `layers`.
     pub fn h264_to_baseline(
         config: &[u8],
+        layers: &[Layer],
         out: mpsc::UnboundedSender<Output>,
     ) -> Result<Transcoder, PipelineError> {
         gst::init()?;
@@ -93,19 +158,19 @@ impl Transcoder {
             .field("alignment", "au")
             .field("codec_data", gst::Buffer::from_slice(config.to_vec()))
             .build();
-        Self::start(
-            caps,
-            &format!("h264parse ! avdec_h264 ! {ENCODE_H264}"),
-            out,
-        )
+        let graph = format!("h264parse ! avdec_h264 ! {}", encode_h264(layers));
+        Self::start(caps, &graph, layers.len(), out)
     }
 
+    /// Runs `appsrc ! {graph}`, where `graph` ends in `outputs` appsinks
+    /// named `sink0`, `sink1`…
     fn start(
         caps: gst::Caps,
-        chain: &str,
+        graph: &str,
+        outputs: usize,
         out: mpsc::UnboundedSender<Output>,
     ) -> Result<Transcoder, PipelineError> {
-        let description = format!("appsrc name=src ! {chain} ! appsink name=sink sync=false");
+        let description = format!("appsrc name=src ! {graph}");
         let pipeline = gst::parse::launch(&description)?
             .downcast::<gst::Pipeline>()
             .map_err(|_| PipelineError("not a pipeline".into()))?;
@@ -124,34 +189,41 @@ impl Transcoder {
         src.set_is_live(false);
         src.set_max_bytes(4 << 20);
         src.set_property("block", false);
-        let times = Arc::new(Mutex::new(Times::default()));
-        let shared = times.clone();
-        let sink = element("sink")?
-            .downcast::<gst_app::AppSink>()
-            .map_err(|_| PipelineError("`sink` is not an appsink".into()))?;
-        sink.set_callbacks(
-            gst_app::AppSinkCallbacks::builder()
-                .new_sample(move |sink| {
-                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    let Some(buffer) = sample.buffer() else {
-                        return Ok(gst::FlowSuccess::Ok);
-                    };
-                    // A buffer without a time (none is expected) goes out with the last one's.
-                    let raw = buffer.pts().map(|t| Duration::from_nanos(t.nseconds()));
-                    let pts = {
-                        let mut t = shared.lock().unwrap_or_else(|e| e.into_inner());
-                        let raw = raw.or(t.last_out).unwrap_or_default();
-                        t.last_out = Some(raw);
-                        let first_out = *t.first_out.get_or_insert(raw);
-                        t.first_in.unwrap_or_default() + raw.saturating_sub(first_out)
-                    };
-                    let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
-                    out.send((map.to_vec(), pts))
-                        .map_err(|_| gst::FlowError::Flushing)?;
-                    Ok(gst::FlowSuccess::Ok)
-                })
-                .build(),
-        );
+        let times = Arc::new(Mutex::new(Times {
+            first_in: None,
+            outs: vec![(None, None); outputs],
+        }));
+        for index in 0..outputs {
+            let sink = element(&format!("sink{index}"))?
+                .downcast::<gst_app::AppSink>()
+                .map_err(|_| PipelineError("not an appsink".into()))?;
+            let (times, out) = (times.clone(), out.clone());
+            sink.set_callbacks(
+                gst_app::AppSinkCallbacks::builder()
+                    .new_sample(move |sink| {
+                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                        let Some(buffer) = sample.buffer() else {
+                            return Ok(gst::FlowSuccess::Ok);
+                        };
+                        let raw = buffer.pts().map(|t| Duration::from_nanos(t.nseconds()));
+                        let pts = {
+                            let mut t = times.lock().unwrap_or_else(|e| e.into_inner());
+                            let first_in = t.first_in.unwrap_or_default();
+                            let (first, last) = &mut t.outs[index];
+                            // A buffer without a time (none is expected) goes
+                            // out with the last one's.
+                            let raw = raw.or(*last).unwrap_or_default();
+                            *last = Some(raw);
+                            first_in + raw.saturating_sub(*first.get_or_insert(raw))
+                        };
+                        let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+                        out.send((index, map.to_vec(), pts))
+                            .map_err(|_| gst::FlowError::Flushing)?;
+                        Ok(gst::FlowSuccess::Ok)
+                    })
+                    .build(),
+            );
+        }
         pipeline.set_state(gst::State::Playing)?;
         Ok(Transcoder {
             pipeline,
@@ -186,5 +258,33 @@ impl Transcoder {
 impl Drop for Transcoder {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_follow_the_source_size() {
+        let sizes = |w, h| {
+            layers(w, h)
+                .iter()
+                .map(|l| (l.rid, l.width, l.height))
+                .collect::<Vec<_>>()
+        };
+        let hd = [("q", 320, 180), ("h", 640, 360), ("f", 1280, 720)];
+        assert_eq!(sizes(1920, 1080), hd);
+        assert_eq!(sizes(1280, 720), hd);
+        assert_eq!(sizes(640, 360), [("h", 320, 180), ("f", 640, 360)]);
+        assert_eq!(
+            sizes(1080, 1920),
+            [("q", 102, 180), ("h", 202, 360), ("f", 406, 720)]
+        );
+        assert_eq!(sizes(100, 50), [("f", 100, 50)]);
+        // The bitrate follows the pixels, with a floor.
+        let kbps: Vec<u32> = layers(1280, 720).iter().map(|l| l.kbps).collect();
+        assert_eq!(kbps, [156, 625, 2500]);
+        assert_eq!(layers(160, 90)[0].kbps, 150);
     }
 }

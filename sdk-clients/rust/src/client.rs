@@ -52,6 +52,7 @@ enum Cmd {
     },
     Frame {
         sid: String,
+        rid: Option<String>,
         data: Vec<u8>,
         time: Duration,
     },
@@ -171,6 +172,18 @@ impl Client {
     pub fn send_frame(&self, track_sid: &str, data: Vec<u8>, time: Duration) {
         let _ = self.cmd.send(Cmd::Frame {
             sid: track_sid.to_owned(),
+            rid: None,
+            data,
+            time,
+        });
+    }
+
+    /// Sends one frame of simulcast layer `rid` of a live track (see
+    /// [`Client::send_frame`]).
+    pub fn send_layer_frame(&self, track_sid: &str, rid: &str, data: Vec<u8>, time: Duration) {
+        let _ = self.cmd.send(Cmd::Frame {
+            sid: track_sid.to_owned(),
+            rid: Some(rid.to_owned()),
             data,
             time,
         });
@@ -427,7 +440,7 @@ impl Worker {
                         let _ = self.send(Req::Subscription(update)).await;
                     }
                     Some(Cmd::Keyframe { sid }) => self.request_keyframe(&sid),
-                    Some(Cmd::Frame { sid, data, time }) => self.send_live(&sid, data, time),
+                    Some(Cmd::Frame { sid, rid, data, time }) => self.send_live(&sid, rid.as_deref(), data, time),
                     Some(Cmd::Quality { sid, quality }) => {
                         let settings = lk::UpdateTrackSettings { track_sids: vec![sid], quality: i32::from(quality), ..Default::default() };
                         let _ = self.send(Req::TrackSetting(settings)).await;
@@ -857,8 +870,8 @@ impl Worker {
         Ok(mid)
     }
 
-    /// Sends a frame of live track `sid` now.
-    fn send_live(&mut self, sid: &str, data: Vec<u8>, time: Duration) {
+    /// Sends a frame of live track `sid` (layer `rid`) now.
+    fn send_live(&mut self, sid: &str, rid: Option<&str>, data: Vec<u8>, time: Duration) {
         let Some(mid) = self.own_tracks.get(sid) else {
             return;
         };
@@ -875,7 +888,14 @@ impl Worker {
             clock: s.clock,
         };
         let time = MediaTime::new(ticks, s.clock);
-        write(&mut self.publisher, line, None, Instant::now(), time, data);
+        write(
+            &mut self.publisher,
+            line,
+            rid.map(Rid::from),
+            Instant::now(),
+            time,
+            data,
+        );
     }
 
     /// Writes every frame that is due, in real time, looping the files.
