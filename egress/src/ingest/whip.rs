@@ -63,11 +63,7 @@ async fn publish(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
+    let Some(token) = bearer(&headers) else {
         return error(
             401,
             "missing_token",
@@ -95,16 +91,16 @@ async fn publish(
             "the offer sends no audio or video track with an a=msid",
         );
     }
-    let target = Target {
-        cid: cid.clone(),
-        token: token.to_owned(),
-    };
     if !cid
         .split_once(':')
         .is_some_and(|(t, i)| !t.is_empty() && !i.is_empty())
     {
         return error(404, "not_found", "WHIP URLs are /whip/<type>:<id>");
     }
+    let target = Target {
+        cid: cid.clone(),
+        token: token.to_owned(),
+    };
     let admitted = match authorize(&whip.config, &target).await {
         Ok(a) => a,
         Err(refused) => {
