@@ -96,7 +96,7 @@ impl Stream {
 
     /// The call closed the connection (replaced by a newer ingest, kicked, ended).
     pub fn closed(&self) -> Option<String> {
-        self.client.stats().closed
+        self.client.closed()
     }
 
     fn time(&mut self, timestamp: u32) -> Duration {

@@ -221,6 +221,12 @@ impl Client {
         });
     }
 
+    /// Why the server ended the session, once it did (without copying the
+    /// rest of the stats).
+    pub fn closed(&self) -> Option<String> {
+        lock(&self.stats).closed.clone()
+    }
+
     /// A snapshot of what the client has seen.
     pub fn stats(&self) -> Stats {
         lock(&self.stats).clone()
