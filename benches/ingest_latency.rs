@@ -21,6 +21,7 @@ use hdrhistogram::Histogram;
 use onair_auth::token::mint;
 use onair_auth::{ApiKey, UserClaims};
 use onair_client::{api, Client, Codec, MediaEvent};
+use onair_testkit::media;
 use onair_testkit::rtmp::{flv_tags, Publisher};
 
 const KEY: &str = "APIingest";
@@ -157,37 +158,15 @@ async fn case(label: &str, server: &Server, http: &str, rtmp: &str, file: &Path,
     bob.leave().await;
 }
 
+/// `seconds` of 720p30 test pattern, H.264 2.5 Mbit/s with `h264`'s options + AAC.
 fn source(dir: &Path, name: &str, h264: &[&str], seconds: u64) -> std::path::PathBuf {
-    let out = dir.join(format!("{name}.flv"));
-    let status = Command::new("ffmpeg")
-        .args([
-            "-y",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=1280x720:rate=30",
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-            "-t",
-            &seconds.to_string(),
-        ])
-        .args([
-            "-c:v", "libx264", "-preset", "veryfast", "-b:v", "2500k", "-g", "60", "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(h264)
-        .args(["-c:a", "aac", "-b:a", "128k", "-f", "flv"])
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    out
+    let mut video = vec![
+        "-c:v", "libx264", "-preset", "veryfast", "-b:v", "2500k", "-g", "60", "-pix_fmt",
+        "yuv420p",
+    ];
+    video.extend_from_slice(h264);
+    let audio = ["-c:a", "aac", "-b:a", "128k"];
+    media::flv(dir, name, (1280, 720), &video, &audio, seconds as u32)
 }
 
 #[tokio::main]

@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use onair_client::{Client, Codec, MediaEvent};
+use onair_testkit::media;
 use onair_testkit::rtmp::Publisher;
 use reqwest::Method;
 use serde_json::json;
@@ -35,32 +36,16 @@ async fn ingest_address(call: &Call, id: &str) -> String {
     address
 }
 
-/// An FLV file of `seconds` of test pattern and tone, H.264 with the given
-/// x264 options (`-profile:v baseline`, or `-profile:v high -bf 2`) + AAC.
+/// An FLV file of `seconds` of 640x360 test pattern and tone, H.264 with
+/// the given x264 options (`-profile:v baseline`, or `-profile:v high -bf 2`)
+/// + AAC.
 fn source(dir: &Path, name: &str, h264: &[&str], seconds: u32) -> PathBuf {
     let mut video = vec![
-        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "30",
     ];
     video.extend_from_slice(h264);
-    encode(dir, name, &video, &["-c:a", "aac", "-b:a", "96k"], seconds)
-}
-
-/// An FLV file of `seconds` of test pattern and tone in the given codecs.
-fn encode(dir: &Path, name: &str, video: &[&str], audio: &[&str], seconds: u32) -> PathBuf {
-    let out = dir.join(format!("{name}.flv"));
-    let status = Command::new("ffmpeg")
-        .args(["-y", "-loglevel", "error"])
-        .args(["-f", "lavfi", "-i", "testsrc=size=640x360:rate=30"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", &seconds.to_string(), "-g", "30"])
-        .args(video)
-        .args(audio)
-        .args(["-f", "flv"])
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    out
+    let audio = ["-c:a", "aac", "-b:a", "96k"];
+    media::flv(dir, name, (640, 360), &video, &audio, seconds)
 }
 
 /// ffmpeg streaming `file` in real time to `address/key`, as OBS would
@@ -343,10 +328,11 @@ async fn other_codecs_are_transcoded() {
     let address = ingest_address(&call, "sorenson").await;
     let dir = tempfile::tempdir().unwrap();
     // Sorenson H.263 and MP3: what old encoders send over RTMP.
-    let file = encode(
+    let file = media::flv(
         dir.path(),
         "flv1",
-        &["-c:v", "flv1", "-b:v", "800k"],
+        (640, 360),
+        &["-c:v", "flv1", "-b:v", "800k", "-g", "30"],
         &["-c:a", "libmp3lame", "-ar", "44100", "-b:a", "96k"],
         12,
     );

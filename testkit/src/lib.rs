@@ -3,7 +3,7 @@
 //!
 //! - [`postgres`]: a throwaway PostgreSQL cluster (initdb into a temp dir).
 //! - [`redis`]: a throwaway Redis server per test.
-//! - [`media`]: VP8 and Opus files made by ffmpeg.
+//! - [`media`]: VP8, H.264, Opus and FLV files made by ffmpeg.
 //! - [`rtmp`]: an RTMP publisher that sends FLV tags as given.
 //! - [`free_port`]: a free TCP port on 127.0.0.1.
 

@@ -103,6 +103,36 @@ pub fn opus_ogg(dir: &Path, seconds: u32) -> PathBuf {
     out
 }
 
+/// `dir/{name}.flv`: `seconds` of test pattern (`width`x`height`, 30 fps)
+/// and a 440 Hz tone, encoded with the given ffmpeg `video` and `audio`
+/// options (codec, profile, bitrate, GOP…), as an RTMP encoder would send it.
+pub fn flv(
+    dir: &Path,
+    name: &str,
+    (width, height): (u32, u32),
+    video: &[&str],
+    audio: &[&str],
+    seconds: u32,
+) -> PathBuf {
+    let out = dir.join(format!("{name}.flv"));
+    let source = format!("testsrc=size={width}x{height}:rate=30");
+    let length = seconds.to_string();
+    let mut args = vec!["-f", "lavfi", "-i", &source];
+    args.extend([
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        &length,
+    ]);
+    args.extend(video);
+    args.extend(audio);
+    args.extend(["-f", "flv", path_str(&out)]);
+    ffmpeg(&args);
+    out
+}
+
 /// `dir/sync.ivf` and `dir/sync.ogg`, `seconds` long: a black 640x360 VP8
 /// picture that flashes white, and silence that beeps (1 kHz), for 100 ms
 /// at the same moments, every 2 s from 0. Where the flashes and the beeps
