@@ -67,24 +67,16 @@ async fn stop_recording(call: &Call, id: &str) {
 
 /// Waits until the newest recording of `default:{id}` is in `state`.
 async fn recording_in(call: &Call, id: &str, state: &str) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let (status, body) = call
-            .api(
-                Method::GET,
-                &format!("/calls/default/{id}/recordings"),
-                json!(null),
-            )
-            .await;
-        assert_eq!(status, 200);
-        let r = body["recordings"][0].clone();
-        if r["state"] == state {
-            return r;
-        }
-        assert!(r["state"] != "failed", "recording failed: {r}");
-        assert!(Instant::now() < deadline, "never {state}: {r}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let token = call.token(&["server"]);
+    let path = format!("/calls/default/{id}");
+    support::call::recording_in(
+        &call.onair.url,
+        &token,
+        &path,
+        state,
+        Duration::from_secs(40),
+    )
+    .await
 }
 
 /// Downloads `url` into `dir/name`.

@@ -13,7 +13,7 @@ use onair_auth::ApiKey;
 use onair_client::{api, Client};
 use reqwest::Method;
 use serde_json::json;
-use support::call::{camera, microphone, request};
+use support::call::{camera, microphone, recording_in, request};
 use support::probe::{codecs, number, probe};
 use support::Killed;
 
@@ -106,24 +106,14 @@ async fn recordings_upload_to_s3_with_multipart() {
     )
     .await;
     assert_eq!(status, 200);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let recording = loop {
-        let (_, body) = request(
-            &onair.url,
-            &server,
-            Method::GET,
-            "/calls/default/s3/recordings",
-            json!(null),
-        )
-        .await;
-        let r = body["recordings"][0].clone();
-        match r["state"].as_str() {
-            Some("complete") => break r,
-            Some("failed") => panic!("recording failed: {r}"),
-            _ => assert!(Instant::now() < deadline, "not complete: {r}"),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let recording = recording_in(
+        &onair.url,
+        &server,
+        "/calls/default/s3",
+        "complete",
+        Duration::from_secs(30),
+    )
+    .await;
 
     // In the bucket (s3s-fs keeps objects as files), out of the staging dir.
     let object_key = format!(

@@ -7,14 +7,14 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use onair_auth::ApiKey;
 use onair_client::{api, Client};
 use onair_testkit::redis::Redis;
 use reqwest::Method;
 use serde_json::json;
-use support::call::{camera, microphone, request};
+use support::call::{camera, microphone, recording_in, request};
 use support::probe::{codecs, number, probe};
 
 const KEY: &str = "APIroles";
@@ -97,17 +97,14 @@ async fn egress_nodes_apart_from_the_api_take_each_job_once() {
     )
     .await;
     assert_eq!(status, 200);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let recording = loop {
-        let (_, body) = request(&base, &server, Method::GET, path, json!(null)).await;
-        let r = body["recordings"][0].clone();
-        match r["state"].as_str() {
-            Some("complete") => break r,
-            Some("failed") => panic!("recording failed: {r}"),
-            _ => assert!(Instant::now() < deadline, "not complete: {r}"),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let recording = recording_in(
+        &base,
+        &server,
+        "/calls/default/split",
+        "complete",
+        Duration::from_secs(30),
+    )
+    .await;
 
     // The API node links the file (the nodes share the data dir) and it plays.
     let response = reqwest::get(recording["url"].as_str().unwrap())

@@ -102,6 +102,38 @@ pub async fn request(
     (status, resp.json().await.unwrap_or_default())
 }
 
+/// Waits up to `within` until the newest recording of the call at `path`
+/// (`/calls/{type}/{id}`) on `base` is in `state`; a failed one ends the
+/// wait early unless `failed` is awaited.
+pub async fn recording_in(
+    base: &str,
+    token: &str,
+    path: &str,
+    state: &str,
+    within: std::time::Duration,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let recordings = format!("{path}/recordings");
+        let (status, body) = request(
+            base,
+            token,
+            reqwest::Method::GET,
+            &recordings,
+            serde_json::Value::Null,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let r = body["recordings"][0].clone();
+        if r["state"] == state {
+            return r;
+        }
+        assert!(r["state"] != "failed", "recording failed: {r}");
+        assert!(std::time::Instant::now() < deadline, "never {state}: {r}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// A running `onair dev` with helpers to mint tokens, join and call the API.
 pub struct Call {
     pub onair: super::Onair,
