@@ -155,6 +155,15 @@ fn sps(frames: &[Vec<u8>]) -> Vec<&[u8]> {
         .collect()
 }
 
+/// What 8 s of alice's ingest must bring: her participant, video and audio
+/// at (nearly) their full rates.
+fn assert_alice_streams(seen: &Seen) {
+    assert_eq!(seen.identity, "alice:ingest");
+    let frames = seen.video.len();
+    assert!(frames > 150, "{frames} video frames in 8 s");
+    assert!(seen.audio > 250, "{} audio packets in 8 s", seen.audio);
+}
+
 /// `profile_idc` of the first SPS among `frames`.
 fn profile(frames: &[Vec<u8>]) -> Option<u8> {
     sps(frames).first().and_then(|sps| sps.get(1).copied())
@@ -236,14 +245,8 @@ async fn h264_without_b_frames_is_passed_through() {
     let ffmpeg = push(&file, &address, &key);
     let started = Instant::now();
     let seen = watch(&mut media, 8).await;
-    assert_eq!(seen.identity, "alice:ingest");
-    assert!(
-        seen.video.len() > 150,
-        "{} video frames in 8 s",
-        seen.video.len()
-    );
+    assert_alice_streams(&seen);
     assert!(seen.keyframes >= 4, "{} keyframes", seen.keyframes);
-    assert!(seen.audio > 250, "{} audio packets in 8 s", seen.audio);
     // Passed through: the slices are the very ones ffmpeg encoded.
     let slices = source_slices(&file);
     let received: Vec<&[u8]> = seen
@@ -280,13 +283,7 @@ async fn h264_with_b_frames_is_transcoded() {
     let key = call.token(&["user", "--user", "alice"]);
     let ffmpeg = push(&file, &address, &key);
     let seen = watch(&mut media, 8).await;
-    assert_eq!(seen.identity, "alice:ingest");
-    assert!(
-        seen.video.len() > 150,
-        "{} video frames in 8 s",
-        seen.video.len()
-    );
-    assert!(seen.audio > 250, "{} audio packets in 8 s", seen.audio);
+    assert_alice_streams(&seen);
     // Re-encoded without B-frames: constrained baseline, not the source's high.
     assert_eq!(profile(&seen.video), Some(66));
     // In two simulcast layers: bob gets the full 640 px one, then asks for
@@ -340,13 +337,7 @@ async fn other_codecs_are_transcoded() {
     let key = call.token(&["user", "--user", "alice"]);
     let ffmpeg = push(&file, &address, &key);
     let seen = watch(&mut media, 8).await;
-    assert_eq!(seen.identity, "alice:ingest");
-    assert!(
-        seen.video.len() > 150,
-        "{} video frames in 8 s",
-        seen.video.len()
-    );
-    assert!(seen.audio > 250, "{} audio packets in 8 s", seen.audio);
+    assert_alice_streams(&seen);
     assert_eq!(profile(&seen.video), Some(66));
     println!(
         "Sorenson + MP3 in: {} H.264 frames ({} keyframes), {} Opus packets",
