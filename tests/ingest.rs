@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use onair_client::files::nal_units;
 use onair_client::{Client, Codec, MediaEvent};
 use onair_testkit::media;
 use onair_testkit::rtmp::Publisher;
@@ -61,32 +62,6 @@ fn push(file: &Path, address: &str, key: &str) -> Killed {
         .spawn()
         .expect("ffmpeg");
     Killed(child)
-}
-
-/// NAL units of an Annex-B access unit.
-fn nal_units(au: &[u8]) -> Vec<&[u8]> {
-    let mut units = Vec::new();
-    let mut start = None;
-    let mut i = 0;
-    while i + 3 <= au.len() {
-        if au[i..i + 3] == [0, 0, 1] {
-            if let Some(s) = start {
-                let mut end = i;
-                while end > s && au[end - 1] == 0 {
-                    end -= 1;
-                }
-                units.push(&au[s..end]);
-            }
-            start = Some(i + 3);
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    if let Some(s) = start {
-        units.push(&au[s..]);
-    }
-    units
 }
 
 /// The slices (NAL types 1 and 5) of `file`'s H.264, as ffmpeg reads them.

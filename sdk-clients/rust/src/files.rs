@@ -99,7 +99,7 @@ fn timed(frames: Vec<(u64, Vec<u8>)>, tick: Duration) -> Vec<Frame> {
 /// `first_mb_in_slice` is 0.
 pub fn annexb(path: &Path, fps: u32) -> Result<Vec<Frame>, FileError> {
     let bytes = read(path)?;
-    let nals = split_nals(&bytes);
+    let nals = nal_units(&bytes);
     if nals.is_empty() {
         return Err(FileError::Format(format!(
             "{}: no H.264 NAL units",
@@ -138,7 +138,9 @@ pub fn annexb(path: &Path, fps: u32) -> Result<Vec<Frame>, FileError> {
     Ok(frames)
 }
 
-fn split_nals(bytes: &[u8]) -> Vec<&[u8]> {
+/// The NAL units of an H.264 Annex-B byte stream (or access unit), without
+/// their start codes.
+pub fn nal_units(bytes: &[u8]) -> Vec<&[u8]> {
     let mut starts = Vec::new();
     let mut i = 0;
     while i + 3 <= bytes.len() {
