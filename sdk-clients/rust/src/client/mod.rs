@@ -314,6 +314,8 @@ struct Worker {
     /// Where received frames go, if anywhere.
     media: Option<mpsc::UnboundedSender<MediaEvent>>,
     next_cid: u32,
+    /// The clock the files play on: time 0 of every file's loop.
+    epoch: Instant,
 }
 
 fn new_rtc(local: SocketAddr) -> Result<Rtc, ClientError> {
@@ -354,6 +356,7 @@ impl Worker {
             ping_interval: Duration::from_secs(5),
             media: None,
             next_cid: 0,
+            epoch: Instant::now(),
         })
     }
 

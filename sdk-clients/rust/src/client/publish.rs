@@ -34,6 +34,31 @@ pub(super) struct SendingLayer {
     pub(super) next: usize,
     pub(super) at: Instant,
     pub(super) media_time: u64,
+    /// It joined the client's clock (see [`SendingLayer::start`]).
+    pub(super) started: bool,
+}
+
+impl SendingLayer {
+    /// Joins the client's clock once the connection is up: starts at the
+    /// frame boundary its file reaches `elapsed` into its loop, so all the
+    /// client's tracks play the same moment of their files, as a camera and
+    /// a microphone capture the same moment (however far apart the tracks
+    /// were published).
+    fn start(&mut self, now: Instant, elapsed: Duration) {
+        self.started = true;
+        let total: Duration = self.frames.iter().map(|f| f.duration).sum();
+        if total.is_zero() {
+            return;
+        }
+        let phase = Duration::from_nanos((elapsed.as_nanos() % total.as_nanos()) as u64);
+        let mut boundary = Duration::ZERO;
+        self.next = 0;
+        while boundary < phase {
+            boundary += self.frames[self.next].duration;
+            self.next = (self.next + 1) % self.frames.len();
+        }
+        self.at = now + (boundary - phase);
+    }
 }
 
 pub(super) struct PendingTrack {
@@ -181,6 +206,7 @@ impl Worker {
                     next: 0,
                     at: now,
                     media_time: 0,
+                    started: false,
                 })
                 .collect(),
         });
@@ -233,6 +259,9 @@ impl Worker {
                 clock: s.clock,
             };
             for layer in &mut s.layers {
+                if !layer.started && !layer.frames.is_empty() {
+                    layer.start(now, now.duration_since(self.epoch));
+                }
                 while layer.at <= now && !layer.frames.is_empty() {
                     let frame = &layer.frames[layer.next];
                     if s.muted {
