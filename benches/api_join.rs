@@ -15,7 +15,7 @@ use onair_auth::token::mint;
 use onair_auth::{ApiKey, ServerClaims, UserClaims};
 
 const KEY: &str = "APIbench";
-const SECRET: &str = "bench-secret-bench-secret";
+const SECRET: &str = "bench-secret-bench-secret-bench-0123";
 const USERS: usize = 500;
 
 struct Server(Child);

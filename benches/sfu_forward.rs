@@ -69,6 +69,22 @@ fn token(key: &ApiKey, user: &str) -> String {
     mint(key, &claims)
 }
 
+/// The bench's one room is always live and open: there is no API here.
+struct LiveRoom;
+
+#[async_trait::async_trait]
+impl onair_sfu::CallGate for LiveRoom {
+    async fn admit(
+        &self,
+        _: onair_sfu::Entry<'_>,
+    ) -> Result<onair_sfu::CallStatus, onair_sfu::Refusal> {
+        Ok(onair_sfu::CallStatus {
+            backstage: false,
+            max_participants: None,
+        })
+    }
+}
+
 /// A plain relay: one thread receives and sends each datagram on to each
 /// of `fan_out` sockets, no crypto. Returns (packets sent/s, CPU-seconds
 /// per million packets sent) of the relay thread.
@@ -181,8 +197,11 @@ async fn main() {
             workers: 0,
         },
         participant_timeout: onair_sfu::DEFAULT_PARTICIPANT_TIMEOUT,
+        join_token_ttl: std::time::Duration::from_secs(600),
+        limits: onair_sfu::SignalLimits::default(),
     };
-    let sfu = Sfu::start(config, Arc::new(KeySet::new([key.clone()])), bus).unwrap();
+    let keys = Arc::new(KeySet::new([key.clone()]));
+    let sfu = Sfu::start(config, keys, bus, Arc::new(LiveRoom)).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
     let router = sfu.router();

@@ -7,7 +7,7 @@
 //! signal_url = "wss://video.example.com"             # what clients connect to
 //! public_url = "https://video.example.com"           # base of download links
 //! link_ttl = "1h"                                  # how long download links work
-//! join_token_ttl = "6h"
+//! join_token_ttl = "10m"                           # connected clients get fresh ones
 //! rtc_udp = "127.0.0.1:7882"                       # SFU media port, shared by all peers
 //! rtc_workers = 0                                  # media threads; 0 = one per core
 //! rtc_participant_timeout = "30s"                  # a silent participant leaves after this
@@ -16,6 +16,19 @@
 //! rtmp_url = "rtmp://video.example.com/live"       # what calls show OBS users
 //! whip_url = "https://video.example.com/whip"      # what calls show WHIP publishers
 //! api_url = "http://127.0.0.1:7880"                # where an ingest node checks stream keys
+//! [egress]
+//! allow_private_targets = false                    # RTMP pushes to loopback/private addresses
+//! max_rtmp_per_call = 5
+//! max_track_recordings_per_call = 16
+//! rtmp_retry_for = "5m"                            # a failing push target is given up after this
+//! [limits]                                       # what one client may ask of the SFU
+//! tracks_per_participant = 16
+//! ids_per_message = 100                            # track ids in one subscription/settings message
+//! subscriptions_per_participant = 1000
+//! messages_per_second = 50                         # signal messages, with bursts of…
+//! message_burst = 200
+//! outbox = 1024                                    # messages queued toward a client that does not read
+//! participants_per_room = 1000
 //! [hls]
 //! segment = "2s"                                   # target segment length
 //! window = 6                                       # segments in the live playlist
@@ -50,6 +63,7 @@ use figment::Figment;
 use onair_api::IceServer;
 use onair_auth::{ApiKey, KeySet};
 use onair_egress::{HlsConfig, S3Config};
+use onair_sfu::SignalLimits;
 use serde::{Deserialize, Serialize};
 
 /// Everything `onair serve` reads.
@@ -69,7 +83,8 @@ pub struct Config {
     /// Lifetime of download links, e.g. `1h`.
     #[serde(with = "humantime_serde")]
     pub link_ttl: Duration,
-    /// Lifetime of join tokens, e.g. `6h`.
+    /// Lifetime of join tokens, e.g. `10m` (at least 10 s); the SFU hands
+    /// connected clients fresh ones, so this bounds only a banked token.
     #[serde(with = "humantime_serde")]
     pub join_token_ttl: Duration,
     /// Accepted API keys; the first signs join tokens.
@@ -91,6 +106,10 @@ pub struct Config {
     pub s3: Option<S3Config>,
     /// How HLS broadcasts are cut and kept.
     pub hls: HlsConfig,
+    /// What one client may ask of the SFU.
+    pub limits: SignalLimits,
+    /// What users may ask of egress.
+    pub egress: EgressSection,
     /// Where the RTMP ingest server (OBS) listens.
     pub rtmp_listen: SocketAddr,
     /// The RTMP base OBS is told (`rtmp://host:1935/live`); default: `rtmp://<rtmp_listen>/live`.
@@ -103,6 +122,33 @@ pub struct Config {
     /// The Redis bus shared by nodes that split the roles (`redis://host:port`);
     /// without it, the roles talk in-process.
     pub redis_url: Option<String>,
+}
+
+/// `[egress]`: what users may ask of egress workers.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EgressSection {
+    /// RTMP push targets may resolve to loopback or private addresses.
+    pub allow_private_targets: bool,
+    /// RTMP pushes running at once per call.
+    pub max_rtmp_per_call: usize,
+    /// Track recordings running at once per call.
+    pub max_track_recordings_per_call: usize,
+    /// How long a push target may keep failing before the push fails.
+    #[serde(with = "humantime_serde")]
+    pub rtmp_retry_for: Duration,
+}
+
+impl Default for EgressSection {
+    fn default() -> Self {
+        let policy = onair_api::EgressPolicy::default();
+        Self {
+            allow_private_targets: policy.allow_private_targets,
+            max_rtmp_per_call: policy.max_rtmp_per_call,
+            max_track_recordings_per_call: policy.max_track_recordings_per_call,
+            rtmp_retry_for: Duration::from_secs(300),
+        }
+    }
 }
 
 /// One API key in the config file.
@@ -130,7 +176,7 @@ impl Default for Config {
             signal_url: None,
             public_url: None,
             link_ttl: Duration::from_secs(3600),
-            join_token_ttl: Duration::from_secs(6 * 3600),
+            join_token_ttl: Duration::from_secs(600),
             api_keys: Vec::new(),
             ice_servers: Vec::new(),
             rtc_udp: SocketAddr::from(([127, 0, 0, 1], 7882)),
@@ -139,6 +185,8 @@ impl Default for Config {
             rtc_participant_timeout: onair_sfu::DEFAULT_PARTICIPANT_TIMEOUT,
             s3: None,
             hls: HlsConfig::default(),
+            limits: SignalLimits::default(),
+            egress: EgressSection::default(),
             rtmp_listen: SocketAddr::from(([127, 0, 0, 1], 1935)),
             rtmp_url: None,
             whip_url: None,
@@ -264,7 +312,7 @@ mod tests {
         std::fs::write(&file, &readme[start..end]).unwrap();
         let config = Config::load(Some(&file)).unwrap();
         assert_eq!(config.api_keys[0].key, "APIyourkey");
-        assert_eq!(config.join_token_ttl, Duration::from_secs(6 * 3600));
+        assert_eq!(config.join_token_ttl, Duration::from_secs(600));
         assert_eq!(config.rtc_udp, SocketAddr::from(([127, 0, 0, 1], 7882)));
         assert_eq!(config.rtc_candidates.len(), 1);
         assert!(config.database_url().starts_with("postgres://"));

@@ -3,6 +3,7 @@
 
 mod config;
 mod demo;
+mod gate;
 mod server;
 mod token;
 
@@ -74,6 +75,13 @@ pub struct DevArgs {
     /// How long a participant not heard from (or not resuming) stays in its call, e.g. `30s`.
     #[arg(long, env = "ONAIR_RTC_PARTICIPANT_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub rtc_participant_timeout: std::time::Duration,
+    /// How long a join token admits its holder, e.g. `10m`; connected
+    /// clients are handed fresh ones.
+    #[arg(long, env = "ONAIR_JOIN_TOKEN_TTL", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub join_token_ttl: std::time::Duration,
+    /// Let RTMP pushes go to loopback and private addresses (local tests).
+    #[arg(long, env = "ONAIR_EGRESS_ALLOW_PRIVATE_TARGETS")]
+    pub allow_private_targets: bool,
     /// Use this API key instead of the generated one.
     #[arg(long, env = "ONAIR_API_KEY", requires = "api_secret")]
     pub api_key: Option<String>,
@@ -89,6 +97,12 @@ pub struct DevArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Everything OnAir writes (database, keys, recordings, segments) is for
+    // its own user only: files 0600, directories 0700.
+    // SAFETY: umask only sets the process's file-mode mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use onair_api::store::{PgStore, SqliteStore, Store};
-use onair_api::{ApiConfig, AppState, FileLinks};
+use onair_api::{ApiConfig, AppState, EgressPolicy, FileLinks};
 use onair_auth::token::mint;
 use onair_auth::{ApiKey, KeySet, ServerClaims};
 use onair_bus::{Bus, LocalBus, RedisBus};
@@ -20,8 +20,7 @@ use crate::{DevArgs, Role};
 
 /// `onair dev`: embedded defaults, a persisted key pair, a friendly banner.
 pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    private_dir(&args.data_dir)?;
     let key = match (args.api_key, args.api_secret) {
         (Some(key), Some(secret)) => ApiKey::new(key, secret),
         _ => dev_key(&args.data_dir)?,
@@ -33,6 +32,11 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
         rtc_workers: args.rtc_workers,
         rtc_participant_timeout: args.rtc_participant_timeout,
         rtmp_listen: args.rtmp_listen,
+        join_token_ttl: args.join_token_ttl,
+        egress: crate::config::EgressSection {
+            allow_private_targets: args.allow_private_targets,
+            ..Default::default()
+        },
         ..Config::default()
     };
     let listener = bind(&config).await?;
@@ -48,8 +52,9 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let keys = Arc::new(KeySet::new([key.clone()]));
     let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
     let storage = build_storage(&config, &keys, &urls)?;
-    let state = build_state(&config, keys, bus, &urls, storage.clone()).await?;
-    let sfu = start_sfu(&config, &state.keys, &state.bus)?;
+    let store = open_store(&config).await?;
+    let state = build_state(&config, keys, bus, &urls, storage.clone(), store.clone()).await?;
+    let sfu = start_sfu(&config, &state.keys, &state.bus, store)?;
 
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let server_token = mint(
@@ -86,7 +91,7 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
         sfu: Some(sfu),
         egress: Some(egress),
         ingest: Some((rtmp, ingest)),
-        demo: Some(crate::demo::router(key, args.web_dir)),
+        demo: Some(crate::demo::router(key, args.web_dir, addr)),
     };
     run(listener, node, &config).await
 }
@@ -98,6 +103,17 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
     if keys.is_empty() {
         bail!("no API keys configured: add [[api_keys]] to the config or set ONAIR_API_KEY and ONAIR_API_SECRET");
     }
+    if let Some(short) = config
+        .api_keys
+        .iter()
+        .find(|k| k.secret.len() < MIN_SECRET_LEN)
+    {
+        bail!(
+            "the secret of API key `{}` is shorter than {MIN_SECRET_LEN} bytes: anyone could guess it; generate one with `openssl rand -hex 32`",
+            short.key
+        );
+    }
+    private_dir(&config.data_dir)?;
     let has = |role| roles.is_empty() || roles.contains(&role);
     let split = !(has(Role::Api) && has(Role::Sfu) && has(Role::Egress));
     let bus: Arc<dyn Bus> = match &config.redis_url {
@@ -143,15 +159,28 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
         public,
     };
     let storage = build_storage(&config, &keys, &urls)?;
-    let api = match has(Role::Api) {
-        true => {
-            Some(build_state(&config, keys.clone(), bus.clone(), &urls, storage.clone()).await?)
-        }
+    // The API keeps its calls there; the SFU asks it who may enter.
+    let store = match has(Role::Api) || has(Role::Sfu) {
+        true => Some(open_store(&config).await?),
         false => None,
     };
-    let sfu = match has(Role::Sfu) {
-        true => Some(start_sfu(&config, &keys, &bus)?),
-        false => None,
+    let api = match (has(Role::Api), &store) {
+        (true, Some(store)) => Some(
+            build_state(
+                &config,
+                keys.clone(),
+                bus.clone(),
+                &urls,
+                storage.clone(),
+                store.clone(),
+            )
+            .await?,
+        ),
+        _ => None,
+    };
+    let sfu = match (has(Role::Sfu), store) {
+        (true, Some(store)) => Some(start_sfu(&config, &keys, &bus, store)?),
+        _ => None,
     };
     let egress = match has(Role::Egress) {
         true => Some(egress_config(&config, &keys, &urls.signal, storage)?),
@@ -187,6 +216,21 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
         demo: None,
     };
     run(listener, node, &config).await
+}
+
+/// API secrets shorter than this are refused by `onair serve`.
+const MIN_SECRET_LEN: usize = 32;
+
+/// Creates `dir` if needed, readable by OnAir's user only.
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private", dir.display()))?;
+    }
+    Ok(())
 }
 
 async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
@@ -247,13 +291,8 @@ fn build_storage(config: &Config, keys: &KeySet, urls: &Urls) -> anyhow::Result<
     })
 }
 
-async fn build_state(
-    config: &Config,
-    keys: Arc<KeySet>,
-    bus: Arc<dyn Bus>,
-    urls: &Urls,
-    storage: Arc<dyn Storage>,
-) -> anyhow::Result<AppState> {
+/// The database: Postgres or SQLite, migrated, with the built-in call types.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let url = config.database_url();
     let store: Arc<dyn Store> = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Arc::new(
@@ -262,12 +301,23 @@ async fn build_state(
                 .context("connecting to Postgres")?,
         )
     } else if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir).ok();
+        private_dir(&config.data_dir)?;
         Arc::new(SqliteStore::connect(&url).await.context("opening SQLite")?)
     } else {
         bail!("database_url must start with sqlite: or postgres:");
     };
     onair_api::seed_call_types(store.as_ref()).await?;
+    Ok(store)
+}
+
+async fn build_state(
+    config: &Config,
+    keys: Arc<KeySet>,
+    bus: Arc<dyn Bus>,
+    urls: &Urls,
+    storage: Arc<dyn Storage>,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<AppState> {
     Ok(AppState {
         store,
         bus,
@@ -275,9 +325,15 @@ async fn build_state(
         config: Arc::new(ApiConfig {
             signal_url: urls.signal.clone(),
             ice_servers: config.ice_servers.clone(),
-            join_token_ttl: config.join_token_ttl.max(Duration::from_secs(60)),
+            join_token_ttl: join_token_ttl(config),
             rtmp_url: urls.rtmp.clone(),
             whip_url: urls.whip.clone(),
+            egress: EgressPolicy {
+                allow_private_targets: config.egress.allow_private_targets,
+                own_addresses: own_addresses(config),
+                max_rtmp_per_call: config.egress.max_rtmp_per_call,
+                max_track_recordings_per_call: config.egress.max_track_recordings_per_call,
+            },
         }),
         files: Arc::new(StorageLinks(storage)),
     })
@@ -294,10 +350,35 @@ fn egress_config(
         key: keys.primary().cloned().context("no API key")?,
         storage,
         hls: config.hls,
+        allow_private_targets: config.egress.allow_private_targets,
+        rtmp_retry_for: config.egress.rtmp_retry_for,
     })
 }
 
-fn start_sfu(config: &Config, keys: &Arc<KeySet>, bus: &Arc<dyn Bus>) -> anyhow::Result<Sfu> {
+/// The addresses this node is reached at: never a push target.
+fn own_addresses(config: &Config) -> Vec<std::net::IpAddr> {
+    let mut own: Vec<std::net::IpAddr> = config.rtc_candidates.iter().map(|a| a.ip()).collect();
+    own.extend([
+        config.listen.ip(),
+        config.rtc_udp.ip(),
+        config.rtmp_listen.ip(),
+    ]);
+    own.retain(|ip| !ip.is_unspecified());
+    own.dedup();
+    own
+}
+
+/// Join tokens live at least 10 s (clocks of API and SFU may differ a little).
+fn join_token_ttl(config: &Config) -> Duration {
+    config.join_token_ttl.max(Duration::from_secs(10))
+}
+
+fn start_sfu(
+    config: &Config,
+    keys: &Arc<KeySet>,
+    bus: &Arc<dyn Bus>,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<Sfu> {
     let sfu = SfuConfig {
         media: MediaConfig {
             udp_bind: config.rtc_udp,
@@ -305,8 +386,11 @@ fn start_sfu(config: &Config, keys: &Arc<KeySet>, bus: &Arc<dyn Bus>) -> anyhow:
             workers: config.rtc_workers,
         },
         participant_timeout: config.rtc_participant_timeout,
+        join_token_ttl: join_token_ttl(config),
+        limits: config.limits.clone(),
     };
-    Sfu::start(sfu, keys.clone(), bus.clone())
+    let gate = Arc::new(crate::gate::StoreGate(store));
+    Sfu::start(sfu, keys.clone(), bus.clone(), gate)
         .with_context(|| format!("binding the SFU media port {}", config.rtc_udp))
 }
 

@@ -416,7 +416,8 @@ async fn finished(mut child: std::process::Child, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rtmp_pushes_reach_their_targets_and_a_dropped_one_reconnects() {
-    let call = Call::start();
+    // The targets are local ffmpeg servers: loopback must be allowed.
+    let call = Call::start_with(&["--allow-private-targets"]);
     let alice = publisher(&call, "alice", "push").await;
     let dir = tempfile::tempdir().unwrap();
     let (port_a, port_b) = (onair_testkit::free_port(), onair_testkit::free_port());

@@ -65,7 +65,7 @@ async fn recordings_upload_to_s3_with_multipart() {
              database_url = \"sqlite://{db}\"\ndata_dir = \"{dir}\"\n\
              [s3]\nendpoint = \"http://127.0.0.1:{s3_port}\"\nregion = \"us-east-1\"\nbucket = \"calls\"\n\
              access_key = \"AKONAIRTEST\"\nsecret_key = \"onair-test-secret\"\npath_style = true\n\
-             [[api_keys]]\nkey = \"APIs3\"\nsecret = \"s3-test-secret-s3-test-secret\"\n",
+             [[api_keys]]\nkey = \"APIs3\"\nsecret = \"s3-test-secret-s3-test-secret-0123\"\n",
             db = data.path().join("onair.db").display(),
             dir = data.path().display(),
         ),
@@ -77,7 +77,7 @@ async fn recordings_upload_to_s3_with_multipart() {
             .await
             .unwrap()
     };
-    let key = ApiKey::new("APIs3", "s3-test-secret-s3-test-secret");
+    let key = ApiKey::new("APIs3", "s3-test-secret-s3-test-secret-0123");
     let server = support::tokens::server(&key);
     let user = support::tokens::user(&key, "alice");
     let creds = api::join(&onair.url, &user, "default:s3", true)

@@ -13,6 +13,7 @@ use livekit_protocol as lk;
 
 use onair_client::{api, Client, Codec, Stats};
 use support::call::{camera, h264_camera, microphone, Call};
+use support::signal;
 
 fn video(s: &Stats, from: &str) -> Option<onair_client::TrackStats> {
     s.tracks
@@ -413,29 +414,6 @@ async fn rooms_spread_over_workers_all_carry_media() {
     }
 }
 
-/// `now + secs` as RFC 3339 (UTC), without a date crate.
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A bare signal connection to `/rtc?{query}`, and its first message.
-async fn raw_signal(url: &str, query: &str) -> (Ws, Option<lk::signal_response::Message>) {
-    use futures::StreamExt;
-    use prost::Message as _;
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}/rtc?{query}"))
-        .await
-        .unwrap();
-    let first = loop {
-        match tokio::time::timeout(WAIT, ws.next()).await {
-            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Binary(b)))) => {
-                break lk::SignalResponse::decode(b.as_ref()).unwrap().message;
-            }
-            Ok(Some(Ok(_))) => continue,
-            other => panic!("no first message: {other:?}"),
-        }
-    };
-    (ws, first)
-}
-
 fn is_rejoin_request(msg: &Option<lk::signal_response::Message>) -> bool {
     matches!(msg, Some(lk::signal_response::Message::Leave(l))
         if l.action == lk::leave_request::Action::Reconnect as i32)
@@ -450,7 +428,7 @@ async fn vanished_participants_leave_after_the_timeout() {
     // A client that joins and then says nothing (its network went away).
     let ghost = call.credentials("ghost", cid).await;
     let started = Instant::now();
-    let (_ghost_ws, first) = raw_signal(&ghost.url, &format!("access_token={}", ghost.token)).await;
+    let (_ghost_ws, first) = signal::join(&ghost.url, &ghost.token).await.joined();
     assert!(matches!(first, Some(lk::signal_response::Message::Join(_))));
     alice
         .wait_for(WAIT, |s| s.participants.contains_key("ghost"))
@@ -519,13 +497,14 @@ async fn only_the_owner_resumes_a_session() {
         format!("access_token={}&reconnect=1&sid={sid}", creds.token),
         format!("access_token={}&reconnect=1&sid=PA_unknown", creds.token),
     ] {
-        let (_ws, first) = raw_signal(&creds.url, &query).await;
+        let (_ws, first) = signal::open(&creds.url, &query).await.joined();
         assert!(is_rejoin_request(&first), "{query}: {first:?}");
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(alice.stats().closed.is_none(), "alice disturbed");
 }
 
+/// `now + secs` as RFC 3339 (UTC), without a date crate.
 fn chrono_like_rfc3339(secs: u64) -> String {
     let out = Command::new("date")
         .args([

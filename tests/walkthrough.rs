@@ -30,7 +30,7 @@ fn readme_walkthrough_against_serve_on_postgres() {
         &config,
         format!(
             "listen = \"127.0.0.1:{port}\"\nrtc_udp = \"127.0.0.1:0\"\nrtmp_listen = \"127.0.0.1:0\"\ndatabase_url = \"{db}\"\nsignal_url = \"wss://video.example.com\"\n\
-             [[api_keys]]\nkey = \"APIpg\"\nsecret = \"pg-secret-pg-secret\"\n"
+             [[api_keys]]\nkey = \"APIpg\"\nsecret = \"pg-secret-pg-secret-pg-secret-0123\"\n"
         ),
     )
     .unwrap();

@@ -32,6 +32,57 @@ impl CallContext {
             Err(ApiError::missing(cap))
         }
     }
+
+    /// The capabilities `role` carries in this call (grants, then settings).
+    pub fn role_capabilities(&self, role: &str) -> Vec<Capability> {
+        capabilities_in_call(&self.call_type.grants, role, None, &self.settings.gate())
+    }
+
+    /// Refuses (403) letting the caller give `role`, or change a member who
+    /// holds it, when it carries a capability the caller lacks: nobody
+    /// hands out more than they hold.
+    pub fn require_grantable(&self, role: &str) -> ApiResult<()> {
+        let beyond: Vec<&str> = self
+            .role_capabilities(role)
+            .into_iter()
+            .filter(|c| !self.caps.contains(c))
+            .map(Capability::as_str)
+            .collect();
+        if beyond.is_empty() {
+            return Ok(());
+        }
+        Err(ApiError::forbidden(
+            "role_exceeds_own_capabilities",
+            format!(
+                "role `{role}` carries capabilities you do not hold: {}",
+                beyond.join(", ")
+            ),
+        ))
+    }
+
+    /// Members, sessions and participants of a private call are for its
+    /// members (and server tokens); of another call, for `read-call` holders.
+    pub fn require_roster(&self, caller: &Caller) -> ApiResult<()> {
+        if caller.is_server() || self.member.is_some() {
+            return Ok(());
+        }
+        self.require(Capability::ReadCall)?;
+        if self.settings.private {
+            return Err(ApiError::forbidden(
+                "members_only",
+                format!(
+                    "call `{}` is private: only its members see this",
+                    self.call.cid
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the caller may see the roster (see [`Self::require_roster`]).
+    pub fn sees_roster(&self, caller: &Caller) -> bool {
+        self.require_roster(caller).is_ok()
+    }
 }
 
 /// Refuses a user token scoped to other calls (401 `wrong_call`).

@@ -90,23 +90,20 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// The token from `Authorization: Bearer …` (or a bare `Authorization` value,
-/// as Stream's SDKs send it), else from the `token` query parameter
-/// (browsers cannot set headers on WebSockets).
+/// as Stream's SDKs send it). Never from the query: tokens in URLs end up in
+/// proxy and access logs.
 fn bearer(parts: &Parts) -> Option<&str> {
-    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-        let value = value.to_str().ok()?.trim();
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .unwrap_or(value);
-        return Some(token.trim()).filter(|t| !t.is_empty());
-    }
-    parts
-        .uri
-        .query()?
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("token="))
-        .filter(|t| !t.is_empty())
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .unwrap_or(value);
+    Some(token.trim()).filter(|t| !t.is_empty())
 }
 
 /// The `{type}/{id}` of a call route, validated.

@@ -5,12 +5,14 @@
 //! - [`store`]: the [`Store`](store::Store) trait on SQLite or Postgres.
 //! - [`presence`]: records what the SFU and egress workers report on the bus.
 //! - [`routes`]: axum handlers, one file per resource; [`router`] mounts them.
+//! - [`admission`]: what the SFU asks when someone enters a call's media.
 //! - [`context`]: loads a call and works out what the caller may do in it.
 //! - [`openapi`]: the generated OpenAPI document (served at `/openapi.json`, UI at `/docs`).
 //!
 //! Call-state changes are announced on the [`onair_bus::Bus`], which is how
 //! the SFU and egress learn of them without depending on this crate.
 
+pub mod admission;
 pub mod context;
 pub mod domain;
 pub mod error;
@@ -23,7 +25,7 @@ pub mod store;
 pub mod views;
 
 pub use routes::router;
-pub use state::{ApiConfig, AppState, FileLinks, IceServer};
+pub use state::{ApiConfig, AppState, EgressPolicy, FileLinks, IceServer};
 
 use chrono::Utc;
 

@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{call_types, calls, hls, join, live, members, ops, recordings, rtmp, users};
+use crate::routes::{
+    blocks, call_types, calls, hls, join, live, members, ops, recordings, rtmp, users,
+};
 
 /// OnAir's REST API.
 #[derive(OpenApi)]
@@ -17,7 +19,7 @@ use crate::routes::{call_types, calls, hls, join, live, members, ops, recordings
         calls::go_live, calls::stop_live, calls::end,
         join::join,
         members::update, members::list, members::sessions,
-        live::participants, live::kick_user, live::mute_users,
+        live::participants, live::kick_user, live::mute_users, blocks::block, blocks::unblock,
         recordings::start_recording, recordings::stop_recording, recordings::list_recordings,
         hls::start_hls, hls::stop_hls, rtmp::add, rtmp::remove,
         ops::healthz, ops::readyz,

@@ -40,6 +40,33 @@ pub struct ApiConfig {
     /// The WHIP base (`https://host/whip`), if ingest runs: calls show
     /// `ingress.whip.url` under it.
     pub whip_url: Option<String>,
+    /// What users may ask of egress.
+    pub egress: EgressPolicy,
+}
+
+/// What users may ask of egress workers.
+#[derive(Clone, Debug)]
+pub struct EgressPolicy {
+    /// RTMP push targets may resolve to loopback or private addresses
+    /// (tests, private deployments); otherwise they are refused.
+    pub allow_private_targets: bool,
+    /// This node's own addresses: never a push target.
+    pub own_addresses: Vec<std::net::IpAddr>,
+    /// RTMP pushes running at once per call.
+    pub max_rtmp_per_call: usize,
+    /// Track recordings running at once per call.
+    pub max_track_recordings_per_call: usize,
+}
+
+impl Default for EgressPolicy {
+    fn default() -> Self {
+        Self {
+            allow_private_targets: false,
+            own_addresses: Vec::new(),
+            max_rtmp_per_call: 5,
+            max_track_recordings_per_call: 16,
+        }
+    }
 }
 
 /// Download links for stored files (egress output). The deployment decides:

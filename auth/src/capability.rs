@@ -65,11 +65,13 @@ capabilities! {
     UpdateCall => "update-call", "Update the call; go live and back to backstage.";
     UpdateCallSettings => "update-call-settings", "Change the call's settings.";
     UpdateCallMember => "update-call-member", "Add, change and remove members.";
+    UpdateCallPermissions => "update-call-permissions", "Change one's own role in the call.";
     SendAudio => "send-audio", "Publish audio.";
     SendVideo => "send-video", "Publish video.";
     Screenshare => "screenshare", "Share the screen.";
     StartRecordCall => "start-record-call", "Start recording.";
     StopRecordCall => "stop-record-call", "Stop recording.";
+    ListRecordings => "list-recordings", "List the call's recordings and get their links.";
     StartBroadcastCall => "start-broadcast-call", "Start HLS / RTMP broadcasting.";
     StopBroadcastCall => "stop-broadcast-call", "Stop broadcasting.";
     EndCall => "end-call", "End the call for everyone.";
@@ -171,7 +173,7 @@ mod tests {
             let json = serde_json::to_string(cap).unwrap();
             assert_eq!(json, format!("\"{}\"", cap.as_str()));
         }
-        assert_eq!(Capability::ALL.len(), 20);
+        assert_eq!(Capability::ALL.len(), 22);
         assert!("fly".parse::<Capability>().is_err());
     }
 

@@ -95,12 +95,21 @@ pub struct FileClaims {
     pub file: String,
 }
 
-/// Call state the SFU needs at join time; later changes arrive on the bus.
+/// OnAir's own join claims. The SFU takes the call's state from the store
+/// when a room starts, not from here; later changes arrive on the bus.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct OnAirGrant {
-    /// The call was in backstage when the token was minted.
+    /// The call was in backstage when the token was minted (informative).
     #[serde(default)]
     pub backstage: bool,
+    /// The session the token was minted for: once it ends, the token no
+    /// longer admits anyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// When the token was minted (ms since the epoch): a kick of its holder
+    /// after that voids it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minted_at_ms: Option<i64>,
 }
 
 /// LiveKit's video grant. Missing booleans take LiveKit's defaults

@@ -3,6 +3,8 @@
 //! Everything here is pure: no I/O, no clock other than the `now` you pass in.
 //! - [`keys`]: API keys and their secrets (the key is the JWT `iss`).
 //! - [`claims`]: the three token kinds of DESIGN.md (server, user, join).
+//! - [`net`]: which addresses OnAir may connect to on a user's behalf.
+//! - [`kind`]: the explicit rule that tells the token kinds apart.
 //! - [`token`]: minting and verifying them (HS256 only).
 //! - [`capability`]: Stream-style capabilities, roles and call-type grants,
 //!   and the rule that decides what a user may do in a call.
@@ -10,9 +12,12 @@
 pub mod capability;
 pub mod claims;
 pub mod keys;
+pub mod kind;
+pub mod net;
 pub mod token;
 
 pub use capability::{Capability, Grants, Role, SettingsGate};
 pub use claims::{FileClaims, JoinClaims, OnAirGrant, ServerClaims, UserClaims, VideoGrant};
 pub use keys::{ApiKey, KeySet};
+pub use kind::TokenKind;
 pub use token::{AuthError, Verified};

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::claims::{FileClaims, JoinClaims, ServerClaims, UserClaims};
 use crate::keys::{ApiKey, KeySet};
+use crate::kind::{kind_of, TokenKind};
 
 /// Why a token was refused. [`AuthError::code`] is the reason given to clients.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +41,15 @@ pub enum AuthError {
     /// A user token used for a call outside its `call_cids`.
     #[error("token is not valid for call `{0}`")]
     WrongCall(String),
+    /// A valid token of a kind this endpoint does not take (a join token
+    /// on REST, a user token at `/rtc`).
+    #[error("a {got} token is not accepted here; this takes {expected} tokens")]
+    WrongKind {
+        /// What the token is.
+        got: &'static str,
+        /// What the endpoint takes.
+        expected: &'static str,
+    },
 }
 
 impl AuthError {
@@ -54,6 +64,7 @@ impl AuthError {
             AuthError::Expired => "expired",
             AuthError::NotYetValid => "not_yet_valid",
             AuthError::WrongCall(_) => "wrong_call",
+            AuthError::WrongKind { .. } => "wrong_token_kind",
         }
     }
 }
@@ -82,22 +93,33 @@ pub fn mint<C: Serialize>(key: &ApiKey, claims: &C) -> String {
 
 /// Verifies an API token (server or user) at time `now` (Unix seconds).
 pub fn verify_api(token: &str, keys: &KeySet, now: u64) -> Result<Verified, AuthError> {
-    let value: serde_json::Value = verify_raw(token, keys, now)?;
-    if value.get("server").and_then(|v| v.as_bool()) == Some(true) {
-        let claims: ServerClaims = from_value(value)?;
-        Ok(Verified::Server(claims))
-    } else {
-        let claims: UserClaims = from_value(value)?;
-        if claims.sub.is_empty() {
-            return Err(AuthError::Malformed("`sub` must name the user".into()));
+    let (kind, value) = verify_raw(token, keys, now)?;
+    match kind {
+        TokenKind::Server => {
+            let claims: ServerClaims = from_value(value)?;
+            if !claims.server {
+                return Err(AuthError::Malformed("`server` must be true".into()));
+            }
+            Ok(Verified::Server(claims))
         }
-        Ok(Verified::User(claims))
+        TokenKind::User => {
+            let claims: UserClaims = from_value(value)?;
+            if claims.sub.is_empty() {
+                return Err(AuthError::Malformed("`sub` must name the user".into()));
+            }
+            Ok(Verified::User(claims))
+        }
+        other => Err(wrong_kind(other, "server or user")),
     }
 }
 
 /// Verifies a join token at time `now` (Unix seconds).
 pub fn verify_join(token: &str, keys: &KeySet, now: u64) -> Result<JoinClaims, AuthError> {
-    let claims: JoinClaims = from_value(verify_raw(token, keys, now)?)?;
+    let (kind, value) = verify_raw(token, keys, now)?;
+    if kind != TokenKind::Join {
+        return Err(wrong_kind(kind, "join"));
+    }
+    let claims: JoinClaims = from_value(value)?;
     if !claims.video.room_join || claims.video.room.is_empty() || claims.sub.is_empty() {
         return Err(AuthError::Malformed(
             "not a join token (video.roomJoin, video.room, sub)".into(),
@@ -108,11 +130,22 @@ pub fn verify_join(token: &str, keys: &KeySet, now: u64) -> Result<JoinClaims, A
 
 /// Verifies a download link's token at time `now` (Unix seconds).
 pub fn verify_file(token: &str, keys: &KeySet, now: u64) -> Result<FileClaims, AuthError> {
-    let claims: FileClaims = from_value(verify_raw(token, keys, now)?)?;
+    let (kind, value) = verify_raw(token, keys, now)?;
+    if kind != TokenKind::File {
+        return Err(wrong_kind(kind, "file"));
+    }
+    let claims: FileClaims = from_value(value)?;
     if claims.file.is_empty() {
         return Err(AuthError::Malformed("not a file token (file)".into()));
     }
     Ok(claims)
+}
+
+fn wrong_kind(got: TokenKind, expected: &'static str) -> AuthError {
+    AuthError::WrongKind {
+        got: got.as_str(),
+        expected,
+    }
 }
 
 #[derive(Deserialize)]
@@ -134,7 +167,11 @@ fn decode_part<T: DeserializeOwned>(part: &str, what: &str) -> Result<T, AuthErr
     serde_json::from_slice(&bytes).map_err(|e| AuthError::Malformed(format!("{what}: {e}")))
 }
 
-fn verify_raw(token: &str, keys: &KeySet, now: u64) -> Result<serde_json::Value, AuthError> {
+fn verify_raw(
+    token: &str,
+    keys: &KeySet,
+    now: u64,
+) -> Result<(TokenKind, serde_json::Value), AuthError> {
     let parts: Vec<&str> = token.split('.').collect();
     let [header, payload, _signature] = parts.as_slice() else {
         return Err(AuthError::Malformed(
@@ -175,7 +212,11 @@ fn verify_raw(token: &str, keys: &KeySet, now: u64) -> Result<serde_json::Value,
     if times.nbf.is_some_and(|nbf| nbf > now) {
         return Err(AuthError::NotYetValid);
     }
-    Ok(data.claims)
+    let kind = match &data.claims {
+        serde_json::Value::Object(map) => kind_of(map)?,
+        _ => return Err(AuthError::Malformed("claims must be a JSON object".into())),
+    };
+    Ok((kind, data.claims))
 }
 
 fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AuthError> {
@@ -231,7 +272,7 @@ mod tests {
         let user = mint(keys().get("APIkey").unwrap(), &user(NOW + 60));
         assert!(matches!(
             verify_file(&user, &keys(), NOW),
-            Err(AuthError::Malformed(_))
+            Err(AuthError::WrongKind { got: "user", .. })
         ));
     }
 
@@ -402,7 +443,11 @@ mod tests {
             name: "Alice".into(),
             metadata: "{}".into(),
             video: VideoGrant::for_capabilities("default:x", &caps, true),
-            onair: Some(crate::claims::OnAirGrant { backstage: true }),
+            onair: Some(crate::claims::OnAirGrant {
+                backstage: true,
+                session: Some("s1".into()),
+                minted_at_ms: Some(1),
+            }),
         };
         let key = keys().get("APIkey").unwrap().clone();
         let got = verify_join(&mint(&key, &claims), &keys(), NOW).unwrap();
@@ -418,8 +463,15 @@ mod tests {
             verify_join(&mint(&key, &not_yet), &keys(), NOW),
             Err(AuthError::NotYetValid)
         );
-        // An API token is not a join token.
-        assert!(verify_join(&mint(&key, &user(NOW + 60)), &keys(), NOW).is_err());
+        // An API token is not a join token, and a join token is no API token.
+        assert!(matches!(
+            verify_join(&mint(&key, &user(NOW + 60)), &keys(), NOW),
+            Err(AuthError::WrongKind { got: "user", .. })
+        ));
+        assert!(matches!(
+            verify_api(&mint(&key, &claims), &keys(), NOW),
+            Err(AuthError::WrongKind { got: "join", .. })
+        ));
     }
 
     #[test]

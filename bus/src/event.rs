@@ -84,6 +84,19 @@ pub enum EventKind {
         /// The removed user.
         user_id: String,
     },
+    /// A user was blocked from the call: disconnected now and refused until
+    /// unblocked (API → SFU).
+    #[serde(rename = "call.blocked_user")]
+    UserBlocked {
+        /// The blocked user.
+        user_id: String,
+    },
+    /// A user's block was lifted.
+    #[serde(rename = "call.unblocked_user")]
+    UserUnblocked {
+        /// The user.
+        user_id: String,
+    },
     /// A moderator muted users (API → SFU).
     #[serde(rename = "call.users_muted")]
     UsersMuted {

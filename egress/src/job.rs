@@ -4,11 +4,12 @@
 //! track to a [`TrackFile`] — and reports its progress until it is stopped,
 //! the call ends (or the track does), or it fails. A failed recording still
 //! finishes its file when it can, so what was recorded stays playable; an
-//! RTMP target that drops is reconnected until the push is stopped.
+//! RTMP target that drops is reconnected with growing pauses, and given up
+//! (the push fails with the reason) after `rtmp_retry_for` of failures.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use onair_auth::token::mint;
 use onair_auth::{JoinClaims, OnAirGrant, VideoGrant};
@@ -17,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::composite::{Canvas, Composite, Output, VideoMode};
 use crate::hls::{HlsConfig, Segments};
+use crate::push;
 use crate::service::{EgressConfig, Reporter};
 use crate::track::{self, TrackFile};
 
@@ -28,8 +30,6 @@ const FINISH_TIMEOUT: Duration = Duration::from_secs(10);
 const TRACK_WAIT: Duration = Duration::from_secs(20);
 /// How long an HLS job waits for the first video to choose its [`VideoMode`].
 const CHOOSE_WAIT: Duration = Duration::from_secs(3);
-/// Pause before reconnecting a dropped RTMP target.
-const RTMP_RETRY: Duration = Duration::from_secs(2);
 
 /// What a job produces.
 #[derive(Clone, PartialEq, Eq)]
@@ -159,6 +159,8 @@ impl CompositeJob {
             },
             onair: Some(OnAirGrant {
                 backstage: self.backstage,
+                session: None,
+                minted_at_ms: None,
             }),
         };
         mint(&config.key, &claims)
@@ -327,6 +329,12 @@ async fn record(
     let output = job
         .output(file, &config.hls)
         .ok_or_else(|| ("not a composite job".to_owned(), false))?;
+    if let JobKind::Rtmp(url) = &job.kind {
+        push::check_target(url, config.allow_private_targets)
+            .await
+            .map_err(|why| (why, false))?;
+    }
+    let mut retry = push::Backoff::new(config.rtmp_retry_for, Instant::now());
     let (client, mut media) = Client::connect_receiving(&config.signal_url, &job.token(config))
         .await
         .map_err(|e| (format!("joining the call: {e}"), false))?;
@@ -372,20 +380,34 @@ async fn record(
             _ = &mut stop => break,
             _ = tick.tick() => {
                 if let Some(e) = composite.error() {
-                    if !matches!(job.kind, JobKind::Rtmp(_)) {
+                    let JobKind::Rtmp(url) = &job.kind else {
                         failure = Some(e);
                         break;
+                    };
+                    // The target dropped (or refused): connect again after a
+                    // pause; tracks rejoin the new pipeline with their next frames.
+                    let Some(pause) = retry.failed(Instant::now()) else {
+                        failure = Some(format!("the RTMP target failed for {:?}: {e}", config.rtmp_retry_for));
+                        break;
+                    };
+                    tracing::warn!(egress = %job.id, error = %e, ?pause, "RTMP target lost; reconnecting");
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = &mut stop => break,
                     }
-                    // The target dropped (or refused): connect again; tracks
-                    // rejoin the new pipeline with their next frames.
-                    tracing::warn!(egress = %job.id, error = %e, "RTMP target lost; reconnecting");
+                    if let Err(why) = push::check_target(url, config.allow_private_targets).await {
+                        failure = Some(why);
+                        break;
+                    }
                     drop(composite);
-                    tokio::time::sleep(RTMP_RETRY).await;
                     composite = Composite::start(canvas, &output, mode).map_err(|e| (e.to_string(), false))?;
+                    retry.reconnected(Instant::now());
                     // The new pipeline's decoders start at keyframes: ask for them.
                     for sid in &client.stats().video {
                         client.request_keyframe(sid);
                     }
+                } else {
+                    retry.healthy(Instant::now());
                 }
                 // A passed-through track decides where segments can start:
                 // ask for a keyframe every segment.

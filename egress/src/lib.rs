@@ -11,6 +11,8 @@
 //!   ends (pure).
 //! - [`layout`]: where each video goes on the canvas (pure).
 //! - [`pipeline`]: what the GStreamer pipelines share (errors, finishing).
+//! - [`push`]: RTMP push targets: checked before each connection, retried
+//!   with growing pauses, given up.
 //! - [`track`]: a track recording: one track into a file, not transcoded.
 //! - [`ingest`]: the other direction: an RTMP server (OBS) whose streams
 //!   are published into calls.
@@ -24,6 +26,7 @@ pub mod ingest;
 pub mod job;
 pub mod layout;
 pub mod pipeline;
+pub mod push;
 pub mod service;
 pub mod storage;
 pub mod track;

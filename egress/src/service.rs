@@ -26,6 +26,11 @@ pub struct EgressConfig {
     pub storage: Arc<dyn Storage>,
     /// How HLS broadcasts are cut and kept.
     pub hls: crate::HlsConfig,
+    /// RTMP pushes may go to loopback and private addresses (tests,
+    /// private deployments).
+    pub allow_private_targets: bool,
+    /// How long an RTMP target may keep failing before its push fails.
+    pub rtmp_retry_for: std::time::Duration,
 }
 
 /// The running egress service.

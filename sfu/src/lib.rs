@@ -5,11 +5,15 @@
 //!   subscriber layer choice and RTP rewriting.
 //! - [`room`]: rooms (= calls), participants and tracks as the signal
 //!   protocol sees them, and who may receive what (LiveKit's `pkg/rtc`).
-//! - [`signal`]: the `/rtc` WebSocket speaking LiveKit's client protocol.
+//! - [`signal`]: the `/rtc` WebSocket speaking LiveKit's client protocol,
+//!   and the limits every client is held to.
+//! - [`gate`]: the store's word on a call (ended, blocked, live, full),
+//!   asked whenever someone enters.
 //!
 //! Call-state changes (go live, back to backstage, end) arrive on the
 //! [`onair_bus::Bus`] and take effect in the room at once.
 
+pub mod gate;
 mod ids;
 pub mod media;
 pub mod room;
@@ -22,7 +26,9 @@ use std::sync::Arc;
 use onair_auth::KeySet;
 use onair_bus::Bus;
 
+pub use gate::{CallGate, CallStatus, Entry, Refusal};
 pub use media::MediaConfig;
+pub use signal::limits::SignalLimits;
 
 /// How long a participant not heard from stays, unless configured.
 pub const DEFAULT_PARTICIPANT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -35,6 +41,11 @@ pub struct SfuConfig {
     /// How long a participant not heard from (silent, or its signal
     /// connection lost and not resumed) stays in its room.
     pub participant_timeout: std::time::Duration,
+    /// Lifetime of the join tokens handed to connected clients
+    /// (`refresh_token`), so they can resume.
+    pub join_token_ttl: std::time::Duration,
+    /// What one client may ask of the SFU.
+    pub limits: SignalLimits,
 }
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
@@ -50,11 +61,23 @@ pub struct Sfu {
 }
 
 impl Sfu {
-    /// Binds the media socket, starts the workers and listens to the bus.
-    pub fn start(config: SfuConfig, keys: Arc<KeySet>, bus: Arc<dyn Bus>) -> std::io::Result<Sfu> {
-        let media = media::Media::start(config.media, config.participant_timeout)?;
+    /// Binds the media socket, starts the workers and listens to the bus;
+    /// `gate` says whether a call admits someone.
+    pub fn start(
+        config: SfuConfig,
+        keys: Arc<KeySet>,
+        bus: Arc<dyn Bus>,
+        gate: Arc<dyn CallGate>,
+    ) -> std::io::Result<Sfu> {
+        let media = media::Media::start(config.media.clone(), config.participant_timeout)?;
         tracing::info!(udp = %media.local_addr(), "SFU media listening");
-        let rooms = room::Rooms::new(media.clone(), bus.clone());
+        let counters = Arc::new(signal::limits::LimitCounters::default());
+        let rooms = room::Rooms::new(
+            media.clone(),
+            bus.clone(),
+            config.limits.clone(),
+            counters.clone(),
+        );
         let mut events = bus.subscribe();
         let bus_rooms = rooms.clone();
         tokio::spawn(async move {
@@ -63,7 +86,7 @@ impl Sfu {
             }
         });
         Ok(Sfu {
-            signal: signal::Signal::new(keys, rooms, media, config.participant_timeout),
+            signal: signal::Signal::new(keys, rooms, media, gate, counters, &config),
         })
     }
 
@@ -75,6 +98,11 @@ impl Sfu {
     /// Forwarding figures since the last call (and resets them).
     pub async fn forward_stats(&self) -> Option<media::ForwardStats> {
         self.signal.media.stats().await
+    }
+
+    /// How often clients hit their limits.
+    pub fn limit_counters(&self) -> &signal::limits::LimitCounters {
+        self.signal.counters()
     }
 
     /// The UDP address media flows through.

@@ -15,10 +15,15 @@ use lk::signal_response::Message as Out;
 use onair_bus::{Bus, Event, EventKind};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::gate::Refusal;
 use crate::media::{Command, Kind, Layer, Media, Pid, TrackSpec};
+use crate::signal::limits::{Limit, LimitCounters, SignalLimits};
 
-/// A signal message queued for one participant's WebSocket.
-pub type Outbox = mpsc::UnboundedSender<Out>;
+pub use crate::signal::outbox::Outbox;
+
+/// Longest track name or client track id, in bytes: they are repeated in
+/// every participant update to everyone.
+const MAX_TRACK_NAME: usize = 256;
 
 /// Messages to a room task.
 pub enum RoomMsg {
@@ -29,8 +34,10 @@ pub enum RoomMsg {
         join: Box<lk::JoinResponse>,
         /// Subscribe to everything (else only to what the client asks for).
         auto_subscribe: bool,
+        /// The call's own limit on users at once.
+        max_participants: Option<u32>,
         out: Outbox,
-        reply: oneshot::Sender<()>,
+        reply: oneshot::Sender<Result<(), Refusal>>,
     },
     /// `AddTrackRequest`; the reply is the `TrackInfo` to publish, or why not.
     AddTrack {
@@ -76,6 +83,8 @@ struct Member {
 
 struct Room {
     bus: Arc<dyn Bus>,
+    limits: SignalLimits,
+    counters: Arc<LimitCounters>,
     /// Events to publish once the current message is handled.
     outbox: Vec<EventKind>,
     name: String,
@@ -92,19 +101,31 @@ pub struct Rooms {
     inner: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<RoomMsg>>>>,
     media: Media,
     bus: Arc<dyn Bus>,
+    limits: SignalLimits,
+    counters: Arc<LimitCounters>,
 }
 
 impl Rooms {
-    /// No rooms yet.
-    pub fn new(media: Media, bus: Arc<dyn Bus>) -> Self {
+    /// No rooms yet. Clients in them are held to `limits`; hits are
+    /// counted in `counters`.
+    pub fn new(
+        media: Media,
+        bus: Arc<dyn Bus>,
+        limits: SignalLimits,
+        counters: Arc<LimitCounters>,
+    ) -> Self {
         Self {
             inner: Arc::default(),
             media,
             bus,
+            limits,
+            counters,
         }
     }
 
-    /// The room named `name`, started (in backstage or live) if it does not run.
+    /// The room named `name`, started if it does not run, in the state the
+    /// store gave (`backstage` or live); a running room keeps its own,
+    /// which the bus keeps current.
     pub fn get_or_start(&self, name: &str, backstage: bool) -> mpsc::UnboundedSender<RoomMsg> {
         let mut rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = rooms.get(name).filter(|tx| !tx.is_closed()) {
@@ -113,6 +134,8 @@ impl Rooms {
         let (tx, rx) = mpsc::unbounded_channel();
         let room = Room {
             bus: self.bus.clone(),
+            limits: self.limits.clone(),
+            counters: self.counters.clone(),
             outbox: Vec::new(),
             name: name.to_owned(),
             sid: format!("RM_{}", crate::ids::random(12)),
@@ -160,16 +183,23 @@ impl Room {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<RoomMsg>) {
         tracing::info!(room = %self.name, live = self.live, "room started");
         while let Some(msg) = rx.recv().await {
+            // A bus event may reach a room before its first participant
+            // does; only a departure (or a refused join) closes an empty room.
+            let may_close = !matches!(msg, RoomMsg::Bus(_));
             match msg {
                 RoomMsg::Join {
                     pid,
                     join,
                     auto_subscribe,
+                    max_participants,
                     out,
                     reply,
                 } => {
-                    self.join(pid, *join, auto_subscribe, out);
-                    let _ = reply.send(());
+                    let joined = self.admit(&join, max_participants);
+                    if joined.is_ok() {
+                        self.join(pid, *join, auto_subscribe, out);
+                    }
+                    let _ = reply.send(joined);
                 }
                 RoomMsg::AddTrack { pid, req, reply } => {
                     let _ = reply.send(self.add_track(pid, req));
@@ -197,7 +227,7 @@ impl Room {
                     tracing::warn!(room = %self.name, error = %e, "bus publish failed");
                 }
             }
-            if self.members.is_empty() {
+            if may_close && self.members.is_empty() {
                 break;
             }
         }
@@ -219,6 +249,35 @@ impl Room {
         }
     }
 
+    /// Refuses a newcomer when the call (its own limit) or the room (the
+    /// node's) has its most users; the same user again, and hidden
+    /// participants, always fit.
+    fn admit(&self, join: &lk::JoinResponse, max_participants: Option<u32>) -> Result<(), Refusal> {
+        let info = join.participant.clone().unwrap_or_default();
+        if is_hidden(&info) {
+            return Ok(());
+        }
+        let me = owner(&info.identity);
+        let others: std::collections::BTreeSet<&str> = self
+            .members
+            .values()
+            .filter(|m| !is_hidden(&m.info))
+            .map(|m| owner(&m.info.identity))
+            .filter(|o| *o != me)
+            .collect();
+        let max = max_participants
+            .map_or(usize::MAX, |m| m as usize)
+            .min(self.limits.participants_per_room);
+        if others.len() >= max {
+            tracing::info!(room = %self.name, identity = %info.identity, max, "join refused: the call is full");
+            self.counters
+                .full
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(Refusal::Full);
+        }
+        Ok(())
+    }
+
     fn join(&mut self, pid: Pid, mut join: lk::JoinResponse, auto_subscribe: bool, out: Outbox) {
         let info = join.participant.clone().unwrap_or_default();
         // The same user again (a rejoin after a network loss, or a second
@@ -231,7 +290,7 @@ impl Room {
             .collect();
         for old in older {
             if let Some(member) = self.members.get(&old) {
-                let _ = member.out.send(leave_request(
+                member.out.send(leave_request(
                     lk::DisconnectReason::DuplicateIdentity,
                     lk::leave_request::Action::Disconnect,
                 ));
@@ -246,17 +305,18 @@ impl Room {
             .filter(|m| !is_hidden(&m.info))
             .map(|m| m.info.clone())
             .collect();
+        // Hidden participants (recorders) are not the call's participants.
         if !is_hidden(&info) {
             self.broadcast_update(&info, Some(pid));
+            self.outbox.push(EventKind::ParticipantJoined {
+                user_id: info.identity.clone(),
+                participant_sid: info.sid.clone(),
+            });
         }
-        self.outbox.push(EventKind::ParticipantJoined {
-            user_id: info.identity.clone(),
-            participant_sid: info.sid.clone(),
-        });
         // Nothing may reach the participant before its join response.
         join.room = Some(self.room_info());
         join.other_participants = others;
-        let _ = out.send(Out::Join(join));
+        out.send(Out::Join(join));
         self.members.insert(
             pid,
             Member {
@@ -281,6 +341,19 @@ impl Room {
         let permission = member.info.permission.clone().unwrap_or_default();
         if !permission.can_publish {
             return Err("this participant may not publish".into());
+        }
+        if req.name.len() > MAX_TRACK_NAME || req.cid.len() > MAX_TRACK_NAME {
+            self.counters.hit(Limit::Ids, 1);
+            return Err(format!(
+                "track names and ids are at most {MAX_TRACK_NAME} bytes"
+            ));
+        }
+        if member.info.tracks.len() >= self.limits.tracks_per_participant {
+            self.counters.hit(Limit::Tracks, 1);
+            return Err(format!(
+                "at most {} tracks per participant",
+                self.limits.tracks_per_participant
+            ));
         }
         if !permission.can_publish_sources.is_empty()
             && !permission.can_publish_sources.contains(&req.source)
@@ -388,25 +461,33 @@ impl Room {
         }
     }
 
+    /// Explicit (un)subscriptions. Only tracks published in the room count,
+    /// each once, and a participant holds a bounded number of them.
     fn subscription(&mut self, pid: Pid, sids: Vec<String>, subscribe: bool) {
         for sid in sids {
-            let publisher = self
+            let Some(publisher) = self
                 .members
                 .iter()
                 .find(|(_, m)| m.info.tracks.iter().any(|t| t.sid == sid))
-                .map(|(p, _)| *p);
+                .map(|(p, _)| *p)
+            else {
+                continue;
+            };
+            let limit = self.limits.subscriptions_per_participant;
             let Some(member) = self.members.get_mut(&pid) else {
                 return;
             };
+            member.declined.retain(|s| s != &sid);
+            member.wanted.retain(|s| s != &sid);
+            if member.declined.len() + member.wanted.len() >= limit {
+                self.counters.hit(Limit::Ids, 1);
+                continue;
+            }
             if subscribe {
-                member.declined.retain(|s| s != &sid);
                 member.wanted.push(sid.clone());
-                if let Some(publisher) = publisher {
-                    self.subscribe_one(pid, publisher, &sid);
-                }
+                self.subscribe_one(pid, publisher, &sid);
             } else {
                 member.declined.push(sid.clone());
-                member.wanted.retain(|s| s != &sid);
                 self.media.send(Command::Unsubscribe { pid, sid });
             }
         }
@@ -416,10 +497,12 @@ impl Room {
         let Some(mut member) = self.members.remove(&pid) else {
             return;
         };
-        self.outbox.push(EventKind::ParticipantLeft {
-            user_id: member.info.identity.clone(),
-            participant_sid: member.info.sid.clone(),
-        });
+        if !is_hidden(&member.info) {
+            self.outbox.push(EventKind::ParticipantLeft {
+                user_id: member.info.identity.clone(),
+                participant_sid: member.info.sid.clone(),
+            });
+        }
         member.info.state = lk::participant_info::State::Disconnected as i32;
         member.info.version += 1;
         if !is_hidden(&member.info) {
@@ -458,7 +541,7 @@ impl Room {
                     }
                 }
             }
-            EventKind::UserKicked { user_id } => {
+            EventKind::UserKicked { user_id } | EventKind::UserBlocked { user_id } => {
                 let leave = leave_request(
                     lk::DisconnectReason::ParticipantRemoved,
                     lk::leave_request::Action::Disconnect,
@@ -469,7 +552,7 @@ impl Room {
                     .filter(|m| owner(&m.info.identity) == user_id)
                 {
                     tracing::info!(room = %self.name, user = %user_id, "kicking");
-                    let _ = member.out.send(leave.clone());
+                    member.out.send(leave.clone());
                 }
             }
             EventKind::UsersMuted {
@@ -509,7 +592,7 @@ impl Room {
                         .collect();
                     for sid in sids {
                         // The client mutes itself on this request and reports back.
-                        let _ = out.send(Out::Mute(lk::MuteTrackRequest {
+                        out.send(Out::Mute(lk::MuteTrackRequest {
                             sid: sid.clone(),
                             muted: true,
                         }));
@@ -524,7 +607,7 @@ impl Room {
                     lk::leave_request::Action::Disconnect,
                 );
                 for member in self.members.values() {
-                    let _ = member.out.send(leave.clone());
+                    member.out.send(leave.clone());
                 }
             }
             _ => {}
@@ -543,10 +626,10 @@ impl Room {
             .filter(|(p, m)| **p == pid || !is_hidden(&m.info))
             .map(|(_, m)| m.info.clone())
             .collect();
-        let _ = member
+        member
             .out
             .send(Out::Update(lk::ParticipantUpdate { participants }));
-        let _ = member.out.send(Out::RoomUpdate(lk::RoomUpdate {
+        member.out.send(Out::RoomUpdate(lk::RoomUpdate {
             room: Some(self.room_info()),
         }));
     }
@@ -558,7 +641,7 @@ impl Room {
         };
         for (pid, member) in &self.members {
             if Some(*pid) != skip {
-                let _ = member.out.send(Out::Update(update.clone()));
+                member.out.send(Out::Update(update.clone()));
             }
         }
     }
@@ -622,6 +705,6 @@ fn is_recorder_only(info: &lk::ParticipantInfo) -> bool {
 
 /// The user a participant belongs to: its identity without the `:ingest`
 /// suffix an ingest session (RTMP, WHIP) carries; user ids have no colon.
-fn owner(identity: &str) -> &str {
+pub(crate) fn owner(identity: &str) -> &str {
     identity.split(':').next().unwrap_or(identity)
 }

@@ -4,6 +4,7 @@
 
 pub mod call;
 pub mod probe;
+pub mod signal;
 pub mod tokens;
 
 use std::io::{BufRead, BufReader};
@@ -31,6 +32,19 @@ pub struct Onair {
     pub banner: Vec<String>,
 }
 
+impl Onair {
+    /// The server's resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
 impl Drop for Onair {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -50,6 +64,11 @@ impl Drop for Killed {
 
 /// `onair dev` on a free port with its data in `data_dir`.
 pub fn dev(data_dir: &Path, extra: &[&str]) -> Onair {
+    dev_logged(data_dir, extra, None)
+}
+
+/// `onair dev` as [`dev`], its log (at debug for OnAir's crates) in `log` if given.
+pub fn dev_logged(data_dir: &Path, extra: &[&str], log: Option<&Path>) -> Onair {
     let mut cmd = Command::new(bin());
     cmd.args([
         "dev",
@@ -64,17 +83,24 @@ pub fn dev(data_dir: &Path, extra: &[&str]) -> Onair {
     .arg(data_dir)
     .args(extra);
     // ONAIR_TEST_LOG=onair_sfu=debug shows what the server did.
-    let log = std::env::var("ONAIR_TEST_LOG").unwrap_or_else(|_| "warn".into());
+    let level = std::env::var("ONAIR_TEST_LOG").unwrap_or_else(|_| "warn".into());
     cmd.env_remove("ONAIR_API_KEY")
         .env_remove("ONAIR_API_SECRET")
-        .env("RUST_LOG", log);
-    start_dev(cmd)
+        .env("RUST_LOG", level);
+    let stderr = match log {
+        Some(path) => {
+            cmd.env("RUST_LOG", "debug,sqlx=warn,hyper=info,h2=info,str0m=info,tungstenite=info,tokio_tungstenite=info,gstreamer=info");
+            Stdio::from(std::fs::File::create(path).unwrap())
+        }
+        None => Stdio::inherit(),
+    };
+    start_dev(cmd, stderr)
 }
 
-fn start_dev(mut cmd: Command) -> Onair {
+fn start_dev(mut cmd: Command, stderr: Stdio) -> Onair {
     let mut child = cmd
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .expect("spawn onair");
     let stdout = child.stdout.take().unwrap();

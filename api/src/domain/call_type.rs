@@ -72,7 +72,8 @@ pub fn built_in(name: &str, now: DateTime<Utc>) -> Option<CallType> {
                 set(&[&participant[..], &[CreateCall]].concat()),
             );
             grants.insert(ROLE_CALL_MEMBER.into(), set(&participant));
-            defaults
+            // Calls between people: who is in them is theirs to know.
+            defaults.merged(&json!({"private": true})).ok()?
         }
         "audio_room" => {
             grants.insert(

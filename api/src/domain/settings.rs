@@ -28,6 +28,9 @@ pub struct CallSettings {
     pub backstage: BackstageSettings,
     /// Size and duration limits.
     pub limits: LimitsSettings,
+    /// Only members (and server tokens) see who the members and
+    /// participants are; `read-call` alone is not enough.
+    pub private: bool,
 }
 
 /// Audio defaults.

@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use onair_auth::capability::{ROLE_ADMIN, ROLE_CALL_MEMBER, ROLE_HOST};
+use onair_auth::capability::{capabilities_in_call, ROLE_ADMIN, ROLE_CALL_MEMBER, ROLE_HOST};
 use onair_auth::Capability;
 use onair_bus::EventKind;
 use serde::{Deserialize, Serialize};
@@ -168,6 +168,19 @@ pub async fn member_views(state: &AppState, cid: &CallCid) -> ApiResult<Vec<Memb
         .collect())
 }
 
+/// The members the caller may see: all of them, or none on a private call
+/// they are not a member of.
+pub async fn roster(
+    state: &AppState,
+    ctx: &CallContext,
+    caller: &Caller,
+) -> ApiResult<Vec<MemberView>> {
+    if !ctx.sees_roster(caller) {
+        return Ok(Vec::new());
+    }
+    member_views(state, &ctx.call.cid).await
+}
+
 /// Validated members of `cid` from requests.
 pub fn members_from(
     cid: &CallCid,
@@ -235,6 +248,29 @@ pub async fn get_or_create_call(
             });
         }
     }
+    if let Some(me) = &creator {
+        // The creator hosts: the roles they hand out may carry no more.
+        let host = Member {
+            call_cid: cid.to_string(),
+            user_id: me.clone(),
+            role: ROLE_HOST.to_owned(),
+            custom: Value::Object(Default::default()),
+            created_at: now,
+            updated_at: now,
+        };
+        let as_host =
+            context::capabilities(state, caller, &call_type, &settings, Some(&host)).await?;
+        for m in &members {
+            let role_caps =
+                capabilities_in_call(&call_type.grants, &m.role, None, &settings.gate());
+            if let Some(c) = role_caps.iter().find(|c| !as_host.contains(c)) {
+                return Err(ApiError::forbidden(
+                    "role_exceeds_own_capabilities",
+                    format!("role `{}` carries `{c}`, which you do not hold", m.role),
+                ));
+            }
+        }
+    }
     let call = Call {
         cid: cid.clone(),
         created_by: creator,
@@ -287,7 +323,7 @@ pub async fn get_or_create(
         status,
         axum::Json(GetOrCreateResponse {
             call: call_view(&state, &ctx).await?,
-            members: member_views(&state, &cid).await?,
+            members: roster(&state, &ctx, &caller).await?,
             created,
             own_capabilities: ctx.caps,
         }),
@@ -308,7 +344,7 @@ pub async fn get(
     ctx.require(Capability::ReadCall)?;
     Ok(axum::Json(GetCallResponse {
         call: call_view(&state, &ctx).await?,
-        members: member_views(&state, &cid).await?,
+        members: roster(&state, &ctx, &caller).await?,
         own_capabilities: ctx.caps,
     }))
 }

@@ -68,6 +68,20 @@ pub async fn start(
         ));
     }
     let cid = ctx.call.cid.to_string();
+    let cap = match kind {
+        EgressKind::Rtmp => Some(state.config.egress.max_rtmp_per_call),
+        EgressKind::TrackRecording => Some(state.config.egress.max_track_recordings_per_call),
+        _ => None,
+    };
+    if let Some(cap) = cap {
+        if running_all(state, &cid, kind).await?.len() >= cap {
+            tracing::info!(call_cid = %cid, kind = kind.as_str(), cap, "egress refused: per-call limit");
+            return Err(ApiError::conflict(
+                "egress_limit",
+                format!("a call runs at most {cap} jobs of kind {}", kind.as_str()),
+            ));
+        }
+    }
     let now = Utc::now();
     let job = Egress {
         id: format!("EG_{}", Uuid::new_v4().simple()),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::calls::{call_view, current_open_session, get_or_create_call, member_views, CallData};
+use super::calls::{call_view, current_open_session, get_or_create_call, roster, CallData};
 use crate::context::{self, CallContext};
 use crate::domain::lifecycle::{self, admit, CallState, Refusal};
 use crate::domain::settings::RecordingMode;
@@ -91,6 +91,23 @@ pub async fn join(
     let now = Utc::now();
     let admission =
         admit(&ctx.call, &ctx.settings, &ctx.caps, now).map_err(|r| refusal(&cid, r))?;
+    if state.store.is_blocked(&cid.to_string(), &user.sub).await? {
+        tracing::info!(call_cid = %cid, user = %user.sub, "join refused: blocked");
+        return Err(ApiError::forbidden(
+            "blocked",
+            format!("you are blocked from call `{cid}`"),
+        ));
+    }
+    if let Some(max) = ctx.settings.limits.max_participants {
+        let others = others_connected(&state, &cid, &user.sub).await?;
+        if others >= max as usize {
+            tracing::info!(call_cid = %cid, user = %user.sub, max, "join refused: call full");
+            return Err(ApiError::forbidden(
+                "call_full",
+                format!("call `{cid}` has its {max} participants"),
+            ));
+        }
+    }
     ensure_session(&state, &mut ctx).await?;
 
     let role = match &ctx.member {
@@ -116,12 +133,14 @@ pub async fn join(
         video: VideoGrant::for_capabilities(&cid.to_string(), &ctx.caps, admission.may_publish),
         onair: Some(OnAirGrant {
             backstage: lifecycle::state(&ctx.call, &ctx.settings) == CallState::Backstage,
+            session: ctx.call.current_session_id.clone(),
+            minted_at_ms: Some(now.timestamp_millis()),
         }),
     };
     tracing::info!(call_cid = %cid, user = %user.sub, waiting = admission.waiting, "join admitted");
     Ok(axum::Json(JoinResponse {
         call: call_view(&state, &ctx).await?,
-        members: member_views(&state, &cid).await?,
+        members: roster(&state, &ctx, &caller).await?,
         credentials: Credentials {
             url: state.config.signal_url.clone(),
             token: mint(key, &claims),
@@ -131,6 +150,18 @@ pub async fn join(
         own_capabilities: ctx.caps,
         waiting: admission.waiting,
     }))
+}
+
+/// How many users other than `user` are connected to the call's media (an
+/// ingest session `{user}:ingest` counts as its user).
+async fn others_connected(state: &AppState, cid: &CallCid, user: &str) -> ApiResult<usize> {
+    let connected = state.store.connected_participants(&cid.to_string()).await?;
+    let users: std::collections::BTreeSet<&str> = connected
+        .iter()
+        .map(|p| p.user_id.split(':').next().unwrap_or(&p.user_id))
+        .filter(|u| *u != user)
+        .collect();
+    Ok(users.len())
 }
 
 fn refusal(cid: &CallCid, r: Refusal) -> ApiError {

@@ -40,6 +40,9 @@ pub struct ParticipantsResponse {
 pub struct KickUserRequest {
     /// Who to remove.
     pub user_id: String,
+    /// Also block them (needs `block-users`): they cannot join again.
+    #[serde(default)]
+    pub block: bool,
 }
 
 /// `POST {c}/mute_users` body.
@@ -81,7 +84,7 @@ pub async fn participants(
     CallPath(cid): CallPath,
 ) -> ApiResult<axum::Json<ParticipantsResponse>> {
     let ctx = context::load(&state, &caller, &cid).await?;
-    ctx.require(Capability::ReadCall)?;
+    ctx.require_roster(&caller)?;
     let participants = state.store.connected_participants(&cid.to_string()).await?;
     Ok(axum::Json(ParticipantsResponse {
         participants: participants
@@ -110,6 +113,15 @@ pub async fn kick_user(
     let ctx = context::load(&state, &caller, &cid).await?;
     ctx.require(Capability::KickUser)?;
     ids::validate_user_id(&req.user_id)?;
+    if req.block {
+        ctx.require(Capability::BlockUsers)?;
+        super::blocks::block_users(&state, &cid, std::slice::from_ref(&req.user_id)).await?;
+    }
+    // Join tokens minted before now no longer admit them.
+    state
+        .store
+        .record_kick(&cid.to_string(), &req.user_id, chrono::Utc::now())
+        .await?;
     tracing::info!(call_cid = %cid, user = %req.user_id, "user kicked");
     context::publish(
         &state,

@@ -67,10 +67,29 @@ pub async fn update(
     for id in &req.remove_members {
         ids::validate_user_id(id)?;
     }
-    // Keep the first-added time of existing members.
+    let me = caller.user().map(|u| u.sub.as_str());
+    // Keep the first-added time of existing members; nobody hands out, or
+    // takes away, a role beyond their own capabilities.
     for m in &mut members {
-        if let Some(old) = state.store.get_member(&cid_s, &m.user_id).await? {
+        let old = state.store.get_member(&cid_s, &m.user_id).await?;
+        if !caller.is_server() {
+            ctx.require_grantable(&m.role)?;
+            if let Some(old) = &old {
+                ctx.require_grantable(&old.role)?;
+            }
+            if me == Some(m.user_id.as_str()) {
+                ctx.require(Capability::UpdateCallPermissions)?;
+            }
+        }
+        if let Some(old) = old {
             m.created_at = old.created_at;
+        }
+    }
+    if !caller.is_server() {
+        for id in &req.remove_members {
+            if let Some(old) = state.store.get_member(&cid_s, id).await? {
+                ctx.require_grantable(&old.role)?;
+            }
         }
     }
     let user_ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
@@ -106,7 +125,7 @@ pub async fn list(
     CallPath(cid): CallPath,
 ) -> ApiResult<axum::Json<MembersResponse>> {
     let ctx = context::load(&state, &caller, &cid).await?;
-    ctx.require(Capability::ReadCall)?;
+    ctx.require_roster(&caller)?;
     Ok(axum::Json(MembersResponse {
         members: member_views(&state, &cid).await?,
     }))
@@ -123,7 +142,7 @@ pub async fn sessions(
     CallPath(cid): CallPath,
 ) -> ApiResult<axum::Json<SessionsResponse>> {
     let ctx = context::load(&state, &caller, &cid).await?;
-    ctx.require(Capability::ReadCall)?;
+    ctx.require_roster(&caller)?;
     let sessions = state.store.list_sessions(&cid.to_string()).await?;
     Ok(axum::Json(SessionsResponse {
         sessions: sessions.into_iter().map(SessionView::from).collect(),

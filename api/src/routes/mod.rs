@@ -1,5 +1,6 @@
 //! HTTP handlers, one file per resource, and the router that mounts them.
 
+pub mod blocks;
 pub mod call_types;
 pub mod calls;
 pub mod egress;
@@ -50,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{CALL}/participants"), get(live::participants))
         .route(&format!("{CALL}/kick_user"), post(live::kick_user))
         .route(&format!("{CALL}/mute_users"), post(live::mute_users))
+        .route(&format!("{CALL}/block_users"), post(blocks::block))
+        .route(&format!("{CALL}/unblock_users"), post(blocks::unblock))
         .route(&format!("{CALL}/recordings/start"), post(recordings::start_recording))
         .route(&format!("{CALL}/recordings/stop"), post(recordings::stop_recording))
         .route(&format!("{CALL}/recordings"), get(recordings::list_recordings))

@@ -200,7 +200,16 @@ pub async fn list_recordings(
     CallPath(cid): CallPath,
 ) -> ApiResult<axum::Json<RecordingsResponse>> {
     let ctx = context::load(&state, &caller, &cid).await?;
-    ctx.require(Capability::ReadCall)?;
+    // The list hands out signed links: members with the capability only.
+    if !caller.is_server() {
+        ctx.require(Capability::ListRecordings)?;
+        if ctx.member.is_none() {
+            return Err(ApiError::forbidden(
+                "members_only",
+                "only the call's members list its recordings",
+            ));
+        }
+    }
     let cid = ctx.call.cid.to_string();
     let mut jobs = state.store.list_egress(&cid, EgressKind::Recording).await?;
     jobs.extend(

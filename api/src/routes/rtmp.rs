@@ -85,6 +85,36 @@ fn target(url: &str, key: &str) -> ApiResult<String> {
     Ok(format!("{url}/{key}"))
 }
 
+/// Refuses a target host that resolves to an address OnAir must not
+/// connect to for a user (loopback, private, link-local, its own), unless
+/// the deployment allows private targets.
+async fn check_reachable(state: &AppState, url: &str) -> ApiResult<()> {
+    if state.config.egress.allow_private_targets {
+        return Ok(());
+    }
+    let (host, port) = onair_auth::net::rtmp_host_port(url);
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|_| ApiError::invalid("unresolvable_target", format!("cannot resolve `{host}`")))?
+        .collect();
+    let own = &state.config.egress.own_addresses;
+    if addrs.is_empty()
+        || addrs
+            .iter()
+            .any(|a| !onair_auth::net::is_public_target(a.ip(), own))
+    {
+        tracing::info!(
+            host,
+            "RTMP push refused: the target is not a public address"
+        );
+        return Err(ApiError::invalid(
+            "forbidden_target",
+            format!("`{host}` resolves to an address OnAir does not push to (loopback, private or its own)"),
+        ));
+    }
+    Ok(())
+}
+
 /// Start pushing the call to an RTMP target.
 #[utoipa::path(post, path = "/v1/calls/{type}/{id}/rtmp_broadcasts", tag = "broadcasts", security(("token" = [])),
     params(("type" = String, Path), ("id" = String, Path)), request_body = AddRtmpRequest,
@@ -104,6 +134,7 @@ pub async fn add(
         name: req.name,
         target: target(&req.stream_url, &req.stream_key)?,
     };
+    check_reachable(&state, &req.stream_url).await?;
     let job = egress::start(&state, &ctx, EgressKind::Rtmp, req.preset, Some(subject)).await?;
     Ok((
         StatusCode::CREATED,

@@ -80,6 +80,24 @@ pub trait Store: Send + Sync + 'static {
     /// How many members a call has.
     async fn count_members(&self, cid: &str) -> StoreResult<i64>;
 
+    /// Blocks `user_ids` from call `cid` (already blocked ones stay).
+    async fn block_users(
+        &self,
+        cid: &str,
+        user_ids: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Lifts the block of `user_ids` on call `cid`.
+    async fn unblock_users(&self, cid: &str, user_ids: &[String]) -> StoreResult<()>;
+    /// Who is blocked from call `cid`, first blocked first.
+    async fn blocked_users(&self, cid: &str) -> StoreResult<Vec<String>>;
+    /// Whether `user_id` is blocked from call `cid`.
+    async fn is_blocked(&self, cid: &str, user_id: &str) -> StoreResult<bool>;
+    /// Notes that `user_id` was kicked from call `cid` at `at`.
+    async fn record_kick(&self, cid: &str, user_id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// When `user_id` was last kicked from call `cid`.
+    async fn kicked_at(&self, cid: &str, user_id: &str) -> StoreResult<Option<DateTime<Utc>>>;
+
     /// Makes `session` the call's current session if the current one is
     /// still `previous`; returns `false` (and stores nothing) if another
     /// request opened a session first.

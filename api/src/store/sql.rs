@@ -216,6 +216,81 @@ macro_rules! impl_store {
                 Ok(n)
             }
 
+            async fn block_users(&self, cid: &str, user_ids: &[String], now: DateTime<Utc>) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for id in user_ids {
+                    sqlx::query(
+                        "INSERT INTO blocked_users (call_cid, user_id, created_at) VALUES ($1, $2, $3)
+                         ON CONFLICT (call_cid, user_id) DO NOTHING",
+                    )
+                    .bind(cid)
+                    .bind(id)
+                    .bind(ms(now))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn unblock_users(&self, cid: &str, user_ids: &[String]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for id in user_ids {
+                    sqlx::query("DELETE FROM blocked_users WHERE call_cid = $1 AND user_id = $2")
+                        .bind(cid)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn blocked_users(&self, cid: &str) -> StoreResult<Vec<String>> {
+                let rows: Vec<(String,)> = sqlx::query_as(
+                    "SELECT user_id FROM blocked_users WHERE call_cid = $1 ORDER BY created_at, user_id",
+                )
+                .bind(cid)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(id,)| id).collect())
+            }
+
+            async fn is_blocked(&self, cid: &str, user_id: &str) -> StoreResult<bool> {
+                let row: Option<(String,)> = sqlx::query_as(
+                    "SELECT user_id FROM blocked_users WHERE call_cid = $1 AND user_id = $2",
+                )
+                .bind(cid)
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.is_some())
+            }
+
+            async fn record_kick(&self, cid: &str, user_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO kicked_users (call_cid, user_id, kicked_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (call_cid, user_id) DO UPDATE SET kicked_at = excluded.kicked_at",
+                )
+                .bind(cid)
+                .bind(user_id)
+                .bind(ms(at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn kicked_at(&self, cid: &str, user_id: &str) -> StoreResult<Option<DateTime<Utc>>> {
+                let row: Option<(i64,)> = sqlx::query_as(
+                    "SELECT kicked_at FROM kicked_users WHERE call_cid = $1 AND user_id = $2",
+                )
+                .bind(cid)
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.and_then(|(at,)| DateTime::from_timestamp_millis(at)))
+            }
+
             async fn open_session(&self, s: &Session, previous: Option<&str>) -> StoreResult<bool> {
                 let mut tx = self.pool.begin().await?;
                 let swapped = match previous {

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use onair_api::store::{PgStore, SqliteStore, Store};
-use onair_api::{ApiConfig, AppState, IceServer};
+use onair_api::{ApiConfig, AppState, EgressPolicy, IceServer};
 use onair_auth::token::mint;
 use onair_auth::{ApiKey, KeySet, ServerClaims, UserClaims};
 use onair_bus::{Bus, LocalBus};
@@ -118,7 +118,17 @@ pub struct App {
 }
 
 impl App {
+    /// The API with egress allowed to push to local test servers.
     pub async fn new(backend: Backend) -> App {
+        let policy = EgressPolicy {
+            allow_private_targets: true,
+            ..EgressPolicy::default()
+        };
+        App::with_policy(backend, policy).await
+    }
+
+    /// The API with this egress policy.
+    pub async fn with_policy(backend: Backend, policy: EgressPolicy) -> App {
         let store = store(backend).await;
         onair_api::seed_call_types(store.store.as_ref())
             .await
@@ -138,6 +148,7 @@ impl App {
                 join_token_ttl: Duration::from_secs(3600),
                 rtmp_url: Some("rtmp://127.0.0.1:1935/live".into()),
                 whip_url: Some("http://127.0.0.1:7880/whip".into()),
+                egress: policy,
             }),
             files: Arc::new(TestLinks),
         };

@@ -165,7 +165,7 @@ async fn end(
         let mut sessions = whip.sessions.lock().unwrap_or_else(|e| e.into_inner());
         match sessions.get(&session) {
             None => return error(404, "not_found", "no such WHIP session"),
-            Some((_, owner)) if owner != token => {
+            Some((_, owner)) if !same_secret(owner, token) => {
                 return error(
                     403,
                     "not_yours",
@@ -180,6 +180,12 @@ async fn end(
         tracing::info!(call_cid = %cid, %session, "WHIP session ended");
     }
     StatusCode::OK.into_response()
+}
+
+/// Compares two secrets in time that does not depend on where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The bearer token of a request.
@@ -197,4 +203,17 @@ async fn trickle() -> Response {
         "no_trickle",
         "trickle ICE is not supported: the answer has the candidates",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "abcd"));
+        assert!(!same_secret("", "a"));
+    }
 }

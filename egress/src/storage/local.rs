@@ -126,7 +126,7 @@ async fn serve(
     let Ok(path) = resolve(&files.root, &key) else {
         return refuse(StatusCode::NOT_FOUND, "not_found", "no such file");
     };
-    if !path.is_file() {
+    if !plain_file(&files.root, &key) {
         return refuse(StatusCode::NOT_FOUND, "not_found", "no such file");
     }
     let mut response = match ServeFile::new(path).oneshot(request).await {
@@ -141,9 +141,42 @@ async fn serve(
     response
 }
 
+/// Whether `root/key` is a regular file reached without a symbolic link:
+/// a link planted in the data dir must not expose what it points to.
+fn plain_file(root: &std::path::Path, key: &str) -> bool {
+    let mut path = root.to_path_buf();
+    let mut last = None;
+    for part in std::path::Path::new(key).components() {
+        path.push(part);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if !meta.file_type().is_symlink() => last = Some(meta),
+            _ => return false,
+        }
+    }
+    last.is_some_and(|m| m.is_file())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data");
+        std::fs::create_dir_all(root.join("recordings")).unwrap();
+        std::fs::write(root.join("recordings/a.mp4"), b"x").unwrap();
+        std::fs::write(dir.path().join("secret"), b"s").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret"), root.join("recordings/b.mp4"))
+            .unwrap();
+        std::os::unix::fs::symlink(dir.path(), root.join("up")).unwrap();
+        assert!(plain_file(&root, "recordings/a.mp4"));
+        assert!(!plain_file(&root, "recordings/b.mp4"));
+        assert!(!plain_file(&root, "up/secret"));
+        assert!(!plain_file(&root, "recordings"));
+        assert!(!plain_file(&root, "recordings/none.mp4"));
+    }
 
     #[test]
     fn tokens_grant_a_file_or_a_directory() {

@@ -1,0 +1,94 @@
+//! What the SFU asks the store when someone enters a call's media: does
+//! the call still admit this user with a token minted for this session,
+//! and what state is the call in now. A token outlives the moment it was
+//! minted; kicks, blocks, ends and go-lives after it must still hold.
+
+use crate::context::effective_settings;
+use crate::domain::lifecycle::{self, CallState};
+use crate::store::{Store, StoreError};
+
+/// The call as the SFU must see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaAdmission {
+    /// In backstage now.
+    pub backstage: bool,
+    /// Most users at once, if limited.
+    pub max_participants: Option<u32>,
+}
+
+/// What a join token says of itself.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenFacts<'a> {
+    /// The session it was minted for, if it names one.
+    pub session: Option<&'a str>,
+    /// When it was minted (ms since the epoch).
+    pub minted_at_ms: i64,
+}
+
+/// Why the SFU must refuse.
+#[derive(Debug, PartialEq, Eq)]
+pub enum MediaRefusal {
+    /// No such call.
+    NoCall,
+    /// The call ended (and the token names no session still open).
+    Ended,
+    /// The token's session ended.
+    SessionEnded,
+    /// The user is blocked from the call.
+    Blocked,
+    /// The user was kicked after the token was minted.
+    Kicked,
+    /// The store failed.
+    Unavailable(String),
+}
+
+impl From<StoreError> for MediaRefusal {
+    fn from(e: StoreError) -> Self {
+        MediaRefusal::Unavailable(e.to_string())
+    }
+}
+
+/// Whether `user` may enter call `cid` with `token`.
+///
+/// A token that names a session admits while that session is open (a
+/// token minted after `end` by a `join-ended-call` holder names the new
+/// session); one that names none (LiveKit-minted, recorders) admits while
+/// the call has not ended.
+pub async fn media_admission(
+    store: &dyn Store,
+    cid: &str,
+    user: &str,
+    token: TokenFacts<'_>,
+) -> Result<MediaAdmission, MediaRefusal> {
+    let call = store.get_call(cid).await?.ok_or(MediaRefusal::NoCall)?;
+    if store.is_blocked(cid, user).await? {
+        return Err(MediaRefusal::Blocked);
+    }
+    let kicked = store.kicked_at(cid, user).await?;
+    if kicked.is_some_and(|at| token.minted_at_ms <= at.timestamp_millis()) {
+        return Err(MediaRefusal::Kicked);
+    }
+    let call_type = store
+        .get_call_type(&call.cid.call_type)
+        .await?
+        .ok_or_else(|| MediaRefusal::Unavailable(format!("call type of `{cid}` is gone")))?;
+    let settings = effective_settings(&call_type, &call);
+    let call_state = lifecycle::state(&call, &settings);
+    match token.session {
+        Some(id) => {
+            let open = store
+                .get_session(id)
+                .await?
+                .is_some_and(|s| s.ended_at.is_none() && s.call_cid == cid);
+            if !open {
+                return Err(MediaRefusal::SessionEnded);
+            }
+        }
+        None if call_state == CallState::Ended => return Err(MediaRefusal::Ended),
+        None => {}
+    }
+    Ok(MediaAdmission {
+        backstage: call_state == CallState::Backstage,
+        max_participants: settings.limits.max_participants,
+    })
+}

@@ -1,0 +1,112 @@
+//! `{c}/block_users` and `{c}/unblock_users`: a blocked user is sent away
+//! at once and refused at REST join, at the SFU and at ingest, whatever
+//! token they still hold, until unblocked.
+
+use axum::extract::State;
+use chrono::Utc;
+use onair_auth::Capability;
+use onair_bus::EventKind;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::context;
+use crate::domain::{ids, CallCid};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{CallPath, Caller, Json};
+use crate::state::AppState;
+
+/// Most users one request blocks or unblocks.
+pub const MAX_BLOCK: usize = 100;
+
+/// `POST {c}/block_users` and `POST {c}/unblock_users` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockUsersRequest {
+    /// The users.
+    pub user_ids: Vec<String>,
+}
+
+/// Who is blocked now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlockedUsersResponse {
+    /// Blocked user ids, first blocked first.
+    pub blocked_user_ids: Vec<String>,
+}
+
+/// Block users from the call: they are disconnected and cannot join again.
+#[utoipa::path(post, path = "/v1/calls/{type}/{id}/block_users", tag = "calls", security(("token" = [])),
+    params(("type" = String, Path), ("id" = String, Path)), request_body = BlockUsersRequest,
+    responses((status = 200, body = BlockedUsersResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn block(
+    State(state): State<AppState>,
+    caller: Caller,
+    CallPath(cid): CallPath,
+    Json(req): Json<BlockUsersRequest>,
+) -> ApiResult<axum::Json<BlockedUsersResponse>> {
+    let ctx = context::load(&state, &caller, &cid).await?;
+    ctx.require(Capability::BlockUsers)?;
+    validate(&req.user_ids)?;
+    block_users(&state, &cid, &req.user_ids).await?;
+    blocked(&state, &cid).await
+}
+
+/// Lift blocks: the users may join again.
+#[utoipa::path(post, path = "/v1/calls/{type}/{id}/unblock_users", tag = "calls", security(("token" = [])),
+    params(("type" = String, Path), ("id" = String, Path)), request_body = BlockUsersRequest,
+    responses((status = 200, body = BlockedUsersResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn unblock(
+    State(state): State<AppState>,
+    caller: Caller,
+    CallPath(cid): CallPath,
+    Json(req): Json<BlockUsersRequest>,
+) -> ApiResult<axum::Json<BlockedUsersResponse>> {
+    let ctx = context::load(&state, &caller, &cid).await?;
+    ctx.require(Capability::BlockUsers)?;
+    validate(&req.user_ids)?;
+    state
+        .store
+        .unblock_users(&cid.to_string(), &req.user_ids)
+        .await?;
+    for user_id in req.user_ids {
+        tracing::info!(call_cid = %cid, user = %user_id, "user unblocked");
+        context::publish(&state, &cid, EventKind::UserUnblocked { user_id }).await;
+    }
+    blocked(&state, &cid).await
+}
+
+/// Stores the blocks, then tells the SFU to send the users away.
+pub async fn block_users(state: &AppState, cid: &CallCid, user_ids: &[String]) -> ApiResult<()> {
+    state
+        .store
+        .block_users(&cid.to_string(), user_ids, Utc::now())
+        .await?;
+    for user_id in user_ids {
+        tracing::info!(call_cid = %cid, user = %user_id, "user blocked");
+        let kind = EventKind::UserBlocked {
+            user_id: user_id.clone(),
+        };
+        context::publish(state, cid, kind).await;
+    }
+    Ok(())
+}
+
+fn validate(user_ids: &[String]) -> ApiResult<()> {
+    if user_ids.is_empty() || user_ids.len() > MAX_BLOCK {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            format!("name between 1 and {MAX_BLOCK} `user_ids`"),
+        ));
+    }
+    for id in user_ids {
+        ids::validate_user_id(id)?;
+    }
+    Ok(())
+}
+
+async fn blocked(state: &AppState, cid: &CallCid) -> ApiResult<axum::Json<BlockedUsersResponse>> {
+    Ok(axum::Json(BlockedUsersResponse {
+        blocked_user_ids: state.store.blocked_users(&cid.to_string()).await?,
+    }))
+}

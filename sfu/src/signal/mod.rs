@@ -1,0 +1,304 @@
+//! The `/rtc` WebSocket: LiveKit's client signal protocol (binary protobuf).
+//!
+//! One task per participant ([`session`]): it verifies the join token, asks
+//! the [`CallGate`] whether the call still admits its holder, joins the room
+//! and the media worker, then relays between the client, its room and the
+//! media worker. OnAir speaks the dual peer-connection flavour (`/rtc`): the
+//! server offers the subscriber connection, the client offers the
+//! publisher one. `livekit-client` tries `/rtc/v1` first; that path answers
+//! 404 (and so does its `validate`), which makes the client fall back.
+//!
+//! A participant outlives its WebSocket: a client that lost it (a network
+//! change, a sleeping laptop) comes back with `reconnect=1&sid=PA_…` within
+//! the participant timeout and resumes — the session gets the new socket,
+//! answers `ReconnectResponse`, sends the room state again and restarts
+//! ICE, while its tracks and subscriptions stay as they were. A participant
+//! not heard from for the timeout is removed. Join tokens are short-lived;
+//! connected clients are kept supplied with fresh ones (`refresh_token`),
+//! so a resume works however long the call runs.
+
+pub mod limits;
+pub mod outbox;
+mod session;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::ws::WebSocket;
+use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures::StreamExt;
+use livekit_protocol as lk;
+use onair_auth::token::verify_join;
+use onair_auth::{JoinClaims, KeySet};
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+use crate::gate::{CallGate, CallStatus, Entry, Refusal};
+use crate::media::Media;
+use crate::room::{leave_request, owner, Rooms};
+use crate::unix_ms;
+use limits::{LimitCounters, SignalLimits};
+use session::Session;
+
+/// Version we report; livekit-client needs ≥ 1.8 for RPC.
+const SERVER_VERSION: &str = "1.9.0";
+/// Protocol we implement.
+const PROTOCOL: i32 = 16;
+
+/// What the signal endpoint needs.
+pub struct Signal {
+    /// Keys that sign join tokens.
+    pub keys: Arc<KeySet>,
+    /// Rooms on this SFU.
+    pub rooms: Rooms,
+    /// The media worker.
+    pub media: Media,
+    /// The store's word on each call.
+    gate: Arc<dyn CallGate>,
+    /// How long a participant not heard from (silent, or its connection
+    /// lost and not resumed) stays in its room.
+    pub participant_timeout: Duration,
+    /// Lifetime of the join tokens handed to connected clients.
+    join_token_ttl: Duration,
+    /// What one client may ask.
+    limits: SignalLimits,
+    /// How often clients hit those limits.
+    counters: Arc<LimitCounters>,
+    /// Sessions a client may resume, by participant sid.
+    sessions: Mutex<HashMap<String, Resumable>>,
+}
+
+/// Where a resuming client's new socket goes.
+struct Resumable {
+    identity: String,
+    room: String,
+    sockets: mpsc::UnboundedSender<WebSocket>,
+}
+
+impl Signal {
+    /// The endpoint state.
+    pub fn new(
+        keys: Arc<KeySet>,
+        rooms: Rooms,
+        media: Media,
+        gate: Arc<dyn CallGate>,
+        counters: Arc<LimitCounters>,
+        config: &crate::SfuConfig,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            keys,
+            rooms,
+            media,
+            gate,
+            participant_timeout: config.participant_timeout,
+            join_token_ttl: config.join_token_ttl,
+            limits: config.limits.clone(),
+            counters,
+            sessions: Mutex::default(),
+        })
+    }
+
+    /// How often clients hit their limits.
+    pub fn counters(&self) -> &LimitCounters {
+        &self.counters
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Resumable>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The session `sid` if the token's user in the token's room owns it.
+    fn resumable(
+        &self,
+        sid: &str,
+        claims: &JoinClaims,
+    ) -> Option<mpsc::UnboundedSender<WebSocket>> {
+        self.sessions()
+            .get(sid)
+            .filter(|r| r.identity == claims.sub && r.room == claims.video.room)
+            .map(|r| r.sockets.clone())
+    }
+}
+
+/// `/rtc`, `/rtc/validate`, and the refused `/rtc/v1` paths.
+pub fn router(signal: Arc<Signal>) -> Router {
+    Router::new()
+        .route("/rtc", get(rtc))
+        .route("/rtc/validate", get(validate))
+        .route("/rtc/v1", get(v1_not_supported))
+        .route("/rtc/v1/validate", get(v1_not_supported))
+        .with_state(signal)
+}
+
+type Params = Query<HashMap<String, String>>;
+
+/// The join token: `access_token` in the query (browsers cannot set
+/// headers on WebSockets), else `Authorization: Bearer`.
+fn token<'a>(params: &'a HashMap<String, String>, headers: &'a HeaderMap) -> Option<&'a str> {
+    params.get("access_token").map(String::as_str).or_else(|| {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+    })
+}
+
+/// The verified join token and the call's state now, or the refusal
+/// (status and text).
+async fn verify(
+    signal: &Signal,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<(JoinClaims, CallStatus), (StatusCode, String)> {
+    let Some(token) = token(params, headers) else {
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            "missing_token: pass access_token".into(),
+        ));
+    };
+    let claims = verify_join(token, &signal.keys, (unix_ms() / 1000) as u64).map_err(|e| {
+        tracing::info!(reason = e.code(), "join token refused");
+        (StatusCode::UNAUTHORIZED, format!("{}: {e}", e.code()))
+    })?;
+    let onair = claims.onair.as_ref();
+    let entry = Entry {
+        cid: &claims.video.room,
+        user: owner(&claims.sub),
+        session: onair.and_then(|o| o.session.as_deref()),
+        // Tokens minted elsewhere (LiveKit SDKs) say when only to the second.
+        minted_at_ms: onair
+            .and_then(|o| o.minted_at_ms)
+            .unwrap_or(claims.nbf as i64 * 1000),
+    };
+    match signal.gate.admit(entry).await {
+        Ok(status) => Ok((claims, status)),
+        Err(refusal) => {
+            tracing::info!(room = %claims.video.room, identity = %claims.sub, reason = refusal.code(), "join refused");
+            let status = match refusal {
+                Refusal::NoCall => StatusCode::NOT_FOUND,
+                Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::FORBIDDEN,
+            };
+            Err((status, format!("{}: {refusal}", refusal.code())))
+        }
+    }
+}
+
+fn refuse(status: StatusCode, text: &str) -> Response {
+    (
+        status,
+        [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
+        text.to_owned(),
+    )
+        .into_response()
+}
+
+async fn validate(
+    State(signal): State<Arc<Signal>>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> Response {
+    match verify(&signal, &params, &headers).await {
+        Ok(_) => (
+            StatusCode::OK,
+            [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
+            "success",
+        )
+            .into_response(),
+        Err((status, why)) => refuse(status, &why),
+    }
+}
+
+/// livekit-client's single-PC path is not offered; a 404 here (and from its
+/// validate) makes the client retry on `/rtc`.
+async fn v1_not_supported() -> Response {
+    refuse(StatusCode::NOT_FOUND, "this server speaks /rtc")
+}
+
+async fn rtc(
+    State(signal): State<Arc<Signal>>,
+    Query(params): Params,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let (claims, status) = match verify(&signal, &params, &headers).await {
+        Ok(admitted) => admitted,
+        Err((status, why)) => return refuse(status, &why),
+    };
+    let ws = ws.max_message_size(1 << 20);
+    if params.get("reconnect").is_some_and(|v| v == "1") {
+        let sid = params.get("sid").map_or("", String::as_str);
+        let session = signal.resumable(sid, &claims);
+        if session.is_none() {
+            tracing::info!(sid, identity = %claims.sub, "resume of an unknown session: the client must rejoin");
+        }
+        return ws.on_upgrade(move |socket| async move {
+            match session {
+                Some(session) => {
+                    if let Err(e) = session.send(socket) {
+                        refuse_resume(e.0).await;
+                    }
+                }
+                None => refuse_resume(socket).await,
+            }
+        });
+    }
+    let auto_subscribe = params.get("auto_subscribe").is_none_or(|v| v != "0");
+    ws.on_upgrade(move |socket| async move {
+        let pid = signal.media.new_pid(&claims.video.room);
+        let span = tracing::info_span!("participant", room = %claims.video.room, identity = %claims.sub, pid = %pid);
+        Session::run(signal, socket, claims, status, pid, auto_subscribe)
+            .instrument(span)
+            .await;
+    })
+}
+
+/// Tells a client whose session is gone to join again from scratch.
+async fn refuse_resume(socket: WebSocket) {
+    let (mut tx, _rx) = socket.split();
+    let leave = leave_request(
+        lk::DisconnectReason::StateMismatch,
+        lk::leave_request::Action::Reconnect,
+    );
+    outbox::send_now(&mut tx, leave).await;
+    let _ = futures::SinkExt::close(&mut tx).await;
+}
+
+fn server_info() -> lk::ServerInfo {
+    lk::ServerInfo {
+        version: SERVER_VERSION.into(),
+        protocol: PROTOCOL,
+        node_id: "onair".into(),
+        ..Default::default()
+    }
+}
+
+#[allow(deprecated)] // `recorder` is how LiveKit grants mark egress participants
+fn permission(claims: &JoinClaims) -> lk::ParticipantPermission {
+    let g = &claims.video;
+    let sources = g
+        .can_publish_sources
+        .iter()
+        .filter_map(|s| match s.as_str() {
+            "camera" => Some(lk::TrackSource::Camera as i32),
+            "microphone" => Some(lk::TrackSource::Microphone as i32),
+            "screen_share" => Some(lk::TrackSource::ScreenShare as i32),
+            "screen_share_audio" => Some(lk::TrackSource::ScreenShareAudio as i32),
+            _ => None,
+        })
+        .collect();
+    lk::ParticipantPermission {
+        can_subscribe: g.may_subscribe(),
+        can_publish: g.may_publish(),
+        can_publish_data: g.may_publish_data(),
+        can_publish_sources: sources,
+        hidden: g.hidden.unwrap_or(false),
+        recorder: g.recorder.unwrap_or(false),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,489 @@
+//! One participant's signal session: from its join to its leave, across
+//! resumed sockets. It relays between the client, its room and the media
+//! worker, holds the client to its [`SignalLimits`](super::limits), and
+//! keeps it supplied with fresh join tokens.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::ws::{Message, WebSocket};
+use futures::stream::SplitStream;
+use futures::StreamExt;
+use livekit_protocol as lk;
+use lk::signal_request::Message as In;
+use lk::signal_response::Message as Out;
+use onair_auth::token::mint;
+use onair_auth::JoinClaims;
+use prost::Message as _;
+use tokio::sync::{mpsc, oneshot};
+
+use super::limits::{refresh_interval, Limit, Logged, RateLimit, Verdict};
+use super::outbox::{self, Outbox, Sink};
+use super::{permission, server_info, Resumable, Signal, SERVER_VERSION};
+use crate::gate::CallStatus;
+use crate::media::{Command, Notice, Pid, Want};
+use crate::room::{leave_request, RoomMsg};
+use crate::unix_ms;
+
+/// Seconds between client pings, and before the client gives up (at
+/// most; shorter when the participant timeout is short).
+const PING_INTERVAL: u64 = 5;
+const PING_TIMEOUT: u64 = 15;
+
+pub(super) struct Session {
+    signal: Arc<Signal>,
+    pid: Pid,
+    claims: JoinClaims,
+    room: mpsc::UnboundedSender<RoomMsg>,
+    out: Outbox,
+    /// The writer's socket, replaced on resume.
+    sinks: mpsc::UnboundedSender<Sink>,
+    offer_id: u32,
+    rate: RateLimit,
+    logged: Logged,
+}
+
+/// The next message of the current socket; none while there is none.
+async fn next_message(
+    rx: &mut Option<SplitStream<WebSocket>>,
+) -> Option<Result<Message, axum::Error>> {
+    match rx {
+        Some(rx) => rx.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Session {
+    /// Runs the participant's whole session on `socket`.
+    pub(super) async fn run(
+        signal: Arc<Signal>,
+        socket: WebSocket,
+        claims: JoinClaims,
+        status: CallStatus,
+        pid: Pid,
+        auto_subscribe: bool,
+    ) {
+        let (ws_tx, ws_rx) = socket.split();
+        let (out, out_rx) = Outbox::new(signal.limits.outbox);
+        let (sinks, sinks_rx) = mpsc::unbounded_channel();
+        let _ = sinks.send(ws_tx);
+        let writer = tokio::spawn(outbox::writer(out_rx, sinks_rx));
+        let room = signal
+            .rooms
+            .get_or_start(&claims.video.room, status.backstage);
+        let session = Session {
+            rate: RateLimit::new(&signal.limits, Instant::now()),
+            signal,
+            pid,
+            claims,
+            room,
+            out,
+            sinks,
+            offer_id: 0,
+            logged: Logged::default(),
+        };
+        session.enter(status, auto_subscribe, ws_rx, writer).await;
+    }
+
+    /// Joins the media worker and the room; then serves the client.
+    async fn enter(
+        mut self,
+        status: CallStatus,
+        auto_subscribe: bool,
+        ws_rx: SplitStream<WebSocket>,
+        writer: tokio::task::JoinHandle<()>,
+    ) {
+        let sid = format!("PA_{}", crate::ids::random(12));
+        let (notice_tx, notices) = mpsc::unbounded_channel();
+        let (reply, offer) = oneshot::channel();
+        self.signal.media.send(Command::Join {
+            pid: self.pid,
+            room: self.claims.video.room.clone(),
+            identity: self.claims.sub.clone(),
+            sid: sid.clone(),
+            can_publish_data: self.claims.video.may_publish_data(),
+            notices: notice_tx,
+            reply,
+        });
+        let first_offer = match offer.await {
+            Ok(Ok(sdp)) => sdp,
+            other => {
+                tracing::warn!(?other, "media join failed");
+                self.refuse(lk::DisconnectReason::JoinFailure, writer).await;
+                return;
+            }
+        };
+        let (reply, joined) = oneshot::channel();
+        let _ = self.room.send(RoomMsg::Join {
+            pid: self.pid,
+            join: Box::new(self.join_response(&sid)),
+            auto_subscribe,
+            max_participants: status.max_participants,
+            out: self.out.clone(),
+            reply,
+        });
+        match joined.await {
+            Ok(Ok(())) => {}
+            Ok(Err(refusal)) => {
+                tracing::info!(reason = refusal.code(), "room refused the participant");
+                self.signal.media.send(Command::Leave { pid: self.pid });
+                self.refuse(lk::DisconnectReason::JoinFailure, writer).await;
+                return;
+            }
+            Err(_) => {
+                self.signal.media.send(Command::Leave { pid: self.pid });
+                return;
+            }
+        }
+        let (resume_tx, resumes) = mpsc::unbounded_channel();
+        self.signal.sessions().insert(
+            sid.clone(),
+            Resumable {
+                identity: self.claims.sub.clone(),
+                room: self.claims.video.room.clone(),
+                sockets: resume_tx,
+            },
+        );
+        self.send_offer(first_offer, HashMap::new());
+        tracing::info!("participant joined");
+        let writer_done = self.serve(ws_rx, resumes, notices, writer).await;
+        self.signal.sessions().remove(&sid);
+        let _ = self.room.send(RoomMsg::Leave { pid: self.pid });
+        self.signal.media.send(Command::Leave { pid: self.pid });
+        drop(self);
+        if let Some(writer) = writer_done {
+            let _ = writer.await;
+        }
+        tracing::info!("participant left");
+    }
+
+    /// Sends the client away before it joined.
+    async fn refuse(self, reason: lk::DisconnectReason, writer: tokio::task::JoinHandle<()>) {
+        self.out
+            .send(leave_request(reason, lk::leave_request::Action::Disconnect));
+        drop(self);
+        let _ = writer.await;
+    }
+
+    fn join_response(&self, sid: &str) -> lk::JoinResponse {
+        let claims = &self.claims;
+        let timeout = self.signal.participant_timeout;
+        let info = lk::ParticipantInfo {
+            sid: sid.to_owned(),
+            identity: claims.sub.clone(),
+            name: claims.name.clone(),
+            metadata: claims.metadata.clone(),
+            state: lk::participant_info::State::Joined as i32,
+            joined_at: unix_ms() / 1000,
+            joined_at_ms: unix_ms(),
+            version: 1,
+            permission: Some(permission(claims)),
+            ..Default::default()
+        };
+        lk::JoinResponse {
+            participant: Some(info),
+            server_version: SERVER_VERSION.into(),
+            server_info: Some(server_info()),
+            subscriber_primary: true,
+            // Pings keep a healthy participant well inside its timeout.
+            ping_interval: (timeout.as_secs() / 3).clamp(1, PING_INTERVAL) as i32,
+            ping_timeout: (timeout.as_secs() / 2).clamp(2, PING_TIMEOUT) as i32,
+            ..Default::default()
+        }
+    }
+
+    /// Relays until the participant leaves, vanishes or is sent away.
+    /// Returns the writer if it still has to finish.
+    async fn serve(
+        &mut self,
+        ws_rx: SplitStream<WebSocket>,
+        mut resumes: mpsc::UnboundedReceiver<WebSocket>,
+        mut notices: mpsc::UnboundedReceiver<Notice>,
+        mut writer: tokio::task::JoinHandle<()>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let timeout = self.signal.participant_timeout;
+        let mut ws_rx = Some(ws_rx);
+        let mut heard = Instant::now();
+        let every = refresh_interval(self.signal.join_token_ttl);
+        let mut refresh = tokio::time::interval_at((Instant::now() + every).into(), every);
+        let out = self.out.clone();
+        loop {
+            tokio::select! {
+                msg = next_message(&mut ws_rx) => match msg {
+                    Some(Ok(Message::Binary(bytes))) => {
+                        heard = Instant::now();
+                        match self.rate.take(heard) {
+                            Verdict::Pass => {}
+                            Verdict::Drop => {
+                                self.hit(Limit::Rate, 1, "signal messages over the rate dropped");
+                                continue;
+                            }
+                            Verdict::Disconnect => {
+                                tracing::warn!("client kept flooding its signal connection: disconnected");
+                                self.signal.counters.flood.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                writer.abort();
+                                return None;
+                            }
+                        }
+                        match lk::SignalRequest::decode(bytes.as_ref()) {
+                            Ok(req) => if !self.request(req).await { break },
+                            Err(e) => tracing::info!(error = %e, "malformed signal message dropped"),
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                        tracing::info!("signal connection lost; waiting up to {timeout:?} for the client to resume");
+                        ws_rx = None;
+                        heard = Instant::now();
+                    }
+                    Some(Ok(_)) => heard = Instant::now(),
+                },
+                socket = resumes.recv() => match socket {
+                    Some(socket) => {
+                        heard = Instant::now();
+                        ws_rx = Some(self.resume(socket).await);
+                    }
+                    None => break,
+                },
+                // It delivered a leave (kick, end, replaced): the session is over.
+                _ = &mut writer => {
+                    tracing::info!("disconnected by the server");
+                    return None;
+                }
+                _ = out.overflowed() => {
+                    tracing::warn!(queued = self.signal.limits.outbox, "client does not read its signal connection: disconnected");
+                    self.signal.counters.outbox.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    writer.abort();
+                    return None;
+                }
+                _ = refresh.tick() => self.refresh_token(),
+                _ = tokio::time::sleep_until((heard + timeout).into()) => {
+                    tracing::info!("participant vanished (not heard from for {timeout:?})");
+                    break;
+                }
+                notice = notices.recv() => match notice {
+                    Some(n) => if !self.notice(n) { break },
+                    None => {
+                        tracing::info!("media worker dropped the participant");
+                        break;
+                    }
+                },
+            }
+        }
+        Some(writer)
+    }
+
+    /// Counts a limit hit, and logs it the first time for this client.
+    fn hit(&mut self, limit: Limit, n: u64, what: &str) {
+        self.signal.counters.hit(limit, n);
+        if self.logged.first(limit) {
+            tracing::warn!(room = %self.claims.video.room, n, "limit hit: {what}");
+        }
+    }
+
+    /// Hands the client a join token like its own, valid for another
+    /// token lifetime, for resuming later.
+    fn refresh_token(&mut self) {
+        let Some(key) = self.signal.keys.get(&self.claims.iss) else {
+            return;
+        };
+        let now = (unix_ms() / 1000) as u64;
+        let claims = JoinClaims {
+            exp: now + self.signal.join_token_ttl.as_secs().max(1),
+            nbf: now.saturating_sub(10),
+            ..self.claims.clone()
+        };
+        self.out.send(Out::RefreshToken(mint(key, &claims)));
+    }
+
+    /// Takes over a resuming client's new socket: `ReconnectResponse` first,
+    /// then what was queued meanwhile, the room state again and an ICE
+    /// restart of the subscriber connection.
+    async fn resume(&mut self, socket: WebSocket) -> SplitStream<WebSocket> {
+        let (mut tx, rx) = socket.split();
+        let reconnect = lk::ReconnectResponse {
+            server_info: Some(server_info()),
+            ..Default::default()
+        };
+        if outbox::send_now(&mut tx, Out::Reconnect(reconnect)).await {
+            let _ = self.sinks.send(tx);
+            let _ = self.room.send(RoomMsg::Resync { pid: self.pid });
+            self.signal.media.send(Command::Resume { pid: self.pid });
+            tracing::info!("participant resumed");
+        }
+        rx
+    }
+
+    fn send_offer(&mut self, sdp: String, mid_to_track_id: HashMap<String, String>) {
+        self.offer_id += 1;
+        self.out.send(Out::Offer(lk::SessionDescription {
+            r#type: "offer".into(),
+            sdp,
+            id: self.offer_id,
+            mid_to_track_id,
+        }));
+    }
+
+    /// At most `ids_per_message` distinct ids of a client's list.
+    fn bounded_ids(&mut self, ids: impl IntoIterator<Item = String>) -> Vec<String> {
+        let max = self.signal.limits.ids_per_message;
+        let mut seen = BTreeSet::new();
+        let mut dropped = 0u64;
+        for id in ids {
+            if seen.len() < max {
+                seen.insert(id);
+            } else if !seen.contains(&id) {
+                dropped += 1;
+            }
+        }
+        if dropped > 0 {
+            self.hit(
+                Limit::Ids,
+                dropped,
+                "track ids over the per-message limit ignored",
+            );
+        }
+        seen.into_iter().collect()
+    }
+
+    /// Handles one client request; `false` ends the session.
+    async fn request(&mut self, req: lk::SignalRequest) -> bool {
+        let pid = self.pid;
+        match req.message {
+            Some(In::Offer(offer)) => {
+                let (reply, answer) = oneshot::channel();
+                self.signal.media.send(Command::PublisherOffer {
+                    pid,
+                    sdp: offer.sdp,
+                    reply,
+                });
+                match answer.await {
+                    Ok(Ok(sdp)) => self.out.send(Out::Answer(lk::SessionDescription {
+                        r#type: "answer".into(),
+                        sdp,
+                        id: offer.id,
+                        mid_to_track_id: HashMap::new(),
+                    })),
+                    other => tracing::info!(?other, "publisher offer failed"),
+                }
+            }
+            // An answer to an offer sent again on resume may arrive twice.
+            Some(In::Answer(answer)) if answer.id != 0 && answer.id != self.offer_id => {
+                tracing::debug!(id = answer.id, "stale subscriber answer dropped");
+            }
+            Some(In::Answer(answer)) => self.signal.media.send(Command::SubscriberAnswer {
+                pid,
+                sdp: answer.sdp,
+            }),
+            Some(In::AddTrack(add)) => return self.add_track(add).await,
+            Some(In::Mute(m)) => {
+                let _ = self.room.send(RoomMsg::Mute {
+                    pid,
+                    sid: m.sid,
+                    muted: m.muted,
+                });
+            }
+            Some(In::TrackSetting(s)) => {
+                let want = if s.disabled {
+                    Want::Paused
+                } else if s.width > 0 && s.height > 0 {
+                    Want::Size(s.width, s.height)
+                } else {
+                    Want::Quality(s.quality.clamp(0, 2) as u8)
+                };
+                for sid in self.bounded_ids(s.track_sids) {
+                    self.signal.media.send(Command::Settings { pid, sid, want });
+                }
+            }
+            Some(In::Subscription(s)) => {
+                let all = s
+                    .track_sids
+                    .into_iter()
+                    .chain(s.participant_tracks.into_iter().flat_map(|p| p.track_sids));
+                let sids = self.bounded_ids(all);
+                let _ = self.room.send(RoomMsg::Subscription {
+                    pid,
+                    sids,
+                    subscribe: s.subscribe,
+                });
+            }
+            Some(In::Ping(_)) => self.out.send(Out::Pong(unix_ms())),
+            Some(In::PingReq(ping)) => self.out.send(Out::PongResp(lk::Pong {
+                last_ping_timestamp: ping.timestamp,
+                timestamp: unix_ms(),
+            })),
+            Some(In::Leave(_)) => {
+                tracing::info!("the client left");
+                return false;
+            }
+            // Trickle: the SFU is ICE-lite and learns addresses from checks.
+            Some(In::Trickle(_)) | Some(_) | None => {}
+        }
+        true
+    }
+
+    /// `AddTrackRequest`: the room decides; the client hears the track's
+    /// info or why not.
+    async fn add_track(&mut self, add: lk::AddTrackRequest) -> bool {
+        let cid = add.cid.clone();
+        let (reply, info) = oneshot::channel();
+        let _ = self.room.send(RoomMsg::AddTrack {
+            pid: self.pid,
+            req: add,
+            reply,
+        });
+        match info.await {
+            Ok(Ok(track)) => self
+                .out
+                .send(Out::TrackPublished(lk::TrackPublishedResponse {
+                    cid,
+                    track: Some(track),
+                })),
+            Ok(Err(why)) => {
+                tracing::info!(why, "publish refused");
+                self.out.send(Out::RequestResponse(lk::RequestResponse {
+                    reason: lk::request_response::Reason::NotAllowed as i32,
+                    message: why,
+                    ..Default::default()
+                }));
+            }
+            Err(_) => return false,
+        }
+        true
+    }
+
+    /// Handles a media worker notice; `false` ends the session.
+    fn notice(&mut self, notice: Notice) -> bool {
+        match notice {
+            Notice::SubscriberOffer { sdp, mid_to_track } => self.send_offer(sdp, mid_to_track),
+            Notice::TrackLive { sid, mid, mime } => {
+                let _ = self.room.send(RoomMsg::TrackLive {
+                    pid: self.pid,
+                    sid,
+                    mid,
+                    mime,
+                });
+            }
+            Notice::TrackEnded { sid } => {
+                let _ = self.room.send(RoomMsg::TrackEnded { pid: self.pid, sid });
+            }
+            Notice::Speakers(levels) => {
+                let speakers = levels
+                    .into_iter()
+                    .map(|(sid, level, active)| lk::SpeakerInfo { sid, level, active })
+                    .collect();
+                self.out
+                    .send(Out::SpeakersChanged(lk::SpeakersChanged { speakers }));
+            }
+            Notice::Closed { reason } => {
+                tracing::info!(reason, "media closed");
+                self.out.send(leave_request(
+                    lk::DisconnectReason::StateMismatch,
+                    lk::leave_request::Action::Reconnect,
+                ));
+                return false;
+            }
+        }
+        true
+    }
+}
