@@ -16,6 +16,7 @@
 //! rtmp_url = "rtmp://video.example.com/live"       # what calls show OBS users
 //! whip_url = "https://video.example.com/whip"      # what calls show WHIP publishers
 //! api_url = "http://127.0.0.1:7880"                # where an ingest node checks stream keys
+//! shutdown_timeout = "30s"                        # SIGTERM: running jobs finish within this
 //! [egress]
 //! allow_private_targets = false                    # RTMP pushes to loopback/private addresses
 //! max_rtmp_per_call = 5
@@ -110,6 +111,10 @@ pub struct Config {
     pub limits: SignalLimits,
     /// What users may ask of egress.
     pub egress: EgressSection,
+    /// On SIGTERM, how long running work (recordings, HLS, pushes) may
+    /// take to finish before the process exits.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
     /// Where the RTMP ingest server (OBS) listens.
     pub rtmp_listen: SocketAddr,
     /// The RTMP base OBS is told (`rtmp://host:1935/live`); default: `rtmp://<rtmp_listen>/live`.
@@ -187,6 +192,7 @@ impl Default for Config {
             hls: HlsConfig::default(),
             limits: SignalLimits::default(),
             egress: EgressSection::default(),
+            shutdown_timeout: Duration::from_secs(30),
             rtmp_listen: SocketAddr::from(([127, 0, 0, 1], 1935)),
             rtmp_url: None,
             whip_url: None,
@@ -230,6 +236,7 @@ impl Config {
                         "RTMP_URL",
                         "WHIP_URL",
                         "API_URL",
+                        "SHUTDOWN_TIMEOUT",
                     ])
                     .map(|k| k.as_str().to_ascii_lowercase().into()),
             );

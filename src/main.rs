@@ -4,6 +4,7 @@
 mod config;
 mod demo;
 mod gate;
+mod http;
 mod server;
 mod token;
 

@@ -336,6 +336,7 @@ async fn build_state(
             },
         }),
         files: Arc::new(StorageLinks(storage)),
+        draining: Arc::default(),
     })
 }
 
@@ -408,9 +409,7 @@ struct Node {
 async fn run(listener: TcpListener, node: Node, config: &Config) -> anyhow::Result<()> {
     // Every node serves its data dir's files (recordings, live HLS) to link holders.
     let mut app = LocalDir::router(&config.data_dir, node.keys);
-    if let Some(egress) = node.egress {
-        Egress::start(egress, node.bus);
-    }
+    let egress = node.egress.map(|egress| Egress::start(egress, node.bus));
     if let Some((listener, ingest)) = node.ingest {
         tracing::info!(addr = %listener.local_addr()?, "RTMP ingest listening");
         let ingest = Arc::new(ingest);
@@ -423,21 +422,69 @@ async fn run(listener: TcpListener, node: Node, config: &Config) -> anyhow::Resu
     if let Some(demo) = node.demo {
         app = app.merge(demo);
     }
-    app = match node.api {
+    app = match &node.api {
         Some(state) => {
             onair_api::presence::spawn(state.clone());
-            app.merge(onair_api::router(state))
+            app.merge(onair_api::router(state.clone()))
         }
         None => app.route(
             "/healthz",
             axum::routing::get(onair_api::routes::ops::healthz),
         ),
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let app = app.layer(axum::middleware::from_fn(crate::http::deadline));
+    let deadline = tokio::time::Instant::now();
+    let timeout = config.shutdown_timeout;
+    let drain = drain(node.api, egress, timeout);
+    crate::http::serve(listener, app, drain, CONNECTION_GRACE.min(timeout)).await;
+    tracing::info!(took = ?deadline.elapsed(), "stopped");
     drop(node.sfu);
     Ok(())
+}
+
+/// How long open connections (WebSockets, downloads) may take to finish
+/// once the work is drained.
+const CONNECTION_GRACE: Duration = Duration::from_secs(5);
+
+/// Waits for SIGTERM (or Ctrl-C), then drains within `timeout`: the API
+/// takes no new join or job (`/readyz` answers 503), every running egress
+/// job finishes its output, and the store has their final states.
+async fn drain(api: Option<AppState>, egress: Option<Egress>, timeout: Duration) {
+    shutdown().await;
+    let until = tokio::time::Instant::now() + timeout;
+    if let Some(state) = &api {
+        state
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    let Some(egress) = egress else {
+        return;
+    };
+    let Ok(jobs) = tokio::time::timeout_at(until, egress.drain()).await else {
+        tracing::warn!(
+            ?timeout,
+            "egress jobs still finishing at the shutdown deadline"
+        );
+        return;
+    };
+    tracing::info!(jobs = jobs.len(), "egress jobs finished");
+    if let Some(state) = &api {
+        recorded(state, &jobs, until).await;
+    }
+}
+
+/// Waits until the store shows `jobs` finished (their last reports travel
+/// the bus), or `until`.
+async fn recorded(state: &AppState, jobs: &[String], until: tokio::time::Instant) {
+    for id in jobs {
+        while tokio::time::Instant::now() < until {
+            match state.store.get_egress(id).await {
+                Ok(Some(job)) if job.state.is_running() => {}
+                _ => break,
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 async fn shutdown() {

@@ -80,6 +80,20 @@ pub trait FileLinks: Send + Sync {
     async fn dir_url(&self, key: &str) -> String;
 }
 
+impl AppState {
+    /// Refuses (503) new work while the node shuts down.
+    pub fn refuse_if_draining(&self) -> Result<(), crate::error::ApiError> {
+        if self.draining.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(crate::error::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "draining",
+                "this node is shutting down; try again (another node takes it)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Everything a handler can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -93,4 +107,7 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Links to stored files.
     pub files: Arc<dyn FileLinks>,
+    /// Set when the node shuts down: it answers `/readyz` with 503 and
+    /// takes no new join or egress job, while running ones finish.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }

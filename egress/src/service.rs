@@ -1,6 +1,8 @@
 //! The egress service: listens on the bus for jobs the API requests, runs
 //! each in its own task, stops it when asked, and reports its states
 //! (`active`, `complete`, `failed`) back on the bus for the API to record.
+//! When the node shuts down it takes no new job and finishes the running
+//! ones (files finalized, uploads completed) before it lets go.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,84 +36,135 @@ pub struct EgressConfig {
 }
 
 /// The running egress service.
-pub struct Egress;
+pub struct Egress {
+    drain: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Vec<String>>,
+}
+
+/// A running job: how to stop it, and its task.
+struct Running {
+    /// Taken once the job was asked to stop (it is still finishing).
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
 
 impl Egress {
-    /// Serves job requests from `bus` until it closes.
-    pub fn start(config: EgressConfig, bus: Arc<dyn Bus>) -> tokio::task::JoinHandle<()> {
-        let config = Arc::new(config);
-        let mut events = bus.subscribe();
-        tokio::spawn(async move {
-            let mut running: HashMap<String, oneshot::Sender<()>> = HashMap::new();
-            while let Some(event) = events.recv().await {
-                running.retain(|_, stop| !stop.is_closed());
-                match event.kind {
-                    EventKind::EgressRequested {
-                        egress_id,
-                        kind,
-                        preset,
-                        backstage,
-                        target,
-                    } => {
-                        // With several workers on the bus, the first to claim the job runs it.
-                        match bus.claim(&format!("egress:{egress_id}"), CLAIM_TTL).await {
-                            Ok(true) => {}
-                            Ok(false) => continue,
-                            Err(e) => {
-                                tracing::warn!(egress = %egress_id, error = %e, "cannot claim the egress job");
-                                continue;
-                            }
-                        }
-                        let report = Reporter {
-                            bus: bus.clone(),
-                            call_cid: event.call_cid.clone(),
-                            egress_id: egress_id.clone(),
-                        };
-                        let kind = match kind.as_str() {
-                            "recording" => JobKind::Recording,
-                            "hls" => JobKind::Hls,
-                            "track_recording" => match target {
-                                Some(sid) => JobKind::Track(sid),
-                                None => {
-                                    report.failed("a track recording needs a track", None).await;
-                                    continue;
-                                }
-                            },
-                            "rtmp" => match target {
-                                Some(url) => JobKind::Rtmp(url),
-                                None => {
-                                    report.failed("an RTMP push needs a target", None).await;
-                                    continue;
-                                }
-                            },
-                            other => {
-                                let why = format!("`{other}` egress is not supported yet");
-                                report.failed(&why, None).await;
-                                continue;
-                            }
-                        };
-                        let job = CompositeJob {
-                            id: egress_id.clone(),
-                            kind,
-                            call_cid: event.call_cid,
-                            preset,
-                            backstage,
-                        };
-                        let (stop, stopped) = oneshot::channel();
-                        running.insert(egress_id, stop);
-                        tracing::info!(egress = %job.id, call_cid = %job.call_cid, kind = job.kind.name(), "egress starts");
-                        tokio::spawn(job::run(job, config.clone(), stopped, report));
+    /// Serves job requests from `bus` until it closes or [`Egress::drain`].
+    pub fn start(config: EgressConfig, bus: Arc<dyn Bus>) -> Egress {
+        let (drain, drained) = oneshot::channel();
+        let task = tokio::spawn(serve(Arc::new(config), bus, drained));
+        Egress { drain, task }
+    }
+
+    /// Takes no new job, stops the running ones and waits until each has
+    /// finished its output and reported; returns their ids.
+    pub async fn drain(self) -> Vec<String> {
+        let _ = self.drain.send(());
+        self.task.await.unwrap_or_default()
+    }
+}
+
+async fn serve(
+    config: Arc<EgressConfig>,
+    bus: Arc<dyn Bus>,
+    mut drain: oneshot::Receiver<()>,
+) -> Vec<String> {
+    let mut events = bus.subscribe();
+    let mut running: HashMap<String, Running> = HashMap::new();
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => event,
+                None => break,
+            },
+            _ = &mut drain => break,
+        };
+        running.retain(|_, job| !job.task.is_finished());
+        match event.kind {
+            EventKind::EgressRequested {
+                egress_id,
+                kind,
+                preset,
+                backstage,
+                target,
+            } => {
+                // With several workers on the bus, the first to claim the job runs it.
+                match bus.claim(&format!("egress:{egress_id}"), CLAIM_TTL).await {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::warn!(egress = %egress_id, error = %e, "cannot claim the egress job");
+                        continue;
                     }
-                    EventKind::EgressStopRequested { egress_id } => {
-                        if let Some(stop) = running.remove(&egress_id) {
-                            let _ = stop.send(());
+                }
+                let report = Reporter {
+                    bus: bus.clone(),
+                    call_cid: event.call_cid.clone(),
+                    egress_id: egress_id.clone(),
+                };
+                let kind = match kind.as_str() {
+                    "recording" => JobKind::Recording,
+                    "hls" => JobKind::Hls,
+                    "track_recording" => match target {
+                        Some(sid) => JobKind::Track(sid),
+                        None => {
+                            report.failed("a track recording needs a track", None).await;
+                            continue;
                         }
+                    },
+                    "rtmp" => match target {
+                        Some(url) => JobKind::Rtmp(url),
+                        None => {
+                            report.failed("an RTMP push needs a target", None).await;
+                            continue;
+                        }
+                    },
+                    other => {
+                        let why = format!("`{other}` egress is not supported yet");
+                        report.failed(&why, None).await;
+                        continue;
                     }
-                    _ => {}
+                };
+                let job = CompositeJob {
+                    id: egress_id.clone(),
+                    kind,
+                    call_cid: event.call_cid,
+                    preset,
+                    backstage,
+                };
+                let (stop, stopped) = oneshot::channel();
+                tracing::info!(egress = %job.id, call_cid = %job.call_cid, kind = job.kind.name(), "egress starts");
+                let task = tokio::spawn(job::run(job, config.clone(), stopped, report));
+                running.insert(
+                    egress_id,
+                    Running {
+                        stop: Some(stop),
+                        task,
+                    },
+                );
+            }
+            EventKind::EgressStopRequested { egress_id } => {
+                if let Some(stop) = running.get_mut(&egress_id).and_then(|j| j.stop.take()) {
+                    let _ = stop.send(());
                 }
             }
-        })
+            _ => {}
+        }
     }
+    // Shutting down: every running job finishes its output and reports.
+    tracing::info!(
+        jobs = running.len(),
+        "egress draining: finishing running jobs"
+    );
+    let mut finished = Vec::new();
+    for (id, job) in running {
+        if let Some(stop) = job.stop {
+            let _ = stop.send(());
+        }
+        let _ = job.task.await;
+        finished.push(id);
+    }
+    finished
 }
 
 /// Publishes one job's state changes.

@@ -57,6 +57,7 @@ pub async fn start(
     preset: Option<String>,
     subject: Option<Subject>,
 ) -> ApiResult<Egress> {
+    state.refuse_if_draining()?;
     if ctx.call.ended_at.is_some() {
         return Err(ApiError::conflict("call_ended", "the call has ended"));
     }

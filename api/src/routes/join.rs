@@ -75,6 +75,7 @@ pub async fn join(
     CallPath(cid): CallPath,
     OptionalJson(req): OptionalJson<JoinRequest>,
 ) -> ApiResult<axum::Json<JoinResponse>> {
+    state.refuse_if_draining()?;
     let Some(user) = caller.user().cloned() else {
         return Err(ApiError::forbidden(
             "user_token_required",

@@ -26,6 +26,7 @@ pub async fn healthz() -> axum::Json<Health> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<axum::Json<Health>> {
+    state.refuse_if_draining()?;
     state.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "not ready");
         ApiError::new(

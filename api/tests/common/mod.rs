@@ -151,6 +151,7 @@ impl App {
                 egress: policy,
             }),
             files: Arc::new(TestLinks),
+            draining: Arc::default(),
         };
         App {
             state,

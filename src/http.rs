@@ -1,0 +1,89 @@
+//! The HTTP listener. axum's own `serve` sets no deadlines; this is hyper
+//! with a deadline for reading a request's headers (half a request left
+//! open is dropped), a deadline for answering one, and a graceful shutdown
+//! that gives open connections a bounded time.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+/// A client must send a request's headers within this.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request must be answered within this (a WebSocket upgrade or a file
+/// download answers at once; their streams are not limited by it).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Answers 408 `{code, message}` for requests not answered in time.
+pub async fn deadline(req: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(timeout = ?REQUEST_TIMEOUT, "request not answered in time");
+            let body = serde_json::json!({
+                "code": "request_timeout",
+                "message": format!("the request was not answered within {REQUEST_TIMEOUT:?}"),
+            });
+            (StatusCode::REQUEST_TIMEOUT, axum::Json(body)).into_response()
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `stop`; then closes the listener and
+/// gives open connections `grace` to finish before dropping them.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    stop: impl Future<Output = ()>,
+    grace: Duration,
+) {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors, say: wait rather than spin.
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let service = TowerToHyperService::new(app.clone());
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "HTTP connection ended with an error");
+                    }
+                });
+            }
+            _ = &mut stop => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(grace) => {
+            tracing::warn!(?grace, "connections still open after the shutdown deadline: closing them");
+        }
+    }
+}
