@@ -335,6 +335,30 @@ async fn bad_keys_and_garbage_are_refused_and_good_streams_go_on() {
         .and_then(|a| a.split('/').next())
         .unwrap()
         .to_owned();
+    // A client that trickles a byte every 2 s never publishes: it is
+    // dropped 10 s after it connected, however it keeps the line busy.
+    let trickle = {
+        let rtmp = rtmp.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let mut s = std::net::TcpStream::connect(&rtmp).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            s.write_all(&[3]).unwrap();
+            for _ in 0..15 {
+                let mut byte = [0u8; 1536];
+                match std::io::Read::read(&mut s, &mut byte) {
+                    Ok(0) => return started.elapsed(),
+                    Ok(_) => {}
+                    Err(_) => {
+                        if s.write_all(&[0]).is_err() {
+                            return started.elapsed();
+                        }
+                    }
+                }
+            }
+            started.elapsed()
+        })
+    };
     // A client that connects and says nothing is dropped after 10 s.
     let idle_at = Instant::now();
     let idle = {
@@ -378,9 +402,10 @@ async fn bad_keys_and_garbage_are_refused_and_good_streams_go_on() {
             let mut chunk = vec![0x04, 0, 0, 0, 0xff, 0xff, 0xff, 9, 1, 0, 0, 0];
             chunk.extend_from_slice(&[0x17; 100]);
             oversized.raw(&chunk).unwrap();
+            // The 16 MiB announcement is refused at its header, not buffered.
             (
                 malformed.closed_within(Duration::from_secs(5)),
-                oversized.closed_within(Duration::from_secs(15)),
+                oversized.closed_within(Duration::from_secs(2)),
             )
         })
     };
@@ -412,18 +437,55 @@ async fn bad_keys_and_garbage_are_refused_and_good_streams_go_on() {
         (true, true),
         "malformed and oversized publishers stayed"
     );
+    let trickled_for = trickle.await.unwrap();
+    assert!(
+        (Duration::from_secs(9)..Duration::from_secs(14)).contains(&trickled_for),
+        "the trickling connection was closed after {trickled_for:?}"
+    );
     let idle_for = idle.await.unwrap();
     assert!(
         (Duration::from_secs(9)..Duration::from_secs(20)).contains(&idle_for),
         "the idle connection was closed after {idle_for:?}"
     );
     println!(
-        "wrong key refused; good stream kept going ({} then {} frames) through garbage, a truncated handshake, a malformed H.264 tag and an oversized message; idle connection closed after {idle_for:?}",
+        "wrong key refused; good stream kept going ({} then {} frames) through garbage, a truncated handshake, a malformed H.264 tag and an oversized message; idle connection closed after {idle_for:?}, trickling one after {trickled_for:?}",
         before.video.len(),
         during.video.len()
     );
     drop(ffmpeg);
     bob.leave().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtmp_connections_are_capped_per_address() {
+    let call = Call::start();
+    let address = ingest_address(&call, "caps").await;
+    let rtmp = address
+        .strip_prefix("rtmp://")
+        .and_then(|a| a.split('/').next())
+        .unwrap()
+        .to_owned();
+    let refused = tokio::task::spawn_blocking(move || {
+        // Eight silent connections are held; the ninth is closed at once.
+        let held: Vec<std::net::TcpStream> = (0..8)
+            .map(|_| std::net::TcpStream::connect(&rtmp).unwrap())
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let mut ninth = std::net::TcpStream::connect(&rtmp).unwrap();
+        ninth
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .unwrap();
+        let started = Instant::now();
+        let closed = matches!(
+            std::io::Read::read(&mut ninth, &mut [0u8; 16]),
+            Ok(0) | Err(_)
+        ) && started.elapsed() < Duration::from_secs(2);
+        drop(held);
+        closed
+    })
+    .await
+    .unwrap();
+    assert!(refused, "a ninth connection from one address was served");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -175,6 +175,37 @@ async fn a_full_call_refuses_at_the_sfu() {
     assert!(refused.body.contains("call_full"), "{}", refused.body);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_ends_itself_at_its_max_duration() {
+    let call = Call::start();
+    api(
+        &call,
+        Method::POST,
+        "/calls/default/short",
+        json!({"data": {"settings_override": {"limits": {"max_duration_seconds": 3}}}}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let alice = call.join("alice", "default:short").await;
+    let s = alice
+        .wait_for(WAIT, |s| s.closed.is_some())
+        .await
+        .unwrap_or_else(|s| panic!("the call outlived its max duration: {s:?}"));
+    let lasted = started.elapsed();
+    println!(
+        "max_duration_seconds = 3: ended after {lasted:?} ({:?})",
+        s.closed
+    );
+    assert!(lasted >= Duration::from_secs(3), "ended after {lasted:?}");
+    let body = api(&call, Method::GET, "/calls/default/short", json!(null)).await;
+    assert!(body["call"]["ended_at"].is_string(), "{body}");
+    let user = call.token(&["user", "--user", "bob"]);
+    let refused = api::join(&call.onair.url, &user, "default:short", false)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status, 409, "{}", refused.body);
+}
+
 /// The dev key pair `onair dev` keeps in its data dir.
 fn dev_key(data: &Path) -> ApiKey {
     let text = std::fs::read_to_string(data.join("keys.toml")).unwrap();

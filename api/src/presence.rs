@@ -13,6 +13,44 @@ use crate::domain::{EgressState, Participant};
 use crate::state::AppState;
 use crate::store::StoreResult;
 
+/// Ends every call whose session has lasted its `max_duration_seconds`.
+async fn end_overdue_calls(state: &AppState) -> Result<(), (String, crate::error::ApiError)> {
+    let now = Utc::now();
+    let sessions = state
+        .store
+        .open_sessions()
+        .await
+        .map_err(|e| (String::new(), e.into()))?;
+    for session in sessions {
+        let fail = |e: crate::error::ApiError| (session.call_cid.clone(), e);
+        let Some(mut call) = state
+            .store
+            .get_call(&session.call_cid)
+            .await
+            .map_err(|e| fail(e.into()))?
+        else {
+            continue;
+        };
+        if call.ended_at.is_some() {
+            continue;
+        }
+        let call_type = crate::context::call_type(state, &call.cid.call_type)
+            .await
+            .map_err(fail)?;
+        let settings = crate::context::effective_settings(&call_type, &call);
+        let Some(max) = settings.limits.max_duration_seconds else {
+            continue;
+        };
+        if now - session.started_at >= chrono::Duration::seconds(max.into()) {
+            tracing::info!(call_cid = %call.cid, max, "the call reached its max_duration_seconds");
+            crate::routes::calls::end_call(state, &mut call, Some("max_duration"))
+                .await
+                .map_err(fail)?;
+        }
+    }
+    Ok(())
+}
+
 /// A running egress job whose worker has not reported for this long has
 /// failed (workers report every few seconds, and before finishing a file).
 pub const EGRESS_SILENCE: Duration = Duration::from_secs(15);
@@ -32,6 +70,9 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                 _ = sweep.tick() => {
                     if let Err(e) = fail_silent_egress(&state).await {
                         tracing::warn!(error = %e, "sweeping silent egress jobs failed");
+                    }
+                    if let Err(e) = end_overdue_calls(&state).await {
+                        tracing::warn!(call_cid = %e.0, error = %e.1.body.message, "ending an overdue call failed");
                     }
                     continue;
                 }

@@ -157,7 +157,7 @@ async fn livestream_backstage_go_live_end(backend: Backend) {
             EventKind::LiveStarted,
             EventKind::LiveStopped,
             EventKind::LiveStarted,
-            EventKind::CallEnded,
+            EventKind::CallEnded { reason: None },
             EventKind::SessionEnded { session_id },
         ]
     );

@@ -32,7 +32,12 @@ pub enum EventKind {
     LiveStopped,
     /// The call ended: disconnect everyone.
     #[serde(rename = "call.ended")]
-    CallEnded,
+    CallEnded {
+        /// Why, when it ended by itself (`max_duration`); none when ended
+        /// through the API.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// The call was deleted.
     #[serde(rename = "call.deleted")]
     CallDeleted,
@@ -187,7 +192,7 @@ mod tests {
             serde_json::json!({"call_cid": "a:b", "created_at_ms": 1, "type": "call.ended"});
         assert_eq!(
             serde_json::from_value::<Event>(ended).unwrap().kind,
-            EventKind::CallEnded
+            EventKind::CallEnded { reason: None }
         );
     }
 }

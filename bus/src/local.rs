@@ -77,12 +77,15 @@ mod tests {
         bus.publish(Event::new("a:b", 1, EventKind::LiveStarted))
             .await
             .unwrap();
-        bus.publish(Event::new("a:b", 2, EventKind::CallEnded))
+        bus.publish(Event::new("a:b", 2, EventKind::CallEnded { reason: None }))
             .await
             .unwrap();
         for s in [&mut s1, &mut s2] {
             assert_eq!(s.recv().await.unwrap().kind, EventKind::LiveStarted);
-            assert_eq!(s.recv().await.unwrap().kind, EventKind::CallEnded);
+            assert_eq!(
+                s.recv().await.unwrap().kind,
+                EventKind::CallEnded { reason: None }
+            );
         }
     }
 

@@ -600,17 +600,26 @@ impl Room {
                     }
                 }
             }
-            EventKind::CallEnded | EventKind::CallDeleted => {
-                tracing::info!(room = %self.name, "call ended: disconnecting everyone");
-                let leave = leave_request(
-                    lk::DisconnectReason::RoomClosed,
-                    lk::leave_request::Action::Disconnect,
-                );
-                for member in self.members.values() {
-                    member.out.send(leave.clone());
-                }
+            EventKind::CallEnded { reason } => {
+                tracing::info!(room = %self.name, ?reason, "call ended: disconnecting everyone");
+                self.close();
+            }
+            EventKind::CallDeleted => {
+                tracing::info!(room = %self.name, "call deleted: disconnecting everyone");
+                self.close();
             }
             _ => {}
+        }
+    }
+
+    /// Sends everyone away: the call is over.
+    fn close(&self) {
+        let leave = leave_request(
+            lk::DisconnectReason::RoomClosed,
+            lk::leave_request::Action::Disconnect,
+        );
+        for member in self.members.values() {
+            member.out.send(leave.clone());
         }
     }
 

@@ -523,30 +523,35 @@ pub async fn end(
             format!("call `{cid}` has ended already"),
         ));
     }
+    end_call(&state, &mut ctx.call, None).await?;
+    Ok(axum::Json(CallResponse {
+        call: call_view(&state, &ctx).await?,
+    }))
+}
+
+/// Ends `call` and its open session, and tells everyone on the bus
+/// (`reason` when it ended by itself).
+pub async fn end_call(state: &AppState, call: &mut Call, reason: Option<&str>) -> ApiResult<()> {
     let now = Utc::now();
-    ctx.call.ended_at = Some(now);
-    ctx.call.updated_at = now;
-    state.store.update_call(&ctx.call).await?;
-    let ended_session = current_open_session(&state, &ctx.call).await?;
+    call.ended_at = Some(now);
+    call.updated_at = now;
+    state.store.update_call(call).await?;
+    let ended_session = current_open_session(state, call).await?;
     if let Some(mut session) = ended_session.clone() {
         session.ended_at = Some(now);
         state.store.update_session(&session).await?;
     }
-    tracing::info!(call_cid = %cid, "call ended");
-    context::publish(&state, &cid, EventKind::CallEnded).await;
+    let cid = &call.cid;
+    tracing::info!(call_cid = %cid, ?reason, "call ended");
+    let reason = reason.map(str::to_owned);
+    context::publish(state, cid, EventKind::CallEnded { reason }).await;
     if let Some(session) = ended_session {
-        context::publish(
-            &state,
-            &cid,
-            EventKind::SessionEnded {
-                session_id: session.id,
-            },
-        )
-        .await;
+        let kind = EventKind::SessionEnded {
+            session_id: session.id,
+        };
+        context::publish(state, cid, kind).await;
     }
-    Ok(axum::Json(CallResponse {
-        call: call_view(&state, &ctx).await?,
-    }))
+    Ok(())
 }
 
 /// The call's current session if it has not ended.

@@ -108,6 +108,8 @@ pub trait Store: Send + Sync + 'static {
     async fn update_session(&self, session: &Session) -> StoreResult<()>;
     /// A call's sessions, oldest first.
     async fn list_sessions(&self, cid: &str) -> StoreResult<Vec<Session>>;
+    /// Every session that has not ended, oldest first.
+    async fn open_sessions(&self) -> StoreResult<Vec<Session>>;
 
     /// Records a media connection (`false` if the call does not exist).
     async fn participant_joined(&self, participant: &Participant) -> StoreResult<bool>;

@@ -350,6 +350,14 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn open_sessions(&self) -> StoreResult<Vec<Session>> {
+                let rows: Vec<SessionRow> =
+                    sqlx::query_as("SELECT * FROM sessions WHERE ended_at IS NULL ORDER BY started_at, id")
+                        .fetch_all(&self.pool)
+                        .await?;
+                convert(rows)
+            }
+
             async fn list_sessions(&self, cid: &str) -> StoreResult<Vec<Session>> {
                 let rows: Vec<SessionRow> =
                     sqlx::query_as("SELECT * FROM sessions WHERE call_cid = $1 ORDER BY started_at, id")

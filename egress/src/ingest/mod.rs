@@ -16,6 +16,7 @@
 //! into the same call replaces the first (the SFU keeps the newer of two
 //! sessions with one identity).
 
+pub mod chunks;
 pub mod flv;
 pub mod rtmp;
 pub mod stream;

@@ -1,11 +1,13 @@
 //! The RTMP server OBS streams to. Each connection is its own task: the
 //! handshake, then an `rml_rtmp` server session fed with the bytes read
 //! (sans-IO), whose packets are written back and whose events drive the
-//! [`Stream`]. A connection that sends garbage, stalls, or is refused is
-//! closed with a log line; the others go on.
+//! [`Stream`]. A connection that sends garbage, stalls, is refused, does
+//! not publish in time, announces oversized messages, or comes over the
+//! connection caps is closed with a log line; the others go on.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
@@ -14,13 +16,65 @@ use rml_rtmp::sessions::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::chunks::{ChunkError, ChunkGuard};
 use super::stream::Stream;
 use super::{authorize, IngestConfig, Target};
 
 /// A connection silent this long (mid-handshake, or mid-stream) is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// From its first byte, a connection must have published with a valid
+/// key within this, however it trickles its bytes.
+const ADMIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// RTMP connections open at once, in all.
+const MAX_CONNECTIONS: usize = 256;
+/// RTMP connections open at once from one address.
+const MAX_PER_ADDRESS: usize = 8;
+
+/// Who is connected, to hold the caps.
+#[derive(Default)]
+struct Open {
+    total: usize,
+    by_address: HashMap<IpAddr, usize>,
+}
+
+/// A connection counted in [`Open`] until dropped.
+struct Slot {
+    open: Arc<Mutex<Open>>,
+    ip: IpAddr,
+}
+
+impl Slot {
+    /// Counts a connection from `ip`, unless a cap is reached.
+    fn take(open: &Arc<Mutex<Open>>, ip: IpAddr) -> Option<Slot> {
+        let mut o = open.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = o.by_address.get(&ip).copied().unwrap_or(0);
+        if o.total >= MAX_CONNECTIONS || mine >= MAX_PER_ADDRESS {
+            return None;
+        }
+        o.total += 1;
+        o.by_address.insert(ip, mine + 1);
+        Some(Slot {
+            open: open.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut o = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        o.total -= 1;
+        if let Some(n) = o.by_address.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                o.by_address.remove(&self.ip);
+            }
+        }
+    }
+}
 
 /// Why a connection was closed.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +83,10 @@ enum ConnectionError {
     Io(#[from] std::io::Error),
     #[error("no data for {0:?}")]
     Idle(Duration),
+    #[error("not publishing {0:?} after connecting")]
+    NotPublishing(Duration),
+    #[error("{0}")]
+    Chunk(#[from] ChunkError),
     #[error("handshake: {0}")]
     Handshake(String),
     #[error("RTMP session: {0}")]
@@ -45,6 +103,7 @@ fn session_error(e: ServerSessionError) -> ConnectionError {
 
 /// Accepts RTMP connections on `listener` until the process ends.
 pub async fn serve(listener: TcpListener, config: Arc<IngestConfig>) {
+    let open = Arc::new(Mutex::new(Open::default()));
     loop {
         let (socket, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -54,10 +113,15 @@ pub async fn serve(listener: TcpListener, config: Arc<IngestConfig>) {
                 continue;
             }
         };
+        let Some(slot) = Slot::take(&open, peer.ip()) else {
+            tracing::warn!(%peer, "RTMP connection refused: too many open ({MAX_CONNECTIONS} in all, {MAX_PER_ADDRESS} per address)");
+            continue;
+        };
         let config = config.clone();
         let span = tracing::info_span!("rtmp", %peer, call_cid = tracing::field::Empty);
         tokio::spawn(
             async move {
+                let _slot = slot;
                 match connection(socket, peer, &config).await {
                     Ok(()) => tracing::info!("RTMP connection closed"),
                     Err(e) => tracing::warn!(error = %e, "RTMP connection closed"),
@@ -68,12 +132,20 @@ pub async fn serve(listener: TcpListener, config: Arc<IngestConfig>) {
     }
 }
 
-/// Reads some bytes, or fails after [`IDLE_TIMEOUT`] without any.
-async fn read(socket: &mut TcpStream, buf: &mut [u8]) -> Result<usize, ConnectionError> {
-    tokio::time::timeout(IDLE_TIMEOUT, socket.read(buf))
-        .await
-        .map_err(|_| ConnectionError::Idle(IDLE_TIMEOUT))?
-        .map_err(ConnectionError::from)
+/// Reads some bytes; fails after [`IDLE_TIMEOUT`] without any, or at
+/// `admit_by` if the client is not publishing yet.
+async fn read(
+    socket: &mut TcpStream,
+    buf: &mut [u8],
+    admit_by: Option<Instant>,
+) -> Result<usize, ConnectionError> {
+    let idle = Instant::now() + IDLE_TIMEOUT;
+    let until = admit_by.map_or(idle, |a| a.min(idle));
+    match tokio::time::timeout_at(until, socket.read(buf)).await {
+        Ok(read) => read.map_err(ConnectionError::from),
+        Err(_) if until < idle => Err(ConnectionError::NotPublishing(ADMIT_TIMEOUT)),
+        Err(_) => Err(ConnectionError::Idle(IDLE_TIMEOUT)),
+    }
 }
 
 async fn connection(
@@ -82,10 +154,11 @@ async fn connection(
     config: &IngestConfig,
 ) -> Result<(), ConnectionError> {
     socket.set_nodelay(true)?;
+    let admit_by = Instant::now() + ADMIT_TIMEOUT;
     let mut buf = vec![0u8; 64 * 1024];
     let mut handshake = Handshake::new(PeerType::Server);
     let leftover = loop {
-        let n = read(&mut socket, &mut buf).await?;
+        let n = read(&mut socket, &mut buf, Some(admit_by)).await?;
         if n == 0 {
             return Err(ConnectionError::Handshake(
                 "closed during the handshake".into(),
@@ -116,22 +189,27 @@ async fn connection(
         finished: false,
     };
     conn.flush(&mut socket, &mut session, config).await?;
+    let mut guard = ChunkGuard::default();
+    guard.check(&leftover)?;
     conn.pending = session.handle_input(&leftover).map_err(session_error)?;
     conn.flush(&mut socket, &mut session, config).await?;
     let outcome = loop {
         // Transcoded frames go out while waiting for more input.
         let n = match &mut conn.stream {
             Some(stream) => tokio::select! {
-                n = read(&mut socket, &mut buf) => n,
+                n = read(&mut socket, &mut buf, None) => n,
                 _ = stream.send_transcoded() => continue,
             },
-            None => read(&mut socket, &mut buf).await,
+            None => read(&mut socket, &mut buf, Some(admit_by)).await,
         };
         let n = match n {
             Ok(0) => break Ok(()),
             Ok(n) => n,
             Err(e) => break Err(e),
         };
+        if let Err(e) = guard.check(&buf[..n]) {
+            break Err(e.into());
+        }
         match session.handle_input(&buf[..n]) {
             Ok(results) => conn.pending = results,
             Err(e) => break Err(session_error(e)),
