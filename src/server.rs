@@ -118,7 +118,7 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
     let split = !(has(Role::Api) && has(Role::Sfu) && has(Role::Egress));
     let bus: Arc<dyn Bus> = match &config.redis_url {
         Some(url) => Arc::new(
-            RedisBus::connect(url)
+            RedisBus::connect(url, bus_key(&keys)?)
                 .await
                 .context("connecting to the Redis bus (redis_url)")?,
         ),
@@ -216,6 +216,13 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
         demo: None,
     };
     run(listener, node, &config).await
+}
+
+/// The key that signs the bus between nodes: derived from the primary API
+/// secret, which every node of a cluster shares.
+fn bus_key(keys: &KeySet) -> anyhow::Result<onair_bus::BusKey> {
+    let key = keys.primary().context("no API key")?;
+    Ok(onair_bus::BusKey::derive(&key.secret))
 }
 
 /// API secrets shorter than this are refused by `onair serve`.

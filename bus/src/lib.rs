@@ -10,6 +10,9 @@
 //! which is why events are plain serde types and subscriptions are fed from a
 //! local broadcast channel whatever the transport.
 //!
+//! Messages between nodes are signed ([`BusKey`]): a node drops what
+//! anyone else put on Redis.
+//!
 //! Besides broadcasting, the bus hands out *claims*: when several nodes could
 //! take the same work (two egress workers seeing one job request), the one
 //! whose [`Bus::claim`] succeeds does it.
@@ -17,10 +20,12 @@
 mod event;
 mod local;
 mod redis;
+mod seal;
 
 pub use event::{Event, EventKind};
 pub use local::LocalBus;
 pub use redis::RedisBus;
+pub use seal::{BusKey, SealError};
 
 use std::time::Duration;
 

@@ -7,7 +7,9 @@
 //! Redis) as everyone else's. The listener reconnects and subscribes again if
 //! Redis goes away; events published while it was gone are lost, as they are
 //! for any pub/sub subscriber, which is why the API also keeps its state in
-//! the store and the SFU and egress re-read what they need.
+//! the store and the SFU and egress re-read what they need. Every message
+//! is signed with the cluster's [`BusKey`]; unsigned or forged ones are
+//! dropped with a log line.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +20,7 @@ use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use tokio::sync::{broadcast, oneshot};
 
-use crate::{Bus, BusError, Event, Subscription};
+use crate::{Bus, BusError, BusKey, Event, Subscription};
 
 /// The pub/sub channel every node publishes to and listens on.
 const CHANNEL: &str = "onair:events";
@@ -33,29 +35,33 @@ const RECONNECT: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct RedisBus {
     conn: ConnectionManager,
+    key: BusKey,
     tx: broadcast::Sender<Event>,
     /// Dropped with the last clone, which ends the listener.
     _listening: Arc<oneshot::Sender<()>>,
 }
 
 impl RedisBus {
-    /// Connects to `url` (`redis://host:port[/db]`) and starts listening.
-    /// Once this returns, every event published anywhere reaches [`Bus::subscribe`]rs.
-    pub async fn connect(url: &str) -> Result<Self, BusError> {
+    /// Connects to `url` (`redis://host:port[/db]`) and starts listening;
+    /// messages are signed and checked with `key`. Once this returns,
+    /// every event published anywhere reaches [`Bus::subscribe`]rs.
+    pub async fn connect(url: &str, key: BusKey) -> Result<Self, BusError> {
         let client = redis::Client::open(url).map_err(transport)?;
         let conn = client.get_connection_manager().await.map_err(transport)?;
         let pubsub = listen(&client).await.map_err(transport)?;
         let (tx, _) = broadcast::channel(CAPACITY);
         let tx_relay = tx.clone();
         let (listening, dropped) = oneshot::channel();
+        let relay_key = key.clone();
         tokio::spawn(async move {
             tokio::select! {
-                _ = relay(client, pubsub, tx_relay) => {}
+                _ = relay(client, pubsub, tx_relay, relay_key) => {}
                 _ = dropped => {}
             }
         });
         Ok(Self {
             conn,
+            key,
             tx,
             _listening: Arc::new(listening),
         })
@@ -78,14 +84,15 @@ async fn relay(
     client: redis::Client,
     mut pubsub: redis::aio::PubSub,
     tx: broadcast::Sender<Event>,
+    key: BusKey,
 ) {
     loop {
         let mut messages = pubsub.into_on_message();
         while let Some(msg) = messages.next().await {
-            match serde_json::from_slice::<Event>(msg.get_payload_bytes()) {
+            match key.open(msg.get_payload_bytes(), now_ms()) {
                 // No local subscriber is not an error.
                 Ok(event) => drop(tx.send(event)),
-                Err(e) => tracing::warn!(error = %e, "malformed event on the bus; dropped"),
+                Err(e) => tracing::warn!(error = %e, "event on the bus dropped"),
             }
         }
         tracing::warn!("lost the Redis bus connection; reconnecting");
@@ -100,10 +107,19 @@ async fn relay(
     }
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 #[async_trait]
 impl Bus for RedisBus {
     async fn publish(&self, event: Event) -> Result<(), BusError> {
-        let json = serde_json::to_string(&event).map_err(|e| BusError::Transport(e.to_string()))?;
+        let json = self
+            .key
+            .seal(&event)
+            .map_err(|e| BusError::Transport(e.to_string()))?;
         let mut conn = self.conn.clone();
         let _receivers: i64 = conn.publish(CHANNEL, json).await.map_err(transport)?;
         Ok(())

@@ -2,14 +2,40 @@
 
 use std::time::Duration;
 
-use onair_bus::{Bus, Event, EventKind, RedisBus};
+use std::sync::OnceLock;
+
+use onair_bus::{Bus, BusKey, Event, EventKind, RedisBus};
 use onair_testkit::redis::Redis;
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(5);
 
+/// When this test process started, in ms: events are stamped from it
+/// (the bus refuses old ones) and told apart by their offset `n`.
+fn base() -> i64 {
+    static BASE: OnceLock<i64> = OnceLock::new();
+    *BASE.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    })
+}
+
 fn event(n: i64) -> Event {
-    Event::new("default:x", n, EventKind::CallUpdated)
+    Event::new("default:x", base() + n, EventKind::CallUpdated)
+}
+
+fn n_of(e: Event) -> i64 {
+    e.created_at_ms - base()
+}
+
+fn key() -> BusKey {
+    BusKey::derive("bus-test-secret-bus-test-secret-0123")
+}
+
+async fn connect(url: &str) -> RedisBus {
+    RedisBus::connect(url, key()).await.unwrap()
 }
 
 async fn next(sub: &mut onair_bus::Subscription) -> Event {
@@ -22,14 +48,14 @@ async fn next(sub: &mut onair_bus::Subscription) -> Event {
 #[tokio::test]
 async fn events_reach_every_node_once() {
     let redis = Redis::start();
-    let a = RedisBus::connect(&redis.url()).await.unwrap();
-    let b = RedisBus::connect(&redis.url()).await.unwrap();
+    let a = connect(&redis.url()).await;
+    let b = connect(&redis.url()).await;
     let (mut on_a, mut on_b) = (a.subscribe(), b.subscribe());
     a.publish(event(1)).await.unwrap();
     b.publish(event(2)).await.unwrap();
     for sub in [&mut on_a, &mut on_b] {
-        assert_eq!(next(sub).await.created_at_ms, 1);
-        assert_eq!(next(sub).await.created_at_ms, 2);
+        assert_eq!(n_of(next(sub).await), 1);
+        assert_eq!(n_of(next(sub).await), 2);
     }
     // Each node saw its own event once: nothing else is queued.
     assert!(timeout(Duration::from_millis(300), on_a.recv())
@@ -38,26 +64,48 @@ async fn events_reach_every_node_once() {
 }
 
 #[tokio::test]
-async fn garbage_on_the_channel_is_skipped() {
+async fn garbage_and_forgeries_on_the_channel_are_dropped() {
     let redis = Redis::start();
-    let bus = RedisBus::connect(&redis.url()).await.unwrap();
+    let bus = connect(&redis.url()).await;
     let mut sub = bus.subscribe();
     let client = redis::Client::open(redis.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let _: i64 = redis::cmd("PUBLISH")
-        .arg("onair:events")
-        .arg("{not json")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    // Someone with access to Redis (but not the API secret) tries to end
+    // a call and kick a user: plain JSON, a made-up signature, another key.
+    let kick = Event::new(
+        "default:x",
+        base(),
+        EventKind::UserKicked {
+            user_id: "alice".into(),
+        },
+    );
+    let ended = Event::new("default:x", base(), EventKind::CallEnded { reason: None });
+    let forged = [
+        "{not json".to_owned(),
+        serde_json::to_string(&kick).unwrap(),
+        format!("AAAA.{}", serde_json::to_string(&ended).unwrap()),
+        BusKey::derive("guessed-secret").seal(&kick).unwrap(),
+    ];
+    for message in forged {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg("onair:events")
+            .arg(message)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
     bus.publish(event(7)).await.unwrap();
-    assert_eq!(next(&mut sub).await.created_at_ms, 7);
+    assert_eq!(
+        next(&mut sub).await,
+        event(7),
+        "only the signed event arrives"
+    );
 }
 
 #[tokio::test]
 async fn the_bus_comes_back_after_redis_restarts() {
     let mut redis = Redis::start();
-    let bus = RedisBus::connect(&redis.url()).await.unwrap();
+    let bus = connect(&redis.url()).await;
     let mut sub = bus.subscribe();
     redis.restart();
     // Publishing fails while the connections come back; keep trying until
@@ -68,7 +116,7 @@ async fn the_bus_comes_back_after_redis_restarts() {
         n += 1;
         let _ = bus.publish(event(n)).await;
         if let Ok(Some(e)) = timeout(Duration::from_millis(500), sub.recv()).await {
-            assert!(e.created_at_ms <= n);
+            assert!(n_of(e) <= n);
             break;
         }
         assert!(
@@ -81,8 +129,8 @@ async fn the_bus_comes_back_after_redis_restarts() {
 #[tokio::test]
 async fn only_the_first_node_gets_a_claim() {
     let redis = Redis::start();
-    let a = RedisBus::connect(&redis.url()).await.unwrap();
-    let b = RedisBus::connect(&redis.url()).await.unwrap();
+    let a = connect(&redis.url()).await;
+    let b = connect(&redis.url()).await;
     let ttl = Duration::from_millis(300);
     assert!(a.claim("egress:1", ttl).await.unwrap());
     assert!(!b.claim("egress:1", ttl).await.unwrap());
@@ -95,7 +143,7 @@ async fn only_the_first_node_gets_a_claim() {
 #[tokio::test]
 async fn an_unreachable_redis_is_a_clear_error() {
     let port = onair_testkit::free_port();
-    let err = RedisBus::connect(&format!("redis://127.0.0.1:{port}"))
+    let err = RedisBus::connect(&format!("redis://127.0.0.1:{port}"), key())
         .await
         .err()
         .expect("nothing listens there");
