@@ -79,7 +79,13 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     println!("  Media (UDP):  {}", sfu.udp_addr());
     println!("  RTMP ingest:  {rtmp_url}/<type>:<id>  (OBS; stream key: a user token)");
     println!("  Data dir:     {}", data_dir.display());
-    let egress = egress_config(&config, &state.keys, &state.config.signal_url, storage)?;
+    let egress = egress_config(
+        &config,
+        &state.keys,
+        &state.config.signal_url,
+        &urls.public,
+        storage,
+    )?;
     let ingest = IngestConfig {
         api_url: urls.public.clone(),
         keys: state.keys.clone(),
@@ -183,7 +189,15 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
         _ => None,
     };
     let egress = match has(Role::Egress) {
-        true => Some(egress_config(&config, &keys, &urls.signal, storage)?),
+        true => {
+            // Push targets come from the API: this node's, or the one the SFU is on.
+            let api = match (&config.api_url, has(Role::Api)) {
+                (Some(url), _) => url.clone(),
+                (None, true) => format!("http://{addr}"),
+                (None, false) => urls.signal.replacen("ws", "http", 1),
+            };
+            Some(egress_config(&config, &keys, &urls.signal, &api, storage)?)
+        }
         false => None,
     };
     let ingest = rtmp.map(|listener| {
@@ -351,6 +365,7 @@ fn egress_config(
     config: &Config,
     keys: &KeySet,
     signal_url: &str,
+    api_url: &str,
     storage: Arc<dyn Storage>,
 ) -> anyhow::Result<EgressConfig> {
     Ok(EgressConfig {
@@ -360,6 +375,7 @@ fn egress_config(
         hls: config.hls,
         allow_private_targets: config.egress.allow_private_targets,
         rtmp_retry_for: config.egress.rtmp_retry_for,
+        api_url: api_url.to_owned(),
     })
 }
 

@@ -21,7 +21,7 @@ use crate::routes::{
         members::update, members::list, members::sessions,
         live::participants, live::kick_user, live::mute_users, blocks::block, blocks::unblock,
         recordings::start_recording, recordings::stop_recording, recordings::list_recordings,
-        hls::start_hls, hls::stop_hls, rtmp::add, rtmp::remove,
+        hls::start_hls, hls::stop_hls, rtmp::add, rtmp::remove, rtmp::target_of,
         ops::healthz, ops::readyz,
     ),
     components(schemas(crate::error::ErrorBody, crate::domain::CallSettings)),

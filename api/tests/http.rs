@@ -777,6 +777,7 @@ async fn health_and_openapi(backend: Backend) {
         (&format!("{c}/hls/stop"), "post"),
         (&format!("{c}/rtmp_broadcasts"), "post"),
         (&format!("{c}/rtmp_broadcasts/{{name}}"), "delete"),
+        ("/v1/egress/{id}/target", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
     ];
@@ -1170,16 +1171,32 @@ async fn rtmp_pushes_are_named_targets(backend: Backend) {
         !body.to_string().contains("secret-key"),
         "the key is not echoed: {body}"
     );
-    let target_seen = loop {
-        if let EventKind::EgressRequested { kind, target, .. } = events.recv().await.unwrap().kind {
+    let (id, target_seen) = loop {
+        if let EventKind::EgressRequested {
+            kind,
+            target,
+            egress_id,
+            ..
+        } = events.recv().await.unwrap().kind
+        {
             assert_eq!(kind, "rtmp");
-            break target;
+            break (egress_id, target);
         }
     };
+    // The stream key stays off the bus: the worker asks the API for it,
+    // with a server token.
+    assert_eq!(target_seen, None);
+    let path = format!("/v1/egress/{id}/target");
+    let (status, body) = app.get(&path, &host).await;
     assert_eq!(
-        target_seen.as_deref(),
-        Some("rtmp://127.0.0.1:1935/live/secret-key")
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("server_token_required"))
     );
+    let (status, body) = app.get(&path, &server_token()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["target"], "rtmp://127.0.0.1:1935/live/secret-key");
+    let (status, _) = app.get("/v1/egress/EG_nope/target", &server_token()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, body) = app.post(&add, &host, target("yt")).await;
     assert_eq!(
         (status, body["code"].as_str()),

@@ -13,6 +13,7 @@ use onair_bus::{Bus, Event, EventKind};
 use tokio::sync::oneshot;
 
 use crate::job::{self, CompositeJob, JobKind};
+use crate::push;
 use crate::storage::Storage;
 
 /// How long a claimed job request stays claimed (long past any retry of it).
@@ -33,6 +34,8 @@ pub struct EgressConfig {
     pub allow_private_targets: bool,
     /// How long an RTMP target may keep failing before its push fails.
     pub rtmp_retry_for: std::time::Duration,
+    /// The REST API, where a push's target (with its stream key) is fetched.
+    pub api_url: String,
 }
 
 /// The running egress service.
@@ -112,13 +115,8 @@ async fn serve(
                             continue;
                         }
                     },
-                    "rtmp" => match target {
-                        Some(url) => JobKind::Rtmp(url),
-                        None => {
-                            report.failed("an RTMP push needs a target", None).await;
-                            continue;
-                        }
-                    },
+                    // The target is fetched from the API when the job starts.
+                    "rtmp" => JobKind::Rtmp(target.unwrap_or_default()),
                     other => {
                         let why = format!("`{other}` egress is not supported yet");
                         report.failed(&why, None).await;
@@ -134,7 +132,13 @@ async fn serve(
                 };
                 let (stop, stopped) = oneshot::channel();
                 tracing::info!(egress = %job.id, call_cid = %job.call_cid, kind = job.kind.name(), "egress starts");
-                let task = tokio::spawn(job::run(job, config.clone(), stopped, report));
+                let config = config.clone();
+                let task = tokio::spawn(async move {
+                    match push::resolve(job, &config).await {
+                        Ok(job) => job::run(job, config, stopped, report).await,
+                        Err(why) => report.failed(&why, None).await,
+                    }
+                });
                 running.insert(
                     egress_id,
                     Running {

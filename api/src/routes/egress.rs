@@ -107,13 +107,25 @@ pub async fn start(
             format!("the call already has a running {}", kind.as_str()),
         ));
     }
+    // A push target holds its stream key: it stays in the store, and the
+    // worker fetches it (GET /v1/egress/{id}/target); a track sid travels.
+    let target = match (kind, subject) {
+        (EgressKind::Rtmp, Some(subject)) => {
+            state
+                .store
+                .put_egress_target(&job.id, &subject.target)
+                .await?;
+            None
+        }
+        (_, subject) => subject.map(|s| s.target),
+    };
     tracing::info!(call_cid = %cid, egress = %job.id, kind = kind.as_str(), %preset, "egress requested");
     let event = EventKind::EgressRequested {
         egress_id: job.id.clone(),
         kind: kind.as_str().into(),
         preset,
         backstage: ctx.settings.backstage.enabled && ctx.call.backstage,
-        target: subject.map(|p| p.target),
+        target,
     };
     context::publish(state, &ctx.call.cid, event).await;
     Ok(job)

@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{CALL}/hls/stop"), post(hls::stop_hls))
         .route(&format!("{CALL}/rtmp_broadcasts"), post(rtmp::add))
         .route(&format!("{CALL}/rtmp_broadcasts/{{name}}"), delete(rtmp::remove))
+        .route("/v1/egress/{id}/target", get(rtmp::target_of))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))

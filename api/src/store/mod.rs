@@ -108,6 +108,10 @@ pub trait Store: Send + Sync + 'static {
     async fn update_session(&self, session: &Session) -> StoreResult<()>;
     /// A call's sessions, oldest first.
     async fn list_sessions(&self, cid: &str) -> StoreResult<Vec<Session>>;
+    /// Keeps where RTMP push `egress_id` goes (a secret: its stream key).
+    async fn put_egress_target(&self, egress_id: &str, target: &str) -> StoreResult<()>;
+    /// Where RTMP push `egress_id` goes.
+    async fn egress_target(&self, egress_id: &str) -> StoreResult<Option<String>>;
     /// Every session that has not ended, oldest first.
     async fn open_sessions(&self) -> StoreResult<Vec<Session>>;
 

@@ -350,6 +350,24 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn put_egress_target(&self, egress_id: &str, target: &str) -> StoreResult<()> {
+                sqlx::query("INSERT INTO egress_targets (egress_id, target) VALUES ($1, $2)")
+                    .bind(egress_id)
+                    .bind(target)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn egress_target(&self, egress_id: &str) -> StoreResult<Option<String>> {
+                let row: Option<(String,)> =
+                    sqlx::query_as("SELECT target FROM egress_targets WHERE egress_id = $1")
+                        .bind(egress_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(|(t,)| t))
+            }
+
             async fn open_sessions(&self) -> StoreResult<Vec<Session>> {
                 let rows: Vec<SessionRow> =
                     sqlx::query_as("SELECT * FROM sessions WHERE ended_at IS NULL ORDER BY started_at, id")
