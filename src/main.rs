@@ -80,6 +80,9 @@ pub struct DevArgs {
     /// clients are handed fresh ones.
     #[arg(long, env = "ONAIR_JOIN_TOKEN_TTL", default_value = "10m", value_parser = humantime::parse_duration)]
     pub join_token_ttl: std::time::Duration,
+    /// How long download links (recordings, HLS) work, e.g. `1h`.
+    #[arg(long, env = "ONAIR_LINK_TTL", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub link_ttl: std::time::Duration,
     /// Let RTMP pushes go to loopback and private addresses (local tests).
     #[arg(long, env = "ONAIR_EGRESS_ALLOW_PRIVATE_TARGETS")]
     pub allow_private_targets: bool,

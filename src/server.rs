@@ -33,6 +33,7 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
         rtc_participant_timeout: args.rtc_participant_timeout,
         rtmp_listen: args.rtmp_listen,
         join_token_ttl: args.join_token_ttl,
+        link_ttl: args.link_ttl,
         egress: crate::config::EgressSection {
             allow_private_targets: args.allow_private_targets,
             ..Default::default()
@@ -431,7 +432,7 @@ struct Node {
 
 async fn run(listener: TcpListener, node: Node, config: &Config) -> anyhow::Result<()> {
     // Every node serves its data dir's files (recordings, live HLS) to link holders.
-    let mut app = LocalDir::router(&config.data_dir, node.keys);
+    let mut app = LocalDir::router(&config.data_dir, node.keys, config.link_ttl);
     let egress = node.egress.map(|egress| Egress::start(egress, node.bus));
     if let Some((listener, ingest)) = node.ingest {
         tracing::info!(addr = %listener.local_addr()?, "RTMP ingest listening");

@@ -267,7 +267,8 @@ async fn read_live(playlist: &str, seconds: u32, dir: &std::path::Path) -> std::
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hls_playlist_plays_while_live_and_closes_on_stop() {
-    let call = Call::start();
+    // Links last 8 s: the live playlist's must work past that while live.
+    let call = Call::start_with(&["--link-ttl", "8s"]);
     let alice = publisher(&call, "alice", "hls").await;
     let playlist = start_hls(&call, "hls", "360p").await;
     // Wait for three segments, then read five seconds the way a player would.
@@ -349,7 +350,11 @@ async fn hls_playlist_plays_while_live_and_closes_on_stop() {
         body["call"]["egress"]["hls"].is_null()
             || body["call"]["egress"]["hls"]["state"] == "ending"
     );
-    println!("HLS: read {duration:.2} s of H.264 + AAC from the live playlist, luma {luma:.0}; on stop the playlist lists all {segments} segments, a {replay:.2} s replay");
+    // link_ttl after the broadcast ended, its link stops working.
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let expired = reqwest::get(&playlist).await.unwrap();
+    assert_eq!(expired.status(), 401, "the link outlived the broadcast");
+    println!("HLS: read {duration:.2} s of H.264 + AAC from the live playlist, luma {luma:.0}; on stop the playlist lists all {segments} segments, a {replay:.2} s replay; the 8 s link worked while live and expired after");
     alice.leave().await;
 }
 

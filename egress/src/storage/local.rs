@@ -2,7 +2,9 @@
 //! `/files/{token}/{key}`. The token is a short-lived JWT naming the one
 //! file, or one directory (signed with the API key, so links work without a
 //! session and reach nothing else). It sits in the path so that relative
-//! URLs inside an HLS playlist carry it to the segments.
+//! URLs inside an HLS playlist carry it to the segments. A live broadcast
+//! outlives its token: a directory's link stays valid while its playlist
+//! is still being written, and `link_ttl` after it last was.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use onair_auth::token::{mint, verify_file};
-use onair_auth::{ApiKey, FileClaims, KeySet};
+use onair_auth::{ApiKey, AuthError, FileClaims, KeySet};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
@@ -41,11 +43,13 @@ impl LocalDir {
         }
     }
 
-    /// `GET /files/{token}/{key}`: the file, if the token grants it.
-    pub fn router(root: impl Into<PathBuf>, keys: Arc<KeySet>) -> Router {
+    /// `GET /files/{token}/{key}`: the file, if the token grants it
+    /// (links of live HLS directories: while live, and `link_ttl` after).
+    pub fn router(root: impl Into<PathBuf>, keys: Arc<KeySet>, link_ttl: Duration) -> Router {
         let files = Arc::new(FileRoute {
             root: root.into(),
             keys,
+            link_ttl,
         });
         Router::new()
             .route("/files/{token}/{*key}", get(serve))
@@ -100,6 +104,43 @@ fn grants(grant: &str, key: &str) -> bool {
 struct FileRoute {
     root: PathBuf,
     keys: Arc<KeySet>,
+    link_ttl: Duration,
+}
+
+impl FileRoute {
+    /// The claims of `token` if it grants access now: unexpired, or a
+    /// directory whose playlist was written within `link_ttl`.
+    fn claims(&self, token: &str) -> Result<FileClaims, AuthError> {
+        let now = unix_now();
+        match verify_file(token, &self.keys, now) {
+            Err(AuthError::Expired) => {
+                // Signature and shape still checked; only the time is not.
+                let claims = verify_file(token, &self.keys, 0)?;
+                let written = playlist_written(&self.root, &claims.file);
+                let live = written.is_some_and(|t| t + self.link_ttl.as_secs() > now);
+                if live && claims.file.ends_with('/') {
+                    Ok(claims)
+                } else {
+                    Err(AuthError::Expired)
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+/// When a playlist in directory `dir` (a key ending in `/`) was last
+/// written, in seconds since the epoch.
+fn playlist_written(root: &std::path::Path, dir: &str) -> Option<u64> {
+    let dir = resolve(root, dir.trim_end_matches('/')).ok()?;
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "m3u8"))
+        .filter_map(|e| e.metadata().ok()?.modified().ok())
+        .filter_map(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_secs())
+        .max()
 }
 
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
@@ -112,7 +153,7 @@ async fn serve(
     UrlPath((token, key)): UrlPath<(String, String)>,
     request: Request,
 ) -> Response {
-    match verify_file(&token, &files.keys, unix_now()) {
+    match files.claims(&token) {
         Ok(claims) if grants(&claims.file, &key) => {}
         Ok(_) => {
             return refuse(
