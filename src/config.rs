@@ -22,6 +22,7 @@
 //! max_rtmp_per_call = 5
 //! max_track_recordings_per_call = 16
 //! rtmp_retry_for = "5m"                            # a failing push target is given up after this
+//! min_free_space = 1073741824                      # bytes free in data_dir for a job to start
 //! [limits]                                       # what one client may ask of the SFU
 //! tracks_per_participant = 16
 //! ids_per_message = 100                            # track ids in one subscription/settings message
@@ -142,6 +143,9 @@ pub struct EgressSection {
     /// How long a push target may keep failing before the push fails.
     #[serde(with = "humantime_serde")]
     pub rtmp_retry_for: Duration,
+    /// Free bytes in the data dir below which no job starts (running ones
+    /// stop cleanly below half of it).
+    pub min_free_space: u64,
 }
 
 impl Default for EgressSection {
@@ -152,6 +156,7 @@ impl Default for EgressSection {
             max_rtmp_per_call: policy.max_rtmp_per_call,
             max_track_recordings_per_call: policy.max_track_recordings_per_call,
             rtmp_retry_for: Duration::from_secs(300),
+            min_free_space: 1 << 30,
         }
     }
 }

@@ -83,6 +83,9 @@ pub struct DevArgs {
     /// How long download links (recordings, HLS) work, e.g. `1h`.
     #[arg(long, env = "ONAIR_LINK_TTL", default_value = "1h", value_parser = humantime::parse_duration)]
     pub link_ttl: std::time::Duration,
+    /// Free bytes the data dir needs for an egress job to start.
+    #[arg(long, env = "ONAIR_EGRESS_MIN_FREE_SPACE", default_value_t = 1 << 30)]
+    pub min_free_space: u64,
     /// Let RTMP pushes go to loopback and private addresses (local tests).
     #[arg(long, env = "ONAIR_EGRESS_ALLOW_PRIVATE_TARGETS")]
     pub allow_private_targets: bool,

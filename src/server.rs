@@ -36,6 +36,7 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
         link_ttl: args.link_ttl,
         egress: crate::config::EgressSection {
             allow_private_targets: args.allow_private_targets,
+            min_free_space: args.min_free_space,
             ..Default::default()
         },
         ..Config::default()
@@ -377,6 +378,7 @@ fn egress_config(
         allow_private_targets: config.egress.allow_private_targets,
         rtmp_retry_for: config.egress.rtmp_retry_for,
         api_url: api_url.to_owned(),
+        min_free_space: config.egress.min_free_space,
     })
 }
 

@@ -561,6 +561,34 @@ async fn sigterm_finishes_recordings() {
     assert_eq!(support::probe::codecs(&info), ["aac", "h264"]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_recording_starts_on_a_full_disk() {
+    // Ask for more free space than any disk has.
+    let call = Call::start_with(&["--min-free-space", "1000000000000000000"]);
+    let alice = call.join("alice", "default:full").await;
+    alice.publish(camera(false)).await.unwrap();
+    let body = api(
+        &call,
+        Method::POST,
+        "/calls/default/full/recordings/start",
+        json!({}),
+    )
+    .await;
+    assert_eq!(body["recording"]["state"], "starting", "{body}");
+    let token = call.token(&["server"]);
+    let failed = support::call::recording_in(
+        &call.onair.url,
+        &token,
+        "/calls/default/full",
+        "failed",
+        WAIT,
+    )
+    .await;
+    let why = failed["error"].as_str().unwrap_or("");
+    assert!(why.starts_with("not enough disk space"), "{failed}");
+    println!("recording refused: {why}");
+}
+
 #[test]
 fn serve_refuses_short_secrets() {
     let dir = tempfile::tempdir().unwrap();

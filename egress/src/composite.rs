@@ -133,6 +133,15 @@ pub struct Composite {
     candidate: Option<(String, std::time::Instant)>,
 }
 
+/// A pipeline dropped without [`Composite::finish`] (an RTMP reconnect, a
+/// failure) is stopped first: GStreamer elements must not be disposed
+/// while playing.
+impl Drop for Composite {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
 impl Composite {
     /// Builds the pipeline writing to `output` and starts it.
     pub fn start(

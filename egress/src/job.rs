@@ -18,9 +18,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::composite::{Canvas, Composite, Output, VideoMode};
 use crate::hls::{HlsConfig, Segments};
-use crate::push;
 use crate::service::{EgressConfig, Reporter};
 use crate::track::{self, TrackFile};
+use crate::{disk, push};
 
 /// How often an active job reports its size and duration.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
@@ -252,6 +252,10 @@ async fn record_track(
         }
     };
     let (key, path) = (&out.key, &out.path);
+    if let Some(why) = disk::short_of(path, config.min_free_space) {
+        client.leave().await;
+        return Err((why, None));
+    }
     let mut file = match TrackFile::start(&first, path) {
         Ok(f) => f,
         Err(e) => {
@@ -282,6 +286,10 @@ async fn record_track(
             _ = tick.tick() => {
                 if let Some(e) = file.error() {
                     failure = Some(e);
+                    break;
+                }
+                if let Some(why) = disk::short_of(path, config.min_free_space / 2) {
+                    failure = Some(why);
                     break;
                 }
                 if let Err(e) = config.storage.flush(key).await {
@@ -326,6 +334,9 @@ async fn record(
         None => None,
     };
     let file = file.as_ref();
+    if let Some(why) = file.and_then(|f| disk::short_of(&f.path, config.min_free_space)) {
+        return Err((why, false));
+    }
     let output = job
         .output(file, &config.hls)
         .ok_or_else(|| ("not a composite job".to_owned(), false))?;
@@ -413,6 +424,10 @@ async fn record(
                 // ask for a keyframe every segment.
                 if let Some(sid) = composite.passed_through() {
                     client.request_keyframe(sid);
+                }
+                if let Some(why) = file.and_then(|f| disk::short_of(&f.path, config.min_free_space / 2)) {
+                    failure = Some(why);
+                    break;
                 }
                 if let Some(f) = file.filter(|_| job.kind == JobKind::Recording) {
                     // Upload what is complete; a failure is retried on the next tick.

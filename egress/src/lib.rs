@@ -7,6 +7,8 @@
 //! - [`composite`]: the GStreamer pipeline: decoded video in a grid, mixed
 //!   audio, H.264 + AAC, into fragmented MP4 (a killed worker still leaves a
 //!   playable file) or HLS segments with a live playlist.
+//! - [`disk`]: free space where jobs write: none started on a nearly full
+//!   disk, running ones stopped cleanly before it fills.
 //! - [`hls`]: HLS settings, and the full playlist written when a broadcast
 //!   ends (pure).
 //! - [`layout`]: where each video goes on the canvas (pure).
@@ -21,6 +23,7 @@
 //!   route; S3 with multipart upload while recording and presigned links.
 
 pub mod composite;
+pub mod disk;
 pub mod hls;
 pub mod ingest;
 pub mod job;

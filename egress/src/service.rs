@@ -36,6 +36,9 @@ pub struct EgressConfig {
     pub rtmp_retry_for: std::time::Duration,
     /// The REST API, where a push's target (with its stream key) is fetched.
     pub api_url: String,
+    /// No job starts with less free space where it writes; running ones
+    /// stop (files finished) below half of it.
+    pub min_free_space: u64,
 }
 
 /// The running egress service.

@@ -38,6 +38,13 @@ fn vp8_size(frame: &[u8]) -> Option<(i32, i32)> {
     Some((i32::from(w), i32::from(h)))
 }
 
+/// Stopped when dropped, finished or not (see [`Composite`](crate::composite::Composite)).
+impl Drop for TrackFile {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
 impl TrackFile {
     /// Starts writing the track whose first frame is `first` into `out`.
     /// A video track starts at a keyframe (the caller waits for one).
