@@ -210,4 +210,39 @@ async fn s3_storage_uploads_parts_as_the_file_grows() {
     let err = bad.finish("recordings/test/denied.mp4").await.unwrap_err();
     println!("wrong secret: {err}");
     assert!(err.to_string().contains("object store"), "{err}");
+    // After its retries, the failed upload keeps the local file and says where.
+    assert!(path.exists(), "the staged file was lost");
+    assert!(err.to_string().contains("the file is kept at"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_hangs_does_not_stall_the_recording() {
+    use onair_egress::{S3Config, S3Storage, Storage};
+    // A "store" that takes connections and never answers.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hung.local_addr().unwrap().port();
+    let staging = tempfile::tempdir().unwrap();
+    let config = S3Config {
+        endpoint: Some(format!("http://127.0.0.1:{port}")),
+        region: "us-east-1".into(),
+        bucket: "calls".into(),
+        access_key: "AKONAIRTEST".into(),
+        secret_key: "onair-test-secret".into(),
+        path_style: true,
+    };
+    let storage = S3Storage::new(&config, staging.path(), Duration::from_secs(60));
+    let key = "recordings/test/stuck.mp4";
+    let path = storage.local_path(key).unwrap();
+    std::fs::write(&path, vec![7u8; 9 * 1024 * 1024]).unwrap();
+    // Flushes are handed off: each returns at once while the upload hangs.
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        tokio::time::timeout(Duration::from_secs(1), storage.flush(key))
+            .await
+            .expect("the flush waited for the store")
+            .unwrap();
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(200), "a flush waited {took:?}");
+    }
+    drop(hung);
 }

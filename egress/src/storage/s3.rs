@@ -1,13 +1,21 @@
 //! [`S3Storage`]: any S3-compatible store (AWS, MinIO, Ceph, R2…). A job
 //! writes its file locally (a fragmented MP4 only grows), each
-//! [`Storage::flush`] uploads the complete 8 MiB parts of it as a
+//! [`Storage::flush`] starts uploading the complete 8 MiB parts of it as a
 //! multipart upload, and [`Storage::finish`] sends the rest and completes
 //! the upload — so a long recording is mostly uploaded when it ends.
 //! Links are presigned GETs.
+//!
+//! Uploads never hold up a recording: a flush hands the parts to a task of
+//! their own (one in flight per file; a flush while one runs is skipped,
+//! the next sends what accumulated), and each file has its own lock, so a
+//! slow store stalls no other file. A final upload that fails is retried
+//! with pauses; if it still fails, the local file is kept and the error
+//! says where.
 
 use std::collections::HashMap;
 use std::io::SeekFrom;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,6 +32,8 @@ use super::{file_size, resolve, staged, Storage, StorageError};
 
 /// Upload part size (S3 wants at least 5 MiB for all parts but the last).
 const PART: u64 = 8 * 1024 * 1024;
+/// Pauses before retrying a failed final upload.
+const FINISH_RETRIES: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(2)];
 
 /// Where and how to reach the store.
 #[derive(Clone, Serialize, Deserialize)]
@@ -68,13 +78,21 @@ struct Upload {
     sent: u64,
 }
 
+/// One file's upload (none before its first part), behind its own lock.
+type Slot = Arc<Mutex<Option<Upload>>>;
+
 /// Files in an S3 bucket, written locally under `staging` first.
 pub struct S3Storage {
+    inner: Arc<Inner>,
+}
+
+/// What the store and its upload tasks share.
+struct Inner {
     client: aws_sdk_s3::Client,
     bucket: String,
     staging: PathBuf,
     link_ttl: Duration,
-    uploads: Mutex<HashMap<String, Upload>>,
+    uploads: std::sync::Mutex<HashMap<String, Slot>>,
 }
 
 fn remote(e: impl std::error::Error) -> StorageError {
@@ -99,42 +117,61 @@ impl S3Storage {
         if let Some(endpoint) = &config.endpoint {
             builder = builder.endpoint_url(endpoint);
         }
-        Self {
+        let inner = Inner {
             client: aws_sdk_s3::Client::from_conf(builder.build()),
             bucket: config.bucket.clone(),
             staging: staging.into(),
             link_ttl,
-            uploads: Mutex::new(HashMap::new()),
+            uploads: std::sync::Mutex::new(HashMap::new()),
+        };
+        Self {
+            inner: Arc::new(inner),
         }
+    }
+}
+
+impl Inner {
+    /// The upload slot of `key`, made on first use.
+    fn slot(&self, key: &str) -> Slot {
+        let mut uploads = self.uploads.lock().unwrap_or_else(|e| e.into_inner());
+        uploads.entry(key.to_owned()).or_default().clone()
+    }
+
+    fn forget(&self, key: &str) {
+        let mut uploads = self.uploads.lock().unwrap_or_else(|e| e.into_inner());
+        uploads.remove(key);
     }
 
     /// Uploads the complete parts of `key` (with `last`, everything left).
-    async fn upload(&self, key: &str, last: bool) -> Result<(), StorageError> {
+    async fn upload(
+        &self,
+        key: &str,
+        state: &mut Option<Upload>,
+        last: bool,
+    ) -> Result<(), StorageError> {
         let path = resolve(&self.staging, key)?;
         let len = file_size(&path).await?;
-        let mut uploads = self.uploads.lock().await;
-        if !uploads.contains_key(key) {
-            let created = self
-                .client
-                .create_multipart_upload()
-                .bucket(&self.bucket)
-                .key(key)
-                .content_type(content_type(key))
-                .send()
-                .await
-                .map_err(remote)?;
-            let id = created
-                .upload_id()
-                .ok_or_else(|| StorageError::Remote("no upload id".into()))?;
-            let upload = Upload {
-                id: id.to_owned(),
-                parts: Vec::new(),
-                sent: 0,
-            };
-            uploads.insert(key.to_owned(), upload);
-        }
-        let Some(upload) = uploads.get_mut(key) else {
-            return Ok(());
+        let upload = match state {
+            Some(upload) => upload,
+            None => {
+                let created = self
+                    .client
+                    .create_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .content_type(content_type(key))
+                    .send()
+                    .await
+                    .map_err(remote)?;
+                let id = created
+                    .upload_id()
+                    .ok_or_else(|| StorageError::Remote("no upload id".into()))?;
+                state.insert(Upload {
+                    id: id.to_owned(),
+                    parts: Vec::new(),
+                    sent: 0,
+                })
+            }
         };
         let mut file = tokio::fs::File::open(&path)
             .await
@@ -178,6 +215,40 @@ impl S3Storage {
         }
         Ok(())
     }
+
+    /// Sends the rest of `key` and completes its upload; its size.
+    async fn complete(&self, key: &str, state: &mut Option<Upload>) -> Result<u64, StorageError> {
+        self.upload(key, state, true).await?;
+        let Some(upload) = state.as_ref() else {
+            return Ok(0);
+        };
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(&upload.id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(upload.parts.clone()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(remote)?;
+        Ok(upload.sent)
+    }
+
+    /// Leaves no half upload behind.
+    async fn abort(&self, key: &str, upload: &Upload) {
+        let _ = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(&upload.id)
+            .send()
+            .await;
+    }
 }
 
 fn content_type(key: &str) -> &'static str {
@@ -192,59 +263,69 @@ fn content_type(key: &str) -> &'static str {
 #[async_trait]
 impl Storage for S3Storage {
     fn local_path(&self, key: &str) -> Result<PathBuf, StorageError> {
-        staged(&self.staging, key)
+        staged(&self.inner.staging, key)
     }
 
     async fn flush(&self, key: &str) -> Result<(), StorageError> {
-        self.upload(key, false).await
+        // One upload in flight per file; a flush meanwhile is skipped.
+        let Ok(mut state) = self.inner.slot(key).try_lock_owned() else {
+            return Ok(());
+        };
+        let (inner, key) = (self.inner.clone(), key.to_owned());
+        tokio::spawn(async move {
+            if let Err(e) = inner.upload(&key, &mut state, false).await {
+                tracing::warn!(key, error = %e, "upload of a part failed; the next flush retries");
+            }
+        });
+        Ok(())
     }
 
     async fn finish(&self, key: &str) -> Result<u64, StorageError> {
-        let uploaded = self.upload(key, true).await;
-        let Some(upload) = self.uploads.lock().await.remove(key) else {
-            return uploaded.map(|_| 0);
+        let inner = &self.inner;
+        let slot = inner.slot(key);
+        // Waits for a part still in flight.
+        let mut state = slot.lock().await;
+        let mut pauses = FINISH_RETRIES.iter();
+        let failure = loop {
+            match inner.complete(key, &mut state).await {
+                Ok(size) => {
+                    inner.forget(key);
+                    let path = resolve(&inner.staging, key)?;
+                    let _ = tokio::fs::remove_file(&path).await;
+                    tracing::info!(key, size, bucket = %inner.bucket, "uploaded");
+                    return Ok(size);
+                }
+                Err(e) => match pauses.next() {
+                    Some(pause) => {
+                        tracing::warn!(key, error = %e, ?pause, "final upload failed; retrying");
+                        tokio::time::sleep(*pause).await;
+                    }
+                    None => break e,
+                },
+            }
         };
-        let completed = match uploaded {
-            Ok(()) => self
-                .client
-                .complete_multipart_upload()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(&upload.id)
-                .multipart_upload(
-                    CompletedMultipartUpload::builder()
-                        .set_parts(Some(upload.parts))
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(remote),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = completed {
-            // Leave no half upload behind (the local file stays).
-            let _ = self
-                .client
-                .abort_multipart_upload()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(&upload.id)
-                .send()
-                .await;
-            return Err(e);
+        if let Some(upload) = state.take() {
+            inner.abort(key, &upload).await;
         }
-        let path = resolve(&self.staging, key)?;
-        let _ = tokio::fs::remove_file(&path).await;
-        tracing::info!(key, size = upload.sent, bucket = %self.bucket, "uploaded");
-        Ok(upload.sent)
+        inner.forget(key);
+        let kept = resolve(&inner.staging, key)?;
+        let failure = match failure {
+            StorageError::Remote(why) => why,
+            other => other.to_string(),
+        };
+        Err(StorageError::Remote(format!(
+            "{failure}; the file is kept at {}",
+            kept.display()
+        )))
     }
 
     async fn url(&self, key: &str) -> String {
-        let presigned = match PresigningConfig::expires_in(self.link_ttl) {
+        let presigned = match PresigningConfig::expires_in(self.inner.link_ttl) {
             Ok(config) => {
-                self.client
+                self.inner
+                    .client
                     .get_object()
-                    .bucket(&self.bucket)
+                    .bucket(&self.inner.bucket)
                     .key(key)
                     .presigned(config)
                     .await
