@@ -78,6 +78,10 @@ impl onair_sfu::CallGate for LiveRoom {
         &self,
         _: onair_sfu::Entry<'_>,
     ) -> Result<onair_sfu::CallStatus, onair_sfu::Refusal> {
+        self.status("bench:room").await
+    }
+
+    async fn status(&self, _: &str) -> Result<onair_sfu::CallStatus, onair_sfu::Refusal> {
         Ok(onair_sfu::CallStatus {
             backstage: false,
             max_participants: None,

@@ -206,6 +206,36 @@ async fn a_call_ends_itself_at_its_max_duration() {
     assert_eq!(refused.status, 409, "{}", refused.body);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_bus_event_is_repaired_from_the_store() {
+    let call = Call::start();
+    let alice = call.join("alice", "default:lost").await;
+    // The call ends in the store while its event never travels (as when a
+    // subscriber lagged or Redis was down).
+    let db = call.data.path().join("onair.db");
+    let ended = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], timeout=10); \
+             t = int(time.time() * 1000); \
+             c.execute(\"UPDATE calls SET ended_at = ? WHERE cid = 'default:lost'\", (t,)); \
+             c.execute(\"UPDATE sessions SET ended_at = ? WHERE call_cid = 'default:lost'\", (t,)); c.commit()",
+        ])
+        .arg(&db)
+        .status()
+        .unwrap();
+    assert!(ended.success());
+    let started = std::time::Instant::now();
+    alice
+        .wait_for(WAIT, |s| s.closed.is_some())
+        .await
+        .unwrap_or_else(|s| panic!("the room never learnt the call ended: {s:?}"));
+    println!(
+        "a call ended without its event: room closed after {:?}",
+        started.elapsed()
+    );
+}
+
 /// The dev key pair `onair dev` keeps in its data dir.
 fn dev_key(data: &Path) -> ApiKey {
     let text = std::fs::read_to_string(data.join("keys.toml")).unwrap();

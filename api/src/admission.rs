@@ -5,6 +5,7 @@
 
 use crate::context::effective_settings;
 use crate::domain::lifecycle::{self, CallState};
+use crate::domain::{Call, CallSettings};
 use crate::store::{Store, StoreError};
 
 /// The call as the SFU must see it.
@@ -48,6 +49,42 @@ impl From<StoreError> for MediaRefusal {
     }
 }
 
+/// Call `cid` and its effective settings.
+async fn load(store: &dyn Store, cid: &str) -> Result<(Call, CallSettings), MediaRefusal> {
+    let call = store.get_call(cid).await?.ok_or(MediaRefusal::NoCall)?;
+    let call_type = store
+        .get_call_type(&call.cid.call_type)
+        .await?
+        .ok_or_else(|| MediaRefusal::Unavailable(format!("call type of `{cid}` is gone")))?;
+    let settings = effective_settings(&call_type, &call);
+    Ok((call, settings))
+}
+
+/// The state of call `cid` now: refused once it ended or is gone.
+pub async fn call_status(store: &dyn Store, cid: &str) -> Result<MediaAdmission, MediaRefusal> {
+    let (call, settings) = load(store, cid).await?;
+    let state = lifecycle::state(&call, &settings);
+    if state == CallState::Ended && !reopened(store, &call).await? {
+        return Err(MediaRefusal::Ended);
+    }
+    Ok(MediaAdmission {
+        backstage: state == CallState::Backstage,
+        max_participants: settings.limits.max_participants,
+    })
+}
+
+/// Whether an ended call has a session opened since (by a
+/// `join-ended-call` holder), which its room serves.
+async fn reopened(store: &dyn Store, call: &Call) -> Result<bool, MediaRefusal> {
+    let Some(id) = &call.current_session_id else {
+        return Ok(false);
+    };
+    Ok(store
+        .get_session(id)
+        .await?
+        .is_some_and(|s| s.ended_at.is_none()))
+}
+
 /// Whether `user` may enter call `cid` with `token`.
 ///
 /// A token that names a session admits while that session is open (a
@@ -60,7 +97,7 @@ pub async fn media_admission(
     user: &str,
     token: TokenFacts<'_>,
 ) -> Result<MediaAdmission, MediaRefusal> {
-    let call = store.get_call(cid).await?.ok_or(MediaRefusal::NoCall)?;
+    let (call, settings) = load(store, cid).await?;
     if store.is_blocked(cid, user).await? {
         return Err(MediaRefusal::Blocked);
     }
@@ -68,11 +105,6 @@ pub async fn media_admission(
     if kicked.is_some_and(|at| token.minted_at_ms <= at.timestamp_millis()) {
         return Err(MediaRefusal::Kicked);
     }
-    let call_type = store
-        .get_call_type(&call.cid.call_type)
-        .await?
-        .ok_or_else(|| MediaRefusal::Unavailable(format!("call type of `{cid}` is gone")))?;
-    let settings = effective_settings(&call_type, &call);
     let call_state = lifecycle::state(&call, &settings);
     match token.session {
         Some(id) => {

@@ -77,4 +77,9 @@ impl Refusal {
 pub trait CallGate: Send + Sync + 'static {
     /// Whether `entry` may enter its call, and the call's state.
     async fn admit(&self, entry: Entry<'_>) -> Result<CallStatus, Refusal>;
+
+    /// The state of call `cid` now ([`Refusal::Ended`] or
+    /// [`Refusal::NoCall`] once it is over): rooms reconcile with it, in
+    /// case a bus event was missed.
+    async fn status(&self, cid: &str) -> Result<CallStatus, Refusal>;
 }

@@ -24,7 +24,7 @@ mod stun;
 use std::sync::Arc;
 
 use onair_auth::KeySet;
-use onair_bus::Bus;
+use onair_bus::{Bus, EventKind};
 
 pub use gate::{CallGate, CallStatus, Entry, Refusal};
 pub use media::MediaConfig;
@@ -53,6 +53,34 @@ pub(crate) fn unix_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// How often rooms catch up with their call's state in the store.
+const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Repairs what a missed bus event (a lagging subscriber, Redis down)
+/// left wrong: every room gets its call's state from the store as if the
+/// events had arrived (they are idempotent), and rooms of ended or deleted
+/// calls are closed.
+async fn reconcile(rooms: room::Rooms, gate: Arc<dyn CallGate>) {
+    let mut tick = tokio::time::interval(RECONCILE_EVERY);
+    loop {
+        tick.tick().await;
+        for name in rooms.names() {
+            let kind = match gate.status(&name).await {
+                Ok(status) if status.backstage => EventKind::LiveStopped,
+                Ok(_) => EventKind::LiveStarted,
+                Err(Refusal::Ended) | Err(Refusal::NoCall) => EventKind::CallEnded {
+                    reason: Some("reconciled".into()),
+                },
+                Err(e) => {
+                    tracing::debug!(room = %name, error = %e, "cannot reconcile the room now");
+                    continue;
+                }
+            };
+            rooms.bus_event(&name, kind);
+        }
+    }
 }
 
 /// A running SFU: its HTTP routes and its media worker.
@@ -85,6 +113,7 @@ impl Sfu {
                 bus_rooms.bus_event(&event.call_cid, event.kind);
             }
         });
+        tokio::spawn(reconcile(rooms.clone(), gate.clone()));
         Ok(Sfu {
             signal: signal::Signal::new(keys, rooms, media, gate, counters, &config),
         })

@@ -162,6 +162,12 @@ impl Rooms {
         }
     }
 
+    /// The names of the rooms running here.
+    pub fn names(&self) -> Vec<String> {
+        let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        rooms.keys().cloned().collect()
+    }
+
     fn remove_closed(&self, name: &str) {
         let mut rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if rooms.get(name).is_some_and(|tx| tx.is_closed()) {
