@@ -236,6 +236,41 @@ async fn a_missed_bus_event_is_repaired_from_the_store() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_stop_is_repaired_from_the_store() {
+    let call = Call::start();
+    let alice = call.join("alice", "default:nostop").await;
+    alice.publish(camera(false)).await.unwrap();
+    let path = "/calls/default/nostop";
+    api(
+        &call,
+        Method::POST,
+        &format!("{path}/recordings/start"),
+        json!({}),
+    )
+    .await;
+    let token = call.token(&["server"]);
+    support::call::recording_in(&call.onair.url, &token, path, "active", WAIT).await;
+    // The API moves the job to `ending` while its stop event never travels.
+    let db = call.data.path().join("onair.db");
+    let stopped = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=10); \
+             c.execute(\"UPDATE egress SET state = 'ending' WHERE call_cid = 'default:nostop'\"); c.commit()",
+        ])
+        .arg(&db)
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let recording =
+        support::call::recording_in(&call.onair.url, &token, path, "complete", WAIT).await;
+    println!(
+        "a stop without its event: recording complete, {} ms",
+        recording["duration"]
+    );
+}
+
 /// The dev key pair `onair dev` keeps in its data dir.
 fn dev_key(data: &Path) -> ApiKey {
     let text = std::fs::read_to_string(data.join("keys.toml")).unwrap();

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    blocks, call_types, calls, hls, join, live, members, ops, recordings, rtmp, users,
+    blocks, call_types, calls, hls, jobs, join, live, members, ops, recordings, rtmp, users,
 };
 
 /// OnAir's REST API.
@@ -21,7 +21,7 @@ use crate::routes::{
         members::update, members::list, members::sessions,
         live::participants, live::kick_user, live::mute_users, blocks::block, blocks::unblock,
         recordings::start_recording, recordings::stop_recording, recordings::list_recordings,
-        hls::start_hls, hls::stop_hls, rtmp::add, rtmp::remove, rtmp::target_of,
+        hls::start_hls, hls::stop_hls, rtmp::add, rtmp::remove, jobs::state_of, jobs::target_of,
         ops::healthz, ops::readyz,
     ),
     components(schemas(crate::error::ErrorBody, crate::domain::CallSettings)),

@@ -777,6 +777,7 @@ async fn health_and_openapi(backend: Backend) {
         (&format!("{c}/hls/stop"), "post"),
         (&format!("{c}/rtmp_broadcasts"), "post"),
         (&format!("{c}/rtmp_broadcasts/{{name}}"), "delete"),
+        ("/v1/egress/{id}", "get"),
         ("/v1/egress/{id}/target", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
@@ -1195,6 +1196,13 @@ async fn rtmp_pushes_are_named_targets(backend: Backend) {
     let (status, body) = app.get(&path, &server_token()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["target"], "rtmp://127.0.0.1:1935/live/secret-key");
+    let (status, body) = app.get(&format!("/v1/egress/{id}"), &server_token()).await;
+    assert_eq!(
+        (status, &body["state"]),
+        (StatusCode::OK, &json!("starting"))
+    );
+    let (status, _) = app.get(&format!("/v1/egress/{id}"), &host).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = app.get("/v1/egress/EG_nope/target", &server_token()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, body) = app.post(&add, &host, target("yt")).await;

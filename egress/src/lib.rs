@@ -4,6 +4,8 @@
 //!   each job in its own task and reports its states back on the bus.
 //! - [`job`]: a composite job (recording or HLS): joins the call as a hidden
 //!   recorder through `onair-client` and feeds every track to [`composite`].
+//! - [`api`]: what a worker asks the REST API (push targets, whether a
+//!   job is still wanted).
 //! - [`composite`]: the GStreamer pipeline: decoded video in a grid, mixed
 //!   audio, H.264 + AAC, into fragmented MP4 (a killed worker still leaves a
 //!   playable file) or HLS segments with a live playlist.
@@ -22,6 +24,7 @@
 //!   trait; a local directory with signed download links and its file
 //!   route; S3 with multipart upload while recording and presigned links.
 
+pub mod api;
 pub mod composite;
 pub mod disk;
 pub mod hls;

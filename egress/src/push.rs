@@ -6,12 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use onair_auth::net::{is_public_target, rtmp_host_port};
-use onair_auth::token::mint;
-use onair_auth::ServerClaims;
-
+use crate::api::Api;
 use crate::job::{CompositeJob, JobKind};
-use crate::service::EgressConfig;
+use onair_auth::net::{is_public_target, rtmp_host_port};
 
 /// First pause before reconnecting a dropped target; it doubles up to [`MAX_PAUSE`].
 pub const FIRST_PAUSE: Duration = Duration::from_secs(2);
@@ -21,46 +18,13 @@ pub const MAX_PAUSE: Duration = Duration::from_secs(30);
 const HEALTHY: Duration = Duration::from_secs(10);
 
 /// `job` with its push target filled in: stream keys do not travel on the
-/// bus, so a push fetches its target from the API with a server token.
-pub async fn resolve(mut job: CompositeJob, config: &EgressConfig) -> Result<CompositeJob, String> {
-    let JobKind::Rtmp(url) = &mut job.kind else {
-        return Ok(job);
-    };
-    if !url.is_empty() {
-        return Ok(job);
+/// bus, so a push fetches its target from the API.
+pub async fn resolve(mut job: CompositeJob, api: &Api) -> Result<CompositeJob, String> {
+    if let JobKind::Rtmp(url) = &mut job.kind {
+        if url.is_empty() {
+            *url = api.push_target(&job.id).await?;
+        }
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let claims = ServerClaims {
-        iss: config.key.key.clone(),
-        exp: now + 60,
-        iat: Some(now),
-        server: true,
-    };
-    let link = format!(
-        "{}/v1/egress/{}/target",
-        config.api_url.trim_end_matches('/'),
-        job.id
-    );
-    let response = reqwest::Client::new()
-        .get(link)
-        .bearer_auth(mint(&config.key, &claims))
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .map_err(|e| format!("fetching the push target: {e}"))?;
-    if !response.status().is_success() {
-        return Err(format!("fetching the push target: {}", response.status()));
-    }
-    let body: serde_json::Value = response
-        .json()
-        .await
-        .map_err(|e| format!("fetching the push target: {e}"))?;
-    *url = body["target"]
-        .as_str()
-        .ok_or("the API gave no push target")?
-        .to_owned();
     Ok(job)
 }
 

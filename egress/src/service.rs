@@ -10,11 +10,15 @@ use std::time::Duration;
 
 use onair_auth::ApiKey;
 use onair_bus::{Bus, Event, EventKind};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
+use crate::api::Api;
 use crate::job::{self, CompositeJob, JobKind};
 use crate::push;
 use crate::storage::Storage;
+
+/// How often a worker asks the API whether its jobs are still wanted.
+const CHECK_EVERY: Duration = Duration::from_secs(10);
 
 /// How long a claimed job request stays claimed (long past any retry of it).
 const CLAIM_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -77,6 +81,9 @@ async fn serve(
 ) -> Vec<String> {
     let mut events = bus.subscribe();
     let mut running: HashMap<String, Running> = HashMap::new();
+    let api = Api::new(&config.api_url, config.key.clone());
+    let mut check = tokio::time::interval(CHECK_EVERY);
+    let (unwanted, mut unwanted_rx) = mpsc::unbounded_channel::<String>();
     loop {
         let event = tokio::select! {
             event = events.recv() => match event {
@@ -84,6 +91,23 @@ async fn serve(
                 None => break,
             },
             _ = &mut drain => break,
+            // A stop event may have been missed: ask the API now and then.
+            _ = check.tick() => {
+                let ids: Vec<String> = running
+                    .iter()
+                    .filter(|(_, job)| job.stop.is_some() && !job.task.is_finished())
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                tokio::spawn(unwanted_jobs(api.clone(), ids, unwanted.clone()));
+                continue;
+            }
+            Some(id) = unwanted_rx.recv() => {
+                if let Some(stop) = running.get_mut(&id).and_then(|j| j.stop.take()) {
+                    tracing::warn!(egress = %id, "the API no longer wants this job (a stop was missed): stopping it");
+                    let _ = stop.send(());
+                }
+                continue;
+            }
         };
         running.retain(|_, job| !job.task.is_finished());
         match event.kind {
@@ -135,9 +159,9 @@ async fn serve(
                 };
                 let (stop, stopped) = oneshot::channel();
                 tracing::info!(egress = %job.id, call_cid = %job.call_cid, kind = job.kind.name(), "egress starts");
-                let config = config.clone();
+                let (config, api) = (config.clone(), api.clone());
                 let task = tokio::spawn(async move {
-                    match push::resolve(job, &config).await {
+                    match push::resolve(job, &api).await {
                         Ok(job) => job::run(job, config, stopped, report).await,
                         Err(why) => report.failed(&why, None).await,
                     }
@@ -172,6 +196,15 @@ async fn serve(
         finished.push(id);
     }
     finished
+}
+
+/// Sends on `unwanted` the ids among `ids` the API says should stop.
+async fn unwanted_jobs(api: Api, ids: Vec<String>, unwanted: mpsc::UnboundedSender<String>) {
+    for id in ids {
+        if api.wanted(&id).await == Some(false) {
+            let _ = unwanted.send(id);
+        }
+    }
 }
 
 /// Publishes one job's state changes.

@@ -5,6 +5,7 @@ pub mod call_types;
 pub mod calls;
 pub mod egress;
 pub mod hls;
+pub mod jobs;
 pub mod join;
 pub mod live;
 pub mod members;
@@ -60,7 +61,8 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{CALL}/hls/stop"), post(hls::stop_hls))
         .route(&format!("{CALL}/rtmp_broadcasts"), post(rtmp::add))
         .route(&format!("{CALL}/rtmp_broadcasts/{{name}}"), delete(rtmp::remove))
-        .route("/v1/egress/{id}/target", get(rtmp::target_of))
+        .route("/v1/egress/{id}", get(jobs::state_of))
+        .route("/v1/egress/{id}/target", get(jobs::target_of))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))

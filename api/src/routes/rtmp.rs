@@ -12,7 +12,7 @@ use super::egress::{self, Subject};
 use crate::context;
 use crate::domain::{ids, Egress, EgressKind, EgressState};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{CallPath, Caller, Json, NamePath, Segment};
+use crate::extract::{CallPath, Caller, Json, NamePath};
 use crate::state::AppState;
 
 /// `POST {c}/rtmp_broadcasts` body.
@@ -140,43 +140,6 @@ pub async fn add(
         StatusCode::CREATED,
         axum::Json(RtmpResponse { rtmp: job.into() }),
     ))
-}
-
-/// Where a running push goes, stream key included.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TargetResponse {
-    /// `rtmp(s)://host/app/KEY`.
-    pub target: String,
-}
-
-/// For egress workers: where a running RTMP push goes (server tokens only;
-/// stream keys never travel on the bus).
-#[utoipa::path(get, path = "/v1/egress/{id}/target", tag = "broadcasts", security(("token" = [])),
-    params(("id" = String, Path)),
-    responses((status = 200, body = TargetResponse), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "the push is not running")))]
-pub async fn target_of(
-    State(state): State<AppState>,
-    caller: Caller,
-    Segment(id): Segment,
-) -> ApiResult<axum::Json<TargetResponse>> {
-    caller.require_server()?;
-    let job = state
-        .store
-        .get_egress(&id)
-        .await?
-        .filter(|j| j.kind == EgressKind::Rtmp)
-        .ok_or_else(|| ApiError::not_found(&format!("RTMP push `{id}`")))?;
-    if !job.state.is_running() {
-        return Err(ApiError::conflict("not_running", "the push is over"));
-    }
-    let target = state
-        .store
-        .egress_target(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(&format!("target of `{id}`")))?;
-    Ok(axum::Json(TargetResponse { target }))
 }
 
 /// Stop pushing to one RTMP target; the others go on.

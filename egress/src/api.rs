@@ -1,0 +1,74 @@
+//! What an egress worker asks the REST API, with a short server token it
+//! signs itself: where a push goes (stream keys never travel on the bus),
+//! and whether a job is still wanted (a stop event may have been missed).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use onair_auth::token::mint;
+use onair_auth::{ApiKey, ServerClaims};
+
+/// How long a request to the API may take.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The API of the deployment.
+#[derive(Clone)]
+pub struct Api {
+    url: String,
+    key: ApiKey,
+    http: reqwest::Client,
+}
+
+impl Api {
+    /// The API at `url`, asked with server tokens signed by `key`.
+    pub fn new(url: &str, key: ApiKey) -> Self {
+        Self {
+            url: url.trim_end_matches('/').to_owned(),
+            key,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Where RTMP push `egress_id` goes, stream key included.
+    pub async fn push_target(&self, egress_id: &str) -> Result<String, String> {
+        let body = self.get(&format!("/v1/egress/{egress_id}/target")).await?;
+        body["target"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| "the API gave no push target".into())
+    }
+
+    /// Whether job `egress_id` should go on (starting or active); `None`
+    /// when the API cannot tell now.
+    pub async fn wanted(&self, egress_id: &str) -> Option<bool> {
+        let body = self.get(&format!("/v1/egress/{egress_id}")).await.ok()?;
+        let state = body["state"].as_str()?;
+        Some(matches!(state, "starting" | "active"))
+    }
+
+    async fn get(&self, path: &str) -> Result<serde_json::Value, String> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let claims = ServerClaims {
+            iss: self.key.key.clone(),
+            exp: now + 60,
+            iat: Some(now),
+            server: true,
+        };
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(mint(&self.key, &claims))
+            .timeout(TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| format!("asking the API: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("asking the API: {}", response.status()));
+        }
+        response
+            .json()
+            .await
+            .map_err(|e| format!("asking the API: {e}"))
+    }
+}
