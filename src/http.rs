@@ -29,6 +29,8 @@ pub async fn deadline(req: Request, next: Next) -> Response {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(timeout = ?REQUEST_TIMEOUT, "request not answered in time");
+            metrics::counter!("onair_limit_hits_total", "limit" => "http_request_timeout")
+                .increment(1);
             let body = serde_json::json!({
                 "code": "request_timeout",
                 "message": format!("the request was not answered within {REQUEST_TIMEOUT:?}"),

@@ -380,9 +380,11 @@ async fn clients_are_held_to_their_limits() {
             .await;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let joining = std::time::Instant::now();
     let (_bob, _) = server.join("bob", cid).await;
+    let join_took = joining.elapsed();
     let grown = server.onair.rss_kib().saturating_sub(before);
-    println!("RSS after 4 x (50 000-id subscription + settings): +{grown} KiB");
+    println!("RSS after 4 x (50 000-id subscription + settings): +{grown} KiB; bob joined in {join_took:?}");
     assert!(grown < 20 * 1024, "the server kept {grown} KiB");
 
     // A flood of messages is dropped, then the client is disconnected.

@@ -99,13 +99,7 @@ impl Sfu {
     ) -> std::io::Result<Sfu> {
         let media = media::Media::start(config.media.clone(), config.participant_timeout)?;
         tracing::info!(udp = %media.local_addr(), "SFU media listening");
-        let counters = Arc::new(signal::limits::LimitCounters::default());
-        let rooms = room::Rooms::new(
-            media.clone(),
-            bus.clone(),
-            config.limits.clone(),
-            counters.clone(),
-        );
+        let rooms = room::Rooms::new(media.clone(), bus.clone(), config.limits.clone());
         let mut events = bus.subscribe();
         let bus_rooms = rooms.clone();
         tokio::spawn(async move {
@@ -115,7 +109,7 @@ impl Sfu {
         });
         tokio::spawn(reconcile(rooms.clone(), gate.clone()));
         Ok(Sfu {
-            signal: signal::Signal::new(keys, rooms, media, gate, counters, &config),
+            signal: signal::Signal::new(keys, rooms, media, gate, &config),
         })
     }
 
@@ -127,11 +121,6 @@ impl Sfu {
     /// Forwarding figures since the last call (and resets them).
     pub async fn forward_stats(&self) -> Option<media::ForwardStats> {
         self.signal.media.stats().await
-    }
-
-    /// How often clients hit their limits.
-    pub fn limit_counters(&self) -> &signal::limits::LimitCounters {
-        self.signal.counters()
     }
 
     /// The UDP address media flows through.

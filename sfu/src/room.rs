@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::gate::Refusal;
 use crate::media::{Command, Kind, Layer, Media, Pid, TrackSpec};
-use crate::signal::limits::{Limit, LimitCounters, SignalLimits};
+use crate::signal::limits::{count, Limit, SignalLimits};
 
 pub use crate::signal::outbox::Outbox;
 
@@ -84,7 +84,6 @@ struct Member {
 struct Room {
     bus: Arc<dyn Bus>,
     limits: SignalLimits,
-    counters: Arc<LimitCounters>,
     /// Events to publish once the current message is handled.
     outbox: Vec<EventKind>,
     name: String,
@@ -102,24 +101,16 @@ pub struct Rooms {
     media: Media,
     bus: Arc<dyn Bus>,
     limits: SignalLimits,
-    counters: Arc<LimitCounters>,
 }
 
 impl Rooms {
-    /// No rooms yet. Clients in them are held to `limits`; hits are
-    /// counted in `counters`.
-    pub fn new(
-        media: Media,
-        bus: Arc<dyn Bus>,
-        limits: SignalLimits,
-        counters: Arc<LimitCounters>,
-    ) -> Self {
+    /// No rooms yet. Clients in them are held to `limits`.
+    pub fn new(media: Media, bus: Arc<dyn Bus>, limits: SignalLimits) -> Self {
         Self {
             inner: Arc::default(),
             media,
             bus,
             limits,
-            counters,
         }
     }
 
@@ -135,7 +126,6 @@ impl Rooms {
         let room = Room {
             bus: self.bus.clone(),
             limits: self.limits.clone(),
-            counters: self.counters.clone(),
             outbox: Vec::new(),
             name: name.to_owned(),
             sid: format!("RM_{}", crate::ids::random(12)),
@@ -276,9 +266,7 @@ impl Room {
             .min(self.limits.participants_per_room);
         if others.len() >= max {
             tracing::info!(room = %self.name, identity = %info.identity, max, "join refused: the call is full");
-            self.counters
-                .full
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            count(Limit::Full, 1);
             return Err(Refusal::Full);
         }
         Ok(())
@@ -349,13 +337,13 @@ impl Room {
             return Err("this participant may not publish".into());
         }
         if req.name.len() > MAX_TRACK_NAME || req.cid.len() > MAX_TRACK_NAME {
-            self.counters.hit(Limit::Ids, 1);
+            count(Limit::Ids, 1);
             return Err(format!(
                 "track names and ids are at most {MAX_TRACK_NAME} bytes"
             ));
         }
         if member.info.tracks.len() >= self.limits.tracks_per_participant {
-            self.counters.hit(Limit::Tracks, 1);
+            count(Limit::Tracks, 1);
             return Err(format!(
                 "at most {} tracks per participant",
                 self.limits.tracks_per_participant
@@ -486,7 +474,7 @@ impl Room {
             member.declined.retain(|s| s != &sid);
             member.wanted.retain(|s| s != &sid);
             if member.declined.len() + member.wanted.len() >= limit {
-                self.counters.hit(Limit::Ids, 1);
+                count(Limit::Ids, 1);
                 continue;
             }
             if subscribe {

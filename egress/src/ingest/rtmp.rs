@@ -115,6 +115,7 @@ pub async fn serve(listener: TcpListener, config: Arc<IngestConfig>) {
         };
         let Some(slot) = Slot::take(&open, peer.ip()) else {
             tracing::warn!(%peer, "RTMP connection refused: too many open ({MAX_CONNECTIONS} in all, {MAX_PER_ADDRESS} per address)");
+            limit_hit("rtmp_connections");
             continue;
         };
         let config = config.clone();
@@ -124,12 +125,25 @@ pub async fn serve(listener: TcpListener, config: Arc<IngestConfig>) {
                 let _slot = slot;
                 match connection(socket, peer, &config).await {
                     Ok(()) => tracing::info!("RTMP connection closed"),
-                    Err(e) => tracing::warn!(error = %e, "RTMP connection closed"),
+                    Err(e) => {
+                        match &e {
+                            ConnectionError::NotPublishing(_) => limit_hit("rtmp_publish_deadline"),
+                            ConnectionError::Idle(_) => limit_hit("rtmp_idle"),
+                            ConnectionError::Chunk(_) => limit_hit("rtmp_message_size"),
+                            _ => {}
+                        }
+                        tracing::warn!(error = %e, "RTMP connection closed");
+                    }
                 }
             }
             .instrument(span),
         );
     }
+}
+
+/// Counts a limit hit (`onair_limit_hits_total{limit=…}`).
+fn limit_hit(limit: &'static str) {
+    metrics::counter!("onair_limit_hits_total", "limit" => limit).increment(1);
 }
 
 /// Reads some bytes; fails after [`IDLE_TIMEOUT`] without any, or at

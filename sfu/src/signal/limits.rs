@@ -2,7 +2,6 @@
 //! message, how many messages a second, how much queued toward it. Each
 //! limit hit is logged once per client and counted.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Per-client limits of the signal connection (`[limits]` in the config).
@@ -41,44 +40,41 @@ impl Default for SignalLimits {
     }
 }
 
-/// How often any client hit a limit, by limit (for `/metrics` to come).
-#[derive(Debug, Default)]
-pub struct LimitCounters {
-    /// Messages dropped by the rate limit.
-    pub rate: AtomicU64,
-    /// Clients disconnected for flooding.
-    pub flood: AtomicU64,
-    /// Clients disconnected for not reading.
-    pub outbox: AtomicU64,
-    /// Tracks refused over the per-participant limit.
-    pub tracks: AtomicU64,
-    /// Ids ignored beyond the per-message or per-participant limits.
-    pub ids: AtomicU64,
-    /// Joins refused because the room or call was full.
-    pub full: AtomicU64,
-}
-
-/// Which limit was hit, to log each once per client.
+/// Which limit was hit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Limit {
-    /// Messages per second.
+    /// Messages per second: a message dropped.
     Rate,
-    /// Tracks per participant.
+    /// A client disconnected for flooding.
+    Flood,
+    /// A client disconnected for not reading.
+    Outbox,
+    /// Tracks per participant (or a track name too long).
     Tracks,
     /// Ids per message or per participant.
     Ids,
+    /// A join refused: the call or room was full.
+    Full,
 }
 
-impl LimitCounters {
-    /// Counts one hit of `limit` (`n` items).
-    pub fn hit(&self, limit: Limit, n: u64) {
-        let counter = match limit {
-            Limit::Rate => &self.rate,
-            Limit::Tracks => &self.tracks,
-            Limit::Ids => &self.ids,
-        };
-        counter.fetch_add(n, Ordering::Relaxed);
+impl Limit {
+    /// The label of its counter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::Rate => "signal_rate",
+            Limit::Flood => "signal_flood",
+            Limit::Outbox => "signal_outbox",
+            Limit::Tracks => "tracks",
+            Limit::Ids => "ids",
+            Limit::Full => "room_full",
+        }
     }
+}
+
+/// Counts `n` hits of `limit` (`onair_limit_hits_total{limit=…}`, for the
+/// metrics endpoint to expose).
+pub fn count(limit: Limit, n: u64) {
+    metrics::counter!("onair_limit_hits_total", "limit" => limit.as_str()).increment(n);
 }
 
 /// Remembers which limits a client hit, so each is logged once.

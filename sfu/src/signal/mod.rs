@@ -42,7 +42,7 @@ use crate::gate::{CallGate, CallStatus, Entry, Refusal};
 use crate::media::Media;
 use crate::room::{leave_request, owner, Rooms};
 use crate::unix_ms;
-use limits::{LimitCounters, SignalLimits};
+use limits::SignalLimits;
 use session::Session;
 
 /// Version we report; livekit-client needs ≥ 1.8 for RPC.
@@ -67,8 +67,6 @@ pub struct Signal {
     join_token_ttl: Duration,
     /// What one client may ask.
     limits: SignalLimits,
-    /// How often clients hit those limits.
-    counters: Arc<LimitCounters>,
     /// Sessions a client may resume, by participant sid.
     sessions: Mutex<HashMap<String, Resumable>>,
 }
@@ -87,7 +85,6 @@ impl Signal {
         rooms: Rooms,
         media: Media,
         gate: Arc<dyn CallGate>,
-        counters: Arc<LimitCounters>,
         config: &crate::SfuConfig,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -98,14 +95,8 @@ impl Signal {
             participant_timeout: config.participant_timeout,
             join_token_ttl: config.join_token_ttl,
             limits: config.limits.clone(),
-            counters,
             sessions: Mutex::default(),
         })
-    }
-
-    /// How often clients hit their limits.
-    pub fn counters(&self) -> &LimitCounters {
-        &self.counters
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Resumable>> {

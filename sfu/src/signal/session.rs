@@ -18,7 +18,7 @@ use onair_auth::JoinClaims;
 use prost::Message as _;
 use tokio::sync::{mpsc, oneshot};
 
-use super::limits::{refresh_interval, Limit, Logged, RateLimit, Verdict};
+use super::limits::{self, refresh_interval, Limit, Logged, RateLimit, Verdict};
 use super::outbox::{self, Outbox, Sink};
 use super::{permission, server_info, Resumable, Signal, SERVER_VERSION};
 use crate::gate::CallStatus;
@@ -221,7 +221,7 @@ impl Session {
                             }
                             Verdict::Disconnect => {
                                 tracing::warn!("client kept flooding its signal connection: disconnected");
-                                self.signal.counters.flood.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                limits::count(Limit::Flood, 1);
                                 writer.abort();
                                 return None;
                             }
@@ -252,7 +252,7 @@ impl Session {
                 }
                 _ = out.overflowed() => {
                     tracing::warn!(queued = self.signal.limits.outbox, "client does not read its signal connection: disconnected");
-                    self.signal.counters.outbox.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    limits::count(Limit::Outbox, 1);
                     writer.abort();
                     return None;
                 }
@@ -275,7 +275,7 @@ impl Session {
 
     /// Counts a limit hit, and logs it the first time for this client.
     fn hit(&mut self, limit: Limit, n: u64, what: &str) {
-        self.signal.counters.hit(limit, n);
+        limits::count(limit, n);
         if self.logged.first(limit) {
             tracing::warn!(room = %self.claims.video.room, n, "limit hit: {what}");
         }
