@@ -266,7 +266,7 @@ async fn a_missed_stop_is_repaired_from_the_store() {
     let recording =
         support::call::recording_in(&call.onair.url, &token, path, "complete", WAIT).await;
     println!(
-        "a stop without its event: recording complete, {} ms",
+        "a stop without its event: recording complete, {} s",
         recording["duration"]
     );
 }
