@@ -516,7 +516,9 @@ async fn rtmp_pushes_reach_their_targets_and_a_dropped_one_reconnects() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn participants_joining_and_leaving_change_the_composite() {
-    let call = Call::start();
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("onair.log");
+    let call = Call::start_logged(&log);
     let alice = publisher(&call, "alice", "grid").await;
     record(&call, "grid").await;
     let started = Instant::now();
@@ -554,6 +556,12 @@ async fn participants_joining_and_leaving_change_the_composite() {
     );
     assert!(bob_small > 40.0, "bob not in the strip: {bob_small}");
     assert!(alone_again > 40.0, "bob's tile stayed: {alone_again}");
+    // bob's camera and microphone branches left the pipeline with him.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let released = text.matches("departed track's branch released").count();
+    assert_eq!(released, 2, "branches released when bob left");
+    // Every element was stopped before it was dropped.
+    assert!(!text.contains("Trying to dispose element"), "{text}");
     alice.leave().await;
 }
 

@@ -106,6 +106,9 @@ struct Input {
     src: gst_app::AppSrc,
     /// Its compositor pad (none for audio and a passed-through track).
     pad: Option<gst::Pad>,
+    /// Its own elements (appsrc to converter) and the mixer pad they feed
+    /// (none for a passed-through track, whose source stays).
+    branch: Option<(Vec<gst::Element>, gst::Pad)>,
     video: bool,
     /// Who publishes it.
     identity: String,
@@ -113,6 +116,48 @@ struct Input {
     anchor: Option<(gst::ClockTime, f64)>,
     /// Video decoders start at a keyframe.
     waiting_keyframe: bool,
+}
+
+/// Drains a departed track's branch and, once its end reached the mixer,
+/// takes it out of the pipeline: its elements stopped and removed, its
+/// mixer pad released. A long call with much coming and going keeps
+/// nothing of those who left.
+fn release(
+    pipeline: &gst::Pipeline,
+    src: &gst_app::AppSrc,
+    chain: Vec<gst::Element>,
+    pad: gst::Pad,
+) {
+    let Some(last) = chain.last().and_then(|e| e.static_pad("src")) else {
+        return;
+    };
+    let pipeline = pipeline.clone();
+    let chain = std::sync::Mutex::new(Some(chain));
+    last.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |last, info| {
+        let eos = matches!(&info.data, Some(gst::PadProbeData::Event(e)) if e.type_() == gst::EventType::Eos);
+        if !eos {
+            return gst::PadProbeReturn::Ok;
+        }
+        let taken = chain.lock().ok().and_then(|mut c| c.take());
+        if let Some(chain) = taken {
+            let (last, pad, pipeline) = (last.clone(), pad.clone(), pipeline.clone());
+            // Elements cannot be stopped from their own streaming thread.
+            std::thread::spawn(move || {
+                let _ = last.unlink(&pad);
+                if let Some(mixer) = pad.parent_element() {
+                    mixer.release_request_pad(&pad);
+                }
+                for e in &chain {
+                    let _ = e.set_state(gst::State::Null);
+                }
+                let _ = pipeline.remove_many(&chain);
+                tracing::info!(elements = chain.len(), "departed track's branch released");
+            });
+        }
+        // The mixer pad goes away: it need not see the end.
+        gst::PadProbeReturn::Drop
+    });
+    let _ = src.end_of_stream();
 }
 
 /// A running composite recording.
@@ -269,6 +314,7 @@ impl Composite {
                     Input {
                         src: src.clone(),
                         pad: None,
+                        branch: None,
                         video: true,
                         identity: frame.identity.clone(),
                         anchor: None,
@@ -327,24 +373,20 @@ impl Composite {
             return;
         };
         tracing::info!(track = %track_sid, "track leaves the composite");
-        match input.pad {
-            Some(pad) => {
-                let _ = input.src.end_of_stream();
-                // Its last picture must not linger on the canvas. The branch
-                // drains to EOS; its pad is released when the pipeline stops.
-                pad.set_property("alpha", 0.0f64);
-                self.tiles.retain(|t| t != track_sid);
-                self.relayout();
-            }
+        if let Some(pad) = &input.pad {
+            // Its last picture must not linger on the canvas.
+            pad.set_property("alpha", 0.0f64);
+            self.tiles.retain(|t| t != track_sid);
+            self.relayout();
+        }
+        match input.branch {
+            Some((chain, pad)) => release(&self.pipeline, &input.src, chain, pad),
             // The passed-through source stays open for the next H.264 track
             // (the host coming back).
-            None if input.video => {
+            None => {
                 if let Some((_, shown)) = &mut self.passthrough {
                     *shown = None;
                 }
-            }
-            None => {
-                let _ = input.src.end_of_stream();
             }
         }
     }
@@ -490,7 +532,8 @@ impl Composite {
         }
         Ok(Input {
             src,
-            pad: video.then_some(pad),
+            pad: video.then(|| pad.clone()),
+            branch: Some((chain, pad)),
             video,
             identity: identity.to_owned(),
             anchor: None,

@@ -145,6 +145,13 @@ impl Call {
         Call::start_with(&[])
     }
 
+    /// `onair dev` whose log (debug) goes to `log`.
+    pub fn start_logged(log: &std::path::Path) -> Call {
+        let data = tempfile::tempdir().unwrap();
+        let onair = super::dev_logged(data.path(), &[], Some(log));
+        Call { onair, data }
+    }
+
     pub fn start_with(args: &[&str]) -> Call {
         let data = tempfile::tempdir().unwrap();
         let onair = super::dev(data.path(), args);
