@@ -271,6 +271,50 @@ async fn a_missed_stop_is_repaired_from_the_store() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_jobs_in_an_empty_call_all_start() {
+    // Five jobs at once in a call nobody is in: the first recorder starts
+    // the room while the bus already carries the next jobs' requests for
+    // that call (those events closed the new room before its first join).
+    let call = Call::start_with(&["--allow-private-targets"]);
+    api(&call, Method::POST, "/calls/default/burst", json!({})).await;
+    let dead = onair_testkit::free_port();
+    let mut requests = vec![
+        (
+            "/calls/default/burst/recordings/start".to_owned(),
+            json!({}),
+        ),
+        ("/calls/default/burst/hls/start".to_owned(), json!({})),
+    ];
+    for i in 0..3 {
+        let push = json!({"name": format!("t{i}"), "stream_url": format!("rtmp://127.0.0.1:{dead}/live"), "stream_key": "k"});
+        requests.push(("/calls/default/burst/rtmp_broadcasts".to_owned(), push));
+    }
+    let sent = requests
+        .iter()
+        .map(|(path, body)| call.api(Method::POST, path, body.clone()));
+    for (status, body) in futures::future::join_all(sent).await {
+        assert_eq!(status, 201, "{body}");
+    }
+    let token = call.token(&["server"]);
+    let path = "/calls/default/burst";
+    support::call::recording_in(&call.onair.url, &token, path, "active", WAIT).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let body = api(&call, Method::GET, path, json!(null)).await;
+        let hls = body["call"]["egress"]["hls"]["state"].clone();
+        assert_ne!(hls, "failed", "{body}");
+        if hls == "active" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "HLS never active: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// The dev key pair `onair dev` keeps in its data dir.
 fn dev_key(data: &Path) -> ApiKey {
     let text = std::fs::read_to_string(data.join("keys.toml")).unwrap();
