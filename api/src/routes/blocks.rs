@@ -44,9 +44,7 @@ pub async fn block(
     CallPath(cid): CallPath,
     Json(req): Json<BlockUsersRequest>,
 ) -> ApiResult<axum::Json<BlockedUsersResponse>> {
-    let ctx = context::load(&state, &caller, &cid).await?;
-    ctx.require(Capability::BlockUsers)?;
-    validate(&req.user_ids)?;
+    authorize(&state, &caller, &cid, &req).await?;
     block_users(&state, &cid, &req.user_ids).await?;
     blocked(&state, &cid).await
 }
@@ -62,9 +60,7 @@ pub async fn unblock(
     CallPath(cid): CallPath,
     Json(req): Json<BlockUsersRequest>,
 ) -> ApiResult<axum::Json<BlockedUsersResponse>> {
-    let ctx = context::load(&state, &caller, &cid).await?;
-    ctx.require(Capability::BlockUsers)?;
-    validate(&req.user_ids)?;
+    authorize(&state, &caller, &cid, &req).await?;
     state
         .store
         .unblock_users(&cid.to_string(), &req.user_ids)
@@ -92,7 +88,17 @@ pub async fn block_users(state: &AppState, cid: &CallCid, user_ids: &[String]) -
     Ok(())
 }
 
-fn validate(user_ids: &[String]) -> ApiResult<()> {
+/// The caller may block in call `cid`, and `req` names 1 to
+/// [`MAX_BLOCK`] valid user ids.
+async fn authorize(
+    state: &AppState,
+    caller: &Caller,
+    cid: &CallCid,
+    req: &BlockUsersRequest,
+) -> ApiResult<()> {
+    let ctx = context::load(state, caller, cid).await?;
+    ctx.require(Capability::BlockUsers)?;
+    let user_ids = &req.user_ids;
     if user_ids.is_empty() || user_ids.len() > MAX_BLOCK {
         return Err(ApiError::invalid(
             "invalid_body",

@@ -235,21 +235,9 @@ pub async fn get_or_create_call(
     let now = Utc::now();
     let mut members = members_from(cid, data.members, now)?;
     let creator = caller.user().map(|u| u.sub.clone());
-    // The creator hosts their own call unless the request says otherwise.
     if let Some(me) = &creator {
-        if !members.iter().any(|m| &m.user_id == me) {
-            members.push(Member {
-                call_cid: cid.to_string(),
-                user_id: me.clone(),
-                role: ROLE_HOST.to_owned(),
-                custom: Value::Object(Default::default()),
-                created_at: now,
-                updated_at: now,
-            });
-        }
-    }
-    if let Some(me) = &creator {
-        // The creator hosts: the roles they hand out may carry no more.
+        // The creator hosts their own call unless the request names them,
+        // and the roles they hand out may carry no more than a host's.
         let host = Member {
             call_cid: cid.to_string(),
             user_id: me.clone(),
@@ -269,6 +257,9 @@ pub async fn get_or_create_call(
                     format!("role `{}` carries `{c}`, which you do not hold", m.role),
                 ));
             }
+        }
+        if !members.iter().any(|m| &m.user_id == me) {
+            members.push(host);
         }
     }
     let call = Call {

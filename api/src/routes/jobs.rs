@@ -7,7 +7,7 @@ use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::{EgressKind, EgressState};
+use crate::domain::{Egress, EgressKind, EgressState};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Caller, Segment};
 use crate::state::AppState;
@@ -30,6 +30,16 @@ pub struct TargetResponse {
     pub target: String,
 }
 
+/// Job `id`, for a server token.
+async fn job(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Egress> {
+    caller.require_server()?;
+    state
+        .store
+        .get_egress(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(&format!("egress job `{id}`")))
+}
+
 /// For egress workers: a job's state (a worker stops a job the API no
 /// longer wants, in case it missed the stop).
 #[utoipa::path(get, path = "/v1/egress/{id}", tag = "broadcasts", security(("token" = [])),
@@ -41,12 +51,7 @@ pub async fn state_of(
     caller: Caller,
     Segment(id): Segment,
 ) -> ApiResult<axum::Json<JobView>> {
-    caller.require_server()?;
-    let job = state
-        .store
-        .get_egress(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(&format!("egress job `{id}`")))?;
+    let job = job(&state, &caller, &id).await?;
     Ok(axum::Json(JobView {
         id: job.id,
         call_cid: job.call_cid,
@@ -66,13 +71,10 @@ pub async fn target_of(
     caller: Caller,
     Segment(id): Segment,
 ) -> ApiResult<axum::Json<TargetResponse>> {
-    caller.require_server()?;
-    let job = state
-        .store
-        .get_egress(&id)
-        .await?
-        .filter(|j| j.kind == EgressKind::Rtmp)
-        .ok_or_else(|| ApiError::not_found(&format!("RTMP push `{id}`")))?;
+    let job = job(&state, &caller, &id).await?;
+    if job.kind != EgressKind::Rtmp {
+        return Err(ApiError::not_found(&format!("RTMP push `{id}`")));
+    }
     if !job.state.is_running() {
         return Err(ApiError::conflict("not_running", "the push is over"));
     }
