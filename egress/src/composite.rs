@@ -391,6 +391,16 @@ impl Composite {
         }
     }
 
+    /// Video tracks still waiting for their first keyframe (their tile is
+    /// black until one comes: a lost keyframe request must be repeated).
+    pub fn awaiting_keyframes(&self) -> Vec<String> {
+        self.inputs
+            .iter()
+            .filter(|(_, input)| input.video && input.waiting_keyframe)
+            .map(|(sid, _)| sid.clone())
+            .collect()
+    }
+
     /// The track whose video is passed through now, if any.
     pub fn passed_through(&self) -> Option<&str> {
         self.passthrough.as_ref()?.1.as_deref()

@@ -425,6 +425,9 @@ async fn record(
                 if let Some(sid) = composite.passed_through() {
                     client.request_keyframe(sid);
                 }
+                for sid in composite.awaiting_keyframes() {
+                    client.request_keyframe(&sid);
+                }
                 if let Some(why) = file.and_then(|f| disk::short_of(&f.path, config.min_free_space / 2)) {
                     failure = Some(why);
                     break;

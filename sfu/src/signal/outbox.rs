@@ -5,8 +5,16 @@
 //! room keeps talking to it would otherwise grow it without end. When it is
 //! full the client is disconnected (its session ends, its memory is freed)
 //! rather than slowing the room down or dropping messages silently.
+//!
+//! Participant updates coalesce: a queued update about a participant is
+//! replaced by a newer one about the same participant (each carries the
+//! whole participant), so a burst of mutes costs one update per
+//! participant, not one per change, and a slow reader never holds more
+//! updates than there are participants.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
@@ -20,35 +28,117 @@ use tokio::sync::{mpsc, Notify};
 /// A write to the client that takes longer means its connection is dead.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What the senders and the writer of one client's queue share.
+#[derive(Debug)]
+struct Queue {
+    items: Mutex<VecDeque<Out>>,
+    capacity: usize,
+    /// Something was queued, or the last sender left.
+    ready: Notify,
+    /// A message found the queue full.
+    overflow: Notify,
+    senders: AtomicUsize,
+}
+
+impl Queue {
+    fn items(&self) -> std::sync::MutexGuard<'_, VecDeque<Out>> {
+        self.items.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Where signal messages for one client go. Cloned by its session and its room.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Outbox {
-    tx: mpsc::Sender<Out>,
-    overflow: Arc<Notify>,
+    queue: Arc<Queue>,
+}
+
+/// The receiving end of an [`Outbox`], read by [`writer`].
+#[derive(Debug)]
+pub struct Inbox {
+    queue: Arc<Queue>,
+}
+
+impl Clone for Outbox {
+    fn clone(&self) -> Self {
+        self.queue.senders.fetch_add(1, Ordering::AcqRel);
+        Self {
+            queue: self.queue.clone(),
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        if self.queue.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.queue.ready.notify_one();
+        }
+    }
+}
+
+/// The one participant a participant update is about, if it is about one.
+fn subject(msg: &Out) -> Option<&str> {
+    match msg {
+        Out::Update(u) if u.participants.len() == 1 => Some(&u.participants[0].sid),
+        _ => None,
+    }
 }
 
 impl Outbox {
     /// A queue of `capacity` messages, and its receiving end.
-    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Out>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        let outbox = Self {
-            tx,
-            overflow: Arc::new(Notify::new()),
+    pub fn new(capacity: usize) -> (Self, Inbox) {
+        let queue = Arc::new(Queue {
+            items: Mutex::new(VecDeque::new()),
+            capacity: capacity.max(1),
+            ready: Notify::new(),
+            overflow: Notify::new(),
+            senders: AtomicUsize::new(1),
+        });
+        let inbox = Inbox {
+            queue: queue.clone(),
         };
-        (outbox, rx)
+        (Self { queue }, inbox)
     }
 
-    /// Queues `msg`. A full queue means the client does not read: its
-    /// session is told to disconnect it.
+    /// Queues `msg`, or replaces a queued update about the same participant
+    /// with it. A full queue means the client does not read: its session is
+    /// told to disconnect it.
     pub fn send(&self, msg: Out) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(msg) {
-            self.overflow.notify_one();
+        let mut items = self.queue.items();
+        if let Some(sid) = subject(&msg) {
+            if let Some(queued) = items.iter_mut().find(|m| subject(m) == Some(sid)) {
+                *queued = msg;
+                return;
+            }
         }
+        if items.len() >= self.queue.capacity {
+            drop(items);
+            self.queue.overflow.notify_one();
+            return;
+        }
+        items.push_back(msg);
+        drop(items);
+        self.queue.ready.notify_one();
     }
 
     /// Resolves once a message found the queue full.
     pub async fn overflowed(&self) {
-        self.overflow.notified().await
+        self.queue.overflow.notified().await
+    }
+}
+
+impl Inbox {
+    /// The next message; `None` once every sender is gone and the queue is empty.
+    pub async fn recv(&mut self) -> Option<Out> {
+        loop {
+            if let Some(msg) = self.queue.items().pop_front() {
+                return Some(msg);
+            }
+            if self.queue.senders.load(Ordering::Acquire) == 0 {
+                return None;
+            }
+            // A permit left by a send since the check wakes this at once.
+            self.queue.ready.notified().await;
+        }
     }
 }
 
@@ -57,7 +147,7 @@ pub type Sink = SplitSink<WebSocket, Message>;
 
 /// Writes everything for the client, in order, to its current socket. A
 /// socket that fails is dropped; messages wait for the resumed one.
-pub async fn writer(mut out: mpsc::Receiver<Out>, mut sinks: mpsc::UnboundedReceiver<Sink>) {
+pub async fn writer(mut out: Inbox, mut sinks: mpsc::UnboundedReceiver<Sink>) {
     let mut sink: Option<Sink> = None;
     // Once the session is gone no socket will come again, but what it
     // queued (a leave, say) still goes out on the current one.
@@ -109,6 +199,16 @@ pub fn encode(msg: Out) -> Message {
 mod tests {
     use super::*;
 
+    fn update(sid: &str, version: u32) -> Out {
+        Out::Update(lk::ParticipantUpdate {
+            participants: vec![lk::ParticipantInfo {
+                sid: sid.into(),
+                version,
+                ..Default::default()
+            }],
+        })
+    }
+
     #[tokio::test]
     async fn a_full_queue_tells_the_session() {
         let (outbox, mut rx) = Outbox::new(2);
@@ -122,6 +222,40 @@ mod tests {
         // What was queued before stays, in order; the overflowing one is gone.
         assert_eq!(rx.recv().await, Some(Out::Pong(1)));
         assert_eq!(rx.recv().await, Some(Out::Pong(2)));
-        assert!(rx.try_recv().is_err());
+        drop(outbox);
+        assert_eq!(rx.recv().await, None, "no sender left");
+    }
+
+    #[tokio::test]
+    async fn updates_about_one_participant_coalesce() {
+        let (outbox, mut rx) = Outbox::new(4);
+        outbox.send(update("PA_a", 1));
+        outbox.send(Out::Pong(7));
+        // A burst of changes to one participant: one update, the newest,
+        // where the first stood; the queue never fills.
+        for v in 2..=1000 {
+            outbox.send(update("PA_a", v));
+        }
+        outbox.send(update("PA_b", 1));
+        let overflowed = tokio::time::timeout(Duration::from_millis(20), outbox.overflowed());
+        assert!(overflowed.await.is_err(), "coalesced updates overflowed");
+        assert_eq!(rx.recv().await, Some(update("PA_a", 1000)));
+        assert_eq!(rx.recv().await, Some(Out::Pong(7)));
+        assert_eq!(rx.recv().await, Some(update("PA_b", 1)));
+        // Once sent, the next change is queued again.
+        outbox.send(update("PA_a", 1001));
+        assert_eq!(rx.recv().await, Some(update("PA_a", 1001)));
+    }
+
+    #[tokio::test]
+    async fn the_writer_hears_of_the_last_sender_leaving() {
+        let (outbox, mut rx) = Outbox::new(4);
+        let other = outbox.clone();
+        let waiting = tokio::spawn(async move { rx.recv().await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(outbox);
+        drop(other);
+        let got = tokio::time::timeout(Duration::from_secs(1), waiting).await;
+        assert_eq!(got.unwrap().unwrap(), None);
     }
 }
