@@ -48,7 +48,9 @@ pub async fn serve(
     stop: impl Future<Output = ()>,
     grace: Duration,
 ) {
-    let mut builder = Builder::new(TokioExecutor::new());
+    // HTTP/1 only: its deadlines are the ones set here (cleartext HTTP/2
+    // would bring its own, unbounded, connections).
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())

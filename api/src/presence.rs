@@ -13,40 +13,38 @@ use crate::domain::{EgressState, Participant};
 use crate::state::AppState;
 use crate::store::StoreResult;
 
-/// Ends every call whose session has lasted its `max_duration_seconds`.
-async fn end_overdue_calls(state: &AppState) -> Result<(), (String, crate::error::ApiError)> {
+/// Ends every call whose session has lasted its `max_duration_seconds`
+/// (a call that cannot be looked at now is tried at the next sweep).
+async fn end_overdue_calls(state: &AppState) -> StoreResult<()> {
     let now = Utc::now();
-    let sessions = state
-        .store
-        .open_sessions()
-        .await
-        .map_err(|e| (String::new(), e.into()))?;
-    for session in sessions {
-        let fail = |e: crate::error::ApiError| (session.call_cid.clone(), e);
-        let Some(mut call) = state
-            .store
-            .get_call(&session.call_cid)
-            .await
-            .map_err(|e| fail(e.into()))?
-        else {
-            continue;
-        };
-        if call.ended_at.is_some() {
-            continue;
+    for session in state.store.open_sessions().await? {
+        if let Err(e) = end_if_overdue(state, &session.call_cid, session.started_at, now).await {
+            tracing::warn!(call_cid = %session.call_cid, error = %e.body.message, "ending an overdue call failed");
         }
-        let call_type = crate::context::call_type(state, &call.cid.call_type)
-            .await
-            .map_err(fail)?;
-        let settings = crate::context::effective_settings(&call_type, &call);
-        let Some(max) = settings.limits.max_duration_seconds else {
-            continue;
-        };
-        if now - session.started_at >= chrono::Duration::seconds(max.into()) {
-            tracing::info!(call_cid = %call.cid, max, "the call reached its max_duration_seconds");
-            crate::routes::calls::end_call(state, &mut call, Some("max_duration"))
-                .await
-                .map_err(fail)?;
-        }
+    }
+    Ok(())
+}
+
+async fn end_if_overdue(
+    state: &AppState,
+    cid: &str,
+    started: chrono::DateTime<Utc>,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), crate::error::ApiError> {
+    let Some(mut call) = state.store.get_call(cid).await? else {
+        return Ok(());
+    };
+    if call.ended_at.is_some() {
+        return Ok(());
+    }
+    let call_type = crate::context::call_type(state, &call.cid.call_type).await?;
+    let settings = crate::context::effective_settings(&call_type, &call);
+    let Some(max) = settings.limits.max_duration_seconds else {
+        return Ok(());
+    };
+    if now - started >= chrono::Duration::seconds(max.into()) {
+        tracing::info!(call_cid = %call.cid, max, "the call reached its max_duration_seconds");
+        crate::routes::calls::end_call(state, &mut call, Some("max_duration")).await?;
     }
     Ok(())
 }
@@ -72,7 +70,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                         tracing::warn!(error = %e, "sweeping silent egress jobs failed");
                     }
                     if let Err(e) = end_overdue_calls(&state).await {
-                        tracing::warn!(call_cid = %e.0, error = %e.1.body.message, "ending an overdue call failed");
+                        tracing::warn!(error = %e, "sweeping overdue calls failed");
                     }
                     continue;
                 }

@@ -67,6 +67,7 @@ async fn reconcile(rooms: room::Rooms, gate: Arc<dyn CallGate>) {
     loop {
         tick.tick().await;
         for name in rooms.names() {
+            let read_at = std::time::Instant::now();
             let kind = match gate.status(&name).await {
                 Ok(status) if status.backstage => EventKind::LiveStopped,
                 Ok(_) => EventKind::LiveStarted,
@@ -78,7 +79,7 @@ async fn reconcile(rooms: room::Rooms, gate: Arc<dyn CallGate>) {
                     continue;
                 }
             };
-            rooms.bus_event(&name, kind);
+            rooms.reconcile(&name, kind, read_at);
         }
     }
 }

@@ -68,6 +68,12 @@ pub enum RoomMsg {
     Leave { pid: Pid },
     /// A call-state change from the API.
     Bus(EventKind),
+    /// The call's state as the store had it at `read_at` (see
+    /// [`Rooms::reconcile`]); older than the last bus event, it is ignored.
+    Reconcile {
+        kind: EventKind,
+        read_at: std::time::Instant,
+    },
 }
 
 struct Member {
@@ -90,6 +96,9 @@ struct Room {
     sid: String,
     created: i64,
     live: bool,
+    /// When a bus event last set `live`: a store reading older than that
+    /// must not undo it.
+    live_set_at: std::time::Instant,
     members: BTreeMap<Pid, Member>,
     media: Media,
 }
@@ -131,6 +140,7 @@ impl Rooms {
             sid: format!("RM_{}", crate::ids::random(12)),
             created: crate::unix_ms() / 1000,
             live: !backstage,
+            live_set_at: std::time::Instant::now(),
             members: BTreeMap::new(),
             media: self.media.clone(),
         };
@@ -149,6 +159,15 @@ impl Rooms {
         let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = rooms.get(cid) {
             let _ = tx.send(RoomMsg::Bus(kind));
+        }
+    }
+
+    /// Hands the room `name` its call's state as the store had it at
+    /// `read_at`, unless a bus event changed it since.
+    pub fn reconcile(&self, name: &str, kind: EventKind, read_at: std::time::Instant) {
+        let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = rooms.get(name) {
+            let _ = tx.send(RoomMsg::Reconcile { kind, read_at });
         }
     }
 
@@ -181,7 +200,7 @@ impl Room {
         while let Some(msg) = rx.recv().await {
             // A bus event may reach a room before its first participant
             // does; only a departure (or a refused join) closes an empty room.
-            let may_close = !matches!(msg, RoomMsg::Bus(_));
+            let may_close = !matches!(msg, RoomMsg::Bus(_) | RoomMsg::Reconcile { .. });
             match msg {
                 RoomMsg::Join {
                     pid,
@@ -215,7 +234,19 @@ impl Room {
                 } => self.subscription(pid, sids, subscribe),
                 RoomMsg::Resync { pid } => self.resync(pid),
                 RoomMsg::Leave { pid } => self.leave(pid),
-                RoomMsg::Bus(kind) => self.bus(kind),
+                RoomMsg::Bus(kind) => {
+                    if matches!(kind, EventKind::LiveStarted | EventKind::LiveStopped) {
+                        self.live_set_at = std::time::Instant::now();
+                    }
+                    self.bus(kind)
+                }
+                RoomMsg::Reconcile { kind, read_at } => {
+                    let stale = matches!(kind, EventKind::LiveStarted | EventKind::LiveStopped)
+                        && read_at < self.live_set_at;
+                    if !stale {
+                        self.bus(kind);
+                    }
+                }
             }
             for kind in std::mem::take(&mut self.outbox) {
                 let event = Event::new(self.name.clone(), crate::unix_ms(), kind);
@@ -432,6 +463,15 @@ impl Room {
             let info = member.info.clone();
             self.broadcast_update(&info, None);
         }
+        self.forget_tracks(&[sid.to_owned()]);
+    }
+
+    /// Nobody's explicit (un)subscriptions keep naming tracks that are gone.
+    fn forget_tracks(&mut self, sids: &[String]) {
+        for member in self.members.values_mut() {
+            member.wanted.retain(|s| !sids.contains(s));
+            member.declined.retain(|s| !sids.contains(s));
+        }
     }
 
     fn mute(&mut self, pid: Pid, sid: &str, muted: bool) {
@@ -473,15 +513,21 @@ impl Room {
             };
             member.declined.retain(|s| s != &sid);
             member.wanted.retain(|s| s != &sid);
-            if member.declined.len() + member.wanted.len() >= limit {
+            // An unsubscribe always takes effect; only its record is bounded.
+            let full = member.declined.len() + member.wanted.len() >= limit;
+            if full {
                 count(Limit::Ids, 1);
-                continue;
             }
             if subscribe {
+                if full {
+                    continue;
+                }
                 member.wanted.push(sid.clone());
                 self.subscribe_one(pid, publisher, &sid);
             } else {
-                member.declined.push(sid.clone());
+                if !full {
+                    member.declined.push(sid.clone());
+                }
                 self.media.send(Command::Unsubscribe { pid, sid });
             }
         }
@@ -491,6 +537,8 @@ impl Room {
         let Some(mut member) = self.members.remove(&pid) else {
             return;
         };
+        let gone: Vec<String> = member.info.tracks.iter().map(|t| t.sid.clone()).collect();
+        self.forget_tracks(&gone);
         if !is_hidden(&member.info) {
             self.outbox.push(EventKind::ParticipantLeft {
                 user_id: member.info.identity.clone(),

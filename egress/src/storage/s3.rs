@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::presigning::PresigningConfig;
@@ -109,8 +110,15 @@ impl S3Storage {
             None,
             "onair-config",
         );
+        // A store that stops answering must not hold an upload (and the
+        // recording's file lock) for ever.
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .operation_attempt_timeout(Duration::from_secs(120))
+            .build();
         let mut builder = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            .timeout_config(timeouts)
             .region(Region::new(config.region.clone()))
             .credentials_provider(credentials)
             .force_path_style(config.path_style);
@@ -289,9 +297,9 @@ impl Storage for S3Storage {
         let failure = loop {
             match inner.complete(key, &mut state).await {
                 Ok(size) => {
-                    inner.forget(key);
                     let path = resolve(&inner.staging, key)?;
                     let _ = tokio::fs::remove_file(&path).await;
+                    inner.forget(key);
                     tracing::info!(key, size, bucket = %inner.bucket, "uploaded");
                     return Ok(size);
                 }

@@ -13,7 +13,7 @@
 //! updates than there are participants.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +38,10 @@ struct Queue {
     /// A message found the queue full.
     overflow: Notify,
     senders: AtomicUsize,
+    /// The client has a socket. Without one (between a lost connection and
+    /// its resume) a full queue drops what comes: the resume sends the room
+    /// again, and a client is not sent away for the room's chatter meanwhile.
+    connected: AtomicBool,
 }
 
 impl Queue {
@@ -92,6 +96,7 @@ impl Outbox {
             ready: Notify::new(),
             overflow: Notify::new(),
             senders: AtomicUsize::new(1),
+            connected: AtomicBool::new(true),
         });
         let inbox = Inbox {
             queue: queue.clone(),
@@ -112,7 +117,9 @@ impl Outbox {
         }
         if items.len() >= self.queue.capacity {
             drop(items);
-            self.queue.overflow.notify_one();
+            if self.queue.connected.load(Ordering::Acquire) {
+                self.queue.overflow.notify_one();
+            }
             return;
         }
         items.push_back(msg);
@@ -156,7 +163,10 @@ pub async fn writer(mut out: Inbox, mut sinks: mpsc::UnboundedReceiver<Sink>) {
         tokio::select! {
             biased;
             new = sinks.recv(), if resumable => match new {
-                Some(new) => sink = Some(new),
+                Some(new) => {
+                    sink = Some(new);
+                    out.queue.connected.store(true, Ordering::Release);
+                }
                 None if sink.is_some() => resumable = false,
                 None => return,
             },
@@ -169,6 +179,7 @@ pub async fn writer(mut out: Inbox, mut sinks: mpsc::UnboundedReceiver<Sink>) {
                     Ok(Ok(())) => {}
                     _ => {
                         sink = None;
+                        out.queue.connected.store(false, Ordering::Release);
                         continue;
                     }
                 }
@@ -177,6 +188,8 @@ pub async fn writer(mut out: Inbox, mut sinks: mpsc::UnboundedReceiver<Sink>) {
                     return;
                 }
             }
+            // No socket, and none will come: the session is over.
+            else => return,
         }
     }
 }

@@ -110,6 +110,8 @@ impl Session {
             Ok(Ok(sdp)) => sdp,
             other => {
                 tracing::warn!(?other, "media join failed");
+                // The room may have been started for this join: let it close.
+                let _ = self.room.send(RoomMsg::Leave { pid: self.pid });
                 self.refuse(lk::DisconnectReason::JoinFailure, writer).await;
                 return;
             }
@@ -213,7 +215,17 @@ impl Session {
                 msg = next_message(&mut ws_rx) => match msg {
                     Some(Ok(Message::Binary(bytes))) => {
                         heard = Instant::now();
-                        match self.rate.take(heard) {
+                        let req = match lk::SignalRequest::decode(bytes.as_ref()) {
+                            Ok(req) => req,
+                            Err(e) => {
+                                tracing::info!(error = %e, "malformed signal message dropped");
+                                lk::SignalRequest::default()
+                            }
+                        };
+                        // Negotiation and leaving are never dropped: without
+                        // them the connection breaks. Everything else counts.
+                        let vital = matches!(req.message, Some(In::Offer(_) | In::Answer(_) | In::Leave(_)));
+                        match if vital { Verdict::Pass } else { self.rate.take(heard) } {
                             Verdict::Pass => {}
                             Verdict::Drop => {
                                 self.hit(Limit::Rate, 1, "signal messages over the rate dropped");
@@ -226,9 +238,8 @@ impl Session {
                                 return None;
                             }
                         }
-                        match lk::SignalRequest::decode(bytes.as_ref()) {
-                            Ok(req) => if !self.request(req).await { break },
-                            Err(e) => tracing::info!(error = %e, "malformed signal message dropped"),
+                        if !self.request(req).await {
+                            break;
                         }
                     }
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
