@@ -106,9 +106,9 @@ struct Input {
     src: gst_app::AppSrc,
     /// Its compositor pad (none for audio and a passed-through track).
     pad: Option<gst::Pad>,
-    /// Its own elements (appsrc to converter) and the mixer pad they feed
-    /// (none for a passed-through track, whose source stays).
-    branch: Option<(Vec<gst::Element>, gst::Pad)>,
+    /// Whether it has a branch of its own (appsrc to converter, into a
+    /// mixer pad); a passed-through track's source stays for the next one.
+    branch: bool,
     video: bool,
     /// Who publishes it.
     identity: String,
@@ -116,48 +116,6 @@ struct Input {
     anchor: Option<(gst::ClockTime, f64)>,
     /// Video decoders start at a keyframe.
     waiting_keyframe: bool,
-}
-
-/// Drains a departed track's branch and, once its end reached the mixer,
-/// takes it out of the pipeline: its elements stopped and removed, its
-/// mixer pad released. A long call with much coming and going keeps
-/// nothing of those who left.
-fn release(
-    pipeline: &gst::Pipeline,
-    src: &gst_app::AppSrc,
-    chain: Vec<gst::Element>,
-    pad: gst::Pad,
-) {
-    let Some(last) = chain.last().and_then(|e| e.static_pad("src")) else {
-        return;
-    };
-    let pipeline = pipeline.clone();
-    let chain = std::sync::Mutex::new(Some(chain));
-    last.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |last, info| {
-        let eos = matches!(&info.data, Some(gst::PadProbeData::Event(e)) if e.type_() == gst::EventType::Eos);
-        if !eos {
-            return gst::PadProbeReturn::Ok;
-        }
-        let taken = chain.lock().ok().and_then(|mut c| c.take());
-        if let Some(chain) = taken {
-            let (last, pad, pipeline) = (last.clone(), pad.clone(), pipeline.clone());
-            // Elements cannot be stopped from their own streaming thread.
-            std::thread::spawn(move || {
-                let _ = last.unlink(&pad);
-                if let Some(mixer) = pad.parent_element() {
-                    mixer.release_request_pad(&pad);
-                }
-                for e in &chain {
-                    let _ = e.set_state(gst::State::Null);
-                }
-                let _ = pipeline.remove_many(&chain);
-                tracing::info!(elements = chain.len(), "departed track's branch released");
-            });
-        }
-        // The mixer pad goes away: it need not see the end.
-        gst::PadProbeReturn::Drop
-    });
-    let _ = src.end_of_stream();
 }
 
 /// A running composite recording.
@@ -314,7 +272,7 @@ impl Composite {
                     Input {
                         src: src.clone(),
                         pad: None,
-                        branch: None,
+                        branch: false,
                         video: true,
                         identity: frame.identity.clone(),
                         anchor: None,
@@ -379,15 +337,15 @@ impl Composite {
             self.tiles.retain(|t| t != track_sid);
             self.relayout();
         }
-        match input.branch {
-            Some((chain, pad)) => release(&self.pipeline, &input.src, chain, pad),
+        if input.branch {
+            // Its branch drains to its end; it leaves the pipeline when the
+            // pipeline stops (taking branches out of a running compositor
+            // froze the picture once under load, so it is not done yet).
+            let _ = input.src.end_of_stream();
+        } else if let Some((_, shown)) = &mut self.passthrough {
             // The passed-through source stays open for the next H.264 track
             // (the host coming back).
-            None => {
-                if let Some((_, shown)) = &mut self.passthrough {
-                    *shown = None;
-                }
-            }
+            *shown = None;
         }
     }
 
@@ -542,8 +500,8 @@ impl Composite {
         }
         Ok(Input {
             src,
-            pad: video.then(|| pad.clone()),
-            branch: Some((chain, pad)),
+            pad: video.then_some(pad),
+            branch: true,
             video,
             identity: identity.to_owned(),
             anchor: None,
