@@ -7,10 +7,11 @@
 //! rather than slowing the room down or dropping messages silently.
 //!
 //! Participant updates coalesce: a queued update about a participant is
-//! replaced by a newer one about the same participant (each carries the
-//! whole participant), so a burst of mutes costs one update per
-//! participant, not one per change, and a slow reader never holds more
-//! updates than there are participants.
+//! replaced by a newer one about the same participant with the same
+//! tracks (each carries the whole participant), so a burst of mutes or
+//! metadata changes costs one update, not one per change. Updates that
+//! add or remove tracks, or say the participant left, are never merged
+//! away: clients learn from them which tracks came and went.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -80,11 +81,19 @@ impl Drop for Outbox {
 }
 
 /// The one participant a participant update is about, if it is about one.
-fn subject(msg: &Out) -> Option<&str> {
+fn subject(msg: &Out) -> Option<&lk::ParticipantInfo> {
     match msg {
-        Out::Update(u) if u.participants.len() == 1 => Some(&u.participants[0].sid),
+        Out::Update(u) if u.participants.len() == 1 => u.participants.first(),
         _ => None,
     }
+}
+
+/// Whether update `newer` may replace the queued `older`: the same
+/// participant, still there, with the same tracks.
+fn supersedes(newer: &lk::ParticipantInfo, older: &lk::ParticipantInfo) -> bool {
+    let gone = newer.state == lk::participant_info::State::Disconnected as i32;
+    let sids = |p: &lk::ParticipantInfo| p.tracks.iter().map(|t| t.sid.clone()).collect::<Vec<_>>();
+    newer.sid == older.sid && !gone && sids(newer) == sids(older)
 }
 
 impl Outbox {
@@ -109,8 +118,13 @@ impl Outbox {
     /// told to disconnect it.
     pub fn send(&self, msg: Out) {
         let mut items = self.queue.items();
-        if let Some(sid) = subject(&msg) {
-            if let Some(queued) = items.iter_mut().find(|m| subject(m) == Some(sid)) {
+        if let Some(newer) = subject(&msg) {
+            let older = items
+                .iter_mut()
+                .rev()
+                .find(|m| subject(m).is_some_and(|o| o.sid == newer.sid));
+            if let Some(queued) = older.filter(|q| subject(q).is_some_and(|o| supersedes(newer, o)))
+            {
                 *queued = msg;
                 return;
             }
@@ -213,10 +227,21 @@ mod tests {
     use super::*;
 
     fn update(sid: &str, version: u32) -> Out {
+        with_tracks(sid, version, &["TR_1"])
+    }
+
+    fn with_tracks(sid: &str, version: u32, tracks: &[&str]) -> Out {
         Out::Update(lk::ParticipantUpdate {
             participants: vec![lk::ParticipantInfo {
                 sid: sid.into(),
                 version,
+                tracks: tracks
+                    .iter()
+                    .map(|t| lk::TrackInfo {
+                        sid: (*t).into(),
+                        ..Default::default()
+                    })
+                    .collect(),
                 ..Default::default()
             }],
         })
@@ -258,6 +283,36 @@ mod tests {
         // Once sent, the next change is queued again.
         outbox.send(update("PA_a", 1001));
         assert_eq!(rx.recv().await, Some(update("PA_a", 1001)));
+    }
+
+    #[tokio::test]
+    async fn track_changes_and_departures_are_never_merged_away() {
+        let (outbox, mut rx) = Outbox::new(8);
+        outbox.send(with_tracks("PA_a", 1, &[]));
+        outbox.send(with_tracks("PA_a", 2, &["TR_cam"]));
+        outbox.send(with_tracks("PA_a", 3, &["TR_cam"]));
+        let mut gone = lk::ParticipantInfo {
+            sid: "PA_a".into(),
+            version: 4,
+            state: lk::participant_info::State::Disconnected as i32,
+            ..Default::default()
+        };
+        gone.tracks.push(lk::TrackInfo {
+            sid: "TR_cam".into(),
+            ..Default::default()
+        });
+        outbox.send(Out::Update(lk::ParticipantUpdate {
+            participants: vec![gone.clone()],
+        }));
+        assert_eq!(rx.recv().await, Some(with_tracks("PA_a", 1, &[])));
+        // The camera arrived (versions 2 and 3 merged), then she left.
+        assert_eq!(rx.recv().await, Some(with_tracks("PA_a", 3, &["TR_cam"])));
+        assert_eq!(
+            rx.recv().await,
+            Some(Out::Update(lk::ParticipantUpdate {
+                participants: vec![gone],
+            }))
+        );
     }
 
     #[tokio::test]
