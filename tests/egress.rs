@@ -556,8 +556,11 @@ async fn participants_joining_and_leaving_change_the_composite() {
     );
     assert!(bob_small > 40.0, "bob not in the strip: {bob_small}");
     assert!(alone_again > 40.0, "bob's tile stayed: {alone_again}");
-    // Every element was stopped before it was dropped.
+    // bob's camera and microphone branches left the pipeline with him.
     let text = std::fs::read_to_string(&log).unwrap();
+    let released = text.matches("departed track's branch released").count();
+    assert_eq!(released, 2, "branches released when bob left");
+    // Every element was stopped before it was dropped.
     assert!(!text.contains("Trying to dispose element"), "{text}");
     alice.leave().await;
 }

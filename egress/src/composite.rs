@@ -106,9 +106,9 @@ struct Input {
     src: gst_app::AppSrc,
     /// Its compositor pad (none for audio and a passed-through track).
     pad: Option<gst::Pad>,
-    /// Whether it has a branch of its own (appsrc to converter, into a
-    /// mixer pad); a passed-through track's source stays for the next one.
-    branch: bool,
+    /// Its own elements (appsrc to converter) and the mixer pad they feed
+    /// (none for a passed-through track, whose source stays).
+    branch: Option<(Vec<gst::Element>, gst::Pad)>,
     video: bool,
     /// Who publishes it.
     identity: String,
@@ -116,6 +116,48 @@ struct Input {
     anchor: Option<(gst::ClockTime, f64)>,
     /// Video decoders start at a keyframe.
     waiting_keyframe: bool,
+}
+
+/// Drains a departed track's branch and, once its end reached the mixer,
+/// takes it out of the pipeline: its elements stopped and removed, its
+/// mixer pad released. A long call with much coming and going keeps
+/// nothing of those who left.
+fn release(
+    pipeline: &gst::Pipeline,
+    src: &gst_app::AppSrc,
+    chain: Vec<gst::Element>,
+    pad: gst::Pad,
+) {
+    let Some(last) = chain.last().and_then(|e| e.static_pad("src")) else {
+        return;
+    };
+    let pipeline = pipeline.clone();
+    let chain = std::sync::Mutex::new(Some(chain));
+    last.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |last, info| {
+        let eos = matches!(&info.data, Some(gst::PadProbeData::Event(e)) if e.type_() == gst::EventType::Eos);
+        if !eos {
+            return gst::PadProbeReturn::Ok;
+        }
+        let taken = chain.lock().ok().and_then(|mut c| c.take());
+        if let Some(chain) = taken {
+            let (last, pad, pipeline) = (last.clone(), pad.clone(), pipeline.clone());
+            // Elements cannot be stopped from their own streaming thread.
+            std::thread::spawn(move || {
+                let _ = last.unlink(&pad);
+                if let Some(mixer) = pad.parent_element() {
+                    mixer.release_request_pad(&pad);
+                }
+                for e in &chain {
+                    let _ = e.set_state(gst::State::Null);
+                }
+                let _ = pipeline.remove_many(&chain);
+                tracing::info!(elements = chain.len(), "departed track's branch released");
+            });
+        }
+        // The mixer pad goes away: it need not see the end.
+        gst::PadProbeReturn::Drop
+    });
+    let _ = src.end_of_stream();
 }
 
 /// A running composite recording.
@@ -272,7 +314,7 @@ impl Composite {
                     Input {
                         src: src.clone(),
                         pad: None,
-                        branch: false,
+                        branch: None,
                         video: true,
                         identity: frame.identity.clone(),
                         anchor: None,
@@ -337,15 +379,15 @@ impl Composite {
             self.tiles.retain(|t| t != track_sid);
             self.relayout();
         }
-        if input.branch {
-            // Its branch drains to its end; it leaves the pipeline when the
-            // pipeline stops (taking branches out of a running compositor
-            // froze the picture once under load, so it is not done yet).
-            let _ = input.src.end_of_stream();
-        } else if let Some((_, shown)) = &mut self.passthrough {
+        match input.branch {
+            Some((chain, pad)) => release(&self.pipeline, &input.src, chain, pad),
             // The passed-through source stays open for the next H.264 track
             // (the host coming back).
-            *shown = None;
+            None => {
+                if let Some((_, shown)) = &mut self.passthrough {
+                    *shown = None;
+                }
+            }
         }
     }
 
@@ -500,8 +542,8 @@ impl Composite {
         }
         Ok(Input {
             src,
-            pad: video.then_some(pad),
-            branch: true,
+            pad: video.then(|| pad.clone()),
+            branch: Some((chain, pad)),
             video,
             identity: identity.to_owned(),
             anchor: None,
