@@ -101,8 +101,11 @@ fn recording_of_browser_participants_shows_both() {
     let info = probe(&file);
     assert_eq!(codecs(&info), ["aac", "h264"], "{info}");
     let duration = number(&info["format"]["duration"]);
+    // `recorded` is the script's wall clock from the moment its polling saw
+    // the job active; on a loaded machine that is up to ~0.8 s after the
+    // file began, hence 15 %.
     assert!(
-        (duration - recorded).abs() <= recorded * 0.1,
+        (duration - recorded).abs() <= recorded * 0.15,
         "file lasts {duration:.2} s, recorded for {recorded:.2} s"
     );
     // Two cameras on the 640x360 canvas: side by side (grid), or one large
