@@ -55,7 +55,7 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
     let storage = build_storage(&config, &keys, &urls)?;
     let store = open_store(&config).await?;
-    let state = build_state(&config, keys, bus, &urls, storage.clone(), store.clone()).await?;
+    let state = build_state(&config, keys, bus, &urls, storage.clone(), store.clone())?;
     let sfu = start_sfu(&config, &state.keys, &state.bus, store)?;
 
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
@@ -173,17 +173,14 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
         false => None,
     };
     let api = match (has(Role::Api), &store) {
-        (true, Some(store)) => Some(
-            build_state(
-                &config,
-                keys.clone(),
-                bus.clone(),
-                &urls,
-                storage.clone(),
-                store.clone(),
-            )
-            .await?,
-        ),
+        (true, Some(store)) => Some(build_state(
+            &config,
+            keys.clone(),
+            bus.clone(),
+            &urls,
+            storage.clone(),
+            store.clone(),
+        )?),
         _ => None,
     };
     let sfu = match (has(Role::Sfu), store) {
@@ -324,7 +321,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 .context("connecting to Postgres")?,
         )
     } else if url.starts_with("sqlite:") {
-        private_dir(&config.data_dir)?;
+        // The data dir was made (private) by `dev` or `serve`.
         Arc::new(SqliteStore::connect(&url).await.context("opening SQLite")?)
     } else {
         bail!("database_url must start with sqlite: or postgres:");
@@ -333,7 +330,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(store)
 }
 
-async fn build_state(
+fn build_state(
     config: &Config,
     keys: Arc<KeySet>,
     bus: Arc<dyn Bus>,
@@ -459,11 +456,10 @@ async fn run(listener: TcpListener, node: Node, config: &Config) -> anyhow::Resu
         ),
     };
     let app = app.layer(axum::middleware::from_fn(crate::http::deadline));
-    let deadline = tokio::time::Instant::now();
     let timeout = config.shutdown_timeout;
     let drain = drain(node.api, egress, timeout);
     crate::http::serve(listener, app, drain, CONNECTION_GRACE.min(timeout)).await;
-    tracing::info!(took = ?deadline.elapsed(), "stopped");
+    tracing::info!("stopped");
     drop(node.sfu);
     Ok(())
 }

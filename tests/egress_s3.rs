@@ -158,6 +158,18 @@ async fn recordings_upload_to_s3_with_multipart() {
     alice.leave().await;
 }
 
+/// The test bucket `calls` on a store at `port`.
+fn bucket_at(port: u16) -> onair_egress::S3Config {
+    onair_egress::S3Config {
+        endpoint: Some(format!("http://127.0.0.1:{port}")),
+        region: "us-east-1".into(),
+        bucket: "calls".into(),
+        access_key: "AKONAIRTEST".into(),
+        secret_key: "onair-test-secret".into(),
+        path_style: true,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_storage_uploads_parts_as_the_file_grows() {
     use onair_egress::{S3Config, S3Storage, Storage};
@@ -166,14 +178,7 @@ async fn s3_storage_uploads_parts_as_the_file_grows() {
     let s3_port = onair_testkit::free_port();
     let _s3 = s3_server(s3_root.path(), s3_port);
     let staging = tempfile::tempdir().unwrap();
-    let config = S3Config {
-        endpoint: Some(format!("http://127.0.0.1:{s3_port}")),
-        region: "us-east-1".into(),
-        bucket: "calls".into(),
-        access_key: "AKONAIRTEST".into(),
-        secret_key: "onair-test-secret".into(),
-        path_style: true,
-    };
+    let config = bucket_at(s3_port);
     let storage = S3Storage::new(&config, staging.path(), Duration::from_secs(60));
     let key = "recordings/test/grows.mp4";
     let path = storage.local_path(key).unwrap();
@@ -217,19 +222,12 @@ async fn s3_storage_uploads_parts_as_the_file_grows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_hangs_does_not_stall_the_recording() {
-    use onair_egress::{S3Config, S3Storage, Storage};
+    use onair_egress::{S3Storage, Storage};
     // A "store" that takes connections and never answers.
     let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = hung.local_addr().unwrap().port();
     let staging = tempfile::tempdir().unwrap();
-    let config = S3Config {
-        endpoint: Some(format!("http://127.0.0.1:{port}")),
-        region: "us-east-1".into(),
-        bucket: "calls".into(),
-        access_key: "AKONAIRTEST".into(),
-        secret_key: "onair-test-secret".into(),
-        path_style: true,
-    };
+    let config = bucket_at(port);
     let storage = S3Storage::new(&config, staging.path(), Duration::from_secs(60));
     let key = "recordings/test/stuck.mp4";
     let path = storage.local_path(key).unwrap();

@@ -156,18 +156,20 @@ impl Rooms {
 
     /// Delivers a bus event to the room it concerns, if that room runs here.
     pub fn bus_event(&self, cid: &str, kind: EventKind) {
-        let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(tx) = rooms.get(cid) {
-            let _ = tx.send(RoomMsg::Bus(kind));
-        }
+        self.send(cid, RoomMsg::Bus(kind));
     }
 
     /// Hands the room `name` its call's state as the store had it at
     /// `read_at`, unless a bus event changed it since.
     pub fn reconcile(&self, name: &str, kind: EventKind, read_at: std::time::Instant) {
+        self.send(name, RoomMsg::Reconcile { kind, read_at });
+    }
+
+    /// Hands `msg` to the room `name`, if it runs here.
+    fn send(&self, name: &str, msg: RoomMsg) {
         let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = rooms.get(name) {
-            let _ = tx.send(RoomMsg::Reconcile { kind, read_at });
+            let _ = tx.send(msg);
         }
     }
 
@@ -280,8 +282,10 @@ impl Room {
     /// node's) has its most users; the same user again, and hidden
     /// participants, always fit.
     fn admit(&self, join: &lk::JoinResponse, max_participants: Option<u32>) -> Result<(), Refusal> {
-        let info = join.participant.clone().unwrap_or_default();
-        if is_hidden(&info) {
+        let Some(info) = join.participant.as_ref() else {
+            return Ok(());
+        };
+        if is_hidden(info) {
             return Ok(());
         }
         let me = owner(&info.identity);
