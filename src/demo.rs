@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -100,10 +99,7 @@ async fn token(
     if !valid {
         return (StatusCode::UNPROCESSABLE_ENTITY, Json(serde_json::json!({"code": "invalid_id", "message": "user_id: 1-64 letters, digits, - or _"}))).into_response();
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    let now = onair_auth::clock::unix_secs();
     let claims = UserClaims {
         iss: demo.key.key.clone(),
         sub: id.to_owned(),

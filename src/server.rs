@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use onair_api::store::{PgStore, SqliteStore, Store};
@@ -58,7 +58,7 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let state = build_state(&config, keys, bus, &urls, storage.clone(), store.clone())?;
     let sfu = start_sfu(&config, &state.keys, &state.bus, store)?;
 
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let now = onair_auth::clock::unix_secs();
     let server_token = mint(
         &key,
         &ServerClaims {

@@ -1,7 +1,7 @@
 //! `onair token`: mint server and user tokens from the command line.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
@@ -55,7 +55,7 @@ enum Kind {
 /// Prints the token on stdout.
 pub fn run(args: TokenArgs) -> anyhow::Result<()> {
     let key = signing_key(&args)?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let now = onair_auth::clock::unix_secs();
     let exp = now + args.ttl.as_secs();
     let token = match args.kind {
         Kind::Server => mint(

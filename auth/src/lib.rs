@@ -1,6 +1,8 @@
 //! OnAir tokens, roles and capabilities.
 //!
-//! Everything here is pure: no I/O, no clock other than the `now` you pass in.
+//! Everything here is pure: no I/O, no clock other than the `now` you pass in,
+//! which callers read from [`clock`], OnAir's one reading of the wall clock.
+//! - [`clock`]: Unix time in seconds (tokens) and milliseconds (events).
 //! - [`keys`]: API keys and their secrets (the key is the JWT `iss`).
 //! - [`claims`]: the three token kinds of DESIGN.md (server, user, join).
 //! - [`net`]: which addresses OnAir may connect to on a user's behalf.
@@ -11,6 +13,7 @@
 
 pub mod capability;
 pub mod claims;
+pub mod clock;
 pub mod keys;
 pub mod kind;
 pub mod net;

@@ -89,7 +89,7 @@ async fn relay(
     loop {
         let mut messages = pubsub.into_on_message();
         while let Some(msg) = messages.next().await {
-            match key.open(msg.get_payload_bytes(), now_ms()) {
+            match key.open(msg.get_payload_bytes(), onair_auth::clock::unix_ms()) {
                 // No local subscriber is not an error.
                 Ok(event) => drop(tx.send(event)),
                 Err(e) => tracing::warn!(error = %e, "event on the bus dropped"),
@@ -105,12 +105,6 @@ async fn relay(
         };
         tracing::info!("Redis bus connection back");
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[async_trait]

@@ -2,7 +2,7 @@
 //! signs itself: where a push goes (stream keys never travel on the bus),
 //! and whether a job is still wanted (a stop event may have been missed).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use onair_auth::token::mint;
 use onair_auth::{ApiKey, ServerClaims};
@@ -46,9 +46,7 @@ impl Api {
     }
 
     async fn get(&self, path: &str) -> Result<serde_json::Value, String> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = onair_auth::clock::unix_secs();
         let claims = ServerClaims {
             iss: self.key.key.clone(),
             exp: now + 60,

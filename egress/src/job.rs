@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use onair_auth::token::mint;
 use onair_auth::{JoinClaims, OnAirGrant, VideoGrant};
@@ -137,9 +137,7 @@ impl CompositeJob {
 
     /// A join token for a hidden recorder that only receives.
     fn token(&self, config: &EgressConfig) -> String {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = onair_auth::clock::unix_secs();
         let claims = JoinClaims {
             iss: config.key.key.clone(),
             sub: format!("egress-{}", self.id),

@@ -231,9 +231,7 @@ impl Reporter {
             size,
             duration_ms: duration.as_millis() as u64,
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+        let now = onair_auth::clock::unix_ms();
         if let Err(e) = self
             .bus
             .publish(Event::new(self.call_cid.clone(), now, kind))

@@ -48,13 +48,6 @@ pub struct SfuConfig {
     pub limits: SignalLimits,
 }
 
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
-pub(crate) fn unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// How often rooms catch up with their call's state in the store.
 const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 

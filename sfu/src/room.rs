@@ -138,7 +138,7 @@ impl Rooms {
             outbox: Vec::new(),
             name: name.to_owned(),
             sid: format!("RM_{}", crate::ids::random(12)),
-            created: crate::unix_ms() / 1000,
+            created: onair_auth::clock::unix_ms() / 1000,
             live: !backstage,
             live_set_at: std::time::Instant::now(),
             members: BTreeMap::new(),
@@ -251,7 +251,7 @@ impl Room {
                 }
             }
             for kind in std::mem::take(&mut self.outbox) {
-                let event = Event::new(self.name.clone(), crate::unix_ms(), kind);
+                let event = Event::new(self.name.clone(), onair_auth::clock::unix_ms(), kind);
                 if let Err(e) = self.bus.publish(event).await {
                     tracing::warn!(room = %self.name, error = %e, "bus publish failed");
                 }

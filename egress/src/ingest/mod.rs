@@ -24,7 +24,6 @@ pub mod transcode;
 pub mod whip;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use onair_auth::token::{mint, verify_join};
 use onair_auth::KeySet;
@@ -113,9 +112,7 @@ pub async fn authorize(config: &IngestConfig, target: &Target) -> Result<Admitte
     let creds = onair_client::api::join(&config.api_url, &target.token, &target.cid, false)
         .await
         .map_err(|e| Refused::Join(e.status, e.body))?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = onair_auth::clock::unix_secs();
     let mut claims = verify_join(&creds.token, &config.keys, now)
         .map_err(|e| Refused::Join(0, format!("join token: {e}")))?;
     if !claims.video.may_publish() {

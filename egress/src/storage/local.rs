@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use axum::extract::{Path as UrlPath, Request, State};
@@ -57,12 +57,6 @@ impl LocalDir {
     }
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 #[async_trait]
 impl Storage for LocalDir {
     fn local_path(&self, key: &str) -> Result<PathBuf, StorageError> {
@@ -88,7 +82,7 @@ impl LocalDir {
     fn link(&self, grant: &str, key: &str) -> String {
         let claims = FileClaims {
             iss: self.key.key.clone(),
-            exp: unix_now() + self.link_ttl.as_secs(),
+            exp: onair_auth::clock::unix_secs() + self.link_ttl.as_secs(),
             file: grant.to_owned(),
         };
         let token = mint(&self.key, &claims);
@@ -111,7 +105,7 @@ impl FileRoute {
     /// The claims of `token` if it grants access now: unexpired, or a
     /// directory whose playlist was written within `link_ttl`.
     fn claims(&self, token: &str) -> Result<FileClaims, AuthError> {
-        let now = unix_now();
+        let now = onair_auth::clock::unix_secs();
         match verify_file(token, &self.keys, now) {
             Err(AuthError::Expired) => {
                 // Signature and shape still checked; only the time is not.

@@ -41,7 +41,7 @@ use tracing::Instrument;
 use crate::gate::{CallGate, CallStatus, Entry, Refusal};
 use crate::media::Media;
 use crate::room::{leave_request, owner, Rooms};
-use crate::unix_ms;
+use onair_auth::clock::unix_ms;
 use limits::SignalLimits;
 use session::Session;
 

@@ -24,7 +24,7 @@ use super::{permission, server_info, Resumable, Signal, SERVER_VERSION};
 use crate::gate::CallStatus;
 use crate::media::{Command, Notice, Pid, Want};
 use crate::room::{leave_request, RoomMsg};
-use crate::unix_ms;
+use onair_auth::clock::unix_ms;
 
 /// Seconds between client pings, and before the client gives up (at
 /// most; shorter when the participant timeout is short).
