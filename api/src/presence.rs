@@ -111,7 +111,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                     duration_ms,
                 } => {
                     let report = Report {
-                        state: EgressState::parse(&reported),
+                        state: reported,
                         error,
                         file,
                         size,
@@ -138,7 +138,7 @@ async fn fail_silent_egress(state: &AppState) -> StoreResult<()> {
             "the egress worker stopped reporting (killed or gone)"
         };
         let report = Report {
-            state: Some(EgressState::Failed),
+            state: EgressState::Failed,
             error: Some(why.into()),
             file: None,
             size: 0,
@@ -150,7 +150,7 @@ async fn fail_silent_egress(state: &AppState) -> StoreResult<()> {
 }
 
 struct Report {
-    state: Option<EgressState>,
+    state: EgressState,
     error: Option<String>,
     file: Option<String>,
     size: u64,
@@ -159,10 +159,7 @@ struct Report {
 
 /// Applies a worker's report to its job, if the state machine allows it.
 async fn egress_report(state: &AppState, id: &str, report: Report) -> StoreResult<()> {
-    let Some(next) = report.state else {
-        tracing::warn!(egress = %id, "egress report with an unknown state ignored");
-        return Ok(());
-    };
+    let next = report.state;
     // The API may move the job (stop) between our read and write: retry.
     for _ in 0..5 {
         let Some(mut job) = state.store.get_egress(id).await? else {

@@ -921,7 +921,7 @@ async fn presence_kick_and_mute(backend: Backend) {
 async fn worker_reports(app: &App, id: &str, state: &str, error: Option<&str>) {
     let kind = EventKind::EgressUpdated {
         egress_id: id.into(),
-        state: state.into(),
+        state: onair_bus::EgressState::parse(state).expect("a job state"),
         error: error.map(str::to_owned),
         file: Some(format!("recordings/livestream_show/{id}.mp4")),
         size: 1000,
@@ -979,10 +979,10 @@ async fn recordings_follow_worker_reports(backend: Backend) {
         events.recv().await.unwrap().kind,
         EventKind::EgressRequested {
             egress_id: id.clone(),
-            kind: "recording".into(),
+            kind: onair_bus::EgressKind::Recording,
             preset: "360p".into(),
             backstage: true,
-            target: None,
+            track_sid: None,
         }
     );
     let (status, body) = app.post(&start, &host, json!({})).await;
@@ -1054,7 +1054,7 @@ async fn next_request(events: &mut onair_bus::Subscription) -> (String, String, 
             ..
         } = events.recv().await.unwrap().kind
         {
-            return (kind, preset, backstage);
+            return (kind.as_str().to_owned(), preset, backstage);
         }
     }
 }
@@ -1175,13 +1175,13 @@ async fn rtmp_pushes_are_named_targets(backend: Backend) {
     let (id, target_seen) = loop {
         if let EventKind::EgressRequested {
             kind,
-            target,
+            track_sid,
             egress_id,
             ..
         } = events.recv().await.unwrap().kind
         {
-            assert_eq!(kind, "rtmp");
-            break (egress_id, target);
+            assert_eq!(kind, onair_bus::EgressKind::Rtmp);
+            break (egress_id, track_sid);
         }
     };
     // The stream key stays off the bus: the worker asks the API for it,

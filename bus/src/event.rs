@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::{EgressKind, EgressState};
+
 /// Something that happened to a call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -121,16 +123,17 @@ pub enum EventKind {
     EgressRequested {
         /// The job.
         egress_id: String,
-        /// `recording`, `hls` or `rtmp`.
-        kind: String,
+        /// What it produces.
+        kind: EgressKind,
         /// Output preset (`360p`, `720p`, `1080p`).
         preset: String,
         /// The call is in backstage (the recorder's join must say so).
         backstage: bool,
-        /// Where an RTMP push goes: the URL with the stream key (a secret:
-        /// never log it).
+        /// The track a track recording records (its sid). An RTMP push's
+        /// target holds a stream key, so it never travels on the bus: the
+        /// worker fetches it from the API.
         #[serde(default)]
-        target: Option<String>,
+        track_sid: Option<String>,
     },
     /// An egress job should stop (API → egress).
     #[serde(rename = "call.egress_stop_requested")]
@@ -143,8 +146,8 @@ pub enum EventKind {
     EgressUpdated {
         /// The job.
         egress_id: String,
-        /// `active`, `ending`, `complete` or `failed`.
-        state: String,
+        /// Where it is now.
+        state: EgressState,
         /// Why it failed.
         error: Option<String>,
         /// The file it wrote (storage key), once there is one.

@@ -17,11 +17,13 @@
 //! take the same work (two egress workers seeing one job request), the one
 //! whose [`Bus::claim`] succeeds does it.
 
+mod egress;
 mod event;
 mod local;
 mod redis;
 mod seal;
 
+pub use egress::{EgressKind, EgressState};
 pub use event::{Event, EventKind};
 pub use local::LocalBus;
 pub use redis::RedisBus;

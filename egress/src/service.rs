@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use onair_auth::ApiKey;
-use onair_bus::{Bus, Event, EventKind};
+use onair_bus::{Bus, EgressKind, EgressState, Event, EventKind};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::api::Api;
@@ -116,7 +116,7 @@ async fn serve(
                 kind,
                 preset,
                 backstage,
-                target,
+                track_sid,
             } => {
                 // With several workers on the bus, the first to claim the job runs it.
                 match bus.claim(&format!("egress:{egress_id}"), CLAIM_TTL).await {
@@ -132,10 +132,10 @@ async fn serve(
                     call_cid: event.call_cid.clone(),
                     egress_id: egress_id.clone(),
                 };
-                let kind = match kind.as_str() {
-                    "recording" => JobKind::Recording,
-                    "hls" => JobKind::Hls,
-                    "track_recording" => match target {
+                let kind = match kind {
+                    EgressKind::Recording => JobKind::Recording,
+                    EgressKind::Hls => JobKind::Hls,
+                    EgressKind::TrackRecording => match track_sid {
                         Some(sid) => JobKind::Track(sid),
                         None => {
                             report.failed("a track recording needs a track", None).await;
@@ -143,12 +143,7 @@ async fn serve(
                         }
                     },
                     // The target is fetched from the API when the job starts.
-                    "rtmp" => JobKind::Rtmp(target.unwrap_or_default()),
-                    other => {
-                        let why = format!("`{other}` egress is not supported yet");
-                        report.failed(&why, None).await;
-                        continue;
-                    }
+                    EgressKind::Rtmp => JobKind::Rtmp(String::new()),
                 };
                 let job = CompositeJob {
                     id: egress_id.clone(),
@@ -217,7 +212,7 @@ pub struct Reporter {
 impl Reporter {
     async fn send(
         &self,
-        state: &str,
+        state: EgressState,
         error: Option<&str>,
         file: Option<&str>,
         size: u64,
@@ -225,7 +220,7 @@ impl Reporter {
     ) {
         let kind = EventKind::EgressUpdated {
             egress_id: self.egress_id.clone(),
-            state: state.into(),
+            state,
             error: error.map(str::to_owned),
             file: file.map(str::to_owned),
             size,
@@ -243,22 +238,25 @@ impl Reporter {
 
     /// Producing output into `file` (named once a player may open it).
     pub async fn active(&self, file: Option<&str>, size: u64, duration: Duration) {
-        self.send("active", None, file, size, duration).await;
+        self.send(EgressState::Active, None, file, size, duration)
+            .await;
     }
 
     /// Finishing (`file`, if it has one).
     pub async fn ending(&self, file: Option<&str>, size: u64, duration: Duration) {
-        self.send("ending", None, file, size, duration).await;
+        self.send(EgressState::Ending, None, file, size, duration)
+            .await;
     }
 
     /// Done (`file`, if it has one, is complete).
     pub async fn complete(&self, file: Option<&str>, size: u64, duration: Duration) {
-        self.send("complete", None, file, size, duration).await;
+        self.send(EgressState::Complete, None, file, size, duration)
+            .await;
     }
 
     /// Gave up, leaving `file` if any.
     pub async fn failed(&self, why: &str, file: Option<&str>) {
-        self.send("failed", Some(why), file, 0, Duration::ZERO)
+        self.send(EgressState::Failed, Some(why), file, 0, Duration::ZERO)
             .await;
     }
 }

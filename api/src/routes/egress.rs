@@ -109,7 +109,7 @@ pub async fn start(
     }
     // A push target holds its stream key: it stays in the store, and the
     // worker fetches it (GET /v1/egress/{id}/target); a track sid travels.
-    let target = match (kind, subject) {
+    let track_sid = match (kind, subject) {
         (EgressKind::Rtmp, Some(subject)) => {
             state
                 .store
@@ -122,10 +122,10 @@ pub async fn start(
     tracing::info!(call_cid = %cid, egress = %job.id, kind = kind.as_str(), %preset, "egress requested");
     let event = EventKind::EgressRequested {
         egress_id: job.id.clone(),
-        kind: kind.as_str().into(),
+        kind,
         preset,
         backstage: ctx.settings.backstage.enabled && ctx.call.backstage,
-        target,
+        track_sid,
     };
     context::publish(state, &ctx.call.cid, event).await;
     Ok(job)

@@ -41,8 +41,8 @@ use tracing::Instrument;
 use crate::gate::{CallGate, CallStatus, Entry, Refusal};
 use crate::media::Media;
 use crate::room::{leave_request, owner, Rooms};
-use onair_auth::clock::unix_ms;
 use limits::SignalLimits;
+use onair_auth::clock::unix_ms;
 use session::Session;
 
 /// Version we report; livekit-client needs ≥ 1.8 for RPC.
