@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use onair_client::files::{annexb, ivf, ogg_opus, Frame};
 use onair_client::{Codec, RemoteFrame};
-use onair_egress::composite::{Canvas, Composite, Output, VideoMode};
+use onair_egress::pipelines::composite::{Canvas, Composite, Output, VideoMode};
+use onair_pipeline::Running;
 use onair_testkit::media;
 
 /// CPU seconds (user + system) and peak RSS in MiB of this process.

@@ -10,8 +10,8 @@ use onair_api::{ApiConfig, AppState, EgressPolicy, FileLinks};
 use onair_auth::token::mint;
 use onair_auth::{ApiKey, KeySet, ServerClaims};
 use onair_bus::{Bus, LocalBus, RedisBus};
-use onair_egress::ingest::IngestConfig;
 use onair_egress::{Egress, EgressConfig, LocalDir, Routed, S3Storage, Storage};
+use onair_ingest::IngestConfig;
 use onair_sfu::{MediaConfig, Sfu, SfuConfig};
 use tokio::net::TcpListener;
 
@@ -436,8 +436,8 @@ async fn run(listener: TcpListener, node: Node, config: &Config) -> anyhow::Resu
     if let Some((listener, ingest)) = node.ingest {
         tracing::info!(addr = %listener.local_addr()?, "RTMP ingest listening");
         let ingest = Arc::new(ingest);
-        app = app.merge(onair_egress::ingest::whip::router(ingest.clone()));
-        tokio::spawn(onair_egress::ingest::rtmp::serve(listener, ingest));
+        app = app.merge(onair_ingest::whip::router(ingest.clone()));
+        tokio::spawn(onair_ingest::rtmp::serve(listener, ingest));
     }
     if let Some(sfu) = &node.sfu {
         app = app.merge(sfu.router());

@@ -6,8 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use crate::api::Api;
-use crate::job::{CompositeJob, JobKind};
 use onair_auth::net::{is_public_target, rtmp_host_port};
 
 /// First pause before reconnecting a dropped target; it doubles up to [`MAX_PAUSE`].
@@ -16,17 +14,6 @@ pub const FIRST_PAUSE: Duration = Duration::from_secs(2);
 pub const MAX_PAUSE: Duration = Duration::from_secs(30);
 /// A connection that stayed up this long resets the pauses.
 const HEALTHY: Duration = Duration::from_secs(10);
-
-/// `job` with its push target filled in: stream keys do not travel on the
-/// bus, so a push fetches its target from the API.
-pub async fn resolve(mut job: CompositeJob, api: &Api) -> Result<CompositeJob, String> {
-    if let JobKind::Rtmp(url) = &mut job.kind {
-        if url.is_empty() {
-            *url = api.push_target(&job.id).await?;
-        }
-    }
-    Ok(job)
-}
 
 /// Refuses a target that resolves to an address OnAir does not push to
 /// (loopback, private, link-local…), unless `allow_private`.

@@ -29,8 +29,8 @@ use gstreamer as gst;
 use gstreamer_app as gst_app;
 use onair_client::{Codec, RemoteFrame};
 
-use crate::layout;
-use crate::pipeline::{self, make, PipelineError};
+use super::layout;
+use onair_pipeline::{self as pipeline, make, PipelineError, Running};
 
 /// How late a frame may reach the mixers (jitter and decoding).
 const MIXER_LATENCY_NS: u64 = 300_000_000;
@@ -187,6 +187,12 @@ impl Drop for Composite {
     }
 }
 
+impl Running for Composite {
+    fn pipeline(&self) -> &gst::Pipeline {
+        &self.pipeline
+    }
+}
+
 impl Composite {
     /// Builds the pipeline writing to `output` and starts it.
     pub fn start(
@@ -242,21 +248,11 @@ impl Composite {
              {sink} \
              audiotestsrc is-live=true wave=silence ! audio/x-raw,rate=48000,channels=2 ! amix."
         );
-        let pipeline = gst::parse::launch(&description)?
-            .downcast::<gst::Pipeline>()
-            .map_err(|_| PipelineError("not a pipeline".into()))?;
-        let by_name = |name: &str| {
-            pipeline
-                .by_name(name)
-                .ok_or_else(|| PipelineError(format!("no element `{name}`")))
-        };
+        let pipeline = pipeline::launch(&description)?;
+        let by_name = |name: &str| pipeline::element(&pipeline, name);
         let compositor = pipeline.by_name("mix");
         let passthrough = match pipeline.by_name("video") {
-            Some(src) => Some((
-                src.downcast::<gst_app::AppSrc>()
-                    .map_err(|_| PipelineError("`video` is not an appsrc".into()))?,
-                None,
-            )),
+            Some(_) => Some((pipeline::app_src(&pipeline, "video")?, None)),
             None => None,
         };
         let mixer = by_name("amix")?;
@@ -428,22 +424,6 @@ impl Composite {
             self.speaker = Some(who.clone());
             self.relayout();
         }
-    }
-
-    /// Media written so far.
-    pub fn duration(&self) -> std::time::Duration {
-        pipeline::duration(&self.pipeline)
-    }
-
-    /// The first error the pipeline reported, if any.
-    pub fn error(&self) -> Option<String> {
-        pipeline::error(&self.pipeline)
-    }
-
-    /// Ends the output: drains every branch, finishes the file and stops.
-    /// Blocks (up to `timeout`) until the file is complete.
-    pub fn finish(self, timeout: std::time::Duration) -> Result<(), PipelineError> {
-        pipeline::finish(&self.pipeline, timeout)
     }
 
     fn running_time(&self) -> gst::ClockTime {

@@ -20,7 +20,7 @@ use axum::Router;
 use onair_client::bridge::{offered_tracks, Bridge};
 use tower_http::cors::{Any, CorsLayer};
 
-use super::{authorize, IngestConfig, Target};
+use crate::{authorize, IngestConfig, Target};
 
 /// Offers larger than this are refused.
 const MAX_OFFER: usize = 64 * 1024;

@@ -1,4 +1,6 @@
 //! Ingest: media from outside (OBS over RTMP or WHIP) published into a call.
+//! It is egress's mirror image and shares only the GStreamer helpers of
+//! `onair-pipeline` with it; the binary runs it as the `ingest` role.
 //!
 //! - [`rtmp`]: the RTMP server: one task per connection, the handshake and
 //!   session on `rml_rtmp` (sans-IO), the stream key checked by joining the
@@ -8,6 +10,8 @@
 //!   transcoded; AAC transcoded to Opus; published with `onair-client`.
 //! - [`whip`]: WHIP (RFC 9725): a WebRTC publisher's offer handed to the
 //!   SFU, so its media goes straight there.
+//! - [`chunks`]: the guard on RTMP chunk headers (sizes, streams) before
+//!   `rml_rtmp` buffers anything.
 //! - [`flv`]: the FLV tag bodies RTMP carries (pure).
 //! - [`transcode`]: the GStreamer transcoders.
 //!

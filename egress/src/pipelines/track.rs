@@ -9,7 +9,7 @@ use gstreamer as gst;
 use gstreamer_app as gst_app;
 use onair_client::{Codec, RemoteFrame};
 
-use crate::pipeline::{self, PipelineError};
+use onair_pipeline::{self as pipeline, PipelineError, Running};
 
 /// A running track recording.
 pub struct TrackFile {
@@ -45,6 +45,12 @@ impl Drop for TrackFile {
     }
 }
 
+impl Running for TrackFile {
+    fn pipeline(&self) -> &gst::Pipeline {
+        &self.pipeline
+    }
+}
+
 impl TrackFile {
     /// Starts writing the track whose first frame is `first` into `out`.
     /// A video track starts at a keyframe (the caller waits for one).
@@ -69,15 +75,10 @@ impl TrackFile {
                 "opusparse ! webmmux",
             ),
         };
-        let pipeline = gst::parse::launch(&format!(
+        let pipeline = pipeline::launch(&format!(
             "appsrc name=src format=time ! {chain} ! filesink name=out"
-        ))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| PipelineError("not a pipeline".into()))?;
-        let src = pipeline
-            .by_name("src")
-            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-            .ok_or_else(|| PipelineError("no appsrc".into()))?;
+        ))?;
+        let src = pipeline::app_src(&pipeline, "src")?;
         let caps = caps
             .parse::<gst::Caps>()
             .map_err(|e| PipelineError(e.to_string()))?;
@@ -115,21 +116,6 @@ impl TrackFile {
             .push_buffer(buffer)
             .map(|_| ())
             .map_err(|e| PipelineError(format!("the file stopped taking frames: {e:?}")))
-    }
-
-    /// Media written so far.
-    pub fn duration(&self) -> std::time::Duration {
-        pipeline::duration(&self.pipeline)
-    }
-
-    /// The first error the pipeline reported, if any.
-    pub fn error(&self) -> Option<String> {
-        pipeline::error(&self.pipeline)
-    }
-
-    /// Finishes the file and stops; blocks up to `timeout`.
-    pub fn finish(self, timeout: std::time::Duration) -> Result<(), PipelineError> {
-        pipeline::finish(&self.pipeline, timeout)
     }
 }
 

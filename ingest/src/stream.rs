@@ -14,9 +14,9 @@ use std::time::Duration;
 use onair_client::{Client, ClientError, Codec, LocalLayer, LocalTrack, Source};
 use tokio::sync::mpsc;
 
-use super::flv::{self, Audio, AvcConfig, FlvError, Video};
-use super::transcode::{layers, Layer, Output, Transcoder};
-use crate::pipeline::PipelineError;
+use crate::flv::{self, Audio, AvcConfig, FlvError, Video};
+use crate::transcode::{layers, Layer, Output, Transcoder};
+use onair_pipeline::PipelineError;
 
 /// Why a stream stopped.
 #[derive(Debug, thiserror::Error)]

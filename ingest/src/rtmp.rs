@@ -19,9 +19,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::chunks::{ChunkError, ChunkGuard};
-use super::stream::Stream;
-use super::{authorize, IngestConfig, Target};
+use crate::chunks::{ChunkError, ChunkGuard};
+use crate::stream::Stream;
+use crate::{authorize, IngestConfig, Target};
 
 /// A connection silent this long (mid-handshake, or mid-stream) is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -14,7 +14,7 @@ use gstreamer as gst;
 use gstreamer_app as gst_app;
 use tokio::sync::mpsc;
 
-use crate::pipeline::{self, PipelineError};
+use onair_pipeline::{self as pipeline, PipelineError};
 
 /// Raw audio to 48 kHz stereo Opus in 20 ms packets.
 const ENCODE_OPUS: &str = "audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 \
@@ -171,17 +171,9 @@ impl Transcoder {
         out: mpsc::UnboundedSender<Output>,
     ) -> Result<Transcoder, PipelineError> {
         let description = format!("appsrc name=src ! {graph}");
-        let pipeline = gst::parse::launch(&description)?
-            .downcast::<gst::Pipeline>()
-            .map_err(|_| PipelineError("not a pipeline".into()))?;
-        let element = |name: &str| {
-            pipeline
-                .by_name(name)
-                .ok_or_else(|| PipelineError(format!("no element `{name}`")))
-        };
-        let src = element("src")?
-            .downcast::<gst_app::AppSrc>()
-            .map_err(|_| PipelineError("`src` is not an appsrc".into()))?;
+        let pipeline = pipeline::launch(&description)?;
+        let element = |name: &str| pipeline::element(&pipeline, name);
+        let src = pipeline::app_src(&pipeline, "src")?;
         src.set_caps(Some(&caps));
         src.set_format(gst::Format::Time);
         // Not live: buffers keep the times they come with (a live source

@@ -1,0 +1,226 @@
+//! The one skeleton every job runs: join the call as a hidden recorder,
+//! hand each media event to the job's [`Sink`], and on every tick let the
+//! sink check its pipeline, stop before the disk fills, upload what is
+//! complete and report progress; then leave, finish the output off the
+//! async threads and say how it went. Kinds differ only in their sink.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use onair_client::{Client, MediaEvent};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Job, JobError};
+use crate::disk;
+use crate::report::Reporter;
+use crate::EgressConfig;
+
+/// How often an active job reports its size and duration.
+pub(super) const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
+/// How long finishing the file may take (the API fails a job silent for 15 s).
+pub(super) const FINISH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The call's media, as the recorder receives it.
+pub(super) type Media = mpsc::UnboundedReceiver<MediaEvent>;
+
+/// Whether a job goes on.
+pub(super) enum Flow {
+    /// Keep going.
+    Go,
+    /// Done: what it records has ended.
+    Done,
+}
+
+/// What one kind of job does with the call's media; [`drive`] does the rest.
+pub(super) trait Sink: Send + 'static {
+    /// Takes one event from the call.
+    fn take(&mut self, event: MediaEvent) -> Result<Flow, JobError>;
+
+    /// Checks the pipeline and asks the call for what it needs (keyframes)
+    /// on every tick; may pause (watching `stop`) to reconnect a target.
+    fn tick(
+        &mut self,
+        client: &Client,
+        stop: &mut oneshot::Receiver<()>,
+    ) -> impl Future<Output = Result<Flow, JobError>> + Send;
+
+    /// Media written so far.
+    fn duration(&self) -> Duration;
+
+    /// The file it writes, if any.
+    fn file(&self) -> Option<&File>;
+
+    /// Finishes the output; blocks until it is complete (or times out).
+    fn close(self) -> Result<(), JobError>;
+}
+
+/// A job's output file: its storage key and where it is written.
+#[derive(Clone, Debug)]
+pub(super) struct File {
+    /// The storage key.
+    pub key: String,
+    /// Where it is written on this node.
+    pub path: PathBuf,
+    /// An HLS playlist (its segments lie next to it) rather than one file.
+    pub playlist: bool,
+}
+
+impl File {
+    /// The file of `key`, if the disk it goes to has room for a job.
+    pub fn new(key: String, playlist: bool, config: &EgressConfig) -> Result<File, JobError> {
+        let path = config.storage.local_path(&key)?;
+        if let Some(why) = disk::short_of(&path, config.min_free_space) {
+            return Err(JobError::Disk(why));
+        }
+        Ok(File {
+            key,
+            path,
+            playlist,
+        })
+    }
+
+    /// Its key once a player may open it: a file at once (it is downloaded
+    /// when done), a playlist once it exists.
+    pub fn ready(&self) -> Option<&str> {
+        (!self.playlist || self.path.exists()).then_some(self.key.as_str())
+    }
+
+    /// Bytes written so far (every segment, for a playlist).
+    pub fn written(&self) -> u64 {
+        let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        if !self.playlist {
+            return size(&self.path);
+        }
+        self.path
+            .parent()
+            .and_then(|dir| std::fs::read_dir(dir).ok())
+            .map_or(0, |entries| {
+                entries.flatten().map(|e| size(&e.path())).sum()
+            })
+    }
+}
+
+/// What a job made.
+pub(super) struct Done {
+    /// Media duration.
+    pub duration: Duration,
+    /// Bytes written.
+    pub size: u64,
+    /// Its file's storage key, if it wrote one.
+    pub key: Option<String>,
+}
+
+/// Why a job failed, and the (playable) file it left, if any.
+pub(super) struct Failed {
+    /// Why.
+    pub error: JobError,
+    /// The storage key of what it left.
+    pub file: Option<String>,
+}
+
+impl From<JobError> for Failed {
+    fn from(error: JobError) -> Self {
+        Failed { error, file: None }
+    }
+}
+
+/// How a job ended.
+pub(super) type Outcome = Result<Done, Failed>;
+
+/// Joins `job`'s call as a hidden recorder that only receives.
+pub(super) async fn join(job: &Job, config: &EgressConfig) -> Result<(Client, Media), Failed> {
+    Client::connect_receiving(&config.signal_url, &job.token(config))
+        .await
+        .map_err(|e| JobError::from(e).into())
+}
+
+/// Leaves the call after a failed start.
+pub(super) async fn abandon(client: Client, error: JobError) -> Failed {
+    client.leave().await;
+    error.into()
+}
+
+/// Feeds `sink` until `stop` fires, the call ends, the sink is done or it
+/// fails; then finishes its output. Reports progress every `every`.
+pub(super) async fn drive<S: Sink>(
+    job: &Job,
+    config: &EgressConfig,
+    (client, mut media): (Client, Media),
+    mut sink: S,
+    mut stop: oneshot::Receiver<()>,
+    report: &Reporter,
+    every: Duration,
+) -> Outcome {
+    let ready = |s: &S| s.file().and_then(File::ready).map(str::to_owned);
+    let written = |s: &S| s.file().map_or(0, File::written);
+    report
+        .active(ready(&sink).as_deref(), 0, Duration::ZERO)
+        .await;
+    let mut tick = tokio::time::interval(every);
+    let failure = loop {
+        tokio::select! {
+            event = media.recv() => match event {
+                Some(event) => match sink.take(event) {
+                    Ok(Flow::Go) => {}
+                    Ok(Flow::Done) => break None,
+                    Err(e) => break Some(e),
+                },
+                None => {
+                    tracing::info!(egress = %job.id, "the recorder left the call (call ended?)");
+                    break None;
+                }
+            },
+            _ = &mut stop => break None,
+            _ = tick.tick() => {
+                match sink.tick(&client, &mut stop).await {
+                    Ok(Flow::Go) => {}
+                    Ok(Flow::Done) => break None,
+                    Err(e) => break Some(e),
+                }
+                if let Err(e) = upkeep(job, config, sink.file()).await {
+                    break Some(e);
+                }
+                report.active(ready(&sink).as_deref(), written(&sink), sink.duration()).await;
+            }
+        }
+    };
+    client.leave().await;
+    let duration = sink.duration();
+    report
+        .ending(ready(&sink).as_deref(), written(&sink), duration)
+        .await;
+    let file = sink.file().cloned();
+    let closed = tokio::task::spawn_blocking(move || sink.close())
+        .await
+        .unwrap_or_else(|e| Err(JobError::Finish(e.to_string())));
+    match (failure, closed) {
+        (None, Ok(())) => Ok(Done {
+            duration,
+            size: file.as_ref().map_or(0, File::written),
+            key: file.map(|f| f.key),
+        }),
+        (Some(error), _) | (None, Err(error)) => Err(Failed {
+            error,
+            file: file.filter(|f| f.path.exists()).map(|f| f.key),
+        }),
+    }
+}
+
+/// Stops a job before its disk fills (below half the space a job needs to
+/// start), and uploads the complete parts of a file (a failed upload is
+/// retried on the next tick).
+async fn upkeep(job: &Job, config: &EgressConfig, file: Option<&File>) -> Result<(), JobError> {
+    let Some(file) = file else {
+        return Ok(());
+    };
+    if let Some(why) = disk::short_of(&file.path, config.min_free_space / 2) {
+        return Err(JobError::Disk(why));
+    }
+    if !file.playlist {
+        if let Err(e) = config.storage.flush(&file.key).await {
+            tracing::warn!(egress = %job.id, error = %e, "upload of a part failed; will retry");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! What every GStreamer pipeline of OnAir shares, egress (recordings, HLS,
+//! RTMP push) and ingest (transcoders) alike: its error type, building a
+//! pipeline and finding its elements, and watching, measuring and finishing
+//! it once it runs. Both crates sit on this one; neither imports the other.
+
+use gst::prelude::*;
+use gstreamer as gst;
+use gstreamer_app as gst_app;
+
+/// Why the pipeline failed.
+#[derive(Debug, thiserror::Error)]
+#[error("GStreamer: {0}")]
+pub struct PipelineError(pub String);
+
+impl From<gst::glib::Error> for PipelineError {
+    fn from(e: gst::glib::Error) -> Self {
+        PipelineError(e.to_string())
+    }
+}
+
+impl From<gst::glib::BoolError> for PipelineError {
+    fn from(e: gst::glib::BoolError) -> Self {
+        PipelineError(e.to_string())
+    }
+}
+
+impl From<gst::StateChangeError> for PipelineError {
+    fn from(e: gst::StateChangeError) -> Self {
+        PipelineError(e.to_string())
+    }
+}
+
+/// A new element from `factory`.
+pub fn make(factory: &str) -> Result<gst::Element, PipelineError> {
+    gst::ElementFactory::make(factory)
+        .build()
+        .map_err(|_| PipelineError(format!("missing GStreamer element `{factory}`")))
+}
+
+/// The pipeline a `gst-launch` style `description` builds.
+pub fn launch(description: &str) -> Result<gst::Pipeline, PipelineError> {
+    gst::parse::launch(description)?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| PipelineError("not a pipeline".into()))
+}
+
+/// The element named `name` in `pipeline`.
+pub fn element(pipeline: &gst::Pipeline, name: &str) -> Result<gst::Element, PipelineError> {
+    pipeline
+        .by_name(name)
+        .ok_or_else(|| PipelineError(format!("no element `{name}`")))
+}
+
+/// The `appsrc` named `name` in `pipeline`.
+pub fn app_src(pipeline: &gst::Pipeline, name: &str) -> Result<gst_app::AppSrc, PipelineError> {
+    element(pipeline, name)?
+        .downcast::<gst_app::AppSrc>()
+        .map_err(|_| PipelineError(format!("`{name}` is not an appsrc")))
+}
+
+/// A running pipeline that writes media somewhere: what a job asks of it
+/// while it runs and when it ends. Implementors only say which pipeline.
+pub trait Running {
+    /// The pipeline.
+    fn pipeline(&self) -> &gst::Pipeline;
+
+    /// Media written so far.
+    fn duration(&self) -> std::time::Duration {
+        duration(self.pipeline())
+    }
+
+    /// The first error the pipeline reported, if any.
+    fn error(&self) -> Option<String> {
+        error(self.pipeline())
+    }
+
+    /// Drains the pipeline, finishes its output and stops it; blocks up to
+    /// `timeout`.
+    fn finish(self, timeout: std::time::Duration) -> Result<(), PipelineError>
+    where
+        Self: Sized,
+    {
+        finish(self.pipeline(), timeout)
+    }
+}
+
+/// Media written so far by `pipeline` (its position).
+pub fn duration(pipeline: &gst::Pipeline) -> std::time::Duration {
+    let position = pipeline
+        .query_position::<gst::ClockTime>()
+        .unwrap_or(gst::ClockTime::ZERO);
+    std::time::Duration::from_nanos(position.nseconds())
+}
+
+/// The first error `pipeline` reported, if any, with the element that did.
+pub fn error(pipeline: &gst::Pipeline) -> Option<String> {
+    let msg = pipeline.bus()?.pop_filtered(&[gst::MessageType::Error])?;
+    match msg.view() {
+        gst::MessageView::Error(e) => Some(format!(
+            "{} ({})",
+            e.error(),
+            e.src()
+                .map(|s| s.path_string().to_string())
+                .unwrap_or_default()
+        )),
+        _ => None,
+    }
+}
+
+/// Drains `pipeline` (end of stream), waits up to `timeout` for its output
+/// to be complete, and stops it.
+pub fn finish(pipeline: &gst::Pipeline, timeout: std::time::Duration) -> Result<(), PipelineError> {
+    pipeline.send_event(gst::event::Eos::new());
+    let bus = pipeline
+        .bus()
+        .ok_or_else(|| PipelineError("no bus".into()))?;
+    let result = match bus.timed_pop_filtered(
+        gst::ClockTime::from_nseconds(timeout.as_nanos() as u64),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    ) {
+        Some(msg) => match msg.view() {
+            gst::MessageView::Error(e) => Err(PipelineError(e.error().to_string())),
+            _ => Ok(()),
+        },
+        None => Err(PipelineError("the output did not finish in time".into())),
+    };
+    pipeline.set_state(gst::State::Null)?;
+    result
+}
