@@ -21,25 +21,10 @@ use crate::{DevArgs, Role};
 /// `onair dev`: embedded defaults, a persisted key pair, a friendly banner.
 pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     private_dir(&args.data_dir)?;
+    let config = dev_config(&args);
     let key = match (args.api_key, args.api_secret) {
         (Some(key), Some(secret)) => ApiKey::new(key, secret),
         _ => dev_key(&args.data_dir)?,
-    };
-    let config = Config {
-        listen: args.listen,
-        data_dir: args.data_dir.clone(),
-        rtc_udp: args.rtc_udp,
-        rtc_workers: args.rtc_workers,
-        rtc_participant_timeout: args.rtc_participant_timeout,
-        rtmp_listen: args.rtmp_listen,
-        join_token_ttl: args.join_token_ttl,
-        link_ttl: args.link_ttl,
-        egress: crate::config::EgressSection {
-            allow_private_targets: args.allow_private_targets,
-            min_free_space: args.min_free_space,
-            ..Default::default()
-        },
-        ..Config::default()
     };
     let listener = bind(&config).await?;
     let addr = listener.local_addr()?;
@@ -58,29 +43,8 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let state = build_state(&config, keys, bus, &urls, storage.clone(), store.clone())?;
     let sfu = start_sfu(&config, &state.keys, &state.bus, store)?;
 
-    let now = onair_auth::clock::unix_secs();
-    let server_token = mint(
-        &key,
-        &ServerClaims {
-            iss: key.key.clone(),
-            exp: now + 24 * 3600,
-            iat: Some(now),
-            server: true,
-        },
-    );
     let data_dir = std::fs::canonicalize(&args.data_dir).unwrap_or(args.data_dir);
-    // The banner goes to stdout, not to the log: it is for the person who ran `onair dev`.
-    println!("OnAir dev server (SQLite + local data dir)");
-    println!("  HTTP:         http://{addr}");
-    println!("  API docs:     http://{addr}/docs");
-    println!("  API key:      {}", key.key);
-    println!("  API secret:   {}", key.secret);
-    println!("  Server token: {server_token}");
-    println!("                (valid 24h; more with `onair token server` / `onair token user --user ID`)");
-    println!("  Demo:         http://{addr}/  (join a call from two tabs)");
-    println!("  Media (UDP):  {}", sfu.udp_addr());
-    println!("  RTMP ingest:  {rtmp_url}/<type>:<id>  (OBS; stream key: a user token)");
-    println!("  Data dir:     {}", data_dir.display());
+    banner(&key, addr, &sfu, &rtmp_url, &data_dir);
     let egress = egress_config(
         &config,
         &state.keys,
@@ -104,37 +68,60 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     run(listener, node, &config).await
 }
 
+/// `onair dev`'s configuration: the defaults, and what its flags set.
+fn dev_config(args: &DevArgs) -> Config {
+    Config {
+        listen: args.listen,
+        data_dir: args.data_dir.clone(),
+        rtc_udp: args.rtc_udp,
+        rtc_workers: args.rtc_workers,
+        rtc_participant_timeout: args.rtc_participant_timeout,
+        rtmp_listen: args.rtmp_listen,
+        join_token_ttl: args.join_token_ttl,
+        link_ttl: args.link_ttl,
+        egress: crate::config::EgressSection {
+            allow_private_targets: args.allow_private_targets,
+            min_free_space: args.min_free_space,
+            ..Default::default()
+        },
+        ..Config::default()
+    }
+}
+
+/// What `onair dev` prints: where to point a browser, OBS, an app backend.
+fn banner(key: &ApiKey, addr: std::net::SocketAddr, sfu: &Sfu, rtmp_url: &str, data_dir: &Path) {
+    let now = onair_auth::clock::unix_secs();
+    let server_token = mint(
+        &key,
+        &ServerClaims {
+            iss: key.key.clone(),
+            exp: now + 24 * 3600,
+            iat: Some(now),
+            server: true,
+        },
+    );
+    // The banner goes to stdout, not to the log: it is for the person who ran `onair dev`.
+    println!("OnAir dev server (SQLite + local data dir)");
+    println!("  HTTP:         http://{addr}");
+    println!("  API docs:     http://{addr}/docs");
+    println!("  API key:      {}", key.key);
+    println!("  API secret:   {}", key.secret);
+    println!("  Server token: {server_token}");
+    println!("                (valid 24h; more with `onair token server` / `onair token user --user ID`)");
+    println!("  Demo:         http://{addr}/  (join a call from two tabs)");
+    println!("  Media (UDP):  {}", sfu.udp_addr());
+    println!("  RTMP ingest:  {rtmp_url}/<type>:<id>  (OBS; stream key: a user token)");
+    println!("  Data dir:     {}", data_dir.display());
+}
+
 /// `onair serve --config FILE [--role …]`.
 pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
     let config = Config::load(file)?;
     let keys = Arc::new(config.key_set());
-    if keys.is_empty() {
-        bail!("no API keys configured: add [[api_keys]] to the config or set ONAIR_API_KEY and ONAIR_API_SECRET");
-    }
-    if let Some(short) = config
-        .api_keys
-        .iter()
-        .find(|k| k.secret.len() < MIN_SECRET_LEN)
-    {
-        bail!(
-            "the secret of API key `{}` is shorter than {MIN_SECRET_LEN} bytes: anyone could guess it; generate one with `openssl rand -hex 32`",
-            short.key
-        );
-    }
+    check_keys(&config, &keys)?;
     private_dir(&config.data_dir)?;
     let has = |role| roles.is_empty() || roles.contains(&role);
-    let split = !(has(Role::Api) && has(Role::Sfu) && has(Role::Egress));
-    let bus: Arc<dyn Bus> = match &config.redis_url {
-        Some(url) => Arc::new(
-            RedisBus::connect(url, bus_key(&keys)?)
-                .await
-                .context("connecting to the Redis bus (redis_url)")?,
-        ),
-        None if split => {
-            bail!("running only some roles needs a shared bus: set redis_url (ONAIR_REDIS_URL)")
-        }
-        None => Arc::new(LocalBus::new()),
-    };
+    let bus = open_bus(&config, &keys, roles).await?;
     if has(Role::Egress) && !has(Role::Sfu) && config.signal_url.is_none() {
         bail!("an egress node joins calls through the SFU: set signal_url (ONAIR_SIGNAL_URL)");
     }
@@ -147,25 +134,7 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
         true => Some(bind_rtmp(&config).await?),
         false => None,
     };
-    let rtmp_bound = match &rtmp {
-        Some(l) => Some(format!("rtmp://{}/live", l.local_addr()?)),
-        None => None,
-    };
-    let public = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
-    let urls = Urls {
-        rtmp: config.rtmp_url.clone().or(rtmp_bound),
-        whip: config.whip_url.clone().or_else(|| {
-            has(Role::Ingest).then(|| format!("{}/whip", public.trim_end_matches('/')))
-        }),
-        signal: config
-            .signal_url
-            .clone()
-            .unwrap_or_else(|| format!("ws://{addr}")),
-        public,
-    };
+    let urls = Urls::of(&config, addr, rtmp.as_ref(), has(Role::Ingest))?;
     let storage = build_storage(&config, &keys, &urls)?;
     // The API keeps its calls there; the SFU asks it who may enter.
     let store = match has(Role::Api) || has(Role::Sfu) {
@@ -173,14 +142,17 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
         false => None,
     };
     let api = match (has(Role::Api), &store) {
-        (true, Some(store)) => Some(build_state(
-            &config,
-            keys.clone(),
-            bus.clone(),
-            &urls,
-            storage.clone(),
-            store.clone(),
-        )?),
+        (true, Some(store)) => {
+            let (bus, storage, store) = (bus.clone(), storage.clone(), store.clone());
+            Some(build_state(
+                &config,
+                keys.clone(),
+                bus,
+                &urls,
+                storage,
+                store,
+            )?)
+        }
         _ => None,
     };
     let sfu = match (has(Role::Sfu), store) {
@@ -200,25 +172,11 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
         false => None,
     };
     let ingest = rtmp.map(|listener| {
-        let ingest = IngestConfig {
-            api_url: config
-                .api_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{addr}")),
-            keys: keys.clone(),
-        };
-        (listener, ingest)
+        let api_url = config.api_url.clone();
+        let api_url = api_url.unwrap_or_else(|| format!("http://{addr}"));
+        let keys = keys.clone();
+        (listener, IngestConfig { api_url, keys })
     });
-    let running: Vec<&str> = [
-        (api.is_some(), "api"),
-        (sfu.is_some(), "sfu"),
-        (egress.is_some(), "egress"),
-        (ingest.is_some(), "ingest"),
-    ]
-    .into_iter()
-    .filter_map(|(on, name)| on.then_some(name))
-    .collect();
-    tracing::info!(%addr, roles = %running.join(","), bus = if config.redis_url.is_some() { "redis" } else { "local" }, "OnAir listening");
     let node = Node {
         keys,
         bus,
@@ -228,7 +186,44 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
         ingest,
         demo: None,
     };
+    tracing::info!(%addr, roles = %node.roles(), bus = if config.redis_url.is_some() { "redis" } else { "local" }, "OnAir listening");
     run(listener, node, &config).await
+}
+
+/// Refuses to serve without keys, or with a secret short enough to guess.
+fn check_keys(config: &Config, keys: &KeySet) -> anyhow::Result<()> {
+    if keys.is_empty() {
+        bail!("no API keys configured: add [[api_keys]] to the config or set ONAIR_API_KEY and ONAIR_API_SECRET");
+    }
+    if let Some(short) = config
+        .api_keys
+        .iter()
+        .find(|k| k.secret.len() < MIN_SECRET_LEN)
+    {
+        bail!(
+            "the secret of API key `{}` is shorter than {MIN_SECRET_LEN} bytes: anyone could guess it; generate one with `openssl rand -hex 32`",
+            short.key
+        );
+    }
+    Ok(())
+}
+
+/// The bus: Redis when configured (needed when the roles are split
+/// between processes), else in process.
+async fn open_bus(config: &Config, keys: &KeySet, roles: &[Role]) -> anyhow::Result<Arc<dyn Bus>> {
+    let has = |role| roles.is_empty() || roles.contains(&role);
+    let split = !(has(Role::Api) && has(Role::Sfu) && has(Role::Egress));
+    Ok(match &config.redis_url {
+        Some(url) => Arc::new(
+            RedisBus::connect(url, bus_key(keys)?)
+                .await
+                .context("connecting to the Redis bus (redis_url)")?,
+        ),
+        None if split => {
+            bail!("running only some roles needs a shared bus: set redis_url (ONAIR_REDIS_URL)")
+        }
+        None => Arc::new(LocalBus::new()),
+    })
 }
 
 /// The key that signs the bus between nodes: derived from the primary API
@@ -275,6 +270,37 @@ struct Urls {
     rtmp: Option<String>,
     /// The WHIP base, if this node takes WHIP.
     whip: Option<String>,
+}
+
+impl Urls {
+    /// What `config` says, else this node's own addresses.
+    fn of(
+        config: &Config,
+        addr: std::net::SocketAddr,
+        rtmp: Option<&TcpListener>,
+        ingest: bool,
+    ) -> anyhow::Result<Urls> {
+        let rtmp_bound = match rtmp {
+            Some(l) => Some(format!("rtmp://{}/live", l.local_addr()?)),
+            None => None,
+        };
+        let public = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        Ok(Urls {
+            rtmp: config.rtmp_url.clone().or(rtmp_bound),
+            whip: config
+                .whip_url
+                .clone()
+                .or_else(|| ingest.then(|| format!("{}/whip", public.trim_end_matches('/')))),
+            signal: config
+                .signal_url
+                .clone()
+                .unwrap_or_else(|| format!("ws://{addr}")),
+            public,
+        })
+    }
 }
 
 /// Download links are the storage's own.
@@ -427,6 +453,23 @@ struct Node {
     egress: Option<EgressConfig>,
     ingest: Option<(TcpListener, IngestConfig)>,
     demo: Option<axum::Router>,
+}
+
+impl Node {
+    /// The roles it runs, for the log.
+    fn roles(&self) -> String {
+        let roles = [
+            (self.api.is_some(), "api"),
+            (self.sfu.is_some(), "sfu"),
+            (self.egress.is_some(), "egress"),
+            (self.ingest.is_some(), "ingest"),
+        ];
+        let on: Vec<&str> = roles
+            .iter()
+            .filter_map(|(on, name)| on.then_some(*name))
+            .collect();
+        on.join(",")
+    }
 }
 
 async fn run(listener: TcpListener, node: Node, config: &Config) -> anyhow::Result<()> {

@@ -1,5 +1,5 @@
 //! Tokens minted by a third-party JWT library (Python's PyJWT) from the
-//! formats in DESIGN.md are accepted; tampered, expired, wrong-key,
+//! formats in docs/ARCHITECTURE.md ("Tokens") are accepted; tampered, expired, wrong-key,
 //! `alg: none` and wrong-call tokens are refused with 401 and a reason.
 
 mod support;

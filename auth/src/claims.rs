@@ -1,4 +1,4 @@
-//! The claims of OnAir's three token kinds (DESIGN.md "Tokens").
+//! The claims of OnAir's token kinds (`docs/ARCHITECTURE.md`, "Tokens").
 //!
 //! Server and user tokens are minted by app backends with any JWT library;
 //! join tokens are minted by `POST …/join` and follow LiveKit's claim layout

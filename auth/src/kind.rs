@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::token::AuthError;
+use crate::error::AuthError;
 
 /// The kinds of token OnAir knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,8 +3,9 @@
 //! Everything here is pure: no I/O, no clock other than the `now` you pass in,
 //! which callers read from [`clock`], OnAir's one reading of the wall clock.
 //! - [`clock`]: Unix time in seconds (tokens) and milliseconds (events).
+//! - [`error`]: why a token was refused, with the code clients see.
 //! - [`keys`]: API keys and their secrets (the key is the JWT `iss`).
-//! - [`claims`]: the three token kinds of DESIGN.md (server, user, join).
+//! - [`claims`]: the token kinds (server, user, join, download link) (server, user, join).
 //! - [`net`]: which addresses OnAir may connect to on a user's behalf.
 //! - [`kind`]: the explicit rule that tells the token kinds apart.
 //! - [`token`]: minting and verifying them (HS256 only).
@@ -14,6 +15,7 @@
 pub mod capability;
 pub mod claims;
 pub mod clock;
+pub mod error;
 pub mod keys;
 pub mod kind;
 pub mod net;
@@ -21,6 +23,7 @@ pub mod token;
 
 pub use capability::{Capability, Grants, Role, SettingsGate};
 pub use claims::{FileClaims, JoinClaims, OnAirGrant, ServerClaims, UserClaims, VideoGrant};
+pub use error::AuthError;
 pub use keys::{ApiKey, KeySet};
 pub use kind::TokenKind;
-pub use token::{AuthError, Verified};
+pub use token::Verified;

@@ -162,17 +162,15 @@ async fn read(
     }
 }
 
-async fn connection(
-    mut socket: TcpStream,
-    peer: SocketAddr,
-    config: &IngestConfig,
-) -> Result<(), ConnectionError> {
-    socket.set_nodelay(true)?;
-    let admit_by = Instant::now() + ADMIT_TIMEOUT;
-    let mut buf = vec![0u8; 64 * 1024];
+/// Completes the RTMP handshake; the bytes that came after it.
+async fn handshake(
+    socket: &mut TcpStream,
+    buf: &mut [u8],
+    admit_by: Instant,
+) -> Result<Vec<u8>, ConnectionError> {
     let mut handshake = Handshake::new(PeerType::Server);
-    let leftover = loop {
-        let n = read(&mut socket, &mut buf, Some(admit_by)).await?;
+    loop {
+        let n = read(socket, buf, Some(admit_by)).await?;
         if n == 0 {
             return Err(ConnectionError::Handshake(
                 "closed during the handshake".into(),
@@ -190,10 +188,21 @@ async fn connection(
                 remaining_bytes,
             } => {
                 socket.write_all(&response_bytes).await?;
-                break remaining_bytes;
+                return Ok(remaining_bytes);
             }
         }
-    };
+    }
+}
+
+async fn connection(
+    mut socket: TcpStream,
+    peer: SocketAddr,
+    config: &IngestConfig,
+) -> Result<(), ConnectionError> {
+    socket.set_nodelay(true)?;
+    let admit_by = Instant::now() + ADMIT_TIMEOUT;
+    let mut buf = vec![0u8; 64 * 1024];
+    let leftover = handshake(&mut socket, &mut buf, admit_by).await?;
     tracing::debug!(%peer, "RTMP handshake done");
     let (mut session, results) =
         ServerSession::new(ServerSessionConfig::new()).map_err(session_error)?;
@@ -298,34 +307,8 @@ impl Connection {
                 stream_key,
                 ..
             } => {
-                if self.stream.is_some() {
-                    return Err(ConnectionError::Session(
-                        "a second publish on one connection".into(),
-                    ));
-                }
-                match self.start(&app_name, &stream_key, config).await {
-                    Ok(stream) => {
-                        self.stream = Some(stream);
-                        self.pending
-                            .extend(session.accept_request(request_id).map_err(session_error)?);
-                    }
-                    Err(refused) => {
-                        // Tell the client why before closing (ffmpeg and OBS show it).
-                        let description = refused.to_string();
-                        tracing::warn!(error = %description, "RTMP stream refused");
-                        self.pending.extend(
-                            session
-                                .reject_request(
-                                    request_id,
-                                    "NetStream.Publish.Unauthorized",
-                                    &description,
-                                )
-                                .map_err(session_error)?,
-                        );
-                        self.finished = true;
-                        return Ok(());
-                    }
-                }
+                self.publish(request_id, &app_name, &stream_key, session, config)
+                    .await?;
             }
             ServerSessionEvent::StreamMetadataChanged { metadata, .. } => {
                 if let (Some(stream), Some(w), Some(h)) = (
@@ -369,6 +352,41 @@ impl Connection {
                 );
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// Starts publishing into the call, or refuses with the reason.
+    async fn publish(
+        &mut self,
+        request_id: u32,
+        app_name: &str,
+        stream_key: &str,
+        session: &mut ServerSession,
+        config: &IngestConfig,
+    ) -> Result<(), ConnectionError> {
+        if self.stream.is_some() {
+            return Err(ConnectionError::Session(
+                "a second publish on one connection".into(),
+            ));
+        }
+        match self.start(app_name, stream_key, config).await {
+            Ok(stream) => {
+                self.stream = Some(stream);
+                self.pending
+                    .extend(session.accept_request(request_id).map_err(session_error)?);
+            }
+            Err(refused) => {
+                // Tell the client why before closing (ffmpeg and OBS show it).
+                let description = refused.to_string();
+                tracing::warn!(error = %description, "RTMP stream refused");
+                self.pending.extend(
+                    session
+                        .reject_request(request_id, "NetStream.Publish.Unauthorized", &description)
+                        .map_err(session_error)?,
+                );
+                self.finished = true;
+            }
         }
         Ok(())
     }

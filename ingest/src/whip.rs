@@ -63,25 +63,9 @@ async fn publish(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(token) = bearer(&headers) else {
-        return error(
-            401,
-            "missing_token",
-            "send a user token as `Authorization: Bearer …`",
-        );
-    };
-    let sdp_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/sdp"));
-    if !sdp_type {
-        return error(415, "not_sdp", "the offer must be `application/sdp`");
-    }
-    if body.len() > MAX_OFFER {
-        return error(413, "offer_too_large", "the SDP offer is too large");
-    }
-    let Ok(offer) = std::str::from_utf8(&body) else {
-        return error(400, "bad_offer", "the SDP offer is not text");
+    let (token, offer) = match read_offer(&headers, &body) {
+        Ok(request) => request,
+        Err(refusal) => return refusal,
     };
     let tracks = offered_tracks(offer);
     if tracks.is_empty() {
@@ -124,6 +108,42 @@ async fn publish(
         sessions.insert(session.clone(), (bridge, token.to_owned()));
     }
     tracing::info!(call_cid = %cid, %session, tracks = tracks.len(), "WHIP session publishing");
+    created(&cid, &session, answer, &admitted.ice_servers)
+}
+
+/// The bearer token and the SDP offer of a publish request, or why not.
+fn read_offer<'r>(headers: &'r HeaderMap, body: &'r [u8]) -> Result<(&'r str, &'r str), Response> {
+    let Some(token) = bearer(headers) else {
+        return Err(error(
+            401,
+            "missing_token",
+            "send a user token as `Authorization: Bearer …`",
+        ));
+    };
+    let sdp_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/sdp"));
+    if !sdp_type {
+        return Err(error(415, "not_sdp", "the offer must be `application/sdp`"));
+    }
+    if body.len() > MAX_OFFER {
+        return Err(error(413, "offer_too_large", "the SDP offer is too large"));
+    }
+    let Ok(offer) = std::str::from_utf8(body) else {
+        return Err(error(400, "bad_offer", "the SDP offer is not text"));
+    };
+    Ok((token, offer))
+}
+
+/// `201 Created` with the SDP answer, the session's URL and the ICE
+/// servers as `Link` headers (RFC 9725 §4.6).
+fn created(
+    cid: &str,
+    session: &str,
+    answer: String,
+    ice_servers: &[onair_client::api::IceServer],
+) -> Response {
     let mut response = (StatusCode::CREATED, answer).into_response();
     let h = response.headers_mut();
     h.insert(
@@ -133,7 +153,7 @@ async fn publish(
     if let Ok(location) = HeaderValue::from_str(&format!("/whip/{cid}/{session}")) {
         h.insert(header::LOCATION, location);
     }
-    for server in &admitted.ice_servers {
+    for server in ice_servers {
         for url in &server.urls {
             let mut link = format!("<{url}>; rel=\"ice-server\"");
             if let (Some(user), Some(pass)) = (&server.username, &server.password) {

@@ -187,45 +187,33 @@ impl Drop for Composite {
     }
 }
 
-impl Running for Composite {
-    fn pipeline(&self) -> &gst::Pipeline {
-        &self.pipeline
-    }
-}
-
-impl Composite {
-    /// Builds the pipeline writing to `output` and starts it.
-    pub fn start(
-        canvas: Canvas,
-        output: &Output,
-        mode: VideoMode,
-    ) -> Result<Composite, PipelineError> {
-        gst::init()?;
-        let (w, h, fps) = (canvas.width, canvas.height, canvas.fps);
-        // Keyframes every segment (HLS) or every two seconds (recording).
-        let (sink, video_pad, audio_pad, gop) = match output {
-            Output::Mp4(_) => (
-                "mp4mux name=mux fragment-duration=1000 streamable=true ! filesink name=out",
-                "mux.",
-                "mux.",
-                fps * 2,
-            ),
-            Output::Hls {
-                segment_seconds, ..
-            } => (
-                "hlssink2 name=hls",
-                "hls.video",
-                "hls.audio",
-                fps * *segment_seconds as i32,
-            ),
-            Output::Rtmp(_) => (
-                "flvmux name=mux streamable=true ! rtmp2sink name=out",
-                "mux.video",
-                "mux.audio",
-                fps * 2,
-            ),
-        };
-        let video = match mode {
+/// The composite pipeline, in `gst-launch` form, for `output` in `mode`.
+fn describe(canvas: Canvas, output: &Output, mode: VideoMode) -> String {
+    let (w, h, fps) = (canvas.width, canvas.height, canvas.fps);
+    // Keyframes every segment (HLS) or every two seconds (recording).
+    let (sink, video_pad, audio_pad, gop) = match output {
+        Output::Mp4(_) => (
+            "mp4mux name=mux fragment-duration=1000 streamable=true ! filesink name=out",
+            "mux.",
+            "mux.",
+            fps * 2,
+        ),
+        Output::Hls {
+            segment_seconds, ..
+        } => (
+            "hlssink2 name=hls",
+            "hls.video",
+            "hls.audio",
+            fps * *segment_seconds as i32,
+        ),
+        Output::Rtmp(_) => (
+            "flvmux name=mux streamable=true ! rtmp2sink name=out",
+            "mux.video",
+            "mux.audio",
+            fps * 2,
+        ),
+    };
+    let video = match mode {
             VideoMode::Mix => format!(
                 "compositor name=mix background=black \
                    ! video/x-raw,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1 ! videoconvert \
@@ -241,48 +229,70 @@ impl Composite {
                    ! h264parse config-interval=-1 ! queue ! {video_pad}"
             ),
         };
-        let description = format!(
-            "{video} \
+    format!(
+        "{video} \
              audiomixer name=amix ! audio/x-raw,rate=48000,channels=2 ! audioconvert \
                ! avenc_aac bitrate=128000 ! aacparse ! queue ! {audio_pad} \
              {sink} \
              audiotestsrc is-live=true wave=silence ! audio/x-raw,rate=48000,channels=2 ! amix."
-        );
-        let pipeline = pipeline::launch(&description)?;
-        let by_name = |name: &str| pipeline::element(&pipeline, name);
+    )
+}
+
+/// Tells the pipeline's sink where `output` goes.
+fn point_at(pipeline: &gst::Pipeline, output: &Output) -> Result<(), PipelineError> {
+    let by_name = |name: &str| pipeline::element(pipeline, name);
+    match output {
+        Output::Mp4(path) => {
+            by_name("out")?.set_property("location", path.to_string_lossy().as_ref());
+        }
+        Output::Hls {
+            dir,
+            segment_seconds,
+            window,
+            keep,
+        } => {
+            let hls = by_name("hls")?;
+            let segments = dir.join("segment%05d.ts");
+            hls.set_property("location", segments.to_string_lossy().as_ref());
+            let playlist = dir.join("index.m3u8");
+            hls.set_property("playlist-location", playlist.to_string_lossy().as_ref());
+            hls.set_property("target-duration", *segment_seconds);
+            hls.set_property("playlist-length", *window);
+            // Keep a few segments beyond the window for players still
+            // on them (0: keep all).
+            hls.set_property("max-files", if *keep { 0 } else { *window + 4 });
+        }
+        Output::Rtmp(url) => by_name("out")?.set_property("location", url.as_str()),
+    }
+    Ok(())
+}
+
+impl Running for Composite {
+    fn pipeline(&self) -> &gst::Pipeline {
+        &self.pipeline
+    }
+}
+
+impl Composite {
+    /// Builds the pipeline writing to `output` and starts it.
+    pub fn start(
+        canvas: Canvas,
+        output: &Output,
+        mode: VideoMode,
+    ) -> Result<Composite, PipelineError> {
+        gst::init()?;
+        let pipeline = pipeline::launch(&describe(canvas, output, mode))?;
         let compositor = pipeline.by_name("mix");
         let passthrough = match pipeline.by_name("video") {
             Some(_) => Some((pipeline::app_src(&pipeline, "video")?, None)),
             None => None,
         };
-        let mixer = by_name("amix")?;
+        let mixer = pipeline::element(&pipeline, "amix")?;
         if let Some(compositor) = &compositor {
             compositor.set_property("latency", MIXER_LATENCY_NS);
         }
         mixer.set_property("latency", MIXER_LATENCY_NS);
-        match output {
-            Output::Mp4(path) => {
-                by_name("out")?.set_property("location", path.to_string_lossy().as_ref());
-            }
-            Output::Hls {
-                dir,
-                segment_seconds,
-                window,
-                keep,
-            } => {
-                let hls = by_name("hls")?;
-                let segments = dir.join("segment%05d.ts");
-                hls.set_property("location", segments.to_string_lossy().as_ref());
-                let playlist = dir.join("index.m3u8");
-                hls.set_property("playlist-location", playlist.to_string_lossy().as_ref());
-                hls.set_property("target-duration", *segment_seconds);
-                hls.set_property("playlist-length", *window);
-                // Keep a few segments beyond the window for players still
-                // on them (0: keep all).
-                hls.set_property("max-files", if *keep { 0 } else { *window + 4 });
-            }
-            Output::Rtmp(url) => by_name("out")?.set_property("location", url.as_str()),
-        }
+        point_at(&pipeline, output)?;
         pipeline.set_state(gst::State::Playing)?;
         Ok(Composite {
             pipeline,
