@@ -224,3 +224,31 @@ async fn upkeep(job: &Job, config: &EgressConfig, file: Option<&File>) -> Result
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_playlist_is_ready_once_written_and_counts_its_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = "hls/c/EG_1/index.m3u8";
+        let playlist = File {
+            key: key.into(),
+            path: dir.path().join("index.m3u8"),
+            playlist: true,
+        };
+        assert_eq!(playlist.ready(), None, "no playlist yet");
+        std::fs::write(dir.path().join("segment00000.ts"), [0u8; 100]).unwrap();
+        std::fs::write(&playlist.path, "#EXTM3U\n").unwrap();
+        assert_eq!(playlist.ready(), Some(key));
+        assert_eq!(playlist.written(), 108, "the playlist and its segment");
+        let recording = File {
+            key: "recordings/c/EG_2.mp4".into(),
+            path: dir.path().join("missing.mp4"),
+            playlist: false,
+        };
+        assert_eq!(recording.ready(), Some("recordings/c/EG_2.mp4"));
+        assert_eq!(recording.written(), 0);
+    }
+}
