@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use livekit_protocol as lk;
 use lk::signal_request::Message as Req;
 use lk::signal_response::Message as Resp;
@@ -27,6 +27,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::files::Codec;
+use crate::lock;
+use crate::signal::{self, leave_reason, next_response, Ws};
 use crate::types::{ClientError, LocalTrack, MediaEvent, RemoteFrame, Stats};
 use publish::{PendingTrack, Sending};
 
@@ -100,23 +102,11 @@ impl Client {
         auto_subscribe: bool,
         media: Option<mpsc::UnboundedSender<MediaEvent>>,
     ) -> Result<Client, ClientError> {
-        let auto = u8::from(auto_subscribe);
-        let ws_url = format!(
-            "{}/rtc?access_token={token}&auto_subscribe={auto}&sdk=rust&protocol=16",
-            url.trim_end_matches('/')
-        );
-        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
-            .await
-            .map_err(|e| ClientError::Signal(e.to_string()))?;
+        let mut ws = signal::connect(url, token, auto_subscribe, "rust").await?;
         let join = match tokio::time::timeout(Duration::from_secs(10), next_response(&mut ws)).await
         {
             Ok(Ok(Resp::Join(join))) => join,
-            Ok(Ok(Resp::Leave(leave))) => {
-                return Err(ClientError::Refused(format!(
-                    "leave: reason {}",
-                    leave.reason
-                )))
-            }
+            Ok(Ok(Resp::Leave(leave))) => return Err(ClientError::Refused(leave_reason(&leave))),
             Ok(Ok(other)) => {
                 return Err(ClientError::Refused(format!(
                     "expected join, got {other:?}"
@@ -152,7 +142,7 @@ impl Client {
         let (cmd, rx) = mpsc::unbounded_channel();
         let mut worker = Worker::new(ws, sockets, stats.clone())?;
         worker.media = media;
-        worker.ping_interval = Duration::from_secs(join.ping_interval.clamp(1, 30) as u64);
+        worker.ping_interval = signal::ping_interval(&join);
         let task = tokio::spawn(async move { worker.run(rx).await });
         Ok(Client { cmd, stats, task })
     }
@@ -262,32 +252,6 @@ impl Client {
     pub async fn leave(self) {
         let _ = self.cmd.send(Cmd::Leave);
         let _ = self.task.await;
-    }
-}
-
-fn lock(stats: &Mutex<Stats>) -> std::sync::MutexGuard<'_, Stats> {
-    stats.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-pub(crate) type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-pub(crate) async fn next_response(ws: &mut Ws) -> Result<Resp, ClientError> {
-    loop {
-        match ws.next().await {
-            Some(Ok(WsMessage::Binary(bytes))) => {
-                let resp = lk::SignalResponse::decode(bytes.as_ref())
-                    .map_err(|e| ClientError::Signal(e.to_string()))?;
-                if let Some(m) = resp.message {
-                    return Ok(m);
-                }
-            }
-            Some(Ok(WsMessage::Close(_))) | None => {
-                return Err(ClientError::Signal("closed".into()))
-            }
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(ClientError::Signal(e.to_string())),
-        }
     }
 }
 
@@ -411,9 +375,7 @@ impl Worker {
                 cmd = commands.recv() => match cmd {
                     Some(Cmd::Abort) => break "aborted".into(),
                     Some(Cmd::Leave) | None => {
-                        let leave = lk::LeaveRequest { reason: lk::DisconnectReason::ClientInitiated as i32, ..Default::default() };
-                        let _ = self.send(Req::Leave(leave)).await;
-                        let _ = self.ws.close(None).await;
+                        signal::leave(&mut self.ws).await;
                         break "left".into();
                     }
                     Some(Cmd::Publish { track, reply }) => self.add_track(track, reply).await,
@@ -457,11 +419,7 @@ impl Worker {
     }
 
     async fn send(&mut self, msg: Req) -> Result<(), ClientError> {
-        let bytes = lk::SignalRequest { message: Some(msg) }.encode_to_vec();
-        self.ws
-            .send(WsMessage::Binary(bytes.into()))
-            .await
-            .map_err(|e| ClientError::Signal(e.to_string()))
+        signal::send(&mut self.ws, msg).await
     }
 
     /// Sends a PLI for the remote track `sid`, if we receive it.
@@ -708,7 +666,7 @@ impl Worker {
                 }
             }
             Resp::Leave(leave) => {
-                lock(&self.stats).closed = Some(format!("leave: reason {}", leave.reason));
+                lock(&self.stats).closed = Some(leave_reason(&leave));
                 return Err(ClientError::Refused("server asked us to leave".into()));
             }
             _ => {}
