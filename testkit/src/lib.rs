@@ -7,6 +7,8 @@
 //! - [`rtmp`]: an RTMP publisher that sends FLV tags as given.
 //! - [`free_port`]: a free TCP port on 127.0.0.1.
 
+#![warn(missing_docs)]
+
 pub mod media;
 pub mod postgres;
 pub mod redis;

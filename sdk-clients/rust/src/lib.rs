@@ -10,6 +10,8 @@
 //!   another peer (WHIP ingest).
 //! - [`files`]: VP8 IVF, H.264 Annex-B and Ogg Opus readers.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod bridge;
 mod client;
