@@ -155,13 +155,7 @@ async fn announce(ws: &mut Ws, tracks: &[OfferedTrack]) -> Result<(), ClientErro
 /// Hands the peer's `offer` to the SFU as this participant's publisher
 /// offer; the SFU's answer SDP.
 async fn exchange_offer(ws: &mut Ws, offer: &str) -> Result<String, ClientError> {
-    let sdp = lk::SessionDescription {
-        r#type: "offer".into(),
-        sdp: offer.to_owned(),
-        id: 1,
-        ..Default::default()
-    };
-    send(ws, Req::Offer(sdp)).await?;
+    send(ws, signal::offer(offer.to_owned(), 1)).await?;
     match step(ws, |r| matches!(r, Resp::Answer(_))).await? {
         Resp::Answer(a) => Ok(a.sdp),
         _ => Err(ClientError::Signal("no answer".into())),

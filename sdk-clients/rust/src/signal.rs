@@ -65,6 +65,25 @@ pub(crate) async fn next_response(ws: &mut Ws) -> Result<Resp, ClientError> {
     }
 }
 
+/// The request that sends an SDP offer, numbered `id`.
+pub(crate) fn offer(sdp: String, id: u32) -> Req {
+    Req::Offer(session_description("offer", sdp, id))
+}
+
+/// The request that answers the SFU's SDP offer `id`.
+pub(crate) fn answer(sdp: String, id: u32) -> Req {
+    Req::Answer(session_description("answer", sdp, id))
+}
+
+fn session_description(kind: &str, sdp: String, id: u32) -> lk::SessionDescription {
+    lk::SessionDescription {
+        r#type: kind.into(),
+        sdp,
+        id,
+        ..Default::default()
+    }
+}
+
 /// Says goodbye (a client-initiated leave) and closes the connection.
 /// Failures are ignored: the session is over either way.
 pub(crate) async fn leave(ws: &mut Ws) {

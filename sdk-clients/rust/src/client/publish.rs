@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 
 use super::Worker;
 use crate::files::{Codec, Frame};
+use crate::signal;
 use crate::types::{ClientError, LocalLayer, LocalTrack, Source};
 
 /// One of our tracks being sent.
@@ -164,13 +165,8 @@ impl Worker {
     ) -> Result<(), ClientError> {
         self.publisher_offer = Some(pending);
         self.last_offer_id += 1;
-        let offer = lk::SessionDescription {
-            r#type: "offer".into(),
-            sdp: offer.to_sdp_string(),
-            id: self.last_offer_id,
-            ..Default::default()
-        };
-        self.send(Req::Offer(offer)).await
+        self.send(signal::offer(offer.to_sdp_string(), self.last_offer_id))
+            .await
     }
 
     /// Adds an m-line for accepted track `track` (client id `cid`),

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::Worker;
 use crate::lock;
-use crate::signal::leave_reason;
+use crate::signal::{self, leave_reason};
 use crate::types::{ClientError, MediaEvent, Stats};
 
 /// The stats as the join response finds the call: our sid, the others
@@ -69,13 +69,8 @@ impl Worker {
             .sdp_api()
             .accept_offer(parsed)
             .map_err(|e| ClientError::Media(e.to_string()))?;
-        let answer = lk::SessionDescription {
-            r#type: "answer".into(),
-            sdp: answer.to_sdp_string(),
-            id: offer.id,
-            ..Default::default()
-        };
-        self.send(Req::Answer(answer)).await
+        self.send(signal::answer(answer.to_sdp_string(), offer.id))
+            .await
     }
 
     /// The SFU answers our publisher offer (one without an offer pending is
