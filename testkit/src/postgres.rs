@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::free_port;
+use crate::{free_port, signal_on_parent_death};
 
 /// How long a new cluster may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -233,13 +233,7 @@ wait $pid"#;
             .stdout(Stdio::null())
             .stderr(log);
         as_user(&mut cmd, user);
-        // SAFETY: prctl is async-signal-safe; called between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
+        signal_on_parent_death(&mut cmd, libc::SIGTERM);
         match cmd.spawn() {
             Ok(mut child) => {
                 let _ = tx.send(Ok(()));
