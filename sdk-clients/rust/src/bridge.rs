@@ -17,8 +17,8 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use crate::signal::{self, leave_reason, next_response, send, Ws};
 use crate::{lock, ClientError};
 
-/// How long the SFU may take to answer each step.
-const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the SFU may take to answer each request.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A track the peer's offer carries (one `m=` section with an `a=msid`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,10 +80,11 @@ impl Bridge {
         tracks: &[OfferedTrack],
     ) -> Result<(Bridge, String), ClientError> {
         let mut ws = signal::connect(url, token, false, "whip").await?;
-        let join = match step(&mut ws, |r| matches!(r, Resp::Join(_) | Resp::Leave(_))).await? {
-            Resp::Join(join) => join,
-            other => return Err(ClientError::Refused(format!("{other:?}"))),
-        };
+        let join =
+            match await_response(&mut ws, |r| matches!(r, Resp::Join(_) | Resp::Leave(_))).await? {
+                Resp::Join(join) => join,
+                other => return Err(ClientError::Refused(format!("{other:?}"))),
+            };
         announce(&mut ws, tracks).await?;
         let answer = exchange_offer(&mut ws, offer).await?;
         let closed = Arc::new(Mutex::new(None));
@@ -143,7 +144,7 @@ async fn announce(ws: &mut Ws, tracks: &[OfferedTrack]) -> Result<(), ClientErro
         };
         send(ws, Req::AddTrack(add)).await?;
         let cid = t.cid.clone();
-        step(
+        await_response(
             ws,
             move |r| matches!(r, Resp::TrackPublished(p) if p.cid == cid),
         )
@@ -155,16 +156,17 @@ async fn announce(ws: &mut Ws, tracks: &[OfferedTrack]) -> Result<(), ClientErro
 /// Hands the peer's `offer` to the SFU as this participant's publisher
 /// offer; the SFU's answer SDP.
 async fn exchange_offer(ws: &mut Ws, offer: &str) -> Result<String, ClientError> {
+    // The bridge makes no other offer, so it is number 1.
     send(ws, signal::offer(offer.to_owned(), 1)).await?;
-    match step(ws, |r| matches!(r, Resp::Answer(_))).await? {
+    match await_response(ws, |r| matches!(r, Resp::Answer(_))).await? {
         Resp::Answer(a) => Ok(a.sdp),
         _ => Err(ClientError::Signal("no answer".into())),
     }
 }
 
 /// The next response that `want`s, skipping others; a leave is a refusal.
-async fn step(ws: &mut Ws, want: impl Fn(&Resp) -> bool) -> Result<Resp, ClientError> {
-    tokio::time::timeout(STEP_TIMEOUT, async {
+async fn await_response(ws: &mut Ws, want: impl Fn(&Resp) -> bool) -> Result<Resp, ClientError> {
+    tokio::time::timeout(RESPONSE_TIMEOUT, async {
         loop {
             let resp = next_response(ws).await?;
             if want(&resp) {
