@@ -7,12 +7,16 @@
 //! - [`rtmp`]: an RTMP publisher that sends FLV tags as given.
 //! - [`free_port`]: a free TCP port on 127.0.0.1.
 
+#![warn(missing_docs)]
+
 pub mod media;
 pub mod postgres;
 pub mod redis;
 pub mod rtmp;
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
@@ -20,4 +24,16 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+/// Has the kernel send `cmd`'s process `signal` when the thread that
+/// spawned it ends (PDEATHSIG), so no server outlives its tests.
+pub(crate) fn signal_on_parent_death(cmd: &mut Command, signal: libc::c_int) {
+    // SAFETY: prctl is async-signal-safe; called between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, signal);
+            Ok(())
+        });
+    }
 }

@@ -2,11 +2,10 @@
 //! loopback port, persistence off, killed when dropped (or when the thread
 //! that started it ends).
 
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::free_port;
+use crate::{free_port, signal_on_parent_death};
 
 /// A running `redis-server`.
 pub struct Redis {
@@ -46,13 +45,7 @@ impl Redis {
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        // SAFETY: prctl is async-signal-safe; called between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+        signal_on_parent_death(&mut cmd, libc::SIGKILL);
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start redis-server (make test installs it): {e}"));
@@ -68,5 +61,22 @@ impl Redis {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stops_and_restarts_on_the_same_port() {
+        let mut redis = Redis::start();
+        let addr = ("127.0.0.1", redis.port);
+        assert!(std::net::TcpStream::connect(addr).is_ok());
+        redis.stop();
+        assert!(std::net::TcpStream::connect(addr).is_err());
+        redis.restart();
+        assert!(std::net::TcpStream::connect(addr).is_ok());
+        assert_eq!(redis.url(), format!("redis://127.0.0.1:{}", redis.port));
     }
 }

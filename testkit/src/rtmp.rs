@@ -14,7 +14,8 @@ use rml_rtmp::sessions::{
 };
 use rml_rtmp::time::RtmpTimestamp;
 
-fn other(e: impl std::fmt::Debug) -> io::Error {
+/// An `rml_rtmp` error as an I/O error (its errors are only `Debug`).
+fn rtmp_error(e: impl std::fmt::Debug) -> io::Error {
     io::Error::other(format!("{e:?}"))
 }
 
@@ -32,14 +33,18 @@ impl Publisher {
         socket.set_nodelay(true)?;
         socket.set_read_timeout(Some(Duration::from_secs(10)))?;
         let mut handshake = Handshake::new(PeerType::Client);
-        socket.write_all(&handshake.generate_outbound_p0_and_p1().map_err(other)?)?;
+        socket.write_all(
+            &handshake
+                .generate_outbound_p0_and_p1()
+                .map_err(rtmp_error)?,
+        )?;
         let mut buf = [0u8; 4096];
         let leftover = loop {
             let n = socket.read(&mut buf)?;
             if n == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
-            match handshake.process_bytes(&buf[..n]).map_err(other)? {
+            match handshake.process_bytes(&buf[..n]).map_err(rtmp_error)? {
                 HandshakeProcessResult::InProgress { response_bytes } => {
                     socket.write_all(&response_bytes)?
                 }
@@ -52,23 +57,31 @@ impl Publisher {
                 }
             }
         };
-        let (session, results) = ClientSession::new(ClientSessionConfig::new()).map_err(other)?;
-        let mut p = Publisher { socket, session };
-        p.send(results)?;
-        let results = p.session.handle_input(&leftover).map_err(other)?;
-        p.send(results)?;
-        let r = p.session.request_connection(app.into()).map_err(other)?;
-        p.send(vec![r])?;
-        p.until(|e| matches!(e, ClientSessionEvent::ConnectionRequestAccepted))?;
-        let r = p
+        let (session, results) =
+            ClientSession::new(ClientSessionConfig::new()).map_err(rtmp_error)?;
+        let mut publisher = Publisher { socket, session };
+        publisher.send(results)?;
+        let results = publisher
+            .session
+            .handle_input(&leftover)
+            .map_err(rtmp_error)?;
+        publisher.send(results)?;
+        let request = publisher
+            .session
+            .request_connection(app.into())
+            .map_err(rtmp_error)?;
+        publisher.send(vec![request])?;
+        publisher.until(|e| matches!(e, ClientSessionEvent::ConnectionRequestAccepted))?;
+        let request = publisher
             .session
             .request_publishing(key.into(), PublishRequestType::Live)
-            .map_err(other)?;
-        p.send(vec![r])?;
-        p.until(|e| matches!(e, ClientSessionEvent::PublishRequestAccepted))?;
-        Ok(p)
+            .map_err(rtmp_error)?;
+        publisher.send(vec![request])?;
+        publisher.until(|e| matches!(e, ClientSessionEvent::PublishRequestAccepted))?;
+        Ok(publisher)
     }
 
+    /// Writes what the session wants written; the events it raised.
     fn send(&mut self, results: Vec<ClientSessionResult>) -> io::Result<Vec<ClientSessionEvent>> {
         let mut events = Vec::new();
         for r in results {
@@ -81,6 +94,8 @@ impl Publisher {
         Ok(events)
     }
 
+    /// Reads until the session raises an event that `want`s; the server
+    /// closing first is a refusal.
     fn until(&mut self, want: fn(&ClientSessionEvent) -> bool) -> io::Result<()> {
         let mut buf = [0u8; 4096];
         loop {
@@ -88,7 +103,7 @@ impl Publisher {
             if n == 0 {
                 return Err(io::ErrorKind::ConnectionRefused.into());
             }
-            let results = self.session.handle_input(&buf[..n]).map_err(other)?;
+            let results = self.session.handle_input(&buf[..n]).map_err(rtmp_error)?;
             if self.send(results)?.iter().any(want) {
                 return Ok(());
             }
@@ -103,7 +118,7 @@ impl Publisher {
             8 => self.session.publish_audio_data(data, at, false),
             _ => self.session.publish_video_data(data, at, false),
         }
-        .map_err(other)?;
+        .map_err(rtmp_error)?;
         self.send(vec![r]).map(drop)
     }
 

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use livekit_protocol as lk;
 use lk::signal_request::Message as Req;
 use lk::signal_response::Message as Resp;
@@ -14,11 +14,11 @@ use prost::Message as _;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use crate::client::{next_response, Ws};
-use crate::ClientError;
+use crate::signal::{self, leave_reason, next_response, send, Ws};
+use crate::{lock, ClientError};
 
-/// How long the SFU may take to answer each step.
-const STEP: Duration = Duration::from_secs(10);
+/// How long the SFU may take to answer each request.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A track the peer's offer carries (one `m=` section with an `a=msid`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,8 +63,10 @@ pub fn offered_tracks(sdp: &str) -> Vec<OfferedTrack> {
 
 /// A participant publishing from another peer.
 pub struct Bridge {
+    /// Ends [`keep_alive`]; taken when sent.
     stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    keep_alive_task: tokio::task::JoinHandle<()>,
+    /// Why the session ended, once it did.
     closed: Arc<Mutex<Option<String>>>,
 }
 
@@ -77,58 +79,22 @@ impl Bridge {
         offer: &str,
         tracks: &[OfferedTrack],
     ) -> Result<(Bridge, String), ClientError> {
-        let ws_url = format!(
-            "{}/rtc?access_token={token}&auto_subscribe=0&sdk=whip&protocol=16",
-            url.trim_end_matches('/')
-        );
-        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
-            .await
-            .map_err(|e| ClientError::Signal(e.to_string()))?;
-        let join = match step(&mut ws, |r| matches!(r, Resp::Join(_) | Resp::Leave(_))).await? {
-            Resp::Join(join) => join,
-            other => return Err(ClientError::Refused(format!("{other:?}"))),
-        };
-        for (i, t) in tracks.iter().enumerate() {
-            let (kind, source) = match t.video {
-                true => (lk::TrackType::Video, lk::TrackSource::Camera),
-                false => (lk::TrackType::Audio, lk::TrackSource::Microphone),
+        let mut ws = signal::connect(url, token, false, "whip").await?;
+        let join =
+            match await_response(&mut ws, |r| matches!(r, Resp::Join(_) | Resp::Leave(_))).await? {
+                Resp::Join(join) => join,
+                other => return Err(ClientError::Refused(format!("{other:?}"))),
             };
-            let add = lk::AddTrackRequest {
-                cid: t.cid.clone(),
-                name: format!("whip-{i}"),
-                r#type: kind as i32,
-                source: source as i32,
-                width: if t.video { 1280 } else { 0 },
-                height: if t.video { 720 } else { 0 },
-                ..Default::default()
-            };
-            send(&mut ws, Req::AddTrack(add)).await?;
-            let cid = t.cid.clone();
-            step(
-                &mut ws,
-                move |r| matches!(r, Resp::TrackPublished(p) if p.cid == cid),
-            )
-            .await?;
-        }
-        let sdp = lk::SessionDescription {
-            r#type: "offer".into(),
-            sdp: offer.to_owned(),
-            id: 1,
-            ..Default::default()
-        };
-        send(&mut ws, Req::Offer(sdp)).await?;
-        let answer = match step(&mut ws, |r| matches!(r, Resp::Answer(_))).await? {
-            Resp::Answer(a) => a.sdp,
-            _ => return Err(ClientError::Signal("no answer".into())),
-        };
+        announce(&mut ws, tracks).await?;
+        let answer = exchange_offer(&mut ws, offer).await?;
         let closed = Arc::new(Mutex::new(None));
         let (stop, stopped) = oneshot::channel();
-        let ping = Duration::from_secs(join.ping_interval.clamp(1, 30) as u64);
-        let task = tokio::spawn(keep_alive(ws, ping, stopped, closed.clone()));
+        let ping_every = signal::ping_interval(&join);
+        let keep_alive_task = tokio::spawn(keep_alive(ws, ping_every, stopped, closed.clone()));
         Ok((
             Bridge {
                 stop: Some(stop),
-                task,
+                keep_alive_task,
                 closed,
             },
             answer,
@@ -137,46 +103,77 @@ impl Bridge {
 
     /// Why the SFU ended the session, once it did (replaced, kicked, call ended).
     pub fn closed(&self) -> Option<String> {
-        self.closed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.closed).clone()
     }
 
     /// Leaves the call.
     pub async fn close(mut self) {
+        self.stop();
+        let _ = (&mut self.keep_alive_task).await;
+    }
+
+    /// Tells the keep-alive task to say goodbye (once).
+    fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let _ = (&mut self.task).await;
     }
 }
 
 impl Drop for Bridge {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.stop();
     }
 }
 
-async fn send(ws: &mut Ws, msg: Req) -> Result<(), ClientError> {
-    let bytes = lk::SignalRequest { message: Some(msg) }.encode_to_vec();
-    ws.send(WsMessage::Binary(bytes.into()))
-        .await
-        .map_err(|e| ClientError::Signal(e.to_string()))
+/// Announces each of the peer's tracks and waits until the SFU accepts it.
+async fn announce(ws: &mut Ws, tracks: &[OfferedTrack]) -> Result<(), ClientError> {
+    for (i, t) in tracks.iter().enumerate() {
+        let (kind, source) = match t.video {
+            true => (lk::TrackType::Video, lk::TrackSource::Camera),
+            false => (lk::TrackType::Audio, lk::TrackSource::Microphone),
+        };
+        let add = lk::AddTrackRequest {
+            cid: t.cid.clone(),
+            name: format!("whip-{i}"),
+            r#type: kind as i32,
+            source: source as i32,
+            width: if t.video { 1280 } else { 0 },
+            height: if t.video { 720 } else { 0 },
+            ..Default::default()
+        };
+        send(ws, Req::AddTrack(add)).await?;
+        let cid = t.cid.clone();
+        await_response(
+            ws,
+            move |r| matches!(r, Resp::TrackPublished(p) if p.cid == cid),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Hands the peer's `offer` to the SFU as this participant's publisher
+/// offer; the SFU's answer SDP.
+async fn exchange_offer(ws: &mut Ws, offer: &str) -> Result<String, ClientError> {
+    // The bridge makes no other offer, so it is number 1.
+    send(ws, signal::offer(offer.to_owned(), 1)).await?;
+    match await_response(ws, |r| matches!(r, Resp::Answer(_))).await? {
+        Resp::Answer(a) => Ok(a.sdp),
+        _ => Err(ClientError::Signal("no answer".into())),
+    }
 }
 
 /// The next response that `want`s, skipping others; a leave is a refusal.
-async fn step(ws: &mut Ws, want: impl Fn(&Resp) -> bool) -> Result<Resp, ClientError> {
-    tokio::time::timeout(STEP, async {
+async fn await_response(ws: &mut Ws, want: impl Fn(&Resp) -> bool) -> Result<Resp, ClientError> {
+    tokio::time::timeout(RESPONSE_TIMEOUT, async {
         loop {
             let resp = next_response(ws).await?;
             if want(&resp) {
                 return Ok(resp);
             }
             if let Resp::Leave(l) = resp {
-                return Err(ClientError::Refused(format!("leave: reason {}", l.reason)));
+                return Err(ClientError::Refused(leave_reason(&l)));
             }
         }
     })
@@ -195,9 +192,7 @@ async fn keep_alive(
     let reason = loop {
         tokio::select! {
             _ = &mut stop => {
-                let leave = lk::LeaveRequest { reason: lk::DisconnectReason::ClientInitiated as i32, ..Default::default() };
-                let _ = send(&mut ws, Req::Leave(leave)).await;
-                let _ = ws.close(None).await;
+                signal::leave(&mut ws).await;
                 break "closed".to_owned();
             }
             _ = tick.tick() => {
@@ -209,7 +204,7 @@ async fn keep_alive(
             msg = ws.next() => match msg {
                 Some(Ok(WsMessage::Binary(bytes))) => {
                     if let Ok(lk::SignalResponse { message: Some(Resp::Leave(l)) }) = lk::SignalResponse::decode(bytes.as_ref()) {
-                        break format!("leave: reason {}", l.reason);
+                        break leave_reason(&l);
                     }
                 }
                 Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break "signal connection lost".to_owned(),
@@ -217,7 +212,7 @@ async fn keep_alive(
             },
         }
     };
-    *closed.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+    *lock(&closed) = Some(reason);
 }
 
 #[cfg(test)]

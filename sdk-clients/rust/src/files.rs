@@ -48,14 +48,16 @@ fn read(path: &Path) -> Result<Vec<u8>, FileError> {
     })
 }
 
+/// File `path` does not hold what it should, and `why`.
+fn format_error(path: &Path, why: impl std::fmt::Display) -> FileError {
+    FileError::Format(format!("{}: {why}", path.display()))
+}
+
 /// Frames of a VP8 IVF file (32-byte header, then 12-byte frame headers).
 pub fn ivf(path: &Path) -> Result<Vec<Frame>, FileError> {
     let bytes = read(path)?;
     if bytes.len() < 32 || &bytes[..4] != b"DKIF" {
-        return Err(FileError::Format(format!(
-            "{}: not an IVF file",
-            path.display()
-        )));
+        return Err(format_error(path, "not an IVF file"));
     }
     let u32_at = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
     let rate = u32_at(&bytes, 16).max(1);
@@ -101,10 +103,7 @@ pub fn annexb(path: &Path, fps: u32) -> Result<Vec<Frame>, FileError> {
     let bytes = read(path)?;
     let nals = nal_units(&bytes);
     if nals.is_empty() {
-        return Err(FileError::Format(format!(
-            "{}: no H.264 NAL units",
-            path.display()
-        )));
+        return Err(format_error(path, "no H.264 NAL units"));
     }
     let duration = Duration::from_secs_f64(1.0 / f64::from(fps.max(1)));
     let mut frames = Vec::new();
@@ -180,14 +179,11 @@ pub fn ogg_opus(path: &Path) -> Result<Vec<Frame>, FileError> {
                 packets.push(p.data);
             }
             Ok(None) => break,
-            Err(e) => return Err(FileError::Format(format!("{}: {e}", path.display()))),
+            Err(e) => return Err(format_error(path, e)),
         }
     }
     if packets.is_empty() {
-        return Err(FileError::Format(format!(
-            "{}: no Opus packets",
-            path.display()
-        )));
+        return Err(format_error(path, "no Opus packets"));
     }
     // Each packet's length comes from its TOC byte (RFC 6716 §3.1).
     Ok(packets

@@ -10,14 +10,25 @@
 //!   another peer (WHIP ingest).
 //! - [`files`]: VP8 IVF, H.264 Annex-B and Ogg Opus readers.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod bridge;
 mod client;
 pub mod files;
+mod signal;
 mod types;
+
+use std::sync::{Mutex, MutexGuard};
 
 pub use client::Client;
 pub use files::{Codec, Frame};
 pub use types::{
     ClientError, LocalLayer, LocalTrack, MediaEvent, RemoteFrame, Source, Stats, TrackStats,
 };
+
+/// Locks `mutex` even if a holder panicked: what it guards (stats, a close
+/// reason) is plain data that stays readable.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -46,7 +46,7 @@ pub struct LocalLayer {
     /// Pixels (0 for audio).
     pub height: u32,
     /// The frames, sent in real time and looped; none for a live track
-    /// (its frames come through [`Client::send_frame`]).
+    /// (its frames come through [`Client::send_frame`](crate::Client::send_frame)).
     pub frames: Vec<Frame>,
 }
 
@@ -109,7 +109,7 @@ pub struct Stats {
     pub keyframe_requests: u64,
 }
 
-/// What a receiving client ([`Client::connect_receiving`]) hands on.
+/// What a receiving client ([`Client::connect_receiving`](crate::Client::connect_receiving)) hands on.
 #[derive(Debug)]
 pub enum MediaEvent {
     /// A whole frame of a remote track.

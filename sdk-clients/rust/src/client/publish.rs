@@ -16,26 +16,76 @@ use tokio::sync::oneshot;
 
 use super::Worker;
 use crate::files::{Codec, Frame};
-use crate::types::{ClientError, LocalTrack, Source};
+use crate::signal;
+use crate::types::{ClientError, LocalLayer, LocalTrack, Source};
 
-/// A track being sent.
-pub(super) struct Sending {
+/// One of our tracks being sent.
+pub(super) struct SendingTrack {
+    /// Its m-line on the publisher connection.
     pub(super) mid: Mid,
-    pub(super) codec: StrCodec,
+    codec: StrCodec,
     /// Muted: the timeline runs on, nothing is sent.
     pub(super) muted: bool,
-    pub(super) clock: Frequency,
-    pub(super) layers: Vec<SendingLayer>,
+    /// Its RTP clock.
+    clock: Frequency,
+    /// Its encodings, lowest first.
+    layers: Vec<SendingLayer>,
 }
 
-pub(super) struct SendingLayer {
-    pub(super) rid: Option<Rid>,
-    pub(super) frames: Vec<Frame>,
-    pub(super) next: usize,
-    pub(super) at: Instant,
-    pub(super) media_time: u64,
+impl SendingTrack {
+    /// `track`, about to be sent on m-line `mid`.
+    fn new(mid: Mid, track: LocalTrack) -> Self {
+        let now = Instant::now();
+        let (codec, clock) = match track.codec {
+            Codec::Vp8 => (StrCodec::Vp8, Frequency::NINETY_KHZ),
+            Codec::H264 => (StrCodec::H264, Frequency::NINETY_KHZ),
+            Codec::Opus => (StrCodec::Opus, Frequency::FORTY_EIGHT_KHZ),
+        };
+        let layers = track
+            .layers
+            .into_iter()
+            .map(|l| SendingLayer {
+                rid: l.rid.as_deref().map(Rid::from),
+                frames: l.frames,
+                next_frame: 0,
+                due: now,
+                media_time: 0,
+                started: false,
+            })
+            .collect();
+        Self {
+            mid,
+            codec,
+            muted: false,
+            clock,
+            layers,
+        }
+    }
+
+    /// Where its frames are written.
+    fn line(&self) -> MediaLine {
+        MediaLine {
+            mid: self.mid,
+            codec: self.codec,
+            clock: self.clock,
+        }
+    }
+}
+
+/// One encoding of a track being sent, from a looped file or live.
+struct SendingLayer {
+    /// Its simulcast rid, if the track has several layers.
+    rid: Option<Rid>,
+    /// The file's frames; none for a live layer.
+    frames: Vec<Frame>,
+    /// Index of the frame to send next.
+    next_frame: usize,
+    /// When that frame is due.
+    due: Instant,
+    /// Its media time, in ticks of the track's clock.
+    media_time: u64,
     /// It joined the client's clock (see [`SendingLayer::start`]).
-    pub(super) started: bool,
+    started: bool,
 }
 
 impl SendingLayer {
@@ -52,68 +102,40 @@ impl SendingLayer {
         }
         let phase = Duration::from_nanos((elapsed.as_nanos() % total.as_nanos()) as u64);
         let mut boundary = Duration::ZERO;
-        self.next = 0;
+        self.next_frame = 0;
         while boundary < phase {
-            boundary += self.frames[self.next].duration;
-            self.next = (self.next + 1) % self.frames.len();
+            boundary += self.frames[self.next_frame].duration;
+            self.next_frame = (self.next_frame + 1) % self.frames.len();
         }
-        self.at = now + (boundary - phase);
+        self.due = now + (boundary - phase);
+    }
+
+    /// Moves on past the next frame, which lasts `duration`.
+    fn advance(&mut self, duration: Duration) {
+        self.due += duration;
+        self.next_frame = (self.next_frame + 1) % self.frames.len();
     }
 }
 
+/// A track announced to the server and not yet accepted.
 pub(super) struct PendingTrack {
     pub(super) track: LocalTrack,
+    /// Where `publish` waits for the track sid.
     pub(super) reply: oneshot::Sender<Result<String, ClientError>>,
 }
 
 impl Worker {
+    /// Announces `track` to the server; `reply` gets its sid once the
+    /// server accepts it (see [`Worker::negotiate_track`]).
     pub(super) async fn add_track(
         &mut self,
         track: LocalTrack,
         reply: oneshot::Sender<Result<String, ClientError>>,
     ) {
-        self.next_cid += 1;
-        let cid = format!("rust-{}-{}", std::process::id(), self.next_cid);
-        let video = track.codec != Codec::Opus;
-        let top = track
-            .layers
-            .last()
-            .map(|l| (l.width, l.height))
-            .unwrap_or_default();
-        let layers = if video {
-            track
-                .layers
-                .iter()
-                .enumerate()
-                .map(|(i, l)| lk::VideoLayer {
-                    quality: i as i32,
-                    width: l.width,
-                    height: l.height,
-                    ..Default::default()
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let req = lk::AddTrackRequest {
-            cid: cid.clone(),
-            name: track.name.clone(),
-            r#type: if video {
-                lk::TrackType::Video as i32
-            } else {
-                lk::TrackType::Audio as i32
-            },
-            source: match track.source {
-                Source::Camera => lk::TrackSource::Camera as i32,
-                Source::Microphone => lk::TrackSource::Microphone as i32,
-                Source::ScreenShare => lk::TrackSource::ScreenShare as i32,
-            },
-            width: top.0,
-            height: top.1,
-            layers,
-            ..Default::default()
-        };
-        if let Err(e) = self.send(Req::AddTrack(req)).await {
+        self.last_cid += 1;
+        let cid = format!("rust-{}-{}", std::process::id(), self.last_cid);
+        let request = add_track_request(&cid, &track);
+        if let Err(e) = self.send(Req::AddTrack(request)).await {
             let _ = reply.send(Err(e));
             return;
         }
@@ -121,11 +143,12 @@ impl Worker {
             .insert(cid, PendingTrack { track, reply });
     }
 
+    /// Stops sending our track `sid`: its m-line goes inactive.
     pub(super) async fn unpublish(&mut self, sid: &str) -> Result<(), ClientError> {
-        let Some(mid) = self.own_tracks.remove(sid) else {
+        let Some(mid) = self.own_track_mids.remove(sid) else {
             return Ok(());
         };
-        self.sending.retain(|s| s.mid != mid);
+        self.sending_tracks.retain(|t| t.mid != mid);
         let mut api = self.publisher.sdp_api();
         api.set_direction(mid, Direction::Inactive);
         if let Some((offer, pending)) = api.apply() {
@@ -134,22 +157,20 @@ impl Worker {
         Ok(())
     }
 
+    /// Sends a publisher offer; its answer comes as a signal response.
     async fn send_publisher_offer(
         &mut self,
         offer: SdpOffer,
         pending: SdpPendingOffer,
     ) -> Result<(), ClientError> {
         self.publisher_offer = Some(pending);
-        self.offer_id += 1;
-        let offer = lk::SessionDescription {
-            r#type: "offer".into(),
-            sdp: offer.to_sdp_string(),
-            id: self.offer_id,
-            ..Default::default()
-        };
-        self.send(Req::Offer(offer)).await
+        self.last_offer_id += 1;
+        self.send(signal::offer(offer.to_sdp_string(), self.last_offer_id))
+            .await
     }
 
+    /// Adds an m-line for accepted track `track` (client id `cid`),
+    /// offers it, and starts sending on it.
     pub(super) async fn negotiate_track(
         &mut self,
         cid: &str,
@@ -160,57 +181,31 @@ impl Worker {
         } else {
             MediaKind::Video
         };
-        let simulcast = (track.layers.len() > 1).then(|| {
-            let mut s = Simulcast::new();
-            for l in &track.layers {
-                if let Some(rid) = &l.rid {
-                    s.add_send_layer(SimulcastLayer::new(rid));
-                }
-            }
-            s
-        });
         let mut api = self.publisher.sdp_api();
         let mid = api.add_media(
             kind,
             Direction::SendOnly,
             Some(format!("stream-{cid}")),
             Some(cid.to_owned()),
-            simulcast,
+            simulcast(&track.layers),
         );
         let Some((offer, pending)) = api.apply() else {
             return Err(ClientError::Media("no offer".into()));
         };
         self.send_publisher_offer(offer, pending).await?;
-        let clock = if kind == MediaKind::Audio {
-            Frequency::FORTY_EIGHT_KHZ
-        } else {
-            Frequency::NINETY_KHZ
-        };
-        let now = Instant::now();
-        let codec = match track.codec {
-            Codec::Vp8 => StrCodec::Vp8,
-            Codec::H264 => StrCodec::H264,
-            Codec::Opus => StrCodec::Opus,
-        };
-        self.sending.push(Sending {
-            mid,
-            codec,
-            muted: false,
-            clock,
-            layers: track
-                .layers
-                .into_iter()
-                .map(|l| SendingLayer {
-                    rid: l.rid.as_deref().map(Rid::from),
-                    frames: l.frames,
-                    next: 0,
-                    at: now,
-                    media_time: 0,
-                    started: false,
-                })
-                .collect(),
-        });
+        self.sending_tracks.push(SendingTrack::new(mid, track));
         Ok(mid)
+    }
+
+    /// When the next file frame is due (live layers send when their frames
+    /// come, not on a clock).
+    pub(super) fn next_frame_due(&self) -> Option<Instant> {
+        self.sending_tracks
+            .iter()
+            .flat_map(|t| t.layers.iter())
+            .filter(|l| !l.frames.is_empty())
+            .map(|l| l.due)
+            .min()
     }
 
     /// Sends a frame of live track `sid` (layer `rid`) now.
@@ -221,25 +216,19 @@ impl Worker {
         data: Vec<u8>,
         time: Duration,
     ) {
-        let Some(mid) = self.own_tracks.get(sid) else {
+        let Some(mid) = self.own_track_mids.get(sid) else {
             return;
         };
-        let Some(s) = self.sending.iter().find(|s| s.mid == *mid) else {
+        let Some(track) = self.sending_tracks.iter().find(|t| t.mid == *mid) else {
             return;
         };
-        if !self.publisher_up || s.muted {
+        if !self.publisher_up || track.muted {
             return;
         }
-        let ticks = (time.as_secs_f64() * f64::from(s.clock.get())).round() as u64;
-        let line = Line {
-            mid: s.mid,
-            codec: s.codec,
-            clock: s.clock,
-        };
-        let time = MediaTime::new(ticks, s.clock);
+        let time = MediaTime::new(ticks(time, track.clock), track.clock);
         write(
             &mut self.publisher,
-            line,
+            track.line(),
             rid.map(Rid::from),
             Instant::now(),
             time,
@@ -252,24 +241,21 @@ impl Worker {
         if !self.publisher_up {
             return;
         }
-        for s in &mut self.sending {
-            let line = Line {
-                mid: s.mid,
-                codec: s.codec,
-                clock: s.clock,
-            };
-            for layer in &mut s.layers {
+        let elapsed = now.duration_since(self.epoch);
+        for track in &mut self.sending_tracks {
+            let line = track.line();
+            for layer in &mut track.layers {
                 if !layer.started && !layer.frames.is_empty() {
-                    layer.start(now, now.duration_since(self.epoch));
+                    layer.start(now, elapsed);
                 }
-                while layer.at <= now && !layer.frames.is_empty() {
-                    let frame = &layer.frames[layer.next];
-                    if s.muted {
-                        layer.at += frame.duration;
-                        layer.next = (layer.next + 1) % layer.frames.len();
+                while layer.due <= now && !layer.frames.is_empty() {
+                    let frame = &layer.frames[layer.next_frame];
+                    let duration = frame.duration;
+                    if track.muted {
+                        layer.advance(duration);
                         continue;
                     }
-                    let time = MediaTime::new(layer.media_time, s.clock);
+                    let time = MediaTime::new(layer.media_time, track.clock);
                     if !write(
                         &mut self.publisher,
                         line,
@@ -280,13 +266,11 @@ impl Worker {
                     ) {
                         break;
                     }
-                    layer.media_time +=
-                        (frame.duration.as_secs_f64() * f64::from(s.clock.get())).round() as u64;
-                    layer.at += frame.duration;
-                    layer.next = (layer.next + 1) % layer.frames.len();
+                    layer.media_time += ticks(duration, track.clock);
+                    layer.advance(duration);
                     // Behind by more than a second (e.g. a stalled machine): skip ahead.
-                    if now.duration_since(layer.at) > Duration::from_secs(1) {
-                        layer.at = now;
+                    if now.duration_since(layer.due) > Duration::from_secs(1) {
+                        layer.due = now;
                     }
                 }
             }
@@ -294,30 +278,89 @@ impl Worker {
     }
 }
 
-/// Where a track's frames are written.
+/// What announces `track` (client id `cid`) to the server.
+fn add_track_request(cid: &str, track: &LocalTrack) -> lk::AddTrackRequest {
+    let video = track.codec != Codec::Opus;
+    let (width, height) = track
+        .layers
+        .last()
+        .map(|l| (l.width, l.height))
+        .unwrap_or_default();
+    let layers = if video {
+        track
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| lk::VideoLayer {
+                quality: i as i32,
+                width: l.width,
+                height: l.height,
+                ..Default::default()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    lk::AddTrackRequest {
+        cid: cid.to_owned(),
+        name: track.name.clone(),
+        r#type: if video {
+            lk::TrackType::Video as i32
+        } else {
+            lk::TrackType::Audio as i32
+        },
+        source: match track.source {
+            Source::Camera => lk::TrackSource::Camera as i32,
+            Source::Microphone => lk::TrackSource::Microphone as i32,
+            Source::ScreenShare => lk::TrackSource::ScreenShare as i32,
+        },
+        width,
+        height,
+        layers,
+        ..Default::default()
+    }
+}
+
+/// The simulcast send layers of a track with several encodings.
+fn simulcast(layers: &[LocalLayer]) -> Option<Simulcast> {
+    (layers.len() > 1).then(|| {
+        let mut simulcast = Simulcast::new();
+        for rid in layers.iter().filter_map(|l| l.rid.as_deref()) {
+            simulcast.add_send_layer(SimulcastLayer::new(rid));
+        }
+        simulcast
+    })
+}
+
+/// `duration` in ticks of RTP clock `clock`.
+fn ticks(duration: Duration, clock: Frequency) -> u64 {
+    (duration.as_secs_f64() * f64::from(clock.get())).round() as u64
+}
+
+/// Where a track's frames are written: its m-line, codec and clock.
 #[derive(Clone, Copy)]
-struct Line {
+struct MediaLine {
     mid: Mid,
     codec: StrCodec,
     clock: Frequency,
 }
 
-/// Writes one frame of track `s` (layer `rid`); false if it cannot be sent
+/// Writes one frame on `line` (layer `rid`); false if it cannot be sent
 /// now (the m-line or its codec is not negotiated yet).
 fn write(
     publisher: &mut Rtc,
-    s: Line,
+    line: MediaLine,
     rid: Option<Rid>,
     now: Instant,
     time: MediaTime,
     data: Vec<u8>,
 ) -> bool {
-    let Some(writer) = publisher.writer(s.mid) else {
+    let Some(writer) = publisher.writer(line.mid) else {
         return false;
     };
     let Some(pt) = writer
         .payload_params()
-        .find(|p| p.spec().codec == s.codec)
+        .find(|p| p.spec().codec == line.codec)
         .map(|p| p.pt())
     else {
         return false;
@@ -328,7 +371,7 @@ fn write(
     };
     // No level is measured: announce audio as steady speech (-20 dBov) so
     // the SFU's speaker detection sees a talker.
-    let writer = if s.clock == Frequency::FORTY_EIGHT_KHZ {
+    let writer = if line.clock == Frequency::FORTY_EIGHT_KHZ {
         writer.audio_level(-20, true)
     } else {
         writer

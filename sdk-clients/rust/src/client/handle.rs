@@ -1,0 +1,202 @@
+//! The public [`Client`]: joining (up to the join response, so a refused
+//! token fails `connect`), then a handle that sends the worker commands
+//! and reads the stats it keeps. The handle's calls never wait on the
+//! network, except `publish`, which waits for the server's acceptance.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use livekit_protocol as lk;
+use lk::signal_response::Message as Resp;
+use tokio::sync::{mpsc, oneshot};
+
+use super::responses::stats_from_join;
+use super::{Command, Worker};
+use crate::lock;
+use crate::signal::{self, leave_reason, next_response, Ws};
+use crate::types::{ClientError, LocalTrack, MediaEvent, Stats};
+
+/// How long the SFU may take to answer the join.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A participant in a call.
+pub struct Client {
+    commands: mpsc::UnboundedSender<Command>,
+    stats: Arc<Mutex<Stats>>,
+    worker_task: tokio::task::JoinHandle<()>,
+}
+
+impl Client {
+    /// Connects to the SFU at `url` (`credentials.url` of a join) with a join `token`.
+    pub async fn connect(url: &str, token: &str) -> Result<Client, ClientError> {
+        Self::connect_with(url, token, true).await
+    }
+
+    /// Like [`Client::connect`]; without `auto_subscribe`, tracks arrive only
+    /// after [`Client::subscribe`].
+    pub async fn connect_with(
+        url: &str,
+        token: &str,
+        auto_subscribe: bool,
+    ) -> Result<Client, ClientError> {
+        Self::open(url, token, auto_subscribe, None).await
+    }
+
+    /// Like [`Client::connect`], and hands every received frame on (for
+    /// recorders and other egress).
+    pub async fn connect_receiving(
+        url: &str,
+        token: &str,
+    ) -> Result<(Client, mpsc::UnboundedReceiver<MediaEvent>), ClientError> {
+        let (media_events, received) = mpsc::unbounded_channel();
+        let client = Self::open(url, token, true, Some(media_events)).await?;
+        Ok((client, received))
+    }
+
+    async fn open(
+        url: &str,
+        token: &str,
+        auto_subscribe: bool,
+        media_events: Option<mpsc::UnboundedSender<MediaEvent>>,
+    ) -> Result<Client, ClientError> {
+        let mut ws = signal::connect(url, token, auto_subscribe, "rust").await?;
+        let join = await_join(&mut ws).await?;
+        let ping_interval = signal::ping_interval(&join);
+        let stats = Arc::new(Mutex::new(stats_from_join(&join)));
+        let mut worker = Worker::new(ws, stats.clone(), media_events, ping_interval).await?;
+        let (commands, received_commands) = mpsc::unbounded_channel();
+        let worker_task = tokio::spawn(async move { worker.run(received_commands).await });
+        Ok(Client {
+            commands,
+            stats,
+            worker_task,
+        })
+    }
+
+    /// Publishes `track`; returns its track sid once the server accepted it.
+    pub async fn publish(&self, track: LocalTrack) -> Result<String, ClientError> {
+        let (reply, accepted) = oneshot::channel();
+        self.commands
+            .send(Command::Publish { track, reply })
+            .map_err(|_| ClientError::Closed)?;
+        accepted.await.map_err(|_| ClientError::Closed)?
+    }
+
+    /// Sends one frame of a live track: one published with no frames (an
+    /// empty layer), whose frames the application makes as it goes. `time`
+    /// is the frame's media time since the track's first frame; frames are
+    /// sent at once, so call this as they are made.
+    pub fn send_frame(&self, track_sid: &str, data: Vec<u8>, time: Duration) {
+        self.command(Command::LiveFrame {
+            track_sid: track_sid.to_owned(),
+            rid: None,
+            data,
+            time,
+        });
+    }
+
+    /// Sends one frame of simulcast layer `rid` of a live track (see
+    /// [`Client::send_frame`]).
+    pub fn send_layer_frame(&self, track_sid: &str, rid: &str, data: Vec<u8>, time: Duration) {
+        self.command(Command::LiveFrame {
+            track_sid: track_sid.to_owned(),
+            rid: Some(rid.to_owned()),
+            data,
+            time,
+        });
+    }
+
+    /// Asks for a quality (0 low, 1 medium, 2 high) of a remote video track.
+    pub fn set_quality(&self, track_sid: &str, quality: u8) {
+        self.command(Command::Quality {
+            track_sid: track_sid.to_owned(),
+            quality,
+        });
+    }
+
+    /// Stops sending one of our tracks (its m-line goes inactive).
+    pub fn unpublish(&self, track_sid: &str) {
+        self.command(Command::Unpublish {
+            track_sid: track_sid.to_owned(),
+        });
+    }
+
+    /// Asks the publisher of a remote video track for a keyframe (a PLI,
+    /// which the SFU passes on).
+    pub fn request_keyframe(&self, track_sid: &str) {
+        self.command(Command::Keyframe {
+            track_sid: track_sid.to_owned(),
+        });
+    }
+
+    /// Starts or stops receiving a remote track.
+    pub fn subscribe(&self, track_sid: &str, subscribe: bool) {
+        self.command(Command::Subscribe {
+            track_sid: track_sid.to_owned(),
+            subscribe,
+        });
+    }
+
+    /// Why the server ended the session, once it did (without copying the
+    /// rest of the stats).
+    pub fn closed(&self) -> Option<String> {
+        lock(&self.stats).closed.clone()
+    }
+
+    /// A snapshot of what the client has seen.
+    pub fn stats(&self) -> Stats {
+        lock(&self.stats).clone()
+    }
+
+    /// Waits until `f(stats)` holds, up to `timeout`.
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        mut f: impl FnMut(&Stats) -> bool,
+    ) -> Result<Stats, Stats> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.stats();
+            if f(&s) {
+                return Ok(s);
+            }
+            if Instant::now() >= deadline {
+                return Err(s);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Drops the connection without saying goodbye, as a lost network would.
+    pub fn abort(self) {
+        // Ahead of the channel closing (which would say goodbye).
+        self.command(Command::Abort);
+        self.worker_task.abort();
+    }
+
+    /// Leaves the call and waits for the client task to end.
+    pub async fn leave(self) {
+        self.command(Command::Leave);
+        let _ = self.worker_task.await;
+    }
+
+    /// Sends the worker `command`; once the worker has ended there is
+    /// nobody to tell, and [`Client::closed`] says why.
+    fn command(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+}
+
+/// The join response, the SFU's first message; a leave or anything else
+/// is a refusal.
+async fn await_join(ws: &mut Ws) -> Result<lk::JoinResponse, ClientError> {
+    match tokio::time::timeout(JOIN_TIMEOUT, next_response(ws)).await {
+        Ok(Ok(Resp::Join(join))) => Ok(join),
+        Ok(Ok(Resp::Leave(leave))) => Err(ClientError::Refused(leave_reason(&leave))),
+        Ok(Ok(other)) => Err(ClientError::Refused(format!(
+            "expected join, got {other:?}"
+        ))),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(ClientError::Signal("no join response".into())),
+    }
+}

@@ -1,0 +1,286 @@
+//! The worker's loop. Each turn polls both peer connections until they
+//! wait, then waits for whichever comes first: a signal message, a datagram
+//! on either socket, a command from the handle, or the earliest deadline
+//! (str0m's, the next file frame's, or 200 ms). After handling it, the
+//! turn lets time pass: str0m's timers, due file frames, the ping.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use livekit_protocol as lk;
+use lk::signal_request::Message as Req;
+use prost::Message as _;
+use str0m::media::{KeyframeRequestKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
+
+use super::{Command, Peer, Worker};
+use crate::lock;
+use crate::signal;
+use crate::types::{ClientError, MediaEvent, Stats};
+
+/// The longest a turn waits, so the clock work runs at least this often.
+const MAX_WAIT: Duration = Duration::from_millis(200);
+
+/// Room for one datagram: WebRTC keeps its packets under a network's MTU.
+const DATAGRAM_BUF: usize = 2000;
+
+/// What a turn's wait ended with: go on, or end the session for this reason.
+type Turn = ControlFlow<String>;
+
+impl Worker {
+    /// Binds both sockets and sets up both peer connections on them.
+    pub(super) async fn new(
+        ws: signal::Ws,
+        stats: Arc<Mutex<Stats>>,
+        media_events: Option<mpsc::UnboundedSender<MediaEvent>>,
+        ping_interval: Duration,
+    ) -> Result<Self, ClientError> {
+        let sockets = [bind().await?, bind().await?];
+        let local_addr = |s: &UdpSocket| {
+            s.local_addr()
+                .map_err(|e| ClientError::Media(e.to_string()))
+        };
+        let locals = [local_addr(&sockets[0])?, local_addr(&sockets[1])?];
+        Ok(Self {
+            ws,
+            sockets,
+            locals,
+            publisher: new_rtc(locals[Peer::Publisher.index()])?,
+            subscriber: new_rtc(locals[Peer::Subscriber.index()])?,
+            stats,
+            pending_tracks: HashMap::new(),
+            own_track_mids: HashMap::new(),
+            publisher_offer: None,
+            last_offer_id: 0,
+            sending_tracks: Vec::new(),
+            remote_track_by_mid: HashMap::new(),
+            publisher_up: false,
+            subscriber_up: false,
+            last_ping: Instant::now(),
+            ping_interval,
+            media_events,
+            last_cid: 0,
+            epoch: Instant::now(),
+        })
+    }
+
+    /// Runs the session until it ends (the handle leaves or aborts or is
+    /// dropped, the server ends it, or the network fails), then records why.
+    pub(super) async fn run(&mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut publisher_buf = vec![0u8; DATAGRAM_BUF];
+        let mut subscriber_buf = vec![0u8; DATAGRAM_BUF];
+        let reason = loop {
+            let wake = match self.poll_peers().await {
+                Ok(wake) => wake,
+                Err(e) => break e.to_string(),
+            };
+            let turn = tokio::select! {
+                msg = self.ws.next() => self.on_signal(msg).await,
+                received = self.sockets[Peer::Publisher.index()].recv_from(&mut publisher_buf) => {
+                    if let Ok((n, source)) = received {
+                        self.receive(Peer::Publisher, source, &publisher_buf[..n]);
+                    }
+                    Turn::Continue(())
+                }
+                received = self.sockets[Peer::Subscriber.index()].recv_from(&mut subscriber_buf) => {
+                    if let Ok((n, source)) = received {
+                        self.receive(Peer::Subscriber, source, &subscriber_buf[..n]);
+                    }
+                    Turn::Continue(())
+                }
+                command = commands.recv() => self.on_command(command).await,
+                _ = tokio::time::sleep_until(wake.into()) => Turn::Continue(()),
+            };
+            if let Turn::Break(reason) = turn {
+                break reason;
+            }
+            self.let_time_pass(Instant::now()).await;
+        };
+        let mut s = lock(&self.stats);
+        s.connected = false;
+        if s.closed.is_none() {
+            s.closed = Some(reason);
+        }
+    }
+
+    /// Polls both peer connections until they wait; when the turn should
+    /// wake at the latest.
+    async fn poll_peers(&mut self) -> Result<Instant, ClientError> {
+        let publisher_timeout = self.drain(Peer::Publisher).await?;
+        let subscriber_timeout = self.drain(Peer::Subscriber).await?;
+        let mut wake = publisher_timeout
+            .min(subscriber_timeout)
+            .min(Instant::now() + MAX_WAIT);
+        if let Some(frame_due) = self.next_frame_due() {
+            wake = wake.min(frame_due);
+        }
+        Ok(wake)
+    }
+
+    /// Handles what the WebSocket gave; a closed or broken one ends the
+    /// session, and so does a response the worker cannot go on after.
+    async fn on_signal(&mut self, msg: Option<Result<WsMessage, WsError>>) -> Turn {
+        match msg {
+            Some(Ok(WsMessage::Binary(bytes))) => {
+                match lk::SignalResponse::decode(bytes.as_ref()) {
+                    Ok(lk::SignalResponse {
+                        message: Some(response),
+                    }) => {
+                        if let Err(e) = self.on_response(response).await {
+                            return Turn::Break(e.to_string());
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "bad signal message"),
+                }
+            }
+            Some(Ok(WsMessage::Close(_))) | None => return Turn::Break("signal closed".into()),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Turn::Break(e.to_string()),
+        }
+        Turn::Continue(())
+    }
+
+    /// Carries out a command from the handle; the handle gone (`None`)
+    /// counts as leaving.
+    async fn on_command(&mut self, command: Option<Command>) -> Turn {
+        match command {
+            Some(Command::Abort) => return Turn::Break("aborted".into()),
+            Some(Command::Leave) | None => {
+                signal::leave(&mut self.ws).await;
+                return Turn::Break("left".into());
+            }
+            Some(Command::Publish { track, reply }) => self.add_track(track, reply).await,
+            Some(Command::Unpublish { track_sid }) => {
+                if let Err(e) = self.unpublish(&track_sid).await {
+                    tracing::debug!(error = %e, "unpublish failed");
+                }
+            }
+            Some(Command::Subscribe {
+                track_sid,
+                subscribe,
+            }) => {
+                let update = lk::UpdateSubscription {
+                    track_sids: vec![track_sid],
+                    subscribe,
+                    ..Default::default()
+                };
+                let _ = self.send(Req::Subscription(update)).await;
+            }
+            Some(Command::Keyframe { track_sid }) => self.request_keyframe(&track_sid),
+            Some(Command::LiveFrame {
+                track_sid,
+                rid,
+                data,
+                time,
+            }) => self.send_live(&track_sid, rid.as_deref(), data, time),
+            Some(Command::Quality { track_sid, quality }) => {
+                let settings = lk::UpdateTrackSettings {
+                    track_sids: vec![track_sid],
+                    quality: i32::from(quality),
+                    ..Default::default()
+                };
+                let _ = self.send(Req::TrackSetting(settings)).await;
+            }
+        }
+        Turn::Continue(())
+    }
+
+    /// The clock work of a turn: str0m's timers, the file frames now due,
+    /// and the ping when it is time.
+    async fn let_time_pass(&mut self, now: Instant) {
+        for rtc in [&mut self.publisher, &mut self.subscriber] {
+            let _ = rtc.handle_input(Input::Timeout(now));
+        }
+        self.send_frames(now);
+        if now.duration_since(self.last_ping) >= self.ping_interval {
+            self.last_ping = now;
+            let ping = lk::Ping {
+                timestamp: now_ms(),
+                rtt: 0,
+            };
+            let _ = self.send(Req::PingReq(ping)).await;
+        }
+    }
+
+    /// Sends a PLI for the remote track `track_sid`, if we receive it.
+    fn request_keyframe(&mut self, track_sid: &str) {
+        let Some(mid) = self
+            .remote_track_by_mid
+            .iter()
+            .find(|(_, sid)| *sid == track_sid)
+            .map(|(mid, _)| mid)
+        else {
+            return;
+        };
+        if let Some(mut writer) = self.subscriber.writer(Mid::from(mid.as_str())) {
+            if let Err(e) = writer.request_keyframe(None, KeyframeRequestKind::Pli) {
+                tracing::debug!(track = track_sid, error = %e, "keyframe request not sent");
+            }
+        }
+    }
+
+    /// Polls one peer connection until it waits; returns when it next wants time.
+    async fn drain(&mut self, peer: Peer) -> Result<Instant, ClientError> {
+        loop {
+            let output = self
+                .rtc(peer)
+                .poll_output()
+                .map_err(|e| ClientError::Media(e.to_string()))?;
+            match output {
+                Output::Timeout(t) => return Ok(t),
+                Output::Transmit(t) => {
+                    let socket = &self.sockets[peer.index()];
+                    let _ = socket.send_to(&t.contents, t.destination).await;
+                }
+                Output::Event(e) => self.on_event(peer, e),
+            }
+        }
+    }
+
+    /// Hands a datagram that arrived on `peer`'s socket to that connection.
+    fn receive(&mut self, peer: Peer, source: SocketAddr, packet: &[u8]) {
+        let local = self.locals[peer.index()];
+        let Ok(receive) = Receive::new(Protocol::Udp, source, local, packet) else {
+            return;
+        };
+        let _ = self
+            .rtc(peer)
+            .handle_input(Input::Receive(Instant::now(), receive));
+    }
+}
+
+/// A UDP socket on a free loopback port.
+async fn bind() -> Result<UdpSocket, ClientError> {
+    UdpSocket::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| ClientError::Media(e.to_string()))
+}
+
+/// A peer connection on `local` with the codecs OnAir uses.
+fn new_rtc(local: SocketAddr) -> Result<Rtc, ClientError> {
+    let mut rtc = Rtc::builder()
+        .clear_codecs()
+        .enable_opus(true, false)
+        .enable_vp8(true)
+        .enable_h264(true)
+        .build(Instant::now());
+    let candidate = Candidate::host(local, "udp").map_err(|e| ClientError::Media(e.to_string()))?;
+    rtc.add_local_candidate(candidate);
+    Ok(rtc)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
