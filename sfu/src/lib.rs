@@ -14,7 +14,7 @@
 //! [`onair_bus::Bus`] and take effect in the room at once.
 
 pub mod gate;
-mod ids;
+pub mod ids;
 pub mod media;
 pub mod room;
 mod sdp_scan;

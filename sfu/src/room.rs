@@ -16,6 +16,7 @@ use onair_bus::{Bus, Event, EventKind};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::gate::Refusal;
+use crate::ids::TrackSid;
 use crate::media::{Command, Kind, Layer, Media, Pid, TrackSpec};
 use crate::signal::limits::{count, Limit, SignalLimits};
 
@@ -36,7 +37,7 @@ pub enum RoomMsg {
         auto_subscribe: bool,
         /// The call's own limit on users at once.
         max_participants: Option<u32>,
-        out: Outbox,
+        outbox: Outbox,
         reply: oneshot::Sender<Result<(), Refusal>>,
     },
     /// `AddTrackRequest`; the reply is the `TrackInfo` to publish, or why not.
@@ -48,18 +49,22 @@ pub enum RoomMsg {
     /// Media for a track is negotiated.
     TrackLive {
         pid: Pid,
-        sid: String,
+        track_sid: TrackSid,
         mid: String,
         mime: String,
     },
     /// The publisher stopped sending a track.
-    TrackEnded { pid: Pid, sid: String },
+    TrackEnded { pid: Pid, track_sid: TrackSid },
     /// The publisher (un)muted a track.
-    Mute { pid: Pid, sid: String, muted: bool },
+    Mute {
+        pid: Pid,
+        track_sid: TrackSid,
+        muted: bool,
+    },
     /// The participant asks to (un)subscribe tracks.
     Subscription {
         pid: Pid,
-        sids: Vec<String>,
+        track_sids: Vec<TrackSid>,
         subscribe: bool,
     },
     /// The participant resumed on a new connection: send it the room again.
@@ -78,22 +83,22 @@ pub enum RoomMsg {
 
 struct Member {
     info: lk::ParticipantInfo,
-    out: Outbox,
+    outbox: Outbox,
     /// Receives every track it may, unless declined (else only `wanted`).
     auto_subscribe: bool,
-    /// Track sids this participant unsubscribed from explicitly.
-    declined: Vec<String>,
-    /// Track sids this participant asked for explicitly.
-    wanted: Vec<String>,
+    /// Tracks this participant unsubscribed from explicitly.
+    declined: Vec<TrackSid>,
+    /// Tracks this participant asked for explicitly.
+    wanted: Vec<TrackSid>,
 }
 
 struct Room {
     bus: Arc<dyn Bus>,
     limits: SignalLimits,
-    /// Events to publish once the current message is handled.
-    outbox: Vec<EventKind>,
+    /// Bus events to publish once the current message is handled.
+    pending_events: Vec<EventKind>,
     name: String,
-    sid: String,
+    room_sid: String,
     created: i64,
     live: bool,
     /// When a bus event last set `live`: a store reading older than that
@@ -135,9 +140,9 @@ impl Rooms {
         let room = Room {
             bus: self.bus.clone(),
             limits: self.limits.clone(),
-            outbox: Vec::new(),
+            pending_events: Vec::new(),
             name: name.to_owned(),
-            sid: format!("RM_{}", crate::ids::random(12)),
+            room_sid: crate::ids::room_sid(),
             created: onair_auth::clock::unix_ms() / 1000,
             live: !backstage,
             live_set_at: std::time::Instant::now(),
@@ -209,12 +214,12 @@ impl Room {
                     join,
                     auto_subscribe,
                     max_participants,
-                    out,
+                    outbox,
                     reply,
                 } => {
                     let joined = self.admit(&join, max_participants);
                     if joined.is_ok() {
-                        self.join(pid, *join, auto_subscribe, out);
+                        self.join(pid, *join, auto_subscribe, outbox);
                     }
                     let _ = reply.send(joined);
                 }
@@ -223,17 +228,21 @@ impl Room {
                 }
                 RoomMsg::TrackLive {
                     pid,
-                    sid,
+                    track_sid,
                     mid,
                     mime,
-                } => self.track_live(pid, &sid, mid, mime),
-                RoomMsg::TrackEnded { pid, sid } => self.track_ended(pid, &sid),
-                RoomMsg::Mute { pid, sid, muted } => self.mute(pid, &sid, muted),
+                } => self.track_live(pid, &track_sid, mid, mime),
+                RoomMsg::TrackEnded { pid, track_sid } => self.track_ended(pid, &track_sid),
+                RoomMsg::Mute {
+                    pid,
+                    track_sid,
+                    muted,
+                } => self.mute(pid, &track_sid, muted),
                 RoomMsg::Subscription {
                     pid,
-                    sids,
+                    track_sids,
                     subscribe,
-                } => self.subscription(pid, sids, subscribe),
+                } => self.subscription(pid, track_sids, subscribe),
                 RoomMsg::Resync { pid } => self.resync(pid),
                 RoomMsg::Leave { pid } => self.leave(pid),
                 RoomMsg::Bus(kind) => {
@@ -250,7 +259,7 @@ impl Room {
                     }
                 }
             }
-            for kind in std::mem::take(&mut self.outbox) {
+            for kind in std::mem::take(&mut self.pending_events) {
                 let event = Event::new(self.name.clone(), onair_auth::clock::unix_ms(), kind);
                 if let Err(e) = self.bus.publish(event).await {
                     tracing::warn!(room = %self.name, error = %e, "bus publish failed");
@@ -265,7 +274,7 @@ impl Room {
 
     fn room_info(&self) -> lk::Room {
         lk::Room {
-            sid: self.sid.clone(),
+            sid: self.room_sid.clone(),
             name: self.name.clone(),
             creation_time: self.created,
             num_participants: self.members.len() as u32,
@@ -307,7 +316,7 @@ impl Room {
         Ok(())
     }
 
-    fn join(&mut self, pid: Pid, mut join: lk::JoinResponse, auto_subscribe: bool, out: Outbox) {
+    fn join(&mut self, pid: Pid, mut join: lk::JoinResponse, auto_subscribe: bool, outbox: Outbox) {
         let info = join.participant.clone().unwrap_or_default();
         // The same user again (a rejoin after a network loss, or a second
         // device): the newer connection replaces the older one.
@@ -319,7 +328,7 @@ impl Room {
             .collect();
         for old in older {
             if let Some(member) = self.members.get(&old) {
-                member.out.send(leave_request(
+                member.outbox.send(leave_request(
                     lk::DisconnectReason::DuplicateIdentity,
                     lk::leave_request::Action::Disconnect,
                 ));
@@ -337,7 +346,7 @@ impl Room {
         // Hidden participants (recorders) are not the call's participants.
         if !is_hidden(&info) {
             self.broadcast_update(&info, Some(pid));
-            self.outbox.push(EventKind::ParticipantJoined {
+            self.pending_events.push(EventKind::ParticipantJoined {
                 user_id: info.identity.clone(),
                 participant_sid: info.sid.clone(),
             });
@@ -345,12 +354,12 @@ impl Room {
         // Nothing may reach the participant before its join response.
         join.room = Some(self.room_info());
         join.other_participants = others;
-        out.send(Out::Join(join));
+        outbox.send(Out::Join(join));
         self.members.insert(
             pid,
             Member {
                 info,
-                out,
+                outbox,
                 auto_subscribe,
                 declined: Vec::new(),
                 wanted: Vec::new(),
@@ -397,7 +406,7 @@ impl Room {
         let mut layers: Vec<lk::VideoLayer> = req.layers.clone();
         layers.sort_by_key(|l| l.quality);
         let info = lk::TrackInfo {
-            sid: format!("TR_{}", crate::ids::random(12)),
+            sid: TrackSid::random().into_string(),
             r#type: req.r#type,
             name: req.name.clone(),
             muted: req.muted,
@@ -414,8 +423,8 @@ impl Room {
             ..Default::default()
         };
         let spec = TrackSpec {
-            sid: info.sid.clone(),
-            cid: req.cid.clone(),
+            track_sid: TrackSid::from(info.sid.clone()),
+            client_track_id: req.cid.clone(),
             kind,
             layers: layers
                 .iter()
@@ -435,14 +444,19 @@ impl Room {
         Ok(info)
     }
 
-    fn track_live(&mut self, pid: Pid, sid: &str, mid: String, mime: String) {
+    fn track_live(&mut self, pid: Pid, track_sid: &TrackSid, mid: String, mime: String) {
         let Some(member) = self.members.get_mut(&pid) else {
             return;
         };
-        if !member.info.tracks.iter().any(|t| t.sid == sid) {
+        if !member.info.tracks.iter().any(|t| *track_sid == t.sid) {
             return;
         }
-        for t in member.info.tracks.iter_mut().filter(|t| t.sid == sid) {
+        for t in member
+            .info
+            .tracks
+            .iter_mut()
+            .filter(|t| *track_sid == t.sid)
+        {
             t.mid = mid.clone();
             t.mime_type = mime.clone();
         }
@@ -452,33 +466,33 @@ impl Room {
         self.broadcast_update(&info, None);
         let subscribers: Vec<Pid> = self.members.keys().copied().filter(|p| *p != pid).collect();
         for sub in subscribers {
-            self.subscribe_one(sub, pid, sid);
+            self.subscribe_one(sub, pid, track_sid);
         }
     }
 
-    fn track_ended(&mut self, pid: Pid, sid: &str) {
+    fn track_ended(&mut self, pid: Pid, track_sid: &TrackSid) {
         let Some(member) = self.members.get_mut(&pid) else {
             return;
         };
         let before = member.info.tracks.len();
-        member.info.tracks.retain(|t| t.sid != sid);
+        member.info.tracks.retain(|t| *track_sid != t.sid);
         if member.info.tracks.len() != before {
             member.info.version += 1;
             let info = member.info.clone();
             self.broadcast_update(&info, None);
         }
-        self.forget_tracks(&[sid.to_owned()]);
+        self.forget_tracks(std::slice::from_ref(track_sid));
     }
 
     /// Nobody's explicit (un)subscriptions keep naming tracks that are gone.
-    fn forget_tracks(&mut self, sids: &[String]) {
+    fn forget_tracks(&mut self, gone: &[TrackSid]) {
         for member in self.members.values_mut() {
-            member.wanted.retain(|s| !sids.contains(s));
-            member.declined.retain(|s| !sids.contains(s));
+            member.wanted.retain(|s| !gone.contains(s));
+            member.declined.retain(|s| !gone.contains(s));
         }
     }
 
-    fn mute(&mut self, pid: Pid, sid: &str, muted: bool) {
+    fn mute(&mut self, pid: Pid, track_sid: &TrackSid, muted: bool) {
         let Some(member) = self.members.get_mut(&pid) else {
             return;
         };
@@ -487,7 +501,7 @@ impl Room {
             .info
             .tracks
             .iter_mut()
-            .filter(|t| t.sid == sid && t.muted != muted)
+            .filter(|t| *track_sid == t.sid && t.muted != muted)
         {
             t.muted = muted;
             changed = true;
@@ -501,12 +515,12 @@ impl Room {
 
     /// Explicit (un)subscriptions. Only tracks published in the room count,
     /// each once, and a participant holds a bounded number of them.
-    fn subscription(&mut self, pid: Pid, sids: Vec<String>, subscribe: bool) {
-        for sid in sids {
+    fn subscription(&mut self, pid: Pid, track_sids: Vec<TrackSid>, subscribe: bool) {
+        for track_sid in track_sids {
             let Some(publisher) = self
                 .members
                 .iter()
-                .find(|(_, m)| m.info.tracks.iter().any(|t| t.sid == sid))
+                .find(|(_, m)| m.info.tracks.iter().any(|t| track_sid == t.sid))
                 .map(|(p, _)| *p)
             else {
                 continue;
@@ -515,8 +529,8 @@ impl Room {
             let Some(member) = self.members.get_mut(&pid) else {
                 return;
             };
-            member.declined.retain(|s| s != &sid);
-            member.wanted.retain(|s| s != &sid);
+            member.declined.retain(|s| *s != track_sid);
+            member.wanted.retain(|s| *s != track_sid);
             // An unsubscribe always takes effect; only its record is bounded.
             let full = member.declined.len() + member.wanted.len() >= limit;
             if full {
@@ -526,13 +540,13 @@ impl Room {
                 if full {
                     continue;
                 }
-                member.wanted.push(sid.clone());
-                self.subscribe_one(pid, publisher, &sid);
+                member.wanted.push(track_sid.clone());
+                self.subscribe_one(pid, publisher, &track_sid);
             } else {
                 if !full {
-                    member.declined.push(sid.clone());
+                    member.declined.push(track_sid.clone());
                 }
-                self.media.send(Command::Unsubscribe { pid, sid });
+                self.media.send(Command::Unsubscribe { pid, track_sid });
             }
         }
     }
@@ -541,10 +555,15 @@ impl Room {
         let Some(mut member) = self.members.remove(&pid) else {
             return;
         };
-        let gone: Vec<String> = member.info.tracks.iter().map(|t| t.sid.clone()).collect();
+        let gone: Vec<TrackSid> = member
+            .info
+            .tracks
+            .iter()
+            .map(|t| TrackSid::from(t.sid.as_str()))
+            .collect();
         self.forget_tracks(&gone);
         if !is_hidden(&member.info) {
-            self.outbox.push(EventKind::ParticipantLeft {
+            self.pending_events.push(EventKind::ParticipantLeft {
                 user_id: member.info.identity.clone(),
                 participant_sid: member.info.sid.clone(),
             });
@@ -581,7 +600,7 @@ impl Room {
                         for t in &publisher.info.tracks {
                             self.media.send(Command::Unsubscribe {
                                 pid: *pid,
-                                sid: t.sid.clone(),
+                                track_sid: TrackSid::from(t.sid.as_str()),
                             });
                         }
                     }
@@ -598,7 +617,7 @@ impl Room {
                     .filter(|m| owner(&m.info.identity) == user_id)
                 {
                     tracing::info!(room = %self.name, user = %user_id, "kicking");
-                    member.out.send(leave.clone());
+                    member.outbox.send(leave.clone());
                 }
             }
             EventKind::UsersMuted {
@@ -628,21 +647,21 @@ impl Room {
                     let Some(member) = self.members.get(&pid) else {
                         continue;
                     };
-                    let out = member.out.clone();
-                    let sids: Vec<String> = member
+                    let outbox = member.outbox.clone();
+                    let track_sids: Vec<TrackSid> = member
                         .info
                         .tracks
                         .iter()
                         .filter(|t| sources.contains(&t.source) && !t.muted)
-                        .map(|t| t.sid.clone())
+                        .map(|t| TrackSid::from(t.sid.as_str()))
                         .collect();
-                    for sid in sids {
+                    for track_sid in track_sids {
                         // The client mutes itself on this request and reports back.
-                        out.send(Out::Mute(lk::MuteTrackRequest {
-                            sid: sid.clone(),
+                        outbox.send(Out::Mute(lk::MuteTrackRequest {
+                            sid: track_sid.to_string(),
                             muted: true,
                         }));
-                        self.mute(pid, &sid, true);
+                        self.mute(pid, &track_sid, true);
                     }
                 }
             }
@@ -665,7 +684,7 @@ impl Room {
             lk::leave_request::Action::Disconnect,
         );
         for member in self.members.values() {
-            member.out.send(leave.clone());
+            member.outbox.send(leave.clone());
         }
     }
 
@@ -682,9 +701,9 @@ impl Room {
             .map(|(_, m)| m.info.clone())
             .collect();
         member
-            .out
+            .outbox
             .send(Out::Update(lk::ParticipantUpdate { participants }));
-        member.out.send(Out::RoomUpdate(lk::RoomUpdate {
+        member.outbox.send(Out::RoomUpdate(lk::RoomUpdate {
             room: Some(self.room_info()),
         }));
     }
@@ -696,7 +715,7 @@ impl Room {
         };
         for (pid, member) in &self.members {
             if Some(*pid) != skip {
-                member.out.send(Out::Update(update.clone()));
+                member.outbox.send(Out::Update(update.clone()));
             }
         }
     }
@@ -715,11 +734,11 @@ impl Room {
             return;
         };
         for t in p.info.tracks.iter().filter(|t| !t.mid.is_empty()) {
-            self.subscribe_one(sub, publisher, &t.sid);
+            self.subscribe_one(sub, publisher, &TrackSid::from(t.sid.as_str()));
         }
     }
 
-    fn subscribe_one(&self, sub: Pid, publisher: Pid, sid: &str) {
+    fn subscribe_one(&self, sub: Pid, publisher: Pid, track_sid: &TrackSid) {
         if !self.may_receive(sub, publisher) {
             return;
         }
@@ -727,9 +746,9 @@ impl Room {
             return;
         };
         let wants = if s.auto_subscribe {
-            !s.declined.iter().any(|d| d == sid)
+            !s.declined.contains(track_sid)
         } else {
-            s.wanted.iter().any(|w| w == sid)
+            s.wanted.contains(track_sid)
         };
         if !wants {
             return;
@@ -737,8 +756,8 @@ impl Room {
         self.media.send(Command::Subscribe {
             pid: sub,
             publisher,
-            sid: sid.to_owned(),
-            stream: format!("{}|{}", p.info.sid, sid),
+            track_sid: track_sid.clone(),
+            stream: format!("{}|{}", p.info.sid, track_sid),
         });
     }
 }

@@ -18,8 +18,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-/// Internal participant id, unique in this process.
-pub type Pid = u64;
+pub use crate::ids::{ParticipantSid, Pid, TrackSid};
 
 /// Where the media worker listens and what it advertises.
 #[derive(Clone, Debug)]
@@ -58,9 +57,10 @@ pub struct Layer {
 #[derive(Clone, Debug)]
 pub struct TrackSpec {
     /// Server track id (`TR_…`).
-    pub sid: String,
-    /// Client track id (the `a=msid` track id in the publisher's SDP).
-    pub cid: String,
+    pub track_sid: TrackSid,
+    /// Client track id (`AddTrackRequest.cid`: the `a=msid` track id in
+    /// the publisher's SDP).
+    pub client_track_id: String,
     /// Audio or video.
     pub kind: Kind,
     /// Simulcast layers (empty: one layer).
@@ -86,7 +86,7 @@ pub enum Command {
         pid: Pid,
         room: String,
         identity: String,
-        sid: String,
+        participant_sid: ParticipantSid,
         /// May send data packets (`canPublishData`).
         can_publish_data: bool,
         notices: mpsc::UnboundedSender<Notice>,
@@ -100,20 +100,25 @@ pub enum Command {
     },
     /// The client's answer to our last subscriber offer.
     SubscriberAnswer { pid: Pid, sdp: String },
-    /// A track the participant will publish (match its m-line by `cid`).
+    /// A track the participant will publish (its m-line is matched by
+    /// `client_track_id`).
     ExpectTrack { pid: Pid, spec: TrackSpec },
-    /// Starts sending track `sid` of `publisher` to `pid`, under stream id
-    /// `stream` (livekit-client wants `PA_…|TR_…`).
+    /// Starts sending track `track_sid` of `publisher` to `pid`, under
+    /// stream id `stream` (livekit-client wants `PA_…|TR_…`).
     Subscribe {
         pid: Pid,
         publisher: Pid,
-        sid: String,
+        track_sid: TrackSid,
         stream: String,
     },
-    /// Stops sending track `sid` to `pid`.
-    Unsubscribe { pid: Pid, sid: String },
-    /// Subscriber's wish for track `sid`.
-    Settings { pid: Pid, sid: String, want: Want },
+    /// Stops sending track `track_sid` to `pid`.
+    Unsubscribe { pid: Pid, track_sid: TrackSid },
+    /// Subscriber's wish for track `track_sid`.
+    Settings {
+        pid: Pid,
+        track_sid: TrackSid,
+        want: Want,
+    },
     /// The client resumed on a new signal connection: restart ICE toward it.
     Resume { pid: Pid },
     /// Removes the participant and everything it published or received.
@@ -165,14 +170,14 @@ pub enum Notice {
     },
     /// Media of an expected track is negotiated (published).
     TrackLive {
-        sid: String,
+        track_sid: TrackSid,
         mid: String,
         mime: String,
     },
     /// The publisher stopped sending a track (its m-line went inactive).
-    TrackEnded { sid: String },
-    /// Speaker levels in the room changed: `(participant sid, level 0..1, active)`.
-    Speakers(Vec<(String, f32, bool)>),
+    TrackEnded { track_sid: TrackSid },
+    /// Speaker levels in the room changed: `(participant, level 0..1, active)`.
+    Speakers(Vec<(ParticipantSid, f32, bool)>),
     /// The peer connections failed or were closed; the participant is gone from media.
     Closed { reason: String },
 }
@@ -250,7 +255,10 @@ impl Media {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         std::hash::Hash::hash(room, &mut hasher);
         let worker = std::hash::Hasher::finish(&hasher) % self.workers.len() as u64;
-        (self.next_pid.fetch_add(1, Ordering::Relaxed) << 8) | worker
+        Pid::new(
+            self.next_pid.fetch_add(1, Ordering::Relaxed),
+            worker as usize,
+        )
     }
 
     /// Sends a command to the worker of its participant (a gone worker is logged).
@@ -259,7 +267,7 @@ impl Media {
             tracing::error!("Stats goes through Media::stats");
             return;
         };
-        let worker = &self.workers[(pid & 0xff) as usize % self.workers.len()];
+        let worker = &self.workers[pid.worker() % self.workers.len()];
         if worker.send(cmd).is_err() {
             tracing::error!("media worker is gone");
         }
@@ -398,7 +406,7 @@ mod tests {
             next_pid: Arc::new(AtomicU64::new(1)),
             local: "127.0.0.1:1".parse().unwrap(),
         };
-        let worker = |pid: Pid| pid & 0xff;
+        let worker = |pid: Pid| pid.worker();
         let a = media.new_pid("default:a");
         assert_eq!(
             worker(media.new_pid("default:a")),
@@ -406,7 +414,7 @@ mod tests {
             "same room, same worker"
         );
         assert_ne!(media.new_pid("default:a"), a, "ids are unique");
-        let used: std::collections::HashSet<u64> = (0..50)
+        let used: std::collections::HashSet<usize> = (0..50)
             .map(|i| worker(media.new_pid(&format!("room-{i}"))))
             .collect();
         assert!(used.iter().all(|w| *w < 3));

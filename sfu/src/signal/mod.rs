@@ -39,10 +39,11 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use crate::gate::{CallGate, CallStatus, Entry, Refusal};
+use crate::ids::ParticipantSid;
 use crate::media::Media;
 use crate::room::{leave_request, owner, Rooms};
-use onair_auth::clock::unix_ms;
 use limits::SignalLimits;
+use onair_auth::clock::unix_ms;
 use session::Session;
 
 /// Version we report; livekit-client needs ≥ 1.8 for RPC.
@@ -68,7 +69,7 @@ pub struct Signal {
     /// What one client may ask.
     limits: SignalLimits,
     /// Sessions a client may resume, by participant sid.
-    sessions: Mutex<HashMap<String, Resumable>>,
+    sessions: Mutex<HashMap<ParticipantSid, Resumable>>,
 }
 
 /// Where a resuming client's new socket goes.
@@ -99,18 +100,19 @@ impl Signal {
         })
     }
 
-    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Resumable>> {
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<ParticipantSid, Resumable>> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The session `sid` if the token's user in the token's room owns it.
+    /// The session of `participant_sid` if the token's user in the
+    /// token's room owns it.
     fn resumable(
         &self,
-        sid: &str,
+        participant_sid: &str,
         claims: &JoinClaims,
     ) -> Option<mpsc::UnboundedSender<WebSocket>> {
         self.sessions()
-            .get(sid)
+            .get(participant_sid)
             .filter(|r| r.identity == claims.sub && r.room == claims.video.room)
             .map(|r| r.sockets.clone())
     }
@@ -223,10 +225,10 @@ async fn rtc(
     };
     let ws = ws.max_message_size(1 << 20);
     if params.get("reconnect").is_some_and(|v| v == "1") {
-        let sid = params.get("sid").map_or("", String::as_str);
-        let session = signal.resumable(sid, &claims);
+        let participant_sid = params.get("sid").map_or("", String::as_str);
+        let session = signal.resumable(participant_sid, &claims);
         if session.is_none() {
-            tracing::info!(sid, identity = %claims.sub, "resume of an unknown session: the client must rejoin");
+            tracing::info!(sid = participant_sid, identity = %claims.sub, "resume of an unknown session: the client must rejoin");
         }
         return ws.on_upgrade(move |socket| async move {
             match session {

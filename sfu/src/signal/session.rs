@@ -22,6 +22,7 @@ use super::limits::{self, refresh_interval, Limit, Logged, RateLimit, Verdict};
 use super::outbox::{self, Outbox, Sink};
 use super::{permission, server_info, Resumable, Signal, SERVER_VERSION};
 use crate::gate::CallStatus;
+use crate::ids::{ParticipantSid, TrackSid};
 use crate::media::{Command, Notice, Pid, Want};
 use crate::room::{leave_request, RoomMsg};
 use onair_auth::clock::unix_ms;
@@ -36,7 +37,7 @@ pub(super) struct Session {
     pid: Pid,
     claims: JoinClaims,
     room: mpsc::UnboundedSender<RoomMsg>,
-    out: Outbox,
+    outbox: Outbox,
     /// The writer's socket, replaced on resume.
     sinks: mpsc::UnboundedSender<Sink>,
     offer_id: u32,
@@ -65,10 +66,10 @@ impl Session {
         auto_subscribe: bool,
     ) {
         let (ws_tx, ws_rx) = socket.split();
-        let (out, out_rx) = Outbox::new(signal.limits.outbox);
+        let (outbox, outbox_rx) = Outbox::new(signal.limits.outbox);
         let (sinks, sinks_rx) = mpsc::unbounded_channel();
         let _ = sinks.send(ws_tx);
-        let writer = tokio::spawn(outbox::writer(out_rx, sinks_rx));
+        let writer = tokio::spawn(outbox::writer(outbox_rx, sinks_rx));
         let room = signal
             .rooms
             .get_or_start(&claims.video.room, status.backstage);
@@ -78,7 +79,7 @@ impl Session {
             pid,
             claims,
             room,
-            out,
+            outbox,
             sinks,
             offer_id: 0,
             logged: Logged::default(),
@@ -94,14 +95,14 @@ impl Session {
         ws_rx: SplitStream<WebSocket>,
         writer: tokio::task::JoinHandle<()>,
     ) {
-        let sid = format!("PA_{}", crate::ids::random(12));
+        let participant_sid = ParticipantSid::random();
         let (notice_tx, notices) = mpsc::unbounded_channel();
         let (reply, offer) = oneshot::channel();
         self.signal.media.send(Command::Join {
             pid: self.pid,
             room: self.claims.video.room.clone(),
             identity: self.claims.sub.clone(),
-            sid: sid.clone(),
+            participant_sid: participant_sid.clone(),
             can_publish_data: self.claims.video.may_publish_data(),
             notices: notice_tx,
             reply,
@@ -119,10 +120,10 @@ impl Session {
         let (reply, joined) = oneshot::channel();
         let _ = self.room.send(RoomMsg::Join {
             pid: self.pid,
-            join: Box::new(self.join_response(&sid)),
+            join: Box::new(self.join_response(&participant_sid)),
             auto_subscribe,
             max_participants: status.max_participants,
-            out: self.out.clone(),
+            outbox: self.outbox.clone(),
             reply,
         });
         match joined.await {
@@ -140,7 +141,7 @@ impl Session {
         }
         let (resume_tx, resumes) = mpsc::unbounded_channel();
         self.signal.sessions().insert(
-            sid.clone(),
+            participant_sid.clone(),
             Resumable {
                 identity: self.claims.sub.clone(),
                 room: self.claims.video.room.clone(),
@@ -150,7 +151,7 @@ impl Session {
         self.send_offer(first_offer, HashMap::new());
         tracing::info!("participant joined");
         let writer_done = self.serve(ws_rx, resumes, notices, writer).await;
-        self.signal.sessions().remove(&sid);
+        self.signal.sessions().remove(&participant_sid);
         let _ = self.room.send(RoomMsg::Leave { pid: self.pid });
         self.signal.media.send(Command::Leave { pid: self.pid });
         drop(self);
@@ -162,17 +163,17 @@ impl Session {
 
     /// Sends the client away before it joined.
     async fn refuse(self, reason: lk::DisconnectReason, writer: tokio::task::JoinHandle<()>) {
-        self.out
+        self.outbox
             .send(leave_request(reason, lk::leave_request::Action::Disconnect));
         drop(self);
         let _ = writer.await;
     }
 
-    fn join_response(&self, sid: &str) -> lk::JoinResponse {
+    fn join_response(&self, participant_sid: &ParticipantSid) -> lk::JoinResponse {
         let claims = &self.claims;
         let timeout = self.signal.participant_timeout;
         let info = lk::ParticipantInfo {
-            sid: sid.to_owned(),
+            sid: participant_sid.to_string(),
             identity: claims.sub.clone(),
             name: claims.name.clone(),
             metadata: claims.metadata.clone(),
@@ -209,7 +210,7 @@ impl Session {
         let mut heard = Instant::now();
         let every = refresh_interval(self.signal.join_token_ttl);
         let mut refresh = tokio::time::interval_at((Instant::now() + every).into(), every);
-        let out = self.out.clone();
+        let outbox = self.outbox.clone();
         loop {
             tokio::select! {
                 msg = next_message(&mut ws_rx) => match msg {
@@ -261,7 +262,7 @@ impl Session {
                     tracing::info!("disconnected by the server");
                     return None;
                 }
-                _ = out.overflowed() => {
+                _ = outbox.overflowed() => {
                     tracing::warn!(queued = self.signal.limits.outbox, "client does not read its signal connection: disconnected");
                     limits::count(Limit::Outbox, 1);
                     writer.abort();
@@ -304,7 +305,7 @@ impl Session {
             nbf: now.saturating_sub(10),
             ..self.claims.clone()
         };
-        self.out.send(Out::RefreshToken(mint(key, &claims)));
+        self.outbox.send(Out::RefreshToken(mint(key, &claims)));
     }
 
     /// Takes over a resuming client's new socket: `ReconnectResponse` first,
@@ -327,7 +328,7 @@ impl Session {
 
     fn send_offer(&mut self, sdp: String, mid_to_track_id: HashMap<String, String>) {
         self.offer_id += 1;
-        self.out.send(Out::Offer(lk::SessionDescription {
+        self.outbox.send(Out::Offer(lk::SessionDescription {
             r#type: "offer".into(),
             sdp,
             id: self.offer_id,
@@ -335,8 +336,8 @@ impl Session {
         }));
     }
 
-    /// At most `ids_per_message` distinct ids of a client's list.
-    fn bounded_ids(&mut self, ids: impl IntoIterator<Item = String>) -> Vec<String> {
+    /// At most `ids_per_message` distinct track ids of a client's list.
+    fn bounded_ids(&mut self, ids: impl IntoIterator<Item = String>) -> Vec<TrackSid> {
         let max = self.signal.limits.ids_per_message;
         let mut seen = BTreeSet::new();
         let mut dropped = 0u64;
@@ -354,7 +355,7 @@ impl Session {
                 "track ids over the per-message limit ignored",
             );
         }
-        seen.into_iter().collect()
+        seen.into_iter().map(TrackSid::from).collect()
     }
 
     /// Handles one client request; `false` ends the session.
@@ -369,7 +370,7 @@ impl Session {
                     reply,
                 });
                 match answer.await {
-                    Ok(Ok(sdp)) => self.out.send(Out::Answer(lk::SessionDescription {
+                    Ok(Ok(sdp)) => self.outbox.send(Out::Answer(lk::SessionDescription {
                         r#type: "answer".into(),
                         sdp,
                         id: offer.id,
@@ -390,7 +391,7 @@ impl Session {
             Some(In::Mute(m)) => {
                 let _ = self.room.send(RoomMsg::Mute {
                     pid,
-                    sid: m.sid,
+                    track_sid: TrackSid::from(m.sid),
                     muted: m.muted,
                 });
             }
@@ -402,8 +403,12 @@ impl Session {
                 } else {
                     Want::Quality(s.quality.clamp(0, 2) as u8)
                 };
-                for sid in self.bounded_ids(s.track_sids) {
-                    self.signal.media.send(Command::Settings { pid, sid, want });
+                for track_sid in self.bounded_ids(s.track_sids) {
+                    self.signal.media.send(Command::Settings {
+                        pid,
+                        track_sid,
+                        want,
+                    });
                 }
             }
             Some(In::Subscription(s)) => {
@@ -411,15 +416,15 @@ impl Session {
                     .track_sids
                     .into_iter()
                     .chain(s.participant_tracks.into_iter().flat_map(|p| p.track_sids));
-                let sids = self.bounded_ids(all);
+                let track_sids = self.bounded_ids(all);
                 let _ = self.room.send(RoomMsg::Subscription {
                     pid,
-                    sids,
+                    track_sids,
                     subscribe: s.subscribe,
                 });
             }
-            Some(In::Ping(_)) => self.out.send(Out::Pong(unix_ms())),
-            Some(In::PingReq(ping)) => self.out.send(Out::PongResp(lk::Pong {
+            Some(In::Ping(_)) => self.outbox.send(Out::Pong(unix_ms())),
+            Some(In::PingReq(ping)) => self.outbox.send(Out::PongResp(lk::Pong {
                 last_ping_timestamp: ping.timestamp,
                 timestamp: unix_ms(),
             })),
@@ -436,7 +441,7 @@ impl Session {
     /// `AddTrackRequest`: the room decides; the client hears the track's
     /// info or why not.
     async fn add_track(&mut self, add: lk::AddTrackRequest) -> bool {
-        let cid = add.cid.clone();
+        let client_track_id = add.cid.clone();
         let (reply, info) = oneshot::channel();
         let _ = self.room.send(RoomMsg::AddTrack {
             pid: self.pid,
@@ -445,14 +450,14 @@ impl Session {
         });
         match info.await {
             Ok(Ok(track)) => self
-                .out
+                .outbox
                 .send(Out::TrackPublished(lk::TrackPublishedResponse {
-                    cid,
+                    cid: client_track_id,
                     track: Some(track),
                 })),
             Ok(Err(why)) => {
                 tracing::info!(why, "publish refused");
-                self.out.send(Out::RequestResponse(lk::RequestResponse {
+                self.outbox.send(Out::RequestResponse(lk::RequestResponse {
                     reason: lk::request_response::Reason::NotAllowed as i32,
                     message: why,
                     ..Default::default()
@@ -467,28 +472,39 @@ impl Session {
     fn notice(&mut self, notice: Notice) -> bool {
         match notice {
             Notice::SubscriberOffer { sdp, mid_to_track } => self.send_offer(sdp, mid_to_track),
-            Notice::TrackLive { sid, mid, mime } => {
+            Notice::TrackLive {
+                track_sid,
+                mid,
+                mime,
+            } => {
                 let _ = self.room.send(RoomMsg::TrackLive {
                     pid: self.pid,
-                    sid,
+                    track_sid,
                     mid,
                     mime,
                 });
             }
-            Notice::TrackEnded { sid } => {
-                let _ = self.room.send(RoomMsg::TrackEnded { pid: self.pid, sid });
+            Notice::TrackEnded { track_sid } => {
+                let _ = self.room.send(RoomMsg::TrackEnded {
+                    pid: self.pid,
+                    track_sid,
+                });
             }
             Notice::Speakers(levels) => {
                 let speakers = levels
                     .into_iter()
-                    .map(|(sid, level, active)| lk::SpeakerInfo { sid, level, active })
+                    .map(|(participant_sid, level, active)| lk::SpeakerInfo {
+                        sid: participant_sid.into_string(),
+                        level,
+                        active,
+                    })
                     .collect();
-                self.out
+                self.outbox
                     .send(Out::SpeakersChanged(lk::SpeakersChanged { speakers }));
             }
             Notice::Closed { reason } => {
                 tracing::info!(reason, "media closed");
-                self.out.send(leave_request(
+                self.outbox.send(leave_request(
                     lk::DisconnectReason::StateMismatch,
                     lk::leave_request::Action::Reconnect,
                 ));

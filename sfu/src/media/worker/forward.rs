@@ -98,10 +98,10 @@ impl Worker {
                     let Some(o) = params
                         .and_then(|pp| sub.rtc.codec_config().match_params(pp).map(|m| m.pt()))
                     else {
-                        tracing::debug!(sub = down.sub, pt = %in_pt, "no matching payload type at the subscriber");
+                        tracing::debug!(sub = %down.sub, pt = %in_pt, "no matching payload type at the subscriber");
                         continue;
                     };
-                    tracing::debug!(sub = down.sub, from = %in_pt, to = %o, "forwarding starts");
+                    tracing::debug!(sub = %down.sub, from = %in_pt, to = %o, "forwarding starts");
                     down.pts.push((in_pt, o));
                     o
                 }
@@ -149,7 +149,7 @@ impl Worker {
                 }
             }));
             let Ok(written) = sent else {
-                tracing::warn!(sub = down.sub, "subscriber panicked on write");
+                tracing::warn!(sub = %down.sub, "subscriber panicked on write");
                 continue;
             };
             // Drain right away: str0m wants each write followed by polling.

@@ -28,7 +28,8 @@ use tokio::sync::mpsc;
 use super::dispatch::{Inbox, Routes};
 use super::downtrack::{DownTrack, Incoming, Vp8Ids};
 use super::{
-    choose_layer, layer_of_rid, Command, ForwardStats, Kind, Notice, Pid, TrackSpec, Want,
+    choose_layer, layer_of_rid, Command, ForwardStats, Kind, Notice, ParticipantSid, Pid, TrackSid,
+    TrackSpec, Want,
 };
 use crate::sdp_scan::{ice_ufrag, msid_tracks};
 
@@ -96,7 +97,7 @@ struct Down {
 /// A change to a subscriber's peer connection, waiting for the next offer.
 enum SubChange {
     Add {
-        sid: String,
+        track_sid: TrackSid,
         stream: String,
         kind: Kind,
     },
@@ -108,11 +109,11 @@ enum SubChange {
 struct Participant {
     room: String,
     identity: String,
-    sid: String,
+    participant_sid: ParticipantSid,
     notices: mpsc::UnboundedSender<Notice>,
     expected: Vec<TrackSpec>,
     /// Publisher m-line → our track sid.
-    published: HashMap<Mid, String>,
+    published: HashMap<Mid, TrackSid>,
     pending_offer: Option<SdpPendingOffer>,
     /// The last subscriber offer, to send again if a resumed client lost it.
     last_offer: Option<(String, HashMap<String, String>)>,
@@ -120,7 +121,7 @@ struct Participant {
     restart_ice: bool,
     changes: Vec<SubChange>,
     /// Subscriber m-line → track sid, for the client's track mapping.
-    sub_mids: HashMap<Mid, String>,
+    sub_mids: HashMap<Mid, TrackSid>,
     /// Smoothed audio level (0..1) and when it was last heard.
     level: f32,
     heard: Option<Instant>,
@@ -285,7 +286,7 @@ impl Worker {
         };
         match ok {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::debug!(pid = id.0, error = %e, "peer input error"),
+            Ok(Err(e)) => tracing::debug!(pid = %id.0, error = %e, "peer input error"),
             Err(_) => return self.fail(id.0, "peer panicked on input"),
         }
         self.drain(id);
@@ -347,10 +348,10 @@ impl Worker {
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.connected = true;
                 }
-                tracing::debug!(pid = id.0, role = ?id.1, "peer connected");
+                tracing::debug!(pid = %id.0, role = ?id.1, "peer connected");
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                tracing::debug!(pid = id.0, role = ?id.1, "ice disconnected");
+                tracing::debug!(pid = %id.0, role = ?id.1, "ice disconnected");
             }
             Event::RtpPacket(packet) if id.1 == Role::Publisher => self.forward(id.0, packet),
             Event::KeyframeRequest(req) if id.1 == Role::Subscriber => {
@@ -379,7 +380,7 @@ impl Worker {
                 }
             }
             Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
-                tracing::trace!(pid = id.0, bps = estimate.as_u64(), "bandwidth estimate");
+                tracing::trace!(pid = %id.0, bps = estimate.as_u64(), "bandwidth estimate");
                 if let Some(p) = self.participants.get_mut(&id.0) {
                     p.estimate = Some(estimate.as_u64());
                 }
@@ -431,13 +432,13 @@ impl Worker {
             }
         }
         for room in changed_rooms {
-            let mut speakers: Vec<(String, f32, bool)> = self
+            let mut speakers: Vec<(ParticipantSid, f32, bool)> = self
                 .participants
                 .values()
                 .filter(|p| p.room == room)
                 .map(|p| {
                     (
-                        p.sid.clone(),
+                        p.participant_sid.clone(),
                         if p.speaking { p.level } else { 0.0 },
                         p.speaking,
                     )

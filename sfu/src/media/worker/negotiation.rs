@@ -10,12 +10,12 @@ impl Worker {
                 pid,
                 room,
                 identity,
-                sid,
+                participant_sid,
                 can_publish_data,
                 notices,
                 reply,
             } => {
-                let result = self.join(pid, room, identity, sid, notices);
+                let result = self.join(pid, room, identity, participant_sid, notices);
                 if let Some(p) = self.participants.get_mut(&pid) {
                     p.can_publish_data = can_publish_data;
                 }
@@ -35,11 +35,15 @@ impl Worker {
             Command::Subscribe {
                 pid,
                 publisher,
-                sid,
+                track_sid,
                 stream,
-            } => self.subscribe(pid, publisher, sid, stream),
-            Command::Unsubscribe { pid, sid } => self.unsubscribe(pid, &sid),
-            Command::Settings { pid, sid, want } => self.settings(pid, &sid, want),
+            } => self.subscribe(pid, publisher, track_sid, stream),
+            Command::Unsubscribe { pid, track_sid } => self.unsubscribe(pid, &track_sid),
+            Command::Settings {
+                pid,
+                track_sid,
+                want,
+            } => self.settings(pid, &track_sid, want),
             Command::Resume { pid } => self.resume(pid),
             Command::Leave { pid } => self.leave(pid),
             Command::Stats { reply } => {
@@ -99,7 +103,7 @@ impl Worker {
         pid: Pid,
         room: String,
         identity: String,
-        sid: String,
+        participant_sid: ParticipantSid,
         notices: mpsc::UnboundedSender<Notice>,
     ) -> Result<String, String> {
         self.new_rtc(pid, Role::Publisher)?;
@@ -109,7 +113,7 @@ impl Worker {
             Participant {
                 room,
                 identity,
-                sid,
+                participant_sid,
                 notices,
                 expected: Vec::new(),
                 published: HashMap::new(),
@@ -185,11 +189,15 @@ impl Worker {
         peer.negotiated.get_or_insert_with(Instant::now);
         // Remember which client track each m-line carries before MediaAdded fires.
         if let Some(p) = self.participants.get_mut(&pid) {
-            for (mid, cid) in tracks {
-                if let Some(pos) = p.expected.iter().position(|s| s.cid == cid) {
+            for (mid, client_track_id) in tracks {
+                if let Some(pos) = p
+                    .expected
+                    .iter()
+                    .position(|s| s.client_track_id == client_track_id)
+                {
                     let spec = p.expected.remove(pos);
                     let mid = Mid::from(mid.as_str());
-                    p.published.insert(mid, spec.sid.clone());
+                    p.published.insert(mid, spec.track_sid.clone());
                     p.expected.push(spec); // kept until the track is created in media_added
                 }
             }
@@ -199,7 +207,7 @@ impl Worker {
         let id = (pid, Role::Publisher);
         if let Some(ufrag) = ice_ufrag(&sdp) {
             if self.ufrags.get(ufrag).is_none() {
-                tracing::debug!(pid, "publisher ICE restart");
+                tracing::debug!(pid = %pid, "publisher ICE restart");
                 self.ufrags.add(id, ufrag);
                 if let Some(peer) = self.peers.get_mut(&id) {
                     peer.ufrags.push(ufrag.to_owned());
@@ -215,11 +223,11 @@ impl Worker {
         let Some(track) = self.tracks.remove(&(pid, mid)) else {
             return;
         };
-        tracing::debug!(pid, sid = %track.spec.sid, "track unpublished");
+        tracing::debug!(pid = %pid, track_sid = %track.spec.track_sid, "track unpublished");
         if let Some(p) = self.participants.get_mut(&pid) {
             p.published.remove(&mid);
             let _ = p.notices.send(Notice::TrackEnded {
-                sid: track.spec.sid.clone(),
+                track_sid: track.spec.track_sid.clone(),
             });
         }
         for d in track.downs {
@@ -239,11 +247,11 @@ impl Worker {
         let Some(p) = self.participants.get_mut(&pid) else {
             return;
         };
-        let Some(sid) = p.published.get(&mid).cloned() else {
-            tracing::debug!(pid, %mid, "m-line without an announced track");
+        let Some(track_sid) = p.published.get(&mid).cloned() else {
+            tracing::debug!(pid = %pid, %mid, "m-line without an announced track");
             return;
         };
-        let Some(pos) = p.expected.iter().position(|s| s.sid == sid) else {
+        let Some(pos) = p.expected.iter().position(|s| s.track_sid == track_sid) else {
             return;
         };
         let spec = p.expected.remove(pos);
@@ -265,9 +273,9 @@ impl Worker {
                     .map(|pp| (pp.spec().clock_rate.get(), pp.spec().codec.to_string()))
             })
             .unwrap_or((90_000, String::new()));
-        tracing::info!(pid, sid = %sid, %mid, "track published");
+        tracing::info!(pid = %pid, %track_sid, %mid, "track published");
         let _ = p.notices.send(Notice::TrackLive {
-            sid: sid.clone(),
+            track_sid,
             mid: mid.to_string(),
             mime: mime.to_lowercase(),
         });
@@ -291,13 +299,13 @@ impl Worker {
             .get_mut(&pid)
             .and_then(|p| p.pending_offer.take())
         else {
-            tracing::debug!(pid, "answer without a pending offer");
+            tracing::debug!(pid = %pid, "answer without a pending offer");
             return;
         };
         let answer = match SdpAnswer::from_sdp_string(sdp) {
             Ok(a) => a,
             Err(e) => {
-                tracing::info!(pid, error = %e, "bad subscriber answer");
+                tracing::info!(pid = %pid, error = %e, "bad subscriber answer");
                 return;
             }
         };
@@ -308,8 +316,8 @@ impl Worker {
             peer.rtc.sdp_api().accept_answer(pending, answer)
         }));
         match result {
-            Ok(Ok(())) => tracing::debug!(pid, "subscriber answer accepted"),
-            Ok(Err(e)) => tracing::info!(pid, error = %e, "subscriber answer refused"),
+            Ok(Ok(())) => tracing::debug!(pid = %pid, "subscriber answer accepted"),
+            Ok(Err(e)) => tracing::info!(pid = %pid, error = %e, "subscriber answer refused"),
             Err(_) => return self.fail(pid, "answer handling panicked"),
         }
         self.drain((pid, Role::Subscriber));
@@ -317,19 +325,25 @@ impl Worker {
         self.process_events();
     }
 
-    pub(super) fn subscribe(&mut self, pid: Pid, publisher: Pid, sid: String, stream: String) {
+    pub(super) fn subscribe(
+        &mut self,
+        pid: Pid,
+        publisher: Pid,
+        track_sid: TrackSid,
+        stream: String,
+    ) {
         let Some(track) = self
             .tracks
             .values_mut()
-            .find(|t| t.publisher == publisher && t.spec.sid == sid)
+            .find(|t| t.publisher == publisher && t.spec.track_sid == track_sid)
         else {
-            tracing::debug!(pid, sid = %sid, "subscribe to unknown track");
+            tracing::debug!(pid = %pid, %track_sid, "subscribe to unknown track");
             return;
         };
         if track.downs.iter().any(|d| d.sub == pid) {
             return;
         }
-        tracing::debug!(pid, publisher, sid = %sid, "subscribe");
+        tracing::debug!(pid = %pid, %publisher, %track_sid, "subscribe");
         let want = if track.spec.kind == Kind::Audio {
             Want::Quality(0)
         } else {
@@ -344,15 +358,23 @@ impl Worker {
         });
         let kind = track.spec.kind;
         if let Some(p) = self.participants.get_mut(&pid) {
-            p.changes.push(SubChange::Add { sid, stream, kind });
+            p.changes.push(SubChange::Add {
+                track_sid,
+                stream,
+                kind,
+            });
         }
         self.update_desired(pid);
         self.renegotiate(pid);
     }
 
-    pub(super) fn unsubscribe(&mut self, pid: Pid, sid: &str) {
+    pub(super) fn unsubscribe(&mut self, pid: Pid, track_sid: &TrackSid) {
         let mut removed = None;
-        for track in self.tracks.values_mut().filter(|t| t.spec.sid == sid) {
+        for track in self
+            .tracks
+            .values_mut()
+            .filter(|t| t.spec.track_sid == *track_sid)
+        {
             if let Some(pos) = track.downs.iter().position(|d| d.sub == pid) {
                 removed = track.downs.remove(pos).mid;
             }
@@ -365,8 +387,12 @@ impl Worker {
         self.update_desired(pid);
     }
 
-    pub(super) fn settings(&mut self, pid: Pid, sid: &str, want: Want) {
-        for track in self.tracks.values_mut().filter(|t| t.spec.sid == sid) {
+    pub(super) fn settings(&mut self, pid: Pid, track_sid: &TrackSid, want: Want) {
+        for track in self
+            .tracks
+            .values_mut()
+            .filter(|t| t.spec.track_sid == *track_sid)
+        {
             if let Some(d) = track.downs.iter_mut().find(|d| d.sub == pid) {
                 d.want = want;
             }
@@ -387,7 +413,7 @@ impl Worker {
         let Some(peer) = self.peers.get_mut(&(pid, Role::Subscriber)) else {
             return;
         };
-        let mut added: Vec<(Mid, String)> = Vec::new();
+        let mut added: Vec<(Mid, TrackSid)> = Vec::new();
         let mut new_creds = None;
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut api = peer.rtc.sdp_api();
@@ -396,7 +422,11 @@ impl Worker {
             }
             for change in &changes {
                 match change {
-                    SubChange::Add { sid, stream, kind } => {
+                    SubChange::Add {
+                        track_sid,
+                        stream,
+                        kind,
+                    } => {
                         let k = if *kind == Kind::Audio {
                             MediaKind::Audio
                         } else {
@@ -406,10 +436,10 @@ impl Worker {
                             k,
                             Direction::SendOnly,
                             Some(stream.clone()),
-                            Some(sid.clone()),
+                            Some(track_sid.to_string()),
                             None,
                         );
-                        added.push((mid, sid.clone()));
+                        added.push((mid, track_sid.clone()));
                     }
                     SubChange::Remove { mid } => api.stop_media(*mid),
                 }
@@ -424,9 +454,13 @@ impl Worker {
             self.ufrags.add((pid, Role::Subscriber), &creds.ufrag);
             peer.ufrags.push(creds.ufrag);
         }
-        for (mid, sid) in &added {
-            p.sub_mids.insert(*mid, sid.clone());
-            for track in self.tracks.values_mut().filter(|t| &t.spec.sid == sid) {
+        for (mid, track_sid) in &added {
+            p.sub_mids.insert(*mid, track_sid.clone());
+            for track in self
+                .tracks
+                .values_mut()
+                .filter(|t| t.spec.track_sid == *track_sid)
+            {
                 if let Some(d) = track
                     .downs
                     .iter_mut()
@@ -437,13 +471,13 @@ impl Worker {
             }
         }
         if let Some((offer, pending)) = applied {
-            tracing::debug!(pid, tracks = p.sub_mids.len(), restart, "subscriber offer");
+            tracing::debug!(pid = %pid, tracks = p.sub_mids.len(), restart, "subscriber offer");
             peer.negotiated.get_or_insert_with(Instant::now);
             p.pending_offer = Some(pending);
             let mid_to_track: HashMap<String, String> = p
                 .sub_mids
                 .iter()
-                .map(|(m, s)| (m.to_string(), s.clone()))
+                .map(|(m, s)| (m.to_string(), s.to_string()))
                 .collect();
             let sdp = offer.to_sdp_string();
             p.last_offer = Some((sdp.clone(), mid_to_track.clone()));
@@ -510,11 +544,11 @@ impl Worker {
         for track in self.tracks.values_mut() {
             track.downs.retain(|d| d.sub != pid);
         }
-        tracing::debug!(pid, room = %p.room, "participant left media");
+        tracing::debug!(pid = %pid, room = %p.room, "participant left media");
     }
 
     pub(super) fn fail(&mut self, pid: Pid, reason: &str) {
-        tracing::warn!(pid, reason, "dropping participant's media");
+        tracing::warn!(pid = %pid, reason, "dropping participant's media");
         if let Some(p) = self.participants.get(&pid) {
             let _ = p.notices.send(Notice::Closed {
                 reason: reason.to_owned(),
