@@ -26,6 +26,33 @@ pub use crate::signal::outbox::Outbox;
 /// every participant update to everyone.
 const MAX_TRACK_NAME: usize = 256;
 
+/// Why a participant may not publish a track (`AddTrackRequest`); the
+/// client is told the text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PublishRefusal {
+    /// The participant is not (or no longer) in the room.
+    #[error("not in the room")]
+    NotInRoom,
+    /// Its grant does not let it publish.
+    #[error("this participant may not publish")]
+    MayNotPublish,
+    /// The track's name or client id is longer than `max` bytes.
+    #[error("track names and ids are at most {max} bytes")]
+    NameTooLong {
+        /// The longest allowed, in bytes.
+        max: usize,
+    },
+    /// It already publishes its most tracks.
+    #[error("at most {max} tracks per participant")]
+    TooManyTracks {
+        /// Tracks one participant may publish at once.
+        max: usize,
+    },
+    /// Its grant does not list the track's source (camera, screen…).
+    #[error("this participant may not publish that source")]
+    SourceNotAllowed,
+}
+
 /// Messages to a room task.
 pub enum RoomMsg {
     /// A participant joined. The room completes `join` (room, others) and
@@ -44,7 +71,7 @@ pub enum RoomMsg {
     AddTrack {
         pid: Pid,
         req: lk::AddTrackRequest,
-        reply: oneshot::Sender<Result<lk::TrackInfo, String>>,
+        reply: oneshot::Sender<Result<lk::TrackInfo, PublishRefusal>>,
     },
     /// Media for a track is negotiated.
     TrackLive {
@@ -374,29 +401,32 @@ impl Room {
 
     // `layers`/`simulcast` are deprecated in the protocol but still read by clients.
     #[allow(deprecated)]
-    fn add_track(&mut self, pid: Pid, req: lk::AddTrackRequest) -> Result<lk::TrackInfo, String> {
-        let member = self.members.get(&pid).ok_or("not in the room")?;
+    fn add_track(
+        &mut self,
+        pid: Pid,
+        req: lk::AddTrackRequest,
+    ) -> Result<lk::TrackInfo, PublishRefusal> {
+        let member = self.members.get(&pid).ok_or(PublishRefusal::NotInRoom)?;
         let permission = member.info.permission.clone().unwrap_or_default();
         if !permission.can_publish {
-            return Err("this participant may not publish".into());
+            return Err(PublishRefusal::MayNotPublish);
         }
         if req.name.len() > MAX_TRACK_NAME || req.cid.len() > MAX_TRACK_NAME {
             count(Limit::Ids, 1);
-            return Err(format!(
-                "track names and ids are at most {MAX_TRACK_NAME} bytes"
-            ));
+            return Err(PublishRefusal::NameTooLong {
+                max: MAX_TRACK_NAME,
+            });
         }
         if member.info.tracks.len() >= self.limits.tracks_per_participant {
             count(Limit::Tracks, 1);
-            return Err(format!(
-                "at most {} tracks per participant",
-                self.limits.tracks_per_participant
-            ));
+            return Err(PublishRefusal::TooManyTracks {
+                max: self.limits.tracks_per_participant,
+            });
         }
         if !permission.can_publish_sources.is_empty()
             && !permission.can_publish_sources.contains(&req.source)
         {
-            return Err("this participant may not publish that source".into());
+            return Err(PublishRefusal::SourceNotAllowed);
         }
         let kind = if req.r#type == lk::TrackType::Video as i32 {
             Kind::Video

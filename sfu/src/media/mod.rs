@@ -19,6 +19,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 pub use crate::ids::{ParticipantSid, Pid, TrackSid};
+pub use worker::{NegotiationError, PeerFailure};
 
 /// Where the media worker listens and what it advertises.
 #[derive(Clone, Debug)]
@@ -90,13 +91,13 @@ pub enum Command {
         /// May send data packets (`canPublishData`).
         can_publish_data: bool,
         notices: mpsc::UnboundedSender<Notice>,
-        reply: oneshot::Sender<Result<String, String>>,
+        reply: oneshot::Sender<Result<String, NegotiationError>>,
     },
     /// The client's publisher offer; answers with our SDP answer.
     PublisherOffer {
         pid: Pid,
         sdp: String,
-        reply: oneshot::Sender<Result<String, String>>,
+        reply: oneshot::Sender<Result<String, NegotiationError>>,
     },
     /// The client's answer to our last subscriber offer.
     SubscriberAnswer { pid: Pid, sdp: String },
@@ -179,7 +180,7 @@ pub enum Notice {
     /// Speaker levels in the room changed: `(participant, level 0..1, active)`.
     Speakers(Vec<(ParticipantSid, f32, bool)>),
     /// The peer connections failed or were closed; the participant is gone from media.
-    Closed { reason: String },
+    Closed { reason: PeerFailure },
 }
 
 /// Handle to the media workers: N threads, each owning the peers of the

@@ -34,7 +34,7 @@ use axum::Router;
 use futures::StreamExt;
 use livekit_protocol as lk;
 use onair_auth::token::verify_join;
-use onair_auth::{JoinClaims, KeySet};
+use onair_auth::{AuthError, JoinClaims, KeySet};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
@@ -141,22 +141,45 @@ fn token<'a>(params: &'a HashMap<String, String>, headers: &'a HeaderMap) -> Opt
     })
 }
 
-/// The verified join token and the call's state now, or the refusal
-/// (status and text).
+/// Why a client is not let in at `/rtc`; the text (`code: why`) is the
+/// HTTP response's body.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    /// No join token in the query or the `Authorization` header.
+    #[error("missing_token: pass access_token")]
+    MissingToken,
+    /// The join token does not verify (signature, expiry, kind…).
+    #[error("{code}: {0}", code = .0.code())]
+    BadToken(#[source] AuthError),
+    /// The store refuses the token's holder (call ended, blocked, full…).
+    #[error("{code}: {0}", code = .0.code())]
+    Refused(#[source] Refusal),
+}
+
+impl EntryError {
+    /// The HTTP status that says it.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            EntryError::MissingToken | EntryError::BadToken(_) => StatusCode::UNAUTHORIZED,
+            EntryError::Refused(Refusal::NoCall) => StatusCode::NOT_FOUND,
+            EntryError::Refused(Refusal::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            EntryError::Refused(_) => StatusCode::FORBIDDEN,
+        }
+    }
+}
+
+/// The verified join token and the call's state now, or why not.
 async fn verify(
     signal: &Signal,
     params: &HashMap<String, String>,
     headers: &HeaderMap,
-) -> Result<(JoinClaims, CallStatus), (StatusCode, String)> {
+) -> Result<(JoinClaims, CallStatus), EntryError> {
     let Some(token) = token(params, headers) else {
-        return Err((
-            StatusCode::UNAUTHORIZED,
-            "missing_token: pass access_token".into(),
-        ));
+        return Err(EntryError::MissingToken);
     };
     let claims = verify_join(token, &signal.keys, (unix_ms() / 1000) as u64).map_err(|e| {
         tracing::info!(reason = e.code(), "join token refused");
-        (StatusCode::UNAUTHORIZED, format!("{}: {e}", e.code()))
+        EntryError::BadToken(e)
     })?;
     let onair = claims.onair.as_ref();
     let entry = Entry {
@@ -172,16 +195,12 @@ async fn verify(
         Ok(status) => Ok((claims, status)),
         Err(refusal) => {
             tracing::info!(room = %claims.video.room, identity = %claims.sub, reason = refusal.code(), "join refused");
-            let status = match refusal {
-                Refusal::NoCall => StatusCode::NOT_FOUND,
-                Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::FORBIDDEN,
-            };
-            Err((status, format!("{}: {refusal}", refusal.code())))
+            Err(EntryError::Refused(refusal))
         }
     }
 }
 
+/// A refusal the browser may read (CORS).
 fn refuse(status: StatusCode, text: &str) -> Response {
     (
         status,
@@ -203,7 +222,7 @@ async fn validate(
             "success",
         )
             .into_response(),
-        Err((status, why)) => refuse(status, &why),
+        Err(why) => refuse(why.status(), &why.to_string()),
     }
 }
 
@@ -221,7 +240,7 @@ async fn rtc(
 ) -> Response {
     let (claims, status) = match verify(&signal, &params, &headers).await {
         Ok(admitted) => admitted,
-        Err((status, why)) => return refuse(status, &why),
+        Err(why) => return refuse(why.status(), &why.to_string()),
     };
     let ws = ws.max_message_size(1 << 20);
     if params.get("reconnect").is_some_and(|v| v == "1") {

@@ -456,10 +456,10 @@ impl Session {
                     track: Some(track),
                 })),
             Ok(Err(why)) => {
-                tracing::info!(why, "publish refused");
+                tracing::info!(%why, "publish refused");
                 self.outbox.send(Out::RequestResponse(lk::RequestResponse {
                     reason: lk::request_response::Reason::NotAllowed as i32,
-                    message: why,
+                    message: why.to_string(),
                     ..Default::default()
                 }));
             }
@@ -503,7 +503,7 @@ impl Session {
                     .send(Out::SpeakersChanged(lk::SpeakersChanged { speakers }));
             }
             Notice::Closed { reason } => {
-                tracing::info!(reason, "media closed");
+                tracing::info!(%reason, "media closed");
                 self.outbox.send(leave_request(
                     lk::DisconnectReason::StateMismatch,
                     lk::leave_request::Action::Reconnect,

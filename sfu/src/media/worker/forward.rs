@@ -67,8 +67,8 @@ impl Worker {
             .seen
             .map(|s| s.is_some_and(|t| now.duration_since(t) < LAYER_STALE));
         let mut need_pli = [false; 3];
-        let mut failed: Vec<(Pid, String)> = Vec::new(); // allocates only when a peer fails
-                                                         // Parsed once; each subscriber patches its own picture ids into it.
+        let mut failed: Vec<(Pid, PeerFailure)> = Vec::new(); // allocates only when a peer fails
+                                                              // Parsed once; each subscriber patches its own picture ids into it.
         let descriptor = incoming
             .vp8
             .and_then(|_| Vp8Descriptor::parse(&packet.payload).ok());
@@ -167,7 +167,7 @@ impl Worker {
             }
         }
         for (pid, why) in failed {
-            self.fail(pid, &why);
+            self.fail(pid, why);
         }
         let Some(track) = self.tracks.get_mut(&(publisher, mid)) else {
             return;

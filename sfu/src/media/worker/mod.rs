@@ -37,6 +37,35 @@ mod data;
 mod forward;
 mod negotiation;
 
+pub use negotiation::NegotiationError;
+
+/// Why a participant's media was dropped (its session hears it in
+/// [`Notice::Closed`]).
+#[derive(Debug, thiserror::Error)]
+pub enum PeerFailure {
+    /// str0m panicked on a datagram.
+    #[error("peer panicked on input")]
+    PanickedOnInput,
+    /// str0m panicked on a timer.
+    #[error("peer panicked on timeout")]
+    PanickedOnTimeout,
+    /// str0m panicked while polled.
+    #[error("peer panicked")]
+    Panicked,
+    /// str0m gave up on the connection.
+    #[error("peer error: {0}")]
+    Rtc(#[source] str0m::RtcError),
+    /// The connection was negotiated but never came up in time.
+    #[error("peer connection never came up")]
+    NeverConnected,
+    /// str0m panicked on the client's subscriber answer.
+    #[error("answer handling panicked")]
+    AnswerPanicked,
+    /// str0m panicked on a subscriber renegotiation.
+    #[error("renegotiation panicked")]
+    RenegotiationPanicked,
+}
+
 /// How often speaker levels are recomputed.
 const SPEAKER_INTERVAL: Duration = Duration::from_millis(400);
 /// Keyframe requests for one layer are at most this frequent.
@@ -287,7 +316,7 @@ impl Worker {
         match ok {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::debug!(pid = %id.0, error = %e, "peer input error"),
-            Err(_) => return self.fail(id.0, "peer panicked on input"),
+            Err(_) => return self.fail(id.0, PeerFailure::PanickedOnInput),
         }
         self.drain(id);
         self.process_events();
@@ -299,7 +328,7 @@ impl Worker {
             return;
         };
         if let Err(e) = poll_peer(id, peer, &self.socket, &mut self.events) {
-            self.fail(id.0, &e);
+            self.fail(id.0, e);
         }
     }
 
@@ -320,7 +349,7 @@ impl Worker {
                 peer.rtc.handle_input(Input::Timeout(now))
             }));
             if result.is_err() {
-                self.fail(id.0, "peer panicked on timeout");
+                self.fail(id.0, PeerFailure::PanickedOnTimeout);
                 continue;
             }
             self.drain(id);
@@ -409,7 +438,7 @@ impl Worker {
             .map(|((pid, _), _)| *pid)
             .collect();
         for pid in stale {
-            self.fail(pid, "peer connection never came up");
+            self.fail(pid, PeerFailure::NeverConnected);
         }
         if now.duration_since(self.last_speakers) >= SPEAKER_INTERVAL {
             self.last_speakers = now;
@@ -459,7 +488,7 @@ fn poll_peer(
     peer: &mut Peer,
     socket: &UdpSocket,
     events: &mut Vec<(PeerId, Event)>,
-) -> Result<(), String> {
+) -> Result<(), PeerFailure> {
     catch_unwind(AssertUnwindSafe(|| loop {
         match peer.rtc.poll_output() {
             Ok(Output::Timeout(t)) => {
@@ -472,10 +501,10 @@ fn poll_peer(
                 }
             }
             Ok(Output::Event(e)) => events.push((id, e)),
-            Err(e) => return Err(format!("peer error: {e}")),
+            Err(e) => return Err(PeerFailure::Rtc(e)),
         }
     }))
-    .unwrap_or_else(|_| Err("peer panicked".into()))
+    .unwrap_or(Err(PeerFailure::Panicked))
 }
 
 /// Forwarding delays from 1 µs to 10 s, 2 significant digits (allocated once).

@@ -1,7 +1,42 @@
 //! Setting peers up and changing them: joins, offers and answers, (un)subscribing,
 //! leaving. Every change to a subscriber waits for its previous offer to be answered.
 
+use str0m::error::{IceError, RtcError, SdpError};
+
 use super::*;
+
+/// Why a participant's peer connections could not be set up, or could not
+/// take the client's offer.
+#[derive(Debug, thiserror::Error)]
+pub enum NegotiationError {
+    /// str0m panicked building a peer connection.
+    #[error("cannot create peer connection")]
+    CreatePanicked,
+    /// A configured ICE candidate address is not usable.
+    #[error("{0}")]
+    Candidate(#[from] IceError),
+    /// The participant's subscriber connection is gone.
+    #[error("no subscriber")]
+    NoSubscriber,
+    /// str0m panicked making the first subscriber offer.
+    #[error("subscriber offer panicked")]
+    SubscriberOfferPanicked,
+    /// str0m had nothing to offer on the subscriber connection.
+    #[error("no subscriber offer")]
+    NoSubscriberOffer,
+    /// The client's offer is not SDP str0m reads.
+    #[error("bad offer: {0}")]
+    BadOffer(#[source] SdpError),
+    /// The offer names a participant this worker does not have.
+    #[error("unknown participant")]
+    UnknownParticipant,
+    /// str0m panicked on the client's offer.
+    #[error("offer handling panicked")]
+    OfferPanicked,
+    /// str0m refused the client's offer.
+    #[error("offer refused: {0}")]
+    OfferRefused(#[source] RtcError),
+}
 
 impl Worker {
     pub(super) fn command(&mut self, cmd: Command) {
@@ -58,7 +93,7 @@ impl Worker {
         }
     }
 
-    pub(super) fn new_rtc(&mut self, pid: Pid, role: Role) -> Result<(), String> {
+    pub(super) fn new_rtc(&mut self, pid: Pid, role: Role) -> Result<(), NegotiationError> {
         let ufrag = crate::ids::random(16);
         let creds = IceCreds {
             ufrag: ufrag.clone(),
@@ -77,9 +112,9 @@ impl Worker {
                 .enable_bwe((role == Role::Subscriber).then(|| Bitrate::kbps(1500)))
                 .build(now)
         })
-        .map_err(|_| "cannot create peer connection".to_owned())?;
+        .map_err(|_| NegotiationError::CreatePanicked)?;
         for c in &self.candidates {
-            let candidate = Candidate::host(*c, "udp").map_err(|e| e.to_string())?;
+            let candidate = Candidate::host(*c, "udp")?;
             rtc.add_local_candidate(candidate);
         }
         self.ufrags.add((pid, role), &ufrag);
@@ -105,7 +140,7 @@ impl Worker {
         identity: String,
         participant_sid: ParticipantSid,
         notices: mpsc::UnboundedSender<Notice>,
-    ) -> Result<String, String> {
+    ) -> Result<String, NegotiationError> {
         self.new_rtc(pid, Role::Publisher)?;
         self.new_rtc(pid, Role::Subscriber)?;
         self.participants.insert(
@@ -134,7 +169,7 @@ impl Worker {
         let peer = self
             .peers
             .get_mut(&(pid, Role::Subscriber))
-            .ok_or("no subscriber")?;
+            .ok_or(NegotiationError::NoSubscriber)?;
         let offer = catch_unwind(AssertUnwindSafe(|| {
             let mut api = peer.rtc.sdp_api();
             api.add_channel("_reliable".into());
@@ -146,8 +181,8 @@ impl Worker {
             });
             api.apply()
         }))
-        .map_err(|_| "subscriber offer panicked".to_owned())?;
-        let (offer, pending) = offer.ok_or("no subscriber offer")?;
+        .map_err(|_| NegotiationError::SubscriberOfferPanicked)?;
+        let (offer, pending) = offer.ok_or(NegotiationError::NoSubscriberOffer)?;
         let sdp = offer.to_sdp_string();
         if let Some(p) = self.participants.get_mut(&pid) {
             p.pending_offer = Some(pending);
@@ -176,16 +211,20 @@ impl Worker {
         self.renegotiate(pid);
     }
 
-    pub(super) fn publisher_offer(&mut self, pid: Pid, sdp: &str) -> Result<String, String> {
-        let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| format!("bad offer: {e}"))?;
+    pub(super) fn publisher_offer(
+        &mut self,
+        pid: Pid,
+        sdp: &str,
+    ) -> Result<String, NegotiationError> {
+        let offer = SdpOffer::from_sdp_string(sdp).map_err(NegotiationError::BadOffer)?;
         let tracks = msid_tracks(sdp);
         let peer = self
             .peers
             .get_mut(&(pid, Role::Publisher))
-            .ok_or("unknown participant")?;
+            .ok_or(NegotiationError::UnknownParticipant)?;
         let answer = catch_unwind(AssertUnwindSafe(|| peer.rtc.sdp_api().accept_offer(offer)))
-            .map_err(|_| "offer handling panicked".to_owned())?
-            .map_err(|e| format!("offer refused: {e}"))?;
+            .map_err(|_| NegotiationError::OfferPanicked)?
+            .map_err(NegotiationError::OfferRefused)?;
         peer.negotiated.get_or_insert_with(Instant::now);
         // Remember which client track each m-line carries before MediaAdded fires.
         if let Some(p) = self.participants.get_mut(&pid) {
@@ -318,7 +357,7 @@ impl Worker {
         match result {
             Ok(Ok(())) => tracing::debug!(pid = %pid, "subscriber answer accepted"),
             Ok(Err(e)) => tracing::info!(pid = %pid, error = %e, "subscriber answer refused"),
-            Err(_) => return self.fail(pid, "answer handling panicked"),
+            Err(_) => return self.fail(pid, PeerFailure::AnswerPanicked),
         }
         self.drain((pid, Role::Subscriber));
         self.renegotiate(pid);
@@ -447,7 +486,7 @@ impl Worker {
             api.apply()
         }));
         let Ok(applied) = result else {
-            return self.fail(pid, "renegotiation panicked");
+            return self.fail(pid, PeerFailure::RenegotiationPanicked);
         };
         // Routed before the offer naming it leaves.
         if let Some(creds) = new_creds {
@@ -547,12 +586,10 @@ impl Worker {
         tracing::debug!(pid = %pid, room = %p.room, "participant left media");
     }
 
-    pub(super) fn fail(&mut self, pid: Pid, reason: &str) {
-        tracing::warn!(pid = %pid, reason, "dropping participant's media");
+    pub(super) fn fail(&mut self, pid: Pid, reason: PeerFailure) {
+        tracing::warn!(pid = %pid, %reason, "dropping participant's media");
         if let Some(p) = self.participants.get(&pid) {
-            let _ = p.notices.send(Notice::Closed {
-                reason: reason.to_owned(),
-            });
+            let _ = p.notices.send(Notice::Closed { reason });
         }
         self.leave(pid);
     }
