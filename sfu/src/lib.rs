@@ -15,7 +15,9 @@
 
 pub mod gate;
 pub mod ids;
+pub mod limits;
 pub mod media;
+pub mod outbox;
 pub mod room;
 mod sdp_scan;
 pub mod signal;
@@ -27,8 +29,8 @@ use onair_auth::KeySet;
 use onair_bus::{Bus, EventKind};
 
 pub use gate::{CallGate, CallStatus, Entry, Refusal};
+pub use limits::SignalLimits;
 pub use media::MediaConfig;
-pub use signal::limits::SignalLimits;
 
 /// How long a participant not heard from stays, unless configured.
 pub const DEFAULT_PARTICIPANT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

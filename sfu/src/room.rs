@@ -17,10 +17,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::gate::Refusal;
 use crate::ids::TrackSid;
+use crate::limits::{count, Limit, SignalLimits};
 use crate::media::{Command, Kind, Layer, Media, Pid, TrackSpec};
-use crate::signal::limits::{count, Limit, SignalLimits};
-
-pub use crate::signal::outbox::Outbox;
+use crate::outbox::Outbox;
 
 /// Longest track name or client track id, in bytes: they are repeated in
 /// every participant update to everyone.

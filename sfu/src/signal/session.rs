@@ -1,6 +1,6 @@
 //! One participant's signal session: from its join to its leave, across
 //! resumed sockets. It relays between the client, its room and the media
-//! worker, holds the client to its [`SignalLimits`](super::limits), and
+//! worker, holds the client to its [`SignalLimits`](crate::limits::SignalLimits), and
 //! keeps it supplied with fresh join tokens.
 
 use std::collections::{BTreeSet, HashMap};
@@ -18,12 +18,13 @@ use onair_auth::JoinClaims;
 use prost::Message as _;
 use tokio::sync::{mpsc, oneshot};
 
-use super::limits::{self, refresh_interval, Limit, Logged, RateLimit, Verdict};
-use super::outbox::{self, Outbox, Sink};
+use super::writer::{self, Sink};
 use super::{permission, server_info, Resumable, Signal, SERVER_VERSION};
 use crate::gate::CallStatus;
 use crate::ids::{ParticipantSid, TrackSid};
+use crate::limits::{self, refresh_interval, Limit, Logged, RateLimit, Verdict};
 use crate::media::{Command, Notice, Pid, Want};
+use crate::outbox::Outbox;
 use crate::room::{leave_request, RoomMsg};
 use onair_auth::clock::unix_ms;
 
@@ -69,7 +70,7 @@ impl Session {
         let (outbox, outbox_rx) = Outbox::new(signal.limits.outbox);
         let (sinks, sinks_rx) = mpsc::unbounded_channel();
         let _ = sinks.send(ws_tx);
-        let writer = tokio::spawn(outbox::writer(outbox_rx, sinks_rx));
+        let writer = tokio::spawn(writer::writer(outbox_rx, sinks_rx));
         let room = signal
             .rooms
             .get_or_start(&claims.video.room, status.backstage);
@@ -317,7 +318,7 @@ impl Session {
             server_info: Some(server_info()),
             ..Default::default()
         };
-        if outbox::send_now(&mut tx, Out::Reconnect(reconnect)).await {
+        if writer::send_now(&mut tx, Out::Reconnect(reconnect)).await {
             let _ = self.sinks.send(tx);
             let _ = self.room.send(RoomMsg::Resync { pid: self.pid });
             self.signal.media.send(Command::Resume { pid: self.pid });
