@@ -41,6 +41,16 @@ pub enum Kind {
     Video,
 }
 
+impl Kind {
+    /// str0m's name for it.
+    pub fn media_kind(self) -> str0m::media::MediaKind {
+        match self {
+            Kind::Audio => str0m::media::MediaKind::Audio,
+            Kind::Video => str0m::media::MediaKind::Video,
+        }
+    }
+}
+
 /// A simulcast layer as the publisher announced it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layer {
@@ -312,6 +322,12 @@ pub fn layer_of_rid(rid: Option<&str>) -> u8 {
     }
 }
 
+/// The RID of layer index `layer` (the inverse of [`layer_of_rid`]), or
+/// none for a track without simulcast.
+pub fn rid_of_layer(layer: usize, simulcast: bool) -> Option<str0m::media::Rid> {
+    simulcast.then(|| ["q", "h", "f"][layer.min(2)].into())
+}
+
 /// Picks the layer to send: the wanted one, clamped to the layers that are
 /// flowing (`available[i]`) and, when the subscriber's bandwidth estimate
 /// is known, to layers whose bitrate fits in it; prefers the best layer not
@@ -433,5 +449,10 @@ mod tests {
             (0, 1, 2)
         );
         assert_eq!(layer_of_rid(None), 0);
+        for layer in 0..3 {
+            let rid = rid_of_layer(layer, true);
+            assert_eq!(layer_of_rid(rid.as_deref()) as usize, layer);
+        }
+        assert_eq!(rid_of_layer(2, false), None);
     }
 }

@@ -19,13 +19,13 @@ use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::{ChannelConfig, ChannelId, Reliability};
 use str0m::format::{detect_h264_keyframe, detect_vp8_keyframe, Codec};
-use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt};
+use str0m::media::{Direction, KeyframeRequestKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
 use tokio::sync::mpsc;
 
-use super::dispatch::{Inbox, Routes};
+use super::dispatch::{Datagram, Inbox, Routes};
 use super::downtrack::{DownTrack, Incoming, Vp8Ids};
 use super::{
     choose_layer, layer_of_rid, Command, ForwardStats, Kind, Notice, ParticipantSid, Pid, TrackSid,
@@ -167,24 +167,25 @@ struct Ufrags {
     /// This worker's number (what [`Routes`] know it by).
     worker: usize,
     routes: Arc<Routes>,
-    peers: HashMap<String, PeerId>,
+    /// By the ufrag's bytes, as STUN carries it.
+    peers: HashMap<Vec<u8>, PeerId>,
 }
 
 impl Ufrags {
     /// STUN for `ufrag` reaches peer `id`.
     fn add(&mut self, id: PeerId, ufrag: &str) {
-        self.peers.insert(ufrag.to_owned(), id);
+        self.peers.insert(ufrag.as_bytes().to_vec(), id);
         self.routes.add(ufrag, self.worker);
     }
 
     /// `ufrag` is gone.
     fn remove(&mut self, ufrag: &str) {
-        self.peers.remove(ufrag);
+        self.peers.remove(ufrag.as_bytes());
         self.routes.remove(ufrag);
     }
 
     /// The peer `ufrag` names.
-    fn get(&self, ufrag: &str) -> Option<PeerId> {
+    fn get(&self, ufrag: &[u8]) -> Option<PeerId> {
         self.peers.get(ufrag).copied()
     }
 }
@@ -266,7 +267,7 @@ impl Worker {
             tokio::select! {
                 _ = inbox.wake.notified() => {
                     while let Some(datagram) = inbox.queue.pop() {
-                        self.receive(datagram.at, datagram.source, &datagram.buf[..datagram.len]);
+                        self.receive(&datagram);
                         inbox.recycle(datagram.buf);
                     }
                 },
@@ -283,12 +284,14 @@ impl Worker {
 
     // ---------------------------------------------------------------- packets
 
-    fn receive(&mut self, at: Instant, source: SocketAddr, packet: &[u8]) {
+    /// Hands a datagram to its peer: the one its address is known for,
+    /// else the one its STUN ufrag (read by the receive thread) names.
+    fn receive(&mut self, datagram: &Datagram) {
+        let (at, source, packet) = (datagram.at, datagram.source, datagram.bytes());
         let id = match self.by_addr.get(&source) {
             Some(id) => *id,
             None => {
-                let Some(id) = crate::stun::local_ufrag(packet).and_then(|u| self.ufrags.get(u))
-                else {
+                let Some(id) = datagram.ufrag().and_then(|u| self.ufrags.get(u)) else {
                     tracing::trace!(%source, "packet from unknown peer dropped");
                     return;
                 };

@@ -245,7 +245,7 @@ impl Worker {
         let sdp = answer.to_sdp_string();
         let id = (pid, Role::Publisher);
         if let Some(ufrag) = ice_ufrag(&sdp) {
-            if self.ufrags.get(ufrag).is_none() {
+            if self.ufrags.get(ufrag.as_bytes()).is_none() {
                 tracing::debug!(pid = %pid, "publisher ICE restart");
                 self.ufrags.add(id, ufrag);
                 if let Some(peer) = self.peers.get_mut(&id) {
@@ -301,14 +301,7 @@ impl Worker {
                     .codec_config()
                     .params()
                     .iter()
-                    .find(|pp| {
-                        let k = if spec.kind == Kind::Audio {
-                            MediaKind::Audio
-                        } else {
-                            MediaKind::Video
-                        };
-                        pp.spec().codec.kind() == k
-                    })
+                    .find(|pp| pp.spec().codec.kind() == spec.kind.media_kind())
                     .map(|pp| (pp.spec().clock_rate.get(), pp.spec().codec.to_string()))
             })
             .unwrap_or((90_000, String::new()));
@@ -466,13 +459,8 @@ impl Worker {
                         stream,
                         kind,
                     } => {
-                        let k = if *kind == Kind::Audio {
-                            MediaKind::Audio
-                        } else {
-                            MediaKind::Video
-                        };
                         let mid = api.add_media(
-                            k,
+                            kind.media_kind(),
                             Direction::SendOnly,
                             Some(stream.clone()),
                             Some(track_sid.to_string()),
