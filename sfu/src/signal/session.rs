@@ -46,6 +46,16 @@ pub(super) struct Session {
     logged: Logged,
 }
 
+/// What the session does after a client's message.
+enum Next {
+    /// Goes on serving.
+    Serve,
+    /// Ends; what is queued for the client still goes out.
+    Leave,
+    /// Ends at once, dropping what is queued (the client misbehaves).
+    Abort,
+}
+
 /// The next message of the current socket; none while there is none.
 async fn next_message(
     rx: &mut Option<SplitStream<WebSocket>>,
@@ -162,6 +172,77 @@ impl Session {
         tracing::info!("participant left");
     }
 
+    /// Relays until the participant leaves, vanishes or is sent away.
+    /// Returns the writer if it still has to finish.
+    async fn serve(
+        &mut self,
+        ws_rx: SplitStream<WebSocket>,
+        mut resumes: mpsc::UnboundedReceiver<WebSocket>,
+        mut notices: mpsc::UnboundedReceiver<Notice>,
+        mut writer: tokio::task::JoinHandle<()>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let timeout = self.signal.participant_timeout;
+        let mut ws_rx = Some(ws_rx);
+        let mut heard = Instant::now();
+        let every = refresh_interval(self.signal.join_token_ttl);
+        let mut refresh = tokio::time::interval_at((Instant::now() + every).into(), every);
+        let outbox = self.outbox.clone();
+        loop {
+            tokio::select! {
+                msg = next_message(&mut ws_rx) => match msg {
+                    Some(Ok(Message::Binary(bytes))) => {
+                        heard = Instant::now();
+                        match self.handle_message(&bytes, heard).await {
+                            Next::Serve => {}
+                            Next::Leave => break,
+                            Next::Abort => {
+                                writer.abort();
+                                return None;
+                            }
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                        tracing::info!("signal connection lost; waiting up to {timeout:?} for the client to resume");
+                        ws_rx = None;
+                        heard = Instant::now();
+                    }
+                    Some(Ok(_)) => heard = Instant::now(),
+                },
+                socket = resumes.recv() => match socket {
+                    Some(socket) => {
+                        heard = Instant::now();
+                        ws_rx = Some(self.resume(socket).await);
+                    }
+                    None => break,
+                },
+                // It delivered a leave (kick, end, replaced): the session is over.
+                _ = &mut writer => {
+                    tracing::info!("disconnected by the server");
+                    return None;
+                }
+                _ = outbox.overflowed() => {
+                    tracing::warn!(queued = self.signal.limits.outbox, "client does not read its signal connection: disconnected");
+                    limits::count(Limit::Outbox, 1);
+                    writer.abort();
+                    return None;
+                }
+                _ = refresh.tick() => self.refresh_token(),
+                _ = tokio::time::sleep_until((heard + timeout).into()) => {
+                    tracing::info!("participant vanished (not heard from for {timeout:?})");
+                    break;
+                }
+                notice = notices.recv() => match notice {
+                    Some(n) => if !self.handle_notice(n) { break },
+                    None => {
+                        tracing::info!("media worker dropped the participant");
+                        break;
+                    }
+                },
+            }
+        }
+        Some(writer)
+    }
+
     /// Sends the client away before it joined.
     async fn refuse(self, reason: lk::DisconnectReason, writer: tokio::task::JoinHandle<()>) {
         self.outbox
@@ -197,170 +278,46 @@ impl Session {
         }
     }
 
-    /// Relays until the participant leaves, vanishes or is sent away.
-    /// Returns the writer if it still has to finish.
-    async fn serve(
-        &mut self,
-        ws_rx: SplitStream<WebSocket>,
-        mut resumes: mpsc::UnboundedReceiver<WebSocket>,
-        mut notices: mpsc::UnboundedReceiver<Notice>,
-        mut writer: tokio::task::JoinHandle<()>,
-    ) -> Option<tokio::task::JoinHandle<()>> {
-        let timeout = self.signal.participant_timeout;
-        let mut ws_rx = Some(ws_rx);
-        let mut heard = Instant::now();
-        let every = refresh_interval(self.signal.join_token_ttl);
-        let mut refresh = tokio::time::interval_at((Instant::now() + every).into(), every);
-        let outbox = self.outbox.clone();
-        loop {
-            tokio::select! {
-                msg = next_message(&mut ws_rx) => match msg {
-                    Some(Ok(Message::Binary(bytes))) => {
-                        heard = Instant::now();
-                        let req = match lk::SignalRequest::decode(bytes.as_ref()) {
-                            Ok(req) => req,
-                            Err(e) => {
-                                tracing::info!(error = %e, "malformed signal message dropped");
-                                lk::SignalRequest::default()
-                            }
-                        };
-                        // Negotiation and leaving are never dropped: without
-                        // them the connection breaks. Everything else counts.
-                        let vital = matches!(req.message, Some(In::Offer(_) | In::Answer(_) | In::Leave(_)));
-                        match if vital { Verdict::Pass } else { self.rate.take(heard) } {
-                            Verdict::Pass => {}
-                            Verdict::Drop => {
-                                self.hit(Limit::Rate, 1, "signal messages over the rate dropped");
-                                continue;
-                            }
-                            Verdict::Disconnect => {
-                                tracing::warn!("client kept flooding its signal connection: disconnected");
-                                limits::count(Limit::Flood, 1);
-                                writer.abort();
-                                return None;
-                            }
-                        }
-                        if !self.request(req).await {
-                            break;
-                        }
-                    }
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
-                        tracing::info!("signal connection lost; waiting up to {timeout:?} for the client to resume");
-                        ws_rx = None;
-                        heard = Instant::now();
-                    }
-                    Some(Ok(_)) => heard = Instant::now(),
-                },
-                socket = resumes.recv() => match socket {
-                    Some(socket) => {
-                        heard = Instant::now();
-                        ws_rx = Some(self.resume(socket).await);
-                    }
-                    None => break,
-                },
-                // It delivered a leave (kick, end, replaced): the session is over.
-                _ = &mut writer => {
-                    tracing::info!("disconnected by the server");
-                    return None;
-                }
-                _ = outbox.overflowed() => {
-                    tracing::warn!(queued = self.signal.limits.outbox, "client does not read its signal connection: disconnected");
-                    limits::count(Limit::Outbox, 1);
-                    writer.abort();
-                    return None;
-                }
-                _ = refresh.tick() => self.refresh_token(),
-                _ = tokio::time::sleep_until((heard + timeout).into()) => {
-                    tracing::info!("participant vanished (not heard from for {timeout:?})");
-                    break;
-                }
-                notice = notices.recv() => match notice {
-                    Some(n) => if !self.notice(n) { break },
-                    None => {
-                        tracing::info!("media worker dropped the participant");
-                        break;
-                    }
-                },
+    /// Handles one binary message from the client, held to its rate.
+    async fn handle_message(&mut self, bytes: &[u8], now: Instant) -> Next {
+        let req = match lk::SignalRequest::decode(bytes) {
+            Ok(req) => req,
+            Err(e) => {
+                tracing::info!(error = %e, "malformed signal message dropped");
+                lk::SignalRequest::default()
+            }
+        };
+        // Negotiation and leaving are never dropped: without
+        // them the connection breaks. Everything else counts.
+        let vital = matches!(
+            req.message,
+            Some(In::Offer(_) | In::Answer(_) | In::Leave(_))
+        );
+        match if vital {
+            Verdict::Pass
+        } else {
+            self.rate.take(now)
+        } {
+            Verdict::Pass => {}
+            Verdict::Drop => {
+                self.hit(Limit::Rate, 1, "signal messages over the rate dropped");
+                return Next::Serve;
+            }
+            Verdict::Disconnect => {
+                tracing::warn!("client kept flooding its signal connection: disconnected");
+                limits::count(Limit::Flood, 1);
+                return Next::Abort;
             }
         }
-        Some(writer)
-    }
-
-    /// Counts a limit hit, and logs it the first time for this client.
-    fn hit(&mut self, limit: Limit, n: u64, what: &str) {
-        limits::count(limit, n);
-        if self.logged.first(limit) {
-            tracing::warn!(room = %self.claims.video.room, n, "limit hit: {what}");
+        if self.handle_request(req).await {
+            Next::Serve
+        } else {
+            Next::Leave
         }
-    }
-
-    /// Hands the client a join token like its own, valid for another
-    /// token lifetime, for resuming later.
-    fn refresh_token(&mut self) {
-        let Some(key) = self.signal.keys.get(&self.claims.iss) else {
-            return;
-        };
-        let now = (unix_ms() / 1000) as u64;
-        let claims = JoinClaims {
-            exp: now + self.signal.join_token_ttl.as_secs().max(1),
-            nbf: now.saturating_sub(10),
-            ..self.claims.clone()
-        };
-        self.outbox.send(Out::RefreshToken(mint(key, &claims)));
-    }
-
-    /// Takes over a resuming client's new socket: `ReconnectResponse` first,
-    /// then what was queued meanwhile, the room state again and an ICE
-    /// restart of the subscriber connection.
-    async fn resume(&mut self, socket: WebSocket) -> SplitStream<WebSocket> {
-        let (mut tx, rx) = socket.split();
-        let reconnect = lk::ReconnectResponse {
-            server_info: Some(server_info()),
-            ..Default::default()
-        };
-        if writer::send_now(&mut tx, Out::Reconnect(reconnect)).await {
-            let _ = self.sinks.send(tx);
-            let _ = self.room.send(RoomMsg::Resync { pid: self.pid });
-            self.signal.media.send(Command::Resume { pid: self.pid });
-            tracing::info!("participant resumed");
-        }
-        rx
-    }
-
-    fn send_offer(&mut self, sdp: String, mid_to_track_id: HashMap<String, String>) {
-        self.offer_id += 1;
-        self.outbox.send(Out::Offer(lk::SessionDescription {
-            r#type: "offer".into(),
-            sdp,
-            id: self.offer_id,
-            mid_to_track_id,
-        }));
-    }
-
-    /// At most `ids_per_message` distinct track ids of a client's list.
-    fn bounded_ids(&mut self, ids: impl IntoIterator<Item = String>) -> Vec<TrackSid> {
-        let max = self.signal.limits.ids_per_message;
-        let mut seen = BTreeSet::new();
-        let mut dropped = 0u64;
-        for id in ids {
-            if seen.len() < max {
-                seen.insert(id);
-            } else if !seen.contains(&id) {
-                dropped += 1;
-            }
-        }
-        if dropped > 0 {
-            self.hit(
-                Limit::Ids,
-                dropped,
-                "track ids over the per-message limit ignored",
-            );
-        }
-        seen.into_iter().map(TrackSid::from).collect()
     }
 
     /// Handles one client request; `false` ends the session.
-    async fn request(&mut self, req: lk::SignalRequest) -> bool {
+    async fn handle_request(&mut self, req: lk::SignalRequest) -> bool {
         let pid = self.pid;
         match req.message {
             Some(In::Offer(offer)) => {
@@ -388,7 +345,7 @@ impl Session {
                 pid,
                 sdp: answer.sdp,
             }),
-            Some(In::AddTrack(add)) => return self.add_track(add).await,
+            Some(In::AddTrack(add)) => return self.handle_add_track(add).await,
             Some(In::Mute(m)) => {
                 let _ = self.room.send(RoomMsg::Mute {
                     pid,
@@ -441,7 +398,7 @@ impl Session {
 
     /// `AddTrackRequest`: the room decides; the client hears the track's
     /// info or why not.
-    async fn add_track(&mut self, add: lk::AddTrackRequest) -> bool {
+    async fn handle_add_track(&mut self, add: lk::AddTrackRequest) -> bool {
         let client_track_id = add.cid.clone();
         let (reply, info) = oneshot::channel();
         let _ = self.room.send(RoomMsg::AddTrack {
@@ -470,7 +427,7 @@ impl Session {
     }
 
     /// Handles a media worker notice; `false` ends the session.
-    fn notice(&mut self, notice: Notice) -> bool {
+    fn handle_notice(&mut self, notice: Notice) -> bool {
         match notice {
             Notice::SubscriberOffer { sdp, mid_to_track } => self.send_offer(sdp, mid_to_track),
             Notice::TrackLive {
@@ -513,5 +470,78 @@ impl Session {
             }
         }
         true
+    }
+
+    /// Counts a limit hit, and logs it the first time for this client.
+    fn hit(&mut self, limit: Limit, n: u64, what: &str) {
+        limits::count(limit, n);
+        if self.logged.first(limit) {
+            tracing::warn!(room = %self.claims.video.room, n, "limit hit: {what}");
+        }
+    }
+
+    /// At most `ids_per_message` distinct track ids of a client's list.
+    fn bounded_ids(&mut self, ids: impl IntoIterator<Item = String>) -> Vec<TrackSid> {
+        let max = self.signal.limits.ids_per_message;
+        let mut seen = BTreeSet::new();
+        let mut dropped = 0u64;
+        for id in ids {
+            if seen.len() < max {
+                seen.insert(id);
+            } else if !seen.contains(&id) {
+                dropped += 1;
+            }
+        }
+        if dropped > 0 {
+            self.hit(
+                Limit::Ids,
+                dropped,
+                "track ids over the per-message limit ignored",
+            );
+        }
+        seen.into_iter().map(TrackSid::from).collect()
+    }
+
+    fn send_offer(&mut self, sdp: String, mid_to_track_id: HashMap<String, String>) {
+        self.offer_id += 1;
+        self.outbox.send(Out::Offer(lk::SessionDescription {
+            r#type: "offer".into(),
+            sdp,
+            id: self.offer_id,
+            mid_to_track_id,
+        }));
+    }
+
+    /// Hands the client a join token like its own, valid for another
+    /// token lifetime, for resuming later.
+    fn refresh_token(&mut self) {
+        let Some(key) = self.signal.keys.get(&self.claims.iss) else {
+            return;
+        };
+        let now = (unix_ms() / 1000) as u64;
+        let claims = JoinClaims {
+            exp: now + self.signal.join_token_ttl.as_secs().max(1),
+            nbf: now.saturating_sub(10),
+            ..self.claims.clone()
+        };
+        self.outbox.send(Out::RefreshToken(mint(key, &claims)));
+    }
+
+    /// Takes over a resuming client's new socket: `ReconnectResponse` first,
+    /// then what was queued meanwhile, the room state again and an ICE
+    /// restart of the subscriber connection.
+    async fn resume(&mut self, socket: WebSocket) -> SplitStream<WebSocket> {
+        let (mut tx, rx) = socket.split();
+        let reconnect = lk::ReconnectResponse {
+            server_info: Some(server_info()),
+            ..Default::default()
+        };
+        if writer::send_now(&mut tx, Out::Reconnect(reconnect)).await {
+            let _ = self.sinks.send(tx);
+            let _ = self.room.send(RoomMsg::Resync { pid: self.pid });
+            self.signal.media.send(Command::Resume { pid: self.pid });
+            tracing::info!("participant resumed");
+        }
+        rx
     }
 }

@@ -445,35 +445,12 @@ impl Worker {
         let Some(peer) = self.peers.get_mut(&(pid, Role::Subscriber)) else {
             return;
         };
-        let mut added: Vec<(Mid, TrackSid)> = Vec::new();
-        let mut new_creds = None;
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            let mut api = peer.rtc.sdp_api();
-            if restart {
-                new_creds = Some(api.ice_restart(true));
-            }
-            for change in &changes {
-                match change {
-                    SubChange::Add {
-                        track_sid,
-                        stream,
-                        kind,
-                    } => {
-                        let mid = api.add_media(
-                            kind.media_kind(),
-                            Direction::SendOnly,
-                            Some(stream.clone()),
-                            Some(track_sid.to_string()),
-                            None,
-                        );
-                        added.push((mid, track_sid.clone()));
-                    }
-                    SubChange::Remove { mid } => api.stop_media(*mid),
-                }
-            }
-            api.apply()
-        }));
-        let Ok(applied) = result else {
+        let Some(Applied {
+            offer,
+            added,
+            new_creds,
+        }) = apply_sub_changes(peer, &changes, restart)
+        else {
             return self.fail(pid, PeerFailure::RenegotiationPanicked);
         };
         // Routed before the offer naming it leaves.
@@ -497,7 +474,7 @@ impl Worker {
                 }
             }
         }
-        if let Some((offer, pending)) = applied {
+        if let Some((offer, pending)) = offer {
             tracing::debug!(pid = %pid, tracks = p.sub_mids.len(), restart, "subscriber offer");
             peer.negotiated.get_or_insert_with(Instant::now);
             p.pending_offer = Some(pending);
@@ -581,4 +558,53 @@ impl Worker {
         }
         self.leave(pid);
     }
+}
+
+/// What queued changes made of a subscriber connection's SDP.
+struct Applied {
+    /// The offer to send, if anything changed.
+    offer: Option<(SdpOffer, SdpPendingOffer)>,
+    /// The new m-lines, with the track each carries.
+    added: Vec<(Mid, TrackSid)>,
+    /// Our new ICE credentials, after a restart.
+    new_creds: Option<IceCreds>,
+}
+
+/// Applies `changes` (and an ICE restart) to a subscriber connection;
+/// `None` if str0m panicked.
+fn apply_sub_changes(peer: &mut Peer, changes: &[SubChange], restart: bool) -> Option<Applied> {
+    let mut added: Vec<(Mid, TrackSid)> = Vec::new();
+    let mut new_creds = None;
+    let offer = catch_unwind(AssertUnwindSafe(|| {
+        let mut api = peer.rtc.sdp_api();
+        if restart {
+            new_creds = Some(api.ice_restart(true));
+        }
+        for change in changes {
+            match change {
+                SubChange::Add {
+                    track_sid,
+                    stream,
+                    kind,
+                } => {
+                    let mid = api.add_media(
+                        kind.media_kind(),
+                        Direction::SendOnly,
+                        Some(stream.clone()),
+                        Some(track_sid.to_string()),
+                        None,
+                    );
+                    added.push((mid, track_sid.clone()));
+                }
+                SubChange::Remove { mid } => api.stop_media(*mid),
+            }
+        }
+        api.apply()
+    }))
+    .ok()?;
+    Some(Applied {
+        offer,
+        added,
+        new_creds,
+    })
 }
