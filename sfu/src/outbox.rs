@@ -87,8 +87,9 @@ fn subject(msg: &Out) -> Option<&lk::ParticipantInfo> {
 /// participant, still there, with the same tracks.
 fn supersedes(newer: &lk::ParticipantInfo, older: &lk::ParticipantInfo) -> bool {
     let gone = newer.state == lk::participant_info::State::Disconnected as i32;
-    let sids = |p: &lk::ParticipantInfo| p.tracks.iter().map(|t| t.sid.clone()).collect::<Vec<_>>();
-    newer.sid == older.sid && !gone && sids(newer) == sids(older)
+    let track_sids =
+        |p: &lk::ParticipantInfo| p.tracks.iter().map(|t| t.sid.clone()).collect::<Vec<_>>();
+    newer.sid == older.sid && !gone && track_sids(newer) == track_sids(older)
 }
 
 impl Outbox {

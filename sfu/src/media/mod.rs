@@ -6,6 +6,10 @@
 //! a *publisher* (the client offers, we answer) and a *subscriber* (we
 //! offer the tracks it receives plus the `_reliable`/`_lossy` data
 //! channels, the client answers).
+//!
+//! A datagram's way from the socket through `dispatch.rs` to its worker and
+//! out to the subscribers is told in `docs/ARCHITECTURE.md`, "A packet's
+//! path".
 
 mod dispatch;
 pub mod downtrack;
@@ -94,48 +98,86 @@ pub enum Command {
     /// Creates the participant's two peer connections; answers with the
     /// first subscriber offer (data channels only).
     Join {
+        /// The participant (it names the worker).
         pid: Pid,
+        /// Its room's name (the call cid).
         room: String,
+        /// Its identity, as data packets name their sender.
         identity: String,
+        /// Its server id, as data packets and speaker lists name it.
         participant_sid: ParticipantSid,
         /// May send data packets (`canPublishData`).
         can_publish_data: bool,
+        /// Where the worker tells the participant's session what happens.
         notices: mpsc::UnboundedSender<Notice>,
+        /// The first subscriber offer (SDP), or why there is none.
         reply: oneshot::Sender<Result<String, NegotiationError>>,
     },
     /// The client's publisher offer; answers with our SDP answer.
     PublisherOffer {
+        /// The publishing participant.
         pid: Pid,
+        /// The client's offer.
         sdp: String,
+        /// Our answer (SDP), or why there is none.
         reply: oneshot::Sender<Result<String, NegotiationError>>,
     },
     /// The client's answer to our last subscriber offer.
-    SubscriberAnswer { pid: Pid, sdp: String },
+    SubscriberAnswer {
+        /// The subscribing participant.
+        pid: Pid,
+        /// The client's answer.
+        sdp: String,
+    },
     /// A track the participant will publish (its m-line is matched by
     /// `client_track_id`).
-    ExpectTrack { pid: Pid, spec: TrackSpec },
+    ExpectTrack {
+        /// The publishing participant.
+        pid: Pid,
+        /// The announced track.
+        spec: TrackSpec,
+    },
     /// Starts sending track `track_sid` of `publisher` to `pid`, under
     /// stream id `stream` (livekit-client wants `PA_…|TR_…`).
     Subscribe {
+        /// The subscriber.
         pid: Pid,
+        /// The track's publisher.
         publisher: Pid,
+        /// The track.
         track_sid: TrackSid,
+        /// The stream id the subscriber's SDP names (`PA_…|TR_…`).
         stream: String,
     },
     /// Stops sending track `track_sid` to `pid`.
-    Unsubscribe { pid: Pid, track_sid: TrackSid },
+    Unsubscribe {
+        /// The subscriber.
+        pid: Pid,
+        /// The track.
+        track_sid: TrackSid,
+    },
     /// Subscriber's wish for track `track_sid`.
     Settings {
+        /// The subscriber.
         pid: Pid,
+        /// The track.
         track_sid: TrackSid,
+        /// What it wants of the track.
         want: Want,
     },
     /// The client resumed on a new signal connection: restart ICE toward it.
-    Resume { pid: Pid },
+    Resume {
+        /// The resumed participant.
+        pid: Pid,
+    },
     /// Removes the participant and everything it published or received.
-    Leave { pid: Pid },
+    Leave {
+        /// The departing participant.
+        pid: Pid,
+    },
     /// Forwarding figures since the last `Stats`, then resets them.
     Stats {
+        /// Where the figures go.
         reply: oneshot::Sender<ForwardStats>,
     },
 }
@@ -174,23 +216,34 @@ pub struct ForwardStats {
 /// What the worker tells a participant's session.
 #[derive(Debug)]
 pub enum Notice {
-    /// Send this subscriber offer; `mid → TR sid` for the client's track mapping.
+    /// Send this subscriber offer.
     SubscriberOffer {
+        /// Our offer.
         sdp: String,
+        /// `mid → TR_ sid`, for the client's track mapping.
         mid_to_track: HashMap<String, String>,
     },
     /// Media of an expected track is negotiated (published).
     TrackLive {
+        /// The track.
         track_sid: TrackSid,
+        /// Its m-line in the publisher's SDP.
         mid: String,
+        /// Its codec, lower case (`opus`, `vp8`, `h264`).
         mime: String,
     },
     /// The publisher stopped sending a track (its m-line went inactive).
-    TrackEnded { track_sid: TrackSid },
+    TrackEnded {
+        /// The track.
+        track_sid: TrackSid,
+    },
     /// Speaker levels in the room changed: `(participant, level 0..1, active)`.
     Speakers(Vec<(ParticipantSid, f32, bool)>),
     /// The peer connections failed or were closed; the participant is gone from media.
-    Closed { reason: PeerFailure },
+    Closed {
+        /// What failed.
+        reason: PeerFailure,
+    },
 }
 
 /// Handle to the media workers: N threads, each owning the peers of the

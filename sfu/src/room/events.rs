@@ -73,7 +73,8 @@ impl Room {
         }
     }
 
-    /// The call went live: media opens to everyone.
+    /// The call went live: media opens to everyone (`docs/ARCHITECTURE.md`,
+    /// "go_live's path").
     fn go_live(&mut self) {
         self.live = true;
         tracing::info!(room = %self.name, "live: media opens to everyone");

@@ -10,10 +10,10 @@
 //! This file holds the messages, the registry of rooms and the room task's
 //! loop; the room's jobs live beside it:
 //!
-//! - [`members`]: who comes and goes, and what everyone hears of it.
-//! - [`tracks`]: what members publish ([`PublishRefusal`] when they may not).
-//! - [`subscriptions`]: who receives which track.
-//! - [`events`]: call-state changes from the bus (`docs/ARCHITECTURE.md`,
+//! - `members.rs`: who comes and goes, and what everyone hears of it.
+//! - `tracks.rs`: what members publish ([`PublishRefusal`] when they may not).
+//! - `subscriptions.rs`: who receives which track.
+//! - `events.rs`: call-state changes from the bus (`docs/ARCHITECTURE.md`,
 //!   "Bus events"), and the events the room publishes.
 
 mod events;
@@ -42,52 +42,82 @@ pub enum RoomMsg {
     /// A participant joined. The room completes `join` (room, others) and
     /// sends it as the participant's first message, then replies.
     Join {
+        /// The participant.
         pid: Pid,
+        /// Its join response, with its own info filled in.
         join: Box<lk::JoinResponse>,
         /// Subscribe to everything (else only to what the client asks for).
         auto_subscribe: bool,
         /// The call's own limit on users at once.
         max_participants: Option<u32>,
+        /// Where the room's messages to the participant go.
         outbox: Outbox,
+        /// Whether the room admits it.
         reply: oneshot::Sender<Result<(), Refusal>>,
     },
     /// `AddTrackRequest`; the reply is the `TrackInfo` to publish, or why not.
     AddTrack {
+        /// The publishing participant.
         pid: Pid,
+        /// What the client asks.
         req: lk::AddTrackRequest,
+        /// The track's info, or why not.
         reply: oneshot::Sender<Result<lk::TrackInfo, PublishRefusal>>,
     },
     /// Media for a track is negotiated.
     TrackLive {
+        /// The publisher.
         pid: Pid,
+        /// The track.
         track_sid: TrackSid,
+        /// Its m-line in the publisher's SDP.
         mid: String,
+        /// Its codec, lower case (`opus`, `vp8`, `h264`).
         mime: String,
     },
     /// The publisher stopped sending a track.
-    TrackEnded { pid: Pid, track_sid: TrackSid },
+    TrackEnded {
+        /// The publisher.
+        pid: Pid,
+        /// The track.
+        track_sid: TrackSid,
+    },
     /// The publisher (un)muted a track.
     Mute {
+        /// The publisher.
         pid: Pid,
+        /// The track.
         track_sid: TrackSid,
+        /// Muted, or not any more.
         muted: bool,
     },
     /// The participant asks to (un)subscribe tracks.
     Subscription {
+        /// The subscriber.
         pid: Pid,
+        /// The tracks it names (at most the per-message limit).
         track_sids: Vec<TrackSid>,
+        /// Subscribe, or unsubscribe.
         subscribe: bool,
     },
     /// The participant resumed on a new connection: send it the room again.
-    Resync { pid: Pid },
+    Resync {
+        /// The resumed participant.
+        pid: Pid,
+    },
     /// The participant left.
-    Leave { pid: Pid },
+    Leave {
+        /// The departing participant.
+        pid: Pid,
+    },
     /// A call-state change from the API.
     Bus(EventKind),
     /// The call's state as the store had it at `read_at` (see
     /// [`Rooms::reconcile`]); older than the last bus event, it is ignored.
     Reconcile {
+        /// The state, as the event that would have set it.
         kind: EventKind,
+        /// When the store was read.
         read_at: std::time::Instant,
     },
 }
@@ -173,8 +203,8 @@ impl Rooms {
     }
 
     /// Delivers a bus event to the room it concerns, if that room runs here.
-    pub fn bus_event(&self, cid: &str, kind: EventKind) {
-        self.send(cid, RoomMsg::Bus(kind));
+    pub fn bus_event(&self, call_cid: &str, kind: EventKind) {
+        self.send(call_cid, RoomMsg::Bus(kind));
     }
 
     /// Hands the room `name` its call's state as the store had it at

@@ -1,9 +1,13 @@
 //! The `/rtc` WebSocket: LiveKit's client signal protocol (binary protobuf).
 //!
-//! One task per participant ([`session`]): it verifies the join token, asks
-//! the [`CallGate`] whether the call still admits its holder, joins the room
-//! and the media worker, then relays between the client, its room and the
-//! media worker. OnAir speaks the dual peer-connection flavour (`/rtc`): the
+//! The HTTP routes (`routes.rs`) verify the join token and ask the
+//! [`CallGate`] whether the call still admits its holder; then one task per
+//! participant (`session.rs`) joins the room and the media worker and
+//! relays between the client, its room and the media worker, while a
+//! writer task (`writer.rs`) writes what is queued for the client to its
+//! socket. See `docs/ARCHITECTURE.md`, "Signalling".
+//!
+//! OnAir speaks the dual peer-connection flavour (`/rtc`): the
 //! server offers the subscriber connection, the client offers the
 //! publisher one. `livekit-client` tries `/rtc/v1` first; that path answers
 //! 404 (and so does its `validate`), which makes the client fall back.
