@@ -267,17 +267,17 @@ impl Worker {
             tokio::select! {
                 _ = inbox.wake.notified() => {
                     while let Some(datagram) = inbox.queue.pop() {
-                        self.receive(&datagram);
+                        self.handle_datagram(&datagram);
                         inbox.recycle(datagram.buf);
                     }
                 },
                 cmd = commands.recv() => match cmd {
-                    Some(cmd) => self.command(cmd),
+                    Some(cmd) => self.handle_command(cmd),
                     None => return,
                 },
                 _ = tokio::time::sleep_until(next.into()) => {}
             }
-            self.timeouts();
+            self.handle_timeouts();
             self.housekeeping();
         }
     }
@@ -286,7 +286,7 @@ impl Worker {
 
     /// Hands a datagram to its peer: the one its address is known for,
     /// else the one its STUN ufrag (read by the receive thread) names.
-    fn receive(&mut self, datagram: &Datagram) {
+    fn handle_datagram(&mut self, datagram: &Datagram) {
         let (at, source, packet) = (datagram.at, datagram.source, datagram.bytes());
         let id = match self.by_addr.get(&source) {
             Some(id) => *id,
@@ -335,7 +335,8 @@ impl Worker {
         }
     }
 
-    fn timeouts(&mut self) {
+    /// Feeds due timers to their peers.
+    fn handle_timeouts(&mut self) {
         let now = Instant::now();
         let mut due = std::mem::take(&mut self.due);
         due.extend(
@@ -361,11 +362,12 @@ impl Worker {
         self.process_events();
     }
 
+    /// Handles the queued peer events, and those they cause.
     fn process_events(&mut self) {
         while !self.events.is_empty() {
             let mut events = std::mem::take(&mut self.events);
             for (id, event) in events.drain(..) {
-                self.event(id, event);
+                self.handle_event(id, event);
             }
             // Keep the allocation for next time.
             if self.events.is_empty() {
@@ -374,7 +376,8 @@ impl Worker {
         }
     }
 
-    fn event(&mut self, id: PeerId, event: Event) {
+    /// Acts on one event of peer `id`.
+    fn handle_event(&mut self, id: PeerId, event: Event) {
         match event {
             Event::Connected => {
                 if let Some(p) = self.peers.get_mut(&id) {

@@ -39,7 +39,8 @@ pub enum NegotiationError {
 }
 
 impl Worker {
-    pub(super) fn command(&mut self, cmd: Command) {
+    /// Carries out one command from a room or a session.
+    pub(super) fn handle_command(&mut self, cmd: Command) {
         match cmd {
             Command::Join {
                 pid,
