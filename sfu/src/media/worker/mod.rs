@@ -36,6 +36,7 @@ use crate::sdp_scan::{ice_ufrag, msid_tracks};
 mod data;
 mod forward;
 mod negotiation;
+mod tracks;
 
 pub use negotiation::NegotiationError;
 
