@@ -33,6 +33,8 @@ use onair_auth::clock::unix_ms;
 const PING_INTERVAL: u64 = 5;
 const PING_TIMEOUT: u64 = 15;
 
+/// One participant's session: what it relays between, and what it holds
+/// the client to.
 pub(super) struct Session {
     signal: Arc<Signal>,
     pid: Pid,
@@ -251,6 +253,8 @@ impl Session {
         let _ = writer.await;
     }
 
+    /// The participant's first message: who it is, the server, and how
+    /// often to ping.
     fn join_response(&self, participant_sid: &ParticipantSid) -> lk::JoinResponse {
         let claims = &self.claims;
         let timeout = self.signal.participant_timeout;
