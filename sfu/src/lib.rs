@@ -5,17 +5,31 @@
 //!   subscriber layer choice and RTP rewriting.
 //! - [`room`]: rooms (= calls), participants and tracks as the signal
 //!   protocol sees them, and who may receive what (LiveKit's `pkg/rtc`).
-//! - [`signal`]: the `/rtc` WebSocket speaking LiveKit's client protocol,
-//!   and the limits every client is held to.
+//! - [`signal`]: the `/rtc` WebSocket speaking LiveKit's client protocol.
+//! - [`limits`]: what one client may ask of the SFU, and the counters of
+//!   limits hit.
+//! - [`outbox`]: the bounded queue of messages toward one client, filled
+//!   by its room and its session.
+//! - [`ids`]: the ids the SFU hands out (participant, track, room).
 //! - [`gate`]: the store's word on a call (ended, blocked, live, full),
 //!   asked whenever someone enters.
 //!
 //! Call-state changes (go live, back to backstage, end) arrive on the
-//! [`onair_bus::Bus`] and take effect in the room at once.
+//! [`onair_bus::Bus`] and take effect in the room at once. How the crates
+//! fit together, and a packet's path through this one, are in
+//! `docs/ARCHITECTURE.md` ("Crates", "A packet's path", "Bus events").
+//!
+//! Dependencies run one way: `signal` uses `room` and `media`, `room` uses
+//! `media`, and all of them use the modules below (`outbox`, `limits`,
+//! `ids`, `gate`), which use none of them.
+
+#![deny(missing_docs)]
 
 pub mod gate;
-mod ids;
+pub mod ids;
+pub mod limits;
 pub mod media;
+pub mod outbox;
 pub mod room;
 mod sdp_scan;
 pub mod signal;
@@ -27,8 +41,8 @@ use onair_auth::KeySet;
 use onair_bus::{Bus, EventKind};
 
 pub use gate::{CallGate, CallStatus, Entry, Refusal};
+pub use limits::SignalLimits;
 pub use media::MediaConfig;
-pub use signal::limits::SignalLimits;
 
 /// How long a participant not heard from stays, unless configured.
 pub const DEFAULT_PARTICIPANT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

@@ -2,6 +2,8 @@
 //! of a binding request is `<our ufrag>:<their ufrag>`, and we chose our
 //! ufrag, so it names the peer without trying every peer's credentials.
 
+use std::ops::Range;
+
 const MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
 const ATTR_USERNAME: u16 = 0x0006;
 
@@ -26,6 +28,14 @@ pub fn local_ufrag(packet: &[u8]) -> Option<&str> {
         at += 4 + alen.div_ceil(4) * 4;
     }
     None
+}
+
+/// Where [`local_ufrag`] found our ufrag in `packet`: the receive thread
+/// reads it once and hands the span on with the datagram.
+pub fn local_ufrag_span(packet: &[u8]) -> Option<Range<usize>> {
+    let ufrag = local_ufrag(packet)?;
+    let start = ufrag.as_ptr() as usize - packet.as_ptr() as usize;
+    Some(start..start + ufrag.len())
 }
 
 #[cfg(test)]
@@ -54,6 +64,9 @@ mod tests {
             Some("abcd1234")
         );
         assert_eq!(local_ufrag(&binding_request(b"x:y")), Some("x"));
+        let packet = binding_request(b"abcd1234:zz9");
+        let span = local_ufrag_span(&packet).unwrap();
+        assert_eq!(&packet[span], b"abcd1234");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
+use std::ops::Range;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +37,20 @@ pub struct Datagram {
     pub len: usize,
     /// When it was read off the socket.
     pub at: Instant,
+    /// Where our ICE ufrag is in a STUN binding request (read once, here).
+    pub ufrag: Option<Range<usize>>,
+}
+
+impl Datagram {
+    /// The datagram's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Our ICE ufrag, if the datagram is a STUN request naming one.
+    pub fn ufrag(&self) -> Option<&[u8]> {
+        self.ufrag.clone().and_then(|span| self.bytes().get(span))
+    }
 }
 
 /// What a worker receives through: its queue, its buffer pool, its wake-up.
@@ -80,11 +95,11 @@ impl Routes {
         self.0.push((ufrag.to_owned(), None));
     }
 
-    fn apply(&self, by_ufrag: &mut HashMap<String, usize>) {
+    fn apply(&self, by_ufrag: &mut HashMap<Vec<u8>, usize>) {
         while let Some((ufrag, worker)) = self.0.pop() {
             match worker {
-                Some(w) => by_ufrag.insert(ufrag, w),
-                None => by_ufrag.remove(&ufrag),
+                Some(w) => by_ufrag.insert(ufrag.into_bytes(), w),
+                None => by_ufrag.remove(ufrag.as_bytes()),
             };
         }
     }
@@ -99,7 +114,7 @@ pub fn run(
 ) {
     // SAFETY: gettid has no preconditions.
     thread_id.store(unsafe { libc::gettid() }, Ordering::Relaxed);
-    let mut by_ufrag: HashMap<String, usize> = HashMap::new();
+    let mut by_ufrag: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut by_addr: HashMap<SocketAddr, (usize, Instant)> = HashMap::new();
     let mut buf = vec![0u8; MTU];
     let mut last_sweep = Instant::now();
@@ -121,7 +136,11 @@ pub fn run(
         let packet = &buf[..len];
         routes.apply(&mut by_ufrag);
         // STUN names its worker; everything else follows its address.
-        let worker = match stun::local_ufrag(packet).and_then(|u| by_ufrag.get(u)) {
+        let ufrag = stun::local_ufrag_span(packet);
+        let named = ufrag
+            .clone()
+            .and_then(|span| by_ufrag.get(packet.get(span)?));
+        let worker = match named {
             Some(&w) if w < inboxes.len() => {
                 by_addr.insert(source, (w, now));
                 Some(w)
@@ -143,6 +162,7 @@ pub fn run(
             buf: out,
             len,
             at: now,
+            ufrag,
         }) {
             tracing::debug!(worker, "worker queue full; datagram dropped");
             inbox.recycle(full.buf);
@@ -168,8 +188,8 @@ mod tests {
         routes.remove("abc");
         routes.add("ghi", 2);
         routes.apply(&mut map);
-        assert_eq!(map.get("def"), Some(&0));
-        assert_eq!(map.get("ghi"), Some(&2));
-        assert_eq!(map.get("abc"), None);
+        assert_eq!(map.get("def".as_bytes()), Some(&0));
+        assert_eq!(map.get("ghi".as_bytes()), Some(&2));
+        assert_eq!(map.get("abc".as_bytes()), None);
     }
 }

@@ -6,6 +6,10 @@
 //! a *publisher* (the client offers, we answer) and a *subscriber* (we
 //! offer the tracks it receives plus the `_reliable`/`_lossy` data
 //! channels, the client answers).
+//!
+//! A datagram's way from the socket through `dispatch.rs` to its worker and
+//! out to the subscribers is told in `docs/ARCHITECTURE.md`, "A packet's
+//! path".
 
 mod dispatch;
 pub mod downtrack;
@@ -18,8 +22,8 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-/// Internal participant id, unique in this process.
-pub type Pid = u64;
+pub use crate::ids::{ParticipantSid, Pid, TrackSid};
+pub use worker::{NegotiationError, PeerFailure};
 
 /// Where the media worker listens and what it advertises.
 #[derive(Clone, Debug)]
@@ -41,6 +45,16 @@ pub enum Kind {
     Video,
 }
 
+impl Kind {
+    /// str0m's name for it.
+    pub fn media_kind(self) -> str0m::media::MediaKind {
+        match self {
+            Kind::Audio => str0m::media::MediaKind::Audio,
+            Kind::Video => str0m::media::MediaKind::Video,
+        }
+    }
+}
+
 /// A simulcast layer as the publisher announced it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layer {
@@ -58,9 +72,10 @@ pub struct Layer {
 #[derive(Clone, Debug)]
 pub struct TrackSpec {
     /// Server track id (`TR_…`).
-    pub sid: String,
-    /// Client track id (the `a=msid` track id in the publisher's SDP).
-    pub cid: String,
+    pub track_sid: TrackSid,
+    /// Client track id (`AddTrackRequest.cid`: the `a=msid` track id in
+    /// the publisher's SDP).
+    pub client_track_id: String,
     /// Audio or video.
     pub kind: Kind,
     /// Simulcast layers (empty: one layer).
@@ -83,43 +98,86 @@ pub enum Command {
     /// Creates the participant's two peer connections; answers with the
     /// first subscriber offer (data channels only).
     Join {
+        /// The participant (it names the worker).
         pid: Pid,
+        /// Its room's name (the call cid).
         room: String,
+        /// Its identity, as data packets name their sender.
         identity: String,
-        sid: String,
+        /// Its server id, as data packets and speaker lists name it.
+        participant_sid: ParticipantSid,
         /// May send data packets (`canPublishData`).
         can_publish_data: bool,
+        /// Where the worker tells the participant's session what happens.
         notices: mpsc::UnboundedSender<Notice>,
-        reply: oneshot::Sender<Result<String, String>>,
+        /// The first subscriber offer (SDP), or why there is none.
+        reply: oneshot::Sender<Result<String, NegotiationError>>,
     },
     /// The client's publisher offer; answers with our SDP answer.
     PublisherOffer {
+        /// The publishing participant.
         pid: Pid,
+        /// The client's offer.
         sdp: String,
-        reply: oneshot::Sender<Result<String, String>>,
+        /// Our answer (SDP), or why there is none.
+        reply: oneshot::Sender<Result<String, NegotiationError>>,
     },
     /// The client's answer to our last subscriber offer.
-    SubscriberAnswer { pid: Pid, sdp: String },
-    /// A track the participant will publish (match its m-line by `cid`).
-    ExpectTrack { pid: Pid, spec: TrackSpec },
-    /// Starts sending track `sid` of `publisher` to `pid`, under stream id
-    /// `stream` (livekit-client wants `PA_…|TR_…`).
-    Subscribe {
+    SubscriberAnswer {
+        /// The subscribing participant.
         pid: Pid,
+        /// The client's answer.
+        sdp: String,
+    },
+    /// A track the participant will publish (its m-line is matched by
+    /// `client_track_id`).
+    ExpectTrack {
+        /// The publishing participant.
+        pid: Pid,
+        /// The announced track.
+        spec: TrackSpec,
+    },
+    /// Starts sending track `track_sid` of `publisher` to `pid`, under
+    /// stream id `stream` (livekit-client wants `PA_…|TR_…`).
+    Subscribe {
+        /// The subscriber.
+        pid: Pid,
+        /// The track's publisher.
         publisher: Pid,
-        sid: String,
+        /// The track.
+        track_sid: TrackSid,
+        /// The stream id the subscriber's SDP names (`PA_…|TR_…`).
         stream: String,
     },
-    /// Stops sending track `sid` to `pid`.
-    Unsubscribe { pid: Pid, sid: String },
-    /// Subscriber's wish for track `sid`.
-    Settings { pid: Pid, sid: String, want: Want },
+    /// Stops sending track `track_sid` to `pid`.
+    Unsubscribe {
+        /// The subscriber.
+        pid: Pid,
+        /// The track.
+        track_sid: TrackSid,
+    },
+    /// Subscriber's wish for track `track_sid`.
+    Settings {
+        /// The subscriber.
+        pid: Pid,
+        /// The track.
+        track_sid: TrackSid,
+        /// What it wants of the track.
+        want: Want,
+    },
     /// The client resumed on a new signal connection: restart ICE toward it.
-    Resume { pid: Pid },
+    Resume {
+        /// The resumed participant.
+        pid: Pid,
+    },
     /// Removes the participant and everything it published or received.
-    Leave { pid: Pid },
+    Leave {
+        /// The departing participant.
+        pid: Pid,
+    },
     /// Forwarding figures since the last `Stats`, then resets them.
     Stats {
+        /// Where the figures go.
         reply: oneshot::Sender<ForwardStats>,
     },
 }
@@ -158,23 +216,34 @@ pub struct ForwardStats {
 /// What the worker tells a participant's session.
 #[derive(Debug)]
 pub enum Notice {
-    /// Send this subscriber offer; `mid → TR sid` for the client's track mapping.
+    /// Send this subscriber offer.
     SubscriberOffer {
+        /// Our offer.
         sdp: String,
+        /// `mid → TR_ sid`, for the client's track mapping.
         mid_to_track: HashMap<String, String>,
     },
     /// Media of an expected track is negotiated (published).
     TrackLive {
-        sid: String,
+        /// The track.
+        track_sid: TrackSid,
+        /// Its m-line in the publisher's SDP.
         mid: String,
+        /// Its codec, lower case (`opus`, `vp8`, `h264`).
         mime: String,
     },
     /// The publisher stopped sending a track (its m-line went inactive).
-    TrackEnded { sid: String },
-    /// Speaker levels in the room changed: `(participant sid, level 0..1, active)`.
-    Speakers(Vec<(String, f32, bool)>),
+    TrackEnded {
+        /// The track.
+        track_sid: TrackSid,
+    },
+    /// Speaker levels in the room changed: `(participant, level 0..1, active)`.
+    Speakers(Vec<(ParticipantSid, f32, bool)>),
     /// The peer connections failed or were closed; the participant is gone from media.
-    Closed { reason: String },
+    Closed {
+        /// What failed.
+        reason: PeerFailure,
+    },
 }
 
 /// Handle to the media workers: N threads, each owning the peers of the
@@ -250,7 +319,10 @@ impl Media {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         std::hash::Hash::hash(room, &mut hasher);
         let worker = std::hash::Hasher::finish(&hasher) % self.workers.len() as u64;
-        (self.next_pid.fetch_add(1, Ordering::Relaxed) << 8) | worker
+        Pid::new(
+            self.next_pid.fetch_add(1, Ordering::Relaxed),
+            worker as usize,
+        )
     }
 
     /// Sends a command to the worker of its participant (a gone worker is logged).
@@ -259,7 +331,7 @@ impl Media {
             tracing::error!("Stats goes through Media::stats");
             return;
         };
-        let worker = &self.workers[(pid & 0xff) as usize % self.workers.len()];
+        let worker = &self.workers[pid.worker() % self.workers.len()];
         if worker.send(cmd).is_err() {
             tracing::error!("media worker is gone");
         }
@@ -301,6 +373,12 @@ pub fn layer_of_rid(rid: Option<&str>) -> u8 {
         Some("f") => 2,
         _ => 0,
     }
+}
+
+/// The RID of layer index `layer` (the inverse of [`layer_of_rid`]), or
+/// none for a track without simulcast.
+pub fn rid_of_layer(layer: usize, simulcast: bool) -> Option<str0m::media::Rid> {
+    simulcast.then(|| ["q", "h", "f"][layer.min(2)].into())
 }
 
 /// Picks the layer to send: the wanted one, clamped to the layers that are
@@ -398,7 +476,7 @@ mod tests {
             next_pid: Arc::new(AtomicU64::new(1)),
             local: "127.0.0.1:1".parse().unwrap(),
         };
-        let worker = |pid: Pid| pid & 0xff;
+        let worker = |pid: Pid| pid.worker();
         let a = media.new_pid("default:a");
         assert_eq!(
             worker(media.new_pid("default:a")),
@@ -406,7 +484,7 @@ mod tests {
             "same room, same worker"
         );
         assert_ne!(media.new_pid("default:a"), a, "ids are unique");
-        let used: std::collections::HashSet<u64> = (0..50)
+        let used: std::collections::HashSet<usize> = (0..50)
             .map(|i| worker(media.new_pid(&format!("room-{i}"))))
             .collect();
         assert!(used.iter().all(|w| *w < 3));
@@ -424,5 +502,10 @@ mod tests {
             (0, 1, 2)
         );
         assert_eq!(layer_of_rid(None), 0);
+        for layer in 0..3 {
+            let rid = rid_of_layer(layer, true);
+            assert_eq!(layer_of_rid(rid.as_deref()) as usize, layer);
+        }
+        assert_eq!(rid_of_layer(2, false), None);
     }
 }

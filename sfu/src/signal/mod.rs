@@ -1,9 +1,13 @@
 //! The `/rtc` WebSocket: LiveKit's client signal protocol (binary protobuf).
 //!
-//! One task per participant ([`session`]): it verifies the join token, asks
-//! the [`CallGate`] whether the call still admits its holder, joins the room
-//! and the media worker, then relays between the client, its room and the
-//! media worker. OnAir speaks the dual peer-connection flavour (`/rtc`): the
+//! The HTTP routes (`routes.rs`) verify the join token and ask the
+//! [`CallGate`] whether the call still admits its holder; then one task per
+//! participant (`session.rs`) joins the room and the media worker and
+//! relays between the client, its room and the media worker, while a
+//! writer task (`writer.rs`) writes what is queued for the client to its
+//! socket. See `docs/ARCHITECTURE.md`, "Signalling".
+//!
+//! OnAir speaks the dual peer-connection flavour (`/rtc`): the
 //! server offers the subscriber connection, the client offers the
 //! publisher one. `livekit-client` tries `/rtc/v1` first; that path answers
 //! 404 (and so does its `validate`), which makes the client fall back.
@@ -17,33 +21,26 @@
 //! connected clients are kept supplied with fresh ones (`refresh_token`),
 //! so a resume works however long the call runs.
 
-pub mod limits;
-pub mod outbox;
+mod routes;
 mod session;
+mod writer;
+
+pub use routes::{router, EntryError};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ws::WebSocket;
-use axum::extract::{Query, State, WebSocketUpgrade};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
-use futures::StreamExt;
 use livekit_protocol as lk;
-use onair_auth::token::verify_join;
 use onair_auth::{JoinClaims, KeySet};
 use tokio::sync::mpsc;
-use tracing::Instrument;
 
-use crate::gate::{CallGate, CallStatus, Entry, Refusal};
+use crate::gate::CallGate;
+use crate::ids::ParticipantSid;
+use crate::limits::SignalLimits;
 use crate::media::Media;
-use crate::room::{leave_request, owner, Rooms};
-use limits::SignalLimits;
-use onair_auth::clock::unix_ms;
-use session::Session;
+use crate::room::Rooms;
 
 /// Version we report; livekit-client needs ≥ 1.8 for RPC.
 const SERVER_VERSION: &str = "1.9.0";
@@ -68,7 +65,7 @@ pub struct Signal {
     /// What one client may ask.
     limits: SignalLimits,
     /// Sessions a client may resume, by participant sid.
-    sessions: Mutex<HashMap<String, Resumable>>,
+    sessions: Mutex<HashMap<ParticipantSid, Resumable>>,
 }
 
 /// Where a resuming client's new socket goes.
@@ -99,165 +96,22 @@ impl Signal {
         })
     }
 
-    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Resumable>> {
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<ParticipantSid, Resumable>> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The session `sid` if the token's user in the token's room owns it.
+    /// The session of `participant_sid` if the token's user in the
+    /// token's room owns it.
     fn resumable(
         &self,
-        sid: &str,
+        participant_sid: &str,
         claims: &JoinClaims,
     ) -> Option<mpsc::UnboundedSender<WebSocket>> {
         self.sessions()
-            .get(sid)
+            .get(participant_sid)
             .filter(|r| r.identity == claims.sub && r.room == claims.video.room)
             .map(|r| r.sockets.clone())
     }
-}
-
-/// `/rtc`, `/rtc/validate`, and the refused `/rtc/v1` paths.
-pub fn router(signal: Arc<Signal>) -> Router {
-    Router::new()
-        .route("/rtc", get(rtc))
-        .route("/rtc/validate", get(validate))
-        .route("/rtc/v1", get(v1_not_supported))
-        .route("/rtc/v1/validate", get(v1_not_supported))
-        .with_state(signal)
-}
-
-type Params = Query<HashMap<String, String>>;
-
-/// The join token: `access_token` in the query (browsers cannot set
-/// headers on WebSockets), else `Authorization: Bearer`.
-fn token<'a>(params: &'a HashMap<String, String>, headers: &'a HeaderMap) -> Option<&'a str> {
-    params.get("access_token").map(String::as_str).or_else(|| {
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-    })
-}
-
-/// The verified join token and the call's state now, or the refusal
-/// (status and text).
-async fn verify(
-    signal: &Signal,
-    params: &HashMap<String, String>,
-    headers: &HeaderMap,
-) -> Result<(JoinClaims, CallStatus), (StatusCode, String)> {
-    let Some(token) = token(params, headers) else {
-        return Err((
-            StatusCode::UNAUTHORIZED,
-            "missing_token: pass access_token".into(),
-        ));
-    };
-    let claims = verify_join(token, &signal.keys, (unix_ms() / 1000) as u64).map_err(|e| {
-        tracing::info!(reason = e.code(), "join token refused");
-        (StatusCode::UNAUTHORIZED, format!("{}: {e}", e.code()))
-    })?;
-    let onair = claims.onair.as_ref();
-    let entry = Entry {
-        cid: &claims.video.room,
-        user: owner(&claims.sub),
-        session: onair.and_then(|o| o.session.as_deref()),
-        // Tokens minted elsewhere (LiveKit SDKs) say when only to the second.
-        minted_at_ms: onair
-            .and_then(|o| o.minted_at_ms)
-            .unwrap_or(claims.nbf as i64 * 1000),
-    };
-    match signal.gate.admit(entry).await {
-        Ok(status) => Ok((claims, status)),
-        Err(refusal) => {
-            tracing::info!(room = %claims.video.room, identity = %claims.sub, reason = refusal.code(), "join refused");
-            let status = match refusal {
-                Refusal::NoCall => StatusCode::NOT_FOUND,
-                Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::FORBIDDEN,
-            };
-            Err((status, format!("{}: {refusal}", refusal.code())))
-        }
-    }
-}
-
-fn refuse(status: StatusCode, text: &str) -> Response {
-    (
-        status,
-        [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
-        text.to_owned(),
-    )
-        .into_response()
-}
-
-async fn validate(
-    State(signal): State<Arc<Signal>>,
-    Query(params): Params,
-    headers: HeaderMap,
-) -> Response {
-    match verify(&signal, &params, &headers).await {
-        Ok(_) => (
-            StatusCode::OK,
-            [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
-            "success",
-        )
-            .into_response(),
-        Err((status, why)) => refuse(status, &why),
-    }
-}
-
-/// livekit-client's single-PC path is not offered; a 404 here (and from its
-/// validate) makes the client retry on `/rtc`.
-async fn v1_not_supported() -> Response {
-    refuse(StatusCode::NOT_FOUND, "this server speaks /rtc")
-}
-
-async fn rtc(
-    State(signal): State<Arc<Signal>>,
-    Query(params): Params,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Response {
-    let (claims, status) = match verify(&signal, &params, &headers).await {
-        Ok(admitted) => admitted,
-        Err((status, why)) => return refuse(status, &why),
-    };
-    let ws = ws.max_message_size(1 << 20);
-    if params.get("reconnect").is_some_and(|v| v == "1") {
-        let sid = params.get("sid").map_or("", String::as_str);
-        let session = signal.resumable(sid, &claims);
-        if session.is_none() {
-            tracing::info!(sid, identity = %claims.sub, "resume of an unknown session: the client must rejoin");
-        }
-        return ws.on_upgrade(move |socket| async move {
-            match session {
-                Some(session) => {
-                    if let Err(e) = session.send(socket) {
-                        refuse_resume(e.0).await;
-                    }
-                }
-                None => refuse_resume(socket).await,
-            }
-        });
-    }
-    let auto_subscribe = params.get("auto_subscribe").is_none_or(|v| v != "0");
-    ws.on_upgrade(move |socket| async move {
-        let pid = signal.media.new_pid(&claims.video.room);
-        let span = tracing::info_span!("participant", room = %claims.video.room, identity = %claims.sub, pid = %pid);
-        Session::run(signal, socket, claims, status, pid, auto_subscribe)
-            .instrument(span)
-            .await;
-    })
-}
-
-/// Tells a client whose session is gone to join again from scratch.
-async fn refuse_resume(socket: WebSocket) {
-    let (mut tx, _rx) = socket.split();
-    let leave = leave_request(
-        lk::DisconnectReason::StateMismatch,
-        lk::leave_request::Action::Reconnect,
-    );
-    outbox::send_now(&mut tx, leave).await;
-    let _ = futures::SinkExt::close(&mut tx).await;
 }
 
 fn server_info() -> lk::ServerInfo {

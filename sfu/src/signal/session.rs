@@ -1,6 +1,6 @@
 //! One participant's signal session: from its join to its leave, across
 //! resumed sockets. It relays between the client, its room and the media
-//! worker, holds the client to its [`SignalLimits`](super::limits), and
+//! worker, holds the client to its [`SignalLimits`](crate::limits::SignalLimits), and
 //! keeps it supplied with fresh join tokens.
 
 use std::collections::{BTreeSet, HashMap};
@@ -18,11 +18,13 @@ use onair_auth::JoinClaims;
 use prost::Message as _;
 use tokio::sync::{mpsc, oneshot};
 
-use super::limits::{self, refresh_interval, Limit, Logged, RateLimit, Verdict};
-use super::outbox::{self, Outbox, Sink};
+use super::writer::{self, Sink};
 use super::{permission, server_info, Resumable, Signal, SERVER_VERSION};
 use crate::gate::CallStatus;
+use crate::ids::{ParticipantSid, TrackSid};
+use crate::limits::{self, refresh_interval, Limit, Logged, RateLimit, Verdict};
 use crate::media::{Command, Notice, Pid, Want};
+use crate::outbox::Outbox;
 use crate::room::{leave_request, RoomMsg};
 use onair_auth::clock::unix_ms;
 
@@ -31,17 +33,29 @@ use onair_auth::clock::unix_ms;
 const PING_INTERVAL: u64 = 5;
 const PING_TIMEOUT: u64 = 15;
 
+/// One participant's session: what it relays between, and what it holds
+/// the client to.
 pub(super) struct Session {
     signal: Arc<Signal>,
     pid: Pid,
     claims: JoinClaims,
     room: mpsc::UnboundedSender<RoomMsg>,
-    out: Outbox,
+    outbox: Outbox,
     /// The writer's socket, replaced on resume.
     sinks: mpsc::UnboundedSender<Sink>,
     offer_id: u32,
     rate: RateLimit,
     logged: Logged,
+}
+
+/// What the session does after a client's message.
+enum Next {
+    /// Goes on serving.
+    Serve,
+    /// Ends; what is queued for the client still goes out.
+    Leave,
+    /// Ends at once, dropping what is queued (the client misbehaves).
+    Abort,
 }
 
 /// The next message of the current socket; none while there is none.
@@ -65,10 +79,10 @@ impl Session {
         auto_subscribe: bool,
     ) {
         let (ws_tx, ws_rx) = socket.split();
-        let (out, out_rx) = Outbox::new(signal.limits.outbox);
+        let (outbox, outbox_rx) = Outbox::new(signal.limits.outbox);
         let (sinks, sinks_rx) = mpsc::unbounded_channel();
         let _ = sinks.send(ws_tx);
-        let writer = tokio::spawn(outbox::writer(out_rx, sinks_rx));
+        let writer = tokio::spawn(writer::writer(outbox_rx, sinks_rx));
         let room = signal
             .rooms
             .get_or_start(&claims.video.room, status.backstage);
@@ -78,7 +92,7 @@ impl Session {
             pid,
             claims,
             room,
-            out,
+            outbox,
             sinks,
             offer_id: 0,
             logged: Logged::default(),
@@ -94,14 +108,14 @@ impl Session {
         ws_rx: SplitStream<WebSocket>,
         writer: tokio::task::JoinHandle<()>,
     ) {
-        let sid = format!("PA_{}", crate::ids::random(12));
+        let participant_sid = ParticipantSid::random();
         let (notice_tx, notices) = mpsc::unbounded_channel();
         let (reply, offer) = oneshot::channel();
         self.signal.media.send(Command::Join {
             pid: self.pid,
             room: self.claims.video.room.clone(),
             identity: self.claims.sub.clone(),
-            sid: sid.clone(),
+            participant_sid: participant_sid.clone(),
             can_publish_data: self.claims.video.may_publish_data(),
             notices: notice_tx,
             reply,
@@ -119,10 +133,10 @@ impl Session {
         let (reply, joined) = oneshot::channel();
         let _ = self.room.send(RoomMsg::Join {
             pid: self.pid,
-            join: Box::new(self.join_response(&sid)),
+            join: Box::new(self.join_response(&participant_sid)),
             auto_subscribe,
             max_participants: status.max_participants,
-            out: self.out.clone(),
+            outbox: self.outbox.clone(),
             reply,
         });
         match joined.await {
@@ -140,7 +154,7 @@ impl Session {
         }
         let (resume_tx, resumes) = mpsc::unbounded_channel();
         self.signal.sessions().insert(
-            sid.clone(),
+            participant_sid.clone(),
             Resumable {
                 identity: self.claims.sub.clone(),
                 room: self.claims.video.room.clone(),
@@ -150,7 +164,7 @@ impl Session {
         self.send_offer(first_offer, HashMap::new());
         tracing::info!("participant joined");
         let writer_done = self.serve(ws_rx, resumes, notices, writer).await;
-        self.signal.sessions().remove(&sid);
+        self.signal.sessions().remove(&participant_sid);
         let _ = self.room.send(RoomMsg::Leave { pid: self.pid });
         self.signal.media.send(Command::Leave { pid: self.pid });
         drop(self);
@@ -160,19 +174,92 @@ impl Session {
         tracing::info!("participant left");
     }
 
+    /// Relays until the participant leaves, vanishes or is sent away.
+    /// Returns the writer if it still has to finish.
+    async fn serve(
+        &mut self,
+        ws_rx: SplitStream<WebSocket>,
+        mut resumes: mpsc::UnboundedReceiver<WebSocket>,
+        mut notices: mpsc::UnboundedReceiver<Notice>,
+        mut writer: tokio::task::JoinHandle<()>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let timeout = self.signal.participant_timeout;
+        let mut ws_rx = Some(ws_rx);
+        let mut heard = Instant::now();
+        let every = refresh_interval(self.signal.join_token_ttl);
+        let mut refresh = tokio::time::interval_at((Instant::now() + every).into(), every);
+        let outbox = self.outbox.clone();
+        loop {
+            tokio::select! {
+                msg = next_message(&mut ws_rx) => match msg {
+                    Some(Ok(Message::Binary(bytes))) => {
+                        heard = Instant::now();
+                        match self.handle_message(&bytes, heard).await {
+                            Next::Serve => {}
+                            Next::Leave => break,
+                            Next::Abort => {
+                                writer.abort();
+                                return None;
+                            }
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                        tracing::info!("signal connection lost; waiting up to {timeout:?} for the client to resume");
+                        ws_rx = None;
+                        heard = Instant::now();
+                    }
+                    Some(Ok(_)) => heard = Instant::now(),
+                },
+                socket = resumes.recv() => match socket {
+                    Some(socket) => {
+                        heard = Instant::now();
+                        ws_rx = Some(self.resume(socket).await);
+                    }
+                    None => break,
+                },
+                // It delivered a leave (kick, end, replaced): the session is over.
+                _ = &mut writer => {
+                    tracing::info!("disconnected by the server");
+                    return None;
+                }
+                _ = outbox.overflowed() => {
+                    tracing::warn!(queued = self.signal.limits.outbox, "client does not read its signal connection: disconnected");
+                    limits::count(Limit::Outbox, 1);
+                    writer.abort();
+                    return None;
+                }
+                _ = refresh.tick() => self.refresh_token(),
+                _ = tokio::time::sleep_until((heard + timeout).into()) => {
+                    tracing::info!("participant vanished (not heard from for {timeout:?})");
+                    break;
+                }
+                notice = notices.recv() => match notice {
+                    Some(n) => if !self.handle_notice(n) { break },
+                    None => {
+                        tracing::info!("media worker dropped the participant");
+                        break;
+                    }
+                },
+            }
+        }
+        Some(writer)
+    }
+
     /// Sends the client away before it joined.
     async fn refuse(self, reason: lk::DisconnectReason, writer: tokio::task::JoinHandle<()>) {
-        self.out
+        self.outbox
             .send(leave_request(reason, lk::leave_request::Action::Disconnect));
         drop(self);
         let _ = writer.await;
     }
 
-    fn join_response(&self, sid: &str) -> lk::JoinResponse {
+    /// The participant's first message: who it is, the server, and how
+    /// often to ping.
+    fn join_response(&self, participant_sid: &ParticipantSid) -> lk::JoinResponse {
         let claims = &self.claims;
         let timeout = self.signal.participant_timeout;
         let info = lk::ParticipantInfo {
-            sid: sid.to_owned(),
+            sid: participant_sid.to_string(),
             identity: claims.sub.clone(),
             name: claims.name.clone(),
             metadata: claims.metadata.clone(),
@@ -195,93 +282,198 @@ impl Session {
         }
     }
 
-    /// Relays until the participant leaves, vanishes or is sent away.
-    /// Returns the writer if it still has to finish.
-    async fn serve(
-        &mut self,
-        ws_rx: SplitStream<WebSocket>,
-        mut resumes: mpsc::UnboundedReceiver<WebSocket>,
-        mut notices: mpsc::UnboundedReceiver<Notice>,
-        mut writer: tokio::task::JoinHandle<()>,
-    ) -> Option<tokio::task::JoinHandle<()>> {
-        let timeout = self.signal.participant_timeout;
-        let mut ws_rx = Some(ws_rx);
-        let mut heard = Instant::now();
-        let every = refresh_interval(self.signal.join_token_ttl);
-        let mut refresh = tokio::time::interval_at((Instant::now() + every).into(), every);
-        let out = self.out.clone();
-        loop {
-            tokio::select! {
-                msg = next_message(&mut ws_rx) => match msg {
-                    Some(Ok(Message::Binary(bytes))) => {
-                        heard = Instant::now();
-                        let req = match lk::SignalRequest::decode(bytes.as_ref()) {
-                            Ok(req) => req,
-                            Err(e) => {
-                                tracing::info!(error = %e, "malformed signal message dropped");
-                                lk::SignalRequest::default()
-                            }
-                        };
-                        // Negotiation and leaving are never dropped: without
-                        // them the connection breaks. Everything else counts.
-                        let vital = matches!(req.message, Some(In::Offer(_) | In::Answer(_) | In::Leave(_)));
-                        match if vital { Verdict::Pass } else { self.rate.take(heard) } {
-                            Verdict::Pass => {}
-                            Verdict::Drop => {
-                                self.hit(Limit::Rate, 1, "signal messages over the rate dropped");
-                                continue;
-                            }
-                            Verdict::Disconnect => {
-                                tracing::warn!("client kept flooding its signal connection: disconnected");
-                                limits::count(Limit::Flood, 1);
-                                writer.abort();
-                                return None;
-                            }
-                        }
-                        if !self.request(req).await {
-                            break;
-                        }
-                    }
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
-                        tracing::info!("signal connection lost; waiting up to {timeout:?} for the client to resume");
-                        ws_rx = None;
-                        heard = Instant::now();
-                    }
-                    Some(Ok(_)) => heard = Instant::now(),
-                },
-                socket = resumes.recv() => match socket {
-                    Some(socket) => {
-                        heard = Instant::now();
-                        ws_rx = Some(self.resume(socket).await);
-                    }
-                    None => break,
-                },
-                // It delivered a leave (kick, end, replaced): the session is over.
-                _ = &mut writer => {
-                    tracing::info!("disconnected by the server");
-                    return None;
-                }
-                _ = out.overflowed() => {
-                    tracing::warn!(queued = self.signal.limits.outbox, "client does not read its signal connection: disconnected");
-                    limits::count(Limit::Outbox, 1);
-                    writer.abort();
-                    return None;
-                }
-                _ = refresh.tick() => self.refresh_token(),
-                _ = tokio::time::sleep_until((heard + timeout).into()) => {
-                    tracing::info!("participant vanished (not heard from for {timeout:?})");
-                    break;
-                }
-                notice = notices.recv() => match notice {
-                    Some(n) => if !self.notice(n) { break },
-                    None => {
-                        tracing::info!("media worker dropped the participant");
-                        break;
-                    }
-                },
+    /// Handles one binary message from the client, held to its rate.
+    async fn handle_message(&mut self, bytes: &[u8], now: Instant) -> Next {
+        let req = match lk::SignalRequest::decode(bytes) {
+            Ok(req) => req,
+            Err(e) => {
+                tracing::info!(error = %e, "malformed signal message dropped");
+                lk::SignalRequest::default()
+            }
+        };
+        // Negotiation and leaving are never dropped: without
+        // them the connection breaks. Everything else counts.
+        let vital = matches!(
+            req.message,
+            Some(In::Offer(_) | In::Answer(_) | In::Leave(_))
+        );
+        match if vital {
+            Verdict::Pass
+        } else {
+            self.rate.take(now)
+        } {
+            Verdict::Pass => {}
+            Verdict::Drop => {
+                self.hit(Limit::Rate, 1, "signal messages over the rate dropped");
+                return Next::Serve;
+            }
+            Verdict::Disconnect => {
+                tracing::warn!("client kept flooding its signal connection: disconnected");
+                limits::count(Limit::Flood, 1);
+                return Next::Abort;
             }
         }
-        Some(writer)
+        if self.handle_request(req).await {
+            Next::Serve
+        } else {
+            Next::Leave
+        }
+    }
+
+    /// Handles one client request; `false` ends the session.
+    async fn handle_request(&mut self, req: lk::SignalRequest) -> bool {
+        let pid = self.pid;
+        match req.message {
+            Some(In::Offer(offer)) => {
+                let (reply, answer) = oneshot::channel();
+                self.signal.media.send(Command::PublisherOffer {
+                    pid,
+                    sdp: offer.sdp,
+                    reply,
+                });
+                match answer.await {
+                    Ok(Ok(sdp)) => self.outbox.send(Out::Answer(lk::SessionDescription {
+                        r#type: "answer".into(),
+                        sdp,
+                        id: offer.id,
+                        mid_to_track_id: HashMap::new(),
+                    })),
+                    other => tracing::info!(?other, "publisher offer failed"),
+                }
+            }
+            // An answer to an offer sent again on resume may arrive twice.
+            Some(In::Answer(answer)) if answer.id != 0 && answer.id != self.offer_id => {
+                tracing::debug!(id = answer.id, "stale subscriber answer dropped");
+            }
+            Some(In::Answer(answer)) => self.signal.media.send(Command::SubscriberAnswer {
+                pid,
+                sdp: answer.sdp,
+            }),
+            Some(In::AddTrack(add)) => return self.handle_add_track(add).await,
+            Some(In::Mute(m)) => {
+                let _ = self.room.send(RoomMsg::Mute {
+                    pid,
+                    track_sid: TrackSid::from(m.sid),
+                    muted: m.muted,
+                });
+            }
+            Some(In::TrackSetting(s)) => {
+                let want = if s.disabled {
+                    Want::Paused
+                } else if s.width > 0 && s.height > 0 {
+                    Want::Size(s.width, s.height)
+                } else {
+                    Want::Quality(s.quality.clamp(0, 2) as u8)
+                };
+                for track_sid in self.bounded_ids(s.track_sids) {
+                    self.signal.media.send(Command::Settings {
+                        pid,
+                        track_sid,
+                        want,
+                    });
+                }
+            }
+            Some(In::Subscription(s)) => {
+                let all = s
+                    .track_sids
+                    .into_iter()
+                    .chain(s.participant_tracks.into_iter().flat_map(|p| p.track_sids));
+                let track_sids = self.bounded_ids(all);
+                let _ = self.room.send(RoomMsg::Subscription {
+                    pid,
+                    track_sids,
+                    subscribe: s.subscribe,
+                });
+            }
+            Some(In::Ping(_)) => self.outbox.send(Out::Pong(unix_ms())),
+            Some(In::PingReq(ping)) => self.outbox.send(Out::PongResp(lk::Pong {
+                last_ping_timestamp: ping.timestamp,
+                timestamp: unix_ms(),
+            })),
+            Some(In::Leave(_)) => {
+                tracing::info!("the client left");
+                return false;
+            }
+            // Trickle: the SFU is ICE-lite and learns addresses from checks.
+            Some(In::Trickle(_)) | Some(_) | None => {}
+        }
+        true
+    }
+
+    /// `AddTrackRequest`: the room decides; the client hears the track's
+    /// info or why not.
+    async fn handle_add_track(&mut self, add: lk::AddTrackRequest) -> bool {
+        let client_track_id = add.cid.clone();
+        let (reply, info) = oneshot::channel();
+        let _ = self.room.send(RoomMsg::AddTrack {
+            pid: self.pid,
+            req: add,
+            reply,
+        });
+        match info.await {
+            Ok(Ok(track)) => self
+                .outbox
+                .send(Out::TrackPublished(lk::TrackPublishedResponse {
+                    cid: client_track_id,
+                    track: Some(track),
+                })),
+            Ok(Err(why)) => {
+                tracing::info!(%why, "publish refused");
+                self.outbox.send(Out::RequestResponse(lk::RequestResponse {
+                    reason: lk::request_response::Reason::NotAllowed as i32,
+                    message: why.to_string(),
+                    ..Default::default()
+                }));
+            }
+            Err(_) => return false,
+        }
+        true
+    }
+
+    /// Handles a media worker notice; `false` ends the session.
+    fn handle_notice(&mut self, notice: Notice) -> bool {
+        match notice {
+            Notice::SubscriberOffer { sdp, mid_to_track } => self.send_offer(sdp, mid_to_track),
+            Notice::TrackLive {
+                track_sid,
+                mid,
+                mime,
+            } => {
+                let _ = self.room.send(RoomMsg::TrackLive {
+                    pid: self.pid,
+                    track_sid,
+                    mid,
+                    mime,
+                });
+            }
+            Notice::TrackEnded { track_sid } => {
+                let _ = self.room.send(RoomMsg::TrackEnded {
+                    pid: self.pid,
+                    track_sid,
+                });
+            }
+            Notice::Speakers(levels) => {
+                let speakers = levels
+                    .into_iter()
+                    .map(|(participant_sid, level, active)| lk::SpeakerInfo {
+                        sid: participant_sid.into_string(),
+                        level,
+                        active,
+                    })
+                    .collect();
+                self.outbox
+                    .send(Out::SpeakersChanged(lk::SpeakersChanged { speakers }));
+            }
+            Notice::Closed { reason } => {
+                tracing::info!(%reason, "media closed");
+                self.outbox.send(leave_request(
+                    lk::DisconnectReason::StateMismatch,
+                    lk::leave_request::Action::Reconnect,
+                ));
+                return false;
+            }
+        }
+        true
     }
 
     /// Counts a limit hit, and logs it the first time for this client.
@@ -292,51 +484,8 @@ impl Session {
         }
     }
 
-    /// Hands the client a join token like its own, valid for another
-    /// token lifetime, for resuming later.
-    fn refresh_token(&mut self) {
-        let Some(key) = self.signal.keys.get(&self.claims.iss) else {
-            return;
-        };
-        let now = (unix_ms() / 1000) as u64;
-        let claims = JoinClaims {
-            exp: now + self.signal.join_token_ttl.as_secs().max(1),
-            nbf: now.saturating_sub(10),
-            ..self.claims.clone()
-        };
-        self.out.send(Out::RefreshToken(mint(key, &claims)));
-    }
-
-    /// Takes over a resuming client's new socket: `ReconnectResponse` first,
-    /// then what was queued meanwhile, the room state again and an ICE
-    /// restart of the subscriber connection.
-    async fn resume(&mut self, socket: WebSocket) -> SplitStream<WebSocket> {
-        let (mut tx, rx) = socket.split();
-        let reconnect = lk::ReconnectResponse {
-            server_info: Some(server_info()),
-            ..Default::default()
-        };
-        if outbox::send_now(&mut tx, Out::Reconnect(reconnect)).await {
-            let _ = self.sinks.send(tx);
-            let _ = self.room.send(RoomMsg::Resync { pid: self.pid });
-            self.signal.media.send(Command::Resume { pid: self.pid });
-            tracing::info!("participant resumed");
-        }
-        rx
-    }
-
-    fn send_offer(&mut self, sdp: String, mid_to_track_id: HashMap<String, String>) {
-        self.offer_id += 1;
-        self.out.send(Out::Offer(lk::SessionDescription {
-            r#type: "offer".into(),
-            sdp,
-            id: self.offer_id,
-            mid_to_track_id,
-        }));
-    }
-
-    /// At most `ids_per_message` distinct ids of a client's list.
-    fn bounded_ids(&mut self, ids: impl IntoIterator<Item = String>) -> Vec<String> {
+    /// At most `ids_per_message` distinct track ids of a client's list.
+    fn bounded_ids(&mut self, ids: impl IntoIterator<Item = String>) -> Vec<TrackSid> {
         let max = self.signal.limits.ids_per_message;
         let mut seen = BTreeSet::new();
         let mut dropped = 0u64;
@@ -354,147 +503,49 @@ impl Session {
                 "track ids over the per-message limit ignored",
             );
         }
-        seen.into_iter().collect()
+        seen.into_iter().map(TrackSid::from).collect()
     }
 
-    /// Handles one client request; `false` ends the session.
-    async fn request(&mut self, req: lk::SignalRequest) -> bool {
-        let pid = self.pid;
-        match req.message {
-            Some(In::Offer(offer)) => {
-                let (reply, answer) = oneshot::channel();
-                self.signal.media.send(Command::PublisherOffer {
-                    pid,
-                    sdp: offer.sdp,
-                    reply,
-                });
-                match answer.await {
-                    Ok(Ok(sdp)) => self.out.send(Out::Answer(lk::SessionDescription {
-                        r#type: "answer".into(),
-                        sdp,
-                        id: offer.id,
-                        mid_to_track_id: HashMap::new(),
-                    })),
-                    other => tracing::info!(?other, "publisher offer failed"),
-                }
-            }
-            // An answer to an offer sent again on resume may arrive twice.
-            Some(In::Answer(answer)) if answer.id != 0 && answer.id != self.offer_id => {
-                tracing::debug!(id = answer.id, "stale subscriber answer dropped");
-            }
-            Some(In::Answer(answer)) => self.signal.media.send(Command::SubscriberAnswer {
-                pid,
-                sdp: answer.sdp,
-            }),
-            Some(In::AddTrack(add)) => return self.add_track(add).await,
-            Some(In::Mute(m)) => {
-                let _ = self.room.send(RoomMsg::Mute {
-                    pid,
-                    sid: m.sid,
-                    muted: m.muted,
-                });
-            }
-            Some(In::TrackSetting(s)) => {
-                let want = if s.disabled {
-                    Want::Paused
-                } else if s.width > 0 && s.height > 0 {
-                    Want::Size(s.width, s.height)
-                } else {
-                    Want::Quality(s.quality.clamp(0, 2) as u8)
-                };
-                for sid in self.bounded_ids(s.track_sids) {
-                    self.signal.media.send(Command::Settings { pid, sid, want });
-                }
-            }
-            Some(In::Subscription(s)) => {
-                let all = s
-                    .track_sids
-                    .into_iter()
-                    .chain(s.participant_tracks.into_iter().flat_map(|p| p.track_sids));
-                let sids = self.bounded_ids(all);
-                let _ = self.room.send(RoomMsg::Subscription {
-                    pid,
-                    sids,
-                    subscribe: s.subscribe,
-                });
-            }
-            Some(In::Ping(_)) => self.out.send(Out::Pong(unix_ms())),
-            Some(In::PingReq(ping)) => self.out.send(Out::PongResp(lk::Pong {
-                last_ping_timestamp: ping.timestamp,
-                timestamp: unix_ms(),
-            })),
-            Some(In::Leave(_)) => {
-                tracing::info!("the client left");
-                return false;
-            }
-            // Trickle: the SFU is ICE-lite and learns addresses from checks.
-            Some(In::Trickle(_)) | Some(_) | None => {}
-        }
-        true
+    fn send_offer(&mut self, sdp: String, mid_to_track_id: HashMap<String, String>) {
+        self.offer_id += 1;
+        self.outbox.send(Out::Offer(lk::SessionDescription {
+            r#type: "offer".into(),
+            sdp,
+            id: self.offer_id,
+            mid_to_track_id,
+        }));
     }
 
-    /// `AddTrackRequest`: the room decides; the client hears the track's
-    /// info or why not.
-    async fn add_track(&mut self, add: lk::AddTrackRequest) -> bool {
-        let cid = add.cid.clone();
-        let (reply, info) = oneshot::channel();
-        let _ = self.room.send(RoomMsg::AddTrack {
-            pid: self.pid,
-            req: add,
-            reply,
-        });
-        match info.await {
-            Ok(Ok(track)) => self
-                .out
-                .send(Out::TrackPublished(lk::TrackPublishedResponse {
-                    cid,
-                    track: Some(track),
-                })),
-            Ok(Err(why)) => {
-                tracing::info!(why, "publish refused");
-                self.out.send(Out::RequestResponse(lk::RequestResponse {
-                    reason: lk::request_response::Reason::NotAllowed as i32,
-                    message: why,
-                    ..Default::default()
-                }));
-            }
-            Err(_) => return false,
-        }
-        true
+    /// Hands the client a join token like its own, valid for another
+    /// token lifetime, for resuming later.
+    fn refresh_token(&mut self) {
+        let Some(key) = self.signal.keys.get(&self.claims.iss) else {
+            return;
+        };
+        let now = onair_auth::clock::unix_secs();
+        let claims = JoinClaims {
+            exp: now + self.signal.join_token_ttl.as_secs().max(1),
+            nbf: now.saturating_sub(10),
+            ..self.claims.clone()
+        };
+        self.outbox.send(Out::RefreshToken(mint(key, &claims)));
     }
 
-    /// Handles a media worker notice; `false` ends the session.
-    fn notice(&mut self, notice: Notice) -> bool {
-        match notice {
-            Notice::SubscriberOffer { sdp, mid_to_track } => self.send_offer(sdp, mid_to_track),
-            Notice::TrackLive { sid, mid, mime } => {
-                let _ = self.room.send(RoomMsg::TrackLive {
-                    pid: self.pid,
-                    sid,
-                    mid,
-                    mime,
-                });
-            }
-            Notice::TrackEnded { sid } => {
-                let _ = self.room.send(RoomMsg::TrackEnded { pid: self.pid, sid });
-            }
-            Notice::Speakers(levels) => {
-                let speakers = levels
-                    .into_iter()
-                    .map(|(sid, level, active)| lk::SpeakerInfo { sid, level, active })
-                    .collect();
-                self.out
-                    .send(Out::SpeakersChanged(lk::SpeakersChanged { speakers }));
-            }
-            Notice::Closed { reason } => {
-                tracing::info!(reason, "media closed");
-                self.out.send(leave_request(
-                    lk::DisconnectReason::StateMismatch,
-                    lk::leave_request::Action::Reconnect,
-                ));
-                return false;
-            }
+    /// Takes over a resuming client's new socket: `ReconnectResponse` first,
+    /// then what was queued meanwhile, the room state again and an ICE
+    /// restart of the subscriber connection.
+    async fn resume(&mut self, socket: WebSocket) -> SplitStream<WebSocket> {
+        let (mut tx, rx) = socket.split();
+        let reconnect = lk::ReconnectResponse {
+            server_info: Some(server_info()),
+            ..Default::default()
+        };
+        if writer::send_now(&mut tx, Out::Reconnect(reconnect)).await {
+            let _ = self.sinks.send(tx);
+            let _ = self.room.send(RoomMsg::Resync { pid: self.pid });
+            self.signal.media.send(Command::Resume { pid: self.pid });
+            tracing::info!("participant resumed");
         }
-        true
+        rx
     }
 }

@@ -24,7 +24,7 @@ impl Worker {
         };
         if !sender.can_publish_data {
             tracing::debug!(
-                pid = from,
+                pid = %from,
                 "data from a participant without canPublishData dropped"
             );
             return;
@@ -32,17 +32,17 @@ impl Worker {
         let mut packet = match livekit_protocol::DataPacket::decode(bytes) {
             Ok(p) => p,
             Err(e) => {
-                tracing::debug!(pid = from, error = %e, "malformed data packet dropped");
+                tracing::debug!(pid = %from, error = %e, "malformed data packet dropped");
                 return;
             }
         };
         packet.kind = if label == "_lossy" { 1 } else { 0 };
         packet.participant_identity = sender.identity.clone();
-        packet.participant_sid = sender.sid.clone();
+        packet.participant_sid = sender.participant_sid.to_string();
         let mut destinations = packet.destination_identities.clone();
         if let Some(livekit_protocol::data_packet::Value::User(user)) = packet.value.as_mut() {
             user.participant_identity = sender.identity.clone();
-            user.participant_sid = sender.sid.clone();
+            user.participant_sid = sender.participant_sid.to_string();
             if destinations.is_empty() {
                 destinations = user.destination_identities.clone();
             }
@@ -70,7 +70,7 @@ impl Worker {
             let _ = catch_unwind(AssertUnwindSafe(|| {
                 if let Some(mut ch) = peer.rtc.channel(channel) {
                     if !ch.write(true, &encoded).unwrap_or(false) {
-                        tracing::debug!(pid, "data channel full; packet dropped");
+                        tracing::debug!(pid = %pid, "data channel full; packet dropped");
                     }
                 }
             }));

@@ -1,38 +1,39 @@
 //! The forwarding loop: each RTP packet from a publisher goes to every
 //! subscriber of its track, rewritten by that subscriber's [`DownTrack`], with
 //! keyframe requests upstream when a subscriber needs a new layer.
+//!
+//! This is the hot path (`docs/ARCHITECTURE.md`, "A packet's path"): it
+//! takes no lock and allocates nothing per packet. The packet is read once
+//! ([`Inbound`]); each subscriber gets its own sequence numbers, timestamps
+//! and VP8 ids around the shared payload ([`Fanout::send`]).
+
+use str0m::format::PayloadParams;
+use str0m::media::Rid;
 
 use super::*;
+use crate::media::downtrack::Outgoing;
+use crate::media::{rid_of_layer, Layer};
 
-impl Worker {
-    pub(super) fn forward(&mut self, publisher: Pid, packet: RtpPacket) {
-        let Some(peer) = self.peers.get_mut(&(publisher, Role::Publisher)) else {
-            return;
-        };
-        let Some((mid, rid)) = peer
-            .rtc
-            .direct_api()
-            .stream_rx(&packet.header.ssrc)
-            .map(|s| (s.mid(), s.rid()))
-        else {
-            return;
-        };
-        let layer = layer_of_rid(rid.as_deref());
-        let Some(track) = self.tracks.get_mut(&(publisher, mid)) else {
-            return;
-        };
-        let now = Instant::now();
-        track.seen[layer as usize] = Some(now);
-        let video = track.spec.kind == Kind::Video;
-        let in_pt = packet.header.payload_type;
-        let params = self.peers.get(&(publisher, Role::Publisher)).and_then(|p| {
-            p.rtc
-                .codec_config()
-                .params()
-                .iter()
-                .find(|pp| pp.pt() == in_pt)
-                .copied()
-        });
+/// One publisher packet, read once for every subscriber of its track.
+struct Inbound<'a> {
+    packet: &'a RtpPacket,
+    incoming: Incoming,
+    /// The publisher's codec parameters for the packet's payload type.
+    params: Option<PayloadParams>,
+    /// The VP8 payload descriptor, parsed once; each subscriber patches
+    /// its own picture ids into it.
+    descriptor: Option<Vp8Descriptor>,
+    video: bool,
+}
+
+impl<'a> Inbound<'a> {
+    fn new(
+        packet: &'a RtpPacket,
+        layer: u8,
+        params: Option<PayloadParams>,
+        video: bool,
+        now: Instant,
+    ) -> Self {
         let codec = params.map(|pp| pp.spec().codec);
         let incoming = Incoming {
             layer,
@@ -51,124 +52,239 @@ impl Worker {
                 None
             },
         };
-        if !video {
-            if let Some(level) = packet.header.ext_vals.audio_level {
-                if let Some(p) = self.participants.get_mut(&publisher) {
-                    // -127..0 dBov → 0..1, smoothed.
-                    let l = ((127.0 + f32::from(level)) / 127.0).clamp(0.0, 1.0);
-                    p.level = p.level * 0.9 + l * 0.1;
-                    if level > -50 {
-                        p.heard = Some(now);
-                    }
-                }
-            }
-        }
-        let available = track
-            .seen
-            .map(|s| s.is_some_and(|t| now.duration_since(t) < LAYER_STALE));
-        let mut need_pli = [false; 3];
-        let mut failed: Vec<(Pid, String)> = Vec::new(); // allocates only when a peer fails
-                                                         // Parsed once; each subscriber patches its own picture ids into it.
         let descriptor = incoming
             .vp8
             .and_then(|_| Vp8Descriptor::parse(&packet.payload).ok());
+        Inbound {
+            packet,
+            incoming,
+            params,
+            descriptor,
+            video,
+        }
+    }
+
+    /// The packet as one subscriber receives it: its payload type,
+    /// sequence number, timestamp and VP8 ids around the shared payload.
+    fn rewrite(&self, out_pt: Pt, out: &Outgoing) -> RtpWrite {
+        let packet = self.packet;
+        let ext = ExtensionValues {
+            audio_level: packet.header.ext_vals.audio_level,
+            voice_activity: packet.header.ext_vals.voice_activity,
+            video_orientation: packet.header.ext_vals.video_orientation,
+            ..Default::default()
+        };
+        let write = RtpWrite::new(
+            out_pt,
+            out.seq.into(),
+            out.ts,
+            packet.timestamp,
+            packet.payload.clone(),
+        )
+        .marker(packet.header.marker)
+        .nackable(self.video)
+        .ext_vals(ext);
+        let patch = out.vp8.and_then(|ids| {
+            self.descriptor.as_ref().and_then(|d| {
+                let mut b = d.patch().picture_id(ids.picture_id);
+                if let Some(t) = ids.tl0 {
+                    b = b.tl0_pic_idx(t);
+                }
+                b.build().ok()
+            })
+        });
+        match patch {
+            Some(patch) => write.vp8_patch(patch),
+            None => write,
+        }
+    }
+}
+
+/// What sending to subscribers needs of the worker, borrowed apart from
+/// the track being forwarded.
+struct Fanout<'w> {
+    peers: &'w mut HashMap<PeerId, Peer>,
+    participants: &'w HashMap<Pid, Participant>,
+    socket: &'w UdpSocket,
+    events: &'w mut Vec<(PeerId, Event)>,
+    forwarded: &'w mut u64,
+    delay_us: &'w mut hdrhistogram::Histogram<u64>,
+    /// Subscribers whose peer failed; allocates only when one does.
+    failed: Vec<(Pid, PeerFailure)>,
+}
+
+impl Fanout<'_> {
+    /// Sends `inbound` toward one subscriber. Returns the layer to ask
+    /// the publisher a keyframe of, when the subscriber waits for one.
+    fn send(
+        &mut self,
+        down: &mut Down,
+        inbound: &Inbound,
+        layers: &[Layer],
+        available: [bool; 3],
+    ) -> Option<u8> {
+        let out_mid = down.mid?;
+        let budget = self.participants.get(&down.sub).and_then(|p| p.estimate);
+        let target = if inbound.video {
+            choose_layer(down.want, layers, available, budget)
+        } else {
+            Some(0)
+        };
+        if down.track.target() != target {
+            down.track.set_target(target);
+        }
+        let Some(out) = down.track.forward(&inbound.incoming) else {
+            return down.track.target().filter(|_| down.track.wants_keyframe());
+        };
+        let sub_id = (down.sub, Role::Subscriber);
+        let sub = self.peers.get_mut(&sub_id)?;
+        let out_pt = subscriber_pt(down, inbound, sub)?;
+        let write = inbound.rewrite(out_pt, &out);
+        let Ok(written) = write_rtp(sub, out_mid, write) else {
+            tracing::warn!(sub = %down.sub, "subscriber panicked on write");
+            return None;
+        };
+        // Drain right away: str0m wants each write followed by polling.
+        if let Err(e) = poll_peer(sub_id, sub, self.socket, self.events) {
+            self.failed.push((down.sub, e));
+        }
+        if written {
+            *self.forwarded += 1;
+            let _ = self
+                .delay_us
+                .record(inbound.packet.timestamp.elapsed().as_micros() as u64);
+        }
+        None
+    }
+}
+
+/// The subscriber's payload type for the packet's, resolved on first use
+/// and remembered by the down track.
+fn subscriber_pt(down: &mut Down, inbound: &Inbound, sub: &Peer) -> Option<Pt> {
+    let in_pt = inbound.packet.header.payload_type;
+    if let Some((_, o)) = down.pts.iter().find(|(i, _)| *i == in_pt) {
+        return Some(*o);
+    }
+    let Some(o) = inbound
+        .params
+        .and_then(|pp| sub.rtc.codec_config().match_params(pp).map(|m| m.pt()))
+    else {
+        tracing::debug!(sub = %down.sub, pt = %in_pt, "no matching payload type at the subscriber");
+        return None;
+    };
+    tracing::debug!(sub = %down.sub, from = %in_pt, to = %o, "forwarding starts");
+    down.pts.push((in_pt, o));
+    Some(o)
+}
+
+/// Hands one rewritten packet to the subscriber's send stream on `mid`:
+/// `Ok(false)` when that stream is not there yet, `Err` if str0m panicked.
+fn write_rtp(sub: &mut Peer, mid: Mid, write: RtpWrite) -> Result<bool, ()> {
+    catch_unwind(AssertUnwindSafe(|| {
+        match sub.rtc.direct_api().stream_tx_by_mid(mid, None) {
+            Some(tx) => {
+                // The publisher already paced this media; holding it
+                // back again only adds delay and wake-ups.
+                tx.set_unpaced(true);
+                tx.write_rtp(write);
+                true
+            }
+            None => {
+                tracing::trace!(%mid, "no send stream yet");
+                false
+            }
+        }
+    }))
+    .map_err(|_| ())
+}
+
+/// Notes a publisher's audio level (`-127..0` dBov → `0..1`, smoothed) for
+/// the speaker list.
+fn hear_audio_level(
+    participants: &mut HashMap<Pid, Participant>,
+    publisher: Pid,
+    packet: &RtpPacket,
+    now: Instant,
+) {
+    let Some(level) = packet.header.ext_vals.audio_level else {
+        return;
+    };
+    if let Some(p) = participants.get_mut(&publisher) {
+        let l = ((127.0 + f32::from(level)) / 127.0).clamp(0.0, 1.0);
+        p.level = p.level * 0.9 + l * 0.1;
+        if level > -50 {
+            p.heard = Some(now);
+        }
+    }
+}
+
+impl Worker {
+    /// Forwards one packet of `publisher` to every subscriber of its track.
+    pub(super) fn forward(&mut self, publisher: Pid, packet: RtpPacket) {
+        let Some((mid, layer, params)) = self.source(publisher, &packet) else {
+            return;
+        };
+        let Some(track) = self.tracks.get_mut(&(publisher, mid)) else {
+            return;
+        };
+        let now = Instant::now();
+        track.seen[layer as usize] = Some(now);
+        let video = track.spec.kind == Kind::Video;
+        if !video {
+            hear_audio_level(&mut self.participants, publisher, &packet, now);
+        }
+        let inbound = Inbound::new(&packet, layer, params, video, now);
+        let available = track
+            .seen
+            .map(|s| s.is_some_and(|t| now.duration_since(t) < LAYER_STALE));
+        let mut fanout = Fanout {
+            peers: &mut self.peers,
+            participants: &self.participants,
+            socket: &self.socket,
+            events: &mut self.events,
+            forwarded: &mut self.forwarded,
+            delay_us: &mut self.delay_us,
+            failed: Vec::new(),
+        };
+        let mut need_pli = [false; 3];
         for down in track.downs.iter_mut() {
-            let Some(out_mid) = down.mid else { continue };
-            let budget = self.participants.get(&down.sub).and_then(|p| p.estimate);
-            let target = if video {
-                choose_layer(down.want, &track.spec.layers, available, budget)
-            } else {
-                Some(0)
-            };
-            if down.track.target() != target {
-                down.track.set_target(target);
-            }
-            let Some(out) = down.track.forward(&incoming) else {
-                if let Some(t) = down.track.target().filter(|_| down.track.wants_keyframe()) {
-                    need_pli[t as usize] = true;
-                }
-                continue;
-            };
-            let Some(sub) = self.peers.get_mut(&(down.sub, Role::Subscriber)) else {
-                continue;
-            };
-            let out_pt = match down.pts.iter().find(|(i, _)| *i == in_pt) {
-                Some((_, o)) => *o,
-                None => {
-                    let Some(o) = params
-                        .and_then(|pp| sub.rtc.codec_config().match_params(pp).map(|m| m.pt()))
-                    else {
-                        tracing::debug!(sub = down.sub, pt = %in_pt, "no matching payload type at the subscriber");
-                        continue;
-                    };
-                    tracing::debug!(sub = down.sub, from = %in_pt, to = %o, "forwarding starts");
-                    down.pts.push((in_pt, o));
-                    o
-                }
-            };
-            let ext = ExtensionValues {
-                audio_level: packet.header.ext_vals.audio_level,
-                voice_activity: packet.header.ext_vals.voice_activity,
-                video_orientation: packet.header.ext_vals.video_orientation,
-                ..Default::default()
-            };
-            let mut write = RtpWrite::new(
-                out_pt,
-                out.seq.into(),
-                out.ts,
-                packet.timestamp,
-                packet.payload.clone(),
-            )
-            .marker(packet.header.marker)
-            .nackable(video)
-            .ext_vals(ext);
-            if let Some(ids) = out.vp8 {
-                if let Some(patch) = descriptor.as_ref().and_then(|d| {
-                    let mut b = d.patch().picture_id(ids.picture_id);
-                    if let Some(t) = ids.tl0 {
-                        b = b.tl0_pic_idx(t);
-                    }
-                    b.build().ok()
-                }) {
-                    write = write.vp8_patch(patch);
-                }
-            }
-            let sent = catch_unwind(AssertUnwindSafe(|| {
-                match sub.rtc.direct_api().stream_tx_by_mid(out_mid, None) {
-                    Some(tx) => {
-                        // The publisher already paced this media; holding it
-                        // back again only adds delay and wake-ups.
-                        tx.set_unpaced(true);
-                        tx.write_rtp(write);
-                        true
-                    }
-                    None => {
-                        tracing::trace!(%out_mid, "no send stream yet");
-                        false
-                    }
-                }
-            }));
-            let Ok(written) = sent else {
-                tracing::warn!(sub = down.sub, "subscriber panicked on write");
-                continue;
-            };
-            // Drain right away: str0m wants each write followed by polling.
-            let sub_id = (down.sub, Role::Subscriber);
-            if let Some(peer) = self.peers.get_mut(&sub_id) {
-                if let Err(e) = poll_peer(sub_id, peer, &self.socket, &mut self.events) {
-                    failed.push((down.sub, e));
-                }
-            }
-            if written {
-                self.forwarded += 1;
-                let _ = self
-                    .delay_us
-                    .record(packet.timestamp.elapsed().as_micros() as u64);
+            if let Some(layer) = fanout.send(down, &inbound, &track.spec.layers, available) {
+                need_pli[layer as usize] = true;
             }
         }
-        for (pid, why) in failed {
-            self.fail(pid, &why);
+        for (pid, why) in fanout.failed {
+            self.fail(pid, why);
         }
+        self.request_plis(publisher, mid, need_pli, now);
+    }
+
+    /// The m-line and simulcast layer a publisher's packet arrived on, and
+    /// the codec parameters of its payload type.
+    fn source(
+        &mut self,
+        publisher: Pid,
+        packet: &RtpPacket,
+    ) -> Option<(Mid, u8, Option<PayloadParams>)> {
+        let peer = self.peers.get_mut(&(publisher, Role::Publisher))?;
+        let (mid, rid) = peer
+            .rtc
+            .direct_api()
+            .stream_rx(&packet.header.ssrc)
+            .map(|s| (s.mid(), s.rid()))?;
+        let in_pt = packet.header.payload_type;
+        let params = peer
+            .rtc
+            .codec_config()
+            .params()
+            .iter()
+            .find(|pp| pp.pt() == in_pt)
+            .copied();
+        Some((mid, layer_of_rid(rid.as_deref()), params))
+    }
+
+    /// Asks the publisher for a keyframe of each layer a subscriber waits
+    /// on, at most once per [`PLI_INTERVAL`] and layer.
+    fn request_plis(&mut self, publisher: Pid, mid: Mid, mut need_pli: [bool; 3], now: Instant) {
         let Some(track) = self.tracks.get_mut(&(publisher, mid)) else {
             return;
         };
@@ -181,51 +297,38 @@ impl Worker {
             }
         }
         for (layer, needed) in need_pli.iter().enumerate() {
-            if !needed {
-                continue;
+            if *needed {
+                self.request_keyframe(publisher, mid, rid_of_layer(layer, simulcast));
             }
-            let rid = if simulcast {
-                Some(["q", "h", "f"][layer].into())
-            } else {
-                None
-            };
-            if let Some(peer) = self.peers.get_mut(&(publisher, Role::Publisher)) {
-                let _ = catch_unwind(AssertUnwindSafe(|| {
-                    if let Some(rx) = peer.rtc.direct_api().stream_rx_by_mid(mid, rid) {
-                        rx.request_keyframe(KeyframeRequestKind::Pli);
-                    }
-                }));
-            }
-            self.drain((publisher, Role::Publisher));
         }
+    }
+
+    /// Sends a PLI to `publisher` for the layer `rid` of its m-line `mid`.
+    fn request_keyframe(&mut self, publisher: Pid, mid: Mid, rid: Option<Rid>) {
+        if let Some(peer) = self.peers.get_mut(&(publisher, Role::Publisher)) {
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                if let Some(rx) = peer.rtc.direct_api().stream_rx_by_mid(mid, rid) {
+                    rx.request_keyframe(KeyframeRequestKind::Pli);
+                }
+            }));
+        }
+        self.drain((publisher, Role::Publisher));
     }
 
     /// A subscriber lost a picture: ask the publisher of that m-line for a keyframe.
     pub(super) fn keyframe_for(&mut self, sub: Pid, mid: Mid) {
-        for track in self.tracks.values_mut() {
-            if let Some(d) = track
+        let wanted = self.tracks.values_mut().find_map(|track| {
+            let d = track
                 .downs
                 .iter()
-                .find(|d| d.sub == sub && d.mid == Some(mid))
-            {
-                let layer = d.track.current().unwrap_or(0) as usize;
-                track.last_pli[layer] = None;
-                let rid = if track.spec.layers.len() > 1 {
-                    Some(["q", "h", "f"][layer].into())
-                } else {
-                    None
-                };
-                let (publisher, pub_mid) = (track.publisher, track.mid);
-                if let Some(peer) = self.peers.get_mut(&(publisher, Role::Publisher)) {
-                    let _ = catch_unwind(AssertUnwindSafe(|| {
-                        if let Some(rx) = peer.rtc.direct_api().stream_rx_by_mid(pub_mid, rid) {
-                            rx.request_keyframe(KeyframeRequestKind::Pli);
-                        }
-                    }));
-                }
-                self.drain((publisher, Role::Publisher));
-                return;
-            }
+                .find(|d| d.sub == sub && d.mid == Some(mid))?;
+            let layer = d.track.current().unwrap_or(0) as usize;
+            track.last_pli[layer] = None;
+            let rid = rid_of_layer(layer, track.spec.layers.len() > 1);
+            Some((track.publisher, track.mid, rid))
+        });
+        if let Some((publisher, pub_mid, rid)) = wanted {
+            self.request_keyframe(publisher, pub_mid, rid);
         }
     }
 }

@@ -19,22 +19,53 @@ use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::{ChannelConfig, ChannelId, Reliability};
 use str0m::format::{detect_h264_keyframe, detect_vp8_keyframe, Codec};
-use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt};
+use str0m::media::{Direction, KeyframeRequestKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
 use tokio::sync::mpsc;
 
-use super::dispatch::{Inbox, Routes};
+use super::dispatch::{Datagram, Inbox, Routes};
 use super::downtrack::{DownTrack, Incoming, Vp8Ids};
 use super::{
-    choose_layer, layer_of_rid, Command, ForwardStats, Kind, Notice, Pid, TrackSpec, Want,
+    choose_layer, layer_of_rid, Command, ForwardStats, Kind, Notice, ParticipantSid, Pid, TrackSid,
+    TrackSpec, Want,
 };
 use crate::sdp_scan::{ice_ufrag, msid_tracks};
 
 mod data;
 mod forward;
 mod negotiation;
+mod tracks;
+
+pub use negotiation::NegotiationError;
+
+/// Why a participant's media was dropped (its session hears it in
+/// [`Notice::Closed`]).
+#[derive(Debug, thiserror::Error)]
+pub enum PeerFailure {
+    /// str0m panicked on a datagram.
+    #[error("peer panicked on input")]
+    PanickedOnInput,
+    /// str0m panicked on a timer.
+    #[error("peer panicked on timeout")]
+    PanickedOnTimeout,
+    /// str0m panicked while polled.
+    #[error("peer panicked")]
+    Panicked,
+    /// str0m gave up on the connection.
+    #[error("peer error: {0}")]
+    Rtc(#[source] str0m::RtcError),
+    /// The connection was negotiated but never came up in time.
+    #[error("peer connection never came up")]
+    NeverConnected,
+    /// str0m panicked on the client's subscriber answer.
+    #[error("answer handling panicked")]
+    AnswerPanicked,
+    /// str0m panicked on a subscriber renegotiation.
+    #[error("renegotiation panicked")]
+    RenegotiationPanicked,
+}
 
 /// How often speaker levels are recomputed.
 const SPEAKER_INTERVAL: Duration = Duration::from_millis(400);
@@ -96,7 +127,7 @@ struct Down {
 /// A change to a subscriber's peer connection, waiting for the next offer.
 enum SubChange {
     Add {
-        sid: String,
+        track_sid: TrackSid,
         stream: String,
         kind: Kind,
     },
@@ -108,11 +139,11 @@ enum SubChange {
 struct Participant {
     room: String,
     identity: String,
-    sid: String,
+    participant_sid: ParticipantSid,
     notices: mpsc::UnboundedSender<Notice>,
     expected: Vec<TrackSpec>,
     /// Publisher m-line → our track sid.
-    published: HashMap<Mid, String>,
+    published: HashMap<Mid, TrackSid>,
     pending_offer: Option<SdpPendingOffer>,
     /// The last subscriber offer, to send again if a resumed client lost it.
     last_offer: Option<(String, HashMap<String, String>)>,
@@ -120,7 +151,7 @@ struct Participant {
     restart_ice: bool,
     changes: Vec<SubChange>,
     /// Subscriber m-line → track sid, for the client's track mapping.
-    sub_mids: HashMap<Mid, String>,
+    sub_mids: HashMap<Mid, TrackSid>,
     /// Smoothed audio level (0..1) and when it was last heard.
     level: f32,
     heard: Option<Instant>,
@@ -137,24 +168,25 @@ struct Ufrags {
     /// This worker's number (what [`Routes`] know it by).
     worker: usize,
     routes: Arc<Routes>,
-    peers: HashMap<String, PeerId>,
+    /// By the ufrag's bytes, as STUN carries it.
+    peers: HashMap<Vec<u8>, PeerId>,
 }
 
 impl Ufrags {
     /// STUN for `ufrag` reaches peer `id`.
     fn add(&mut self, id: PeerId, ufrag: &str) {
-        self.peers.insert(ufrag.to_owned(), id);
+        self.peers.insert(ufrag.as_bytes().to_vec(), id);
         self.routes.add(ufrag, self.worker);
     }
 
     /// `ufrag` is gone.
     fn remove(&mut self, ufrag: &str) {
-        self.peers.remove(ufrag);
+        self.peers.remove(ufrag.as_bytes());
         self.routes.remove(ufrag);
     }
 
     /// The peer `ufrag` names.
-    fn get(&self, ufrag: &str) -> Option<PeerId> {
+    fn get(&self, ufrag: &[u8]) -> Option<PeerId> {
         self.peers.get(ufrag).copied()
     }
 }
@@ -236,29 +268,31 @@ impl Worker {
             tokio::select! {
                 _ = inbox.wake.notified() => {
                     while let Some(datagram) = inbox.queue.pop() {
-                        self.receive(datagram.at, datagram.source, &datagram.buf[..datagram.len]);
+                        self.handle_datagram(&datagram);
                         inbox.recycle(datagram.buf);
                     }
                 },
                 cmd = commands.recv() => match cmd {
-                    Some(cmd) => self.command(cmd),
+                    Some(cmd) => self.handle_command(cmd),
                     None => return,
                 },
                 _ = tokio::time::sleep_until(next.into()) => {}
             }
-            self.timeouts();
+            self.handle_timeouts();
             self.housekeeping();
         }
     }
 
     // ---------------------------------------------------------------- packets
 
-    fn receive(&mut self, at: Instant, source: SocketAddr, packet: &[u8]) {
+    /// Hands a datagram to its peer: the one its address is known for,
+    /// else the one its STUN ufrag (read by the receive thread) names.
+    fn handle_datagram(&mut self, datagram: &Datagram) {
+        let (at, source, packet) = (datagram.at, datagram.source, datagram.bytes());
         let id = match self.by_addr.get(&source) {
             Some(id) => *id,
             None => {
-                let Some(id) = crate::stun::local_ufrag(packet).and_then(|u| self.ufrags.get(u))
-                else {
+                let Some(id) = datagram.ufrag().and_then(|u| self.ufrags.get(u)) else {
                     tracing::trace!(%source, "packet from unknown peer dropped");
                     return;
                 };
@@ -285,8 +319,8 @@ impl Worker {
         };
         match ok {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::debug!(pid = id.0, error = %e, "peer input error"),
-            Err(_) => return self.fail(id.0, "peer panicked on input"),
+            Ok(Err(e)) => tracing::debug!(pid = %id.0, error = %e, "peer input error"),
+            Err(_) => return self.fail(id.0, PeerFailure::PanickedOnInput),
         }
         self.drain(id);
         self.process_events();
@@ -298,11 +332,12 @@ impl Worker {
             return;
         };
         if let Err(e) = poll_peer(id, peer, &self.socket, &mut self.events) {
-            self.fail(id.0, &e);
+            self.fail(id.0, e);
         }
     }
 
-    fn timeouts(&mut self) {
+    /// Feeds due timers to their peers.
+    fn handle_timeouts(&mut self) {
         let now = Instant::now();
         let mut due = std::mem::take(&mut self.due);
         due.extend(
@@ -319,7 +354,7 @@ impl Worker {
                 peer.rtc.handle_input(Input::Timeout(now))
             }));
             if result.is_err() {
-                self.fail(id.0, "peer panicked on timeout");
+                self.fail(id.0, PeerFailure::PanickedOnTimeout);
                 continue;
             }
             self.drain(id);
@@ -328,11 +363,12 @@ impl Worker {
         self.process_events();
     }
 
+    /// Handles the queued peer events, and those they cause.
     fn process_events(&mut self) {
         while !self.events.is_empty() {
             let mut events = std::mem::take(&mut self.events);
             for (id, event) in events.drain(..) {
-                self.event(id, event);
+                self.handle_event(id, event);
             }
             // Keep the allocation for next time.
             if self.events.is_empty() {
@@ -341,16 +377,17 @@ impl Worker {
         }
     }
 
-    fn event(&mut self, id: PeerId, event: Event) {
+    /// Acts on one event of peer `id`.
+    fn handle_event(&mut self, id: PeerId, event: Event) {
         match event {
             Event::Connected => {
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.connected = true;
                 }
-                tracing::debug!(pid = id.0, role = ?id.1, "peer connected");
+                tracing::debug!(pid = %id.0, role = ?id.1, "peer connected");
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                tracing::debug!(pid = id.0, role = ?id.1, "ice disconnected");
+                tracing::debug!(pid = %id.0, role = ?id.1, "ice disconnected");
             }
             Event::RtpPacket(packet) if id.1 == Role::Publisher => self.forward(id.0, packet),
             Event::KeyframeRequest(req) if id.1 == Role::Subscriber => {
@@ -379,7 +416,7 @@ impl Worker {
                 }
             }
             Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
-                tracing::trace!(pid = id.0, bps = estimate.as_u64(), "bandwidth estimate");
+                tracing::trace!(pid = %id.0, bps = estimate.as_u64(), "bandwidth estimate");
                 if let Some(p) = self.participants.get_mut(&id.0) {
                     p.estimate = Some(estimate.as_u64());
                 }
@@ -408,7 +445,7 @@ impl Worker {
             .map(|((pid, _), _)| *pid)
             .collect();
         for pid in stale {
-            self.fail(pid, "peer connection never came up");
+            self.fail(pid, PeerFailure::NeverConnected);
         }
         if now.duration_since(self.last_speakers) >= SPEAKER_INTERVAL {
             self.last_speakers = now;
@@ -431,13 +468,13 @@ impl Worker {
             }
         }
         for room in changed_rooms {
-            let mut speakers: Vec<(String, f32, bool)> = self
+            let mut speakers: Vec<(ParticipantSid, f32, bool)> = self
                 .participants
                 .values()
                 .filter(|p| p.room == room)
                 .map(|p| {
                     (
-                        p.sid.clone(),
+                        p.participant_sid.clone(),
                         if p.speaking { p.level } else { 0.0 },
                         p.speaking,
                     )
@@ -458,7 +495,7 @@ fn poll_peer(
     peer: &mut Peer,
     socket: &UdpSocket,
     events: &mut Vec<(PeerId, Event)>,
-) -> Result<(), String> {
+) -> Result<(), PeerFailure> {
     catch_unwind(AssertUnwindSafe(|| loop {
         match peer.rtc.poll_output() {
             Ok(Output::Timeout(t)) => {
@@ -471,10 +508,10 @@ fn poll_peer(
                 }
             }
             Ok(Output::Event(e)) => events.push((id, e)),
-            Err(e) => return Err(format!("peer error: {e}")),
+            Err(e) => return Err(PeerFailure::Rtc(e)),
         }
     }))
-    .unwrap_or_else(|_| Err("peer panicked".into()))
+    .unwrap_or(Err(PeerFailure::Panicked))
 }
 
 /// Forwarding delays from 1 µs to 10 s, 2 significant digits (allocated once).

@@ -1,21 +1,59 @@
-//! Setting peers up and changing them: joins, offers and answers, (un)subscribing,
-//! leaving. Every change to a subscriber waits for its previous offer to be answered.
+//! Setting peers up and changing them: joins, offers and answers,
+//! renegotiation, leaving. Every change to a subscriber waits for its
+//! previous offer to be answered. What the changes are (tracks appearing,
+//! subscriptions) is decided in `tracks.rs`.
+
+use str0m::error::{IceError, RtcError, SdpError};
 
 use super::*;
 
+/// Why a participant's peer connections could not be set up, or could not
+/// take the client's offer.
+#[derive(Debug, thiserror::Error)]
+pub enum NegotiationError {
+    /// str0m panicked building a peer connection.
+    #[error("cannot create peer connection")]
+    CreatePanicked,
+    /// A configured ICE candidate address is not usable.
+    #[error("{0}")]
+    Candidate(#[from] IceError),
+    /// The participant's subscriber connection is gone.
+    #[error("no subscriber")]
+    NoSubscriber,
+    /// str0m panicked making the first subscriber offer.
+    #[error("subscriber offer panicked")]
+    SubscriberOfferPanicked,
+    /// str0m had nothing to offer on the subscriber connection.
+    #[error("no subscriber offer")]
+    NoSubscriberOffer,
+    /// The client's offer is not SDP str0m reads.
+    #[error("bad offer: {0}")]
+    BadOffer(#[source] SdpError),
+    /// The offer names a participant this worker does not have.
+    #[error("unknown participant")]
+    UnknownParticipant,
+    /// str0m panicked on the client's offer.
+    #[error("offer handling panicked")]
+    OfferPanicked,
+    /// str0m refused the client's offer.
+    #[error("offer refused: {0}")]
+    OfferRefused(#[source] RtcError),
+}
+
 impl Worker {
-    pub(super) fn command(&mut self, cmd: Command) {
+    /// Carries out one command from a room or a session.
+    pub(super) fn handle_command(&mut self, cmd: Command) {
         match cmd {
             Command::Join {
                 pid,
                 room,
                 identity,
-                sid,
+                participant_sid,
                 can_publish_data,
                 notices,
                 reply,
             } => {
-                let result = self.join(pid, room, identity, sid, notices);
+                let result = self.join(pid, room, identity, participant_sid, notices);
                 if let Some(p) = self.participants.get_mut(&pid) {
                     p.can_publish_data = can_publish_data;
                 }
@@ -35,11 +73,15 @@ impl Worker {
             Command::Subscribe {
                 pid,
                 publisher,
-                sid,
+                track_sid,
                 stream,
-            } => self.subscribe(pid, publisher, sid, stream),
-            Command::Unsubscribe { pid, sid } => self.unsubscribe(pid, &sid),
-            Command::Settings { pid, sid, want } => self.settings(pid, &sid, want),
+            } => self.subscribe(pid, publisher, track_sid, stream),
+            Command::Unsubscribe { pid, track_sid } => self.unsubscribe(pid, &track_sid),
+            Command::Settings {
+                pid,
+                track_sid,
+                want,
+            } => self.settings(pid, &track_sid, want),
             Command::Resume { pid } => self.resume(pid),
             Command::Leave { pid } => self.leave(pid),
             Command::Stats { reply } => {
@@ -54,7 +96,9 @@ impl Worker {
         }
     }
 
-    pub(super) fn new_rtc(&mut self, pid: Pid, role: Role) -> Result<(), String> {
+    /// Creates one of a participant's peer connections (ICE-lite, our
+    /// candidates, a ufrag routed to this worker).
+    pub(super) fn new_rtc(&mut self, pid: Pid, role: Role) -> Result<(), NegotiationError> {
         let ufrag = crate::ids::random(16);
         let creds = IceCreds {
             ufrag: ufrag.clone(),
@@ -73,9 +117,9 @@ impl Worker {
                 .enable_bwe((role == Role::Subscriber).then(|| Bitrate::kbps(1500)))
                 .build(now)
         })
-        .map_err(|_| "cannot create peer connection".to_owned())?;
+        .map_err(|_| NegotiationError::CreatePanicked)?;
         for c in &self.candidates {
-            let candidate = Candidate::host(*c, "udp").map_err(|e| e.to_string())?;
+            let candidate = Candidate::host(*c, "udp")?;
             rtc.add_local_candidate(candidate);
         }
         self.ufrags.add((pid, role), &ufrag);
@@ -94,14 +138,16 @@ impl Worker {
         Ok(())
     }
 
+    /// Creates a participant's two peer connections; returns the first
+    /// subscriber offer.
     pub(super) fn join(
         &mut self,
         pid: Pid,
         room: String,
         identity: String,
-        sid: String,
+        participant_sid: ParticipantSid,
         notices: mpsc::UnboundedSender<Notice>,
-    ) -> Result<String, String> {
+    ) -> Result<String, NegotiationError> {
         self.new_rtc(pid, Role::Publisher)?;
         self.new_rtc(pid, Role::Subscriber)?;
         self.participants.insert(
@@ -109,7 +155,7 @@ impl Worker {
             Participant {
                 room,
                 identity,
-                sid,
+                participant_sid,
                 notices,
                 expected: Vec::new(),
                 published: HashMap::new(),
@@ -130,7 +176,7 @@ impl Worker {
         let peer = self
             .peers
             .get_mut(&(pid, Role::Subscriber))
-            .ok_or("no subscriber")?;
+            .ok_or(NegotiationError::NoSubscriber)?;
         let offer = catch_unwind(AssertUnwindSafe(|| {
             let mut api = peer.rtc.sdp_api();
             api.add_channel("_reliable".into());
@@ -142,8 +188,8 @@ impl Worker {
             });
             api.apply()
         }))
-        .map_err(|_| "subscriber offer panicked".to_owned())?;
-        let (offer, pending) = offer.ok_or("no subscriber offer")?;
+        .map_err(|_| NegotiationError::SubscriberOfferPanicked)?;
+        let (offer, pending) = offer.ok_or(NegotiationError::NoSubscriberOffer)?;
         let sdp = offer.to_sdp_string();
         if let Some(p) = self.participants.get_mut(&pid) {
             p.pending_offer = Some(pending);
@@ -172,24 +218,34 @@ impl Worker {
         self.renegotiate(pid);
     }
 
-    pub(super) fn publisher_offer(&mut self, pid: Pid, sdp: &str) -> Result<String, String> {
-        let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| format!("bad offer: {e}"))?;
+    /// Answers the client's publisher offer, matching each m-line to the
+    /// track announced for it.
+    pub(super) fn publisher_offer(
+        &mut self,
+        pid: Pid,
+        sdp: &str,
+    ) -> Result<String, NegotiationError> {
+        let offer = SdpOffer::from_sdp_string(sdp).map_err(NegotiationError::BadOffer)?;
         let tracks = msid_tracks(sdp);
         let peer = self
             .peers
             .get_mut(&(pid, Role::Publisher))
-            .ok_or("unknown participant")?;
+            .ok_or(NegotiationError::UnknownParticipant)?;
         let answer = catch_unwind(AssertUnwindSafe(|| peer.rtc.sdp_api().accept_offer(offer)))
-            .map_err(|_| "offer handling panicked".to_owned())?
-            .map_err(|e| format!("offer refused: {e}"))?;
+            .map_err(|_| NegotiationError::OfferPanicked)?
+            .map_err(NegotiationError::OfferRefused)?;
         peer.negotiated.get_or_insert_with(Instant::now);
         // Remember which client track each m-line carries before MediaAdded fires.
         if let Some(p) = self.participants.get_mut(&pid) {
-            for (mid, cid) in tracks {
-                if let Some(pos) = p.expected.iter().position(|s| s.cid == cid) {
+            for (mid, client_track_id) in tracks {
+                if let Some(pos) = p
+                    .expected
+                    .iter()
+                    .position(|s| s.client_track_id == client_track_id)
+                {
                     let spec = p.expected.remove(pos);
                     let mid = Mid::from(mid.as_str());
-                    p.published.insert(mid, spec.sid.clone());
+                    p.published.insert(mid, spec.track_sid.clone());
                     p.expected.push(spec); // kept until the track is created in media_added
                 }
             }
@@ -198,8 +254,8 @@ impl Worker {
         let sdp = answer.to_sdp_string();
         let id = (pid, Role::Publisher);
         if let Some(ufrag) = ice_ufrag(&sdp) {
-            if self.ufrags.get(ufrag).is_none() {
-                tracing::debug!(pid, "publisher ICE restart");
+            if self.ufrags.get(ufrag.as_bytes()).is_none() {
+                tracing::debug!(pid = %pid, "publisher ICE restart");
                 self.ufrags.add(id, ufrag);
                 if let Some(peer) = self.peers.get_mut(&id) {
                     peer.ufrags.push(ufrag.to_owned());
@@ -210,94 +266,21 @@ impl Worker {
         Ok(sdp)
     }
 
-    /// The publisher stopped sending on `mid`: the track leaves every subscriber.
-    pub(super) fn unpublish(&mut self, pid: Pid, mid: Mid) {
-        let Some(track) = self.tracks.remove(&(pid, mid)) else {
-            return;
-        };
-        tracing::debug!(pid, sid = %track.spec.sid, "track unpublished");
-        if let Some(p) = self.participants.get_mut(&pid) {
-            p.published.remove(&mid);
-            let _ = p.notices.send(Notice::TrackEnded {
-                sid: track.spec.sid.clone(),
-            });
-        }
-        for d in track.downs {
-            if let (Some(out), Some(sub)) = (d.mid, self.participants.get_mut(&d.sub)) {
-                sub.sub_mids.remove(&out);
-                sub.changes.push(SubChange::Remove { mid: out });
-            }
-            self.update_desired(d.sub);
-            self.renegotiate(d.sub);
-        }
-    }
-
-    pub(super) fn media_added(&mut self, pid: Pid, mid: Mid) {
-        if self.tracks.contains_key(&(pid, mid)) {
-            return;
-        }
-        let Some(p) = self.participants.get_mut(&pid) else {
-            return;
-        };
-        let Some(sid) = p.published.get(&mid).cloned() else {
-            tracing::debug!(pid, %mid, "m-line without an announced track");
-            return;
-        };
-        let Some(pos) = p.expected.iter().position(|s| s.sid == sid) else {
-            return;
-        };
-        let spec = p.expected.remove(pos);
-        let peer = self.peers.get(&(pid, Role::Publisher));
-        let (clock_rate, mime) = peer
-            .and_then(|peer| {
-                peer.rtc
-                    .codec_config()
-                    .params()
-                    .iter()
-                    .find(|pp| {
-                        let k = if spec.kind == Kind::Audio {
-                            MediaKind::Audio
-                        } else {
-                            MediaKind::Video
-                        };
-                        pp.spec().codec.kind() == k
-                    })
-                    .map(|pp| (pp.spec().clock_rate.get(), pp.spec().codec.to_string()))
-            })
-            .unwrap_or((90_000, String::new()));
-        tracing::info!(pid, sid = %sid, %mid, "track published");
-        let _ = p.notices.send(Notice::TrackLive {
-            sid: sid.clone(),
-            mid: mid.to_string(),
-            mime: mime.to_lowercase(),
-        });
-        self.tracks.insert(
-            (pid, mid),
-            PubTrack {
-                publisher: pid,
-                spec,
-                mid,
-                clock_rate,
-                seen: [None; 3],
-                last_pli: [None; 3],
-                downs: Vec::new(),
-            },
-        );
-    }
-
+    /// Takes the client's answer to our subscriber offer, then sends the
+    /// changes queued meanwhile.
     pub(super) fn subscriber_answer(&mut self, pid: Pid, sdp: &str) {
         let Some(pending) = self
             .participants
             .get_mut(&pid)
             .and_then(|p| p.pending_offer.take())
         else {
-            tracing::debug!(pid, "answer without a pending offer");
+            tracing::debug!(pid = %pid, "answer without a pending offer");
             return;
         };
         let answer = match SdpAnswer::from_sdp_string(sdp) {
             Ok(a) => a,
             Err(e) => {
-                tracing::info!(pid, error = %e, "bad subscriber answer");
+                tracing::info!(pid = %pid, error = %e, "bad subscriber answer");
                 return;
             }
         };
@@ -308,70 +291,13 @@ impl Worker {
             peer.rtc.sdp_api().accept_answer(pending, answer)
         }));
         match result {
-            Ok(Ok(())) => tracing::debug!(pid, "subscriber answer accepted"),
-            Ok(Err(e)) => tracing::info!(pid, error = %e, "subscriber answer refused"),
-            Err(_) => return self.fail(pid, "answer handling panicked"),
+            Ok(Ok(())) => tracing::debug!(pid = %pid, "subscriber answer accepted"),
+            Ok(Err(e)) => tracing::info!(pid = %pid, error = %e, "subscriber answer refused"),
+            Err(_) => return self.fail(pid, PeerFailure::AnswerPanicked),
         }
         self.drain((pid, Role::Subscriber));
         self.renegotiate(pid);
         self.process_events();
-    }
-
-    pub(super) fn subscribe(&mut self, pid: Pid, publisher: Pid, sid: String, stream: String) {
-        let Some(track) = self
-            .tracks
-            .values_mut()
-            .find(|t| t.publisher == publisher && t.spec.sid == sid)
-        else {
-            tracing::debug!(pid, sid = %sid, "subscribe to unknown track");
-            return;
-        };
-        if track.downs.iter().any(|d| d.sub == pid) {
-            return;
-        }
-        tracing::debug!(pid, publisher, sid = %sid, "subscribe");
-        let want = if track.spec.kind == Kind::Audio {
-            Want::Quality(0)
-        } else {
-            Want::Quality(2)
-        };
-        track.downs.push(Down {
-            sub: pid,
-            mid: None,
-            want,
-            track: DownTrack::new(track.clock_rate, None),
-            pts: Vec::new(),
-        });
-        let kind = track.spec.kind;
-        if let Some(p) = self.participants.get_mut(&pid) {
-            p.changes.push(SubChange::Add { sid, stream, kind });
-        }
-        self.update_desired(pid);
-        self.renegotiate(pid);
-    }
-
-    pub(super) fn unsubscribe(&mut self, pid: Pid, sid: &str) {
-        let mut removed = None;
-        for track in self.tracks.values_mut().filter(|t| t.spec.sid == sid) {
-            if let Some(pos) = track.downs.iter().position(|d| d.sub == pid) {
-                removed = track.downs.remove(pos).mid;
-            }
-        }
-        if let (Some(mid), Some(p)) = (removed, self.participants.get_mut(&pid)) {
-            p.sub_mids.remove(&mid);
-            p.changes.push(SubChange::Remove { mid });
-            self.renegotiate(pid);
-        }
-        self.update_desired(pid);
-    }
-
-    pub(super) fn settings(&mut self, pid: Pid, sid: &str, want: Want) {
-        for track in self.tracks.values_mut().filter(|t| t.spec.sid == sid) {
-            if let Some(d) = track.downs.iter_mut().find(|d| d.sub == pid) {
-                d.want = want;
-            }
-        }
-        self.update_desired(pid);
     }
 
     /// Sends the subscriber a new offer with the queued changes, unless one is in flight.
@@ -387,46 +313,26 @@ impl Worker {
         let Some(peer) = self.peers.get_mut(&(pid, Role::Subscriber)) else {
             return;
         };
-        let mut added: Vec<(Mid, String)> = Vec::new();
-        let mut new_creds = None;
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            let mut api = peer.rtc.sdp_api();
-            if restart {
-                new_creds = Some(api.ice_restart(true));
-            }
-            for change in &changes {
-                match change {
-                    SubChange::Add { sid, stream, kind } => {
-                        let k = if *kind == Kind::Audio {
-                            MediaKind::Audio
-                        } else {
-                            MediaKind::Video
-                        };
-                        let mid = api.add_media(
-                            k,
-                            Direction::SendOnly,
-                            Some(stream.clone()),
-                            Some(sid.clone()),
-                            None,
-                        );
-                        added.push((mid, sid.clone()));
-                    }
-                    SubChange::Remove { mid } => api.stop_media(*mid),
-                }
-            }
-            api.apply()
-        }));
-        let Ok(applied) = result else {
-            return self.fail(pid, "renegotiation panicked");
+        let Some(Applied {
+            offer,
+            added,
+            new_creds,
+        }) = apply_sub_changes(peer, &changes, restart)
+        else {
+            return self.fail(pid, PeerFailure::RenegotiationPanicked);
         };
         // Routed before the offer naming it leaves.
         if let Some(creds) = new_creds {
             self.ufrags.add((pid, Role::Subscriber), &creds.ufrag);
             peer.ufrags.push(creds.ufrag);
         }
-        for (mid, sid) in &added {
-            p.sub_mids.insert(*mid, sid.clone());
-            for track in self.tracks.values_mut().filter(|t| &t.spec.sid == sid) {
+        for (mid, track_sid) in &added {
+            p.sub_mids.insert(*mid, track_sid.clone());
+            for track in self
+                .tracks
+                .values_mut()
+                .filter(|t| t.spec.track_sid == *track_sid)
+            {
                 if let Some(d) = track
                     .downs
                     .iter_mut()
@@ -436,14 +342,14 @@ impl Worker {
                 }
             }
         }
-        if let Some((offer, pending)) = applied {
-            tracing::debug!(pid, tracks = p.sub_mids.len(), restart, "subscriber offer");
+        if let Some((offer, pending)) = offer {
+            tracing::debug!(pid = %pid, tracks = p.sub_mids.len(), restart, "subscriber offer");
             peer.negotiated.get_or_insert_with(Instant::now);
             p.pending_offer = Some(pending);
             let mid_to_track: HashMap<String, String> = p
                 .sub_mids
                 .iter()
-                .map(|(m, s)| (m.to_string(), s.clone()))
+                .map(|(m, s)| (m.to_string(), s.to_string()))
                 .collect();
             let sdp = offer.to_sdp_string();
             p.last_offer = Some((sdp.clone(), mid_to_track.clone()));
@@ -454,37 +360,7 @@ impl Worker {
         self.drain((pid, Role::Subscriber));
     }
 
-    /// Tells the subscriber's bandwidth estimator what its subscriptions
-    /// need (the wanted layers' bitrates), so it probes only for that.
-    pub(super) fn update_desired(&mut self, pid: Pid) {
-        let mut desired: u64 = 0;
-        for track in self.tracks.values() {
-            for d in track.downs.iter().filter(|d| d.sub == pid) {
-                let quality = match d.want {
-                    Want::Paused => continue,
-                    Want::Quality(q) => q,
-                    Want::Size(..) => {
-                        choose_layer(d.want, &track.spec.layers, [true; 3], None).unwrap_or(0)
-                    }
-                };
-                let layer = track
-                    .spec
-                    .layers
-                    .iter()
-                    .filter(|l| l.quality <= quality)
-                    .max_by_key(|l| l.quality);
-                desired += layer.map_or(0, |l| u64::from(l.bitrate));
-            }
-        }
-        if let Some(peer) = self.peers.get_mut(&(pid, Role::Subscriber)) {
-            let _ = catch_unwind(AssertUnwindSafe(|| {
-                peer.rtc
-                    .bwe()
-                    .set_bitrate(Bitrate::bps(0), Bitrate::bps(desired))
-            }));
-        }
-    }
-
+    /// Removes a participant: its peers, its routes and its tracks.
     pub(super) fn leave(&mut self, pid: Pid) {
         let Some(p) = self.participants.remove(&pid) else {
             return;
@@ -510,16 +386,64 @@ impl Worker {
         for track in self.tracks.values_mut() {
             track.downs.retain(|d| d.sub != pid);
         }
-        tracing::debug!(pid, room = %p.room, "participant left media");
+        tracing::debug!(pid = %pid, room = %p.room, "participant left media");
     }
 
-    pub(super) fn fail(&mut self, pid: Pid, reason: &str) {
-        tracing::warn!(pid, reason, "dropping participant's media");
+    /// Drops a participant whose media failed; its session hears why.
+    pub(super) fn fail(&mut self, pid: Pid, reason: PeerFailure) {
+        tracing::warn!(pid = %pid, %reason, "dropping participant's media");
         if let Some(p) = self.participants.get(&pid) {
-            let _ = p.notices.send(Notice::Closed {
-                reason: reason.to_owned(),
-            });
+            let _ = p.notices.send(Notice::Closed { reason });
         }
         self.leave(pid);
     }
+}
+
+/// What queued changes made of a subscriber connection's SDP.
+struct Applied {
+    /// The offer to send, if anything changed.
+    offer: Option<(SdpOffer, SdpPendingOffer)>,
+    /// The new m-lines, with the track each carries.
+    added: Vec<(Mid, TrackSid)>,
+    /// Our new ICE credentials, after a restart.
+    new_creds: Option<IceCreds>,
+}
+
+/// Applies `changes` (and an ICE restart) to a subscriber connection;
+/// `None` if str0m panicked.
+fn apply_sub_changes(peer: &mut Peer, changes: &[SubChange], restart: bool) -> Option<Applied> {
+    let mut added: Vec<(Mid, TrackSid)> = Vec::new();
+    let mut new_creds = None;
+    let offer = catch_unwind(AssertUnwindSafe(|| {
+        let mut api = peer.rtc.sdp_api();
+        if restart {
+            new_creds = Some(api.ice_restart(true));
+        }
+        for change in changes {
+            match change {
+                SubChange::Add {
+                    track_sid,
+                    stream,
+                    kind,
+                } => {
+                    let mid = api.add_media(
+                        kind.media_kind(),
+                        Direction::SendOnly,
+                        Some(stream.clone()),
+                        Some(track_sid.to_string()),
+                        None,
+                    );
+                    added.push((mid, track_sid.clone()));
+                }
+                SubChange::Remove { mid } => api.stop_media(*mid),
+            }
+        }
+        api.apply()
+    }))
+    .ok()?;
+    Some(Applied {
+        offer,
+        added,
+        new_creds,
+    })
 }

@@ -1,10 +1,13 @@
-//! The queue of signal messages toward one client, and the task that
-//! writes it to the client's current WebSocket.
+//! The queue of signal messages toward one client: its room and its
+//! session put messages in ([`Outbox`]), the socket writer of
+//! [`crate::signal`] takes them out ([`OutboxReader`]).
 //!
-//! The queue is bounded: a client that stops reading its socket while the
-//! room keeps talking to it would otherwise grow it without end. When it is
-//! full the client is disconnected (its session ends, its memory is freed)
-//! rather than slowing the room down or dropping messages silently.
+//! It sits below both the rooms and the signal sessions so neither has to
+//! reach into the other for it. The queue is bounded: a client that stops
+//! reading its socket while the room keeps talking to it would otherwise
+//! grow it without end. When it is full the client is disconnected (its
+//! session ends, its memory is freed) rather than slowing the room down or
+//! dropping messages silently.
 //!
 //! Participant updates coalesce: a queued update about a participant is
 //! replaced by a newer one about the same participant with the same
@@ -16,18 +19,10 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
-use futures::stream::SplitSink;
-use futures::SinkExt;
 use livekit_protocol as lk;
 use lk::signal_response::Message as Out;
-use prost::Message as _;
-use tokio::sync::{mpsc, Notify};
-
-/// A write to the client that takes longer means its connection is dead.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+use tokio::sync::Notify;
 
 /// What the senders and the writer of one client's queue share.
 #[derive(Debug)]
@@ -57,9 +52,9 @@ pub struct Outbox {
     queue: Arc<Queue>,
 }
 
-/// The receiving end of an [`Outbox`], read by [`writer`].
+/// The receiving end of an [`Outbox`], read by the client's socket writer.
 #[derive(Debug)]
-pub struct Inbox {
+pub struct OutboxReader {
     queue: Arc<Queue>,
 }
 
@@ -92,13 +87,14 @@ fn subject(msg: &Out) -> Option<&lk::ParticipantInfo> {
 /// participant, still there, with the same tracks.
 fn supersedes(newer: &lk::ParticipantInfo, older: &lk::ParticipantInfo) -> bool {
     let gone = newer.state == lk::participant_info::State::Disconnected as i32;
-    let sids = |p: &lk::ParticipantInfo| p.tracks.iter().map(|t| t.sid.clone()).collect::<Vec<_>>();
-    newer.sid == older.sid && !gone && sids(newer) == sids(older)
+    let track_sids =
+        |p: &lk::ParticipantInfo| p.tracks.iter().map(|t| t.sid.clone()).collect::<Vec<_>>();
+    newer.sid == older.sid && !gone && track_sids(newer) == track_sids(older)
 }
 
 impl Outbox {
     /// A queue of `capacity` messages, and its receiving end.
-    pub fn new(capacity: usize) -> (Self, Inbox) {
+    pub fn new(capacity: usize) -> (Self, OutboxReader) {
         let queue = Arc::new(Queue {
             items: Mutex::new(VecDeque::new()),
             capacity: capacity.max(1),
@@ -107,10 +103,10 @@ impl Outbox {
             senders: AtomicUsize::new(1),
             connected: AtomicBool::new(true),
         });
-        let inbox = Inbox {
+        let reader = OutboxReader {
             queue: queue.clone(),
         };
-        (Self { queue }, inbox)
+        (Self { queue }, reader)
     }
 
     /// Queues `msg`, or replaces a queued update about the same participant
@@ -147,7 +143,7 @@ impl Outbox {
     }
 }
 
-impl Inbox {
+impl OutboxReader {
     /// The next message; `None` once every sender is gone and the queue is empty.
     pub async fn recv(&mut self) -> Option<Out> {
         loop {
@@ -161,69 +157,18 @@ impl Inbox {
             self.queue.ready.notified().await;
         }
     }
-}
 
-/// The write half of a client's WebSocket.
-pub type Sink = SplitSink<WebSocket, Message>;
-
-/// Writes everything for the client, in order, to its current socket. A
-/// socket that fails is dropped; messages wait for the resumed one.
-pub async fn writer(mut out: Inbox, mut sinks: mpsc::UnboundedReceiver<Sink>) {
-    let mut sink: Option<Sink> = None;
-    // Once the session is gone no socket will come again, but what it
-    // queued (a leave, say) still goes out on the current one.
-    let mut resumable = true;
-    loop {
-        tokio::select! {
-            biased;
-            new = sinks.recv(), if resumable => match new {
-                Some(new) => {
-                    sink = Some(new);
-                    out.queue.connected.store(true, Ordering::Release);
-                }
-                None if sink.is_some() => resumable = false,
-                None => return,
-            },
-            msg = out.recv(), if sink.is_some() => {
-                let (Some(msg), Some(s)) = (msg, sink.as_mut()) else {
-                    return;
-                };
-                let leaving = matches!(msg, Out::Leave(_));
-                match tokio::time::timeout(WRITE_TIMEOUT, s.send(encode(msg))).await {
-                    Ok(Ok(())) => {}
-                    _ => {
-                        sink = None;
-                        out.queue.connected.store(false, Ordering::Release);
-                        continue;
-                    }
-                }
-                if leaving {
-                    let _ = s.close().await;
-                    return;
-                }
-            }
-            // No socket, and none will come: the session is over.
-            else => return,
-        }
+    /// Whether the client has a socket now: without one a full queue drops
+    /// what comes instead of disconnecting the client.
+    pub fn set_connected(&self, connected: bool) {
+        self.queue.connected.store(connected, Ordering::Release);
     }
-}
-
-/// Writes one message straight to a socket (before a session owns it).
-pub async fn send_now(socket: &mut Sink, msg: Out) -> bool {
-    matches!(
-        tokio::time::timeout(WRITE_TIMEOUT, socket.send(encode(msg))).await,
-        Ok(Ok(()))
-    )
-}
-
-/// A signal message as a WebSocket frame.
-pub fn encode(msg: Out) -> Message {
-    let response = lk::SignalResponse { message: Some(msg) };
-    Message::Binary(response.encode_to_vec().into())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn update(sid: &str, version: u32) -> Out {

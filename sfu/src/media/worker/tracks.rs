@@ -1,0 +1,189 @@
+//! What flows where inside a worker: a publisher's announced track becomes
+//! a forwarded track when its m-line appears, and leaves every subscriber
+//! when it goes; subscribers are added and removed (each change queued for
+//! the next subscriber offer, see `negotiation.rs`), say what they want of
+//! a track, and their bandwidth estimator learns what that needs.
+
+use super::*;
+
+impl Worker {
+    /// A publisher m-line carries media: the announced track it was
+    /// matched to becomes a forwarded track, and its room hears of it.
+    pub(super) fn media_added(&mut self, pid: Pid, mid: Mid) {
+        if self.tracks.contains_key(&(pid, mid)) {
+            return;
+        }
+        let Some(p) = self.participants.get_mut(&pid) else {
+            return;
+        };
+        let Some(track_sid) = p.published.get(&mid).cloned() else {
+            tracing::debug!(pid = %pid, %mid, "m-line without an announced track");
+            return;
+        };
+        let Some(pos) = p.expected.iter().position(|s| s.track_sid == track_sid) else {
+            return;
+        };
+        let spec = p.expected.remove(pos);
+        let peer = self.peers.get(&(pid, Role::Publisher));
+        let (clock_rate, mime) = peer
+            .and_then(|peer| {
+                peer.rtc
+                    .codec_config()
+                    .params()
+                    .iter()
+                    .find(|pp| pp.spec().codec.kind() == spec.kind.media_kind())
+                    .map(|pp| (pp.spec().clock_rate.get(), pp.spec().codec.to_string()))
+            })
+            .unwrap_or((90_000, String::new()));
+        tracing::info!(pid = %pid, %track_sid, %mid, "track published");
+        let _ = p.notices.send(Notice::TrackLive {
+            track_sid,
+            mid: mid.to_string(),
+            mime: mime.to_lowercase(),
+        });
+        self.tracks.insert(
+            (pid, mid),
+            PubTrack {
+                publisher: pid,
+                spec,
+                mid,
+                clock_rate,
+                seen: [None; 3],
+                last_pli: [None; 3],
+                downs: Vec::new(),
+            },
+        );
+    }
+
+    /// The publisher stopped sending on `mid`: the track leaves every subscriber.
+    pub(super) fn unpublish(&mut self, pid: Pid, mid: Mid) {
+        let Some(track) = self.tracks.remove(&(pid, mid)) else {
+            return;
+        };
+        tracing::debug!(pid = %pid, track_sid = %track.spec.track_sid, "track unpublished");
+        if let Some(p) = self.participants.get_mut(&pid) {
+            p.published.remove(&mid);
+            let _ = p.notices.send(Notice::TrackEnded {
+                track_sid: track.spec.track_sid.clone(),
+            });
+        }
+        for d in track.downs {
+            if let (Some(out), Some(sub)) = (d.mid, self.participants.get_mut(&d.sub)) {
+                sub.sub_mids.remove(&out);
+                sub.changes.push(SubChange::Remove { mid: out });
+            }
+            self.update_desired(d.sub);
+            self.renegotiate(d.sub);
+        }
+    }
+
+    /// Adds `pid` as a receiver of a track; its m-line comes with the
+    /// next subscriber offer.
+    pub(super) fn subscribe(
+        &mut self,
+        pid: Pid,
+        publisher: Pid,
+        track_sid: TrackSid,
+        stream: String,
+    ) {
+        let Some(track) = self
+            .tracks
+            .values_mut()
+            .find(|t| t.publisher == publisher && t.spec.track_sid == track_sid)
+        else {
+            tracing::debug!(pid = %pid, %track_sid, "subscribe to unknown track");
+            return;
+        };
+        if track.downs.iter().any(|d| d.sub == pid) {
+            return;
+        }
+        tracing::debug!(pid = %pid, %publisher, %track_sid, "subscribe");
+        let want = if track.spec.kind == Kind::Audio {
+            Want::Quality(0)
+        } else {
+            Want::Quality(2)
+        };
+        track.downs.push(Down {
+            sub: pid,
+            mid: None,
+            want,
+            track: DownTrack::new(track.clock_rate, None),
+            pts: Vec::new(),
+        });
+        let kind = track.spec.kind;
+        if let Some(p) = self.participants.get_mut(&pid) {
+            p.changes.push(SubChange::Add {
+                track_sid,
+                stream,
+                kind,
+            });
+        }
+        self.update_desired(pid);
+        self.renegotiate(pid);
+    }
+
+    /// Stops sending a track to `pid`; its m-line goes with the next offer.
+    pub(super) fn unsubscribe(&mut self, pid: Pid, track_sid: &TrackSid) {
+        let mut removed = None;
+        for track in self
+            .tracks
+            .values_mut()
+            .filter(|t| t.spec.track_sid == *track_sid)
+        {
+            if let Some(pos) = track.downs.iter().position(|d| d.sub == pid) {
+                removed = track.downs.remove(pos).mid;
+            }
+        }
+        if let (Some(mid), Some(p)) = (removed, self.participants.get_mut(&pid)) {
+            p.sub_mids.remove(&mid);
+            p.changes.push(SubChange::Remove { mid });
+            self.renegotiate(pid);
+        }
+        self.update_desired(pid);
+    }
+
+    /// What `pid` wants of a track (a layer, a size, nothing).
+    pub(super) fn settings(&mut self, pid: Pid, track_sid: &TrackSid, want: Want) {
+        for track in self
+            .tracks
+            .values_mut()
+            .filter(|t| t.spec.track_sid == *track_sid)
+        {
+            if let Some(d) = track.downs.iter_mut().find(|d| d.sub == pid) {
+                d.want = want;
+            }
+        }
+        self.update_desired(pid);
+    }
+
+    /// Tells the subscriber's bandwidth estimator what its subscriptions
+    /// need (the wanted layers' bitrates), so it probes only for that.
+    pub(super) fn update_desired(&mut self, pid: Pid) {
+        let mut desired: u64 = 0;
+        for track in self.tracks.values() {
+            for d in track.downs.iter().filter(|d| d.sub == pid) {
+                let quality = match d.want {
+                    Want::Paused => continue,
+                    Want::Quality(q) => q,
+                    Want::Size(..) => {
+                        choose_layer(d.want, &track.spec.layers, [true; 3], None).unwrap_or(0)
+                    }
+                };
+                let layer = track
+                    .spec
+                    .layers
+                    .iter()
+                    .filter(|l| l.quality <= quality)
+                    .max_by_key(|l| l.quality);
+                desired += layer.map_or(0, |l| u64::from(l.bitrate));
+            }
+        }
+        if let Some(peer) = self.peers.get_mut(&(pid, Role::Subscriber)) {
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                peer.rtc
+                    .bwe()
+                    .set_bitrate(Bitrate::bps(0), Bitrate::bps(desired))
+            }));
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The call's state changes as the API publishes them on the bus
+//! (`docs/ARCHITECTURE.md`, "Bus events"): going live and back to
+//! backstage, kicks and blocks, mutes by a moderator, the end of the call.
+//! They take effect in the room at once. Also the events the room itself
+//! publishes (participants joining and leaving), sent once the message that
+//! caused them is handled.
+
+use std::time::Instant;
+
+use livekit_protocol as lk;
+use lk::signal_response::Message as Out;
+use onair_bus::{Event, EventKind};
+
+use super::{can_publish, leave_request, owner, Room};
+use crate::ids::TrackSid;
+use crate::media::{Command, Pid};
+
+impl Room {
+    /// A call-state change from the bus.
+    pub(super) fn handle_bus(&mut self, kind: EventKind) {
+        if matches!(kind, EventKind::LiveStarted | EventKind::LiveStopped) {
+            self.live_set_at = Instant::now();
+        }
+        self.apply(kind);
+    }
+
+    /// The call's state as the store had it at `read_at`: applied unless
+    /// a bus event changed it since.
+    pub(super) fn handle_reconcile(&mut self, kind: EventKind, read_at: Instant) {
+        let stale = matches!(kind, EventKind::LiveStarted | EventKind::LiveStopped)
+            && read_at < self.live_set_at;
+        if !stale {
+            self.apply(kind);
+        }
+    }
+
+    /// Makes the room what `kind` says the call is now.
+    fn apply(&mut self, kind: EventKind) {
+        match kind {
+            EventKind::LiveStarted if !self.live => self.go_live(),
+            EventKind::LiveStopped if self.live => self.go_backstage(),
+            EventKind::UserKicked { user_id } | EventKind::UserBlocked { user_id } => {
+                self.kick(&user_id)
+            }
+            EventKind::UsersMuted {
+                user_ids,
+                all,
+                audio,
+                video,
+                screenshare,
+            } => {
+                let sources: Vec<i32> = [
+                    (audio, lk::TrackSource::Microphone),
+                    (video, lk::TrackSource::Camera),
+                    (screenshare, lk::TrackSource::ScreenShare),
+                    (screenshare, lk::TrackSource::ScreenShareAudio),
+                ]
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, s)| s as i32)
+                .collect();
+                self.mute_users(&user_ids, all, &sources);
+            }
+            EventKind::CallEnded { reason } => {
+                tracing::info!(room = %self.name, ?reason, "call ended: disconnecting everyone");
+                self.close();
+            }
+            EventKind::CallDeleted => {
+                tracing::info!(room = %self.name, "call deleted: disconnecting everyone");
+                self.close();
+            }
+            _ => {}
+        }
+    }
+
+    /// The call went live: media opens to everyone (`docs/ARCHITECTURE.md`,
+    /// "go_live's path").
+    fn go_live(&mut self) {
+        self.live = true;
+        tracing::info!(room = %self.name, "live: media opens to everyone");
+        let ids: Vec<Pid> = self.members.keys().copied().collect();
+        for sub in &ids {
+            for publisher in &ids {
+                if sub != publisher {
+                    self.subscribe_all(*sub, *publisher);
+                }
+            }
+        }
+    }
+
+    /// The call went back to backstage: media closes to those who may not
+    /// publish.
+    fn go_backstage(&mut self) {
+        self.live = false;
+        tracing::info!(room = %self.name, "backstage: media closes to viewers");
+        for (pid, member) in &self.members {
+            if can_publish(&member.info) {
+                continue;
+            }
+            for publisher in self.members.values() {
+                for t in &publisher.info.tracks {
+                    self.media.send(Command::Unsubscribe {
+                        pid: *pid,
+                        track_sid: TrackSid::from(t.sid.as_str()),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Sends every connection of `user_id` away.
+    fn kick(&self, user_id: &str) {
+        let leave = leave_request(
+            lk::DisconnectReason::ParticipantRemoved,
+            lk::leave_request::Action::Disconnect,
+        );
+        for member in self
+            .members
+            .values()
+            .filter(|m| owner(&m.info.identity) == user_id)
+        {
+            tracing::info!(room = %self.name, user = %user_id, "kicking");
+            member.outbox.send(leave.clone());
+        }
+    }
+
+    /// Mutes the unmuted tracks from `sources` of `user_ids` (or of
+    /// everyone, with `all`).
+    fn mute_users(&mut self, user_ids: &[String], all: bool, sources: &[i32]) {
+        let targets: Vec<Pid> = self
+            .members
+            .iter()
+            .filter(|(_, m)| all || user_ids.iter().any(|u| u == owner(&m.info.identity)))
+            .map(|(p, _)| *p)
+            .collect();
+        for pid in targets {
+            let Some(member) = self.members.get(&pid) else {
+                continue;
+            };
+            let outbox = member.outbox.clone();
+            let track_sids: Vec<TrackSid> = member
+                .info
+                .tracks
+                .iter()
+                .filter(|t| sources.contains(&t.source) && !t.muted)
+                .map(|t| TrackSid::from(t.sid.as_str()))
+                .collect();
+            for track_sid in track_sids {
+                // The client mutes itself on this request and reports back.
+                outbox.send(Out::Mute(lk::MuteTrackRequest {
+                    sid: track_sid.to_string(),
+                    muted: true,
+                }));
+                self.mute(pid, &track_sid, true);
+            }
+        }
+    }
+
+    /// Sends everyone away: the call is over.
+    fn close(&self) {
+        let leave = leave_request(
+            lk::DisconnectReason::RoomClosed,
+            lk::leave_request::Action::Disconnect,
+        );
+        for member in self.members.values() {
+            member.outbox.send(leave.clone());
+        }
+    }
+
+    /// Publishes the events the last message caused.
+    pub(super) async fn publish_pending(&mut self) {
+        for kind in std::mem::take(&mut self.pending_events) {
+            let event = Event::new(self.name.clone(), onair_auth::clock::unix_ms(), kind);
+            if let Err(e) = self.bus.publish(event).await {
+                tracing::warn!(room = %self.name, error = %e, "bus publish failed");
+            }
+        }
+    }
+}

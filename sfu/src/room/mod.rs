@@ -1,0 +1,347 @@
+//! Rooms (= calls) as the signal protocol sees them (LiveKit's `pkg/rtc`):
+//! who is in the room, what they publish, who may receive what.
+//!
+//! Each room is a task that owns its state; sessions and the bus talk to it
+//! with [`RoomMsg`]s, so there is no lock around room state. The rule for
+//! media: a subscriber receives a publisher's tracks when it may subscribe
+//! and the call is live, or, while the call is in backstage, when it may
+//! publish itself (it holds `join-backstage`).
+//!
+//! This file holds the messages, the registry of rooms and the room task's
+//! loop; the room's jobs live beside it:
+//!
+//! - `members.rs`: who comes and goes, and what everyone hears of it.
+//! - `tracks.rs`: what members publish ([`PublishRefusal`] when they may not).
+//! - `subscriptions.rs`: who receives which track.
+//! - `events.rs`: call-state changes from the bus (`docs/ARCHITECTURE.md`,
+//!   "Bus events"), and the events the room publishes.
+
+mod events;
+mod members;
+mod subscriptions;
+mod tracks;
+
+pub use tracks::PublishRefusal;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use livekit_protocol as lk;
+use lk::signal_response::Message as Out;
+use onair_bus::{Bus, EventKind};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::gate::Refusal;
+use crate::ids::TrackSid;
+use crate::limits::SignalLimits;
+use crate::media::{Media, Pid};
+use crate::outbox::Outbox;
+
+/// Messages to a room task.
+pub enum RoomMsg {
+    /// A participant joined. The room completes `join` (room, others) and
+    /// sends it as the participant's first message, then replies.
+    Join {
+        /// The participant.
+        pid: Pid,
+        /// Its join response, with its own info filled in.
+        join: Box<lk::JoinResponse>,
+        /// Subscribe to everything (else only to what the client asks for).
+        auto_subscribe: bool,
+        /// The call's own limit on users at once.
+        max_participants: Option<u32>,
+        /// Where the room's messages to the participant go.
+        outbox: Outbox,
+        /// Whether the room admits it.
+        reply: oneshot::Sender<Result<(), Refusal>>,
+    },
+    /// `AddTrackRequest`; the reply is the `TrackInfo` to publish, or why not.
+    AddTrack {
+        /// The publishing participant.
+        pid: Pid,
+        /// What the client asks.
+        req: lk::AddTrackRequest,
+        /// The track's info, or why not.
+        reply: oneshot::Sender<Result<lk::TrackInfo, PublishRefusal>>,
+    },
+    /// Media for a track is negotiated.
+    TrackLive {
+        /// The publisher.
+        pid: Pid,
+        /// The track.
+        track_sid: TrackSid,
+        /// Its m-line in the publisher's SDP.
+        mid: String,
+        /// Its codec, lower case (`opus`, `vp8`, `h264`).
+        mime: String,
+    },
+    /// The publisher stopped sending a track.
+    TrackEnded {
+        /// The publisher.
+        pid: Pid,
+        /// The track.
+        track_sid: TrackSid,
+    },
+    /// The publisher (un)muted a track.
+    Mute {
+        /// The publisher.
+        pid: Pid,
+        /// The track.
+        track_sid: TrackSid,
+        /// Muted, or not any more.
+        muted: bool,
+    },
+    /// The participant asks to (un)subscribe tracks.
+    Subscription {
+        /// The subscriber.
+        pid: Pid,
+        /// The tracks it names (at most the per-message limit).
+        track_sids: Vec<TrackSid>,
+        /// Subscribe, or unsubscribe.
+        subscribe: bool,
+    },
+    /// The participant resumed on a new connection: send it the room again.
+    Resync {
+        /// The resumed participant.
+        pid: Pid,
+    },
+    /// The participant left.
+    Leave {
+        /// The departing participant.
+        pid: Pid,
+    },
+    /// A call-state change from the API.
+    Bus(EventKind),
+    /// The call's state as the store had it at `read_at` (see
+    /// [`Rooms::reconcile`]); older than the last bus event, it is ignored.
+    Reconcile {
+        /// The state, as the event that would have set it.
+        kind: EventKind,
+        /// When the store was read.
+        read_at: std::time::Instant,
+    },
+}
+
+/// A participant as its room keeps it.
+struct Member {
+    info: lk::ParticipantInfo,
+    outbox: Outbox,
+    /// Receives every track it may, unless declined (else only `wanted`).
+    auto_subscribe: bool,
+    /// Tracks this participant unsubscribed from explicitly.
+    declined: Vec<TrackSid>,
+    /// Tracks this participant asked for explicitly.
+    wanted: Vec<TrackSid>,
+}
+
+/// One room's state, owned by its task.
+struct Room {
+    bus: Arc<dyn Bus>,
+    limits: SignalLimits,
+    /// Bus events to publish once the current message is handled.
+    pending_events: Vec<EventKind>,
+    name: String,
+    room_sid: String,
+    created: i64,
+    live: bool,
+    /// When a bus event last set `live`: a store reading older than that
+    /// must not undo it.
+    live_set_at: std::time::Instant,
+    members: BTreeMap<Pid, Member>,
+    media: Media,
+}
+
+/// All rooms of this SFU, by name (call cid).
+#[derive(Clone)]
+pub struct Rooms {
+    inner: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<RoomMsg>>>>,
+    media: Media,
+    bus: Arc<dyn Bus>,
+    limits: SignalLimits,
+}
+
+impl Rooms {
+    /// No rooms yet. Clients in them are held to `limits`.
+    pub fn new(media: Media, bus: Arc<dyn Bus>, limits: SignalLimits) -> Self {
+        Self {
+            inner: Arc::default(),
+            media,
+            bus,
+            limits,
+        }
+    }
+
+    /// The room named `name`, started if it does not run, in the state the
+    /// store gave (`backstage` or live); a running room keeps its own,
+    /// which the bus keeps current.
+    pub fn get_or_start(&self, name: &str, backstage: bool) -> mpsc::UnboundedSender<RoomMsg> {
+        let mut rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = rooms.get(name).filter(|tx| !tx.is_closed()) {
+            return tx.clone();
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let room = Room {
+            bus: self.bus.clone(),
+            limits: self.limits.clone(),
+            pending_events: Vec::new(),
+            name: name.to_owned(),
+            room_sid: crate::ids::room_sid(),
+            created: onair_auth::clock::unix_ms() / 1000,
+            live: !backstage,
+            live_set_at: std::time::Instant::now(),
+            members: BTreeMap::new(),
+            media: self.media.clone(),
+        };
+        let registry = self.clone();
+        tokio::spawn(async move {
+            let name = room.name.clone();
+            room.run(rx).await;
+            registry.remove_closed(&name);
+        });
+        rooms.insert(name.to_owned(), tx.clone());
+        tx
+    }
+
+    /// Delivers a bus event to the room it concerns, if that room runs here.
+    pub fn bus_event(&self, call_cid: &str, kind: EventKind) {
+        self.send(call_cid, RoomMsg::Bus(kind));
+    }
+
+    /// Hands the room `name` its call's state as the store had it at
+    /// `read_at`, unless a bus event changed it since.
+    pub fn reconcile(&self, name: &str, kind: EventKind, read_at: std::time::Instant) {
+        self.send(name, RoomMsg::Reconcile { kind, read_at });
+    }
+
+    /// Hands `msg` to the room `name`, if it runs here.
+    fn send(&self, name: &str, msg: RoomMsg) {
+        let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = rooms.get(name) {
+            let _ = tx.send(msg);
+        }
+    }
+
+    /// The names of the rooms running here.
+    pub fn names(&self) -> Vec<String> {
+        let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        rooms.keys().cloned().collect()
+    }
+
+    fn remove_closed(&self, name: &str) {
+        let mut rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if rooms.get(name).is_some_and(|tx| tx.is_closed()) {
+            rooms.remove(name);
+        }
+    }
+}
+
+/// A request that the client leave (`action`) for `reason`.
+pub fn leave_request(reason: lk::DisconnectReason, action: lk::leave_request::Action) -> Out {
+    Out::Leave(lk::LeaveRequest {
+        reason: reason as i32,
+        action: action as i32,
+        ..Default::default()
+    })
+}
+
+impl Room {
+    /// The room as the protocol describes it.
+    fn room_info(&self) -> lk::Room {
+        lk::Room {
+            sid: self.room_sid.clone(),
+            name: self.name.clone(),
+            creation_time: self.created,
+            num_participants: self.members.len() as u32,
+            num_publishers: self
+                .members
+                .values()
+                .filter(|m| !m.info.tracks.is_empty())
+                .count() as u32,
+            ..Default::default()
+        }
+    }
+
+    /// Handles one message.
+    fn handle(&mut self, msg: RoomMsg) {
+        match msg {
+            RoomMsg::Join {
+                pid,
+                join,
+                auto_subscribe,
+                max_participants,
+                outbox,
+                reply,
+            } => {
+                let joined = self.admit(&join, max_participants);
+                if joined.is_ok() {
+                    self.join(pid, *join, auto_subscribe, outbox);
+                }
+                let _ = reply.send(joined);
+            }
+            RoomMsg::AddTrack { pid, req, reply } => {
+                let _ = reply.send(self.add_track(pid, req));
+            }
+            RoomMsg::TrackLive {
+                pid,
+                track_sid,
+                mid,
+                mime,
+            } => self.track_live(pid, &track_sid, mid, mime),
+            RoomMsg::TrackEnded { pid, track_sid } => self.track_ended(pid, &track_sid),
+            RoomMsg::Mute {
+                pid,
+                track_sid,
+                muted,
+            } => self.mute(pid, &track_sid, muted),
+            RoomMsg::Subscription {
+                pid,
+                track_sids,
+                subscribe,
+            } => self.subscription(pid, track_sids, subscribe),
+            RoomMsg::Resync { pid } => self.resync(pid),
+            RoomMsg::Leave { pid } => self.leave(pid),
+            RoomMsg::Bus(kind) => self.handle_bus(kind),
+            RoomMsg::Reconcile { kind, read_at } => self.handle_reconcile(kind, read_at),
+        }
+    }
+
+    /// Runs the room until its last member leaves.
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<RoomMsg>) {
+        tracing::info!(room = %self.name, live = self.live, "room started");
+        while let Some(msg) = rx.recv().await {
+            // A bus event may reach a room before its first participant
+            // does; only a departure (or a refused join) closes an empty room.
+            let may_close = !matches!(msg, RoomMsg::Bus(_) | RoomMsg::Reconcile { .. });
+            self.handle(msg);
+            self.publish_pending().await;
+            if may_close && self.members.is_empty() {
+                break;
+            }
+        }
+        tracing::info!(room = %self.name, "room closed");
+    }
+}
+
+/// Whether the participant may publish (and so receives media in backstage).
+fn can_publish(info: &lk::ParticipantInfo) -> bool {
+    info.permission.as_ref().is_some_and(|p| p.can_publish)
+}
+
+/// Whether the participant is hidden (a recorder): not one of the call's participants.
+fn is_hidden(info: &lk::ParticipantInfo) -> bool {
+    info.permission.as_ref().is_some_and(|p| p.hidden)
+}
+
+/// Whether the participant only records: nobody receives its media.
+#[allow(deprecated)] // `recorder` is how LiveKit grants mark egress participants
+fn is_recorder_only(info: &lk::ParticipantInfo) -> bool {
+    info.permission
+        .as_ref()
+        .is_some_and(|p| p.recorder && !p.can_publish)
+}
+
+/// The user a participant belongs to: its identity without the `:ingest`
+/// suffix an ingest session (RTMP, WHIP) carries; user ids have no colon.
+pub(crate) fn owner(identity: &str) -> &str {
+    identity.split(':').next().unwrap_or(identity)
+}
