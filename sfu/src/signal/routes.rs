@@ -14,7 +14,6 @@ use axum::routing::get;
 use axum::Router;
 use futures::StreamExt;
 use livekit_protocol as lk;
-use onair_auth::clock::unix_ms;
 use onair_auth::token::verify_join;
 use onair_auth::{AuthError, JoinClaims};
 use tracing::Instrument;
