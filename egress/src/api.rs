@@ -6,6 +6,21 @@ use std::time::Duration;
 
 use onair_auth::token::mint;
 use onair_auth::{ApiKey, ServerClaims};
+use onair_bus::EgressState;
+
+/// Why the API did not answer a worker's question.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request did not go through, or its answer was not JSON.
+    #[error("asking the API: {0}")]
+    Request(#[from] reqwest::Error),
+    /// The API refused.
+    #[error("asking the API: {0}")]
+    Status(reqwest::StatusCode),
+    /// The answer lacked what was asked.
+    #[error("the API gave no {0}")]
+    Missing(&'static str),
+}
 
 /// How long a request to the API may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,23 +44,23 @@ impl Api {
     }
 
     /// Where RTMP push `egress_id` goes, stream key included.
-    pub async fn push_target(&self, egress_id: &str) -> Result<String, String> {
+    pub async fn push_target(&self, egress_id: &str) -> Result<String, ApiError> {
         let body = self.get(&format!("/v1/egress/{egress_id}/target")).await?;
         body["target"]
             .as_str()
             .map(str::to_owned)
-            .ok_or_else(|| "the API gave no push target".into())
+            .ok_or(ApiError::Missing("push target"))
     }
 
     /// Whether job `egress_id` should go on (starting or active); `None`
     /// when the API cannot tell now.
     pub async fn wanted(&self, egress_id: &str) -> Option<bool> {
         let body = self.get(&format!("/v1/egress/{egress_id}")).await.ok()?;
-        let state = body["state"].as_str()?;
-        Some(matches!(state, "starting" | "active"))
+        let state: EgressState = serde_json::from_value(body["state"].clone()).ok()?;
+        Some(matches!(state, EgressState::Starting | EgressState::Active))
     }
 
-    async fn get(&self, path: &str) -> Result<serde_json::Value, String> {
+    async fn get(&self, path: &str) -> Result<serde_json::Value, ApiError> {
         let now = onair_auth::clock::unix_secs();
         let claims = ServerClaims {
             iss: self.key.key.clone(),
@@ -59,14 +74,10 @@ impl Api {
             .bearer_auth(mint(&self.key, &claims))
             .timeout(TIMEOUT)
             .send()
-            .await
-            .map_err(|e| format!("asking the API: {e}"))?;
+            .await?;
         if !response.status().is_success() {
-            return Err(format!("asking the API: {}", response.status()));
+            return Err(ApiError::Status(response.status()));
         }
-        response
-            .json()
-            .await
-            .map_err(|e| format!("asking the API: {e}"))
+        Ok(response.json().await?)
     }
 }

@@ -15,19 +15,29 @@ pub const MAX_PAUSE: Duration = Duration::from_secs(30);
 /// A connection that stayed up this long resets the pauses.
 const HEALTHY: Duration = Duration::from_secs(10);
 
+/// Why a push target was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// Its host name does not resolve.
+    #[error("cannot resolve the RTMP target's host: {0}")]
+    Resolve(#[from] std::io::Error),
+    /// It resolves to loopback, private, link-local… addresses.
+    #[error("the RTMP target resolves to a private address")]
+    Private,
+}
+
 /// Refuses a target that resolves to an address OnAir does not push to
 /// (loopback, private, link-local…), unless `allow_private`.
-pub async fn check_target(url: &str, allow_private: bool) -> Result<(), String> {
+pub async fn check_target(url: &str, allow_private: bool) -> Result<(), TargetError> {
     if allow_private {
         return Ok(());
     }
     let (host, port) = rtmp_host_port(url);
     let addrs: Vec<_> = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|e| format!("cannot resolve the RTMP target's host: {e}"))?
+        .await?
         .collect();
     if addrs.is_empty() || addrs.iter().any(|a| !is_public_target(a.ip(), &[])) {
-        return Err("the RTMP target resolves to a private address".into());
+        return Err(TargetError::Private);
     }
     Ok(())
 }

@@ -148,7 +148,7 @@ impl Worker {
             if let JobKind::Rtmp(url) = &mut job.kind {
                 match api.push_target(&job.id).await {
                     Ok(target) => *url = target,
-                    Err(why) => return report.failed(&why, None).await,
+                    Err(e) => return report.failed(&e.to_string(), None).await,
                 }
             }
             job::run(job, config, stopped, report).await

@@ -47,7 +47,7 @@ pub(super) async fn record(
     if let Output::Rtmp(url) = &output {
         push::check_target(url, config.allow_private_targets)
             .await
-            .map_err(JobError::Push)?;
+            .map_err(JobError::from)?;
     }
     let (client, mut media) = runner::join(job, config).await?;
     let (mode, early) = match job.kind {
@@ -222,8 +222,8 @@ impl CompositeSink {
         stop: &mut oneshot::Receiver<()>,
     ) -> Result<Flow, JobError> {
         let Some(pause) = self.retry.failed(Instant::now()) else {
-            let why = format!("the RTMP target failed for {:?}: {error}", self.retry_for);
-            return Err(JobError::Push(why));
+            let retried_for = self.retry_for;
+            return Err(JobError::PushGaveUp { retried_for, error });
         };
         tracing::warn!(egress = %self.job_id, %error, ?pause, "RTMP target lost; reconnecting");
         tokio::select! {
@@ -231,9 +231,7 @@ impl CompositeSink {
             _ = stop => return Ok(Flow::Done),
         }
         if let Output::Rtmp(url) = &self.output {
-            push::check_target(url, self.allow_private_targets)
-                .await
-                .map_err(JobError::Push)?;
+            push::check_target(url, self.allow_private_targets).await?;
         }
         // The old pipeline stops before the new one connects.
         let _ = self.pipeline.pipeline().set_state(gst::State::Null);

@@ -97,9 +97,17 @@ pub enum JobError {
     /// Too little free space where the output goes.
     #[error("{0}")]
     Disk(String),
-    /// The RTMP target was refused, unreachable, or kept failing.
-    #[error("{0}")]
-    Push(String),
+    /// The RTMP target was refused.
+    #[error(transparent)]
+    Target(#[from] crate::push::TargetError),
+    /// The RTMP target kept failing for longer than `rtmp_retry_for`.
+    #[error("the RTMP target failed for {retried_for:?}: {error}")]
+    PushGaveUp {
+        /// How long it was retried.
+        retried_for: std::time::Duration,
+        /// Its last error.
+        error: String,
+    },
     /// The task finishing the output panicked or was cancelled.
     #[error("finishing the output: {0}")]
     Finish(String),
