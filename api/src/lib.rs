@@ -3,6 +3,7 @@
 //! - [`domain`]: calls, call types, settings, members, sessions, egress jobs, and the call
 //!   lifecycle (backstage → live → ended) with the join rule.
 //! - [`store`]: the [`Store`](store::Store) trait on SQLite or Postgres.
+//! - [`egress`]: starts and stops egress jobs (stored, then requested on the bus).
 //! - [`presence`]: records what the SFU and egress workers report on the bus.
 //! - [`routes`]: axum handlers, one file per resource; [`router`] mounts them.
 //! - [`admission`]: what the SFU asks when someone enters a call's media.
@@ -15,6 +16,7 @@
 pub mod admission;
 pub mod context;
 pub mod domain;
+pub mod egress;
 pub mod error;
 pub mod extract;
 pub mod openapi;

@@ -122,17 +122,17 @@ pub async fn call_view(state: &AppState, ctx: &CallContext) -> ApiResult<CallVie
         None => None,
     };
     let count = state.store.count_members(&cid).await?;
-    let recording = super::egress::running(state, &cid, EgressKind::Recording, None)
+    let recording = crate::egress::running(state, &cid, EgressKind::Recording, None)
         .await?
         .map(|e| EgressStatus {
             id: e.id,
             state: e.state,
         });
-    let hls = match super::egress::running(state, &cid, EgressKind::Hls, None).await? {
+    let hls = match crate::egress::running(state, &cid, EgressKind::Hls, None).await? {
         Some(e) => Some(HlsView::new(state, e).await),
         None => None,
     };
-    let rtmps = super::egress::running_all(state, &cid, EgressKind::Rtmp)
+    let rtmps = crate::egress::running_all(state, &cid, EgressKind::Rtmp)
         .await?
         .into_iter()
         .map(RtmpView::from)
@@ -485,10 +485,10 @@ async fn set_live(
     context::publish(&state, &cid, kind).await;
     let auto = ctx.settings.recording.mode == RecordingMode::AutoOn;
     if live && (also.start_recording || auto) {
-        super::egress::start_by_itself(&state, &ctx, EgressKind::Recording).await?;
+        crate::egress::start_by_itself(&state, &ctx, EgressKind::Recording).await?;
     }
     if live && also.start_hls {
-        super::egress::start_by_itself(&state, &ctx, EgressKind::Hls).await?;
+        crate::egress::start_by_itself(&state, &ctx, EgressKind::Hls).await?;
     }
     Ok(axum::Json(CallResponse {
         call: call_view(&state, &ctx).await?,

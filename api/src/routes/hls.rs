@@ -7,9 +7,9 @@ use onair_auth::Capability;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::egress;
 use crate::context;
 use crate::domain::{Egress, EgressKind, EgressState};
+use crate::egress;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{CallPath, Caller, OptionalJson};
 use crate::state::AppState;

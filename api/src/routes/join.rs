@@ -217,7 +217,7 @@ async fn ensure_session(state: &AppState, ctx: &mut CallContext) -> ApiResult<()
         .await;
         ctx.call.current_session_id = Some(session.id);
         if ctx.settings.recording.mode == RecordingMode::AutoOn && !in_backstage {
-            super::egress::start_by_itself(state, ctx, crate::domain::EgressKind::Recording)
+            crate::egress::start_by_itself(state, ctx, crate::domain::EgressKind::Recording)
                 .await?;
         }
     } else if let Some(call) = state.store.get_call(&ctx.call.cid.to_string()).await? {

@@ -3,7 +3,6 @@
 pub mod blocks;
 pub mod call_types;
 pub mod calls;
-pub mod egress;
 pub mod hls;
 pub mod jobs;
 pub mod join;

@@ -1,7 +1,9 @@
 //! Egress jobs as the API sees them: start one (stored, then requested on
 //! the bus), stop it, find the running one. Workers do the work and report
-//! back (see [`crate::presence`]); [`super::recordings`] and [`super::hls`]
-//! are the routes.
+//! back (see [`crate::presence`]). A service, not a route: the routes
+//! [`crate::routes::recordings`], [`crate::routes::hls`] and
+//! [`crate::routes::rtmp`] call it, and so do `go_live` and joins (auto-on
+//! recording).
 
 use chrono::Utc;
 use onair_bus::EventKind;
