@@ -5,7 +5,8 @@
 //! - [`store`]: the [`Store`](store::Store) trait on SQLite or Postgres.
 //! - [`egress`]: starts and stops egress jobs (stored, then requested on the bus).
 //! - [`presence`]: records what the SFU and egress workers report on the bus.
-//! - [`routes`]: axum handlers, one file per resource; [`router`] mounts them.
+//! - [`routes`]: axum handlers, one file per resource; [`router()`] mounts them
+//!   with the [`openapi`] document.
 //! - [`admission`]: what the SFU asks when someone enters a call's media.
 //! - [`context`]: loads a call and works out what the caller may do in it.
 //! - [`openapi`]: the generated OpenAPI document (served at `/openapi.json`, UI at `/docs`).
@@ -21,12 +22,13 @@ pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod presence;
+pub mod router;
 pub mod routes;
 pub mod state;
 pub mod store;
 pub mod views;
 
-pub use routes::router;
+pub use router::router;
 pub use state::{ApiConfig, AppState, EgressPolicy, FileLinks, IceServer};
 
 use chrono::Utc;

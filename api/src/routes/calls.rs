@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::hls::HlsView;
-use super::rtmp::RtmpView;
+use super::hls::hls_view;
 use super::users::custom_object;
 use crate::context::{self, CallContext};
 use crate::domain::lifecycle::{self, CallState};
@@ -24,7 +23,7 @@ use crate::domain::{ids, Call, CallCid, Member};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{CallPath, Caller, Json, OptionalJson};
 use crate::state::AppState;
-use crate::views::{CallView, EgressStatus, EgressSummary, IngressView, MemberView};
+use crate::views::{CallView, EgressStatus, EgressSummary, IngressView, MemberView, RtmpView};
 
 /// Most members set in one request.
 pub const MAX_MEMBERS: usize = 100;
@@ -129,7 +128,7 @@ pub async fn call_view(state: &AppState, ctx: &CallContext) -> ApiResult<CallVie
             state: e.state,
         });
     let hls = match crate::egress::running(state, &cid, EgressKind::Hls, None).await? {
-        Some(e) => Some(HlsView::new(state, e).await),
+        Some(e) => Some(hls_view(state, e).await),
         None => None,
     };
     let rtmps = crate::egress::running_all(state, &cid, EgressKind::Rtmp)
@@ -147,7 +146,11 @@ pub async fn call_view(state: &AppState, ctx: &CallContext) -> ApiResult<CallVie
             hls,
             rtmps,
         },
-        IngressView::new(&state.config, &cid),
+        IngressView::new(
+            state.config.rtmp_url.as_deref(),
+            state.config.whip_url.as_deref(),
+            &cid,
+        ),
     ))
 }
 
