@@ -4,6 +4,7 @@
 //!   lifecycle (backstage → live → ended) with the join rule.
 //! - [`store`]: the [`Store`](store::Store) trait on SQLite or Postgres.
 //! - [`egress`]: starts and stops egress jobs (stored, then requested on the bus).
+//! - [`lifecycle`]: carries out the call's transitions (store, bus) and opens sessions.
 //! - [`presence`]: records what the SFU and egress workers report on the bus.
 //! - [`routes`]: axum handlers, one file per resource; [`router()`] mounts them
 //!   with the [`openapi`] document.
@@ -20,6 +21,7 @@ pub mod domain;
 pub mod egress;
 pub mod error;
 pub mod extract;
+pub mod lifecycle;
 pub mod openapi;
 pub mod presence;
 pub mod router;

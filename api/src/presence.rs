@@ -44,7 +44,7 @@ async fn end_if_overdue(
     };
     if now - started >= chrono::Duration::seconds(max.into()) {
         tracing::info!(call_cid = %call.cid, max, "the call reached its max_duration_seconds");
-        crate::routes::calls::end_call(state, &mut call, Some("max_duration")).await?;
+        crate::lifecycle::end_call(state, &mut call, Some("max_duration")).await?;
     }
     Ok(())
 }

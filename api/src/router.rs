@@ -29,14 +29,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/call-types/{name}", get(call_types::get).put(call_types::put))
         .route(
             CALL,
-            post(calls::get_or_create)
+            post(calls::create::get_or_create)
                 .get(calls::get)
                 .patch(calls::update)
                 .delete(calls::delete),
         )
-        .route(&format!("{CALL}/go_live"), post(calls::go_live))
-        .route(&format!("{CALL}/stop_live"), post(calls::stop_live))
-        .route(&format!("{CALL}/end"), post(calls::end))
+        .route(&format!("{CALL}/go_live"), post(calls::lifecycle::go_live))
+        .route(&format!("{CALL}/stop_live"), post(calls::lifecycle::stop_live))
+        .route(&format!("{CALL}/end"), post(calls::lifecycle::end))
         .route(&format!("{CALL}/join"), post(join::join))
         .route(&format!("{CALL}/members"), post(members::update).get(members::list))
         .route(&format!("{CALL}/sessions"), get(members::sessions))

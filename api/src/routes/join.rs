@@ -4,16 +4,14 @@ use axum::extract::State;
 use chrono::Utc;
 use onair_auth::token::mint;
 use onair_auth::{Capability, JoinClaims, OnAirGrant, VideoGrant};
-use onair_bus::EventKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
-use super::calls::{call_view, current_open_session, get_or_create_call, roster, CallData};
-use crate::context::{self, CallContext};
+use super::calls::create::{get_or_create_call, CallData};
+use super::calls::view::{call_view, roster};
+use crate::context;
 use crate::domain::lifecycle::{self, admit, CallState, Refusal};
-use crate::domain::settings::RecordingMode;
-use crate::domain::{CallCid, Session};
+use crate::domain::CallCid;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{CallPath, Caller, OptionalJson};
 use crate::state::{AppState, IceServer};
@@ -109,7 +107,7 @@ pub async fn join(
             ));
         }
     }
-    ensure_session(&state, &mut ctx).await?;
+    crate::lifecycle::ensure_session(&state, &mut ctx).await?;
 
     let role = match &ctx.member {
         Some(m) => m.role.clone(),
@@ -181,47 +179,4 @@ fn refusal(cid: &CallCid, r: Refusal) -> ApiError {
                 .with_details(serde_json::json!({ "join_from": join_from.map(|t| t.to_rfc3339()) }))
         }
     }
-}
-
-/// Opens a session on the first join of a live period (no current session,
-/// or the current one ended). Concurrent joins race on a compare-and-swap;
-/// the loser reloads and uses the winner's session.
-async fn ensure_session(state: &AppState, ctx: &mut CallContext) -> ApiResult<()> {
-    if current_open_session(state, &ctx.call).await?.is_some() {
-        return Ok(());
-    }
-    let now = Utc::now();
-    let in_backstage = ctx.settings.backstage.enabled && ctx.call.backstage;
-    let session = Session {
-        id: Uuid::new_v4().to_string(),
-        call_cid: ctx.call.cid.to_string(),
-        started_at: now,
-        ended_at: None,
-        live_started_at: (!in_backstage).then_some(now),
-        live_ended_at: None,
-    };
-    let previous = ctx.call.current_session_id.clone();
-    if state
-        .store
-        .open_session(&session, previous.as_deref())
-        .await?
-    {
-        tracing::info!(call_cid = %ctx.call.cid, session = %session.id, "session started");
-        context::publish(
-            state,
-            &ctx.call.cid,
-            EventKind::SessionStarted {
-                session_id: session.id.clone(),
-            },
-        )
-        .await;
-        ctx.call.current_session_id = Some(session.id);
-        if ctx.settings.recording.mode == RecordingMode::AutoOn && !in_backstage {
-            crate::egress::start_by_itself(state, ctx, crate::domain::EgressKind::Recording)
-                .await?;
-        }
-    } else if let Some(call) = state.store.get_call(&ctx.call.cid.to_string()).await? {
-        ctx.call.current_session_id = call.current_session_id;
-    }
-    Ok(())
 }
