@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::context::{self, CallContext};
 use crate::domain::egress::PRESETS;
+use crate::domain::lifecycle;
 use crate::domain::{Egress, EgressKind, EgressState};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -126,7 +127,7 @@ pub async fn start(
         egress_id: job.id.clone(),
         kind,
         preset,
-        backstage: ctx.settings.backstage.enabled && ctx.call.backstage,
+        backstage: lifecycle::in_backstage(&ctx.call, &ctx.settings),
         track_sid,
     };
     context::publish(state, &ctx.call.cid, event).await;

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::domain::lifecycle::LifecycleError;
 use crate::domain::InvalidId;
 use crate::store::StoreError;
 
@@ -100,6 +101,12 @@ impl From<AuthError> for ApiError {
 impl From<InvalidId> for ApiError {
     fn from(e: InvalidId) -> Self {
         Self::invalid("invalid_id", e.to_string())
+    }
+}
+
+impl From<LifecycleError> for ApiError {
+    fn from(e: LifecycleError) -> Self {
+        Self::conflict("call_ended", e.to_string())
     }
 }
 

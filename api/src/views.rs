@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::domain::lifecycle;
 use crate::domain::{Call, CallSettings, CallType, Egress, EgressState, Member, Session, User};
 
 /// A user.
@@ -228,7 +229,7 @@ impl CallView {
     ) -> Self {
         Self {
             cid: call.cid.to_string(),
-            backstage: settings.backstage.enabled && call.backstage,
+            backstage: lifecycle::in_backstage(&call, &settings),
             call_type: call.cid.call_type,
             id: call.cid.id,
             created_by: call.created_by,

@@ -1,24 +1,23 @@
 //! `{c}/go_live`, `{c}/stop_live` and `{c}/end`: the call's state changes.
-//! The transitions themselves are in [`crate::domain::lifecycle`]; these
-//! handlers check capabilities, and [`crate::lifecycle`] persists and
-//! announces the change.
+//! The transitions themselves (and what they refuse) are in
+//! [`crate::domain::lifecycle`]; these handlers check capabilities, have
+//! [`crate::lifecycle`] persist and announce the change, and start the
+//! egress that going live asks for.
 
 use axum::extract::State;
 use chrono::Utc;
 use onair_auth::Capability;
-use onair_bus::EventKind;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::view::call_view;
 use super::CallResponse;
 use crate::context;
-use crate::domain::lifecycle::{self, CallState};
+use crate::domain::lifecycle;
 use crate::domain::settings::RecordingMode;
 use crate::domain::{CallCid, EgressKind};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{CallPath, Caller, OptionalJson};
-use crate::lifecycle::{current_open_session, end_call};
 use crate::state::AppState;
 
 /// Leave backstage: everyone who may join now gets the hosts' media.
@@ -77,31 +76,14 @@ async fn set_live(
     if also.start_hls {
         ctx.require(Capability::StartBroadcastCall)?;
     }
-    if lifecycle::state(&ctx.call, &ctx.settings) == CallState::Ended {
-        return Err(ApiError::conflict(
-            "call_ended",
-            format!("call `{cid}` has ended"),
-        ));
-    }
     let now = Utc::now();
-    ctx.call.backstage = !live;
-    ctx.call.updated_at = now;
-    state.store.update_call(&ctx.call).await?;
-    if let Some(mut session) = current_open_session(&state, &ctx.call).await? {
-        if live {
-            session.live_started_at = Some(now);
-        } else {
-            session.live_ended_at = Some(now);
-        }
-        state.store.update_session(&session).await?;
-    }
-    tracing::info!(call_cid = %cid, live, "call live state changed");
-    let kind = if live {
-        EventKind::LiveStarted
+    let transition = if live {
+        lifecycle::go_live(&ctx.call, &ctx.settings, now)?
     } else {
-        EventKind::LiveStopped
+        lifecycle::stop_live(&ctx.call, &ctx.settings, now)?
     };
-    context::publish(&state, &cid, kind).await;
+    ctx.call = crate::lifecycle::commit(&state, transition).await?;
+    tracing::info!(call_cid = %cid, live, "call live state changed");
     let auto = ctx.settings.recording.mode == RecordingMode::AutoOn;
     if live && (also.start_recording || auto) {
         crate::egress::start_by_itself(&state, &ctx, EgressKind::Recording).await?;
@@ -127,13 +109,7 @@ pub async fn end(
 ) -> ApiResult<axum::Json<CallResponse>> {
     let mut ctx = context::load(&state, &caller, &cid).await?;
     ctx.require(Capability::EndCall)?;
-    if ctx.call.ended_at.is_some() {
-        return Err(ApiError::conflict(
-            "call_ended",
-            format!("call `{cid}` has ended already"),
-        ));
-    }
-    end_call(&state, &mut ctx.call, None).await?;
+    ctx.call = crate::lifecycle::end_call(&state, &ctx.call, None).await?;
     Ok(axum::Json(CallResponse {
         call: call_view(&state, &ctx).await?,
     }))
