@@ -25,7 +25,8 @@ pub struct ErrorBody {
 }
 
 /// An error answer: status plus [`ErrorBody`].
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{status} {}: {}", .body.code, .body.message)]
 pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,

@@ -15,6 +15,8 @@
 //! Call-state changes are announced on the [`onair_bus::Bus`], which is how
 //! the SFU and egress learn of them without depending on this crate.
 
+#![warn(missing_docs)]
+
 pub mod admission;
 pub mod context;
 pub mod domain;

@@ -206,13 +206,16 @@ pub struct Admission {
 }
 
 /// Why a join is refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// Lacks `join-call`.
+    #[error("joining needs the `join-call` capability")]
     NoJoinCapability,
     /// The call ended and the user lacks `join-ended-call`.
+    #[error("the call has ended")]
     Ended,
     /// In backstage, the user lacks `join-backstage`, and it is too early to wait.
+    #[error("the call is in backstage")]
     Backstage {
         /// From when the user may join and wait, if the call is scheduled.
         join_from: Option<DateTime<Utc>>,
