@@ -75,10 +75,10 @@ async fn change(
     caller: &Caller,
     cid: &CallCid,
     req: &BlockUsersRequest,
-    change: Change,
+    what: Change,
 ) -> ApiResult<axum::Json<BlockedUsersResponse>> {
     authorize(state, caller, cid, req).await?;
-    match change {
+    match what {
         Change::Block => block_users(state, cid, &req.user_ids).await?,
         Change::Unblock => unblock_users(state, cid, &req.user_ids).await?,
     }
