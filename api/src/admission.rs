@@ -27,19 +27,25 @@ pub struct TokenFacts<'a> {
 }
 
 /// Why the SFU must refuse.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MediaRefusal {
     /// No such call.
+    #[error("no such call")]
     NoCall,
     /// The call ended (and the token names no session still open).
+    #[error("the call has ended")]
     Ended,
     /// The token's session ended.
+    #[error("the session of the token has ended")]
     SessionEnded,
     /// The user is blocked from the call.
+    #[error("the user is blocked from the call")]
     Blocked,
     /// The user was kicked after the token was minted.
+    #[error("the user was kicked after the token was minted")]
     Kicked,
     /// The store failed.
+    #[error("the store is unavailable: {0}")]
     Unavailable(String),
 }
 

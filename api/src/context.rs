@@ -1,4 +1,6 @@
 //! Loading a call with everything needed to decide what the caller may do.
+//! Every call route starts here, so that all of them judge a caller by the
+//! same call type, settings and membership.
 
 use onair_auth::capability::{capabilities_in_call, ROLE_USER};
 use onair_auth::{AuthError, Capability};

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::domain::lifecycle::LifecycleError;
 use crate::domain::InvalidId;
 use crate::store::StoreError;
 
@@ -24,7 +25,8 @@ pub struct ErrorBody {
 }
 
 /// An error answer: status plus [`ErrorBody`].
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{status} {}: {}", .body.code, .body.message)]
 pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
@@ -100,6 +102,12 @@ impl From<AuthError> for ApiError {
 impl From<InvalidId> for ApiError {
     fn from(e: InvalidId) -> Self {
         Self::invalid("invalid_id", e.to_string())
+    }
+}
+
+impl From<LifecycleError> for ApiError {
+    fn from(e: LifecycleError) -> Self {
+        Self::conflict("call_ended", e.to_string())
     }
 }
 

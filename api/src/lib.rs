@@ -3,8 +3,11 @@
 //! - [`domain`]: calls, call types, settings, members, sessions, egress jobs, and the call
 //!   lifecycle (backstage → live → ended) with the join rule.
 //! - [`store`]: the [`Store`](store::Store) trait on SQLite or Postgres.
+//! - [`egress`]: starts and stops egress jobs (stored, then requested on the bus).
+//! - [`lifecycle`]: carries out the call's transitions (store, bus) and opens sessions.
 //! - [`presence`]: records what the SFU and egress workers report on the bus.
-//! - [`routes`]: axum handlers, one file per resource; [`router`] mounts them.
+//! - [`routes`]: axum handlers, one file per resource; [`router()`] mounts them
+//!   with the [`openapi`] document.
 //! - [`admission`]: what the SFU asks when someone enters a call's media.
 //! - [`context`]: loads a call and works out what the caller may do in it.
 //! - [`openapi`]: the generated OpenAPI document (served at `/openapi.json`, UI at `/docs`).
@@ -12,19 +15,24 @@
 //! Call-state changes are announced on the [`onair_bus::Bus`], which is how
 //! the SFU and egress learn of them without depending on this crate.
 
+#![warn(missing_docs)]
+
 pub mod admission;
 pub mod context;
 pub mod domain;
+pub mod egress;
 pub mod error;
 pub mod extract;
+pub mod lifecycle;
 pub mod openapi;
 pub mod presence;
+pub mod router;
 pub mod routes;
 pub mod state;
 pub mod store;
 pub mod views;
 
-pub use routes::router;
+pub use router::router;
 pub use state::{ApiConfig, AppState, EgressPolicy, FileLinks, IceServer};
 
 use chrono::Utc;

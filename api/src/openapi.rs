@@ -1,4 +1,5 @@
-//! The OpenAPI document, generated from the handlers' annotations.
+//! The OpenAPI document, generated from the handlers' annotations so that it
+//! cannot drift from them; the router serves it at `/openapi.json`.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -15,8 +16,8 @@ use crate::routes::{
     paths(
         users::upsert,
         call_types::list, call_types::get, call_types::put,
-        calls::get_or_create, calls::get, calls::update, calls::delete,
-        calls::go_live, calls::stop_live, calls::end,
+        calls::create::get_or_create, calls::get, calls::update, calls::delete,
+        calls::lifecycle::go_live, calls::lifecycle::stop_live, calls::lifecycle::end,
         join::join,
         members::update, members::list, members::sessions,
         live::participants, live::kick_user, live::mute_users, blocks::block, blocks::unblock,

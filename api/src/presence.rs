@@ -31,7 +31,7 @@ async fn end_if_overdue(
     started: chrono::DateTime<Utc>,
     now: chrono::DateTime<Utc>,
 ) -> Result<(), crate::error::ApiError> {
-    let Some(mut call) = state.store.get_call(cid).await? else {
+    let Some(call) = state.store.get_call(cid).await? else {
         return Ok(());
     };
     if call.ended_at.is_some() {
@@ -44,7 +44,7 @@ async fn end_if_overdue(
     };
     if now - started >= chrono::Duration::seconds(max.into()) {
         tracing::info!(call_cid = %call.cid, max, "the call reached its max_duration_seconds");
-        crate::routes::calls::end_call(state, &mut call, Some("max_duration")).await?;
+        crate::lifecycle::end_call(state, &call, Some("max_duration")).await?;
     }
     Ok(())
 }

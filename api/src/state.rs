@@ -1,4 +1,6 @@
-//! Shared state of the API handlers and its configuration.
+//! Shared state of the API handlers and its configuration: what the binary
+//! hands the router, so that handlers reach the store, the bus, the keys and
+//! file links without globals.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,11 +1,14 @@
-//! The JSON shapes the API answers with (documented in OpenAPI).
+//! The JSON shapes the API answers with (documented in OpenAPI), built from
+//! domain values only: handlers fetch what a view needs (counts, signed
+//! links) and hand it over.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::domain::{Call, CallSettings, CallType, Member, Session, User};
+use crate::domain::lifecycle;
+use crate::domain::{Call, CallSettings, CallType, Egress, EgressState, Member, Session, User};
 
 /// A user.
 #[derive(Debug, Serialize, ToSchema)]
@@ -130,13 +133,14 @@ pub struct RtmpIngress {
 }
 
 impl IngressView {
-    /// The ingress of call `cid` on a server configured with `config`.
-    pub fn new(config: &crate::state::ApiConfig, cid: &str) -> Self {
+    /// The ingress of call `cid` on a server that takes RTMP under
+    /// `rtmp_base` and WHIP under `whip_base` (each if it runs).
+    pub fn new(rtmp_base: Option<&str>, whip_base: Option<&str>, cid: &str) -> Self {
         Self {
-            rtmp: config.rtmp_url.as_ref().map(|base| RtmpIngress {
+            rtmp: rtmp_base.map(|base| RtmpIngress {
                 address: format!("{}/{cid}", base.trim_end_matches('/')),
             }),
-            whip: config.whip_url.as_ref().map(|base| WhipIngress {
+            whip: whip_base.map(|base| WhipIngress {
                 url: format!("{}/{cid}", base.trim_end_matches('/')),
             }),
         }
@@ -149,9 +153,59 @@ pub struct EgressSummary {
     /// The running recording, if any.
     pub recording: Option<EgressStatus>,
     /// The running HLS broadcast, if any, with its playlist.
-    pub hls: Option<crate::routes::hls::HlsView>,
+    pub hls: Option<HlsView>,
     /// Running RTMP pushes.
-    pub rtmps: Vec<crate::routes::rtmp::RtmpView>,
+    pub rtmps: Vec<RtmpView>,
+}
+
+/// An HLS broadcast.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HlsView {
+    /// The job id.
+    pub id: String,
+    /// `starting`, `active`, `ending`, `complete` or `failed`.
+    pub state: EgressState,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The live playlist, once the broadcast has one (a signed link; its
+    /// segments are reached relative to it).
+    pub playlist_url: Option<String>,
+}
+
+impl HlsView {
+    /// The view of job `e`, whose playlist is reached at `playlist_url`.
+    pub fn new(e: Egress, playlist_url: Option<String>) -> Self {
+        Self {
+            playlist_url,
+            id: e.id,
+            state: e.state,
+            error: e.error,
+        }
+    }
+}
+
+/// An RTMP push.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RtmpView {
+    /// Its name in the call.
+    pub name: String,
+    /// The job id.
+    pub id: String,
+    /// `starting`, `active`, `ending`, `complete` or `failed`.
+    pub state: EgressState,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+impl From<Egress> for RtmpView {
+    fn from(e: Egress) -> Self {
+        Self {
+            name: e.name.unwrap_or_default(),
+            id: e.id,
+            state: e.state,
+            error: e.error,
+        }
+    }
 }
 
 /// A running egress job.
@@ -160,7 +214,7 @@ pub struct EgressStatus {
     /// The job (recording id).
     pub id: String,
     /// `starting`, `active` or `ending`.
-    pub state: crate::domain::EgressState,
+    pub state: EgressState,
 }
 
 impl CallView {
@@ -175,7 +229,7 @@ impl CallView {
     ) -> Self {
         Self {
             cid: call.cid.to_string(),
-            backstage: settings.backstage.enabled && call.backstage,
+            backstage: lifecycle::in_backstage(&call, &settings),
             call_type: call.cid.call_type,
             id: call.cid.id,
             created_by: call.created_by,

@@ -1,10 +1,12 @@
 //! Call types: named settings plus role → capability grants.
 //! The built-in types mirror Stream Video's defaults.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use onair_auth::capability::{ROLE_ADMIN, ROLE_CALL_MEMBER, ROLE_HOST, ROLE_MODERATOR, ROLE_USER};
 use onair_auth::{Capability, Grants};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::settings::CallSettings;
 
@@ -26,101 +28,139 @@ pub struct CallType {
 /// Names of the built-in call types.
 pub const BUILT_IN: [&str; 4] = ["default", "audio_room", "livestream", "development"];
 
-fn set(caps: &[Capability]) -> std::collections::BTreeSet<Capability> {
-    caps.iter().copied().collect()
+/// What the roles `user` and `call_member` may do in a built-in type.
+#[derive(Clone, Copy)]
+enum Audience {
+    /// Join and publish audio, video and screens.
+    Participants,
+    /// Join, watch and react; hosts publish.
+    Viewers,
+    /// Everything; and so may every other role (for development).
+    Everyone,
 }
 
-/// A built-in call type, or `None` for other names.
-pub fn built_in(name: &str, now: DateTime<Utc>) -> Option<CallType> {
-    use Capability::*;
-    let all: Vec<Capability> = Capability::ALL.to_vec();
-    let host: Vec<Capability> = all
-        .iter()
-        .copied()
-        .filter(|c| *c != JoinEndedCall)
-        .collect();
-    let moderator = [
-        JoinCall,
-        ReadCall,
-        JoinBackstage,
-        SendAudio,
-        SendVideo,
-        Screenshare,
-        CreateReaction,
-        MuteUsers,
-        KickUser,
-        BlockUsers,
-        EndCall,
-        UpdateCallMember,
-    ];
-    let participant = [
-        JoinCall,
-        ReadCall,
-        SendAudio,
-        SendVideo,
-        Screenshare,
-        CreateReaction,
-    ];
-    let viewer = [JoinCall, ReadCall, CreateReaction];
+/// A built-in call type: who its users are, and its settings as a patch
+/// over the defaults.
+struct BuiltIn {
+    name: &'static str,
+    audience: Audience,
+    settings: fn() -> Value,
+}
 
-    let mut grants = Grants::new();
-    let defaults = CallSettings::default();
-    let settings = match name {
-        "default" => {
-            grants.insert(
-                ROLE_USER.into(),
-                set(&[&participant[..], &[CreateCall]].concat()),
-            );
-            grants.insert(ROLE_CALL_MEMBER.into(), set(&participant));
-            // Calls between people: who is in them is theirs to know.
-            defaults.merged(&json!({"private": true})).ok()?
-        }
-        "audio_room" => {
-            grants.insert(
-                ROLE_USER.into(),
-                set(&[&viewer[..], &[CreateCall]].concat()),
-            );
-            grants.insert(ROLE_CALL_MEMBER.into(), set(&viewer));
-            let patch = json!({
+/// The built-in types; they mirror Stream Video's defaults.
+const BUILT_INS: [BuiltIn; 4] = [
+    BuiltIn {
+        name: "default",
+        audience: Audience::Participants,
+        // Calls between people: who is in them is theirs to know.
+        settings: || json!({"private": true}),
+    },
+    BuiltIn {
+        name: "audio_room",
+        audience: Audience::Viewers,
+        settings: || {
+            json!({
                 "backstage": {"enabled": true, "join_ahead_time_seconds": 0},
                 "video": {"enabled": false, "camera_default_on": false},
                 "screensharing": {"enabled": false},
                 "audio": {"mic_default_on": false},
-            });
-            defaults.merged(&patch).ok()?
-        }
-        "livestream" => {
-            grants.insert(
-                ROLE_USER.into(),
-                set(&[&viewer[..], &[CreateCall]].concat()),
-            );
-            grants.insert(ROLE_CALL_MEMBER.into(), set(&viewer));
-            let patch = json!({
+            })
+        },
+    },
+    BuiltIn {
+        name: "livestream",
+        audience: Audience::Viewers,
+        settings: || {
+            json!({
                 "backstage": {"enabled": true, "join_ahead_time_seconds": 0},
                 "audio": {"mic_default_on": false},
                 "video": {"camera_default_on": false},
-            });
-            defaults.merged(&patch).ok()?
+            })
+        },
+    },
+    BuiltIn {
+        name: "development",
+        audience: Audience::Everyone,
+        settings: || json!({}),
+    },
+];
+
+/// A participant publishes and reacts.
+const PARTICIPANT: &[Capability] = &[
+    Capability::JoinCall,
+    Capability::ReadCall,
+    Capability::SendAudio,
+    Capability::SendVideo,
+    Capability::Screenshare,
+    Capability::CreateReaction,
+];
+
+/// A viewer watches and reacts.
+const VIEWER: &[Capability] = &[
+    Capability::JoinCall,
+    Capability::ReadCall,
+    Capability::CreateReaction,
+];
+
+/// A moderator publishes, keeps order and ends the call.
+const MODERATOR: &[Capability] = &[
+    Capability::JoinCall,
+    Capability::ReadCall,
+    Capability::JoinBackstage,
+    Capability::SendAudio,
+    Capability::SendVideo,
+    Capability::Screenshare,
+    Capability::CreateReaction,
+    Capability::MuteUsers,
+    Capability::KickUser,
+    Capability::BlockUsers,
+    Capability::EndCall,
+    Capability::UpdateCallMember,
+];
+
+fn set(caps: &[Capability]) -> BTreeSet<Capability> {
+    caps.iter().copied().collect()
+}
+
+/// The grants of a built-in type whose users are `audience`: users may
+/// also create calls; hosts may do everything but join an ended call;
+/// admins everything.
+fn grants(audience: Audience) -> Grants {
+    let all = set(Capability::ALL);
+    let members = match audience {
+        Audience::Participants => set(PARTICIPANT),
+        Audience::Viewers => set(VIEWER),
+        Audience::Everyone => {
+            let roles = [
+                ROLE_USER,
+                ROLE_CALL_MEMBER,
+                ROLE_HOST,
+                ROLE_MODERATOR,
+                ROLE_ADMIN,
+            ];
+            return roles.map(|r| (r.to_owned(), all.clone())).into();
         }
-        "development" => {
-            for role in [ROLE_USER, ROLE_CALL_MEMBER] {
-                grants.insert(role.into(), set(&all));
-            }
-            defaults
-        }
-        _ => return None,
     };
-    grants.insert(ROLE_HOST.into(), set(&host));
-    grants.insert(ROLE_MODERATOR.into(), set(&moderator));
-    grants.insert(ROLE_ADMIN.into(), set(&all));
-    if name == "development" {
-        grants.insert(ROLE_HOST.into(), set(&all));
-        grants.insert(ROLE_MODERATOR.into(), set(&all));
-    }
+    let mut users = members.clone();
+    users.insert(Capability::CreateCall);
+    let mut host = all.clone();
+    host.remove(&Capability::JoinEndedCall);
+    Grants::from([
+        (ROLE_USER.to_owned(), users),
+        (ROLE_CALL_MEMBER.to_owned(), members),
+        (ROLE_HOST.to_owned(), host),
+        (ROLE_MODERATOR.to_owned(), set(MODERATOR)),
+        (ROLE_ADMIN.to_owned(), all),
+    ])
+}
+
+/// A built-in call type, or `None` for other names.
+pub fn built_in(name: &str, now: DateTime<Utc>) -> Option<CallType> {
+    let spec = BUILT_INS.iter().find(|t| t.name == name)?;
     Some(CallType {
         name: name.into(),
-        grants,
-        settings,
+        grants: grants(spec.audience),
+        settings: CallSettings::default().merged(&(spec.settings)()).ok()?,
         created_at: now,
         updated_at: now,
     })
@@ -180,6 +220,7 @@ mod tests {
         for name in BUILT_IN {
             assert!(built_in(name, Utc::now()).is_some(), "{name}");
         }
+        assert_eq!(BUILT_IN, BUILT_INS.map(|t| t.name));
         assert!(built_in("mine", Utc::now()).is_none());
     }
 }

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 pub use onair_bus::{EgressKind, EgressState};
 
+use super::call::Call;
+
 /// One egress job.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Egress {
@@ -37,6 +39,38 @@ pub struct Egress {
     pub ended_at: Option<DateTime<Utc>>,
     /// Last change or worker report.
     pub updated_at: DateTime<Utc>,
+}
+
+impl Egress {
+    /// Job `id` of `kind` for `call` (named `name`, if the call may run
+    /// several of the kind), just requested at `now`: `starting`, in the
+    /// call's current session.
+    pub fn requested(
+        id: String,
+        call: &Call,
+        kind: EgressKind,
+        name: Option<String>,
+        preset: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            call_cid: call.cid.to_string(),
+            session_id: call.current_session_id.clone(),
+            kind,
+            name,
+            preset,
+            state: EgressState::Starting,
+            error: None,
+            file: None,
+            size: 0,
+            duration_ms: 0,
+            created_at: now,
+            started_at: None,
+            ended_at: None,
+            updated_at: now,
+        }
+    }
 }
 
 /// Output presets of composite recordings: name → (width, height, fps).

@@ -1,4 +1,6 @@
-//! Validated identifiers: call types, call ids, user ids.
+//! Validated identifiers: call types, call ids, user ids. They are checked
+//! where they enter (paths, bodies, rows), so the rest of the crate can
+//! put them in URLs, keys and tokens as they are.
 
 use std::fmt;
 

@@ -44,9 +44,7 @@ pub async fn block(
     CallPath(cid): CallPath,
     Json(req): Json<BlockUsersRequest>,
 ) -> ApiResult<axum::Json<BlockedUsersResponse>> {
-    authorize(&state, &caller, &cid, &req).await?;
-    block_users(&state, &cid, &req.user_ids).await?;
-    blocked(&state, &cid).await
+    change(&state, &caller, &cid, &req, Change::Block).await
 }
 
 /// Lift blocks: the users may join again.
@@ -60,16 +58,33 @@ pub async fn unblock(
     CallPath(cid): CallPath,
     Json(req): Json<BlockUsersRequest>,
 ) -> ApiResult<axum::Json<BlockedUsersResponse>> {
-    authorize(&state, &caller, &cid, &req).await?;
-    state
-        .store
-        .unblock_users(&cid.to_string(), &req.user_ids)
-        .await?;
-    for user_id in req.user_ids {
-        tracing::info!(call_cid = %cid, user = %user_id, "user unblocked");
-        context::publish(&state, &cid, EventKind::UserUnblocked { user_id }).await;
+    change(&state, &caller, &cid, &req, Change::Unblock).await
+}
+
+/// What a request does to the users it names.
+#[derive(Clone, Copy)]
+enum Change {
+    Block,
+    Unblock,
+}
+
+/// Blocks or unblocks the users `req` names, if the caller may; answers
+/// who is blocked now.
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    cid: &CallCid,
+    req: &BlockUsersRequest,
+    what: Change,
+) -> ApiResult<axum::Json<BlockedUsersResponse>> {
+    authorize(state, caller, cid, req).await?;
+    match what {
+        Change::Block => block_users(state, cid, &req.user_ids).await?,
+        Change::Unblock => unblock_users(state, cid, &req.user_ids).await?,
     }
-    blocked(&state, &cid).await
+    Ok(axum::Json(BlockedUsersResponse {
+        blocked_user_ids: state.store.blocked_users(&cid.to_string()).await?,
+    }))
 }
 
 /// Stores the blocks, then tells the SFU to send the users away.
@@ -81,6 +96,22 @@ pub async fn block_users(state: &AppState, cid: &CallCid, user_ids: &[String]) -
     for user_id in user_ids {
         tracing::info!(call_cid = %cid, user = %user_id, "user blocked");
         let kind = EventKind::UserBlocked {
+            user_id: user_id.clone(),
+        };
+        context::publish(state, cid, kind).await;
+    }
+    Ok(())
+}
+
+/// Lifts the blocks, then tells the SFU (and ingest) the users may return.
+async fn unblock_users(state: &AppState, cid: &CallCid, user_ids: &[String]) -> ApiResult<()> {
+    state
+        .store
+        .unblock_users(&cid.to_string(), user_ids)
+        .await?;
+    for user_id in user_ids {
+        tracing::info!(call_cid = %cid, user = %user_id, "user unblocked");
+        let kind = EventKind::UserUnblocked {
             user_id: user_id.clone(),
         };
         context::publish(state, cid, kind).await;
@@ -109,10 +140,4 @@ async fn authorize(
         ids::validate_user_id(id)?;
     }
     Ok(())
-}
-
-async fn blocked(state: &AppState, cid: &CallCid) -> ApiResult<axum::Json<BlockedUsersResponse>> {
-    Ok(axum::Json(BlockedUsersResponse {
-        blocked_user_ids: state.store.blocked_users(&cid.to_string()).await?,
-    }))
 }

@@ -7,12 +7,13 @@ use onair_auth::Capability;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::egress;
 use crate::context;
-use crate::domain::{Egress, EgressKind, EgressState};
+use crate::domain::{Egress, EgressKind};
+use crate::egress;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{CallPath, Caller, OptionalJson};
 use crate::state::AppState;
+use crate::views::HlsView;
 
 /// `POST {c}/hls/start` body.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -22,34 +23,13 @@ pub struct StartHlsRequest {
     pub preset: Option<String>,
 }
 
-/// An HLS broadcast.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HlsView {
-    /// The job id.
-    pub id: String,
-    /// `starting`, `active`, `ending`, `complete` or `failed`.
-    pub state: EgressState,
-    /// Why it failed.
-    pub error: Option<String>,
-    /// The live playlist, once the broadcast has one (a signed link; its
-    /// segments are reached relative to it).
-    pub playlist_url: Option<String>,
-}
-
-impl HlsView {
-    /// The view of job `e`.
-    pub async fn new(state: &AppState, e: Egress) -> Self {
-        let playlist_url = match e.file.as_deref() {
-            Some(f) => Some(state.files.dir_url(f).await),
-            None => None,
-        };
-        Self {
-            playlist_url,
-            id: e.id,
-            state: e.state,
-            error: e.error,
-        }
-    }
+/// The view of job `e`, with a signed link to its playlist once it has one.
+pub async fn hls_view(state: &AppState, e: Egress) -> HlsView {
+    let playlist_url = match e.file.as_deref() {
+        Some(f) => Some(state.files.dir_url(f).await),
+        None => None,
+    };
+    HlsView::new(e, playlist_url)
 }
 
 /// `{hls}` answer.
@@ -74,7 +54,7 @@ pub async fn start_hls(
     let ctx = context::load(&state, &caller, &cid).await?;
     ctx.require(Capability::StartBroadcastCall)?;
     let job = egress::start(&state, &ctx, EgressKind::Hls, req.preset, None).await?;
-    let hls = HlsView::new(&state, job).await;
+    let hls = hls_view(&state, job).await;
     Ok((StatusCode::CREATED, axum::Json(HlsResponse { hls })))
 }
 
@@ -94,6 +74,6 @@ pub async fn stop_hls(
         .await?
         .ok_or_else(|| ApiError::not_found("running HLS broadcast"))?;
     Ok(axum::Json(HlsResponse {
-        hls: HlsView::new(&state, job).await,
+        hls: hls_view(&state, job).await,
     }))
 }

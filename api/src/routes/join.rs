@@ -1,19 +1,17 @@
 //! `POST {c}/join`: admit a user into a call and hand them what the SFU needs.
 
 use axum::extract::State;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use onair_auth::token::mint;
-use onair_auth::{Capability, JoinClaims, OnAirGrant, VideoGrant};
-use onair_bus::EventKind;
+use onair_auth::{Capability, JoinClaims, OnAirGrant, UserClaims, VideoGrant};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
-use super::calls::{call_view, current_open_session, get_or_create_call, roster, CallData};
+use super::calls::create::{get_or_create_call, CallData};
+use super::calls::view::{call_view, roster};
 use crate::context::{self, CallContext};
 use crate::domain::lifecycle::{self, admit, CallState, Refusal};
-use crate::domain::settings::RecordingMode;
-use crate::domain::{CallCid, Session};
+use crate::domain::CallCid;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{CallPath, Caller, OptionalJson};
 use crate::state::{AppState, IceServer};
@@ -92,29 +90,58 @@ pub async fn join(
     let now = Utc::now();
     let admission =
         admit(&ctx.call, &ctx.settings, &ctx.caps, now).map_err(|r| refusal(&cid, r))?;
-    if state.store.is_blocked(&cid.to_string(), &user.sub).await? {
-        tracing::info!(call_cid = %cid, user = %user.sub, "join refused: blocked");
+    refuse_blocked_or_full(&state, &ctx, &user.sub).await?;
+    crate::lifecycle::ensure_session(&state, &mut ctx).await?;
+    let role = match &ctx.member {
+        Some(m) => m.role.clone(),
+        None => context::global_role(&state, &caller).await?,
+    };
+    let credentials = credentials(&state, &ctx, &user, &role, admission.may_publish, now)?;
+    tracing::info!(call_cid = %cid, user = %user.sub, waiting = admission.waiting, "join admitted");
+    Ok(axum::Json(JoinResponse {
+        call: call_view(&state, &ctx).await?,
+        members: roster(&state, &ctx, &caller).await?,
+        credentials,
+        role,
+        own_capabilities: ctx.caps,
+        waiting: admission.waiting,
+    }))
+}
+
+/// Refuses (403) a user blocked from the call, or one who would be more
+/// than its `max_participants`.
+async fn refuse_blocked_or_full(state: &AppState, ctx: &CallContext, user: &str) -> ApiResult<()> {
+    let cid = &ctx.call.cid;
+    if state.store.is_blocked(&cid.to_string(), user).await? {
+        tracing::info!(call_cid = %cid, user, "join refused: blocked");
         return Err(ApiError::forbidden(
             "blocked",
             format!("you are blocked from call `{cid}`"),
         ));
     }
     if let Some(max) = ctx.settings.limits.max_participants {
-        let others = others_connected(&state, &cid, &user.sub).await?;
+        let others = others_connected(state, cid, user).await?;
         if others >= max as usize {
-            tracing::info!(call_cid = %cid, user = %user.sub, max, "join refused: call full");
+            tracing::info!(call_cid = %cid, user, max, "join refused: call full");
             return Err(ApiError::forbidden(
                 "call_full",
                 format!("call `{cid}` has its {max} participants"),
             ));
         }
     }
-    ensure_session(&state, &mut ctx).await?;
+    Ok(())
+}
 
-    let role = match &ctx.member {
-        Some(m) => m.role.clone(),
-        None => context::global_role(&state, &caller).await?,
-    };
+/// How to reach the SFU, with a join token for `user` (in the call as
+/// `role`) signed by the primary API key (503 without one).
+fn credentials(
+    state: &AppState,
+    ctx: &CallContext,
+    user: &UserClaims,
+    role: &str,
+    may_publish: bool,
+    now: DateTime<Utc>,
+) -> ApiResult<Credentials> {
     let key = state.keys.primary().ok_or_else(|| {
         ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -131,26 +158,18 @@ pub async fn join(
         nbf: iat.saturating_sub(10), // tolerate small clock skew between API and SFU
         name: user.name.clone().unwrap_or_else(|| user.sub.clone()),
         metadata,
-        video: VideoGrant::for_capabilities(&cid.to_string(), &ctx.caps, admission.may_publish),
+        video: VideoGrant::for_capabilities(&ctx.call.cid.to_string(), &ctx.caps, may_publish),
         onair: Some(OnAirGrant {
             backstage: lifecycle::state(&ctx.call, &ctx.settings) == CallState::Backstage,
             session: ctx.call.current_session_id.clone(),
             minted_at_ms: Some(now.timestamp_millis()),
         }),
     };
-    tracing::info!(call_cid = %cid, user = %user.sub, waiting = admission.waiting, "join admitted");
-    Ok(axum::Json(JoinResponse {
-        call: call_view(&state, &ctx).await?,
-        members: roster(&state, &ctx, &caller).await?,
-        credentials: Credentials {
-            url: state.config.signal_url.clone(),
-            token: mint(key, &claims),
-            ice_servers: state.config.ice_servers.clone(),
-        },
-        role,
-        own_capabilities: ctx.caps,
-        waiting: admission.waiting,
-    }))
+    Ok(Credentials {
+        url: state.config.signal_url.clone(),
+        token: mint(key, &claims),
+        ice_servers: state.config.ice_servers.clone(),
+    })
 }
 
 /// How many users other than `user` are connected to the call's media (an
@@ -181,47 +200,4 @@ fn refusal(cid: &CallCid, r: Refusal) -> ApiError {
                 .with_details(serde_json::json!({ "join_from": join_from.map(|t| t.to_rfc3339()) }))
         }
     }
-}
-
-/// Opens a session on the first join of a live period (no current session,
-/// or the current one ended). Concurrent joins race on a compare-and-swap;
-/// the loser reloads and uses the winner's session.
-async fn ensure_session(state: &AppState, ctx: &mut CallContext) -> ApiResult<()> {
-    if current_open_session(state, &ctx.call).await?.is_some() {
-        return Ok(());
-    }
-    let now = Utc::now();
-    let in_backstage = ctx.settings.backstage.enabled && ctx.call.backstage;
-    let session = Session {
-        id: Uuid::new_v4().to_string(),
-        call_cid: ctx.call.cid.to_string(),
-        started_at: now,
-        ended_at: None,
-        live_started_at: (!in_backstage).then_some(now),
-        live_ended_at: None,
-    };
-    let previous = ctx.call.current_session_id.clone();
-    if state
-        .store
-        .open_session(&session, previous.as_deref())
-        .await?
-    {
-        tracing::info!(call_cid = %ctx.call.cid, session = %session.id, "session started");
-        context::publish(
-            state,
-            &ctx.call.cid,
-            EventKind::SessionStarted {
-                session_id: session.id.clone(),
-            },
-        )
-        .await;
-        ctx.call.current_session_id = Some(session.id);
-        if ctx.settings.recording.mode == RecordingMode::AutoOn && !in_backstage {
-            super::egress::start_by_itself(state, ctx, crate::domain::EgressKind::Recording)
-                .await?;
-        }
-    } else if let Some(call) = state.store.get_call(&ctx.call.cid.to_string()).await? {
-        ctx.call.current_session_id = call.current_session_id;
-    }
-    Ok(())
 }

@@ -1,19 +1,38 @@
-//! `{c}/members` and `{c}/sessions`.
+//! `{c}/members` and `{c}/sessions`, and the members of a call as requests
+//! give them (also when a call is created) and as answers show them.
 
 use axum::extract::State;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use onair_auth::capability::ROLE_CALL_MEMBER;
 use onair_auth::Capability;
 use onair_bus::EventKind;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::calls::{member_views, members_from, MemberRequest};
+use super::users::custom_object;
 use crate::context;
-use crate::domain::ids;
+use crate::domain::{ids, CallCid, Member};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{CallPath, Caller, Json};
 use crate::state::AppState;
 use crate::views::{MemberView, SessionView};
+
+/// Most members set in one request.
+pub const MAX_MEMBERS: usize = 100;
+
+/// A member to add or change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberRequest {
+    /// The user.
+    pub user_id: String,
+    /// Role in the call (default `call_member`).
+    pub role: Option<String>,
+    /// App-defined data.
+    #[schema(value_type = Option<Object>)]
+    pub custom: Option<Value>,
+}
 
 /// `POST {c}/members` body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -41,6 +60,52 @@ pub struct SessionsResponse {
     pub sessions: Vec<SessionView>,
 }
 
+/// The call's members with their users.
+pub async fn member_views(state: &AppState, cid: &CallCid) -> ApiResult<Vec<MemberView>> {
+    let members = state.store.list_members(&cid.to_string()).await?;
+    let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
+    let mut users = state.store.get_users(&ids).await?;
+    Ok(members
+        .into_iter()
+        .map(|m| {
+            let user = users
+                .iter()
+                .position(|u| u.id == m.user_id)
+                .map(|i| users.swap_remove(i));
+            MemberView::new(m, user)
+        })
+        .collect())
+}
+
+/// Validated members of `cid` from requests.
+pub fn members_from(
+    cid: &CallCid,
+    reqs: Vec<MemberRequest>,
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<Member>> {
+    if reqs.len() > MAX_MEMBERS {
+        return Err(ApiError::invalid(
+            "too_many_members",
+            format!("at most {MAX_MEMBERS} members per request"),
+        ));
+    }
+    reqs.into_iter()
+        .map(|m| {
+            ids::validate_user_id(&m.user_id)?;
+            let role = m.role.unwrap_or_else(|| ROLE_CALL_MEMBER.to_owned());
+            ids::validate("role", &role)?;
+            Ok(Member {
+                call_cid: cid.to_string(),
+                user_id: m.user_id,
+                role,
+                custom: custom_object(m.custom)?,
+                created_at: now,
+                updated_at: now,
+            })
+        })
+        .collect()
+}
+
 /// Add, change or remove members.
 #[utoipa::path(post, path = "/v1/calls/{type}/{id}/members", tag = "members", security(("token" = [])),
     params(("type" = String, Path), ("id" = String, Path)),
@@ -58,7 +123,7 @@ pub async fn update(
     let now = Utc::now();
     let cid_s = cid.to_string();
     let mut members = members_from(&cid, req.update_members, now)?;
-    if req.remove_members.len() > super::calls::MAX_MEMBERS {
+    if req.remove_members.len() > MAX_MEMBERS {
         return Err(ApiError::invalid(
             "too_many_members",
             "too many members to remove",

@@ -1,9 +1,10 @@
-//! HTTP handlers, one file per resource, and the router that mounts them.
+//! HTTP handlers, one file per resource. [`crate::router()`] mounts them with
+//! the OpenAPI document; handlers depend on the domain, the services and
+//! [`crate::views`], never on the router.
 
 pub mod blocks;
 pub mod call_types;
 pub mod calls;
-pub mod egress;
 pub mod hls;
 pub mod jobs;
 pub mod join;
@@ -13,71 +14,3 @@ pub mod ops;
 pub mod recordings;
 pub mod rtmp;
 pub mod users;
-
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
-use axum::Router;
-use tower_http::trace::TraceLayer;
-use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
-
-use crate::error::ApiError;
-use crate::openapi::ApiDoc;
-use crate::state::AppState;
-
-/// Largest request body accepted.
-pub const BODY_LIMIT: usize = 1024 * 1024;
-
-/// The whole `/v1` API plus operations routes, with JSON errors for unknown
-/// routes and methods.
-pub fn router(state: AppState) -> Router {
-    const CALL: &str = "/v1/calls/{type}/{id}";
-    Router::new()
-        .route("/v1/users", put(users::upsert))
-        .route("/v1/call-types", get(call_types::list))
-        .route("/v1/call-types/{name}", get(call_types::get).put(call_types::put))
-        .route(
-            CALL,
-            post(calls::get_or_create)
-                .get(calls::get)
-                .patch(calls::update)
-                .delete(calls::delete),
-        )
-        .route(&format!("{CALL}/go_live"), post(calls::go_live))
-        .route(&format!("{CALL}/stop_live"), post(calls::stop_live))
-        .route(&format!("{CALL}/end"), post(calls::end))
-        .route(&format!("{CALL}/join"), post(join::join))
-        .route(&format!("{CALL}/members"), post(members::update).get(members::list))
-        .route(&format!("{CALL}/sessions"), get(members::sessions))
-        .route(&format!("{CALL}/participants"), get(live::participants))
-        .route(&format!("{CALL}/kick_user"), post(live::kick_user))
-        .route(&format!("{CALL}/mute_users"), post(live::mute_users))
-        .route(&format!("{CALL}/block_users"), post(blocks::block))
-        .route(&format!("{CALL}/unblock_users"), post(blocks::unblock))
-        .route(&format!("{CALL}/recordings/start"), post(recordings::start_recording))
-        .route(&format!("{CALL}/recordings/stop"), post(recordings::stop_recording))
-        .route(&format!("{CALL}/recordings"), get(recordings::list_recordings))
-        .route(&format!("{CALL}/hls/start"), post(hls::start_hls))
-        .route(&format!("{CALL}/hls/stop"), post(hls::stop_hls))
-        .route(&format!("{CALL}/rtmp_broadcasts"), post(rtmp::add))
-        .route(&format!("{CALL}/rtmp_broadcasts/{{name}}"), delete(rtmp::remove))
-        .route("/v1/egress/{id}", get(jobs::state_of))
-        .route("/v1/egress/{id}/target", get(jobs::target_of))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
-        .fallback(|| async { ApiError::not_found("route") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this route does not take that method",
-            )
-        })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        // Log the path only: a query may carry a token.
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
-        }))
-        .with_state(state)
-}

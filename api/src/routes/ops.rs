@@ -1,4 +1,6 @@
-//! Liveness and readiness.
+//! Liveness and readiness, for load balancers and orchestrators: `/healthz`
+//! says the process is up, `/readyz` that it can serve (its database
+//! answers and it is not draining).
 
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -9,9 +9,9 @@ use onair_auth::Capability;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::egress::{self, Subject};
 use crate::context;
 use crate::domain::{Egress, EgressKind, EgressState};
+use crate::egress::{self, Subject};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{CallPath, Caller, OptionalJson};
 use crate::state::AppState;

@@ -8,12 +8,13 @@ use onair_auth::Capability;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::egress::{self, Subject};
 use crate::context;
-use crate::domain::{ids, Egress, EgressKind, EgressState};
+use crate::domain::{ids, EgressKind};
+use crate::egress::{self, Subject};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{CallPath, Caller, Json, NamePath};
 use crate::state::AppState;
+use crate::views::RtmpView;
 
 /// `POST {c}/rtmp_broadcasts` body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -27,30 +28,6 @@ pub struct AddRtmpRequest {
     pub stream_key: String,
     /// `360p`, `720p` or `1080p` (default: the call's recording quality).
     pub preset: Option<String>,
-}
-
-/// An RTMP push.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RtmpView {
-    /// Its name in the call.
-    pub name: String,
-    /// The job id.
-    pub id: String,
-    /// `starting`, `active`, `ending`, `complete` or `failed`.
-    pub state: EgressState,
-    /// Why it failed.
-    pub error: Option<String>,
-}
-
-impl From<Egress> for RtmpView {
-    fn from(e: Egress) -> Self {
-        Self {
-            name: e.name.unwrap_or_default(),
-            id: e.id,
-            state: e.state,
-            error: e.error,
-        }
-    }
 }
 
 /// `{rtmp}` answer.

@@ -14,8 +14,7 @@ macro_rules! impl_store {
             }
 
             async fn upsert_users(&self, users: &[User]) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                for u in users {
+                self.in_one_transaction(users, |u| {
                     sqlx::query(
                         "INSERT INTO users (id, name, image, role, custom, created_at, updated_at)
                          VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -29,30 +28,23 @@ macro_rules! impl_store {
                     .bind(u.custom.to_string())
                     .bind(ms(u.created_at))
                     .bind(ms(u.updated_at))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(())
+                })
+                .await
             }
 
             async fn ensure_users(&self, ids: &[String], now: DateTime<Utc>) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                for id in ids {
+                self.in_one_transaction(ids, |id| {
                     let u = User::bare(id, now);
                     sqlx::query(
                         "INSERT INTO users (id, name, image, role, custom, created_at, updated_at)
                          VALUES ($1, NULL, NULL, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING",
                     )
-                    .bind(&u.id)
-                    .bind(&u.role)
+                    .bind(u.id)
+                    .bind(u.role)
                     .bind(u.custom.to_string())
                     .bind(ms(now))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(())
+                })
+                .await
             }
 
             async fn get_users(&self, ids: &[String]) -> StoreResult<Vec<User>> {
@@ -69,18 +61,11 @@ macro_rules! impl_store {
             }
 
             async fn list_call_types(&self) -> StoreResult<Vec<CallType>> {
-                let rows: Vec<CallTypeRow> = sqlx::query_as("SELECT * FROM call_types ORDER BY name")
-                    .fetch_all(&self.pool)
-                    .await?;
-                convert(rows)
+                self.all::<CallTypeRow, _>("SELECT * FROM call_types ORDER BY name", &[]).await
             }
 
             async fn get_call_type(&self, name: &str) -> StoreResult<Option<CallType>> {
-                let row: Option<CallTypeRow> = sqlx::query_as("SELECT * FROM call_types WHERE name = $1")
-                    .bind(name)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.map(CallType::try_from).transpose()
+                self.one::<CallTypeRow, _>("SELECT * FROM call_types WHERE name = $1", &[name]).await
             }
 
             async fn put_call_type(&self, t: &CallType) -> StoreResult<()> {
@@ -117,11 +102,7 @@ macro_rules! impl_store {
             }
 
             async fn get_call(&self, cid: &str) -> StoreResult<Option<Call>> {
-                let row: Option<CallRow> = sqlx::query_as("SELECT * FROM calls WHERE cid = $1")
-                    .bind(cid)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.map(Call::try_from).transpose()
+                self.one::<CallRow, _>("SELECT * FROM calls WHERE cid = $1", &[cid]).await
             }
 
             async fn update_call(&self, c: &Call) -> StoreResult<()> {
@@ -155,8 +136,7 @@ macro_rules! impl_store {
             }
 
             async fn upsert_members(&self, members: &[Member]) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                for m in members {
+                self.in_one_transaction(members, |m| {
                     sqlx::query(
                         "INSERT INTO members (call_cid, user_id, role, custom, created_at, updated_at)
                          VALUES ($1, $2, $3, $4, $5, $6)
@@ -169,43 +149,22 @@ macro_rules! impl_store {
                     .bind(m.custom.to_string())
                     .bind(ms(m.created_at))
                     .bind(ms(m.updated_at))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(())
+                })
+                .await
             }
 
             async fn remove_members(&self, cid: &str, user_ids: &[String]) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                for id in user_ids {
-                    sqlx::query("DELETE FROM members WHERE call_cid = $1 AND user_id = $2")
-                        .bind(cid)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                Ok(())
+                self.delete_users_of_call("members", cid, user_ids).await
             }
 
             async fn list_members(&self, cid: &str) -> StoreResult<Vec<Member>> {
-                let rows: Vec<MemberRow> =
-                    sqlx::query_as("SELECT * FROM members WHERE call_cid = $1 ORDER BY created_at, user_id")
-                        .bind(cid)
-                        .fetch_all(&self.pool)
-                        .await?;
-                convert(rows)
+                let sql = "SELECT * FROM members WHERE call_cid = $1 ORDER BY created_at, user_id";
+                self.all::<MemberRow, _>(sql, &[cid]).await
             }
 
             async fn get_member(&self, cid: &str, user_id: &str) -> StoreResult<Option<Member>> {
-                let row: Option<MemberRow> =
-                    sqlx::query_as("SELECT * FROM members WHERE call_cid = $1 AND user_id = $2")
-                        .bind(cid)
-                        .bind(user_id)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                row.map(Member::try_from).transpose()
+                let sql = "SELECT * FROM members WHERE call_cid = $1 AND user_id = $2";
+                self.one::<MemberRow, _>(sql, &[cid, user_id]).await
             }
 
             async fn count_members(&self, cid: &str) -> StoreResult<i64> {
@@ -217,8 +176,7 @@ macro_rules! impl_store {
             }
 
             async fn block_users(&self, cid: &str, user_ids: &[String], now: DateTime<Utc>) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                for id in user_ids {
+                self.in_one_transaction(user_ids, |id| {
                     sqlx::query(
                         "INSERT INTO blocked_users (call_cid, user_id, created_at) VALUES ($1, $2, $3)
                          ON CONFLICT (call_cid, user_id) DO NOTHING",
@@ -226,24 +184,12 @@ macro_rules! impl_store {
                     .bind(cid)
                     .bind(id)
                     .bind(ms(now))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(())
+                })
+                .await
             }
 
             async fn unblock_users(&self, cid: &str, user_ids: &[String]) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                for id in user_ids {
-                    sqlx::query("DELETE FROM blocked_users WHERE call_cid = $1 AND user_id = $2")
-                        .bind(cid)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                Ok(())
+                self.delete_users_of_call("blocked_users", cid, user_ids).await
             }
 
             async fn blocked_users(&self, cid: &str) -> StoreResult<Vec<String>> {
@@ -330,11 +276,7 @@ macro_rules! impl_store {
             }
 
             async fn get_session(&self, id: &str) -> StoreResult<Option<Session>> {
-                let row: Option<SessionRow> = sqlx::query_as("SELECT * FROM sessions WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.map(Session::try_from).transpose()
+                self.one::<SessionRow, _>("SELECT * FROM sessions WHERE id = $1", &[id]).await
             }
 
             async fn update_session(&self, s: &Session) -> StoreResult<()> {
@@ -369,20 +311,13 @@ macro_rules! impl_store {
             }
 
             async fn open_sessions(&self) -> StoreResult<Vec<Session>> {
-                let rows: Vec<SessionRow> =
-                    sqlx::query_as("SELECT * FROM sessions WHERE ended_at IS NULL ORDER BY started_at, id")
-                        .fetch_all(&self.pool)
-                        .await?;
-                convert(rows)
+                let sql = "SELECT * FROM sessions WHERE ended_at IS NULL ORDER BY started_at, id";
+                self.all::<SessionRow, _>(sql, &[]).await
             }
 
             async fn list_sessions(&self, cid: &str) -> StoreResult<Vec<Session>> {
-                let rows: Vec<SessionRow> =
-                    sqlx::query_as("SELECT * FROM sessions WHERE call_cid = $1 ORDER BY started_at, id")
-                        .bind(cid)
-                        .fetch_all(&self.pool)
-                        .await?;
-                convert(rows)
+                let sql = "SELECT * FROM sessions WHERE call_cid = $1 ORDER BY started_at, id";
+                self.all::<SessionRow, _>(sql, &[cid]).await
             }
 
             async fn participant_joined(&self, p: &Participant) -> StoreResult<bool> {
@@ -410,14 +345,9 @@ macro_rules! impl_store {
             }
 
             async fn connected_participants(&self, cid: &str) -> StoreResult<Vec<Participant>> {
-                let rows: Vec<ParticipantRow> = sqlx::query_as(
-                    "SELECT * FROM participants WHERE call_cid = $1 AND left_at IS NULL
-                     ORDER BY joined_at, participant_sid",
-                )
-                .bind(cid)
-                .fetch_all(&self.pool)
-                .await?;
-                convert(rows)
+                let sql = "SELECT * FROM participants WHERE call_cid = $1 AND left_at IS NULL
+                     ORDER BY joined_at, participant_sid";
+                self.all::<ParticipantRow, _>(sql, &[cid]).await
             }
 
             async fn insert_egress(&self, e: &Egress) -> StoreResult<bool> {
@@ -449,11 +379,7 @@ macro_rules! impl_store {
             }
 
             async fn get_egress(&self, id: &str) -> StoreResult<Option<Egress>> {
-                let row: Option<EgressRow> = sqlx::query_as("SELECT * FROM egress WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.map(Egress::try_from).transpose()
+                self.one::<EgressRow, _>("SELECT * FROM egress WHERE id = $1", &[id]).await
             }
 
             async fn update_egress(&self, e: &Egress, previous: EgressState) -> StoreResult<bool> {
@@ -489,18 +415,61 @@ macro_rules! impl_store {
             }
 
             async fn list_egress(&self, cid: &str, kind: EgressKind) -> StoreResult<Vec<Egress>> {
-                let rows: Vec<EgressRow> = sqlx::query_as(
-                    "SELECT * FROM egress WHERE call_cid = $1 AND kind = $2 ORDER BY created_at, id",
-                )
-                .bind(cid)
-                .bind(kind.as_str())
-                .fetch_all(&self.pool)
-                .await?;
-                convert(rows)
+                let sql = "SELECT * FROM egress WHERE call_cid = $1 AND kind = $2 ORDER BY created_at, id";
+                self.all::<EgressRow, _>(sql, &[cid, kind.as_str()]).await
             }
         }
 
         impl $store {
+            /// Runs the statement `query` makes of each of `items`, all in one
+            /// transaction: all of them are written, or none.
+            async fn in_one_transaction<'a, T: Sync>(
+                &self,
+                items: &'a [T],
+                query: impl Fn(&'a T) -> sqlx::query::Query<'a, $db, <$db as sqlx::Database>::Arguments<'a>>
+                    + Send,
+            ) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for item in items {
+                    query(item).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            /// Deletes the rows of `table` that tie each of `user_ids` to call
+            /// `cid`, in one transaction.
+            async fn delete_users_of_call(&self, table: &str, cid: &str, user_ids: &[String]) -> StoreResult<()> {
+                let sql = format!("DELETE FROM {table} WHERE call_cid = $1 AND user_id = $2");
+                self.in_one_transaction(user_ids, |id| sqlx::query(&sql).bind(cid).bind(id)).await
+            }
+
+            /// The row `sql` selects with `keys` bound to `$1`, `$2`…, as a `T`.
+            async fn one<R, T>(&self, sql: &str, keys: &[&str]) -> StoreResult<Option<T>>
+            where
+                R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+                T: TryFrom<R, Error = StoreError>,
+            {
+                let mut query = sqlx::query_as::<$db, R>(sql);
+                for key in keys {
+                    query = query.bind(*key);
+                }
+                query.fetch_optional(&self.pool).await?.map(T::try_from).transpose()
+            }
+
+            /// The rows `sql` selects with `keys` bound to `$1`, `$2`…, as `T`s.
+            async fn all<R, T>(&self, sql: &str, keys: &[&str]) -> StoreResult<Vec<T>>
+            where
+                R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+                T: TryFrom<R, Error = StoreError>,
+            {
+                let mut query = sqlx::query_as::<$db, R>(sql);
+                for key in keys {
+                    query = query.bind(*key);
+                }
+                convert(query.fetch_all(&self.pool).await?)
+            }
+
             async fn write_call_type(&self, t: &CallType, on_conflict: &str) -> StoreResult<()> {
                 let grants = serde_json::to_string(&t.grants).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let settings =

@@ -1,7 +1,9 @@
 //! Egress jobs as the API sees them: start one (stored, then requested on
 //! the bus), stop it, find the running one. Workers do the work and report
-//! back (see [`crate::presence`]); [`super::recordings`] and [`super::hls`]
-//! are the routes.
+//! back (see [`crate::presence`]). A service, not a route: the routes
+//! [`crate::routes::recordings`], [`crate::routes::hls`] and
+//! [`crate::routes::rtmp`] call it, and so do `go_live` and joins (auto-on
+//! recording).
 
 use chrono::Utc;
 use onair_bus::EventKind;
@@ -9,7 +11,8 @@ use uuid::Uuid;
 
 use crate::context::{self, CallContext};
 use crate::domain::egress::PRESETS;
-use crate::domain::{Egress, EgressKind, EgressState};
+use crate::domain::lifecycle;
+use crate::domain::{CallCid, CallSettings, Egress, EgressKind, EgressState};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -61,74 +64,81 @@ pub async fn start(
     if ctx.call.ended_at.is_some() {
         return Err(ApiError::conflict("call_ended", "the call has ended"));
     }
-    let preset = preset.unwrap_or_else(|| ctx.settings.recording.quality.clone());
-    if !PRESETS.iter().any(|(name, ..)| *name == preset) {
-        return Err(ApiError::invalid(
-            "invalid_preset",
-            format!("preset must be one of 360p, 720p, 1080p, not `{preset}`"),
-        ));
-    }
-    let cid = ctx.call.cid.to_string();
-    let cap = match kind {
-        EgressKind::Rtmp => Some(state.config.egress.max_rtmp_per_call),
-        EgressKind::TrackRecording => Some(state.config.egress.max_track_recordings_per_call),
-        _ => None,
-    };
-    if let Some(cap) = cap {
-        if running_all(state, &cid, kind).await?.len() >= cap {
-            tracing::info!(call_cid = %cid, kind = kind.as_str(), cap, "egress refused: per-call limit");
-            return Err(ApiError::conflict(
-                "egress_limit",
-                format!("a call runs at most {cap} jobs of kind {}", kind.as_str()),
-            ));
-        }
-    }
-    let now = Utc::now();
-    let job = Egress {
-        id: format!("EG_{}", Uuid::new_v4().simple()),
-        call_cid: cid.clone(),
-        session_id: ctx.call.current_session_id.clone(),
-        kind,
-        name: subject.as_ref().map(|p| p.name.clone()),
-        preset: preset.clone(),
-        state: EgressState::Starting,
-        error: None,
-        file: None,
-        size: 0,
-        duration_ms: 0,
-        created_at: now,
-        started_at: None,
-        ended_at: None,
-        updated_at: now,
-    };
+    let preset = checked_preset(preset, &ctx.settings)?;
+    refuse_over_limit(state, &ctx.call.cid, kind).await?;
+    let id = format!("EG_{}", Uuid::new_v4().simple());
+    let name = subject.as_ref().map(|p| p.name.clone());
+    let job = Egress::requested(id, &ctx.call, kind, name, preset.clone(), Utc::now());
     if !state.store.insert_egress(&job).await? {
         return Err(ApiError::conflict(
             running_code(kind),
             format!("the call already has a running {}", kind.as_str()),
         ));
     }
-    // A push target holds its stream key: it stays in the store, and the
-    // worker fetches it (GET /v1/egress/{id}/target); a track sid travels.
-    let track_sid = match (kind, subject) {
+    let track_sid = keep_target(state, &job, subject).await?;
+    tracing::info!(call_cid = %job.call_cid, egress = %job.id, kind = kind.as_str(), %preset, "egress requested");
+    let event = EventKind::EgressRequested {
+        egress_id: job.id.clone(),
+        kind,
+        preset,
+        backstage: lifecycle::in_backstage(&ctx.call, &ctx.settings),
+        track_sid,
+    };
+    context::publish(state, &ctx.call.cid, event).await;
+    Ok(job)
+}
+
+/// The requested preset, else the call's recording quality; 422 for an
+/// unknown one.
+fn checked_preset(preset: Option<String>, settings: &CallSettings) -> ApiResult<String> {
+    let preset = preset.unwrap_or_else(|| settings.recording.quality.clone());
+    if !PRESETS.iter().any(|(name, ..)| *name == preset) {
+        return Err(ApiError::invalid(
+            "invalid_preset",
+            format!("preset must be one of 360p, 720p, 1080p, not `{preset}`"),
+        ));
+    }
+    Ok(preset)
+}
+
+/// Refuses (409) a job of a kind that may run several times per call
+/// (RTMP pushes, track recordings) once the call runs as many as allowed.
+async fn refuse_over_limit(state: &AppState, cid: &CallCid, kind: EgressKind) -> ApiResult<()> {
+    let limits = &state.config.egress;
+    let cap = match kind {
+        EgressKind::Rtmp => limits.max_rtmp_per_call,
+        EgressKind::TrackRecording => limits.max_track_recordings_per_call,
+        _ => return Ok(()),
+    };
+    if running_all(state, &cid.to_string(), kind).await?.len() >= cap {
+        tracing::info!(call_cid = %cid, kind = kind.as_str(), cap, "egress refused: per-call limit");
+        return Err(ApiError::conflict(
+            "egress_limit",
+            format!("a call runs at most {cap} jobs of kind {}", kind.as_str()),
+        ));
+    }
+    Ok(())
+}
+
+/// Keeps what `job` is about where its worker finds it, and returns the
+/// track sid the request carries. A push target holds its stream key: it
+/// stays in the store, and the worker fetches it (`GET
+/// /v1/egress/{id}/target`); a track sid travels on the bus.
+async fn keep_target(
+    state: &AppState,
+    job: &Egress,
+    subject: Option<Subject>,
+) -> ApiResult<Option<String>> {
+    match (job.kind, subject) {
         (EgressKind::Rtmp, Some(subject)) => {
             state
                 .store
                 .put_egress_target(&job.id, &subject.target)
                 .await?;
-            None
+            Ok(None)
         }
-        (_, subject) => subject.map(|s| s.target),
-    };
-    tracing::info!(call_cid = %cid, egress = %job.id, kind = kind.as_str(), %preset, "egress requested");
-    let event = EventKind::EgressRequested {
-        egress_id: job.id.clone(),
-        kind,
-        preset,
-        backstage: ctx.settings.backstage.enabled && ctx.call.backstage,
-        track_sid,
-    };
-    context::publish(state, &ctx.call.cid, event).await;
-    Ok(job)
+        (_, subject) => Ok(subject.map(|s| s.target)),
+    }
 }
 
 /// Starts a job because the call says so (`recording.mode: auto-on`,

@@ -1,0 +1,172 @@
+//! `POST /v1/calls/{type}/{id}`: get a call, creating it when absent (also
+//! what `join {create: true}` does).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use onair_auth::capability::{capabilities_in_call, ROLE_HOST};
+use onair_auth::Capability;
+use onair_bus::EventKind;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::view::{call_view, roster};
+use crate::context::{self, CallContext};
+use crate::domain::{Call, CallCid, Member};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{CallPath, Caller, OptionalJson};
+use crate::routes::members::{members_from, MemberRequest};
+use crate::routes::users::custom_object;
+use crate::state::AppState;
+use crate::views::{CallView, MemberView};
+
+/// Data of a call being created.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallData {
+    /// Initial members.
+    #[serde(default)]
+    pub members: Vec<MemberRequest>,
+    /// Scheduled start (RFC 3339).
+    pub starts_at: Option<DateTime<Utc>>,
+    /// App-defined data.
+    #[schema(value_type = Option<Object>)]
+    pub custom: Option<Value>,
+    /// Partial settings on top of the call type's.
+    #[schema(value_type = Option<Object>)]
+    pub settings_override: Option<Value>,
+}
+
+/// `POST {c}` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetOrCreateRequest {
+    /// Used only when the call is created.
+    pub data: Option<CallData>,
+}
+
+/// `POST {c}` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GetOrCreateResponse {
+    /// The call.
+    pub call: CallView,
+    /// Its members.
+    pub members: Vec<MemberView>,
+    /// Whether this request created it.
+    pub created: bool,
+    /// What the caller may do in it.
+    #[schema(value_type = Vec<String>)]
+    pub own_capabilities: Vec<Capability>,
+}
+
+/// Returns call `cid`, creating it from `data` when absent (needs
+/// `create-call`). The flag says whether this request created it.
+pub async fn get_or_create_call(
+    state: &AppState,
+    caller: &Caller,
+    cid: &CallCid,
+    data: CallData,
+) -> ApiResult<(CallContext, bool)> {
+    context::check_scope(caller, cid)?;
+    if let Some(call) = state.store.get_call(&cid.to_string()).await? {
+        return Ok((context::with_call(state, caller, call).await?, false));
+    }
+    let call_type = context::call_type(state, &cid.call_type).await?;
+    let settings_override = custom_object(data.settings_override)?;
+    let settings = call_type
+        .settings
+        .merged(&settings_override)
+        .map_err(|e| ApiError::invalid("invalid_settings", e.to_string()))?;
+    let caps = context::capabilities(state, caller, &call_type, &settings, None).await?;
+    if !caps.contains(&Capability::CreateCall) {
+        return Err(ApiError::missing(Capability::CreateCall));
+    }
+    let now = Utc::now();
+    let mut members = members_from(cid, data.members, now)?;
+    let creator = caller.user().map(|u| u.sub.clone());
+    if let Some(me) = &creator {
+        // The creator hosts their own call unless the request names them,
+        // and the roles they hand out may carry no more than a host's.
+        let host = Member {
+            call_cid: cid.to_string(),
+            user_id: me.clone(),
+            role: ROLE_HOST.to_owned(),
+            custom: Value::Object(Default::default()),
+            created_at: now,
+            updated_at: now,
+        };
+        let as_host =
+            context::capabilities(state, caller, &call_type, &settings, Some(&host)).await?;
+        for m in &members {
+            let role_caps =
+                capabilities_in_call(&call_type.grants, &m.role, None, &settings.gate());
+            if let Some(c) = role_caps.iter().find(|c| !as_host.contains(c)) {
+                return Err(ApiError::forbidden(
+                    "role_exceeds_own_capabilities",
+                    format!("role `{}` carries `{c}`, which you do not hold", m.role),
+                ));
+            }
+        }
+        if !members.iter().any(|m| &m.user_id == me) {
+            members.push(host);
+        }
+    }
+    let call = Call {
+        cid: cid.clone(),
+        created_by: creator,
+        created_at: now,
+        updated_at: now,
+        starts_at: data.starts_at,
+        ended_at: None,
+        backstage: settings.backstage.enabled,
+        custom: custom_object(data.custom)?,
+        settings_override,
+        current_session_id: None,
+    };
+    let created = state.store.insert_call(&call).await?;
+    if created {
+        let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
+        state.store.ensure_users(&ids, now).await?;
+        state.store.upsert_members(&members).await?;
+        tracing::info!(call_cid = %cid, members = members.len(), "call created");
+        context::publish(state, cid, EventKind::CallCreated).await;
+    }
+    // Lost a creation race: answer with the winner's call.
+    Ok((context::load(state, caller, cid).await?, created))
+}
+
+/// Get a call, creating it if it does not exist.
+#[utoipa::path(post, path = "/v1/calls/{type}/{id}", tag = "calls", security(("token" = [])),
+    params(("type" = String, Path), ("id" = String, Path)),
+    request_body = GetOrCreateRequest,
+    responses((status = 201, body = GetOrCreateResponse, description = "created"),
+        (status = 200, body = GetOrCreateResponse, description = "already existed"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "unknown call type"), (status = 422, body = ErrorBody)))]
+pub async fn get_or_create(
+    State(state): State<AppState>,
+    caller: Caller,
+    CallPath(cid): CallPath,
+    OptionalJson(req): OptionalJson<GetOrCreateRequest>,
+) -> ApiResult<(StatusCode, axum::Json<GetOrCreateResponse>)> {
+    let (ctx, created) =
+        get_or_create_call(&state, &caller, &cid, req.data.unwrap_or_default()).await?;
+    if !created {
+        ctx.require(Capability::ReadCall)?;
+    }
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        axum::Json(GetOrCreateResponse {
+            call: call_view(&state, &ctx).await?,
+            members: roster(&state, &ctx, &caller).await?,
+            created,
+            own_capabilities: ctx.caps,
+        }),
+    ))
+}
