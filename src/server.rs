@@ -92,7 +92,7 @@ fn dev_config(args: &DevArgs) -> Config {
 fn banner(key: &ApiKey, addr: std::net::SocketAddr, sfu: &Sfu, rtmp_url: &str, data_dir: &Path) {
     let now = onair_auth::clock::unix_secs();
     let server_token = mint(
-        &key,
+        key,
         &ServerClaims {
             iss: key.key.clone(),
             exp: now + 24 * 3600,

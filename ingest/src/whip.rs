@@ -65,7 +65,7 @@ async fn publish(
 ) -> Response {
     let (token, offer) = match read_offer(&headers, &body) {
         Ok(request) => request,
-        Err(refusal) => return refusal,
+        Err(bad) => return bad.response(),
     };
     let tracks = offered_tracks(offer);
     if tracks.is_empty() {
@@ -111,28 +111,47 @@ async fn publish(
     created(&cid, &session, answer, &admitted.ice_servers)
 }
 
+/// Why a publish request was refused before its offer was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BadRequest {
+    MissingToken,
+    NotSdp,
+    TooLarge,
+    NotText,
+}
+
+impl BadRequest {
+    fn response(self) -> Response {
+        match self {
+            BadRequest::MissingToken => error(
+                401,
+                "missing_token",
+                "send a user token as `Authorization: Bearer …`",
+            ),
+            BadRequest::NotSdp => error(415, "not_sdp", "the offer must be `application/sdp`"),
+            BadRequest::TooLarge => error(413, "offer_too_large", "the SDP offer is too large"),
+            BadRequest::NotText => error(400, "bad_offer", "the SDP offer is not text"),
+        }
+    }
+}
+
 /// The bearer token and the SDP offer of a publish request, or why not.
-fn read_offer<'r>(headers: &'r HeaderMap, body: &'r [u8]) -> Result<(&'r str, &'r str), Response> {
-    let Some(token) = bearer(headers) else {
-        return Err(error(
-            401,
-            "missing_token",
-            "send a user token as `Authorization: Bearer …`",
-        ));
-    };
+fn read_offer<'r>(
+    headers: &'r HeaderMap,
+    body: &'r [u8],
+) -> Result<(&'r str, &'r str), BadRequest> {
+    let token = bearer(headers).ok_or(BadRequest::MissingToken)?;
     let sdp_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("application/sdp"));
     if !sdp_type {
-        return Err(error(415, "not_sdp", "the offer must be `application/sdp`"));
+        return Err(BadRequest::NotSdp);
     }
     if body.len() > MAX_OFFER {
-        return Err(error(413, "offer_too_large", "the SDP offer is too large"));
+        return Err(BadRequest::TooLarge);
     }
-    let Ok(offer) = std::str::from_utf8(body) else {
-        return Err(error(400, "bad_offer", "the SDP offer is not text"));
-    };
+    let offer = std::str::from_utf8(body).map_err(|_| BadRequest::NotText)?;
     Ok((token, offer))
 }
 
