@@ -142,17 +142,14 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
         false => None,
     };
     let api = match (has(Role::Api), &store) {
-        (true, Some(store)) => {
-            let (bus, storage, store) = (bus.clone(), storage.clone(), store.clone());
-            Some(build_state(
-                &config,
-                keys.clone(),
-                bus,
-                &urls,
-                storage,
-                store,
-            )?)
-        }
+        (true, Some(store)) => Some(build_state(
+            &config,
+            keys.clone(),
+            bus.clone(),
+            &urls,
+            storage.clone(),
+            store.clone(),
+        )?),
         _ => None,
     };
     let sfu = match (has(Role::Sfu), store) {

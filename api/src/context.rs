@@ -6,7 +6,7 @@ use onair_auth::capability::{capabilities_in_call, ROLE_USER};
 use onair_auth::{AuthError, Capability};
 use onair_bus::{Event, EventKind};
 
-use crate::domain::{now_ms, Call, CallCid, CallSettings, CallType, Member};
+use crate::domain::{Call, CallCid, CallSettings, CallType, Member};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Caller;
 use crate::state::AppState;
@@ -191,7 +191,7 @@ pub fn effective_settings(call_type: &CallType, call: &Call) -> CallSettings {
 
 /// Announces `kind` for `cid` on the bus; a bus failure is logged, not fatal.
 pub async fn publish(state: &AppState, cid: &CallCid, kind: EventKind) {
-    let event = Event::new(cid.to_string(), now_ms(), kind);
+    let event = Event::new(cid.to_string(), onair_auth::clock::unix_ms(), kind);
     if let Err(e) = state.bus.publish(event).await {
         tracing::warn!(call_cid = %cid, error = %e, "bus publish failed");
     }

@@ -1,11 +1,12 @@
 //! OnAir tokens, roles and capabilities.
 //!
 //! Everything here is pure: no I/O, no clock other than the `now` you pass in,
-//! which callers read from [`clock`], OnAir's one reading of the wall clock.
+//! which callers read from [`clock`], the server crates' one reading of the
+//! wall clock.
 //! - [`clock`]: Unix time in seconds (tokens) and milliseconds (events).
 //! - [`error`]: why a token was refused, with the code clients see.
 //! - [`keys`]: API keys and their secrets (the key is the JWT `iss`).
-//! - [`claims`]: the token kinds (server, user, join, download link) (server, user, join).
+//! - [`claims`]: the token kinds (server, user, join, download link).
 //! - [`net`]: which addresses OnAir may connect to on a user's behalf.
 //! - [`kind`]: the explicit rule that tells the token kinds apart.
 //! - [`token`]: minting and verifying them (HS256 only).

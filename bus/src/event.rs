@@ -131,8 +131,9 @@ pub enum EventKind {
         backstage: bool,
         /// The track a track recording records (its sid). An RTMP push's
         /// target holds a stream key, so it never travels on the bus: the
-        /// worker fetches it from the API.
-        #[serde(default)]
+        /// worker fetches it from the API. (`target` is its former name,
+        /// still read from nodes not yet upgraded.)
+        #[serde(default, alias = "target")]
         track_sid: Option<String>,
     },
     /// An egress job should stop (API → egress).

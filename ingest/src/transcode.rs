@@ -14,7 +14,7 @@ use gstreamer as gst;
 use gstreamer_app as gst_app;
 use tokio::sync::mpsc;
 
-use onair_pipeline::{self as pipeline, PipelineError};
+use onair_pipeline::{self as pipeline, PipelineError, Running};
 
 /// Raw audio to 48 kHz stereo Opus in 20 ms packets.
 const ENCODE_OPUS: &str = "audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 \
@@ -226,7 +226,7 @@ impl Transcoder {
 
     /// Feeds one frame: presentation and decoding time on the stream's timeline.
     pub fn push(&self, data: &[u8], pts: Duration, dts: Duration) -> Result<(), PipelineError> {
-        if let Some(e) = pipeline::error(&self.pipeline) {
+        if let Some(e) = self.error() {
             return Err(PipelineError(e));
         }
         self.times
@@ -244,6 +244,12 @@ impl Transcoder {
             tracing::debug!(error = ?e, "frame not taken by the transcoder");
         }
         Ok(())
+    }
+}
+
+impl Running for Transcoder {
+    fn pipeline(&self) -> &gst::Pipeline {
+        &self.pipeline
     }
 }
 

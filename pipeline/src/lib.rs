@@ -69,7 +69,7 @@ pub trait Running {
         duration(self.pipeline())
     }
 
-    /// The first error the pipeline reported, if any.
+    /// The first error the pipeline reported, if any (taken off its bus).
     fn error(&self) -> Option<String> {
         error(self.pipeline())
     }
@@ -85,7 +85,7 @@ pub trait Running {
 }
 
 /// Media written so far by `pipeline` (its position).
-pub fn duration(pipeline: &gst::Pipeline) -> std::time::Duration {
+fn duration(pipeline: &gst::Pipeline) -> std::time::Duration {
     let position = pipeline
         .query_position::<gst::ClockTime>()
         .unwrap_or(gst::ClockTime::ZERO);
@@ -93,7 +93,7 @@ pub fn duration(pipeline: &gst::Pipeline) -> std::time::Duration {
 }
 
 /// The first error `pipeline` reported, if any, with the element that did.
-pub fn error(pipeline: &gst::Pipeline) -> Option<String> {
+fn error(pipeline: &gst::Pipeline) -> Option<String> {
     let msg = pipeline.bus()?.pop_filtered(&[gst::MessageType::Error])?;
     match msg.view() {
         gst::MessageView::Error(e) => Some(format!(
@@ -109,7 +109,7 @@ pub fn error(pipeline: &gst::Pipeline) -> Option<String> {
 
 /// Drains `pipeline` (end of stream), waits up to `timeout` for its output
 /// to be complete, and stops it.
-pub fn finish(pipeline: &gst::Pipeline, timeout: std::time::Duration) -> Result<(), PipelineError> {
+fn finish(pipeline: &gst::Pipeline, timeout: std::time::Duration) -> Result<(), PipelineError> {
     pipeline.send_event(gst::event::Eos::new());
     let bus = pipeline
         .bus()

@@ -16,11 +16,3 @@ pub use egress::{Egress, EgressKind, EgressState};
 pub use ids::{CallCid, InvalidId};
 pub use settings::CallSettings;
 pub use user::User;
-
-/// Milliseconds since the Unix epoch, the store's time unit.
-pub type Millis = i64;
-
-/// The current time in milliseconds since the Unix epoch.
-pub fn now_ms() -> Millis {
-    chrono::Utc::now().timestamp_millis()
-}

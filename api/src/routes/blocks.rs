@@ -103,7 +103,8 @@ pub async fn block_users(state: &AppState, cid: &CallCid, user_ids: &[String]) -
     Ok(())
 }
 
-/// Lifts the blocks, then tells the SFU (and ingest) the users may return.
+/// Lifts the blocks (the SFU's gate reads them from the store), then
+/// announces it on the bus.
 async fn unblock_users(state: &AppState, cid: &CallCid, user_ids: &[String]) -> ApiResult<()> {
     state
         .store

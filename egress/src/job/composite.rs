@@ -43,7 +43,8 @@ pub(super) async fn record(
         }
         _ => None,
     };
-    let output = output(&job.kind, file.as_ref(), &config.hls);
+    let output = output(&job.kind, file.as_ref(), &config.hls)
+        .ok_or_else(|| JobError::Output("not a composite job".into()))?;
     if let Output::Rtmp(url) = &output {
         push::check_target(url, config.allow_private_targets)
             .await
@@ -66,6 +67,7 @@ pub(super) async fn record(
         canvas,
         mode,
         retry: Backoff::new(config.rtmp_retry_for, Instant::now()),
+        stopped: false,
         retry_for: config.rtmp_retry_for,
         allow_private_targets: config.allow_private_targets,
         output,
@@ -83,10 +85,10 @@ pub(super) async fn record(
     runner::drive(job, config, (client, media), sink, stop, report, every).await
 }
 
-/// Where the pipeline of a `kind` job writes.
-fn output(kind: &JobKind, file: Option<&File>, hls: &HlsConfig) -> Output {
+/// Where the pipeline of a `kind` job writes (none: not a composite job).
+fn output(kind: &JobKind, file: Option<&File>, hls: &HlsConfig) -> Option<Output> {
     let path = file.map_or(Path::new(""), |f| f.path.as_path());
-    match kind {
+    Some(match kind {
         JobKind::Hls => Output::Hls {
             dir: path.parent().unwrap_or(path).to_owned(),
             segment_seconds: hls.segment_seconds(),
@@ -94,8 +96,9 @@ fn output(kind: &JobKind, file: Option<&File>, hls: &HlsConfig) -> Output {
             keep: hls.vod,
         },
         JobKind::Rtmp(url) => Output::Rtmp(url.clone()),
-        JobKind::Recording | JobKind::Track(_) => Output::Mp4(path.to_owned()),
-    }
+        JobKind::Recording => Output::Mp4(path.to_owned()),
+        JobKind::Track(_) => return None,
+    })
 }
 
 /// HLS passes the host's video through when the call's only camera sends
@@ -137,6 +140,8 @@ struct CompositeSink {
     file: Option<File>,
     /// When to reconnect a push target that dropped, and when to give up.
     retry: Backoff,
+    /// The pipeline was stopped to reconnect, and no new one started.
+    stopped: bool,
     retry_for: Duration,
     allow_private_targets: bool,
     /// Every segment the live playlist listed, for the full playlist at the
@@ -191,7 +196,11 @@ impl Sink for CompositeSink {
     }
 
     fn close(self) -> Result<(), JobError> {
-        let finished = self.pipeline.finish(FINISH_TIMEOUT);
+        // A pipeline stopped for a reconnect that failed has nothing to finish.
+        let finished = match self.stopped {
+            true => Ok(()),
+            false => self.pipeline.finish(FINISH_TIMEOUT),
+        };
         if let (Some(mut segments), Some(file)) = (self.segments, &self.file) {
             note_segments(&mut segments, &file.path);
             if segments.missing() > 0 {
@@ -235,7 +244,9 @@ impl CompositeSink {
         }
         // The old pipeline stops before the new one connects.
         let _ = self.pipeline.pipeline().set_state(gst::State::Null);
+        self.stopped = true;
         self.pipeline = Composite::start(self.canvas, &self.output, self.mode)?;
+        self.stopped = false;
         self.retry.reconnected(Instant::now());
         // The new pipeline's decoders start at keyframes: ask for them.
         for sid in &client.stats().video {

@@ -283,9 +283,9 @@ impl Composite {
         gst::init()?;
         let pipeline = pipeline::launch(&describe(canvas, output, mode))?;
         let compositor = pipeline.by_name("mix");
-        let passthrough = match pipeline.by_name("video") {
-            Some(_) => Some((pipeline::app_src(&pipeline, "video")?, None)),
-            None => None,
+        let passthrough = match mode {
+            VideoMode::Passthrough => Some((pipeline::app_src(&pipeline, "video")?, None)),
+            VideoMode::Mix => None,
         };
         let mixer = pipeline::element(&pipeline, "amix")?;
         if let Some(compositor) = &compositor {
