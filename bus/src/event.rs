@@ -199,4 +199,28 @@ mod tests {
             EventKind::CallEnded { reason: None }
         );
     }
+
+    #[test]
+    fn a_track_recording_request_of_an_older_node_is_understood() {
+        let older = serde_json::json!({"call_cid": "a:b", "created_at_ms": 1,
+            "type": "call.egress_requested", "egress_id": "EG_1", "kind": "track_recording",
+            "preset": "720p", "backstage": false, "target": "TR_1"});
+        let EventKind::EgressRequested {
+            kind, track_sid, ..
+        } = serde_json::from_value::<Event>(older).unwrap().kind
+        else {
+            panic!("not an egress request");
+        };
+        assert_eq!(
+            (kind, track_sid.as_deref()),
+            (EgressKind::TrackRecording, Some("TR_1"))
+        );
+        let unknown = serde_json::json!({"call_cid": "a:b", "created_at_ms": 1,
+            "type": "call.egress_updated", "egress_id": "EG_1", "state": "paused",
+            "error": null, "file": null, "size": 0, "duration_ms": 0});
+        assert!(
+            serde_json::from_value::<Event>(unknown).is_err(),
+            "an unknown state is refused"
+        );
+    }
 }
