@@ -29,14 +29,18 @@ struct TokenRequest {
     user_id: String,
 }
 
-/// Routes of the demo: `/`, `/vendor/livekit-client.umd.js`,
-/// `/vendor/hls.min.js`, `POST /dev/token`.
+/// Routes of the demo: `/`, `/vendor/livekit-client.umd.js` (and its
+/// end-to-end encryption worker), `/vendor/hls.min.js`, `POST /dev/token`.
 pub fn router(key: ApiKey, web_dir: PathBuf, addr: SocketAddr) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route(
             "/vendor/livekit-client.umd.js",
             get(|demo| bundle(demo, "livekit-client/dist/livekit-client.umd.js")),
+        )
+        .route(
+            "/vendor/livekit-client.e2ee.worker.js",
+            get(|demo| bundle(demo, "livekit-client/dist/livekit-client.e2ee.worker.js")),
         )
         .route(
             "/vendor/hls.min.js",

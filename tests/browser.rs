@@ -72,6 +72,11 @@ fn two_participants_see_and_hear_each_other() {
 }
 
 #[test]
+fn end_to_end_encrypted_calls_decode_only_with_the_key() {
+    scenario("e2ee.mjs", false);
+}
+
+#[test]
 fn livestream_backstage_go_live_end() {
     scenario("livestream.mjs", true);
 }

@@ -1,7 +1,10 @@
 //! Reading what str0m does not expose from an SDP: which track id
 //! (`a=msid:<stream> <track>`) each m-line (`a=mid`) carries (livekit-client
 //! announces tracks by that id, `AddTrackRequest.cid`), and the ICE ufrag
-//! of our own answer (new after a client's ICE restart).
+//! of our own answer (new after a client's ICE restart). And the one edit
+//! made to a publisher's offer: the codec a track asked for goes first on
+//! its m-line, so the answer makes the browser send it (livekit-client
+//! leaves that choice to the server, as LiveKit's server makes it).
 
 use std::collections::HashMap;
 
@@ -26,6 +29,84 @@ pub fn msid_tracks(sdp: &str) -> HashMap<String, String> {
     out
 }
 
+/// `sdp` with the payload types of `codec` (e.g. `h264`, any case) moved
+/// to the front of m-line `mid`'s format list; unchanged when that m-line
+/// or codec is not there.
+pub fn prefer_codec(sdp: &str, mid: &str, codec: &str) -> String {
+    let mut sections: Vec<String> = sdp.split("\nm=").map(str::to_owned).collect();
+    for section in sections.iter_mut().skip(1) {
+        let lines: Vec<&str> = section.lines().map(|l| l.trim_end_matches('\r')).collect();
+        if !lines
+            .iter()
+            .any(|l| l.strip_prefix("a=mid:").map(str::trim) == Some(mid))
+        {
+            continue;
+        }
+        let wanted: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("a=rtpmap:"))
+            .filter_map(|m| m.split_once(' '))
+            .filter(|(_, name)| {
+                name.split('/')
+                    .next()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(codec))
+            })
+            .map(|(pt, _)| pt)
+            .collect();
+        // `m=` was split off: the first line is `video 9 UDP/TLS/RTP/SAVPF 96 97 …`.
+        let mut fields = lines[0].split(' ');
+        let head: Vec<&str> = fields.by_ref().take(3).collect();
+        let pts: Vec<&str> = fields.collect();
+        if head.len() < 3 || wanted.is_empty() {
+            continue;
+        }
+        let first = pts.iter().filter(|pt| wanted.contains(pt));
+        let rest = pts.iter().filter(|pt| !wanted.contains(pt));
+        let reordered: Vec<&str> = head.into_iter().chain(first.chain(rest).copied()).collect();
+        let ending = if section.contains("\r\n") {
+            "\r\n"
+        } else {
+            "\n"
+        };
+        let mut out = reordered.join(" ");
+        for line in &lines[1..] {
+            out.push_str(ending);
+            out.push_str(line);
+        }
+        // What ended the section (`\r` before the next `\nm=`, or `\r\n`).
+        let body = section.trim_end_matches(['\r', '\n']);
+        out.push_str(&section[body.len()..]);
+        *section = out;
+    }
+    sections.join("\nm=")
+}
+
+/// The codec m-line `mid` of an answer settles on (its first payload
+/// type): the `a=rtpmap` name and clock rate, e.g. `("H264", 90000)`.
+pub fn first_codec<'s>(sdp: &'s str, mid: &str) -> Option<(&'s str, u32)> {
+    let section = sdp.split("\nm=").skip(1).find(|section| {
+        section.lines().any(|l| {
+            l.trim_end_matches('\r')
+                .strip_prefix("a=mid:")
+                .map(str::trim)
+                == Some(mid)
+        })
+    })?;
+    let pt = section
+        .lines()
+        .next()?
+        .split(' ')
+        .nth(3)?
+        .trim_end_matches('\r');
+    let rtpmap = format!("a=rtpmap:{pt} ");
+    let (name, rest) = section
+        .lines()
+        .find_map(|l| l.trim_end_matches('\r').strip_prefix(rtpmap.as_str()))?
+        .split_once('/')?;
+    let clock = rest.split('/').next()?.parse().ok()?;
+    Some((name, clock))
+}
+
 /// The first `a=ice-ufrag` of `sdp`.
 pub fn ice_ufrag(sdp: &str) -> Option<&str> {
     sdp.lines()
@@ -48,6 +129,33 @@ mod tests {
         assert_eq!(map["0"], "track-a");
         assert_eq!(map["1"], "track-v");
         assert!(msid_tracks("garbage").is_empty());
+    }
+
+    #[test]
+    fn the_asked_codec_goes_first_on_its_m_line_only() {
+        let sdp = "v=0\r\nt=0 0\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103\r\na=mid:1\r\n\
+            a=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\n\
+            a=rtpmap:102 H264/90000\r\na=rtpmap:103 rtx/90000\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96 102\r\na=mid:2\r\n\
+            a=rtpmap:96 VP8/90000\r\na=rtpmap:102 H264/90000\r\n";
+        let out = prefer_codec(sdp, "1", "h264");
+        assert!(
+            out.contains("m=video 9 UDP/TLS/RTP/SAVPF 102 96 97 103\r\na=mid:1\r\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("m=video 9 UDP/TLS/RTP/SAVPF 96 102\r\na=mid:2\r\n"),
+            "{out}"
+        );
+        assert_eq!(out.len(), sdp.len());
+        assert_eq!(prefer_codec(sdp, "1", "av1"), sdp);
+        assert_eq!(prefer_codec(sdp, "9", "h264"), sdp);
+        assert_eq!(prefer_codec("garbage", "1", "h264"), "garbage");
+        assert_eq!(first_codec(&out, "1"), Some(("H264", 90000)));
+        assert_eq!(first_codec(&out, "2"), Some(("VP8", 90000)));
+        assert_eq!(first_codec(&out, "3"), None);
+        assert_eq!(first_codec("m=video 9 x\r\na=mid:1\r\n", "1"), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 
 mod dispatch;
 pub mod downtrack;
+pub mod mime;
 mod worker;
 
 use std::collections::HashMap;
@@ -80,6 +81,8 @@ pub struct TrackSpec {
     pub kind: Kind,
     /// Simulcast layers (empty: one layer).
     pub layers: Vec<Layer>,
+    /// The codec the client asked to publish (`h264`, `vp8`…), if it said.
+    pub codec: Option<String>,
 }
 
 /// What a subscriber asked for a track (`UpdateTrackSettings`).

@@ -79,26 +79,15 @@ impl Room {
         };
         let mut layers: Vec<lk::VideoLayer> = req.layers.clone();
         layers.sort_by_key(|l| l.quality);
-        let info = lk::TrackInfo {
-            sid: TrackSid::random().into_string(),
-            r#type: req.r#type,
-            name: req.name.clone(),
-            muted: req.muted,
-            width: req.width,
-            height: req.height,
-            simulcast: layers.len() > 1,
-            source: req.source,
-            layers: layers.clone(),
-            stream: if req.source == lk::TrackSource::ScreenShare as i32 {
-                "screen".into()
-            } else {
-                "camera".into()
-            },
-            ..Default::default()
-        };
+        let info = track_info(&req, layers.clone());
         let spec = TrackSpec {
             track_sid: TrackSid::from(info.sid.clone()),
             client_track_id: req.cid.clone(),
+            codec: req
+                .simulcast_codecs
+                .first()
+                .map(|c| c.codec.to_lowercase())
+                .filter(|c| !c.is_empty()),
             kind,
             layers: layers
                 .iter()
@@ -135,6 +124,11 @@ impl Room {
         {
             t.mid = mid.clone();
             t.mime_type = mime.clone();
+            // The codec that flows is the first the client listed.
+            if let Some(codec) = t.codecs.first_mut() {
+                codec.mid = mid.clone();
+                codec.mime_type = mime.clone();
+            }
         }
         member.info.version += 1;
         member.info.is_publisher = true;
@@ -189,5 +183,61 @@ impl Room {
             let info = member.info.clone();
             self.broadcast_update(&info, None);
         }
+    }
+}
+
+/// A new track's info as LiveKit's server fills it in from the client's
+/// request: what the client said of the track (encryption, stream, audio
+/// and packet-trailer features, per-codec layers) is kept for everyone who
+/// receives it; the codec is named once media flows (`track_live`).
+#[allow(deprecated)]
+fn track_info(req: &lk::AddTrackRequest, layers: Vec<lk::VideoLayer>) -> lk::TrackInfo {
+    let stream = match (req.stream.is_empty(), req.source) {
+        (false, _) => req.stream.clone(),
+        (true, s) if s == lk::TrackSource::ScreenShare as i32 => "screen".into(),
+        (true, _) => "camera".into(),
+    };
+    let video = req.r#type == lk::TrackType::Video as i32;
+    // LiveKit's spelling: `video/VP8`, `video/H264`, `audio/opus`.
+    let mime = |codec: &str| match video {
+        true => format!("video/{}", codec.to_uppercase()),
+        false => format!("audio/{}", codec.to_lowercase()),
+    };
+    let codecs = req
+        .simulcast_codecs
+        .iter()
+        .filter(|c| !c.codec.is_empty())
+        .map(|c| lk::SimulcastCodecInfo {
+            mime_type: mime(&c.codec),
+            cid: c.cid.clone(),
+            layers: c.layers.clone(),
+            video_layer_mode: c.video_layer_mode,
+            ..Default::default()
+        })
+        .collect();
+    lk::TrackInfo {
+        sid: TrackSid::random().into_string(),
+        r#type: req.r#type,
+        name: req.name.clone(),
+        muted: req.muted,
+        width: req.width,
+        height: req.height,
+        simulcast: layers.len() > 1,
+        disable_dtx: req.disable_dtx,
+        source: req.source,
+        layers,
+        codecs,
+        stereo: req.stereo,
+        disable_red: req.disable_red,
+        encryption: req.encryption,
+        stream,
+        version: Some(lk::TimedVersion {
+            unix_micro: onair_auth::clock::unix_ms() * 1000,
+            ticks: 0,
+        }),
+        audio_features: req.audio_features.clone(),
+        backup_codec_policy: req.backup_codec_policy,
+        packet_trailer_features: req.packet_trailer_features.clone(),
+        ..Default::default()
     }
 }

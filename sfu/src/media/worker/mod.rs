@@ -27,11 +27,12 @@ use tokio::sync::mpsc;
 
 use super::dispatch::{Datagram, Inbox, Routes};
 use super::downtrack::{DownTrack, Incoming, Vp8Ids};
+use super::mime;
 use super::{
     choose_layer, layer_of_rid, Command, ForwardStats, Kind, Notice, ParticipantSid, Pid, TrackSid,
     TrackSpec, Want,
 };
-use crate::sdp_scan::{ice_ufrag, msid_tracks};
+use crate::sdp_scan::{first_codec, ice_ufrag, msid_tracks, prefer_codec};
 
 mod data;
 mod forward;
@@ -144,6 +145,9 @@ struct Participant {
     expected: Vec<TrackSpec>,
     /// Publisher m-line → our track sid.
     published: HashMap<Mid, TrackSid>,
+    /// The codec (and its clock rate) each publisher m-line settled on in
+    /// our answer.
+    codecs: HashMap<Mid, (Codec, u32)>,
     pending_offer: Option<SdpPendingOffer>,
     /// The last subscriber offer, to send again if a resumed client lost it.
     last_offer: Option<(String, HashMap<String, String>)>,

@@ -159,6 +159,7 @@ impl Worker {
                 notices,
                 expected: Vec::new(),
                 published: HashMap::new(),
+                codecs: HashMap::new(),
                 pending_offer: None,
                 last_offer: None,
                 restart_ice: false,
@@ -225,8 +226,9 @@ impl Worker {
         pid: Pid,
         sdp: &str,
     ) -> Result<String, NegotiationError> {
-        let offer = SdpOffer::from_sdp_string(sdp).map_err(NegotiationError::BadOffer)?;
         let tracks = msid_tracks(sdp);
+        let sdp = self.with_preferred_codecs(pid, sdp, &tracks);
+        let offer = SdpOffer::from_sdp_string(&sdp).map_err(NegotiationError::BadOffer)?;
         let peer = self
             .peers
             .get_mut(&(pid, Role::Publisher))
@@ -237,11 +239,11 @@ impl Worker {
         peer.negotiated.get_or_insert_with(Instant::now);
         // Remember which client track each m-line carries before MediaAdded fires.
         if let Some(p) = self.participants.get_mut(&pid) {
-            for (mid, client_track_id) in tracks {
+            for (mid, client_track_id) in &tracks {
                 if let Some(pos) = p
                     .expected
                     .iter()
-                    .position(|s| s.client_track_id == client_track_id)
+                    .position(|s| s.client_track_id == *client_track_id)
                 {
                     let spec = p.expected.remove(pos);
                     let mid = Mid::from(mid.as_str());
@@ -250,8 +252,17 @@ impl Worker {
                 }
             }
         }
+        // str0m answers in its own codec order; the browser sends the first.
+        let sdp = self.with_preferred_codecs(pid, &answer.to_sdp_string(), &tracks);
+        if let Some(p) = self.participants.get_mut(&pid) {
+            for mid in tracks.keys() {
+                if let Some((name, clock)) = first_codec(&sdp, mid) {
+                    p.codecs
+                        .insert(Mid::from(mid.as_str()), (Codec::from(name), clock));
+                }
+            }
+        }
         // A client ICE restart (after a network change) gave us a new ufrag.
-        let sdp = answer.to_sdp_string();
         let id = (pid, Role::Publisher);
         if let Some(ufrag) = ice_ufrag(&sdp) {
             if self.ufrags.get(ufrag.as_bytes()).is_none() {
@@ -264,6 +275,32 @@ impl Worker {
         }
         self.drain(id);
         Ok(sdp)
+    }
+
+    /// `sdp` (the publisher's offer, or our answer) with each announced
+    /// track's codec first on its m-line, so the browser sends the codec
+    /// the track was published with.
+    fn with_preferred_codecs(
+        &self,
+        pid: Pid,
+        sdp: &str,
+        tracks: &HashMap<String, String>,
+    ) -> String {
+        let Some(p) = self.participants.get(&pid) else {
+            return sdp.to_owned();
+        };
+        let mut sdp = sdp.to_owned();
+        for (mid, client_track_id) in tracks {
+            let codec = p
+                .expected
+                .iter()
+                .find(|s| s.client_track_id == *client_track_id)
+                .and_then(|s| s.codec.as_deref());
+            if let Some(codec) = codec {
+                sdp = prefer_codec(&sdp, mid, codec);
+            }
+        }
+        sdp
     }
 
     /// Takes the client's answer to our subscriber offer, then sends the

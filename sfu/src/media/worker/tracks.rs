@@ -24,22 +24,14 @@ impl Worker {
             return;
         };
         let spec = p.expected.remove(pos);
-        let peer = self.peers.get(&(pid, Role::Publisher));
-        let (clock_rate, mime) = peer
-            .and_then(|peer| {
-                peer.rtc
-                    .codec_config()
-                    .params()
-                    .iter()
-                    .find(|pp| pp.spec().codec.kind() == spec.kind.media_kind())
-                    .map(|pp| (pp.spec().clock_rate.get(), pp.spec().codec.to_string()))
-            })
-            .unwrap_or((90_000, String::new()));
+        let codec = p.codecs.get(&mid).copied();
+        let clock_rate = codec.map_or(90_000, |(_, clock)| clock);
+        let mime = codec.and_then(|(codec, _)| mime::mime_type(codec));
         tracing::info!(pid = %pid, %track_sid, %mid, "track published");
         let _ = p.notices.send(Notice::TrackLive {
             track_sid,
             mid: mid.to_string(),
-            mime: mime.to_lowercase(),
+            mime: mime.unwrap_or_default().to_owned(),
         });
         self.tracks.insert(
             (pid, mid),
@@ -63,6 +55,7 @@ impl Worker {
         tracing::debug!(pid = %pid, track_sid = %track.spec.track_sid, "track unpublished");
         if let Some(p) = self.participants.get_mut(&pid) {
             p.published.remove(&mid);
+            p.codecs.remove(&mid);
             let _ = p.notices.send(Notice::TrackEnded {
                 track_sid: track.spec.track_sid.clone(),
             });
