@@ -77,6 +77,11 @@ fn end_to_end_encrypted_calls_decode_only_with_the_key() {
 }
 
 #[test]
+fn participants_change_their_name_metadata_and_attributes() {
+    scenario("participant_info.mjs", true);
+}
+
+#[test]
 fn livestream_backstage_go_live_end() {
     scenario("livestream.mjs", true);
 }

@@ -79,6 +79,7 @@ capabilities! {
     KickUser => "kick-user", "Remove a participant.";
     BlockUsers => "block-users", "Block users from the call.";
     CreateReaction => "create-reaction", "Send reactions and data messages.";
+    UpdateOwnMetadata => "update-own-metadata", "Change one's own name, metadata and attributes in the call's media.";
 }
 
 /// A capability name that OnAir does not know.
@@ -173,7 +174,7 @@ mod tests {
             let json = serde_json::to_string(cap).unwrap();
             assert_eq!(json, format!("\"{}\"", cap.as_str()));
         }
-        assert_eq!(Capability::ALL.len(), 22);
+        assert_eq!(Capability::ALL.len(), 23);
         assert!("fly".parse::<Capability>().is_err());
     }
 

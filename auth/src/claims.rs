@@ -145,6 +145,9 @@ pub struct VideoGrant {
     /// May moderate the room (mute, remove).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room_admin: Option<bool>,
+    /// May change its own name, metadata and attributes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can_update_own_metadata: Option<bool>,
 }
 
 impl VideoGrant {
@@ -177,6 +180,7 @@ impl VideoGrant {
             hidden: None,
             recorder: None,
             room_admin: Some(has(Capability::MuteUsers) || has(Capability::KickUser)),
+            can_update_own_metadata: Some(has(Capability::UpdateOwnMetadata)),
         }
     }
 
@@ -188,6 +192,11 @@ impl VideoGrant {
     /// May subscribe (LiveKit default: yes).
     pub fn may_subscribe(&self) -> bool {
         self.can_subscribe.unwrap_or(true)
+    }
+
+    /// May change its own name, metadata and attributes (LiveKit default: no).
+    pub fn may_update_own_metadata(&self) -> bool {
+        self.can_update_own_metadata.unwrap_or(false)
     }
 
     /// May send data packets (LiveKit default: yes).

@@ -24,6 +24,13 @@ pub struct SignalLimits {
     pub outbox: usize,
     /// Participants in one room, whatever the call's own limit.
     pub participants_per_room: usize,
+    /// A participant's name, in bytes (LiveKit's limit).
+    pub name_bytes: usize,
+    /// A participant's metadata, in bytes (LiveKit's limit).
+    pub metadata_bytes: usize,
+    /// A participant's attributes, keys and values together, in bytes
+    /// (LiveKit's limit).
+    pub attributes_bytes: usize,
 }
 
 impl Default for SignalLimits {
@@ -36,6 +43,9 @@ impl Default for SignalLimits {
             message_burst: 200,
             outbox: 1024,
             participants_per_room: 1000,
+            name_bytes: 256,
+            metadata_bytes: 64_000,
+            attributes_bytes: 64_000,
         }
     }
 }
@@ -55,6 +65,8 @@ pub enum Limit {
     Ids,
     /// A join refused: the call or room was full.
     Full,
+    /// A name, metadata or attributes update over its size.
+    Metadata,
 }
 
 impl Limit {
@@ -67,6 +79,7 @@ impl Limit {
             Limit::Tracks => "tracks",
             Limit::Ids => "ids",
             Limit::Full => "room_full",
+            Limit::Metadata => "metadata",
         }
     }
 }

@@ -35,6 +35,8 @@ enum Audience {
     Participants,
     /// Join, watch and react; hosts publish.
     Viewers,
+    /// Viewers who also set their own name, metadata and attributes.
+    Listeners,
     /// Everything; and so may every other role (for development).
     Everyone,
 }
@@ -57,7 +59,7 @@ const BUILT_INS: [BuiltIn; 4] = [
     },
     BuiltIn {
         name: "audio_room",
-        audience: Audience::Viewers,
+        audience: Audience::Listeners,
         settings: || {
             json!({
                 "backstage": {"enabled": true, "join_ahead_time_seconds": 0},
@@ -93,6 +95,7 @@ const PARTICIPANT: &[Capability] = &[
     Capability::SendVideo,
     Capability::Screenshare,
     Capability::CreateReaction,
+    Capability::UpdateOwnMetadata,
 ];
 
 /// A viewer watches and reacts.
@@ -111,6 +114,7 @@ const MODERATOR: &[Capability] = &[
     Capability::SendVideo,
     Capability::Screenshare,
     Capability::CreateReaction,
+    Capability::UpdateOwnMetadata,
     Capability::MuteUsers,
     Capability::KickUser,
     Capability::BlockUsers,
@@ -130,6 +134,13 @@ fn grants(audience: Audience) -> Grants {
     let members = match audience {
         Audience::Participants => set(PARTICIPANT),
         Audience::Viewers => set(VIEWER),
+        // An audio room's listeners also set their own attributes (a
+        // raised hand); a livestream's viewers do not.
+        Audience::Listeners => {
+            let mut listeners = set(VIEWER);
+            listeners.insert(Capability::UpdateOwnMetadata);
+            listeners
+        }
         Audience::Everyone => {
             let roles = [
                 ROLE_USER,

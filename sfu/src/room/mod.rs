@@ -18,6 +18,7 @@
 
 mod events;
 mod members;
+mod metadata;
 mod subscriptions;
 mod tracks;
 
@@ -72,7 +73,7 @@ pub enum RoomMsg {
         track_sid: TrackSid,
         /// Its m-line in the publisher's SDP.
         mid: String,
-        /// Its codec, lower case (`opus`, `vp8`, `h264`).
+        /// Its codec as LiveKit names it (`audio/opus`, `video/VP8`).
         mime: String,
     },
     /// The publisher stopped sending a track.
@@ -90,6 +91,14 @@ pub enum RoomMsg {
         track_sid: TrackSid,
         /// Muted, or not any more.
         muted: bool,
+    },
+    /// The participant changes its own name, metadata or attributes
+    /// (`UpdateParticipantMetadata`).
+    UpdateMetadata {
+        /// The participant.
+        pid: Pid,
+        /// What it asks.
+        update: lk::UpdateParticipantMetadata,
     },
     /// The participant asks to (un)subscribe tracks.
     Subscription {
@@ -293,6 +302,7 @@ impl Room {
                 track_sid,
                 muted,
             } => self.mute(pid, &track_sid, muted),
+            RoomMsg::UpdateMetadata { pid, update } => self.update_metadata(pid, update),
             RoomMsg::Subscription {
                 pid,
                 track_sids,

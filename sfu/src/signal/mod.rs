@@ -144,6 +144,7 @@ fn permission(claims: &JoinClaims) -> lk::ParticipantPermission {
         can_publish_sources: sources,
         hidden: g.hidden.unwrap_or(false),
         recorder: g.recorder.unwrap_or(false),
+        can_update_metadata: g.may_update_own_metadata(),
         ..Default::default()
     }
 }

@@ -385,6 +385,9 @@ impl Session {
                     subscribe: s.subscribe,
                 });
             }
+            Some(In::UpdateMetadata(update)) => {
+                let _ = self.room.send(RoomMsg::UpdateMetadata { pid, update });
+            }
             Some(In::Ping(_)) => self.outbox.send(Out::Pong(unix_ms())),
             Some(In::PingReq(ping)) => self.outbox.send(Out::PongResp(lk::Pong {
                 last_ping_timestamp: ping.timestamp,

@@ -1,0 +1,179 @@
+//! A participant's own name, metadata and attributes, changed from its
+//! client (`setName`, `setMetadata`, `setAttributes` in livekit-client):
+//! allowed by the join grant's `canUpdateOwnMetadata`, held to LiveKit's
+//! sizes, and heard by everyone in the room (the client itself waits for
+//! its own update before its promise resolves).
+
+use std::collections::HashMap;
+
+use livekit_protocol as lk;
+use lk::request_response::Reason;
+use lk::signal_response::Message as Out;
+
+use super::Room;
+use crate::limits::{count, Limit};
+use crate::media::Pid;
+
+/// Why an update was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(super) enum MetadataRefusal {
+    /// The grant lacks `canUpdateOwnMetadata`.
+    #[error("this participant may not update its own metadata")]
+    NotAllowed,
+    /// Over one of the sizes.
+    #[error("{what} over {max} bytes")]
+    TooLarge {
+        /// Name, metadata or attributes.
+        what: &'static str,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl MetadataRefusal {
+    fn reason(&self) -> Reason {
+        match self {
+            MetadataRefusal::NotAllowed => Reason::NotAllowed,
+            MetadataRefusal::TooLarge { .. } => Reason::LimitExceeded,
+        }
+    }
+}
+
+impl Room {
+    /// Applies `update` to `pid`'s info and tells everyone, or answers the
+    /// client why not.
+    pub(super) fn update_metadata(&mut self, pid: Pid, update: lk::UpdateParticipantMetadata) {
+        let limits = self.limits.clone();
+        let Some(member) = self.members.get_mut(&pid) else {
+            return;
+        };
+        let allowed = member
+            .info
+            .permission
+            .as_ref()
+            .is_some_and(|p| p.can_update_metadata);
+        let checked = match allowed {
+            true => apply(&mut member.info, &update, &limits),
+            false => Err(MetadataRefusal::NotAllowed),
+        };
+        if let Err(refusal) = checked {
+            if matches!(refusal, MetadataRefusal::TooLarge { .. }) {
+                count(Limit::Metadata, 1);
+            }
+            tracing::info!(pid = %pid, %refusal, "metadata update refused");
+            member
+                .outbox
+                .send(Out::RequestResponse(lk::RequestResponse {
+                    request_id: update.request_id,
+                    reason: refusal.reason() as i32,
+                    message: refusal.to_string(),
+                    ..Default::default()
+                }));
+            return;
+        }
+        member.info.version += 1;
+        let info = member.info.clone();
+        // Everyone, the participant too: its client waits for the echo.
+        if super::is_hidden(&info) {
+            member.outbox.send(Out::Update(lk::ParticipantUpdate {
+                participants: vec![info],
+            }));
+        } else {
+            self.broadcast_update(&info, None);
+        }
+    }
+}
+
+/// Applies what `update` sets (LiveKit's rules: an empty name or metadata
+/// leaves it as it is; an attribute set to "" is removed), if the result
+/// stays within `limits`; `info` is unchanged otherwise.
+fn apply(
+    info: &mut lk::ParticipantInfo,
+    update: &lk::UpdateParticipantMetadata,
+    limits: &crate::limits::SignalLimits,
+) -> Result<(), MetadataRefusal> {
+    let too_large = |what, max| MetadataRefusal::TooLarge { what, max };
+    if update.name.len() > limits.name_bytes {
+        return Err(too_large("name", limits.name_bytes));
+    }
+    if update.metadata.len() > limits.metadata_bytes {
+        return Err(too_large("metadata", limits.metadata_bytes));
+    }
+    let mut attributes: HashMap<String, String> = info.attributes.clone();
+    for (key, value) in &update.attributes {
+        match value.is_empty() {
+            true => attributes.remove(key),
+            false => attributes.insert(key.clone(), value.clone()),
+        };
+    }
+    let size: usize = attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > limits.attributes_bytes {
+        return Err(too_large("attributes", limits.attributes_bytes));
+    }
+    if !update.name.is_empty() {
+        info.name = update.name.clone();
+    }
+    if !update.metadata.is_empty() {
+        info.metadata = update.metadata.clone();
+    }
+    info.attributes = attributes;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::SignalLimits;
+
+    fn update(
+        name: &str,
+        metadata: &str,
+        attributes: &[(&str, &str)],
+    ) -> lk::UpdateParticipantMetadata {
+        lk::UpdateParticipantMetadata {
+            name: name.into(),
+            metadata: metadata.into(),
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            request_id: 7,
+        }
+    }
+
+    #[test]
+    fn attributes_merge_and_an_empty_value_removes_one() {
+        let limits = SignalLimits::default();
+        let mut info = lk::ParticipantInfo::default();
+        apply(
+            &mut info,
+            &update("Ann", "{}", &[("mood", "happy"), ("desk", "4")]),
+            &limits,
+        )
+        .unwrap();
+        apply(&mut info, &update("", "", &[("mood", "")]), &limits).unwrap();
+        assert_eq!((info.name.as_str(), info.metadata.as_str()), ("Ann", "{}"));
+        assert_eq!(info.attributes.len(), 1);
+        assert_eq!(info.attributes["desk"], "4");
+    }
+
+    #[test]
+    fn oversized_updates_change_nothing() {
+        let limits = SignalLimits::default();
+        let mut info = lk::ParticipantInfo::default();
+        let long = "x".repeat(limits.name_bytes + 1);
+        assert!(matches!(
+            apply(&mut info, &update(&long, "", &[]), &limits),
+            Err(MetadataRefusal::TooLarge { what: "name", .. })
+        ));
+        let big = "x".repeat(limits.attributes_bytes);
+        assert!(matches!(
+            apply(&mut info, &update("Ann", "", &[("k", &big)]), &limits),
+            Err(MetadataRefusal::TooLarge {
+                what: "attributes",
+                ..
+            })
+        ));
+        assert_eq!(info, lk::ParticipantInfo::default());
+    }
+}
