@@ -324,23 +324,7 @@ impl Session {
     async fn handle_request(&mut self, req: lk::SignalRequest) -> bool {
         let pid = self.pid;
         match req.message {
-            Some(In::Offer(offer)) => {
-                let (reply, answer) = oneshot::channel();
-                self.signal.media.send(Command::PublisherOffer {
-                    pid,
-                    sdp: offer.sdp,
-                    reply,
-                });
-                match answer.await {
-                    Ok(Ok(sdp)) => self.outbox.send(Out::Answer(lk::SessionDescription {
-                        r#type: "answer".into(),
-                        sdp,
-                        id: offer.id,
-                        mid_to_track_id: HashMap::new(),
-                    })),
-                    other => tracing::info!(?other, "publisher offer failed"),
-                }
-            }
+            Some(In::Offer(offer)) => self.handle_offer(offer).await,
             // An answer to an offer sent again on resume may arrive twice.
             Some(In::Answer(answer)) if answer.id != 0 && answer.id != self.offer_id => {
                 tracing::debug!(id = answer.id, "stale subscriber answer dropped");
@@ -401,6 +385,25 @@ impl Session {
             Some(In::Trickle(_)) | Some(_) | None => {}
         }
         true
+    }
+
+    /// The publisher's offer: the media worker answers it.
+    async fn handle_offer(&mut self, offer: lk::SessionDescription) {
+        let (reply, answer) = oneshot::channel();
+        self.signal.media.send(Command::PublisherOffer {
+            pid: self.pid,
+            sdp: offer.sdp,
+            reply,
+        });
+        match answer.await {
+            Ok(Ok(sdp)) => self.outbox.send(Out::Answer(lk::SessionDescription {
+                r#type: "answer".into(),
+                sdp,
+                id: offer.id,
+                mid_to_track_id: HashMap::new(),
+            })),
+            other => tracing::info!(?other, "publisher offer failed"),
+        }
     }
 
     /// `AddTrackRequest`: the room decides; the client hears the track's
