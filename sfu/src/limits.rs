@@ -67,6 +67,8 @@ pub enum Limit {
     Full,
     /// A name, metadata or attributes update over its size.
     Metadata,
+    /// A data packet over its size.
+    Data,
 }
 
 impl Limit {
@@ -80,6 +82,7 @@ impl Limit {
             Limit::Ids => "ids",
             Limit::Full => "room_full",
             Limit::Metadata => "metadata",
+            Limit::Data => "data_packet",
         }
     }
 }

@@ -1,6 +1,6 @@
 // Two participants on the demo page each decode the other's video and
 // receive the other's audio; data messages and mute reach the other side. Usage: node two_participants.mjs BASE_URL
-import { scenario, joinDemo, until, stats } from "./lib.mjs";
+import { scenario, joinDemo, until, stats, check } from "./lib.mjs";
 
 const base = process.argv[2];
 await scenario(async (browser) => {
@@ -24,6 +24,13 @@ await scenario(async (browser) => {
     return d.some((x) => x.text === "hello all" && x.from === "alice") && d.some((x) => x.text === "psst bob") ? d : null;
   }));
   console.log(`data: bob got ${JSON.stringify(got)}`);
+  // Over LiveKit's 15 KiB a packet is dropped; the next one still arrives.
+  await alice.evaluate(() => window.onairRoom.localParticipant.publishData(new TextEncoder().encode("big".padEnd(16 * 1024, ".")), { reliable: true }));
+  await alice.evaluate(() => window.onairRoom.localParticipant.publishData(new TextEncoder().encode("after big"), { reliable: true }));
+  const after = await until("bob receiving the packet after the big one", 10000, () => bob.evaluate(() =>
+    (window.onairData || []).some((x) => x.text === "after big") ? window.onairData : null));
+  check(!after.some((x) => x.text.startsWith("big")), "a packet over 15 KiB reached bob");
+  console.log("data: a 16 KiB packet was dropped, the next one arrived");
   // Mute: alice mutes her microphone, bob sees it muted, then unmuted.
   const micMuted = (page) => page.evaluate(() => {
     const a = window.onairRoom.remoteParticipants.get("alice");

@@ -1,7 +1,15 @@
-//! Data packets (chat, reactions): relayed from a publisher's `_reliable` /
-//! `_lossy` channel to the same channel of everyone else, or of the named identities.
+//! Data packets (chat, reactions, text and byte streams, RPC): relayed
+//! from a publisher's `_reliable` / `_lossy` channel to the same channel of
+//! everyone else, or of the named identities. The SFU writes who sent a
+//! packet (a client cannot speak for another), and drops packets over
+//! LiveKit's size.
 
 use super::*;
+use crate::limits::{count, Limit};
+
+/// Largest data packet relayed: LiveKit's 15 KiB (its clients cut text
+/// and byte streams into chunks below it).
+pub const MAX_DATA_PACKET: usize = 15 * 1024;
 
 impl Worker {
     /// Relays a data packet from a publisher to its room (or to the named identities).
@@ -27,6 +35,11 @@ impl Worker {
                 pid = %from,
                 "data from a participant without canPublishData dropped"
             );
+            return;
+        }
+        if bytes.len() > MAX_DATA_PACKET {
+            count(Limit::Data, 1);
+            tracing::info!(pid = %from, size = bytes.len(), max = MAX_DATA_PACKET, "data packet over the size dropped");
             return;
         }
         let mut packet = match livekit_protocol::DataPacket::decode(bytes) {
