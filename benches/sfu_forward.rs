@@ -85,6 +85,7 @@ impl onair_sfu::CallGate for LiveRoom {
         Ok(onair_sfu::CallStatus {
             backstage: false,
             max_participants: None,
+            metadata: String::new(),
         })
     }
 }

@@ -34,6 +34,7 @@ fn answer(admission: Result<MediaAdmission, MediaRefusal>) -> Result<CallStatus,
         Ok(a) => Ok(CallStatus {
             backstage: a.backstage,
             max_participants: a.max_participants,
+            metadata: a.metadata,
         }),
         Err(MediaRefusal::NoCall) => Err(Refusal::NoCall),
         Err(MediaRefusal::Ended) => Err(Refusal::Ended),

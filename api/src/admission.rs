@@ -15,6 +15,9 @@ pub struct MediaAdmission {
     pub backstage: bool,
     /// Most users at once, if limited.
     pub max_participants: Option<u32>,
+    /// The call's `custom` data as JSON ("" when empty): LiveKit's room
+    /// metadata.
+    pub metadata: String,
 }
 
 /// What a join token says of itself.
@@ -76,6 +79,7 @@ pub async fn call_status(store: &dyn Store, cid: &str) -> Result<MediaAdmission,
     Ok(MediaAdmission {
         backstage: state == CallState::Backstage,
         max_participants: settings.limits.max_participants,
+        metadata: room_metadata(&call.custom),
     })
 }
 
@@ -128,5 +132,16 @@ pub async fn media_admission(
     Ok(MediaAdmission {
         backstage: call_state == CallState::Backstage,
         max_participants: settings.limits.max_participants,
+        metadata: room_metadata(&call.custom),
     })
+}
+
+/// The call's `custom` data as LiveKit room metadata: its JSON, or "" when
+/// it holds nothing.
+fn room_metadata(custom: &serde_json::Value) -> String {
+    match custom {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::Object(map) if map.is_empty() => String::new(),
+        other => other.to_string(),
+    }
 }

@@ -16,6 +16,9 @@ pub struct CallStatus {
     pub backstage: bool,
     /// Most users connected at once, if limited.
     pub max_participants: Option<u32>,
+    /// The call's `custom` data as JSON: LiveKit's room metadata ("" when
+    /// it has none).
+    pub metadata: String,
 }
 
 /// Who knocks: what the SFU knows of a join token's holder.

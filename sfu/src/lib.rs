@@ -75,7 +75,8 @@ async fn reconcile(rooms: room::Rooms, gate: Arc<dyn CallGate>) {
         tick.tick().await;
         for name in rooms.names() {
             let read_at = std::time::Instant::now();
-            let kind = match gate.status(&name).await {
+            let status = gate.status(&name).await;
+            let kind = match &status {
                 Ok(status) if status.backstage => EventKind::LiveStopped,
                 Ok(_) => EventKind::LiveStarted,
                 Err(Refusal::Ended) | Err(Refusal::NoCall) => EventKind::CallEnded {
@@ -86,6 +87,9 @@ async fn reconcile(rooms: room::Rooms, gate: Arc<dyn CallGate>) {
                     continue;
                 }
             };
+            if let Ok(status) = &status {
+                rooms.set_metadata(&name, status.metadata.clone());
+            }
             rooms.reconcile(&name, kind, read_at);
         }
     }
@@ -110,8 +114,19 @@ impl Sfu {
         let rooms = room::Rooms::new(media.clone(), bus.clone(), config.limits.clone());
         let mut events = bus.subscribe();
         let bus_rooms = rooms.clone();
+        let bus_gate = gate.clone();
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
+                // An updated call may carry new `custom` data: the room's metadata.
+                if event.kind == EventKind::CallUpdated {
+                    let (rooms, gate, cid) =
+                        (bus_rooms.clone(), bus_gate.clone(), event.call_cid.clone());
+                    tokio::spawn(async move {
+                        if let Ok(status) = gate.status(&cid).await {
+                            rooms.set_metadata(&cid, status.metadata);
+                        }
+                    });
+                }
                 bus_rooms.bus_event(&event.call_cid, event.kind);
             }
         });

@@ -2,7 +2,8 @@
 // livekit-client (setName, setMetadata, setAttributes): the others hear each
 // change with livekit-client's events; an update over LiveKit's sizes is
 // refused and changes nothing; a livestream viewer (no
-// update-own-metadata) is refused.
+// update-own-metadata) is refused. The call's `custom` data is the LiveKit
+// room's metadata, and a PATCH of it reaches everyone in the room.
 // Usage: node participant_info.mjs BASE_URL SERVER_TOKEN
 import { scenario, joinDemo, until, check, apiClient } from "./lib.mjs";
 
@@ -10,13 +11,27 @@ const [base, server] = process.argv.slice(2);
 const api = apiClient(base, server);
 
 await scenario(async (browser) => {
-  const call = `default:info-${Date.now()}`;
+  const callId = `info-${Date.now()}`;
+  const call = `default:${callId}`;
+  await api("POST", `/calls/default/${callId}`, { data: { custom: { topic: "Rust" },
+    members: [{ user_id: "alice" }, { user_id: "bob" }] } });
   const alice = await joinDemo(browser, base, call, "alice", "&mode=watch");
   const bob = await joinDemo(browser, base, call, "bob", "&mode=watch");
   for (const page of [alice, bob]) {
     await until("both connected", 20000, () => page.evaluate(() =>
       window.onairRoom?.state === "connected" && window.onairRoom.remoteParticipants.size === 1));
   }
+  // Room metadata: the call's custom data, and its changes.
+  check(await alice.evaluate(() => window.onairRoom.metadata) === '{"topic":"Rust"}', "room metadata at join");
+  await alice.evaluate(() => {
+    window.roomMetadata = [];
+    window.onairRoom.on(LivekitClient.RoomEvent.RoomMetadataChanged, (m) => window.roomMetadata.push(m));
+  });
+  await api("PATCH", `/calls/default/${callId}`, { custom: { topic: "Go" } });
+  const changed = await until("alice hearing the room's new metadata", 10000, () =>
+    alice.evaluate(() => window.roomMetadata.length ? window.roomMetadata : null));
+  check(changed[0] === '{"topic":"Go"}', `room metadata: ${changed}`);
+  console.log(`room metadata: ${await alice.evaluate(() => window.onairRoom.numParticipants)} participants, changed to ${changed[0]}`);
   await bob.evaluate(() => {
     const { RoomEvent } = LivekitClient;
     window.heard = [];

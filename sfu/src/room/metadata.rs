@@ -1,4 +1,5 @@
-//! A participant's own name, metadata and attributes, changed from its
+//! Metadata: the room's (the call's `custom` data, from the store) and a
+//! participant's own name, metadata and attributes, changed from its
 //! client (`setName`, `setMetadata`, `setAttributes` in livekit-client):
 //! allowed by the join grant's `canUpdateOwnMetadata`, held to LiveKit's
 //! sizes, and heard by everyone in the room (the client itself waits for
@@ -40,6 +41,21 @@ impl MetadataRefusal {
 }
 
 impl Room {
+    /// The call's `custom` data changed: everyone hears the room's new
+    /// metadata (`RoomUpdate`, livekit-client's `RoomMetadataChanged`).
+    pub(super) fn set_metadata(&mut self, metadata: String) {
+        if metadata == self.metadata {
+            return;
+        }
+        self.metadata = metadata;
+        let update = Out::RoomUpdate(lk::RoomUpdate {
+            room: Some(self.room_info()),
+        });
+        for member in self.members.values() {
+            member.outbox.send(update.clone());
+        }
+    }
+
     /// Applies `update` to `pid`'s info and tells everyone, or answers the
     /// client why not.
     pub(super) fn update_metadata(&mut self, pid: Pid, update: lk::UpdateParticipantMetadata) {

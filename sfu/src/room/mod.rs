@@ -32,7 +32,7 @@ use lk::signal_response::Message as Out;
 use onair_bus::{Bus, EventKind};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::gate::Refusal;
+use crate::gate::{CallStatus, Refusal};
 use crate::ids::TrackSid;
 use crate::limits::SignalLimits;
 use crate::media::{Media, Pid};
@@ -49,8 +49,8 @@ pub enum RoomMsg {
         join: Box<lk::JoinResponse>,
         /// Subscribe to everything (else only to what the client asks for).
         auto_subscribe: bool,
-        /// The call's own limit on users at once.
-        max_participants: Option<u32>,
+        /// The call as the store had it when the participant entered.
+        status: CallStatus,
         /// Where the room's messages to the participant go.
         outbox: Outbox,
         /// Whether the room admits it.
@@ -121,6 +121,8 @@ pub enum RoomMsg {
     },
     /// A call-state change from the API.
     Bus(EventKind),
+    /// The call's `custom` data now, as room metadata.
+    Metadata(String),
     /// The call's state as the store had it at `read_at` (see
     /// [`Rooms::reconcile`]); older than the last bus event, it is ignored.
     Reconcile {
@@ -158,6 +160,8 @@ struct Room {
     live_set_at: std::time::Instant,
     members: BTreeMap<Pid, Member>,
     media: Media,
+    /// The call's `custom` data (JSON): LiveKit's room metadata.
+    metadata: String,
 }
 
 /// All rooms of this SFU, by name (call cid).
@@ -198,6 +202,7 @@ impl Rooms {
             created: onair_auth::clock::unix_ms() / 1000,
             live: !backstage,
             live_set_at: std::time::Instant::now(),
+            metadata: String::new(),
             members: BTreeMap::new(),
             media: self.media.clone(),
         };
@@ -220,6 +225,11 @@ impl Rooms {
     /// `read_at`, unless a bus event changed it since.
     pub fn reconcile(&self, name: &str, kind: EventKind, read_at: std::time::Instant) {
         self.send(name, RoomMsg::Reconcile { kind, read_at });
+    }
+
+    /// Hands the room `name` its call's `custom` data (room metadata).
+    pub fn set_metadata(&self, name: &str, metadata: String) {
+        self.send(name, RoomMsg::Metadata(metadata));
     }
 
     /// Hands `msg` to the room `name`, if it runs here.
@@ -260,6 +270,7 @@ impl Room {
             sid: self.room_sid.clone(),
             name: self.name.clone(),
             creation_time: self.created,
+            metadata: self.metadata.clone(),
             num_participants: self.members.len() as u32,
             num_publishers: self
                 .members
@@ -277,11 +288,14 @@ impl Room {
                 pid,
                 join,
                 auto_subscribe,
-                max_participants,
+                status,
                 outbox,
                 reply,
             } => {
-                let joined = self.admit(&join, max_participants);
+                let joined = self.admit(&join, status.max_participants);
+                if joined.is_ok() {
+                    self.set_metadata(status.metadata);
+                }
                 if joined.is_ok() {
                     self.join(pid, *join, auto_subscribe, outbox);
                 }
@@ -311,6 +325,7 @@ impl Room {
             RoomMsg::Resync { pid } => self.resync(pid),
             RoomMsg::Leave { pid } => self.leave(pid),
             RoomMsg::Bus(kind) => self.handle_bus(kind),
+            RoomMsg::Metadata(metadata) => self.set_metadata(metadata),
             RoomMsg::Reconcile { kind, read_at } => self.handle_reconcile(kind, read_at),
         }
     }

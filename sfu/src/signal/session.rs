@@ -135,7 +135,7 @@ impl Session {
             pid: self.pid,
             join: Box::new(self.join_response(&participant_sid)),
             auto_subscribe,
-            max_participants: status.max_participants,
+            status,
             outbox: self.outbox.clone(),
             reply,
         });
