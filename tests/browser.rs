@@ -82,6 +82,11 @@ fn participants_change_their_name_metadata_and_attributes() {
 }
 
 #[test]
+fn a_viewer_goes_on_stage_without_rejoining() {
+    scenario("stage.mjs", true);
+}
+
+#[test]
 fn livestream_backstage_go_live_end() {
     scenario("livestream.mjs", true);
 }

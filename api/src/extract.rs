@@ -142,6 +142,20 @@ async fn path_params<S: Send + Sync>(
     Ok(params)
 }
 
+/// The `{identity}` of a participant route, unvalidated.
+pub struct IdentityPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdentityPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = path_params(parts, state).await?;
+        Ok(IdentityPath(
+            params.get("identity").cloned().unwrap_or_default(),
+        ))
+    }
+}
+
 /// A single path segment (call type name, recording id…), unvalidated.
 pub struct Segment(pub String);
 

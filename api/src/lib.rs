@@ -8,6 +8,7 @@
 //! - [`presence`]: records what the SFU and egress workers report on the bus.
 //! - [`routes`]: axum handlers, one file per resource; [`router()`] mounts them
 //!   with the [`openapi`] document.
+//! - [`permissions`]: what a participant may do in the media now, sent to the SFU when it changes.
 //! - [`admission`]: what the SFU asks when someone enters a call's media.
 //! - [`context`]: loads a call and works out what the caller may do in it.
 //! - [`openapi`]: the generated OpenAPI document (served at `/openapi.json`, UI at `/docs`).
@@ -25,6 +26,7 @@ pub mod error;
 pub mod extract;
 pub mod lifecycle;
 pub mod openapi;
+pub mod permissions;
 pub mod presence;
 pub mod router;
 pub mod routes;

@@ -3,7 +3,7 @@
 //! the routes and [`crate::openapi`], which never refer back to it.
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -12,7 +12,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    blocks, call_types, calls, hls, jobs, join, live, members, ops, recordings, rtmp, users,
+    blocks, call_types, calls, hls, jobs, join, live, members, ops, participants, recordings, rtmp,
+    users,
 };
 use crate::state::AppState;
 
@@ -41,6 +42,10 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{CALL}/members"), post(members::update).get(members::list))
         .route(&format!("{CALL}/sessions"), get(members::sessions))
         .route(&format!("{CALL}/participants"), get(live::participants))
+        .route(
+            &format!("{CALL}/participants/{{identity}}"),
+            patch(participants::update),
+        )
         .route(&format!("{CALL}/kick_user"), post(live::kick_user))
         .route(&format!("{CALL}/mute_users"), post(live::mute_users))
         .route(&format!("{CALL}/block_users"), post(blocks::block))

@@ -810,6 +810,134 @@ async fn health_and_openapi(backend: Backend) {
     );
 }
 
+/// The next `ParticipantUpdated` on `events`: (identity, attributes, grant).
+async fn next_participant_update(
+    events: &mut onair_bus::Subscription,
+) -> (String, Option<Value>, Option<onair_auth::VideoGrant>) {
+    loop {
+        if let EventKind::ParticipantUpdated {
+            identity,
+            attributes,
+            grant,
+            ..
+        } = events.recv().await.unwrap().kind
+        {
+            return (identity, attributes.map(|a| json!(a)), grant);
+        }
+    }
+}
+
+async fn connected_participants_are_updated(backend: Backend) {
+    let app = App::new(backend).await;
+    let _presence = onair_api::presence::spawn(app.state.clone());
+    create_livestream(&app, json!({})).await;
+    app.post(&format!("{LIVE}/join"), &user_token("alice"), json!({}))
+        .await;
+    let joined = onair_bus::Event::new(
+        "livestream:show",
+        0,
+        EventKind::ParticipantJoined {
+            user_id: "bob".into(),
+            participant_sid: "PA_2".into(),
+        },
+    );
+    app.bus.publish(joined).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !app
+        .get(&format!("{LIVE}/participants"), &server_token())
+        .await
+        .1
+        .to_string()
+        .contains("PA_2")
+    {
+        assert!(std::time::Instant::now() < deadline, "bob never connected");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut events = app.bus.subscribe();
+    let path = format!("{LIVE}/participants/bob");
+    let patch = |token: String, body: Value, path: String| {
+        let app = &app;
+        async move {
+            app.call(Method::PATCH, &path, Some(&token), Some(body))
+                .await
+        }
+    };
+    // Abuse: a viewer, bad sizes and fields, a stranger, a bad identity.
+    let refusals = [
+        (
+            user_token("bob"),
+            json!({"name": "Bob"}),
+            path.clone(),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            server_token(),
+            json!({"name": "x".repeat(257)}),
+            path.clone(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            server_token(),
+            json!({"metadata": "x".repeat(64_001)}),
+            path.clone(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            server_token(),
+            json!({"permission": {"can_publish_sources": ["webcam"]}}),
+            path.clone(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            server_token(),
+            json!({"nickname": "b"}),
+            path.clone(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            server_token(),
+            json!({"name": "Carol"}),
+            format!("{LIVE}/participants/carol"),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            server_token(),
+            json!({"name": "?"}),
+            format!("{LIVE}/participants/a%20b"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ];
+    for (token, body, path, want) in refusals {
+        let (status, answer) = patch(token, body.clone(), path.clone()).await;
+        assert_eq!(status, want, "{path} {body}: {answer}");
+        assert!(answer["code"].is_string(), "{answer}");
+    }
+    // A backend puts bob on stage: the SFU hears his new grant.
+    let body = json!({"attributes": {"stage": "yes"},
+        "permission": {"can_publish": true, "can_publish_sources": ["camera", "microphone"]}});
+    let (status, answer) = patch(server_token(), body, path.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (identity, attributes, grant) = next_participant_update(&mut events).await;
+    assert_eq!(identity, "bob");
+    assert_eq!(attributes, Some(json!({"stage": "yes"})));
+    let grant = grant.expect("a grant");
+    assert_eq!(grant.can_publish, Some(true));
+    assert_eq!(grant.can_publish_sources, ["camera", "microphone"]);
+    // A new role reaches the SFU as the grant it gives.
+    let members = json!({"update_members": [{"user_id": "bob", "role": "host"}]});
+    let (status, answer) = app
+        .post(&format!("{LIVE}/members"), &user_token("alice"), members)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (identity, _, grant) = next_participant_update(&mut events).await;
+    assert_eq!(identity, "bob");
+    let grant = grant.expect("a grant");
+    assert!(
+        grant.may_publish() && grant.may_update_own_metadata(),
+        "{grant:?}"
+    );
+}
+
 async fn presence_kick_and_mute(backend: Backend) {
     let app = App::new(backend).await;
     let _presence = onair_api::presence::spawn(app.state.clone());
@@ -1239,6 +1367,7 @@ on_both_backends!(
     recordings_start_by_themselves,
     recordings_follow_worker_reports,
     presence_kick_and_mute,
+    connected_participants_are_updated,
     livestream_backstage_go_live_end,
     viewers_join_ahead_and_wait,
     tokens_are_verified,

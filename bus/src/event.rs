@@ -104,6 +104,26 @@ pub enum EventKind {
         /// The user.
         user_id: String,
     },
+    /// A connected participant's name, metadata, attributes or media
+    /// permissions change (API → SFU): `PATCH …/participants/{identity}`,
+    /// or a member's new role. Absent fields stay as they are.
+    #[serde(rename = "call.participant_updated")]
+    ParticipantUpdated {
+        /// The participant's identity (a user id, or `{user}:ingest`).
+        identity: String,
+        /// A new display name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// New metadata.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metadata: Option<String>,
+        /// Attributes to set (an empty value removes one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attributes: Option<std::collections::HashMap<String, String>>,
+        /// What it may do in the call's media now.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grant: Option<onair_auth::VideoGrant>,
+    },
     /// A moderator muted users (API → SFU).
     #[serde(rename = "call.users_muted")]
     UsersMuted {

@@ -11,6 +11,8 @@
 //! - [`outbox`]: the bounded queue of messages toward one client, filled
 //!   by its room and its session.
 //! - [`ids`]: the ids the SFU hands out (participant, track, room).
+//! - [`grant`]: what a join grant lets a participant do, as LiveKit's
+//!   participant permission.
 //! - [`gate`]: the store's word on a call (ended, blocked, live, full),
 //!   asked whenever someone enters.
 //!
@@ -26,6 +28,7 @@
 #![deny(missing_docs)]
 
 pub mod gate;
+pub mod grant;
 pub mod ids;
 pub mod limits;
 pub mod media;

@@ -165,6 +165,7 @@ pub async fn update(
         .remove_members(&cid_s, &req.remove_members)
         .await?;
     for m in members {
+        crate::permissions::announce(&state, &ctx, &m.user_id).await?;
         let kind = EventKind::MemberUpdated {
             user_id: m.user_id,
             role: m.role,
@@ -172,6 +173,7 @@ pub async fn update(
         context::publish(&state, &cid, kind).await;
     }
     for user_id in req.remove_members {
+        crate::permissions::announce(&state, &ctx, &user_id).await?;
         context::publish(&state, &cid, EventKind::MemberRemoved { user_id }).await;
     }
     Ok(axum::Json(MembersResponse {

@@ -11,6 +11,7 @@ pub mod join;
 pub mod live;
 pub mod members;
 pub mod ops;
+pub mod participants;
 pub mod recordings;
 pub mod rtmp;
 pub mod users;

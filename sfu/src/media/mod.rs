@@ -173,6 +173,14 @@ pub enum Command {
         /// The resumed participant.
         pid: Pid,
     },
+    /// Whether the participant may send data packets now (its permission
+    /// changed).
+    DataPermission {
+        /// The participant.
+        pid: Pid,
+        /// Allowed or not.
+        allowed: bool,
+    },
     /// Removes the participant and everything it published or received.
     Leave {
         /// The departing participant.
@@ -197,6 +205,7 @@ impl Command {
             | Command::Unsubscribe { pid, .. }
             | Command::Settings { pid, .. }
             | Command::Resume { pid }
+            | Command::DataPermission { pid, .. }
             | Command::Leave { pid } => Some(*pid),
             Command::Stats { .. } => None,
         }

@@ -39,6 +39,21 @@ impl Room {
         match kind {
             EventKind::LiveStarted if !self.live => self.go_live(),
             EventKind::LiveStopped if self.live => self.go_backstage(),
+            EventKind::ParticipantUpdated {
+                identity,
+                name,
+                metadata,
+                attributes,
+                grant,
+            } => {
+                let update = lk::UpdateParticipantMetadata {
+                    name: name.unwrap_or_default(),
+                    metadata: metadata.unwrap_or_default(),
+                    attributes: attributes.unwrap_or_default(),
+                    request_id: 0,
+                };
+                self.server_update(&identity, &update, grant.as_ref());
+            }
             EventKind::UserKicked { user_id } | EventKind::UserBlocked { user_id } => {
                 self.kick(&user_id)
             }

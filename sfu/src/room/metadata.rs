@@ -56,6 +56,53 @@ impl Room {
         }
     }
 
+    /// The API changes what others see of participant `identity`, and what
+    /// it may do (checked there): every connection of it is updated and
+    /// everyone hears it.
+    pub(super) fn server_update(
+        &mut self,
+        identity: &str,
+        update: &lk::UpdateParticipantMetadata,
+        grant: Option<&onair_auth::VideoGrant>,
+    ) {
+        let pids: Vec<Pid> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.info.identity == identity)
+            .map(|(pid, _)| *pid)
+            .collect();
+        let limits = self.limits.clone();
+        for pid in pids {
+            if let Some(grant) = grant {
+                self.set_grant(pid, grant);
+            }
+            let Some(member) = self.members.get_mut(&pid) else {
+                continue;
+            };
+            if let Err(refusal) = apply(&mut member.info, update, &limits) {
+                tracing::info!(pid = %pid, %refusal, "participant update from the API refused");
+            }
+            self.announce(pid);
+        }
+    }
+
+    /// Tells everyone (`pid` too, whose client waits for the echo) of
+    /// `pid`'s changed info.
+    fn announce(&mut self, pid: Pid) {
+        let Some(member) = self.members.get_mut(&pid) else {
+            return;
+        };
+        member.info.version += 1;
+        let info = member.info.clone();
+        if super::is_hidden(&info) {
+            member.outbox.send(Out::Update(lk::ParticipantUpdate {
+                participants: vec![info],
+            }));
+        } else {
+            self.broadcast_update(&info, None);
+        }
+    }
+
     /// Applies `update` to `pid`'s info and tells everyone, or answers the
     /// client why not.
     pub(super) fn update_metadata(&mut self, pid: Pid, update: lk::UpdateParticipantMetadata) {
@@ -87,16 +134,7 @@ impl Room {
                 }));
             return;
         }
-        member.info.version += 1;
-        let info = member.info.clone();
-        // Everyone, the participant too: its client waits for the echo.
-        if super::is_hidden(&info) {
-            member.outbox.send(Out::Update(lk::ParticipantUpdate {
-                participants: vec![info],
-            }));
-        } else {
-            self.broadcast_update(&info, None);
-        }
+        self.announce(pid);
     }
 }
 

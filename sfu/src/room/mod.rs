@@ -19,6 +19,7 @@
 mod events;
 mod members;
 mod metadata;
+mod permissions;
 mod subscriptions;
 mod tracks;
 

@@ -122,29 +122,3 @@ fn server_info() -> lk::ServerInfo {
         ..Default::default()
     }
 }
-
-#[allow(deprecated)] // `recorder` is how LiveKit grants mark egress participants
-fn permission(claims: &JoinClaims) -> lk::ParticipantPermission {
-    let g = &claims.video;
-    let sources = g
-        .can_publish_sources
-        .iter()
-        .filter_map(|s| match s.as_str() {
-            "camera" => Some(lk::TrackSource::Camera as i32),
-            "microphone" => Some(lk::TrackSource::Microphone as i32),
-            "screen_share" => Some(lk::TrackSource::ScreenShare as i32),
-            "screen_share_audio" => Some(lk::TrackSource::ScreenShareAudio as i32),
-            _ => None,
-        })
-        .collect();
-    lk::ParticipantPermission {
-        can_subscribe: g.may_subscribe(),
-        can_publish: g.may_publish(),
-        can_publish_data: g.may_publish_data(),
-        can_publish_sources: sources,
-        hidden: g.hidden.unwrap_or(false),
-        recorder: g.recorder.unwrap_or(false),
-        can_update_metadata: g.may_update_own_metadata(),
-        ..Default::default()
-    }
-}

@@ -19,7 +19,7 @@ use prost::Message as _;
 use tokio::sync::{mpsc, oneshot};
 
 use super::writer::{self, Sink};
-use super::{permission, server_info, Resumable, Signal, SERVER_VERSION};
+use super::{server_info, Resumable, Signal, SERVER_VERSION};
 use crate::gate::CallStatus;
 use crate::ids::{ParticipantSid, TrackSid};
 use crate::limits::{self, refresh_interval, Limit, Logged, RateLimit, Verdict};
@@ -267,7 +267,7 @@ impl Session {
             joined_at: unix_ms() / 1000,
             joined_at_ms: unix_ms(),
             version: 1,
-            permission: Some(permission(claims)),
+            permission: Some(crate::grant::permission(&claims.video)),
             ..Default::default()
         };
         lk::JoinResponse {

@@ -84,6 +84,11 @@ impl Worker {
             } => self.settings(pid, &track_sid, want),
             Command::Resume { pid } => self.resume(pid),
             Command::Leave { pid } => self.leave(pid),
+            Command::DataPermission { pid, allowed } => {
+                if let Some(p) = self.participants.get_mut(&pid) {
+                    p.can_publish_data = allowed;
+                }
+            }
             Command::Stats { reply } => {
                 let stats = ForwardStats {
                     forwarded: std::mem::take(&mut self.forwarded),
