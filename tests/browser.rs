@@ -73,7 +73,7 @@ fn two_participants_see_and_hear_each_other() {
 
 #[test]
 fn end_to_end_encrypted_calls_decode_only_with_the_key() {
-    scenario("e2ee.mjs", false);
+    scenario("e2ee.mjs", true);
 }
 
 #[test]

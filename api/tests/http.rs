@@ -391,6 +391,10 @@ async fn stored_user_role_and_members(backend: Backend) {
             role: "host".into()
         }
     );
+    // The SFU hears what bob may do now, should he be connected.
+    let (identity, _, grant) = next_participant_update(&mut events).await;
+    assert_eq!(identity, "bob");
+    assert!(grant.unwrap().may_publish());
     let (_, joined) = app
         .post(&format!("{LIVE}/join"), &user_token("bob"), json!({}))
         .await;
@@ -411,6 +415,9 @@ async fn stored_user_role_and_members(backend: Backend) {
             user_id: "bob".into()
         }
     );
+    let (identity, _, grant) = next_participant_update(&mut events).await;
+    assert_eq!(identity, "bob");
+    assert!(!grant.unwrap().may_publish(), "a livestream viewer again");
     let (_, listed) = app.get(&members, &user_token("bob")).await;
     assert_eq!(listed["members"][0]["user"]["id"], "alice");
 }
@@ -766,6 +773,7 @@ async fn health_and_openapi(backend: Backend) {
         (&format!("{c}/members"), "get"),
         (&format!("{c}/sessions"), "get"),
         (&format!("{c}/participants"), "get"),
+        (&format!("{c}/participants/{{identity}}"), "patch"),
         (&format!("{c}/kick_user"), "post"),
         (&format!("{c}/mute_users"), "post"),
         (&format!("{c}/block_users"), "post"),

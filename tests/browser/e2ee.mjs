@@ -3,10 +3,13 @@
 // frames it cannot read, and still finds their keyframes); a third peer with
 // a wrong key receives the packets and decodes nothing. Remote tracks name
 // their codec as LiveKit does (`video/VP8`, `video/H264`, `audio/opus`).
-// Usage: node e2ee.mjs BASE_URL
-import { scenario, joinDemo, until, stats, check } from "./lib.mjs";
+// A recording of the encrypted call fails with the reason, rather than
+// writing a file nobody can play.
+// Usage: node e2ee.mjs BASE_URL SERVER_TOKEN
+import { scenario, joinDemo, until, stats, check, apiClient } from "./lib.mjs";
 
-const base = process.argv[2];
+const [base, server] = process.argv.slice(2);
+const api = apiClient(base, server);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const mime = { vp8: "video/VP8", h264: "video/H264" };
 
@@ -42,6 +45,16 @@ await scenario(async (browser) => {
     await sleep(1000);
     const later = (await stats(bob)).find((x) => x.kind === "video" && x.identity === "alice");
     check(later.framesDecoded > after.framesDecoded, "bob still decodes alice with eve in the call");
+    if (codec === "vp8") {
+      const path = `/calls/${call.replace(":", "/")}`;
+      await api("POST", `${path}/recordings/start`, {});
+      const failed = await until("the recording of the encrypted call failing", 30000, async () => {
+        const r = (await api("GET", `${path}/recordings`)).recordings[0];
+        return r && r.state === "failed" ? r : null;
+      });
+      console.log(`recording: ${failed.state}: ${failed.error}`);
+      check(/end-to-end encrypted/.test(failed.error || ""), `recording error: ${failed.error}`);
+    }
     for (const page of [alice, bob, eve]) await page.context().close();
   }
 });

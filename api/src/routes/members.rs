@@ -165,16 +165,20 @@ pub async fn update(
         .remove_members(&cid_s, &req.remove_members)
         .await?;
     for m in members {
-        crate::permissions::announce(&state, &ctx, &m.user_id).await?;
+        let user_id = m.user_id.clone();
         let kind = EventKind::MemberUpdated {
             user_id: m.user_id,
             role: m.role,
         };
         context::publish(&state, &cid, kind).await;
+        crate::permissions::announce(&state, &ctx, &user_id).await?;
     }
     for user_id in req.remove_members {
+        let kind = EventKind::MemberRemoved {
+            user_id: user_id.clone(),
+        };
+        context::publish(&state, &cid, kind).await;
         crate::permissions::announce(&state, &ctx, &user_id).await?;
-        context::publish(&state, &cid, EventKind::MemberRemoved { user_id }).await;
     }
     Ok(axum::Json(MembersResponse {
         members: member_views(&state, &cid).await?,

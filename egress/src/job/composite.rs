@@ -155,6 +155,7 @@ impl Sink for CompositeSink {
             MediaEvent::Frame(frame) => self.pipeline.push(&frame)?,
             MediaEvent::TrackGone { track_sid } => self.pipeline.remove(&track_sid),
             MediaEvent::Speaker { identity } => self.pipeline.set_speaker(identity),
+            MediaEvent::Encrypted { track_sid } => return Err(JobError::Encrypted(track_sid)),
         }
         Ok(Flow::Go)
     }

@@ -88,6 +88,10 @@ pub enum JobError {
     /// The job named a preset that does not exist.
     #[error("unknown preset `{0}`")]
     Preset(String),
+    /// A track is end-to-end encrypted: egress cannot decode it, and will
+    /// not write a file nobody can play.
+    #[error("track {0} is end-to-end encrypted: egress cannot record it")]
+    Encrypted(String),
     /// The track to record never sent a frame.
     #[error("track {0} is not published in the call")]
     NoTrack(String),

@@ -26,8 +26,9 @@ pub(super) async fn record(
     report: &Reporter,
 ) -> Outcome {
     let (client, mut media) = runner::join(job, config).await?;
-    let Some(first) = first_frame(sid, &mut media, &mut stop).await else {
-        return Err(runner::abandon(client, JobError::NoTrack(sid.to_owned())).await);
+    let first = match first_frame(sid, &mut media, &mut stop).await {
+        Ok(first) => first,
+        Err(e) => return Err(runner::abandon(client, e).await),
     };
     let key = format!(
         "recordings/{}/{}.{}",
@@ -65,23 +66,29 @@ async fn first_frame(
     sid: &str,
     media: &mut Media,
     stop: &mut oneshot::Receiver<()>,
-) -> Option<onair_client::RemoteFrame> {
+) -> Result<onair_client::RemoteFrame, JobError> {
+    let no_track = || JobError::NoTrack(sid.to_owned());
     let wait = async {
         loop {
             tokio::select! {
-                event = media.recv() => match event? {
+                event = media.recv() => match event.ok_or_else(no_track)? {
                     MediaEvent::Frame(f)
                         if f.track_sid == sid && (f.keyframe || f.codec == Codec::Opus) =>
                     {
-                        return Some(f)
+                        return Ok(f)
+                    }
+                    MediaEvent::Encrypted { track_sid } if track_sid == sid => {
+                        return Err(JobError::Encrypted(track_sid))
                     }
                     _ => {}
                 },
-                _ = &mut *stop => return None,
+                _ = &mut *stop => return Err(no_track()),
             }
         }
     };
-    tokio::time::timeout(TRACK_WAIT, wait).await.ok().flatten()
+    tokio::time::timeout(TRACK_WAIT, wait)
+        .await
+        .unwrap_or_else(|_| Err(no_track()))
 }
 
 /// One track's frames into its file.

@@ -119,6 +119,12 @@ pub enum MediaEvent {
         /// Its sid.
         track_sid: String,
     },
+    /// A remote track is end-to-end encrypted: its frames cannot be decoded
+    /// without the participants' key (said before its first frame).
+    Encrypted {
+        /// Its sid.
+        track_sid: String,
+    },
     /// The loudest active speaker changed (none: nobody speaks).
     Speaker {
         /// Their identity.

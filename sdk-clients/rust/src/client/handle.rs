@@ -10,7 +10,7 @@ use livekit_protocol as lk;
 use lk::signal_response::Message as Resp;
 use tokio::sync::{mpsc, oneshot};
 
-use super::responses::stats_from_join;
+use super::responses::{announce_encrypted, stats_from_join};
 use super::{Command, Worker};
 use crate::lock;
 use crate::signal::{self, leave_reason, next_response, Ws};
@@ -63,6 +63,11 @@ impl Client {
         let join = await_join(&mut ws).await?;
         let ping_interval = signal::ping_interval(&join);
         let stats = Arc::new(Mutex::new(stats_from_join(&join)));
+        if let Some(media_events) = &media_events {
+            for p in &join.other_participants {
+                announce_encrypted(&p.tracks, media_events);
+            }
+        }
         let mut worker = Worker::new(ws, stats.clone(), media_events, ping_interval).await?;
         let (commands, received_commands) = mpsc::unbounded_channel();
         let worker_task = tokio::spawn(async move { worker.run(received_commands).await });

@@ -197,6 +197,9 @@ fn apply_participant(
         return;
     }
     s.participants.insert(p.identity.clone(), p.sid.clone());
+    if let Some(media_events) = media_events {
+        announce_encrypted(&p.tracks, media_events);
+    }
     for t in &p.tracks {
         if t.muted {
             s.muted.insert(t.sid.clone());
@@ -204,6 +207,19 @@ fn apply_participant(
             s.muted.remove(&t.sid);
         }
         record_track(s, &p.identity, t);
+    }
+}
+
+/// Says which of `tracks` are end-to-end encrypted.
+pub(super) fn announce_encrypted(
+    tracks: &[lk::TrackInfo],
+    media_events: &mpsc::UnboundedSender<MediaEvent>,
+) {
+    let none = lk::encryption::Type::None as i32;
+    for t in tracks.iter().filter(|t| t.encryption != none) {
+        let _ = media_events.send(MediaEvent::Encrypted {
+            track_sid: t.sid.clone(),
+        });
     }
 }
 
