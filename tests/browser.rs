@@ -87,6 +87,11 @@ fn a_viewer_goes_on_stage_without_rejoining() {
 }
 
 #[test]
+fn publishers_choose_who_receives_their_tracks() {
+    scenario("track_permissions.mjs", false);
+}
+
+#[test]
 fn livestream_backstage_go_live_end() {
     scenario("livestream.mjs", true);
 }

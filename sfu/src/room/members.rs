@@ -102,6 +102,7 @@ impl Room {
                 auto_subscribe,
                 declined: Vec::new(),
                 wanted: Vec::new(),
+                track_permissions: None,
             },
         );
         // Existing published tracks flow to the newcomer if the rules allow.

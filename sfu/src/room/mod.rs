@@ -21,6 +21,7 @@ mod members;
 mod metadata;
 mod permissions;
 mod subscriptions;
+mod track_permissions;
 mod tracks;
 
 pub use tracks::PublishRefusal;
@@ -101,6 +102,13 @@ pub enum RoomMsg {
         /// What it asks.
         update: lk::UpdateParticipantMetadata,
     },
+    /// The participant sets who may subscribe to its tracks.
+    TrackPermissions {
+        /// The publisher.
+        pid: Pid,
+        /// Its rules.
+        rules: lk::SubscriptionPermission,
+    },
     /// The participant asks to (un)subscribe tracks.
     Subscription {
         /// The subscriber.
@@ -144,6 +152,8 @@ struct Member {
     declined: Vec<TrackSid>,
     /// Tracks this participant asked for explicitly.
     wanted: Vec<TrackSid>,
+    /// Who may subscribe to its tracks (none: everyone the rules allow).
+    track_permissions: Option<lk::SubscriptionPermission>,
 }
 
 /// One room's state, owned by its task.
@@ -318,6 +328,7 @@ impl Room {
                 muted,
             } => self.mute(pid, &track_sid, muted),
             RoomMsg::UpdateMetadata { pid, update } => self.update_metadata(pid, update),
+            RoomMsg::TrackPermissions { pid, rules } => self.set_track_permissions(pid, rules),
             RoomMsg::Subscription {
                 pid,
                 track_sids,

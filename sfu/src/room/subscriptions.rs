@@ -2,6 +2,7 @@
 //! member's explicit (un)subscriptions, and the commands that tell the
 //! media worker.
 
+use super::track_permissions;
 use super::{can_publish, is_recorder_only, Room};
 use crate::ids::TrackSid;
 use crate::limits::{count, Limit};
@@ -79,6 +80,10 @@ impl Room {
             s.wanted.contains(track_sid)
         };
         if !wants {
+            return;
+        }
+        if !track_permissions::allows(p.track_permissions.as_ref(), &s.info, track_sid.as_str()) {
+            self.tell_permission(sub, publisher, track_sid, false);
             return;
         }
         self.media.send(Command::Subscribe {

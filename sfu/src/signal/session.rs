@@ -369,6 +369,9 @@ impl Session {
                     subscribe: s.subscribe,
                 });
             }
+            Some(In::SubscriptionPermission(rules)) => {
+                let _ = self.room.send(RoomMsg::TrackPermissions { pid, rules });
+            }
             Some(In::UpdateMetadata(update)) => {
                 let _ = self.room.send(RoomMsg::UpdateMetadata { pid, update });
             }
