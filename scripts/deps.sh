@@ -15,6 +15,8 @@ command -v cc >/dev/null 2>&1 || apt_need+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || apt_need+=(pkg-config)
 command -v curl >/dev/null 2>&1 || apt_need+=(curl)
 command -v python3 >/dev/null 2>&1 || apt_need+=(python3 python3-pip)
+# LiveKit's Python SDK, the second real client, lives in its own venv.
+python3 -c 'import ensurepip' >/dev/null 2>&1 || apt_need+=(python3-venv)
 # Tests start their own throwaway Postgres (initdb + postgres) and talk to it with psql.
 have_pg_bin initdb && have_pg_bin postgres || apt_need+=(postgresql)
 command -v psql >/dev/null 2>&1 || apt_need+=(postgresql-client)
@@ -48,6 +50,15 @@ if ! python3 -c 'import jwt' >/dev/null 2>&1; then
   echo "deps: installing PyJWT"
   python3 -m pip install --quiet --disable-pip-version-check pyjwt 2>/dev/null \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages pyjwt
+fi
+
+# LiveKit's Python SDK (`livekit` on PyPI): a second real client of the
+# conformance tests, pinned, in a venv of its own (tests/livekit_python.rs).
+venv="$HOME/.cache/onair/pyvenv"
+if ! "$venv/bin/python" -c 'import livekit.rtc' >/dev/null 2>&1; then
+  echo "deps: installing LiveKit's Python SDK into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'livekit==1.2.1'
 fi
 
 # livekit-client (served to the demo page) and playwright-core, pinned by web/package-lock.json.

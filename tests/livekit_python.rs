@@ -1,0 +1,36 @@
+//! LiveKit's Python SDK (`livekit` on PyPI, installed by `make test` into
+//! its own venv) as a second real client: attributes, metadata and name,
+//! RPC and text streams between two Python participants through OnAir.
+//! The scenario is `tests/python/conformance.py`.
+
+mod support;
+
+use std::process::Command;
+
+use support::call::Call;
+
+/// The venv `scripts/deps.sh` installs the SDK into.
+fn python() -> std::path::PathBuf {
+    let home = std::env::var_os("HOME").expect("HOME");
+    std::path::Path::new(&home).join(".cache/onair/pyvenv/bin/python")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn livekit_python_sdk_speaks_with_onair() {
+    let call = Call::start();
+    let cid = "default:python";
+    let alice = call.credentials("alice", cid).await;
+    let bob = call.credentials("bob", cid).await;
+    let out = Command::new(python())
+        .arg(support::repo().join("tests/python/conformance.py"))
+        .args([&alice.url, &alice.token, &bob.token])
+        .output()
+        .expect("LiveKit's Python SDK (make test installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success() && stdout.contains("python scenario passed"),
+        "conformance.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
