@@ -169,7 +169,15 @@ pub async fn with_call(state: &AppState, caller: &Caller, call: Call) -> ApiResu
         }
         None => None,
     };
-    let caps = capabilities(state, caller, &call_type, &settings, member.as_ref()).await?;
+    let mut caps = capabilities(state, caller, &call_type, &settings, member.as_ref()).await?;
+    if let Some(user) = caller.user() {
+        let gate = settings.gate();
+        let overrides = state
+            .store
+            .user_permissions(&call.cid.to_string(), &user.sub)
+            .await?;
+        caps = overrides.apply(caps, |c| gate.allows(c));
+    }
     Ok(CallContext {
         call,
         call_type,

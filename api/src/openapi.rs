@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    blocks, call_types, calls, hls, jobs, join, live, members, ops, participants, recordings, rtmp,
-    users,
+    blocks, call_types, calls, hls, jobs, join, live, members, ops, participants, permissions,
+    recordings, rtmp, users,
 };
 
 /// OnAir's REST API.
@@ -21,7 +21,8 @@ use crate::routes::{
         calls::lifecycle::go_live, calls::lifecycle::stop_live, calls::lifecycle::end,
         join::join,
         members::update, members::list, members::sessions,
-        live::participants, participants::update, live::kick_user, live::mute_users, blocks::block, blocks::unblock,
+        live::participants, participants::update, live::kick_user,
+        permissions::request, permissions::update, live::mute_users, blocks::block, blocks::unblock,
         recordings::start_recording, recordings::stop_recording, recordings::list_recordings,
         hls::start_hls, hls::stop_hls, rtmp::add, rtmp::remove, jobs::state_of, jobs::target_of,
         ops::healthz, ops::readyz,

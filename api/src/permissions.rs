@@ -19,12 +19,15 @@ pub async fn grant_of(state: &AppState, ctx: &CallContext, user_id: &str) -> Api
     let global = state.store.get_users(&[user_id.to_owned()]).await?;
     let global_role = global.first().map_or("user", |u| u.role.as_str());
     let member = state.store.get_member(&cid, user_id).await?;
+    let gate = ctx.settings.gate();
     let caps = capabilities_in_call(
         &ctx.call_type.grants,
         global_role,
         member.as_ref().map(|m| m.role.as_str()),
-        &ctx.settings.gate(),
+        &gate,
     );
+    let overrides = state.store.user_permissions(&cid, user_id).await?;
+    let caps = overrides.apply(caps, |c| gate.allows(c));
     let may_publish =
         lifecycle::admit(&ctx.call, &ctx.settings, &caps, Utc::now()).is_ok_and(|a| a.may_publish);
     Ok(VideoGrant::for_capabilities(&cid, &caps, may_publish))

@@ -12,8 +12,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    blocks, call_types, calls, hls, jobs, join, live, members, ops, participants, recordings, rtmp,
-    users,
+    blocks, call_types, calls, hls, jobs, join, live, members, ops, participants, permissions,
+    recordings, rtmp, users,
 };
 use crate::state::AppState;
 
@@ -46,6 +46,8 @@ pub fn router(state: AppState) -> Router {
             &format!("{CALL}/participants/{{identity}}"),
             patch(participants::update),
         )
+        .route(&format!("{CALL}/request_permission"), post(permissions::request))
+        .route(&format!("{CALL}/user_permissions"), post(permissions::update))
         .route(&format!("{CALL}/kick_user"), post(live::kick_user))
         .route(&format!("{CALL}/mute_users"), post(live::mute_users))
         .route(&format!("{CALL}/block_users"), post(blocks::block))

@@ -774,6 +774,8 @@ async fn health_and_openapi(backend: Backend) {
         (&format!("{c}/sessions"), "get"),
         (&format!("{c}/participants"), "get"),
         (&format!("{c}/participants/{{identity}}"), "patch"),
+        (&format!("{c}/request_permission"), "post"),
+        (&format!("{c}/user_permissions"), "post"),
         (&format!("{c}/kick_user"), "post"),
         (&format!("{c}/mute_users"), "post"),
         (&format!("{c}/block_users"), "post"),
@@ -944,6 +946,114 @@ async fn connected_participants_are_updated(backend: Backend) {
         grant.may_publish() && grant.may_update_own_metadata(),
         "{grant:?}"
     );
+}
+
+/// What `token`'s holder may do in the livestream.
+async fn own_capabilities(app: &App, token: &str) -> Vec<String> {
+    let (status, body) = app.get(LIVE, token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["own_capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn users_ask_for_and_are_granted_permissions(backend: Backend) {
+    let app = App::new(backend).await;
+    create_livestream(&app, json!({})).await;
+    let (status, _) = app
+        .post(&format!("{LIVE}/go_live"), &server_token(), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (host, bob) = (user_token("alice"), user_token("bob"));
+    let mut events = app.bus.subscribe();
+    // bob raises his hand; asking for what no one asks for is refused.
+    let ask = format!("{LIVE}/request_permission");
+    for (body, want) in [
+        (
+            json!({"permissions": ["end-call"]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({"permissions": ["fly"]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (json!({"permissions": []}), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            json!({"permissions": ["send-audio"], "why": "x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let (status, answer) = app.post(&ask, &bob, body.clone()).await;
+        assert_eq!(status, want, "{body}: {answer}");
+        assert!(answer["code"].is_string(), "{answer}");
+    }
+    let (status, answer) = app
+        .post(
+            &ask,
+            &server_token(),
+            json!({"permissions": ["send-audio"]}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a server asks nobody: {answer}"
+    );
+    let (status, _) = app
+        .post(&ask, &bob, json!({"permissions": ["send-audio"]}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    loop {
+        if let EventKind::PermissionRequested {
+            user_id,
+            permissions,
+        } = events.recv().await.unwrap().kind
+        {
+            assert_eq!(
+                (user_id.as_str(), permissions),
+                ("bob", vec!["send-audio".to_owned()])
+            );
+            break;
+        }
+    }
+    // bob may not grant himself; the host may, and it sticks to bob.
+    let grant = format!("{LIVE}/user_permissions");
+    let body = json!({"user_id": "bob", "grant_permissions": ["send-audio"]});
+    let (status, _) = app.post(&grant, &bob, body.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let bad = json!({"user_id": "bob", "grant_permissions": ["fly"]});
+    assert_eq!(
+        app.post(&grant, &host, bad).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert!(!own_capabilities(&app, &bob)
+        .await
+        .contains(&"send-audio".to_owned()));
+    let (status, answer) = app.post(&grant, &host, body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(own_capabilities(&app, &bob)
+        .await
+        .contains(&"send-audio".to_owned()));
+    let (identity, _, g) = next_participant_update(&mut events).await;
+    let g = g.expect("a grant");
+    assert_eq!(identity, "bob");
+    assert!(g.may_publish(), "{g:?}");
+    assert_eq!(g.can_publish_sources, ["microphone"]);
+    // A join now hands bob a token that publishes his microphone.
+    let (status, joined) = app.post(&format!("{LIVE}/join"), &bob, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    assert!(join_grant(&joined).may_publish());
+    // Revoked: gone again.
+    let revoke = json!({"user_id": "bob", "revoke_permissions": ["send-audio"]});
+    assert_eq!(app.post(&grant, &host, revoke).await.0, StatusCode::OK);
+    assert!(!own_capabilities(&app, &bob)
+        .await
+        .contains(&"send-audio".to_owned()));
+    let (_, _, g) = next_participant_update(&mut events).await;
+    assert!(!g.expect("a grant").may_publish());
 }
 
 async fn presence_kick_and_mute(backend: Backend) {
@@ -1376,6 +1486,7 @@ on_both_backends!(
     recordings_follow_worker_reports,
     presence_kick_and_mute,
     connected_participants_are_updated,
+    users_ask_for_and_are_granted_permissions,
     livestream_backstage_go_live_end,
     viewers_join_ahead_and_wait,
     tokens_are_verified,

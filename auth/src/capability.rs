@@ -65,7 +65,7 @@ capabilities! {
     UpdateCall => "update-call", "Update the call; go live and back to backstage.";
     UpdateCallSettings => "update-call-settings", "Change the call's settings.";
     UpdateCallMember => "update-call-member", "Add, change and remove members.";
-    UpdateCallPermissions => "update-call-permissions", "Change one's own role in the call.";
+    UpdateCallPermissions => "update-call-permissions", "Change one's own role, and grant or revoke users' capabilities in the call.";
     SendAudio => "send-audio", "Publish audio.";
     SendVideo => "send-video", "Publish video.";
     Screenshare => "screenshare", "Share the screen.";
@@ -121,7 +121,8 @@ impl Default for SettingsGate {
 }
 
 impl SettingsGate {
-    fn allows(&self, cap: Capability) -> bool {
+    /// Whether the call's settings leave `cap` on.
+    pub fn allows(&self, cap: Capability) -> bool {
         use Capability::*;
         match cap {
             SendVideo => self.video,

@@ -124,6 +124,15 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         grant: Option<onair_auth::VideoGrant>,
     },
+    /// A user asks the call's hosts for capabilities (`send-audio`,
+    /// `send-video`, `screenshare`): Stream's "raise hand".
+    #[serde(rename = "call.permission_request")]
+    PermissionRequested {
+        /// Who asks.
+        user_id: String,
+        /// What they ask for (capability names).
+        permissions: Vec<String>,
+    },
     /// A moderator muted users (API → SFU).
     #[serde(rename = "call.users_muted")]
     UsersMuted {

@@ -15,4 +15,4 @@ pub use call_type::CallType;
 pub use egress::{Egress, EgressKind, EgressState};
 pub use ids::{CallCid, InvalidId};
 pub use settings::CallSettings;
-pub use user::User;
+pub use user::{User, UserPermissions};

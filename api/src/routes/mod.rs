@@ -12,6 +12,7 @@ pub mod live;
 pub mod members;
 pub mod ops;
 pub mod participants;
+pub mod permissions;
 pub mod recordings;
 pub mod rtmp;
 pub mod users;

@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     Call, CallType, Egress, EgressKind, EgressState, Member, Participant, Session, User,
+    UserPermissions,
 };
 
 /// A store failure. Not the caller's fault: the API answers 503.
@@ -93,6 +94,17 @@ pub trait Store: Send + Sync + 'static {
     async fn blocked_users(&self, cid: &str) -> StoreResult<Vec<String>>;
     /// Whether `user_id` is blocked from call `cid`.
     async fn is_blocked(&self, cid: &str, user_id: &str) -> StoreResult<bool>;
+    /// Stores the capabilities granted to and revoked from `user_id` in
+    /// call `cid`, over what its roles give (replacing earlier ones).
+    async fn set_user_permissions(
+        &self,
+        cid: &str,
+        user_id: &str,
+        permissions: &UserPermissions,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The capabilities granted to and revoked from `user_id` in call `cid`.
+    async fn user_permissions(&self, cid: &str, user_id: &str) -> StoreResult<UserPermissions>;
     /// Notes that `user_id` was kicked from call `cid` at `at`.
     async fn record_kick(&self, cid: &str, user_id: &str, at: DateTime<Utc>) -> StoreResult<()>;
     /// When `user_id` was last kicked from call `cid`.

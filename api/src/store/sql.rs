@@ -226,6 +226,53 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn set_user_permissions(
+                &self,
+                cid: &str,
+                user_id: &str,
+                permissions: &$crate::domain::UserPermissions,
+                at: DateTime<Utc>,
+            ) -> StoreResult<()> {
+                let names = |caps: &[onair_auth::Capability]| {
+                    serde_json::to_string(caps).unwrap_or_else(|_| "[]".into())
+                };
+                sqlx::query(
+                    "INSERT INTO user_permissions (call_cid, user_id, granted, revoked, updated_at)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (call_cid, user_id) DO UPDATE SET granted = excluded.granted,
+                       revoked = excluded.revoked, updated_at = excluded.updated_at",
+                )
+                .bind(cid)
+                .bind(user_id)
+                .bind(names(&permissions.granted))
+                .bind(names(&permissions.revoked))
+                .bind(ms(at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn user_permissions(&self, cid: &str, user_id: &str) -> StoreResult<$crate::domain::UserPermissions> {
+                let row: Option<(String, String)> = sqlx::query_as(
+                    "SELECT granted, revoked FROM user_permissions WHERE call_cid = $1 AND user_id = $2",
+                )
+                .bind(cid)
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some((granted, revoked)) = row else {
+                    return Ok($crate::domain::UserPermissions::default());
+                };
+                let parse = |text: &str| {
+                    serde_json::from_str(text)
+                        .map_err(|e| StoreError::Corrupt(format!("user permissions: {e}")))
+                };
+                Ok($crate::domain::UserPermissions {
+                    granted: parse(&granted)?,
+                    revoked: parse(&revoked)?,
+                })
+            }
+
             async fn kicked_at(&self, cid: &str, user_id: &str) -> StoreResult<Option<DateTime<Utc>>> {
                 let row: Option<(i64,)> = sqlx::query_as(
                     "SELECT kicked_at FROM kicked_users WHERE call_cid = $1 AND user_id = $2",
