@@ -1,7 +1,8 @@
 //! LiveKit's Python SDK (`livekit` on PyPI, installed by `make test` into
 //! its own venv) as a second real client: attributes, metadata and name,
-//! RPC and text streams between two Python participants through OnAir.
-//! The scenario is `tests/python/conformance.py`.
+//! RPC and text streams between two Python participants through OnAir
+//! (`tests/python/conformance.py`), and end-to-end encryption
+//! (`tests/python/e2ee.py`).
 
 mod support;
 
@@ -15,22 +16,40 @@ fn python() -> std::path::PathBuf {
     std::path::Path::new(&home).join(".cache/onair/pyvenv/bin/python")
 }
 
+/// Runs `tests/python/{script}` with `args`; it must print `passed`.
+fn run(script: &str, args: &[&str]) {
+    let out = Command::new(python())
+        .arg(support::repo().join("tests/python").join(script))
+        .args(args)
+        .output()
+        .expect("LiveKit's Python SDK (make test installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success() && stdout.contains("scenario passed"),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn livekit_python_sdk_speaks_with_onair() {
     let call = Call::start();
     let cid = "default:python";
     let alice = call.credentials("alice", cid).await;
     let bob = call.credentials("bob", cid).await;
-    let out = Command::new(python())
-        .arg(support::repo().join("tests/python/conformance.py"))
-        .args([&alice.url, &alice.token, &bob.token])
-        .output()
-        .expect("LiveKit's Python SDK (make test installs it)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    assert!(
-        out.status.success() && stdout.contains("python scenario passed"),
-        "conformance.py failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    run("conformance.py", &[&alice.url, &alice.token, &bob.token]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn livekit_python_sdk_decodes_encrypted_video_only_with_the_key() {
+    let call = Call::start();
+    let cid = "default:python-e2ee";
+    let alice = call.credentials("alice", cid).await;
+    let bob = call.credentials("bob", cid).await;
+    let eve = call.credentials("eve", cid).await;
+    run(
+        "e2ee.py",
+        &[&alice.url, &alice.token, &bob.token, &eve.token],
     );
 }
