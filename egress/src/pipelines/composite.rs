@@ -21,7 +21,7 @@
 //! frame at its arrival, later ones by their RTP media time from there, so
 //! audio and video keep their relative timing and jitter does not leak in.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 
 use gst::prelude::*;
@@ -32,6 +32,8 @@ use onair_client::{Codec, RemoteFrame};
 use super::layout;
 use onair_pipeline::{self as pipeline, make, PipelineError, Running};
 
+/// Departed tracks remembered (see [`Composite::remove`]).
+const MAX_DEPARTED: usize = 64;
 /// How late a frame may reach the mixers (jitter and decoding).
 const MIXER_LATENCY_NS: u64 = 300_000_000;
 /// A new speaker is shown large once they have been the loudest this long
@@ -176,6 +178,9 @@ pub struct Composite {
     speaker: Option<String>,
     /// The loudest speaker now, and since when.
     candidate: Option<(String, std::time::Instant)>,
+    /// Tracks that left, newest last: a frame of one still in flight when
+    /// it left must not bring it back as a new tile that never goes.
+    departed: VecDeque<String>,
 }
 
 /// A pipeline dropped without [`Composite::finish`] (an RTMP reconnect, a
@@ -304,12 +309,17 @@ impl Composite {
             tiles: Vec::new(),
             speaker: None,
             candidate: None,
+            departed: VecDeque::new(),
         })
     }
 
     /// Feeds one frame; its track joins the picture or the mix on its first frame.
     pub fn push(&mut self, frame: &RemoteFrame) -> Result<(), PipelineError> {
         if !self.inputs.contains_key(&frame.track_sid) {
+            if self.departed.contains(&frame.track_sid) {
+                tracing::debug!(track = %frame.track_sid, "a late frame of a departed track dropped");
+                return Ok(());
+            }
             let input = match &mut self.passthrough {
                 Some((src, shown)) if frame.codec != Codec::Opus => {
                     // Only one H.264 track is passed through at a time.
@@ -378,6 +388,12 @@ impl Composite {
         let Some(input) = self.inputs.remove(track_sid) else {
             return;
         };
+        // Track sids are never reused; the last few departures are enough
+        // to catch frames still in flight.
+        if self.departed.len() == MAX_DEPARTED {
+            self.departed.pop_front();
+        }
+        self.departed.push_back(track_sid.to_owned());
         tracing::info!(track = %track_sid, "track leaves the composite");
         if let Some(pad) = &input.pad {
             // Its last picture must not linger on the canvas.
@@ -539,5 +555,40 @@ impl Composite {
             anchor: None,
             waiting_keyframe: video,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::*;
+
+    fn frame(track_sid: &str) -> RemoteFrame {
+        RemoteFrame {
+            track_sid: track_sid.into(),
+            identity: "bob".into(),
+            codec: Codec::Opus,
+            keyframe: true,
+            media_time: 0.0,
+            arrival: Instant::now(),
+            data: Arc::from(&[0xf8u8, 0xff, 0xfe][..]),
+        }
+    }
+
+    #[test]
+    fn a_late_frame_does_not_bring_a_departed_track_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = Output::Mp4(dir.path().join("out.mp4"));
+        let canvas = Canvas::preset("360p").unwrap();
+        let mut composite = Composite::start(canvas, &output, VideoMode::Mix).unwrap();
+        composite.push(&frame("TR_mic")).unwrap();
+        assert!(composite.inputs.contains_key("TR_mic"));
+        composite.remove("TR_mic");
+        composite.push(&frame("TR_mic")).unwrap();
+        assert!(composite.inputs.is_empty(), "the departed track came back");
+        composite.push(&frame("TR_other")).unwrap();
+        assert!(composite.inputs.contains_key("TR_other"));
     }
 }
