@@ -145,6 +145,27 @@ pub async fn capabilities(
     ))
 }
 
+/// What user `user_id`, of `global_role` and membership `member`, may do in
+/// `call`: what the roles give under the call's settings, with the grants
+/// and revokes stored for that user in this call (settings still win).
+pub async fn user_capabilities(
+    state: &AppState,
+    call: &Call,
+    (call_type, settings): (&CallType, &CallSettings),
+    user_id: &str,
+    global_role: &str,
+    member: Option<&Member>,
+) -> ApiResult<Vec<Capability>> {
+    let gate = settings.gate();
+    let member_role = member.map(|m| m.role.as_str());
+    let caps = capabilities_in_call(&call_type.grants, global_role, member_role, &gate);
+    let overrides = state
+        .store
+        .user_permissions(&call.cid.to_string(), user_id)
+        .await?;
+    Ok(overrides.apply(caps, |c| gate.allows(c)))
+}
+
 /// Loads call `cid` for `caller` (404 if absent).
 pub async fn load(state: &AppState, caller: &Caller, cid: &CallCid) -> ApiResult<CallContext> {
     check_scope(caller, cid)?;
@@ -169,15 +190,14 @@ pub async fn with_call(state: &AppState, caller: &Caller, call: Call) -> ApiResu
         }
         None => None,
     };
-    let mut caps = capabilities(state, caller, &call_type, &settings, member.as_ref()).await?;
-    if let Some(user) = caller.user() {
-        let gate = settings.gate();
-        let overrides = state
-            .store
-            .user_permissions(&call.cid.to_string(), &user.sub)
-            .await?;
-        caps = overrides.apply(caps, |c| gate.allows(c));
-    }
+    let caps = match caller.user() {
+        Some(user) => {
+            let role = global_role(state, caller).await?;
+            let of_type = (&call_type, &settings);
+            user_capabilities(state, &call, of_type, &user.sub, &role, member.as_ref()).await?
+        }
+        None => Capability::ALL.to_vec(),
+    };
     Ok(CallContext {
         call,
         call_type,

@@ -4,7 +4,7 @@
 //! stage publishes without rejoining; a revoked permission unpublishes.
 
 use chrono::Utc;
-use onair_auth::capability::capabilities_in_call;
+use onair_auth::capability::ROLE_USER;
 use onair_auth::VideoGrant;
 use onair_bus::EventKind;
 
@@ -17,17 +17,18 @@ use crate::state::AppState;
 pub async fn grant_of(state: &AppState, ctx: &CallContext, user_id: &str) -> ApiResult<VideoGrant> {
     let cid = ctx.call.cid.to_string();
     let global = state.store.get_users(&[user_id.to_owned()]).await?;
-    let global_role = global.first().map_or("user", |u| u.role.as_str());
+    let global_role = global.first().map_or(ROLE_USER, |u| u.role.as_str());
     let member = state.store.get_member(&cid, user_id).await?;
-    let gate = ctx.settings.gate();
-    let caps = capabilities_in_call(
-        &ctx.call_type.grants,
+    let of_type = (&ctx.call_type, &ctx.settings);
+    let caps = context::user_capabilities(
+        state,
+        &ctx.call,
+        of_type,
+        user_id,
         global_role,
-        member.as_ref().map(|m| m.role.as_str()),
-        &gate,
-    );
-    let overrides = state.store.user_permissions(&cid, user_id).await?;
-    let caps = overrides.apply(caps, |c| gate.allows(c));
+        member.as_ref(),
+    )
+    .await?;
     let may_publish =
         lifecycle::admit(&ctx.call, &ctx.settings, &caps, Utc::now()).is_ok_and(|a| a.may_publish);
     Ok(VideoGrant::for_capabilities(&cid, &caps, may_publish))
