@@ -244,6 +244,18 @@ async fn h264_without_b_frames_is_passed_through() {
         seen.audio,
         started.elapsed().as_secs_f64()
     );
+    // Alice may no longer publish: her ingest's tracks leave the call
+    // while ffmpeg still streams.
+    let path = "/calls/default/obs/participants/alice";
+    let permission = json!({"permission": {"can_publish": false}});
+    let (status, body) = call.api(Method::PATCH, path, permission).await;
+    assert_eq!(status, 200, "{body}");
+    watch(&mut media, 1).await; // what was in flight
+    let after = watch(&mut media, 2).await;
+    assert!(
+        after.video.is_empty() && after.audio == 0,
+        "alice's ingest still reaches bob after her publishing was revoked: {after:?}"
+    );
     drop(ffmpeg);
     bob.leave().await;
 }

@@ -2,7 +2,8 @@
 //! its own venv) as a second real client: attributes, metadata and name,
 //! RPC and text streams between two Python participants through OnAir
 //! (`tests/python/conformance.py`), and end-to-end encryption
-//! (`tests/python/e2ee.py`).
+//! (`tests/python/e2ee.py`), and frame metadata kept across a full
+//! reconnect (`tests/python/frame_metadata.py`).
 
 mod support;
 
@@ -52,4 +53,13 @@ async fn livekit_python_sdk_decodes_encrypted_video_only_with_the_key() {
         "e2ee.py",
         &[&alice.url, &alice.token, &bob.token, &eve.token],
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn livekit_python_sdk_frame_metadata_survives_a_full_reconnect() {
+    let call = Call::start();
+    let cid = "default:python-trailer";
+    let alice = call.credentials("alice", cid).await;
+    let bob = call.credentials("bob", cid).await;
+    run("frame_metadata.py", &[&alice.url, &alice.token, &bob.token]);
 }

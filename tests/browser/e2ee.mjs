@@ -3,7 +3,8 @@
 // frames it cannot read, and still finds their keyframes); a third peer with
 // a wrong key receives the packets and decodes nothing. Remote tracks name
 // their codec as LiveKit does (`video/VP8`, `video/H264`, `audio/opus`).
-// A recording of the encrypted call fails with the reason, rather than
+// Simulcast layer switches work on encrypted tracks (the SFU finds the
+// keyframes of a layer it cannot decrypt). A recording of the encrypted call fails with the reason, rather than
 // writing a file nobody can play.
 // Usage: node e2ee.mjs BASE_URL SERVER_TOKEN
 import { scenario, joinDemo, until, stats, check, apiClient } from "./lib.mjs";
@@ -12,6 +13,28 @@ const [base, server] = process.argv.slice(2);
 const api = apiClient(base, server);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const mime = { vp8: "video/VP8", h264: "video/H264" };
+const setQuality = (page, q) => page.evaluate((q) => {
+  for (const p of window.onairRoom.remoteParticipants.values())
+    for (const pub of p.videoTrackPublications.values()) pub.setVideoQuality(q);
+}, q);
+const aliceVideo = async (page) =>
+  (await stats(page)).find((x) => x.kind === "video" && x.identity === "alice") || {};
+
+// Bob asks for alice's low layer, then the high one: each arrives and
+// decodes, though the SFU cannot read a byte of the frames.
+async function switchLayers(bob, codec) {
+  const widths = [];
+  for (const [q, fits] of [[0, (w) => w > 0 && w <= 400], [2, (w) => w >= 960]]) {
+    await setQuality(bob, q);
+    const before = (await aliceVideo(bob)).framesDecoded || 0;
+    const seen = await until(`bob decoding alice's encrypted ${codec} at quality ${q}`, 30000, async () => {
+      const v = await aliceVideo(bob);
+      return fits(v.frameWidth || 0) && v.framesDecoded > before + 10 ? v : null;
+    });
+    widths.push(seen.frameWidth);
+  }
+  console.log(`${codec}: encrypted layer switch: low ${widths[0]}px, then high ${widths[1]}px`);
+}
 
 await scenario(async (browser) => {
   for (const codec of ["vp8", "h264"]) {
@@ -30,6 +53,7 @@ await scenario(async (browser) => {
       check(s.video.mimeType === mime[codec], `${name} sees ${other}'s video as ${s.video.mimeType}`);
       check(s.audio.mimeType === "audio/opus", `${name} sees ${other}'s audio as ${s.audio.mimeType}`);
     }
+    await switchLayers(bob, codec);
     const eve = await joinDemo(browser, base, call, "eve", `&e2ee=a-wrong-key&codec=${codec}`);
     await until(`eve receiving alice's ${codec} packets`, 30000, async () => {
       const st = await stats(eve);

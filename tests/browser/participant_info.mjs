@@ -3,7 +3,8 @@
 // change with livekit-client's events; an update over LiveKit's sizes is
 // refused and changes nothing; a livestream viewer (no
 // update-own-metadata) is refused. The call's `custom` data is the LiveKit
-// room's metadata, and a PATCH of it reaches everyone in the room.
+// room's metadata, and a PATCH of it reaches everyone in the room; the
+// room's participant and publisher counts follow joins and departures.
 // Usage: node participant_info.mjs BASE_URL SERVER_TOKEN
 import { scenario, joinDemo, until, check, apiClient } from "./lib.mjs";
 
@@ -81,4 +82,13 @@ await scenario(async (browser) => {
   });
   console.log(`livestream viewer's attributes: ${denied}`);
   check(denied !== "accepted" && !denied.includes("timed out"), `viewer: ${denied}`);
+
+  // The room's counts follow joins, publications and departures.
+  const counts = () => alice.evaluate(() => [window.onairRoom.numParticipants, window.onairRoom.numPublishers]);
+  await bob.evaluate(() => window.onairRoom.localParticipant.setMicrophoneEnabled(true));
+  await until("alice counting bob as a publisher", 10000, async () => (await counts())[1] === 1);
+  await bob.close();
+  await until("alice counting one participant after bob left", 10000, async () =>
+    JSON.stringify(await counts()) === "[1,0]");
+  console.log(`counts after bob left: ${JSON.stringify(await counts())}`);
 });

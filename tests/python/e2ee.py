@@ -1,6 +1,8 @@
 """End-to-end encryption with LiveKit's Python SDK through OnAir: alice
-publishes an encrypted VP8 video track (a shared key); bob, with the key,
-receives decoded frames; eve, with a wrong key, receives none.
+publishes an encrypted VP8 video track; bob, with the key, receives decoded
+frames; eve, with a wrong key, receives none. Twice: with one key shared by
+the room, then with per-participant keys (each knows alice's own key, or
+not).
 
 Usage: python e2ee.py URL ALICE_TOKEN BOB_TOKEN EVE_TOKEN
 Prints what it saw and "python e2ee scenario passed".
@@ -14,9 +16,20 @@ from livekit import rtc
 WIDTH, HEIGHT = 320, 240
 
 
-def room_options(key: bytes) -> rtc.RoomOptions:
-    keys = rtc.KeyProviderOptions(shared_key=key)
+def room_options(shared_key: bytes | None) -> rtc.RoomOptions:
+    """Encryption with `shared_key`, or per-participant keys when None."""
+    keys = rtc.KeyProviderOptions(shared_key=shared_key)
     return rtc.RoomOptions(encryption=rtc.E2EEOptions(key_provider_options=keys))
+
+
+async def connect(url: str, token: str, shared_key: bytes | None,
+                  alices_key: bytes | None = None) -> rtc.Room:
+    """A room joined with `shared_key`, or knowing only `alices_key` as alice's."""
+    room = rtc.Room()
+    await room.connect(url, token, options=room_options(shared_key))
+    if alices_key is not None:
+        room.e2ee_manager.key_provider.set_key("alice", alices_key, 0)
+    return room
 
 
 async def frames_of(room: rtc.Room, seconds: float) -> int:
@@ -55,10 +68,14 @@ async def publish(source: rtc.VideoSource, stop: asyncio.Event):
         await asyncio.sleep(1 / 15)
 
 
-async def main(url, alice_token, bob_token, eve_token):
-    key = b"correct-horse-battery"
-    alice, bob, eve = rtc.Room(), rtc.Room(), rtc.Room()
-    await alice.connect(url, alice_token, options=room_options(key))
+async def scenario(url, tokens, per_participant: bool):
+    """Alice publishes; bob holds the right key, eve a wrong one."""
+    alice_token, bob_token, eve_token = tokens
+    key, wrong = b"correct-horse-battery", b"a-wrong-key"
+    if per_participant:
+        alice = await connect(url, alice_token, None, key)
+    else:
+        alice = await connect(url, alice_token, key)
     source = rtc.VideoSource(WIDTH, HEIGHT)
     track = rtc.LocalVideoTrack.create_video_track("camera", source)
     options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA,
@@ -66,16 +83,26 @@ async def main(url, alice_token, bob_token, eve_token):
     stop = asyncio.Event()
     sending = asyncio.ensure_future(publish(source, stop))
     await alice.local_participant.publish_track(track, options)
-    await bob.connect(url, bob_token, options=room_options(key))
-    await eve.connect(url, eve_token, options=room_options(b"a-wrong-key"))
+    if per_participant:
+        bob = await connect(url, bob_token, None, key)
+        eve = await connect(url, eve_token, None, wrong)
+    else:
+        bob = await connect(url, bob_token, key)
+        eve = await connect(url, eve_token, wrong)
     with_key, without = await asyncio.gather(frames_of(bob, 6), frames_of(eve, 6))
-    print(f"bob (the key) decoded {with_key} frames; eve (a wrong key) decoded {without}")
+    keys = "per-participant keys" if per_participant else "a shared key"
+    print(f"{keys}: bob (the key) decoded {with_key} frames; eve (a wrong key) decoded {without}")
     assert with_key > 10, with_key
     assert without == 0, without
     stop.set()
     await sending
     for room in (alice, bob, eve):
         await room.disconnect()
+
+
+async def main(url, *tokens):
+    await scenario(url, tokens, per_participant=False)
+    await scenario(url, tokens, per_participant=True)
     print("python e2ee scenario passed")
 
 

@@ -79,7 +79,10 @@ pub async fn update(
     ids::validate_user_id(user)?;
     check_sizes(&req)?;
     let connected = state.store.connected_participants(&cid.to_string()).await?;
-    if !connected.iter().any(|p| p.user_id == user) {
+    // A user's ingest (`{user}:ingest`) answers for the user too: it
+    // publishes no more than the user may.
+    let answers = |p: &str| p == identity || p.strip_suffix(":ingest") == Some(&identity);
+    if !connected.iter().any(|p| answers(&p.user_id)) {
         return Err(ApiError::not_found(&format!("participant `{identity}`")));
     }
     let grant = match &req.permission {

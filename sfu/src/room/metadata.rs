@@ -1,4 +1,5 @@
-//! Metadata: the room's (the call's `custom` data, from the store) and a
+//! Metadata: the room's (the call's `custom` data, from the store, and its
+//! participant counts, sent at most once a second when they change) and a
 //! participant's own name, metadata and attributes, changed from its
 //! client (`setName`, `setMetadata`, `setAttributes` in livekit-client):
 //! allowed by the join grant's `canUpdateOwnMetadata`, held to LiveKit's
@@ -48,6 +49,20 @@ impl Room {
             return;
         }
         self.metadata = metadata;
+        self.send_room_update();
+    }
+
+    /// The participant and publisher counts changed since everyone last
+    /// heard them (livekit-client's `numParticipants`, `numPublishers`).
+    pub(super) fn send_counts(&mut self) {
+        if self.counts() != self.counts_sent {
+            self.send_room_update();
+        }
+    }
+
+    /// Everyone hears the room as it is now.
+    fn send_room_update(&mut self) {
+        self.counts_sent = self.counts();
         let update = Out::RoomUpdate(lk::RoomUpdate {
             room: Some(self.room_info()),
         });
@@ -71,6 +86,9 @@ impl Room {
             .filter(|(_, m)| m.info.identity == identity)
             .map(|(pid, _)| *pid)
             .collect();
+        if let Some(grant) = grant {
+            self.narrow_ingests(identity, grant);
+        }
         let limits = self.limits.clone();
         for pid in pids {
             if let Some(grant) = grant {
@@ -88,7 +106,7 @@ impl Room {
 
     /// Tells everyone (`pid` too, whose client waits for the echo) of
     /// `pid`'s changed info.
-    fn announce(&mut self, pid: Pid) {
+    pub(super) fn announce(&mut self, pid: Pid) {
         let Some(member) = self.members.get_mut(&pid) else {
             return;
         };

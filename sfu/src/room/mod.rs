@@ -15,6 +15,9 @@
 //! - `subscriptions.rs`: who receives which track.
 //! - `events.rs`: call-state changes from the bus (`docs/ARCHITECTURE.md`,
 //!   "Bus events"), and the events the room publishes.
+//! - `metadata.rs`: the room's metadata and counts; members' own info.
+//! - `permissions.rs`: a connected member's permissions changed by the API.
+//! - `track_permissions.rs`: who may subscribe to a publisher's tracks.
 
 mod events;
 mod members;
@@ -173,6 +176,8 @@ struct Room {
     media: Media,
     /// The call's `custom` data (JSON): LiveKit's room metadata.
     metadata: String,
+    /// The participant and publisher counts everyone last heard.
+    counts_sent: (u32, u32),
 }
 
 /// All rooms of this SFU, by name (call cid).
@@ -214,6 +219,7 @@ impl Rooms {
             live: !backstage,
             live_set_at: std::time::Instant::now(),
             metadata: String::new(),
+            counts_sent: (0, 0),
             members: BTreeMap::new(),
             media: self.media.clone(),
         };
@@ -282,14 +288,17 @@ impl Room {
             name: self.name.clone(),
             creation_time: self.created,
             metadata: self.metadata.clone(),
-            num_participants: self.members.len() as u32,
-            num_publishers: self
-                .members
-                .values()
-                .filter(|m| !m.info.tracks.is_empty())
-                .count() as u32,
+            num_participants: self.counts().0,
+            num_publishers: self.counts().1,
             ..Default::default()
         }
+    }
+
+    /// How many participants (recorders not counted) and publishers.
+    fn counts(&self) -> (u32, u32) {
+        let visible = self.members.values().filter(|m| !is_hidden(&m.info));
+        let publishing = visible.clone().filter(|m| !m.info.tracks.is_empty());
+        (visible.count() as u32, publishing.count() as u32)
     }
 
     /// Handles one message.
@@ -345,7 +354,21 @@ impl Room {
     /// Runs the room until its last member leaves.
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<RoomMsg>) {
         tracing::info!(room = %self.name, live = self.live, "room started");
-        while let Some(msg) = rx.recv().await {
+        // When changed counts go out: batched, as LiveKit does, so a crowd
+        // joining costs one update per interval, not one per join.
+        let mut counts_due: Option<tokio::time::Instant> = None;
+        loop {
+            let msg = tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(msg) => msg,
+                    None => break,
+                },
+                _ = sleep_until(counts_due) => {
+                    counts_due = None;
+                    self.send_counts();
+                    continue;
+                }
+            };
             // A bus event may reach a room before its first participant
             // does; only a departure (or a refused join) closes an empty room.
             let may_close = !matches!(msg, RoomMsg::Bus(_) | RoomMsg::Reconcile { .. });
@@ -354,8 +377,22 @@ impl Room {
             if may_close && self.members.is_empty() {
                 break;
             }
+            if counts_due.is_none() && self.counts() != self.counts_sent {
+                counts_due = Some(tokio::time::Instant::now() + COUNTS_EVERY);
+            }
         }
         tracing::info!(room = %self.name, "room closed");
+    }
+}
+
+/// How often changed participant counts are sent to the room.
+const COUNTS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Sleeps until `due`, or forever when nothing is due.
+async fn sleep_until(due: Option<tokio::time::Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -2,7 +2,8 @@
 //! role, `PATCH …/participants/{identity}`): the client hears its new
 //! `ParticipantPermission` and may publish without rejoining; what it may
 //! no longer do stops at once (its tracks of a revoked source are
-//! unpublished and no longer forwarded; a revoked subscription stops).
+//! unpublished and no longer forwarded; a revoked subscription stops). A
+//! user's ingests (RTMP, WHIP) lose what the user loses.
 
 use livekit_protocol as lk;
 use lk::signal_response::Message as Out;
@@ -36,6 +37,30 @@ impl Room {
             (true, false) => self.unsubscribe_all(pid),
             (false, true) => self.subscribe_everything(pid),
             _ => {}
+        }
+    }
+
+    /// `user`'s ingests (RTMP, WHIP: `{user}:ingest`) publish no more than
+    /// `grant` lets the user publish; what they may not is unpublished.
+    pub(super) fn narrow_ingests(&mut self, user: &str, grant: &VideoGrant) {
+        let allowed = crate::grant::permission(grant);
+        let ingests: Vec<Pid> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.info.identity != user && super::owner(&m.info.identity) == user)
+            .map(|(pid, _)| *pid)
+            .collect();
+        for pid in ingests {
+            let Some(member) = self.members.get_mut(&pid) else {
+                continue;
+            };
+            let permission = member.info.permission.get_or_insert_default();
+            permission.can_publish = allowed.can_publish;
+            permission.can_publish_sources = allowed.can_publish_sources.clone();
+            let permission = permission.clone();
+            tracing::info!(pid = %pid, can_publish = permission.can_publish, "ingest narrowed to its user's grant");
+            self.unpublish_revoked(pid, &permission);
+            self.announce(pid);
         }
     }
 

@@ -384,10 +384,33 @@ impl Session {
                 tracing::info!("the client left");
                 return false;
             }
+            Some(In::Simulate(s)) => return self.simulate(s),
             // Trickle: the SFU is ICE-lite and learns addresses from checks.
             Some(In::Trickle(_)) | Some(_) | None => {}
         }
         true
+    }
+
+    /// LiveKit's test hooks that only touch the asking client: a node
+    /// failure or a full-reconnect request answer with a `leave` that makes
+    /// it reconnect from scratch, a server leave with one that ends it.
+    /// The others (speaker, bandwidth, migration…) are ignored.
+    fn simulate(&mut self, s: lk::SimulateScenario) -> bool {
+        use lk::simulate_scenario::Scenario;
+        let action = match s.scenario {
+            Some(Scenario::NodeFailure(true) | Scenario::LeaveRequestFullReconnect(true)) => {
+                lk::leave_request::Action::Reconnect
+            }
+            Some(Scenario::ServerLeave(true)) => lk::leave_request::Action::Disconnect,
+            other => {
+                tracing::debug!(?other, "simulated scenario ignored");
+                return true;
+            }
+        };
+        tracing::info!(?action, "simulated scenario: the client is asked to leave");
+        self.outbox
+            .send(leave_request(lk::DisconnectReason::ServerShutdown, action));
+        false
     }
 
     /// The publisher's offer: the media worker answers it.
