@@ -380,6 +380,7 @@ fn build_state(
         }),
         files: Arc::new(StorageLinks(storage)),
         draining: Arc::default(),
+        events: Arc::default(),
     })
 }
 
@@ -488,6 +489,7 @@ async fn run(listener: TcpListener, node: Node, config: &Config) -> anyhow::Resu
     app = match &node.api {
         Some(state) => {
             onair_api::presence::spawn(state.clone());
+            onair_api::events::hub::spawn(state.clone());
             app.merge(onair_api::router(state.clone()))
         }
         None => app.route(

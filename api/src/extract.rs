@@ -44,6 +44,30 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
+/// A query string; anything it cannot be read as is 422.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(rejection) => Err(ApiError::invalid("invalid_query", rejection.body_text())),
+        }
+    }
+}
+
+/// Verifies an API token (server or user) as of now; the reason of a
+/// refusal is logged, never the token.
+pub fn verify(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    let now = chrono::Utc::now().timestamp().max(0) as u64;
+    let verified = verify_api(token, &state.keys, now).inspect_err(|e| {
+        tracing::info!(reason = e.code(), "token refused");
+    })?;
+    Ok(Caller(verified))
+}
+
 /// Who is calling: a verified server or user token.
 #[derive(Clone, Debug)]
 pub struct Caller(pub Verified);
@@ -80,19 +104,14 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or(AuthError::Missing)?;
-        let now = chrono::Utc::now().timestamp().max(0) as u64;
-        let verified = verify_api(token, &state.keys, now).inspect_err(|e| {
-            // The reason, never the token.
-            tracing::info!(reason = e.code(), "token refused");
-        })?;
-        Ok(Caller(verified))
+        verify(state, token)
     }
 }
 
 /// The token from `Authorization: Bearer …` (or a bare `Authorization` value,
 /// as Stream's SDKs send it). Never from the query: tokens in URLs end up in
 /// proxy and access logs.
-fn bearer(parts: &Parts) -> Option<&str> {
+pub fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts
         .headers
         .get(header::AUTHORIZATION)?

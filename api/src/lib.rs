@@ -5,6 +5,7 @@
 //! - [`store`]: the [`Store`](store::Store) trait on SQLite or Postgres.
 //! - [`egress`]: starts and stops egress jobs (stored, then requested on the bus).
 //! - [`lifecycle`]: carries out the call's transitions (store, bus) and opens sessions.
+//! - [`events`]: stores each change with its events and tells apps, backends and other nodes.
 //! - [`presence`]: records what the SFU and egress workers report on the bus.
 //! - [`routes`]: axum handlers, one file per resource; [`router()`] mounts them
 //!   with the [`openapi`] document.
@@ -23,6 +24,7 @@ pub mod context;
 pub mod domain;
 pub mod egress;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod lifecycle;
 pub mod openapi;

@@ -7,12 +7,14 @@ use chrono::Utc;
 use onair_bus::EventKind;
 use uuid::Uuid;
 
-use crate::context::{self, CallContext};
+use crate::context::CallContext;
 use crate::domain::lifecycle::{self, Transition};
 use crate::domain::settings::RecordingMode;
 use crate::domain::{Call, EgressKind, Session};
 use crate::error::ApiResult;
+use crate::events::{self, Announce};
 use crate::state::AppState;
+use crate::store::Write;
 
 /// Writes `transition` (the call, then the mark on its open session, if
 /// any) and announces it; returns the call as it is now.
@@ -22,15 +24,13 @@ pub async fn commit(state: &AppState, transition: Transition) -> ApiResult<Call>
         session,
         event,
     } = transition;
-    state.store.update_call(&call).await?;
-    let mut events = vec![event];
+    let mut writes = vec![Write::UpdateCall(call.clone())];
+    let mut kinds = vec![event];
     if let Some(mut open) = current_open_session(state, &call).await? {
-        events.extend(session.apply(&mut open));
-        state.store.update_session(&open).await?;
+        kinds.extend(session.apply(&mut open));
+        writes.push(Write::UpdateSession(open));
     }
-    for kind in events {
-        context::publish(state, &call.cid, kind).await;
-    }
+    events::commit(state, &call.cid, writes, Announce::bus(kinds)).await?;
     Ok(call)
 }
 
@@ -64,16 +64,15 @@ pub async fn ensure_session(state: &AppState, ctx: &mut CallContext) -> ApiResul
     let id = Uuid::new_v4().to_string();
     let session = lifecycle::open_session(&ctx.call, &ctx.settings, id, Utc::now());
     let previous = ctx.call.current_session_id.clone();
-    if state
-        .store
-        .open_session(&session, previous.as_deref())
-        .await?
-    {
+    let kind = EventKind::SessionStarted {
+        session_id: session.id.clone(),
+    };
+    let open = Write::OpenSession {
+        session: session.clone(),
+        previous,
+    };
+    if events::commit(state, &ctx.call.cid, vec![open], Announce::bus([kind])).await? {
         tracing::info!(call_cid = %ctx.call.cid, session = %session.id, "session started");
-        let kind = EventKind::SessionStarted {
-            session_id: session.id.clone(),
-        };
-        context::publish(state, &ctx.call.cid, kind).await;
         ctx.call.current_session_id = Some(session.id);
         let auto = ctx.settings.recording.mode == RecordingMode::AutoOn;
         if auto && !lifecycle::in_backstage(&ctx.call, &ctx.settings) {

@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    blocks, call_types, calls, hls, jobs, join, live, members, ops, participants, permissions,
-    recordings, rtmp, users,
+    blocks, call_types, calls, connect, events, hls, jobs, join, live, members, ops, participants,
+    permissions, recordings, rtmp, users,
 };
 
 /// OnAir's REST API.
@@ -25,6 +25,7 @@ use crate::routes::{
         permissions::request, permissions::update, live::mute_users, blocks::block, blocks::unblock,
         recordings::start_recording, recordings::stop_recording, recordings::list_recordings,
         hls::start_hls, hls::stop_hls, rtmp::add, rtmp::remove, jobs::state_of, jobs::target_of,
+        events::list, connect::connect,
         ops::healthz, ops::readyz,
     ),
     components(schemas(crate::error::ErrorBody, crate::domain::CallSettings)),
@@ -36,6 +37,7 @@ use crate::routes::{
         (name = "broadcasts", description = "HLS broadcasts and RTMP pushes of calls"),
         (name = "call types", description = "Call types: settings and role grants"),
         (name = "users", description = "Users"),
+        (name = "events", description = "What happened: the event log, the app's socket, webhooks"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

@@ -9,9 +9,9 @@ use std::time::Duration;
 use chrono::Utc;
 use onair_bus::EventKind;
 
-use crate::domain::{EgressState, Participant};
+use crate::domain::EgressState;
 use crate::state::AppState;
-use crate::store::StoreResult;
+use crate::store::{StoreResult, Write};
 
 /// Ends every call whose session has lasted its `max_duration_seconds`
 /// (a call that cannot be looked at now is tried at the next sweep).
@@ -75,32 +75,9 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                     continue;
                 }
             };
-            let result = match event.kind {
-                EventKind::ParticipantJoined {
-                    user_id,
-                    participant_sid,
-                } => {
-                    let p = Participant {
-                        participant_sid,
-                        call_cid: event.call_cid.clone(),
-                        session_id: None,
-                        user_id,
-                        joined_at: Utc::now(),
-                        left_at: None,
-                    };
-                    state.store.participant_joined(&p).await.map(|known| {
-                        if !known {
-                            tracing::debug!(call_cid = %event.call_cid, "participant of a call the API does not know");
-                        }
-                    })
-                }
-                EventKind::ParticipantLeft {
-                    participant_sid, ..
-                } => {
-                    state
-                        .store
-                        .participant_left(&participant_sid, Utc::now())
-                        .await
+            let result = match &event.kind {
+                EventKind::ParticipantJoined { .. } | EventKind::ParticipantLeft { .. } => {
+                    participant_event(&state, &event).await
                 }
                 EventKind::EgressUpdated {
                     egress_id,
@@ -111,13 +88,13 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                     duration_ms,
                 } => {
                     let report = Report {
-                        state: reported,
-                        error,
-                        file,
-                        size,
-                        duration_ms,
+                        state: *reported,
+                        error: error.clone(),
+                        file: file.clone(),
+                        size: *size,
+                        duration_ms: *duration_ms,
                     };
-                    egress_report(&state, &egress_id, report).await
+                    egress_report(&state, egress_id, report).await
                 }
                 _ => Ok(()),
             };
@@ -126,6 +103,18 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// Records a participant's join or leave with its events: who, why they
+/// left and how long they stayed, and the call's new head count.
+async fn participant_event(state: &AppState, event: &onair_bus::Event) -> StoreResult<()> {
+    let Some((write, told)) = crate::events::participants::of(state, event).await? else {
+        return Ok(());
+    };
+    if crate::events::store(state, vec![write], told).await? {
+        crate::events::participants::count_changed(state, &event.call_cid).await?;
+    }
+    Ok(())
 }
 
 /// Marks running jobs whose worker went silent as failed.
@@ -190,7 +179,12 @@ async fn egress_report(state: &AppState, id: &str, report: Report) -> StoreResul
         job.file = report.file.clone().or(job.file);
         job.size = report.size.max(job.size as u64) as i64;
         job.duration_ms = report.duration_ms.max(job.duration_ms as u64) as i64;
-        if state.store.update_egress(&job, previous).await? {
+        let told = crate::events::egress::of(state, &job, previous).await;
+        let write = Write::UpdateEgress {
+            egress: job.clone(),
+            previous,
+        };
+        if crate::events::store(state, vec![write], told).await? {
             if previous != next {
                 tracing::info!(call_cid = %job.call_cid, egress = %id, state = next.as_str(), error = ?job.error, "egress job");
             }

@@ -12,8 +12,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    blocks, call_types, calls, hls, jobs, join, live, members, ops, participants, permissions,
-    recordings, rtmp, users,
+    blocks, call_types, calls, connect, events, hls, jobs, join, live, members, ops, participants,
+    permissions, recordings, rtmp, users,
 };
 use crate::state::AppState;
 
@@ -59,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{CALL}/hls/stop"), post(hls::stop_hls))
         .route(&format!("{CALL}/rtmp_broadcasts"), post(rtmp::add))
         .route(&format!("{CALL}/rtmp_broadcasts/{{name}}"), delete(rtmp::remove))
+        .route("/v1/events", get(events::list))
+        .route("/v1/connect", get(connect::connect))
         .route("/v1/egress/{id}", get(jobs::state_of))
         .route("/v1/egress/{id}/target", get(jobs::target_of))
         .route("/healthz", get(ops::healthz))

@@ -112,4 +112,6 @@ pub struct AppState {
     /// Set when the node shuts down: it answers `/readyz` with 503 and
     /// takes no new join or egress job, while running ones finish.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// New events, as they are stored.
+    pub events: Arc<crate::events::hub::Hub>,
 }

@@ -789,6 +789,8 @@ async fn health_and_openapi(backend: Backend) {
         (&format!("{c}/rtmp_broadcasts/{{name}}"), "delete"),
         ("/v1/egress/{id}", "get"),
         ("/v1/egress/{id}/target", "get"),
+        ("/v1/events", "get"),
+        ("/v1/connect", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
     ];
@@ -1082,6 +1084,7 @@ async fn presence_kick_and_mute(backend: Backend) {
         EventKind::ParticipantLeft {
             user_id: "bob".into(),
             participant_sid: "PA_2".into(),
+            reason: Some("left".into()),
         },
     );
     app.bus.publish(left).await.unwrap();

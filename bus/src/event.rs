@@ -7,6 +7,10 @@ use crate::{EgressKind, EgressState};
 /// Something that happened to a call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
+    /// Unique per event: a receiver that stores it (maybe on several
+    /// nodes) stores it once.
+    #[serde(default)]
+    pub id: String,
     /// The call, `type:id`.
     pub call_cid: String,
     /// When it happened, milliseconds since the Unix epoch.
@@ -84,6 +88,11 @@ pub enum EventKind {
         user_id: String,
         /// Their participant id on the SFU.
         participant_sid: String,
+        /// Why: `left` (the client left), `timeout` (not heard from),
+        /// `removed` (kicked, blocked, the call ended, replaced by a new
+        /// connection), `media_closed`, `flooded`, `not_reading`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// A moderator removed a user from the call (API → SFU).
     #[serde(rename = "call.user_kicked")]
@@ -193,6 +202,7 @@ impl Event {
     /// An event about `call_cid` at `created_at_ms`.
     pub fn new(call_cid: impl Into<String>, created_at_ms: i64, kind: EventKind) -> Self {
         Self {
+            id: uuid::Uuid::new_v4().to_string(),
             call_cid: call_cid.into(),
             created_at_ms,
             kind,
@@ -217,7 +227,7 @@ mod tests {
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"call_cid": "livestream:abc", "created_at_ms": 5,
+            serde_json::json!({"id": event.id, "call_cid": "livestream:abc", "created_at_ms": 5,
                 "type": "call.member_updated", "user_id": "alice", "role": "host"})
         );
         assert_eq!(serde_json::from_value::<Event>(json).unwrap(), event);

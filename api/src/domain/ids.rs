@@ -34,6 +34,12 @@ pub fn validate(what: &'static str, value: &str) -> Result<(), InvalidId> {
     }
 }
 
+/// The user behind a participant identity: an ingest session (RTMP, WHIP)
+/// joins as `{user}:ingest`; user ids have no colon.
+pub fn owner_of(identity: &str) -> &str {
+    identity.split(':').next().unwrap_or(identity)
+}
+
 /// Checks a user id: like [`validate`] but also allows `@` and `.`, as
 /// app backends often use e-mail-like ids; max 128.
 pub fn validate_user_id(value: &str) -> Result<(), InvalidId> {

@@ -5,6 +5,7 @@
 pub mod call;
 pub mod call_type;
 pub mod egress;
+pub mod event;
 pub mod ids;
 pub mod lifecycle;
 pub mod settings;

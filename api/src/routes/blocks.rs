@@ -12,8 +12,10 @@ use utoipa::ToSchema;
 use crate::context;
 use crate::domain::{ids, CallCid};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::events::{self, Announce};
 use crate::extract::{CallPath, Caller, Json};
 use crate::state::AppState;
+use crate::store::Write;
 
 /// Most users one request blocks or unblocks.
 pub const MAX_BLOCK: usize = 100;
@@ -87,36 +89,33 @@ async fn change(
     }))
 }
 
-/// Stores the blocks, then tells the SFU to send the users away.
+/// Stores the blocks with their events; the SFU sends the users away.
 pub async fn block_users(state: &AppState, cid: &CallCid, user_ids: &[String]) -> ApiResult<()> {
-    state
-        .store
-        .block_users(&cid.to_string(), user_ids, Utc::now())
-        .await?;
-    for user_id in user_ids {
-        tracing::info!(call_cid = %cid, user = %user_id, "user blocked");
-        let kind = EventKind::UserBlocked {
-            user_id: user_id.clone(),
-        };
-        context::publish(state, cid, kind).await;
-    }
+    let write = Write::BlockUsers {
+        cid: cid.to_string(),
+        user_ids: user_ids.to_vec(),
+        at: Utc::now(),
+    };
+    let kinds = user_ids.iter().map(|user_id| EventKind::UserBlocked {
+        user_id: user_id.clone(),
+    });
+    events::commit(state, cid, vec![write], Announce::bus(kinds)).await?;
+    tracing::info!(call_cid = %cid, users = ?user_ids, "users blocked");
     Ok(())
 }
 
-/// Lifts the blocks (the SFU's gate reads them from the store), then
-/// announces it on the bus.
+/// Lifts the blocks (the SFU's gate reads them from the store) with their
+/// events.
 async fn unblock_users(state: &AppState, cid: &CallCid, user_ids: &[String]) -> ApiResult<()> {
-    state
-        .store
-        .unblock_users(&cid.to_string(), user_ids)
-        .await?;
-    for user_id in user_ids {
-        tracing::info!(call_cid = %cid, user = %user_id, "user unblocked");
-        let kind = EventKind::UserUnblocked {
-            user_id: user_id.clone(),
-        };
-        context::publish(state, cid, kind).await;
-    }
+    let write = Write::UnblockUsers {
+        cid: cid.to_string(),
+        user_ids: user_ids.to_vec(),
+    };
+    let kinds = user_ids.iter().map(|user_id| EventKind::UserUnblocked {
+        user_id: user_id.clone(),
+    });
+    events::commit(state, cid, vec![write], Announce::bus(kinds)).await?;
+    tracing::info!(call_cid = %cid, users = ?user_ids, "users unblocked");
     Ok(())
 }
 

@@ -11,8 +11,10 @@ use utoipa::ToSchema;
 use crate::context;
 use crate::domain::ids;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::events::{self, Announce};
 use crate::extract::{CallPath, Caller, Json};
 use crate::state::AppState;
+use crate::store::Write;
 
 /// A media connection.
 #[derive(Debug, Serialize, ToSchema)]
@@ -118,19 +120,16 @@ pub async fn kick_user(
         super::blocks::block_users(&state, &cid, std::slice::from_ref(&req.user_id)).await?;
     }
     // Join tokens minted before now no longer admit them.
-    state
-        .store
-        .record_kick(&cid.to_string(), &req.user_id, chrono::Utc::now())
-        .await?;
+    let kick = Write::RecordKick {
+        cid: cid.to_string(),
+        user_id: req.user_id.clone(),
+        at: chrono::Utc::now(),
+    };
     tracing::info!(call_cid = %cid, user = %req.user_id, "user kicked");
-    context::publish(
-        &state,
-        &cid,
-        EventKind::UserKicked {
-            user_id: req.user_id,
-        },
-    )
-    .await;
+    let kind = EventKind::UserKicked {
+        user_id: req.user_id,
+    };
+    events::commit(&state, &cid, vec![kick], Announce::bus([kind])).await?;
     Ok(axum::Json(Done { ok: true }))
 }
 
@@ -169,6 +168,6 @@ pub async fn mute_users(
         video: req.video,
         screenshare: req.screenshare,
     };
-    context::publish(&state, &cid, kind).await;
+    events::record(&state, &cid, Announce::bus([kind])).await?;
     Ok(axum::Json(Done { ok: true }))
 }

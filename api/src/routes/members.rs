@@ -7,15 +7,18 @@ use onair_auth::capability::ROLE_CALL_MEMBER;
 use onair_auth::Capability;
 use onair_bus::EventKind;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::users::custom_object;
 use crate::context;
+use crate::domain::event::NewEvent;
 use crate::domain::{ids, CallCid, Member};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::events::{self, Announce};
 use crate::extract::{CallPath, Caller, Json};
 use crate::state::AppState;
+use crate::store::Write;
 use crate::views::{MemberView, SessionView};
 
 /// Most members set in one request.
@@ -133,6 +136,7 @@ pub async fn update(
         ids::validate_user_id(id)?;
     }
     let me = caller.user().map(|u| u.sub.as_str());
+    let mut added = Vec::new();
     // Keep the first-added time of existing members; nobody hands out, or
     // takes away, a role beyond their own capabilities.
     for m in &mut members {
@@ -146,8 +150,9 @@ pub async fn update(
                 ctx.require(Capability::UpdateCallPermissions)?;
             }
         }
-        if let Some(old) = old {
-            m.created_at = old.created_at;
+        match old {
+            Some(old) => m.created_at = old.created_at,
+            None => added.push(m.user_id.clone()),
         }
     }
     if !caller.is_server() {
@@ -159,26 +164,32 @@ pub async fn update(
     }
     let user_ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
     state.store.ensure_users(&user_ids, now).await?;
-    state.store.upsert_members(&members).await?;
-    state
-        .store
-        .remove_members(&cid_s, &req.remove_members)
-        .await?;
-    for m in members {
-        let user_id = m.user_id.clone();
-        let kind = EventKind::MemberUpdated {
-            user_id: m.user_id,
-            role: m.role,
-        };
-        context::publish(&state, &cid, kind).await;
-        crate::permissions::announce(&state, &ctx, &user_id).await?;
+    let mut announce = Announce::default();
+    for m in &members {
+        if added.contains(&m.user_id) {
+            let fields = json!({"user_id": m.user_id, "role": m.role, "custom": m.custom});
+            announce = announce.and(NewEvent::new(&cid_s, "call.member_added", fields));
+        }
+        announce.bus.push(EventKind::MemberUpdated {
+            user_id: m.user_id.clone(),
+            role: m.role.clone(),
+        });
     }
-    for user_id in req.remove_members {
-        let kind = EventKind::MemberRemoved {
+    for user_id in &req.remove_members {
+        announce.bus.push(EventKind::MemberRemoved {
             user_id: user_id.clone(),
-        };
-        context::publish(&state, &cid, kind).await;
-        crate::permissions::announce(&state, &ctx, &user_id).await?;
+        });
+    }
+    let writes = vec![
+        Write::UpsertMembers(members),
+        Write::RemoveMembers {
+            cid: cid_s.clone(),
+            user_ids: req.remove_members.clone(),
+        },
+    ];
+    events::commit(&state, &cid, writes, announce).await?;
+    for user_id in user_ids.iter().chain(&req.remove_members) {
+        crate::permissions::announce(&state, &ctx, user_id).await?;
     }
     Ok(axum::Json(MembersResponse {
         members: member_views(&state, &cid).await?,

@@ -5,6 +5,8 @@
 pub mod blocks;
 pub mod call_types;
 pub mod calls;
+pub mod connect;
+pub mod events;
 pub mod hls;
 pub mod jobs;
 pub mod join;

@@ -12,14 +12,18 @@ use chrono::Utc;
 use onair_auth::Capability;
 use onair_bus::EventKind;
 use serde::Deserialize;
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::live::Done;
 use crate::context;
+use crate::domain::event::NewEvent;
 use crate::domain::{ids, UserPermissions};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::events::{self, Announce};
 use crate::extract::{CallPath, Caller, Json};
 use crate::state::AppState;
+use crate::store::Write;
 
 /// What a user may ask the hosts for.
 const REQUESTABLE: [Capability; 3] = [
@@ -79,7 +83,7 @@ pub async fn request(
         user_id: user.sub.clone(),
         permissions: asked.iter().map(|c| c.as_str().to_owned()).collect(),
     };
-    context::publish(&state, &cid, kind).await;
+    events::record(&state, &cid, Announce::bus([kind])).await?;
     Ok(axum::Json(Done { ok: true }))
 }
 
@@ -116,10 +120,17 @@ pub async fn update(
         granted: granted.into_iter().collect(),
         revoked: revoked.into_iter().collect(),
     };
-    state
-        .store
-        .set_user_permissions(&cid_s, &req.user_id, &permissions, Utc::now())
-        .await?;
+    let names = |caps: &[Capability]| caps.iter().map(|c| c.as_str()).collect::<Vec<_>>();
+    let fields = json!({"user_id": req.user_id, "granted": names(&permissions.granted),
+        "revoked": names(&permissions.revoked)});
+    let updated = NewEvent::new(&cid_s, "call.permissions_updated", fields);
+    let write = Write::SetUserPermissions {
+        cid: cid_s.clone(),
+        user_id: req.user_id.clone(),
+        permissions,
+        at: Utc::now(),
+    };
+    events::commit(&state, &cid, vec![write], Announce::default().and(updated)).await?;
     tracing::info!(call_cid = %cid, user = %req.user_id, ?grant, ?revoke, "user permissions changed");
     crate::permissions::announce(&state, &ctx, &req.user_id).await?;
     Ok(axum::Json(Done { ok: true }))

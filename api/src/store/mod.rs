@@ -9,13 +9,16 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod write;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use write::Write;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::domain::event::{NewEvent, StoredEvent};
 use crate::domain::{
     Call, CallType, Egress, EgressKind, EgressState, Member, Participant, Session, User,
     UserPermissions,
@@ -35,6 +38,17 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// Which events a reader sees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventFilter {
+    /// Every event (a server).
+    All,
+    /// The events of one call.
+    Call(String),
+    /// The events of the calls this user is a member of.
+    MemberOf(String),
+}
+
 /// Shorthand for store results.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -43,6 +57,26 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync + 'static {
     /// Checks the database answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Applies `writes` and stores `events` in one transaction. Returns
+    /// the events stored (an event whose origin id is stored already is
+    /// not stored again), or `None` when a conditional write did not apply:
+    /// then nothing is stored.
+    async fn commit(
+        &self,
+        writes: &[Write],
+        events: &[NewEvent],
+    ) -> StoreResult<Option<Vec<StoredEvent>>>;
+    /// Up to `limit` events with ids above `after` that `filter` lets
+    /// through, oldest first.
+    async fn events_after(
+        &self,
+        after: i64,
+        filter: &EventFilter,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredEvent>>;
+    /// The id of the latest event (0 when there is none).
+    async fn last_event_id(&self) -> StoreResult<i64>;
 
     /// Inserts or replaces users (keeping their `created_at`).
     async fn upsert_users(&self, users: &[User]) -> StoreResult<()>;
@@ -131,6 +165,8 @@ pub trait Store: Send + Sync + 'static {
     async fn participant_joined(&self, participant: &Participant) -> StoreResult<bool>;
     /// Records the end of a media connection.
     async fn participant_left(&self, participant_sid: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// One media connection.
+    async fn get_participant(&self, participant_sid: &str) -> StoreResult<Option<Participant>>;
     /// Who is connected to a call now, in joining order.
     async fn connected_participants(&self, cid: &str) -> StoreResult<Vec<Participant>>;
 

@@ -4,11 +4,13 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
 
 use super::rows::{
-    convert, ms, opt_ms, CallRow, CallTypeRow, EgressRow, MemberRow, ParticipantRow, SessionRow,
-    UserRow,
+    convert, ms, opt_ms, CallRow, CallTypeRow, EgressRow, EventRow, MemberRow, ParticipantRow,
+    SessionRow, UserRow,
 };
 use super::sql::impl_store;
-use super::{StoreError, StoreResult};
+use super::write::{impl_writes, Write};
+use super::{EventFilter, StoreError, StoreResult};
+use crate::domain::event::{NewEvent, StoredEvent};
 use crate::domain::{
     Call, CallType, Egress, EgressKind, EgressState, Member, Participant, Session, User,
 };
@@ -31,4 +33,10 @@ impl PgStore {
     }
 }
 
-impl_store!(PgStore, sqlx::Postgres);
+// One advisory lock per transaction that stores events: ids commit in
+// the order they were taken, so a reader paging by id skips none.
+impl_store!(
+    PgStore,
+    sqlx::Postgres,
+    "SELECT pg_advisory_xact_lock(7007)"
+);

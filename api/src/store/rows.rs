@@ -234,3 +234,28 @@ pub(super) fn convert<R, T: TryFrom<R, Error = StoreError>>(
 ) -> Result<Vec<T>, StoreError> {
     rows.into_iter().map(T::try_from).collect()
 }
+
+#[derive(sqlx::FromRow)]
+pub(super) struct EventRow {
+    seq: i64,
+    #[allow(dead_code)] // read by `SELECT *`; only the storing side uses it
+    origin_id: String,
+    #[sqlx(rename = "type")]
+    event_type: String,
+    call_cid: String,
+    created_at: i64,
+    payload: String,
+}
+
+impl TryFrom<EventRow> for crate::domain::event::StoredEvent {
+    type Error = StoreError;
+    fn try_from(r: EventRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.seq,
+            payload: json::<Value>(&r.payload, "events.payload")?,
+            event_type: r.event_type,
+            call_cid: r.call_cid,
+            created_at: time(r.created_at)?,
+        })
+    }
+}

@@ -3,9 +3,10 @@
 //! upserts and the column types of our migrations, so the statements are
 //! identical and only the pool type differs.
 
-/// Implements `Store` for `$store` (which has a `pool: sqlx::Pool<$db>` field).
+/// Implements `Store` for `$store` (which has a `pool: sqlx::Pool<$db>` field);
+/// `$lock_events` is the statement that serializes writers of events.
 macro_rules! impl_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $lock_events:expr) => {
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             async fn ping(&self) -> StoreResult<()> {
@@ -78,27 +79,7 @@ macro_rules! impl_store {
             }
 
             async fn insert_call(&self, c: &Call) -> StoreResult<bool> {
-                let done = sqlx::query(
-                    "INSERT INTO calls (cid, call_type, id, created_by, created_at, updated_at, starts_at,
-                       ended_at, backstage, custom, settings_override, current_session_id)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                     ON CONFLICT (cid) DO NOTHING",
-                )
-                .bind(c.cid.to_string())
-                .bind(&c.cid.call_type)
-                .bind(&c.cid.id)
-                .bind(&c.created_by)
-                .bind(ms(c.created_at))
-                .bind(ms(c.updated_at))
-                .bind(opt_ms(c.starts_at))
-                .bind(opt_ms(c.ended_at))
-                .bind(c.backstage)
-                .bind(c.custom.to_string())
-                .bind(c.settings_override.to_string())
-                .bind(&c.current_session_id)
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() == 1)
+                self.commit(&[Write::InsertCall(c.clone())], &[]).await.map(|done| done.is_some())
             }
 
             async fn get_call(&self, cid: &str) -> StoreResult<Option<Call>> {
@@ -106,55 +87,19 @@ macro_rules! impl_store {
             }
 
             async fn update_call(&self, c: &Call) -> StoreResult<()> {
-                sqlx::query(
-                    "UPDATE calls SET updated_at = $2, starts_at = $3, ended_at = $4, backstage = $5,
-                       custom = $6, settings_override = $7 WHERE cid = $1",
-                )
-                .bind(c.cid.to_string())
-                .bind(ms(c.updated_at))
-                .bind(opt_ms(c.starts_at))
-                .bind(opt_ms(c.ended_at))
-                .bind(c.backstage)
-                .bind(c.custom.to_string())
-                .bind(c.settings_override.to_string())
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                self.commit(&[Write::UpdateCall(c.clone())], &[]).await.map(drop)
             }
 
             async fn delete_call(&self, cid: &str) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
-                for table in ["members", "sessions", "participants", "egress"] {
-                    sqlx::query(&format!("DELETE FROM {table} WHERE call_cid = $1"))
-                        .bind(cid)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let done = sqlx::query("DELETE FROM calls WHERE cid = $1").bind(cid).execute(&mut *tx).await?;
-                tx.commit().await?;
-                Ok(done.rows_affected() == 1)
+                self.commit(&[Write::DeleteCall(cid.to_owned())], &[]).await.map(|done| done.is_some())
             }
 
             async fn upsert_members(&self, members: &[Member]) -> StoreResult<()> {
-                self.in_one_transaction(members, |m| {
-                    sqlx::query(
-                        "INSERT INTO members (call_cid, user_id, role, custom, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6)
-                         ON CONFLICT (call_cid, user_id) DO UPDATE SET role = excluded.role,
-                           custom = excluded.custom, updated_at = excluded.updated_at",
-                    )
-                    .bind(&m.call_cid)
-                    .bind(&m.user_id)
-                    .bind(&m.role)
-                    .bind(m.custom.to_string())
-                    .bind(ms(m.created_at))
-                    .bind(ms(m.updated_at))
-                })
-                .await
+                self.commit(&[Write::UpsertMembers(members.to_vec())], &[]).await.map(drop)
             }
 
             async fn remove_members(&self, cid: &str, user_ids: &[String]) -> StoreResult<()> {
-                self.delete_users_of_call("members", cid, user_ids).await
+                self.commit(&[Write::RemoveMembers { cid: cid.to_owned(), user_ids: user_ids.to_vec() }], &[]).await.map(drop)
             }
 
             async fn list_members(&self, cid: &str) -> StoreResult<Vec<Member>> {
@@ -176,20 +121,11 @@ macro_rules! impl_store {
             }
 
             async fn block_users(&self, cid: &str, user_ids: &[String], now: DateTime<Utc>) -> StoreResult<()> {
-                self.in_one_transaction(user_ids, |id| {
-                    sqlx::query(
-                        "INSERT INTO blocked_users (call_cid, user_id, created_at) VALUES ($1, $2, $3)
-                         ON CONFLICT (call_cid, user_id) DO NOTHING",
-                    )
-                    .bind(cid)
-                    .bind(id)
-                    .bind(ms(now))
-                })
-                .await
+                self.commit(&[Write::BlockUsers { cid: cid.to_owned(), user_ids: user_ids.to_vec(), at: now }], &[]).await.map(drop)
             }
 
             async fn unblock_users(&self, cid: &str, user_ids: &[String]) -> StoreResult<()> {
-                self.delete_users_of_call("blocked_users", cid, user_ids).await
+                self.commit(&[Write::UnblockUsers { cid: cid.to_owned(), user_ids: user_ids.to_vec() }], &[]).await.map(drop)
             }
 
             async fn blocked_users(&self, cid: &str) -> StoreResult<Vec<String>> {
@@ -214,16 +150,7 @@ macro_rules! impl_store {
             }
 
             async fn record_kick(&self, cid: &str, user_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO kicked_users (call_cid, user_id, kicked_at) VALUES ($1, $2, $3)
-                     ON CONFLICT (call_cid, user_id) DO UPDATE SET kicked_at = excluded.kicked_at",
-                )
-                .bind(cid)
-                .bind(user_id)
-                .bind(ms(at))
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                self.commit(&[Write::RecordKick { cid: cid.to_owned(), user_id: user_id.to_owned(), at }], &[]).await.map(drop)
             }
 
             async fn set_user_permissions(
@@ -233,23 +160,7 @@ macro_rules! impl_store {
                 permissions: &$crate::domain::UserPermissions,
                 at: DateTime<Utc>,
             ) -> StoreResult<()> {
-                let names = |caps: &[onair_auth::Capability]| {
-                    serde_json::to_string(caps).unwrap_or_else(|_| "[]".into())
-                };
-                sqlx::query(
-                    "INSERT INTO user_permissions (call_cid, user_id, granted, revoked, updated_at)
-                     VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (call_cid, user_id) DO UPDATE SET granted = excluded.granted,
-                       revoked = excluded.revoked, updated_at = excluded.updated_at",
-                )
-                .bind(cid)
-                .bind(user_id)
-                .bind(names(&permissions.granted))
-                .bind(names(&permissions.revoked))
-                .bind(ms(at))
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                self.commit(&[Write::SetUserPermissions { cid: cid.to_owned(), user_id: user_id.to_owned(), permissions: permissions.clone(), at }], &[]).await.map(drop)
             }
 
             async fn user_permissions(&self, cid: &str, user_id: &str) -> StoreResult<$crate::domain::UserPermissions> {
@@ -285,41 +196,7 @@ macro_rules! impl_store {
             }
 
             async fn open_session(&self, s: &Session, previous: Option<&str>) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
-                let swapped = match previous {
-                    Some(prev) => sqlx::query(
-                        "UPDATE calls SET current_session_id = $1 WHERE cid = $2 AND current_session_id = $3",
-                    )
-                    .bind(&s.id)
-                    .bind(&s.call_cid)
-                    .bind(prev),
-                    None => sqlx::query(
-                        "UPDATE calls SET current_session_id = $1 WHERE cid = $2 AND current_session_id IS NULL",
-                    )
-                    .bind(&s.id)
-                    .bind(&s.call_cid),
-                }
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1;
-                if !swapped {
-                    return Ok(false); // dropping `tx` rolls back
-                }
-                sqlx::query(
-                    "INSERT INTO sessions (id, call_cid, started_at, ended_at, live_started_at, live_ended_at)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&s.id)
-                .bind(&s.call_cid)
-                .bind(ms(s.started_at))
-                .bind(opt_ms(s.ended_at))
-                .bind(opt_ms(s.live_started_at))
-                .bind(opt_ms(s.live_ended_at))
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(true)
+                self.commit(&[Write::OpenSession { session: s.clone(), previous: previous.map(str::to_owned) }], &[]).await.map(|done| done.is_some())
             }
 
             async fn get_session(&self, id: &str) -> StoreResult<Option<Session>> {
@@ -327,16 +204,7 @@ macro_rules! impl_store {
             }
 
             async fn update_session(&self, s: &Session) -> StoreResult<()> {
-                sqlx::query(
-                    "UPDATE sessions SET ended_at = $2, live_started_at = $3, live_ended_at = $4 WHERE id = $1",
-                )
-                .bind(&s.id)
-                .bind(opt_ms(s.ended_at))
-                .bind(opt_ms(s.live_started_at))
-                .bind(opt_ms(s.live_ended_at))
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                self.commit(&[Write::UpdateSession(s.clone())], &[]).await.map(drop)
             }
 
             async fn put_egress_target(&self, egress_id: &str, target: &str) -> StoreResult<()> {
@@ -368,27 +236,68 @@ macro_rules! impl_store {
             }
 
             async fn participant_joined(&self, p: &Participant) -> StoreResult<bool> {
-                let done = sqlx::query(
-                    "INSERT INTO participants (participant_sid, call_cid, session_id, user_id, joined_at, left_at)
-                     SELECT $1, cid, current_session_id, $3, $4, NULL FROM calls WHERE cid = $2
-                     ON CONFLICT (participant_sid) DO NOTHING",
-                )
-                .bind(&p.participant_sid)
-                .bind(&p.call_cid)
-                .bind(&p.user_id)
-                .bind(ms(p.joined_at))
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() == 1)
+                self.commit(&[Write::ParticipantJoined(p.clone())], &[]).await.map(|done| done.is_some())
             }
 
             async fn participant_left(&self, participant_sid: &str, at: DateTime<Utc>) -> StoreResult<()> {
-                sqlx::query("UPDATE participants SET left_at = $2 WHERE participant_sid = $1 AND left_at IS NULL")
-                    .bind(participant_sid)
-                    .bind(ms(at))
-                    .execute(&self.pool)
+                self.commit(&[Write::ParticipantLeft { participant_sid: participant_sid.to_owned(), at }], &[]).await.map(drop)
+            }
+
+            async fn commit(&self, writes: &[Write], events: &[NewEvent]) -> StoreResult<Option<Vec<StoredEvent>>> {
+                let mut tx = self.pool.begin().await?;
+                if !events.is_empty() {
+                    sqlx::query($lock_events).execute(&mut *tx).await?;
+                }
+                for w in writes {
+                    if !Self::write_one(&mut tx, w).await? {
+                        return Ok(None); // dropping `tx` rolls back
+                    }
+                }
+                let mut stored = Vec::with_capacity(events.len());
+                for e in events {
+                    if let Some(id) = Self::insert_event(&mut tx, e).await? {
+                        stored.push(StoredEvent {
+                            id,
+                            event_type: e.event_type.clone(),
+                            call_cid: e.call_cid.clone(),
+                            created_at: e.created_at,
+                            payload: e.payload.clone(),
+                        });
+                    }
+                }
+                tx.commit().await?;
+                Ok(Some(stored))
+            }
+
+            async fn events_after(&self, after: i64, filter: &EventFilter, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+                let (clause, key) = match filter {
+                    EventFilter::All => ("$2 = ''", ""),
+                    EventFilter::Call(cid) => ("call_cid = $2", cid.as_str()),
+                    EventFilter::MemberOf(user) => (
+                        "call_cid IN (SELECT call_cid FROM members WHERE user_id = $2)",
+                        user.as_str(),
+                    ),
+                };
+                let rows: Vec<EventRow> = sqlx::query_as(&format!(
+                    "SELECT * FROM events WHERE seq > $1 AND {clause} ORDER BY seq LIMIT $3"
+                ))
+                .bind(after)
+                .bind(key)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                convert(rows)
+            }
+
+            async fn last_event_id(&self) -> StoreResult<i64> {
+                let (seq,): (Option<i64>,) = sqlx::query_as("SELECT MAX(seq) FROM events")
+                    .fetch_one(&self.pool)
                     .await?;
-                Ok(())
+                Ok(seq.unwrap_or(0))
+            }
+
+            async fn get_participant(&self, sid: &str) -> StoreResult<Option<Participant>> {
+                self.one::<ParticipantRow, _>("SELECT * FROM participants WHERE participant_sid = $1", &[sid]).await
             }
 
             async fn connected_participants(&self, cid: &str) -> StoreResult<Vec<Participant>> {
@@ -398,31 +307,7 @@ macro_rules! impl_store {
             }
 
             async fn insert_egress(&self, e: &Egress) -> StoreResult<bool> {
-                // The partial unique index refuses a second running recording or HLS job.
-                let done = sqlx::query(
-                    "INSERT INTO egress (id, call_cid, session_id, kind, preset, state, error, file,
-                       size, duration_ms, created_at, started_at, ended_at, updated_at, name)
-                     SELECT $1, cid, current_session_id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
-                     FROM calls WHERE cid = $2
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(&e.id)
-                .bind(&e.call_cid)
-                .bind(e.kind.as_str())
-                .bind(&e.preset)
-                .bind(e.state.as_str())
-                .bind(&e.error)
-                .bind(&e.file)
-                .bind(e.size)
-                .bind(e.duration_ms)
-                .bind(ms(e.created_at))
-                .bind(opt_ms(e.started_at))
-                .bind(opt_ms(e.ended_at))
-                .bind(ms(e.updated_at))
-                .bind(&e.name)
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() == 1)
+                self.commit(&[Write::InsertEgress(e.clone())], &[]).await.map(|done| done.is_some())
             }
 
             async fn get_egress(&self, id: &str) -> StoreResult<Option<Egress>> {
@@ -430,24 +315,7 @@ macro_rules! impl_store {
             }
 
             async fn update_egress(&self, e: &Egress, previous: EgressState) -> StoreResult<bool> {
-                let done = sqlx::query(
-                    "UPDATE egress SET state = $2, error = $3, file = $4, size = $5, duration_ms = $6,
-                       started_at = $7, ended_at = $8, updated_at = $10
-                     WHERE id = $1 AND state = $9",
-                )
-                .bind(&e.id)
-                .bind(e.state.as_str())
-                .bind(&e.error)
-                .bind(&e.file)
-                .bind(e.size)
-                .bind(e.duration_ms)
-                .bind(opt_ms(e.started_at))
-                .bind(opt_ms(e.ended_at))
-                .bind(previous.as_str())
-                .bind(ms(e.updated_at))
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() == 1)
+                self.commit(&[Write::UpdateEgress { egress: e.clone(), previous }], &[]).await.map(|done| done.is_some())
             }
 
             async fn silent_egress(&self, before: DateTime<Utc>) -> StoreResult<Vec<Egress>> {
@@ -467,6 +335,8 @@ macro_rules! impl_store {
             }
         }
 
+        impl_writes!($store, $db);
+
         impl $store {
             /// Runs the statement `query` makes of each of `items`, all in one
             /// transaction: all of them are written, or none.
@@ -482,13 +352,6 @@ macro_rules! impl_store {
                 }
                 tx.commit().await?;
                 Ok(())
-            }
-
-            /// Deletes the rows of `table` that tie each of `user_ids` to call
-            /// `cid`, in one transaction.
-            async fn delete_users_of_call(&self, table: &str, cid: &str, user_ids: &[String]) -> StoreResult<()> {
-                let sql = format!("DELETE FROM {table} WHERE call_cid = $1 AND user_id = $2");
-                self.in_one_transaction(user_ids, |id| sqlx::query(&sql).bind(cid).bind(id)).await
             }
 
             /// The row `sql` selects with `keys` bound to `$1`, `$2`…, as a `T`.

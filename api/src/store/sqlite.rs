@@ -8,11 +8,13 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::rows::{
-    convert, ms, opt_ms, CallRow, CallTypeRow, EgressRow, MemberRow, ParticipantRow, SessionRow,
-    UserRow,
+    convert, ms, opt_ms, CallRow, CallTypeRow, EgressRow, EventRow, MemberRow, ParticipantRow,
+    SessionRow, UserRow,
 };
 use super::sql::impl_store;
-use super::{StoreError, StoreResult};
+use super::write::{impl_writes, Write};
+use super::{EventFilter, StoreError, StoreResult};
+use crate::domain::event::{NewEvent, StoredEvent};
 use crate::domain::{
     Call, CallType, Egress, EgressKind, EgressState, Member, Participant, Session, User,
 };
@@ -51,4 +53,5 @@ impl SqliteStore {
     }
 }
 
-impl_store!(SqliteStore, sqlx::Sqlite);
+// SQLite runs one writer at a time: event ids commit in order by themselves.
+impl_store!(SqliteStore, sqlx::Sqlite, "SELECT 1");

@@ -152,7 +152,9 @@ impl App {
             }),
             files: Arc::new(TestLinks),
             draining: Arc::default(),
+            events: Arc::default(),
         };
+        onair_api::events::hub::spawn(state.clone());
         App {
             state,
             bus,

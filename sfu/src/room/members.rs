@@ -73,7 +73,7 @@ impl Room {
                 ));
             }
             tracing::info!(room = %self.name, identity = %info.identity, "replacing the older connection");
-            self.leave(old);
+            self.leave(old, "replaced");
             self.media.send(Command::Leave { pid: old });
         }
         let others: Vec<lk::ParticipantInfo> = self
@@ -113,7 +113,7 @@ impl Room {
     }
 
     /// Removes a participant; the others hear it left.
-    pub(super) fn leave(&mut self, pid: Pid) {
+    pub(super) fn leave(&mut self, pid: Pid, reason: &str) {
         let Some(mut member) = self.members.remove(&pid) else {
             return;
         };
@@ -128,6 +128,7 @@ impl Room {
             self.pending_events.push(EventKind::ParticipantLeft {
                 user_id: member.info.identity.clone(),
                 participant_sid: member.info.sid.clone(),
+                reason: Some(reason.to_owned()),
             });
         }
         member.info.state = lk::participant_info::State::Disconnected as i32;

@@ -130,6 +130,8 @@ pub enum RoomMsg {
     Leave {
         /// The departing participant.
         pid: Pid,
+        /// Why (`left`, `timeout`, `removed`…), for the call's events.
+        reason: &'static str,
     },
     /// A call-state change from the API.
     Bus(EventKind),
@@ -344,7 +346,7 @@ impl Room {
                 subscribe,
             } => self.subscription(pid, track_sids, subscribe),
             RoomMsg::Resync { pid } => self.resync(pid),
-            RoomMsg::Leave { pid } => self.leave(pid),
+            RoomMsg::Leave { pid, reason } => self.leave(pid, reason),
             RoomMsg::Bus(kind) => self.handle_bus(kind),
             RoomMsg::Metadata(metadata) => self.set_metadata(metadata),
             RoomMsg::Reconcile { kind, read_at } => self.handle_reconcile(kind, read_at),

@@ -125,7 +125,10 @@ impl Session {
             other => {
                 tracing::warn!(?other, "media join failed");
                 // The room may have been started for this join: let it close.
-                let _ = self.room.send(RoomMsg::Leave { pid: self.pid });
+                let _ = self.room.send(RoomMsg::Leave {
+                    pid: self.pid,
+                    reason: "join_failed",
+                });
                 self.refuse(lk::DisconnectReason::JoinFailure, writer).await;
                 return;
             }
@@ -163,9 +166,12 @@ impl Session {
         );
         self.send_offer(first_offer, HashMap::new());
         tracing::info!("participant joined");
-        let writer_done = self.serve(ws_rx, resumes, notices, writer).await;
+        let (writer_done, reason) = self.serve(ws_rx, resumes, notices, writer).await;
         self.signal.sessions().remove(&participant_sid);
-        let _ = self.room.send(RoomMsg::Leave { pid: self.pid });
+        let _ = self.room.send(RoomMsg::Leave {
+            pid: self.pid,
+            reason,
+        });
         self.signal.media.send(Command::Leave { pid: self.pid });
         drop(self);
         if let Some(writer) = writer_done {
@@ -175,14 +181,14 @@ impl Session {
     }
 
     /// Relays until the participant leaves, vanishes or is sent away.
-    /// Returns the writer if it still has to finish.
+    /// Returns the writer if it still has to finish, and why it ended.
     async fn serve(
         &mut self,
         ws_rx: SplitStream<WebSocket>,
         mut resumes: mpsc::UnboundedReceiver<WebSocket>,
         mut notices: mpsc::UnboundedReceiver<Notice>,
         mut writer: tokio::task::JoinHandle<()>,
-    ) -> Option<tokio::task::JoinHandle<()>> {
+    ) -> (Option<tokio::task::JoinHandle<()>>, &'static str) {
         let timeout = self.signal.participant_timeout;
         let mut ws_rx = Some(ws_rx);
         let mut heard = Instant::now();
@@ -196,10 +202,10 @@ impl Session {
                         heard = Instant::now();
                         match self.handle_message(&bytes, heard).await {
                             Next::Serve => {}
-                            Next::Leave => break,
+                            Next::Leave => return (Some(writer), "left"),
                             Next::Abort => {
                                 writer.abort();
-                                return None;
+                                return (None, "flooded");
                             }
                         }
                     }
@@ -215,34 +221,33 @@ impl Session {
                         heard = Instant::now();
                         ws_rx = Some(self.resume(socket).await);
                     }
-                    None => break,
+                    None => return (Some(writer), "left"),
                 },
                 // It delivered a leave (kick, end, replaced): the session is over.
                 _ = &mut writer => {
                     tracing::info!("disconnected by the server");
-                    return None;
+                    return (None, "removed");
                 }
                 _ = outbox.overflowed() => {
                     tracing::warn!(queued = self.signal.limits.outbox, "client does not read its signal connection: disconnected");
                     limits::count(Limit::Outbox, 1);
                     writer.abort();
-                    return None;
+                    return (None, "not_reading");
                 }
                 _ = refresh.tick() => self.refresh_token(),
                 _ = tokio::time::sleep_until((heard + timeout).into()) => {
                     tracing::info!("participant vanished (not heard from for {timeout:?})");
-                    break;
+                    return (Some(writer), "timeout");
                 }
                 notice = notices.recv() => match notice {
-                    Some(n) => if !self.handle_notice(n) { break },
+                    Some(n) => if !self.handle_notice(n) { return (Some(writer), "media_closed") },
                     None => {
                         tracing::info!("media worker dropped the participant");
-                        break;
+                        return (Some(writer), "media_closed");
                     }
                 },
             }
         }
-        Some(writer)
     }
 
     /// Sends the client away before it joined.

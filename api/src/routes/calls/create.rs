@@ -8,17 +8,20 @@ use onair_auth::capability::{capabilities_in_call, ROLE_HOST};
 use onair_auth::Capability;
 use onair_bus::EventKind;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::view::{call_view, roster};
 use crate::context::{self, CallContext};
+use crate::domain::event::NewEvent;
 use crate::domain::{Call, CallCid, Member};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{CallPath, Caller, OptionalJson};
+use crate::events::{self, Announce};
+use crate::extract::{CallPath, Caller, OptionalJson, Query};
 use crate::routes::members::{members_from, MemberRequest};
 use crate::routes::users::custom_object;
 use crate::state::AppState;
+use crate::store::Write;
 use crate::views::{CallView, MemberView};
 
 /// Data of a call being created.
@@ -124,13 +127,18 @@ pub async fn get_or_create_call(
         settings_override,
         current_session_id: None,
     };
-    let created = state.store.insert_call(&call).await?;
+    let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
+    state.store.ensure_users(&ids, now).await?;
+    let created_event = NewEvent::new(
+        &cid.to_string(),
+        "call.created",
+        json!({"created_by": call.created_by, "custom": call.custom, "members": members_json(&members)}),
+    );
+    let writes = vec![Write::InsertCall(call), Write::UpsertMembers(members)];
+    let announce = Announce::bus([EventKind::CallCreated]).and(created_event);
+    let created = events::commit(state, cid, writes, announce).await?;
     if created {
-        let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
-        state.store.ensure_users(&ids, now).await?;
-        state.store.upsert_members(&members).await?;
-        tracing::info!(call_cid = %cid, members = members.len(), "call created");
-        context::publish(state, cid, EventKind::CallCreated).await;
+        tracing::info!(call_cid = %cid, members = ids.len(), "call created");
     }
     // Lost a creation race: answer with the winner's call.
     Ok((context::load(state, caller, cid).await?, created))
@@ -138,7 +146,7 @@ pub async fn get_or_create_call(
 
 /// Get a call, creating it if it does not exist.
 #[utoipa::path(post, path = "/v1/calls/{type}/{id}", tag = "calls", security(("token" = [])),
-    params(("type" = String, Path), ("id" = String, Path)),
+    params(("type" = String, Path), ("id" = String, Path), super::WatchQuery),
     request_body = GetOrCreateRequest,
     responses((status = 201, body = GetOrCreateResponse, description = "created"),
         (status = 200, body = GetOrCreateResponse, description = "already existed"),
@@ -148,6 +156,7 @@ pub async fn get_or_create(
     State(state): State<AppState>,
     caller: Caller,
     CallPath(cid): CallPath,
+    Query(watch): Query<super::WatchQuery>,
     OptionalJson(req): OptionalJson<GetOrCreateRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<GetOrCreateResponse>)> {
     let (ctx, created) =
@@ -155,6 +164,7 @@ pub async fn get_or_create(
     if !created {
         ctx.require(Capability::ReadCall)?;
     }
+    watch.apply(&state, &cid)?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -169,4 +179,12 @@ pub async fn get_or_create(
             own_capabilities: ctx.caps,
         }),
     ))
+}
+
+/// Members as events list them.
+pub(crate) fn members_json(members: &[Member]) -> serde_json::Value {
+    members
+        .iter()
+        .map(|m| json!({"user_id": m.user_id, "role": m.role, "custom": m.custom}))
+        .collect()
 }

@@ -12,15 +12,19 @@ use onair_auth::capability::ROLE_ADMIN;
 use onair_auth::Capability;
 use onair_bus::EventKind;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use self::view::{call_view, roster};
 use super::users::custom_object;
 use crate::context;
+use crate::domain::event::NewEvent;
+use crate::domain::CallCid;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{CallPath, Caller, Json};
+use crate::events::{self, Announce};
+use crate::extract::{CallPath, Caller, Json, Query};
 use crate::state::AppState;
+use crate::store::Write;
 use crate::views::{CallView, MemberView};
 
 /// `GET {c}` / `PATCH {c}` answer.
@@ -58,16 +62,18 @@ pub struct UpdateCallRequest {
 
 /// Read a call.
 #[utoipa::path(get, path = "/v1/calls/{type}/{id}", tag = "calls", security(("token" = [])),
-    params(("type" = String, Path), ("id" = String, Path)),
+    params(("type" = String, Path), ("id" = String, Path), WatchQuery),
     responses((status = 200, body = GetCallResponse), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     CallPath(cid): CallPath,
+    Query(watch): Query<WatchQuery>,
 ) -> ApiResult<axum::Json<GetCallResponse>> {
     let ctx = context::load(&state, &caller, &cid).await?;
     ctx.require(Capability::ReadCall)?;
+    watch.apply(&state, &cid)?;
     Ok(axum::Json(GetCallResponse {
         call: call_view(&state, &ctx).await?,
         members: roster(&state, &ctx, &caller).await?,
@@ -108,9 +114,50 @@ pub async fn update(
         ctx.call.settings_override = merged;
     }
     ctx.call.updated_at = Utc::now();
-    state.store.update_call(&ctx.call).await?;
-    context::publish(&state, &cid, EventKind::CallUpdated).await;
-    get(State(state), caller, CallPath(cid)).await
+    let c = &ctx.call;
+    let fields = json!({"custom": c.custom, "starts_at": c.starts_at, "settings_override": c.settings_override});
+    let updated = NewEvent::new(&cid.to_string(), "call.updated", fields);
+    let announce = Announce::bus([EventKind::CallUpdated]).and(updated);
+    events::commit(
+        &state,
+        &cid,
+        vec![Write::UpdateCall(ctx.call.clone())],
+        announce,
+    )
+    .await?;
+    get(
+        State(state),
+        caller,
+        CallPath(cid),
+        Query(WatchQuery::default()),
+    )
+    .await
+}
+
+/// `?connection_id=`: the events socket with that id (on this node) hears
+/// the call from now on, as if its user were a member.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct WatchQuery {
+    /// An open events socket's `connection_id`.
+    pub connection_id: Option<String>,
+}
+
+impl WatchQuery {
+    /// Makes the connection watch call `cid`; 404 when it is not open here,
+    /// 422 when it watches too many calls.
+    pub fn apply(&self, state: &AppState, cid: &CallCid) -> ApiResult<()> {
+        let Some(id) = &self.connection_id else {
+            return Ok(());
+        };
+        if !state.events.watches.watch(id, &cid.to_string()) {
+            return Err(ApiError::not_found(&format!(
+                "open connection `{}` (or it watches too many calls)",
+                id.chars().take(64).collect::<String>()
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Delete a call with its members and sessions (server token or global role `admin`).
@@ -131,8 +178,14 @@ pub async fn delete(
         ));
     }
     let view = call_view(&state, &ctx).await?;
-    state.store.delete_call(&cid.to_string()).await?;
+    let delete = vec![Write::DeleteCall(cid.to_string())];
+    events::commit(
+        &state,
+        &cid,
+        delete,
+        Announce::bus([EventKind::CallDeleted]),
+    )
+    .await?;
     tracing::info!(call_cid = %cid, "call deleted");
-    context::publish(&state, &cid, EventKind::CallDeleted).await;
     Ok(axum::Json(CallResponse { call: view }))
 }
