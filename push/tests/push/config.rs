@@ -144,3 +144,21 @@ async fn nothing_configured_sends_nothing() {
         Outcome::Failed(_)
     ));
 }
+
+#[test]
+fn valid_keys_build_a_pusher_for_the_real_endpoints() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = apns(ec_key(dir.path(), "ok").p8_path);
+    let rsa = rsa_key(dir.path(), "sa");
+    let sa = service_account(
+        dir.path(),
+        &rsa,
+        "onair-test",
+        "e@x",
+        "https://oauth2.googleapis.com/token",
+    );
+    config.fcm = fcm(sa).fcm;
+    // https:// bases: the rustls client with its h2 ALPN offer builds.
+    let pusher = Pusher::new(&config).expect("valid keys");
+    assert!(pusher.is_configured(Provider::Apn) && pusher.is_configured(Provider::Firebase));
+}
