@@ -42,6 +42,13 @@
 //! access_key = "…"
 //! secret_key = "…"
 //! path_style = true
+//! [push.apns]                                     # rings on iPhones (token-based auth)
+//! key_path = "/etc/onair/AuthKey_ABC123.p8"
+//! key_id = "ABC123"
+//! team_id = "TEAM123"
+//! bundle_id = "com.example.app"
+//! [push.fcm]                                       # rings on Android
+//! service_account_path = "/etc/onair/firebase.json"
 //! [[api_keys]]
 //! key = "APIabc"
 //! secret = "…"
@@ -128,6 +135,8 @@ pub struct Config {
     /// The Redis bus shared by nodes that split the roles (`redis://host:port`);
     /// without it, the roles talk in-process.
     pub redis_url: Option<String>,
+    /// Push providers for rings on phones (APNs, FCM); none by default.
+    pub push: onair_push::PushConfig,
 }
 
 /// `[egress]`: what users may ask of egress workers.
@@ -203,6 +212,7 @@ impl Default for Config {
             whip_url: None,
             api_url: None,
             redis_url: None,
+            push: onair_push::PushConfig::default(),
         }
     }
 }

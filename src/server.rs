@@ -353,6 +353,15 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(store)
 }
 
+/// The push sender, when a provider is configured (a bad key stops startup).
+fn pusher(config: &Config) -> anyhow::Result<Option<Arc<onair_push::Pusher>>> {
+    if config.push.apns.is_none() && config.push.fcm.is_none() {
+        return Ok(None);
+    }
+    let pusher = onair_push::Pusher::new(&config.push).context("push providers")?;
+    Ok(Some(Arc::new(pusher)))
+}
+
 fn build_state(
     config: &Config,
     keys: Arc<KeySet>,
@@ -381,6 +390,8 @@ fn build_state(
         files: Arc::new(StorageLinks(storage)),
         draining: Arc::default(),
         events: Arc::default(),
+        timers: Arc::default(),
+        pusher: pusher(config)?,
     })
 }
 
@@ -490,6 +501,10 @@ async fn run(listener: TcpListener, node: Node, config: &Config) -> anyhow::Resu
         Some(state) => {
             onair_api::presence::spawn(state.clone());
             onair_api::events::hub::spawn(state.clone());
+            onair_api::ringing::spawn(state.clone());
+            if let Some(pusher) = &state.pusher {
+                onair_api::events::push::spawn(state.clone(), pusher.clone());
+            }
             app.merge(onair_api::router(state.clone()))
         }
         None => app.route(

@@ -6,6 +6,7 @@
 //! - [`egress`]: starts and stops egress jobs (stored, then requested on the bus).
 //! - [`lifecycle`]: carries out the call's transitions (store, bus) and opens sessions.
 //! - [`events`]: stores each change with its events and tells apps, backends and other nodes.
+//! - [`ringing`]: rings members, applies their answers, fires ring timers.
 //! - [`presence`]: records what the SFU and egress workers report on the bus.
 //! - [`routes`]: axum handlers, one file per resource; [`router()`] mounts them
 //!   with the [`openapi`] document.
@@ -30,6 +31,7 @@ pub mod lifecycle;
 pub mod openapi;
 pub mod permissions;
 pub mod presence;
+pub mod ringing;
 pub mod router;
 pub mod routes;
 pub mod state;

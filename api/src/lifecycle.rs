@@ -39,6 +39,7 @@ pub async fn commit(state: &AppState, transition: Transition) -> ApiResult<Call>
 pub async fn end_call(state: &AppState, call: &Call, reason: Option<&str>) -> ApiResult<Call> {
     let call = commit(state, lifecycle::end(call, Utc::now(), reason)?).await?;
     tracing::info!(call_cid = %call.cid, ?reason, "call ended");
+    crate::ringing::cancel(state, &call.cid.to_string()).await?;
     Ok(call)
 }
 

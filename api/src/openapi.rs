@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    blocks, call_types, calls, connect, events, hls, jobs, join, live, members, ops, participants,
-    permissions, recordings, rtmp, users,
+    blocks, call_types, calls, connect, custom, devices, events, hls, jobs, join, live, members,
+    ops, participants, permissions, recordings, ring, rtmp, users,
 };
 
 /// OnAir's REST API.
@@ -26,6 +26,8 @@ use crate::routes::{
         recordings::start_recording, recordings::stop_recording, recordings::list_recordings,
         hls::start_hls, hls::stop_hls, rtmp::add, rtmp::remove, jobs::state_of, jobs::target_of,
         events::list, connect::connect,
+        ring::ring, ring::accept, ring::reject, custom::event, custom::reaction,
+        devices::add, devices::list, devices::delete,
         ops::healthz, ops::readyz,
     ),
     components(schemas(crate::error::ErrorBody, crate::domain::CallSettings)),
@@ -37,6 +39,8 @@ use crate::routes::{
         (name = "broadcasts", description = "HLS broadcasts and RTMP pushes of calls"),
         (name = "call types", description = "Call types: settings and role grants"),
         (name = "users", description = "Users"),
+        (name = "ringing", description = "Ringing members: ring, accept, reject"),
+        (name = "devices", description = "A user's phones, for pushes"),
         (name = "events", description = "What happened: the event log, the app's socket, webhooks"),
         (name = "operations", description = "Health and readiness"),
     )

@@ -12,8 +12,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    blocks, call_types, calls, connect, events, hls, jobs, join, live, members, ops, participants,
-    permissions, recordings, rtmp, users,
+    blocks, call_types, calls, connect, custom, devices, events, hls, jobs, join, live, members,
+    ops, participants, permissions, recordings, ring, rtmp, users,
 };
 use crate::state::AppState;
 
@@ -48,6 +48,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route(&format!("{CALL}/request_permission"), post(permissions::request))
         .route(&format!("{CALL}/user_permissions"), post(permissions::update))
+        .route(&format!("{CALL}/event"), post(custom::event))
+        .route(&format!("{CALL}/reaction"), post(custom::reaction))
+        .route(&format!("{CALL}/ring"), post(ring::ring))
+        .route(&format!("{CALL}/accept"), post(ring::accept))
+        .route(&format!("{CALL}/reject"), post(ring::reject))
         .route(&format!("{CALL}/kick_user"), post(live::kick_user))
         .route(&format!("{CALL}/mute_users"), post(live::mute_users))
         .route(&format!("{CALL}/block_users"), post(blocks::block))
@@ -60,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{CALL}/rtmp_broadcasts"), post(rtmp::add))
         .route(&format!("{CALL}/rtmp_broadcasts/{{name}}"), delete(rtmp::remove))
         .route("/v1/events", get(events::list))
+        .route("/v1/devices", post(devices::add).get(devices::list).delete(devices::delete))
         .route("/v1/connect", get(connect::connect))
         .route("/v1/egress/{id}", get(jobs::state_of))
         .route("/v1/egress/{id}/target", get(jobs::target_of))

@@ -114,4 +114,8 @@ pub struct AppState {
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// New events, as they are stored.
     pub events: Arc<crate::events::hub::Hub>,
+    /// Wakes the ring timers when a ring starts.
+    pub timers: Arc<crate::ringing::Timers>,
+    /// Sends pushes to phones, when a provider is configured.
+    pub pusher: Option<Arc<onair_push::Pusher>>,
 }

@@ -2,6 +2,8 @@
 //! domain values only: handlers fetch what a view needs (counts, signed
 //! links) and hand it over.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -57,6 +59,16 @@ pub struct SessionView {
     pub live_started_at: Option<DateTime<Utc>>,
     /// Last time the call went back to backstage during the session.
     pub live_ended_at: Option<DateTime<Utc>>,
+    /// Connected to the call's media now (the current session only).
+    pub participants_count: usize,
+    /// The same, by role (a member's role in the call, else `user`).
+    pub participants_count_by_role: BTreeMap<String, usize>,
+    /// Of the call's latest ring: who accepted, and when.
+    pub accepted_by: BTreeMap<String, DateTime<Utc>>,
+    /// Who rejected (or was rejected on their behalf), and when.
+    pub rejected_by: BTreeMap<String, DateTime<Utc>>,
+    /// Who missed it (never answered), and when the ring ended for them.
+    pub missed_by: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl From<Session> for SessionView {
@@ -67,6 +79,34 @@ impl From<Session> for SessionView {
             ended_at: s.ended_at,
             live_started_at: s.live_started_at,
             live_ended_at: s.live_ended_at,
+            participants_count: 0,
+            participants_count_by_role: BTreeMap::new(),
+            accepted_by: BTreeMap::new(),
+            rejected_by: BTreeMap::new(),
+            missed_by: BTreeMap::new(),
+        }
+    }
+}
+
+impl SessionView {
+    /// Fills in who answered `ring` how.
+    pub fn add_ring(&mut self, ring: &crate::domain::ring::Ring) {
+        use crate::domain::ring::CalleeState;
+        for c in &ring.callees {
+            let at = c.answered_at.unwrap_or(ring.started_at);
+            let missed = matches!(c.reason.as_deref(), Some("timeout" | "cancel"));
+            match c.state {
+                CalleeState::Accepted => {
+                    self.accepted_by.insert(c.user_id.clone(), at);
+                }
+                CalleeState::Rejected => {
+                    self.rejected_by.insert(c.user_id.clone(), at);
+                }
+                CalleeState::Ringing => {}
+            }
+            if ring.missed_done && (missed || c.state == CalleeState::Ringing) {
+                self.missed_by.insert(c.user_id.clone(), at);
+            }
         }
     }
 }
@@ -222,7 +262,7 @@ impl CallView {
     pub fn new(
         call: Call,
         settings: CallSettings,
-        session: Option<Session>,
+        session: Option<SessionView>,
         member_count: i64,
         egress: EgressSummary,
         ingress: IngressView,
@@ -239,7 +279,7 @@ impl CallView {
             ended_at: call.ended_at,
             custom: call.custom,
             settings,
-            session: session.map(SessionView::from),
+            session,
             member_count,
             egress,
             ingress,

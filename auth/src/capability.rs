@@ -79,6 +79,8 @@ capabilities! {
     KickUser => "kick-user", "Remove a participant.";
     BlockUsers => "block-users", "Block users from the call.";
     CreateReaction => "create-reaction", "Send reactions and data messages.";
+    SendEvent => "send-event", "Send custom events to the call's members and participants.";
+    RingCall => "ring-call", "Ring the call's members (their apps and phones).";
     UpdateOwnMetadata => "update-own-metadata", "Change one's own name, metadata and attributes in the call's media.";
 }
 
@@ -175,7 +177,7 @@ mod tests {
             let json = serde_json::to_string(cap).unwrap();
             assert_eq!(json, format!("\"{}\"", cap.as_str()));
         }
-        assert_eq!(Capability::ALL.len(), 23);
+        assert_eq!(Capability::ALL.len(), 25);
         assert!("fly".parse::<Capability>().is_err());
     }
 

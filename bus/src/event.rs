@@ -142,6 +142,17 @@ pub enum EventKind {
         /// What they ask for (capability names).
         permissions: Vec<String>,
     },
+    /// Data for everyone connected to the call's media, as if `user_id`
+    /// had sent it (a custom event, a reaction) (API → SFU).
+    #[serde(rename = "call.data")]
+    Data {
+        /// On whose behalf.
+        user_id: String,
+        /// The data packet's topic (`onair.custom`, `onair.reaction`).
+        topic: String,
+        /// The payload (JSON text).
+        payload: String,
+    },
     /// A moderator muted users (API → SFU).
     #[serde(rename = "call.users_muted")]
     UsersMuted {

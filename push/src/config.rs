@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Apple's production APNs endpoint.
 pub const APNS_PRODUCTION: &str = "https://api.push.apple.com";
@@ -13,7 +13,7 @@ pub const APNS_SANDBOX: &str = "https://api.sandbox.push.apple.com";
 pub const FCM_DEFAULT: &str = "https://fcm.googleapis.com";
 
 /// APNs with token-based auth (a .p8 signing key from the Apple developer account).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ApnsConfig {
     /// The .p8 file (PKCS#8 P-256 private key).
     pub key_path: PathBuf,
@@ -30,7 +30,7 @@ pub struct ApnsConfig {
 }
 
 /// FCM HTTP v1 with a Google service account.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct FcmConfig {
     /// Google's service-account JSON (project_id, client_email, private_key, token_uri).
     pub service_account_path: PathBuf,
@@ -40,7 +40,7 @@ pub struct FcmConfig {
 }
 
 /// Which providers to use; a missing one is simply not configured.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct PushConfig {
     /// Apple, if set.
     pub apns: Option<ApnsConfig>,

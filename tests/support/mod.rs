@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod call;
+pub mod events;
 pub mod probe;
 pub mod signal;
 pub mod tokens;

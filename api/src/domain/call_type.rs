@@ -87,7 +87,7 @@ const BUILT_INS: [BuiltIn; 4] = [
     },
 ];
 
-/// A participant publishes and reacts.
+/// A participant publishes, reacts, sends events and rings the others.
 const PARTICIPANT: &[Capability] = &[
     Capability::JoinCall,
     Capability::ReadCall,
@@ -96,6 +96,8 @@ const PARTICIPANT: &[Capability] = &[
     Capability::Screenshare,
     Capability::CreateReaction,
     Capability::UpdateOwnMetadata,
+    Capability::SendEvent,
+    Capability::RingCall,
 ];
 
 /// A viewer watches and reacts.
@@ -115,6 +117,8 @@ const MODERATOR: &[Capability] = &[
     Capability::Screenshare,
     Capability::CreateReaction,
     Capability::UpdateOwnMetadata,
+    Capability::SendEvent,
+    Capability::RingCall,
     Capability::MuteUsers,
     Capability::KickUser,
     Capability::BlockUsers,

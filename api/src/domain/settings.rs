@@ -28,6 +28,8 @@ pub struct CallSettings {
     pub backstage: BackstageSettings,
     /// Size and duration limits.
     pub limits: LimitsSettings,
+    /// Ringing: how long a ring lasts, and busy callees.
+    pub ring: RingSettings,
     /// Only members (and server tokens) see who the members and
     /// participants are; `read-call` alone is not enough.
     pub private: bool,
@@ -206,6 +208,37 @@ pub struct LimitsSettings {
     pub max_duration_seconds: Option<u32>,
 }
 
+/// Ringing. The timers run on the server: a killed app or a restarted
+/// server does not stop a ring from ending.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RingSettings {
+    /// Nobody accepted within this time: the ring ends (reason `timeout`).
+    pub auto_cancel_timeout_ms: u32,
+    /// A callee who has not answered within this time is rejected with
+    /// reason `timeout` on their behalf.
+    pub incoming_call_timeout_ms: u32,
+    /// Callees who have not answered within this time missed the call
+    /// (`call.missed`; also when the ring ends unanswered before).
+    pub missed_call_timeout_ms: u32,
+    /// A callee ringing in another call, or in one, answers `busy` at once.
+    pub reject_when_busy: bool,
+}
+
+impl Default for RingSettings {
+    fn default() -> Self {
+        Self {
+            auto_cancel_timeout_ms: 30_000,
+            incoming_call_timeout_ms: 30_000,
+            missed_call_timeout_ms: 30_000,
+            reject_when_busy: true,
+        }
+    }
+}
+
+/// The shortest and longest ring timeouts accepted.
+pub const RING_TIMEOUT_MS: std::ops::RangeInclusive<u32> = 1_000..=3_600_000;
+
 impl CallSettings {
     /// The settings that switch capabilities off.
     pub fn gate(&self) -> SettingsGate {
@@ -221,7 +254,19 @@ impl CallSettings {
     pub fn merged(&self, patch: &Value) -> Result<CallSettings, serde_json::Error> {
         let mut base = serde_json::to_value(self)?;
         merge(&mut base, patch);
-        serde_json::from_value(base)
+        let merged: CallSettings = serde_json::from_value(base)?;
+        let r = &merged.ring;
+        let timeouts = [
+            r.auto_cancel_timeout_ms,
+            r.incoming_call_timeout_ms,
+            r.missed_call_timeout_ms,
+        ];
+        if timeouts.iter().any(|t| !RING_TIMEOUT_MS.contains(t)) {
+            return Err(serde::de::Error::custom(
+                "ring timeouts are 1000 to 3600000 ms",
+            ));
+        }
+        Ok(merged)
     }
 }
 
@@ -259,6 +304,11 @@ mod tests {
         assert!(base
             .merged(&json!({"recording": {"mode": "sometimes"}}))
             .is_err());
+        assert!(base
+            .merged(&json!({"ring": {"auto_cancel_timeout_ms": 999}}))
+            .is_err());
+        let quick = base.merged(&json!({"ring": {"incoming_call_timeout_ms": 1000}}));
+        assert_eq!(quick.unwrap().ring.incoming_call_timeout_ms, 1000);
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct Hub {
     events: broadcast::Sender<Arc<StoredEvent>>,
     /// What each open connection watches.
     pub watches: Arc<Watches>,
+    /// How often users send custom events and reactions.
+    pub send_rate: super::rate::SendRate,
     per_user: Arc<Mutex<HashMap<String, usize>>>,
 }
 
@@ -44,6 +46,7 @@ impl Default for Hub {
             latest: watch::channel(0).0,
             events: broadcast::channel(BACKLOG).0,
             watches: Arc::default(),
+            send_rate: Default::default(),
             per_user: Arc::default(),
         }
     }

@@ -8,6 +8,8 @@ pub mod egress;
 pub mod hub;
 pub mod participants;
 pub mod public;
+pub mod push;
+pub mod rate;
 pub mod socket;
 
 use onair_bus::{Event, EventKind};
@@ -61,8 +63,10 @@ pub async fn commit(
         .into_iter()
         .map(|kind| Event::new(cid.clone(), now, kind))
         .collect();
-    let mut public: Vec<NewEvent> = bus.iter().filter_map(public::of).collect();
-    public.extend(announce.public);
+    // The change's own events first (`call.member_added` before the
+    // `call.member_updated` of the same member), then those of its bus events.
+    let mut public = announce.public;
+    public.extend(bus.iter().filter_map(public::of));
     let Some(stored) = state.store.commit(&writes, &public).await? else {
         return Ok(false);
     };

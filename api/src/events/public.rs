@@ -85,6 +85,7 @@ fn describe(kind: &EventKind) -> Option<(&'static str, Value)> {
             return None
         }
         EventKind::ParticipantUpdated { .. }
+        | EventKind::Data { .. }
         | EventKind::EgressRequested { .. }
         | EventKind::EgressStopRequested { .. }
         | EventKind::EgressUpdated { .. } => return None,

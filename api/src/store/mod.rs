@@ -6,12 +6,14 @@
 //! `migrations/postgres`. One test suite (`api/tests/store.rs`) runs on both.
 
 mod postgres;
+mod rings;
 mod rows;
 mod sql;
 mod sqlite;
 mod write;
 
 pub use postgres::PgStore;
+pub use rings::{Device, RingStore};
 pub use sqlite::SqliteStore;
 pub use write::Write;
 
@@ -54,7 +56,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the API persists.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: RingStore + Send + Sync + 'static {
     /// Checks the database answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
 

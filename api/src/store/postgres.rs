@@ -3,14 +3,16 @@
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
 
+use super::rings::{impl_rings, Device, RingStore};
 use super::rows::{
-    convert, ms, opt_ms, CallRow, CallTypeRow, EgressRow, EventRow, MemberRow, ParticipantRow,
-    SessionRow, UserRow,
+    callee_state, convert, ms, opt_ms, ring_state, CallRow, CallTypeRow, CalleeRow, DeviceRow,
+    EgressRow, EventRow, MemberRow, ParticipantRow, RingRow, SessionRow, UserRow,
 };
 use super::sql::impl_store;
 use super::write::{impl_writes, Write};
 use super::{EventFilter, StoreError, StoreResult};
 use crate::domain::event::{NewEvent, StoredEvent};
+use crate::domain::ring::Ring;
 use crate::domain::{
     Call, CallType, Egress, EgressKind, EgressState, Member, Participant, Session, User,
 };
@@ -40,3 +42,4 @@ impl_store!(
     sqlx::Postgres,
     "SELECT pg_advisory_xact_lock(7007)"
 );
+impl_rings!(PgStore, sqlx::Postgres);

@@ -259,3 +259,119 @@ impl TryFrom<EventRow> for crate::domain::event::StoredEvent {
         })
     }
 }
+
+pub(super) fn ring_state(r: &crate::domain::ring::Ring) -> &'static str {
+    use crate::domain::ring::RingState;
+    match r.state {
+        RingState::Ringing => "ringing",
+        RingState::Accepted => "accepted",
+        RingState::Ended => "ended",
+    }
+}
+
+pub(super) fn callee_state(c: &crate::domain::ring::Callee) -> &'static str {
+    use crate::domain::ring::CalleeState;
+    match c.state {
+        CalleeState::Ringing => "ringing",
+        CalleeState::Accepted => "accepted",
+        CalleeState::Rejected => "rejected",
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct RingRow {
+    pub(super) id: String,
+    call_cid: String,
+    caller_id: String,
+    video: bool,
+    state: String,
+    ended_reason: Option<String>,
+    started_at: i64,
+    auto_cancel_at: i64,
+    missed_at: i64,
+    missed_done: bool,
+    accepted_at: Option<i64>,
+    ended_at: Option<i64>,
+    version: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct CalleeRow {
+    user_id: String,
+    state: String,
+    reason: Option<String>,
+    timeout_at: i64,
+    answered_at: Option<i64>,
+}
+
+impl RingRow {
+    pub(super) fn into_ring(
+        self,
+        callees: Vec<CalleeRow>,
+    ) -> Result<crate::domain::ring::Ring, StoreError> {
+        use crate::domain::ring::{Callee, CalleeState, Ring, RingState};
+        let state = match self.state.as_str() {
+            "ringing" => RingState::Ringing,
+            "accepted" => RingState::Accepted,
+            "ended" => RingState::Ended,
+            other => return Err(StoreError::Corrupt(format!("ring state {other}"))),
+        };
+        let callees = callees
+            .into_iter()
+            .map(|c| {
+                let state = match c.state.as_str() {
+                    "ringing" => CalleeState::Ringing,
+                    "accepted" => CalleeState::Accepted,
+                    "rejected" => CalleeState::Rejected,
+                    other => return Err(StoreError::Corrupt(format!("callee state {other}"))),
+                };
+                Ok(Callee {
+                    user_id: c.user_id,
+                    state,
+                    reason: c.reason,
+                    timeout_at: time(c.timeout_at)?,
+                    answered_at: opt_time(c.answered_at)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Ring {
+            id: self.id,
+            call_cid: self.call_cid,
+            caller_id: self.caller_id,
+            video: self.video,
+            state,
+            ended_reason: self.ended_reason,
+            started_at: time(self.started_at)?,
+            auto_cancel_at: time(self.auto_cancel_at)?,
+            missed_at: time(self.missed_at)?,
+            missed_done: self.missed_done,
+            accepted_at: opt_time(self.accepted_at)?,
+            ended_at: opt_time(self.ended_at)?,
+            version: self.version,
+            callees,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct DeviceRow {
+    id: String,
+    user_id: String,
+    push_provider: String,
+    push_provider_name: Option<String>,
+    voip: bool,
+    created_at: i64,
+}
+
+impl DeviceRow {
+    pub(super) fn into_device(self) -> Result<super::rings::Device, StoreError> {
+        Ok(super::rings::Device {
+            id: self.id,
+            user_id: self.user_id,
+            push_provider: self.push_provider,
+            push_provider_name: self.push_provider_name,
+            voip: self.voip,
+            created_at: time(self.created_at)?,
+        })
+    }
+}

@@ -7,14 +7,16 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::rings::{impl_rings, Device, RingStore};
 use super::rows::{
-    convert, ms, opt_ms, CallRow, CallTypeRow, EgressRow, EventRow, MemberRow, ParticipantRow,
-    SessionRow, UserRow,
+    callee_state, convert, ms, opt_ms, ring_state, CallRow, CallTypeRow, CalleeRow, DeviceRow,
+    EgressRow, EventRow, MemberRow, ParticipantRow, RingRow, SessionRow, UserRow,
 };
 use super::sql::impl_store;
 use super::write::{impl_writes, Write};
 use super::{EventFilter, StoreError, StoreResult};
 use crate::domain::event::{NewEvent, StoredEvent};
+use crate::domain::ring::Ring;
 use crate::domain::{
     Call, CallType, Egress, EgressKind, EgressState, Member, Participant, Session, User,
 };
@@ -55,3 +57,4 @@ impl SqliteStore {
 
 // SQLite runs one writer at a time: event ids commit in order by themselves.
 impl_store!(SqliteStore, sqlx::Sqlite, "SELECT 1");
+impl_rings!(SqliteStore, sqlx::Sqlite);

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::ring::Ring;
 use crate::domain::{Call, Egress, EgressState, Member, Participant, Session, UserPermissions};
 
 /// One write.
@@ -94,6 +95,11 @@ pub enum Write {
         /// The state it was read in.
         previous: EgressState,
     },
+    /// A new ring with its callees; conditional: its call exists.
+    InsertRing(Ring),
+    /// A ring and its callees as they are now; conditional: the stored
+    /// ring is still at `ring.version` (it is stored at the next one).
+    SaveRing(Ring),
 }
 
 /// Implements `write_one` (the SQL of each [`Write`]) and `insert_event`
@@ -264,6 +270,8 @@ macro_rules! impl_writes {
                     Write::UpdateEgress { egress, previous } => {
                         Self::update_egress_in(tx, egress, *previous).await?
                     }
+                    Write::InsertRing(ring) => Self::insert_ring_in(tx, ring).await?,
+                    Write::SaveRing(ring) => Self::save_ring_in(tx, ring).await?,
                 };
                 Ok(done)
             }

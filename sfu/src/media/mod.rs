@@ -181,6 +181,13 @@ pub enum Command {
         /// Allowed or not.
         allowed: bool,
     },
+    /// A data packet from the server to the participant (its reliable channel).
+    SendData {
+        /// The participant.
+        pid: Pid,
+        /// The encoded `DataPacket`.
+        packet: Vec<u8>,
+    },
     /// Removes the participant and everything it published or received.
     Leave {
         /// The departing participant.
@@ -206,6 +213,7 @@ impl Command {
             | Command::Settings { pid, .. }
             | Command::Resume { pid }
             | Command::DataPermission { pid, .. }
+            | Command::SendData { pid, .. }
             | Command::Leave { pid } => Some(*pid),
             Command::Stats { .. } => None,
         }

@@ -76,6 +76,11 @@ impl Room {
                 .collect();
                 self.mute_users(&user_ids, all, &sources);
             }
+            EventKind::Data {
+                user_id,
+                topic,
+                payload,
+            } => self.send_data(&user_id, topic, payload),
             EventKind::CallEnded { reason } => {
                 tracing::info!(room = %self.name, ?reason, "call ended: disconnecting everyone");
                 self.close();
@@ -85,6 +90,32 @@ impl Room {
                 self.close();
             }
             _ => {}
+        }
+    }
+
+    /// A data packet from the server, on behalf of `user_id`, to everyone
+    /// in the room (livekit-client's `DataReceived` with `topic`).
+    #[allow(deprecated)] // livekit-client 2.x still reads the deprecated identity field
+    fn send_data(&mut self, user_id: &str, topic: String, payload: String) {
+        let packet = lk::DataPacket {
+            kind: lk::data_packet::Kind::Reliable as i32,
+            participant_identity: user_id.to_owned(),
+            value: Some(lk::data_packet::Value::User(lk::UserPacket {
+                participant_identity: user_id.to_owned(),
+                payload: payload.into_bytes(),
+                topic: Some(topic),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let encoded = prost::Message::encode_to_vec(&packet);
+        for (pid, member) in &self.members {
+            if !super::is_hidden(&member.info) {
+                self.media.send(Command::SendData {
+                    pid: *pid,
+                    packet: encoded.clone(),
+                });
+            }
         }
     }
 

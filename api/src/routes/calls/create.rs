@@ -47,6 +47,15 @@ pub struct CallData {
 pub struct GetOrCreateRequest {
     /// Used only when the call is created.
     pub data: Option<CallData>,
+    /// Ring the members named in `data.members` (all other members when
+    /// none are named): their apps hear `call.ring`, their phones ring.
+    #[serde(default)]
+    pub ring: bool,
+    /// Tell those members of the call without ringing (`call.notification`).
+    #[serde(default)]
+    pub notify: bool,
+    /// A video call, for the ring (default true).
+    pub video: Option<bool>,
 }
 
 /// `POST {c}` answer.
@@ -159,12 +168,24 @@ pub async fn get_or_create(
     Query(watch): Query<super::WatchQuery>,
     OptionalJson(req): OptionalJson<GetOrCreateRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<GetOrCreateResponse>)> {
-    let (ctx, created) =
-        get_or_create_call(&state, &caller, &cid, req.data.unwrap_or_default()).await?;
+    let data = req.data.unwrap_or_default();
+    let named: Vec<String> = data.members.iter().map(|m| m.user_id.clone()).collect();
+    let (ctx, created) = get_or_create_call(&state, &caller, &cid, data).await?;
     if !created {
         ctx.require(Capability::ReadCall)?;
     }
     watch.apply(&state, &cid)?;
+    if req.ring || req.notify {
+        alert_members(
+            &state,
+            &caller,
+            &ctx,
+            &named,
+            req.ring,
+            req.video.unwrap_or(true),
+        )
+        .await?;
+    }
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -187,4 +208,39 @@ pub(crate) fn members_json(members: &[Member]) -> serde_json::Value {
         .iter()
         .map(|m| json!({"user_id": m.user_id, "role": m.role, "custom": m.custom}))
         .collect()
+}
+
+/// Rings (`ring`) or notifies the members `named` (all others when none
+/// are) on behalf of the calling user.
+async fn alert_members(
+    state: &AppState,
+    caller: &Caller,
+    ctx: &CallContext,
+    named: &[String],
+    ring: bool,
+    video: bool,
+) -> ApiResult<()> {
+    let Some(me) = caller.user().map(|u| u.sub.as_str()) else {
+        let message = "rings and notifications come from a user";
+        return Err(ApiError::forbidden("user_token_required", message));
+    };
+    ctx.require(Capability::RingCall)?;
+    if ring {
+        crate::routes::ring::ring_members(state, ctx, me, named, video).await?;
+        return Ok(());
+    }
+    let members: Vec<String> = match named {
+        [] => state
+            .store
+            .list_members(&ctx.call.cid.to_string())
+            .await?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect(),
+        named => named.to_vec(),
+    };
+    let members: Vec<&String> = members.iter().filter(|u| *u != me).collect();
+    let fields = json!({"user_id": me, "members": members});
+    let event = NewEvent::new(&ctx.call.cid.to_string(), "call.notification", fields);
+    events::record(state, &ctx.call.cid, Announce::default().and(event)).await
 }

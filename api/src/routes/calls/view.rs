@@ -8,7 +8,9 @@ use crate::extract::Caller;
 use crate::routes::hls::hls_view;
 use crate::routes::members::member_views;
 use crate::state::AppState;
-use crate::views::{CallView, EgressStatus, EgressSummary, IngressView, MemberView, RtmpView};
+use crate::views::{
+    CallView, EgressStatus, EgressSummary, IngressView, MemberView, RtmpView, SessionView,
+};
 
 /// The call as answered to clients.
 pub async fn call_view(state: &AppState, ctx: &CallContext) -> ApiResult<CallView> {
@@ -17,6 +19,17 @@ pub async fn call_view(state: &AppState, ctx: &CallContext) -> ApiResult<CallVie
         Some(id) => state.store.get_session(id).await?,
         None => None,
     };
+    let mut session = session.map(SessionView::from);
+    if let Some(s) = session.as_mut() {
+        if s.ended_at.is_none() {
+            let (count, by_role) = crate::events::participants::counts(state, &cid).await?;
+            s.participants_count = count;
+            s.participants_count_by_role = by_role;
+        }
+        if let Some(ring) = state.store.latest_ring(&cid).await? {
+            s.add_ring(&ring);
+        }
+    }
     let count = state.store.count_members(&cid).await?;
     let recording = crate::egress::running(state, &cid, EgressKind::Recording, None)
         .await?

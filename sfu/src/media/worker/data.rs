@@ -73,21 +73,26 @@ impl Worker {
             .map(|(pid, _)| *pid)
             .collect();
         for pid in recipients {
-            let id = (pid, Role::Subscriber);
-            let Some(peer) = self.peers.get_mut(&id) else {
-                continue;
-            };
-            let Some(channel) = peer.channels.get(&label).copied() else {
-                continue;
-            };
-            let _ = catch_unwind(AssertUnwindSafe(|| {
-                if let Some(mut ch) = peer.rtc.channel(channel) {
-                    if !ch.write(true, &encoded).unwrap_or(false) {
-                        tracing::debug!(pid = %pid, "data channel full; packet dropped");
-                    }
-                }
-            }));
-            self.drain(id);
+            self.deliver_data(pid, &label, &encoded);
         }
+    }
+
+    /// Writes an encoded packet to `pid`'s `label` channel, if it has one.
+    pub(super) fn deliver_data(&mut self, pid: Pid, label: &str, encoded: &[u8]) {
+        let id = (pid, Role::Subscriber);
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let Some(channel) = peer.channels.get(label).copied() else {
+            return;
+        };
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            if let Some(mut ch) = peer.rtc.channel(channel) {
+                if !ch.write(true, encoded).unwrap_or(false) {
+                    tracing::debug!(pid = %pid, "data channel full; packet dropped");
+                }
+            }
+        }));
+        self.drain(id);
     }
 }

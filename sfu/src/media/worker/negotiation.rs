@@ -84,6 +84,7 @@ impl Worker {
             } => self.settings(pid, &track_sid, want),
             Command::Resume { pid } => self.resume(pid),
             Command::Leave { pid } => self.leave(pid),
+            Command::SendData { pid, packet } => self.deliver_data(pid, "_reliable", &packet),
             Command::DataPermission { pid, allowed } => {
                 if let Some(p) = self.participants.get_mut(&pid) {
                     p.can_publish_data = allowed;
