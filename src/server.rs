@@ -390,7 +390,7 @@ fn build_state(
         files: Arc::new(StorageLinks(storage)),
         draining: Arc::default(),
         events: Arc::default(),
-        timers: Arc::default(),
+        ring_timers: Arc::default(),
         pusher: pusher(config)?,
     })
 }
@@ -500,7 +500,7 @@ async fn run(listener: TcpListener, node: Node, config: &Config) -> anyhow::Resu
     app = match &node.api {
         Some(state) => {
             onair_api::presence::spawn(state.clone());
-            onair_api::events::hub::spawn(state.clone());
+            onair_api::events::reader::spawn(state.clone());
             onair_api::ringing::spawn(state.clone());
             if let Some(pusher) = &state.pusher {
                 onair_api::events::push::spawn(state.clone(), pusher.clone());

@@ -15,11 +15,21 @@ use support::events::Socket;
 const WAIT: Duration = Duration::from_secs(10);
 
 fn types(events: &[Value]) -> Vec<&str> {
-    events.iter().map(|e| e["type"].as_str().unwrap_or("")).collect()
+    events
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or(""))
+        .collect()
 }
 
 async fn events_of(call: &Call, token: &str, query: &str) -> (u16, Value) {
-    request(&call.onair.url, token, Method::GET, &format!("/events?{query}"), Value::Null).await
+    request(
+        &call.onair.url,
+        token,
+        Method::GET,
+        &format!("/events?{query}"),
+        Value::Null,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,14 +40,24 @@ async fn changes_are_stored_with_their_events_and_paged() {
     let members = json!({"data": {"members": [{"user_id": "alice"}, {"user_id": "bob"}]}});
     let (status, _) = call.api(Method::POST, "/calls/default/ev", members).await;
     assert_eq!(status, 201);
-    call.api(Method::PATCH, "/calls/default/ev", json!({"custom": {"topic": "rust"}})).await;
+    call.api(
+        Method::PATCH,
+        "/calls/default/ev",
+        json!({"custom": {"topic": "rust"}}),
+    )
+    .await;
     let add = json!({"update_members": [{"user_id": "carol", "role": "host"}]});
-    call.api(Method::POST, "/calls/default/ev/members", add).await;
+    call.api(Method::POST, "/calls/default/ev/members", add)
+        .await;
     let remove = json!({"remove_members": ["carol"]});
-    call.api(Method::POST, "/calls/default/ev/members", remove).await;
-    let (status, _) = call.api(Method::POST, "/calls/default/ev/end", json!({})).await;
+    call.api(Method::POST, "/calls/default/ev/members", remove)
+        .await;
+    let (status, _) = call
+        .api(Method::POST, "/calls/default/ev/end", json!({}))
+        .await;
     assert_eq!(status, 200);
-    call.api(Method::POST, "/calls/default/elsewhere", json!({})).await;
+    call.api(Method::POST, "/calls/default/elsewhere", json!({}))
+        .await;
 
     let (status, body) = events_of(&call, &server, "call_cid=default:ev").await;
     assert_eq!(status, 200, "{body}");
@@ -45,20 +65,39 @@ async fn changes_are_stored_with_their_events_and_paged() {
     println!("stored: {:?}", types(events));
     assert_eq!(
         types(events),
-        ["call.created", "call.updated", "call.member_added", "call.member_updated",
-            "call.member_removed", "call.ended"]
+        [
+            "call.created",
+            "call.updated",
+            "call.member_added",
+            "call.member_updated",
+            "call.member_removed",
+            "call.ended"
+        ]
     );
-    let ids: Vec<i64> = events.iter().map(|e| e["id"].as_str().unwrap().parse().unwrap()).collect();
+    let ids: Vec<i64> = events
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().parse().unwrap())
+        .collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
     assert_eq!(events[1]["custom"]["topic"], "rust");
     assert_eq!(events[0]["members"][1]["user_id"], "bob");
-    assert!(events.iter().all(|e| e["call_cid"] == "default:ev" && e["created_at"].is_string()));
+    assert!(events
+        .iter()
+        .all(|e| e["call_cid"] == "default:ev" && e["created_at"].is_string()));
 
     // Pages: two at a time, from where the last page stopped.
     let (_, page) = events_of(&call, &server, "call_cid=default:ev&limit=2").await;
-    assert_eq!(types(page["events"].as_array().unwrap()), ["call.created", "call.updated"]);
+    assert_eq!(
+        types(page["events"].as_array().unwrap()),
+        ["call.created", "call.updated"]
+    );
     let next = page["next"].as_str().unwrap();
-    let (_, page) = events_of(&call, &server, &format!("call_cid=default:ev&limit=2&after={next}")).await;
+    let (_, page) = events_of(
+        &call,
+        &server,
+        &format!("call_cid=default:ev&limit=2&after={next}"),
+    )
+    .await;
     assert_eq!(page["events"][0]["type"], "call.member_added");
 
     // A user reads the events of their calls only.
@@ -79,7 +118,10 @@ async fn changes_are_stored_with_their_events_and_paged() {
     ] {
         let (got, body) = events_of(&call, token, query).await;
         assert_eq!(got, status, "{query}: {body}");
-        assert!(body["code"].is_string() && body["message"].is_string(), "{body}");
+        assert!(
+            body["code"].is_string() && body["message"].is_string(),
+            "{body}"
+        );
     }
 }
 
@@ -108,7 +150,12 @@ async fn sockets_hear_their_calls_live_and_catch_up_after_a_drop() {
     let watch = format!("/calls/default/sock?connection_id={conn}");
     let (status, body) = request(&base, &carol_t, Method::GET, &watch, Value::Null).await;
     assert_eq!(status, 200, "{body}");
-    call.api(Method::PATCH, "/calls/default/sock", json!({"custom": {"n": 0}})).await;
+    call.api(
+        Method::PATCH,
+        "/calls/default/sock",
+        json!({"custom": {"n": 0}}),
+    )
+    .await;
     let last = carol.until("call.updated", WAIT).await.pop().unwrap();
     assert_eq!(last["custom"]["n"], 0);
 
@@ -117,11 +164,23 @@ async fn sockets_hear_their_calls_live_and_catch_up_after_a_drop() {
     let seen_by_bob = bob.until("call.updated", WAIT).await.pop().unwrap();
     drop(bob);
     for n in 1..=3 {
-        call.api(Method::PATCH, "/calls/default/sock", json!({"custom": {"n": n}})).await;
+        call.api(
+            Method::PATCH,
+            "/calls/default/sock",
+            json!({"custom": {"n": n}}),
+        )
+        .await;
     }
     let after = seen_by_bob["id"].as_str().unwrap();
-    let mut bob = Socket::open(&base, &bob_t, Some(after), true).await.unwrap();
-    call.api(Method::PATCH, "/calls/default/sock", json!({"custom": {"n": 4}})).await;
+    let mut bob = Socket::open(&base, &bob_t, Some(after), true)
+        .await
+        .unwrap();
+    call.api(
+        Method::PATCH,
+        "/calls/default/sock",
+        json!({"custom": {"n": 4}}),
+    )
+    .await;
     let mut ns = Vec::new();
     while ns.len() < 4 {
         let e = bob.until("call.updated", WAIT).await.pop().unwrap();
@@ -132,7 +191,10 @@ async fn sockets_hear_their_calls_live_and_catch_up_after_a_drop() {
 
     // Abuse: a bad token, a watch of a connection that is not open, a
     // plain GET on the socket route.
-    let refused = Socket::open(&base, "not-a-token", None, false).await.err().unwrap();
+    let refused = Socket::open(&base, "not-a-token", None, false)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(refused["type"], "connection.error");
     assert!(refused["error"]["code"].is_string(), "{refused}");
     let bad_watch = "/calls/default/sock?connection_id=nope";
@@ -146,7 +208,12 @@ async fn sockets_hear_their_calls_live_and_catch_up_after_a_drop() {
         carol.say("{}").await;
     }
     carol.drain(Duration::from_secs(2)).await;
-    call.api(Method::PATCH, "/calls/default/sock", json!({"custom": {"n": 5}})).await;
+    call.api(
+        Method::PATCH,
+        "/calls/default/sock",
+        json!({"custom": {"n": 5}}),
+    )
+    .await;
     let flooded = carol.drain(Duration::from_secs(1)).await;
     assert!(flooded.iter().all(|e| e["custom"]["n"] != 5), "{flooded:?}");
     loop {
@@ -168,12 +235,24 @@ async fn custom_events_and_reactions_reach_members() {
     let mut bob = Socket::open(&base, &bob_t, None, true).await.unwrap();
     let post = |path: &'static str, body: Value| {
         let (base, t) = (base.clone(), alice_t.clone());
-        async move { request(&base, &t, Method::POST, &format!("/calls/default/fun/{path}"), body).await }
+        async move {
+            request(
+                &base,
+                &t,
+                Method::POST,
+                &format!("/calls/default/fun/{path}"),
+                body,
+            )
+            .await
+        }
     };
     let (status, body) = post("event", json!({"custom": {"kind": "wave"}})).await;
     assert_eq!(status, 200, "{body}");
     let got = bob.until("custom", WAIT).await.pop().unwrap();
-    assert_eq!((got["user_id"].as_str(), got["custom"]["kind"].as_str()), (Some("alice"), Some("wave")));
+    assert_eq!(
+        (got["user_id"].as_str(), got["custom"]["kind"].as_str()),
+        (Some("alice"), Some("wave"))
+    );
     let (status, _) = post("reaction", json!({"type": "like", "emoji_code": ":+1:"})).await;
     assert_eq!(status, 200);
     let got = bob.until("call.reaction_new", WAIT).await.pop().unwrap();
@@ -193,8 +272,14 @@ async fn custom_events_and_reactions_reach_members() {
         assert!(body["code"].is_string(), "{body}");
     }
     let eve_t = call.token(&["user", "--user", "eve"]);
-    let (status, _) =
-        request(&base, &eve_t, Method::POST, "/calls/livestream/nope/event", json!({"custom": {}})).await;
+    let (status, _) = request(
+        &base,
+        &eve_t,
+        Method::POST,
+        "/calls/livestream/nope/event",
+        json!({"custom": {}}),
+    )
+    .await;
     assert!(status == 403 || status == 404);
     let mut limited = 0;
     for _ in 0..40 {

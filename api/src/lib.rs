@@ -7,6 +7,7 @@
 //! - [`lifecycle`]: carries out the call's transitions (store, bus) and opens sessions.
 //! - [`events`]: stores each change with its events and tells apps, backends and other nodes.
 //! - [`ringing`]: rings members, applies their answers, fires ring timers.
+//! - [`hub`]: this node's listeners to the event log (sockets, pushes), below the state.
 //! - [`presence`]: records what the SFU and egress workers report on the bus.
 //! - [`routes`]: axum handlers, one file per resource; [`router()`] mounts them
 //!   with the [`openapi`] document.
@@ -27,6 +28,7 @@ pub mod egress;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod hub;
 pub mod lifecycle;
 pub mod openapi;
 pub mod permissions;

@@ -32,10 +32,6 @@ pub enum Answer<'a> {
     Reject(&'a str),
 }
 
-/// Wakes the timer loop when a ring starts (short timeouts fire on time).
-#[derive(Default)]
-pub struct Timers(Notify);
-
 /// Rings `callees` of the call of `ctx` from `caller_id`; 409 while a ring
 /// of the call is still unanswered.
 pub async fn start(
@@ -64,7 +60,8 @@ pub async fn start(
         return Err(ApiError::not_found(&format!("call `{cid}`")));
     }
     tracing::info!(call_cid = %cid, ring = %ring.id, callees = callees.len(), "ringing");
-    state.timers.0.notify_one();
+    // Wake the timer loop: short timeouts fire on time.
+    state.ring_timers.notify_one();
     Ok(ring)
 }
 
@@ -133,14 +130,14 @@ fn new_events(cid: &str, told: Vec<Told>) -> Vec<NewEvent> {
 
 /// Fires ring timers as they fall due, until the process ends.
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
-    let timers: Arc<Timers> = state.timers.clone();
+    let timers: Arc<Notify> = state.ring_timers.clone();
     tokio::spawn(async move {
         loop {
             if let Err(e) = fire_due(&state).await {
                 tracing::warn!(error = %e, "firing ring timers failed");
             }
             tokio::select! {
-                _ = timers.0.notified() => {}
+                _ = timers.notified() => {}
                 _ = tokio::time::sleep(TICK) => {}
             }
         }

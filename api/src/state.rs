@@ -113,9 +113,9 @@ pub struct AppState {
     /// takes no new join or egress job, while running ones finish.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// New events, as they are stored.
-    pub events: Arc<crate::events::hub::Hub>,
+    pub events: Arc<crate::hub::Hub>,
     /// Wakes the ring timers when a ring starts.
-    pub timers: Arc<crate::ringing::Timers>,
+    pub ring_timers: Arc<tokio::sync::Notify>,
     /// Sends pushes to phones, when a provider is configured.
     pub pusher: Option<Arc<onair_push::Pusher>>,
 }

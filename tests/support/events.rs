@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// An open events socket.
 pub struct Socket {
@@ -19,7 +20,12 @@ pub struct Socket {
 impl Socket {
     /// Connects to `base` (`http://…`) with `token`: in the `Authorization`
     /// header when `header`, else as the first message; resumes after `after`.
-    pub async fn open(base: &str, token: &str, after: Option<&str>, header: bool) -> Result<Socket, Value> {
+    pub async fn open(
+        base: &str,
+        token: &str,
+        after: Option<&str>,
+        header: bool,
+    ) -> Result<Socket, Value> {
         let mut url = format!("{}/v1/connect", base.replacen("http", "ws", 1));
         if let Some(after) = after {
             url.push_str(&format!("?after={after}"));
@@ -34,8 +40,14 @@ impl Socket {
             let first = json!({"token": token}).to_string();
             ws.send(Message::Text(first.into())).await.unwrap();
         }
-        let mut socket = Socket { ws, ok: Value::Null };
-        let first = socket.next(Duration::from_secs(10)).await.expect("a first message");
+        let mut socket = Socket {
+            ws,
+            ok: Value::Null,
+        };
+        let first = socket
+            .next(Duration::from_secs(10))
+            .await
+            .expect("a first message");
         if first["type"] != "connection.ok" {
             return Err(first);
         }
@@ -48,7 +60,9 @@ impl Socket {
     pub async fn next(&mut self, within: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let msg = tokio::time::timeout_at(deadline, self.ws.next()).await.ok()??;
+            let msg = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()??;
             let Ok(Message::Text(text)) = msg else {
                 if matches!(msg, Ok(Message::Close(_)) | Err(_)) {
                     return None;
@@ -96,6 +110,9 @@ impl Socket {
 
     /// Sends a text message.
     pub async fn say(&mut self, text: &str) {
-        self.ws.send(Message::Text(text.to_owned().into())).await.unwrap();
+        self.ws
+            .send(Message::Text(text.to_owned().into()))
+            .await
+            .unwrap();
     }
 }

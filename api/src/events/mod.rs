@@ -1,15 +1,14 @@
 //! Events as a product: every change to a call is stored with the events
 //! it causes ([`commit`], one transaction), then told to the SFU and egress
-//! over the bus and to apps and backends through the [`hub`] (sockets,
+//! over the bus and to apps and backends through the [`crate::hub`] (sockets,
 //! webhooks, `GET /v1/events`). A crash between the change and its events
 //! cannot lose them: they are one write.
 
 pub mod egress;
-pub mod hub;
 pub mod participants;
 pub mod public;
 pub mod push;
-pub mod rate;
+pub mod reader;
 pub mod socket;
 
 use onair_bus::{Event, EventKind};

@@ -4,8 +4,7 @@
 //! a dropped connection loses nothing. Health checks both ways keep dead
 //! connections from piling up.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
@@ -99,7 +98,7 @@ struct Connection {
     state: AppState,
     /// None for a server token: it hears everything.
     user: Option<String>,
-    slot: super::hub::Slot,
+    slot: crate::hub::Slot,
     /// Whether the user is a member of a call, as last read or heard.
     members: HashMap<String, bool>,
 }
@@ -247,41 +246,4 @@ async fn send(ws: &mut WebSocket, value: &serde_json::Value) -> bool {
         tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Text(text.into()))).await,
         Ok(Ok(()))
     )
-}
-
-/// The calls each open connection watches, by connection id.
-#[derive(Default)]
-pub struct Watches {
-    inner: std::sync::Mutex<HashMap<String, Arc<std::sync::Mutex<HashSet<String>>>>>,
-}
-
-impl Watches {
-    /// Opens a connection's watch list.
-    pub(super) fn open(&self, id: &str) -> Arc<std::sync::Mutex<HashSet<String>>> {
-        let list = Arc::<std::sync::Mutex<HashSet<String>>>::default();
-        let mut all = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        all.insert(id.to_owned(), list.clone());
-        list
-    }
-
-    /// Closes a connection's watch list.
-    pub(super) fn close(&self, id: &str) {
-        let mut all = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        all.remove(id);
-    }
-
-    /// Connection `id` (on this node) now hears call `cid`; `false` when
-    /// there is no such connection or it watches too many calls already.
-    pub fn watch(&self, id: &str, cid: &str) -> bool {
-        let all = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(list) = all.get(id) else {
-            return false;
-        };
-        let mut list = list.lock().unwrap_or_else(|e| e.into_inner());
-        if list.len() >= super::hub::MAX_WATCHED && !list.contains(cid) {
-            return false;
-        }
-        list.insert(cid.to_owned());
-        true
-    }
 }

@@ -15,6 +15,7 @@ use crate::domain::event::{NewEvent, StoredEvent};
 use crate::domain::ring::Ring;
 use crate::domain::{
     Call, CallType, Egress, EgressKind, EgressState, Member, Participant, Session, User,
+    UserPermissions,
 };
 
 /// A [`Store`](super::Store) on PostgreSQL.

@@ -109,171 +109,217 @@ macro_rules! impl_writes {
         impl $store {
             /// Applies `w`; `false` when a conditional write did not apply.
             async fn write_one(tx: &mut sqlx::Transaction<'static, $db>, w: &Write) -> StoreResult<bool> {
-                let done = match w {
-                    Write::InsertCall(c) => sqlx::query(
-                        "INSERT INTO calls (cid, call_type, id, created_by, created_at, updated_at, starts_at,
-                           ended_at, backstage, custom, settings_override, current_session_id)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                         ON CONFLICT (cid) DO NOTHING",
-                    )
-                    .bind(c.cid.to_string())
-                    .bind(&c.cid.call_type)
-                    .bind(&c.cid.id)
-                    .bind(&c.created_by)
-                    .bind(ms(c.created_at))
-                    .bind(ms(c.updated_at))
-                    .bind(opt_ms(c.starts_at))
-                    .bind(opt_ms(c.ended_at))
-                    .bind(c.backstage)
-                    .bind(c.custom.to_string())
-                    .bind(c.settings_override.to_string())
-                    .bind(&c.current_session_id)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected() == 1,
-                    Write::UpdateCall(c) => {
-                        sqlx::query(
-                            "UPDATE calls SET updated_at = $2, starts_at = $3, ended_at = $4, backstage = $5,
-                               custom = $6, settings_override = $7 WHERE cid = $1",
-                        )
-                        .bind(c.cid.to_string())
-                        .bind(ms(c.updated_at))
-                        .bind(opt_ms(c.starts_at))
-                        .bind(opt_ms(c.ended_at))
-                        .bind(c.backstage)
-                        .bind(c.custom.to_string())
-                        .bind(c.settings_override.to_string())
-                        .execute(&mut **tx)
-                        .await?;
-                        true
-                    }
-                    Write::DeleteCall(cid) => {
-                        for table in ["members", "sessions", "participants", "egress"] {
-                            sqlx::query(&format!("DELETE FROM {table} WHERE call_cid = $1"))
-                                .bind(cid)
-                                .execute(&mut **tx)
-                                .await?;
-                        }
-                        sqlx::query("DELETE FROM calls WHERE cid = $1")
-                            .bind(cid)
-                            .execute(&mut **tx)
-                            .await?
-                            .rows_affected() == 1
-                    }
-                    Write::UpsertMembers(members) => {
-                        for m in members {
-                            sqlx::query(
-                                "INSERT INTO members (call_cid, user_id, role, custom, created_at, updated_at)
-                                 VALUES ($1, $2, $3, $4, $5, $6)
-                                 ON CONFLICT (call_cid, user_id) DO UPDATE SET role = excluded.role,
-                                   custom = excluded.custom, updated_at = excluded.updated_at",
-                            )
-                            .bind(&m.call_cid)
-                            .bind(&m.user_id)
-                            .bind(&m.role)
-                            .bind(m.custom.to_string())
-                            .bind(ms(m.created_at))
-                            .bind(ms(m.updated_at))
-                            .execute(&mut **tx)
-                            .await?;
-                        }
-                        true
-                    }
+                match w {
+                    Write::InsertCall(c) => Self::insert_call_in(tx, c).await,
+                    Write::UpdateCall(c) => Self::update_call_in(tx, c).await,
+                    Write::DeleteCall(cid) => Self::delete_call_in(tx, cid).await,
+                    Write::UpsertMembers(members) => Self::upsert_members_in(tx, members).await,
                     Write::RemoveMembers { cid, user_ids } => {
-                        Self::delete_users_of_call(tx, "members", cid, user_ids).await?
+                        Self::delete_users_of_call(tx, "members", cid, user_ids).await
                     }
                     Write::BlockUsers { cid, user_ids, at } => {
-                        for id in user_ids {
-                            sqlx::query(
-                                "INSERT INTO blocked_users (call_cid, user_id, created_at) VALUES ($1, $2, $3)
-                                 ON CONFLICT (call_cid, user_id) DO NOTHING",
-                            )
-                            .bind(cid)
-                            .bind(id)
-                            .bind(ms(*at))
-                            .execute(&mut **tx)
-                            .await?;
-                        }
-                        true
+                        Self::block_users_in(tx, cid, user_ids, *at).await
                     }
                     Write::UnblockUsers { cid, user_ids } => {
-                        Self::delete_users_of_call(tx, "blocked_users", cid, user_ids).await?
+                        Self::delete_users_of_call(tx, "blocked_users", cid, user_ids).await
                     }
-                    Write::RecordKick { cid, user_id, at } => {
-                        sqlx::query(
-                            "INSERT INTO kicked_users (call_cid, user_id, kicked_at) VALUES ($1, $2, $3)
-                             ON CONFLICT (call_cid, user_id) DO UPDATE SET kicked_at = excluded.kicked_at",
-                        )
-                        .bind(cid)
-                        .bind(user_id)
-                        .bind(ms(*at))
-                        .execute(&mut **tx)
-                        .await?;
-                        true
-                    }
+                    Write::RecordKick { cid, user_id, at } => Self::record_kick_in(tx, cid, user_id, *at).await,
                     Write::SetUserPermissions { cid, user_id, permissions, at } => {
-                        let names = |caps: &[onair_auth::Capability]| {
-                            serde_json::to_string(caps).unwrap_or_else(|_| "[]".into())
-                        };
-                        sqlx::query(
-                            "INSERT INTO user_permissions (call_cid, user_id, granted, revoked, updated_at)
-                             VALUES ($1, $2, $3, $4, $5)
-                             ON CONFLICT (call_cid, user_id) DO UPDATE SET granted = excluded.granted,
-                               revoked = excluded.revoked, updated_at = excluded.updated_at",
-                        )
-                        .bind(cid)
-                        .bind(user_id)
-                        .bind(names(&permissions.granted))
-                        .bind(names(&permissions.revoked))
-                        .bind(ms(*at))
-                        .execute(&mut **tx)
-                        .await?;
-                        true
+                        Self::set_user_permissions_in(tx, cid, user_id, permissions, *at).await
                     }
                     Write::OpenSession { session, previous } => {
-                        Self::open_session_in(tx, session, previous.as_deref()).await?
+                        Self::open_session_in(tx, session, previous.as_deref()).await
                     }
-                    Write::UpdateSession(s) => {
-                        sqlx::query(
-                            "UPDATE sessions SET ended_at = $2, live_started_at = $3, live_ended_at = $4
-                             WHERE id = $1",
-                        )
-                        .bind(&s.id)
-                        .bind(opt_ms(s.ended_at))
-                        .bind(opt_ms(s.live_started_at))
-                        .bind(opt_ms(s.live_ended_at))
+                    Write::UpdateSession(s) => Self::update_session_in(tx, s).await,
+                    Write::ParticipantJoined(p) => Self::participant_joined_in(tx, p).await,
+                    Write::ParticipantLeft { participant_sid, at } => {
+                        Self::participant_left_in(tx, participant_sid, *at).await
+                    }
+                    Write::InsertEgress(e) => Self::insert_egress_in(tx, e).await,
+                    Write::UpdateEgress { egress, previous } => Self::update_egress_in(tx, egress, *previous).await,
+                    Write::InsertRing(ring) => Self::insert_ring_in(tx, ring).await,
+                    Write::SaveRing(ring) => Self::save_ring_in(tx, ring).await,
+                }
+            }
+
+            async fn insert_call_in(tx: &mut sqlx::Transaction<'static, $db>, c: &Call) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO calls (cid, call_type, id, created_by, created_at, updated_at, starts_at,
+                       ended_at, backstage, custom, settings_override, current_session_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                     ON CONFLICT (cid) DO NOTHING",
+                )
+                .bind(c.cid.to_string())
+                .bind(&c.cid.call_type)
+                .bind(&c.cid.id)
+                .bind(&c.created_by)
+                .bind(ms(c.created_at))
+                .bind(ms(c.updated_at))
+                .bind(opt_ms(c.starts_at))
+                .bind(opt_ms(c.ended_at))
+                .bind(c.backstage)
+                .bind(c.custom.to_string())
+                .bind(c.settings_override.to_string())
+                .bind(&c.current_session_id)
+                .execute(&mut **tx)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn update_call_in(tx: &mut sqlx::Transaction<'static, $db>, c: &Call) -> StoreResult<bool> {
+                sqlx::query(
+                    "UPDATE calls SET updated_at = $2, starts_at = $3, ended_at = $4, backstage = $5,
+                       custom = $6, settings_override = $7 WHERE cid = $1",
+                )
+                .bind(c.cid.to_string())
+                .bind(ms(c.updated_at))
+                .bind(opt_ms(c.starts_at))
+                .bind(opt_ms(c.ended_at))
+                .bind(c.backstage)
+                .bind(c.custom.to_string())
+                .bind(c.settings_override.to_string())
+                .execute(&mut **tx)
+                .await?;
+                Ok(true)
+            }
+
+            async fn delete_call_in(tx: &mut sqlx::Transaction<'static, $db>, cid: &str) -> StoreResult<bool> {
+                for table in ["members", "sessions", "participants", "egress"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE call_cid = $1"))
+                        .bind(cid)
                         .execute(&mut **tx)
                         .await?;
-                        true
-                    }
-                    Write::ParticipantJoined(p) => sqlx::query(
-                        "INSERT INTO participants (participant_sid, call_cid, session_id, user_id, joined_at, left_at)
-                         SELECT $1, cid, current_session_id, $3, $4, NULL FROM calls WHERE cid = $2
-                         ON CONFLICT (participant_sid) DO NOTHING",
+                }
+                let done = sqlx::query("DELETE FROM calls WHERE cid = $1").bind(cid).execute(&mut **tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn upsert_members_in(tx: &mut sqlx::Transaction<'static, $db>, members: &[Member]) -> StoreResult<bool> {
+                for m in members {
+                    sqlx::query(
+                        "INSERT INTO members (call_cid, user_id, role, custom, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6)
+                         ON CONFLICT (call_cid, user_id) DO UPDATE SET role = excluded.role,
+                           custom = excluded.custom, updated_at = excluded.updated_at",
                     )
-                    .bind(&p.participant_sid)
-                    .bind(&p.call_cid)
-                    .bind(&p.user_id)
-                    .bind(ms(p.joined_at))
+                    .bind(&m.call_cid)
+                    .bind(&m.user_id)
+                    .bind(&m.role)
+                    .bind(m.custom.to_string())
+                    .bind(ms(m.created_at))
+                    .bind(ms(m.updated_at))
                     .execute(&mut **tx)
-                    .await?
-                    .rows_affected() == 1,
-                    Write::ParticipantLeft { participant_sid, at } => sqlx::query(
-                        "UPDATE participants SET left_at = $2 WHERE participant_sid = $1 AND left_at IS NULL",
+                    .await?;
+                }
+                Ok(true)
+            }
+
+            async fn block_users_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                cid: &str,
+                user_ids: &[String],
+                at: DateTime<Utc>,
+            ) -> StoreResult<bool> {
+                for id in user_ids {
+                    sqlx::query(
+                        "INSERT INTO blocked_users (call_cid, user_id, created_at) VALUES ($1, $2, $3)
+                         ON CONFLICT (call_cid, user_id) DO NOTHING",
                     )
-                    .bind(participant_sid)
-                    .bind(ms(*at))
+                    .bind(cid)
+                    .bind(id)
+                    .bind(ms(at))
                     .execute(&mut **tx)
-                    .await?
-                    .rows_affected() == 1,
-                    Write::InsertEgress(e) => Self::insert_egress_in(tx, e).await?,
-                    Write::UpdateEgress { egress, previous } => {
-                        Self::update_egress_in(tx, egress, *previous).await?
-                    }
-                    Write::InsertRing(ring) => Self::insert_ring_in(tx, ring).await?,
-                    Write::SaveRing(ring) => Self::save_ring_in(tx, ring).await?,
+                    .await?;
+                }
+                Ok(true)
+            }
+
+            async fn record_kick_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                cid: &str,
+                user_id: &str,
+                at: DateTime<Utc>,
+            ) -> StoreResult<bool> {
+                sqlx::query(
+                    "INSERT INTO kicked_users (call_cid, user_id, kicked_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (call_cid, user_id) DO UPDATE SET kicked_at = excluded.kicked_at",
+                )
+                .bind(cid)
+                .bind(user_id)
+                .bind(ms(at))
+                .execute(&mut **tx)
+                .await?;
+                Ok(true)
+            }
+
+            async fn set_user_permissions_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                cid: &str,
+                user_id: &str,
+                permissions: &UserPermissions,
+                at: DateTime<Utc>,
+            ) -> StoreResult<bool> {
+                let names = |caps: &[onair_auth::Capability]| {
+                    serde_json::to_string(caps).unwrap_or_else(|_| "[]".into())
                 };
-                Ok(done)
+                sqlx::query(
+                    "INSERT INTO user_permissions (call_cid, user_id, granted, revoked, updated_at)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (call_cid, user_id) DO UPDATE SET granted = excluded.granted,
+                       revoked = excluded.revoked, updated_at = excluded.updated_at",
+                )
+                .bind(cid)
+                .bind(user_id)
+                .bind(names(&permissions.granted))
+                .bind(names(&permissions.revoked))
+                .bind(ms(at))
+                .execute(&mut **tx)
+                .await?;
+                Ok(true)
+            }
+
+            async fn update_session_in(tx: &mut sqlx::Transaction<'static, $db>, s: &Session) -> StoreResult<bool> {
+                sqlx::query(
+                    "UPDATE sessions SET ended_at = $2, live_started_at = $3, live_ended_at = $4
+                     WHERE id = $1",
+                )
+                .bind(&s.id)
+                .bind(opt_ms(s.ended_at))
+                .bind(opt_ms(s.live_started_at))
+                .bind(opt_ms(s.live_ended_at))
+                .execute(&mut **tx)
+                .await?;
+                Ok(true)
+            }
+
+            async fn participant_joined_in(tx: &mut sqlx::Transaction<'static, $db>, p: &Participant) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO participants (participant_sid, call_cid, session_id, user_id, joined_at, left_at)
+                     SELECT $1, cid, current_session_id, $3, $4, NULL FROM calls WHERE cid = $2
+                     ON CONFLICT (participant_sid) DO NOTHING",
+                )
+                .bind(&p.participant_sid)
+                .bind(&p.call_cid)
+                .bind(&p.user_id)
+                .bind(ms(p.joined_at))
+                .execute(&mut **tx)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn participant_left_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                participant_sid: &str,
+                at: DateTime<Utc>,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE participants SET left_at = $2 WHERE participant_sid = $1 AND left_at IS NULL",
+                )
+                .bind(participant_sid)
+                .bind(ms(at))
+                .execute(&mut **tx)
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             /// Stores `e` unless an event with its origin id is stored: its

@@ -153,10 +153,10 @@ impl App {
             files: Arc::new(TestLinks),
             draining: Arc::default(),
             events: Arc::default(),
-            timers: Arc::default(),
+            ring_timers: Arc::default(),
             pusher: None,
         };
-        onair_api::events::hub::spawn(state.clone());
+        onair_api::events::reader::spawn(state.clone());
         onair_api::ringing::spawn(state.clone());
         App {
             state,

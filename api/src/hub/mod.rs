@@ -1,25 +1,22 @@
-//! The live tail of the event log: one reader per node follows the stored
-//! events in id order and hands each to every socket and webhook sender
-//! here. Commits only say "there is more" ([`Hub::stored`]); the reader
-//! reads the store, so the order everyone sees is the store's, whichever
-//! node or request committed first. Other nodes' commits arrive through
-//! the bus (any bus event wakes the reader) or, at worst, the next poll.
+//! This node's listeners to the event log: commits say "there is more"
+//! ([`Hub::stored`]); the node's reader (`events::reader`) reads the store
+//! in id order and hands each event to every listener here (sockets, the
+//! push sender); the hub also keeps what each open socket watches, how
+//! many each user holds, and how often users send events. Below the
+//! state, so it depends on nothing that holds the state.
+
+mod rate;
+mod watches;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 
-use super::socket::Watches;
 use crate::domain::event::StoredEvent;
-use crate::state::AppState;
-use crate::store::EventFilter;
+pub use rate::SendRate;
+pub use watches::Watches;
 
-/// How often the reader looks for events nobody told it of.
-const POLL: Duration = Duration::from_secs(1);
-/// Events read from the store at once.
-const BATCH: i64 = 500;
 /// Events a slow listener may fall behind before it reads the store again.
 const BACKLOG: usize = 4096;
 
@@ -36,7 +33,7 @@ pub struct Hub {
     /// What each open connection watches.
     pub watches: Arc<Watches>,
     /// How often users send custom events and reactions.
-    pub send_rate: super::rate::SendRate,
+    pub send_rate: SendRate,
     per_user: Arc<Mutex<HashMap<String, usize>>>,
 }
 
@@ -118,58 +115,20 @@ impl Hub {
         })
     }
 
+    /// Wakes when a commit here stored events (their largest id).
+    pub fn stored_watch(&self) -> watch::Receiver<i64> {
+        self.latest.subscribe()
+    }
+
+    /// Hands `event` to every listener (the reader does, in id order).
+    pub fn publish(&self, event: Arc<StoredEvent>) {
+        // No listener is not an error.
+        let _ = self.events.send(event);
+    }
+
     /// Every event stored from now on, in order. A listener that falls more
     /// than a few thousand behind gets `Lagged` and reads the store.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
         self.events.subscribe()
-    }
-}
-
-/// Runs this node's reader until the bus closes.
-pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
-    let mut bus = state.bus.subscribe();
-    let mut latest = state.events.latest.subscribe();
-    tokio::spawn(async move {
-        let mut cursor = loop {
-            match state.store.last_event_id().await {
-                Ok(id) => break id,
-                Err(e) => tracing::warn!(error = %e, "reading the event log failed; retrying"),
-            }
-            tokio::time::sleep(POLL).await;
-        };
-        loop {
-            tokio::select! {
-                changed = latest.changed() => if changed.is_err() { return },
-                event = bus.recv() => if event.is_none() { return },
-                _ = tokio::time::sleep(POLL) => {}
-            }
-            cursor = forward(&state, cursor).await;
-        }
-    })
-}
-
-/// Hands every event after `cursor` to the listeners; the new cursor.
-async fn forward(state: &AppState, mut cursor: i64) -> i64 {
-    loop {
-        let batch = match state
-            .store
-            .events_after(cursor, &EventFilter::All, BATCH)
-            .await
-        {
-            Ok(batch) => batch,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading new events failed");
-                return cursor;
-            }
-        };
-        let full = batch.len() as i64 == BATCH;
-        for event in batch {
-            cursor = event.id;
-            // No listener is not an error.
-            let _ = state.events.events.send(Arc::new(event));
-        }
-        if !full {
-            return cursor;
-        }
     }
 }
