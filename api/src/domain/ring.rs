@@ -191,9 +191,7 @@ impl Ring {
     /// Fires the timers due at `now`.
     pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<Told> {
         let mut told = Vec::new();
-        if self.state == RingState::Ringing && self.auto_cancel_at <= now {
-            told.extend(self.end("timeout", &self.caller_id.clone(), now));
-        }
+        // Callees' own timeouts first: each hears why their phone stopped.
         let due: Vec<String> = self
             .callees
             .iter()
@@ -202,6 +200,9 @@ impl Ring {
             .collect();
         for user in due {
             told.extend(self.reject_callee(&user, "timeout", now));
+        }
+        if self.state == RingState::Ringing && self.auto_cancel_at <= now {
+            told.extend(self.end("timeout", &self.caller_id.clone(), now));
         }
         if !self.missed_done && self.missed_at <= now {
             told.extend(self.missed());
@@ -239,16 +240,18 @@ impl Ring {
         callee.state = CalleeState::Rejected;
         callee.reason = Some(reason.to_owned());
         callee.answered_at = Some(now);
-        let fields = json!({"ring_id": self.id, "user_id": user_id, "reason": reason,
-            "stop_ringing": [user_id]});
-        let mut told = vec![("call.rejected", fields)];
         let anyone_left = self
             .callees
             .iter()
             .any(|c| c.state != CalleeState::Rejected);
-        if self.state == RingState::Ringing && !anyone_left {
+        let ends = self.state == RingState::Ringing && !anyone_left;
+        let fields = json!({"ring_id": self.id, "user_id": user_id, "reason": reason,
+            "ring_ended": ends, "stop_ringing": [user_id]});
+        let mut told = vec![("call.rejected", fields)];
+        if ends {
             self.state = RingState::Ended;
-            self.ended_reason = Some("rejected".into());
+            let why = if reason == "timeout" { "timeout" } else { "rejected" };
+            self.ended_reason = Some(why.into());
             self.ended_at = Some(now);
             told.extend(self.missed());
         }

@@ -114,6 +114,10 @@ pub async fn ring_members(
     if ctx.call.ended_at.is_some() {
         return Err(ApiError::conflict("call_ended", "the call has ended"));
     }
+    if ctx.member.is_none() {
+        let message = "only a member of the call rings the others";
+        return Err(ApiError::forbidden("not_a_member", message));
+    }
     if members_ids.len() > MAX_CALLEES {
         return Err(ApiError::invalid(
             "too_many_members",

@@ -34,7 +34,7 @@ pub trait RingStore {
     async fn latest_ring(&self, cid: &str) -> StoreResult<Option<Ring>>;
     /// Rings with a timer due at `now`.
     async fn due_rings(&self, now: DateTime<Utc>) -> StoreResult<Vec<String>>;
-    /// Whether `user_id` is rung by, or connected to, a call other than `cid`.
+    /// Whether `user_id` is ringing in, or connected to, a call other than `cid`.
     async fn busy_elsewhere(&self, user_id: &str, cid: &str) -> StoreResult<bool>;
     /// Registers a device (a token already known moves to this user).
     async fn put_device(&self, device: &Device) -> StoreResult<()>;
@@ -165,7 +165,7 @@ macro_rules! impl_rings {
             async fn busy_elsewhere(&self, user_id: &str, cid: &str) -> StoreResult<bool> {
                 let row: Option<(i64,)> = sqlx::query_as(
                     "SELECT 1 FROM ring_callees c JOIN rings r ON r.id = c.ring_id
-                       WHERE c.user_id = $1 AND c.call_cid <> $2 AND c.state IN ('ringing', 'accepted')
+                       WHERE c.user_id = $1 AND c.call_cid <> $2 AND c.state = 'ringing'
                          AND r.state <> 'ended'
                      UNION
                      SELECT 1 FROM participants WHERE user_id = $1 AND call_cid <> $2 AND left_at IS NULL
