@@ -21,7 +21,9 @@ async fn ring_call(call: &Call, id: &str, timeout_ms: u32) {
         "missed_call_timeout_ms": timeout_ms});
     let members = ["alice", "bob", "carol"].map(|u| json!({"user_id": u}));
     let data = json!({"data": {"members": members, "settings_override": {"ring": ring}}});
-    let (status, body) = call.api(Method::POST, &format!("/calls/default/{id}"), data).await;
+    let (status, body) = call
+        .api(Method::POST, &format!("/calls/default/{id}"), data)
+        .await;
     assert_eq!(status, 201, "{body}");
 }
 
@@ -35,7 +37,10 @@ impl Users {
         let tokens = ["alice", "bob", "carol", "dave"]
             .map(|u| (u.to_owned(), call.token(&["user", "--user", u])))
             .to_vec();
-        Users { base: call.onair.url.clone(), tokens }
+        Users {
+            base: call.onair.url.clone(),
+            tokens,
+        }
     }
 
     fn token(&self, user: &str) -> &str {
@@ -47,7 +52,9 @@ impl Users {
     }
 
     async fn socket(&self, user: &str) -> Socket {
-        Socket::open(&self.base, self.token(user), None, true).await.unwrap()
+        Socket::open(&self.base, self.token(user), None, true)
+            .await
+            .unwrap()
     }
 }
 
@@ -65,52 +72,114 @@ async fn next_of(socket: &mut Socket, event_type: &str, cid: &str) -> Value {
 async fn rings_are_accepted_rejected_cancelled_and_missed() {
     let call = Call::start();
     let users = Users::new(&call);
-    let (mut alice, mut bob, mut carol) =
-        (users.socket("alice").await, users.socket("bob").await, users.socket("carol").await);
+    let (mut alice, mut bob, mut carol) = (
+        users.socket("alice").await,
+        users.socket("bob").await,
+        users.socket("carol").await,
+    );
 
     // Ring → accept.
     ring_call(&call, "one", 30_000).await;
-    let (status, body) = users.post("alice", "/calls/default/one/ring", json!({"members_ids": ["bob"]})).await;
+    let (status, body) = users
+        .post(
+            "alice",
+            "/calls/default/one/ring",
+            json!({"members_ids": ["bob"]}),
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     let ring = next_of(&mut bob, "call.ring", "default:one").await;
-    assert_eq!((ring["user_id"].as_str(), ring["ringing"][0].as_str()), (Some("alice"), Some("bob")));
-    let (status, body) = users.post("bob", "/calls/default/one/accept", json!({})).await;
+    assert_eq!(
+        (ring["user_id"].as_str(), ring["ringing"][0].as_str()),
+        (Some("alice"), Some("bob"))
+    );
+    let (status, body) = users
+        .post("bob", "/calls/default/one/accept", json!({}))
+        .await;
     assert_eq!(status, 200, "{body}");
     let accepted = next_of(&mut alice, "call.accepted", "default:one").await;
     assert_eq!(accepted["user_id"], "bob");
-    let (_, view) = request(&users.base, users.token("alice"), Method::GET, "/calls/default/one", Value::Null).await;
+    let (_, view) = request(
+        &users.base,
+        users.token("alice"),
+        Method::GET,
+        "/calls/default/one",
+        Value::Null,
+    )
+    .await;
     let session = &view["call"]["session"];
     println!("session after the accept: {session}");
 
     // Ring → every callee rejects: the ring ends.
     ring_call(&call, "two", 30_000).await;
-    users.post("alice", "/calls/default/two/ring", json!({})).await;
+    users
+        .post("alice", "/calls/default/two/ring", json!({}))
+        .await;
     next_of(&mut carol, "call.ring", "default:two").await;
-    users.post("bob", "/calls/default/two/reject", json!({"reason": "decline"})).await;
-    let (status, _) = users.post("carol", "/calls/default/two/reject", json!({})).await;
+    users
+        .post(
+            "bob",
+            "/calls/default/two/reject",
+            json!({"reason": "decline"}),
+        )
+        .await;
+    let (status, _) = users
+        .post("carol", "/calls/default/two/reject", json!({}))
+        .await;
     assert_eq!(status, 200);
     let rejected = next_of(&mut alice, "call.rejected", "default:two").await;
     assert_eq!(rejected["reason"], "decline");
-    let (status, body) = users.post("bob", "/calls/default/two/accept", json!({})).await;
+    let (status, body) = users
+        .post("bob", "/calls/default/two/accept", json!({}))
+        .await;
     assert_eq!(status, 409, "the ring is over: {body}");
     // …and the same call may ring again.
-    let (status, body) = users.post("alice", "/calls/default/two/ring", json!({"members_ids": ["bob"]})).await;
+    let (status, body) = users
+        .post(
+            "alice",
+            "/calls/default/two/ring",
+            json!({"members_ids": ["bob"]}),
+        )
+        .await;
     assert_eq!(status, 201, "ringing again: {body}");
-    users.post("alice", "/calls/default/two/reject", json!({"reason": "cancel"})).await;
+    users
+        .post(
+            "alice",
+            "/calls/default/two/reject",
+            json!({"reason": "cancel"}),
+        )
+        .await;
 
     // The caller cancels: every phone stops, the callees missed it.
     ring_call(&call, "three", 30_000).await;
-    users.post("alice", "/calls/default/three/ring", json!({})).await;
-    let (status, _) = users.post("alice", "/calls/default/three/reject", json!({"reason": "cancel"})).await;
+    users
+        .post("alice", "/calls/default/three/ring", json!({}))
+        .await;
+    let (status, _) = users
+        .post(
+            "alice",
+            "/calls/default/three/reject",
+            json!({"reason": "cancel"}),
+        )
+        .await;
     assert_eq!(status, 200);
     let stop = next_of(&mut bob, "call.rejected", "default:three").await;
-    assert_eq!((stop["user_id"].as_str(), stop["ring_ended"].as_bool()), (Some("alice"), Some(true)));
+    assert_eq!(
+        (stop["user_id"].as_str(), stop["ring_ended"].as_bool()),
+        (Some("alice"), Some(true))
+    );
     let missed = next_of(&mut carol, "call.missed", "default:three").await;
     assert_eq!(missed["members"], json!(["bob", "carol"]));
 
     // Nobody answers: rejected on their behalf with `timeout`, then missed.
     ring_call(&call, "four", 1_000).await;
-    users.post("alice", "/calls/default/four/ring", json!({"members_ids": ["carol"]})).await;
+    users
+        .post(
+            "alice",
+            "/calls/default/four/ring",
+            json!({"members_ids": ["carol"]}),
+        )
+        .await;
     let timeout = next_of(&mut alice, "call.rejected", "default:four").await;
     assert_eq!(timeout["reason"], "timeout");
     let missed = next_of(&mut alice, "call.missed", "default:four").await;
@@ -119,11 +188,33 @@ async fn rings_are_accepted_rejected_cancelled_and_missed() {
     // Busy: bob rings in call five; a ring from call six gets `busy` at once.
     ring_call(&call, "five", 30_000).await;
     ring_call(&call, "six", 30_000).await;
-    users.post("alice", "/calls/default/five/ring", json!({"members_ids": ["bob"]})).await;
-    users.post("carol", "/calls/default/six/ring", json!({"members_ids": ["bob"]})).await;
+    users
+        .post(
+            "alice",
+            "/calls/default/five/ring",
+            json!({"members_ids": ["bob"]}),
+        )
+        .await;
+    users
+        .post(
+            "carol",
+            "/calls/default/six/ring",
+            json!({"members_ids": ["bob"]}),
+        )
+        .await;
     let busy = next_of(&mut carol, "call.rejected", "default:six").await;
-    assert_eq!((busy["user_id"].as_str(), busy["reason"].as_str()), (Some("bob"), Some("busy")));
-    let (_, view) = request(&users.base, users.token("carol"), Method::GET, "/calls/default/six", Value::Null).await;
+    assert_eq!(
+        (busy["user_id"].as_str(), busy["reason"].as_str()),
+        (Some("bob"), Some("busy"))
+    );
+    let (_, view) = request(
+        &users.base,
+        users.token("carol"),
+        Method::GET,
+        "/calls/default/six",
+        Value::Null,
+    )
+    .await;
     println!("call six: rejected_by {}", view["call"]["session"]);
 }
 
@@ -142,20 +233,38 @@ async fn ring_requests_are_checked() {
         ("bob", "accept", json!({}), 404), // it never rang
         ("alice", "ring", json!({"members_ids": ["bob"]}), 201),
         ("alice", "ring", json!({"members_ids": ["carol"]}), 409), // still ringing
-        ("carol", "accept", json!({}), 409), // not rung
+        ("carol", "accept", json!({}), 409),                       // not rung
         ("bob", "reject", json!({"reason": "bored"}), 422),
     ] {
-        let (got, answer) = users.post(user, &format!("{path}/{route}"), body.clone()).await;
+        let (got, answer) = users
+            .post(user, &format!("{path}/{route}"), body.clone())
+            .await;
         assert_eq!(got, status, "{user} {route} {body}: {answer}");
         if got >= 400 {
-            assert!(answer["code"].is_string() && answer["message"].is_string(), "{answer}");
+            assert!(
+                answer["code"].is_string() && answer["message"].is_string(),
+                "{answer}"
+            );
         }
     }
-    let (status, body) = call.api(Method::POST, &format!("{path}/ring"), json!({})).await;
+    let (status, body) = call
+        .api(Method::POST, &format!("{path}/ring"), json!({}))
+        .await;
     assert_eq!(status, 403, "a server token rings nobody: {body}");
     // Livestream viewers may not ring.
-    call.api(Method::POST, "/calls/livestream/show", json!({"data": {"members": [{"user_id": "bob"}]}})).await;
-    let (status, _) = users.post("dave", "/calls/livestream/show/ring", json!({"members_ids": ["bob"]})).await;
+    call.api(
+        Method::POST,
+        "/calls/livestream/show",
+        json!({"data": {"members": [{"user_id": "bob"}]}}),
+    )
+    .await;
+    let (status, _) = users
+        .post(
+            "dave",
+            "/calls/livestream/show/ring",
+            json!({"members_ids": ["bob"]}),
+        )
+        .await;
     assert_eq!(status, 403);
 }
 
@@ -165,7 +274,13 @@ async fn a_ring_timer_due_while_the_server_was_down_fires_when_it_is_back() {
     let users = Users::new(&call);
     ring_call(&call, "restart", 3_000).await;
     let mut alice = users.socket("alice").await;
-    users.post("alice", "/calls/default/restart/ring", json!({"members_ids": ["bob"]})).await;
+    users
+        .post(
+            "alice",
+            "/calls/default/restart/ring",
+            json!({"members_ids": ["bob"]}),
+        )
+        .await;
     let rang = next_of(&mut alice, "call.ring", "default:restart").await;
     // SIGKILL, down past the timeout, back on the same store.
     call.onair.kill();
@@ -174,8 +289,13 @@ async fn a_ring_timer_due_while_the_server_was_down_fires_when_it_is_back() {
     call.onair = support::dev(call.data.path(), &[]);
     let users = Users::new(&call);
     let after = rang["id"].as_str().unwrap();
-    let mut alice = Socket::open(&users.base, users.token("alice"), Some(after), true).await.unwrap();
+    let mut alice = Socket::open(&users.base, users.token("alice"), Some(after), true)
+        .await
+        .unwrap();
     let timeout = next_of(&mut alice, "call.rejected", "default:restart").await;
-    assert_eq!((timeout["user_id"].as_str(), timeout["reason"].as_str()), (Some("bob"), Some("timeout")));
+    assert_eq!(
+        (timeout["user_id"].as_str(), timeout["reason"].as_str()),
+        (Some("bob"), Some("timeout"))
+    );
     next_of(&mut alice, "call.missed", "default:restart").await;
 }

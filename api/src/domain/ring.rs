@@ -250,7 +250,11 @@ impl Ring {
         let mut told = vec![("call.rejected", fields)];
         if ends {
             self.state = RingState::Ended;
-            let why = if reason == "timeout" { "timeout" } else { "rejected" };
+            let why = if reason == "timeout" {
+                "timeout"
+            } else {
+                "rejected"
+            };
             self.ended_reason = Some(why.into());
             self.ended_at = Some(now);
             told.extend(self.missed());

@@ -163,7 +163,9 @@ async fn push_to_user(
             "apn" => Provider::Apn,
             _ => Provider::Firebase,
         };
-        if !pusher.is_configured(provider) {
+        // A missed call is an alert: VoIP tokens only ring.
+        let alert_to_voip = d.voip && matches!(msg, PushMessage::Missed { .. });
+        if !pusher.is_configured(provider) || alert_to_voip {
             continue;
         }
         // Another node following the same log pushes it at most once.
