@@ -87,6 +87,11 @@ fn a_viewer_goes_on_stage_without_rejoining() {
 }
 
 #[test]
+fn a_ring_heard_on_the_events_socket_is_accepted_and_joined() {
+    scenario("ring.mjs", true);
+}
+
+#[test]
 fn publishers_choose_who_receives_their_tracks() {
     scenario("track_permissions.mjs", false);
 }
