@@ -116,10 +116,10 @@ impl Connection {
         if !send(&mut ws, &ok).await {
             return;
         }
-        let Some(mut cursor_after_replay) = self.replay(&mut ws, cursor).await else {
+        let Some(replayed) = self.replay(&mut ws, cursor).await else {
             return;
         };
-        cursor = cursor_after_replay;
+        cursor = replayed;
         let mut heard = Instant::now();
         let mut messages = 0u32;
         let mut health = tokio::time::interval_at(Instant::now() + HEALTH_EVERY, HEALTH_EVERY);
@@ -134,9 +134,8 @@ impl Connection {
                         }
                     }
                     Err(RecvError::Lagged(_)) => {
-                        let Some(c) = self.replay(&mut ws, cursor).await else { return };
-                        cursor_after_replay = c;
-                        cursor = cursor_after_replay;
+                        let Some(replayed) = self.replay(&mut ws, cursor).await else { return };
+                        cursor = replayed;
                     }
                     Err(RecvError::Closed) => return,
                 },
