@@ -11,8 +11,12 @@ deps:
 dev: deps
 	$(CARGO) run --bin onair -- dev
 
+# The onair binary `cargo test` built, for the SDKs' tests.
+ONAIR_BIN = $$($(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/onair
+
 test: deps
 	$(CARGO) test --workspace
+	ONAIR_BIN="$(ONAIR_BIN)" sdk-clients/test-backend.sh
 
 bench: deps
 	$(CARGO) bench --bench api_join
