@@ -15,7 +15,8 @@ const common = { entryPoints: [path.join(root, "src/index.ts")], bundle: true, t
 
 await esbuild.build({ ...common, format: "esm", packages: "external", outfile: path.join(dist, "index.js") });
 
-// A plain <script> gets `window.OnAir`; CommonJS and AMD loaders get the module.
+// A plain <script> gets `window.OnAir`; AMD loaders (and CommonJS bundlers that
+// read it as a script) get the module.
 const footer = `if (typeof module === "object" && module.exports) module.exports = OnAir;
 else if (typeof define === "function" && define.amd) define([], function () { return OnAir; });`;
 await esbuild.build({

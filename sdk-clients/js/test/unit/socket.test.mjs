@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocket } from "ws";
-import { OnAirClient, OnAirError, compareIds } from "../../dist/index.js";
+import { OnAirClient, OnAirError, EventSocket, TokenManager, compareIds } from "../../dist/index.js";
 import { startOnair, api, until } from "../support/onair.mjs";
 import { startProxy } from "../support/proxy.mjs";
 
@@ -118,6 +118,31 @@ test("after a drop the socket asks tokenProvider for a fresh token when the old 
   assert.equal(asked, 1, "one fresh token for the reconnect");
   assert.ok(!heard.some((e) => e.type === "connection.error"), "the server never saw the expired token");
   client.disconnect();
+});
+
+test("a connection that goes silent is taken for dead, replaced, and resumed", async () => {
+  const call = listen("erin").client.call("default", id("silent"));
+  await call.getOrCreate();
+  const heard = [];
+  const socket = new EventSocket({
+    baseUrl: proxy.url, tokens: new TokenManager(onair.userToken("erin")), WebSocket,
+    pingIntervalMs: 300, silenceTimeoutMs: 1500, backoff: { baseMs: 100, maxMs: 400 },
+    onEvent: (e) => heard.push(e), onStatus: (s) => heard.push(s),
+  });
+  clients.push({ disconnect: () => socket.close() });
+  await socket.connect();
+  await custom(call.cid, 1);
+  await until("the first event", 5000, () => heard.some((e) => e.custom?.n === 1));
+  proxy.stall(); // the server keeps the connection; the client hears nothing more on it
+  await custom(call.cid, 2);
+  await custom(call.cid, 3);
+  await until("a second connection", 10000, () => heard.filter((e) => e.type === "connection.ok").length === 2);
+  await until("the events sent into the dead connection", 5000, () => heard.some((e) => e.custom?.n === 3));
+  assert.deepEqual(heard.filter((e) => e.type === "custom").map((e) => e.custom.n), [1, 2, 3]);
+  assert.equal(heard.filter((e) => e.type === "connection.ok")[1].resumed, true);
+  socket.close();
+  proxy.cut(); // the frozen connections (pooled HTTP ones too) go
+  proxy.restore();
 });
 
 test("a refused token fails connect() with the server's code, and calls keep the rest working", async () => {
