@@ -1,0 +1,36 @@
+// Helpers the browser scenarios call in the page through evaluate().
+// A connected client for `token`, hearing everything into window.heard.
+window.setup = async (baseUrl, token) => {
+  const client = new OnAir.OnAirClient({ baseUrl, token, reconnect: { baseMs: 100, maxMs: 1000 } });
+  window.client = client;
+  window.heard = [];
+  client.on("*", (e) => window.heard.push(e));
+  await client.connect();
+  return client.userId;
+};
+
+// Frames each remote participant's video decoded in `call`'s room.
+window.videoFrames = async (cid) => {
+  const room = window.client.call(cid).room;
+  const out = {};
+  if (!room) return out;
+  for (const p of room.remoteParticipants.values()) {
+    for (const pub of p.videoTrackPublications.values()) {
+      const receiver = pub.track && pub.track.receiver;
+      if (!receiver) continue;
+      (await receiver.getStats()).forEach((s) => {
+        if (s.type === "inbound-rtp" && s.kind === "video") out[p.identity] = (out[p.identity] || 0) + (s.framesDecoded || 0);
+      });
+    }
+  }
+  return out;
+};
+
+// What the <video> of the player shows.
+window.playerStats = () => {
+  const p = window.player;
+  if (!p) return null;
+  const q = p.video.getVideoPlaybackQuality();
+  return { mode: p.mode, frames: q.totalVideoFrames, time: p.video.currentTime, width: p.video.videoWidth, height: p.video.videoHeight,
+    reason: p.fallbackReason && p.fallbackReason.message };
+};
