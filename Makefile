@@ -17,6 +17,7 @@ ONAIR_BIN = $$($(CARGO) metadata --format-version 1 --no-deps | python3 -c 'impo
 test: deps
 	$(CARGO) test --workspace
 	ONAIR_BIN="$(ONAIR_BIN)" sdk-clients/test-backend.sh
+	ONAIR_BIN="$(ONAIR_BIN)" sdk-clients/test-js.sh
 
 bench: deps
 	$(CARGO) bench --bench api_join
