@@ -17,6 +17,7 @@
 //! whip_url = "https://video.example.com/whip"      # what calls show WHIP publishers
 //! api_url = "http://127.0.0.1:7880"                # where an ingest node checks stream keys
 //! shutdown_timeout = "30s"                        # SIGTERM: running jobs finish within this
+//! cors_origins = ["https://app.example.com"]       # other origins' pages may call the API ("*": any)
 //! [egress]
 //! allow_private_targets = false                    # RTMP pushes to loopback/private addresses
 //! max_rtmp_per_call = 5
@@ -59,7 +60,8 @@
 //! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_PUBLIC_URL`, `ONAIR_LINK_TTL`,
 //! `ONAIR_JOIN_TOKEN_TTL`, `ONAIR_RTC_UDP`, `ONAIR_RTC_WORKERS`,
 //! `ONAIR_RTC_PARTICIPANT_TIMEOUT`, `ONAIR_REDIS_URL`, `ONAIR_RTMP_LISTEN`,
-//! `ONAIR_RTMP_URL`, `ONAIR_WHIP_URL`, `ONAIR_API_URL`, and
+//! `ONAIR_RTMP_URL`, `ONAIR_WHIP_URL`, `ONAIR_API_URL`, `ONAIR_CORS_ORIGINS`
+//! (`["https://a", "https://b"]`), and
 //! `ONAIR_API_KEY` + `ONAIR_API_SECRET` for one extra key.
 
 use std::net::SocketAddr;
@@ -137,6 +139,8 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Push providers for rings on phones (APNs, FCM); none by default.
     pub push: onair_push::PushConfig,
+    /// Web origins whose pages may call the API (CORS); `*` for any.
+    pub cors_origins: Vec<String>,
 }
 
 /// `[egress]`: what users may ask of egress workers.
@@ -213,6 +217,7 @@ impl Default for Config {
             api_url: None,
             redis_url: None,
             push: onair_push::PushConfig::default(),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -252,6 +257,7 @@ impl Config {
                         "WHIP_URL",
                         "API_URL",
                         "SHUTDOWN_TIMEOUT",
+                        "CORS_ORIGINS",
                     ])
                     .map(|k| k.as_str().to_ascii_lowercase().into()),
             );

@@ -386,6 +386,7 @@ fn build_state(
                 max_rtmp_per_call: config.egress.max_rtmp_per_call,
                 max_track_recordings_per_call: config.egress.max_track_recordings_per_call,
             },
+            cors_origins: config.cors_origins.clone(),
         }),
         files: Arc::new(StorageLinks(storage)),
         draining: Arc::default(),

@@ -5,6 +5,7 @@
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -24,6 +25,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// routes and methods.
 pub fn router(state: AppState) -> Router {
     const CALL: &str = "/v1/calls/{type}/{id}";
+    let cors = cors(&state.config.cors_origins);
     Router::new()
         .route("/v1/users", put(users::upsert))
         .route("/v1/call-types", get(call_types::list))
@@ -81,9 +83,32 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(cors)
         // Log the path only: a query may carry a token.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
         }))
         .with_state(state)
+}
+
+/// Which other origins' pages may call the API: the listed ones (`*`:
+/// any), with the methods and headers the API uses; tokens travel in
+/// `Authorization`, never cookies, so no credentials.
+fn cors(origins: &[String]) -> CorsLayer {
+    use axum::http::{header, HeaderValue, Method};
+    let layer = CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::PUT,
+            Method::DELETE,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(600));
+    if origins.iter().any(|o| o == "*") {
+        return layer.allow_origin(AllowOrigin::any());
+    }
+    let list: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    layer.allow_origin(AllowOrigin::list(list))
 }

@@ -44,6 +44,9 @@ pub struct ApiConfig {
     pub whip_url: Option<String>,
     /// What users may ask of egress.
     pub egress: EgressPolicy,
+    /// Web origins whose pages may call the API (`https://app.example.com`;
+    /// `*` for any); none by default: only same-origin pages.
+    pub cors_origins: Vec<String>,
 }
 
 /// What users may ask of egress workers.

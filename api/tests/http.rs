@@ -9,6 +9,7 @@ use onair_auth::token::{mint, verify_join};
 use onair_auth::{ApiKey, KeySet};
 use onair_bus::{Bus, EventKind};
 use serde_json::{json, Value};
+use tower::ServiceExt;
 
 const LIVE: &str = "/v1/calls/livestream/show";
 
@@ -1491,7 +1492,62 @@ async fn rtmp_pushes_are_named_targets(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// Pages of a configured origin may call the API (preflight and answer);
+/// other origins get no CORS grant.
+async fn other_origins_pages_need_cors_grants(backend: Backend) {
+    let app = App::new(backend).await;
+    let preflight = |origin: &'static str| {
+        Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/v1/calls/default/c")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .body(Body::empty())
+            .unwrap()
+    };
+    let resp = onair_api::router(app.state.clone())
+        .oneshot(preflight("https://app.example"))
+        .await
+        .unwrap();
+    let allowed = resp.headers().get("access-control-allow-origin").cloned();
+    assert_eq!(
+        allowed.as_ref().and_then(|v| v.to_str().ok()),
+        Some("https://app.example")
+    );
+    let methods = resp.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        methods.contains("POST") && methods.contains("PATCH"),
+        "{methods}"
+    );
+    let resp = onair_api::router(app.state.clone())
+        .oneshot(preflight("https://evil.example"))
+        .await
+        .unwrap();
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    let get = Request::builder()
+        .uri("/healthz")
+        .header("origin", "https://app.example")
+        .body(Body::empty())
+        .unwrap();
+    let resp = onair_api::router(app.state.clone())
+        .oneshot(get)
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+}
+
 on_both_backends!(
+    other_origins_pages_need_cors_grants,
     rtmp_pushes_are_named_targets,
     recordings_start_by_themselves,
     recordings_follow_worker_reports,
