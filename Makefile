@@ -13,6 +13,7 @@ dev: deps
 
 test: deps
 	$(CARGO) test --workspace
+	sdk-clients/flutter/test.sh
 
 bench: deps
 	$(CARGO) bench --bench api_join
