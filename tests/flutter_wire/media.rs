@@ -24,6 +24,8 @@ struct Dart {
     url: String,
     options: Options,
     sid: String,
+    /// How often the Dart client pings (the join response's `ping_interval`).
+    ping_every: Duration,
     publisher: Peer,
     subscriber: Peer,
     /// The last subscriber offer and our answer (for `SyncState`).
@@ -46,10 +48,32 @@ impl Dart {
             url: creds.url,
             options,
             sid: join.participant.unwrap().sid,
+            ping_every: Duration::from_secs(join.ping_interval.max(1) as u64),
             publisher: Peer::new().await,
             subscriber,
             last_offer,
             last_answer,
+        }
+    }
+
+    /// One `_sendPing`.
+    async fn ping(&mut self) {
+        for ping in dart_rtc::pings(now_ms(), 0) {
+            self.signal.send(ping).await;
+        }
+    }
+
+    /// Lets `wait` pass pinging as `SignalClient._startPingInterval` does
+    /// (a silent client is removed after the participant timeout).
+    async fn keep_alive_for(&mut self, wait: Duration) {
+        let until = Instant::now() + wait;
+        while Instant::now() < until {
+            self.ping().await;
+            tokio::time::sleep(
+                self.ping_every
+                    .min(until.saturating_duration_since(Instant::now())),
+            )
+            .await;
         }
     }
 
@@ -68,7 +92,7 @@ impl Dart {
                 _ => None,
             })
             .await
-            .expect("no TrackPublishedResponse");
+            .unwrap_or_else(|| panic!("no TrackPublishedResponse; got {:?}", self.signal.log));
         assert_eq!(published.cid, cid, "the response names the Dart track id");
         let offer = self.publisher.offer_with(track);
         self.signal
@@ -174,6 +198,9 @@ fn camera_packets_of(s: &onair_client::Stats, from: &str) -> u64 {
 }
 
 pub async fn publish_subscribe_resume_leave() {
+    // The media files first (ffmpeg, once per test process): a client
+    // silent meanwhile would time out.
+    tokio::task::spawn_blocking(media).await.unwrap();
     let call = Call::start_with(&["--join-token-ttl", "10s"]);
     let cid = "default:dart-media";
     let rusty = call.join("rusty", cid).await;
@@ -332,6 +359,7 @@ async fn subscribe_by_hand(
         "not resumed"
     );
 
+    alice.ping().await;
     // sendMuteTrack: carol hears alice's microphone muted.
     alice
         .signal
@@ -367,15 +395,17 @@ async fn resume_with_fresh_token(
     published: &[(&str, &lk::TrackInfo)],
     joined_at: Instant,
 ) {
-    let fresh = alice
-        .signal
-        .find(WAIT, |m| match m {
-            Out::RefreshToken(t) => Some(t.clone()),
-            _ => None,
-        })
-        .await
-        .expect("no refresh_token");
-    tokio::time::sleep(Duration::from_secs(12).saturating_sub(joined_at.elapsed())).await;
+    alice
+        .keep_alive_for(Duration::from_secs(12).saturating_sub(joined_at.elapsed()))
+        .await;
+    // The latest token the server handed out, as the engine keeps it.
+    let mut fresh = None;
+    while let Some(msg) = alice.signal.next(Duration::from_millis(500)).await {
+        if let Out::RefreshToken(t) = msg {
+            fresh = Some(t);
+        }
+    }
+    let fresh = fresh.expect("no refresh_token");
     let (status, body) = dart_rtc::connect(&alice.url, &alice.token, &alice.options, None)
         .await
         .err()
