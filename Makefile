@@ -18,6 +18,7 @@ test: deps
 	$(CARGO) test --workspace
 	ONAIR_BIN="$(ONAIR_BIN)" sdk-clients/test-backend.sh
 	ONAIR_BIN="$(ONAIR_BIN)" sdk-clients/test-js.sh
+	sdk-clients/flutter/test.sh
 
 bench: deps
 	$(CARGO) bench --bench api_join

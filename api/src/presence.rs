@@ -176,10 +176,11 @@ async fn egress_report(state: &AppState, id: &str, report: Report) -> StoreResul
             job.ended_at = Some(now);
         }
         job.error = report.error.clone().or(job.error);
+        let had_file = job.file.is_some();
         job.file = report.file.clone().or(job.file);
         job.size = report.size.max(job.size as u64) as i64;
         job.duration_ms = report.duration_ms.max(job.duration_ms as u64) as i64;
-        let told = crate::events::egress::of(state, &job, previous).await;
+        let told = crate::events::egress::of(state, &job, previous, had_file).await;
         let write = Write::UpdateEgress {
             egress: job.clone(),
             previous,

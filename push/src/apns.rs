@@ -203,6 +203,26 @@ mod tests {
         }
     }
 
+    /// The Flutter SDK's push fixture (`sdk-clients/flutter/test/fixtures/
+    /// pushes.json`, which its Dart tests parse) is what APNs carries.
+    #[test]
+    fn flutter_fixture_is_what_apns_carries() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../sdk-clients/flutter/test/fixtures/pushes.json"
+        );
+        let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let cases = fixture["cases"].as_array().unwrap();
+        let apns: Vec<&Value> = cases.iter().filter(|c| c["provider"] == "apns").collect();
+        assert!(apns.len() >= 3, "the fixture covers APNs");
+        for case in apns {
+            let msg: PushMessage = serde_json::from_value(case["message"].clone()).unwrap();
+            let voip = case["voip"].as_bool().unwrap();
+            let p = build(&msg, voip, "com.x").unwrap();
+            assert_eq!(p.body, case["payload"], "{}", case["name"]);
+        }
+    }
+
     #[test]
     fn voip_ring_goes_to_the_voip_topic_now_or_never() {
         let p = build(&ring(true), true, "com.x").unwrap();

@@ -174,6 +174,25 @@ mod tests {
             .to_string()
     }
 
+    /// The Flutter SDK's push fixture (`sdk-clients/flutter/test/fixtures/
+    /// pushes.json`, which its Dart tests parse) is FCM's data.
+    #[test]
+    fn flutter_fixture_is_what_fcm_carries() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../sdk-clients/flutter/test/fixtures/pushes.json"
+        );
+        let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let cases = fixture["cases"].as_array().unwrap();
+        let fcm: Vec<&Value> = cases.iter().filter(|c| c["provider"] == "fcm").collect();
+        assert!(fcm.len() >= 3, "the fixture covers FCM");
+        for case in fcm {
+            let msg: PushMessage = serde_json::from_value(case["message"].clone()).unwrap();
+            let m = message("tok", &msg);
+            assert_eq!(m["message"]["data"], case["payload"], "{}", case["name"]);
+        }
+    }
+
     #[test]
     fn ring_is_high_priority_string_data_now_or_never() {
         let ring = PushMessage::Ring {

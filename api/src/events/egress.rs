@@ -1,7 +1,10 @@
 //! What apps and backends hear of egress jobs, as Stream names it: a
 //! recording starts, stops, is ready (with its link, length and size) or
 //! fails (with why); likewise HLS and RTMP broadcasts. Made from the job's
-//! move from one state to the next, stored with that move.
+//! move from one state to the next, stored with that move. An HLS
+//! broadcast starts, for its listeners, once it has a playlist to play:
+//! `call.hls_broadcasting_started` always carries `playlist_url` (players
+//! such as the Flutter SDK's `LivestreamPlayer` take it from there).
 
 use serde_json::{json, Value};
 
@@ -9,9 +12,15 @@ use crate::domain::event::NewEvent;
 use crate::domain::{Egress, EgressKind, EgressState};
 use crate::state::AppState;
 
-/// The events of `job` moving from `previous` to its state now.
-pub async fn of(state: &AppState, job: &Egress, previous: EgressState) -> Vec<NewEvent> {
-    if previous == job.state {
+/// The events of `job` moving from `previous` (when it had a file, or
+/// not: `had_file`) to its state and file now.
+pub async fn of(
+    state: &AppState,
+    job: &Egress,
+    previous: EgressState,
+    had_file: bool,
+) -> Vec<NewEvent> {
+    if !starts(job, previous, had_file) && previous == job.state {
         return Vec::new();
     }
     let prefix = match job.kind {
@@ -27,12 +36,13 @@ pub async fn of(state: &AppState, job: &Egress, previous: EgressState) -> Vec<Ne
         NewEvent::new(&job.call_cid, &format!("{prefix}_{suffix}"), fields)
     };
     match job.state {
-        EgressState::Active if previous == EgressState::Starting => {
+        EgressState::Active if starts(job, previous, had_file) => {
             if job.kind == EgressKind::Hls {
                 fields["playlist_url"] = link(state, job, true).await;
             }
             vec![event("started", fields)]
         }
+        EgressState::Active => Vec::new(),
         EgressState::Complete => {
             let mut out = vec![event("stopped", fields.clone())];
             if matches!(job.kind, EgressKind::Recording | EgressKind::TrackRecording) {
@@ -52,6 +62,20 @@ pub async fn of(state: &AppState, job: &Egress, previous: EgressState) -> Vec<Ne
     }
 }
 
+/// Whether `job` starts now, for its listeners: a job going active; an
+/// HLS broadcast once it is active with a playlist (its first active
+/// report may come before the first segment is written).
+fn starts(job: &Egress, previous: EgressState, had_file: bool) -> bool {
+    if job.state != EgressState::Active {
+        return false;
+    }
+    if job.kind == EgressKind::Hls {
+        let has_file = job.file.is_some();
+        return has_file && (previous == EgressState::Starting || !had_file);
+    }
+    previous == EgressState::Starting
+}
+
 /// A signed link to the job's file (`dir`: one that also reaches its
 /// siblings, for a playlist), or null while it has none.
 async fn link(state: &AppState, job: &Egress, dir: bool) -> Value {
@@ -59,5 +83,69 @@ async fn link(state: &AppState, job: &Egress, dir: bool) -> Value {
         (Some(f), true) => state.files.dir_url(f).await.into(),
         (Some(f), false) => state.files.url(f).await.into(),
         (None, _) => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn job(kind: EgressKind, state: EgressState, file: Option<&str>) -> Egress {
+        let call = crate::domain::Call {
+            cid: crate::domain::CallCid::new("livestream", "x").unwrap(),
+            created_by: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            starts_at: None,
+            ended_at: None,
+            backstage: false,
+            custom: serde_json::json!({}),
+            settings_override: serde_json::json!({}),
+            current_session_id: None,
+        };
+        let mut job =
+            Egress::requested("EG_1".into(), &call, kind, None, "360p".into(), Utc::now());
+        job.state = state;
+        job.file = file.map(str::to_owned);
+        job
+    }
+
+    #[test]
+    fn hls_starts_when_its_playlist_exists() {
+        use EgressState::{Active, Starting};
+        // Active without a playlist yet: not started; the report that
+        // brings the playlist starts it, once.
+        assert!(!starts(
+            &job(EgressKind::Hls, Active, None),
+            Starting,
+            false
+        ));
+        assert!(starts(
+            &job(EgressKind::Hls, Active, Some("hls/x")),
+            Active,
+            false
+        ));
+        assert!(!starts(
+            &job(EgressKind::Hls, Active, Some("hls/x")),
+            Active,
+            true
+        ));
+        assert!(starts(
+            &job(EgressKind::Hls, Active, Some("hls/x")),
+            Starting,
+            false
+        ));
+        // Recordings start when they go active, file or not.
+        assert!(starts(
+            &job(EgressKind::Recording, Active, None),
+            Starting,
+            false
+        ));
+        assert!(!starts(
+            &job(EgressKind::Recording, Active, Some("r.mp4")),
+            Active,
+            false
+        ));
     }
 }
