@@ -15,7 +15,7 @@ dev: deps
 ONAIR_BIN = $$($(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/onair
 
 test: deps
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --no-fail-fast
 	ONAIR_BIN="$(ONAIR_BIN)" sdk-clients/test-backend.sh
 	ONAIR_BIN="$(ONAIR_BIN)" sdk-clients/test-js.sh
 	sdk-clients/flutter/test.sh
