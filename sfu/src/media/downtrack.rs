@@ -90,6 +90,8 @@ pub struct DownTrack {
     target: Option<u8>,
     current: Option<u8>,
     seq_offset: u64,
+    /// The incoming sequence number the current layer started at.
+    switch_seq: u64,
     next_seq: u64,
     ts_offset: u32,
     last: Option<(u32, Instant)>,
@@ -110,6 +112,7 @@ impl DownTrack {
             target,
             current: None,
             seq_offset: 0,
+            switch_seq: 0,
             next_seq: FIRST_SEQ,
             ts_offset: 0,
             last: None,
@@ -154,9 +157,14 @@ impl DownTrack {
             self.switch_to(p);
             switched = true;
         }
+        // A packet of this layer from before the switch (late, or resent)
+        // would take numbers already used for the previous layer.
+        if p.seq < self.switch_seq {
+            return None;
+        }
         let seq = p.seq.wrapping_sub(self.seq_offset);
         if seq >= self.next_seq {
-            self.next_seq = seq + 1;
+            self.next_seq = seq.wrapping_add(1);
         }
         let ts = p.ts.wrapping_add(self.ts_offset);
         self.last = Some((ts, p.arrival));
@@ -172,6 +180,7 @@ impl DownTrack {
     fn switch_to(&mut self, p: &Incoming) {
         self.current = Some(p.layer);
         // Continue the outgoing sequence without a gap.
+        self.switch_seq = p.seq;
         self.seq_offset = p.seq.wrapping_sub(self.next_seq);
         // Continue the timeline: last timestamp plus the wall time since.
         self.ts_offset = match self.last {
@@ -249,6 +258,9 @@ mod tests {
         );
         let next = d.forward(&pkt(2, 5002, 3100, false, 42, t0)).unwrap();
         assert_eq!(next.seq, FIRST_SEQ + 1);
+        // A late packet from before the keyframe: dropped (it once
+        // overflowed the sequence and killed the media thread).
+        assert!(d.forward(&pkt(2, 5000, 100, false, 40, t0)).is_none());
         assert!(!d.wants_keyframe());
         // Other layers are ignored.
         assert!(d.forward(&pkt(0, 70, 9, true, 7, t0)).is_none());
