@@ -17,6 +17,7 @@
 //! whip_url = "https://video.example.com/whip"      # what calls show WHIP publishers
 //! api_url = "http://127.0.0.1:7880"                # where an ingest node checks stream keys
 //! shutdown_timeout = "30s"                        # SIGTERM: running jobs finish within this
+//! webhook_retry_for = "24h"                        # a failing webhook delivery is parked after this
 //! [egress]
 //! allow_private_targets = false                    # RTMP pushes to loopback/private addresses
 //! max_rtmp_per_call = 5
@@ -47,12 +48,15 @@
 //! secret = "…"
 //! [[ice_servers]]
 //! urls = ["stun:stun.example.com:3478"]
+//! [[webhooks]]                                   # every stored event is POSTed here, signed
+//! url = "https://backend.example.com/onair"
+//! events = ["call.*"]                              # optional: only these types (`*` wildcard)
 //! ```
 //! Environment: `ONAIR_LISTEN`, `ONAIR_DATABASE_URL` (or `DATABASE_URL`),
 //! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_PUBLIC_URL`, `ONAIR_LINK_TTL`,
 //! `ONAIR_JOIN_TOKEN_TTL`, `ONAIR_RTC_UDP`, `ONAIR_RTC_WORKERS`,
 //! `ONAIR_RTC_PARTICIPANT_TIMEOUT`, `ONAIR_REDIS_URL`, `ONAIR_RTMP_LISTEN`,
-//! `ONAIR_RTMP_URL`, `ONAIR_WHIP_URL`, `ONAIR_API_URL`, and
+//! `ONAIR_RTMP_URL`, `ONAIR_WHIP_URL`, `ONAIR_API_URL`, `ONAIR_WEBHOOK_RETRY_FOR`, and
 //! `ONAIR_API_KEY` + `ONAIR_API_SECRET` for one extra key.
 
 use std::net::SocketAddr;
@@ -128,6 +132,12 @@ pub struct Config {
     /// The Redis bus shared by nodes that split the roles (`redis://host:port`);
     /// without it, the roles talk in-process.
     pub redis_url: Option<String>,
+    /// Where every stored event is POSTed (with those set over `PUT /v1/webhooks`).
+    pub webhooks: Vec<onair_api::domain::webhook::Endpoint>,
+    /// How long a failing webhook delivery is retried, from its first
+    /// attempt, before it is parked, e.g. `24h`.
+    #[serde(with = "humantime_serde")]
+    pub webhook_retry_for: Duration,
 }
 
 /// `[egress]`: what users may ask of egress workers.
@@ -203,6 +213,8 @@ impl Default for Config {
             whip_url: None,
             api_url: None,
             redis_url: None,
+            webhooks: Vec::new(),
+            webhook_retry_for: onair_api::domain::webhook::DEFAULT_RETRY_FOR,
         }
     }
 }
@@ -242,6 +254,7 @@ impl Config {
                         "WHIP_URL",
                         "API_URL",
                         "SHUTDOWN_TIMEOUT",
+                        "WEBHOOK_RETRY_FOR",
                     ])
                     .map(|k| k.as_str().to_ascii_lowercase().into()),
             );
@@ -328,6 +341,11 @@ mod tests {
         assert_eq!(config.rtc_udp, SocketAddr::from(([127, 0, 0, 1], 7882)));
         assert_eq!(config.rtc_candidates.len(), 1);
         assert!(config.database_url().starts_with("postgres://"));
+        assert_eq!(
+            config.webhooks[0].events.as_deref(),
+            Some(&["call.*".to_string()][..])
+        );
+        assert_eq!(config.webhook_retry_for, Duration::from_secs(24 * 3600));
     }
 
     #[test]

@@ -377,10 +377,22 @@ fn build_state(
                 max_rtmp_per_call: config.egress.max_rtmp_per_call,
                 max_track_recordings_per_call: config.egress.max_track_recordings_per_call,
             },
+            webhooks: webhook_settings(config)?,
         }),
         files: Arc::new(StorageLinks(storage)),
         draining: Arc::default(),
         events: Arc::default(),
+    })
+}
+
+/// The config's webhook endpoints, checked as `PUT /v1/webhooks` checks them.
+fn webhook_settings(
+    config: &Config,
+) -> anyhow::Result<onair_api::domain::webhook::WebhookSettings> {
+    onair_api::domain::webhook::validate(&config.webhooks).context("[[webhooks]] in the config")?;
+    Ok(onair_api::domain::webhook::WebhookSettings {
+        endpoints: config.webhooks.clone(),
+        retry_for: config.webhook_retry_for,
     })
 }
 
@@ -490,6 +502,7 @@ async fn run(listener: TcpListener, node: Node, config: &Config) -> anyhow::Resu
         Some(state) => {
             onair_api::presence::spawn(state.clone());
             onair_api::events::hub::spawn(state.clone());
+            onair_api::webhooks::spawn(state.clone());
             app.merge(onair_api::router(state.clone()))
         }
         None => app.route(

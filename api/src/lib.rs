@@ -6,6 +6,8 @@
 //! - [`egress`]: starts and stops egress jobs (stored, then requested on the bus).
 //! - [`lifecycle`]: carries out the call's transitions (store, bus) and opens sessions.
 //! - [`events`]: stores each change with its events and tells apps, backends and other nodes.
+//! - [`webhooks`]: delivers every stored event to the backends' endpoints, signed, in
+//!   order per call, from delivery state kept in the store.
 //! - [`presence`]: records what the SFU and egress workers report on the bus.
 //! - [`routes`]: axum handlers, one file per resource; [`router()`] mounts them
 //!   with the [`openapi`] document.
@@ -35,6 +37,7 @@ pub mod routes;
 pub mod state;
 pub mod store;
 pub mod views;
+pub mod webhooks;
 
 pub use router::router;
 pub use state::{ApiConfig, AppState, EgressPolicy, FileLinks, IceServer};

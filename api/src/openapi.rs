@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
     blocks, call_types, calls, connect, events, hls, jobs, join, live, members, ops, participants,
-    permissions, recordings, rtmp, users,
+    permissions, recordings, rtmp, users, webhooks,
 };
 
 /// OnAir's REST API.
@@ -26,6 +26,7 @@ use crate::routes::{
         recordings::start_recording, recordings::stop_recording, recordings::list_recordings,
         hls::start_hls, hls::stop_hls, rtmp::add, rtmp::remove, jobs::state_of, jobs::target_of,
         events::list, connect::connect,
+        webhooks::list, webhooks::put, webhooks::failed, webhooks::redeliver,
         ops::healthz, ops::readyz,
     ),
     components(schemas(crate::error::ErrorBody, crate::domain::CallSettings)),

@@ -44,6 +44,8 @@ pub struct ApiConfig {
     pub whip_url: Option<String>,
     /// What users may ask of egress.
     pub egress: EgressPolicy,
+    /// Webhook endpoints from the config, and how long deliveries are retried.
+    pub webhooks: crate::domain::webhook::WebhookSettings,
 }
 
 /// What users may ask of egress workers.

@@ -791,6 +791,10 @@ async fn health_and_openapi(backend: Backend) {
         ("/v1/egress/{id}/target", "get"),
         ("/v1/events", "get"),
         ("/v1/connect", "get"),
+        ("/v1/webhooks", "get"),
+        ("/v1/webhooks", "put"),
+        ("/v1/webhooks/failed", "get"),
+        ("/v1/webhooks/failed/redeliver", "post"),
         ("/healthz", "get"),
         ("/readyz", "get"),
     ];

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod settings;
 pub mod user;
+pub mod webhook;
 
 pub use call::{Call, Member, Participant, Session};
 pub use call_type::CallType;

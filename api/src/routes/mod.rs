@@ -18,3 +18,4 @@ pub mod permissions;
 pub mod recordings;
 pub mod rtmp;
 pub mod users;
+pub mod webhooks;

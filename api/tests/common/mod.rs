@@ -149,6 +149,7 @@ impl App {
                 rtmp_url: Some("rtmp://127.0.0.1:1935/live".into()),
                 whip_url: Some("http://127.0.0.1:7880/whip".into()),
                 egress: policy,
+                webhooks: Default::default(),
             }),
             files: Arc::new(TestLinks),
             draining: Arc::default(),
