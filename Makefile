@@ -25,6 +25,7 @@ bench: deps
 	$(CARGO) bench --bench sfu_forward
 	$(CARGO) bench --bench egress_composite
 	$(CARGO) bench --bench ingest_latency
+	$(CARGO) bench --bench webhooks
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -18,6 +18,7 @@
 //! api_url = "http://127.0.0.1:7880"                # where an ingest node checks stream keys
 //! shutdown_timeout = "30s"                        # SIGTERM: running jobs finish within this
 //! cors_origins = ["https://app.example.com"]       # other origins' pages may call the API ("*": any)
+//! webhook_retry_for = "24h"                        # a failing webhook delivery is parked after this
 //! [egress]
 //! allow_private_targets = false                    # RTMP pushes to loopback/private addresses
 //! max_rtmp_per_call = 5
@@ -55,13 +56,16 @@
 //! secret = "…"
 //! [[ice_servers]]
 //! urls = ["stun:stun.example.com:3478"]
+//! [[webhooks]]                                   # every stored event is POSTed here, signed
+//! url = "https://backend.example.com/onair"
+//! events = ["call.*"]                              # optional: only these types (`*` wildcard)
 //! ```
 //! Environment: `ONAIR_LISTEN`, `ONAIR_DATABASE_URL` (or `DATABASE_URL`),
 //! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_PUBLIC_URL`, `ONAIR_LINK_TTL`,
 //! `ONAIR_JOIN_TOKEN_TTL`, `ONAIR_RTC_UDP`, `ONAIR_RTC_WORKERS`,
 //! `ONAIR_RTC_PARTICIPANT_TIMEOUT`, `ONAIR_REDIS_URL`, `ONAIR_RTMP_LISTEN`,
-//! `ONAIR_RTMP_URL`, `ONAIR_WHIP_URL`, `ONAIR_API_URL`, `ONAIR_CORS_ORIGINS`
-//! (`["https://a", "https://b"]`), and
+//! `ONAIR_RTMP_URL`, `ONAIR_WHIP_URL`, `ONAIR_API_URL`, `ONAIR_WEBHOOK_RETRY_FOR`,
+//! `ONAIR_CORS_ORIGINS` (`["https://a", "https://b"]`), and
 //! `ONAIR_API_KEY` + `ONAIR_API_SECRET` for one extra key.
 
 use std::net::SocketAddr;
@@ -141,6 +145,12 @@ pub struct Config {
     pub push: onair_push::PushConfig,
     /// Web origins whose pages may call the API (CORS); `*` for any.
     pub cors_origins: Vec<String>,
+    /// Where every stored event is POSTed (with those set over `PUT /v1/webhooks`).
+    pub webhooks: Vec<onair_api::domain::webhook::Endpoint>,
+    /// How long a failing webhook delivery is retried, from its first
+    /// attempt, before it is parked, e.g. `24h`.
+    #[serde(with = "humantime_serde")]
+    pub webhook_retry_for: Duration,
 }
 
 /// `[egress]`: what users may ask of egress workers.
@@ -218,6 +228,8 @@ impl Default for Config {
             redis_url: None,
             push: onair_push::PushConfig::default(),
             cors_origins: Vec::new(),
+            webhooks: Vec::new(),
+            webhook_retry_for: onair_api::domain::webhook::DEFAULT_RETRY_FOR,
         }
     }
 }
@@ -258,6 +270,7 @@ impl Config {
                         "API_URL",
                         "SHUTDOWN_TIMEOUT",
                         "CORS_ORIGINS",
+                        "WEBHOOK_RETRY_FOR",
                     ])
                     .map(|k| k.as_str().to_ascii_lowercase().into()),
             );
@@ -344,6 +357,11 @@ mod tests {
         assert_eq!(config.rtc_udp, SocketAddr::from(([127, 0, 0, 1], 7882)));
         assert_eq!(config.rtc_candidates.len(), 1);
         assert!(config.database_url().starts_with("postgres://"));
+        assert_eq!(
+            config.webhooks[0].events.as_deref(),
+            Some(&["call.*".to_string()][..])
+        );
+        assert_eq!(config.webhook_retry_for, Duration::from_secs(24 * 3600));
     }
 
     #[test]

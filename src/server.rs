@@ -387,12 +387,24 @@ fn build_state(
                 max_track_recordings_per_call: config.egress.max_track_recordings_per_call,
             },
             cors_origins: config.cors_origins.clone(),
+            webhooks: webhook_settings(config)?,
         }),
         files: Arc::new(StorageLinks(storage)),
         draining: Arc::default(),
         events: Arc::default(),
         ring_timers: Arc::default(),
         pusher: pusher(config)?,
+    })
+}
+
+/// The config's webhook endpoints, checked as `PUT /v1/webhooks` checks them.
+fn webhook_settings(
+    config: &Config,
+) -> anyhow::Result<onair_api::domain::webhook::WebhookSettings> {
+    onair_api::domain::webhook::validate(&config.webhooks).context("[[webhooks]] in the config")?;
+    Ok(onair_api::domain::webhook::WebhookSettings {
+        endpoints: config.webhooks.clone(),
+        retry_for: config.webhook_retry_for,
     })
 }
 
@@ -506,6 +518,7 @@ async fn run(listener: TcpListener, node: Node, config: &Config) -> anyhow::Resu
             if let Some(pusher) = &state.pusher {
                 onair_api::events::push::spawn(state.clone(), pusher.clone());
             }
+            onair_api::webhooks::spawn(state.clone());
             app.merge(onair_api::router(state.clone()))
         }
         None => app.route(

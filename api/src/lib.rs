@@ -8,6 +8,8 @@
 //! - [`events`]: stores each change with its events and tells apps, backends and other nodes.
 //! - [`ringing`]: rings members, applies their answers, fires ring timers.
 //! - [`hub`]: this node's listeners to the event log (sockets, pushes), below the state.
+//! - [`webhooks`]: delivers every stored event to the backends' endpoints, signed, in
+//!   order per call, from delivery state kept in the store.
 //! - [`presence`]: records what the SFU and egress workers report on the bus.
 //! - [`routes`]: axum handlers, one file per resource; [`router()`] mounts them
 //!   with the [`openapi`] document.
@@ -39,6 +41,7 @@ pub mod routes;
 pub mod state;
 pub mod store;
 pub mod views;
+pub mod webhooks;
 
 pub use router::router;
 pub use state::{ApiConfig, AppState, EgressPolicy, FileLinks, IceServer};

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
     blocks, call_types, calls, connect, custom, devices, events, hls, jobs, join, live, members,
-    ops, participants, permissions, recordings, ring, rtmp, users,
+    ops, participants, permissions, recordings, ring, rtmp, users, webhooks,
 };
 
 /// OnAir's REST API.
@@ -28,6 +28,7 @@ use crate::routes::{
         events::list, connect::connect,
         ring::ring, ring::accept, ring::reject, custom::event, custom::reaction,
         devices::add, devices::list, devices::delete,
+        webhooks::list, webhooks::put, webhooks::failed, webhooks::redeliver,
         ops::healthz, ops::readyz,
     ),
     components(schemas(crate::error::ErrorBody, crate::domain::CallSettings)),

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
     blocks, call_types, calls, connect, custom, devices, events, hls, jobs, join, live, members,
-    ops, participants, permissions, recordings, ring, rtmp, users,
+    ops, participants, permissions, recordings, ring, rtmp, users, webhooks,
 };
 use crate::state::AppState;
 
@@ -69,6 +69,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events", get(events::list))
         .route("/v1/devices", post(devices::add).get(devices::list).delete(devices::delete))
         .route("/v1/connect", get(connect::connect))
+        .route("/v1/webhooks", get(webhooks::list).put(webhooks::put))
+        .route("/v1/webhooks/failed", get(webhooks::failed))
+        .route("/v1/webhooks/failed/redeliver", post(webhooks::redeliver))
         .route("/v1/egress/{id}", get(jobs::state_of))
         .route("/v1/egress/{id}/target", get(jobs::target_of))
         .route("/healthz", get(ops::healthz))

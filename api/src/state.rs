@@ -47,6 +47,8 @@ pub struct ApiConfig {
     /// Web origins whose pages may call the API (`https://app.example.com`;
     /// `*` for any); none by default: only same-origin pages.
     pub cors_origins: Vec<String>,
+    /// Webhook endpoints from the config, and how long deliveries are retried.
+    pub webhooks: crate::domain::webhook::WebhookSettings,
 }
 
 /// What users may ask of egress workers.

@@ -800,6 +800,10 @@ async fn health_and_openapi(backend: Backend) {
         (&format!("{c}/reject"), "post"),
         (&format!("{c}/event"), "post"),
         (&format!("{c}/reaction"), "post"),
+        ("/v1/webhooks", "get"),
+        ("/v1/webhooks", "put"),
+        ("/v1/webhooks/failed", "get"),
+        ("/v1/webhooks/failed/redeliver", "post"),
         ("/healthz", "get"),
         ("/readyz", "get"),
     ];

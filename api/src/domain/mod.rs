@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod ring;
 pub mod settings;
 pub mod user;
+pub mod webhook;
 
 pub use call::{Call, Member, Participant, Session};
 pub use call_type::CallType;

@@ -21,3 +21,4 @@ pub mod recordings;
 pub mod ring;
 pub mod rtmp;
 pub mod users;
+pub mod webhooks;

@@ -4,17 +4,22 @@
 //! Both run the same SQL (written once in `sql.rs`, expanded for each
 //! backend) against their own migrations in `migrations/sqlite` and
 //! `migrations/postgres`. One test suite (`api/tests/store.rs`) runs on both.
+//! Webhook delivery state has its own trait, [`WebhookStore`] (part of
+//! every `Store`), in `webhooks.rs` (tested in `api/tests/webhook_store.rs`).
 
 mod postgres;
 mod rings;
 mod rows;
 mod sql;
 mod sqlite;
+mod webhook_rows;
+mod webhooks;
 mod write;
 
 pub use postgres::PgStore;
 pub use rings::{Device, RingStore};
 pub use sqlite::SqliteStore;
+pub use webhooks::WebhookStore;
 pub use write::Write;
 
 use async_trait::async_trait;
@@ -56,7 +61,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the API persists.
 #[async_trait]
-pub trait Store: RingStore + Send + Sync + 'static {
+pub trait Store: RingStore + WebhookStore + Send + Sync + 'static {
     /// Checks the database answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
 

@@ -150,6 +150,7 @@ impl App {
                 whip_url: Some("http://127.0.0.1:7880/whip".into()),
                 egress: policy,
                 cors_origins: vec!["https://app.example".into()],
+                webhooks: Default::default(),
             }),
             files: Arc::new(TestLinks),
             draining: Arc::default(),
