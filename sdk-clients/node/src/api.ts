@@ -12,6 +12,7 @@ import type {
   DevicesResponse,
   Done,
   EventsPage,
+  JsonObject,
   ListEventsOptions,
   UpdateCallTypeRequest,
   User,
@@ -83,5 +84,29 @@ export class OnAirApi {
   /** Forgets one of the user's phones by its token (user token). */
   deleteDevice(id: string): Promise<Done> {
     return this.transport.request("deleteDevice", { query: { id } });
+  }
+
+  /** The webhook endpoints: from OnAir's config and those set here (server token). */
+  listWebhooks(): Promise<JsonObject> {
+    return this.transport.request("listWebhooks");
+  }
+
+  /**
+   * Replaces the endpoints set over the API (server token): each `{url,
+   * events?}`, `events` filtering by type with `*` wildcards (`call.*`).
+   */
+  setWebhooks(webhooks: Array<{ url: string; events?: string[] }>): Promise<JsonObject> {
+    return this.transport.request("setWebhooks", { body: { webhooks } });
+  }
+
+  /** Deliveries given up on (parked), a page at a time (server token). */
+  listFailedWebhooks(options: { after?: string; limit?: number } = {}): Promise<JsonObject> {
+    return this.transport.request("listFailedWebhooks", { query: { after: options.after, limit: options.limit } });
+  }
+
+  /** Puts parked deliveries back in their queues: these events, or all (server token). */
+  redeliverWebhooks(eventIds?: string[]): Promise<JsonObject> {
+    const body = eventIds === undefined ? {} : { event_ids: eventIds };
+    return this.transport.request("redeliverWebhooks", { body });
   }
 }

@@ -3,7 +3,7 @@ events, devices, and calls."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from .call import Call
 from .transport import Transport
@@ -91,3 +91,21 @@ class OnAirApi:
     def delete_device(self, id: str) -> JSON:
         """Forgets one of the user's phones by its token (user token)."""
         return self._transport.request("delete_device", query={"id": id})
+
+    def list_webhooks(self) -> JSON:
+        """The webhook endpoints: from OnAir's config and those set here (server token)."""
+        return self._transport.request("list_webhooks")
+
+    def set_webhooks(self, webhooks: List[JSON]) -> JSON:
+        """Replaces the endpoints set over the API (server token): each
+        ``{"url": …, "events": ["call.*"]}``, ``events`` optional."""
+        return self._transport.request("set_webhooks", body={"webhooks": webhooks})
+
+    def list_failed_webhooks(self, *, after: Optional[str] = None, limit: Optional[int] = None) -> JSON:
+        """Deliveries given up on (parked), a page at a time (server token)."""
+        return self._transport.request("list_failed_webhooks", query={"after": after, "limit": limit})
+
+    def redeliver_webhooks(self, event_ids: Optional[List[str]] = None) -> JSON:
+        """Puts parked deliveries back in their queues: these events, or all (server token)."""
+        body: JSON = {} if event_ids is None else {"event_ids": event_ids}
+        return self._transport.request("redeliver_webhooks", body=body)
