@@ -1,21 +1,21 @@
-//! The demo page of `onair dev` (`/`), the livekit-client and hls.js
-//! bundles it loads, and the dev-only token route the page uses. Not mounted by `onair serve`:
-//! in production, tokens come from the app's backend.
+//! The demo app of `onair dev` (`/`, files of `web/demo/`), the bundles it
+//! loads (`@onair/client`, livekit-client, hls.js), and the dev-only token
+//! route it uses. Not mounted by `onair serve`: in production, tokens come
+//! from the app's backend. The files are read per request, so editing the
+//! page needs no rebuild.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use onair_auth::token::mint;
 use onair_auth::{ApiKey, UserClaims};
 use serde::Deserialize;
-
-const PAGE: &str = include_str!("../web/demo.html");
 
 struct Demo {
     key: ApiKey,
@@ -29,11 +29,20 @@ struct TokenRequest {
     user_id: String,
 }
 
-/// Routes of the demo: `/`, `/vendor/livekit-client.umd.js` (and its
-/// end-to-end encryption worker), `/vendor/hls.min.js`, `POST /dev/token`.
+/// Routes of the demo: `/` and `/demo/{file}` (the app), the bundles under
+/// `/vendor/` (`@onair/client`, livekit-client and its end-to-end
+/// encryption worker, hls.js), `POST /dev/token`.
 pub fn router(key: ApiKey, web_dir: PathBuf, addr: SocketAddr) -> Router {
     Router::new()
-        .route("/", get(|| async { Html(PAGE) }))
+        .route(
+            "/",
+            get(|demo| app_file(demo, Path("index.html".to_owned()))),
+        )
+        .route("/demo/{file}", get(app_file))
+        .route(
+            "/vendor/onair-client.umd.js",
+            get(|demo| bundle(demo, "@onair/client/dist/onair-client.umd.js")),
+        )
         .route(
             "/vendor/livekit-client.umd.js",
             get(|demo| bundle(demo, "livekit-client/dist/livekit-client.umd.js")),
@@ -53,8 +62,31 @@ pub fn router(key: ApiKey, web_dir: PathBuf, addr: SocketAddr) -> Router {
 /// A file of `web/node_modules`.
 async fn bundle(State(demo): State<Arc<Demo>>, file: &str) -> Response {
     let path = demo.web_dir.join("node_modules").join(file);
-    match tokio::fs::read(&path).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, "text/javascript")], bytes).into_response(),
+    serve(&path, "text/javascript").await
+}
+
+/// A file of the demo app (`web/demo/`): plain names only, no subfolders.
+async fn app_file(State(demo): State<Arc<Demo>>, Path(file): Path<String>) -> Response {
+    let plain = !file.starts_with('.')
+        && file
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    let kind = match file.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript",
+        Some("css") => "text/css",
+        Some("svg") => "image/svg+xml",
+        _ => "",
+    };
+    if !plain || kind.is_empty() {
+        return (StatusCode::NOT_FOUND, "no such file").into_response();
+    }
+    serve(&demo.web_dir.join("demo").join(file), kind).await
+}
+
+async fn serve(path: &std::path::Path, kind: &'static str) -> Response {
+    match tokio::fs::read(path).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, kind)], bytes).into_response(),
         Err(_) => (
             StatusCode::NOT_FOUND,
             format!(

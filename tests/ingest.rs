@@ -559,5 +559,49 @@ async fn restarts_reach_viewers_again_and_a_second_stream_replaces_the_first() {
         again.video.len(),
         after.video.len()
     );
+    // Backends heard each stream start and stop, in turn, and why it stopped.
+    let told = ingress_events(&call, "default:again", 6).await;
+    let kinds: Vec<String> = told.iter().map(|(kind, _, _)| kind.clone()).collect();
+    let cycle = ["call.ingress_started", "call.ingress_stopped"];
+    assert_eq!(kinds, cycle.repeat(3), "{told:?}");
+    assert!(told.iter().all(|(_, user, _)| user == "alice"), "{told:?}");
+    let reasons: Vec<&str> = told
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|e| e.2.as_str())
+        .collect();
+    assert_eq!(reasons, ["left", "replaced", "removed"], "{told:?}");
+    println!("ingress events: {kinds:?}, stopped because {reasons:?}");
     bob.leave().await;
+}
+
+/// The first `want` ingress events of call `cid` (waiting up to 15 s for
+/// them): type, user and, when stopped, why.
+async fn ingress_events(call: &Call, cid: &str, want: usize) -> Vec<(String, String, String)> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let path = format!("/events?call_cid={cid}&limit=1000");
+        let (status, body) = call.api(Method::GET, &path, json!(null)).await;
+        assert_eq!(status, 200, "{body}");
+        let told: Vec<(String, String, String)> = body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e["type"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("call.ingress_")
+            })
+            .map(|e| {
+                let field = |name: &str| e[name].as_str().unwrap_or_default().to_owned();
+                (field("type"), field("user_id"), field("reason"))
+            })
+            .collect();
+        if told.len() >= want || Instant::now() > deadline {
+            return told;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

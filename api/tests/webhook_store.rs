@@ -378,8 +378,10 @@ async fn no_call_loses_its_head_under_concurrency(backend: Backend) {
     };
     let mut delivered = 0;
     loop {
+        // Finished before the heads are read: none can be queued after.
+        let finished = queueing.is_finished();
         let heads = s.webhook_heads(&a.id, 10).await.unwrap();
-        if heads.is_empty() && queueing.is_finished() {
+        if heads.is_empty() && finished {
             break;
         }
         let done: Vec<(i64, String)> = heads

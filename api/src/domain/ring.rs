@@ -32,6 +32,28 @@ pub enum CalleeState {
     Rejected,
 }
 
+impl RingState {
+    /// Its name in the API and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RingState::Ringing => "ringing",
+            RingState::Accepted => "accepted",
+            RingState::Ended => "ended",
+        }
+    }
+}
+
+impl CalleeState {
+    /// Its name in the API and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CalleeState::Ringing => "ringing",
+            CalleeState::Accepted => "accepted",
+            CalleeState::Rejected => "rejected",
+        }
+    }
+}
+
 /// Why someone rejected.
 pub const REASONS: [&str; 4] = ["decline", "busy", "cancel", "timeout"];
 

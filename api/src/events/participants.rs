@@ -33,7 +33,9 @@ pub async fn of(state: &AppState, event: &Event) -> StoreResult<Option<(Write, V
                 joined_at: at,
                 left_at: None,
             };
-            let told = super::public::of(event).into_iter().collect();
+            let mut told: Vec<NewEvent> = super::public::of(event).into_iter().collect();
+            let fields = json!({ "participant_sid": participant_sid });
+            told.extend(ingress(event, "call.ingress_started", user_id, fields, at));
             Some((Write::ParticipantJoined(p), told))
         }
         EventKind::ParticipantLeft {
@@ -45,17 +47,42 @@ pub async fn of(state: &AppState, event: &Event) -> StoreResult<Option<(Write, V
             let stayed = joined.map(|p| (at - p.joined_at).num_milliseconds().max(0) as f64 / 1e3);
             let fields = json!({"user_id": user_id, "participant_sid": participant_sid,
                 "reason": reason.as_deref().unwrap_or("left"), "duration_seconds": stayed});
+            let stopped = fields.clone();
             let mut left = NewEvent::new(&event.call_cid, "call.session_participant_left", fields);
             left.origin_id.clone_from(&event.id);
             left.created_at = at;
+            let told = std::iter::once(left)
+                .chain(ingress(event, "call.ingress_stopped", user_id, stopped, at))
+                .collect();
             let write = Write::ParticipantLeft {
                 participant_sid: participant_sid.clone(),
                 at,
             };
-            Some((write, vec![left]))
+            Some((write, told))
         }
         _ => None,
     })
+}
+
+/// `call.ingress_started` / `_stopped` when `identity` is an ingest (RTMP
+/// or WHIP joins as `{user}:ingest`): `fields` with `user_id` the user
+/// whose stream it is. Its origin is the join's or leave's own, so it too is stored
+/// once however many nodes hear it.
+fn ingress(
+    event: &Event,
+    kind: &str,
+    identity: &str,
+    mut fields: serde_json::Value,
+    at: DateTime<Utc>,
+) -> Option<NewEvent> {
+    if !identity.ends_with(":ingest") {
+        return None;
+    }
+    fields["user_id"] = json!(crate::domain::ids::owner_of(identity));
+    let mut told = NewEvent::new(&event.call_cid, kind, fields);
+    told.origin_id = format!("{}/{kind}", event.id);
+    told.created_at = at;
+    Some(told)
 }
 
 /// Who is connected to call `cid` now: how many, and how many per role

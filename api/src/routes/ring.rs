@@ -56,17 +56,14 @@ impl From<&Ring> for RingView {
             .callees
             .iter()
             .map(|c| {
-                let state = format!("{:?}", c.state).to_lowercase();
-                (
-                    c.user_id.clone(),
-                    serde_json::json!({"state": state, "reason": c.reason}),
-                )
+                let fields = serde_json::json!({"state": c.state.as_str(), "reason": c.reason});
+                (c.user_id.clone(), fields)
             })
             .collect::<serde_json::Map<_, _>>();
         RingView {
             ring_id: r.id.clone(),
             caller_id: r.caller_id.clone(),
-            state: format!("{:?}", r.state).to_lowercase(),
+            state: r.state.as_str().to_owned(),
             members: members.into(),
         }
     }

@@ -263,24 +263,6 @@ impl TryFrom<EventRow> for crate::domain::event::StoredEvent {
     }
 }
 
-pub(super) fn ring_state(r: &crate::domain::ring::Ring) -> &'static str {
-    use crate::domain::ring::RingState;
-    match r.state {
-        RingState::Ringing => "ringing",
-        RingState::Accepted => "accepted",
-        RingState::Ended => "ended",
-    }
-}
-
-pub(super) fn callee_state(c: &crate::domain::ring::Callee) -> &'static str {
-    use crate::domain::ring::CalleeState;
-    match c.state {
-        CalleeState::Ringing => "ringing",
-        CalleeState::Accepted => "accepted",
-        CalleeState::Rejected => "rejected",
-    }
-}
-
 #[derive(sqlx::FromRow)]
 pub(super) struct RingRow {
     pub(super) id: String,

@@ -143,6 +143,8 @@ export interface GetCallResponse {
 export interface GetOrCreateCallResponse extends GetCallResponse {
   /** Whether this request created the call. */
   created: boolean;
+  /** The ring this request started (`ring: true`). */
+  ring?: RingView;
 }
 
 /** Answer of `go_live`, `stop_live` and `end`. */

@@ -14,11 +14,13 @@ use utoipa::ToSchema;
 use super::view::{call_view, roster};
 use crate::context::{self, CallContext};
 use crate::domain::event::NewEvent;
+use crate::domain::ring::Ring;
 use crate::domain::{Call, CallCid, Member};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::events::{self, Announce};
 use crate::extract::{CallPath, Caller, OptionalJson, Query};
 use crate::routes::members::{members_from, MemberRequest};
+use crate::routes::ring::RingView;
 use crate::routes::users::custom_object;
 use crate::state::AppState;
 use crate::store::Write;
@@ -70,6 +72,9 @@ pub struct GetOrCreateResponse {
     /// What the caller may do in it.
     #[schema(value_type = Vec<String>)]
     pub own_capabilities: Vec<Capability>,
+    /// The ring this request started (`ring: true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ring: Option<RingView>,
 }
 
 /// Returns call `cid`, creating it from `data` when absent (needs
@@ -175,8 +180,9 @@ pub async fn get_or_create(
         ctx.require(Capability::ReadCall)?;
     }
     watch.apply(&state, &cid)?;
+    let mut ring = None;
     if req.ring || req.notify {
-        alert_members(
+        ring = alert_members(
             &state,
             &caller,
             &ctx,
@@ -198,6 +204,7 @@ pub async fn get_or_create(
             members: roster(&state, &ctx, &caller).await?,
             created,
             own_capabilities: ctx.caps,
+            ring: ring.as_ref().map(RingView::from),
         }),
     ))
 }
@@ -211,7 +218,7 @@ pub(crate) fn members_json(members: &[Member]) -> serde_json::Value {
 }
 
 /// Rings (`ring`) or notifies the members `named` (all others when none
-/// are) on behalf of the calling user.
+/// are) on behalf of the calling user; the ring, if it rang.
 async fn alert_members(
     state: &AppState,
     caller: &Caller,
@@ -219,15 +226,15 @@ async fn alert_members(
     named: &[String],
     ring: bool,
     video: bool,
-) -> ApiResult<()> {
+) -> ApiResult<Option<Ring>> {
     let Some(me) = caller.user().map(|u| u.sub.as_str()) else {
         let message = "rings and notifications come from a user";
         return Err(ApiError::forbidden("user_token_required", message));
     };
     ctx.require(Capability::RingCall)?;
     if ring {
-        crate::routes::ring::ring_members(state, ctx, me, named, video).await?;
-        return Ok(());
+        let ring = crate::routes::ring::ring_members(state, ctx, me, named, video).await?;
+        return Ok(Some(ring));
     }
     let members: Vec<String> = match named {
         [] => state
@@ -242,5 +249,6 @@ async fn alert_members(
     let members: Vec<&String> = members.iter().filter(|u| *u != me).collect();
     let fields = json!({"user_id": me, "members": members});
     let event = NewEvent::new(&ctx.call.cid.to_string(), "call.notification", fields);
-    events::record(state, &ctx.call.cid, Announce::default().and(event)).await
+    events::record(state, &ctx.call.cid, Announce::default().and(event)).await?;
+    Ok(None)
 }

@@ -94,9 +94,9 @@ export class Call {
     const body = R.getOrCreateBody(options);
     const res = await this.watching((q) => this.host.rest.request<T.GetOrCreateCallResponse>("POST", this.path, body, q));
     this.adopt(res);
-    if (options.ring && this.host.userId !== undefined) {
-      const members = options.members ? R.memberRequests(options.members).map((m) => m.user_id) : [];
-      this.ringingOut({ ring_id: "", caller_id: this.host.userId, members, video: options.video ?? true, incoming: false });
+    if (res.ring) {
+      const members = Object.keys(res.ring.members);
+      this.ringingOut({ ring_id: res.ring.ring_id, caller_id: res.ring.caller_id, members, video: options.video ?? true, incoming: false });
     }
     return res;
   }

@@ -89,7 +89,9 @@ test("ring, accept and reject (decline, busy, cancel) answer the ring's state", 
 
   const cid2 = `default:${id("ring")}`;
   const alice2 = client("alice").call(cid2);
-  await alice2.getOrCreate({ members: ["bob", "carol"], ring: true });
+  const rung = await alice2.getOrCreate({ members: ["bob", "carol"], ring: true });
+  assert.deepEqual(Object.keys(rung.ring.members).sort(), ["bob", "carol"], "POST {c} with ring answers with the ring");
+  assert.equal(alice2.state.ring.ring_id, rung.ring.ring_id);
   const busy = await client("bob").call(cid2).reject("busy");
   assert.deepEqual(busy.members.bob, { state: "rejected", reason: "busy" });
   await alice2.leave({ reject: true });
