@@ -19,6 +19,7 @@ test: deps
 	ONAIR_BIN="$(ONAIR_BIN)" sdk-clients/test-backend.sh
 	ONAIR_BIN="$(ONAIR_BIN)" sdk-clients/test-js.sh
 	sdk-clients/flutter/test.sh
+	ONAIR_BIN="$(ONAIR_BIN)" deploy/test.sh
 
 bench: deps
 	$(CARGO) bench --bench api_join

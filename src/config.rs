@@ -16,9 +16,11 @@
 //! rtmp_url = "rtmp://video.example.com/live"       # what calls show OBS users
 //! whip_url = "https://video.example.com/whip"      # what calls show WHIP publishers
 //! api_url = "http://127.0.0.1:7880"                # where an ingest node checks stream keys
-//! shutdown_timeout = "30s"                        # SIGTERM: running jobs finish within this
+//! drain_timeout = "2h"                            # SIGTERM: calls here may go on this long (0s: stop them)
+//! shutdown_timeout = "30s"                        # then running jobs finish within this
 //! cors_origins = ["https://app.example.com"]       # other origins' pages may call the API ("*": any)
 //! webhook_retry_for = "24h"                        # a failing webhook delivery is parked after this
+//! metrics_listen = "0.0.0.0:9100"                  # /metrics without a token, for an in-cluster scraper
 //! [egress]
 //! allow_private_targets = false                    # RTMP pushes to loopback/private addresses
 //! max_rtmp_per_call = 5
@@ -125,8 +127,12 @@ pub struct Config {
     pub limits: SignalLimits,
     /// What users may ask of egress.
     pub egress: EgressSection,
-    /// On SIGTERM, how long running work (recordings, HLS, pushes) may
-    /// take to finish before the process exits.
+    /// On SIGTERM, how long the calls on this node may go on (no new ones
+    /// come); a second SIGTERM cuts it short.
+    #[serde(with = "humantime_serde")]
+    pub drain_timeout: Duration,
+    /// Then how long running work (recordings, HLS, pushes) may take to
+    /// finish before the process exits.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
     /// Where the RTMP ingest server (OBS) listens.
@@ -151,6 +157,9 @@ pub struct Config {
     /// attempt, before it is parked, e.g. `24h`.
     #[serde(with = "humantime_serde")]
     pub webhook_retry_for: Duration,
+    /// An address of its own where `/metrics` needs no token (keep it off
+    /// the public internet); on `listen` it needs a server token.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// `[egress]`: what users may ask of egress workers.
@@ -220,6 +229,7 @@ impl Default for Config {
             hls: HlsConfig::default(),
             limits: SignalLimits::default(),
             egress: EgressSection::default(),
+            drain_timeout: Duration::from_secs(2 * 3600),
             shutdown_timeout: Duration::from_secs(30),
             rtmp_listen: SocketAddr::from(([127, 0, 0, 1], 1935)),
             rtmp_url: None,
@@ -230,6 +240,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             webhooks: Vec::new(),
             webhook_retry_for: onair_api::domain::webhook::DEFAULT_RETRY_FOR,
+            metrics_listen: None,
         }
     }
 }
@@ -269,8 +280,10 @@ impl Config {
                         "WHIP_URL",
                         "API_URL",
                         "SHUTDOWN_TIMEOUT",
+                        "DRAIN_TIMEOUT",
                         "CORS_ORIGINS",
                         "WEBHOOK_RETRY_FOR",
+                        "METRICS_LISTEN",
                     ])
                     .map(|k| k.as_str().to_ascii_lowercase().into()),
             );

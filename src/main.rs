@@ -1,10 +1,13 @@
 //! `onair`: the one binary. Wiring and configuration only; the work is in
 //! the library crates (`onair-api`, `onair-auth`, `onair-bus`).
 
+mod check;
 mod config;
 mod demo;
+mod drain;
 mod gate;
 mod http;
+mod metrics;
 mod server;
 mod token;
 
@@ -34,6 +37,10 @@ enum Command {
         /// split the roles share a Redis bus (`redis_url`).
         #[arg(long, env = "ONAIR_ROLE", value_delimiter = ',')]
         role: Vec<Role>,
+        /// Only read and check the config (with the environment) for these
+        /// roles, print what it sets up, and exit: 0 if it would start.
+        #[arg(long)]
+        check_config: bool,
     },
     /// Mint a token with the configured (or dev) API key.
     Token(token::TokenArgs),
@@ -89,6 +96,14 @@ pub struct DevArgs {
     /// Let RTMP pushes go to loopback and private addresses (local tests).
     #[arg(long, env = "ONAIR_EGRESS_ALLOW_PRIVATE_TARGETS")]
     pub allow_private_targets: bool,
+    /// On SIGTERM, how long calls may go on before they are stopped, e.g.
+    /// `10m` (dev: at once; `serve` waits up to `drain_timeout`, 2 h).
+    #[arg(long, env = "ONAIR_DRAIN_TIMEOUT", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub drain_timeout: std::time::Duration,
+    /// An address where `/metrics` needs no token (on `--listen` it needs
+    /// a server token).
+    #[arg(long, env = "ONAIR_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Use this API key instead of the generated one.
     #[arg(long, env = "ONAIR_API_KEY", requires = "api_secret")]
     pub api_key: Option<String>,
@@ -119,8 +134,15 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
-        Command::Dev(args) => server::dev(args).await,
-        Command::Serve { config, role } => server::serve(config.as_deref(), &role).await,
+        Command::Dev(args) => server::dev(args, metrics::install()?).await,
+        Command::Serve {
+            config,
+            role,
+            check_config: true,
+        } => check::check_config(config.as_deref(), &role),
+        Command::Serve { config, role, .. } => {
+            server::serve(config.as_deref(), &role, metrics::install()?).await
+        }
         Command::Token(args) => token::run(args),
     }
 }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
 use onair_api::store::{PgStore, SqliteStore, Store};
 use onair_api::{ApiConfig, AppState, EgressPolicy, FileLinks};
 use onair_auth::token::mint;
@@ -16,10 +18,11 @@ use onair_sfu::{MediaConfig, Sfu, SfuConfig};
 use tokio::net::TcpListener;
 
 use crate::config::{dev_key, Config};
+use crate::drain;
 use crate::{DevArgs, Role};
 
 /// `onair dev`: embedded defaults, a persisted key pair, a friendly banner.
-pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
+pub async fn dev(args: DevArgs, metrics: PrometheusHandle) -> anyhow::Result<()> {
     private_dir(&args.data_dir)?;
     let config = dev_config(&args);
     let key = match (args.api_key, args.api_secret) {
@@ -65,7 +68,7 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
         ingest: Some((rtmp, ingest)),
         demo: Some(crate::demo::router(key, args.web_dir, addr)),
     };
-    run(listener, node, &config).await
+    run(listener, node, &config, metrics).await
 }
 
 /// `onair dev`'s configuration: the defaults, and what its flags set.
@@ -79,6 +82,8 @@ fn dev_config(args: &DevArgs) -> Config {
         rtmp_listen: args.rtmp_listen,
         join_token_ttl: args.join_token_ttl,
         link_ttl: args.link_ttl,
+        metrics_listen: args.metrics_listen,
+        drain_timeout: args.drain_timeout,
         egress: crate::config::EgressSection {
             allow_private_targets: args.allow_private_targets,
             min_free_space: args.min_free_space,
@@ -115,19 +120,17 @@ fn banner(key: &ApiKey, addr: std::net::SocketAddr, sfu: &Sfu, rtmp_url: &str, d
 }
 
 /// `onair serve --config FILE [--role …]`.
-pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
+pub async fn serve(
+    file: Option<&Path>,
+    roles: &[Role],
+    metrics: PrometheusHandle,
+) -> anyhow::Result<()> {
     let config = Config::load(file)?;
     let keys = Arc::new(config.key_set());
-    check_keys(&config, &keys)?;
+    crate::check::check(&config, &keys, roles)?;
     private_dir(&config.data_dir)?;
     let has = |role| roles.is_empty() || roles.contains(&role);
-    let bus = open_bus(&config, &keys, roles).await?;
-    if has(Role::Egress) && !has(Role::Sfu) && config.signal_url.is_none() {
-        bail!("an egress node joins calls through the SFU: set signal_url (ONAIR_SIGNAL_URL)");
-    }
-    if has(Role::Ingest) && !has(Role::Api) && config.api_url.is_none() {
-        bail!("an ingest node checks stream keys with the API: set api_url (ONAIR_API_URL)");
-    }
+    let bus = open_bus(&config, &keys).await?;
     let listener = bind(&config).await?;
     let addr = listener.local_addr()?;
     let rtmp = match has(Role::Ingest) {
@@ -184,41 +187,18 @@ pub async fn serve(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
         demo: None,
     };
     tracing::info!(%addr, roles = %node.roles(), bus = if config.redis_url.is_some() { "redis" } else { "local" }, "OnAir listening");
-    run(listener, node, &config).await
-}
-
-/// Refuses to serve without keys, or with a secret short enough to guess.
-fn check_keys(config: &Config, keys: &KeySet) -> anyhow::Result<()> {
-    if keys.is_empty() {
-        bail!("no API keys configured: add [[api_keys]] to the config or set ONAIR_API_KEY and ONAIR_API_SECRET");
-    }
-    if let Some(short) = config
-        .api_keys
-        .iter()
-        .find(|k| k.secret.len() < MIN_SECRET_LEN)
-    {
-        bail!(
-            "the secret of API key `{}` is shorter than {MIN_SECRET_LEN} bytes: anyone could guess it; generate one with `openssl rand -hex 32`",
-            short.key
-        );
-    }
-    Ok(())
+    run(listener, node, &config, metrics).await
 }
 
 /// The bus: Redis when configured (needed when the roles are split
 /// between processes), else in process.
-async fn open_bus(config: &Config, keys: &KeySet, roles: &[Role]) -> anyhow::Result<Arc<dyn Bus>> {
-    let has = |role| roles.is_empty() || roles.contains(&role);
-    let split = !(has(Role::Api) && has(Role::Sfu) && has(Role::Egress));
+async fn open_bus(config: &Config, keys: &KeySet) -> anyhow::Result<Arc<dyn Bus>> {
     Ok(match &config.redis_url {
         Some(url) => Arc::new(
             RedisBus::connect(url, bus_key(keys)?)
                 .await
                 .context("connecting to the Redis bus (redis_url)")?,
         ),
-        None if split => {
-            bail!("running only some roles needs a shared bus: set redis_url (ONAIR_REDIS_URL)")
-        }
         None => Arc::new(LocalBus::new()),
     })
 }
@@ -229,9 +209,6 @@ fn bus_key(keys: &KeySet) -> anyhow::Result<onair_bus::BusKey> {
     let key = keys.primary().context("no API key")?;
     Ok(onair_bus::BusKey::derive(&key.secret))
 }
-
-/// API secrets shorter than this are refused by `onair serve`.
-const MIN_SECRET_LEN: usize = 32;
 
 /// Creates `dir` if needed, readable by OnAir's user only.
 fn private_dir(dir: &Path) -> anyhow::Result<()> {
@@ -494,8 +471,19 @@ impl Node {
     }
 }
 
-async fn run(listener: TcpListener, node: Node, config: &Config) -> anyhow::Result<()> {
+async fn run(
+    listener: TcpListener,
+    node: Node,
+    config: &Config,
+    metrics: PrometheusHandle,
+) -> anyhow::Result<()> {
     // Every node serves its data dir's files (recordings, live HLS) to link holders.
+    let (keys, bus) = (node.keys.clone(), node.bus.clone());
+    // Set at the first SIGTERM: `/readyz` answers 503 from then on.
+    let draining = match &node.api {
+        Some(state) => state.draining.clone(),
+        None => Arc::default(),
+    };
     let mut app = LocalDir::router(&config.data_dir, node.keys, config.link_ttl);
     let egress = node.egress.map(|egress| Egress::start(egress, node.bus));
     if let Some((listener, ingest)) = node.ingest {
@@ -521,14 +509,42 @@ async fn run(listener: TcpListener, node: Node, config: &Config) -> anyhow::Resu
             onair_api::webhooks::spawn(state.clone());
             app.merge(onair_api::router(state.clone()))
         }
-        None => app.route(
-            "/healthz",
-            axum::routing::get(onair_api::routes::ops::healthz),
-        ),
+        None => {
+            let draining = draining.clone();
+            let readyz = move || async move {
+                onair_api::routes::ops::node_readyz(&draining, bus.as_ref()).await
+            };
+            app.route("/healthz", get(onair_api::routes::ops::healthz))
+                .route("/readyz", get(readyz))
+        }
     };
-    let app = app.layer(axum::middleware::from_fn(crate::http::deadline));
+    let store = node.api.as_ref().map(|state| state.store.clone());
+    if let Some(addr) = config.metrics_listen {
+        let open = crate::metrics::Scrape::new(metrics.clone(), store.clone(), None);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding metrics_listen {addr}"))?;
+        tracing::info!(%addr, "metrics listening");
+        let app = crate::metrics::router(open);
+        tokio::spawn(crate::http::serve(
+            listener,
+            app,
+            std::future::pending(),
+            CONNECTION_GRACE,
+        ));
+    }
+    let guarded = crate::metrics::Scrape::new(metrics, store, Some(keys));
+    let app = app
+        .merge(crate::metrics::router(guarded))
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
+        .layer(axum::middleware::from_fn(crate::http::deadline));
     let timeout = config.shutdown_timeout;
-    let drain = drain(node.api, egress, timeout);
+    let drain = async {
+        drain::signalled().await;
+        draining.store(true, std::sync::atomic::Ordering::Relaxed);
+        drain::calls_end(node.sfu.as_ref(), config.drain_timeout).await;
+        drain::finish_jobs(node.api, egress, timeout).await;
+    };
     crate::http::serve(listener, app, drain, CONNECTION_GRACE.min(timeout)).await;
     tracing::info!("stopped");
     drop(node.sfu);
@@ -538,63 +554,3 @@ async fn run(listener: TcpListener, node: Node, config: &Config) -> anyhow::Resu
 /// How long open connections (WebSockets, downloads) may take to finish
 /// once the work is drained.
 const CONNECTION_GRACE: Duration = Duration::from_secs(5);
-
-/// Waits for SIGTERM (or Ctrl-C), then drains within `timeout`: the API
-/// takes no new join or job (`/readyz` answers 503), every running egress
-/// job finishes its output, and the store has their final states.
-async fn drain(api: Option<AppState>, egress: Option<Egress>, timeout: Duration) {
-    shutdown().await;
-    let until = tokio::time::Instant::now() + timeout;
-    if let Some(state) = &api {
-        state
-            .draining
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-    let Some(egress) = egress else {
-        return;
-    };
-    let Ok(jobs) = tokio::time::timeout_at(until, egress.drain()).await else {
-        tracing::warn!(
-            ?timeout,
-            "egress jobs still finishing at the shutdown deadline"
-        );
-        return;
-    };
-    tracing::info!(jobs = jobs.len(), "egress jobs finished");
-    if let Some(state) = &api {
-        recorded(state, &jobs, until).await;
-    }
-}
-
-/// Waits until the store shows `jobs` finished (their last reports travel
-/// the bus), or `until`.
-async fn recorded(state: &AppState, jobs: &[String], until: tokio::time::Instant) {
-    for id in jobs {
-        while tokio::time::Instant::now() < until {
-            match state.store.get_egress(id).await {
-                Ok(Some(job)) if job.state.is_running() => {}
-                _ => break,
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-async fn shutdown() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return ctrl_c.await.unwrap_or(()),
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    ctrl_c.await.ok();
-    tracing::info!("shutting down");
-}

@@ -55,6 +55,11 @@ pub trait Bus: Send + Sync + 'static {
     /// Claims `key` for the caller: true for the first caller on the whole
     /// bus, false for everyone after it until `ttl` has passed.
     async fn claim(&self, key: &str, ttl: Duration) -> Result<bool, BusError>;
+
+    /// Checks the transport answers (for `/readyz`); in process it always does.
+    async fn ping(&self) -> Result<(), BusError> {
+        Ok(())
+    }
 }
 
 /// A stream of events. A subscriber that falls far behind skips the oldest

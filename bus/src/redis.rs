@@ -136,4 +136,13 @@ impl Bus for RedisBus {
             .map_err(transport)?;
         Ok(set.is_some())
     }
+
+    async fn ping(&self) -> Result<(), BusError> {
+        let mut conn = self.conn.clone();
+        let _: String = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .map_err(transport)?;
+        Ok(())
+    }
 }

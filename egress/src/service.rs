@@ -151,7 +151,10 @@ impl Worker {
                     Err(e) => return report.failed(&e.to_string(), None).await,
                 }
             }
-            job::run(job, config, stopped, report).await
+            let running = metrics::gauge!("onair_egress_jobs", "kind" => job.kind.name());
+            running.increment(1.0);
+            job::run(job, config, stopped, report).await;
+            running.decrement(1.0);
         });
         let stop = Some(stop);
         self.running.insert(id, Running { stop, task });

@@ -137,6 +137,25 @@ pub async fn authorize(config: &IngestConfig, target: &Target) -> Result<Admitte
     })
 }
 
+/// A running stream, counted in `onair_ingest_streams{protocol}` while it
+/// lives.
+pub struct Live(metrics::Gauge);
+
+impl Live {
+    /// Counts one more stream of `protocol` (`rtmp`, `whip`).
+    pub fn new(protocol: &'static str) -> Self {
+        let gauge = metrics::gauge!("onair_ingest_streams", "protocol" => protocol);
+        gauge.increment(1.0);
+        Live(gauge)
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,6 +68,7 @@ pub struct Stream {
         mpsc::UnboundedSender<Output>,
         mpsc::UnboundedReceiver<Output>,
     ),
+    _live: crate::Live,
 }
 
 impl Stream {
@@ -84,6 +85,7 @@ impl Stream {
             size: (1280, 720),
             video_out: mpsc::unbounded_channel(),
             audio_out: mpsc::unbounded_channel(),
+            _live: crate::Live::new("rtmp"),
         })
     }
 

@@ -28,7 +28,7 @@ const MAX_OFFER: usize = 64 * 1024;
 struct Whip {
     config: Arc<IngestConfig>,
     /// Running sessions and the token that started each.
-    sessions: Mutex<HashMap<String, (Bridge, String)>>,
+    sessions: Mutex<HashMap<String, (Bridge, String, crate::Live)>>,
 }
 
 /// The WHIP routes, to mount on the HTTP server.
@@ -104,8 +104,9 @@ async fn publish(
     {
         let mut sessions = whip.sessions.lock().unwrap_or_else(|e| e.into_inner());
         // Sessions the SFU ended (replaced, kicked) are forgotten.
-        sessions.retain(|_, (b, _)| b.closed().is_none());
-        sessions.insert(session.clone(), (bridge, token.to_owned()));
+        sessions.retain(|_, (b, ..)| b.closed().is_none());
+        let live = crate::Live::new("whip");
+        sessions.insert(session.clone(), (bridge, token.to_owned(), live));
     }
     tracing::info!(call_cid = %cid, %session, tracks = tracks.len(), "WHIP session publishing");
     created(&cid, &session, answer, &admitted.ice_servers)
@@ -204,14 +205,14 @@ async fn end(
         let mut sessions = whip.sessions.lock().unwrap_or_else(|e| e.into_inner());
         match sessions.get(&session) {
             None => return error(404, "not_found", "no such WHIP session"),
-            Some((_, owner)) if !same_secret(owner, token) => {
+            Some((_, owner, _)) if !same_secret(owner, token) => {
                 return error(
                     403,
                     "not_yours",
                     "this session was started with another token",
                 )
             }
-            Some(_) => sessions.remove(&session).map(|(b, _)| b),
+            Some(_) => sessions.remove(&session).map(|(b, ..)| b),
         }
     };
     if let Some(bridge) = bridge {

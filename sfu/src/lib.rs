@@ -149,6 +149,17 @@ impl Sfu {
         self.signal.media.stats().await
     }
 
+    /// Takes no new participants from now on; those connected stay.
+    pub fn drain(&self) {
+        let draining = &self.signal.draining;
+        draining.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many rooms (calls with someone connected) run here.
+    pub fn rooms_open(&self) -> usize {
+        self.signal.rooms.open()
+    }
+
     /// The UDP address media flows through.
     pub fn udp_addr(&self) -> std::net::SocketAddr {
         self.signal.media.local_addr()

@@ -36,10 +36,20 @@ pub struct Onair {
 impl Onair {
     /// Sends SIGTERM and waits up to `within` for the process to exit.
     pub fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        self.sigterm();
+        self.exited(within)
+    }
+
+    /// Sends SIGTERM.
+    pub fn sigterm(&self) {
         // SAFETY: kill(2) on our own child's pid.
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
+    }
+
+    /// Waits up to `within` for the process to exit.
+    pub fn exited(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
         let deadline = std::time::Instant::now() + within;
         while std::time::Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {

@@ -263,6 +263,19 @@ pub struct Parked {
     pub last_attempt_at: Option<DateTime<Utc>>,
 }
 
+/// How far behind one endpoint is (for `/metrics`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backlog {
+    /// The endpoint's id.
+    pub endpoint_id: String,
+    /// Events queued for it and not delivered yet (parked ones apart).
+    pub pending: i64,
+    /// When the oldest of those was made (Unix ms).
+    pub oldest_ms: Option<i64>,
+    /// Events in the log it has not looked at yet.
+    pub unqueued: i64,
+}
+
 /// What one attempt came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {

@@ -64,6 +64,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: RingStore + WebhookStore + Send + Sync + 'static {
     /// Checks the database answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
+    /// Connections the pool holds, and how many of them are idle.
+    fn pool_usage(&self) -> (u32, usize);
 
     /// Applies `writes` and stores `events` in one transaction. Returns
     /// the events stored (an event whose origin id is stored already is

@@ -14,6 +14,10 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            fn pool_usage(&self) -> (u32, usize) {
+                (self.pool.size(), self.pool.num_idle())
+            }
+
             async fn upsert_users(&self, users: &[User]) -> StoreResult<()> {
                 self.in_one_transaction(users, |u| {
                     sqlx::query(

@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 
 use super::webhook_rows::{rows, EndpointRow, HeadRow, ParkedRow};
 use super::{PgStore, SqliteStore, StoreResult};
-use crate::domain::webhook::{Delivery, Endpoint, FailedAttempt, Parked, Source, StoredEndpoint};
+use crate::domain::webhook::{
+    Backlog, Delivery, Endpoint, FailedAttempt, Parked, Source, StoredEndpoint,
+};
 
 /// Where delivery state is kept: part of every [`Store`](super::Store).
 #[async_trait]
@@ -84,6 +86,8 @@ pub trait WebhookStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Gives the lease up (if `holder` has it), so another node takes over at once.
     async fn release_webhook_lease(&self, holder: &str) -> StoreResult<()>;
+    /// How far behind each endpoint is.
+    async fn webhook_backlog(&self) -> StoreResult<Vec<Backlog>>;
 }
 
 /// The lease's one row.
@@ -91,6 +95,14 @@ const LEASE: &str = "delivery";
 
 /// The heads of an endpoint's queues with their events: the endpoint is
 /// bound after this text (then narrowed and ordered).
+const BACKLOG: &str = "SELECT w.id AS endpoint_id,
+      (SELECT COUNT(*) FROM webhook_deliveries d
+        WHERE d.endpoint_id = w.id AND d.state = 'pending') AS pending,
+      (SELECT MIN(e.created_at) FROM webhook_deliveries d JOIN events e ON e.seq = d.event_id
+        WHERE d.endpoint_id = w.id AND d.state = 'pending') AS oldest_ms,
+      COALESCE((SELECT MAX(seq) FROM events), 0) - w.queued_through AS unqueued
+    FROM webhook_endpoints w";
+
 const HEADS_OF: &str = "SELECT d.endpoint_id, d.event_id, d.attempts, d.first_attempt_at,
       d.next_attempt_at, e.type, e.call_cid, e.created_at, e.payload
     FROM webhook_deliveries d JOIN events e ON e.seq = d.event_id
@@ -333,6 +345,15 @@ macro_rules! impl_webhook_store {
                 .await?
                 .rows_affected();
                 Ok(taken == 1)
+            }
+
+            async fn webhook_backlog(&self) -> StoreResult<Vec<Backlog>> {
+                let found: Vec<(String, i64, Option<i64>, i64)> =
+                    sqlx::query_as(BACKLOG).fetch_all(self.pool()).await?;
+                let backlog = found.into_iter().map(|(endpoint_id, pending, oldest_ms, unqueued)| {
+                    Backlog { endpoint_id, pending, oldest_ms, unqueued }
+                });
+                Ok(backlog.collect())
             }
 
             async fn release_webhook_lease(&self, holder: &str) -> StoreResult<()> {

@@ -265,6 +265,12 @@ impl Rooms {
         rooms.keys().cloned().collect()
     }
 
+    /// How many rooms run now.
+    pub fn open(&self) -> usize {
+        let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        rooms.values().filter(|tx| !tx.is_closed()).count()
+    }
+
     fn remove_closed(&self, name: &str) {
         let mut rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if rooms.get(name).is_some_and(|tx| tx.is_closed()) {
@@ -356,6 +362,8 @@ impl Room {
     /// Runs the room until its last member leaves.
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<RoomMsg>) {
         tracing::info!(room = %self.name, live = self.live, "room started");
+        let open = metrics::gauge!("onair_sfu_rooms");
+        open.increment(1.0);
         // When changed counts go out: batched, as LiveKit does, so a crowd
         // joining costs one update per interval, not one per join.
         let mut counts_due: Option<tokio::time::Instant> = None;
@@ -383,6 +391,7 @@ impl Room {
                 counts_due = Some(tokio::time::Instant::now() + COUNTS_EVERY);
             }
         }
+        open.decrement(1.0);
         tracing::info!(room = %self.name, "room closed");
     }
 }

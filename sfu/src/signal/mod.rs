@@ -66,6 +66,9 @@ pub struct Signal {
     limits: SignalLimits,
     /// Sessions a client may resume, by participant sid.
     sessions: Mutex<HashMap<ParticipantSid, Resumable>>,
+    /// The node is draining: connected clients stay (and may resume), new
+    /// ones are refused.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 /// Where a resuming client's new socket goes.
@@ -93,6 +96,7 @@ impl Signal {
             join_token_ttl: config.join_token_ttl,
             limits: config.limits.clone(),
             sessions: Mutex::default(),
+            draining: Default::default(),
         })
     }
 

@@ -108,6 +108,7 @@ struct Fanout<'w> {
     socket: &'w UdpSocket,
     events: &'w mut Vec<(PeerId, Event)>,
     forwarded: &'w mut u64,
+    counts: &'w mut super::metrics::Counts,
     delay_us: &'w mut hdrhistogram::Histogram<u64>,
     /// Subscribers whose peer failed; allocates only when one does.
     failed: Vec<(Pid, PeerFailure)>,
@@ -150,6 +151,8 @@ impl Fanout<'_> {
         }
         if written {
             *self.forwarded += 1;
+            self.counts.packets += 1;
+            self.counts.bytes += inbound.packet.payload.len() as u64;
             let _ = self
                 .delay_us
                 .record(inbound.packet.timestamp.elapsed().as_micros() as u64);
@@ -243,6 +246,7 @@ impl Worker {
             socket: &self.socket,
             events: &mut self.events,
             forwarded: &mut self.forwarded,
+            counts: &mut self.counts,
             delay_us: &mut self.delay_us,
             failed: Vec::new(),
         };
@@ -309,6 +313,7 @@ impl Worker {
             let _ = catch_unwind(AssertUnwindSafe(|| {
                 if let Some(rx) = peer.rtc.direct_api().stream_rx_by_mid(mid, rid) {
                     rx.request_keyframe(KeyframeRequestKind::Pli);
+                    self.counts.plis += 1;
                 }
             }));
         }

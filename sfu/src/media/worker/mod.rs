@@ -36,6 +36,7 @@ use crate::sdp_scan::{first_codec, ice_ufrag, msid_tracks, prefer_codec};
 
 mod data;
 mod forward;
+mod metrics;
 mod negotiation;
 mod tracks;
 
@@ -210,6 +211,9 @@ struct Worker {
     last_speakers: Instant,
     forwarded: u64,
     delay_us: hdrhistogram::Histogram<u64>,
+    /// Figures for `/metrics` since the last housekeeping round.
+    counts: metrics::Counts,
+    published: metrics::Published,
     /// Reused list of peers whose timer is due.
     due: Vec<PeerId>,
     last_housekeeping: Instant,
@@ -253,6 +257,8 @@ pub fn run(
         last_speakers: Instant::now(),
         forwarded: 0,
         delay_us: new_histogram(),
+        counts: metrics::Counts::default(),
+        published: metrics::Published::new(index),
         due: Vec::new(),
         last_housekeeping: Instant::now(),
     };
@@ -269,21 +275,28 @@ impl Worker {
                 .min()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(1))
                 .min(Instant::now() + Duration::from_millis(100));
-            tokio::select! {
-                _ = inbox.wake.notified() => {
+            let command = tokio::select! {
+                _ = inbox.wake.notified() => None,
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => Some(cmd),
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(next.into()) => None,
+            };
+            let woke = Instant::now();
+            match command {
+                Some(cmd) => self.handle_command(cmd),
+                None => {
+                    self.counts.queue_peak = self.counts.queue_peak.max(inbox.queue.len());
                     while let Some(datagram) = inbox.queue.pop() {
                         self.handle_datagram(&datagram);
                         inbox.recycle(datagram.buf);
                     }
-                },
-                cmd = commands.recv() => match cmd {
-                    Some(cmd) => self.handle_command(cmd),
-                    None => return,
-                },
-                _ = tokio::time::sleep_until(next.into()) => {}
+                }
             }
             self.handle_timeouts();
             self.housekeeping();
+            self.counts.busy += woke.elapsed();
         }
     }
 
@@ -298,6 +311,7 @@ impl Worker {
             None => {
                 let Some(id) = datagram.ufrag().and_then(|u| self.ufrags.get(u)) else {
                     tracing::trace!(%source, "packet from unknown peer dropped");
+                    self.counts.dropped += 1;
                     return;
                 };
                 id
@@ -309,11 +323,13 @@ impl Worker {
         let destination = self.candidates.first().copied().unwrap_or(source);
         let Ok(input) = Receive::new(Protocol::Udp, source, destination, packet) else {
             tracing::debug!(%source, "malformed datagram dropped");
+            self.counts.dropped += 1;
             return;
         };
         let input = Input::Receive(at, input);
         if !peer.rtc.accepts(&input) {
             tracing::trace!(%source, "packet not for this peer");
+            self.counts.dropped += 1;
             return;
         }
         self.by_addr.entry(source).or_insert(id);
@@ -395,6 +411,7 @@ impl Worker {
             }
             Event::RtpPacket(packet) if id.1 == Role::Publisher => self.forward(id.0, packet),
             Event::KeyframeRequest(req) if id.1 == Role::Subscriber => {
+                self.counts.plis_received += 1;
                 self.keyframe_for(id.0, req.mid)
             }
             Event::ChannelOpen(channel, label) => {
@@ -437,6 +454,12 @@ impl Worker {
             return;
         }
         self.last_housekeeping = now;
+        let load = metrics::Load {
+            participants: self.participants.len(),
+            published: self.tracks.len(),
+            subscribed: self.tracks.values().map(|t| t.downs.len()).sum(),
+        };
+        self.published.flush(&mut self.counts, load);
         // Peers negotiated but never connected are dropped.
         let stale: Vec<Pid> = self
             .peers
