@@ -21,6 +21,10 @@
 //! cors_origins = ["https://app.example.com"]       # other origins' pages may call the API ("*": any)
 //! webhook_retry_for = "24h"                        # a failing webhook delivery is parked after this
 //! metrics_listen = "0.0.0.0:9100"                  # /metrics without a token, for an in-cluster scraper
+//! [tls]                                          # HTTPS/WSS on `listen`; reloaded when the files change
+//! cert = "/etc/onair/tls/fullchain.pem"
+//! key = "/etc/onair/tls/privkey.pem"
+//! rtmps_listen = "0.0.0.0:1936"                  # RTMPS ingest (OBS), same certificate
 //! [egress]
 //! allow_private_targets = false                    # RTMP pushes to loopback/private addresses
 //! max_rtmp_per_call = 5
@@ -160,6 +164,8 @@ pub struct Config {
     /// An address of its own where `/metrics` needs no token (keep it off
     /// the public internet); on `listen` it needs a server token.
     pub metrics_listen: Option<SocketAddr>,
+    /// HTTPS and WSS on `listen` (and RTMPS), from these PEM files.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 /// `[egress]`: what users may ask of egress workers.
@@ -241,6 +247,7 @@ impl Default for Config {
             webhooks: Vec::new(),
             webhook_retry_for: onair_api::domain::webhook::DEFAULT_RETRY_FOR,
             metrics_listen: None,
+            tls: None,
         }
     }
 }

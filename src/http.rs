@@ -1,9 +1,11 @@
 //! The HTTP listener. axum's own `serve` sets no deadlines; this is hyper
 //! with a deadline for reading a request's headers (half a request left
 //! open is dropped), a deadline for answering one, and a graceful shutdown
-//! that gives open connections a bounded time.
+//! that gives open connections a bounded time; over TLS when `[tls]` is
+//! set.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::Request;
@@ -13,9 +15,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::tls::HANDSHAKE_TIMEOUT;
 
 /// A client must send a request's headers within this.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,13 +46,15 @@ pub async fn deadline(req: Request, next: Next) -> Response {
     }
 }
 
-/// Serves `app` on `listener` until `stop`; then closes the listener and
-/// gives open connections `grace` to finish before dropping them.
+/// Serves `app` on `listener` (through `tls` when given) until `stop`;
+/// then closes the listener and gives open connections `grace` to finish
+/// before dropping them.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     stop: impl Future<Output = ()>,
     grace: Duration,
+    tls: Option<TlsAcceptor>,
 ) {
     // HTTP/1 only: its deadlines are the ones set here (cleartext HTTP/2
     // would bring its own, unbounded, connections).
@@ -55,6 +63,7 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
+    let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     tokio::pin!(stop);
     loop {
@@ -69,14 +78,17 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let service = TowerToHyperService::new(app.clone());
-                let conn = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .into_owned();
-                let conn = graceful.watch(conn);
+                let (builder, app, watcher) = (builder.clone(), app.clone(), graceful.watcher());
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "HTTP connection ended with an error");
+                    let Some(tls) = tls else {
+                        return connection(&builder, watcher, stream, app).await;
+                    };
+                    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(stream)) => connection(&builder, watcher, stream, app).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake not finished in time"),
                     }
                 });
             }
@@ -89,5 +101,20 @@ pub async fn serve(
         _ = tokio::time::sleep(grace) => {
             tracing::warn!(?grace, "connections still open after the shutdown deadline: closing them");
         }
+    }
+}
+
+/// Serves one connection (plain or TLS) until it closes or the server's
+/// grace period ends.
+async fn connection<I>(builder: &Builder<TokioExecutor>, watcher: Watcher, io: I, app: Router)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = TowerToHyperService::new(app);
+    let conn = builder
+        .serve_connection_with_upgrades(TokioIo::new(io), service)
+        .into_owned();
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(error = %e, "HTTP connection ended with an error");
     }
 }

@@ -7,8 +7,10 @@ mod demo;
 mod drain;
 mod gate;
 mod http;
+mod listen;
 mod metrics;
 mod server;
+mod tls;
 mod token;
 
 use std::net::SocketAddr;
@@ -27,7 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run everything on embedded defaults (SQLite + a local data dir).
-    Dev(DevArgs),
+    Dev(Box<DevArgs>),
     /// Run from a config file (Postgres or SQLite).
     Serve {
         /// TOML config file; `ONAIR_*` variables override it.
@@ -104,6 +106,15 @@ pub struct DevArgs {
     /// a server token).
     #[arg(long, env = "ONAIR_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve HTTPS and WSS with this certificate chain (PEM; with `--tls-key`).
+    #[arg(long, env = "ONAIR_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The key of `--tls-cert` (PEM).
+    #[arg(long, env = "ONAIR_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// With `--tls-cert`: where RTMPS ingest listens.
+    #[arg(long, env = "ONAIR_RTMPS_LISTEN", requires = "tls_cert")]
+    pub rtmps_listen: Option<SocketAddr>,
     /// Use this API key instead of the generated one.
     #[arg(long, env = "ONAIR_API_KEY", requires = "api_secret")]
     pub api_key: Option<String>,
@@ -134,7 +145,7 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
-        Command::Dev(args) => server::dev(args, metrics::install()?).await,
+        Command::Dev(args) => server::dev(*args, metrics::install()?).await,
         Command::Serve {
             config,
             role,

@@ -37,8 +37,101 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
             &LATENCY_BUCKETS,
         )?
         .install_recorder()?;
+    for (name, help) in HELP {
+        metrics::describe_counter!(*name, *help);
+    }
     Ok(handle)
 }
+
+/// `# HELP` of each metric (the type comes from how it is registered).
+const HELP: &[(&str, &str)] = &[
+    (
+        "onair_sfu_rooms",
+        "Rooms (calls with someone connected) on this SFU",
+    ),
+    (
+        "onair_sfu_participants",
+        "Participants with media, per media worker",
+    ),
+    (
+        "onair_sfu_published_tracks",
+        "Tracks published, per media worker",
+    ),
+    (
+        "onair_sfu_subscribed_tracks",
+        "Tracks sent to subscribers, per media worker",
+    ),
+    (
+        "onair_sfu_signal_connections",
+        "Signal (LiveKit protocol) sessions",
+    ),
+    (
+        "onair_sfu_forwarded_packets_total",
+        "RTP packets forwarded to subscribers",
+    ),
+    (
+        "onair_sfu_forwarded_bytes_total",
+        "Payload bytes forwarded to subscribers",
+    ),
+    (
+        "onair_sfu_plis_sent_total",
+        "Keyframe requests sent to publishers",
+    ),
+    (
+        "onair_sfu_plis_received_total",
+        "Keyframe requests received from subscribers",
+    ),
+    (
+        "onair_sfu_dropped_packets_total",
+        "Datagrams dropped: unknown peer, malformed, refused",
+    ),
+    (
+        "onair_sfu_worker_busy_microseconds_total",
+        "Time media workers spent working",
+    ),
+    (
+        "onair_sfu_worker_queue_peak",
+        "Most datagrams waiting for a media worker since the last round",
+    ),
+    (
+        "onair_egress_jobs",
+        "Egress jobs running on this node, by kind",
+    ),
+    (
+        "onair_ingest_streams",
+        "Ingest streams running on this node, by protocol",
+    ),
+    (
+        "onair_limit_hits_total",
+        "Requests refused or cut by a limit, by limit",
+    ),
+    (
+        "onair_http_request_duration_seconds",
+        "HTTP requests by route, method and status, and how long they took",
+    ),
+    (
+        "onair_webhook_pending",
+        "Events queued for a webhook endpoint, not delivered yet",
+    ),
+    (
+        "onair_webhook_unqueued_events",
+        "Events a webhook endpoint has not looked at yet",
+    ),
+    (
+        "onair_webhook_oldest_pending_seconds",
+        "Age of the oldest event waiting for a webhook endpoint",
+    ),
+    ("onair_store_pool_connections", "Database connections open"),
+    (
+        "onair_store_pool_idle_connections",
+        "Database connections idle",
+    ),
+    ("onair_process_cpu_seconds", "CPU time this process used"),
+    (
+        "onair_process_resident_memory_bytes",
+        "Resident memory of this process",
+    ),
+];
 
 /// What a scrape reads.
 pub struct Scrape {

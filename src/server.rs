@@ -1,6 +1,7 @@
 //! Starting the server: pick the store, build the state, serve HTTP.
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{dev_key, Config};
 use crate::drain;
+use crate::listen::Listeners;
 use crate::{DevArgs, Role};
 
 /// `onair dev`: embedded defaults, a persisted key pair, a friendly banner.
@@ -29,15 +31,15 @@ pub async fn dev(args: DevArgs, metrics: PrometheusHandle) -> anyhow::Result<()>
         (Some(key), Some(secret)) => ApiKey::new(key, secret),
         _ => dev_key(&args.data_dir)?,
     };
-    let listener = bind(&config).await?;
-    let addr = listener.local_addr()?;
-    let rtmp = bind_rtmp(&config).await?;
-    let rtmp_url = format!("rtmp://{}/live", rtmp.local_addr()?);
+    let listeners = Listeners::bind(&config, true).await?;
+    let addr = listeners.addr();
+    let (http, ws) = listeners.schemes();
+    let rtmp_url = listeners.rtmp_url().context("no RTMP listener")?;
     let urls = Urls {
-        signal: format!("ws://{addr}"),
-        public: format!("http://{addr}"),
+        signal: format!("{ws}://{addr}"),
+        public: format!("{http}://{addr}"),
         rtmp: Some(rtmp_url.clone()),
-        whip: Some(format!("http://{addr}/whip")),
+        whip: Some(format!("{http}://{addr}/whip")),
     };
     let keys = Arc::new(KeySet::new([key.clone()]));
     let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
@@ -47,17 +49,15 @@ pub async fn dev(args: DevArgs, metrics: PrometheusHandle) -> anyhow::Result<()>
     let sfu = start_sfu(&config, &state.keys, &state.bus, store)?;
 
     let data_dir = std::fs::canonicalize(&args.data_dir).unwrap_or(args.data_dir);
-    banner(&key, addr, &sfu, &rtmp_url, &data_dir);
-    let egress = egress_config(
-        &config,
-        &state.keys,
-        &state.config.signal_url,
-        &urls.public,
-        storage,
-    )?;
+    banner(&key, &urls.public, &sfu, &rtmp_url, &data_dir);
+    // This node's egress and ingest reach its SFU and API directly.
+    let internal = listeners.internal_url();
+    let signal = internal.replacen("http", "ws", 1);
+    let egress = egress_config(&config, &state.keys, &signal, &internal, storage)?;
     let ingest = IngestConfig {
-        api_url: urls.public.clone(),
+        api_url: internal,
         keys: state.keys.clone(),
+        signal_url: Some(signal.clone()),
     };
     let node = Node {
         keys: state.keys.clone(),
@@ -65,10 +65,10 @@ pub async fn dev(args: DevArgs, metrics: PrometheusHandle) -> anyhow::Result<()>
         api: Some(state),
         sfu: Some(sfu),
         egress: Some(egress),
-        ingest: Some((rtmp, ingest)),
+        ingest: Some(ingest),
         demo: Some(crate::demo::router(key, args.web_dir, addr)),
     };
-    run(listener, node, &config, metrics).await
+    run(listeners, node, &config, metrics).await
 }
 
 /// `onair dev`'s configuration: the defaults, and what its flags set.
@@ -83,6 +83,14 @@ fn dev_config(args: &DevArgs) -> Config {
         join_token_ttl: args.join_token_ttl,
         link_ttl: args.link_ttl,
         metrics_listen: args.metrics_listen,
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsConfig {
+                cert: cert.clone(),
+                key: key.clone(),
+                rtmps_listen: args.rtmps_listen,
+            }),
+            _ => None,
+        },
         drain_timeout: args.drain_timeout,
         egress: crate::config::EgressSection {
             allow_private_targets: args.allow_private_targets,
@@ -94,7 +102,7 @@ fn dev_config(args: &DevArgs) -> Config {
 }
 
 /// What `onair dev` prints: where to point a browser, OBS, an app backend.
-fn banner(key: &ApiKey, addr: std::net::SocketAddr, sfu: &Sfu, rtmp_url: &str, data_dir: &Path) {
+fn banner(key: &ApiKey, base: &str, sfu: &Sfu, rtmp_url: &str, data_dir: &Path) {
     let now = onair_auth::clock::unix_secs();
     let server_token = mint(
         key,
@@ -107,13 +115,13 @@ fn banner(key: &ApiKey, addr: std::net::SocketAddr, sfu: &Sfu, rtmp_url: &str, d
     );
     // The banner goes to stdout, not to the log: it is for the person who ran `onair dev`.
     println!("OnAir dev server (SQLite + local data dir)");
-    println!("  HTTP:         http://{addr}");
-    println!("  API docs:     http://{addr}/docs");
+    println!("  HTTP:         {base}");
+    println!("  API docs:     {base}/docs");
     println!("  API key:      {}", key.key);
     println!("  API secret:   {}", key.secret);
     println!("  Server token: {server_token}");
     println!("                (valid 24h; more with `onair token server` / `onair token user --user ID`)");
-    println!("  Demo:         http://{addr}/  (join a call from two tabs)");
+    println!("  Demo:         {base}/  (join a call from two tabs)");
     println!("  Media (UDP):  {}", sfu.udp_addr());
     println!("  RTMP ingest:  {rtmp_url}/<type>:<id>  (OBS; stream key: a user token)");
     println!("  Data dir:     {}", data_dir.display());
@@ -131,13 +139,10 @@ pub async fn serve(
     private_dir(&config.data_dir)?;
     let has = |role| roles.is_empty() || roles.contains(&role);
     let bus = open_bus(&config, &keys).await?;
-    let listener = bind(&config).await?;
-    let addr = listener.local_addr()?;
-    let rtmp = match has(Role::Ingest) {
-        true => Some(bind_rtmp(&config).await?),
-        false => None,
-    };
-    let urls = Urls::of(&config, addr, rtmp.as_ref(), has(Role::Ingest))?;
+    let listeners = Listeners::bind(&config, has(Role::Ingest)).await?;
+    let addr = listeners.addr();
+    let urls = Urls::of(&config, &listeners, has(Role::Ingest));
+    let internal = listeners.internal_url();
     let storage = build_storage(&config, &keys, &urls)?;
     // The API keeps its calls there; the SFU asks it who may enter.
     let store = match has(Role::Api) || has(Role::Sfu) {
@@ -164,18 +169,21 @@ pub async fn serve(
             // Push targets come from the API: this node's, or the one the SFU is on.
             let api = match (&config.api_url, has(Role::Api)) {
                 (Some(url), _) => url.clone(),
-                (None, true) => format!("http://{addr}"),
+                (None, true) => internal.clone(),
                 (None, false) => urls.signal.replacen("ws", "http", 1),
             };
-            Some(egress_config(&config, &keys, &urls.signal, &api, storage)?)
+            let signal = match (has(Role::Sfu), &config.signal_url) {
+                (true, _) | (false, None) => internal.replacen("http", "ws", 1),
+                (false, Some(remote)) => remote.clone(),
+            };
+            Some(egress_config(&config, &keys, &signal, &api, storage)?)
         }
         false => None,
     };
-    let ingest = rtmp.map(|listener| {
-        let api_url = config.api_url.clone();
-        let api_url = api_url.unwrap_or_else(|| format!("http://{addr}"));
-        let keys = keys.clone();
-        (listener, IngestConfig { api_url, keys })
+    let ingest = has(Role::Ingest).then(|| IngestConfig {
+        signal_url: has(Role::Sfu).then(|| internal.replacen("http", "ws", 1)),
+        api_url: config.api_url.clone().unwrap_or(internal),
+        keys: keys.clone(),
     });
     let node = Node {
         keys,
@@ -187,7 +195,7 @@ pub async fn serve(
         demo: None,
     };
     tracing::info!(%addr, roles = %node.roles(), bus = if config.redis_url.is_some() { "redis" } else { "local" }, "OnAir listening");
-    run(listener, node, &config, metrics).await
+    run(listeners, node, &config, metrics).await
 }
 
 /// The bus: Redis when configured (needed when the roles are split
@@ -222,18 +230,6 @@ fn private_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("listening on {}", config.listen))
-}
-
-async fn bind_rtmp(config: &Config) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(config.rtmp_listen)
-        .await
-        .with_context(|| format!("listening for RTMP on {} (rtmp_listen)", config.rtmp_listen))
-}
-
 /// Where clients reach this server.
 struct Urls {
     /// The SFU signal URL (`ws://…`).
@@ -248,22 +244,15 @@ struct Urls {
 
 impl Urls {
     /// What `config` says, else this node's own addresses.
-    fn of(
-        config: &Config,
-        addr: std::net::SocketAddr,
-        rtmp: Option<&TcpListener>,
-        ingest: bool,
-    ) -> anyhow::Result<Urls> {
-        let rtmp_bound = match rtmp {
-            Some(l) => Some(format!("rtmp://{}/live", l.local_addr()?)),
-            None => None,
-        };
+    fn of(config: &Config, listeners: &Listeners, ingest: bool) -> Urls {
+        let (http, ws) = listeners.schemes();
+        let addr = listeners.addr();
         let public = config
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{addr}"));
-        Ok(Urls {
-            rtmp: config.rtmp_url.clone().or(rtmp_bound),
+            .unwrap_or_else(|| format!("{http}://{addr}"));
+        Urls {
+            rtmp: config.rtmp_url.clone().or_else(|| listeners.rtmp_url()),
             whip: config
                 .whip_url
                 .clone()
@@ -271,9 +260,9 @@ impl Urls {
             signal: config
                 .signal_url
                 .clone()
-                .unwrap_or_else(|| format!("ws://{addr}")),
+                .unwrap_or_else(|| format!("{ws}://{addr}")),
             public,
-        })
+        }
     }
 }
 
@@ -450,7 +439,7 @@ struct Node {
     api: Option<AppState>,
     sfu: Option<Sfu>,
     egress: Option<EgressConfig>,
-    ingest: Option<(TcpListener, IngestConfig)>,
+    ingest: Option<IngestConfig>,
     demo: Option<axum::Router>,
 }
 
@@ -472,33 +461,78 @@ impl Node {
 }
 
 async fn run(
-    listener: TcpListener,
-    node: Node,
+    listeners: Listeners,
+    mut node: Node,
     config: &Config,
     metrics: PrometheusHandle,
 ) -> anyhow::Result<()> {
-    // Every node serves its data dir's files (recordings, live HLS) to link holders.
-    let (keys, bus) = (node.keys.clone(), node.bus.clone());
+    let Listeners {
+        http,
+        internal,
+        rtmp,
+        rtmps,
+        tls,
+    } = listeners;
     // Set at the first SIGTERM: `/readyz` answers 503 from then on.
     let draining = match &node.api {
         Some(state) => state.draining.clone(),
         None => Arc::default(),
     };
-    let mut app = LocalDir::router(&config.data_dir, node.keys, config.link_ttl);
-    let egress = node.egress.map(|egress| Egress::start(egress, node.bus));
-    if let Some((listener, ingest)) = node.ingest {
-        tracing::info!(addr = %listener.local_addr()?, "RTMP ingest listening");
+    let egress = node
+        .egress
+        .take()
+        .map(|e| Egress::start(e, node.bus.clone()));
+    let mut app = routes(&node, config, &draining);
+    if let Some(ingest) = node.ingest.take() {
         let ingest = Arc::new(ingest);
         app = app.merge(onair_ingest::whip::router(ingest.clone()));
-        tokio::spawn(onair_ingest::rtmp::serve(listener, ingest));
+        for (listener, tls) in [(rtmp, None), (rtmps, tls.clone())] {
+            let Some(listener) = listener else { continue };
+            let secure = tls.is_some();
+            tracing::info!(addr = %listener.local_addr()?, secure, "RTMP ingest listening");
+            tokio::spawn(onair_ingest::rtmp::serve(listener, ingest.clone(), tls));
+        }
     }
+    let store = node.api.as_ref().map(|state| state.store.clone());
+    if let Some(addr) = config.metrics_listen {
+        let open = crate::metrics::Scrape::new(metrics.clone(), store.clone(), None);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding metrics_listen {addr}"))?;
+        tracing::info!(%addr, "metrics listening");
+        background(listener, crate::metrics::router(open));
+    }
+    let guarded = crate::metrics::Scrape::new(metrics, store, Some(node.keys.clone()));
+    let app = app
+        .merge(crate::metrics::router(guarded))
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
+        .layer(axum::middleware::from_fn(crate::http::deadline));
+    if let Some(internal) = internal {
+        background(internal, app.clone());
+    }
+    let timeout = config.shutdown_timeout;
+    let drain = async {
+        drain::signalled().await;
+        draining.store(true, std::sync::atomic::Ordering::Relaxed);
+        drain::calls_end(node.sfu.as_ref(), config.drain_timeout).await;
+        drain::finish_jobs(node.api.clone(), egress, timeout).await;
+    };
+    crate::http::serve(http, app, drain, CONNECTION_GRACE.min(timeout), tls).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// What this node serves over HTTP: files, and its roles' routes.
+fn routes(node: &Node, config: &Config, draining: &Arc<AtomicBool>) -> axum::Router {
+    // Every node serves its data dir's files (recordings, live HLS) to link holders.
+    let mut app = LocalDir::router(&config.data_dir, node.keys.clone(), config.link_ttl);
     if let Some(sfu) = &node.sfu {
         app = app.merge(sfu.router());
     }
-    if let Some(demo) = node.demo {
-        app = app.merge(demo);
+    if let Some(demo) = &node.demo {
+        app = app.merge(demo.clone());
     }
-    app = match &node.api {
+    match &node.api {
         Some(state) => {
             onair_api::presence::spawn(state.clone());
             onair_api::events::reader::spawn(state.clone());
@@ -510,45 +544,26 @@ async fn run(
             app.merge(onair_api::router(state.clone()))
         }
         None => {
-            let draining = draining.clone();
+            let (draining, bus) = (draining.clone(), node.bus.clone());
             let readyz = move || async move {
                 onair_api::routes::ops::node_readyz(&draining, bus.as_ref()).await
             };
             app.route("/healthz", get(onair_api::routes::ops::healthz))
                 .route("/readyz", get(readyz))
         }
-    };
-    let store = node.api.as_ref().map(|state| state.store.clone());
-    if let Some(addr) = config.metrics_listen {
-        let open = crate::metrics::Scrape::new(metrics.clone(), store.clone(), None);
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding metrics_listen {addr}"))?;
-        tracing::info!(%addr, "metrics listening");
-        let app = crate::metrics::router(open);
-        tokio::spawn(crate::http::serve(
-            listener,
-            app,
-            std::future::pending(),
-            CONNECTION_GRACE,
-        ));
     }
-    let guarded = crate::metrics::Scrape::new(metrics, store, Some(keys));
-    let app = app
-        .merge(crate::metrics::router(guarded))
-        .route_layer(axum::middleware::from_fn(crate::metrics::track))
-        .layer(axum::middleware::from_fn(crate::http::deadline));
-    let timeout = config.shutdown_timeout;
-    let drain = async {
-        drain::signalled().await;
-        draining.store(true, std::sync::atomic::Ordering::Relaxed);
-        drain::calls_end(node.sfu.as_ref(), config.drain_timeout).await;
-        drain::finish_jobs(node.api, egress, timeout).await;
-    };
-    crate::http::serve(listener, app, drain, CONNECTION_GRACE.min(timeout)).await;
-    tracing::info!("stopped");
-    drop(node.sfu);
-    Ok(())
+}
+
+/// Serves `app` on `listener` (plain HTTP) for as long as the process runs.
+fn background(listener: TcpListener, app: axum::Router) {
+    let forever = std::future::pending();
+    tokio::spawn(crate::http::serve(
+        listener,
+        app,
+        forever,
+        CONNECTION_GRACE,
+        None,
+    ));
 }
 
 /// How long open connections (WebSockets, downloads) may take to finish

@@ -235,3 +235,166 @@ async fn a_second_sigterm_stops_a_draining_node() {
         "a second SIGTERM did not stop it: {status:?}"
     );
 }
+
+/// A client that trusts only `ca` and reports the certificate it was
+/// shown (no session resumption: each connection sees the current one).
+fn trusting(ca: &support::tls::Ca) -> reqwest::Client {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let der = rustls::pki_types::CertificateDer::from_pem_slice(ca.pem.as_bytes()).unwrap();
+    roots.add(der).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.resumption = rustls::client::Resumption::disabled();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .tls_info(true)
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+/// The certificate `url` presents (DER), over a new connection.
+async fn presented(client: &reqwest::Client, url: &str) -> Vec<u8> {
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let info = response
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .unwrap();
+    info.peer_certificate().unwrap().to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_wss_and_rtmps_with_a_certificate_reloaded_when_renewed() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = support::tls::Ca::new();
+    let first = ca.issue(dir.path());
+    let rtmps = format!("127.0.0.1:{}", onair_testkit::free_port());
+    let (cert, key) = (first.cert.to_str().unwrap(), first.key.to_str().unwrap());
+    let args = [
+        "--tls-cert",
+        cert,
+        "--tls-key",
+        key,
+        "--rtmps-listen",
+        &rtmps,
+    ];
+    let call = Call::start_with(&args);
+    let base = call.onair.url.clone();
+    assert!(base.starts_with("https://"), "{base}");
+    let client = trusting(&ca);
+    assert_eq!(
+        presented(&client, &format!("{base}/healthz")).await,
+        first.der
+    );
+
+    // Links, the signal URL and the RTMP address are the secure ones.
+    let server = call.token(&["server"]);
+    let created = client
+        .post(format!("{base}/v1/calls/default/tls"))
+        .bearer_auth(&server)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let body: serde_json::Value = created.json().await.unwrap();
+    let address = body["call"]["ingress"]["rtmp"]["address"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(address, format!("rtmps://{rtmps}/live/default:tls"));
+    let alice = call.token(&["user", "--user", "alice"]);
+    let joined: serde_json::Value = client
+        .post(format!("{base}/v1/calls/default/tls/join"))
+        .bearer_auth(&alice)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let signal = joined["credentials"]["url"].as_str().unwrap();
+    assert!(signal.starts_with("wss://"), "{joined}");
+
+    // Plain HTTP and garbage on the TLS port are dropped; it still serves.
+    assert!(reqwest::get(base.replacen("https", "http", 1))
+        .await
+        .is_err());
+    let mut raw = tokio::net::TcpStream::connect(base.trim_start_matches("https://"))
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut raw, &[0x16, 0x03, 0x01, 0xff, 0xff, 1, 2, 3])
+        .await
+        .unwrap();
+    drop(raw);
+    assert_eq!(
+        presented(&client, &format!("{base}/healthz")).await,
+        first.der
+    );
+
+    // OBS over RTMPS: the stream reaches the call (its ingest joins).
+    let media = tempfile::tempdir().unwrap();
+    let flv = onair_testkit::media::flv(
+        media.path(),
+        "tls",
+        (320, 180),
+        &["-c:v", "libx264", "-g", "30"],
+        &["-c:a", "aac"],
+        20,
+    );
+    let _ffmpeg = support::Killed(
+        std::process::Command::new("ffmpeg")
+            .args(["-loglevel", "error", "-re", "-i"])
+            .arg(&flv)
+            .args(["-c", "copy", "-f", "flv"])
+            .arg(format!("{address}/{alice}"))
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let events: serde_json::Value = client
+            .get(format!("{base}/v1/events?call_cid=default:tls"))
+            .bearer_auth(&server)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let started = events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "call.ingress_started");
+        if started {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no ingest over RTMPS: {events}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // A renewed certificate is served to new connections without a restart.
+    let second = ca.issue(dir.path());
+    assert_ne!(second.der, first.der);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while presented(&client, &format!("{base}/healthz")).await != second.der {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the renewed certificate was not taken"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    println!("TLS: HTTPS, wss:// credentials, RTMPS ingest, and a renewed certificate served without a restart");
+}

@@ -37,9 +37,9 @@ ONAIR_BIN = os.environ.get("ONAIR_BIN", "")
 # Kubernetes versions the rendered manifests must be valid for: the chart's
 # kubeVersion floor and the newest schemas kubernetes-validate ships.
 K8S_VERSIONS = ["1.25.0", kv.latest_version()]
-# Roles whose HTTP answers /readyz in this OnAir (api/src/router.rs); the
-# others answer /healthz only (src/server.rs). Update when that changes.
-READYZ_ROLES = {"api"}
+# Every role answers /readyz (api/src/router.rs; the others: src/server.rs):
+# 503 while draining or when its bus (api: also its store) does not answer.
+READYZ = "/readyz"
 # Open connections get this long after the drain (CONNECTION_GRACE, src/server.rs).
 CONNECTION_GRACE = 5
 
@@ -155,6 +155,9 @@ def check_production_and_systemd() -> None:
             if re.match(r"^[a-z_]+\s*=", l) and "#" not in l
             and not (i and lines[i - 1].lstrip().startswith("#"))]
     check("production toml: every setting is commented", not bare, f"uncommented: {bare}")
+    with_metrics = re.sub(r"(?m)^# (metrics_listen = .*)$", r"\1", text)
+    check("production toml: a commented metrics_listen line", with_metrics != text)
+    check_config("production toml with metrics_listen uncommented", with_metrics, filled(env), None)
 
     unit = (DEPLOY / "systemd" / "onair.service").read_text()
     directives: dict[str, list[str]] = {}
@@ -310,7 +313,7 @@ def check_compose() -> None:
         check(f"compose {name}: stop_grace_period ({grace}s) > drain + shutdown + {CONNECTION_GRACE}s ({stop_time(config)}s)",
               grace > stop_time(config))
         probe = " ".join(svc["healthcheck"]["test"])
-        path = "/readyz" if role is None or "api" in role.split(",") else "/healthz"
+        path = READYZ
         check(f"compose {name}: healthcheck asks {path} on the listen port",
               f"/dev/tcp/127.0.0.1/{port_of(config['listen'])}" in probe and f"GET {path} " in probe, probe)
     shipped = interpolate(raw, example, set())
@@ -326,6 +329,12 @@ def check_compose() -> None:
     rtmp = port_of(config["rtmp_listen"])
     check(f"compose: HTTP {http} and RTMP {rtmp} published",
           any(p.endswith(f":{http}:{http}/tcp") for p in published) and f"{rtmp}:{rtmp}/tcp" in published)
+    for name in ("onair", "egress"):
+        listen = services[name]["environment"].get("ONAIR_METRICS_LISTEN", "")
+        mport = port_of(listen) if listen else None
+        exposed = [p for s_ in services.values() for p in s_.get("ports", []) if mport and f":{mport}" in str(p)]
+        check(f"compose {name}: metrics on {listen} (ONAIR_METRICS_LISTEN), not published to the host",
+              listen.startswith("0.0.0.0:") and mport not in (http, rtmp) and not exposed, f"{listen} {exposed}")
     for dep in ("postgres", "redis", "minio"):
         check(f"compose: {dep} has a healthcheck and onair waits for it" if dep != "minio"
               else "compose: minio has a healthcheck and the bucket is made before onair starts",
@@ -373,16 +382,23 @@ def chart_scenarios() -> list[tuple[str, dict, str, str, dict]]:
          "ports": {"http": 8080, "rtcUdp": 40000, "rtmp": 1936},
          "drainTimeoutSeconds": 600, "shutdownTimeoutSeconds": 120, "terminationGraceExtraSeconds": 30,
          "publicScheme": "http", "publicHost": "onair.internal.example",
-         "sfu": {"announceHostIP": False, "rtcCandidates": ["203.0.113.7:40000", "198.51.100.9:40000"]},
+         "sfu": {"announceHostIP": False, "rtcCandidates": ["203.0.113.7:40000", "198.51.100.9:40000"],
+                 "metricsPort": 9201},
          "ingest": {"enabled": False},
          "ingress": {"tlsSecretName": "onair-tls", "className": ""},
          "persistence": {"existingClaim": "onair-shared"},
+         "metrics": {"port": 9200, "serviceMonitor": {"enabled": True, "interval": "15s", "scrapeTimeout": "5s",
+                                                      "labels": {"release": "kube-prometheus-stack"}}},
          "config": {"cors_origins": ["https://app.example.com"], "limits": {"participants_per_room": 50}},
          "extraToml": '[[webhooks]]\nurl = "https://backend.example.com/onair"\nevents = ["call.*"]\n\n'
                       '[[ice_servers]]\nurls = ["stun:stun.example.com:3478"]'}
+    c = {"secret": {"existingSecret": "my-onair-keys"}, "metrics": {"enabled": False},
+         "egress": {"enabled": False}, "ingest": {"enabled": False}}
     return [("defaults + chart-made Secrets + S3", a, "onair", "default", {}),
-            ("existingSecret, other ports, 10 min drain, static ICE, no ingest, TLS, shared claim", b, "video", "media",
-             {"my-onair-keys": existing, "my-onair-s3": s3_existing})]
+            ("existingSecret, other ports, 10 min drain, static ICE, no ingest, TLS, shared claim, "
+             "metrics on 9200/9201 with a ServiceMonitor", b, "video", "media",
+             {"my-onair-keys": existing, "my-onair-s3": s3_existing}),
+            ("metrics off, api and sfu only", c, "onair", "default", {"my-onair-keys": existing})]
 
 
 def check_helm() -> None:
@@ -395,6 +411,8 @@ def check_helm() -> None:
     render_fails("a SQLite database URL", {"secret": {"apiKey": "K", "apiSecret": secret_hex(),
                                                       "databaseUrl": "sqlite://x.db", "redisUrl": "redis://r"}},
                  "postgres")
+    render_fails("a metrics port that is the HTTP port",
+                 {"secret": {"existingSecret": "s"}, "metrics": {"port": 7880}}, "must differ from ports.http")
     render_fails("an SFU announcing no address",
                  {"secret": {"existingSecret": "s"}, "sfu": {"announceHostIP": False}}, "ICE must announce")
     for name, values, release, namespace, existing in chart_scenarios():
@@ -408,6 +426,8 @@ def check_manifests(name: str, values: dict, docs: list, existing: dict, release
     merged = gotemplate.merge_values(yaml.safe_load((CHART / "values.yaml").read_text()), values)
     bad = []
     for path, doc in docs:
+        if doc.get("apiVersion", "").startswith("monitoring.coreos.com/"):
+            continue  # a CRD's kind: check_service_monitor
         for version in K8S_VERSIONS:
             try:
                 kv.validate(doc, version, strict=True)
@@ -417,7 +437,9 @@ def check_manifests(name: str, values: dict, docs: list, existing: dict, release
             except (kv.SchemaNotFoundError, kv.InvalidSchemaError) as e:
                 bad.append(f"{path}: {e}")
     kinds = sorted(f"{d['kind']}/{d['metadata']['name']}" for _, d in docs)
-    check(f"{len(docs)} manifests valid against the Kubernetes schemas (strict)", not bad, "\n        ".join(bad[:8]))
+    crds = [d for _, d in docs if d.get("apiVersion", "").startswith("monitoring.coreos.com/")]
+    check(f"{len(docs) - len(crds)} manifests valid against the Kubernetes schemas (strict)", not bad,
+          "\n        ".join(bad[:8]))
     by_kind: dict[str, dict[str, dict]] = {}
     for _, d in docs:
         by_kind.setdefault(d["kind"], {})[d["metadata"]["name"]] = d
@@ -453,11 +475,29 @@ def check_manifests(name: str, values: dict, docs: list, existing: dict, release
         check(f"{tag} runs `onair serve --role {role}` on the assembled config",
               args[args.index("--role") + 1] == role and args[args.index("--config") + 1] == "/run/onair/onair.toml")
         live, ready = c["livenessProbe"]["httpGet"], c["readinessProbe"]["httpGet"]
-        ready_want = "/readyz" if role in READYZ_ROLES else "/healthz"
+        ready_want = READYZ
         check(f"{tag} liveness GET /healthz, readiness GET {ready_want}, on the listen port ({http})",
               live["path"] == "/healthz" and ready["path"] == ready_want
               and live["port"] == ready["port"] == "http" and ports["http"]["containerPort"] == http,
               f"liveness {live}, readiness {ready}, ports {ports}")
+        assembled = assemble(pod, cm, secrets_, role)
+        mconf = tomllib.loads(assembled)
+        ann = dep["spec"]["template"]["metadata"].get("annotations") or {}
+        if merged["metrics"]["enabled"]:
+            mport = int(merged[role].get("metricsPort") or merged["metrics"]["port"])
+            mp = ports.get("metrics", {})
+            check(f"{tag} metrics_listen 0.0.0.0:{mport} in its onair.toml, container port `metrics`"
+                  + (", on the node" if role == "sfu" else "") + ", prometheus.io annotations",
+                  mconf.get("metrics_listen") == f"0.0.0.0:{mport}" and mp.get("containerPort") == mport
+                  and mp.get("protocol") == "TCP" and (mp.get("hostPort") == mport if role == "sfu" else "hostPort" not in mp)
+                  and mport not in (http, rtmp)
+                  and ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == str(mport)
+                  and ann.get("prometheus.io/path") == "/metrics",
+                  f"metrics_listen {mconf.get('metrics_listen')}, port {mp}, annotations {ann}")
+        else:
+            check(f"{tag} metrics off: no metrics_listen, port or prometheus.io annotation",
+                  "metrics_listen" not in mconf and "metrics" not in ports
+                  and not any(k.startswith("prometheus.io/") for k in ann))
         grace = pod["terminationGracePeriodSeconds"]
         check(f"{tag} terminationGracePeriodSeconds {grace} = drain {drain} + shutdown {shutdown} + "
               f"{merged['terminationGraceExtraSeconds']} (> the {stop_time(config)}s onair may take)",
@@ -493,7 +533,6 @@ def check_manifests(name: str, values: dict, docs: list, existing: dict, release
         check(f"{tag} its volumes name the ConfigMap and Secrets rendered or given",
               vols["config"]["configMap"]["name"] == cm_name
               and all(v["secret"]["secretName"] in secrets_ for v in vols.values() if "secret" in v))
-        assembled = assemble(pod, cm, secrets_, role)
         check_config(f"{tag} onair.toml as its init container assembles it (+ its env)", assembled, env, role)
         if role == "sfu":
             cands = tomllib.loads(assembled).get("rtc_candidates", [])
@@ -502,16 +541,33 @@ def check_manifests(name: str, values: dict, docs: list, existing: dict, release
     check_config("the ConfigMap's onair.toml alone (all roles, keys from the env)", toml_text,
               {"ONAIR_API_KEY": "APItest", "ONAIR_API_SECRET": secret_hex()}, None)
     services = by_kind.get("Service", {})
+    metrics_services = {}
     for sname, svc in services.items():
         sel = svc["spec"]["selector"]
         targets = [d for d in deployments.values()
                    if all(d["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in sel.items())]
-        names = {p["name"] for d in targets for p in d["spec"]["template"]["spec"]["containers"][0]["ports"]}
-        check(f"Service {sname} selects a Deployment and its targetPorts exist",
-              len(targets) == 1 and all(p["targetPort"] in names for p in svc["spec"]["ports"]), f"{names}")
+        port_sets = [{p["name"] for p in d["spec"]["template"]["spec"]["containers"][0]["ports"]} for d in targets]
+        wanted = {p["targetPort"] for p in svc["spec"]["ports"]}
+        if "metrics" in wanted:
+            metrics_services[sname] = svc
+            check(f"Service {sname} (headless) selects every Deployment, each with a `metrics` port",
+                  wanted == {"metrics"} and svc["spec"].get("clusterIP") == "None"
+                  and len(targets) == len(deployments) and all("metrics" in n for n in port_sets), f"{port_sets}")
+        else:
+            check(f"Service {sname} selects a Deployment and its targetPorts exist",
+                  len(targets) == 1 and wanted <= port_sets[0], f"{port_sets}")
+    monitors = by_kind.get("ServiceMonitor", {})
+    want_sm = merged["metrics"]["enabled"] and merged["metrics"]["serviceMonitor"]["enabled"]
+    check(f"a ServiceMonitor and its metrics Service {'' if want_sm else 'not '}rendered "
+          f"(metrics.serviceMonitor.enabled: {merged['metrics']['serviceMonitor']['enabled']})",
+          (len(monitors) == 1 and len(metrics_services) == 1) if want_sm else not monitors and not metrics_services,
+          f"{list(monitors)} {list(metrics_services)}")
+    for mname, monitor in monitors.items():
+        check_service_monitor(mname, monitor, metrics_services, merged)
     for iname, ing in by_kind.get("Ingress", {}).items():
         routes = {p["path"]: p["backend"]["service"] for r in ing["spec"]["rules"] for p in r["http"]["paths"]}
-        ok = all(b["name"] in services and b["port"]["number"] == http for b in routes.values())
+        ok = all(b["name"] in services and b["port"]["number"] == http and b["name"] not in metrics_services
+                 for b in routes.values())
         comp = {path: services[b["name"]]["spec"]["selector"]["app.kubernetes.io/component"]
                 for path, b in routes.items() if b["name"] in services}
         want = {"/": "api", "/rtc": "sfu"} | ({"/whip": "ingest"} if merged["ingest"]["enabled"] else {})
@@ -523,6 +579,61 @@ def check_manifests(name: str, values: dict, docs: list, existing: dict, release
               ing["spec"]["rules"][0]["host"] == merged["publicHost"]
               and config["signal_url"].endswith("://" + merged["publicHost"])
               and config["public_url"].endswith("://" + merged["publicHost"]))
+
+
+# The Prometheus Operator's duration pattern (its CRD's `interval`, `scrapeTimeout`).
+PROM_DURATION = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$")
+# The fields of monitoring.coreos.com/v1 ServiceMonitor this chart writes (a
+# subset of the CRD's schema, written down here: no cluster, no CRD to load).
+SERVICE_MONITOR_SCHEMA = {
+    "type": "object", "required": ["apiVersion", "kind", "metadata", "spec"], "additionalProperties": False,
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"}, "kind": {"const": "ServiceMonitor"},
+        "metadata": {"type": "object", "required": ["name", "namespace"], "properties": {
+            "name": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
+            "namespace": {"type": "string"},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}}}},
+        "spec": {"type": "object", "required": ["selector", "endpoints"], "additionalProperties": False, "properties": {
+            "selector": {"type": "object", "additionalProperties": False, "required": ["matchLabels"], "properties": {
+                "matchLabels": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}}}},
+            "namespaceSelector": {"type": "object", "additionalProperties": False, "properties": {
+                "matchNames": {"type": "array", "items": {"type": "string"}}, "any": {"type": "boolean"}}},
+            "endpoints": {"type": "array", "minItems": 1, "items": {
+                "type": "object", "additionalProperties": False, "required": ["port"], "properties": {
+                    "port": {"type": "string"}, "path": {"type": "string", "pattern": "^/"},
+                    "interval": {"type": "string", "pattern": PROM_DURATION.pattern},
+                    "scrapeTimeout": {"type": "string", "pattern": PROM_DURATION.pattern},
+                    "relabelings": {"type": "array", "items": {
+                        "type": "object", "additionalProperties": False, "properties": {
+                            "sourceLabels": {"type": "array", "items": {
+                                "type": "string", "pattern": "^[a-zA-Z_][a-zA-Z0-9_]*$"}},
+                            "targetLabel": {"type": "string"}, "action": {"type": "string"},
+                            "regex": {"type": "string"}, "replacement": {"type": "string"},
+                            "separator": {"type": "string"}}}}}}}}}}}
+
+
+def check_service_monitor(name: str, monitor: dict, metrics_services: dict, merged: dict) -> None:
+    """A CRD kubernetes-validate has no schema for: its fields, and that it finds the metrics Service."""
+    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+              for e in jsonschema.Draft202012Validator(SERVICE_MONITOR_SCHEMA).iter_errors(monitor)]
+    check(f"ServiceMonitor {name}: monitoring.coreos.com/v1 fields (the part of the CRD's schema it uses)",
+          not errors, "\n        ".join(errors[:6]))
+    if errors:
+        return
+    spec = monitor["spec"]
+    sel = spec["selector"]["matchLabels"]
+    found = [s for s in metrics_services.values()
+             if all(s["metadata"].get("labels", {}).get(k) == v for k, v in sel.items())
+             and s["metadata"]["namespace"] in spec.get("namespaceSelector", {}).get("matchNames", [monitor["metadata"]["namespace"]])]
+    ports = {p["name"] for s in found for p in s["spec"]["ports"]}
+    sm = merged["metrics"]["serviceMonitor"]
+    ep = spec["endpoints"][0]
+    check(f"ServiceMonitor {name}: selects the metrics Service, scrapes its `metrics` port at /metrics, "
+          f"every {sm['interval']} (timeout {sm['scrapeTimeout']}), with the labels values give",
+          len(found) == 1 and all(e["port"] in ports for e in spec["endpoints"]) and ep.get("path") == "/metrics"
+          and ep.get("interval") == sm["interval"] and ep.get("scrapeTimeout") == sm["scrapeTimeout"]
+          and all(monitor["metadata"].get("labels", {}).get(k) == v for k, v in sm["labels"].items()),
+          f"found {len(found)} Service(s), ports {ports}, endpoints {spec['endpoints']}")
 
 
 def assemble(pod: dict, configmap: dict, secrets_: dict, role: str) -> str:
@@ -555,7 +666,7 @@ def assemble(pod: dict, configmap: dict, secrets_: dict, role: str) -> str:
 # ------------------------------------------------------------- grafana ----
 
 DASHBOARD = DEPLOY / "grafana" / "onair.json"
-ROWS = ["Overview", "SFU", "HTTP", "Egress & ingest", "Webhooks", "Store & process", "Limits"]
+ROWS = ["Overview", "SFU", "HTTP", "Egress & ingest", "Webhooks", "Store & process", "Limits", "TURN"]
 # Grafana's unit ids the dashboard may use.
 UNITS_OK = {"short", "pps", "bps", "s", "bytes", "percentunit", "reqps", "cps"}
 # Labels Prometheus puts on every scraped series (and relabels the chart adds).
@@ -570,6 +681,11 @@ LAZY = {
     "onair_egress_jobs": "when an egress worker starts its first job (egress/src/service.rs)",
     "onair_ingest_streams": "at the first RTMP or WHIP stream (ingest/src/lib.rs)",
     "onair_limit_hits_total": "at the first limit hit (sfu/src/limits.rs, ingest/src/rtmp.rs, src/http.rs)",
+    # turn/src/stats.rs takes its handles when the TURN server starts, which `onair dev` does not (yet).
+    "onair_turn_allocations": "when the TURN server starts (turn/src/stats.rs)",
+    "onair_turn_allocations_total": "when the TURN server starts (turn/src/stats.rs)",
+    "onair_turn_refused_total": "when the TURN server starts (turn/src/stats.rs)",
+    "onair_turn_relayed_bytes_total": "when the TURN server starts (turn/src/stats.rs)",
 }
 # A gauge that holds a total (CPU seconds so far): rate() of it is meant.
 RATE_OF_GAUGE = {"onair_process_cpu_seconds"}
@@ -630,7 +746,7 @@ def promql(expr: str):
 def expr_facts(ast, registered: dict) -> dict:
     """What an expression uses: its series, labels, rate() arguments, and its output labels."""
     import promql_parser as pp
-    facts = {"series": [], "matchers": [], "grouping": [], "rated": set(), "unrated": []}
+    facts = {"series": [], "matchers": [], "grouping": [], "rated": set(), "quantile": []}
 
     def labels_of(name: str) -> set[str]:
         base = series_base(name, registered)
@@ -675,6 +791,8 @@ def expr_facts(ast, registered: dict) -> dict:
         elif isinstance(node, pp.BinaryExpr) and node.modifier is not None and node.modifier.matching is not None:
             facts["grouping"].append((set(node.modifier.matching.labels),
                                       out_labels(node.lhs) | out_labels(node.rhs)))
+        elif isinstance(node, pp.Call) and node.func.name == "histogram_quantile":
+            facts["quantile"].append(out_labels(node.args[-1]))
         elif isinstance(node, pp.Call) and node.func.name in RATE_FUNCS:
             for a in node.args:
                 if isinstance(a, pp.MatrixSelector):
@@ -783,6 +901,9 @@ def check_dashboard() -> set[str]:
                 unknown = have - known
                 if unknown:
                     problems["labels"].append(f"{title}: {name}{{{', '.join(sorted(unknown))}}}")
+        for labels in facts["quantile"]:
+            if "le" not in labels:
+                problems["labels"].append(f"{title}: histogram_quantile of a vector without `le` ({sorted(labels)})")
         for labels, available in facts["grouping"]:
             if not labels <= available:
                 problems["labels"].append(f"{title}: by/on/ignoring {sorted(labels - available)} not on {sorted(available)}")
@@ -801,7 +922,8 @@ def check_dashboard() -> set[str]:
           f"(but {', '.join(sorted(RATE_OF_GAUGE))})", not problems["rate"], "\n        ".join(problems["rate"]))
     check("every selector filters on job=~\"$job\" and instance=~\"$instance\"", not problems["filter"],
           "\n        ".join(problems["filter"][:8]))
-    check("label names in matchers, by() and on()/ignoring() are the metrics' own", not problems["labels"],
+    check("label names in matchers, by() and on()/ignoring() are the metrics' own; "
+          "histogram_quantile keeps `le`", not problems["labels"],
           "\n        ".join(problems["labels"]))
     check("legends name only labels the query's result has", not problems["legend"],
           "\n        ".join(problems["legend"]))

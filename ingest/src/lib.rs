@@ -38,6 +38,10 @@ pub struct IngestConfig {
     pub api_url: String,
     /// Verifies the API's join tokens and signs the ingest's own.
     pub keys: Arc<KeySet>,
+    /// Where this node reaches the SFU, when not at the join's public URL
+    /// (a TLS listener is for clients; the SFU on this node answers plain
+    /// WebSockets on loopback).
+    pub signal_url: Option<String>,
 }
 
 /// Why a stream was refused.
@@ -132,7 +136,7 @@ pub async fn authorize(config: &IngestConfig, target: &Target) -> Result<Admitte
     }
     Ok(Admitted {
         token: mint(key, &claims),
-        url: creds.url,
+        url: config.signal_url.clone().unwrap_or(creds.url),
         ice_servers: creds.ice_servers,
     })
 }

@@ -14,9 +14,10 @@ use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
 use rml_rtmp::sessions::{
     ServerSession, ServerSessionConfig, ServerSessionError, ServerSessionEvent, ServerSessionResult,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
 use crate::chunks::{ChunkError, ChunkGuard};
@@ -102,7 +103,7 @@ fn session_error(e: ServerSessionError) -> ConnectionError {
 }
 
 /// Accepts RTMP connections on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, config: Arc<IngestConfig>) {
+pub async fn serve(listener: TcpListener, config: Arc<IngestConfig>, tls: Option<TlsAcceptor>) {
     let open = Arc::new(Mutex::new(Open::default()));
     loop {
         let (socket, peer) = match listener.accept().await {
@@ -118,12 +119,16 @@ pub async fn serve(listener: TcpListener, config: Arc<IngestConfig>) {
             limit_hit("rtmp_connections");
             continue;
         };
-        let config = config.clone();
+        let (config, tls) = (config.clone(), tls.clone());
         let span = tracing::info_span!("rtmp", %peer, call_cid = tracing::field::Empty);
         tokio::spawn(
             async move {
                 let _slot = slot;
-                match connection(socket, peer, &config).await {
+                let outcome = match accept(socket, tls).await {
+                    Ok(socket) => connection(socket, peer, &config).await,
+                    Err(e) => Err(e),
+                };
+                match outcome {
                     Ok(()) => tracing::info!("RTMP connection closed"),
                     Err(e) => {
                         match &e {
@@ -141,6 +146,27 @@ pub async fn serve(listener: TcpListener, config: Arc<IngestConfig>) {
     }
 }
 
+/// A connection's byte stream: TCP, or TLS over it (RTMPS).
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// The connection's stream, after the TLS handshake for RTMPS (which must
+/// end by the time a client has to be publishing).
+async fn accept(
+    socket: TcpStream,
+    tls: Option<TlsAcceptor>,
+) -> Result<Box<dyn Io>, ConnectionError> {
+    socket.set_nodelay(true)?;
+    let Some(tls) = tls else {
+        return Ok(Box::new(socket));
+    };
+    match tokio::time::timeout(ADMIT_TIMEOUT, tls.accept(socket)).await {
+        Ok(Ok(stream)) => Ok(Box::new(stream)),
+        Ok(Err(e)) => Err(ConnectionError::Handshake(format!("TLS: {e}"))),
+        Err(_) => Err(ConnectionError::NotPublishing(ADMIT_TIMEOUT)),
+    }
+}
+
 /// Counts a limit hit (`onair_limit_hits_total{limit=…}`).
 fn limit_hit(limit: &'static str) {
     metrics::counter!("onair_limit_hits_total", "limit" => limit).increment(1);
@@ -149,7 +175,7 @@ fn limit_hit(limit: &'static str) {
 /// Reads some bytes; fails after [`IDLE_TIMEOUT`] without any, or at
 /// `admit_by` if the client is not publishing yet.
 async fn read(
-    socket: &mut TcpStream,
+    socket: &mut dyn Io,
     buf: &mut [u8],
     admit_by: Option<Instant>,
 ) -> Result<usize, ConnectionError> {
@@ -164,7 +190,7 @@ async fn read(
 
 /// Completes the RTMP handshake; the bytes that came after it.
 async fn handshake(
-    socket: &mut TcpStream,
+    socket: &mut dyn Io,
     buf: &mut [u8],
     admit_by: Instant,
 ) -> Result<Vec<u8>, ConnectionError> {
@@ -195,11 +221,10 @@ async fn handshake(
 }
 
 async fn connection(
-    mut socket: TcpStream,
+    mut socket: Box<dyn Io>,
     peer: SocketAddr,
     config: &IngestConfig,
 ) -> Result<(), ConnectionError> {
-    socket.set_nodelay(true)?;
     let admit_by = Instant::now() + ADMIT_TIMEOUT;
     let mut buf = vec![0u8; 64 * 1024];
     let leftover = handshake(&mut socket, &mut buf, admit_by).await?;
@@ -265,7 +290,7 @@ impl Connection {
     /// Writes the session's packets and acts on its events, until none are left.
     async fn flush(
         &mut self,
-        socket: &mut TcpStream,
+        socket: &mut dyn Io,
         session: &mut ServerSession,
         config: &IngestConfig,
     ) -> Result<(), ConnectionError> {

@@ -6,6 +6,7 @@ pub mod call;
 pub mod events;
 pub mod probe;
 pub mod signal;
+pub mod tls;
 pub mod tokens;
 
 use std::io::{BufRead, BufReader};

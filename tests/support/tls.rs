@@ -1,0 +1,52 @@
+//! A throwaway certificate authority for TLS tests: a CA and the server
+//! certificates it issues, written as PEM files.
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
+/// A CA whose certificates a test trusts.
+pub struct Ca {
+    issuer: Issuer<'static, KeyPair>,
+    /// The CA certificate, PEM.
+    pub pem: String,
+}
+
+/// A server certificate on disk.
+pub struct Issued {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// The certificate, DER (what a client sees).
+    pub der: Vec<u8>,
+}
+
+impl Ca {
+    pub fn new() -> Ca {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        Ca {
+            pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A certificate for `localhost` and 127.0.0.1, written to
+    /// `dir/cert.pem` and `dir/key.pem` (replacing what was there).
+    pub fn issue(&self, dir: &Path) -> Issued {
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        let params = CertificateParams::new(names).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let issued = Issued {
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+            der: cert.der().to_vec(),
+        };
+        // Key first: a reload between the two writes sees a mismatch and keeps the old pair.
+        std::fs::write(&issued.key, key.serialize_pem()).unwrap();
+        std::fs::write(&issued.cert, cert.pem()).unwrap();
+        issued
+    }
+}
