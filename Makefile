@@ -27,6 +27,7 @@ bench: deps
 	$(CARGO) bench --bench egress_composite
 	$(CARGO) bench --bench ingest_latency
 	$(CARGO) bench --bench webhooks
+	$(CARGO) bench --bench tls_handshake
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -5,80 +5,27 @@
 //! p50/p99 latency per backend. Tune with `BENCH_SECONDS` (default 10) and
 //! `BENCH_CONCURRENCY` (default 16).
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod common;
+
+use common::{env_or, Server, KEY, SECRET};
 use hdrhistogram::Histogram;
 use onair_auth::token::mint;
 use onair_auth::{ApiKey, ServerClaims, UserClaims};
 
-const KEY: &str = "APIbench";
-const SECRET: &str = "bench-secret-bench-secret-bench-0123";
 const USERS: usize = 500;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn start(dir: &Path, database_url: &str) -> (Server, String) {
-    let port = onair_testkit::free_port();
-    let config = dir.join(format!("bench-{port}.toml"));
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\nrtc_udp = \"127.0.0.1:0\"\nrtmp_listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\ndata_dir = \"{}\"\n\
-             [[api_keys]]\nkey = \"{KEY}\"\nsecret = \"{SECRET}\"\n",
-            dir.display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_onair"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn onair serve");
-    (Server(child), format!("http://127.0.0.1:{port}"))
-}
-
-async fn wait_ready(client: &reqwest::Client, url: &str) {
-    for _ in 0..300 {
-        if client
-            .get(format!("{url}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("server did not become ready");
-}
-
-async fn run(label: &str, url: &str) {
+async fn run(label: &str, server: &Server) {
+    let url = server.url.as_str();
     let seconds = env_or("BENCH_SECONDS", 10);
     let concurrency = env_or("BENCH_CONCURRENCY", 16) as usize;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
         .unwrap();
-    wait_ready(&client, url).await;
+    server.ready(&client).await;
 
     let key = ApiKey::new(KEY, SECRET);
     let now = SystemTime::now()
@@ -194,12 +141,10 @@ async fn main() {
     );
     {
         let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-        let (_server, url) = start(dir.path(), &sqlite);
-        run("sqlite", &url).await;
+        run("sqlite", &Server::start(dir.path(), &sqlite, "")).await;
     }
     {
         let pg = onair_testkit::postgres::database_url();
-        let (_server, url) = start(dir.path(), &pg);
-        run("postgres", &url).await;
+        run("postgres", &Server::start(dir.path(), &pg, "")).await;
     }
 }

@@ -13,46 +13,19 @@
 //! `BENCH_CALLS` (default 200) and `BENCH_BACKLOG` (default 10000).
 
 use std::collections::HashSet;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod common;
+
+use common::{cpu_seconds, env_or, Server, KEY, SECRET};
 use hdrhistogram::Histogram;
 use onair_auth::token::mint;
 use onair_auth::{ApiKey, ServerClaims};
 
-const KEY: &str = "APIhookbench";
-const SECRET: &str = "hook-bench-secret-hook-bench-secret-01";
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// CPU seconds process `pid` has used.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command (which may hold spaces): utime is the 12th, stime the 13th.
-    let rest = stat.rsplit(')').next().unwrap_or_default();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = [11, 12]
-        .iter()
-        .filter_map(|i| fields.get(*i)?.parse::<f64>().ok())
-        .sum();
-    // SAFETY: sysconf only reads a configuration value.
-    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+/// The config section that sends every event to `url`.
+fn hooks(url: &str) -> String {
+    format!("[[webhooks]]\nurl = \"{url}\"\n")
 }
 
 fn unix_ms() -> f64 {
@@ -119,43 +92,6 @@ async fn receiver(seen: Arc<Mutex<Seen>>) -> String {
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     url
-}
-
-fn start(dir: &Path, database_url: &str, hook: &str) -> (Server, String) {
-    let port = onair_testkit::free_port();
-    let config = dir.join(format!("bench-{port}.toml"));
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\nrtc_udp = \"127.0.0.1:0\"\nrtmp_listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\ndata_dir = \"{}\"\n\
-             [[api_keys]]\nkey = \"{KEY}\"\nsecret = \"{SECRET}\"\n[[webhooks]]\nurl = \"{hook}\"\n",
-            dir.display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_onair"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn onair serve");
-    (Server(child), format!("http://127.0.0.1:{port}"))
-}
-
-async fn wait_ready(client: &reqwest::Client, url: &str) {
-    for _ in 0..300 {
-        if client
-            .get(format!("{url}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("server did not become ready");
 }
 
 struct Driver {
@@ -248,12 +184,13 @@ fn reset(seen: &Mutex<Seen>) {
     *seen.lock().unwrap() = Seen::new();
 }
 
-async fn run(label: &str, url: &str, pid: u32, seen: &Mutex<Seen>) {
+async fn run(label: &str, server: &Server, seen: &Mutex<Seen>) {
+    let (url, pid) = (server.url.as_str(), server.pid());
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()
         .unwrap();
-    wait_ready(&client, url).await;
+    server.ready(&client).await;
     let key = ApiKey::new(KEY, SECRET);
     let exp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -350,13 +287,13 @@ async fn main() {
     println!("PATCH /v1/calls/default/{{id}} → call.updated → POST to a local receiver, one endpoint, loopback");
     {
         let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-        let (server, url) = start(dir.path(), &sqlite, &hook);
-        run("sqlite", &url, server.0.id(), &seen).await;
+        let server = Server::start(dir.path(), &sqlite, &hooks(&hook));
+        run("sqlite", &server, &seen).await;
     }
     reset(&seen);
     {
         let pg = onair_testkit::postgres::database_url();
-        let (server, url) = start(dir.path(), &pg, &hook);
-        run("postgres", &url, server.0.id(), &seen).await;
+        let server = Server::start(dir.path(), &pg, &hooks(&hook));
+        run("postgres", &server, &seen).await;
     }
 }

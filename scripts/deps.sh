@@ -22,6 +22,8 @@ have_pg_bin initdb && have_pg_bin postgres || apt_need+=(postgresql)
 command -v psql >/dev/null 2>&1 || apt_need+=(postgresql-client)
 # Browser tests and the demo page: Debian's Chromium (never a downloaded browser) and Node.
 command -v chromium >/dev/null 2>&1 || apt_need+=(chromium)
+# Reactions in the demo app (and its screenshots) are emoji.
+dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || apt_need+=(fonts-noto-color-emoji)
 command -v node >/dev/null 2>&1 || apt_need+=(nodejs npm)
 # The Redis bus tests (and split-role deployments) start their own redis-server.
 command -v redis-server >/dev/null 2>&1 || apt_need+=(redis-server)
@@ -61,8 +63,23 @@ if ! "$venv/bin/python" -c 'import livekit.rtc' >/dev/null 2>&1; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'livekit==1.2.1'
 fi
 
-# livekit-client (served to the demo page) and playwright-core, pinned by web/package-lock.json.
 here="$(cd "$(dirname "$0")/.." && pwd)"
+
+# @onair/client (sdk-clients/js): the demo page runs on its UMD bundle, which
+# web/ links to (file:../sdk-clients/js). Built when dist is missing or older
+# than its sources, so a clean clone and an edited SDK both get a fresh one.
+sdk="$here/sdk-clients/js"
+if [ ! -f "$sdk/node_modules/.package-lock.json" ] || [ "$sdk/package-lock.json" -nt "$sdk/node_modules/.package-lock.json" ]; then
+  echo "deps: installing sdk-clients/js npm packages"
+  (cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+umd="$sdk/dist/onair-client.umd.js"
+if [ ! -f "$umd" ] || [ -n "$(find "$sdk/src" "$sdk/scripts/build.mjs" "$sdk/package-lock.json" -newer "$umd" -print -quit)" ]; then
+  echo "deps: building @onair/client (sdk-clients/js/dist)"
+  (cd "$sdk" && node scripts/build.mjs >/dev/null)
+fi
+
+# livekit-client, hls.js, @onair/client (linked) and playwright-core, pinned by web/package-lock.json.
 if [ ! -f "$here/web/node_modules/.package-lock.json" ] || [ "$here/web/package-lock.json" -nt "$here/web/node_modules/.package-lock.json" ]; then
   echo "deps: installing web/ npm packages"
   (cd "$here/web" && npm ci --no-audit --no-fund --loglevel=error)

@@ -60,6 +60,9 @@ pub fn check(config: &Config, keys: &KeySet, roles: &[Role]) -> anyhow::Result<(
     if has(Role::Ingest) && !has(Role::Api) && config.api_url.is_none() {
         bail!("an ingest node checks stream keys with the API: set api_url (ONAIR_API_URL)");
     }
+    if let Some(turn) = &config.turn {
+        crate::turn::offer(turn, keys)?;
+    }
     let split = !(has(Role::Api) && has(Role::Sfu) && has(Role::Egress));
     if split && config.redis_url.is_none() {
         bail!("running only some roles needs a shared bus: set redis_url (ONAIR_REDIS_URL)");

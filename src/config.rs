@@ -25,6 +25,13 @@
 //! cert = "/etc/onair/tls/fullchain.pem"
 //! key = "/etc/onair/tls/privkey.pem"
 //! rtmps_listen = "0.0.0.0:1936"                  # RTMPS ingest (OBS), same certificate
+//! [turn]                                         # embedded TURN; joins get credentials for it
+//! udp_listen = "0.0.0.0:3478"
+//! tls_listen = "0.0.0.0:5349"                    # turns:, with the [tls] certificate
+//! public_host = "turn.example.com"               # in the URLs clients get
+//! public_ip = "203.0.113.7"                      # relayed media's address (default: public_host if an IP)
+//! relay_ports = "50000-60000"
+//! max_allocations_per_user = 10
 //! [egress]
 //! allow_private_targets = false                    # RTMP pushes to loopback/private addresses
 //! max_rtmp_per_call = 5
@@ -166,6 +173,8 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// HTTPS and WSS on `listen` (and RTMPS), from these PEM files.
     pub tls: Option<crate::tls::TlsConfig>,
+    /// The embedded TURN server, on nodes that run the SFU.
+    pub turn: Option<crate::turn::TurnSection>,
 }
 
 /// `[egress]`: what users may ask of egress workers.
@@ -248,6 +257,7 @@ impl Default for Config {
             webhook_retry_for: onair_api::domain::webhook::DEFAULT_RETRY_FOR,
             metrics_listen: None,
             tls: None,
+            turn: None,
         }
     }
 }

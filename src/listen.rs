@@ -26,12 +26,15 @@ pub struct Listeners {
     pub rtmps: Option<TcpListener>,
     /// The TLS of `http` and `rtmps`.
     pub tls: Option<TlsAcceptor>,
+    /// The certificate, for other TLS listeners (TURN).
+    pub certificate: Option<crate::tls::Tls>,
 }
 
 impl Listeners {
     /// Binds what `config` asks (RTMP and RTMPS only when `ingest`).
     pub async fn bind(config: &Config, ingest: bool) -> anyhow::Result<Self> {
-        let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
+        let certificate = config.tls.as_ref().map(crate::tls::Tls::load).transpose()?;
+        let tls = certificate.as_ref().map(|c| c.acceptor()).transpose()?;
         let http = bind(config.listen, "listen").await?;
         let internal = match tls {
             Some(_) => Some(bind(([127, 0, 0, 1], 0).into(), "the internal listener").await?),
@@ -51,6 +54,7 @@ impl Listeners {
             rtmp,
             rtmps,
             tls,
+            certificate,
         })
     }
 

@@ -12,6 +12,7 @@ mod metrics;
 mod server;
 mod tls;
 mod token;
+mod turn;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -115,6 +116,10 @@ pub struct DevArgs {
     /// With `--tls-cert`: where RTMPS ingest listens.
     #[arg(long, env = "ONAIR_RTMPS_LISTEN", requires = "tls_cert")]
     pub rtmps_listen: Option<SocketAddr>,
+    /// Run the embedded TURN server on this UDP address (relaying to the
+    /// SFU only); joins get credentials for it.
+    #[arg(long, env = "ONAIR_TURN_LISTEN")]
+    pub turn_listen: Option<SocketAddr>,
     /// Use this API key instead of the generated one.
     #[arg(long, env = "ONAIR_API_KEY", requires = "api_secret")]
     pub api_key: Option<String>,
@@ -139,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+                .unwrap_or_else(|_| "info,sqlx=warn,stun_proto::auth=off".into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -83,6 +83,12 @@ fn dev_config(args: &DevArgs) -> Config {
         join_token_ttl: args.join_token_ttl,
         link_ttl: args.link_ttl,
         metrics_listen: args.metrics_listen,
+        turn: args.turn_listen.map(|udp| crate::turn::TurnSection {
+            udp_listen: udp,
+            public_host: udp.ip().to_string(),
+            relay_ip: udp.ip(),
+            ..Default::default()
+        }),
         tls: match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => Some(crate::tls::TlsConfig {
                 cert: cert.clone(),
@@ -336,6 +342,8 @@ fn build_state(
     storage: Arc<dyn Storage>,
     store: Arc<dyn Store>,
 ) -> anyhow::Result<AppState> {
+    let turn = config.turn.as_ref();
+    let turn = turn.map(|t| crate::turn::offer(t, &keys)).transpose()?;
     Ok(AppState {
         store,
         bus,
@@ -354,6 +362,7 @@ fn build_state(
             },
             cors_origins: config.cors_origins.clone(),
             webhooks: webhook_settings(config)?,
+            turn,
         }),
         files: Arc::new(StorageLinks(storage)),
         draining: Arc::default(),
@@ -472,7 +481,21 @@ async fn run(
         rtmp,
         rtmps,
         tls,
+        certificate,
     } = listeners;
+    let _turn = match (&node.sfu, &config.turn) {
+        (Some(sfu), Some(turn)) => {
+            let mut media = config.rtc_candidates.clone();
+            media.push(sfu.udp_addr());
+            Some(crate::turn::start(
+                turn,
+                &node.keys,
+                media,
+                certificate.as_ref(),
+            )?)
+        }
+        _ => None,
+    };
     // Set at the first SIGTERM: `/readyz` answers 503 from then on.
     let draining = match &node.api {
         Some(state) => state.draining.clone(),

@@ -1,4 +1,4 @@
-//! TLS for the HTTP listener (HTTPS, WSS) and RTMPS, from the PEM files of
+//! TLS for the HTTP listener (HTTPS, WSS), RTMPS and TURN, from the PEM files of
 //! `[tls]`. The certificate is read again whenever its files change, so a
 //! renewal (certbot, cert-manager) needs no restart: new handshakes get
 //! the new certificate, open connections keep theirs. A renewal that does
@@ -50,22 +50,41 @@ impl ResolvesServerCert for Reloading {
     }
 }
 
-/// Loads `config`'s certificate (failing if it does not parse) and keeps
-/// it current; the acceptor serves HTTP/1.1 (WebSockets upgrade over it).
-pub fn acceptor(config: &TlsConfig) -> anyhow::Result<TlsAcceptor> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let key = load(config, &provider)?;
-    let resolver = Arc::new(Reloading {
-        current: RwLock::new(Arc::new(key)),
-    });
-    let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_no_client_auth()
-        .with_cert_resolver(resolver.clone());
-    server.alpn_protocols = vec![b"http/1.1".to_vec()];
-    tokio::spawn(watch(config.clone(), provider, resolver));
-    Ok(TlsAcceptor::from(Arc::new(server)))
+/// The certificate of `[tls]`, kept current, for each listener that serves it.
+pub struct Tls {
+    provider: Arc<CryptoProvider>,
+    resolver: Arc<Reloading>,
+}
+
+impl Tls {
+    /// Loads `config`'s certificate (failing if it does not parse) and
+    /// keeps it current.
+    pub fn load(config: &TlsConfig) -> anyhow::Result<Tls> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let key = load(config, &provider)?;
+        let resolver = Arc::new(Reloading {
+            current: RwLock::new(Arc::new(key)),
+        });
+        tokio::spawn(watch(config.clone(), provider.clone(), resolver.clone()));
+        Ok(Tls { provider, resolver })
+    }
+
+    /// A server config with this certificate, offering `alpn` (none: any client).
+    pub fn server_config(&self, alpn: &[&[u8]]) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+        let mut server = rustls::ServerConfig::builder_with_provider(self.provider.clone())
+            .with_safe_default_protocol_versions()
+            .context("TLS protocol versions")?
+            .with_no_client_auth()
+            .with_cert_resolver(self.resolver.clone());
+        server.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(Arc::new(server))
+    }
+
+    /// The acceptor of the HTTP listener (HTTP/1.1: WebSockets upgrade over
+    /// it) and of RTMPS.
+    pub fn acceptor(&self) -> anyhow::Result<TlsAcceptor> {
+        Ok(TlsAcceptor::from(self.server_config(&[b"http/1.1"])?))
+    }
 }
 
 /// The certificate and key of `config`, ready to sign handshakes.

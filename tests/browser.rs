@@ -281,3 +281,55 @@ fn whip_from_chromium_reaches_the_call() {
     assert!(gone, "alice's WHIP tracks stayed after DELETE");
     println!("bob received {video} video frames and {audio} audio packets from alice's WHIP session; gone after DELETE");
 }
+
+#[test]
+fn livekit_client_joins_over_wss_on_onairs_own_tls() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let certs = tempfile::tempdir().unwrap();
+    let issued = support::tls::Ca::new().issue(certs.path());
+    let data = tempfile::tempdir().unwrap();
+    let web = support::repo().join("web");
+    let onair = support::dev(
+        data.path(),
+        &[
+            "--web-dir",
+            web.to_str().unwrap(),
+            "--tls-cert",
+            issued.cert.to_str().unwrap(),
+            "--tls-key",
+            issued.key.to_str().unwrap(),
+        ],
+    );
+    assert!(onair.url.starts_with("https://"), "{}", onair.url);
+    run(&onair, "tls.mjs", &[issued.spki]);
+}
+
+#[test]
+fn the_demo_app_chats_reacts_rings_and_hosts() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    // The scenario's RTMP push goes to this server's own (loopback) RTMP ingest.
+    let web = support::repo().join("web");
+    let args = [
+        "--web-dir",
+        web.to_str().unwrap(),
+        "--allow-private-targets",
+    ];
+    let onair = support::dev(data.path(), &args);
+    let (_, dir) = run(&onair, "demo_app.mjs", &[token(data.path(), &["server"])]);
+    for shot in ["demo-desktop.png", "demo-phone.png"] {
+        let size = std::fs::metadata(dir.path().join(shot)).map_or(0, |m| m.len());
+        assert!(size > 10_000, "{shot}: {size} bytes");
+    }
+}
+
+#[test]
+fn chromium_forced_to_relay_goes_through_onairs_own_turn() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    let web = support::repo().join("web");
+    let turn = format!("127.0.0.1:{}", onair_testkit::free_udp_port());
+    let args = ["--web-dir", web.to_str().unwrap(), "--turn-listen", &turn];
+    let onair = support::dev(data.path(), &args);
+    run(&onair, "turn_relay.mjs", &[token(data.path(), &["server"])]);
+}

@@ -44,7 +44,7 @@ pub mod views;
 pub mod webhooks;
 
 pub use router::router;
-pub use state::{ApiConfig, AppState, EgressPolicy, FileLinks, IceServer};
+pub use state::{ApiConfig, AppState, EgressPolicy, FileLinks, IceServer, TurnOffer};
 
 use chrono::Utc;
 

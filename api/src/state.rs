@@ -49,6 +49,26 @@ pub struct ApiConfig {
     pub cors_origins: Vec<String>,
     /// Webhook endpoints from the config, and how long deliveries are retried.
     pub webhooks: crate::domain::webhook::WebhookSettings,
+    /// The embedded TURN server, when it runs: each join gets credentials for it.
+    pub turn: Option<TurnOffer>,
+}
+
+/// TURN credentials for each join, in the TURN REST API scheme the
+/// embedded server checks (`onair_turn::credentials`).
+#[derive(Clone)]
+pub struct TurnOffer {
+    /// `turn:host:3478?transport=udp`, `turns:host:5349?transport=tcp`.
+    pub urls: Vec<String>,
+    /// The secret the TURN server shares.
+    pub secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for TurnOffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnOffer")
+            .field("urls", &self.urls)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What users may ask of egress workers.

@@ -62,6 +62,19 @@ async fn livestream_backstage_go_live_end(backend: Backend) {
         joined["credentials"]["ice_servers"][0]["urls"][0],
         "stun:127.0.0.1:3478"
     );
+    // The embedded TURN server's credentials: `{expiry}:{user}`, signed.
+    let turn = &joined["credentials"]["ice_servers"][1];
+    assert_eq!(turn["urls"][0], "turn:127.0.0.1:3478?transport=udp");
+    let username = turn["username"].as_str().unwrap();
+    let (expiry, user) = username.split_once(':').unwrap();
+    assert_eq!(user, "alice");
+    let expiry: u64 = expiry.parse().unwrap();
+    assert!(
+        expiry >= onair_auth::clock::unix_secs() + 3500,
+        "{username}"
+    );
+    let (_, password) = onair_turn::credentials(b"turn-secret", "alice", expiry);
+    assert_eq!(turn["password"], password.as_str());
     let grant = join_grant(&joined);
     assert_eq!(grant.room, "livestream:show");
     assert!(grant.room_join && grant.may_publish() && grant.may_subscribe());

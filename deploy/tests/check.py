@@ -683,7 +683,7 @@ LAZY = {
     "onair_limit_hits_total": "at the first limit hit (sfu/src/limits.rs, ingest/src/rtmp.rs, src/http.rs)",
     # turn/src/stats.rs takes its handles when the TURN server starts, which `onair dev` does not (yet).
     "onair_turn_allocations": "when the TURN server starts (turn/src/stats.rs)",
-    "onair_turn_allocations_total": "when the TURN server starts (turn/src/stats.rs)",
+    "onair_turn_allocations_created_total": "when the TURN server starts (turn/src/stats.rs)",
     "onair_turn_refused_total": "when the TURN server starts (turn/src/stats.rs)",
     "onair_turn_relayed_bytes_total": "when the TURN server starts (turn/src/stats.rs)",
 }

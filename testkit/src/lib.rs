@@ -26,6 +26,14 @@ pub fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
+/// A UDP port on 127.0.0.1 that was free a moment ago.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free UDP port: {e}"))
+}
+
 /// Has the kernel send `cmd`'s process `signal` when the thread that
 /// spawned it ends (PDEATHSIG), so no server outlives its tests.
 pub(crate) fn signal_on_parent_death(cmd: &mut Command, signal: libc::c_int) {

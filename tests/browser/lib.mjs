@@ -15,17 +15,24 @@ export const FLAGS = [
   "--allow-loopback-in-peer-connection",
 ];
 
-async function launch() {
-  return chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: FLAGS });
+async function launch(flags = []) {
+  return chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: [...FLAGS, ...flags] });
 }
 
 /** Opens the demo page for `user` in a new context and joins `call` (`type:id`). */
 export async function joinDemo(browser, base, call, user, extra = "") {
   const context = await browser.newContext({ permissions: ["camera", "microphone"] });
   const page = await context.newPage();
-  page.on("console", (m) => { if (m.type() === "error") console.error(`[${user}] ${m.text()}`); });
+  logErrors(page, user);
   await page.goto(`${base}/?call=${encodeURIComponent(call)}&user=${user}&autojoin=1${extra}`);
   return page;
+}
+
+/** Prints the page's console errors, without the tokens in URLs
+ *  (livekit-client's expected /rtc/v1 probe fails with one). */
+export function logErrors(page, user) {
+  const redact = (text) => text.replace(/access_token=[^&'"\s]+/g, "access_token=…");
+  page.on("console", (m) => { if (m.type() === "error") console.error(`[${user}] ${redact(m.text())}`); });
 }
 
 /** Polls `fn` every 250 ms until it returns a truthy value or `ms` pass. */
@@ -59,10 +66,10 @@ export function check(cond, message) {
   if (!cond) throw new Error(message);
 }
 
-/** Runs `body(browser)` in a fresh Chromium; prints "scenario passed", or the
- *  error with exit code 1. */
-export async function scenario(body) {
-  const browser = await launch();
+/** Runs `body(browser)` in a fresh Chromium (with extra `flags`); prints
+ *  "scenario passed", or the error with exit code 1. */
+export async function scenario(body, flags = []) {
+  const browser = await launch(flags);
   try {
     await body(browser);
     console.log("scenario passed");

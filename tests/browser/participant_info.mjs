@@ -26,7 +26,7 @@ await scenario(async (browser) => {
   check(await alice.evaluate(() => window.onairRoom.metadata) === '{"topic":"Rust"}', "room metadata at join");
   await alice.evaluate(() => {
     window.roomMetadata = [];
-    window.onairRoom.on(LivekitClient.RoomEvent.RoomMetadataChanged, (m) => window.roomMetadata.push(m));
+    window.onairRoom.on(OnAir.livekit.RoomEvent.RoomMetadataChanged, (m) => window.roomMetadata.push(m));
   });
   await api("PATCH", `/calls/default/${callId}`, { custom: { topic: "Go" } });
   const changed = await until("alice hearing the room's new metadata", 10000, () =>
@@ -34,7 +34,7 @@ await scenario(async (browser) => {
   check(changed[0] === '{"topic":"Go"}', `room metadata: ${changed}`);
   console.log(`room metadata: ${await alice.evaluate(() => window.onairRoom.numParticipants)} participants, changed to ${changed[0]}`);
   await bob.evaluate(() => {
-    const { RoomEvent } = LivekitClient;
+    const { RoomEvent } = OnAir.livekit;
     window.heard = [];
     window.onairRoom
       .on(RoomEvent.ParticipantAttributesChanged, (changed, p) => window.heard.push(["attributes", p.identity, changed]))

@@ -21,7 +21,7 @@ await scenario(async (browser) => {
   const alice = await joinDemo(browser, base, call, "alice");
   await until("alice connected", 20000, () => alice.evaluate(() => window.onairRoom?.state === "connected"));
   const rang = await alice.evaluate(() => window.onairRing(["bob"]));
-  check(rang.status === 201, `ring: ${JSON.stringify(rang)}`);
+  check(rang.ok && rang.ring.members.bob, `ring: ${JSON.stringify(rang)}`);
   const heard = await until("bob hearing the ring", 10000, () => bob.evaluate(() =>
     (window.onairEvents || []).find((e) => e.type === "call.ring")));
   console.log(`bob heard ${heard.type} from ${heard.user_id} for ${heard.call_cid}`);

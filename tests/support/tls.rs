@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use base64::Engine;
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, PublicKeyData};
+use sha2::Digest;
 
 /// A CA whose certificates a test trusts.
 pub struct Ca {
@@ -18,6 +20,9 @@ pub struct Issued {
     pub key: PathBuf,
     /// The certificate, DER (what a client sees).
     pub der: Vec<u8>,
+    /// base64(SHA-256(its public key)): what Chromium's
+    /// `--ignore-certificate-errors-spki-list` trusts.
+    pub spki: String,
 }
 
 impl Ca {
@@ -43,6 +48,8 @@ impl Ca {
             cert: dir.join("cert.pem"),
             key: dir.join("key.pem"),
             der: cert.der().to_vec(),
+            spki: base64::engine::general_purpose::STANDARD
+                .encode(sha2::Sha256::digest(key.subject_public_key_info())),
         };
         // Key first: a reload between the two writes sees a mismatch and keeps the old pair.
         std::fs::write(&issued.key, key.serialize_pem()).unwrap();

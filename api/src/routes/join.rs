@@ -168,8 +168,32 @@ fn credentials(
     Ok(Credentials {
         url: state.config.signal_url.clone(),
         token: mint(key, &claims),
-        ice_servers: state.config.ice_servers.clone(),
+        ice_servers: ice_servers(state, &user.sub, iat),
     })
+}
+
+/// How long TURN credentials work at least (an allocation made with them
+/// may be refreshed after; new ones need fresh credentials).
+const TURN_CREDENTIALS_TTL: u64 = 3600;
+
+/// The configured ICE servers, and the embedded TURN server with
+/// credentials for `user` from `now` (Unix seconds).
+fn ice_servers(state: &AppState, user: &str, now: u64) -> Vec<IceServer> {
+    let mut servers = state.config.ice_servers.clone();
+    if let Some(turn) = &state.config.turn {
+        let ttl = state
+            .config
+            .join_token_ttl
+            .as_secs()
+            .max(TURN_CREDENTIALS_TTL);
+        let (username, password) = onair_turn::credentials(&turn.secret, user, now + ttl);
+        servers.push(IceServer {
+            urls: turn.urls.clone(),
+            username: Some(username),
+            password: Some(password),
+        });
+    }
+    servers
 }
 
 /// How many users other than `user` are connected to the call's media (an

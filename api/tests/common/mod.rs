@@ -151,6 +151,10 @@ impl App {
                 egress: policy,
                 cors_origins: vec!["https://app.example".into()],
                 webhooks: Default::default(),
+                turn: Some(onair_api::TurnOffer {
+                    urls: vec!["turn:127.0.0.1:3478?transport=udp".into()],
+                    secret: b"turn-secret".to_vec(),
+                }),
             }),
             files: Arc::new(TestLinks),
             draining: Arc::default(),

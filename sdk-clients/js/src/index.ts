@@ -14,6 +14,7 @@ export { callAfter, membersAfter, patchFor } from "./call/apply.js";
 export { iceServersOf, type MediaOptions } from "./call/media.js";
 export type * from "./call/requests.js";
 export { LivestreamPlayer, type LivestreamPlayerOptions, type PlayerMode } from "./player/livestream-player.js";
+export { playHls, type HlsPlayback } from "./player/hls.js";
 export { OnAirError } from "./errors.js";
 export { decodeToken, TokenManager, type TokenClaims, type TokenProvider, type TokenManagerOptions } from "./token.js";
 export { Rest, type FetchLike, type Query } from "./http.js";

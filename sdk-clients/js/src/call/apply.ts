@@ -1,6 +1,7 @@
 /**
  * What a server event changes in a {@link CallState}: ringing, the live
- * flag, the call's end, custom data, members, running broadcasts.
+ * flag, the call's end, custom data, members, running recordings and
+ * broadcasts (HLS, RTMP pushes by name).
  * @packageDocumentation
  */
 import type { OnAirEvent } from "../events/types.js";
@@ -44,6 +45,17 @@ export function callAfter(call: CallView, event: OnAirEvent): CallView {
     case "call.hls_broadcasting_stopped":
     case "call.hls_broadcasting_failed":
       return { ...call, egress: { ...egress, hls: null } };
+    case "call.rtmp_broadcast_started":
+    case "call.rtmp_broadcast_stopped":
+    case "call.rtmp_broadcast_failed": {
+      // RTMP pushes are known by name: a start adds (or replaces) one, a stop or failure removes it.
+      const name = typeof event.name === "string" ? event.name : null;
+      if (name === null) return call;
+      const others = egress.rtmps.filter((r) => r.name !== name);
+      if (event.type !== "call.rtmp_broadcast_started") return others.length === egress.rtmps.length ? call : { ...call, egress: { ...egress, rtmps: others } };
+      const rtmp = { name, id: String(event.egress_id), state: "active" as const, error: null };
+      return { ...call, egress: { ...egress, rtmps: [...others, rtmp] } };
+    }
     case "call.recording_started":
       return { ...call, egress: { ...egress, recording: { id: String(event.egress_id), state: "active" } } };
     case "call.recording_stopped":

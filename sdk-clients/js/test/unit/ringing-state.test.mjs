@@ -62,6 +62,19 @@ test("live, end, custom, HLS and members follow their events", () => {
   assert.deepEqual(membersAfter(members, ev("call.member_removed", { user_id: "bob" })), []);
 });
 
+test("RTMP pushes follow their events by name", () => {
+  const call = { cid: "default:c", backstage: false, ended_at: null, custom: {}, egress: { recording: null, hls: null, rtmps: [] } };
+  const yt = callAfter(call, ev("call.rtmp_broadcast_started", { egress_id: "E1", name: "youtube" }));
+  assert.deepEqual(yt.egress.rtmps, [{ name: "youtube", id: "E1", state: "active", error: null }]);
+  const both = callAfter(yt, ev("call.rtmp_broadcast_started", { egress_id: "E2", name: "twitch" }));
+  assert.deepEqual(both.egress.rtmps.map((r) => r.name), ["youtube", "twitch"]);
+  const again = callAfter(both, ev("call.rtmp_broadcast_started", { egress_id: "E3", name: "youtube" }));
+  assert.deepEqual(again.egress.rtmps.map((r) => `${r.name}=${r.id}`), ["twitch=E2", "youtube=E3"], "a restart replaces the push of that name");
+  assert.deepEqual(callAfter(again, ev("call.rtmp_broadcast_stopped", { egress_id: "E2", name: "twitch" })).egress.rtmps.map((r) => r.name), ["youtube"]);
+  assert.deepEqual(callAfter(yt, ev("call.rtmp_broadcast_failed", { egress_id: "E1", name: "youtube", error: "refused" })).egress.rtmps, []);
+  assert.equal(callAfter(yt, ev("call.rtmp_broadcast_stopped", { egress_id: "E9", name: "other" })), yt, "stopping an unknown push changes nothing");
+});
+
 test("CallState announces exactly the fields that changed", () => {
   const state = new CallState();
   const heard = [];

@@ -1,0 +1,52 @@
+// Chromium forced to relay (iceTransportPolicy "relay") through OnAir's
+// own TURN server, whose credentials come with the join: two participants
+// decode each other's video over relayed candidates only, and the server
+// counts the allocations and the relayed bytes (/metrics).
+// Usage: node turn_relay.mjs BASE_URL SERVER_TOKEN
+import { scenario, joinDemo, until, stats, check } from "./lib.mjs";
+
+const [base, token] = process.argv.slice(2);
+
+/** The type of the local candidate each of the page's receiving transports uses. */
+const candidateTypes = (page) => page.evaluate(async () => {
+  const types = new Set();
+  for (const p of window.onairRoom.remoteParticipants.values()) {
+    for (const pub of p.trackPublications.values()) {
+      if (!pub.track || !pub.track.receiver) continue;
+      const report = await pub.track.receiver.getStats();
+      report.forEach((s) => {
+        if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") {
+          const local = report.get(s.localCandidateId);
+          if (local) types.add(local.candidateType);
+        }
+      });
+    }
+  }
+  return [...types];
+});
+
+/** `name`'s value in the server's /metrics (summed over its series). */
+async function metric(name) {
+  const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  return text.split("\n").filter((l) => l.startsWith(name) && !l.startsWith("#"))
+    .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
+}
+
+await scenario(async (browser) => {
+  const call = `default:relay-${Date.now()}`;
+  const alice = await joinDemo(browser, base, call, "alice", "&relay=1");
+  const bob = await joinDemo(browser, base, call, "bob", "&relay=1");
+  for (const [page, name, other] of [[alice, "alice", "bob"], [bob, "bob", "alice"]]) {
+    const video = await until(`${name} decoding ${other}'s video through TURN`, 40000, async () =>
+      (await stats(page)).find((x) => x.kind === "video" && x.identity === other && x.framesDecoded > 30));
+    const types = await candidateTypes(page);
+    check(types.length > 0 && types.every((t) => t === "relay"), `${name} receives over ${types}, not only relay`);
+    console.log(`${name}: ${other}'s video framesDecoded=${video.framesDecoded} ${video.frameWidth}px over ${types} candidates`);
+  }
+  const allocations = await metric("onair_turn_allocations_created_total");
+  const relayed = await metric("onair_turn_relayed_bytes_total");
+  check(allocations >= 2, `only ${allocations} TURN allocations`);
+  check(relayed > 100000, `only ${relayed} bytes relayed`);
+  const cpu = await metric("onair_process_cpu_seconds");
+  console.log(`server: ${allocations} allocations, ${(relayed / 1e6).toFixed(2)} MB relayed, process CPU ${cpu.toFixed(2)} s so far`);
+});
