@@ -78,6 +78,11 @@ pub async fn serve(
                         continue;
                     }
                 };
+                // Small writes (TLS handshake flights, signal messages) go out
+                // at once, not after the peer's delayed ACK.
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!(error = %e, "TCP_NODELAY not set");
+                }
                 let (builder, app, watcher) = (builder.clone(), app.clone(), graceful.watcher());
                 let tls = tls.clone();
                 tokio::spawn(async move {

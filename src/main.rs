@@ -25,6 +25,18 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines are written to stderr: `text` for people, `json` (one
+    /// object a line, with the fields of every span: call, participant,
+    /// job) for log shippers.
+    #[arg(long, global = true, env = "ONAIR_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -47,6 +59,9 @@ enum Command {
     },
     /// Mint a token with the configured (or dev) API key.
     Token(token::TokenArgs),
+    /// Drain a running node, as SIGTERM does: no new calls or jobs, the
+    /// running ones go on until they end (or `drain_timeout`), then it exits.
+    Drain(drain::DrainArgs),
 }
 
 /// What a `serve` node does.
@@ -141,15 +156,9 @@ async fn main() -> anyhow::Result<()> {
     unsafe {
         libc::umask(0o077);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,stun_proto::auth=off".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    logs(cli.log_format);
+    match cli.command {
         Command::Dev(args) => server::dev(*args, metrics::install()?).await,
         Command::Serve {
             config,
@@ -160,5 +169,25 @@ async fn main() -> anyhow::Result<()> {
             server::serve(config.as_deref(), &role, metrics::install()?).await
         }
         Command::Token(args) => token::run(args),
+        Command::Drain(args) => drain::request(args).await,
+    }
+}
+
+/// Logs to stderr in `format`, filtered by `RUST_LOG` (default: info).
+fn logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,stun_proto::auth=off".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
     }
 }

@@ -178,7 +178,7 @@ async fn metrics(State(scrape): State<Arc<Scrape>>, headers: HeaderMap) -> Respo
 }
 
 /// Whether the request carries a valid server token.
-fn is_server(headers: &HeaderMap, keys: &KeySet) -> bool {
+pub fn is_server(headers: &HeaderMap, keys: &KeySet) -> bool {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

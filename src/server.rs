@@ -526,8 +526,10 @@ async fn run(
         background(listener, crate::metrics::router(open));
     }
     let guarded = crate::metrics::Scrape::new(metrics, store, Some(node.keys.clone()));
+    let asked = Arc::new(drain::Asked::default());
     let app = app
         .merge(crate::metrics::router(guarded))
+        .merge(drain::router(asked.clone(), node.keys.clone()))
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(axum::middleware::from_fn(crate::http::deadline));
     if let Some(internal) = internal {
@@ -535,7 +537,7 @@ async fn run(
     }
     let timeout = config.shutdown_timeout;
     let drain = async {
-        drain::signalled().await;
+        asked.signalled_or_asked().await;
         draining.store(true, std::sync::atomic::Ordering::Relaxed);
         drain::calls_end(node.sfu.as_ref(), config.drain_timeout).await;
         drain::finish_jobs(node.api.clone(), egress, timeout).await;

@@ -1,6 +1,6 @@
 //! `onair token`: mint server and user tokens from the command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -54,7 +54,7 @@ enum Kind {
 
 /// Prints the token on stdout.
 pub fn run(args: TokenArgs) -> anyhow::Result<()> {
-    let key = signing_key(&args)?;
+    let key = signing_key(args.config.as_deref(), &args.data_dir)?;
     let now = onair_auth::clock::unix_secs();
     let exp = now + args.ttl.as_secs();
     let token = match args.kind {
@@ -95,14 +95,15 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The config file's first key, else `ONAIR_API_KEY`/`ONAIR_API_SECRET`, else the dev key.
-fn signing_key(args: &TokenArgs) -> anyhow::Result<ApiKey> {
-    let config = Config::load(args.config.as_deref())?;
-    if let Some(k) = config.api_keys.first() {
+/// The first key of the config file `config`, else
+/// `ONAIR_API_KEY`/`ONAIR_API_SECRET`, else the dev key of `data_dir`.
+pub fn signing_key(config: Option<&Path>, data_dir: &Path) -> anyhow::Result<ApiKey> {
+    let loaded = Config::load(config)?;
+    if let Some(k) = loaded.api_keys.first() {
         return Ok(ApiKey::new(&k.key, &k.secret));
     }
-    if args.config.is_some() {
+    if config.is_some() {
         bail!("the config file has no [[api_keys]]");
     }
-    dev_key(&args.data_dir).context("no API key configured; reading or creating the dev key")
+    dev_key(data_dir).context("no API key configured; reading or creating the dev key")
 }

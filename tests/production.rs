@@ -220,10 +220,31 @@ async fn a_draining_node_keeps_its_calls_refuses_new_joins_and_exits_when_they_e
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_sigterm_stops_a_draining_node() {
+async fn onair_drain_then_a_sigterm_stops_a_draining_node() {
     let (mut call, _alice, _bob) = call_with_media(&["--drain-timeout", "60s"]).await;
-    call.onair.sigterm();
+    // `POST /drain` wants a server token; `onair drain` brings one.
+    let url = format!("{}/drain", call.onair.url);
+    let user = call.token(&["user", "--user", "alice"]);
+    let refused = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(ready(&call).await, 200, "a refused /drain drained");
+    let drain = std::process::Command::new(support::bin())
+        .args(["drain", "--url", &call.onair.url, "--data-dir"])
+        .arg(call.data.path())
+        .output()
+        .unwrap();
+    assert!(
+        drain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&drain.stderr)
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(ready(&call).await, 503);
     assert!(
         call.onair.exited(Duration::from_millis(10)).is_none(),
         "exited with a call running"
@@ -397,4 +418,42 @@ async fn https_wss_and_rtmps_with_a_certificate_reloaded_when_renewed() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     println!("TLS: HTTPS, wss:// credentials, RTMPS ingest, and a renewed certificate served without a restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_the_call_and_participant_of_their_span() {
+    let data = tempfile::tempdir().unwrap();
+    let log = data.path().join("onair.log");
+    let onair = support::dev_logged(data.path(), &["--log-format", "json"], Some(&log));
+    let call = Call { onair, data };
+    let (status, body) = call
+        .api(Method::POST, "/calls/default/logs", json!({}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let alice = call.join("alice", "default:logs").await;
+    alice.publish(microphone()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    alice.leave().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.len() > 10, "{} lines", lines.len());
+    let in_participant = lines.iter().filter(|l| {
+        l["spans"].as_array().is_some_and(|spans| {
+            spans.iter().any(|s| {
+                s["name"] == "participant"
+                    && s["call_cid"] == "default:logs"
+                    && s["identity"] == "alice"
+            })
+        })
+    });
+    let count = in_participant.count();
+    assert!(count > 0, "no line in alice's participant span:\n{text}");
+    println!(
+        "JSON logs: {} lines, {count} in alice's participant span (call_cid, identity, pid)",
+        lines.len()
+    );
 }

@@ -140,22 +140,26 @@ impl Worker {
     /// Runs `job` in its own task.
     fn start(&mut self, mut job: Job, report: Reporter) {
         let (stop, stopped) = oneshot::channel();
-        tracing::info!(egress = %job.id, call_cid = %job.call_cid, kind = job.kind.name(), "egress starts");
+        let span = tracing::info_span!("egress", egress_id = %job.id, call_cid = %job.call_cid, kind = job.kind.name());
+        tracing::info!(parent: &span, "egress starts");
         let (config, api) = (self.config.clone(), self.api.clone());
         let id = job.id.clone();
-        let task = tokio::spawn(async move {
-            // Stream keys do not travel on the bus: a push fetches its target.
-            if let JobKind::Rtmp(url) = &mut job.kind {
-                match api.push_target(&job.id).await {
-                    Ok(target) => *url = target,
-                    Err(e) => return report.failed(&e.to_string(), None).await,
+        let task = tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                // Stream keys do not travel on the bus: a push fetches its target.
+                if let JobKind::Rtmp(url) = &mut job.kind {
+                    match api.push_target(&job.id).await {
+                        Ok(target) => *url = target,
+                        Err(e) => return report.failed(&e.to_string(), None).await,
+                    }
                 }
-            }
-            let running = metrics::gauge!("onair_egress_jobs", "kind" => job.kind.name());
-            running.increment(1.0);
-            job::run(job, config, stopped, report).await;
-            running.decrement(1.0);
-        });
+                let running = metrics::gauge!("onair_egress_jobs", "kind" => job.kind.name());
+                running.increment(1.0);
+                job::run(job, config, stopped, report).await;
+                running.decrement(1.0);
+            },
+            span,
+        ));
         let stop = Some(stop);
         self.running.insert(id, Running { stop, task });
     }

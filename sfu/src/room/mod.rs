@@ -226,11 +226,13 @@ impl Rooms {
             media: self.media.clone(),
         };
         let registry = self.clone();
-        tokio::spawn(async move {
+        let span = tracing::info_span!("room", call_cid = %name);
+        let task = async move {
             let name = room.name.clone();
             room.run(rx).await;
             registry.remove_closed(&name);
-        });
+        };
+        tokio::spawn(tracing::Instrument::instrument(task, span));
         rooms.insert(name.to_owned(), tx.clone());
         tx
     }

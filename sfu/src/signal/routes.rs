@@ -173,7 +173,7 @@ async fn rtc(
     let auto_subscribe = params.get("auto_subscribe").is_none_or(|v| v != "0");
     ws.on_upgrade(move |socket| async move {
         let pid = signal.media.new_pid(&claims.video.room);
-        let span = tracing::info_span!("participant", room = %claims.video.room, identity = %claims.sub, pid = %pid);
+        let span = tracing::info_span!("participant", call_cid = %claims.video.room, identity = %claims.sub, pid = %pid);
         let connections = metrics::gauge!("onair_sfu_signal_connections");
         connections.increment(1.0);
         Session::run(signal, socket, claims, status, pid, auto_subscribe)

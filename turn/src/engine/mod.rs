@@ -31,6 +31,9 @@ use turn_server_proto::types::stun::prelude::{Attribute, AttributeFromRaw, Attri
 use turn_server_proto::types::transmit::TransmitBuild;
 use turn_server_proto::types::{AddressFamily, Instant, TransportType};
 
+mod precheck;
+mod relays;
+
 use crate::credentials::{parse_username, password_for};
 use crate::policy::PeerPolicy;
 use crate::stats::{RefuseReason, Stats};
@@ -269,128 +272,6 @@ impl Engine {
         self.pending = None;
     }
 
-    /// OnAir's rules in front of the core. Requests without
-    /// MESSAGE-INTEGRITY go through (the core answers 401 with REALM and
-    /// NONCE), as do Binding requests and responses.
-    fn precheck(&mut self, proto: Proto, from: SocketAddr, msg: &Message<'_>) -> Verdict {
-        let method = msg.method();
-        if msg.has_class(MessageClass::Indication) {
-            if method == SEND {
-                if let Some(peer) = self.forbidden_peer(msg) {
-                    debug!(%from, %peer, "turn: Send indication toward a refused peer");
-                    self.stats.refuse(RefuseReason::ForbiddenPeer);
-                    return Verdict::Drop;
-                }
-            }
-            return Verdict::Pass;
-        }
-        if !msg.has_class(MessageClass::Request) || method == BINDING {
-            return Verdict::Pass;
-        }
-        if !msg.has_attribute(MessageIntegrity::TYPE)
-            && !msg.has_attribute(MessageIntegritySha256::TYPE)
-        {
-            return Verdict::Pass;
-        }
-        let username = match msg.attribute::<Username>() {
-            Ok(u) => u.username().to_owned(),
-            Err(_) => match msg
-                .attribute::<Userhash>()
-                .ok()
-                .and_then(|h| self.userhash.get(h.hash()).cloned())
-            {
-                Some(u) => u,
-                None => {
-                    // An unknown USERHASH or none at all: the core refuses it.
-                    self.stats.refuse(RefuseReason::BadUsername);
-                    return Verdict::Pass;
-                }
-            },
-        };
-        let Some(parsed) = parse_username(&username) else {
-            debug!(%from, "turn: refusing a malformed username");
-            self.stats.refuse(RefuseReason::BadUsername);
-            return Verdict::Pass; // unknown to the core: 401
-        };
-        let expires_at_unix = parsed.expires_at_unix;
-        let participant = parsed.participant.to_owned();
-        let password = password_for(&self.cfg.secret, &username);
-        let key =
-            LongTermKeyCredentials::new(username.clone(), password.clone(), self.cfg.realm.clone());
-        let algo = match msg.validate_integrity(&key.clone().into()) {
-            Ok(algo) => algo,
-            Err(_) => {
-                debug!(%from, username, "turn: refusing a wrong password");
-                self.stats.refuse(RefuseReason::BadCredentials);
-                return Verdict::Pass; // the core's integrity check fails too: 401
-            }
-        };
-        if !self.users.contains_key(&username) {
-            if self.users.len() >= MAX_USERS {
-                warn!("turn: {MAX_USERS} usernames in use; refusing new ones until some expire");
-                self.stats.refuse(RefuseReason::Capacity);
-                return Verdict::Reply(error_reply(
-                    msg,
-                    ErrorCode::INSUFFICIENT_CAPACITY,
-                    &key,
-                    algo,
-                ));
-            }
-            self.core_add_user(&username, &password, expires_at_unix);
-        }
-        let client = (proto, from);
-        if method == ALLOCATE {
-            if self.allocations.contains_key(&client) {
-                return Verdict::Pass; // retransmission or 437, the core's call
-            }
-            if expires_at_unix < unix_now() {
-                debug!(%from, username, "turn: refusing an expired username");
-                self.stats.refuse(RefuseReason::Expired);
-                return Verdict::Reply(unauthorized_reply(msg, &self.cfg.realm));
-            }
-            if let Ok(rt) = msg.attribute::<RequestedTransport>() {
-                if rt.protocol() != RequestedTransport::UDP {
-                    self.stats.refuse(RefuseReason::Unsupported);
-                    return Verdict::Reply(error_reply(
-                        msg,
-                        ErrorCode::UNSUPPORTED_TRANSPORT_PROTOCOL,
-                        &key,
-                        algo,
-                    ));
-                }
-            }
-            let held = self.per_participant.get(&participant).copied().unwrap_or(0);
-            if held >= self.cfg.max_allocations_per_user {
-                debug!(%from, participant, held, "turn: allocation quota reached");
-                self.stats.refuse(RefuseReason::Quota);
-                return Verdict::Reply(error_reply(
-                    msg,
-                    ErrorCode::ALLOCATION_QUOTA_REACHED,
-                    &key,
-                    algo,
-                ));
-            }
-            self.pending = Some((client, username, participant));
-        } else if method == CREATE_PERMISSION || method == CHANNEL_BIND {
-            if let Some(peer) = self.forbidden_peer(msg) {
-                debug!(%from, %peer, "turn: refusing a permission toward a refused peer");
-                self.stats.refuse(RefuseReason::ForbiddenPeer);
-                return Verdict::Reply(error_reply(msg, ErrorCode::FORBIDDEN, &key, algo));
-            }
-        }
-        Verdict::Pass
-    }
-
-    /// The first XOR-PEER-ADDRESS of `msg` that the policy refuses.
-    fn forbidden_peer(&self, msg: &Message<'_>) -> Option<SocketAddr> {
-        let tid = msg.transaction_id();
-        msg.iter_attributes()
-            .filter(|(_, raw)| raw.get_type() == XorPeerAddress::TYPE)
-            .filter_map(|(_, raw)| XorPeerAddress::from_raw(raw).ok())
-            .map(|a| a.addr(tid))
-            .find(|peer| !self.cfg.policy.allows(*peer))
-    }
-
     fn core_add_user(&mut self, username: &str, password: &str, expires_at_unix: u64) {
         self.core_users += 1;
         self.udp
@@ -507,6 +388,12 @@ impl Engine {
                 }
             }
         }
+        self.flush(proto, now);
+        next
+    }
+
+    /// Sends what a core has queued.
+    fn flush(&mut self, proto: Proto, now: Instant) {
         while let Some(t) = self.core(proto).and_then(|c| c.poll_transmit(now)) {
             let Transmit {
                 data,
@@ -516,7 +403,6 @@ impl Engine {
             } = t;
             self.send(proto, transport, from, to, &data);
         }
-        next
     }
 
     /// Timers of both cores, user pruning; returns when to run again.
@@ -570,108 +456,6 @@ impl Engine {
         for u in stale {
             self.forget_user(&u);
         }
-    }
-
-    fn allocate_relay(
-        &mut self,
-        shared: &Arc<Shared>,
-        proto: Proto,
-        client_addr: SocketAddr,
-        allocation_transport: TransportType,
-        family: AddressFamily,
-    ) -> Result<SocketAddr, SocketAllocateError> {
-        if allocation_transport != TransportType::Udp {
-            self.stats.refuse(RefuseReason::Unsupported);
-            return Err(SocketAllocateError::InsufficientCapacity);
-        }
-        let relay_family = match self.cfg.relay_ip {
-            IpAddr::V4(_) => AddressFamily::IPV4,
-            IpAddr::V6(_) => AddressFamily::IPV6,
-        };
-        if family != relay_family {
-            self.stats.refuse(RefuseReason::Unsupported);
-            return Err(SocketAllocateError::AddressFamilyNotSupported);
-        }
-        let (start, end) = (
-            u32::from(*self.cfg.relay_ports.start()),
-            u32::from(*self.cfg.relay_ports.end()),
-        );
-        let span = end - start + 1;
-        let mut bound = None;
-        for _ in 0..span {
-            let port = (start + self.port_cursor % span) as u16;
-            self.port_cursor = (self.port_cursor + 1) % span;
-            let public = SocketAddr::new(self.cfg.public_ip, port);
-            if self.relays.contains_key(&public) {
-                continue;
-            }
-            if let Ok(sock) = bind_udp(SocketAddr::new(self.cfg.relay_ip, port)) {
-                bound = Some((public, sock));
-                break;
-            }
-        }
-        let Some((public, socket)) = bound else {
-            warn!("turn: no free relay port in {start}-{end}");
-            self.stats.refuse(RefuseReason::Capacity);
-            return Err(SocketAllocateError::InsufficientCapacity);
-        };
-        let socket = Arc::new(socket);
-        let task = tokio::spawn(relay_task(Arc::clone(shared), Arc::clone(&socket), public));
-        self.relays.insert(
-            public,
-            Relay {
-                socket,
-                task,
-                proto,
-            },
-        );
-        let client = (proto, client_addr);
-        let (username, participant) = match &self.pending {
-            Some((c, u, p)) if *c == client => (u.clone(), p.clone()),
-            _ => (String::new(), String::new()),
-        };
-        let alloc = self.allocations.entry(client).or_insert_with(|| {
-            *self.per_participant.entry(participant.clone()).or_insert(0) += 1;
-            self.stats.allocation_created();
-            info!(client = %client_addr, relay = %public, participant, "turn: allocation created");
-            Allocation {
-                username,
-                participant,
-                relays: Vec::new(),
-            }
-        });
-        alloc.relays.push(public);
-        self.stats.set_allocations(self.allocations.len());
-        Ok(public)
-    }
-
-    fn close_relay(&mut self, public: SocketAddr) {
-        let Some(relay) = self.relays.remove(&public) else {
-            return;
-        };
-        relay.task.abort();
-        let mut emptied = None;
-        for (key, alloc) in self.allocations.iter_mut() {
-            if let Some(i) = alloc.relays.iter().position(|r| *r == public) {
-                alloc.relays.swap_remove(i);
-                if alloc.relays.is_empty() {
-                    emptied = Some(*key);
-                }
-                break;
-            }
-        }
-        if let Some(key) = emptied {
-            if let Some(alloc) = self.allocations.remove(&key) {
-                info!(client = %key.1, relay = %public, participant = alloc.participant, "turn: allocation closed");
-                if let Some(n) = self.per_participant.get_mut(&alloc.participant) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        self.per_participant.remove(&alloc.participant);
-                    }
-                }
-            }
-        }
-        self.stats.set_allocations(self.allocations.len());
     }
 
     // ---- output -----------------------------------------------------------
@@ -799,57 +583,8 @@ impl Engine {
     }
 }
 
-/// 401 for a request we refuse before the core sees it (an expired
-/// username): REALM and NONCE, no MESSAGE-INTEGRITY (RFC 8489 §9.2.4). The
-/// nonce is the one the client sent, which the core had accepted.
-fn unauthorized_reply(msg: &Message<'_>, realm: &str) -> Vec<u8> {
-    let mut b = Message::builder_error(msg, MessageWriteVec::with_capacity(128));
-    if let Ok(err) = ErrorCode::builder(ErrorCode::UNAUTHORIZED).build() {
-        let _ = b.add_attribute(&err);
-    }
-    if let Ok(realm) = Realm::new(realm) {
-        let _ = b.add_attribute(&realm);
-    }
-    if let Ok(nonce) = msg.attribute::<Nonce>() {
-        let _ = b.add_attribute(&nonce);
-    }
-    let _ = b.add_fingerprint();
-    b.finish()
-}
-
-/// An error response signed with the requester's key (RFC 8656 §6: responses
-/// to authenticated requests carry MESSAGE-INTEGRITY).
-fn error_reply(
-    msg: &Message<'_>,
-    code: u16,
-    key: &LongTermKeyCredentials,
-    algo: IntegrityAlgorithm,
-) -> Vec<u8> {
-    let mut b = Message::builder_error(msg, MessageWriteVec::with_capacity(128));
-    if let Ok(err) = ErrorCode::builder(code).build() {
-        let _ = b.add_attribute(&err);
-    }
-    let _ = b.add_message_integrity(&key.clone().into(), algo);
-    let _ = b.add_fingerprint();
-    b.finish()
-}
-
 pub(crate) fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     let std_sock = std::net::UdpSocket::bind(addr)?;
     std_sock.set_nonblocking(true)?;
     UdpSocket::from_std(std_sock)
-}
-
-/// Reads one relay socket until aborted.
-async fn relay_task(shared: Arc<Shared>, socket: Arc<UdpSocket>, public: SocketAddr) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    loop {
-        match socket.recv_from(&mut buf).await {
-            Ok((n, from)) => shared.lock().on_peer(public, from, &buf[..n]),
-            Err(e) => {
-                debug!(relay = %public, error = %e, "turn: relay recv error");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    }
 }
