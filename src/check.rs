@@ -54,6 +54,10 @@ pub fn check_config(file: Option<&Path>, roles: &[Role]) -> anyhow::Result<()> {
 pub fn check(config: &Config, keys: &KeySet, roles: &[Role]) -> anyhow::Result<()> {
     check_keys(config, keys)?;
     let has = |role| roles.is_empty() || roles.contains(&role);
+    let split = !(has(Role::Api) && has(Role::Sfu) && has(Role::Egress));
+    if split && config.redis_url.is_none() {
+        bail!("running only some roles needs a shared bus: set redis_url (ONAIR_REDIS_URL)");
+    }
     if has(Role::Egress) && !has(Role::Sfu) && config.signal_url.is_none() {
         bail!("an egress node joins calls through the SFU: set signal_url (ONAIR_SIGNAL_URL)");
     }
@@ -62,10 +66,6 @@ pub fn check(config: &Config, keys: &KeySet, roles: &[Role]) -> anyhow::Result<(
     }
     if let Some(turn) = &config.turn {
         crate::turn::offer(turn, keys)?;
-    }
-    let split = !(has(Role::Api) && has(Role::Sfu) && has(Role::Egress));
-    if split && config.redis_url.is_none() {
-        bail!("running only some roles needs a shared bus: set redis_url (ONAIR_REDIS_URL)");
     }
     Ok(())
 }

@@ -189,6 +189,53 @@ async fn sockets_hear_their_calls_live_and_catch_up_after_a_drop() {
     println!("bob, back after a drop, heard n = {ns:?}");
     assert_eq!(ns, [1, 2, 3, 4]);
 
+    // Carol, who only watched the call, drops too; back with `after` and
+    // `watch`, she hears what she missed of it, in order. A call her token
+    // does not reach is left out of her watches.
+    let heard_by_carol = carol.drain(Duration::from_millis(500)).await;
+    let seen_by_carol = heard_by_carol.last().unwrap().clone();
+    assert_eq!(seen_by_carol["custom"]["n"], 4, "{heard_by_carol:?}");
+    drop(carol);
+    let other = json!({"data": {"members": [{"user_id": "alice"}]}});
+    call.api(Method::POST, "/calls/default/secret", other).await;
+    for n in [10, 11] {
+        let change = json!({"custom": {"n": n}});
+        call.api(Method::PATCH, "/calls/default/sock", change.clone())
+            .await;
+        call.api(Method::PATCH, "/calls/default/secret", change)
+            .await;
+    }
+    let resume = format!(
+        "{}&watch=default:sock,default:secret",
+        seen_by_carol["id"].as_str().unwrap()
+    );
+    let scoped = call.token(&["user", "--user", "carol", "--call", "default:sock"]);
+    let mut carol = Socket::open(&base, &scoped, Some(&resume), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        carol.ok["watching"],
+        json!(["default:sock"]),
+        "{}",
+        carol.ok
+    );
+    let mut heard = Vec::new();
+    while heard.len() < 2 {
+        let e = carol.until("call.updated", WAIT).await.pop().unwrap();
+        assert_eq!(e["call_cid"], "default:sock", "{e}");
+        heard.push(e["custom"]["n"].as_i64().unwrap());
+    }
+    assert_eq!(heard, [10, 11]);
+    let too_many = vec!["default:x"; 101].join(",");
+    let url = format!(
+        "{}/v1/connect?watch={too_many}",
+        base.replacen("http", "ws", 1)
+    );
+    assert!(
+        tokio_tungstenite::connect_async(url).await.is_err(),
+        "101 watches accepted"
+    );
+
     // Abuse: a bad token, a watch of a connection that is not open, a
     // plain GET on the socket route.
     let refused = Socket::open(&base, "not-a-token", None, false)

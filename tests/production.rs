@@ -72,17 +72,7 @@ async fn metrics_move_during_a_call_and_need_a_server_token() {
     assert_eq!(sum(&idle, "onair_sfu_participants", &[]), 0.0);
 
     // A call with media.
-    let (status, body) = call
-        .api(Method::POST, "/calls/default/metrics", json!({}))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let alice = call.join("alice", "default:metrics").await;
-    alice.publish(camera(false)).await.unwrap();
-    alice.publish(microphone()).await.unwrap();
-    let bob = call.join("bob", "default:metrics").await;
-    bob.wait_for(Duration::from_secs(20), receives_alice)
-        .await
-        .unwrap_or_else(|s| panic!("bob did not receive alice: {s:?}"));
+    let (alice, bob) = media(&call).await;
     let (_, first) = scrape(&url, Some(&server)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (_, second) = scrape(&url, Some(&server)).await;
@@ -164,20 +154,27 @@ async fn ready(call: &Call) -> u16 {
     reqwest::get(url).await.unwrap().status().as_u16()
 }
 
-/// A call of alice (publishing) and bob (receiving her) on a new server
-/// started with `args`.
-async fn call_with_media(args: &[&str]) -> (Call, onair_client::Client, onair_client::Client) {
-    let call = Call::start_with(args);
+/// `default:prod` on `call`'s server: alice publishes camera and
+/// microphone, bob receives her.
+async fn media(call: &Call) -> (onair_client::Client, onair_client::Client) {
     let (status, body) = call
-        .api(Method::POST, "/calls/default/drain", json!({}))
+        .api(Method::POST, "/calls/default/prod", json!({}))
         .await;
     assert_eq!(status, 201, "{body}");
-    let alice = call.join("alice", "default:drain").await;
+    let alice = call.join("alice", "default:prod").await;
     alice.publish(camera(false)).await.unwrap();
-    let bob = call.join("bob", "default:drain").await;
+    alice.publish(microphone()).await.unwrap();
+    let bob = call.join("bob", "default:prod").await;
     bob.wait_for(Duration::from_secs(20), receives_alice)
         .await
         .unwrap_or_else(|s| panic!("bob did not receive alice: {s:?}"));
+    (alice, bob)
+}
+
+/// A new server started with `args`, with [`media`] on it.
+async fn call_with_media(args: &[&str]) -> (Call, onair_client::Client, onair_client::Client) {
+    let call = Call::start_with(args);
+    let (alice, bob) = media(&call).await;
     (call, alice, bob)
 }
 
@@ -196,7 +193,7 @@ async fn a_draining_node_keeps_its_calls_refuses_new_joins_and_exits_when_they_e
     }
     // New joins are refused, over REST and at the SFU's door.
     let carol = call.token(&["user", "--user", "carol"]);
-    let refused = onair_client::api::join(&call.onair.url, &carol, "default:drain", true).await;
+    let refused = onair_client::api::join(&call.onair.url, &carol, "default:prod", true).await;
     let status = refused.err().map(|e| e.status);
     assert_eq!(status, Some(503), "a join while draining");
     // The call goes on: bob still gets alice's video.

@@ -8,11 +8,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
+use onair_auth::Capability;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
 use crate::domain::event::StoredEvent;
+use crate::domain::CallCid;
 use crate::extract::Caller;
 use crate::state::AppState;
 use crate::store::EventFilter;
@@ -32,9 +34,19 @@ const REPLAY_BATCH: i64 = 500;
 /// Calls whose membership a connection remembers before forgetting all.
 const MEMBERSHIP_CACHE: usize = 1024;
 
+/// Where a reconnecting client was: the last event it heard, and the calls
+/// it watched.
+#[derive(Debug, Default)]
+pub struct Resume {
+    /// Replay the events after this id.
+    pub after: Option<i64>,
+    /// Watch these calls from the start (those the user may read).
+    pub watch: Vec<CallCid>,
+}
+
 /// One connection's session, after the upgrade. `caller` is known when
 /// the token came in a header; else the first message must carry it.
-pub async fn serve(state: AppState, mut ws: WebSocket, caller: Option<Caller>, after: Option<i64>) {
+pub async fn serve(state: AppState, mut ws: WebSocket, caller: Option<Caller>, resume: Resume) {
     let caller = match caller {
         Some(c) => c,
         None => match first_message_token(&state, &mut ws).await {
@@ -53,14 +65,29 @@ pub async fn serve(state: AppState, mut ws: WebSocket, caller: Option<Caller>, a
     };
     let user = caller.user().map(|u| u.sub.clone());
     tracing::info!(connection = %slot.id, user = ?user, "events socket connected");
+    let mut watching = Vec::new();
+    for cid in resume.watch {
+        if may_watch(&state, &caller, &cid).await
+            && state.events.watches.watch(&slot.id, &cid.to_string())
+        {
+            watching.push(cid.to_string());
+        }
+    }
     let mut conn = Connection {
         state,
         user,
         slot,
         members: HashMap::new(),
+        watching,
     };
-    conn.run(ws, after).await;
+    conn.run(ws, resume.after).await;
     tracing::info!(connection = %conn.slot.id, "events socket closed");
+}
+
+/// Whether `caller` may read call `cid` (and so watch it).
+async fn may_watch(state: &AppState, caller: &Caller, cid: &CallCid) -> bool {
+    let ctx = crate::context::load(state, caller, cid).await;
+    ctx.is_ok_and(|ctx| ctx.require(Capability::ReadCall).is_ok())
 }
 
 /// Waits for `{"token": "…"}`; tells the client and returns `None` when it
@@ -101,6 +128,8 @@ struct Connection {
     slot: crate::hub::Slot,
     /// Whether the user is a member of a call, as last read or heard.
     members: HashMap<String, bool>,
+    /// The calls watched since the connection opened (`watch=`).
+    watching: Vec<String>,
 }
 
 impl Connection {
@@ -112,7 +141,8 @@ impl Connection {
             None => self.state.store.last_event_id().await.unwrap_or(0),
         };
         let ok = json!({"type": "connection.ok", "connection_id": self.slot.id,
-            "user_id": self.user, "last_event_id": cursor.to_string()});
+            "user_id": self.user, "last_event_id": cursor.to_string(),
+            "watching": self.watching});
         if !send(&mut ws, &ok).await {
             return;
         }
@@ -169,7 +199,7 @@ impl Connection {
     /// new cursor, or `None` when the client is gone.
     async fn replay(&mut self, ws: &mut WebSocket, mut cursor: i64) -> Option<i64> {
         let filter = match &self.user {
-            Some(user) => EventFilter::MemberOf(user.clone()),
+            Some(user) => EventFilter::MemberOf(user.clone(), self.watching.clone()),
             None => EventFilter::All,
         };
         loop {

@@ -11,6 +11,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use crate::domain::CallCid;
 use crate::error::ApiResult;
 use crate::extract::{bearer, Caller, Query};
 use crate::state::AppState;
@@ -24,7 +25,14 @@ const MAX_MESSAGE: usize = 16 * 1024;
 pub struct ConnectQuery {
     /// Replay the events after this id (the last one received) before live ones.
     pub after: Option<String>,
+    /// Calls to watch from the start (comma-separated `type:id`, at most
+    /// 100): what a client watched before it dropped, so the replay covers
+    /// them too. Calls the user may not read are left out.
+    pub watch: Option<String>,
 }
+
+/// Calls one `watch` may name.
+const MAX_WATCH_ON_CONNECT: usize = 100;
 
 /// A token in the header, verified; none when there is no header (the
 /// first message will carry it).
@@ -61,6 +69,21 @@ pub async fn connect(
         Some(a) => Some(super::events::parse_id(Some(a))?),
         None => None,
     };
+    let mut watch = Vec::new();
+    for cid in q
+        .watch
+        .iter()
+        .flat_map(|w| w.split(','))
+        .filter(|c| !c.is_empty())
+    {
+        if watch.len() == MAX_WATCH_ON_CONNECT {
+            let message = format!("watch at most {MAX_WATCH_ON_CONNECT} calls on connect");
+            return Err(crate::error::ApiError::invalid("too_many_watches", message));
+        }
+        let (call_type, id) = cid.split_once(':').unwrap_or((cid, ""));
+        watch.push(CallCid::new(call_type, id)?);
+    }
+    let resume = crate::events::socket::Resume { after, watch };
     let ws = ws.max_message_size(MAX_MESSAGE).max_frame_size(MAX_MESSAGE);
-    Ok(ws.on_upgrade(move |socket| crate::events::socket::serve(state, socket, caller, after)))
+    Ok(ws.on_upgrade(move |socket| crate::events::socket::serve(state, socket, caller, resume)))
 }

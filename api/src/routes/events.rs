@@ -83,7 +83,7 @@ pub async fn filter(
 ) -> ApiResult<EventFilter> {
     let Some(cid) = call_cid else {
         return Ok(match caller.user() {
-            Some(user) => EventFilter::MemberOf(user.sub.clone()),
+            Some(user) => EventFilter::MemberOf(user.sub.clone(), Vec::new()),
             None => EventFilter::All,
         });
     };

@@ -52,8 +52,8 @@ pub enum EventFilter {
     All,
     /// The events of one call.
     Call(String),
-    /// The events of the calls this user is a member of.
-    MemberOf(String),
+    /// The events of the calls this user is a member of, and of these calls.
+    MemberOf(String, Vec<String>),
 }
 
 /// Shorthand for store results.

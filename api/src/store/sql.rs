@@ -274,23 +274,26 @@ macro_rules! impl_store {
             }
 
             async fn events_after(&self, after: i64, filter: &EventFilter, limit: i64) -> StoreResult<Vec<StoredEvent>> {
-                let (clause, key) = match filter {
-                    EventFilter::All => ("$2 = ''", ""),
-                    EventFilter::Call(cid) => ("call_cid = $2", cid.as_str()),
-                    EventFilter::MemberOf(user) => (
-                        "call_cid IN (SELECT call_cid FROM members WHERE user_id = $2)",
-                        user.as_str(),
-                    ),
+                let (clause, key, also) = match filter {
+                    EventFilter::All => ("$2 = ''".to_owned(), "", &[][..]),
+                    EventFilter::Call(cid) => ("call_cid = $2".to_owned(), cid.as_str(), &[][..]),
+                    EventFilter::MemberOf(user, calls) => {
+                        // Watched calls: one parameter each, from $4 on.
+                        let listed: Vec<String> = (0..calls.len()).map(|i| format!("${}", i + 4)).collect();
+                        let mut clause = "(call_cid IN (SELECT call_cid FROM members WHERE user_id = $2)".to_owned();
+                        if !listed.is_empty() {
+                            clause.push_str(&format!(" OR call_cid IN ({})", listed.join(", ")));
+                        }
+                        clause.push(')');
+                        (clause, user.as_str(), calls.as_slice())
+                    }
                 };
-                let rows: Vec<EventRow> = sqlx::query_as(&format!(
-                    "SELECT * FROM events WHERE seq > $1 AND {clause} ORDER BY seq LIMIT $3"
-                ))
-                .bind(after)
-                .bind(key)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?;
-                convert(rows)
+                let sql = format!("SELECT * FROM events WHERE seq > $1 AND {clause} ORDER BY seq LIMIT $3");
+                let mut query = sqlx::query_as::<_, EventRow>(&sql).bind(after).bind(key).bind(limit);
+                for cid in also {
+                    query = query.bind(cid.as_str());
+                }
+                convert(query.fetch_all(&self.pool).await?)
             }
 
             async fn last_event_id(&self) -> StoreResult<i64> {
