@@ -95,6 +95,12 @@ async fn metrics_move_during_a_call_and_need_a_server_token() {
     );
     assert!(bytes(&second) > bytes(&first), "bytes do not move");
     assert!(busy(&second) > busy(&first), "busy time does not move");
+    for nacks in [
+        "onair_sfu_nacks_received_total",
+        "onair_sfu_nacks_sent_total",
+    ] {
+        assert!(second.iter().any(|s| s.metric == nacks), "no {nacks}");
+    }
     assert_eq!(sum(&second, "onair_sfu_participants", &[]), 2.0);
     assert_eq!(sum(&second, "onair_sfu_published_tracks", &[]), 2.0);
     assert_eq!(sum(&second, "onair_sfu_subscribed_tracks", &[]), 2.0);

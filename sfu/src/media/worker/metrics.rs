@@ -18,6 +18,10 @@ pub(super) struct Counts {
     pub plis: u64,
     /// Keyframe requests subscribers sent us.
     pub plis_received: u64,
+    /// Retransmission requests subscribers sent us.
+    pub nacks_received: u64,
+    /// Retransmission requests we sent publishers.
+    pub nacks_sent: u64,
     /// Datagrams dropped: unknown or malformed, or refused by their peer.
     pub dropped: u64,
     /// Time spent handling datagrams, commands and timers.
@@ -32,6 +36,8 @@ pub(super) struct Published {
     bytes: Counter,
     plis: Counter,
     plis_received: Counter,
+    nacks_received: Counter,
+    nacks_sent: Counter,
     dropped: Counter,
     busy_us: Counter,
     queue: Gauge,
@@ -59,6 +65,8 @@ impl Published {
             bytes: counter!("onair_sfu_forwarded_bytes_total", "worker" => w.clone()),
             plis: counter!("onair_sfu_plis_sent_total", "worker" => w.clone()),
             plis_received: counter!("onair_sfu_plis_received_total", "worker" => w.clone()),
+            nacks_received: counter!("onair_sfu_nacks_received_total", "worker" => w.clone()),
+            nacks_sent: counter!("onair_sfu_nacks_sent_total", "worker" => w.clone()),
             dropped: counter!("onair_sfu_dropped_packets_total", "worker" => w.clone()),
             busy_us: counter!("onair_sfu_worker_busy_microseconds_total", "worker" => w.clone()),
             queue: gauge!("onair_sfu_worker_queue_peak", "worker" => w.clone()),
@@ -75,6 +83,8 @@ impl Published {
         self.bytes.increment(c.bytes);
         self.plis.increment(c.plis);
         self.plis_received.increment(c.plis_received);
+        self.nacks_received.increment(c.nacks_received);
+        self.nacks_sent.increment(c.nacks_sent);
         self.dropped.increment(c.dropped);
         self.busy_us.increment(c.busy.as_micros() as u64);
         self.queue.set(c.queue_peak as f64);

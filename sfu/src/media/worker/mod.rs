@@ -19,7 +19,7 @@ use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::{ChannelConfig, ChannelId, Reliability};
 use str0m::format::{detect_h264_keyframe, detect_vp8_keyframe, Codec};
-use str0m::media::{Direction, KeyframeRequestKind, Mid, Pt};
+use str0m::media::{Direction, KeyframeRequestKind, Mid, Pt, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
@@ -69,6 +69,8 @@ pub enum PeerFailure {
     RenegotiationPanicked,
 }
 
+/// How often str0m reports each peer's stream statistics (NACKs).
+const STATS_EVERY: Duration = Duration::from_secs(1);
 /// How often speaker levels are recomputed.
 const SPEAKER_INTERVAL: Duration = Duration::from_millis(400);
 /// Keyframe requests for one layer are at most this frequent.
@@ -102,6 +104,9 @@ struct Peer {
     /// Data channel ids by label (`_reliable`, `_lossy`).
     channels: HashMap<String, ChannelId>,
     labels: HashMap<ChannelId, String>,
+    /// NACKs each stream had counted at its last stats report (mid, rid,
+    /// sending): str0m reports totals, `/metrics` wants the new ones.
+    nacks: HashMap<(Mid, Option<Rid>, bool), u64>,
 }
 
 /// A track being published, with everyone receiving it.
@@ -410,6 +415,8 @@ impl Worker {
                 tracing::debug!(pid = %id.0, role = ?id.1, "ice disconnected");
             }
             Event::RtpPacket(packet) if id.1 == Role::Publisher => self.forward(id.0, packet),
+            Event::MediaEgressStats(s) => self.count_nacks(id, (s.mid, s.rid, true), s.nacks),
+            Event::MediaIngressStats(s) => self.count_nacks(id, (s.mid, s.rid, false), s.nacks),
             Event::KeyframeRequest(req) if id.1 == Role::Subscriber => {
                 self.counts.plis_received += 1;
                 self.keyframe_for(id.0, req.mid)
@@ -477,6 +484,19 @@ impl Worker {
         if now.duration_since(self.last_speakers) >= SPEAKER_INTERVAL {
             self.last_speakers = now;
             self.speakers(now);
+        }
+    }
+
+    /// Counts the NACKs a stream reported since its last report: received
+    /// from a subscriber (`sending`), or sent to a publisher.
+    fn count_nacks(&mut self, id: PeerId, stream: (Mid, Option<Rid>, bool), total: u64) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let new = total.saturating_sub(peer.nacks.insert(stream, total).unwrap_or(0));
+        match stream.2 {
+            true => self.counts.nacks_received += new,
+            false => self.counts.nacks_sent += new,
         }
     }
 

@@ -121,6 +121,7 @@ impl Worker {
                 .enable_vp8(true)
                 .enable_h264(true)
                 .enable_bwe((role == Role::Subscriber).then(|| Bitrate::kbps(1500)))
+                .set_stats_interval(Some(STATS_EVERY))
                 .build(now)
         })
         .map_err(|_| NegotiationError::CreatePanicked)?;
@@ -139,6 +140,7 @@ impl Worker {
                 connected: false,
                 channels: HashMap::new(),
                 labels: HashMap::new(),
+                nacks: HashMap::new(),
             },
         );
         Ok(())
