@@ -678,7 +678,8 @@ GRAFANA_DURATIONS = {"$__rate_interval": "1m", "$__interval": "30s", "$__range":
 LAZY = {
     "onair_sfu_rooms": "when the first room starts (sfu/src/room/mod.rs)",
     "onair_sfu_signal_connections": "at the first /rtc signal WebSocket (sfu/src/signal/routes.rs)",
-    "onair_egress_jobs": "when an egress worker starts its first job (egress/src/service.rs)",
+    "onair_egress_jobs": "when an egress worker starts its first job (egress/src/report.rs)",
+    "onair_egress_jobs_ended_total": "when an egress job first ends (egress/src/report.rs)",
     "onair_ingest_streams": "at the first RTMP or WHIP stream (ingest/src/lib.rs)",
     "onair_limit_hits_total": "at the first limit hit (sfu/src/limits.rs, ingest/src/rtmp.rs, src/http.rs)",
     # turn/src/stats.rs takes its handles when the TURN server starts, which `onair dev` does not (yet).

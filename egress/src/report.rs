@@ -1,27 +1,55 @@
 //! A job's reports to the API: its state changes and progress (size,
 //! duration, file), published on the bus. The API applies each only if
 //! the job's state machine allows it, so reports may repeat or arrive late.
+//! The node's `/metrics` count its jobs by kind and state from the same
+//! reports: `onair_egress_jobs` those running, `onair_egress_jobs_ended_total`
+//! those done.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use onair_bus::{Bus, EgressState, Event, EventKind};
+use onair_bus::{Bus, EgressKind, EgressState, Event, EventKind};
 
 /// Publishes one job's state changes.
 pub struct Reporter {
     bus: Arc<dyn Bus>,
     call_cid: String,
     egress_id: String,
+    kind: &'static str,
+    /// Where the job is, as this node last reported it.
+    state: Mutex<EgressState>,
 }
 
 impl Reporter {
-    /// Reports on job `egress_id` of call `call_cid`.
-    pub fn new(bus: Arc<dyn Bus>, call_cid: &str, egress_id: &str) -> Self {
+    /// Reports on job `egress_id` (a `kind`) of call `call_cid`, starting.
+    pub fn new(bus: Arc<dyn Bus>, call_cid: &str, egress_id: &str, kind: EgressKind) -> Self {
+        let kind = kind.as_str();
+        running(kind, EgressState::Starting).increment(1.0);
         Reporter {
             bus,
             call_cid: call_cid.to_owned(),
             egress_id: egress_id.to_owned(),
+            kind,
+            state: Mutex::new(EgressState::Starting),
         }
+    }
+
+    /// Moves the job's count from its last state to `state`.
+    fn count(&self, state: EgressState) {
+        let mut last = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if *last == state || !last.is_running() {
+            return;
+        }
+        running(self.kind, *last).decrement(1.0);
+        match state.is_running() {
+            true => running(self.kind, state).increment(1.0),
+            false => {
+                let ended = state.as_str();
+                metrics::counter!("onair_egress_jobs_ended_total", "kind" => self.kind, "state" => ended)
+                    .increment(1);
+            }
+        }
+        *last = state;
     }
 
     async fn send(
@@ -32,6 +60,7 @@ impl Reporter {
         size: u64,
         duration: Duration,
     ) {
+        self.count(state);
         let kind = EventKind::EgressUpdated {
             egress_id: self.egress_id.clone(),
             state,
@@ -73,4 +102,19 @@ impl Reporter {
         self.send(EgressState::Failed, Some(why), file, 0, Duration::ZERO)
             .await;
     }
+}
+
+impl Drop for Reporter {
+    /// A job that ends without a last report (aborted) is no longer running.
+    fn drop(&mut self) {
+        let last = *self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        if last.is_running() {
+            running(self.kind, last).decrement(1.0);
+        }
+    }
+}
+
+/// The gauge of `kind` jobs running in `state` on this node.
+fn running(kind: &'static str, state: EgressState) -> metrics::Gauge {
+    metrics::gauge!("onair_egress_jobs", "kind" => kind, "state" => state.as_str())
 }

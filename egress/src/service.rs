@@ -112,7 +112,7 @@ impl Worker {
                         return;
                     }
                 }
-                let report = Reporter::new(self.bus.clone(), &event.call_cid, &egress_id);
+                let report = Reporter::new(self.bus.clone(), &event.call_cid, &egress_id, kind);
                 let kind = match (kind, track_sid) {
                     (EgressKind::Recording, _) => JobKind::Recording,
                     (EgressKind::Hls, _) => JobKind::Hls,

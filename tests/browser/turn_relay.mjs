@@ -47,6 +47,12 @@ await scenario(async (browser) => {
   const relayed = await metric("onair_turn_relayed_bytes_total");
   check(allocations >= 2, `only ${allocations} TURN allocations`);
   check(relayed > 100000, `only ${relayed} bytes relayed`);
-  const cpu = await metric("onair_process_cpu_seconds");
-  console.log(`server: ${allocations} allocations, ${(relayed / 1e6).toFixed(2)} MB relayed, process CPU ${cpu.toFixed(2)} s so far`);
+  // What the relayed call costs the server (TURN and SFU together), over a steady window.
+  const [cpu0, bytes0, t0] = [await metric("onair_process_cpu_seconds"), relayed, Date.now()];
+  await new Promise((r) => setTimeout(r, 5000));
+  const [cpu1, bytes1, t1] = [await metric("onair_process_cpu_seconds"), await metric("onair_turn_relayed_bytes_total"), Date.now()];
+  const mbits = ((bytes1 - bytes0) * 8) / 1e6 / ((t1 - t0) / 1000);
+  const cores = (cpu1 - cpu0) / ((t1 - t0) / 1000);
+  console.log(`server: ${allocations} allocations; relaying ${mbits.toFixed(2)} Mbit/s for two participants ` +
+    `costs ${(cores * 100).toFixed(1)} % of a core in all, ${((cores * 100) / mbits).toFixed(2)} % of a core per relayed Mbit/s`);
 });
