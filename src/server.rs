@@ -33,14 +33,8 @@ pub async fn dev(args: DevArgs, metrics: PrometheusHandle) -> anyhow::Result<()>
     };
     let listeners = Listeners::bind(&config, true).await?;
     let addr = listeners.addr();
-    let (http, ws) = listeners.schemes();
-    let rtmp_url = listeners.rtmp_url().context("no RTMP listener")?;
-    let urls = Urls {
-        signal: format!("{ws}://{addr}"),
-        public: format!("{http}://{addr}"),
-        rtmp: Some(rtmp_url.clone()),
-        whip: Some(format!("{http}://{addr}/whip")),
-    };
+    let urls = Urls::of(&config, &listeners, true);
+    let rtmp_url = urls.rtmp.clone().context("no RTMP listener")?;
     let keys = Arc::new(KeySet::new([key.clone()]));
     let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
     let storage = build_storage(&config, &keys, &urls)?;

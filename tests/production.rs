@@ -282,6 +282,26 @@ fn trusting(ca: &support::tls::Ca) -> reqwest::Client {
         .unwrap()
 }
 
+/// `method` on `url` through `client` with `token`: the status and
+/// the JSON answer.
+async fn tls_api(
+    client: &reqwest::Client,
+    token: &str,
+    method: Method,
+    url: String,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let response = client
+        .request(method, url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
 /// The certificate `url` presents (DER), over a new connection.
 async fn presented(client: &reqwest::Client, url: &str) -> Vec<u8> {
     let response = client.get(url).send().await.unwrap();
@@ -319,31 +339,18 @@ async fn https_wss_and_rtmps_with_a_certificate_reloaded_when_renewed() {
 
     // Links, the signal URL and the RTMP address are the secure ones.
     let server = call.token(&["server"]);
-    let created = client
-        .post(format!("{base}/v1/calls/default/tls"))
-        .bearer_auth(&server)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let body: serde_json::Value = created.json().await.unwrap();
+    let calls = format!("{base}/v1/calls/default/tls");
+    let (status, body) = tls_api(&client, &server, Method::POST, calls.clone(), json!({})).await;
+    assert_eq!(status, 201, "{body}");
     let address = body["call"]["ingress"]["rtmp"]["address"]
         .as_str()
         .unwrap()
         .to_owned();
     assert_eq!(address, format!("rtmps://{rtmps}/live/default:tls"));
     let alice = call.token(&["user", "--user", "alice"]);
-    let joined: serde_json::Value = client
-        .post(format!("{base}/v1/calls/default/tls/join"))
-        .bearer_auth(&alice)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let join = format!("{calls}/join");
+    let (status, joined) = tls_api(&client, &alice, Method::POST, join, json!({})).await;
+    assert_eq!(status, 200, "{joined}");
     let signal = joined["credentials"]["url"].as_str().unwrap();
     assert!(signal.starts_with("wss://"), "{joined}");
 
@@ -385,15 +392,9 @@ async fn https_wss_and_rtmps_with_a_certificate_reloaded_when_renewed() {
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let events: serde_json::Value = client
-            .get(format!("{base}/v1/events?call_cid=default:tls"))
-            .bearer_auth(&server)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let url = format!("{base}/v1/events?call_cid=default:tls");
+        let (status, events) = tls_api(&client, &server, Method::GET, url, json!(null)).await;
+        assert_eq!(status, 200, "{events}");
         let started = events["events"]
             .as_array()
             .unwrap()
