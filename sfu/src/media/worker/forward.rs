@@ -43,7 +43,7 @@ impl<'a> Inbound<'a> {
             // Audio can start anywhere; video only at a keyframe.
             keyframe_start: match codec {
                 Some(Codec::Vp8) => detect_vp8_keyframe(&packet.payload),
-                Some(Codec::H264) => detect_h264_keyframe(&packet.payload),
+                Some(Codec::H264) => h264_keyframe_start(&packet.payload),
                 _ => !video,
             },
             vp8: if codec == Some(Codec::Vp8) {
@@ -100,6 +100,17 @@ impl<'a> Inbound<'a> {
     }
 }
 
+/// Whether an H.264 packet starts a keyframe. Encoders send the SPS and
+/// PPS just before the IDR slice, often in their own packet (the IDR of a
+/// large layer is fragmented): switching at the IDR would drop the new
+/// layer's SPS, and the subscriber would decode it with the old layer's
+/// (same id, other size) and fail. So the SPS starts it, as in LiveKit; an
+/// IDR without one (a stream whose parameters come out of band) also does.
+fn h264_keyframe_start(payload: &[u8]) -> bool {
+    const SPS: u8 = 7;
+    detect_h264_nalu(payload, SPS) || detect_h264_keyframe(payload)
+}
+
 /// What sending to subscribers needs of the worker, borrowed apart from
 /// the track being forwarded.
 struct Fanout<'w> {
@@ -132,6 +143,7 @@ impl Fanout<'_> {
             Some(0)
         };
         if down.track.target() != target {
+            tracing::debug!(sub = %down.sub, ?target, want = ?down.want, budget, "layer target");
             down.track.set_target(target);
         }
         let Some(out) = down.track.forward(&inbound.incoming) else {
@@ -335,5 +347,27 @@ impl Worker {
         if let Some((publisher, pub_mid, rid)) = wanted {
             self.request_keyframe(publisher, pub_mid, rid);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::h264_keyframe_start;
+
+    #[test]
+    fn an_h264_keyframe_starts_at_its_sps() {
+        // STAP-A (24) carrying SPS (7) and PPS (8): the first packet of a
+        // keyframe whose IDR is fragmented.
+        let stap_a = [24, 0, 2, 0x67, 0x42, 0, 2, 0x68, 0xce];
+        // FU-A (28) start fragment of an IDR (5), and its middle fragment.
+        let (idr_start, idr_middle) = ([0x7c, 0x85, 0xaa], [0x7c, 0x05, 0xaa]);
+        // A single SPS, a single P slice (1).
+        let (sps, p_slice) = ([0x67, 0x42], [0x41, 0x9a]);
+        assert!(h264_keyframe_start(&stap_a));
+        assert!(h264_keyframe_start(&sps));
+        assert!(h264_keyframe_start(&idr_start));
+        assert!(!h264_keyframe_start(&idr_middle));
+        assert!(!h264_keyframe_start(&p_slice));
+        assert!(!h264_keyframe_start(&[]));
     }
 }
