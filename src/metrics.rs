@@ -98,8 +98,16 @@ const HELP: &[(&str, &str)] = &[
         "Egress jobs running on this node, by kind",
     ),
     (
+        "onair_egress_cpu_seconds",
+        "CPU time egress jobs' GStreamer streaming threads used, by kind (grows; a lower bound: encoders' own worker threads are not seen)",
+    ),
+    (
         "onair_ingest_streams",
         "Ingest streams running on this node, by protocol",
+    ),
+    (
+        "onair_ingest_cpu_seconds",
+        "CPU time ingest transcoders' GStreamer streaming threads used (grows; a lower bound, as for egress)",
     ),
     (
         "onair_limit_hits_total",

@@ -88,24 +88,6 @@ async fn download(url: &str, dir: &std::path::Path, name: &str) -> std::path::Pa
     file
 }
 
-/// The egress job lines of the server's `/metrics`.
-async fn egress_jobs(call: &Call) -> String {
-    let token = call.token(&["server"]);
-    let url = format!("{}/metrics", call.onair.url);
-    let client = reqwest::Client::new();
-    let text = client
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let lines = text.lines().filter(|l| l.starts_with("onair_egress_jobs"));
-    lines.collect::<Vec<_>>().join("\n")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recording_started_over_rest_plays_with_both_streams() {
     let call = Call::start();
@@ -124,16 +106,23 @@ async fn recording_started_over_rest_plays_with_both_streams() {
         (409, Some("recording_running"))
     );
     tokio::time::sleep(Duration::from_secs(8)).await;
-    let jobs = egress_jobs(&call).await;
+    let jobs = call.metrics("onair_egress_").await;
     assert!(
         jobs.contains("onair_egress_jobs{kind=\"recording\",state=\"active\"} 1"),
         "{jobs}"
     );
+    // Its pipeline's threads are measured: encoding 8 s of video takes CPU.
+    let cpu = jobs
+        .lines()
+        .find_map(|l| l.strip_prefix("onair_egress_cpu_seconds{kind=\"recording\"} "))
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(cpu.is_some_and(|c| c > 0.05), "{jobs}");
+    println!("the recording's pipeline threads used {cpu:?} s of CPU in its first 8 s");
     stop_recording(&call, "rec").await;
     let recorded = active.elapsed().as_secs_f64();
     let recording = recording_in(&call, "rec", "complete").await;
     assert_eq!(recording_state(&call, "/calls/default/rec").await, None);
-    let jobs = egress_jobs(&call).await;
+    let jobs = call.metrics("onair_egress_").await;
     let ended = "onair_egress_jobs_ended_total{kind=\"recording\",state=\"complete\"} 1";
     assert!(jobs.contains(ended), "{jobs}");
     assert!(!jobs.contains("state=\"active\"} 1"), "{jobs}");

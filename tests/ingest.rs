@@ -296,6 +296,14 @@ async fn h264_with_b_frames_is_transcoded() {
         .filter(|n| slices.contains(*n))
         .count();
     assert_eq!(same, 0, "source slices passed through");
+    // The transcoder's threads are measured: re-encoding takes CPU.
+    let metrics = call.metrics("onair_ingest_cpu_seconds").await;
+    let cpu = metrics
+        .split(' ')
+        .next_back()
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(cpu.is_some_and(|c| c > 0.05), "{metrics}");
+    println!("the transcoder's threads used {cpu:?} s of CPU");
     println!(
         "transcoded: {} video frames ({} keyframes), {} Opus packets; simulcast 640 px, then 320 px on asking for low quality",
         seen.video.len(),

@@ -390,13 +390,15 @@ def chart_scenarios() -> list[tuple[str, dict, str, str, dict]]:
          "metrics": {"port": 9200, "serviceMonitor": {"enabled": True, "interval": "15s", "scrapeTimeout": "5s",
                                                       "labels": {"release": "kube-prometheus-stack"}}},
          "config": {"cors_origins": ["https://app.example.com"], "limits": {"participants_per_room": 50}},
+         "turn": {"enabled": True, "udpPort": 3479, "publicHost": "turn.example.com", "publicIp": "203.0.113.7",
+                  "relayPorts": "40000-40999"},
          "extraToml": '[[webhooks]]\nurl = "https://backend.example.com/onair"\nevents = ["call.*"]\n\n'
                       '[[ice_servers]]\nurls = ["stun:stun.example.com:3478"]'}
     c = {"secret": {"existingSecret": "my-onair-keys"}, "metrics": {"enabled": False},
          "egress": {"enabled": False}, "ingest": {"enabled": False}}
     return [("defaults + chart-made Secrets + S3", a, "onair", "default", {}),
             ("existingSecret, other ports, 10 min drain, static ICE, no ingest, TLS, shared claim, "
-             "metrics on 9200/9201 with a ServiceMonitor", b, "video", "media",
+             "metrics on 9200/9201 with a ServiceMonitor, TURN", b, "video", "media",
              {"my-onair-keys": existing, "my-onair-s3": s3_existing}),
             ("metrics off, api and sfu only", c, "onair", "default", {"my-onair-keys": existing})]
 
@@ -538,6 +540,15 @@ def check_manifests(name: str, values: dict, docs: list, existing: dict, release
             cands = tomllib.loads(assembled).get("rtc_candidates", [])
             want = ([f"10.20.30.40:{udp}"] if merged["sfu"]["announceHostIP"] else []) + list(merged["sfu"]["rtcCandidates"])
             check(f"{tag} ICE candidates: {want}", cands == want, str(cands))
+            turn, tv = tomllib.loads(assembled).get("turn"), merged["turn"]
+            if tv["enabled"]:
+                check(f"{tag} TURN on UDP {tv['udpPort']} of the node, relaying on {tv['relayPorts']}",
+                      turn is not None and turn["udp_listen"] == f"0.0.0.0:{tv['udpPort']}"
+                      and turn["public_host"] == tv["publicHost"] and turn["relay_ports"] == tv["relayPorts"]
+                      and ports["turn"]["hostPort"] == tv["udpPort"] and ports["turn"]["protocol"] == "UDP",
+                      f"{turn} {ports.get('turn')}")
+            else:
+                check(f"{tag} no TURN unless enabled", turn is None and "turn" not in ports)
     check_config("the ConfigMap's onair.toml alone (all roles, keys from the env)", toml_text,
               {"ONAIR_API_KEY": "APItest", "ONAIR_API_SECRET": secret_hex()}, None)
     services = by_kind.get("Service", {})
@@ -681,6 +692,8 @@ LAZY = {
     "onair_egress_jobs": "when an egress worker starts its first job (egress/src/report.rs)",
     "onair_egress_jobs_ended_total": "when an egress job first ends (egress/src/report.rs)",
     "onair_ingest_streams": "at the first RTMP or WHIP stream (ingest/src/lib.rs)",
+    "onair_egress_cpu_seconds": "at an egress job's first tick (egress/src/job/runner.rs)",
+    "onair_ingest_cpu_seconds": "when a transcoder first counts (ingest/src/transcode.rs)",
     "onair_limit_hits_total": "at the first limit hit (sfu/src/limits.rs, ingest/src/rtmp.rs, src/http.rs)",
     # turn/src/stats.rs takes its handles when the TURN server starts, which `onair dev` does not (yet).
     "onair_turn_allocations": "when the TURN server starts (turn/src/stats.rs)",
@@ -689,7 +702,7 @@ LAZY = {
     "onair_turn_relayed_bytes_total": "when the TURN server starts (turn/src/stats.rs)",
 }
 # A gauge that holds a total (CPU seconds so far): rate() of it is meant.
-RATE_OF_GAUGE = {"onair_process_cpu_seconds"}
+RATE_OF_GAUGE = {"onair_process_cpu_seconds", "onair_egress_cpu_seconds", "onair_ingest_cpu_seconds"}
 RATE_FUNCS = {"rate", "irate", "increase"}
 
 

@@ -34,6 +34,11 @@ impl Reporter {
         }
     }
 
+    /// The job's kind, as its metrics label it.
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
     /// Moves the job's count from its last state to `state`.
     fn count(&self, state: EgressState) {
         let mut last = self.state.lock().unwrap_or_else(|e| e.into_inner());

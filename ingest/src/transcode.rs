@@ -7,14 +7,14 @@
 //! reorder.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use gstreamer as gst;
 use gstreamer_app as gst_app;
 use tokio::sync::mpsc;
 
-use onair_pipeline::{self as pipeline, PipelineError, Running};
+use onair_pipeline::{self as pipeline, CpuMeter, PipelineError, Running};
 
 /// Raw audio to 48 kHz stereo Opus in 20 ms packets.
 const ENCODE_OPUS: &str = "audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 \
@@ -86,9 +86,15 @@ fn encode_h264(layers: &[Layer]) -> String {
 /// One running transcoder.
 pub struct Transcoder {
     pipeline: gst::Pipeline,
+    meter: CpuMeter,
     src: gst_app::AppSrc,
     times: Arc<Mutex<Times>>,
+    /// CPU time already added to `onair_ingest_cpu_seconds`, and when.
+    counted: Mutex<(Instant, Duration)>,
 }
+
+/// How often a transcoder adds its CPU time to the node's metric.
+const CPU_COUNT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Encoders shift timestamps (x264enc leaves room for B-frames' decoding
 /// times, opusenc for its lookahead): the first frame out is put back on
@@ -216,11 +222,14 @@ impl Transcoder {
                     .build(),
             );
         }
+        let meter = CpuMeter::watch(&pipeline);
         pipeline.set_state(gst::State::Playing)?;
         Ok(Transcoder {
             pipeline,
+            meter,
             src,
             times,
+            counted: Mutex::new((Instant::now(), Duration::ZERO)),
         })
     }
 
@@ -239,6 +248,7 @@ impl Transcoder {
             b.set_pts(gst::ClockTime::from_nseconds(pts.as_nanos() as u64));
             b.set_dts(gst::ClockTime::from_nseconds(dts.as_nanos() as u64));
         }
+        self.count_cpu(false);
         // A full queue (a stalled decoder) drops the frame.
         if let Err(e) = self.src.push_buffer(buffer) {
             tracing::debug!(error = ?e, "frame not taken by the transcoder");
@@ -247,15 +257,35 @@ impl Transcoder {
     }
 }
 
+impl Transcoder {
+    /// Adds the CPU time used since the last count to the node's metric,
+    /// at most once per [`CPU_COUNT_INTERVAL`] unless `last`.
+    fn count_cpu(&self, last: bool) {
+        let mut counted = self.counted.lock().unwrap_or_else(|e| e.into_inner());
+        if !last && counted.0.elapsed() < CPU_COUNT_INTERVAL {
+            return;
+        }
+        let used = self.cpu();
+        let new = used.saturating_sub(counted.1);
+        metrics::gauge!("onair_ingest_cpu_seconds").increment(new.as_secs_f64());
+        *counted = (Instant::now(), used);
+    }
+}
+
 impl Running for Transcoder {
     fn pipeline(&self) -> &gst::Pipeline {
         &self.pipeline
+    }
+
+    fn meter(&self) -> &CpuMeter {
+        &self.meter
     }
 }
 
 impl Drop for Transcoder {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
+        self.count_cpu(true);
     }
 }
 

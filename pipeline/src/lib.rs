@@ -1,11 +1,15 @@
 //! What every GStreamer pipeline of OnAir shares, egress (recordings, HLS,
 //! RTMP push) and ingest (transcoders) alike: its error type, building a
-//! pipeline and finding its elements, and watching, measuring and finishing
-//! it once it runs. Both crates sit on this one; neither imports the other.
+//! pipeline and finding its elements, and watching, measuring (its media
+//! time, its CPU time) and finishing it once it runs. Both crates sit on this one; neither imports the other.
+
+mod cpu;
 
 use gst::prelude::*;
 use gstreamer as gst;
 use gstreamer_app as gst_app;
+
+pub use cpu::CpuMeter;
 
 /// Why the pipeline failed.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +67,14 @@ pub fn app_src(pipeline: &gst::Pipeline, name: &str) -> Result<gst_app::AppSrc, 
 pub trait Running {
     /// The pipeline.
     fn pipeline(&self) -> &gst::Pipeline;
+
+    /// What measures its CPU time (started with [`CpuMeter::watch`]).
+    fn meter(&self) -> &CpuMeter;
+
+    /// CPU time its streaming threads used so far.
+    fn cpu(&self) -> std::time::Duration {
+        self.meter().used()
+    }
 
     /// Media written so far.
     fn duration(&self) -> std::time::Duration {

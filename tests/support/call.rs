@@ -189,6 +189,21 @@ impl Call {
         request(&self.onair.url, &token, method, path, body).await
     }
 
+    /// The lines of the server's `/metrics` that start with `prefix`.
+    pub async fn metrics(&self, prefix: &str) -> String {
+        let text = reqwest::Client::new()
+            .get(format!("{}/metrics", self.onair.url))
+            .bearer_auth(self.token(&["server"]))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let lines = text.lines().filter(|l| l.starts_with(prefix));
+        lines.collect::<Vec<_>>().join("\n")
+    }
+
     pub fn udp(&self) -> String {
         let line = self
             .onair

@@ -192,6 +192,10 @@ impl Sink for CompositeSink {
         self.pipeline.duration()
     }
 
+    fn cpu(&self) -> Duration {
+        self.pipeline.cpu()
+    }
+
     fn file(&self) -> Option<&File> {
         self.file.as_ref()
     }

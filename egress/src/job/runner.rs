@@ -48,6 +48,9 @@ pub(super) trait Sink: Send + 'static {
     /// Media written so far.
     fn duration(&self) -> Duration;
 
+    /// CPU time its pipeline used so far (a new pipeline starts again at 0).
+    fn cpu(&self) -> Duration;
+
     /// The file it writes, if any.
     fn file(&self) -> Option<&File>;
 
@@ -158,6 +161,7 @@ pub(super) async fn drive<S: Sink>(
         .active(ready(&sink).as_deref(), 0, Duration::ZERO)
         .await;
     let mut tick = tokio::time::interval(every);
+    let mut cpu = CpuCount::default();
     let failure = loop {
         tokio::select! {
             event = media.recv() => match event {
@@ -181,11 +185,14 @@ pub(super) async fn drive<S: Sink>(
                 if let Err(e) = upkeep(job, config, sink.file()).await {
                     break Some(e);
                 }
+                cpu.add(sink.cpu(), report.kind());
                 report.active(ready(&sink).as_deref(), written(&sink), sink.duration()).await;
             }
         }
     };
     client.leave().await;
+    cpu.add(sink.cpu(), report.kind());
+    tracing::info!(egress = %job.id, cpu_seconds = cpu.total.as_secs_f64(), "job's pipeline CPU time");
     let duration = sink.duration();
     report
         .ending(ready(&sink).as_deref(), written(&sink), duration)
@@ -204,6 +211,27 @@ pub(super) async fn drive<S: Sink>(
             error,
             file: file.filter(|f| f.path.exists()).map(|f| f.key),
         }),
+    }
+}
+
+/// A job's CPU time, summed over the pipelines it ran (a reconnected RTMP
+/// push starts a new one), and added to the node's
+/// `onair_egress_cpu_seconds` as it grows.
+#[derive(Default)]
+struct CpuCount {
+    /// The current pipeline's last reading.
+    last: Duration,
+    total: Duration,
+}
+
+impl CpuCount {
+    /// Takes a reading of the current pipeline.
+    fn add(&mut self, reading: Duration, kind: &'static str) {
+        // Less than before: a new pipeline, counted from 0.
+        let new = reading.checked_sub(self.last).unwrap_or(reading);
+        self.last = reading;
+        self.total += new;
+        metrics::gauge!("onair_egress_cpu_seconds", "kind" => kind).increment(new.as_secs_f64());
     }
 }
 

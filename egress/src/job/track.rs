@@ -129,6 +129,10 @@ impl Sink for TrackSink {
         self.pipeline.duration()
     }
 
+    fn cpu(&self) -> Duration {
+        self.pipeline.cpu()
+    }
+
     fn file(&self) -> Option<&File> {
         Some(&self.file)
     }

@@ -30,7 +30,7 @@ use gstreamer_app as gst_app;
 use onair_client::{Codec, RemoteFrame};
 
 use super::layout;
-use onair_pipeline::{self as pipeline, make, PipelineError, Running};
+use onair_pipeline::{self as pipeline, make, CpuMeter, PipelineError, Running};
 
 /// Departed tracks remembered (see [`Composite::remove`]).
 const MAX_DEPARTED: usize = 64;
@@ -165,6 +165,7 @@ fn release(
 /// A running composite recording.
 pub struct Composite {
     pipeline: gst::Pipeline,
+    meter: CpuMeter,
     /// The video mixer (none when passing a track through).
     compositor: Option<gst::Element>,
     /// The source of the passed-through video, and which track feeds it now.
@@ -276,6 +277,10 @@ impl Running for Composite {
     fn pipeline(&self) -> &gst::Pipeline {
         &self.pipeline
     }
+
+    fn meter(&self) -> &CpuMeter {
+        &self.meter
+    }
 }
 
 impl Composite {
@@ -298,9 +303,11 @@ impl Composite {
         }
         mixer.set_property("latency", MIXER_LATENCY_NS);
         point_at(&pipeline, output)?;
+        let meter = CpuMeter::watch(&pipeline);
         pipeline.set_state(gst::State::Playing)?;
         Ok(Composite {
             pipeline,
+            meter,
             compositor,
             passthrough,
             mixer,

@@ -9,11 +9,12 @@ use gstreamer as gst;
 use gstreamer_app as gst_app;
 use onair_client::{Codec, RemoteFrame};
 
-use onair_pipeline::{self as pipeline, PipelineError, Running};
+use onair_pipeline::{self as pipeline, CpuMeter, PipelineError, Running};
 
 /// A running track recording.
 pub struct TrackFile {
     pipeline: gst::Pipeline,
+    meter: CpuMeter,
     src: gst_app::AppSrc,
     /// Media time of the first frame.
     first: Option<f64>,
@@ -48,6 +49,10 @@ impl Drop for TrackFile {
 impl Running for TrackFile {
     fn pipeline(&self) -> &gst::Pipeline {
         &self.pipeline
+    }
+
+    fn meter(&self) -> &CpuMeter {
+        &self.meter
     }
 }
 
@@ -88,9 +93,11 @@ impl TrackFile {
             .by_name("out")
             .ok_or_else(|| PipelineError("no filesink".into()))?
             .set_property("location", out.to_string_lossy().as_ref());
+        let meter = CpuMeter::watch(&pipeline);
         pipeline.set_state(gst::State::Playing)?;
         let mut file = TrackFile {
             pipeline,
+            meter,
             src,
             first: None,
         };

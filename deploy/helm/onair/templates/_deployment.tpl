@@ -155,6 +155,12 @@ spec:
               containerPort: {{ int $root.Values.ports.rtcUdp }}
               hostPort: {{ int $root.Values.ports.rtcUdp }}
               protocol: UDP
+            {{- if $root.Values.turn.enabled }}
+            - name: turn
+              containerPort: {{ int $root.Values.turn.udpPort }}
+              hostPort: {{ int $root.Values.turn.udpPort }}
+              protocol: UDP
+            {{- end }}
             {{- end }}
             {{- if eq $role "ingest" }}
             - name: rtmp

@@ -102,6 +102,21 @@ webhook_retry_for = {{ $c.webhook_retry_for | quote }}
 {{ include "onair.tomlSection" (dict "name" "limits" "values" $c.limits) }}
 
 {{ include "onair.tomlSection" (dict "name" "hls" "values" $c.hls) }}
+{{- with .Values.turn }}
+{{- if .enabled }}
+
+# The embedded TURN server: it runs in the sfu pods (host network); the api
+# hands out its URL and credentials with each join.
+[turn]
+udp_listen = {{ printf "0.0.0.0:%d" (int .udpPort) | quote }}
+public_host = {{ required "turn.publicHost is required with turn.enabled" .publicHost | quote }}
+{{- with .publicIp }}
+public_ip = {{ . | quote }}
+{{- end }}
+relay_ports = {{ .relayPorts | quote }}
+max_allocations_per_user = {{ int .maxAllocationsPerUser }}
+{{- end }}
+{{- end }}
 {{- with .Values.extraToml }}
 
 {{ . }}
