@@ -135,6 +135,9 @@ pub struct DevArgs {
     /// SFU only); joins get credentials for it.
     #[arg(long, env = "ONAIR_TURN_LISTEN")]
     pub turn_listen: Option<SocketAddr>,
+    /// With `--turn-listen` and `--tls-cert`: TURN over TLS (`turns:`) here.
+    #[arg(long, env = "ONAIR_TURN_TLS_LISTEN", requires_all = ["turn_listen", "tls_cert"])]
+    pub turn_tls_listen: Option<SocketAddr>,
     /// Use this API key instead of the generated one.
     #[arg(long, env = "ONAIR_API_KEY", requires = "api_secret")]
     pub api_key: Option<String>,

@@ -79,6 +79,7 @@ fn dev_config(args: &DevArgs) -> Config {
         metrics_listen: args.metrics_listen,
         turn: args.turn_listen.map(|udp| crate::turn::TurnSection {
             udp_listen: udp,
+            tls_listen: args.turn_tls_listen,
             public_host: udp.ip().to_string(),
             relay_ip: udp.ip(),
             ..Default::default()

@@ -283,7 +283,7 @@ fn whip_from_chromium_reaches_the_call() {
 }
 
 #[test]
-fn livekit_client_joins_over_wss_on_onairs_own_tls() {
+fn livekit_client_joins_over_wss_and_relays_over_turns_on_onairs_own_tls() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let certs = tempfile::tempdir().unwrap();
     let issued = support::tls::Ca::new().issue(certs.path());
@@ -298,6 +298,10 @@ fn livekit_client_joins_over_wss_on_onairs_own_tls() {
             issued.cert.to_str().unwrap(),
             "--tls-key",
             issued.key.to_str().unwrap(),
+            "--turn-listen",
+            &format!("127.0.0.1:{}", onair_testkit::free_udp_port()),
+            "--turn-tls-listen",
+            &format!("127.0.0.1:{}", onair_testkit::free_port()),
         ],
     );
     assert!(onair.url.starts_with("https://"), "{}", onair.url);

@@ -20,8 +20,9 @@ async function launch(flags = []) {
 }
 
 /** Opens the demo page for `user` in a new context and joins `call` (`type:id`). */
-export async function joinDemo(browser, base, call, user, extra = "") {
+export async function joinDemo(browser, base, call, user, extra = "", init = null) {
   const context = await browser.newContext({ permissions: ["camera", "microphone"] });
+  if (init) await context.addInitScript(init);
   const page = await context.newPage();
   logErrors(page, user);
   await page.goto(`${base}/?call=${encodeURIComponent(call)}&user=${user}&autojoin=1${extra}`);
