@@ -102,7 +102,7 @@ fn livestream_backstage_go_live_end() {
 }
 
 #[test]
-fn small_subscriber_gets_the_low_simulcast_layer() {
+fn small_subscriber_gets_the_low_simulcast_layer_and_dynacast_pauses_the_high_one() {
     scenario("simulcast.mjs", false);
 }
 

@@ -136,7 +136,7 @@ async function joinMedia(call) {
   // `?e2ee=PASSPHRASE`: end-to-end encryption with a shared key (the SFU
   // forwards frames it cannot read); `?codec=h264`: the camera's codec;
   // `?adaptive=1`: livekit-client's adaptive stream.
-  const roomOptions = { adaptiveStream: params.get("adaptive") === "1", dynacast: false };
+  const roomOptions = { adaptiveStream: params.get("adaptive") === "1", dynacast: params.get("dynacast") === "1" };
   if (params.get("codec")) roomOptions.publishDefaults = { videoCodec: params.get("codec") };
   let keyProvider = null;
   if (params.get("e2ee")) {

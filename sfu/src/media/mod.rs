@@ -257,6 +257,16 @@ pub enum Notice {
         /// The track.
         track_sid: TrackSid,
     },
+    /// Dynacast: which layers of a published video track someone watches,
+    /// `(quality 0..=2, wanted)`; the publisher sends only those.
+    SubscribedQualities {
+        /// The track.
+        track_sid: TrackSid,
+        /// Its codec, lower case (`vp8`).
+        codec: String,
+        /// Each layer and whether it is wanted.
+        qualities: Vec<(u8, bool)>,
+    },
     /// Speaker levels in the room changed: `(participant, level 0..1, active)`.
     Speakers(Vec<(ParticipantSid, f32, bool)>),
     /// The peer connections failed or were closed; the participant is gone from media.

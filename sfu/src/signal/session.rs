@@ -489,6 +489,26 @@ impl Session {
                     track_sid,
                 });
             }
+            Notice::SubscribedQualities {
+                track_sid,
+                codec,
+                qualities,
+            } => {
+                let qualities: Vec<lk::SubscribedQuality> = qualities
+                    .into_iter()
+                    .map(|(quality, enabled)| lk::SubscribedQuality {
+                        quality: i32::from(quality),
+                        enabled,
+                    })
+                    .collect();
+                #[allow(deprecated)] // older clients read only `subscribed_qualities`
+                let update = lk::SubscribedQualityUpdate {
+                    track_sid: track_sid.into_string(),
+                    subscribed_qualities: qualities.clone(),
+                    subscribed_codecs: vec![lk::SubscribedCodec { codec, qualities }],
+                };
+                self.outbox.send(Out::SubscribedQualityUpdate(update));
+            }
             Notice::Speakers(levels) => {
                 let speakers = levels
                     .into_iter()

@@ -35,6 +35,7 @@ use super::{
 use crate::sdp_scan::{first_codec, ice_ufrag, msid_tracks, prefer_codec};
 
 mod data;
+mod dynacast;
 mod forward;
 mod metrics;
 mod negotiation;
@@ -119,6 +120,8 @@ struct PubTrack {
     seen: [Option<Instant>; 3],
     last_pli: [Option<Instant>; 3],
     downs: Vec<Down>,
+    /// Which layers its publisher was told to send.
+    dynacast: dynacast::Dynacast,
 }
 
 /// One track toward one subscriber.
@@ -481,6 +484,7 @@ impl Worker {
         for pid in stale {
             self.fail(pid, PeerFailure::NeverConnected);
         }
+        self.dynacast(now);
         if now.duration_since(self.last_speakers) >= SPEAKER_INTERVAL {
             self.last_speakers = now;
             self.speakers(now);

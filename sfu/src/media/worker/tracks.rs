@@ -43,6 +43,7 @@ impl Worker {
                 seen: [None; 3],
                 last_pli: [None; 3],
                 downs: Vec::new(),
+                dynacast: dynacast::Dynacast::new(codec.map(|(codec, _)| codec)),
             },
         );
     }
