@@ -1,5 +1,6 @@
 // Two participants on the demo page each decode the other's video and
-// receive the other's audio; data messages and mute reach the other side. Usage: node two_participants.mjs BASE_URL
+// receive the other's audio; data messages and mute reach the other side;
+// each hears the connection quality of both. Usage: node two_participants.mjs BASE_URL
 import { scenario, joinDemo, until, stats, check } from "./lib.mjs";
 
 const base = process.argv[2];
@@ -42,4 +43,19 @@ await scenario(async (browser) => {
   await alice.evaluate(() => window.onairRoom.localParticipant.setMicrophoneEnabled(true));
   await until("bob seeing alice unmuted", 10000, async () => (await micMuted(bob)) === false);
   console.log("mute: bob saw alice's microphone muted and unmuted");
+  // Connection quality: each hears both links scored, good or excellent on
+  // loopback (a loaded machine's first seconds may show some loss).
+  const qualities = (page) => page.evaluate(() => {
+    const room = window.onairRoom;
+    const all = [room.localParticipant, ...room.remoteParticipants.values()];
+    return Object.fromEntries(all.map((p) => [p.identity, p.connectionQuality]));
+  });
+  for (const [page, name] of [[alice, "alice"], [bob, "bob"]]) {
+    const fine = (x) => x === "excellent" || x === "good";
+    const q = await until(`${name} hearing both links' quality`, 20000, async () => {
+      const q = await qualities(page);
+      return fine(q.alice) && fine(q.bob) ? q : null;
+    });
+    console.log(`connection quality as ${name} sees it: ${JSON.stringify(q)}`);
+  }
 });

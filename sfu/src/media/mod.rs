@@ -267,6 +267,9 @@ pub enum Notice {
         /// Each layer and whether it is wanted.
         qualities: Vec<(u8, bool)>,
     },
+    /// Connection quality in the room changed: `(participant, class as
+    /// `lk::ConnectionQuality`, score 1..5)` for everyone in it.
+    ConnectionQuality(Vec<(ParticipantSid, i32, f32)>),
     /// Speaker levels in the room changed: `(participant, level 0..1, active)`.
     Speakers(Vec<(ParticipantSid, f32, bool)>),
     /// The peer connections failed or were closed; the participant is gone from media.

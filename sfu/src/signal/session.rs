@@ -28,6 +28,8 @@ use crate::outbox::Outbox;
 use crate::room::{leave_request, RoomMsg};
 use onair_auth::clock::unix_ms;
 
+mod notices;
+
 /// Seconds between client pings, and before the client gives up (at
 /// most; shorter when the participant timeout is short).
 const PING_INTERVAL: u64 = 5;
@@ -467,72 +469,6 @@ impl Session {
         true
     }
 
-    /// Handles a media worker notice; `false` ends the session.
-    fn handle_notice(&mut self, notice: Notice) -> bool {
-        match notice {
-            Notice::SubscriberOffer { sdp, mid_to_track } => self.send_offer(sdp, mid_to_track),
-            Notice::TrackLive {
-                track_sid,
-                mid,
-                mime,
-            } => {
-                let _ = self.room.send(RoomMsg::TrackLive {
-                    pid: self.pid,
-                    track_sid,
-                    mid,
-                    mime,
-                });
-            }
-            Notice::TrackEnded { track_sid } => {
-                let _ = self.room.send(RoomMsg::TrackEnded {
-                    pid: self.pid,
-                    track_sid,
-                });
-            }
-            Notice::SubscribedQualities {
-                track_sid,
-                codec,
-                qualities,
-            } => {
-                let qualities: Vec<lk::SubscribedQuality> = qualities
-                    .into_iter()
-                    .map(|(quality, enabled)| lk::SubscribedQuality {
-                        quality: i32::from(quality),
-                        enabled,
-                    })
-                    .collect();
-                #[allow(deprecated)] // older clients read only `subscribed_qualities`
-                let update = lk::SubscribedQualityUpdate {
-                    track_sid: track_sid.into_string(),
-                    subscribed_qualities: qualities.clone(),
-                    subscribed_codecs: vec![lk::SubscribedCodec { codec, qualities }],
-                };
-                self.outbox.send(Out::SubscribedQualityUpdate(update));
-            }
-            Notice::Speakers(levels) => {
-                let speakers = levels
-                    .into_iter()
-                    .map(|(participant_sid, level, active)| lk::SpeakerInfo {
-                        sid: participant_sid.into_string(),
-                        level,
-                        active,
-                    })
-                    .collect();
-                self.outbox
-                    .send(Out::SpeakersChanged(lk::SpeakersChanged { speakers }));
-            }
-            Notice::Closed { reason } => {
-                tracing::info!(%reason, "media closed");
-                self.outbox.send(leave_request(
-                    lk::DisconnectReason::StateMismatch,
-                    lk::leave_request::Action::Reconnect,
-                ));
-                return false;
-            }
-        }
-        true
-    }
-
     /// Counts a limit hit, and logs it the first time for this client.
     fn hit(&mut self, limit: Limit, n: u64, what: &str) {
         limits::count(limit, n);
@@ -561,16 +497,6 @@ impl Session {
             );
         }
         seen.into_iter().map(TrackSid::from).collect()
-    }
-
-    fn send_offer(&mut self, sdp: String, mid_to_track_id: HashMap<String, String>) {
-        self.offer_id += 1;
-        self.outbox.send(Out::Offer(lk::SessionDescription {
-            r#type: "offer".into(),
-            sdp,
-            id: self.offer_id,
-            mid_to_track_id,
-        }));
     }
 
     /// Hands the client a join token like its own, valid for another

@@ -39,6 +39,7 @@ mod dynacast;
 mod forward;
 mod metrics;
 mod negotiation;
+mod quality;
 mod tracks;
 
 pub use negotiation::NegotiationError;
@@ -171,6 +172,10 @@ struct Participant {
     speaking: bool,
     /// Bandwidth estimate toward this subscriber (TWCC), bits per second.
     estimate: Option<u64>,
+    /// What its streams' reports said since its link was last scored.
+    link: quality::Link,
+    /// Its last connection quality class and score.
+    quality: Option<(i32, f32)>,
     /// May send data packets.
     can_publish_data: bool,
 }
@@ -217,6 +222,7 @@ struct Worker {
     tracks: HashMap<(Pid, Mid), PubTrack>,
     events: Vec<(PeerId, Event)>,
     last_speakers: Instant,
+    last_quality: Instant,
     forwarded: u64,
     delay_us: hdrhistogram::Histogram<u64>,
     /// Figures for `/metrics` since the last housekeeping round.
@@ -263,6 +269,7 @@ pub fn run(
         tracks: HashMap::new(),
         events: Vec::new(),
         last_speakers: Instant::now(),
+        last_quality: Instant::now(),
         forwarded: 0,
         delay_us: new_histogram(),
         counts: metrics::Counts::default(),
@@ -418,8 +425,15 @@ impl Worker {
                 tracing::debug!(pid = %id.0, role = ?id.1, "ice disconnected");
             }
             Event::RtpPacket(packet) if id.1 == Role::Publisher => self.forward(id.0, packet),
-            Event::MediaEgressStats(s) => self.count_nacks(id, (s.mid, s.rid, true), s.nacks),
-            Event::MediaIngressStats(s) => self.count_nacks(id, (s.mid, s.rid, false), s.nacks),
+            Event::MediaEgressStats(s) => {
+                self.count_nacks(id, (s.mid, s.rid, true), s.nacks);
+                let jitter = s.remote.as_ref().map_or(0, |r| r.jitter);
+                self.link_report(id, s.mid, s.loss, s.rtt, jitter);
+            }
+            Event::MediaIngressStats(s) => {
+                self.count_nacks(id, (s.mid, s.rid, false), s.nacks);
+                self.link_report(id, s.mid, s.loss, s.rtt, s.jitter);
+            }
             Event::KeyframeRequest(req) if id.1 == Role::Subscriber => {
                 self.counts.plis_received += 1;
                 self.keyframe_for(id.0, req.mid)
@@ -485,6 +499,10 @@ impl Worker {
             self.fail(pid, PeerFailure::NeverConnected);
         }
         self.dynacast(now);
+        if now.duration_since(self.last_quality) >= quality::QUALITY_INTERVAL {
+            self.last_quality = now;
+            self.score_links();
+        }
         if now.duration_since(self.last_speakers) >= SPEAKER_INTERVAL {
             self.last_speakers = now;
             self.speakers(now);

@@ -177,6 +177,8 @@ impl Worker {
                 heard: None,
                 speaking: false,
                 estimate: None,
+                link: Default::default(),
+                quality: None,
                 can_publish_data: false,
             },
         );

@@ -1,0 +1,149 @@
+//! Connection quality (`ConnectionQualityUpdate`), as LiveKit's clients
+//! show it: each participant's link is scored 1..5 from what its streams'
+//! RTCP reports said over the last [`QUALITY_INTERVAL`] (the worst loss,
+//! round trip and jitter of any of them), mapped to excellent, good or
+//! poor; a participant whose media is not connected is lost. When a score
+//! changes class, everyone in the room hears the room's list.
+
+use super::*;
+
+/// How often links are scored.
+pub(super) const QUALITY_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What a participant's streams reported since the last scoring.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(super) struct Link {
+    /// Worst fraction of packets lost (0..1).
+    loss: f32,
+    /// Worst round trip.
+    rtt: Duration,
+    /// Worst interarrival jitter.
+    jitter: Duration,
+}
+
+impl Link {
+    /// Takes one stream's report.
+    pub(super) fn report(&mut self, loss: Option<f32>, rtt: Option<Duration>, jitter: Duration) {
+        self.loss = self.loss.max(loss.unwrap_or(0.0).clamp(0.0, 1.0));
+        self.rtt = self.rtt.max(rtt.unwrap_or_default());
+        self.jitter = self.jitter.max(jitter);
+    }
+
+    /// A mean-opinion-like score, 1 (bad) to 5 (perfect): each per cent
+    /// of loss costs 0.4 points (3 % is no longer excellent), round trips
+    /// over 150 ms half a point per 100 ms, jitter over 30 ms half a point
+    /// per 30 ms.
+    pub(super) fn score(&self) -> f32 {
+        let ms = |d: Duration| d.as_secs_f32() * 1000.0;
+        let loss = self.loss * 100.0 * 0.4;
+        let rtt = (ms(self.rtt) - 150.0).max(0.0) / 100.0 * 0.5;
+        let jitter = (ms(self.jitter) - 30.0).max(0.0) / 30.0 * 0.5;
+        (5.0 - loss - rtt - jitter).clamp(1.0, 5.0)
+    }
+}
+
+/// The class of a score (`lk::ConnectionQuality`: poor 0, good 1, excellent 2).
+fn class(score: f32) -> i32 {
+    match score {
+        s if s >= 4.0 => 2,
+        s if s >= 3.0 => 1,
+        _ => 0,
+    }
+}
+
+/// `lk::ConnectionQuality::Lost`.
+const LOST: i32 = 3;
+
+impl Worker {
+    /// Notes a stream's report for its participant's link quality;
+    /// `jitter` is in the stream's RTP clock units.
+    pub(super) fn link_report(
+        &mut self,
+        id: PeerId,
+        mid: Mid,
+        loss: Option<f32>,
+        rtt: Option<Duration>,
+        jitter: u32,
+    ) {
+        let clock_rate = self
+            .tracks
+            .values()
+            .find(|t| match id.1 {
+                Role::Publisher => t.publisher == id.0 && t.mid == mid,
+                Role::Subscriber => t.downs.iter().any(|d| d.sub == id.0 && d.mid == Some(mid)),
+            })
+            .map_or(90_000, |t| t.clock_rate);
+        let jitter = Duration::from_secs_f64(f64::from(jitter) / f64::from(clock_rate.max(1)));
+        if let Some(p) = self.participants.get_mut(&id.0) {
+            p.link.report(loss, rtt, jitter);
+        }
+    }
+
+    /// Scores every participant's link and tells each room that has a
+    /// change (see the module's comment).
+    pub(super) fn score_links(&mut self) {
+        let mut changed: Vec<String> = Vec::new();
+        for (pid, p) in self.participants.iter_mut() {
+            let connected = [Role::Publisher, Role::Subscriber]
+                .iter()
+                .filter_map(|role| self.peers.get(&(*pid, *role)))
+                .any(|peer| peer.connected);
+            let score = std::mem::take(&mut p.link).score();
+            let now = match connected {
+                true => (class(score), score),
+                false => (LOST, 0.0),
+            };
+            if p.quality.map(|(c, _)| c) != Some(now.0) && !changed.contains(&p.room) {
+                changed.push(p.room.clone());
+            }
+            p.quality = Some(now);
+        }
+        for room in changed {
+            let list: Vec<(ParticipantSid, i32, f32)> = self
+                .participants
+                .values()
+                .filter(|p| p.room == room)
+                .filter_map(|p| p.quality.map(|(c, s)| (p.participant_sid.clone(), c, s)))
+                .collect();
+            tracing::debug!(%room, ?list, "connection quality");
+            for p in self.participants.values().filter(|p| p.room == room) {
+                let _ = p.notices.send(Notice::ConnectionQuality(list.clone()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(loss: f32, rtt_ms: u64, jitter_ms: u64) -> Link {
+        let mut l = Link::default();
+        l.report(
+            Some(loss),
+            Some(Duration::from_millis(rtt_ms)),
+            Duration::from_millis(jitter_ms),
+        );
+        l
+    }
+
+    #[test]
+    fn scores_follow_loss_delay_and_jitter() {
+        assert_eq!(Link::default().score(), 5.0);
+        assert_eq!(class(link(0.0, 20, 5).score()), 2, "loopback");
+        assert_eq!(class(link(0.03, 100, 10).score()), 1, "3 % loss");
+        assert_eq!(class(link(0.0, 400, 10).score()), 1, "400 ms round trips");
+        assert_eq!(class(link(0.10, 100, 10).score()), 0, "10 % loss");
+        assert_eq!(
+            class(link(0.02, 350, 90).score()),
+            0,
+            "everything a bit bad"
+        );
+        assert_eq!(link(1.0, 5000, 5000).score(), 1.0);
+        // The worst report of the window counts.
+        let mut l = link(0.0, 20, 5);
+        l.report(Some(0.12), None, Duration::ZERO);
+        l.report(Some(0.01), None, Duration::ZERO);
+        assert_eq!(class(l.score()), 0);
+    }
+}
