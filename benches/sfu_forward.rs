@@ -6,6 +6,11 @@
 //! machine, and the ratio: once for a relay sending each datagram to one
 //! socket, once for one sending it to N sockets as the SFU does.
 //!
+//! A counting allocator also tells how many allocations the media threads
+//! make per forwarded packet. The last line is `sfu_forward:
+//! pps_per_core=N relay_ratio=R` (packets per CPU-second of the media
+//! threads, and its ratio to the relay that sends to N sockets), for tools.
+//!
 //! `cargo bench --bench sfu_forward` (or `make bench`). Tune with
 //! `BENCH_SUBSCRIBERS` (default 10) and `BENCH_SECONDS` (default 10).
 
@@ -21,6 +26,70 @@ use onair_client::files::{ivf, ogg_opus};
 use onair_client::{Client, Codec, LocalLayer, LocalTrack, Source};
 use onair_sfu::{MediaConfig, Sfu, SfuConfig};
 use onair_testkit::media;
+
+/// Counts the allocations of the SFU's media threads (known by their Linux
+/// thread ids once the SFU reports them); every other thread allocates
+/// uncounted.
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicI32, AtomicU64, Ordering::Relaxed};
+
+    /// The media threads' ids; 0 ends the list.
+    pub static MEDIA: [AtomicI32; 64] = [const { AtomicI32::new(0) }; 64];
+    /// Allocations (and reallocations) they made.
+    pub static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+    thread_local! {
+        // Const, without a destructor: readable inside the allocator.
+        static TID: Cell<i32> = const { Cell::new(0) };
+    }
+
+    fn count() {
+        let tid = TID.with(|t| {
+            if t.get() == 0 {
+                // SAFETY: gettid has no preconditions.
+                t.set(unsafe { libc::gettid() });
+            }
+            t.get()
+        });
+        for m in &MEDIA {
+            match m.load(Relaxed) {
+                0 => return,
+                id if id == tid => {
+                    ALLOCATIONS.fetch_add(1, Relaxed);
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The system allocator, counting.
+    pub struct Counting;
+
+    // SAFETY: every call is passed on to the system allocator unchanged.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            count();
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            count();
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            count();
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -271,10 +340,15 @@ async fn main() {
     let start = sfu.forward_stats().await.unwrap();
     // All media threads: the receive thread and every worker.
     let cpu = |ids: &[i32]| ids.iter().map(|t| thread_cpu(*t)).sum::<f64>();
+    for (slot, tid) in counting::MEDIA.iter().zip(&start.thread_ids) {
+        slot.store(*tid, Ordering::Relaxed);
+    }
+    let a0 = counting::ALLOCATIONS.load(Ordering::Relaxed);
     let (c0, t0) = (cpu(&start.thread_ids), Instant::now());
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let stats = sfu.forward_stats().await.unwrap();
     let (c1, t1) = (cpu(&start.thread_ids), Instant::now());
+    let allocations = counting::ALLOCATIONS.load(Ordering::Relaxed) - a0;
     let elapsed = (t1 - t0).as_secs_f64();
     let rate = stats.forwarded as f64 / elapsed;
     let cpu_per_million = (c1 - c0) / stats.forwarded.max(1) as f64 * 1e6;
@@ -291,8 +365,13 @@ async fn main() {
         stats.delay_us.value_at_quantile(0.5),
         stats.delay_us.value_at_quantile(0.99),
     );
+    println!(
+        "  media threads: {:.2} allocations per forwarded packet ({allocations} in {elapsed:.0} s)",
+        allocations as f64 / stats.forwarded.max(1) as f64
+    );
     // The references run while the publisher and subscribers still load
     // the machine, as they did while the SFU was measured.
+    let mut ratio = 0.0;
     for (what, fan_out) in [
         ("recv → send to 1".to_owned(), 1),
         (format!("recv → send to each of {subscribers}"), subscribers),
@@ -306,9 +385,11 @@ async fn main() {
             "  ratio SFU / this relay, packets per CPU-second: {:.2}",
             per_core / relay_per_core
         );
+        ratio = per_core / relay_per_core;
     }
     for s in subs {
         s.leave().await;
     }
     publisher.leave().await;
+    println!("sfu_forward: pps_per_core={per_core:.0} relay_ratio={ratio:.2}");
 }
