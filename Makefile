@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: dev test deps bench lint
+.PHONY: dev test deps bench lint fuzz
 
 deps:
 	@scripts/deps.sh
@@ -20,6 +20,12 @@ test: deps
 	ONAIR_BIN="$(ONAIR_BIN)" sdk-clients/test-js.sh
 	sdk-clients/flutter/test.sh
 	ONAIR_BIN="$(ONAIR_BIN)" deploy/test.sh
+	fuzz/run.sh --replay
+
+# Coverage-guided fuzzing of what hostile peers send the SFU (libFuzzer):
+# each target for FUZZ_SECONDS (default 60). See fuzz/run.sh.
+fuzz:
+	fuzz/run.sh
 
 bench: deps
 	$(CARGO) bench --bench api_join

@@ -38,6 +38,16 @@ mod sdp_scan;
 pub mod signal;
 mod stun;
 
+/// What the fuzz targets (`fuzz/`) reach that is not public: the parsers
+/// hostile input meets first. Built only under `cargo fuzz` (`--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod fuzzing {
+    pub use crate::sdp_scan::{first_codec, ice_ufrag, msid_tracks, prefer_codec};
+    pub use crate::stun::{local_ufrag, local_ufrag_span};
+}
+
 use std::sync::Arc;
 
 use onair_auth::KeySet;
