@@ -63,6 +63,24 @@ export function apiClient(base, token) {
 
 export const stats = (page) => page.evaluate(() => window.onairStats());
 
+/** The local candidates the page's receiving transports use, as
+ *  `type/relayProtocol` (`host/-`, `relay/udp`, `relay/tls`…). */
+export const receivingCandidates = (page) => page.evaluate(async () => {
+  const found = new Set();
+  for (const p of window.onairRoom.remoteParticipants.values()) {
+    for (const pub of p.trackPublications.values()) {
+      if (!pub.track || !pub.track.receiver) continue;
+      const report = await pub.track.receiver.getStats();
+      report.forEach((s) => {
+        if (s.type !== "candidate-pair" || !s.nominated || s.state !== "succeeded") return;
+        const local = report.get(s.localCandidateId);
+        if (local) found.add(`${local.candidateType}/${local.relayProtocol || "-"}`);
+      });
+    }
+  }
+  return [...found];
+});
+
 export function check(cond, message) {
   if (!cond) throw new Error(message);
 }

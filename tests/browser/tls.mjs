@@ -4,7 +4,7 @@
 // other through OnAir's TURN over TLS. Chromium trusts the test
 // certificate's key (--ignore-certificate-errors-spki-list), not every
 // certificate. Usage: node tls.mjs HTTPS_BASE_URL SPKI_SHA256_BASE64
-import { scenario, joinDemo, until, stats, check } from "./lib.mjs";
+import { scenario, joinDemo, until, stats, check, receivingCandidates } from "./lib.mjs";
 
 const [base, spki] = process.argv.slice(2);
 check(base.startsWith("https://"), `not an https base: ${base}`);
@@ -23,23 +23,6 @@ function onlyTurns() {
     setConfiguration(config) { return super.setConfiguration(keep(config)); }
   };
 }
-
-/** The relay protocols of the local candidates `page`'s receivers use. */
-const relayProtocols = (page) => page.evaluate(async () => {
-  const found = new Set();
-  for (const p of window.onairRoom.remoteParticipants.values()) {
-    for (const pub of p.trackPublications.values()) {
-      if (!pub.track || !pub.track.receiver) continue;
-      const report = await pub.track.receiver.getStats();
-      report.forEach((s) => {
-        if (s.type !== "candidate-pair" || !s.nominated || s.state !== "succeeded") return;
-        const local = report.get(s.localCandidateId);
-        if (local) found.add(`${local.candidateType}/${local.relayProtocol || "-"}`);
-      });
-    }
-  }
-  return [...found];
-});
 
 await scenario(async (browser) => {
   const call = `default:tls-${Date.now()}`;
@@ -62,7 +45,7 @@ await scenario(async (browser) => {
   for (const [page, name, other] of [[carol, "carol", "dave"], [dave, "dave", "carol"]]) {
     const video = await until(`${name} decoding ${other}'s video through TURN over TLS`, 40000, async () =>
       (await stats(page)).find((x) => x.kind === "video" && x.identity === other && x.framesDecoded > 10));
-    const used = await relayProtocols(page);
+    const used = await receivingCandidates(page);
     check(used.length > 0 && used.every((u) => u === "relay/tls"), `${name} receives over ${used}, not only relay/tls`);
     console.log(`${name}: ${other}'s video framesDecoded=${video.framesDecoded} over ${used} candidates`);
   }

@@ -3,27 +3,12 @@
 // decode each other's video over relayed candidates only, and the server
 // counts the allocations and the relayed bytes (/metrics).
 // Usage: node turn_relay.mjs BASE_URL SERVER_TOKEN
-import { scenario, joinDemo, until, stats, check } from "./lib.mjs";
+import { scenario, joinDemo, until, stats, check, receivingCandidates } from "./lib.mjs";
 
 const [base, token] = process.argv.slice(2);
 
 /** The type of the local candidate each of the page's receiving transports uses. */
-const candidateTypes = (page) => page.evaluate(async () => {
-  const types = new Set();
-  for (const p of window.onairRoom.remoteParticipants.values()) {
-    for (const pub of p.trackPublications.values()) {
-      if (!pub.track || !pub.track.receiver) continue;
-      const report = await pub.track.receiver.getStats();
-      report.forEach((s) => {
-        if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") {
-          const local = report.get(s.localCandidateId);
-          if (local) types.add(local.candidateType);
-        }
-      });
-    }
-  }
-  return [...types];
-});
+const candidateTypes = async (page) => [...new Set((await receivingCandidates(page)).map((c) => c.split("/")[0]))];
 
 /** `name`'s value in the server's /metrics (summed over its series). */
 async function metric(name) {
