@@ -103,6 +103,9 @@ struct Peer {
     /// subscriber connection).
     negotiated: Option<Instant>,
     connected: bool,
+    /// ICE lost its peer since (its consent checks stopped); clears when
+    /// they come back.
+    ice_down: bool,
     /// Data channel ids by label (`_reliable`, `_lossy`).
     channels: HashMap<String, ChannelId>,
     labels: HashMap<ChannelId, String>,
@@ -421,8 +424,14 @@ impl Worker {
                 }
                 tracing::debug!(pid = %id.0, role = ?id.1, "peer connected");
             }
-            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                tracing::debug!(pid = %id.0, role = ?id.1, "ice disconnected");
+            Event::IceConnectionStateChange(state) => {
+                let down = state == IceConnectionState::Disconnected;
+                if down {
+                    tracing::debug!(pid = %id.0, role = ?id.1, "ice disconnected");
+                }
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.ice_down = down;
+                }
             }
             Event::RtpPacket(packet) if id.1 == Role::Publisher => self.forward(id.0, packet),
             Event::MediaEgressStats(s) => {

@@ -138,6 +138,7 @@ impl Worker {
                 next_timeout: now,
                 negotiated: None,
                 connected: false,
+                ice_down: false,
                 channels: HashMap::new(),
                 labels: HashMap::new(),
                 nacks: HashMap::new(),

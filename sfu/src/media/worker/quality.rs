@@ -2,7 +2,8 @@
 //! show it: each participant's link is scored 1..5 from what its streams'
 //! RTCP reports said over the last [`QUALITY_INTERVAL`] (the worst loss,
 //! round trip and jitter of any of them), mapped to excellent, good or
-//! poor; a participant whose media is not connected is lost. When a score
+//! poor; a participant whose media was connected and is not is lost (one
+//! not connected yet stays unknown). When a score
 //! changes class, everyone in the room hears the room's list.
 
 use super::*;
@@ -87,11 +88,13 @@ impl Worker {
             let connected = [Role::Publisher, Role::Subscriber]
                 .iter()
                 .filter_map(|role| self.peers.get(&(*pid, *role)))
-                .any(|peer| peer.connected);
+                .any(|peer| peer.connected && !peer.ice_down);
             let score = std::mem::take(&mut p.link).score();
-            let now = match connected {
-                true => (class(score), score),
-                false => (LOST, 0.0),
+            let now = match (connected, p.quality) {
+                (true, _) => (class(score), score),
+                // Not connected yet: unknown, as the client starts it.
+                (false, None) => continue,
+                (false, Some(_)) => (LOST, 0.0),
             };
             if p.quality.map(|(c, _)| c) != Some(now.0) && !changed.contains(&p.room) {
                 changed.push(p.room.clone());
