@@ -36,14 +36,14 @@ export function logErrors(page, user) {
   page.on("console", (m) => { if (m.type() === "error") console.error(`[${user}] ${redact(m.text())}`); });
 }
 
-/** Polls `fn` every 250 ms until it returns a truthy value or `ms` pass. */
-export async function until(what, ms, fn) {
+/** Polls `fn` every `every` ms until it returns a truthy value or `ms` pass. */
+export async function until(what, ms, fn, every = 250) {
   const deadline = Date.now() + ms;
   let last;
   while (Date.now() < deadline) {
     last = await fn();
     if (last) return last;
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, every));
   }
   throw new Error(`timed out waiting for ${what}`);
 }

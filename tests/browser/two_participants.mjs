@@ -7,7 +7,16 @@ const base = process.argv[2];
 await scenario(async (browser) => {
   const call = `default:two-${Date.now()}`;
   const alice = await joinDemo(browser, base, call, "alice");
+  await until("alice publishing", 20000, () => alice.evaluate(() =>
+    window.onairRoom && window.onairRoom.localParticipant.videoTrackPublications.size > 0));
+  // How long bob waits from opening the page (which joins at once) to his
+  // first decoded frame of alice: page load, REST join, signal (with
+  // livekit-client's refused /rtc/v1 attempt first), ICE, DTLS, keyframe.
+  const opened = Date.now();
   const bob = await joinDemo(browser, base, call, "bob");
+  await until("bob's first frame of alice", 20000, async () =>
+    (await stats(bob)).find((x) => x.kind === "video" && x.identity === "alice" && x.framesDecoded > 0), 20);
+  console.log(`bob: page opened → first frame of alice decoded in ${Date.now() - opened} ms`);
   for (const [page, name, other] of [[alice, "alice", "bob"], [bob, "bob", "alice"]]) {
     const s = await until(`${name} decoding ${other}'s video and audio`, 30000, async () => {
       const st = await stats(page);
