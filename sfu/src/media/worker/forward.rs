@@ -146,11 +146,17 @@ impl Fanout<'_> {
             tracing::debug!(sub = %down.sub, ?target, want = ?down.want, budget, "layer target");
             down.track.set_target(target);
         }
+        let sub_id = (down.sub, Role::Subscriber);
+        let sub = self.peers.get_mut(&sub_id)?;
+        // Media written before DTLS is up is lost: a keyframe spent then
+        // leaves the subscriber waiting for the next one. Its keyframe is
+        // asked for when it connects (`Worker::subscriber_connected`).
+        if !sub.connected {
+            return None;
+        }
         let Some(out) = down.track.forward(&inbound.incoming) else {
             return down.track.target().filter(|_| down.track.wants_keyframe());
         };
-        let sub_id = (down.sub, Role::Subscriber);
-        let sub = self.peers.get_mut(&sub_id)?;
         let out_pt = subscriber_pt(down, inbound, sub)?;
         let write = inbound.rewrite(out_pt, &out);
         let Ok(written) = write_rtp(sub, out_mid, write) else {
@@ -330,6 +336,28 @@ impl Worker {
             }));
         }
         self.drain((publisher, Role::Publisher));
+    }
+
+    /// A subscriber's connection is up: ask for a keyframe of the layer
+    /// each of its tracks wants, now rather than at the next PLI round.
+    pub(super) fn subscriber_connected(&mut self, sub: Pid) {
+        let mut wanted = Vec::new();
+        for track in self.tracks.values_mut() {
+            let simulcast = track.spec.layers.len() > 1;
+            for d in track.downs.iter().filter(|d| d.sub == sub) {
+                if let Some(layer) = d.track.target() {
+                    track.last_pli[layer as usize] = Some(Instant::now());
+                    wanted.push((
+                        track.publisher,
+                        track.mid,
+                        rid_of_layer(layer as usize, simulcast),
+                    ));
+                }
+            }
+        }
+        for (publisher, mid, rid) in wanted {
+            self.request_keyframe(publisher, mid, rid);
+        }
     }
 
     /// A subscriber lost a picture: ask the publisher of that m-line for a keyframe.

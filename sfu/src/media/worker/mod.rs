@@ -423,6 +423,9 @@ impl Worker {
                     p.connected = true;
                 }
                 tracing::debug!(pid = %id.0, role = ?id.1, "peer connected");
+                if id.1 == Role::Subscriber {
+                    self.subscriber_connected(id.0);
+                }
             }
             Event::IceConnectionStateChange(state) => {
                 let down = state == IceConnectionState::Disconnected;
