@@ -342,7 +342,11 @@ impl Worker {
     /// each of its tracks wants, now rather than at the next PLI round.
     pub(super) fn subscriber_connected(&mut self, sub: Pid) {
         let mut wanted = Vec::new();
-        for track in self.tracks.values_mut() {
+        let video = self
+            .tracks
+            .values_mut()
+            .filter(|t| t.spec.kind == Kind::Video);
+        for track in video {
             let simulcast = track.spec.layers.len() > 1;
             for d in track.downs.iter().filter(|d| d.sub == sub) {
                 if let Some(layer) = d.track.target() {
