@@ -1,7 +1,8 @@
 //! Dynacast: a publisher encodes only the simulcast layers someone watches.
 //! Each housekeeping round finds, per video track, the best layer any
-//! subscriber would take (what it asked for, capped by its bandwidth, as if
-//! every layer flowed) and tells the publisher (`SubscribedQualityUpdate`)
+//! subscriber asked for (its quality or size; not capped by its bandwidth
+//! estimate, which follows what it gets and would never let a paused layer
+//! come back) and tells the publisher (`SubscribedQualityUpdate`)
 //! to send that layer and those below it; with nobody watching, none.
 //! More is asked at once, less only once it has held for [`SETTLE`], so a
 //! subscriber switching back and forth does not restart encoders.
@@ -82,14 +83,13 @@ impl Worker {
             if track.spec.kind != Kind::Video {
                 continue;
             }
-            let participants = &self.participants;
+            // Wishes, not bandwidth: a subscriber whose estimate sank while
+            // it took a low layer must still find the higher one flowing
+            // when its estimate recovers.
             let need = track
                 .downs
                 .iter()
-                .filter_map(|d| {
-                    let budget = participants.get(&d.sub).and_then(|p| p.estimate);
-                    choose_layer(d.want, &track.spec.layers, [true; 3], budget)
-                })
+                .filter_map(|d| choose_layer(d.want, &track.spec.layers, [true; 3], None))
                 .max();
             let Some(best) = track.dynacast.update(need, now) else {
                 continue;

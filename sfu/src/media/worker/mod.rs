@@ -34,6 +34,7 @@ use super::{
 };
 use crate::sdp_scan::{first_codec, ice_ufrag, msid_tracks, prefer_codec};
 
+mod bwe;
 mod data;
 mod dynacast;
 mod forward;
@@ -106,6 +107,10 @@ struct Peer {
     /// ICE lost its peer since (its consent checks stopped); clears when
     /// they come back.
     ice_down: bool,
+    /// The (minimum, desired) bitrates its estimator was last given.
+    bwe_targets: (u64, u64),
+    /// When its estimator was last started again (`bwe.rs`).
+    bwe_restarted: Option<Instant>,
     /// Data channel ids by label (`_reliable`, `_lossy`).
     channels: HashMap<String, ChannelId>,
     labels: HashMap<ChannelId, String>,
@@ -511,6 +516,7 @@ impl Worker {
             self.fail(pid, PeerFailure::NeverConnected);
         }
         self.dynacast(now);
+        self.update_bwe_targets();
         if now.duration_since(self.last_quality) >= quality::QUALITY_INTERVAL {
             self.last_quality = now;
             self.score_links();
@@ -518,19 +524,6 @@ impl Worker {
         if now.duration_since(self.last_speakers) >= SPEAKER_INTERVAL {
             self.last_speakers = now;
             self.speakers(now);
-        }
-    }
-
-    /// Counts the NACKs a stream reported since its last report: received
-    /// from a subscriber (`sending`), or sent to a publisher.
-    fn count_nacks(&mut self, id: PeerId, stream: (Mid, Option<Rid>, bool), total: u64) {
-        let Some(peer) = self.peers.get_mut(&id) else {
-            return;
-        };
-        let new = total.saturating_sub(peer.nacks.insert(stream, total).unwrap_or(0));
-        match stream.2 {
-            true => self.counts.nacks_received += new,
-            false => self.counts.nacks_sent += new,
         }
     }
 

@@ -139,6 +139,8 @@ impl Worker {
                 negotiated: None,
                 connected: false,
                 ice_down: false,
+                bwe_targets: (0, 0),
+                bwe_restarted: None,
                 channels: HashMap::new(),
                 labels: HashMap::new(),
                 nacks: HashMap::new(),

@@ -4,7 +4,8 @@
 //! round trip and jitter of any of them), mapped to excellent, good or
 //! poor; a participant whose media was connected and is not is lost (one
 //! not connected yet stays unknown). When a score
-//! changes class, everyone in the room hears the room's list.
+//! changes class, everyone in the room hears the room's list. The same
+//! reports also give `/metrics` its NACK counts.
 
 use super::*;
 
@@ -56,6 +57,19 @@ fn class(score: f32) -> i32 {
 const LOST: i32 = 3;
 
 impl Worker {
+    /// Counts the NACKs a stream reported since its last report: received
+    /// from a subscriber (`sending`), or sent to a publisher.
+    pub(super) fn count_nacks(&mut self, id: PeerId, stream: (Mid, Option<Rid>, bool), total: u64) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let new = total.saturating_sub(peer.nacks.insert(stream, total).unwrap_or(0));
+        match stream.2 {
+            true => self.counts.nacks_received += new,
+            false => self.counts.nacks_sent += new,
+        }
+    }
+
     /// Notes a stream's report for its participant's link quality;
     /// `jitter` is in the stream's RTP clock units.
     pub(super) fn link_report(

@@ -2,7 +2,8 @@
 //! a forwarded track when its m-line appears, and leaves every subscriber
 //! when it goes; subscribers are added and removed (each change queued for
 //! the next subscriber offer, see `negotiation.rs`), say what they want of
-//! a track, and their bandwidth estimator learns what that needs.
+//! a track (their bandwidth estimators learn what that needs at the next
+//! housekeeping round: `bwe.rs`).
 
 use super::*;
 
@@ -66,7 +67,6 @@ impl Worker {
                 sub.sub_mids.remove(&out);
                 sub.changes.push(SubChange::Remove { mid: out });
             }
-            self.update_desired(d.sub);
             self.renegotiate(d.sub);
         }
     }
@@ -112,7 +112,6 @@ impl Worker {
                 kind,
             });
         }
-        self.update_desired(pid);
         self.renegotiate(pid);
     }
 
@@ -133,7 +132,6 @@ impl Worker {
             p.changes.push(SubChange::Remove { mid });
             self.renegotiate(pid);
         }
-        self.update_desired(pid);
     }
 
     /// What `pid` wants of a track (a layer, a size, nothing).
@@ -146,38 +144,6 @@ impl Worker {
             if let Some(d) = track.downs.iter_mut().find(|d| d.sub == pid) {
                 d.want = want;
             }
-        }
-        self.update_desired(pid);
-    }
-
-    /// Tells the subscriber's bandwidth estimator what its subscriptions
-    /// need (the wanted layers' bitrates), so it probes only for that.
-    pub(super) fn update_desired(&mut self, pid: Pid) {
-        let mut desired: u64 = 0;
-        for track in self.tracks.values() {
-            for d in track.downs.iter().filter(|d| d.sub == pid) {
-                let quality = match d.want {
-                    Want::Paused => continue,
-                    Want::Quality(q) => q,
-                    Want::Size(..) => {
-                        choose_layer(d.want, &track.spec.layers, [true; 3], None).unwrap_or(0)
-                    }
-                };
-                let layer = track
-                    .spec
-                    .layers
-                    .iter()
-                    .filter(|l| l.quality <= quality)
-                    .max_by_key(|l| l.quality);
-                desired += layer.map_or(0, |l| u64::from(l.bitrate));
-            }
-        }
-        if let Some(peer) = self.peers.get_mut(&(pid, Role::Subscriber)) {
-            let _ = catch_unwind(AssertUnwindSafe(|| {
-                peer.rtc
-                    .bwe()
-                    .set_bitrate(Bitrate::bps(0), Bitrate::bps(desired))
-            }));
         }
     }
 }
