@@ -381,9 +381,13 @@ impl Room {
                     continue;
                 }
             };
-            // A bus event may reach a room before its first participant
-            // does; only a departure (or a refused join) closes an empty room.
-            let may_close = !matches!(msg, RoomMsg::Bus(_) | RoomMsg::Reconcile { .. });
+            // The call's state (a bus event, the reconcile loop's state or
+            // metadata) may reach a room before its first participant does;
+            // only a departure (or a refused join) closes an empty room.
+            let may_close = !matches!(
+                msg,
+                RoomMsg::Bus(_) | RoomMsg::Reconcile { .. } | RoomMsg::Metadata(_)
+            );
             self.handle(msg);
             self.publish_pending().await;
             if may_close && self.members.is_empty() {
@@ -431,4 +435,35 @@ fn is_recorder_only(info: &lk::ParticipantInfo) -> bool {
 /// suffix an ingest session (RTMP, WHIP) carries; user ids have no colon.
 pub(crate) fn owner(identity: &str) -> &str {
     identity.split(':').next().unwrap_or(identity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reconcile loop hands every room its metadata every few seconds
+    /// (at once when the SFU starts): a room just started for a joining
+    /// participant must still be there when the join arrives.
+    #[tokio::test]
+    async fn the_calls_state_arriving_before_the_first_member_keeps_the_room() {
+        let config = crate::MediaConfig {
+            udp_bind: "127.0.0.1:0".parse().unwrap(),
+            candidates: Vec::new(),
+            workers: 1,
+        };
+        let media = Media::start(config, std::time::Duration::from_secs(5)).unwrap();
+        let bus = Arc::new(onair_bus::LocalBus::new());
+        let rooms = Rooms::new(media, bus, SignalLimits::default());
+        let room = rooms.get_or_start("default:early", false);
+        rooms.set_metadata("default:early", "{}".into());
+        rooms.reconcile(
+            "default:early",
+            EventKind::LiveStarted,
+            std::time::Instant::now(),
+        );
+        rooms.bus_event("default:early", EventKind::LiveStarted);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(!room.is_closed(), "the room closed before anyone joined");
+        assert_eq!(rooms.open(), 1);
+    }
 }
