@@ -21,9 +21,7 @@ impl Worker {
         let now = Instant::now();
         let mut targets: HashMap<Pid, (u64, u64)> = HashMap::new();
         for track in self.tracks.values() {
-            let available = track
-                .seen
-                .map(|s| s.is_some_and(|t| now.duration_since(t) < LAYER_STALE));
+            let available = track.flowing(now);
             let layers = &track.spec.layers;
             for d in &track.downs {
                 let budget = self.participants.get(&d.sub).and_then(|p| p.estimate);

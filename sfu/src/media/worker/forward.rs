@@ -111,6 +111,14 @@ fn h264_keyframe_start(payload: &[u8]) -> bool {
     detect_h264_nalu(payload, SPS) || detect_h264_keyframe(payload)
 }
 
+impl PubTrack {
+    /// Which simulcast layers flow now (a packet within [`LAYER_STALE`]).
+    pub(super) fn flowing(&self, now: Instant) -> [bool; 3] {
+        self.seen
+            .map(|s| s.is_some_and(|t| now.duration_since(t) < LAYER_STALE))
+    }
+}
+
 /// What sending to subscribers needs of the worker, borrowed apart from
 /// the track being forwarded.
 struct Fanout<'w> {
@@ -255,9 +263,7 @@ impl Worker {
             hear_audio_level(&mut self.participants, publisher, &packet, now);
         }
         let inbound = Inbound::new(&packet, layer, params, video, now);
-        let available = track
-            .seen
-            .map(|s| s.is_some_and(|t| now.duration_since(t) < LAYER_STALE));
+        let available = track.flowing(now);
         let mut fanout = Fanout {
             peers: &mut self.peers,
             participants: &self.participants,
