@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
-use std::ops::Range;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,19 +36,12 @@ pub struct Datagram {
     pub len: usize,
     /// When it was read off the socket.
     pub at: Instant,
-    /// Where our ICE ufrag is in a STUN binding request (read once, here).
-    pub ufrag: Option<Range<usize>>,
 }
 
 impl Datagram {
     /// The datagram's bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.buf[..self.len]
-    }
-
-    /// Our ICE ufrag, if the datagram is a STUN request naming one.
-    pub fn ufrag(&self) -> Option<&[u8]> {
-        self.ufrag.clone().and_then(|span| self.bytes().get(span))
     }
 }
 
@@ -136,10 +128,7 @@ pub fn run(
         let packet = &buf[..len];
         routes.apply(&mut by_ufrag);
         // STUN names its worker; everything else follows its address.
-        let ufrag = stun::local_ufrag_span(packet);
-        let named = ufrag
-            .clone()
-            .and_then(|span| by_ufrag.get(packet.get(span)?));
+        let named = stun::local_ufrag_span(packet).and_then(|span| by_ufrag.get(packet.get(span)?));
         let worker = match named {
             Some(&w) if w < inboxes.len() => {
                 by_addr.insert(source, (w, now));
@@ -162,7 +151,6 @@ pub fn run(
             buf: out,
             len,
             at: now,
-            ufrag,
         }) {
             tracing::debug!(worker, "worker queue full; datagram dropped");
             inbox.recycle(full.buf);

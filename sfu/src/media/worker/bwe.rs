@@ -18,7 +18,7 @@ impl Worker {
     /// Sets every subscriber's estimator targets that changed (one pass
     /// over the tracks).
     pub(super) fn update_bwe_targets(&mut self) {
-        let now = Instant::now();
+        let now = self.now;
         let mut targets: HashMap<Pid, (u64, u64)> = HashMap::new();
         for track in self.tracks.values() {
             let available = track.flowing(now);

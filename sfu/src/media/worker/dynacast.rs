@@ -95,10 +95,9 @@ impl Worker {
                 continue;
             };
             tracing::debug!(pid = %track.publisher, track_sid = %track.spec.track_sid, ?best, "dynacast");
-            if let Some(p) = self.participants.get(&track.publisher) {
-                let _ = p
-                    .notices
-                    .send(track.dynacast.message(&track.spec.track_sid, best));
+            if self.participants.contains_key(&track.publisher) {
+                let notice = track.dynacast.message(&track.spec.track_sid, best);
+                self.out.push_back(Output::Notice(track.publisher, notice));
             }
         }
     }

@@ -124,11 +124,10 @@ impl PubTrack {
 struct Fanout<'w> {
     peers: &'w mut HashMap<PeerId, Peer>,
     participants: &'w HashMap<Pid, Participant>,
-    socket: &'w UdpSocket,
+    out: &'w mut VecDeque<Output>,
     events: &'w mut Vec<(PeerId, Event)>,
     forwarded: &'w mut u64,
     counts: &'w mut super::metrics::Counts,
-    delay_us: &'w mut hdrhistogram::Histogram<u64>,
     /// Subscribers whose peer failed; allocates only when one does.
     failed: Vec<(Pid, PeerFailure)>,
 }
@@ -172,16 +171,13 @@ impl Fanout<'_> {
             return None;
         };
         // Drain right away: str0m wants each write followed by polling.
-        if let Err(e) = poll_peer(sub_id, sub, self.socket, self.events) {
+        if let Err(e) = poll_peer(sub_id, sub, self.out, self.events) {
             self.failed.push((down.sub, e));
         }
         if written {
             *self.forwarded += 1;
             self.counts.packets += 1;
             self.counts.bytes += inbound.packet.payload.len() as u64;
-            let _ = self
-                .delay_us
-                .record(inbound.packet.timestamp.elapsed().as_micros() as u64);
         }
         None
     }
@@ -227,26 +223,6 @@ fn write_rtp(sub: &mut Peer, mid: Mid, write: RtpWrite) -> Result<bool, ()> {
     .map_err(|_| ())
 }
 
-/// Notes a publisher's audio level (`-127..0` dBov → `0..1`, smoothed) for
-/// the speaker list.
-fn hear_audio_level(
-    participants: &mut HashMap<Pid, Participant>,
-    publisher: Pid,
-    packet: &RtpPacket,
-    now: Instant,
-) {
-    let Some(level) = packet.header.ext_vals.audio_level else {
-        return;
-    };
-    if let Some(p) = participants.get_mut(&publisher) {
-        let l = ((127.0 + f32::from(level)) / 127.0).clamp(0.0, 1.0);
-        p.level = p.level * 0.9 + l * 0.1;
-        if level > -50 {
-            p.heard = Some(now);
-        }
-    }
-}
-
 impl Worker {
     /// Forwards one packet of `publisher` to every subscriber of its track.
     pub(super) fn forward(&mut self, publisher: Pid, packet: RtpPacket) {
@@ -256,22 +232,21 @@ impl Worker {
         let Some(track) = self.tracks.get_mut(&(publisher, mid)) else {
             return;
         };
-        let now = Instant::now();
+        let now = self.now;
         track.seen[layer as usize] = Some(now);
         let video = track.spec.kind == Kind::Video;
         if !video {
-            hear_audio_level(&mut self.participants, publisher, &packet, now);
+            super::speakers::hear_audio_level(&mut self.participants, publisher, &packet, now);
         }
         let inbound = Inbound::new(&packet, layer, params, video, now);
         let available = track.flowing(now);
         let mut fanout = Fanout {
             peers: &mut self.peers,
             participants: &self.participants,
-            socket: &self.socket,
+            out: &mut self.out,
             events: &mut self.events,
             forwarded: &mut self.forwarded,
             counts: &mut self.counts,
-            delay_us: &mut self.delay_us,
             failed: Vec::new(),
         };
         let mut need_pli = [false; 3];
@@ -356,7 +331,7 @@ impl Worker {
             let simulcast = track.spec.layers.len() > 1;
             for d in track.downs.iter().filter(|d| d.sub == sub) {
                 if let Some(layer) = d.track.target() {
-                    track.last_pli[layer as usize] = Some(Instant::now());
+                    track.last_pli[layer as usize] = Some(self.now);
                     wanted.push((
                         track.publisher,
                         track.mid,

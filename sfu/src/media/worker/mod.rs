@@ -1,4 +1,9 @@
-//! A media worker: one thread owning the peer connections of its rooms.
+//! A media worker: the peer connections of its rooms, as a state machine.
+//!
+//! Like str0m's `Rtc` and quinn-proto, [`Worker`] owns no socket, clock or
+//! thread: it takes datagrams, commands and the time, and hands back what
+//! to send and tell ([`Output`]) and when to call again. `runtime.rs` is
+//! the thread around it; `sim.rs` drives it in memory on virtual time.
 //!
 //! A packet reaches its peer by our ICE ufrag (the first STUN binding
 //! request names it) and afterwards by its source address: two hash
@@ -8,8 +13,8 @@
 //! Every str0m call is wrapped in `catch_unwind`: a panicking peer is
 //! dropped, the others carry on.
 
-use std::collections::HashMap;
-use std::net::{SocketAddr, UdpSocket};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,17 +25,17 @@ use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::{ChannelConfig, ChannelId, Reliability};
 use str0m::format::{detect_h264_keyframe, detect_h264_nalu, detect_vp8_keyframe, Codec};
 use str0m::media::{Direction, KeyframeRequestKind, Mid, Pt, Rid};
+use str0m::net::Transmit;
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
-use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
-use tokio::sync::mpsc;
+use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Rtc};
 
-use super::dispatch::{Datagram, Inbox, Routes};
+use super::dispatch::Routes;
 use super::downtrack::{DownTrack, Incoming, Vp8Ids};
 use super::mime;
 use super::{
-    choose_layer, layer_of_rid, Command, ForwardStats, Kind, Notice, ParticipantSid, Pid, TrackSid,
-    TrackSpec, Want,
+    choose_layer, layer_of_rid, Command, Kind, Notice, ParticipantSid, Pid, TrackSid, TrackSpec,
+    Want,
 };
 use crate::sdp_scan::{first_codec, ice_ufrag, msid_tracks, prefer_codec};
 
@@ -41,9 +46,14 @@ mod forward;
 mod metrics;
 mod negotiation;
 mod quality;
+mod runtime;
+#[cfg(test)]
+mod sim;
+mod speakers;
 mod tracks;
 
 pub use negotiation::NegotiationError;
+pub use runtime::run;
 
 /// Why a participant's media was dropped (its session hears it in
 /// [`Notice::Closed`]).
@@ -159,7 +169,6 @@ struct Participant {
     room: String,
     identity: String,
     participant_sid: ParticipantSid,
-    notices: mpsc::UnboundedSender<Notice>,
     expected: Vec<TrackSpec>,
     /// Publisher m-line → our track sid.
     published: HashMap<Mid, TrackSid>,
@@ -217,9 +226,22 @@ impl Ufrags {
     }
 }
 
-struct Worker {
+/// What the worker has to send or say.
+#[derive(Debug)]
+pub enum Output {
+    /// A datagram for the socket.
+    Transmit(Transmit),
+    /// Something a participant's session must hear.
+    Notice(Pid, Notice),
+}
+
+/// The media worker's state: its peers, tracks and participants.
+pub struct Worker {
+    /// The time of the call being handled.
+    now: Instant,
+    /// What is waiting for [`Worker::poll_output`].
+    out: VecDeque<Output>,
     ufrags: Ufrags,
-    socket: UdpSocket,
     candidates: Vec<SocketAddr>,
     /// A negotiated peer connection not up after this long is dropped.
     connect_timeout: Duration,
@@ -231,8 +253,8 @@ struct Worker {
     events: Vec<(PeerId, Event)>,
     last_speakers: Instant,
     last_quality: Instant,
+    /// RTP packets handed to subscribers, ever.
     forwarded: u64,
-    delay_us: hdrhistogram::Histogram<u64>,
     /// Figures for `/metrics` since the last housekeeping round.
     counts: metrics::Counts,
     published: metrics::Published,
@@ -241,98 +263,91 @@ struct Worker {
     last_housekeeping: Instant,
 }
 
-/// Runs worker `index` until every command sender is gone: datagrams come
-/// from `inbox` (filled by the receive thread), replies go out on `socket`.
-pub fn run(
-    index: usize,
-    socket: UdpSocket,
-    inbox: Arc<Inbox>,
-    routes: Arc<Routes>,
-    candidates: Vec<SocketAddr>,
-    connect_timeout: Duration,
-    commands: mpsc::UnboundedReceiver<Command>,
-) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(error = %e, "media worker cannot start");
-            return;
-        }
-    };
-    let mut worker = Worker {
-        ufrags: Ufrags {
-            worker: index,
-            routes,
-            peers: HashMap::new(),
-        },
-        socket,
-        candidates,
-        connect_timeout,
-        peers: HashMap::new(),
-        by_addr: HashMap::new(),
-        participants: HashMap::new(),
-        tracks: HashMap::new(),
-        events: Vec::new(),
-        last_speakers: Instant::now(),
-        last_quality: Instant::now(),
-        forwarded: 0,
-        delay_us: new_histogram(),
-        counts: metrics::Counts::default(),
-        published: metrics::Published::new(index),
-        due: Vec::new(),
-        last_housekeeping: Instant::now(),
-    };
-    runtime.block_on(worker.run(inbox, commands));
-}
-
 impl Worker {
-    async fn run(&mut self, inbox: Arc<Inbox>, mut commands: mpsc::UnboundedReceiver<Command>) {
-        loop {
-            let next = self
-                .peers
-                .values()
-                .map(|p| p.next_timeout)
-                .min()
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1))
-                .min(Instant::now() + Duration::from_millis(100));
-            let command = tokio::select! {
-                _ = inbox.wake.notified() => None,
-                cmd = commands.recv() => match cmd {
-                    Some(cmd) => Some(cmd),
-                    None => return,
-                },
-                _ = tokio::time::sleep_until(next.into()) => None,
-            };
-            let woke = Instant::now();
-            match command {
-                Some(cmd) => self.handle_command(cmd),
-                None => {
-                    self.counts.queue_peak = self.counts.queue_peak.max(inbox.queue.len());
-                    while let Some(datagram) = inbox.queue.pop() {
-                        self.handle_datagram(&datagram);
-                        inbox.recycle(datagram.buf);
-                    }
-                }
-            }
-            self.handle_timeouts();
-            self.housekeeping();
-            self.counts.busy += woke.elapsed();
+    /// Worker `index`, whose ufrags are announced on `routes`, offering
+    /// `candidates`, dropping peers not up `connect_timeout` after
+    /// negotiation.
+    pub fn new(
+        index: usize,
+        routes: Arc<Routes>,
+        candidates: Vec<SocketAddr>,
+        connect_timeout: Duration,
+        now: Instant,
+    ) -> Self {
+        Worker {
+            now,
+            out: VecDeque::new(),
+            ufrags: Ufrags {
+                worker: index,
+                routes,
+                peers: HashMap::new(),
+            },
+            candidates,
+            connect_timeout,
+            peers: HashMap::new(),
+            by_addr: HashMap::new(),
+            participants: HashMap::new(),
+            tracks: HashMap::new(),
+            events: Vec::new(),
+            last_speakers: now,
+            last_quality: now,
+            forwarded: 0,
+            counts: metrics::Counts::default(),
+            published: metrics::Published::new(index),
+            due: Vec::new(),
+            last_housekeeping: now,
         }
+    }
+
+    /// The next thing to send or say, if any.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When [`Worker::handle_timeout`] is next due.
+    pub fn poll_timeout(&self) -> Instant {
+        self.peers
+            .values()
+            .map(|p| p.next_timeout)
+            .fold(self.last_housekeeping + HOUSEKEEPING_INTERVAL, Instant::min)
+    }
+
+    /// RTP packets handed to subscribers so far.
+    pub fn forwarded(&self) -> u64 {
+        self.forwarded
+    }
+
+    /// Notes the time the thread around it spent working, and the longest
+    /// queue of datagrams it saw, for `/metrics`.
+    pub fn note_load(&mut self, busy: Duration, queued: usize) {
+        self.counts.busy += busy;
+        self.counts.queue_peak = self.counts.queue_peak.max(queued);
+    }
+
+    /// Carries out one command from a room or a session.
+    pub fn handle_command(&mut self, now: Instant, cmd: Command) {
+        self.now = now;
+        self.command(cmd);
+    }
+
+    /// Runs the peers' timers and the worker's own rounds due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        self.handle_timeouts();
+        self.housekeeping();
     }
 
     // ---------------------------------------------------------------- packets
 
-    /// Hands a datagram to its peer: the one its address is known for,
-    /// else the one its STUN ufrag (read by the receive thread) names.
-    fn handle_datagram(&mut self, datagram: &Datagram) {
-        let (at, source, packet) = (datagram.at, datagram.source, datagram.bytes());
+    /// Hands a datagram read at `now` to its peer: the one its address is
+    /// known for, else the one its STUN ufrag names.
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, packet: &[u8]) {
+        self.now = now;
         let id = match self.by_addr.get(&source) {
             Some(id) => *id,
             None => {
-                let Some(id) = datagram.ufrag().and_then(|u| self.ufrags.get(u)) else {
+                let ufrag = crate::stun::local_ufrag_span(packet).and_then(|r| packet.get(r));
+                let Some(id) = ufrag.and_then(|u| self.ufrags.get(u)) else {
                     tracing::trace!(%source, "packet from unknown peer dropped");
                     self.counts.dropped += 1;
                     return;
@@ -349,7 +364,7 @@ impl Worker {
             self.counts.dropped += 1;
             return;
         };
-        let input = Input::Receive(at, input);
+        let input = Input::Receive(now, input);
         if !peer.rtc.accepts(&input) {
             tracing::trace!(%source, "packet not for this peer");
             self.counts.dropped += 1;
@@ -374,14 +389,14 @@ impl Worker {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
-        if let Err(e) = poll_peer(id, peer, &self.socket, &mut self.events) {
+        if let Err(e) = poll_peer(id, peer, &mut self.out, &mut self.events) {
             self.fail(id.0, e);
         }
     }
 
     /// Feeds due timers to their peers.
     fn handle_timeouts(&mut self) {
-        let now = Instant::now();
+        let now = self.now;
         let mut due = std::mem::take(&mut self.due);
         due.extend(
             self.peers
@@ -490,7 +505,7 @@ impl Worker {
     // ----------------------------------------------------------- housekeeping
 
     fn housekeeping(&mut self) {
-        let now = Instant::now();
+        let now = self.now;
         if now.duration_since(self.last_housekeeping) < HOUSEKEEPING_INTERVAL {
             return;
         }
@@ -526,70 +541,26 @@ impl Worker {
             self.speakers(now);
         }
     }
-
-    /// Tells each room who speaks, when that changed.
-    fn speakers(&mut self, now: Instant) {
-        let mut changed_rooms: Vec<String> = Vec::new();
-        for p in self.participants.values_mut() {
-            let speaking = p
-                .heard
-                .is_some_and(|t| now.duration_since(t) < Duration::from_millis(800));
-            if speaking != p.speaking {
-                p.speaking = speaking;
-                if !changed_rooms.contains(&p.room) {
-                    changed_rooms.push(p.room.clone());
-                }
-            }
-        }
-        for room in changed_rooms {
-            let mut speakers: Vec<(ParticipantSid, f32, bool)> = self
-                .participants
-                .values()
-                .filter(|p| p.room == room)
-                .map(|p| {
-                    (
-                        p.participant_sid.clone(),
-                        if p.speaking { p.level } else { 0.0 },
-                        p.speaking,
-                    )
-                })
-                .collect();
-            speakers.sort_by(|a, b| b.1.total_cmp(&a.1));
-            for p in self.participants.values().filter(|p| p.room == room) {
-                let _ = p.notices.send(Notice::Speakers(speakers.clone()));
-            }
-        }
-    }
 }
 
-/// Polls `peer` until it waits: transmits go out on `socket` at once,
-/// events are queued in `events`. A panic inside str0m is an error.
+/// Polls `peer` until it waits: transmits are queued in `out`, events in
+/// `events`. A panic inside str0m is an error.
 fn poll_peer(
     id: PeerId,
     peer: &mut Peer,
-    socket: &UdpSocket,
+    out: &mut VecDeque<Output>,
     events: &mut Vec<(PeerId, Event)>,
 ) -> Result<(), PeerFailure> {
     catch_unwind(AssertUnwindSafe(|| loop {
         match peer.rtc.poll_output() {
-            Ok(Output::Timeout(t)) => {
+            Ok(str0m::Output::Timeout(t)) => {
                 peer.next_timeout = t;
                 return Ok(());
             }
-            Ok(Output::Transmit(t)) => {
-                if let Err(e) = socket.send_to(&t.contents, t.destination) {
-                    tracing::trace!(error = %e, "udp send");
-                }
-            }
-            Ok(Output::Event(e)) => events.push((id, e)),
+            Ok(str0m::Output::Transmit(t)) => out.push_back(Output::Transmit(t)),
+            Ok(str0m::Output::Event(e)) => events.push((id, e)),
             Err(e) => return Err(PeerFailure::Rtc(e)),
         }
     }))
     .unwrap_or(Err(PeerFailure::Panicked))
-}
-
-/// Forwarding delays from 1 µs to 10 s, 2 significant digits (allocated once).
-fn new_histogram() -> hdrhistogram::Histogram<u64> {
-    hdrhistogram::Histogram::new_with_bounds(1, 10_000_000, 2)
-        .unwrap_or_else(|_| unreachable!("valid bounds"))
 }

@@ -42,7 +42,7 @@ pub enum NegotiationError {
 
 impl Worker {
     /// Carries out one command from a room or a session.
-    pub(super) fn handle_command(&mut self, cmd: Command) {
+    pub(super) fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Join {
                 pid,
@@ -50,10 +50,10 @@ impl Worker {
                 identity,
                 participant_sid,
                 can_publish_data,
-                notices,
+                notices: _, // the thread around the worker delivers its notices
                 reply,
             } => {
-                let result = self.join(pid, room, identity, participant_sid, notices);
+                let result = self.join(pid, room, identity, participant_sid);
                 if let Some(p) = self.participants.get_mut(&pid) {
                     p.can_publish_data = can_publish_data;
                 }
@@ -90,15 +90,8 @@ impl Worker {
                     p.can_publish_data = allowed;
                 }
             }
-            Command::Stats { reply } => {
-                let stats = ForwardStats {
-                    forwarded: std::mem::take(&mut self.forwarded),
-                    delay_us: std::mem::replace(&mut self.delay_us, new_histogram()),
-                    // SAFETY: gettid has no preconditions.
-                    thread_ids: vec![unsafe { libc::gettid() }],
-                };
-                let _ = reply.send(stats);
-            }
+            // Figures of the thread around the worker: `runtime.rs` answers.
+            Command::Stats { .. } => {}
         }
     }
 
@@ -110,7 +103,7 @@ impl Worker {
             ufrag: ufrag.clone(),
             pass: crate::ids::random(32),
         };
-        let now = Instant::now();
+        let now = self.now;
         let mut rtc = catch_unwind(|| {
             Rtc::builder()
                 .set_ice_lite(true)
@@ -157,7 +150,6 @@ impl Worker {
         room: String,
         identity: String,
         participant_sid: ParticipantSid,
-        notices: mpsc::UnboundedSender<Notice>,
     ) -> Result<String, NegotiationError> {
         self.new_rtc(pid, Role::Publisher)?;
         self.new_rtc(pid, Role::Subscriber)?;
@@ -167,7 +159,6 @@ impl Worker {
                 room,
                 identity,
                 participant_sid,
-                notices,
                 expected: Vec::new(),
                 published: HashMap::new(),
                 codecs: HashMap::new(),
@@ -223,9 +214,8 @@ impl Worker {
         p.restart_ice = true;
         if p.pending_offer.is_some() {
             if let Some((sdp, mid_to_track)) = p.last_offer.clone() {
-                let _ = p
-                    .notices
-                    .send(Notice::SubscriberOffer { sdp, mid_to_track });
+                let notice = Notice::SubscriberOffer { sdp, mid_to_track };
+                self.out.push_back(Output::Notice(pid, notice));
             }
             return;
         }
@@ -249,7 +239,7 @@ impl Worker {
         let answer = catch_unwind(AssertUnwindSafe(|| peer.rtc.sdp_api().accept_offer(offer)))
             .map_err(|_| NegotiationError::OfferPanicked)?
             .map_err(NegotiationError::OfferRefused)?;
-        peer.negotiated.get_or_insert_with(Instant::now);
+        peer.negotiated.get_or_insert(self.now);
         // Remember which client track each m-line carries before MediaAdded fires.
         if let Some(p) = self.participants.get_mut(&pid) {
             for (mid, client_track_id) in &tracks {
@@ -394,7 +384,7 @@ impl Worker {
         }
         if let Some((offer, pending)) = offer {
             tracing::debug!(pid = %pid, tracks = p.sub_mids.len(), restart, "subscriber offer");
-            peer.negotiated.get_or_insert_with(Instant::now);
+            peer.negotiated.get_or_insert(self.now);
             p.pending_offer = Some(pending);
             let mid_to_track: HashMap<String, String> = p
                 .sub_mids
@@ -403,9 +393,8 @@ impl Worker {
                 .collect();
             let sdp = offer.to_sdp_string();
             p.last_offer = Some((sdp.clone(), mid_to_track.clone()));
-            let _ = p
-                .notices
-                .send(Notice::SubscriberOffer { sdp, mid_to_track });
+            let notice = Notice::SubscriberOffer { sdp, mid_to_track };
+            self.out.push_back(Output::Notice(pid, notice));
         }
         self.drain((pid, Role::Subscriber));
     }
@@ -442,8 +431,9 @@ impl Worker {
     /// Drops a participant whose media failed; its session hears why.
     pub(super) fn fail(&mut self, pid: Pid, reason: PeerFailure) {
         tracing::warn!(pid = %pid, %reason, "dropping participant's media");
-        if let Some(p) = self.participants.get(&pid) {
-            let _ = p.notices.send(Notice::Closed { reason });
+        if self.participants.contains_key(&pid) {
+            self.out
+                .push_back(Output::Notice(pid, Notice::Closed { reason }));
         }
         self.leave(pid);
     }

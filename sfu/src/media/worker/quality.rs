@@ -123,8 +123,11 @@ impl Worker {
                 .filter_map(|p| p.quality.map(|(c, s)| (p.participant_sid.clone(), c, s)))
                 .collect();
             tracing::debug!(%room, ?list, "connection quality");
-            for p in self.participants.values().filter(|p| p.room == room) {
-                let _ = p.notices.send(Notice::ConnectionQuality(list.clone()));
+            for (pid, p) in &self.participants {
+                if p.room == room {
+                    let notice = Notice::ConnectionQuality(list.clone());
+                    self.out.push_back(Output::Notice(*pid, notice));
+                }
             }
         }
     }

@@ -29,11 +29,12 @@ impl Worker {
         let clock_rate = codec.map_or(90_000, |(_, clock)| clock);
         let mime = codec.and_then(|(codec, _)| mime::mime_type(codec));
         tracing::info!(pid = %pid, %track_sid, %mid, "track published");
-        let _ = p.notices.send(Notice::TrackLive {
+        let live = Notice::TrackLive {
             track_sid,
             mid: mid.to_string(),
             mime: mime.unwrap_or_default().to_owned(),
-        });
+        };
+        self.out.push_back(Output::Notice(pid, live));
         self.tracks.insert(
             (pid, mid),
             PubTrack {
@@ -58,9 +59,10 @@ impl Worker {
         if let Some(p) = self.participants.get_mut(&pid) {
             p.published.remove(&mid);
             p.codecs.remove(&mid);
-            let _ = p.notices.send(Notice::TrackEnded {
+            let notice = Notice::TrackEnded {
                 track_sid: track.spec.track_sid.clone(),
-            });
+            };
+            self.out.push_back(Output::Notice(pid, notice));
         }
         for d in track.downs {
             if let (Some(out), Some(sub)) = (d.mid, self.participants.get_mut(&d.sub)) {

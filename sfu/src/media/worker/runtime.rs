@@ -1,0 +1,158 @@
+//! The thread around a [`Worker`]: it owns the socket, the clock, the
+//! command queue and the sessions' notice channels, and does nothing the
+//! state machine could decide.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::{Output, Worker};
+use crate::media::dispatch::{Inbox, Routes};
+use crate::media::{Command, ForwardStats, Notice, Pid};
+
+/// The longest the thread sleeps, so a late command is never stranded.
+const MAX_SLEEP: Duration = Duration::from_millis(100);
+
+/// Runs worker `index` until every command sender is gone: datagrams come
+/// from `inbox` (filled by the receive thread), replies go out on `socket`.
+pub fn run(
+    index: usize,
+    socket: UdpSocket,
+    inbox: Arc<Inbox>,
+    routes: Arc<Routes>,
+    candidates: Vec<SocketAddr>,
+    connect_timeout: Duration,
+    commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "media worker cannot start");
+            return;
+        }
+    };
+    let worker = Worker::new(index, routes, candidates, connect_timeout, Instant::now());
+    let mut thread = Thread {
+        worker,
+        socket,
+        sessions: HashMap::new(),
+        reported: 0,
+        delay_us: new_histogram(),
+    };
+    runtime.block_on(thread.run(inbox, commands));
+}
+
+struct Thread {
+    worker: Worker,
+    socket: UdpSocket,
+    /// Where each participant's notices go.
+    sessions: HashMap<Pid, mpsc::UnboundedSender<Notice>>,
+    /// Packets forwarded at the last `Stats`.
+    reported: u64,
+    /// Forwarding delays since the last `Stats`.
+    delay_us: hdrhistogram::Histogram<u64>,
+}
+
+impl Thread {
+    async fn run(&mut self, inbox: Arc<Inbox>, mut commands: mpsc::UnboundedReceiver<Command>) {
+        loop {
+            let next = self.worker.poll_timeout().min(Instant::now() + MAX_SLEEP);
+            let command = tokio::select! {
+                _ = inbox.wake.notified() => None,
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => Some(cmd),
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(next.into()) => None,
+            };
+            let woke = Instant::now();
+            match command {
+                Some(cmd) => self.command(woke, cmd),
+                None => {
+                    let queued = inbox.queue.len();
+                    while let Some(datagram) = inbox.queue.pop() {
+                        let before = self.worker.forwarded();
+                        let bytes = datagram.bytes();
+                        self.worker
+                            .handle_datagram(datagram.at, datagram.source, bytes);
+                        self.flush();
+                        // Read off the socket → sent to every subscriber.
+                        let n = self.worker.forwarded() - before;
+                        let delay = datagram.at.elapsed().as_micros() as u64;
+                        let _ = self.delay_us.record_n(delay.max(1), n);
+                        inbox.recycle(datagram.buf);
+                    }
+                    self.worker.note_load(Duration::ZERO, queued);
+                }
+            }
+            let now = Instant::now();
+            if self.worker.poll_timeout() <= now {
+                self.worker.handle_timeout(now);
+            }
+            self.flush();
+            self.worker.note_load(woke.elapsed(), 0);
+        }
+    }
+
+    /// Hands a command to the worker, keeping what only this thread uses:
+    /// a joining participant's notice channel, and the `Stats` figures.
+    fn command(&mut self, now: Instant, cmd: Command) {
+        match cmd {
+            Command::Stats { reply } => {
+                let forwarded = self.worker.forwarded();
+                let _ = reply.send(ForwardStats {
+                    forwarded: forwarded - std::mem::replace(&mut self.reported, forwarded),
+                    delay_us: std::mem::replace(&mut self.delay_us, new_histogram()),
+                    // SAFETY: gettid has no preconditions.
+                    thread_ids: vec![unsafe { libc::gettid() }],
+                });
+            }
+            cmd => {
+                match &cmd {
+                    Command::Join { pid, notices, .. } => {
+                        self.sessions.insert(*pid, notices.clone());
+                    }
+                    Command::Leave { pid } => {
+                        self.sessions.remove(pid);
+                    }
+                    _ => {}
+                }
+                self.worker.handle_command(now, cmd);
+            }
+        }
+    }
+
+    /// Sends what the worker has to send, and tells what it has to tell.
+    fn flush(&mut self) {
+        while let Some(output) = self.worker.poll_output() {
+            match output {
+                Output::Transmit(t) => {
+                    if let Err(e) = self.socket.send_to(&t.contents, t.destination) {
+                        tracing::trace!(error = %e, "udp send");
+                    }
+                }
+                Output::Notice(pid, notice) => {
+                    let closed = matches!(notice, Notice::Closed { .. });
+                    if let Some(session) = self.sessions.get(&pid) {
+                        let _ = session.send(notice);
+                    }
+                    if closed {
+                        self.sessions.remove(&pid);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Forwarding delays from 1 µs to 10 s, 2 significant digits (allocated once).
+fn new_histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_bounds(1, 10_000_000, 2)
+        .unwrap_or_else(|_| unreachable!("valid bounds"))
+}

@@ -1,0 +1,441 @@
+//! An in-memory network on virtual time for the [`Worker`] state machine
+//! and str0m client peers, so the SFU's rules are tested in milliseconds,
+//! without threads, sockets or a clock (as str0m's `tests/common.rs` and
+//! quinn's `Pair` do). Clients behave as livekit-client does: a publisher
+//! connection that offers, a subscriber connection that answers every
+//! offer the worker sends.
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::media::{Direction, MediaTime, Mid, Simulcast, SimulcastLayer};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output as RtcOutput, Rtc};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Output, Worker};
+use crate::media::dispatch::Routes;
+use crate::media::{Command, Kind, Layer, Notice, ParticipantSid, Pid, TrackSid, TrackSpec};
+
+mod tests;
+
+/// One-way delay of every link.
+const LATENCY: Duration = Duration::from_millis(10);
+/// Virtual time advances in steps of this.
+const TICK: Duration = Duration::from_millis(1);
+/// A negotiated connection not up after this is dropped by the worker.
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client's peer connection.
+pub(super) struct Client {
+    pub rtc: Rtc,
+    pub addr: SocketAddr,
+    timeout: Instant,
+    /// Everything it reported, in order.
+    pub events: Vec<Event>,
+}
+
+/// A participant as its app sees it: two peer connections (indices into
+/// [`Sim::clients`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Member {
+    pub pid: Pid,
+    pub publisher: usize,
+    pub subscriber: usize,
+}
+
+/// What [`Sim::send_frame`] writes in an audio frame's layer byte.
+const AUDIO: u8 = 0xAA;
+
+/// A frame as a subscriber received it (what [`Sim::send_frame`] wrote).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Frame {
+    pub audio: bool,
+    /// Its simulcast layer (video).
+    pub layer: u8,
+    /// Its number.
+    pub n: u32,
+    pub key: bool,
+    /// Its RTP time at the subscriber.
+    pub time: u64,
+}
+
+/// A datagram on the wire.
+struct Packet {
+    at: Instant,
+    from: SocketAddr,
+    to: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+/// The worker, its clients, and the wire between them.
+pub(super) struct Sim {
+    pub now: Instant,
+    pub worker: Worker,
+    server: SocketAddr,
+    pub clients: Vec<Client>,
+    members: Vec<(Member, ParticipantSid)>,
+    wire: VecDeque<Packet>,
+    /// What the worker told each participant's session (offers excepted:
+    /// the subscriber answers those itself).
+    pub notices: Vec<(Pid, Notice)>,
+    /// Datagrams lost on every link, in percent.
+    pub loss_percent: u64,
+    /// Datagrams from the server lost so far.
+    pub lost: u64,
+    rng: u64,
+}
+
+impl Sim {
+    /// A worker with no participants.
+    pub fn new() -> Self {
+        let now = Instant::now();
+        let server = SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 7881));
+        let routes = Arc::new(Routes::default());
+        Sim {
+            now,
+            worker: Worker::new(0, routes, vec![server], CONNECT_TIMEOUT, now),
+            server,
+            clients: Vec::new(),
+            members: Vec::new(),
+            wire: VecDeque::new(),
+            notices: Vec::new(),
+            loss_percent: 0,
+            lost: 0,
+            rng: 0x2545_f491_4f6c_dd1d,
+        }
+    }
+
+    /// A new client peer connection on an address of its own.
+    fn client(&mut self) -> usize {
+        let index = self.clients.len();
+        let addr = SocketAddr::from((Ipv4Addr::new(10, 0, 1, index as u8 + 1), 5000));
+        let mut rtc = Rtc::builder().build(self.now);
+        if let Ok(c) = Candidate::host(addr, "udp") {
+            rtc.add_local_candidate(c);
+        }
+        self.clients.push(Client {
+            rtc,
+            addr,
+            timeout: self.now,
+            events: Vec::new(),
+        });
+        index
+    }
+
+    /// Joins a participant to `room`: the worker's first subscriber offer
+    /// (data channels) is answered, and the connection comes up.
+    pub fn join(&mut self, room: &str) -> Member {
+        let serial = self.members.len() as u64 + 1;
+        let pid = Pid::new(serial, 0);
+        let sid = ParticipantSid::random();
+        let (notices, _) = mpsc::unbounded_channel();
+        let (reply, mut answer) = oneshot::channel();
+        self.command(Command::Join {
+            pid,
+            room: room.to_owned(),
+            identity: format!("user{serial}"),
+            participant_sid: sid.clone(),
+            can_publish_data: true,
+            notices,
+            reply,
+        });
+        let offer = answer
+            .try_recv()
+            .expect("join answered")
+            .expect("first subscriber offer");
+        let member = Member {
+            pid,
+            publisher: self.client(),
+            subscriber: self.client(),
+        };
+        self.members.push((member, sid));
+        self.answer_offer(pid, &offer);
+        self.run_until(Duration::from_secs(5), |sim| {
+            sim.clients[member.subscriber].rtc.is_connected()
+        });
+        member
+    }
+
+    /// Publishes a track: announced, offered, answered. Returns the track
+    /// and its m-line in the publisher's SDP.
+    pub fn publish(&mut self, m: Member, kind: Kind, layers: Vec<Layer>) -> (TrackSid, Mid) {
+        let track_sid = TrackSid::random();
+        let client_track_id = format!("track-{}", track_sid.as_str());
+        let spec = TrackSpec {
+            track_sid: track_sid.clone(),
+            client_track_id: client_track_id.clone(),
+            kind,
+            layers: layers.clone(),
+            codec: None,
+        };
+        self.command(Command::ExpectTrack { pid: m.pid, spec });
+        let simulcast = (layers.len() > 1).then(|| {
+            let mut s = Simulcast::new();
+            for rid in ["q", "h", "f"].iter().take(layers.len()) {
+                s.add_send_layer(SimulcastLayer::new(rid));
+            }
+            s
+        });
+        let rtc = &mut self.clients[m.publisher].rtc;
+        let mut change = rtc.sdp_api();
+        let mid = change.add_media(
+            kind.media_kind(),
+            Direction::SendOnly,
+            Some(format!("stream-{}", m.pid)),
+            Some(client_track_id),
+            simulcast,
+        );
+        let (offer, pending) = change.apply().expect("an offer");
+        let (reply, mut answer) = oneshot::channel();
+        let sdp = offer.to_sdp_string();
+        self.command(Command::PublisherOffer {
+            pid: m.pid,
+            sdp,
+            reply,
+        });
+        let answer = answer
+            .try_recv()
+            .expect("offer answered")
+            .expect("an answer");
+        let answer = SdpAnswer::from_sdp_string(&answer).expect("answer parses");
+        let rtc = &mut self.clients[m.publisher].rtc;
+        rtc.sdp_api()
+            .accept_answer(pending, answer)
+            .expect("answer accepted");
+        self.run_until(Duration::from_secs(5), |sim| {
+            sim.clients[m.publisher].rtc.is_connected()
+        });
+        (track_sid, mid)
+    }
+
+    /// Subscribes `sub` to `publisher`'s track, as its room would.
+    pub fn subscribe(&mut self, sub: Member, publisher: Member, track_sid: &TrackSid) {
+        let stream = format!("{}|{}", self.sid(publisher), track_sid.as_str());
+        self.command(Command::Subscribe {
+            pid: sub.pid,
+            publisher: publisher.pid,
+            track_sid: track_sid.clone(),
+            stream,
+        });
+    }
+
+    /// The participant's server id.
+    pub fn sid(&self, m: Member) -> ParticipantSid {
+        let found = self.members.iter().find(|(x, _)| x.pid == m.pid);
+        found.map(|(_, sid)| sid.clone()).expect("a member")
+    }
+
+    /// Hands the worker a command now, and delivers what it causes.
+    pub fn command(&mut self, cmd: Command) {
+        self.worker.handle_command(self.now, cmd);
+        self.pump();
+    }
+
+    /// Writes one VP8 frame (or Opus packet) on a publisher's m-line;
+    /// its first bytes say whether it is a keyframe, its layer and `n`.
+    pub fn send_frame(&mut self, m: Member, mid: Mid, rid: Option<&str>, key: bool, n: u32) {
+        let rtc = &mut self.clients[m.publisher].rtc;
+        let Some(writer) = rtc.writer(mid) else {
+            return;
+        };
+        let params = writer.payload_params().next().cloned();
+        let Some(params) = params else {
+            return;
+        };
+        let layer = rid.map_or(0, |r| crate::media::layer_of_rid(Some(r)));
+        let (clock, size) = if params.spec().codec == str0m::format::Codec::Opus {
+            (48_000, 80)
+        } else {
+            (90_000, 300 * (usize::from(layer) + 1))
+        };
+        let mut frame = vec![0u8; size];
+        frame[0] = if key { 0x10 } else { 0x11 }; // VP8: P bit 0 = keyframe
+        frame[1] = if clock == 48_000 { AUDIO } else { layer };
+        frame[2..6].copy_from_slice(&n.to_be_bytes());
+        let time = MediaTime::from_90khz(u64::from(n) * 3000);
+        let time = if clock == 48_000 {
+            MediaTime::new(u64::from(n) * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ)
+        } else {
+            time
+        };
+        let writer = match rid {
+            Some(r) => writer.rid(r.into()),
+            None => writer,
+        };
+        let _ = writer.write(params.pt(), self.now, time, frame);
+        self.pump();
+    }
+
+    /// Advances virtual time by `d`.
+    pub fn run_for(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.now < end {
+            self.tick();
+        }
+    }
+
+    /// Advances virtual time until `done` holds; panics after `limit`.
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Sim) -> bool) {
+        let end = self.now + limit;
+        while !done(self) {
+            assert!(self.now < end, "not reached within {limit:?}");
+            self.tick();
+        }
+    }
+
+    /// One step: the wire delivers what is due, timers fire, and
+    /// everything said in answer is put on the wire.
+    fn tick(&mut self) {
+        self.now += TICK;
+        let now = self.now;
+        while self.wire.front().is_some_and(|p| p.at <= now) {
+            let Some(p) = self.wire.pop_front() else {
+                break;
+            };
+            self.deliver(p);
+        }
+        if self.worker.poll_timeout() <= now {
+            self.worker.handle_timeout(now);
+        }
+        for c in &mut self.clients {
+            if c.timeout <= now {
+                let _ = c.rtc.handle_input(Input::Timeout(now));
+            }
+        }
+        self.pump();
+    }
+
+    fn deliver(&mut self, p: Packet) {
+        if p.to == self.server {
+            self.worker.handle_datagram(self.now, p.from, &p.bytes);
+            return;
+        }
+        let Some(c) = self.clients.iter_mut().find(|c| c.addr == p.to) else {
+            return; // an address that moved away
+        };
+        if let Ok(r) = Receive::new(Protocol::Udp, p.from, p.to, &p.bytes) {
+            let _ = c.rtc.handle_input(Input::Receive(self.now, r));
+        }
+    }
+
+    /// Collects everyone's output until all wait for time to pass.
+    fn pump(&mut self) {
+        loop {
+            let mut quiet = true;
+            while let Some(out) = self.worker.poll_output() {
+                quiet = false;
+                match out {
+                    Output::Transmit(t) => self.send(t.source, t.destination, t.contents.into()),
+                    Output::Notice(pid, Notice::SubscriberOffer { sdp, .. }) => {
+                        self.answer_offer(pid, &sdp)
+                    }
+                    Output::Notice(pid, notice) => self.notices.push((pid, notice)),
+                }
+            }
+            for i in 0..self.clients.len() {
+                loop {
+                    match self.clients[i].rtc.poll_output() {
+                        Ok(RtcOutput::Timeout(t)) => {
+                            self.clients[i].timeout = t;
+                            break;
+                        }
+                        Ok(RtcOutput::Transmit(t)) => {
+                            quiet = false;
+                            self.send(t.source, t.destination, t.contents.into())
+                        }
+                        Ok(RtcOutput::Event(e)) => self.clients[i].events.push(e),
+                        Err(e) => panic!("client {i} failed: {e}"),
+                    }
+                }
+            }
+            if quiet {
+                return;
+            }
+        }
+    }
+
+    /// Puts a datagram on the wire, unless the link loses it.
+    fn send(&mut self, from: SocketAddr, to: SocketAddr, bytes: Vec<u8>) {
+        // xorshift: the same losses every run.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        if self.rng % 100 < self.loss_percent {
+            if from == self.server {
+                self.lost += 1;
+            }
+            return;
+        }
+        let at = self.now + LATENCY;
+        self.wire.push_back(Packet {
+            at,
+            from,
+            to,
+            bytes,
+        });
+    }
+
+    /// The subscriber connection of `pid` answers the worker's offer.
+    fn answer_offer(&mut self, pid: Pid, sdp: &str) {
+        let Some((m, _)) = self.members.iter().find(|(m, _)| m.pid == pid) else {
+            return;
+        };
+        let sub = m.subscriber;
+        let offer = SdpOffer::from_sdp_string(sdp).expect("offer parses");
+        let answer = self.clients[sub]
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .expect("offer accepted");
+        let sdp = answer.to_sdp_string();
+        self.worker
+            .handle_command(self.now, Command::SubscriberAnswer { pid, sdp });
+    }
+
+    /// The frames a member's subscriber connection received.
+    pub fn frames(&self, m: Member) -> Vec<Frame> {
+        let events = &self.clients[m.subscriber].events;
+        let media = events.iter().filter_map(|e| match e {
+            Event::MediaData(d) if d.data.len() >= 6 => Some(d),
+            _ => None,
+        });
+        media
+            .map(|d| Frame {
+                audio: d.data[1] == AUDIO,
+                layer: d.data[1],
+                n: u32::from_be_bytes([d.data[2], d.data[3], d.data[4], d.data[5]]),
+                key: d.data[0] & 1 == 0,
+                time: d.time.numer(),
+            })
+            .collect()
+    }
+
+    /// The video frame numbers a member received, in order.
+    pub fn video_frames(&self, m: Member) -> Vec<u32> {
+        let frames = self.frames(m).into_iter().filter(|f| !f.audio);
+        frames.map(|f| f.n).collect()
+    }
+}
+
+/// Three simulcast layers, announced at the bitrates [`Sim::send_frame`]
+/// sends them (300, 600 and 900 bytes, 30 times a second).
+pub(super) fn three_layers() -> Vec<Layer> {
+    [
+        (320, 180, 72_000),
+        (640, 360, 144_000),
+        (1280, 720, 216_000),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(q, &(width, height, bitrate))| Layer {
+        quality: q as u8,
+        width,
+        height,
+        bitrate,
+    })
+    .collect()
+}

@@ -1,0 +1,321 @@
+//! The worker's rules, on the in-memory network.
+
+use std::time::Duration;
+
+use str0m::media::{Direction, MediaKind};
+
+use super::*;
+use crate::media::{PeerFailure, Want};
+
+/// 30 frames per second.
+const FRAME: Duration = Duration::from_millis(33);
+
+/// A publisher's encoder: a frame on each layer every [`FRAME`], a
+/// keyframe at the start and wherever the SFU asked for one.
+struct Encoder {
+    member: Member,
+    mid: Mid,
+    rids: Vec<Option<&'static str>>,
+    n: u32,
+    /// Publisher events read so far.
+    seen: usize,
+    /// The layers keyframes were asked for, in order.
+    asked: Vec<Option<String>>,
+}
+
+impl Encoder {
+    fn new(member: Member, mid: Mid, rids: &[Option<&'static str>]) -> Self {
+        let rids = rids.to_vec();
+        let (n, seen, asked) = (0, 0, Vec::new());
+        Encoder {
+            member,
+            mid,
+            rids,
+            n,
+            seen,
+            asked,
+        }
+    }
+
+    /// Encodes `frames` frames, letting time pass between them.
+    fn run(&mut self, sim: &mut Sim, frames: u32) {
+        for _ in 0..frames {
+            let events = &sim.clients[self.member.publisher].events;
+            let asked: Vec<Option<String>> = events[self.seen..]
+                .iter()
+                .filter_map(|e| match e {
+                    Event::KeyframeRequest(r) if r.mid == self.mid => {
+                        Some(r.rid.map(|r| r.to_string()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            self.seen = events.len();
+            for rid in self.rids.clone() {
+                let rid_name = rid.map(str::to_owned);
+                let key = self.n == 0 || asked.contains(&rid_name);
+                sim.send_frame(self.member, self.mid, rid, key, self.n);
+            }
+            self.asked.extend(asked);
+            self.n += 1;
+            sim.run_for(FRAME);
+        }
+    }
+}
+
+/// Two participants of one room, `alice` publishing one video track
+/// (`layers`) that `bob` receives.
+fn alice_to_bob(layers: Vec<Layer>) -> (Sim, Member, Member, TrackSid, Mid) {
+    let mut sim = Sim::new();
+    let alice = sim.join("room");
+    let bob = sim.join("room");
+    let (video, mid) = sim.publish(alice, Kind::Video, layers);
+    sim.subscribe(bob, alice, &video);
+    sim.run_for(Duration::from_millis(300));
+    (sim, alice, bob, video, mid)
+}
+
+#[test]
+fn a_publishers_audio_and_video_reach_a_subscriber_intact() {
+    let mut sim = Sim::new();
+    let alice = sim.join("room");
+    let bob = sim.join("room");
+    let (audio, audio_mid) = sim.publish(alice, Kind::Audio, Vec::new());
+    let (video, video_mid) = sim.publish(alice, Kind::Video, Vec::new());
+    let live = |sim: &Sim, t: &TrackSid| {
+        sim.notices.iter().any(|(pid, n)| {
+            *pid == alice.pid && matches!(n, Notice::TrackLive { track_sid, .. } if track_sid == t)
+        })
+    };
+    assert!(live(&sim, &audio) && live(&sim, &video), "both tracks live");
+    sim.subscribe(bob, alice, &audio);
+    sim.subscribe(bob, alice, &video);
+    sim.run_for(Duration::from_millis(300));
+    for n in 0..60 {
+        sim.send_frame(alice, audio_mid, None, false, n);
+        sim.send_frame(alice, video_mid, None, n == 0, n);
+        sim.run_for(FRAME);
+    }
+    sim.run_for(Duration::from_millis(200));
+    let video_frames = sim.video_frames(bob);
+    let audio_count = sim.frames(bob).iter().filter(|f| f.audio).count();
+    assert_eq!(
+        video_frames,
+        (0..60).collect::<Vec<_>>(),
+        "every frame, in order"
+    );
+    assert_eq!(audio_count, 60);
+}
+
+#[test]
+fn a_simulcast_switch_asks_a_keyframe_and_starts_at_it() {
+    let (mut sim, alice, bob, video, mid) = alice_to_bob(three_layers());
+    let settings = |want| Command::Settings {
+        pid: bob.pid,
+        track_sid: video.clone(),
+        want,
+    };
+    sim.command(settings(Want::Quality(0)));
+    let mut encoder = Encoder::new(alice, mid, &[Some("q"), Some("h"), Some("f")]);
+    encoder.run(&mut sim, 30);
+    let low = sim.frames(bob);
+    assert!(low.len() >= 29, "{low:?}");
+    assert!(
+        low.iter().all(|f| f.layer == 0),
+        "only the low layer: {low:?}"
+    );
+    assert!(
+        encoder.asked.is_empty(),
+        "no keyframe asked: {:?}",
+        encoder.asked
+    );
+
+    sim.command(settings(Want::Quality(2)));
+    encoder.run(&mut sim, 30);
+    assert_eq!(
+        encoder.asked,
+        [Some("f".to_owned())],
+        "one PLI, for the high layer"
+    );
+    let after = &sim.frames(bob)[low.len()..];
+    let first_high = after.iter().position(|f| f.layer == 2).expect("high layer");
+    assert!(after[first_high].key, "the switch starts at a keyframe");
+    assert!(after[..first_high].iter().all(|f| f.layer == 0));
+    assert!(after[first_high..].iter().all(|f| f.layer == 2));
+    // No frame lost across the switch; the one both layers carried at the
+    // switch comes twice, with timestamps still moving forward.
+    let frames = sim.frames(bob);
+    let mut numbers: Vec<u32> = frames.iter().map(|f| f.n).collect();
+    numbers.dedup();
+    assert_eq!(numbers, (0..60).collect::<Vec<_>>());
+    assert!(
+        frames.windows(2).all(|w| w[0].time < w[1].time),
+        "{frames:?}"
+    );
+}
+
+#[test]
+fn retransmissions_recover_five_percent_loss() {
+    let (mut sim, alice, bob, _, mid) = alice_to_bob(Vec::new());
+    sim.loss_percent = 5;
+    let mut encoder = Encoder::new(alice, mid, &[None]);
+    encoder.run(&mut sim, 300);
+    sim.loss_percent = 0;
+    sim.run_for(Duration::from_secs(1));
+    let got = sim.video_frames(bob);
+    let missing = (0..300).filter(|n| !got.contains(n)).count();
+    assert!(sim.lost > 20, "the links lost {} datagrams", sim.lost);
+    // Frames are one packet each: without NACK/RTX on both legs about one
+    // in ten would be missing. A retransmission can be lost too, and a
+    // frame given up on is skipped by the receiver.
+    assert!(missing <= 3, "{missing} of 300 frames missing");
+}
+
+#[test]
+fn an_unpublished_track_ends_and_leaves_its_subscriber() {
+    let (mut sim, alice, bob, video, mid) = alice_to_bob(Vec::new());
+    let mut encoder = Encoder::new(alice, mid, &[None]);
+    encoder.run(&mut sim, 10);
+    assert_eq!(sim.video_frames(bob).len(), 10);
+    // The client stops sending: its next offer makes the m-line inactive.
+    let rtc = &mut sim.clients[alice.publisher].rtc;
+    let mut change = rtc.sdp_api();
+    change.set_direction(mid, Direction::Inactive);
+    let (offer, pending) = change.apply().expect("an offer");
+    let (reply, mut answer) = oneshot::channel();
+    sim.command(Command::PublisherOffer {
+        pid: alice.pid,
+        sdp: offer.to_sdp_string(),
+        reply,
+    });
+    let answer = answer.try_recv().expect("answered").expect("an answer");
+    let answer = SdpAnswer::from_sdp_string(&answer).expect("parses");
+    let rtc = &mut sim.clients[alice.publisher].rtc;
+    rtc.sdp_api()
+        .accept_answer(pending, answer)
+        .expect("accepted");
+    let ended = sim.notices.iter().any(|(pid, n)| {
+        *pid == alice.pid && matches!(n, Notice::TrackEnded { track_sid } if *track_sid == video)
+    });
+    assert!(ended, "TrackEnded told: {:?}", sim.notices);
+    assert!(sim.worker.tracks.is_empty(), "no track left");
+    let received = sim.video_frames(bob).len();
+    encoder.run(&mut sim, 10);
+    assert_eq!(
+        sim.video_frames(bob).len(),
+        received,
+        "nothing more forwarded"
+    );
+}
+
+#[test]
+fn a_participant_that_never_connects_is_dropped_and_the_others_go_on() {
+    let (mut sim, alice, bob, _, mid) = alice_to_bob(Vec::new());
+    // A participant that joins, offers to publish, and vanishes.
+    let ghost = Pid::new(99, 0);
+    let (notices, _) = mpsc::unbounded_channel();
+    let (reply, _) = oneshot::channel();
+    sim.command(Command::Join {
+        pid: ghost,
+        room: "room".into(),
+        identity: "ghost".into(),
+        participant_sid: ParticipantSid::random(),
+        can_publish_data: false,
+        notices,
+        reply,
+    });
+    let mut vanished = Rtc::new(sim.now);
+    let mut change = vanished.sdp_api();
+    change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+    let (offer, _) = change.apply().expect("an offer");
+    let (reply, mut answer) = oneshot::channel();
+    let sdp = offer.to_sdp_string();
+    sim.command(Command::PublisherOffer {
+        pid: ghost,
+        sdp,
+        reply,
+    });
+    assert!(matches!(answer.try_recv(), Ok(Ok(_))), "answered");
+    let mut encoder = Encoder::new(alice, mid, &[None]);
+    encoder.run(&mut sim, (CONNECT_TIMEOUT.as_millis() / 33) as u32 + 10);
+    let closed = sim.notices.iter().any(|(pid, n)| {
+        *pid == ghost
+            && matches!(
+                n,
+                Notice::Closed {
+                    reason: PeerFailure::NeverConnected
+                }
+            )
+    });
+    assert!(closed, "the ghost's session is told: {:?}", sim.notices);
+    assert!(!sim.worker.participants.contains_key(&ghost));
+    let got = sim.video_frames(bob);
+    assert_eq!(got.len() as u32, encoder.n, "bob got every frame meanwhile");
+}
+
+#[test]
+fn an_ice_restart_keeps_media_flowing() {
+    let (mut sim, alice, bob, _, mid) = alice_to_bob(Vec::new());
+    let mut encoder = Encoder::new(alice, mid, &[None]);
+    encoder.run(&mut sim, 10);
+    let ufrags_before = sim.worker.ufrags.peers.len();
+    sim.command(Command::Resume { pid: bob.pid });
+    encoder.run(&mut sim, 30);
+    assert_eq!(
+        sim.worker.ufrags.peers.len(),
+        ufrags_before + 1,
+        "the restart's new ufrag is routed"
+    );
+    let got = sim.video_frames(bob);
+    assert_eq!(
+        got,
+        (0..40).collect::<Vec<_>>(),
+        "no frame lost across the restart"
+    );
+}
+
+#[test]
+fn hostile_datagrams_are_dropped_and_the_others_are_served() {
+    let (mut sim, alice, bob, _, mid) = alice_to_bob(Vec::new());
+    let mut encoder = Encoder::new(alice, mid, &[None]);
+    let stranger = SocketAddr::from((Ipv4Addr::new(10, 9, 9, 9), 1234));
+    let bob_addr = sim.clients[bob.subscriber].addr;
+    for n in 0..20u8 {
+        let now = sim.now;
+        let junk: Vec<u8> = (0..200).map(|i| i ^ n).collect();
+        sim.worker.handle_datagram(now, stranger, &junk);
+        // Bytes that look like RTP and STUN from a known peer's address.
+        sim.worker
+            .handle_datagram(now, bob_addr, &[0x80, 0x60, 0, n, 0, 0, 0, 0]);
+        sim.worker
+            .handle_datagram(now, bob_addr, &[0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42]);
+        encoder.run(&mut sim, 1);
+    }
+    assert!(
+        !sim.worker.by_addr.contains_key(&stranger),
+        "a stranger is not routed"
+    );
+    assert_eq!(sim.video_frames(bob), (0..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_participant_that_leaves_is_forgotten() {
+    let (mut sim, alice, bob, video, mid) = alice_to_bob(Vec::new());
+    let mut encoder = Encoder::new(alice, mid, &[None]);
+    encoder.run(&mut sim, 5);
+    sim.command(Command::Leave { pid: bob.pid });
+    encoder.run(&mut sim, 5);
+    assert!(!sim.worker.participants.contains_key(&bob.pid));
+    assert!(sim.worker.peers.keys().all(|(pid, _)| *pid != bob.pid));
+    assert!(sim.worker.by_addr.values().all(|(pid, _)| *pid != bob.pid));
+    let track = sim
+        .worker
+        .tracks
+        .values()
+        .find(|t| t.spec.track_sid == video);
+    assert!(
+        track.is_some_and(|t| t.downs.is_empty()),
+        "no down track left"
+    );
+    assert_eq!(sim.video_frames(bob).len(), 5);
+}
