@@ -5,28 +5,31 @@
 //! because its estimate is too low, the next layer's bitrate, so padding
 //! lets the estimate grow back. Without it the estimate follows the low
 //! layer's traffic down and never lets the subscriber climb again. When a
-//! subscriber is held below a layer it wants, the estimator starts again
-//! from what it wants (at most once per [`RESTART_EVERY`]).
+//! subscriber asks for more and is held below it, the estimator starts
+//! again from what it wants (once per request, within [`RESTART_WITHIN`]).
 
 use super::*;
 use crate::media::Layer;
 
-/// The least time between two restarts of one subscriber's estimator.
-const RESTART_EVERY: Duration = Duration::from_secs(10);
+/// A request for more restarts the estimator only this soon after it.
+const RESTART_WITHIN: Duration = Duration::from_secs(10);
 
 impl Worker {
     /// Sets every subscriber's estimator targets that changed (one pass
     /// over the tracks).
     pub(super) fn update_bwe_targets(&mut self) {
         let now = self.now;
-        let mut targets: HashMap<Pid, (u64, u64)> = HashMap::new();
+        let mut targets: HashMap<Pid, Targets> = HashMap::new();
         for track in self.tracks.values() {
             let available = track.flowing(now);
             let layers = &track.spec.layers;
             for d in &track.downs {
                 let budget = self.participants.get(&d.sub).and_then(|p| p.estimate);
                 let free = choose_layer(d.want, layers, available, None);
-                let capped = choose_layer(d.want, layers, available, budget);
+                let capped = d
+                    .track
+                    .target()
+                    .or_else(|| choose_layer(d.want, layers, available, budget));
                 let step = match (free, capped) {
                     (Some(f), Some(c)) if f > c => {
                         let next = (c + 1..=f).find(|q| available[*q as usize]);
@@ -34,47 +37,68 @@ impl Worker {
                     }
                     _ => 0,
                 };
-                let wanted = bitrate(layers, choose_layer(d.want, layers, [true; 3], None));
+                let wish = choose_layer(d.want, layers, [true; 3], None);
                 let t = targets.entry(d.sub).or_default();
-                *t = (t.0 + step, t.1 + wanted);
+                t.minimum += step;
+                t.desired += bitrate(layers, wish);
+                // Held below the very layer it wished for, now flowing.
+                t.held_from_wish |= free == wish && capped < free;
             }
         }
         for (id, peer) in self.peers.iter_mut() {
-            if id.1 != Role::Subscriber {
+            let Some(p) = self.participants.get_mut(&id.0) else {
                 continue;
-            }
-            let (minimum, desired) = targets.get(&id.0).copied().unwrap_or_default();
-            let estimate = self.participants.get_mut(&id.0).map(|p| &mut p.estimate);
-            // A subscriber held below a flowing layer it wants starts again
-            // from what it wants, as a new one starts: an estimate that sank
-            // with a low layer's traffic climbs back only slowly, and
-            // congestion control brings it down within seconds if the
-            // network cannot carry it. At most once per RESTART_EVERY, so a
-            // link that truly cannot is only tried now and then.
-            let restart = minimum > 0
-                && estimate
-                    .as_ref()
-                    .is_some_and(|e| e.is_some_and(|e| e < desired))
-                && peer
-                    .bwe_restarted
-                    .is_none_or(|t| now.duration_since(t) >= RESTART_EVERY);
-            if peer.bwe_targets == (minimum, desired) && !restart {
-                continue;
-            }
-            peer.bwe_targets = (minimum, desired);
-            tracing::debug!(pid = %id.0, minimum, desired, restart, "bandwidth targets");
-            let _ = catch_unwind(AssertUnwindSafe(|| {
-                let mut bwe = peer.rtc.bwe();
-                if restart {
-                    bwe.reset(Bitrate::bps(desired));
-                }
-                bwe.set_bitrate(Bitrate::bps(minimum), Bitrate::bps(desired))
-            }));
-            if let (true, Some(estimate)) = (restart, estimate) {
-                peer.bwe_restarted = Some(now);
-                *estimate = Some(desired);
+            };
+            if id.1 == Role::Subscriber {
+                let t = targets.get(&id.0).copied().unwrap_or_default();
+                retarget(peer, p, t, now);
             }
         }
+    }
+}
+
+/// What one subscriber's estimator is to find, summed over its tracks.
+#[derive(Clone, Copy, Default)]
+struct Targets {
+    /// Bits per second to sustain (the next layer of those withheld).
+    minimum: u64,
+    /// Bits per second of every wanted layer.
+    desired: u64,
+    /// A layer it wished for flows and is withheld for bandwidth.
+    held_from_wish: bool,
+}
+
+/// Gives a subscriber's estimator its `(minimum, desired)` targets if they
+/// changed, and starts it again if it asked for more and is held below.
+fn retarget(peer: &mut Peer, p: &mut Participant, t: Targets, now: Instant) {
+    let (minimum, desired) = (t.minimum, t.desired);
+    // A subscriber that asked for more (a higher layer, a new track) and
+    // is held below it starts again from what it wants, as a new one
+    // starts: its estimate may only have followed the smaller load down,
+    // and climbs back slowly. Congestion control brings it down within
+    // seconds if the network cannot carry it. Only once, and only while the
+    // request is fresh: an estimate that stays below what is wanted is a
+    // narrow link's, and trying it again would overload it.
+    let restart = t.held_from_wish
+        && p.estimate.is_some_and(|e| e < desired)
+        && p.asked_more.is_some_and(|t| {
+            now.duration_since(t) < RESTART_WITHIN && peer.bwe_restarted.is_none_or(|r| r < t)
+        });
+    if peer.bwe_targets == (minimum, desired) && !restart {
+        return;
+    }
+    peer.bwe_targets = (minimum, desired);
+    tracing::debug!(pid = %p.participant_sid, minimum, desired, restart, "bandwidth targets");
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        let mut bwe = peer.rtc.bwe();
+        if restart {
+            bwe.reset(Bitrate::bps(desired));
+        }
+        bwe.set_bitrate(Bitrate::bps(minimum), Bitrate::bps(desired))
+    }));
+    if restart {
+        peer.bwe_restarted = Some(now);
+        p.estimate = Some(desired);
     }
 }
 

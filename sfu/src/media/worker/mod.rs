@@ -189,6 +189,9 @@ struct Participant {
     speaking: bool,
     /// Bandwidth estimate toward this subscriber (TWCC), bits per second.
     estimate: Option<u64>,
+    /// When it last asked for more (a higher layer, a new track): its
+    /// estimate may have followed a smaller load down (`bwe.rs`).
+    asked_more: Option<Instant>,
     /// What its streams' reports said since its link was last scored.
     link: quality::Link,
     /// Its last connection quality class and score.

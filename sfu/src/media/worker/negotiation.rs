@@ -171,6 +171,7 @@ impl Worker {
                 heard: None,
                 speaking: false,
                 estimate: None,
+                asked_more: None,
                 link: Default::default(),
                 quality: None,
                 can_publish_data: false,

@@ -108,6 +108,7 @@ impl Worker {
         });
         let kind = track.spec.kind;
         if let Some(p) = self.participants.get_mut(&pid) {
+            p.asked_more = Some(self.now);
             p.changes.push(SubChange::Add {
                 track_sid,
                 stream,
@@ -138,14 +139,22 @@ impl Worker {
 
     /// What `pid` wants of a track (a layer, a size, nothing).
     pub(super) fn settings(&mut self, pid: Pid, track_sid: &TrackSid, want: Want) {
+        let mut asked_more = false;
         for track in self
             .tracks
             .values_mut()
             .filter(|t| t.spec.track_sid == *track_sid)
         {
             if let Some(d) = track.downs.iter_mut().find(|d| d.sub == pid) {
+                let layer = |w| choose_layer(w, &track.spec.layers, [true; 3], None);
+                if layer(want) > layer(d.want) {
+                    asked_more = true;
+                }
                 d.want = want;
             }
+        }
+        if let (true, Some(p)) = (asked_more, self.participants.get_mut(&pid)) {
+            p.asked_more = Some(self.now);
         }
     }
 }

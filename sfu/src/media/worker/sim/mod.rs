@@ -5,7 +5,7 @@
 //! connection that offers, a subscriber connection that answers every
 //! offer the worker sends.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +26,8 @@ mod tests;
 const LATENCY: Duration = Duration::from_millis(10);
 /// Virtual time advances in steps of this.
 const TICK: Duration = Duration::from_millis(1);
+/// A bottleneck's queue: what would wait longer is dropped.
+const QUEUE_LIMIT: Duration = Duration::from_millis(200);
 /// A negotiated connection not up after this is dropped by the worker.
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -46,6 +48,10 @@ pub(super) struct Member {
     pub publisher: usize,
     pub subscriber: usize,
 }
+
+/// The size of a video frame on each simulcast layer: 72, 288 and 960
+/// kbit/s at 30 frames a second (the top layer's frames take 4 packets).
+const LAYER_BYTES: [usize; 3] = [300, 1200, 4000];
 
 /// What [`Sim::send_frame`] writes in an audio frame's layer byte.
 const AUDIO: u8 = 0xAA;
@@ -86,12 +92,20 @@ pub(super) struct Sim {
     pub loss_percent: u64,
     /// Datagrams from the server lost so far.
     pub lost: u64,
+    /// Bottlenecks toward these addresses: bits per second, and when the
+    /// link is next free.
+    caps: HashMap<SocketAddr, (u64, Instant)>,
     rng: u64,
 }
 
 impl Sim {
     /// A worker with no participants.
     pub fn new() -> Self {
+        // `SIM_LOG=onair_sfu=debug` shows what the worker decides.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("SIM_LOG"))
+            .with_test_writer()
+            .try_init();
         let now = Instant::now();
         let server = SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 7881));
         let routes = Arc::new(Routes::default());
@@ -105,6 +119,7 @@ impl Sim {
             notices: Vec::new(),
             loss_percent: 0,
             lost: 0,
+            caps: HashMap::new(),
             rng: 0x2545_f491_4f6c_dd1d,
         }
     }
@@ -212,6 +227,16 @@ impl Sim {
         (track_sid, mid)
     }
 
+    /// Limits what reaches a member's subscriber connection to `bps` (a
+    /// bottleneck with a queue), or lifts the limit.
+    pub fn cap_downlink(&mut self, m: Member, bps: Option<u64>) {
+        let addr = self.clients[m.subscriber].addr;
+        match bps {
+            Some(bps) => self.caps.insert(addr, (bps, self.now)),
+            None => self.caps.remove(&addr),
+        };
+    }
+
     /// Subscribes `sub` to `publisher`'s track, as its room would.
     pub fn subscribe(&mut self, sub: Member, publisher: Member, track_sid: &TrackSid) {
         let stream = format!("{}|{}", self.sid(publisher), track_sid.as_str());
@@ -250,7 +275,7 @@ impl Sim {
         let (clock, size) = if params.spec().codec == str0m::format::Codec::Opus {
             (48_000, 80)
         } else {
-            (90_000, 300 * (usize::from(layer) + 1))
+            (90_000, LAYER_BYTES[usize::from(layer).min(2)])
         };
         let mut frame = vec![0u8; size];
         frame[0] = if key { 0x10 } else { 0x11 }; // VP8: P bit 0 = keyframe
@@ -292,11 +317,10 @@ impl Sim {
     fn tick(&mut self) {
         self.now += TICK;
         let now = self.now;
-        while self.wire.front().is_some_and(|p| p.at <= now) {
-            let Some(p) = self.wire.pop_front() else {
-                break;
-            };
-            self.deliver(p);
+        while let Some(i) = self.wire.iter().position(|p| p.at <= now) {
+            if let Some(p) = self.wire.remove(i) {
+                self.deliver(p);
+            }
         }
         if self.worker.poll_timeout() <= now {
             self.worker.handle_timeout(now);
@@ -370,7 +394,16 @@ impl Sim {
             }
             return;
         }
-        let at = self.now + LATENCY;
+        let mut at = self.now + LATENCY;
+        if let Some((bps, free)) = self.caps.get_mut(&to) {
+            let start = (*free).max(self.now);
+            if start - self.now > QUEUE_LIMIT {
+                self.lost += 1;
+                return;
+            }
+            *free = start + Duration::from_secs_f64(bytes.len() as f64 * 8.0 / *bps as f64);
+            at = *free + LATENCY;
+        }
         self.wire.push_back(Packet {
             at,
             from,
@@ -422,20 +455,16 @@ impl Sim {
 }
 
 /// Three simulcast layers, announced at the bitrates [`Sim::send_frame`]
-/// sends them (300, 600 and 900 bytes, 30 times a second).
+/// sends them.
 pub(super) fn three_layers() -> Vec<Layer> {
-    [
-        (320, 180, 72_000),
-        (640, 360, 144_000),
-        (1280, 720, 216_000),
-    ]
-    .iter()
-    .enumerate()
-    .map(|(q, &(width, height, bitrate))| Layer {
-        quality: q as u8,
-        width,
-        height,
-        bitrate,
-    })
-    .collect()
+    let sizes = [(320, 180), (640, 360), (1280, 720)];
+    let layers = sizes.iter().zip(LAYER_BYTES).enumerate();
+    layers
+        .map(|(q, (&(width, height), bytes))| Layer {
+            quality: q as u8,
+            width,
+            height,
+            bitrate: bytes as u32 * 8 * 30,
+        })
+        .collect()
 }

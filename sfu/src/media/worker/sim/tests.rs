@@ -21,6 +21,8 @@ struct Encoder {
     seen: usize,
     /// The layers keyframes were asked for, in order.
     asked: Vec<Option<String>>,
+    /// Dynacast: the layers the SFU asked for (all until it says).
+    enabled: [bool; 3],
 }
 
 impl Encoder {
@@ -34,6 +36,7 @@ impl Encoder {
             n,
             seen,
             asked,
+            enabled: [true; 3],
         }
     }
 
@@ -51,15 +54,43 @@ impl Encoder {
                 })
                 .collect();
             self.seen = events.len();
+            let resumed = self.follow_dynacast(sim);
             for rid in self.rids.clone() {
                 let rid_name = rid.map(str::to_owned);
-                let key = self.n == 0 || asked.contains(&rid_name);
+                let layer = crate::media::layer_of_rid(rid);
+                if !self.enabled[layer as usize] {
+                    continue; // paused, as a browser's encoder does
+                }
+                let key = self.n == 0 || asked.contains(&rid_name) || resumed[layer as usize];
                 sim.send_frame(self.member, self.mid, rid, key, self.n);
             }
             self.asked.extend(asked);
             self.n += 1;
             sim.run_for(FRAME);
         }
+    }
+}
+
+impl Encoder {
+    /// Takes the SFU's last word on which layers to send, as livekit-client
+    /// does with `SubscribedQualityUpdate`; a layer turned back on starts
+    /// with a keyframe.
+    fn follow_dynacast(&mut self, sim: &Sim) -> [bool; 3] {
+        let mut resumed = [false; 3];
+        let told = sim.notices.iter().rev().find_map(|(pid, n)| match n {
+            Notice::SubscribedQualities { qualities, .. } if *pid == self.member.pid => {
+                Some(qualities.clone())
+            }
+            _ => None,
+        });
+        for (q, on) in told.unwrap_or_default() {
+            let Some(slot) = self.enabled.get_mut(q as usize) else {
+                continue;
+            };
+            resumed[q as usize] = on && !*slot;
+            *slot = on;
+        }
+        resumed
     }
 }
 
@@ -318,4 +349,76 @@ fn a_participant_that_leaves_is_forgotten() {
         "no down track left"
     );
     assert_eq!(sim.video_frames(bob).len(), 5);
+}
+
+#[test]
+fn a_narrow_downlink_gets_the_layer_that_fits_and_the_top_one_when_it_widens() {
+    let (mut sim, alice, bob, _, mid) = alice_to_bob(three_layers());
+    let mut encoder = Encoder::new(alice, mid, &[Some("q"), Some("h"), Some("f")]);
+    encoder.run(&mut sim, 60);
+    let layers = |sim: &Sim, from: usize| -> Vec<u8> {
+        sim.frames(bob)[from..].iter().map(|f| f.layer).collect()
+    };
+    assert!(
+        layers(&sim, 30).iter().all(|&l| l == 2),
+        "top layer while it fits"
+    );
+    // 500 kbit/s carries the middle layer (288) but not the top (960).
+    // The estimate takes a second to see it, overshoots down to the low
+    // layer, and climbs back to the middle one within 10 s, to stay.
+    sim.cap_downlink(bob, Some(500_000));
+    encoder.run(&mut sim, 900);
+    let narrow = layers(&sim, 60);
+    let shown: String = narrow.iter().map(|l| l.to_string()).collect();
+    assert!(
+        !narrow[30..].contains(&2),
+        "no top layer after a second: {shown}"
+    );
+    assert!(
+        narrow[300..].iter().all(|&l| l == 1),
+        "the middle layer after 10 s: {shown}"
+    );
+    sim.cap_downlink(bob, None);
+    let widened = sim.frames(bob).len();
+    encoder.run(&mut sim, 450);
+    let estimate = sim.worker.participants[&bob.pid].estimate;
+    let wide = layers(&sim, widened);
+    let back = wide.iter().position(|&l| l == 2);
+    assert!(
+        back.is_some_and(|i| wide[i..].iter().all(|&l| l == 2)),
+        "back on the top layer (estimate {estimate:?}): {wide:?}"
+    );
+}
+
+#[test]
+fn after_a_long_while_on_the_low_layer_the_top_one_comes_back_at_once() {
+    let (mut sim, alice, bob, video, mid) = alice_to_bob(three_layers());
+    let settings = |want| Command::Settings {
+        pid: bob.pid,
+        track_sid: video.clone(),
+        want,
+    };
+    sim.command(settings(Want::Quality(0)));
+    let mut encoder = Encoder::new(alice, mid, &[Some("q"), Some("h"), Some("f")]);
+    encoder.run(&mut sim, 600);
+    // Dynacast paused the layers nobody watches; the estimate followed
+    // the low layer's traffic down.
+    assert_eq!(encoder.enabled, [true, false, false], "only q is sent");
+    let estimate = sim.worker.participants[&bob.pid].estimate;
+    assert!(
+        estimate.is_some_and(|e| e < 500_000),
+        "estimate sank: {estimate:?}"
+    );
+    let before = sim.frames(bob).len();
+    sim.command(settings(Want::Quality(2)));
+    encoder.run(&mut sim, 90);
+    let after: Vec<u8> = sim.frames(bob)[before..].iter().map(|f| f.layer).collect();
+    let top = after.iter().position(|&l| l == 2);
+    assert!(encoder.enabled[2], "the top layer is sent again");
+    // It flows again once the publisher hears (a round trip), and is
+    // chosen at its first keyframe: within half a second.
+    assert!(
+        top.is_some_and(|i| i <= 15),
+        "top layer after {top:?} frames: {after:?}"
+    );
 }
