@@ -19,7 +19,7 @@ if ! command -v cargo-fuzz > /dev/null && [ ! -x "$HOME/.cargo/bin/cargo-fuzz" ]
   CARGO_TARGET_DIR="$CARGO_TARGET_DIR/install" cargo install cargo-fuzz --locked --version 0.13.2
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
-targets=(datagram signal downtrack)
+targets=(datagram signal downtrack worker)
 cargo fuzz build -s none -O 2>&1 | { grep -v "^\s*Compiling" || true; }
 bin="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release"
 for t in "${targets[@]}"; do

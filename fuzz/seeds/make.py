@@ -1,5 +1,7 @@
 """Writes the seed corpus of each fuzz target (committed; run again only to
-change it): valid-looking inputs for libFuzzer to start mutating from."""
+change it): valid-looking inputs for libFuzzer to start mutating from.
+`worker`'s seeds are not written here: its inputs are `arbitrary`-decoded
+steps, so they are what a fuzz run found, merged (`worker -merge=1`)."""
 import struct
 import zlib
 from pathlib import Path

@@ -45,6 +45,7 @@ mod stun;
 #[allow(missing_docs)]
 pub mod fuzzing {
     pub use crate::sdp_scan::{first_codec, ice_ufrag, msid_tracks, prefer_codec};
+    pub use crate::media::{Output, Routes, Worker};
     pub use crate::stun::{local_ufrag, local_ufrag_span};
 }
 

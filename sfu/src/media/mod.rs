@@ -25,6 +25,8 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use crate::ids::{ParticipantSid, Pid, TrackSid};
 pub use worker::{NegotiationError, PeerFailure};
+#[cfg(fuzzing)]
+pub use {dispatch::Routes, worker::Output, worker::Worker};
 
 /// Where the media worker listens and what it advertises.
 #[derive(Clone, Debug)]
