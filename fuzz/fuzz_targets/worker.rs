@@ -61,6 +61,23 @@ fn track(n: u8) -> TrackSid {
     TrackSid::from(format!("TR_fuzz{}", n % 4))
 }
 
+fn spec(t: u8, video: bool, layers: u8, codec: Option<String>) -> TrackSpec {
+    TrackSpec {
+        track_sid: track(t),
+        client_track_id: format!("client{}", t % 4),
+        kind: if video { Kind::Video } else { Kind::Audio },
+        layers: (0..layers % 4)
+            .map(|q| Layer {
+                quality: q,
+                width: 320 << q,
+                height: 180 << q,
+                bitrate: 150_000 << q,
+            })
+            .collect(),
+        codec,
+    }
+}
+
 fn command(step: Step) -> Option<Command> {
     Some(match step {
         Step::Join(n) => Command::Join {
@@ -86,20 +103,7 @@ fn command(step: Step) -> Option<Command> {
             codec,
         } => Command::ExpectTrack {
             pid: pid(n),
-            spec: TrackSpec {
-                track_sid: track(t),
-                client_track_id: format!("client{}", t % 4),
-                kind: if video { Kind::Video } else { Kind::Audio },
-                layers: (0..layers % 4)
-                    .map(|q| Layer {
-                        quality: q,
-                        width: 320 << q,
-                        height: 180 << q,
-                        bitrate: 150_000 << q,
-                    })
-                    .collect(),
-                codec,
-            },
+            spec: spec(t, video, layers, codec),
         },
         Step::Subscribe {
             pid: n,

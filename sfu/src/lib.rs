@@ -44,8 +44,8 @@ mod stun;
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod fuzzing {
-    pub use crate::sdp_scan::{first_codec, ice_ufrag, msid_tracks, prefer_codec};
     pub use crate::media::{Output, Routes, Worker};
+    pub use crate::sdp_scan::{first_codec, ice_ufrag, msid_tracks, prefer_codec};
     pub use crate::stun::{local_ufrag, local_ufrag_span};
 }
 

@@ -3,6 +3,7 @@
 //! and reads the stats it keeps. The handle's calls never wait on the
 //! network, except `publish`, which waits for the server's acceptance.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,7 +40,19 @@ impl Client {
         token: &str,
         auto_subscribe: bool,
     ) -> Result<Client, ClientError> {
-        Self::open(url, token, auto_subscribe, None).await
+        Self::open(url, token, auto_subscribe, None, None).await
+    }
+
+    /// Like [`Client::connect`], for load tests: once the subscriber
+    /// connection is up, what arrives on it is only counted (the returned
+    /// total of SRTP datagrams), never decrypted or decoded.
+    pub async fn connect_counting(
+        url: &str,
+        token: &str,
+    ) -> Result<(Client, Arc<AtomicU64>), ClientError> {
+        let counted = Arc::new(AtomicU64::new(0));
+        let client = Self::open(url, token, true, None, Some(counted.clone())).await?;
+        Ok((client, counted))
     }
 
     /// Like [`Client::connect`], and hands every received frame on (for
@@ -49,7 +62,7 @@ impl Client {
         token: &str,
     ) -> Result<(Client, mpsc::UnboundedReceiver<MediaEvent>), ClientError> {
         let (media_events, received) = mpsc::unbounded_channel();
-        let client = Self::open(url, token, true, Some(media_events)).await?;
+        let client = Self::open(url, token, true, Some(media_events), None).await?;
         Ok((client, received))
     }
 
@@ -58,6 +71,7 @@ impl Client {
         token: &str,
         auto_subscribe: bool,
         media_events: Option<mpsc::UnboundedSender<MediaEvent>>,
+        counted: Option<Arc<AtomicU64>>,
     ) -> Result<Client, ClientError> {
         let mut ws = signal::connect(url, token, auto_subscribe, "rust").await?;
         let join = await_join(&mut ws).await?;
@@ -69,6 +83,7 @@ impl Client {
             }
         }
         let mut worker = Worker::new(ws, stats.clone(), media_events, ping_interval).await?;
+        worker.counted = counted;
         let (commands, received_commands) = mpsc::unbounded_channel();
         let worker_task = tokio::spawn(async move { worker.run(received_commands).await });
         Ok(Client {

@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -124,6 +125,9 @@ struct Worker {
     ping_interval: Duration,
     /// Where received frames go, if anywhere.
     media_events: Option<mpsc::UnboundedSender<MediaEvent>>,
+    /// Load tests: once the subscriber connection is up, its SRTP
+    /// datagrams are only counted here, not decrypted.
+    counted: Option<Arc<AtomicU64>>,
     /// Number of the last client track id made.
     last_cid: u32,
     /// The clock the files play on: time 0 of every file's loop.

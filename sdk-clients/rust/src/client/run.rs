@@ -67,6 +67,7 @@ impl Worker {
             last_ping: Instant::now(),
             ping_interval,
             media_events,
+            counted: None,
             last_cid: 0,
             epoch: Instant::now(),
         })
@@ -248,6 +249,14 @@ impl Worker {
 
     /// Hands a datagram that arrived on `peer`'s socket to that connection.
     fn receive(&mut self, peer: Peer, source: SocketAddr, packet: &[u8]) {
+        // RTP and RTCP start with a byte in 128..=191 (RFC 7983).
+        let srtp = matches!(packet.first(), Some(128..=191));
+        if let (Some(counted), Peer::Subscriber, true, true) =
+            (&self.counted, peer, self.subscriber_up, srtp)
+        {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         let local = self.locals[peer.index()];
         let Ok(receive) = Receive::new(Protocol::Udp, source, local, packet) else {
             return;

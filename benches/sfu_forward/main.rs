@@ -1,0 +1,358 @@
+//! Benchmark: SFU forwarding, in two parts.
+//!
+//! **Light load**: one publisher sends three simulcast layers (VP8, made by
+//! ffmpeg) plus Opus; N `onair-client` subscribers decode the top layer.
+//! Prints forwarded packets/s, CPU-seconds of the SFU's media threads
+//! (receive thread + workers) per million forwarded packets, the delay
+//! p50/p99 and the allocations the media threads make per forwarded packet
+//! (a counting allocator), then a plain UDP relay (no crypto) sending each
+//! datagram to 1 and to N sockets, and the ratios.
+//!
+//! **Saturation** (`saturation.rs`): the SFU's media threads pinned to one
+//! core, the load on the other, subscribers that only count datagrams;
+//! publishers and subscribers grow until loss passes 1 % or p99 passes
+//! 5 ms. For an audio-only room and a video livestream (the top layer to
+//! every subscriber), side by side with a relay pinned the same way that
+//! sends with `sendmmsg`.
+//!
+//! The last line is `sfu_forward: pps_per_core=N relay_ratio=R`: the
+//! video livestream's highest forwarded packets/s on one core, and its
+//! packets per CPU-second over the pinned relay's, for tools.
+//!
+//! `cargo bench --bench sfu_forward` (or `make bench`). Tune the light part
+//! with `BENCH_SUBSCRIBERS` (default 10) and `BENCH_SECONDS` (default 10).
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use onair_auth::token::mint;
+use onair_auth::{ApiKey, JoinClaims, KeySet, VideoGrant};
+use onair_bus::LocalBus;
+use onair_client::files::{ivf, ogg_opus};
+use onair_client::{Client, Codec, LocalLayer, LocalTrack, Source};
+use onair_sfu::{MediaConfig, Sfu, SfuConfig};
+use onair_testkit::media;
+
+mod counting;
+mod relay;
+mod saturation;
+
+#[global_allocator]
+static ALLOCATOR: counting::Counting = counting::Counting;
+
+/// The core the SFU's media threads (and the relay) get when saturated.
+const SFU_CORE: usize = 0;
+/// The core everything else gets then.
+const LOAD_CORE: usize = 1;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// utime + stime of one thread of this process, in seconds.
+fn thread_cpu(tid: i32) -> f64 {
+    cpu_seconds(&format!("/proc/self/task/{tid}/stat"))
+}
+
+/// utime + stime of this whole process, in seconds.
+fn process_cpu() -> f64 {
+    cpu_seconds("/proc/self/stat")
+}
+
+/// utime + stime from a `/proc/…/stat` file, in seconds.
+fn cpu_seconds(stat: &str) -> f64 {
+    let stat = std::fs::read_to_string(stat).unwrap_or_default();
+    // Fields after the ")" of the command name: state is field 3; utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    let ticks = field(11).unwrap_or(0.0) + field(12).unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+/// CPU-seconds of these threads together.
+fn cpu_of(threads: &[i32]) -> f64 {
+    threads.iter().map(|t| thread_cpu(*t)).sum()
+}
+
+/// Keeps thread `tid` (0: the calling one) on one core.
+fn pin(tid: i32, core: usize) {
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET and
+    // sched_setaffinity only read and write the set we own.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(core, &mut set);
+        libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// Keeps every thread of this process on one core (threads started later
+/// inherit it from the thread that starts them).
+fn pin_process(core: usize) {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return;
+    };
+    for task in tasks.flatten() {
+        if let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) {
+            pin(tid, core);
+        }
+    }
+}
+
+fn token(key: &ApiKey, user: &str, hidden: bool) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let caps = [
+        onair_auth::Capability::SendVideo,
+        onair_auth::Capability::SendAudio,
+    ];
+    let mut video = VideoGrant::for_capabilities("bench:room", &caps, !hidden);
+    video.hidden = hidden.then_some(true);
+    let claims = JoinClaims {
+        iss: key.key.clone(),
+        sub: user.into(),
+        exp: now + 3600,
+        nbf: 0,
+        name: user.into(),
+        metadata: String::new(),
+        video,
+        onair: None,
+    };
+    mint(key, &claims)
+}
+
+/// The bench's one room is always live and open: there is no API here.
+struct LiveRoom;
+
+#[async_trait::async_trait]
+impl onair_sfu::CallGate for LiveRoom {
+    async fn admit(
+        &self,
+        _: onair_sfu::Entry<'_>,
+    ) -> Result<onair_sfu::CallStatus, onair_sfu::Refusal> {
+        self.status("bench:room").await
+    }
+
+    async fn status(&self, _: &str) -> Result<onair_sfu::CallStatus, onair_sfu::Refusal> {
+        Ok(onair_sfu::CallStatus {
+            backstage: false,
+            max_participants: None,
+            metadata: String::new(),
+        })
+    }
+}
+
+/// What a publisher sends.
+#[derive(Clone, Copy, Debug)]
+pub enum Publish {
+    /// VP8 in three simulcast layers.
+    Video,
+    /// Opus.
+    Audio,
+    /// Both.
+    Both,
+}
+
+/// Publishes the bench's media files from `client`.
+async fn publish(client: &Client, dir: &Path, what: Publish) {
+    if matches!(what, Publish::Video | Publish::Both) {
+        let layers = [(320, 180, "q"), (640, 360, "h"), (1280, 720, "f")]
+            .iter()
+            .map(|(w, h, rid)| LocalLayer {
+                rid: Some(rid.to_string()),
+                width: *w,
+                height: *h,
+                frames: ivf(&dir.join(format!("{w}.ivf"))).unwrap(),
+            })
+            .collect();
+        let camera = LocalTrack {
+            name: "camera".into(),
+            source: Source::Camera,
+            codec: Codec::Vp8,
+            layers,
+        };
+        client.publish(camera).await.unwrap();
+    }
+    if matches!(what, Publish::Audio | Publish::Both) {
+        let mic = LocalLayer {
+            rid: None,
+            width: 0,
+            height: 0,
+            frames: ogg_opus(&dir.join("tone.ogg")).unwrap(),
+        };
+        let mic = LocalTrack {
+            name: "mic".into(),
+            source: Source::Microphone,
+            codec: Codec::Opus,
+            layers: vec![mic],
+        };
+        client.publish(mic).await.unwrap();
+    }
+}
+
+/// Starts an SFU with its signalling on a free port; returns its URL.
+async fn start_sfu(key: &ApiKey) -> (Sfu, String) {
+    let config = SfuConfig {
+        media: MediaConfig {
+            udp_bind: "127.0.0.1:0".parse().unwrap(),
+            candidates: Vec::new(),
+            workers: 0,
+        },
+        participant_timeout: onair_sfu::DEFAULT_PARTICIPANT_TIMEOUT,
+        join_token_ttl: Duration::from_secs(600),
+        limits: onair_sfu::SignalLimits::default(),
+    };
+    let keys = Arc::new(KeySet::new([key.clone()]));
+    let bus = Arc::new(LocalBus::new());
+    let sfu = Sfu::start(config, keys, bus, Arc::new(LiveRoom)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let router = sfu.router();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (sfu, url)
+}
+
+/// The light-load run: one publisher, `subscribers` decoding subscribers.
+async fn light(sfu: &Sfu, url: &str, key: &ApiKey, dir: &Path, subscribers: usize) {
+    let seconds = env_or("BENCH_SECONDS", 10);
+    let publisher = Client::connect(url, &token(key, "publisher", false))
+        .await
+        .unwrap();
+    publish(&publisher, dir, Publish::Both).await;
+    let mut subs = Vec::new();
+    for i in 0..subscribers {
+        let name = format!("sub-{i}");
+        subs.push(
+            Client::connect(url, &token(key, &name, false))
+                .await
+                .unwrap(),
+        );
+    }
+    for s in &subs {
+        s.wait_for(Duration::from_secs(30), |st| {
+            st.tracks
+                .values()
+                .any(|t| t.kind == "video" && t.frames > 10)
+        })
+        .await
+        .expect("subscriber receives video");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let start = sfu.forward_stats().await.unwrap();
+    for (slot, tid) in counting::MEDIA.iter().zip(&start.thread_ids) {
+        slot.store(*tid, Ordering::Relaxed);
+    }
+    let a0 = counting::ALLOCATIONS.load(Ordering::Relaxed);
+    let (c0, t0) = (cpu_of(&start.thread_ids), Instant::now());
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let stats = sfu.forward_stats().await.unwrap();
+    let (c1, elapsed) = (cpu_of(&start.thread_ids), t0.elapsed().as_secs_f64());
+    let allocations = counting::ALLOCATIONS.load(Ordering::Relaxed) - a0;
+    let per_core = stats.forwarded as f64 / (c1 - c0).max(1e-9);
+    println!(
+        "light load: 1 publisher (VP8 q/h/f + Opus) → {subscribers} subscribers, {elapsed:.0} s; CPU of the receive thread + {} worker threads",
+        start.thread_ids.len() - 1
+    );
+    println!(
+        "  forwarded {:>9.0} packets/s   {:>6.2} CPU-s per million packets   {per_core:>9.0} packets per CPU-second   delay p50 {} µs  p99 {} µs",
+        stats.forwarded as f64 / elapsed,
+        (c1 - c0) / stats.forwarded.max(1) as f64 * 1e6,
+        stats.delay_us.value_at_quantile(0.5),
+        stats.delay_us.value_at_quantile(0.99),
+    );
+    println!(
+        "  media threads: {:.2} allocations per forwarded packet ({allocations} in {elapsed:.0} s)",
+        allocations as f64 / stats.forwarded.max(1) as f64
+    );
+    // The references run while the publisher and subscribers still load
+    // the machine, as they did while the SFU was measured.
+    for fan_out in [1, subscribers] {
+        let relay_per_core = relay::plain_relay(3, fan_out);
+        println!(
+            "  plain UDP relay (recv → send to each of {fan_out}, no crypto): {relay_per_core:>9.0} packets per CPU-second; SFU / relay {:.2}",
+            per_core / relay_per_core
+        );
+    }
+    for s in subs {
+        s.leave().await;
+    }
+    publisher.leave().await;
+}
+
+#[tokio::main]
+async fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return; // `cargo test --benches`: nothing to measure
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (w, h, kbps) in [(320, 180, 150), (640, 360, 500), (1280, 720, 1500)] {
+        media::vp8_ivf(dir.path(), w, h, kbps, 10);
+    }
+    media::opus_ogg(dir.path(), 10);
+    let key = ApiKey::new("APIbench", "bench-secret-bench-secret");
+    let (sfu, url) = start_sfu(&key).await;
+    light(
+        &sfu,
+        &url,
+        &key,
+        dir.path(),
+        env_or("BENCH_SUBSCRIBERS", 10) as usize,
+    )
+    .await;
+
+    // Saturation: the media threads on one core, all else on the other.
+    let threads = sfu.forward_stats().await.unwrap().thread_ids;
+    pin_process(LOAD_CORE);
+    for tid in &threads {
+        pin(*tid, SFU_CORE);
+    }
+    let load = (url.as_str(), &key, dir.path());
+    println!("saturation: the SFU's {} media threads on core {SFU_CORE}, the load on core {LOAD_CORE}; subscribers only count", threads.len());
+    println!(" audio-only room (Opus, 50 packets/s per publisher, every subscriber receives every publisher):");
+    let audio_steps = [
+        (4, 40),
+        (8, 80),
+        (16, 80),
+        (16, 160),
+        (24, 160),
+        (32, 160),
+        (32, 240),
+    ];
+    let audio = saturation::ramp(&sfu, load, Publish::Audio, &audio_steps, &threads).await;
+    println!(" video livestream (VP8 simulcast, the top layer to every subscriber):");
+    let video_steps = [
+        (1, 20),
+        (2, 40),
+        (4, 40),
+        (4, 80),
+        (8, 80),
+        (12, 80),
+        (12, 120),
+        (16, 120),
+        (16, 160),
+    ];
+    let video = saturation::ramp(&sfu, load, Publish::Video, &video_steps, &threads).await;
+    let relay_per_core = relay::pinned_relay(4, 100, SFU_CORE, LOAD_CORE);
+    println!(" plain UDP relay on core {SFU_CORE} (recv → sendmmsg to 100 sockets, no crypto): {relay_per_core:.0} packets per CPU-second");
+    for (what, best) in [("audio", audio), ("video", video)] {
+        match best {
+            Some(r) => println!(
+                " {what}: highest sustained {:.0} forwarded packets/s on one core ({:.0} % of it, {:.0} packets per CPU-second, p99 {} µs); per CPU-second {:.2} of the relay",
+                r.pps, r.cpu * 100.0, r.pps / r.cpu.max(1e-9), r.p99_us, r.pps / r.cpu.max(1e-9) / relay_per_core
+            ),
+            None => println!(" {what}: no step passed"),
+        }
+    }
+    let (pps, ratio) = video.map_or((0.0, 0.0), |r| {
+        (r.pps, r.pps / r.cpu.max(1e-9) / relay_per_core)
+    });
+    println!("sfu_forward: pps_per_core={pps:.0} relay_ratio={ratio:.2}");
+}

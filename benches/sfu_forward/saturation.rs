@@ -1,0 +1,179 @@
+//! Saturation: the SFU's media threads pinned to one core, the load (the
+//! publishers, the subscribers, the signalling) on the other. Subscribers
+//! complete ICE and DTLS and then only count SRTP datagrams, so the load
+//! stays cheap. Publishers and subscribers are added step by step until
+//! more than 1 % of what should arrive is lost or the p99 forwarding delay
+//! passes 5 ms; the figure is the highest forwarded packets/s of a step
+//! that passed.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use onair_auth::ApiKey;
+use onair_client::Client;
+use onair_sfu::Sfu;
+
+use crate::{cpu_of, process_cpu, publish, token, Publish};
+
+/// Loss above this ends the ramp.
+const MAX_LOSS: f64 = 0.01;
+/// A p99 forwarding delay above this ends the ramp.
+const MAX_P99_US: u64 = 5_000;
+/// How long each step is measured.
+const WINDOW: Duration = Duration::from_secs(4);
+
+/// What one step measured.
+#[derive(Clone, Copy, Debug)]
+pub struct Reading {
+    /// Forwarded packets per second.
+    pub pps: f64,
+    /// Share of the SFU's core its media threads used.
+    pub cpu: f64,
+    /// p99 forwarding delay, µs.
+    pub p99_us: u64,
+    /// Share of the expected datagrams the subscribers did not count.
+    pub loss: f64,
+}
+
+impl Reading {
+    fn passes(&self) -> bool {
+        self.loss <= MAX_LOSS && self.p99_us <= MAX_P99_US
+    }
+}
+
+/// The room under load: its publishers and its counting subscribers.
+struct Load<'a> {
+    url: &'a str,
+    key: &'a ApiKey,
+    dir: &'a Path,
+    what: Publish,
+    publishers: Vec<Client>,
+    subscribers: Vec<(Client, Arc<AtomicU64>)>,
+}
+
+impl Load<'_> {
+    /// Adds publishers and subscribers up to the counts of a step.
+    async fn grow(&mut self, publishers: usize, subscribers: usize) {
+        while self.publishers.len() < publishers {
+            let name = format!("pub-{}", self.publishers.len());
+            let client = Client::connect(self.url, &token(self.key, &name, false))
+                .await
+                .expect("publisher joins");
+            publish(&client, self.dir, self.what).await;
+            self.publishers.push(client);
+        }
+        while self.subscribers.len() < subscribers {
+            let name = format!("sub-{}", self.subscribers.len());
+            // Hidden: the room tells nobody of them, as a livestream's viewers.
+            let joined = Client::connect_counting(self.url, &token(self.key, &name, true))
+                .await
+                .expect("subscriber joins");
+            self.subscribers.push(joined);
+        }
+        // New m-lines are negotiated and the first keyframes asked for.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+
+    fn counted(&self) -> u64 {
+        let counts = self
+            .subscribers
+            .iter()
+            .map(|(_, c)| c.load(Ordering::Relaxed));
+        counts.sum()
+    }
+
+    async fn leave(self) {
+        for (s, _) in self.subscribers {
+            s.abort();
+        }
+        for p in self.publishers {
+            p.leave().await;
+        }
+    }
+}
+
+/// What one step's window saw, per second.
+struct Window {
+    pps: f64,
+    p99_us: u64,
+    /// Share of a core the SFU's media threads used.
+    cpu: f64,
+    /// Share of a core everything else in this process used.
+    load_cpu: f64,
+    /// Datagrams the subscribers counted.
+    received: f64,
+}
+
+/// Measures one step: the SFU's forwarding, its media threads' CPU and
+/// the rest's, and what the subscribers counted.
+async fn measure(sfu: &Sfu, load: &Load<'_>, threads: &[i32]) -> Window {
+    let _ = sfu.forward_stats().await; // starts a new window
+    let (cpu0, all0, counted0) = (cpu_of(threads), process_cpu(), load.counted());
+    let start = std::time::Instant::now();
+    tokio::time::sleep(WINDOW).await;
+    let stats = sfu.forward_stats().await.expect("stats");
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu = (cpu_of(threads) - cpu0) / elapsed;
+    Window {
+        pps: stats.forwarded as f64 / elapsed,
+        p99_us: stats.delay_us.value_at_quantile(0.99),
+        cpu,
+        load_cpu: (process_cpu() - all0) / elapsed - cpu,
+        received: (load.counted() - counted0) as f64 / elapsed,
+    }
+}
+
+/// Runs the ramp for `what` over `steps` of (publishers, subscribers);
+/// prints each step and returns the best reading that passed.
+pub async fn ramp(
+    sfu: &Sfu,
+    (url, key, dir): (&str, &ApiKey, &Path),
+    what: Publish,
+    steps: &[(usize, usize)],
+    threads: &[i32],
+) -> Option<Reading> {
+    let mut load = Load {
+        url,
+        key,
+        dir,
+        what,
+        publishers: Vec::new(),
+        subscribers: Vec::new(),
+    };
+    // Datagrams per (publisher, subscriber) pair per second, from the
+    // first, lightest step: what every later step should deliver.
+    let mut per_pair = None;
+    let mut best: Option<Reading> = None;
+    for &(p, s) in steps {
+        load.grow(p, s).await;
+        let w = measure(sfu, &load, threads).await;
+        let pairs = (p * s) as f64;
+        let expected = *per_pair.get_or_insert(w.received / pairs) * pairs;
+        let r = Reading {
+            pps: w.pps,
+            cpu: w.cpu,
+            p99_us: w.p99_us,
+            loss: (1.0 - w.received / expected.max(1.0)).max(0.0),
+        };
+        println!(
+            "  {p:>3} publishers × {s:>4} subscribers: forwarded {:>8.0} packets/s, SFU core {:>5.1} %, {:>8.0} packets per CPU-second, p99 {:>5} µs, loss {:>5.2} % (counted/forwarded {:.3}; load core {:>5.1} %)",
+            r.pps,
+            r.cpu * 100.0,
+            r.pps / r.cpu.max(1e-9),
+            r.p99_us,
+            r.loss * 100.0,
+            w.received / r.pps.max(1.0),
+            w.load_cpu * 100.0,
+        );
+        if !r.passes() {
+            break;
+        }
+        if best.is_none_or(|b| r.pps > b.pps) {
+            best = Some(r);
+        }
+    }
+    load.leave().await;
+    best
+}
