@@ -317,29 +317,32 @@ async fn main() {
     let load = (url.as_str(), &key, dir.path());
     println!("saturation: the SFU's {} media threads on core {SFU_CORE}, the load on core {LOAD_CORE}; subscribers only count", threads.len());
     println!(" audio-only room (Opus, 50 packets/s per publisher, every subscriber receives every publisher):");
+    // Opus is steady: 4 s tell. Every 10 s the video files' loop sends the same.
     let audio_steps = [
         (4, 40),
         (8, 80),
+        (10, 80),
+        (12, 80),
+        (14, 80),
         (16, 80),
-        (16, 160),
-        (24, 160),
-        (32, 160),
-        (32, 240),
+        (20, 80),
+        (24, 80),
     ];
-    let audio = saturation::ramp(&sfu, load, Publish::Audio, &audio_steps, &threads).await;
+    let audio_steps = (&audio_steps[..], Duration::from_secs(4));
+    let audio = saturation::ramp(&sfu, load, Publish::Audio, audio_steps, &threads).await;
     println!(" video livestream (VP8 simulcast, the top layer to every subscriber):");
     let video_steps = [
         (1, 20),
         (2, 40),
-        (4, 40),
+        (3, 60),
+        (4, 60),
         (4, 80),
+        (5, 80),
+        (6, 80),
         (8, 80),
-        (12, 80),
-        (12, 120),
-        (16, 120),
-        (16, 160),
     ];
-    let video = saturation::ramp(&sfu, load, Publish::Video, &video_steps, &threads).await;
+    let video_steps = (&video_steps[..], Duration::from_secs(10));
+    let video = saturation::ramp(&sfu, load, Publish::Video, video_steps, &threads).await;
     let relay_per_core = relay::pinned_relay(4, 100, SFU_CORE, LOAD_CORE);
     println!(" plain UDP relay on core {SFU_CORE} (recv → sendmmsg to 100 sockets, no crypto): {relay_per_core:.0} packets per CPU-second");
     for (what, best) in [("audio", audio), ("video", video)] {

@@ -21,8 +21,6 @@ use crate::{cpu_of, process_cpu, publish, token, Publish};
 const MAX_LOSS: f64 = 0.01;
 /// A p99 forwarding delay above this ends the ramp.
 const MAX_P99_US: u64 = 5_000;
-/// How long each step is measured.
-const WINDOW: Duration = Duration::from_secs(4);
 
 /// What one step measured.
 #[derive(Clone, Copy, Debug)]
@@ -76,6 +74,18 @@ impl Load<'_> {
         tokio::time::sleep(Duration::from_secs(3)).await;
     }
 
+    /// Waits (up to 10 s) until the subscribers count `expected` datagrams
+    /// a second, less 1 %: the last ones to join get every track first.
+    async fn settle(&self, expected: f64) {
+        for _ in 0..10 {
+            let before = self.counted();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if (self.counted() - before) as f64 >= expected * (1.0 - MAX_LOSS) {
+                return;
+            }
+        }
+    }
+
     fn counted(&self) -> u64 {
         let counts = self
             .subscribers
@@ -108,11 +118,11 @@ struct Window {
 
 /// Measures one step: the SFU's forwarding, its media threads' CPU and
 /// the rest's, and what the subscribers counted.
-async fn measure(sfu: &Sfu, load: &Load<'_>, threads: &[i32]) -> Window {
+async fn measure(sfu: &Sfu, load: &Load<'_>, threads: &[i32], window: Duration) -> Window {
     let _ = sfu.forward_stats().await; // starts a new window
     let (cpu0, all0, counted0) = (cpu_of(threads), process_cpu(), load.counted());
     let start = std::time::Instant::now();
-    tokio::time::sleep(WINDOW).await;
+    tokio::time::sleep(window).await;
     let stats = sfu.forward_stats().await.expect("stats");
     let elapsed = start.elapsed().as_secs_f64();
     let cpu = (cpu_of(threads) - cpu0) / elapsed;
@@ -125,13 +135,14 @@ async fn measure(sfu: &Sfu, load: &Load<'_>, threads: &[i32]) -> Window {
     }
 }
 
-/// Runs the ramp for `what` over `steps` of (publishers, subscribers);
-/// prints each step and returns the best reading that passed.
+/// Runs the ramp for `what` over `steps` of (publishers, subscribers),
+/// measuring each for `window`; prints each step and returns the best
+/// reading that passed.
 pub async fn ramp(
     sfu: &Sfu,
     (url, key, dir): (&str, &ApiKey, &Path),
     what: Publish,
-    steps: &[(usize, usize)],
+    (steps, window): (&[(usize, usize)], Duration),
     threads: &[i32],
 ) -> Option<Reading> {
     let mut load = Load {
@@ -148,8 +159,11 @@ pub async fn ramp(
     let mut best: Option<Reading> = None;
     for &(p, s) in steps {
         load.grow(p, s).await;
-        let w = measure(sfu, &load, threads).await;
         let pairs = (p * s) as f64;
+        if let Some(per_pair) = per_pair {
+            load.settle(per_pair * pairs).await;
+        }
+        let w = measure(sfu, &load, threads, window).await;
         let expected = *per_pair.get_or_insert(w.received / pairs) * pairs;
         let r = Reading {
             pps: w.pps,

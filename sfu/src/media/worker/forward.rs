@@ -124,12 +124,10 @@ impl PubTrack {
 struct Fanout<'w> {
     peers: &'w mut HashMap<PeerId, Peer>,
     participants: &'w HashMap<Pid, Participant>,
-    out: &'w mut VecDeque<Output>,
-    events: &'w mut Vec<(PeerId, Event)>,
+    /// Subscribers written to, to poll once their writes are done.
+    written: &'w mut Vec<PeerId>,
     forwarded: &'w mut u64,
     counts: &'w mut super::metrics::Counts,
-    /// Subscribers whose peer failed; allocates only when one does.
-    failed: Vec<(Pid, PeerFailure)>,
 }
 
 impl Fanout<'_> {
@@ -170,9 +168,11 @@ impl Fanout<'_> {
             tracing::warn!(sub = %down.sub, "subscriber panicked on write");
             return None;
         };
-        // Drain right away: str0m wants each write followed by polling.
-        if let Err(e) = poll_peer(sub_id, sub, self.out, self.events) {
-            self.failed.push((down.sub, e));
+        // Polled once its writes of this round are done (`Worker::poll_written`):
+        // every poll walks the whole peer, whatever it has to send.
+        if !sub.written {
+            sub.written = true;
+            self.written.push(sub_id);
         }
         if written {
             *self.forwarded += 1;
@@ -243,20 +243,15 @@ impl Worker {
         let mut fanout = Fanout {
             peers: &mut self.peers,
             participants: &self.participants,
-            out: &mut self.out,
-            events: &mut self.events,
+            written: &mut self.written,
             forwarded: &mut self.forwarded,
             counts: &mut self.counts,
-            failed: Vec::new(),
         };
         let mut need_pli = [false; 3];
         for down in track.downs.iter_mut() {
             if let Some(layer) = fanout.send(down, &inbound, &track.spec.layers, available) {
                 need_pli[layer as usize] = true;
             }
-        }
-        for (pid, why) in fanout.failed {
-            self.fail(pid, why);
         }
         self.request_plis(publisher, mid, need_pli, now);
     }

@@ -47,6 +47,7 @@ mod metrics;
 mod negotiation;
 mod quality;
 mod runtime;
+mod send_batch;
 #[cfg(test)]
 mod sim;
 mod speakers;
@@ -117,6 +118,8 @@ struct Peer {
     /// ICE lost its peer since (its consent checks stopped); clears when
     /// they come back.
     ice_down: bool,
+    /// Written to since it was last polled (it is in `Worker::written`).
+    written: bool,
     /// The (minimum, desired) bitrates its estimator was last given.
     bwe_targets: (u64, u64),
     /// When its estimator was last started again (`bwe.rs`).
@@ -263,6 +266,8 @@ pub struct Worker {
     published: metrics::Published,
     /// Reused list of peers whose timer is due.
     due: Vec<PeerId>,
+    /// Subscribers written to and not polled since.
+    written: Vec<PeerId>,
     last_housekeeping: Instant,
 }
 
@@ -298,13 +303,31 @@ impl Worker {
             counts: metrics::Counts::default(),
             published: metrics::Published::new(index),
             due: Vec::new(),
+            written: Vec::new(),
             last_housekeeping: now,
         }
     }
 
     /// The next thing to send or say, if any.
     pub fn poll_output(&mut self) -> Option<Output> {
+        if self.out.is_empty() {
+            self.poll_written();
+        }
         self.out.pop_front()
+    }
+
+    /// Polls the subscribers packets were written to: once each however
+    /// many packets it got, so datagrams handled in a row share the cost.
+    fn poll_written(&mut self) {
+        let mut written = std::mem::take(&mut self.written);
+        for id in written.drain(..) {
+            if let Some(peer) = self.peers.get_mut(&id) {
+                peer.written = false;
+            }
+            self.drain(id);
+        }
+        self.written = written;
+        self.process_events();
     }
 
     /// When [`Worker::handle_timeout`] is next due.

@@ -132,6 +132,7 @@ impl Worker {
                 negotiated: None,
                 connected: false,
                 ice_down: false,
+                written: false,
                 bwe_targets: (0, 0),
                 bwe_restarted: None,
                 channels: HashMap::new(),

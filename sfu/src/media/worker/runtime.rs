@@ -9,12 +9,17 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use super::send_batch::SendBatch;
 use super::{Output, Worker};
 use crate::media::dispatch::{Inbox, Routes};
 use crate::media::{Command, ForwardStats, Notice, Pid};
 
 /// The longest the thread sleeps, so a late command is never stranded.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
+/// Datagrams handled before what they caused is sent: the subscribers they
+/// were forwarded to are polled once for all of them, and their packets go
+/// out in a few `sendmmsg` calls. More would add delay.
+const BATCH: usize = 16;
 
 /// Runs worker `index` until every command sender is gone: datagrams come
 /// from `inbox` (filled by the receive thread), replies go out on `socket`.
@@ -42,6 +47,8 @@ pub fn run(
         worker,
         socket,
         sessions: HashMap::new(),
+        sending: SendBatch::new(),
+        handled: Vec::with_capacity(BATCH),
         reported: 0,
         delay_us: new_histogram(),
     };
@@ -53,6 +60,10 @@ struct Thread {
     socket: UdpSocket,
     /// Where each participant's notices go.
     sessions: HashMap<Pid, mpsc::UnboundedSender<Notice>>,
+    sending: SendBatch,
+    /// Datagrams handled since the last flush: when each was read, and how
+    /// many packets it was forwarded as.
+    handled: Vec<(Instant, u64)>,
     /// Packets forwarded at the last `Stats`.
     reported: u64,
     /// Forwarding delays since the last `Stats`.
@@ -81,13 +92,14 @@ impl Thread {
                         let bytes = datagram.bytes();
                         self.worker
                             .handle_datagram(datagram.at, datagram.source, bytes);
-                        self.flush();
-                        // Read off the socket → sent to every subscriber.
-                        let n = self.worker.forwarded() - before;
-                        let delay = datagram.at.elapsed().as_micros() as u64;
-                        let _ = self.delay_us.record_n(delay.max(1), n);
+                        let forwarded = self.worker.forwarded() - before;
+                        self.handled.push((datagram.at, forwarded));
                         inbox.recycle(datagram.buf);
+                        if self.handled.len() == BATCH {
+                            self.flush();
+                        }
                     }
+                    self.flush();
                     self.worker.note_load(Duration::ZERO, queued);
                 }
             }
@@ -128,15 +140,12 @@ impl Thread {
         }
     }
 
-    /// Sends what the worker has to send, and tells what it has to tell.
+    /// Sends what the worker has to send, tells what it has to tell, and
+    /// notes how long the datagrams handled since took to go out.
     fn flush(&mut self) {
         while let Some(output) = self.worker.poll_output() {
             match output {
-                Output::Transmit(t) => {
-                    if let Err(e) = self.socket.send_to(&t.contents, t.destination) {
-                        tracing::trace!(error = %e, "udp send");
-                    }
-                }
+                Output::Transmit(t) => self.sending.push(&self.socket, t),
                 Output::Notice(pid, notice) => {
                     let closed = matches!(notice, Notice::Closed { .. });
                     if let Some(session) = self.sessions.get(&pid) {
@@ -147,6 +156,12 @@ impl Thread {
                     }
                 }
             }
+        }
+        self.sending.send(&self.socket);
+        // Read off the socket → sent to every subscriber.
+        for (at, forwarded) in self.handled.drain(..) {
+            let delay = at.elapsed().as_micros() as u64;
+            let _ = self.delay_us.record_n(delay.max(1), forwarded);
         }
     }
 }
