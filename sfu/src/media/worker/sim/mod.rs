@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Output, Worker};
 use crate::media::dispatch::Routes;
-use crate::media::{Command, Kind, Layer, Notice, ParticipantSid, Pid, TrackSid, TrackSpec};
+use crate::media::{Command, Kind, Layer, Notice, ParticipantSid, Pid, TrackSid, TrackSpec, Want};
 
 mod tests;
 
@@ -245,6 +245,16 @@ impl Sim {
             publisher: publisher.pid,
             track_sid: track_sid.clone(),
             stream,
+        });
+    }
+
+    /// A subscriber's wish for a track, as its room passes it on.
+    pub fn settings(&mut self, sub: Member, track_sid: &TrackSid, want: Want) {
+        let track_sid = track_sid.clone();
+        self.command(Command::Settings {
+            pid: sub.pid,
+            track_sid,
+            want,
         });
     }
 

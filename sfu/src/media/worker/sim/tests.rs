@@ -5,7 +5,10 @@ use std::time::Duration;
 use str0m::media::{Direction, MediaKind};
 
 use super::*;
-use crate::media::{PeerFailure, Want};
+use crate::media::PeerFailure;
+
+/// The rids of three simulcast layers.
+const SIMULCAST: &[Option<&str>] = &[Some("q"), Some("h"), Some("f")];
 
 /// 30 frames per second.
 const FRAME: Duration = Duration::from_millis(33);
@@ -141,13 +144,8 @@ fn a_publishers_audio_and_video_reach_a_subscriber_intact() {
 #[test]
 fn a_simulcast_switch_asks_a_keyframe_and_starts_at_it() {
     let (mut sim, alice, bob, video, mid) = alice_to_bob(three_layers());
-    let settings = |want| Command::Settings {
-        pid: bob.pid,
-        track_sid: video.clone(),
-        want,
-    };
-    sim.command(settings(Want::Quality(0)));
-    let mut encoder = Encoder::new(alice, mid, &[Some("q"), Some("h"), Some("f")]);
+    sim.settings(bob, &video, Want::Quality(0));
+    let mut encoder = Encoder::new(alice, mid, SIMULCAST);
     encoder.run(&mut sim, 30);
     let low = sim.frames(bob);
     assert!(low.len() >= 29, "{low:?}");
@@ -161,7 +159,7 @@ fn a_simulcast_switch_asks_a_keyframe_and_starts_at_it() {
         encoder.asked
     );
 
-    sim.command(settings(Want::Quality(2)));
+    sim.settings(bob, &video, Want::Quality(2));
     encoder.run(&mut sim, 30);
     assert_eq!(
         encoder.asked,
@@ -354,7 +352,7 @@ fn a_participant_that_leaves_is_forgotten() {
 #[test]
 fn a_narrow_downlink_gets_the_layer_that_fits_and_the_top_one_when_it_widens() {
     let (mut sim, alice, bob, _, mid) = alice_to_bob(three_layers());
-    let mut encoder = Encoder::new(alice, mid, &[Some("q"), Some("h"), Some("f")]);
+    let mut encoder = Encoder::new(alice, mid, SIMULCAST);
     encoder.run(&mut sim, 60);
     let layers = |sim: &Sim, from: usize| -> Vec<u8> {
         sim.frames(bob)[from..].iter().map(|f| f.layer).collect()
@@ -393,13 +391,8 @@ fn a_narrow_downlink_gets_the_layer_that_fits_and_the_top_one_when_it_widens() {
 #[test]
 fn after_a_long_while_on_the_low_layer_the_top_one_comes_back_at_once() {
     let (mut sim, alice, bob, video, mid) = alice_to_bob(three_layers());
-    let settings = |want| Command::Settings {
-        pid: bob.pid,
-        track_sid: video.clone(),
-        want,
-    };
-    sim.command(settings(Want::Quality(0)));
-    let mut encoder = Encoder::new(alice, mid, &[Some("q"), Some("h"), Some("f")]);
+    sim.settings(bob, &video, Want::Quality(0));
+    let mut encoder = Encoder::new(alice, mid, SIMULCAST);
     encoder.run(&mut sim, 600);
     // Dynacast paused the layers nobody watches; the estimate followed
     // the low layer's traffic down.
@@ -410,7 +403,7 @@ fn after_a_long_while_on_the_low_layer_the_top_one_comes_back_at_once() {
         "estimate sank: {estimate:?}"
     );
     let before = sim.frames(bob).len();
-    sim.command(settings(Want::Quality(2)));
+    sim.settings(bob, &video, Want::Quality(2));
     encoder.run(&mut sim, 90);
     let after: Vec<u8> = sim.frames(bob)[before..].iter().map(|f| f.layer).collect();
     let top = after.iter().position(|&l| l == 2);
