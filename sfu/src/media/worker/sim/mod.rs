@@ -95,6 +95,10 @@ pub(super) struct Sim {
     /// Bottlenecks toward these addresses: bits per second, and when the
     /// link is next free.
     caps: HashMap<SocketAddr, (u64, Instant)>,
+    /// Members whose audio is loud; everyone else's is near silence.
+    pub speaking: Vec<Pid>,
+    /// Addresses whose datagrams, both ways, are lost.
+    cut: Vec<SocketAddr>,
     rng: u64,
 }
 
@@ -120,6 +124,8 @@ impl Sim {
             loss_percent: 0,
             lost: 0,
             caps: HashMap::new(),
+            cut: Vec::new(),
+            speaking: Vec::new(),
             rng: 0x2545_f491_4f6c_dd1d,
         }
     }
@@ -237,6 +243,15 @@ impl Sim {
         };
     }
 
+    /// Cuts a member off the network (both its connections, both ways).
+    pub fn cut(&mut self, m: Member) {
+        let addrs = [
+            self.clients[m.publisher].addr,
+            self.clients[m.subscriber].addr,
+        ];
+        self.cut.extend(addrs);
+    }
+
     /// Subscribes `sub` to `publisher`'s track, as its room would.
     pub fn subscribe(&mut self, sub: Member, publisher: Member, track_sid: &TrackSid) {
         let stream = format!("{}|{}", self.sid(publisher), track_sid.as_str());
@@ -300,6 +315,12 @@ impl Sim {
         let writer = match rid {
             Some(r) => writer.rid(r.into()),
             None => writer,
+        };
+        // Audio carries its level (dBov): loud from those who speak.
+        let writer = match (clock, self.speaking.contains(&m.pid)) {
+            (48_000, true) => writer.audio_level(-20, true),
+            (48_000, false) => writer.audio_level(-120, false),
+            _ => writer,
         };
         let _ = writer.write(params.pt(), self.now, time, frame);
         self.pump();
@@ -398,7 +419,8 @@ impl Sim {
         self.rng ^= self.rng << 13;
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
-        if self.rng % 100 < self.loss_percent {
+        if self.rng % 100 < self.loss_percent || self.cut.contains(&from) || self.cut.contains(&to)
+        {
             if from == self.server {
                 self.lost += 1;
             }

@@ -415,3 +415,67 @@ fn after_a_long_while_on_the_low_layer_the_top_one_comes_back_at_once() {
         "top layer after {top:?} frames: {after:?}"
     );
 }
+
+#[test]
+fn a_participant_cut_off_the_network_is_shown_lost_to_the_room() {
+    let (mut sim, alice, bob, _, mid) = alice_to_bob(Vec::new());
+    let mut encoder = Encoder::new(alice, mid, &[None]);
+    let quality_of = |sim: &Sim, who: Member| {
+        let sid = sim.sid(who);
+        let last = sim.notices.iter().rev().find_map(|(pid, n)| match n {
+            Notice::ConnectionQuality(list) if *pid == alice.pid => Some(list.clone()),
+            _ => None,
+        });
+        last.and_then(|list| {
+            list.into_iter()
+                .find(|(p, _, _)| *p == sid)
+                .map(|(_, c, _)| c)
+        })
+    };
+    encoder.run(&mut sim, 200);
+    // lk::ConnectionQuality: 2 excellent, 3 lost.
+    assert_eq!(quality_of(&sim, bob), Some(2), "{:?}", sim.notices);
+    sim.cut(bob);
+    encoder.run(&mut sim, 600);
+    assert_eq!(
+        quality_of(&sim, bob),
+        Some(3),
+        "bob is lost once ICE gives up"
+    );
+    assert_eq!(quality_of(&sim, alice), Some(2), "alice is not");
+}
+
+#[test]
+fn the_room_hears_who_speaks_loudest_and_when_they_stop() {
+    let mut sim = Sim::new();
+    let alice = sim.join("room");
+    let bob = sim.join("room");
+    let (_, alice_mic) = sim.publish(alice, Kind::Audio, Vec::new());
+    let (_, bob_mic) = sim.publish(bob, Kind::Audio, Vec::new());
+    let talk = |sim: &mut Sim, n: u32| {
+        for i in 0..n {
+            sim.send_frame(alice, alice_mic, None, false, i);
+            sim.send_frame(bob, bob_mic, None, false, i);
+            sim.run_for(Duration::from_millis(20));
+        }
+    };
+    // What bob's session was last told: the active speakers, loudest first.
+    let active = |sim: &Sim| {
+        let last = sim.notices.iter().rev().find_map(|(pid, n)| match n {
+            Notice::Speakers(list) if *pid == bob.pid => Some(list.clone()),
+            _ => None,
+        });
+        let list = last.unwrap_or_default();
+        let on = list.into_iter().filter(|(_, _, active)| *active);
+        on.map(|(sid, _, _)| sid).collect::<Vec<_>>()
+    };
+    sim.speaking = vec![alice.pid];
+    talk(&mut sim, 100);
+    assert_eq!(active(&sim), [sim.sid(alice)], "alice speaks");
+    sim.speaking = vec![bob.pid];
+    talk(&mut sim, 100);
+    assert_eq!(active(&sim), [sim.sid(bob)], "bob speaks, alice stopped");
+    sim.speaking.clear();
+    talk(&mut sim, 100);
+    assert!(active(&sim).is_empty(), "nobody speaks");
+}
