@@ -87,6 +87,7 @@ fn command(step: Step) -> Option<Command> {
             participant_sid: ParticipantSid::from(format!("PA_fuzz{}", n % 4)),
             can_publish_data: n % 2 == 0,
             notices: mpsc::unbounded_channel().0,
+            tracks: Arc::new(|_| {}),
             reply: oneshot::channel().0,
         },
         Step::PublisherOffer(n, sdp) => Command::PublisherOffer {

@@ -115,6 +115,11 @@ pub enum Command {
         can_publish_data: bool,
         /// Where the worker tells the participant's session what happens.
         notices: mpsc::UnboundedSender<Notice>,
+        /// Where its tracks starting and ending ([`Notice::TrackLive`],
+        /// [`Notice::TrackEnded`]) go: straight to its room, which
+        /// subscribes the others in the same step (LiveKit's
+        /// `onTrackPublished`), without a hop through the session.
+        tracks: TrackSink,
         /// The first subscriber offer (SDP), or why there is none.
         reply: oneshot::Sender<Result<String, NegotiationError>>,
     },
@@ -221,6 +226,9 @@ impl Command {
         }
     }
 }
+
+/// Takes a participant's [`Notice::TrackLive`] and [`Notice::TrackEnded`].
+pub type TrackSink = Arc<dyn Fn(Notice) + Send + Sync>;
 
 /// What the worker forwarded (for benchmarks and metrics).
 #[derive(Clone, Debug)]

@@ -40,7 +40,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::gate::{CallStatus, Refusal};
 use crate::ids::TrackSid;
 use crate::limits::SignalLimits;
-use crate::media::{Media, Pid};
+use crate::media::{Media, Notice, Pid, TrackSink};
 use crate::outbox::Outbox;
 
 /// Messages to a room task.
@@ -288,6 +288,30 @@ pub fn leave_request(reason: lk::DisconnectReason, action: lk::leave_request::Ac
         action: action as i32,
         ..Default::default()
     })
+}
+
+impl RoomMsg {
+    /// Where a participant's media worker sends its tracks' start and end:
+    /// straight into the room's queue.
+    pub fn track_sink(room: mpsc::UnboundedSender<RoomMsg>, pid: Pid) -> TrackSink {
+        Arc::new(move |notice| {
+            let msg = match notice {
+                Notice::TrackLive {
+                    track_sid,
+                    mid,
+                    mime,
+                } => RoomMsg::TrackLive {
+                    pid,
+                    track_sid,
+                    mid,
+                    mime,
+                },
+                Notice::TrackEnded { track_sid } => RoomMsg::TrackEnded { pid, track_sid },
+                _ => return,
+            };
+            let _ = room.send(msg);
+        })
+    }
 }
 
 impl Room {

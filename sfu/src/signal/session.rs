@@ -120,6 +120,7 @@ impl Session {
             participant_sid: participant_sid.clone(),
             can_publish_data: self.claims.video.may_publish_data(),
             notices: notice_tx,
+            tracks: RoomMsg::track_sink(self.room.clone(), self.pid),
             reply,
         });
         let first_offer = match offer.await {

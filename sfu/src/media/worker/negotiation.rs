@@ -50,7 +50,9 @@ impl Worker {
                 identity,
                 participant_sid,
                 can_publish_data,
-                notices: _, // the thread around the worker delivers its notices
+                // The thread around the worker delivers its notices.
+                notices: _,
+                tracks: _,
                 reply,
             } => {
                 let result = self.join(pid, room, identity, participant_sid);

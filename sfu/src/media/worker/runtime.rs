@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::send_batch::SendBatch;
 use super::{Output, Worker};
 use crate::media::dispatch::{Inbox, Routes};
-use crate::media::{Command, ForwardStats, Notice, Pid};
+use crate::media::{Command, ForwardStats, Notice, Pid, TrackSink};
 
 /// The longest the thread sleeps, so a late command is never stranded.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
@@ -58,8 +58,9 @@ pub fn run(
 struct Thread {
     worker: Worker,
     socket: UdpSocket,
-    /// Where each participant's notices go.
-    sessions: HashMap<Pid, mpsc::UnboundedSender<Notice>>,
+    /// Where each participant's notices go: its session, and for its
+    /// tracks its room.
+    sessions: HashMap<Pid, (mpsc::UnboundedSender<Notice>, TrackSink)>,
     sending: SendBatch,
     /// Datagrams handled since the last flush: when each was read, and how
     /// many packets it was forwarded as.
@@ -127,8 +128,14 @@ impl Thread {
             }
             cmd => {
                 match &cmd {
-                    Command::Join { pid, notices, .. } => {
-                        self.sessions.insert(*pid, notices.clone());
+                    Command::Join {
+                        pid,
+                        notices,
+                        tracks,
+                        ..
+                    } => {
+                        self.sessions
+                            .insert(*pid, (notices.clone(), tracks.clone()));
                     }
                     Command::Leave { pid } => {
                         self.sessions.remove(pid);
@@ -148,8 +155,14 @@ impl Thread {
                 Output::Transmit(t) => self.sending.push(&self.socket, t),
                 Output::Notice(pid, notice) => {
                     let closed = matches!(notice, Notice::Closed { .. });
-                    if let Some(session) = self.sessions.get(&pid) {
-                        let _ = session.send(notice);
+                    let track =
+                        matches!(notice, Notice::TrackLive { .. } | Notice::TrackEnded { .. });
+                    match self.sessions.get(&pid) {
+                        Some((_, room)) if track => room(notice),
+                        Some((session, _)) => {
+                            let _ = session.send(notice);
+                        }
+                        None => {}
                     }
                     if closed {
                         self.sessions.remove(&pid);

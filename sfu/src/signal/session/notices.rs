@@ -1,6 +1,7 @@
 //! What the media worker tells a session, turned into what the client
-//! and the room hear: subscriber offers, published and ended tracks,
-//! speakers, connection quality, dynacast's layer wishes, closed media.
+//! and the room hear: subscriber offers, speakers, connection quality,
+//! dynacast's layer wishes, closed media. Tracks starting and ending go
+//! from the worker to the room directly.
 
 use std::collections::HashMap;
 
@@ -9,31 +10,15 @@ use lk::signal_response::Message as Out;
 
 use super::Session;
 use crate::media::Notice;
-use crate::room::{leave_request, RoomMsg};
+use crate::room::leave_request;
 
 impl Session {
     /// Handles a media worker notice; `false` ends the session.
     pub(super) fn handle_notice(&mut self, notice: Notice) -> bool {
         match notice {
             Notice::SubscriberOffer { sdp, mid_to_track } => self.send_offer(sdp, mid_to_track),
-            Notice::TrackLive {
-                track_sid,
-                mid,
-                mime,
-            } => {
-                let _ = self.room.send(RoomMsg::TrackLive {
-                    pid: self.pid,
-                    track_sid,
-                    mid,
-                    mime,
-                });
-            }
-            Notice::TrackEnded { track_sid } => {
-                let _ = self.room.send(RoomMsg::TrackEnded {
-                    pid: self.pid,
-                    track_sid,
-                });
-            }
+            // They go to the room directly (`RoomMsg::track_sink`).
+            Notice::TrackLive { .. } | Notice::TrackEnded { .. } => {}
             Notice::SubscribedQualities {
                 track_sid,
                 codec,

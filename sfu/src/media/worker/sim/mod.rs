@@ -162,6 +162,7 @@ impl Sim {
             participant_sid: sid.clone(),
             can_publish_data: true,
             notices,
+            tracks: Arc::new(|_| {}),
             reply,
         });
         let offer = answer

@@ -251,6 +251,7 @@ fn a_participant_that_never_connects_is_dropped_and_the_others_go_on() {
         participant_sid: ParticipantSid::random(),
         can_publish_data: false,
         notices,
+        tracks: std::sync::Arc::new(|_| {}),
         reply,
     });
     let mut vanished = Rtc::new(sim.now);
