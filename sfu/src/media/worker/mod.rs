@@ -120,6 +120,9 @@ struct Peer {
     ice_down: bool,
     /// Written to since it was last polled (it is in `Worker::written`).
     written: bool,
+    /// Tests: its next poll panics, as str0m might.
+    #[cfg(test)]
+    panics: bool,
     /// The (minimum, desired) bitrates its estimator was last given.
     bwe_targets: (u64, u64),
     /// When its estimator was last started again (`bwe.rs`).
@@ -578,6 +581,10 @@ fn poll_peer(
     events: &mut Vec<(PeerId, Event)>,
 ) -> Result<(), PeerFailure> {
     catch_unwind(AssertUnwindSafe(|| loop {
+        #[cfg(test)]
+        if peer.panics {
+            panic!("a panic injected by a test");
+        }
         match peer.rtc.poll_output() {
             Ok(str0m::Output::Timeout(t)) => {
                 peer.next_timeout = t;

@@ -135,6 +135,8 @@ impl Worker {
                 connected: false,
                 ice_down: false,
                 written: false,
+                #[cfg(test)]
+                panics: false,
                 bwe_targets: (0, 0),
                 bwe_restarted: None,
                 channels: HashMap::new(),

@@ -480,3 +480,44 @@ fn the_room_hears_who_speaks_loudest_and_when_they_stop() {
     talk(&mut sim, 100);
     assert!(active(&sim).is_empty(), "nobody speaks");
 }
+
+#[test]
+fn a_peer_that_panics_is_dropped_and_the_others_are_served() {
+    let mut sim = Sim::new();
+    let alice = sim.join("room");
+    let bob = sim.join("room");
+    let carol = sim.join("room");
+    let (video, mid) = sim.publish(alice, Kind::Video, Vec::new());
+    sim.subscribe(bob, alice, &video);
+    sim.subscribe(carol, alice, &video);
+    sim.run_for(Duration::from_millis(300));
+    let mut encoder = Encoder::new(alice, mid, &[None]);
+    encoder.run(&mut sim, 10);
+    // str0m panics inside bob's subscriber connection.
+    let bob_sub = sim
+        .worker
+        .peers
+        .get_mut(&(bob.pid, super::super::Role::Subscriber));
+    bob_sub.expect("bob's subscriber connection").panics = true;
+    encoder.run(&mut sim, 20);
+    let closed = sim.notices.iter().any(|(pid, n)| {
+        *pid == bob.pid
+            && matches!(
+                n,
+                Notice::Closed {
+                    reason: PeerFailure::Panicked
+                }
+            )
+    });
+    assert!(closed, "bob's session hears it: {:?}", sim.notices);
+    assert!(
+        !sim.worker.participants.contains_key(&bob.pid),
+        "bob is gone"
+    );
+    assert_eq!(sim.video_frames(bob).len(), 10, "bob got what came before");
+    assert_eq!(
+        sim.video_frames(carol),
+        (0..30).collect::<Vec<_>>(),
+        "carol missed nothing"
+    );
+}
