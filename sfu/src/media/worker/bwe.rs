@@ -46,10 +46,10 @@ impl Worker {
             }
         }
         for (id, peer) in self.peers.iter_mut() {
-            let Some(p) = self.participants.get_mut(&id.0) else {
+            if id.1 != Role::Subscriber {
                 continue;
-            };
-            if id.1 == Role::Subscriber {
+            }
+            if let Some(p) = self.participants.get_mut(&id.0) {
                 let t = targets.get(&id.0).copied().unwrap_or_default();
                 retarget(peer, p, t, now);
             }

@@ -3,7 +3,7 @@
 //! Like str0m's `Rtc` and quinn-proto, [`Worker`] owns no socket, clock or
 //! thread: it takes datagrams, commands and the time, and hands back what
 //! to send and tell ([`Output`]) and when to call again. `runtime.rs` is
-//! the thread around it; `sim.rs` drives it in memory on virtual time.
+//! the thread around it; `sim/` drives it in memory on virtual time.
 //!
 //! A packet reaches its peer by our ICE ufrag (the first STUN binding
 //! request names it) and afterwards by its source address: two hash
@@ -52,6 +52,7 @@ mod send_batch;
 mod sim;
 mod speakers;
 mod tracks;
+mod ufrags;
 
 pub use negotiation::NegotiationError;
 pub use runtime::run;
@@ -206,35 +207,6 @@ struct Participant {
     can_publish_data: bool,
 }
 
-/// Our ICE ufrags: the peer each one names here, also announced to the
-/// receive thread so a peer's first STUN request reaches this worker.
-struct Ufrags {
-    /// This worker's number (what [`Routes`] know it by).
-    worker: usize,
-    routes: Arc<Routes>,
-    /// By the ufrag's bytes, as STUN carries it.
-    peers: HashMap<Vec<u8>, PeerId>,
-}
-
-impl Ufrags {
-    /// STUN for `ufrag` reaches peer `id`.
-    fn add(&mut self, id: PeerId, ufrag: &str) {
-        self.peers.insert(ufrag.as_bytes().to_vec(), id);
-        self.routes.add(ufrag, self.worker);
-    }
-
-    /// `ufrag` is gone.
-    fn remove(&mut self, ufrag: &str) {
-        self.peers.remove(ufrag.as_bytes());
-        self.routes.remove(ufrag);
-    }
-
-    /// The peer `ufrag` names.
-    fn get(&self, ufrag: &[u8]) -> Option<PeerId> {
-        self.peers.get(ufrag).copied()
-    }
-}
-
 /// What the worker has to send or say.
 #[derive(Debug)]
 pub enum Output {
@@ -250,7 +222,7 @@ pub struct Worker {
     now: Instant,
     /// What is waiting for [`Worker::poll_output`].
     out: VecDeque<Output>,
-    ufrags: Ufrags,
+    ufrags: ufrags::Ufrags,
     candidates: Vec<SocketAddr>,
     /// A negotiated peer connection not up after this long is dropped.
     connect_timeout: Duration,
@@ -288,11 +260,7 @@ impl Worker {
         Worker {
             now,
             out: VecDeque::new(),
-            ufrags: Ufrags {
-                worker: index,
-                routes,
-                peers: HashMap::new(),
-            },
+            ufrags: ufrags::Ufrags::new(index, routes),
             candidates,
             connect_timeout,
             peers: HashMap::new(),
@@ -568,6 +536,15 @@ impl Worker {
         if now.duration_since(self.last_speakers) >= SPEAKER_INTERVAL {
             self.last_speakers = now;
             self.speakers(now);
+        }
+    }
+
+    /// Tells everyone in `room` what `notice` makes (a copy each).
+    fn tell_room(&mut self, room: &str, notice: impl Fn() -> Notice) {
+        for (pid, p) in &self.participants {
+            if p.room == room {
+                self.out.push_back(Output::Notice(*pid, notice()));
+            }
         }
     }
 }

@@ -123,12 +123,7 @@ impl Worker {
                 .filter_map(|p| p.quality.map(|(c, s)| (p.participant_sid.clone(), c, s)))
                 .collect();
             tracing::debug!(%room, ?list, "connection quality");
-            for (pid, p) in &self.participants {
-                if p.room == room {
-                    let notice = Notice::ConnectionQuality(list.clone());
-                    self.out.push_back(Output::Notice(*pid, notice));
-                }
-            }
+            self.tell_room(&room, || Notice::ConnectionQuality(list.clone()));
         }
     }
 }

@@ -84,33 +84,38 @@ impl Thread {
                 _ = tokio::time::sleep_until(next.into()) => None,
             };
             let woke = Instant::now();
-            match command {
-                Some(cmd) => self.command(woke, cmd),
-                None => {
-                    let queued = inbox.queue.len();
-                    while let Some(datagram) = inbox.queue.pop() {
-                        let before = self.worker.forwarded();
-                        let bytes = datagram.bytes();
-                        self.worker
-                            .handle_datagram(datagram.at, datagram.source, bytes);
-                        let forwarded = self.worker.forwarded() - before;
-                        self.handled.push((datagram.at, forwarded));
-                        inbox.recycle(datagram.buf);
-                        if self.handled.len() == BATCH {
-                            self.flush();
-                        }
-                    }
-                    self.flush();
-                    self.worker.note_load(Duration::ZERO, queued);
+            let queued = match command {
+                Some(cmd) => {
+                    self.command(woke, cmd);
+                    0
                 }
-            }
-            let now = Instant::now();
-            if self.worker.poll_timeout() <= now {
-                self.worker.handle_timeout(now);
-            }
+                None => self.datagrams(&inbox),
+            };
+            // Only what is due runs: the peers' timers, the 100 ms rounds.
+            self.worker.handle_timeout(Instant::now());
             self.flush();
-            self.worker.note_load(woke.elapsed(), 0);
+            self.worker.note_load(woke.elapsed(), queued);
         }
+    }
+
+    /// Hands the worker what waits in `inbox`, sending what it caused every
+    /// [`BATCH`] datagrams and at the end; returns how many waited.
+    fn datagrams(&mut self, inbox: &Inbox) -> usize {
+        let queued = inbox.queue.len();
+        while let Some(datagram) = inbox.queue.pop() {
+            let before = self.worker.forwarded();
+            let bytes = datagram.bytes();
+            self.worker
+                .handle_datagram(datagram.at, datagram.source, bytes);
+            let forwarded = self.worker.forwarded() - before;
+            self.handled.push((datagram.at, forwarded));
+            inbox.recycle(datagram.buf);
+            if self.handled.len() == BATCH {
+                self.flush();
+            }
+        }
+        self.flush();
+        queued
     }
 
     /// Hands a command to the worker, keeping what only this thread uses:

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use str0m::rtp::RtpPacket;
 
-use super::{Output, Participant, Worker};
+use super::{Participant, Worker};
 use crate::media::{Notice, ParticipantSid, Pid};
 
 /// Heard above the threshold within this long: speaking.
@@ -62,12 +62,7 @@ impl Worker {
                 })
                 .collect();
             speakers.sort_by(|a, b| b.1.total_cmp(&a.1));
-            for (pid, p) in &self.participants {
-                if p.room == room {
-                    let notice = Notice::Speakers(speakers.clone());
-                    self.out.push_back(Output::Notice(*pid, notice));
-                }
-            }
+            self.tell_room(&room, || Notice::Speakers(speakers.clone()));
         }
     }
 }

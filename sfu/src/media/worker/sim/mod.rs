@@ -274,6 +274,20 @@ impl Sim {
         });
     }
 
+    /// Two participants joined to one room.
+    pub fn room_of_two() -> (Sim, Member, Member) {
+        let mut sim = Sim::new();
+        let alice = sim.join("room");
+        let bob = sim.join("room");
+        (sim, alice, bob)
+    }
+
+    /// What `pick` takes from the last notice to `pid` it takes anything from.
+    pub fn last_notice<T>(&self, pid: Pid, pick: impl Fn(&Notice) -> Option<T>) -> Option<T> {
+        let mut to = self.notices.iter().rev().filter(|(p, _)| *p == pid);
+        to.find_map(|(_, n)| pick(n))
+    }
+
     /// The participant's server id.
     pub fn sid(&self, m: Member) -> ParticipantSid {
         let found = self.members.iter().find(|(x, _)| x.pid == m.pid);

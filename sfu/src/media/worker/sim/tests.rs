@@ -80,10 +80,8 @@ impl Encoder {
     /// with a keyframe.
     fn follow_dynacast(&mut self, sim: &Sim) -> [bool; 3] {
         let mut resumed = [false; 3];
-        let told = sim.notices.iter().rev().find_map(|(pid, n)| match n {
-            Notice::SubscribedQualities { qualities, .. } if *pid == self.member.pid => {
-                Some(qualities.clone())
-            }
+        let told = sim.last_notice(self.member.pid, |n| match n {
+            Notice::SubscribedQualities { qualities, .. } => Some(qualities.clone()),
             _ => None,
         });
         for (q, on) in told.unwrap_or_default() {
@@ -100,9 +98,7 @@ impl Encoder {
 /// Two participants of one room, `alice` publishing one video track
 /// (`layers`) that `bob` receives.
 fn alice_to_bob(layers: Vec<Layer>) -> (Sim, Member, Member, TrackSid, Mid) {
-    let mut sim = Sim::new();
-    let alice = sim.join("room");
-    let bob = sim.join("room");
+    let (mut sim, alice, bob) = Sim::room_of_two();
     let (video, mid) = sim.publish(alice, Kind::Video, layers);
     sim.subscribe(bob, alice, &video);
     sim.run_for(Duration::from_millis(300));
@@ -111,9 +107,7 @@ fn alice_to_bob(layers: Vec<Layer>) -> (Sim, Member, Member, TrackSid, Mid) {
 
 #[test]
 fn a_publishers_audio_and_video_reach_a_subscriber_intact() {
-    let mut sim = Sim::new();
-    let alice = sim.join("room");
-    let bob = sim.join("room");
+    let (mut sim, alice, bob) = Sim::room_of_two();
     let (audio, audio_mid) = sim.publish(alice, Kind::Audio, Vec::new());
     let (video, video_mid) = sim.publish(alice, Kind::Video, Vec::new());
     let live = |sim: &Sim, t: &TrackSid| {
@@ -423,8 +417,8 @@ fn a_participant_cut_off_the_network_is_shown_lost_to_the_room() {
     let mut encoder = Encoder::new(alice, mid, &[None]);
     let quality_of = |sim: &Sim, who: Member| {
         let sid = sim.sid(who);
-        let last = sim.notices.iter().rev().find_map(|(pid, n)| match n {
-            Notice::ConnectionQuality(list) if *pid == alice.pid => Some(list.clone()),
+        let last = sim.last_notice(alice.pid, |n| match n {
+            Notice::ConnectionQuality(list) => Some(list.clone()),
             _ => None,
         });
         last.and_then(|list| {
@@ -448,9 +442,7 @@ fn a_participant_cut_off_the_network_is_shown_lost_to_the_room() {
 
 #[test]
 fn the_room_hears_who_speaks_loudest_and_when_they_stop() {
-    let mut sim = Sim::new();
-    let alice = sim.join("room");
-    let bob = sim.join("room");
+    let (mut sim, alice, bob) = Sim::room_of_two();
     let (_, alice_mic) = sim.publish(alice, Kind::Audio, Vec::new());
     let (_, bob_mic) = sim.publish(bob, Kind::Audio, Vec::new());
     let talk = |sim: &mut Sim, n: u32| {
@@ -462,8 +454,8 @@ fn the_room_hears_who_speaks_loudest_and_when_they_stop() {
     };
     // What bob's session was last told: the active speakers, loudest first.
     let active = |sim: &Sim| {
-        let last = sim.notices.iter().rev().find_map(|(pid, n)| match n {
-            Notice::Speakers(list) if *pid == bob.pid => Some(list.clone()),
+        let last = sim.last_notice(bob.pid, |n| match n {
+            Notice::Speakers(list) => Some(list.clone()),
             _ => None,
         });
         let list = last.unwrap_or_default();
@@ -483,9 +475,7 @@ fn the_room_hears_who_speaks_loudest_and_when_they_stop() {
 
 #[test]
 fn a_peer_that_panics_is_dropped_and_the_others_are_served() {
-    let mut sim = Sim::new();
-    let alice = sim.join("room");
-    let bob = sim.join("room");
+    let (mut sim, alice, bob) = Sim::room_of_two();
     let carol = sim.join("room");
     let (video, mid) = sim.publish(alice, Kind::Video, Vec::new());
     sim.subscribe(bob, alice, &video);
