@@ -1,5 +1,6 @@
 //! Arbitrary sequences of what participants make the media worker do:
-//! joins, publisher offers and subscriber answers with any SDP, tracks
+//! joins (with one peer connection or two), publisher offers and
+//! subscriber answers with any SDP, tracks
 //! announced, subscriptions, settings, resumes, data, leaves, datagrams
 //! from strangers and from its peers' addresses, and time passing: the
 //! sans-IO `Worker` on virtual time, its outputs drained after each step.
@@ -86,6 +87,8 @@ fn command(step: Step) -> Option<Command> {
             identity: format!("user{n}"),
             participant_sid: ParticipantSid::from(format!("PA_fuzz{}", n % 4)),
             can_publish_data: n % 2 == 0,
+            // One peer connection (`/rtc/v1`) or two.
+            single_pc: n & 4 != 0,
             notices: mpsc::unbounded_channel().0,
             tracks: Arc::new(|_| {}),
             reply: oneshot::channel().0,

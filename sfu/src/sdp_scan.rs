@@ -1,10 +1,12 @@
 //! Reading what str0m does not expose from an SDP: which track id
 //! (`a=msid:<stream> <track>`) each m-line (`a=mid`) carries (livekit-client
 //! announces tracks by that id, `AddTrackRequest.cid`), and the ICE ufrag
-//! of our own answer (new after a client's ICE restart). And the one edit
-//! made to a publisher's offer: the codec a track asked for goes first on
-//! its m-line, so the answer makes the browser send it (livekit-client
-//! leaves that choice to the server, as LiveKit's server makes it).
+//! of our own answer (new after a client's ICE restart), and the m-lines a
+//! one-connection client receives on. And two edits: the codec a track
+//! asked for goes first on its m-line of a publisher's offer, so the
+//! answer makes the browser send it (livekit-client leaves that choice to
+//! the server, as LiveKit's server makes it); and the msid of an m-line of
+//! our answer names the track it carries.
 
 use std::collections::HashMap;
 
@@ -107,6 +109,73 @@ pub fn first_codec<'s>(sdp: &'s str, mid: &str) -> Option<(&'s str, u32)> {
     Some((name, clock))
 }
 
+/// The `(mid, "audio" | "video")` of every m-line the offerer only
+/// receives on (`a=recvonly`, port not 0), in order: where a client with
+/// one peer connection takes tracks from us.
+pub fn receiving_mlines(sdp: &str) -> Vec<(String, &str)> {
+    let mut out = Vec::new();
+    for section in sdp.split("\nm=").skip(1) {
+        let mut lines = section.lines().map(|l| l.trim_end_matches('\r'));
+        let mut head = lines.next().unwrap_or("").split(' ');
+        let kind = match head.next() {
+            Some("audio") => "audio",
+            Some("video") => "video",
+            _ => continue,
+        };
+        if head.next() == Some("0") {
+            continue;
+        }
+        let mut mid = None;
+        let mut recvonly = false;
+        for line in lines {
+            if let Some(m) = line.strip_prefix("a=mid:") {
+                mid = Some(m.trim().to_owned());
+            }
+            recvonly |= line == "a=recvonly";
+        }
+        if let (true, Some(mid)) = (recvonly, mid) {
+            out.push((mid, kind));
+        }
+    }
+    out
+}
+
+/// `sdp` with m-line `mid` naming `<stream> <track>` as its msid (in
+/// `a=msid` and in the `msid:` of its `a=ssrc` lines): str0m answers with
+/// an msid of its own, and the browser groups tracks by it.
+pub fn set_msid(sdp: &str, mid: &str, stream: &str, track: &str) -> String {
+    let mut sections: Vec<String> = sdp.split("\nm=").map(str::to_owned).collect();
+    for section in sections.iter_mut().skip(1) {
+        let is_mid = |l: &str| {
+            l.trim_end_matches('\r')
+                .strip_prefix("a=mid:")
+                .map(str::trim)
+                == Some(mid)
+        };
+        if !section.lines().any(is_mid) {
+            continue;
+        }
+        let mut out = String::with_capacity(section.len());
+        for piece in section.split_inclusive('\n') {
+            let line = piece.trim_end_matches(['\r', '\n']);
+            let ending = &piece[line.len()..];
+            if line.starts_with("a=msid:") {
+                out.push_str(&format!("a=msid:{stream} {track}"));
+            } else if let Some((head, _)) = line
+                .strip_prefix("a=ssrc:")
+                .and_then(|rest| rest.split_once(" msid:"))
+            {
+                out.push_str(&format!("a=ssrc:{head} msid:{stream} {track}"));
+            } else {
+                out.push_str(line);
+            }
+            out.push_str(ending);
+        }
+        *section = out;
+    }
+    sections.join("\nm=")
+}
+
 /// The first `a=ice-ufrag` of `sdp`.
 pub fn ice_ufrag(sdp: &str) -> Option<&str> {
     sdp.lines()
@@ -156,6 +225,29 @@ mod tests {
         assert_eq!(first_codec(&out, "2"), Some(("VP8", 90000)));
         assert_eq!(first_codec(&out, "3"), None);
         assert_eq!(first_codec("m=video 9 x\r\na=mid:1\r\n", "1"), None);
+    }
+
+    #[test]
+    fn finds_receiving_m_lines_and_renames_an_msid() {
+        let sdp = "v=0\r\nt=0 0\r\n\
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendonly\r\na=msid:s a\r\n\
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\na=recvonly\r\n\
+            m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\na=recvonly\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:3\r\na=recvonly\r\n\
+            m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:4\r\n";
+        let slots = receiving_mlines(sdp);
+        assert_eq!(
+            slots,
+            vec![("1".to_owned(), "audio"), ("3".to_owned(), "video")]
+        );
+        assert!(receiving_mlines("garbage").is_empty());
+        let answer = "v=0\r\n\
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=msid:x y\r\n\
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\na=msid:x z\r\na=ssrc:5 cname:c\r\na=ssrc:5 msid:x z\r\n";
+        let out = set_msid(answer, "1", "PA_a|TR_b", "TR_b");
+        assert!(out.contains("a=mid:1\r\na=msid:PA_a|TR_b TR_b\r\na=ssrc:5 cname:c\r\na=ssrc:5 msid:PA_a|TR_b TR_b\r\n"), "{out}");
+        assert!(out.contains("a=mid:0\r\na=msid:x y\r\n"), "{out}");
+        assert_eq!(set_msid(answer, "7", "s", "t"), answer);
     }
 
     #[test]

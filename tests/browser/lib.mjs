@@ -30,7 +30,7 @@ export async function joinDemo(browser, base, call, user, extra = "", init = nul
 }
 
 /** Prints the page's console errors, without the tokens in URLs
- *  (livekit-client's expected /rtc/v1 probe fails with one). */
+ *  (livekit-client logs a failed connection's URL). */
 export function logErrors(page, user) {
   const redact = (text) => text.replace(/access_token=[^&'"\s]+/g, "access_token=…");
   page.on("console", (m) => { if (m.type() === "error") console.error(`[${user}] ${redact(m.text())}`); });

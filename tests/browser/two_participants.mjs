@@ -9,14 +9,26 @@ await scenario(async (browser) => {
   const alice = await joinDemo(browser, base, call, "alice");
   await until("alice publishing", 20000, () => alice.evaluate(() =>
     window.onairRoom && window.onairRoom.localParticipant.videoTrackPublications.size > 0));
-  // How long bob waits from opening the page (which joins at once) to his
-  // first decoded frame of alice: page load, REST join, signal (with
-  // livekit-client's refused /rtc/v1 attempt first), ICE, DTLS, keyframe.
-  const opened = Date.now();
+  // How long a viewer waits from its join (REST join, signal, ICE, DTLS)
+  // to its first decoded frame of alice, with one peer connection
+  // (`/rtc/v1`, whose join carries the first offer) and with two (`/rtc`),
+  // twice each, alternating.
+  const firstFrame = async (user, extra) => {
+    const page = await joinDemo(browser, base, call, user, `&mode=watch${extra}`);
+    await until(`${user}'s first frame of alice`, 20000, async () =>
+      (await stats(page)).find((x) => x.kind === "video" && x.identity === "alice" && x.framesDecoded > 0), 10);
+    const ms = Date.now() - await page.evaluate(() => window.onairJoinAt);
+    const mode = await page.evaluate(() => window.onairRoom.engine.pcManager.mode);
+    const path = mode === "publisher-only" ? "/rtc/v1" : "/rtc";
+    check(path === (extra ? "/rtc" : "/rtc/v1"), `${user} joined on ${path}`);
+    console.log(`${user} (${path}): join → first frame of alice decoded in ${ms} ms`);
+    await page.context().close();
+  };
+  for (const round of [1, 2]) {
+    await firstFrame(`viewer${round}-v1`, "");
+    await firstFrame(`viewer${round}-v0`, "&pc=2");
+  }
   const bob = await joinDemo(browser, base, call, "bob");
-  await until("bob's first frame of alice", 20000, async () =>
-    (await stats(bob)).find((x) => x.kind === "video" && x.identity === "alice" && x.framesDecoded > 0), 20);
-  console.log(`bob: page opened → first frame of alice decoded in ${Date.now() - opened} ms`);
   for (const [page, name, other] of [[alice, "alice", "bob"], [bob, "bob", "alice"]]) {
     const s = await until(`${name} decoding ${other}'s video and audio`, 30000, async () => {
       const st = await stats(page);

@@ -46,8 +46,33 @@ impl Opened {
 
 /// Opens `/rtc?{query}` on `url`.
 pub async fn open(url: &str, query: &str) -> Opened {
+    open_at(url, "/rtc", query).await
+}
+
+/// Opens `/rtc/v1` on `url` with `token` and `join` as livekit-client
+/// sends it (gzip'd, base64url).
+pub async fn open_v1(url: &str, token: &str, join: &lk::JoinRequest) -> Opened {
+    use std::io::Write;
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gzip.write_all(&join.encode_to_vec()).unwrap();
+    let wrapped = lk::WrappedJoinRequest {
+        compression: lk::wrapped_join_request::Compression::Gzip as i32,
+        join_request: gzip.finish().unwrap(),
+    };
+    use base64::Engine;
+    let param = base64::engine::general_purpose::URL_SAFE.encode(wrapped.encode_to_vec());
+    open_at(
+        url,
+        "/rtc/v1",
+        &format!("access_token={token}&join_request={param}"),
+    )
+    .await
+}
+
+/// Opens `{path}?{query}` on `url`.
+pub async fn open_at(url: &str, path: &str, query: &str) -> Opened {
     use tokio_tungstenite::tungstenite::Error;
-    match tokio_tungstenite::connect_async(format!("{url}/rtc?{query}")).await {
+    match tokio_tungstenite::connect_async(format!("{url}{path}?{query}")).await {
         Ok((ws, _)) => {
             let mut raw = RawSignal { ws };
             let first = raw.next(Duration::from_secs(20)).await;

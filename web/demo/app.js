@@ -135,8 +135,10 @@ async function join() {
 async function joinMedia(call) {
   // `?e2ee=PASSPHRASE`: end-to-end encryption with a shared key (the SFU
   // forwards frames it cannot read); `?codec=h264`: the camera's codec;
-  // `?adaptive=1`: livekit-client's adaptive stream.
+  // `?adaptive=1`: livekit-client's adaptive stream; `?pc=2`: two peer
+  // connections (`/rtc`) instead of one (`/rtc/v1`).
   const roomOptions = { adaptiveStream: params.get("adaptive") === "1", dynacast: params.get("dynacast") === "1" };
+  if (params.get("pc") === "2") roomOptions.singlePeerConnection = false;
   if (params.get("codec")) roomOptions.publishDefaults = { videoCodec: params.get("codec") };
   let keyProvider = null;
   if (params.get("e2ee")) {
@@ -152,6 +154,7 @@ async function joinMedia(call) {
   // `?relay=1`: media only through TURN (the server's own, from the join).
   if (params.get("relay") === "1") options.connectOptions = { rtcConfig: { iceTransportPolicy: "relay" } };
   let res;
+  window.onairJoinAt = Date.now(); // tests time join → first frame from here
   try {
     res = await call.join(options);
   } catch (e) {

@@ -113,6 +113,10 @@ pub enum Command {
         participant_sid: ParticipantSid,
         /// May send data packets (`canPublishData`).
         can_publish_data: bool,
+        /// One peer connection for both directions (livekit-client's
+        /// `/rtc/v1`): the client makes every offer, and is asked for one
+        /// ([`Notice::OfferWanted`]) when tracks are to reach it.
+        single_pc: bool,
         /// Where the worker tells the participant's session what happens.
         notices: mpsc::UnboundedSender<Notice>,
         /// Where its tracks starting and ending ([`Notice::TrackLive`],
@@ -120,8 +124,9 @@ pub enum Command {
         /// subscribes the others in the same step (LiveKit's
         /// `onTrackPublished`), without a hop through the session.
         tracks: TrackSink,
-        /// The first subscriber offer (SDP), or why there is none.
-        reply: oneshot::Sender<Result<String, NegotiationError>>,
+        /// The first subscriber offer (SDP; none with one peer
+        /// connection), or why the join failed.
+        reply: oneshot::Sender<Result<Option<String>, NegotiationError>>,
     },
     /// The client's publisher offer; answers with our SDP answer.
     PublisherOffer {
@@ -129,8 +134,8 @@ pub enum Command {
         pid: Pid,
         /// The client's offer.
         sdp: String,
-        /// Our answer (SDP), or why there is none.
-        reply: oneshot::Sender<Result<String, NegotiationError>>,
+        /// Our answer, or why there is none.
+        reply: oneshot::Sender<Result<Answer, NegotiationError>>,
     },
     /// The client's answer to our last subscriber offer.
     SubscriberAnswer {
@@ -253,6 +258,15 @@ pub enum Notice {
         /// `mid → TR_ sid`, for the client's track mapping.
         mid_to_track: HashMap<String, String>,
     },
+    /// One peer connection: the client is to offer again, with this many
+    /// more receiving m-lines of each kind (LiveKit's
+    /// `MediaSectionsRequirement`), so tracks can be sent to it.
+    OfferWanted {
+        /// Audio m-lines to add.
+        audios: u32,
+        /// Video m-lines to add.
+        videos: u32,
+    },
     /// Media of an expected track is negotiated (published).
     TrackLive {
         /// The track.
@@ -287,6 +301,16 @@ pub enum Notice {
         /// What failed.
         reason: PeerFailure,
     },
+}
+
+/// Our answer to a client's offer.
+#[derive(Debug)]
+pub struct Answer {
+    /// The SDP.
+    pub sdp: String,
+    /// `mid → TR_ sid` of the m-lines that carry tracks to the client
+    /// (one peer connection only; empty otherwise).
+    pub mid_to_track: HashMap<String, String>,
 }
 
 /// Handle to the media workers: N threads, each owning the peers of the

@@ -7,10 +7,12 @@
 //! writer task (`writer.rs`) writes what is queued for the client to its
 //! socket. See `docs/ARCHITECTURE.md`, "Signalling".
 //!
-//! OnAir speaks the dual peer-connection flavour (`/rtc`): the
-//! server offers the subscriber connection, the client offers the
-//! publisher one. `livekit-client` tries `/rtc/v1` first; that path answers
-//! 404 (and so does its `validate`), which makes the client fall back.
+//! Both of livekit-client's flavours are spoken. On `/rtc`, a client has
+//! two peer connections: the server offers the subscriber one, the client
+//! the publisher one. On `/rtc/v1` (what livekit-client 2.2x tries first),
+//! it has one for both directions and makes every offer, the first inside
+//! its join request (`join_request.rs`); the server asks it for another
+//! when tracks are to reach it (`MediaSectionsRequirement`).
 //!
 //! A participant outlives its WebSocket: a client that lost it (a network
 //! change, a sleeping laptop) comes back with `reconnect=1&sid=PA_…` within
@@ -21,6 +23,7 @@
 //! connected clients are kept supplied with fresh ones (`refresh_token`),
 //! so a resume works however long the call runs.
 
+mod join_request;
 mod routes;
 mod session;
 mod writer;

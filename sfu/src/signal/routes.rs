@@ -1,7 +1,7 @@
-//! The HTTP side of `/rtc`: the routes, the join token check (the token's
-//! signature, then the [`CallGate`](crate::gate::CallGate)'s word on the call), and the hand-off
-//! of the upgraded socket to a new [`Session`] or to the session a client
-//! resumes.
+//! The HTTP side of `/rtc` and `/rtc/v1`: the routes, the join token check
+//! (the token's signature, then the [`CallGate`](crate::gate::CallGate)'s word on the call), and
+//! the hand-off of the upgraded socket to a new [`Session`] or to the
+//! session a client resumes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,19 +18,20 @@ use onair_auth::token::verify_join;
 use onair_auth::{AuthError, JoinClaims};
 use tracing::Instrument;
 
-use super::session::Session;
+use super::join_request;
+use super::session::{Connection, Session};
 use super::writer;
 use super::Signal;
 use crate::gate::{CallStatus, Entry, Refusal};
 use crate::room::{leave_request, owner};
 
-/// `/rtc`, `/rtc/validate`, and the refused `/rtc/v1` paths.
+/// `/rtc`, `/rtc/v1` and their `validate`.
 pub fn router(signal: Arc<Signal>) -> Router {
     Router::new()
         .route("/rtc", get(rtc))
         .route("/rtc/validate", get(validate))
-        .route("/rtc/v1", get(v1_not_supported))
-        .route("/rtc/v1/validate", get(v1_not_supported))
+        .route("/rtc/v1", get(rtc_v1))
+        .route("/rtc/v1/validate", get(validate))
         .with_state(signal)
 }
 
@@ -132,28 +133,85 @@ async fn validate(
     }
 }
 
-/// livekit-client's single-PC path is not offered; a 404 here (and from its
-/// validate) makes the client retry on `/rtc`.
-async fn v1_not_supported() -> Response {
-    refuse(StatusCode::NOT_FOUND, "this server speaks /rtc")
+/// What a client asks of its socket: to resume a session (its
+/// participant sid), or to join with these settings.
+struct Connect {
+    resume: Option<String>,
+    auto_subscribe: bool,
+    connection: Connection,
 }
 
+/// `/rtc`: two peer connections; what to do is in the query.
 async fn rtc(
     State(signal): State<Arc<Signal>>,
     Query(params): Params,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let (claims, status) = match verify(&signal, &params, &headers).await {
+    let admitted = match verify(&signal, &params, &headers).await {
         Ok(admitted) => admitted,
         Err(why) => return refuse(why.status(), &why.to_string()),
     };
+    let resume = params.get("reconnect").is_some_and(|v| v == "1");
+    let connect = Connect {
+        resume: resume.then(|| params.get("sid").cloned().unwrap_or_default()),
+        auto_subscribe: params.get("auto_subscribe").is_none_or(|v| v != "0"),
+        connection: Connection::Dual,
+    };
+    upgrade(signal, admitted, ws, connect)
+}
+
+/// `/rtc/v1`: one peer connection; what to do is in the join request
+/// (`join_request`), with the client's first offer.
+async fn rtc_v1(
+    State(signal): State<Arc<Signal>>,
+    Query(params): Params,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let admitted = match verify(&signal, &params, &headers).await {
+        Ok(admitted) => admitted,
+        Err(why) => return refuse(why.status(), &why.to_string()),
+    };
+    let join = match params.get("join_request").map(|p| join_request::decode(p)) {
+        Some(Ok(join)) => join,
+        Some(Err(why)) => {
+            tracing::info!(%why, "join request refused");
+            return refuse(StatusCode::BAD_REQUEST, &why.to_string());
+        }
+        None => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_join_request: pass join_request",
+            )
+        }
+    };
+    let connect = Connect {
+        resume: join.reconnect.then(|| join.participant_sid.clone()),
+        auto_subscribe: join
+            .connection_settings
+            .as_ref()
+            .is_none_or(|c| c.auto_subscribe),
+        connection: Connection::Single {
+            offer: join.publisher_offer,
+        },
+    };
+    upgrade(signal, admitted, ws, connect)
+}
+
+/// Hands an admitted client's socket to the session it resumes, or to a
+/// new one.
+fn upgrade(
+    signal: Arc<Signal>,
+    (claims, status): (JoinClaims, CallStatus),
+    ws: WebSocketUpgrade,
+    connect: Connect,
+) -> Response {
     let ws = ws.max_message_size(1 << 20);
-    if params.get("reconnect").is_some_and(|v| v == "1") {
-        let participant_sid = params.get("sid").map_or("", String::as_str);
-        let session = signal.resumable(participant_sid, &claims);
+    if let Some(participant_sid) = connect.resume {
+        let session = signal.resumable(&participant_sid, &claims);
         if session.is_none() {
-            tracing::info!(sid = participant_sid, identity = %claims.sub, "resume of an unknown session: the client must rejoin");
+            tracing::info!(sid = %participant_sid, identity = %claims.sub, "resume of an unknown session: the client must rejoin");
         }
         return ws.on_upgrade(move |socket| async move {
             match session {
@@ -170,13 +228,13 @@ async fn rtc(
         let why = "this node is draining: join again to be placed on another";
         return refuse(StatusCode::SERVICE_UNAVAILABLE, why);
     }
-    let auto_subscribe = params.get("auto_subscribe").is_none_or(|v| v != "0");
     ws.on_upgrade(move |socket| async move {
         let pid = signal.media.new_pid(&claims.video.room);
         let span = tracing::info_span!("participant", call_cid = %claims.video.room, identity = %claims.sub, pid = %pid);
         let connections = metrics::gauge!("onair_sfu_signal_connections");
         connections.increment(1.0);
-        Session::run(signal, socket, claims, status, pid, auto_subscribe)
+        let (auto_subscribe, connection) = (connect.auto_subscribe, connect.connection);
+        Session::run(signal, socket, claims, status, pid, auto_subscribe, connection)
             .instrument(span)
             .await;
         connections.decrement(1.0);

@@ -35,6 +35,18 @@ mod notices;
 const PING_INTERVAL: u64 = 5;
 const PING_TIMEOUT: u64 = 15;
 
+/// How a client connects its media.
+pub(super) enum Connection {
+    /// Two peer connections (`/rtc`): we offer the subscriber one.
+    Dual,
+    /// One (`/rtc/v1`): the client makes every offer, the first one
+    /// possibly inside its join request.
+    Single {
+        /// The offer that came with the join.
+        offer: Option<lk::SessionDescription>,
+    },
+}
+
 /// One participant's session: what it relays between, and what it holds
 /// the client to.
 pub(super) struct Session {
@@ -49,6 +61,9 @@ pub(super) struct Session {
     rate: RateLimit,
     logged: Logged,
 }
+
+/// The media worker's reply to a join: our first offer, if any.
+type MediaJoined = oneshot::Receiver<Result<Option<String>, crate::media::NegotiationError>>;
 
 /// What the session does after a client's message.
 enum Next {
@@ -79,6 +94,7 @@ impl Session {
         status: CallStatus,
         pid: Pid,
         auto_subscribe: bool,
+        connection: Connection,
     ) {
         let (ws_tx, ws_rx) = socket.split();
         let (outbox, outbox_rx) = Outbox::new(signal.limits.outbox);
@@ -99,30 +115,22 @@ impl Session {
             offer_id: 0,
             logged: Logged::default(),
         };
-        session.enter(status, auto_subscribe, ws_rx, writer).await;
+        session
+            .enter(status, (auto_subscribe, connection), ws_rx, writer)
+            .await;
     }
 
     /// Joins the media worker and the room; then serves the client.
     async fn enter(
         mut self,
         status: CallStatus,
-        auto_subscribe: bool,
+        (auto_subscribe, connection): (bool, Connection),
         ws_rx: SplitStream<WebSocket>,
         writer: tokio::task::JoinHandle<()>,
     ) {
         let participant_sid = ParticipantSid::random();
-        let (notice_tx, notices) = mpsc::unbounded_channel();
-        let (reply, offer) = oneshot::channel();
-        self.signal.media.send(Command::Join {
-            pid: self.pid,
-            room: self.claims.video.room.clone(),
-            identity: self.claims.sub.clone(),
-            participant_sid: participant_sid.clone(),
-            can_publish_data: self.claims.video.may_publish_data(),
-            notices: notice_tx,
-            tracks: RoomMsg::track_sink(self.room.clone(), self.pid),
-            reply,
-        });
+        let single_pc = matches!(connection, Connection::Single { .. });
+        let (offer, notices) = self.join_media(&participant_sid, single_pc);
         let first_offer = match offer.await {
             Ok(Ok(sdp)) => sdp,
             other => {
@@ -139,7 +147,7 @@ impl Session {
         let (reply, joined) = oneshot::channel();
         let _ = self.room.send(RoomMsg::Join {
             pid: self.pid,
-            join: Box::new(self.join_response(&participant_sid)),
+            join: Box::new(self.join_response(&participant_sid, &connection)),
             auto_subscribe,
             status,
             outbox: self.outbox.clone(),
@@ -167,7 +175,14 @@ impl Session {
                 sockets: resume_tx,
             },
         );
-        self.send_offer(first_offer, HashMap::new());
+        if let Some(sdp) = first_offer {
+            self.send_offer(sdp, HashMap::new());
+        }
+        // Answered after the room subscribed the client to what is there:
+        // the answer already carries those tracks.
+        if let Connection::Single { offer: Some(offer) } = connection {
+            self.handle_offer(offer).await;
+        }
         tracing::info!("participant joined");
         let (writer_done, reason) = self.serve(ws_rx, resumes, notices, writer).await;
         self.signal.sessions().remove(&participant_sid);
@@ -181,6 +196,29 @@ impl Session {
             let _ = writer.await;
         }
         tracing::info!("participant left");
+    }
+
+    /// Asks the media worker for the participant's peer connections: the
+    /// reply (our first offer, if any) and where its notices will come.
+    fn join_media(
+        &self,
+        participant_sid: &ParticipantSid,
+        single_pc: bool,
+    ) -> (MediaJoined, mpsc::UnboundedReceiver<Notice>) {
+        let (notices, notices_rx) = mpsc::unbounded_channel();
+        let (reply, joined) = oneshot::channel();
+        self.signal.media.send(Command::Join {
+            pid: self.pid,
+            room: self.claims.video.room.clone(),
+            identity: self.claims.sub.clone(),
+            participant_sid: participant_sid.clone(),
+            can_publish_data: self.claims.video.may_publish_data(),
+            single_pc,
+            notices,
+            tracks: RoomMsg::track_sink(self.room.clone(), self.pid),
+            reply,
+        });
+        (joined, notices_rx)
     }
 
     /// Relays until the participant leaves, vanishes or is sent away.
@@ -263,7 +301,11 @@ impl Session {
 
     /// The participant's first message: who it is, the server, and how
     /// often to ping.
-    fn join_response(&self, participant_sid: &ParticipantSid) -> lk::JoinResponse {
+    fn join_response(
+        &self,
+        participant_sid: &ParticipantSid,
+        connection: &Connection,
+    ) -> lk::JoinResponse {
         let claims = &self.claims;
         let timeout = self.signal.participant_timeout;
         let info = lk::ParticipantInfo {
@@ -282,7 +324,8 @@ impl Session {
             participant: Some(info),
             server_version: SERVER_VERSION.into(),
             server_info: Some(server_info()),
-            subscriber_primary: true,
+            // With one connection the client offers it at once.
+            subscriber_primary: matches!(connection, Connection::Dual),
             // Pings keep a healthy participant well inside its timeout.
             ping_interval: (timeout.as_secs() / 3).clamp(1, PING_INTERVAL) as i32,
             ping_timeout: (timeout.as_secs() / 2).clamp(2, PING_TIMEOUT) as i32,
@@ -430,11 +473,11 @@ impl Session {
             reply,
         });
         match answer.await {
-            Ok(Ok(sdp)) => self.outbox.send(Out::Answer(lk::SessionDescription {
+            Ok(Ok(answer)) => self.outbox.send(Out::Answer(lk::SessionDescription {
                 r#type: "answer".into(),
-                sdp,
+                sdp: answer.sdp,
                 id: offer.id,
-                mid_to_track_id: HashMap::new(),
+                mid_to_track_id: answer.mid_to_track,
             })),
             other => tracing::info!(?other, "publisher offer failed"),
         }

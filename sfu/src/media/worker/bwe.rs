@@ -46,7 +46,7 @@ impl Worker {
             }
         }
         for (id, peer) in self.peers.iter_mut() {
-            if id.1 != Role::Subscriber {
+            if !id.1.subscribes() {
                 continue;
             }
             if let Some(p) = self.participants.get_mut(&id.0) {

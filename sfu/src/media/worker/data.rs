@@ -18,7 +18,7 @@ impl Worker {
     pub(super) fn relay_data(&mut self, from: Pid, channel: ChannelId, bytes: &[u8]) {
         let Some(label) = self
             .peers
-            .get(&(from, Role::Publisher))
+            .get(&self.peer_of(from, Role::Publisher))
             .and_then(|p| p.labels.get(&channel))
             .cloned()
         else {
@@ -79,7 +79,7 @@ impl Worker {
 
     /// Writes an encoded packet to `pid`'s `label` channel, if it has one.
     pub(super) fn deliver_data(&mut self, pid: Pid, label: &str, encoded: &[u8]) {
-        let id = (pid, Role::Subscriber);
+        let id = self.peer_of(pid, Role::Subscriber);
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };

@@ -141,7 +141,12 @@ impl Fanout<'_> {
         available: [bool; 3],
     ) -> Option<u8> {
         let out_mid = down.mid?;
-        let budget = self.participants.get(&down.sub).and_then(|p| p.estimate);
+        let sub = self.participants.get(&down.sub)?;
+        let budget = sub.estimate;
+        let role = match sub.single {
+            Some(_) => Role::Single,
+            None => Role::Subscriber,
+        };
         let target = if inbound.video {
             choose_layer(down.want, layers, available, budget)
         } else {
@@ -151,7 +156,7 @@ impl Fanout<'_> {
             tracing::debug!(sub = %down.sub, ?target, want = ?down.want, budget, "layer target");
             down.track.set_target(target);
         }
-        let sub_id = (down.sub, Role::Subscriber);
+        let sub_id = (down.sub, role);
         let sub = self.peers.get_mut(&sub_id)?;
         // Media written before DTLS is up is lost: a keyframe spent then
         // leaves the subscriber waiting for the next one. Its keyframe is
@@ -225,8 +230,9 @@ fn write_rtp(sub: &mut Peer, mid: Mid, write: RtpWrite) -> Result<bool, ()> {
 
 impl Worker {
     /// Forwards one packet of `publisher` to every subscriber of its track.
-    pub(super) fn forward(&mut self, publisher: Pid, packet: RtpPacket) {
-        let Some((mid, layer, params)) = self.source(publisher, &packet) else {
+    pub(super) fn forward(&mut self, from: PeerId, packet: RtpPacket) {
+        let publisher = from.0;
+        let Some((mid, layer, params)) = self.source(from, &packet) else {
             return;
         };
         let Some(track) = self.tracks.get_mut(&(publisher, mid)) else {
@@ -260,10 +266,10 @@ impl Worker {
     /// the codec parameters of its payload type.
     fn source(
         &mut self,
-        publisher: Pid,
+        from: PeerId,
         packet: &RtpPacket,
     ) -> Option<(Mid, u8, Option<PayloadParams>)> {
-        let peer = self.peers.get_mut(&(publisher, Role::Publisher))?;
+        let peer = self.peers.get_mut(&from)?;
         let (mid, rid) = peer
             .rtc
             .direct_api()
@@ -303,7 +309,8 @@ impl Worker {
 
     /// Sends a PLI to `publisher` for the layer `rid` of its m-line `mid`.
     fn request_keyframe(&mut self, publisher: Pid, mid: Mid, rid: Option<Rid>) {
-        if let Some(peer) = self.peers.get_mut(&(publisher, Role::Publisher)) {
+        let id = self.peer_of(publisher, Role::Publisher);
+        if let Some(peer) = self.peers.get_mut(&id) {
             let _ = catch_unwind(AssertUnwindSafe(|| {
                 if let Some(rx) = peer.rtc.direct_api().stream_rx_by_mid(mid, rid) {
                     rx.request_keyframe(KeyframeRequestKind::Pli);
@@ -311,7 +318,7 @@ impl Worker {
                 }
             }));
         }
-        self.drain((publisher, Role::Publisher));
+        self.drain(id);
     }
 
     /// A subscriber's connection is up: ask for a keyframe of the layer

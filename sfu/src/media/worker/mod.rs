@@ -34,8 +34,8 @@ use super::dispatch::Routes;
 use super::downtrack::{DownTrack, Incoming, Vp8Ids};
 use super::mime;
 use super::{
-    choose_layer, layer_of_rid, Command, Kind, Notice, ParticipantSid, Pid, TrackSid, TrackSpec,
-    Want,
+    choose_layer, layer_of_rid, Answer, Command, Kind, Notice, ParticipantSid, Pid, TrackSid,
+    TrackSpec, Want,
 };
 use crate::sdp_scan::{first_codec, ice_ufrag, msid_tracks, prefer_codec};
 
@@ -45,16 +45,19 @@ mod dynacast;
 mod forward;
 mod metrics;
 mod negotiation;
+mod peer;
 mod quality;
 mod runtime;
 mod send_batch;
 #[cfg(test)]
 mod sim;
+mod single;
 mod speakers;
 mod tracks;
 mod ufrags;
 
 pub use negotiation::NegotiationError;
+use peer::{poll_peer, Peer, PeerId, Role};
 pub use runtime::run;
 
 /// Why a participant's media was dropped (its session hears it in
@@ -94,47 +97,6 @@ const PLI_INTERVAL: Duration = Duration::from_millis(500);
 const LAYER_STALE: Duration = Duration::from_secs(2);
 /// How often connection timeouts and speakers are checked.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(100);
-
-/// Which of a participant's two peer connections.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Role {
-    Publisher,
-    Subscriber,
-}
-
-/// A peer connection: participant + role.
-type PeerId = (Pid, Role);
-
-struct Peer {
-    rtc: Rtc,
-    /// Our ICE ufrags: the first, and one more per ICE restart.
-    ufrags: Vec<String>,
-    next_timeout: Instant,
-    /// When the first offer was made or taken: a connection is expected
-    /// from then on. None until then (a client that only receives never
-    /// negotiates its publisher connection, nor one in an empty room its
-    /// subscriber connection).
-    negotiated: Option<Instant>,
-    connected: bool,
-    /// ICE lost its peer since (its consent checks stopped); clears when
-    /// they come back.
-    ice_down: bool,
-    /// Written to since it was last polled (it is in `Worker::written`).
-    written: bool,
-    /// Tests: its next poll panics, as str0m might.
-    #[cfg(test)]
-    panics: bool,
-    /// The (minimum, desired) bitrates its estimator was last given.
-    bwe_targets: (u64, u64),
-    /// When its estimator was last started again (`bwe.rs`).
-    bwe_restarted: Option<Instant>,
-    /// Data channel ids by label (`_reliable`, `_lossy`).
-    channels: HashMap<String, ChannelId>,
-    labels: HashMap<ChannelId, String>,
-    /// NACKs each stream had counted at its last stats report (mid, rid,
-    /// sending): str0m reports totals, `/metrics` wants the new ones.
-    nacks: HashMap<(Mid, Option<Rid>, bool), u64>,
-}
 
 /// A track being published, with everyone receiving it.
 struct PubTrack {
@@ -205,6 +167,8 @@ struct Participant {
     quality: Option<(i32, f32)>,
     /// May send data packets.
     can_publish_data: bool,
+    /// Its one peer connection's receiving m-lines, when it has only one.
+    single: Option<single::Slots>,
 }
 
 /// What the worker has to send or say.
@@ -440,7 +404,7 @@ impl Worker {
                     p.connected = true;
                 }
                 tracing::debug!(pid = %id.0, role = ?id.1, "peer connected");
-                if id.1 == Role::Subscriber {
+                if id.1.subscribes() {
                     self.subscriber_connected(id.0);
                 }
             }
@@ -453,7 +417,7 @@ impl Worker {
                     p.ice_down = down;
                 }
             }
-            Event::RtpPacket(packet) if id.1 == Role::Publisher => self.forward(id.0, packet),
+            Event::RtpPacket(packet) if id.1.publishes() => self.forward(id, packet),
             Event::MediaEgressStats(s) => {
                 self.count_nacks(id, (s.mid, s.rid, true), s.nacks);
                 let jitter = s.remote.as_ref().map_or(0, |r| r.jitter);
@@ -463,7 +427,7 @@ impl Worker {
                 self.count_nacks(id, (s.mid, s.rid, false), s.nacks);
                 self.link_report(id, s.mid, s.loss, s.rtt, s.jitter);
             }
-            Event::KeyframeRequest(req) if id.1 == Role::Subscriber => {
+            Event::KeyframeRequest(req) if id.1.subscribes() => {
                 self.counts.plis_received += 1;
                 self.keyframe_for(id.0, req.mid)
             }
@@ -473,16 +437,16 @@ impl Worker {
                     p.labels.insert(channel, label);
                 }
             }
-            Event::ChannelData(data) if id.1 == Role::Publisher => {
+            Event::ChannelData(data) if id.1.publishes() => {
                 self.relay_data(id.0, data.id, &data.data)
             }
             Event::MediaAdded(added)
-                if id.1 == Role::Publisher
+                if id.1.publishes()
                     && matches!(added.direction, Direction::RecvOnly | Direction::SendRecv) =>
             {
                 self.media_added(id.0, added.mid);
             }
-            Event::MediaChanged(changed) if id.1 == Role::Publisher => {
+            Event::MediaChanged(changed) if id.1.publishes() => {
                 if matches!(changed.direction, Direction::RecvOnly | Direction::SendRecv) {
                     self.media_added(id.0, changed.mid); // a reused m-line sends again
                 } else {
@@ -539,6 +503,15 @@ impl Worker {
         }
     }
 
+    /// The peer connection that carries `pid`'s media in `role`'s
+    /// direction: its only one, if it has one.
+    fn peer_of(&self, pid: Pid, role: Role) -> PeerId {
+        match self.participants.get(&pid) {
+            Some(p) if p.single.is_some() => (pid, Role::Single),
+            _ => (pid, role),
+        }
+    }
+
     /// Tells everyone in `room` what `notice` makes (a copy each).
     fn tell_room(&mut self, room: &str, notice: impl Fn() -> Notice) {
         for (pid, p) in &self.participants {
@@ -547,30 +520,4 @@ impl Worker {
             }
         }
     }
-}
-
-/// Polls `peer` until it waits: transmits are queued in `out`, events in
-/// `events`. A panic inside str0m is an error.
-fn poll_peer(
-    id: PeerId,
-    peer: &mut Peer,
-    out: &mut VecDeque<Output>,
-    events: &mut Vec<(PeerId, Event)>,
-) -> Result<(), PeerFailure> {
-    catch_unwind(AssertUnwindSafe(|| loop {
-        #[cfg(test)]
-        if peer.panics {
-            panic!("a panic injected by a test");
-        }
-        match peer.rtc.poll_output() {
-            Ok(str0m::Output::Timeout(t)) => {
-                peer.next_timeout = t;
-                return Ok(());
-            }
-            Ok(str0m::Output::Transmit(t)) => out.push_back(Output::Transmit(t)),
-            Ok(str0m::Output::Event(e)) => events.push((id, e)),
-            Err(e) => return Err(PeerFailure::Rtc(e)),
-        }
-    }))
-    .unwrap_or(Err(PeerFailure::Panicked))
 }

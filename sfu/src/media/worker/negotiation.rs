@@ -50,12 +50,14 @@ impl Worker {
                 identity,
                 participant_sid,
                 can_publish_data,
+                single_pc,
                 // The thread around the worker delivers its notices.
                 notices: _,
                 tracks: _,
                 reply,
             } => {
-                let result = self.join(pid, room, identity, participant_sid);
+                let who = (room, identity, participant_sid);
+                let result = self.join(pid, who, single_pc);
                 if let Some(p) = self.participants.get_mut(&pid) {
                     p.can_publish_data = can_publish_data;
                 }
@@ -115,7 +117,7 @@ impl Worker {
                 .enable_opus(true, false)
                 .enable_vp8(true)
                 .enable_h264(true)
-                .enable_bwe((role == Role::Subscriber).then(|| Bitrate::kbps(1500)))
+                .enable_bwe(role.subscribes().then(|| Bitrate::kbps(1500)))
                 .set_stats_interval(Some(STATS_EVERY))
                 .build(now)
         })
@@ -147,17 +149,21 @@ impl Worker {
         Ok(())
     }
 
-    /// Creates a participant's two peer connections; returns the first
-    /// subscriber offer.
+    /// Creates a participant's peer connections (its `room`, identity and
+    /// sid in `who`); returns the first subscriber offer, if it has two.
     pub(super) fn join(
         &mut self,
         pid: Pid,
-        room: String,
-        identity: String,
-        participant_sid: ParticipantSid,
-    ) -> Result<String, NegotiationError> {
-        self.new_rtc(pid, Role::Publisher)?;
-        self.new_rtc(pid, Role::Subscriber)?;
+        who: (String, String, ParticipantSid),
+        single_pc: bool,
+    ) -> Result<Option<String>, NegotiationError> {
+        let (room, identity, participant_sid) = who;
+        if single_pc {
+            self.new_rtc(pid, Role::Single)?;
+        } else {
+            self.new_rtc(pid, Role::Publisher)?;
+            self.new_rtc(pid, Role::Subscriber)?;
+        }
         self.participants.insert(
             pid,
             Participant {
@@ -180,8 +186,13 @@ impl Worker {
                 link: Default::default(),
                 quality: None,
                 can_publish_data: false,
+                single: single_pc.then(single::Slots::new),
             },
         );
+        if single_pc {
+            // The client's offer comes with its join (or right after).
+            return Ok(None);
+        }
         // The first subscriber offer carries the data channels, so even a
         // participant that never publishes can receive data.
         let peer = self
@@ -207,7 +218,7 @@ impl Worker {
             p.last_offer = Some((sdp.clone(), HashMap::new()));
         }
         self.drain((pid, Role::Subscriber));
-        Ok(sdp)
+        Ok(Some(sdp))
     }
 
     /// The client came back on a new signal connection: its subscriber
@@ -217,6 +228,12 @@ impl Worker {
         let Some(p) = self.participants.get_mut(&pid) else {
             return;
         };
+        if let Some(slots) = &mut p.single {
+            // The client restarts ICE with its next offer; ask for one
+            // again if the last request went with the old socket.
+            slots.asked = false;
+            return self.renegotiate(pid);
+        }
         p.restart_ice = true;
         if p.pending_offer.is_some() {
             if let Some((sdp, mid_to_track)) = p.last_offer.clone() {
@@ -229,18 +246,21 @@ impl Worker {
     }
 
     /// Answers the client's publisher offer, matching each m-line to the
-    /// track announced for it.
+    /// track announced for it (and, on a client's only connection, its
+    /// receiving m-lines to the tracks waiting to be sent to it).
     pub(super) fn publisher_offer(
         &mut self,
         pid: Pid,
         sdp: &str,
-    ) -> Result<String, NegotiationError> {
+    ) -> Result<Answer, NegotiationError> {
         let tracks = msid_tracks(sdp);
+        let offered = sdp;
         let sdp = self.with_preferred_codecs(pid, sdp, &tracks);
         let offer = SdpOffer::from_sdp_string(&sdp).map_err(NegotiationError::BadOffer)?;
+        let id = self.peer_of(pid, Role::Publisher);
         let peer = self
             .peers
-            .get_mut(&(pid, Role::Publisher))
+            .get_mut(&id)
             .ok_or(NegotiationError::UnknownParticipant)?;
         let answer = catch_unwind(AssertUnwindSafe(|| peer.rtc.sdp_api().accept_offer(offer)))
             .map_err(|_| NegotiationError::OfferPanicked)?
@@ -272,7 +292,6 @@ impl Worker {
             }
         }
         // A client ICE restart (after a network change) gave us a new ufrag.
-        let id = (pid, Role::Publisher);
         if let Some(ufrag) = ice_ufrag(&sdp) {
             if self.ufrags.get(ufrag.as_bytes()).is_none() {
                 tracing::debug!(pid = %pid, "publisher ICE restart");
@@ -282,8 +301,9 @@ impl Worker {
                 }
             }
         }
+        let answer = self.fill_slots(pid, offered, sdp);
         self.drain(id);
-        Ok(sdp)
+        Ok(answer)
     }
 
     /// `sdp` (the publisher's offer, or our answer) with each announced
@@ -351,6 +371,9 @@ impl Worker {
         let Some(p) = self.participants.get_mut(&pid) else {
             return;
         };
+        if p.single.is_some() {
+            return self.want_offer(pid);
+        }
         if p.pending_offer.is_some() || (p.changes.is_empty() && !p.restart_ice) {
             return;
         }
@@ -374,19 +397,7 @@ impl Worker {
         }
         for (mid, track_sid) in &added {
             p.sub_mids.insert(*mid, track_sid.clone());
-            for track in self
-                .tracks
-                .values_mut()
-                .filter(|t| t.spec.track_sid == *track_sid)
-            {
-                if let Some(d) = track
-                    .downs
-                    .iter_mut()
-                    .find(|d| d.sub == pid && d.mid.is_none())
-                {
-                    d.mid = Some(*mid);
-                }
-            }
+            single::bind_down(&mut self.tracks, pid, *mid, track_sid);
         }
         if let Some((offer, pending)) = offer {
             tracing::debug!(pid = %pid, tracks = p.sub_mids.len(), restart, "subscriber offer");
@@ -410,7 +421,7 @@ impl Worker {
         let Some(p) = self.participants.remove(&pid) else {
             return;
         };
-        for role in [Role::Publisher, Role::Subscriber] {
+        for role in [Role::Publisher, Role::Subscriber, Role::Single] {
             if let Some(peer) = self.peers.remove(&(pid, role)) {
                 for ufrag in &peer.ufrags {
                     self.ufrags.remove(ufrag);

@@ -1,7 +1,10 @@
 //! Connection quality (`ConnectionQualityUpdate`), as LiveKit's clients
 //! show it: each participant's link is scored 1..5 from what its streams'
-//! RTCP reports said over the last [`QUALITY_INTERVAL`] (the worst loss,
-//! round trip and jitter of any of them), mapped to excellent, good or
+//! RTCP reports said over the last [`QUALITY_INTERVAL`] (the worst loss
+//! and round trip of any of them, the worst jitter of its audio: a video
+//! frame's packets share one timestamp and leave paced, so video's
+//! interarrival jitter follows the sender's encoder and pacer, 50–300 ms
+//! on a busy machine, more than the network), mapped to excellent, good or
 //! poor; a participant whose media was connected and is not is lost (one
 //! not connected yet stays unknown). When a score
 //! changes class, everyone in the room hears the room's list. The same
@@ -71,7 +74,7 @@ impl Worker {
     }
 
     /// Notes a stream's report for its participant's link quality;
-    /// `jitter` is in the stream's RTP clock units.
+    /// `jitter` is in the stream's RTP clock units (counted for audio only).
     pub(super) fn link_report(
         &mut self,
         id: PeerId,
@@ -80,15 +83,20 @@ impl Worker {
         rtt: Option<Duration>,
         jitter: u32,
     ) {
-        let clock_rate = self
+        let audio_clock = self
             .tracks
             .values()
-            .find(|t| match id.1 {
-                Role::Publisher => t.publisher == id.0 && t.mid == mid,
-                Role::Subscriber => t.downs.iter().any(|d| d.sub == id.0 && d.mid == Some(mid)),
+            .find(|t| {
+                let published = t.publisher == id.0 && t.mid == mid;
+                let sent = || t.downs.iter().any(|d| d.sub == id.0 && d.mid == Some(mid));
+                (id.1.publishes() && published) || (id.1.subscribes() && sent())
             })
-            .map_or(90_000, |t| t.clock_rate);
-        let jitter = Duration::from_secs_f64(f64::from(jitter) / f64::from(clock_rate.max(1)));
+            .filter(|t| t.spec.kind == Kind::Audio)
+            .map(|t| t.clock_rate);
+        let jitter = match audio_clock {
+            Some(clock) => Duration::from_secs_f64(f64::from(jitter) / f64::from(clock.max(1))),
+            None => Duration::ZERO,
+        };
         if let Some(p) = self.participants.get_mut(&id.0) {
             p.link.report(loss, rtt, jitter);
         }
@@ -99,19 +107,23 @@ impl Worker {
     pub(super) fn score_links(&mut self) {
         let mut changed: Vec<String> = Vec::new();
         for (pid, p) in self.participants.iter_mut() {
-            let connected = [Role::Publisher, Role::Subscriber]
+            let connected = [Role::Publisher, Role::Subscriber, Role::Single]
                 .iter()
                 .filter_map(|role| self.peers.get(&(*pid, *role)))
                 .any(|peer| peer.connected && !peer.ice_down);
-            let score = std::mem::take(&mut p.link).score();
+            let link = std::mem::take(&mut p.link);
+            let score = link.score();
             let now = match (connected, p.quality) {
                 (true, _) => (class(score), score),
                 // Not connected yet: unknown, as the client starts it.
                 (false, None) => continue,
                 (false, Some(_)) => (LOST, 0.0),
             };
-            if p.quality.map(|(c, _)| c) != Some(now.0) && !changed.contains(&p.room) {
-                changed.push(p.room.clone());
+            if p.quality.map(|(c, _)| c) != Some(now.0) {
+                tracing::debug!(pid = %pid, ?link, score, "link quality changes");
+                if !changed.contains(&p.room) {
+                    changed.push(p.room.clone());
+                }
             }
             p.quality = Some(now);
         }

@@ -1,5 +1,6 @@
 //! What the media worker tells a session, turned into what the client
-//! and the room hear: subscriber offers, speakers, connection quality,
+//! and the room hear: subscriber offers (or requests for the client's
+//! offer), speakers, connection quality,
 //! dynacast's layer wishes, closed media. Tracks starting and ending go
 //! from the worker to the room directly.
 
@@ -17,6 +18,12 @@ impl Session {
     pub(super) fn handle_notice(&mut self, notice: Notice) -> bool {
         match notice {
             Notice::SubscriberOffer { sdp, mid_to_track } => self.send_offer(sdp, mid_to_track),
+            Notice::OfferWanted { audios, videos } => self.outbox.send(
+                Out::MediaSectionsRequirement(lk::MediaSectionsRequirement {
+                    num_audios: audios,
+                    num_videos: videos,
+                }),
+            ),
             // They go to the room directly (`RoomMsg::track_sink`).
             Notice::TrackLive { .. } | Notice::TrackEnded { .. } => {}
             Notice::SubscribedQualities {

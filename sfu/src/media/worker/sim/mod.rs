@@ -3,14 +3,15 @@
 //! without threads, sockets or a clock (as str0m's `tests/common.rs` and
 //! quinn's `Pair` do). Clients behave as livekit-client does: a publisher
 //! connection that offers, a subscriber connection that answers every
-//! offer the worker sends.
+//! offer the worker sends; or (`/rtc/v1`) one connection that offers, and
+//! offers again with the receiving m-lines the worker asks for.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::change::{SdpAnswer, SdpApi, SdpOffer};
 use str0m::media::{Direction, MediaTime, Mid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output as RtcOutput, Rtc};
@@ -18,7 +19,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Output, Worker};
 use crate::media::dispatch::Routes;
-use crate::media::{Command, Kind, Layer, Notice, ParticipantSid, Pid, TrackSid, TrackSpec, Want};
+use crate::media::{
+    Answer, Command, Kind, Layer, Notice, ParticipantSid, Pid, TrackSid, TrackSpec, Want,
+};
 
 mod tests;
 
@@ -41,7 +44,7 @@ pub(super) struct Client {
 }
 
 /// A participant as its app sees it: two peer connections (indices into
-/// [`Sim::clients`]).
+/// [`Sim::clients`]), or one in both places.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Member {
     pub pid: Pid,
@@ -88,6 +91,8 @@ pub(super) struct Sim {
     /// What the worker told each participant's session (offers excepted:
     /// the subscriber answers those itself).
     pub notices: Vec<(Pid, Notice)>,
+    /// The worker's answers to each participant's offers, in order.
+    pub answers: Vec<(Pid, Answer)>,
     /// Datagrams lost on every link, in percent.
     pub loss_percent: u64,
     /// Datagrams from the server lost so far.
@@ -121,6 +126,7 @@ impl Sim {
             members: Vec::new(),
             wire: VecDeque::new(),
             notices: Vec::new(),
+            answers: Vec::new(),
             loss_percent: 0,
             lost: 0,
             caps: HashMap::new(),
@@ -150,25 +156,8 @@ impl Sim {
     /// Joins a participant to `room`: the worker's first subscriber offer
     /// (data channels) is answered, and the connection comes up.
     pub fn join(&mut self, room: &str) -> Member {
-        let serial = self.members.len() as u64 + 1;
-        let pid = Pid::new(serial, 0);
-        let sid = ParticipantSid::random();
-        let (notices, _) = mpsc::unbounded_channel();
-        let (reply, mut answer) = oneshot::channel();
-        self.command(Command::Join {
-            pid,
-            room: room.to_owned(),
-            identity: format!("user{serial}"),
-            participant_sid: sid.clone(),
-            can_publish_data: true,
-            notices,
-            tracks: Arc::new(|_| {}),
-            reply,
-        });
-        let offer = answer
-            .try_recv()
-            .expect("join answered")
-            .expect("first subscriber offer");
+        let (pid, sid, offer) = self.join_command(room, false);
+        let offer = offer.expect("first subscriber offer");
         let member = Member {
             pid,
             publisher: self.client(),
@@ -180,6 +169,82 @@ impl Sim {
             sim.clients[member.subscriber].rtc.is_connected()
         });
         member
+    }
+
+    /// Joins a participant with one peer connection to `room`, as
+    /// livekit-client on `/rtc/v1` does: its first offer has data channels
+    /// and `audios` + `videos` receiving m-lines.
+    pub fn join_single(&mut self, room: &str, audios: u32, videos: u32) -> Member {
+        let (pid, sid, offer) = self.join_command(room, true);
+        assert!(offer.is_none(), "no offer of ours");
+        let client = self.client();
+        let member = Member {
+            pid,
+            publisher: client,
+            subscriber: client,
+        };
+        self.members.push((member, sid));
+        self.offer(pid, |api| {
+            api.add_channel("_reliable".into());
+            add_receiving(api, audios, videos);
+        });
+        self.run_until(Duration::from_secs(5), |sim| {
+            sim.clients[client].rtc.is_connected()
+        });
+        member
+    }
+
+    /// Joins the next participant to the worker; its pid, sid and our
+    /// first offer, if any.
+    fn join_command(
+        &mut self,
+        room: &str,
+        single_pc: bool,
+    ) -> (Pid, ParticipantSid, Option<String>) {
+        let serial = self.members.len() as u64 + 1;
+        let pid = Pid::new(serial, 0);
+        let sid = ParticipantSid::random();
+        let (notices, _) = mpsc::unbounded_channel();
+        let (reply, mut answer) = oneshot::channel();
+        self.command(Command::Join {
+            pid,
+            room: room.to_owned(),
+            identity: format!("user{serial}"),
+            participant_sid: sid.clone(),
+            can_publish_data: true,
+            single_pc,
+            notices,
+            tracks: Arc::new(|_| {}),
+            reply,
+        });
+        let joined = answer.try_recv().expect("join answered");
+        (pid, sid, joined.expect("join succeeds"))
+    }
+
+    /// `pid`'s publishing connection offers with `change`'s edits, and
+    /// takes the worker's answer. Returns what `change` returned.
+    pub fn offer<T>(&mut self, pid: Pid, change: impl FnOnce(&mut SdpApi) -> T) -> T {
+        let member = self.members.iter().find(|(m, _)| m.pid == pid);
+        let index = member.expect("a member").0.publisher;
+        let mut api = self.clients[index].rtc.sdp_api();
+        let made = change(&mut api);
+        let (offer, pending) = api.apply().expect("an offer");
+        let (reply, mut answer) = oneshot::channel();
+        let sdp = offer.to_sdp_string();
+        self.worker
+            .handle_command(self.now, Command::PublisherOffer { pid, sdp, reply });
+        let answer = answer
+            .try_recv()
+            .expect("offer answered")
+            .expect("an answer");
+        let sdp = SdpAnswer::from_sdp_string(&answer.sdp).expect("answer parses");
+        let rtc = &mut self.clients[index].rtc;
+        rtc.sdp_api()
+            .accept_answer(pending, sdp)
+            .expect("answer accepted");
+        self.answers.push((pid, answer));
+        self.pump();
+        made
     }
 
     /// Publishes a track: announced, offered, answered. Returns the track
@@ -202,32 +267,17 @@ impl Sim {
             }
             s
         });
-        let rtc = &mut self.clients[m.publisher].rtc;
-        let mut change = rtc.sdp_api();
-        let mid = change.add_media(
-            kind.media_kind(),
-            Direction::SendOnly,
-            Some(format!("stream-{}", m.pid)),
-            Some(client_track_id),
-            simulcast,
-        );
-        let (offer, pending) = change.apply().expect("an offer");
-        let (reply, mut answer) = oneshot::channel();
-        let sdp = offer.to_sdp_string();
-        self.command(Command::PublisherOffer {
-            pid: m.pid,
-            sdp,
-            reply,
+        let mid = self.offer(m.pid, |api| {
+            let stream = Some(format!("stream-{}", m.pid));
+            let media = kind.media_kind();
+            api.add_media(
+                media,
+                Direction::SendOnly,
+                stream,
+                Some(client_track_id),
+                simulcast,
+            )
         });
-        let answer = answer
-            .try_recv()
-            .expect("offer answered")
-            .expect("an answer");
-        let answer = SdpAnswer::from_sdp_string(&answer).expect("answer parses");
-        let rtc = &mut self.clients[m.publisher].rtc;
-        rtc.sdp_api()
-            .accept_answer(pending, answer)
-            .expect("answer accepted");
         self.run_until(Duration::from_secs(5), |sim| {
             sim.clients[m.publisher].rtc.is_connected()
         });
@@ -403,6 +453,11 @@ impl Sim {
                     Output::Notice(pid, Notice::SubscriberOffer { sdp, .. }) => {
                         self.answer_offer(pid, &sdp)
                     }
+                    Output::Notice(pid, Notice::OfferWanted { audios, videos }) => {
+                        let wanted = Notice::OfferWanted { audios, videos };
+                        self.notices.push((pid, wanted));
+                        self.offer(pid, |api| add_receiving(api, audios, videos));
+                    }
                     Output::Notice(pid, notice) => self.notices.push((pid, notice)),
                 }
             }
@@ -498,6 +553,27 @@ impl Sim {
     pub fn video_frames(&self, m: Member) -> Vec<u32> {
         let frames = self.frames(m).into_iter().filter(|f| !f.audio);
         frames.map(|f| f.n).collect()
+    }
+}
+
+/// Adds receiving m-lines to an offer being made. livekit-client offers
+/// even when asked for none; str0m offers only with a change, so an
+/// inactive m-line is added then.
+fn add_receiving(api: &mut SdpApi, audios: u32, videos: u32) {
+    if audios + videos == 0 {
+        api.add_media(
+            Kind::Audio.media_kind(),
+            Direction::Inactive,
+            None,
+            None,
+            None,
+        );
+    }
+    let kinds = [(audios, Kind::Audio), (videos, Kind::Video)];
+    for (n, kind) in kinds {
+        for _ in 0..n {
+            api.add_media(kind.media_kind(), Direction::RecvOnly, None, None, None);
+        }
     }
 }
 

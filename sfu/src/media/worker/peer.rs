@@ -1,0 +1,86 @@
+//! One peer connection of a participant: its str0m `Rtc`, what the
+//! worker keeps beside it, and how it is polled (a panic inside str0m is
+//! an error, not the worker's end).
+
+use super::*;
+
+/// Which of a participant's peer connections: one of livekit-client's
+/// two, or the one of its `/rtc/v1` that carries both directions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Role {
+    Publisher,
+    Subscriber,
+    Single,
+}
+
+impl Role {
+    /// Carries the participant's own media to us.
+    pub(super) fn publishes(self) -> bool {
+        self != Role::Subscriber
+    }
+
+    /// Carries media to the participant.
+    pub(super) fn subscribes(self) -> bool {
+        self != Role::Publisher
+    }
+}
+
+/// A peer connection: participant + role.
+pub(super) type PeerId = (Pid, Role);
+
+pub(super) struct Peer {
+    pub(super) rtc: Rtc,
+    /// Our ICE ufrags: the first, and one more per ICE restart.
+    pub(super) ufrags: Vec<String>,
+    pub(super) next_timeout: Instant,
+    /// When the first offer was made or taken: a connection is expected
+    /// from then on. None until then (a client that only receives never
+    /// negotiates its publisher connection, nor one in an empty room its
+    /// subscriber connection).
+    pub(super) negotiated: Option<Instant>,
+    pub(super) connected: bool,
+    /// ICE lost its peer since (its consent checks stopped); clears when
+    /// they come back.
+    pub(super) ice_down: bool,
+    /// Written to since it was last polled (it is in `Worker::written`).
+    pub(super) written: bool,
+    /// Tests: its next poll panics, as str0m might.
+    #[cfg(test)]
+    pub(super) panics: bool,
+    /// The (minimum, desired) bitrates its estimator was last given.
+    pub(super) bwe_targets: (u64, u64),
+    /// When its estimator was last started again (`bwe.rs`).
+    pub(super) bwe_restarted: Option<Instant>,
+    /// Data channel ids by label (`_reliable`, `_lossy`).
+    pub(super) channels: HashMap<String, ChannelId>,
+    pub(super) labels: HashMap<ChannelId, String>,
+    /// NACKs each stream had counted at its last stats report (mid, rid,
+    /// sending): str0m reports totals, `/metrics` wants the new ones.
+    pub(super) nacks: HashMap<(Mid, Option<Rid>, bool), u64>,
+}
+
+/// Polls `peer` until it waits: transmits are queued in `out`, events in
+/// `events`. A panic inside str0m is an error.
+pub(super) fn poll_peer(
+    id: PeerId,
+    peer: &mut Peer,
+    out: &mut VecDeque<Output>,
+    events: &mut Vec<(PeerId, Event)>,
+) -> Result<(), PeerFailure> {
+    catch_unwind(AssertUnwindSafe(|| loop {
+        #[cfg(test)]
+        if peer.panics {
+            panic!("a panic injected by a test");
+        }
+        match peer.rtc.poll_output() {
+            Ok(str0m::Output::Timeout(t)) => {
+                peer.next_timeout = t;
+                return Ok(());
+            }
+            Ok(str0m::Output::Transmit(t)) => out.push_back(Output::Transmit(t)),
+            Ok(str0m::Output::Event(e)) => events.push((id, e)),
+            Err(e) => return Err(PeerFailure::Rtc(e)),
+        }
+    }))
+    .unwrap_or(Err(PeerFailure::Panicked))
+}
