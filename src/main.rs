@@ -178,8 +178,11 @@ async fn main() -> anyhow::Result<()> {
 
 /// Logs to stderr in `format`, filtered by `RUST_LOG` (default: info).
 fn logs(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,sqlx=warn,stun_proto::auth=off".into());
+    // str0m warns at every offer of a one-connection client whose later
+    // m-lines add RED to the codecs it settled on first (it keeps those).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        "info,sqlx=warn,stun_proto::auth=off,str0m::format::payload_params=error".into()
+    });
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -118,9 +118,10 @@ pub fn dev_logged(data_dir: &Path, extra: &[&str], log: Option<&Path>) -> Onair 
     .args(extra);
     // ONAIR_TEST_LOG=onair_sfu=debug shows what the server did.
     // A TURN client's first request is answered with a 401 challenge, which
-    // stun_proto logs as an error: it is not one.
-    let level =
-        std::env::var("ONAIR_TEST_LOG").unwrap_or_else(|_| "warn,stun_proto::auth=off".into());
+    // stun_proto logs as an error: it is not one. str0m's codec notes: see
+    // `logs` in main.rs.
+    let level = std::env::var("ONAIR_TEST_LOG")
+        .unwrap_or_else(|_| "warn,stun_proto::auth=off,str0m::format::payload_params=error".into());
     cmd.env_remove("ONAIR_API_KEY")
         .env_remove("ONAIR_API_SECRET")
         .env("RUST_LOG", level);

@@ -16,6 +16,10 @@ pub mod downtrack;
 pub mod mime;
 mod worker;
 
+/// The in-memory network the worker's and the room's tests run on.
+#[cfg(test)]
+pub(crate) use worker::sim;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};

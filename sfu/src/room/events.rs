@@ -111,7 +111,7 @@ impl Room {
         let encoded = prost::Message::encode_to_vec(&packet);
         for (pid, member) in &self.members {
             if !super::is_hidden(&member.info) {
-                self.media.send(Command::SendData {
+                self.commands.push(Command::SendData {
                     pid: *pid,
                     packet: encoded.clone(),
                 });
@@ -145,7 +145,7 @@ impl Room {
             }
             for publisher in self.members.values() {
                 for t in &publisher.info.tracks {
-                    self.media.send(Command::Unsubscribe {
+                    self.commands.push(Command::Unsubscribe {
                         pid: *pid,
                         track_sid: TrackSid::from(t.sid.as_str()),
                     });

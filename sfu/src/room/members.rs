@@ -74,7 +74,7 @@ impl Room {
             }
             tracing::info!(room = %self.name, identity = %info.identity, "replacing the older connection");
             self.leave(old, "replaced");
-            self.media.send(Command::Leave { pid: old });
+            self.commands.push(Command::Leave { pid: old });
         }
         let others: Vec<lk::ParticipantInfo> = self
             .members

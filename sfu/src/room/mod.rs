@@ -2,7 +2,10 @@
 //! who is in the room, what they publish, who may receive what.
 //!
 //! Each room is a task that owns its state; sessions and the bus talk to it
-//! with [`RoomMsg`]s, so there is no lock around room state. The rule for
+//! with [`RoomMsg`]s, so there is no lock around room state. Handling a
+//! message sends nothing to media itself: it leaves the commands for the
+//! media workers in `commands`, which the task sends (and tests hand to an
+//! in-memory worker). The rule for
 //! media: a subscriber receives a publisher's tracks when it may subscribe
 //! and the call is live, or, while the call is in backstage, when it may
 //! publish itself (it holds `join-backstage`).
@@ -23,6 +26,8 @@ mod events;
 mod members;
 mod metadata;
 mod permissions;
+#[cfg(test)]
+mod sim_tests;
 mod subscriptions;
 mod track_permissions;
 mod tracks;
@@ -40,7 +45,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::gate::{CallStatus, Refusal};
 use crate::ids::TrackSid;
 use crate::limits::SignalLimits;
-use crate::media::{Media, Notice, Pid, TrackSink};
+use crate::media::{Command, Media, Notice, Pid, TrackSink};
 use crate::outbox::Outbox;
 
 /// Messages to a room task.
@@ -175,7 +180,8 @@ struct Room {
     /// must not undo it.
     live_set_at: std::time::Instant,
     members: BTreeMap<Pid, Member>,
-    media: Media,
+    /// Commands for the media workers from the message being handled.
+    commands: Vec<Command>,
     /// The call's `custom` data (JSON): LiveKit's room metadata.
     metadata: String,
     /// The participant and publisher counts everyone last heard.
@@ -211,25 +217,13 @@ impl Rooms {
             return tx.clone();
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        let room = Room {
-            bus: self.bus.clone(),
-            limits: self.limits.clone(),
-            pending_events: Vec::new(),
-            name: name.to_owned(),
-            room_sid: crate::ids::room_sid(),
-            created: onair_auth::clock::unix_ms() / 1000,
-            live: !backstage,
-            live_set_at: std::time::Instant::now(),
-            metadata: String::new(),
-            counts_sent: (0, 0),
-            members: BTreeMap::new(),
-            media: self.media.clone(),
-        };
+        let room = Room::new(name, backstage, self.bus.clone(), self.limits.clone());
         let registry = self.clone();
         let span = tracing::info_span!("room", call_cid = %name);
+        let media = self.media.clone();
         let task = async move {
             let name = room.name.clone();
-            room.run(rx).await;
+            room.run(rx, media).await;
             registry.remove_closed(&name);
         };
         tokio::spawn(tracing::Instrument::instrument(task, span));
@@ -315,6 +309,24 @@ impl RoomMsg {
 }
 
 impl Room {
+    /// An empty room `name`, live or in `backstage`.
+    fn new(name: &str, backstage: bool, bus: Arc<dyn Bus>, limits: SignalLimits) -> Self {
+        Room {
+            bus,
+            limits,
+            pending_events: Vec::new(),
+            name: name.to_owned(),
+            room_sid: crate::ids::room_sid(),
+            created: onair_auth::clock::unix_ms() / 1000,
+            live: !backstage,
+            live_set_at: std::time::Instant::now(),
+            metadata: String::new(),
+            counts_sent: (0, 0),
+            members: BTreeMap::new(),
+            commands: Vec::new(),
+        }
+    }
+
     /// The room as the protocol describes it.
     fn room_info(&self) -> lk::Room {
         lk::Room {
@@ -385,8 +397,9 @@ impl Room {
         }
     }
 
-    /// Runs the room until its last member leaves.
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<RoomMsg>) {
+    /// Runs the room until its last member leaves, sending its commands
+    /// to `media`.
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<RoomMsg>, media: Media) {
         tracing::info!(room = %self.name, live = self.live, "room started");
         let open = metrics::gauge!("onair_sfu_rooms");
         open.increment(1.0);
@@ -413,6 +426,9 @@ impl Room {
                 RoomMsg::Bus(_) | RoomMsg::Reconcile { .. } | RoomMsg::Metadata(_)
             );
             self.handle(msg);
+            for cmd in self.commands.drain(..) {
+                media.send(cmd);
+            }
             self.publish_pending().await;
             if may_close && self.members.is_empty() {
                 break;

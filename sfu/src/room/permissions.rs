@@ -27,7 +27,7 @@ impl Room {
         new.recorder = old.recorder;
         member.info.permission = Some(new.clone());
         if old.can_publish_data != new.can_publish_data {
-            self.media.send(Command::DataPermission {
+            self.commands.push(Command::DataPermission {
                 pid,
                 allowed: new.can_publish_data,
             });
@@ -93,7 +93,7 @@ impl Room {
         let others: Vec<Pid> = self.members.keys().copied().filter(|p| *p != pid).collect();
         for sub in others {
             for track_sid in &revoked {
-                self.media.send(Command::Unsubscribe {
+                self.commands.push(Command::Unsubscribe {
                     pid: sub,
                     track_sid: track_sid.clone(),
                 });
@@ -103,13 +103,13 @@ impl Room {
     }
 
     /// `pid` may no longer subscribe: it stops receiving every track.
-    fn unsubscribe_all(&self, pid: Pid) {
+    fn unsubscribe_all(&mut self, pid: Pid) {
         for (publisher, member) in &self.members {
             if *publisher == pid {
                 continue;
             }
             for t in &member.info.tracks {
-                self.media.send(Command::Unsubscribe {
+                self.commands.push(Command::Unsubscribe {
                     pid,
                     track_sid: TrackSid::from(t.sid.as_str()),
                 });
@@ -118,7 +118,7 @@ impl Room {
     }
 
     /// `pid` may subscribe again: it receives what it may and wants.
-    fn subscribe_everything(&self, pid: Pid) {
+    fn subscribe_everything(&mut self, pid: Pid) {
         let publishers: Vec<Pid> = self.members.keys().copied().filter(|p| *p != pid).collect();
         for publisher in publishers {
             self.subscribe_all(pid, publisher);

@@ -51,23 +51,30 @@ impl Room {
                 if !full {
                     member.declined.push(track_sid.clone());
                 }
-                self.media.send(Command::Unsubscribe { pid, track_sid });
+                self.commands.push(Command::Unsubscribe { pid, track_sid });
             }
         }
     }
 
     /// Sends `sub` every live track of `publisher` it may and wants receive.
-    pub(super) fn subscribe_all(&self, sub: Pid, publisher: Pid) {
+    pub(super) fn subscribe_all(&mut self, sub: Pid, publisher: Pid) {
         let Some(p) = self.members.get(&publisher) else {
             return;
         };
-        for t in p.info.tracks.iter().filter(|t| !t.mid.is_empty()) {
-            self.subscribe_one(sub, publisher, &TrackSid::from(t.sid.as_str()));
+        let live: Vec<TrackSid> = p
+            .info
+            .tracks
+            .iter()
+            .filter(|t| !t.mid.is_empty())
+            .map(|t| TrackSid::from(t.sid.as_str()))
+            .collect();
+        for track_sid in &live {
+            self.subscribe_one(sub, publisher, track_sid);
         }
     }
 
     /// Sends `sub` track `track_sid` of `publisher`, if it may and wants.
-    pub(super) fn subscribe_one(&self, sub: Pid, publisher: Pid, track_sid: &TrackSid) {
+    pub(super) fn subscribe_one(&mut self, sub: Pid, publisher: Pid, track_sid: &TrackSid) {
         if !self.may_receive(sub, publisher) {
             return;
         }
@@ -86,7 +93,7 @@ impl Room {
             self.tell_permission(sub, publisher, track_sid, false);
             return;
         }
-        self.media.send(Command::Subscribe {
+        self.commands.push(Command::Subscribe {
             pid: sub,
             publisher,
             track_sid: track_sid.clone(),

@@ -68,7 +68,7 @@ impl Room {
 
     /// Applies a publisher's new rules to one subscriber and one track.
     fn permission_changed(
-        &self,
+        &mut self,
         sub: Pid,
         publisher: Pid,
         track_sid: &TrackSid,
@@ -84,7 +84,7 @@ impl Room {
         }
         match now {
             true => self.subscribe_one(sub, publisher, track_sid),
-            false => self.media.send(Command::Unsubscribe {
+            false => self.commands.push(Command::Unsubscribe {
                 pid: sub,
                 track_sid: track_sid.clone(),
             }),

@@ -99,7 +99,7 @@ impl Room {
                 })
                 .collect(),
         };
-        self.media.send(Command::ExpectTrack { pid, spec });
+        self.commands.push(Command::ExpectTrack { pid, spec });
         // Others hear of it when media flows (TrackLive).
         if let Some(member) = self.members.get_mut(&pid) {
             member.info.tracks.push(info.clone());

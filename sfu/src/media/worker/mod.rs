@@ -50,7 +50,7 @@ mod quality;
 mod runtime;
 mod send_batch;
 #[cfg(test)]
-mod sim;
+pub(crate) mod sim;
 mod single;
 mod speakers;
 mod tracks;

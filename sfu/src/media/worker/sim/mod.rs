@@ -35,7 +35,7 @@ const QUEUE_LIMIT: Duration = Duration::from_millis(200);
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A client's peer connection.
-pub(super) struct Client {
+pub(crate) struct Client {
     pub rtc: Rtc,
     pub addr: SocketAddr,
     timeout: Instant,
@@ -46,7 +46,7 @@ pub(super) struct Client {
 /// A participant as its app sees it: two peer connections (indices into
 /// [`Sim::clients`]), or one in both places.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Member {
+pub(crate) struct Member {
     pub pid: Pid,
     pub publisher: usize,
     pub subscriber: usize,
@@ -61,7 +61,7 @@ const AUDIO: u8 = 0xAA;
 
 /// A frame as a subscriber received it (what [`Sim::send_frame`] wrote).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Frame {
+pub(crate) struct Frame {
     pub audio: bool,
     /// Its simulcast layer (video).
     pub layer: u8,
@@ -81,7 +81,7 @@ struct Packet {
 }
 
 /// The worker, its clients, and the wire between them.
-pub(super) struct Sim {
+pub(crate) struct Sim {
     pub now: Instant,
     pub worker: Worker,
     server: SocketAddr,
@@ -260,9 +260,23 @@ impl Sim {
             codec: None,
         };
         self.command(Command::ExpectTrack { pid: m.pid, spec });
-        let simulcast = (layers.len() > 1).then(|| {
+        let mid = self.send_track(m, &client_track_id, kind, layers.len());
+        (track_sid, mid)
+    }
+
+    /// `m` offers a track it announced as `client_track_id`, on `layers`
+    /// simulcast layers (one: none), until its connection is up. Returns
+    /// its m-line.
+    pub fn send_track(
+        &mut self,
+        m: Member,
+        client_track_id: &str,
+        kind: Kind,
+        layers: usize,
+    ) -> Mid {
+        let simulcast = (layers > 1).then(|| {
             let mut s = Simulcast::new();
-            for rid in ["q", "h", "f"].iter().take(layers.len()) {
+            for rid in ["q", "h", "f"].iter().take(layers) {
                 s.add_send_layer(SimulcastLayer::new(rid));
             }
             s
@@ -274,14 +288,14 @@ impl Sim {
                 media,
                 Direction::SendOnly,
                 stream,
-                Some(client_track_id),
+                Some(client_track_id.to_owned()),
                 simulcast,
             )
         });
         self.run_until(Duration::from_secs(5), |sim| {
             sim.clients[m.publisher].rtc.is_connected()
         });
-        (track_sid, mid)
+        mid
     }
 
     /// Limits what reaches a member's subscriber connection to `bps` (a

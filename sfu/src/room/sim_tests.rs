@@ -1,0 +1,161 @@
+//! The room's rules with real media: its commands go to the sans-IO media
+//! worker on the in-memory network (`media::sim`), and the worker's word
+//! that a track flows comes back to it, as the running task and the
+//! track sink carry them. Backstage: only those who may publish receive
+//! media; `go_live` opens it to everyone; going back closes it again.
+
+use std::time::Duration;
+
+use super::*;
+use crate::media::sim::{Member, Sim};
+use crate::media::Kind;
+use crate::outbox::OutboxReader;
+
+/// A frame every 33 ms.
+const FRAME: Duration = Duration::from_millis(33);
+
+/// A room and the worker its media runs on.
+struct Call {
+    sim: Sim,
+    room: Room,
+    /// The members' signal queues, kept open.
+    outboxes: Vec<OutboxReader>,
+}
+
+impl Call {
+    /// A room in backstage.
+    fn backstage() -> Self {
+        let bus = Arc::new(onair_bus::LocalBus::new());
+        Call {
+            sim: Sim::new(),
+            room: Room::new("room", true, bus, SignalLimits::default()),
+            outboxes: Vec::new(),
+        }
+    }
+
+    /// Hands the room `msg`, and the worker what the room commands.
+    fn tell(&mut self, msg: RoomMsg) {
+        self.room.handle(msg);
+        for cmd in self.room.commands.drain(..) {
+            self.sim.command(cmd);
+        }
+    }
+
+    /// Joins `identity` to the worker (with one peer connection, as
+    /// `/rtc/v1`, or two) and to the room; it may publish or not.
+    fn join(&mut self, identity: &str, can_publish: bool, single_pc: bool) -> Member {
+        let member = match single_pc {
+            true => self.sim.join_single("room", 1, 1),
+            false => self.sim.join("room"),
+        };
+        let info = lk::ParticipantInfo {
+            sid: self.sim.sid(member).to_string(),
+            identity: identity.into(),
+            permission: Some(lk::ParticipantPermission {
+                can_publish,
+                can_subscribe: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let (outbox, reader) = Outbox::new(256);
+        self.outboxes.push(reader);
+        let (reply, mut admitted) = oneshot::channel();
+        self.tell(RoomMsg::Join {
+            pid: member.pid,
+            join: Box::new(lk::JoinResponse {
+                participant: Some(info),
+                ..Default::default()
+            }),
+            auto_subscribe: true,
+            status: CallStatus {
+                backstage: !self.room.live,
+                max_participants: None,
+                metadata: String::new(),
+            },
+            outbox,
+            reply,
+        });
+        assert!(matches!(admitted.try_recv(), Ok(Ok(()))), "admitted");
+        member
+    }
+
+    /// `m` publishes a camera through the room: announced, offered, and
+    /// live once the worker says its media flows. Returns its m-line.
+    fn publish_camera(&mut self, m: Member) -> str0m::media::Mid {
+        let (reply, mut info) = oneshot::channel();
+        let req = lk::AddTrackRequest {
+            cid: "camera".into(),
+            r#type: lk::TrackType::Video as i32,
+            source: lk::TrackSource::Camera as i32,
+            width: 640,
+            height: 360,
+            ..Default::default()
+        };
+        self.tell(RoomMsg::AddTrack {
+            pid: m.pid,
+            req,
+            reply,
+        });
+        assert!(matches!(info.try_recv(), Ok(Ok(_))), "publishing allowed");
+        let mid = self.sim.send_track(m, "camera", Kind::Video, 1);
+        let live = self.sim.last_notice(m.pid, |n| match n {
+            Notice::TrackLive {
+                track_sid,
+                mid,
+                mime,
+            } => Some(RoomMsg::TrackLive {
+                pid: m.pid,
+                track_sid: track_sid.clone(),
+                mid: mid.clone(),
+                mime: mime.clone(),
+            }),
+            _ => None,
+        });
+        self.tell(live.expect("the worker says the track flows"));
+        mid
+    }
+
+    /// `m` sends frames `range` on `mid`, each a keyframe.
+    fn send(&mut self, m: Member, mid: str0m::media::Mid, range: std::ops::Range<u32>) {
+        for n in range {
+            self.sim.send_frame(m, mid, None, true, n);
+            self.sim.run_for(FRAME);
+        }
+        self.sim.run_for(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn backstage_media_reaches_publishers_only_until_the_call_goes_live() {
+    let mut call = Call::backstage();
+    let host = call.join("host", true, false);
+    let cohost = call.join("cohost", true, true);
+    let viewers = [
+        call.join("viewer", false, false),
+        call.join("phone", false, true),
+    ];
+    let camera = call.publish_camera(host);
+
+    call.send(host, camera, 0..20);
+    assert_eq!(call.sim.video_frames(cohost), (0..20).collect::<Vec<_>>());
+    for viewer in viewers {
+        let got = call.sim.video_frames(viewer);
+        assert!(got.is_empty(), "backstage: a viewer gets nothing");
+    }
+
+    call.tell(RoomMsg::Bus(EventKind::LiveStarted));
+    call.send(host, camera, 20..40);
+    for viewer in viewers {
+        let got = call.sim.video_frames(viewer);
+        assert_eq!(got, (20..40).collect::<Vec<_>>(), "live: all of it");
+    }
+
+    call.tell(RoomMsg::Bus(EventKind::LiveStopped));
+    call.send(host, camera, 40..60);
+    for viewer in viewers {
+        let got = call.sim.video_frames(viewer);
+        assert_eq!(got.len(), 20, "backstage again: nothing more");
+    }
+    assert_eq!(call.sim.video_frames(cohost), (0..60).collect::<Vec<_>>());
+}
