@@ -56,8 +56,7 @@ impl Worker {
                 tracks: _,
                 reply,
             } => {
-                let who = (room, identity, participant_sid);
-                let result = self.join(pid, who, single_pc);
+                let result = self.join(pid, room, identity, participant_sid, single_pc);
                 if let Some(p) = self.participants.get_mut(&pid) {
                     p.can_publish_data = can_publish_data;
                 }
@@ -149,15 +148,16 @@ impl Worker {
         Ok(())
     }
 
-    /// Creates a participant's peer connections (its `room`, identity and
-    /// sid in `who`); returns the first subscriber offer, if it has two.
+    /// Creates a participant's peer connections (one, or two); returns
+    /// the first subscriber offer, if it has two.
     pub(super) fn join(
         &mut self,
         pid: Pid,
-        who: (String, String, ParticipantSid),
+        room: String,
+        identity: String,
+        participant_sid: ParticipantSid,
         single_pc: bool,
     ) -> Result<Option<String>, NegotiationError> {
-        let (room, identity, participant_sid) = who;
         if single_pc {
             self.new_rtc(pid, Role::Single)?;
         } else {
