@@ -166,6 +166,14 @@ struct Member {
     track_permissions: Option<lk::SubscriptionPermission>,
 }
 
+impl Member {
+    /// Its tracks whose media flows (they have an m-line).
+    fn live_tracks(&self) -> Vec<TrackSid> {
+        let live = self.info.tracks.iter().filter(|t| !t.mid.is_empty());
+        live.map(|t| TrackSid::from(t.sid.as_str())).collect()
+    }
+}
+
 /// One room's state, owned by its task.
 struct Room {
     bus: Arc<dyn Bus>,

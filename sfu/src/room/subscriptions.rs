@@ -61,14 +61,7 @@ impl Room {
         let Some(p) = self.members.get(&publisher) else {
             return;
         };
-        let live: Vec<TrackSid> = p
-            .info
-            .tracks
-            .iter()
-            .filter(|t| !t.mid.is_empty())
-            .map(|t| TrackSid::from(t.sid.as_str()))
-            .collect();
-        for track_sid in &live {
+        for track_sid in &p.live_tracks() {
             self.subscribe_one(sub, publisher, track_sid);
         }
     }

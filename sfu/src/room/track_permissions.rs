@@ -51,13 +51,7 @@ impl Room {
             return;
         };
         let before = publisher.track_permissions.replace(rules);
-        let tracks: Vec<TrackSid> = publisher
-            .info
-            .tracks
-            .iter()
-            .filter(|t| !t.mid.is_empty())
-            .map(|t| TrackSid::from(t.sid.as_str()))
-            .collect();
+        let tracks = publisher.live_tracks();
         let subs: Vec<Pid> = self.members.keys().copied().filter(|p| *p != pid).collect();
         for sub in subs {
             for track_sid in &tracks {
