@@ -53,6 +53,31 @@ await scenario(async (browser) => {
     (window.onairData || []).some((x) => x.text === "after big") ? window.onairData : null));
   check(!after.some((x) => x.text.startsWith("big")), "a packet over 15 KiB reached bob");
   console.log("data: a 16 KiB packet was dropped, the next one arrived");
+  // A new camera track takes the m-line the old one left on bob's one
+  // connection (its mid), and he decodes it.
+  const cameraSid = () => alice.evaluate(() => [...window.onairRoom.localParticipant.videoTrackPublications.values()][0]?.trackSid);
+  const midOf = (sid) => bob.evaluate((sid) => {
+    const receiver = window.onairRoom.remoteParticipants.get("alice")?.trackPublications.get(sid)?.track?.receiver;
+    return window.onairRoom.engine.pcManager.publisher.getTransceivers().find((t) => t.receiver === receiver)?.mid;
+  }, sid);
+  const decoded = (sid) => bob.evaluate(async (sid) => {
+    const pub = window.onairRoom.remoteParticipants.get("alice")?.trackPublications.get(sid);
+    let n = 0;
+    if (pub?.track?.receiver) (await pub.track.receiver.getStats()).forEach((s) => { if (s.type === "inbound-rtp") n = s.framesDecoded || 0; });
+    return n;
+  }, sid);
+  const oldCamera = await cameraSid();
+  const oldMid = await midOf(oldCamera);
+  await alice.evaluate(async () => {
+    const lp = window.onairRoom.localParticipant;
+    await lp.unpublishTrack([...lp.videoTrackPublications.values()][0].track);
+    await lp.setCameraEnabled(true);
+  });
+  const newCamera = await until("alice's new camera", 10000, async () => { const s = await cameraSid(); return s !== oldCamera && s; });
+  await until("bob decoding alice's new camera", 20000, async () => (await decoded(newCamera)) > 10);
+  const newMid = await midOf(newCamera);
+  check(oldMid && newMid === oldMid, `alice's new camera reached bob on m-line ${newMid}, the old one was on ${oldMid}`);
+  console.log(`republish: bob decodes alice's new camera on the old one's m-line (mid ${newMid})`);
   // Mute: alice mutes her microphone, bob sees it muted, then unmuted.
   const micMuted = (page) => page.evaluate(() => {
     const a = window.onairRoom.remoteParticipants.get("alice");

@@ -123,6 +123,16 @@ impl DownTrack {
         }
     }
 
+    /// Continues where `prev` stopped (its sequence numbers, timeline and
+    /// VP8 picture ids): a new track on an outgoing stream that carried
+    /// another starts as a layer switch does, without a jump back.
+    pub fn continue_from(&mut self, prev: &DownTrack) {
+        self.next_seq = prev.next_seq;
+        self.last = prev.last;
+        self.last_pid = prev.last_pid;
+        self.last_tl0 = prev.last_tl0;
+    }
+
     /// The layer the subscriber should get (None pauses it).
     pub fn set_target(&mut self, target: Option<u8>) {
         self.target = target;

@@ -131,6 +131,9 @@ enum SubChange {
     },
     Remove {
         mid: Mid,
+        /// What was sent on it: a track that takes the m-line over
+        /// continues from there (one peer connection only).
+        left: DownTrack,
     },
 }
 

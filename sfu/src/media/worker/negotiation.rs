@@ -397,7 +397,7 @@ impl Worker {
         }
         for (mid, track_sid) in &added {
             p.sub_mids.insert(*mid, track_sid.clone());
-            single::bind_down(&mut self.tracks, pid, *mid, track_sid);
+            single::bind_down(&mut self.tracks, pid, *mid, track_sid, None);
         }
         if let Some((offer, pending)) = offer {
             tracing::debug!(pid = %pid, tracks = p.sub_mids.len(), restart, "subscriber offer");
@@ -492,7 +492,7 @@ fn apply_sub_changes(peer: &mut Peer, changes: &[SubChange], restart: bool) -> O
                     );
                     added.push((mid, track_sid.clone()));
                 }
-                SubChange::Remove { mid } => api.stop_media(*mid),
+                SubChange::Remove { mid, .. } => api.stop_media(*mid),
             }
         }
         api.apply()

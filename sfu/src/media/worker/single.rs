@@ -5,10 +5,10 @@
 //! by its msid (`PA_…|TR_…`, as the browser groups tracks) and in
 //! `mid_to_track`. When tracks wait, the client is asked for a new offer,
 //! with as many more receiving m-lines as the free ones lack (LiveKit's
-//! `MediaSectionsRequirement`). An m-line that carried a track is not
-//! used again: the browser would see a new track on an old receiver.
-
-use std::collections::HashSet;
+//! `MediaSectionsRequirement`). An m-line whose track ended carries the
+//! next track of its kind: the browser sees a new msid on the receiver
+//! and livekit-client takes it as the new track (checked in Chromium), so
+//! a long call does not grow the client's connection.
 
 use super::*;
 use crate::sdp_scan::{receiving_mlines, set_msid};
@@ -20,12 +20,14 @@ const MAX_SLOTS: usize = 1000;
 /// A one-connection client's receiving m-lines.
 #[derive(Default)]
 pub(super) struct Slots {
-    /// Every receiving m-line seen in its offers.
-    known: HashSet<Mid>,
-    /// Those free to carry a track, in offer order.
+    /// Every receiving m-line seen in its offers, and its kind.
+    known: HashMap<Mid, Kind>,
+    /// Those free to carry a track: freed ones first, then in offer order.
     free: Vec<(Mid, Kind)>,
     /// The msid stream (`PA_…|TR_…`) of each m-line carrying a track.
     streams: HashMap<Mid, String>,
+    /// What was last sent on each free m-line that carried a track.
+    left: HashMap<Mid, DownTrack>,
     /// An offer was asked for (or comes with the join) and has not come yet.
     pub asked: bool,
 }
@@ -51,8 +53,12 @@ impl Worker {
             if let Some(slots) = &mut p.single {
                 slots.asked = false;
                 slots.learn(offer);
-                p.changes.retain(|change| !slots.place(change, &mut placed));
-                for (mid, track_sid) in &placed {
+                for change in std::mem::take(&mut p.changes) {
+                    if let Some(waits) = slots.place(change, &mut placed) {
+                        p.changes.push(waits);
+                    }
+                }
+                for (mid, track_sid, _) in &placed {
                     p.sub_mids.insert(*mid, track_sid.clone());
                 }
                 for (mid, stream) in &slots.streams {
@@ -67,8 +73,8 @@ impl Worker {
                     .collect();
             }
         }
-        for (mid, track_sid) in &placed {
-            bind_down(&mut self.tracks, pid, *mid, track_sid);
+        for (mid, track_sid, left) in &placed {
+            bind_down(&mut self.tracks, pid, *mid, track_sid, left.as_ref());
         }
         if !placed.is_empty() {
             tracing::debug!(pid = %pid, placed = placed.len(), "tracks placed on receiving m-lines");
@@ -86,14 +92,13 @@ impl Worker {
         let Some(slots) = &mut p.single else {
             return;
         };
-        // An ended track needs no offer: its m-line is retired.
-        p.changes.retain(|change| match change {
-            SubChange::Remove { mid } => {
-                slots.streams.remove(mid);
-                false
+        // An ended track needs no offer: its m-line is free again.
+        for change in std::mem::take(&mut p.changes) {
+            match change {
+                SubChange::Remove { mid, left } => slots.retire(mid, left),
+                add => p.changes.push(add),
             }
-            SubChange::Add { .. } => true,
-        });
+        }
         if p.changes.is_empty() || slots.asked {
             return;
         }
@@ -126,33 +131,50 @@ impl Slots {
             } else {
                 Kind::Video
             };
-            if self.known.insert(mid) {
+            if self.known.insert(mid, kind).is_none() {
                 self.free.push((mid, kind));
             }
         }
     }
 
     /// Carries out `change` if it can be now (`placed` gets a placed
-    /// track); `false` if it waits for a free m-line.
-    fn place(&mut self, change: &SubChange, placed: &mut Vec<(Mid, TrackSid)>) -> bool {
+    /// track, and what its m-line carried before); gives it back if it
+    /// waits for a free m-line.
+    fn place(&mut self, change: SubChange, placed: &mut Vec<Placed>) -> Option<SubChange> {
         match change {
             SubChange::Add {
                 track_sid,
                 stream,
                 kind,
             } => {
-                let Some(i) = self.free.iter().position(|(_, k)| k == kind) else {
-                    return false;
+                let Some(i) = self.free.iter().position(|(_, k)| *k == kind) else {
+                    return Some(SubChange::Add {
+                        track_sid,
+                        stream,
+                        kind,
+                    });
                 };
                 let (mid, _) = self.free.remove(i);
-                self.streams.insert(mid, stream.clone());
-                placed.push((mid, track_sid.clone()));
+                self.streams.insert(mid, stream);
+                placed.push((mid, track_sid, self.left.remove(&mid)));
             }
-            SubChange::Remove { mid } => {
-                self.streams.remove(mid);
+            SubChange::Remove { mid, left } => self.retire(mid, left),
+        }
+        None
+    }
+}
+
+impl Slots {
+    /// The track on `mid` ended (`left` is what was sent): the m-line is
+    /// free again, and the first taken, so a replaced track (a new camera)
+    /// lands where the old one was.
+    fn retire(&mut self, mid: Mid, left: DownTrack) {
+        if self.streams.remove(&mid).is_some() {
+            if let Some(kind) = self.known.get(&mid) {
+                self.free.insert(0, (mid, *kind));
+                self.left.insert(mid, left);
             }
         }
-        true
     }
 }
 
@@ -163,13 +185,17 @@ impl SubChange {
     }
 }
 
+/// A track placed on an m-line, and what the m-line carried before.
+type Placed = (Mid, TrackSid, Option<DownTrack>);
+
 /// The down track of `track_sid` toward `sub` that waits for an m-line
-/// gets `mid`.
+/// gets `mid`, continuing from what it carried before (`left`).
 pub(super) fn bind_down(
     tracks: &mut HashMap<(Pid, Mid), PubTrack>,
     sub: Pid,
     mid: Mid,
     track_sid: &TrackSid,
+    left: Option<&DownTrack>,
 ) {
     let waiting = tracks
         .values_mut()
@@ -178,5 +204,8 @@ pub(super) fn bind_down(
         .find(|d| d.sub == sub && d.mid.is_none());
     if let Some(d) = waiting {
         d.mid = Some(mid);
+        if let Some(left) = left {
+            d.track.continue_from(left);
+        }
     }
 }

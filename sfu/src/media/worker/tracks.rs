@@ -67,7 +67,8 @@ impl Worker {
         for d in track.downs {
             if let (Some(out), Some(sub)) = (d.mid, self.participants.get_mut(&d.sub)) {
                 sub.sub_mids.remove(&out);
-                sub.changes.push(SubChange::Remove { mid: out });
+                let left = d.track;
+                sub.changes.push(SubChange::Remove { mid: out, left });
             }
             self.renegotiate(d.sub);
         }
@@ -127,12 +128,13 @@ impl Worker {
             .filter(|t| t.spec.track_sid == *track_sid)
         {
             if let Some(pos) = track.downs.iter().position(|d| d.sub == pid) {
-                removed = track.downs.remove(pos).mid;
+                let down = track.downs.remove(pos);
+                removed = down.mid.map(|mid| (mid, down.track));
             }
         }
-        if let (Some(mid), Some(p)) = (removed, self.participants.get_mut(&pid)) {
+        if let (Some((mid, left)), Some(p)) = (removed, self.participants.get_mut(&pid)) {
             p.sub_mids.remove(&mid);
-            p.changes.push(SubChange::Remove { mid });
+            p.changes.push(SubChange::Remove { mid, left });
             self.renegotiate(pid);
         }
     }
