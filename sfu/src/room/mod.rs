@@ -297,22 +297,29 @@ impl RoomMsg {
     /// straight into the room's queue.
     pub fn track_sink(room: mpsc::UnboundedSender<RoomMsg>, pid: Pid) -> TrackSink {
         Arc::new(move |notice| {
-            let msg = match notice {
-                Notice::TrackLive {
-                    track_sid,
-                    mid,
-                    mime,
-                } => RoomMsg::TrackLive {
-                    pid,
-                    track_sid,
-                    mid,
-                    mime,
-                },
-                Notice::TrackEnded { track_sid } => RoomMsg::TrackEnded { pid, track_sid },
-                _ => return,
-            };
-            let _ = room.send(msg);
+            if let Some(msg) = RoomMsg::of_track(pid, notice) {
+                let _ = room.send(msg);
+            }
         })
+    }
+
+    /// What `pid`'s track starting or ending tells its room; `None` for
+    /// any other notice.
+    fn of_track(pid: Pid, notice: Notice) -> Option<RoomMsg> {
+        match notice {
+            Notice::TrackLive {
+                track_sid,
+                mid,
+                mime,
+            } => Some(RoomMsg::TrackLive {
+                pid,
+                track_sid,
+                mid,
+                mime,
+            }),
+            Notice::TrackEnded { track_sid } => Some(RoomMsg::TrackEnded { pid, track_sid }),
+            _ => None,
+        }
     }
 }
 

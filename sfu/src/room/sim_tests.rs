@@ -99,20 +99,14 @@ impl Call {
         });
         assert!(matches!(info.try_recv(), Ok(Ok(_))), "publishing allowed");
         let mid = self.sim.send_track(m, "camera", Kind::Video, 1);
-        let live = self.sim.last_notice(m.pid, |n| match n {
-            Notice::TrackLive {
-                track_sid,
-                mid,
-                mime,
-            } => Some(RoomMsg::TrackLive {
-                pid: m.pid,
-                track_sid: track_sid.clone(),
-                mid: mid.clone(),
-                mime: mime.clone(),
-            }),
-            _ => None,
-        });
-        self.tell(live.expect("the worker says the track flows"));
+        // The worker says the track flows; the track sink would carry it.
+        let notices = &mut self.sim.notices;
+        let live = notices
+            .iter()
+            .rposition(|(p, n)| *p == m.pid && matches!(n, Notice::TrackLive { .. }))
+            .expect("the worker says the track flows");
+        let (_, live) = notices.remove(live);
+        self.tell(RoomMsg::of_track(m.pid, live).expect("a track notice"));
         mid
     }
 

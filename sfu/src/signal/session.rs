@@ -116,7 +116,7 @@ impl Session {
             logged: Logged::default(),
         };
         session
-            .enter(status, (auto_subscribe, connection), ws_rx, writer)
+            .enter(status, auto_subscribe, connection, ws_rx, writer)
             .await;
     }
 
@@ -124,7 +124,8 @@ impl Session {
     async fn enter(
         mut self,
         status: CallStatus,
-        (auto_subscribe, connection): (bool, Connection),
+        auto_subscribe: bool,
+        connection: Connection,
         ws_rx: SplitStream<WebSocket>,
         writer: tokio::task::JoinHandle<()>,
     ) {

@@ -1,8 +1,8 @@
 //! What the media worker tells a session, turned into what the client
 //! and the room hear: subscriber offers (or requests for the client's
-//! offer), speakers, connection quality,
-//! dynacast's layer wishes, closed media. Tracks starting and ending go
-//! from the worker to the room directly.
+//! offer), speakers, connection quality, dynacast's layer wishes, closed
+//! media. Tracks starting and ending go from the worker to the room
+//! directly.
 
 use std::collections::HashMap;
 
