@@ -27,7 +27,9 @@ test: deps
 fuzz:
 	fuzz/run.sh
 
+# sfu_forward measures Janus (Debian's package) beside OnAir where it runs.
 bench: deps
+	@command -v janus >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y -qq --no-install-recommends janus >/dev/null || echo "bench: janus not installed; sfu_forward skips it"
 	$(CARGO) bench --bench api_join
 	$(CARGO) bench --bench sfu_forward
 	$(CARGO) bench --bench egress_composite

@@ -13,7 +13,8 @@
 //! publishers and subscribers grow until loss passes 1 % or p99 passes
 //! 5 ms. For an audio-only room and a video livestream (the top layer to
 //! every subscriber), side by side with a relay pinned the same way that
-//! sends with `sendmmsg`.
+//! sends with `sendmmsg`, and Janus 1.1.2's VideoRoom under the same
+//! ramps where it runs (`janus/`: a network namespace, root).
 //!
 //! The last line is `sfu_forward: pps_per_core=N relay_ratio=R`: the
 //! video livestream's highest forwarded packets/s on one core, and its
@@ -36,6 +37,7 @@ use onair_sfu::{MediaConfig, Sfu, SfuConfig};
 use onair_testkit::media;
 
 mod counting;
+mod janus;
 mod relay;
 mod saturation;
 
@@ -198,6 +200,52 @@ async fn publish(client: &Client, dir: &Path, what: Publish) {
     }
 }
 
+/// The audio ramp's steps (publishers, subscribers) and window: Opus is
+/// steady, 4 s tell.
+const AUDIO_STEPS: (&[(usize, usize)], Duration) = (
+    &[
+        (4, 40),
+        (8, 80),
+        (10, 80),
+        (12, 80),
+        (14, 80),
+        (16, 80),
+        (20, 80),
+        (24, 80),
+        (28, 80),
+    ],
+    Duration::from_secs(4),
+);
+
+/// The video ramp's: every 10 s the video files' loop sends the same.
+const VIDEO_STEPS: (&[(usize, usize)], Duration) = (
+    &[
+        (1, 20),
+        (2, 40),
+        (3, 60),
+        (4, 60),
+        (4, 80),
+        (5, 80),
+        (6, 80),
+        (8, 80),
+        (10, 80),
+        (12, 80),
+    ],
+    Duration::from_secs(10),
+);
+
+/// The same ramps on Janus, if it runs here: (audio, video).
+async fn janus_ramps(dir: &Path) -> (Option<saturation::Reading>, Option<saturation::Reading>) {
+    let Some(janus) = janus::Janus::start(SFU_CORE).await else {
+        return (None, None);
+    };
+    println!(" Janus 1.1.2 VideoRoom on core {SFU_CORE} (the whole process), audio-only room:");
+    let audio = saturation::ramp(janus.load(dir, Publish::Audio), AUDIO_STEPS).await;
+    println!(" Janus, video livestream:");
+    let video = saturation::ramp(janus.load(dir, Publish::Video), VIDEO_STEPS).await;
+    (audio, video)
+}
+
 /// Starts an SFU with its signalling on a free port; returns its URL.
 async fn start_sfu(key: &ApiKey) -> (Sfu, String) {
     let config = SfuConfig {
@@ -314,42 +362,27 @@ async fn main() {
     for tid in &threads {
         pin(*tid, SFU_CORE);
     }
-    let load = (url.as_str(), &key, dir.path());
+    let room =
+        |what| saturation::Load::new((&sfu, &threads), (url.as_str(), &key, dir.path()), what);
     println!("saturation: the SFU's {} media threads on core {SFU_CORE}, the load on core {LOAD_CORE}; subscribers only count", threads.len());
     println!(" audio-only room (Opus, 50 packets/s per publisher, every subscriber receives every publisher):");
-    // Opus is steady: 4 s tell. Every 10 s the video files' loop sends the same.
-    let audio_steps = [
-        (4, 40),
-        (8, 80),
-        (10, 80),
-        (12, 80),
-        (14, 80),
-        (16, 80),
-        (20, 80),
-        (24, 80),
-    ];
-    let audio_steps = (&audio_steps[..], Duration::from_secs(4));
-    let audio = saturation::ramp(&sfu, load, Publish::Audio, audio_steps, &threads).await;
+    let audio = saturation::ramp(room(Publish::Audio), AUDIO_STEPS).await;
     println!(" video livestream (VP8 simulcast, the top layer to every subscriber):");
-    let video_steps = [
-        (1, 20),
-        (2, 40),
-        (3, 60),
-        (4, 60),
-        (4, 80),
-        (5, 80),
-        (6, 80),
-        (8, 80),
-    ];
-    let video_steps = (&video_steps[..], Duration::from_secs(10));
-    let video = saturation::ramp(&sfu, load, Publish::Video, video_steps, &threads).await;
+    let video = saturation::ramp(room(Publish::Video), VIDEO_STEPS).await;
+    let janus = janus_ramps(dir.path()).await;
     let relay_per_core = relay::pinned_relay(4, 100, SFU_CORE, LOAD_CORE);
     println!(" plain UDP relay on core {SFU_CORE} (recv → sendmmsg to 100 sockets, no crypto): {relay_per_core:.0} packets per CPU-second");
-    for (what, best) in [("audio", audio), ("video", video)] {
+    let all = [
+        ("OnAir audio", audio),
+        ("OnAir video", video),
+        ("Janus audio", janus.0),
+        ("Janus video", janus.1),
+    ];
+    for (what, best) in all {
         match best {
             Some(r) => println!(
                 " {what}: highest sustained {:.0} forwarded packets/s on one core ({:.0} % of it, {:.0} packets per CPU-second, p99 {} µs); per CPU-second {:.2} of the relay",
-                r.pps, r.cpu * 100.0, r.pps / r.cpu.max(1e-9), r.p99_us, r.pps / r.cpu.max(1e-9) / relay_per_core
+                r.pps, r.cpu * 100.0, r.pps / r.cpu.max(1e-9), r.p99_us.map_or("-".into(), |p| p.to_string()), r.pps / r.cpu.max(1e-9) / relay_per_core
             ),
             None => println!(" {what}: no step passed"),
         }
