@@ -3,7 +3,7 @@
 //! complete ICE and DTLS and then only count SRTP datagrams, so the load
 //! stays cheap. Publishers and subscribers are added step by step until
 //! more than 1 % of what should arrive is lost or the p99 forwarding delay
-//! passes 5 ms; the figure is the highest forwarded packets/s of a step
+//! passes 5 ms, in two windows in a row; the figure is the highest forwarded packets/s of a step
 //! that passed. The same ramp drives OnAir and, where it runs, Janus
 //! ([`Target`]).
 
@@ -192,6 +192,36 @@ async fn measure(load: &impl Target, window: Duration) -> Window {
     }
 }
 
+/// Measures one step of `publishers` × `subscribers` and prints it; the
+/// first step sets `per_pair`, what every pair should deliver a second.
+async fn step(
+    load: &impl Target,
+    (p, s): (usize, usize),
+    window: Duration,
+    per_pair: &mut Option<f64>,
+) -> Reading {
+    let pairs = (p * s) as f64;
+    let w = measure(load, window).await;
+    let expected = *per_pair.get_or_insert(w.received / pairs) * pairs;
+    let r = Reading {
+        pps: w.pps,
+        cpu: w.cpu,
+        p99_us: w.p99_us,
+        loss: (1.0 - w.received / expected.max(1.0)).max(0.0),
+    };
+    println!(
+        "  {p:>3} publishers × {s:>4} subscribers: forwarded {:>8.0} packets/s, SFU core {:>5.1} %, {:>8.0} packets per CPU-second, p99 {:>5} µs, loss {:>5.2} % (counted/forwarded {:.3}; load core {:>5.1} %)",
+        r.pps,
+        r.cpu * 100.0,
+        r.pps / r.cpu.max(1e-9),
+        r.p99_us.map_or("-".into(), |p| p.to_string()),
+        r.loss * 100.0,
+        w.received / r.pps.max(1.0),
+        w.load_cpu * 100.0,
+    );
+    r
+}
+
 /// Runs the ramp on `load` over `steps` of (publishers, subscribers),
 /// measuring each for `window`; prints each step and returns the best
 /// reading that passed.
@@ -205,28 +235,16 @@ pub async fn ramp(
     let mut best: Option<Reading> = None;
     for &(p, s) in steps {
         load.grow(p, s).await;
-        let pairs = (p * s) as f64;
+        let first = per_pair.is_none();
         if let Some(per_pair) = per_pair {
-            settle(&load, per_pair * pairs).await;
+            settle(&load, per_pair * (p * s) as f64).await;
         }
-        let w = measure(&load, window).await;
-        let expected = *per_pair.get_or_insert(w.received / pairs) * pairs;
-        let r = Reading {
-            pps: w.pps,
-            cpu: w.cpu,
-            p99_us: w.p99_us,
-            loss: (1.0 - w.received / expected.max(1.0)).max(0.0),
-        };
-        println!(
-            "  {p:>3} publishers × {s:>4} subscribers: forwarded {:>8.0} packets/s, SFU core {:>5.1} %, {:>8.0} packets per CPU-second, p99 {:>5} µs, loss {:>5.2} % (counted/forwarded {:.3}; load core {:>5.1} %)",
-            r.pps,
-            r.cpu * 100.0,
-            r.pps / r.cpu.max(1e-9),
-            r.p99_us.map_or("-".into(), |p| p.to_string()),
-            r.loss * 100.0,
-            w.received / r.pps.max(1.0),
-            w.load_cpu * 100.0,
-        );
+        let mut r = step(&load, (p, s), window, &mut per_pair).await;
+        if !r.passes() && !first {
+            // One window on a shared 2-core machine can catch a stall of
+            // the load; a step fails only when a second window fails too.
+            r = step(&load, (p, s), window, &mut per_pair).await;
+        }
         if !r.passes() {
             break;
         }

@@ -37,6 +37,8 @@ impl Peer {
     /// A peer on a free port of `ip`.
     pub async fn bind(ip: IpAddr) -> Self {
         let socket = UdpSocket::bind((ip, 0)).await.expect("bind");
+        // As OnAir's counting subscribers ask (onair-client).
+        let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(1 << 20);
         let local = socket.local_addr().expect("local address");
         let mut rtc = Rtc::builder()
             .clear_codecs()
@@ -105,14 +107,14 @@ impl Peer {
                     layer.write_due(&mut self.rtc, mid, codec, clock, now);
                 }
             }
-            let mut wake = match self.drain(&mut up).await {
-                Some(wake) => wake,
-                None => return,
+            let Some(due) = self.drain(&mut up).await else {
+                return;
             };
+            let mut wake = due;
             if up {
                 wake = sending.iter().map(|l| l.due).fold(wake, Instant::min);
             }
-            self.wait(wake, &mut buf, None, up).await;
+            self.wait(due, wake, &mut buf, None, up).await;
         }
     }
 
@@ -122,10 +124,10 @@ impl Peer {
         let mut up = false;
         let mut buf = vec![0u8; 2000];
         loop {
-            let Some(wake) = self.drain(&mut up).await else {
+            let Some(due) = self.drain(&mut up).await else {
                 return;
             };
-            self.wait(wake, &mut buf, Some(&counted), up).await;
+            self.wait(due, due, &mut buf, Some(&counted), up).await;
         }
     }
 
@@ -144,8 +146,15 @@ impl Peer {
     }
 
     /// Waits for a datagram or `wake` (at most 100 ms), hands what came to
-    /// str0m (or counts it), and lets str0m's time pass.
-    async fn wait(&mut self, wake: Instant, buf: &mut [u8], counted: Option<&AtomicU64>, up: bool) {
+    /// str0m (or counts it), and runs str0m's timer if it is `due`.
+    async fn wait(
+        &mut self,
+        due: Instant,
+        wake: Instant,
+        buf: &mut [u8],
+        counted: Option<&AtomicU64>,
+        up: bool,
+    ) {
         let wake = wake.min(Instant::now() + Duration::from_millis(100));
         tokio::select! {
             received = self.socket.recv_from(buf) => {
@@ -167,7 +176,10 @@ impl Peer {
             }
             _ = tokio::time::sleep_until(wake.into()) => {}
         }
-        let _ = self.rtc.handle_input(Input::Timeout(Instant::now()));
+        let now = Instant::now();
+        if due <= now {
+            let _ = self.rtc.handle_input(Input::Timeout(now));
+        }
     }
 }
 

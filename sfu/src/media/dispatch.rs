@@ -25,6 +25,26 @@ pub const MTU: usize = 2000;
 const QUEUE: usize = 4096;
 /// An address not heard from for this long is forgotten.
 const ADDR_IDLE: Duration = Duration::from_secs(60);
+/// Socket buffer asked for each way: bursts (a keyframe to every viewer,
+/// a wake-up's batch) must not overflow the kernel's default 208 KiB. The
+/// kernel grants at most `net.core.rmem_max` / `wmem_max`.
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// Asks for [`SOCKET_BUFFER`] each way on the SFU's socket; logs what the
+/// kernel granted, which is less where its limits are lower.
+pub fn size_buffers(socket: &UdpSocket) {
+    let socket = socket2::SockRef::from(socket);
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    let granted = (socket.recv_buffer_size(), socket.send_buffer_size());
+    if let (Ok(recv), Ok(send)) = granted {
+        tracing::info!(
+            recv,
+            send,
+            "UDP socket buffers (raise net.core.rmem_max / wmem_max for more)"
+        );
+    }
+}
 
 /// One datagram handed to a worker.
 pub struct Datagram {

@@ -336,6 +336,7 @@ impl Media {
         connect_timeout: std::time::Duration,
     ) -> std::io::Result<Media> {
         let socket = std::net::UdpSocket::bind(config.udp_bind)?;
+        dispatch::size_buffers(&socket);
         let local = socket.local_addr()?;
         let candidates = if config.candidates.is_empty() {
             vec![local]

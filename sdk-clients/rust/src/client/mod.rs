@@ -128,6 +128,8 @@ struct Worker {
     /// Load tests: once the subscriber connection is up, its SRTP
     /// datagrams are only counted here, not decrypted.
     counted: Option<Arc<AtomicU64>>,
+    /// When each connection's str0m timer is next due (see [`Peer::index`]).
+    due: [Instant; 2],
     /// Number of the last client track id made.
     last_cid: u32,
     /// The clock the files play on: time 0 of every file's loop.

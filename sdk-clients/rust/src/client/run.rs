@@ -29,6 +29,9 @@ use crate::types::{ClientError, MediaEvent, Stats};
 /// The longest a turn waits, so the clock work runs at least this often.
 const MAX_WAIT: Duration = Duration::from_millis(200);
 
+/// Receive buffer asked for each socket.
+const RECEIVE_BUFFER: usize = 1 << 20;
+
 /// Room for one datagram: WebRTC keeps its packets under a network's MTU.
 const DATAGRAM_BUF: usize = 2000;
 
@@ -68,6 +71,7 @@ impl Worker {
             ping_interval,
             media_events,
             counted: None,
+            due: [Instant::now(); 2],
             last_cid: 0,
             epoch: Instant::now(),
         })
@@ -115,11 +119,9 @@ impl Worker {
     /// Polls both peer connections until they wait; when the turn should
     /// wake at the latest.
     async fn poll_peers(&mut self) -> Result<Instant, ClientError> {
-        let publisher_timeout = self.drain(Peer::Publisher).await?;
-        let subscriber_timeout = self.drain(Peer::Subscriber).await?;
-        let mut wake = publisher_timeout
-            .min(subscriber_timeout)
-            .min(Instant::now() + MAX_WAIT);
+        self.due[Peer::Publisher.index()] = self.drain(Peer::Publisher).await?;
+        self.due[Peer::Subscriber.index()] = self.drain(Peer::Subscriber).await?;
+        let mut wake = self.due[0].min(self.due[1]).min(Instant::now() + MAX_WAIT);
         if let Some(frame_due) = self.next_frame_due() {
             wake = wake.min(frame_due);
         }
@@ -195,11 +197,15 @@ impl Worker {
         Turn::Continue(())
     }
 
-    /// The clock work of a turn: str0m's timers, the file frames now due,
-    /// and the ping when it is time.
+    /// The clock work of a turn: str0m's timers that are due, the file
+    /// frames now due, and the ping when it is time. A connection's timer
+    /// runs only when due: a full str0m timeout per received datagram cost
+    /// a load test's subscribers more than the datagrams did.
     async fn let_time_pass(&mut self, now: Instant) {
-        for rtc in [&mut self.publisher, &mut self.subscriber] {
-            let _ = rtc.handle_input(Input::Timeout(now));
+        for peer in [Peer::Publisher, Peer::Subscriber] {
+            if self.due[peer.index()] <= now {
+                let _ = self.rtc(peer).handle_input(Input::Timeout(now));
+            }
         }
         self.send_frames(now);
         if now.duration_since(self.last_ping) >= self.ping_interval {
@@ -267,11 +273,15 @@ impl Worker {
     }
 }
 
-/// A UDP socket on a free loopback port.
+/// A UDP socket on a free loopback port, with a receive buffer for a
+/// burst (keyframes of every track at once) while the task is not running.
 async fn bind() -> Result<UdpSocket, ClientError> {
-    UdpSocket::bind("127.0.0.1:0")
+    let socket = UdpSocket::bind("127.0.0.1:0")
         .await
-        .map_err(|e| ClientError::Media(e.to_string()))
+        .map_err(|e| ClientError::Media(e.to_string()))?;
+    // The kernel caps it at net.core.rmem_max; less is still a socket.
+    let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(RECEIVE_BUFFER);
+    Ok(socket)
 }
 
 /// A peer connection on `local` with the codecs OnAir uses.
