@@ -5,7 +5,7 @@
 //! SFU publishes participant joins and leaves; the API records them.
 //!
 //! [`Bus`] is the interface. [`LocalBus`] is the in-process implementation
-//! used by `onair dev` and single-node deployments; [`RedisBus`] (pub/sub)
+//! used by `onair dev` and single-node deployments; [`RedisBus`] (a Redis Stream)
 //! plugs in behind the same trait when the roles run as separate processes,
 //! which is why events are plain serde types and subscriptions are fed from a
 //! local broadcast channel whatever the transport.

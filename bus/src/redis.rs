@@ -1,34 +1,43 @@
-//! The networked bus: Redis pub/sub, for deployments that run the API, the
+//! The networked bus: a Redis Stream, for deployments that run the API, the
 //! SFU and egress as separate processes (`onair serve --role …`).
 //!
-//! Every node publishes events as JSON on one channel and listens on it with
-//! a dedicated connection; what arrives is fed into a local broadcast channel,
-//! so a node's own events reach its own subscribers the same way (once, via
-//! Redis) as everyone else's. The listener reconnects and subscribes again if
-//! Redis goes away; events published while it was gone are lost, as they are
-//! for any pub/sub subscriber, which is why the API also keeps its state in
-//! the store and the SFU and egress re-read what they need. Every message
-//! is signed with the cluster's [`BusKey`]; unsigned or forged ones are
-//! dropped with a log line.
+//! Every node appends its events (signed, see [`BusKey`]) to one stream and
+//! reads the stream from where it last read, with a dedicated connection;
+//! what it reads is fed into a local broadcast channel, so a node's own
+//! events reach its own subscribers the same way (once, via Redis) as
+//! everyone else's. Unlike pub/sub, a node whose connection drops goes on
+//! from the last entry it read when it is back: what was published
+//! meanwhile is not lost, as long as the stream still holds it (the newest
+//! [`MAX_LEN`] entries) and it is younger than the seal's replay window.
+//! Unsigned or forged entries are dropped with a log line.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
-use redis::aio::ConnectionManager;
-use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, MultiplexedConnection};
+use redis::streams::{StreamKey, StreamRangeReply, StreamReadReply};
+use redis::AsyncConnectionConfig;
 use tokio::sync::{broadcast, oneshot};
 
 use crate::{Bus, BusError, BusKey, Event, Subscription};
 
-/// The pub/sub channel every node publishes to and listens on.
-const CHANNEL: &str = "onair:events";
+/// The stream every node appends to and reads.
+const STREAM: &str = "onair:events";
+/// The entry field that holds the sealed event.
+const FIELD: &str = "m";
+/// Entries the stream keeps (approximately): how far back a node that
+/// was away can catch up.
+const MAX_LEN: usize = 100_000;
+/// Entries read at once.
+const READ_COUNT: usize = 256;
+/// How long one read waits for new entries.
+const BLOCK: Duration = Duration::from_secs(1);
 /// Prefix of claim keys.
 const CLAIMS: &str = "onair:claim:";
 /// Events buffered per local subscriber before a slow one starts skipping.
 const CAPACITY: usize = 1024;
-/// Pause between attempts to get the listening connection back.
+/// Pause between attempts to get the reading connection back.
 const RECONNECT: Duration = Duration::from_secs(1);
 
 /// A bus shared by every node connected to the same Redis.
@@ -37,25 +46,31 @@ pub struct RedisBus {
     conn: ConnectionManager,
     key: BusKey,
     tx: broadcast::Sender<Event>,
-    /// Dropped with the last clone, which ends the listener.
-    _listening: Arc<oneshot::Sender<()>>,
+    /// Dropped with the last clone, which ends the reader.
+    _reading: Arc<oneshot::Sender<()>>,
 }
 
 impl RedisBus {
-    /// Connects to `url` (`redis://host:port[/db]`) and starts listening;
+    /// Connects to `url` (`redis://host:port[/db]`) and starts reading;
     /// messages are signed and checked with `key`. Once this returns,
     /// every event published anywhere reaches [`Bus::subscribe`]rs.
     pub async fn connect(url: &str, key: BusKey) -> Result<Self, BusError> {
         let client = redis::Client::open(url).map_err(transport)?;
         let conn = client.get_connection_manager().await.map_err(transport)?;
-        let pubsub = listen(&client).await.map_err(transport)?;
+        let mut reader = reading_connection(&client).await.map_err(transport)?;
+        let last = last_id(&mut reader).await.map_err(transport)?;
         let (tx, _) = broadcast::channel(CAPACITY);
-        let tx_relay = tx.clone();
-        let (listening, dropped) = oneshot::channel();
-        let relay_key = key.clone();
+        let (reading, dropped) = oneshot::channel();
+        let stream = Reader {
+            client,
+            conn: reader,
+            last,
+            tx: tx.clone(),
+            key: key.clone(),
+        };
         tokio::spawn(async move {
             tokio::select! {
-                _ = relay(client, pubsub, tx_relay, relay_key) => {}
+                _ = stream.run() => {}
                 _ = dropped => {}
             }
         });
@@ -63,7 +78,7 @@ impl RedisBus {
             conn,
             key,
             tx,
-            _listening: Arc::new(listening),
+            _reading: Arc::new(reading),
         })
     }
 }
@@ -72,51 +87,127 @@ fn transport(e: redis::RedisError) -> BusError {
     BusError::Transport(e.to_string())
 }
 
-async fn listen(client: &redis::Client) -> redis::RedisResult<redis::aio::PubSub> {
-    let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(CHANNEL).await?;
-    Ok(pubsub)
+/// A connection of its own for blocking reads, which may wait [`BLOCK`].
+async fn reading_connection(client: &redis::Client) -> redis::RedisResult<MultiplexedConnection> {
+    let config = AsyncConnectionConfig::new().set_response_timeout(Some(BLOCK * 5));
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
 }
 
-/// Feeds events from Redis to the local subscribers, reconnecting when the
-/// connection is lost. Runs until the bus is dropped.
-async fn relay(
+/// The id of the stream's newest entry ("0-0" while it is empty): a new
+/// node reads what comes after it.
+async fn last_id(conn: &mut MultiplexedConnection) -> redis::RedisResult<String> {
+    let newest: StreamRangeReply = redis::cmd("XREVRANGE")
+        .arg(STREAM)
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(conn)
+        .await?;
+    Ok(newest
+        .ids
+        .into_iter()
+        .next()
+        .map_or_else(|| "0-0".to_owned(), |entry| entry.id))
+}
+
+/// Reads the stream from the last entry it saw and feeds the local
+/// subscribers; runs until the bus is dropped.
+struct Reader {
     client: redis::Client,
-    mut pubsub: redis::aio::PubSub,
+    conn: MultiplexedConnection,
+    /// The last entry read: reading goes on after it, also after a reconnect.
+    last: String,
     tx: broadcast::Sender<Event>,
     key: BusKey,
-) {
-    loop {
-        let mut messages = pubsub.into_on_message();
-        while let Some(msg) = messages.next().await {
-            match key.open(msg.get_payload_bytes(), onair_auth::clock::unix_ms()) {
-                // No local subscriber is not an error.
-                Ok(event) => drop(tx.send(event)),
-                Err(e) => tracing::warn!(error = %e, "event on the bus dropped"),
+}
+
+impl Reader {
+    async fn run(mut self) {
+        loop {
+            let read: redis::RedisResult<Option<StreamReadReply>> = redis::cmd("XREAD")
+                .arg("COUNT")
+                .arg(READ_COUNT)
+                .arg("BLOCK")
+                .arg(BLOCK.as_millis() as u64)
+                .arg("STREAMS")
+                .arg(STREAM)
+                .arg(&self.last)
+                .query_async(&mut self.conn)
+                .await;
+            match read {
+                Ok(reply) => self.deliver(reply.map(|r| r.keys).unwrap_or_default()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "lost the Redis bus connection; reconnecting");
+                    self.reconnect().await;
+                }
             }
         }
-        tracing::warn!("lost the Redis bus connection; reconnecting");
-        pubsub = loop {
+    }
+
+    /// Hands the entries read to the local subscribers, in order.
+    fn deliver(&mut self, keys: Vec<StreamKey>) {
+        for entry in keys.into_iter().flat_map(|k| k.ids) {
+            let sealed = match entry.map.get(FIELD) {
+                Some(redis::Value::BulkString(bytes)) => self.key.open(bytes, now_ms()),
+                _ => Err(crate::SealError::BadSignature),
+            };
+            match sealed {
+                // No local subscriber is not an error.
+                Ok(event) => drop(self.tx.send(event)),
+                Err(e) => tracing::warn!(id = %entry.id, error = %e, "event on the bus dropped"),
+            }
+            self.last = entry.id;
+        }
+    }
+
+    async fn reconnect(&mut self) {
+        loop {
             tokio::time::sleep(RECONNECT).await;
-            match listen(&client).await {
-                Ok(p) => break p,
+            match reading_connection(&self.client).await {
+                Ok(conn) => {
+                    self.conn = conn;
+                    tracing::info!(after = %self.last, "Redis bus connection back; reading on");
+                    return;
+                }
                 Err(e) => tracing::warn!(error = %e, "Redis bus still unreachable"),
             }
-        };
-        tracing::info!("Redis bus connection back");
+        }
     }
+}
+
+fn now_ms() -> i64 {
+    onair_auth::clock::unix_ms()
 }
 
 #[async_trait]
 impl Bus for RedisBus {
     async fn publish(&self, event: Event) -> Result<(), BusError> {
-        let json = self
+        let sealed = self
             .key
             .seal(&event)
             .map_err(|e| BusError::Transport(e.to_string()))?;
+        let mut xadd = redis::cmd("XADD");
+        xadd.arg(STREAM)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(MAX_LEN)
+            .arg("*")
+            .arg(FIELD)
+            .arg(sealed);
         let mut conn = self.conn.clone();
-        let _receivers: i64 = conn.publish(CHANNEL, json).await.map_err(transport)?;
-        Ok(())
+        let mut added: redis::RedisResult<String> = xadd.query_async(&mut conn).await;
+        // A dropped connection fails the first command after it, while the
+        // manager reconnects: one more try goes out on the new connection.
+        if added
+            .as_ref()
+            .is_err_and(|e| e.is_io_error() || e.is_connection_dropped())
+        {
+            added = xadd.query_async(&mut conn).await;
+        }
+        added.map(drop).map_err(transport)
     }
 
     fn subscribe(&self) -> Subscription {

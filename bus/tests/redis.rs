@@ -87,19 +87,88 @@ async fn garbage_and_forgeries_on_the_channel_are_dropped() {
         BusKey::derive("guessed-secret").seal(&kick).unwrap(),
     ];
     for message in forged {
-        let _: i64 = redis::cmd("PUBLISH")
-            .arg("onair:events")
-            .arg(message)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        append(&mut conn, &message).await;
     }
+    // An entry without the event field at all.
+    let _: String = redis::cmd("XADD")
+        .arg("onair:events")
+        .arg("*")
+        .arg("other")
+        .arg("x")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     let signed = event(7);
     bus.publish(signed.clone()).await.unwrap();
     assert_eq!(
         next(&mut sub).await,
         signed,
         "only the signed event arrives"
+    );
+}
+
+/// Appends `message` to the bus's stream as any Redis client could.
+async fn append(conn: &mut redis::aio::MultiplexedConnection, message: &str) {
+    let _: String = redis::cmd("XADD")
+        .arg("onair:events")
+        .arg("*")
+        .arg("m")
+        .arg(message)
+        .query_async(conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_node_whose_connection_drops_catches_up_on_what_it_missed() {
+    let redis = Redis::start();
+    let bus = connect(&redis.url()).await;
+    let mut sub = bus.subscribe();
+    bus.publish(event(1)).await.unwrap();
+    assert_eq!(n_of(next(&mut sub).await), 1);
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    // Every other connection goes: the node's reader waits a second
+    // before it comes back, and these are published in that gap.
+    let _: redis::Value = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    for n in 2..=6 {
+        append(&mut conn, &key().seal(&event(n)).unwrap()).await;
+    }
+    for n in 2..=6 {
+        assert_eq!(
+            n_of(next(&mut sub).await),
+            n,
+            "missed events arrive in order"
+        );
+    }
+    // And it reads on as before, each event once.
+    bus.publish(event(7)).await.unwrap();
+    assert_eq!(n_of(next(&mut sub).await), 7);
+    assert!(timeout(Duration::from_millis(300), sub.recv())
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn a_new_node_reads_from_now_on() {
+    let redis = Redis::start();
+    let old = connect(&redis.url()).await;
+    old.publish(event(1)).await.unwrap();
+    let new = connect(&redis.url()).await;
+    let mut sub = new.subscribe();
+    old.publish(event(2)).await.unwrap();
+    assert_eq!(
+        n_of(next(&mut sub).await),
+        2,
+        "what came before it joined is not replayed"
     );
 }
 
