@@ -47,17 +47,9 @@ impl Handle {
         }
         let transaction = post(&self.http, &self.handle, message).await?["transaction"].clone();
         for _ in 0..20 {
+            // A long poll: Janus answers within 30 s, with up to 10 events.
             let url = format!("{}?maxev=10", self.session);
-            let events: Value = self
-                .http
-                .get(url)
-                .timeout(Duration::from_secs(40))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .json()
-                .await
-                .map_err(|e| e.to_string())?;
+            let events = json_of(self.http.get(url).timeout(Duration::from_secs(40))).await?;
             let events = match events {
                 Value::Array(events) => events,
                 event => vec![event],
@@ -86,19 +78,17 @@ async fn post(http: &reqwest::Client, url: &str, mut request: Value) -> Result<V
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let transaction = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     request["transaction"] = json!(transaction.to_string());
-    let reply: Value = http
-        .post(url)
-        .json(&request)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let reply = json_of(http.post(url).json(&request)).await?;
     match reply["janus"].as_str() {
         Some("success") | Some("ack") => Ok(reply),
         _ => Err(format!("janus: {reply}")),
     }
+}
+
+/// Sends `request`; the JSON it answers with.
+async fn json_of(request: reqwest::RequestBuilder) -> Result<Value, String> {
+    let reply = request.send().await.map_err(|e| e.to_string())?;
+    reply.json().await.map_err(|e| e.to_string())
 }
 
 /// The `data.id` of a `success` reply.

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use onair_client::files::{ivf, ogg_opus};
 use serde_json::json;
+use tokio::task::JoinHandle;
 
 use crate::saturation::Target;
 use crate::{cpu_seconds, Publish};
@@ -184,12 +185,16 @@ pub struct JanusLoad<'a> {
     http: reqwest::Client,
     dir: std::path::PathBuf,
     what: Publish,
-    publishers: Vec<(Handle, u64, tokio::task::JoinHandle<()>)>,
-    subscribers: Vec<(Handle, Arc<AtomicU64>, tokio::task::JoinHandle<()>)>,
+    /// Each with its feed id and the task that sends.
+    publishers: Vec<(Handle, u64, JoinHandle<()>)>,
+    subscribers: Vec<Subscriber>,
 }
 
+/// A counting subscriber: its handle, its count, the task that counts.
+type Subscriber = (Handle, Arc<AtomicU64>, JoinHandle<()>);
+
 impl JanusLoad<'_> {
-    /// Joins one publisher sending the bench's files; its feed id.
+    /// Joins one publisher sending the bench's files.
     async fn add_publisher(&mut self, name: &str) -> Result<(), String> {
         let handle = Handle::attach(&self.http, &self.janus.base).await?;
         let mut peer = Peer::bind(self.janus.host_ip).await;
@@ -223,9 +228,7 @@ impl JanusLoad<'_> {
     }
 
     /// Joins one subscriber to every publisher's feed, counting.
-    async fn add_subscriber(
-        &self,
-    ) -> Result<(Handle, Arc<AtomicU64>, tokio::task::JoinHandle<()>), String> {
+    async fn add_subscriber(&self) -> Result<Subscriber, String> {
         let handle = Handle::attach(&self.http, &self.janus.base).await?;
         let mut peer = Peer::bind(self.janus.host_ip).await;
         let streams: Vec<_> = self
