@@ -385,7 +385,7 @@ async fn main() {
         match best {
             Some(r) => println!(
                 " {what}: highest sustained {:.0} forwarded packets/s on one core ({:.0} % of it, {:.0} packets per CPU-second, p99 {} µs); per CPU-second {:.2} of the relay",
-                r.pps, r.cpu * 100.0, r.pps / r.cpu.max(1e-9), r.p99_us.map_or("-".into(), |p| p.to_string()), r.pps / r.cpu.max(1e-9) / relay_per_core
+                r.pps, r.cpu * 100.0, r.pps / r.cpu.max(1e-9), r.p99_text(), r.pps / r.cpu.max(1e-9) / relay_per_core
             ),
             None => println!(" {what}: no step passed"),
         }

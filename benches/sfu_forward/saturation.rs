@@ -37,6 +37,11 @@ pub struct Reading {
 }
 
 impl Reading {
+    /// Its p99, or "-" where the SFU does not measure it.
+    pub fn p99_text(&self) -> String {
+        self.p99_us.map_or("-".into(), |p| p.to_string())
+    }
+
     fn passes(&self) -> bool {
         self.loss <= MAX_LOSS && self.p99_us.is_none_or(|p| p <= MAX_P99_US)
     }
@@ -44,6 +49,8 @@ impl Reading {
 
 /// An SFU with a room under load, as the ramp drives it.
 pub trait Target {
+    /// The SFU runs in this process: its CPU is part of this process's.
+    const IN_PROCESS: bool;
     /// Adds publishers and subscribers up to the counts of a step, and
     /// waits for their media to start.
     async fn grow(&mut self, publishers: usize, subscribers: usize);
@@ -94,6 +101,8 @@ impl<'a> Load<'a> {
 }
 
 impl Target for Load<'_> {
+    const IN_PROCESS: bool = true;
+
     async fn grow(&mut self, publishers: usize, subscribers: usize) {
         while self.publishers.len() < publishers {
             let name = format!("pub-{}", self.publishers.len());
@@ -173,7 +182,7 @@ struct Window {
 
 /// Measures one step: the SFU's forwarding (what the subscribers counted,
 /// where it does not say), its CPU and the rest's.
-async fn measure(load: &impl Target, window: Duration) -> Window {
+async fn measure<T: Target>(load: &T, window: Duration) -> Window {
     load.begin().await;
     let (cpu0, all0, counted0) = (load.cpu(), process_cpu(), load.counted());
     let start = std::time::Instant::now();
@@ -186,8 +195,7 @@ async fn measure(load: &impl Target, window: Duration) -> Window {
         pps: forwarded.map_or(received, |(f, _)| f as f64 / elapsed),
         p99_us: forwarded.map(|(_, p99)| p99),
         cpu,
-        // Janus runs in its own process: this one's CPU is all load then.
-        load_cpu: (process_cpu() - all0) / elapsed - if forwarded.is_some() { cpu } else { 0.0 },
+        load_cpu: (process_cpu() - all0) / elapsed - if T::IN_PROCESS { cpu } else { 0.0 },
         received,
     }
 }
@@ -214,7 +222,7 @@ async fn step(
         r.pps,
         r.cpu * 100.0,
         r.pps / r.cpu.max(1e-9),
-        r.p99_us.map_or("-".into(), |p| p.to_string()),
+        r.p99_text(),
         r.loss * 100.0,
         w.received / r.pps.max(1.0),
         w.load_cpu * 100.0,

@@ -151,7 +151,9 @@ impl Reader {
     fn deliver(&mut self, keys: Vec<StreamKey>) {
         for entry in keys.into_iter().flat_map(|k| k.ids) {
             let sealed = match entry.map.get(FIELD) {
-                Some(redis::Value::BulkString(bytes)) => self.key.open(bytes, now_ms()),
+                Some(redis::Value::BulkString(bytes)) => {
+                    self.key.open(bytes, onair_auth::clock::unix_ms())
+                }
                 _ => Err(crate::SealError::BadSignature),
             };
             match sealed {
@@ -176,10 +178,6 @@ impl Reader {
             }
         }
     }
-}
-
-fn now_ms() -> i64 {
-    onair_auth::clock::unix_ms()
 }
 
 #[async_trait]

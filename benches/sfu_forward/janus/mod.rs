@@ -261,6 +261,8 @@ impl JanusLoad<'_> {
 }
 
 impl Target for JanusLoad<'_> {
+    const IN_PROCESS: bool = false;
+
     async fn grow(&mut self, publishers: usize, subscribers: usize) {
         if self.publishers.len() < publishers {
             // A subscriber takes the feeds there are when it joins.
