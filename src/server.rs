@@ -165,6 +165,15 @@ pub async fn serve(
         (true, Some(store)) => Some(start_sfu(&config, &keys, &bus, store)?),
         _ => None,
     };
+    if let Some(sfu) = &sfu {
+        // The API sends this node's share of participants to its signal URL.
+        let identity = onair_sfu::registry::Identity {
+            id: format!("sfu-{:016x}", rand::random::<u64>()),
+            url: urls.signal.clone(),
+            region: config.region.clone(),
+        };
+        sfu.announce(bus.clone(), identity);
+    }
     let egress = match has(Role::Egress) {
         true => {
             // Push targets come from the API: this node's, or the one the SFU is on.

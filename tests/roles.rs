@@ -1,11 +1,11 @@
 //! Split roles: one node runs the API and the SFU, two others run only
 //! egress, all sharing a real Redis bus (started here) and a data dir. A
 //! recording started over the API is taken by exactly one egress node, and
-//! its file plays from the API node's link.
+//! its file plays from the API node's link; when that node is killed, the
+//! other takes the recording over into a second part.
 
 mod support;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -15,126 +15,198 @@ use onair_testkit::redis::Redis;
 use reqwest::Method;
 use serde_json::json;
 use support::call::{camera, microphone, recording_in, request};
+use support::nodes::{config, KEY, SECRET};
 use support::probe::{codecs, number, probe};
 
-const KEY: &str = "APIroles";
-const SECRET: &str = "roles-test-secret-roles-test-secret";
+/// An API+SFU node and two egress nodes on one Redis, logging to `logs`.
+struct Cluster {
+    data: tempfile::TempDir,
+    logs: tempfile::TempDir,
+    api: support::Onair,
+    /// The egress nodes; `None` once killed.
+    workers: Vec<Option<support::Onair>>,
+    /// Last: the nodes go before their bus.
+    _redis: Redis,
+}
 
-/// A config for one node listening on `port`.
-fn config(dir: &Path, name: &str, port: u16, extra: &str) -> std::path::PathBuf {
-    let file = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &file,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\nrtc_udp = \"127.0.0.1:0\"\nrtmp_listen = \"127.0.0.1:0\"\ndata_dir = \"{dir}\"\n{extra}\n\
-             [[api_keys]]\nkey = \"{KEY}\"\nsecret = \"{SECRET}\"\n",
-            dir = dir.display(),
-        ),
-    )
-    .unwrap();
-    file
+impl Cluster {
+    async fn start() -> Cluster {
+        let redis = Redis::start();
+        let data = tempfile::tempdir().unwrap();
+        let logs = tempfile::tempdir().unwrap();
+        let bus = format!("redis_url = \"{}\"", redis.url());
+        let api_port = onair_testkit::free_port();
+        let api_config = config(data.path(), "api", api_port, &bus);
+        let signal = format!("signal_url = \"ws://127.0.0.1:{api_port}\"\n{bus}");
+        let (dir, log_dir) = (data.path().to_owned(), logs.path().to_owned());
+        let (api, workers) = tokio::task::spawn_blocking(move || {
+            let api_log = log_dir.join("api.log");
+            let api = support::serve_roles(&api_config, api_port, Some("api,sfu"), Some(&api_log));
+            let workers = (0..2)
+                .map(|i| {
+                    let port = onair_testkit::free_port();
+                    let name = format!("egress{i}");
+                    let config = config(&dir, &name, port, &signal);
+                    let log = log_dir.join(format!("{name}.log"));
+                    Some(support::serve_roles(
+                        &config,
+                        port,
+                        Some("egress"),
+                        Some(&log),
+                    ))
+                })
+                .collect();
+            (api, workers)
+        })
+        .await
+        .unwrap();
+        Cluster {
+            _redis: redis,
+            data,
+            logs,
+            api,
+            workers,
+        }
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.logs.path().join(format!("{name}.log"))).unwrap_or_default()
+    }
+
+    /// How many jobs each egress node started.
+    fn starts(&self) -> Vec<usize> {
+        (0..self.workers.len())
+            .map(|i| {
+                self.log(&format!("egress{i}"))
+                    .matches("egress starts")
+                    .count()
+            })
+            .collect()
+    }
+
+    /// Waits until the egress nodes have started `total` jobs in all.
+    async fn started(&self, total: usize) -> Vec<usize> {
+        for _ in 0..150 {
+            let starts = self.starts();
+            if starts.iter().sum::<usize>() >= total {
+                return starts;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("egress starts per worker: {:?}", self.starts());
+    }
+
+    /// Alice in call `cid`, publishing camera and microphone.
+    async fn alice(&self, cid: &str) -> Client {
+        let key = ApiKey::new(KEY, SECRET);
+        let user = support::tokens::user(&key, "alice");
+        let creds = api::join(&self.api.url, &user, cid, true).await.unwrap();
+        let alice = Client::connect(&creds.url, &creds.token).await.unwrap();
+        alice.publish(camera(false)).await.unwrap();
+        alice.publish(microphone()).await.unwrap();
+        alice
+    }
+
+    /// `POST {path}/{action}` with a server token; its status.
+    async fn post(&self, path: &str, action: &str, body: serde_json::Value) -> u16 {
+        let server = support::tokens::server(&ApiKey::new(KEY, SECRET));
+        let url = format!("{path}/{action}");
+        let (status, body) = request(&self.api.url, &server, Method::POST, &url, body).await;
+        assert!(status < 300, "{url}: {status} {body}");
+        status
+    }
+
+    /// The call's recording once it is `state`.
+    async fn recording(&self, call: &str, state: &str) -> serde_json::Value {
+        let server = support::tokens::server(&ApiKey::new(KEY, SECRET));
+        recording_in(&self.api.url, &server, call, state, Duration::from_secs(30)).await
+    }
+
+    /// Downloads `recording`'s file and probes it: (codecs, duration).
+    async fn play(&self, recording: &serde_json::Value) -> (Vec<String>, f64) {
+        let response = reqwest::get(recording["url"].as_str().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let file = self
+            .logs
+            .path()
+            .join(recording["filename"].as_str().unwrap());
+        std::fs::write(&file, response.bytes().await.unwrap()).unwrap();
+        let info = probe(&file);
+        (codecs(&info), number(&info["format"]["duration"]))
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn egress_nodes_apart_from_the_api_take_each_job_once() {
-    let redis = Redis::start();
-    let data = tempfile::tempdir().unwrap();
-    let logs = tempfile::tempdir().unwrap();
-    let bus = format!("redis_url = \"{}\"", redis.url());
-    let api_port = onair_testkit::free_port();
-    let api_config = config(data.path(), "api", api_port, &bus);
-    let api_log = logs.path().join("api.log");
-    let worker_logs = [
-        logs.path().join("egress1.log"),
-        logs.path().join("egress2.log"),
-    ];
-    let signal = format!("signal_url = \"ws://127.0.0.1:{api_port}\"\n{bus}");
-    let nodes = tokio::task::spawn_blocking({
-        let data = data.path().to_owned();
-        let (api_log, worker_logs) = (api_log.clone(), worker_logs.clone());
-        move || {
-            let api = support::serve_roles(&api_config, api_port, Some("api,sfu"), Some(&api_log));
-            let workers = worker_logs.map(|log| {
-                let port = onair_testkit::free_port();
-                let name = log.file_stem().unwrap().to_str().unwrap().to_owned();
-                let config = config(&data, &name, port, &signal);
-                support::serve_roles(&config, port, Some("egress"), Some(&log))
-            });
-            (api, workers)
-        }
-    })
-    .await
-    .unwrap();
-
-    let key = ApiKey::new(KEY, SECRET);
-    let server = support::tokens::server(&key);
-    let user = support::tokens::user(&key, "alice");
-    let base = nodes.0.url.clone();
-    let creds = api::join(&base, &user, "default:split", true)
-        .await
-        .unwrap();
-    let alice = Client::connect(&creds.url, &creds.token).await.unwrap();
-    alice.publish(camera(false)).await.unwrap();
-    alice.publish(microphone()).await.unwrap();
-
+    let cluster = Cluster::start().await;
+    let alice = cluster.alice("default:split").await;
     let path = "/calls/default/split/recordings";
-    let (status, body) = request(
-        &base,
-        &server,
-        Method::POST,
-        &format!("{path}/start"),
-        json!({}),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
+    assert_eq!(cluster.post(path, "start", json!({})).await, 201);
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let (status, _) = request(
-        &base,
-        &server,
-        Method::POST,
-        &format!("{path}/stop"),
-        json!(null),
-    )
-    .await;
-    assert_eq!(status, 200);
-    let recording = recording_in(
-        &base,
-        &server,
-        "/calls/default/split",
-        "complete",
-        Duration::from_secs(30),
-    )
-    .await;
+    cluster.post(path, "stop", json!(null)).await;
+    let recording = cluster.recording("/calls/default/split", "complete").await;
 
     // The API node links the file (the nodes share the data dir) and it plays.
-    let response = reqwest::get(recording["url"].as_str().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let file = logs.path().join("split.mp4");
-    std::fs::write(&file, response.bytes().await.unwrap()).unwrap();
-    let info = probe(&file);
-    assert_eq!(codecs(&info), ["aac", "h264"], "{info}");
-    let duration = number(&info["format"]["duration"]);
+    let (codecs, duration) = cluster.play(&recording).await;
+    assert_eq!(codecs, ["aac", "h264"]);
     assert!(duration > 4.0, "{duration}");
 
     // Exactly one egress node ran the job; the API node ran none.
-    let starts = |log: &Path| {
-        std::fs::read_to_string(log)
-            .unwrap()
-            .matches("egress starts")
-            .count()
-    };
-    let ran: Vec<usize> = worker_logs.iter().map(|l| starts(l)).collect();
+    let ran = cluster.starts();
     assert_eq!(
         ran.iter().sum::<usize>(),
         1,
         "egress starts per worker: {ran:?}"
     );
-    assert_eq!(starts(&api_log), 0);
+    assert_eq!(cluster.log("api").matches("egress starts").count(), 0);
     println!("split roles: {duration:.2} s recorded by egress node {ran:?} over Redis");
     alice.leave().await;
-    drop(nodes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_whose_egress_node_is_killed_goes_on_on_another() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.alice("default:takeover").await;
+    let path = "/calls/default/takeover/recordings";
+    cluster.post(path, "start", json!({})).await;
+    let ran = cluster.started(1).await;
+    let first = ran.iter().position(|n| *n == 1).unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    // SIGKILL: its lease lapses and the other node takes the job over.
+    let killed = std::time::Instant::now();
+    cluster.workers[first] = None;
+    let ran = cluster.started(2).await;
+    let took_over = killed.elapsed();
+    assert_eq!(ran[first], 1, "{ran:?}");
+    let other = cluster.log(&format!("egress{}", 1 - first));
+    assert!(other.contains("taking over a job"), "{other}");
+    assert!(took_over < Duration::from_secs(10), "{took_over:?}");
+
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    cluster.post(path, "stop", json!(null)).await;
+    let recording = cluster
+        .recording("/calls/default/takeover", "complete")
+        .await;
+    // The second part is the job's file now; the first stays where it was.
+    let id = recording["id"].as_str().unwrap().to_owned();
+    assert_eq!(recording["filename"], format!("{id}.part2.mp4"));
+    let (codecs, duration) = cluster.play(&recording).await;
+    assert_eq!(codecs, ["aac", "h264"]);
+    assert!(duration > 3.0, "{duration}");
+    let part1 = cluster
+        .data
+        .path()
+        .join(format!("recordings/default_takeover/{id}.mp4"));
+    let info = probe(&part1);
+    let part1_duration = number(&info["format"]["duration"]);
+    assert!(part1_duration > 2.0, "{info}");
+    println!(
+        "egress takeover: taken over {took_over:?} after the SIGKILL; parts of {part1_duration:.2} s and {duration:.2} s"
+    );
+    alice.leave().await;
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! Egress jobs as the API sees them: start one (stored, then requested on
-//! the bus), stop it, find the running one. Workers do the work and report
+//! Egress jobs as the API sees them: start one (stored, then queued on
+//! the bus for one worker to take), stop it, find the running one. Workers do the work and report
 //! back (see [`crate::presence`]). A service, not a route: the routes
 //! [`crate::routes::recordings`], [`crate::routes::hls`] and
 //! [`crate::routes::rtmp`] call it, and so do `go_live` and joins (auto-on
@@ -84,7 +84,11 @@ pub async fn start(
         backstage: lifecycle::in_backstage(&ctx.call, &ctx.settings),
         track_sid,
     };
-    context::publish(state, &ctx.call.cid, event).await;
+    let request = onair_bus::Event::new(job.call_cid.clone(), onair_auth::clock::unix_ms(), event);
+    if let Err(e) = state.bus.offer(onair_bus::jobs::EGRESS, request).await {
+        // Stored but not queued: the sweep fails it as never taken.
+        tracing::error!(call_cid = %job.call_cid, egress = %job.id, error = %e, "egress job not queued");
+    }
     Ok(job)
 }
 

@@ -3,7 +3,7 @@
 //! - [`domain`]: calls, call types, settings, members, sessions, egress jobs, and the call
 //!   lifecycle (backstage → live → ended) with the join rule.
 //! - [`store`]: the [`Store`](store::Store) trait on SQLite or Postgres.
-//! - [`egress`]: starts and stops egress jobs (stored, then requested on the bus).
+//! - [`egress`]: starts and stops egress jobs (stored, then queued on the bus).
 //! - [`lifecycle`]: carries out the call's transitions (store, bus) and opens sessions.
 //! - [`events`]: stores each change with its events and tells apps, backends and other nodes.
 //! - [`ringing`]: rings members, applies their answers, fires ring timers.
@@ -13,6 +13,7 @@
 //! - [`presence`]: records what the SFU and egress workers report on the bus.
 //! - [`routes`]: axum handlers, one file per resource; [`router()`] mounts them
 //!   with the [`openapi`] document.
+//! - [`placement`]: which SFU node a joining participant is sent to.
 //! - [`permissions`]: what a participant may do in the media now, sent to the SFU when it changes.
 //! - [`admission`]: what the SFU asks when someone enters a call's media.
 //! - [`context`]: loads a call and works out what the caller may do in it.
@@ -34,6 +35,7 @@ pub mod hub;
 pub mod lifecycle;
 pub mod openapi;
 pub mod permissions;
+pub mod placement;
 pub mod presence;
 pub mod ringing;
 pub mod router;

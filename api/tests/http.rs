@@ -1245,13 +1245,13 @@ async fn recordings_follow_worker_reports(backend: Backend) {
     let (status, _) = app.post(&stop, &host, json!(null)).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing to stop");
 
-    // Start: stored, requested on the bus, shown in the call.
+    // Start: stored, queued on the bus, shown in the call.
     let mut events = app.bus.subscribe();
     let (status, body) = app.post(&start, &host, json!({"preset": "360p"})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["recording"]["id"].as_str().unwrap().to_owned();
     assert_eq!(
-        events.recv().await.unwrap().kind,
+        queued(&app).await,
         EventKind::EgressRequested {
             egress_id: id.clone(),
             kind: onair_bus::EgressKind::Recording,
@@ -1319,24 +1319,34 @@ async fn recordings_follow_worker_reports(backend: Backend) {
     assert_eq!(r["error"], "pipeline broke");
 }
 
-/// The next `EgressRequested` on `events`: (kind, preset, backstage).
-async fn next_request(events: &mut onair_bus::Subscription) -> (String, String, bool) {
-    loop {
-        if let EventKind::EgressRequested {
+/// The next job queued for egress workers, taken and finished.
+async fn queued(app: &App) -> EventKind {
+    let wait = std::time::Duration::from_secs(5);
+    let lease = app
+        .bus
+        .take(onair_bus::jobs::EGRESS, "test-worker", wait, wait)
+        .await
+        .unwrap()
+        .expect("a job queued within 5 s");
+    app.bus.finish(&lease).await.unwrap();
+    lease.job.kind
+}
+
+/// The next queued egress job: (kind, preset, backstage).
+async fn next_request(app: &App) -> (String, String, bool) {
+    match queued(app).await {
+        EventKind::EgressRequested {
             kind,
             preset,
             backstage,
             ..
-        } = events.recv().await.unwrap().kind
-        {
-            return (kind.as_str().to_owned(), preset, backstage);
-        }
+        } => (kind.as_str().to_owned(), preset, backstage),
+        other => panic!("not an egress job: {other:?}"),
     }
 }
 
 async fn recordings_start_by_themselves(backend: Backend) {
     let app = App::new(backend).await;
-    let mut events = app.bus.subscribe();
     // `recording.mode: auto-on`: the first join (the session start) records.
     let auto = "/v1/calls/default/auto";
     let settings = json!({"recording": {"mode": "auto-on", "quality": "360p"}});
@@ -1353,7 +1363,7 @@ async fn recordings_start_by_themselves(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        next_request(&mut events).await,
+        next_request(&app).await,
         ("recording".into(), "360p".into(), false)
     );
     let (_, call) = app.get(auto, &server_token()).await;
@@ -1382,8 +1392,8 @@ async fn recordings_start_by_themselves(backend: Backend) {
     assert_eq!(body["call"]["egress"]["recording"]["state"], "starting");
     assert_eq!(body["call"]["egress"]["hls"]["state"], "starting");
     assert!(body["call"]["egress"]["hls"]["playlist_url"].is_null());
-    let first = next_request(&mut events).await;
-    let second = next_request(&mut events).await;
+    let first = next_request(&app).await;
+    let second = next_request(&app).await;
     assert_eq!(first, ("recording".into(), "720p".into(), false));
     assert_eq!(second, ("hls".into(), "720p".into(), false));
     let (status, body) = app
@@ -1439,7 +1449,6 @@ async fn rtmp_pushes_are_named_targets(backend: Backend) {
             "{got}"
         );
     }
-    let mut events = app.bus.subscribe();
     let (status, body) = app.post(&add, &host, target("yt")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["rtmp"]["name"], "yt");
@@ -1447,18 +1456,16 @@ async fn rtmp_pushes_are_named_targets(backend: Backend) {
         !body.to_string().contains("secret-key"),
         "the key is not echoed: {body}"
     );
-    let (id, target_seen) = loop {
-        if let EventKind::EgressRequested {
-            kind,
-            track_sid,
-            egress_id,
-            ..
-        } = events.recv().await.unwrap().kind
-        {
-            assert_eq!(kind, onair_bus::EgressKind::Rtmp);
-            break (egress_id, track_sid);
-        }
+    let EventKind::EgressRequested {
+        kind,
+        track_sid: target_seen,
+        egress_id: id,
+        ..
+    } = queued(&app).await
+    else {
+        panic!("not an egress job");
     };
+    assert_eq!(kind, onair_bus::EgressKind::Rtmp);
     // The stream key stays off the bus: the worker asks the API for it,
     // with a server token.
     assert_eq!(target_seen, None);
@@ -1563,7 +1570,83 @@ async fn other_origins_pages_need_cors_grants(backend: Backend) {
     );
 }
 
+/// An SFU node's registry entry, announced now.
+fn sfu(id: &str, region: &str, participants: u32, rooms: &[&str]) -> onair_bus::SfuNode {
+    onair_bus::SfuNode {
+        id: id.into(),
+        url: format!("wss://{id}.example"),
+        region: Some(region.into()),
+        participants,
+        rooms: rooms.iter().map(|r| r.to_string()).collect(),
+        seen_ms: onair_auth::clock::unix_ms(),
+    }
+}
+
+async fn joins_are_placed_on_sfu_nodes(backend: Backend) {
+    let app = App::new(backend).await;
+    let join = |call: &str, body: Value| {
+        let app = &app;
+        let path = format!("/v1/calls/default/{call}/join");
+        async move {
+            let (status, body) = app.post(&path, &user_token("alice"), body).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["credentials"]["url"].as_str().unwrap().to_owned()
+        }
+    };
+    // No node announced: the configured signal URL.
+    assert_eq!(
+        join("one", json!({"create": true})).await,
+        "ws://127.0.0.1:7880"
+    );
+    app.bus
+        .announce(&sfu("a", "eu", 40, &["default:busy"]))
+        .await
+        .unwrap();
+    app.bus.announce(&sfu("b", "us", 10, &[])).await.unwrap();
+    app.bus.announce(&sfu("c", "eu", 20, &[])).await.unwrap();
+    // The room's node; else the participant's region; else the least loaded.
+    assert_eq!(
+        join("busy", json!({"create": true})).await,
+        "wss://a.example"
+    );
+    assert_eq!(
+        join("new", json!({"create": true})).await,
+        "wss://b.example"
+    );
+    // A new room stays where it was first placed (before its node announces it).
+    assert_eq!(
+        join("new", json!({"location": "eu"})).await,
+        "wss://b.example"
+    );
+    assert_eq!(
+        join("other", json!({"create": true, "location": "eu"})).await,
+        "wss://c.example"
+    );
+    // A node that went silent gets no one.
+    let mut gone = sfu("b", "us", 0, &[]);
+    gone.seen_ms -= 60_000;
+    app.bus.announce(&gone).await.unwrap();
+    assert_eq!(
+        join("third", json!({"create": true})).await,
+        "wss://c.example"
+    );
+    // Abuse: an overlong location.
+    let long = "x".repeat(65);
+    let (status, body) = app
+        .post(
+            "/v1/calls/default/one/join",
+            &user_token("alice"),
+            json!({"location": long}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_location"))
+    );
+}
+
 on_both_backends!(
+    joins_are_placed_on_sfu_nodes,
     other_origins_pages_need_cors_grants,
     rtmp_pushes_are_named_targets,
     recordings_start_by_themselves,

@@ -13,19 +13,25 @@
 //! Messages between nodes are signed ([`BusKey`]): a node drops what
 //! anyone else put on Redis.
 //!
-//! Besides broadcasting, the bus hands out *claims*: when several nodes could
-//! take the same work (two egress workers seeing one job request), the one
-//! whose [`Bus::claim`] succeeds does it.
+//! Besides broadcasting, the bus hands out *claims* (the first node whose
+//! [`Bus::claim`] succeeds acts on something every node saw) and *jobs*
+//! ([`jobs`]: queued work one worker takes on a lease, taken over by
+//! another when that worker dies). It also holds the registry of SFU
+//! nodes ([`nodes`]) the API places participants with.
 
 mod egress;
 mod event;
+pub mod jobs;
 mod local;
+pub mod nodes;
 mod redis;
 mod seal;
 
 pub use egress::{EgressKind, EgressState};
 pub use event::{Event, EventKind};
+pub use jobs::Lease;
 pub use local::LocalBus;
+pub use nodes::SfuNode;
 pub use redis::RedisBus;
 pub use seal::{BusKey, SealError};
 
@@ -55,6 +61,40 @@ pub trait Bus: Send + Sync + 'static {
     /// Claims `key` for the caller: true for the first caller on the whole
     /// bus, false for everyone after it until `ttl` has passed.
     async fn claim(&self, key: &str, ttl: Duration) -> Result<bool, BusError>;
+
+    /// Queues `job` on `queue` until one worker takes it.
+    async fn offer(&self, queue: &str, job: Event) -> Result<(), BusError>;
+
+    /// The next job of `queue` for `worker`, held for `ttl`: one whose
+    /// lease lapsed first, else a new one; waits up to `wait` for either.
+    async fn take(
+        &self,
+        queue: &str,
+        worker: &str,
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<Option<Lease>, BusError>;
+
+    /// Holds `lease` for another `ttl`; false when the worker lost it (it
+    /// lapsed and another worker took the job).
+    async fn renew(&self, lease: &Lease) -> Result<bool, BusError>;
+
+    /// The job is done (or given up): nobody takes it again. Does nothing
+    /// if the worker no longer holds it.
+    async fn finish(&self, lease: &Lease) -> Result<(), BusError>;
+
+    /// Puts `node` in the registry (again), replacing its last entry.
+    async fn announce(&self, node: &SfuNode) -> Result<(), BusError>;
+
+    /// Takes node `id` out of the registry (it drains or stops).
+    async fn withdraw(&self, id: &str) -> Result<(), BusError>;
+
+    /// The live SFU nodes (announced within [`nodes::NODE_TTL`]).
+    async fn sfu_nodes(&self) -> Result<Vec<SfuNode>, BusError>;
+
+    /// The value first settled for `key` within `ttl`: `value` if none
+    /// was, else the earlier one (two API nodes placing one new room).
+    async fn settle(&self, key: &str, value: &str, ttl: Duration) -> Result<String, BusError>;
 
     /// Checks the transport answers (for `/readyz`); in process it always does.
     async fn ping(&self) -> Result<(), BusError> {

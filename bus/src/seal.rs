@@ -52,15 +52,24 @@ impl BusKey {
 
     /// `event` as a signed message: `signature.json`.
     pub fn seal(&self, event: &Event) -> Result<String, serde_json::Error> {
-        let json = serde_json::to_string(event)?;
+        self.seal_json(event)
+    }
+
+    /// Any value as a signed message (a node's registry entry).
+    pub fn seal_json(&self, value: &impl serde::Serialize) -> Result<String, serde_json::Error> {
+        let json = serde_json::to_string(value)?;
         let mut mac = mac(&self.0);
         mac.update(json.as_bytes());
         let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
         Ok(format!("{sig}.{json}"))
     }
 
-    /// The event of a signed message received at `now_ms`.
-    pub fn open(&self, message: &[u8], now_ms: i64) -> Result<Event, SealError> {
+    /// The value of a message [`BusKey::seal_json`] signed; its freshness
+    /// is the caller's to check.
+    pub fn open_json<T: serde::de::DeserializeOwned>(
+        &self,
+        message: &[u8],
+    ) -> Result<T, SealError> {
         let dot = message
             .iter()
             .position(|b| *b == b'.')
@@ -73,9 +82,26 @@ impl BusKey {
         mac.update(json);
         mac.verify_slice(&sig)
             .map_err(|_| SealError::BadSignature)?;
-        let event: Event =
-            serde_json::from_slice(json).map_err(|e| SealError::Malformed(e.to_string()))?;
-        if (now_ms - event.created_at_ms).abs() > MAX_AGE_MS {
+        serde_json::from_slice(json).map_err(|e| SealError::Malformed(e.to_string()))
+    }
+
+    /// The event of a signed message received at `now_ms`.
+    pub fn open(&self, message: &[u8], now_ms: i64) -> Result<Event, SealError> {
+        self.open_within(message, now_ms, MAX_AGE_MS)
+    }
+
+    /// The event of a signed message received at `now_ms`, if it is at
+    /// most `max_age_ms` old. Jobs wait in their queue and are taken over
+    /// long after they were offered, so they are read with a wider window
+    /// (their worker asks the API whether the job is still wanted).
+    pub fn open_within(
+        &self,
+        message: &[u8],
+        now_ms: i64,
+        max_age_ms: i64,
+    ) -> Result<Event, SealError> {
+        let event: Event = self.open_json(message)?;
+        if (now_ms - event.created_at_ms).abs() > max_age_ms {
             return Err(SealError::Stale(event.created_at_ms));
         }
         Ok(event)

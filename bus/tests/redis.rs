@@ -219,3 +219,172 @@ async fn an_unreachable_redis_is_a_clear_error() {
         .expect("nothing listens there");
     assert!(err.to_string().contains("bus transport failed"), "{err}");
 }
+
+const LEASE: Duration = Duration::from_millis(400);
+
+async fn xlen(url: &str, key: &str) -> usize {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("XLEN")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_job_offered_before_any_worker_goes_to_exactly_one() {
+    let redis = Redis::start();
+    let api = connect(&redis.url()).await;
+    api.offer("egress", event(1)).await.unwrap();
+    let (a, b) = (connect(&redis.url()).await, connect(&redis.url()).await);
+    let wait = Duration::from_millis(500);
+    let (on_a, on_b) = tokio::join!(
+        a.take("egress", "a", LEASE, wait),
+        b.take("egress", "b", LEASE, wait)
+    );
+    let leases: Vec<_> = [on_a.unwrap(), on_b.unwrap()]
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(leases.len(), 1, "one worker has it");
+    assert_eq!((n_of(leases[0].job.clone()), leases[0].attempt), (1, 1));
+    // Done: it leaves the queue.
+    a.finish(&leases[0]).await.unwrap();
+    assert_eq!(xlen(&redis.url(), "onair:jobs:egress").await, 0);
+    assert_eq!(a.take("egress", "a", LEASE, LEASE * 2).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_waiting_worker_gets_a_job_as_it_is_offered() {
+    let redis = Redis::start();
+    let (api, worker) = (connect(&redis.url()).await, connect(&redis.url()).await);
+    let taking = tokio::spawn(async move {
+        worker
+            .take("egress", "w", LEASE, Duration::from_secs(2))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    api.offer("egress", event(2)).await.unwrap();
+    let lease = taking.await.unwrap().unwrap().expect("the job");
+    assert_eq!(n_of(lease.job), 2);
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_stops_renewing_is_taken_over() {
+    let redis = Redis::start();
+    let (a, b) = (connect(&redis.url()).await, connect(&redis.url()).await);
+    a.offer("egress", event(3)).await.unwrap();
+    let wait = Duration::from_millis(500);
+    let held = a.take("egress", "a", LEASE, wait).await.unwrap().unwrap();
+    // While a renews, b gets nothing.
+    for _ in 0..4 {
+        tokio::time::sleep(LEASE / 2).await;
+        assert!(a.renew(&held).await.unwrap());
+        assert_eq!(
+            b.take("egress", "b", LEASE, Duration::ZERO).await.unwrap(),
+            None
+        );
+    }
+    // a goes silent: b takes the job over once the lease lapsed.
+    tokio::time::sleep(LEASE + Duration::from_millis(50)).await;
+    let taken = b.take("egress", "b", LEASE, wait).await.unwrap().unwrap();
+    assert_eq!((taken.attempt, &taken.entry), (2, &held.entry));
+    assert_eq!(n_of(taken.job.clone()), 3);
+    assert!(!a.renew(&held).await.unwrap(), "a lost it");
+    // a finishing late does not take the job from b.
+    a.finish(&held).await.unwrap();
+    assert!(b.renew(&taken).await.unwrap());
+    b.finish(&taken).await.unwrap();
+    assert_eq!(xlen(&redis.url(), "onair:jobs:egress").await, 0);
+}
+
+#[tokio::test]
+async fn forged_jobs_and_jobs_that_kill_every_worker_are_dropped() {
+    let redis = Redis::start();
+    let bus = connect(&redis.url()).await;
+    bus.offer("q", event(4)).await.unwrap();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    for forged in [
+        serde_json::to_string(&event(5)).unwrap(),
+        BusKey::derive("guessed-secret").seal(&event(6)).unwrap(),
+    ] {
+        let _: String = redis::cmd("XADD")
+            .arg("onair:jobs:q")
+            .arg("*")
+            .arg("m")
+            .arg(forged)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    let ttl = Duration::from_millis(50);
+    // Taken and never renewed, again and again: the genuine job goes
+    // round MAX_ATTEMPTS times, the forged ones never.
+    for attempt in 1..=onair_bus::jobs::MAX_ATTEMPTS {
+        let lease = bus.take("q", "w", ttl, ttl).await.unwrap().unwrap();
+        assert_eq!((n_of(lease.job), lease.attempt), (4, attempt));
+        tokio::time::sleep(ttl * 2).await;
+    }
+    assert_eq!(bus.take("q", "w", ttl, ttl).await.unwrap(), None);
+    assert_eq!(xlen(&redis.url(), "onair:jobs:q").await, 0, "all dropped");
+}
+
+fn sfu(id: &str, seen_ms: i64) -> onair_bus::SfuNode {
+    onair_bus::SfuNode {
+        id: id.into(),
+        url: format!("wss://{id}.example.com"),
+        region: Some("eu".into()),
+        participants: 3,
+        rooms: vec!["default:x".into()],
+        seen_ms,
+    }
+}
+
+#[tokio::test]
+async fn sfu_nodes_are_seen_by_every_node_until_silent_or_withdrawn() {
+    let redis = Redis::start();
+    let (sfu_a, api) = (connect(&redis.url()).await, connect(&redis.url()).await);
+    let now = base();
+    sfu_a.announce(&sfu("a", now)).await.unwrap();
+    sfu_a.announce(&sfu("b", now)).await.unwrap();
+    // A node last heard from longer ago than NODE_TTL: gone.
+    let silent = now - onair_bus::nodes::NODE_TTL.as_millis() as i64 - 1_000;
+    sfu_a.announce(&sfu("c", silent)).await.unwrap();
+    // An entry someone wrote to Redis without the key: it would send
+    // clients to their server.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let forged = serde_json::to_string(&sfu("evil", now)).unwrap();
+    let _: i64 = redis::cmd("HSET")
+        .arg("onair:sfu")
+        .arg("evil")
+        .arg(format!("AAAA.{forged}"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut seen = api.sfu_nodes().await.unwrap();
+    seen.sort_by(|x, y| x.id.cmp(&y.id));
+    assert_eq!(seen, [sfu("a", now), sfu("b", now)]);
+    let left: usize = redis::cmd("HLEN")
+        .arg("onair:sfu")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 2, "stale and forged entries are deleted");
+    sfu_a.withdraw("a").await.unwrap();
+    assert_eq!(api.sfu_nodes().await.unwrap(), [sfu("b", now)]);
+}
+
+#[tokio::test]
+async fn the_first_value_settled_for_a_key_holds_until_its_ttl() {
+    let redis = Redis::start();
+    let (a, b) = (connect(&redis.url()).await, connect(&redis.url()).await);
+    let ttl = Duration::from_millis(300);
+    assert_eq!(a.settle("room:x", "node-a", ttl).await.unwrap(), "node-a");
+    assert_eq!(b.settle("room:x", "node-b", ttl).await.unwrap(), "node-a");
+    assert_eq!(b.settle("room:y", "node-b", ttl).await.unwrap(), "node-b");
+    tokio::time::sleep(ttl * 2).await;
+    assert_eq!(b.settle("room:x", "node-b", ttl).await.unwrap(), "node-b");
+}

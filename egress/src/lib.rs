@@ -3,8 +3,10 @@
 //! access to the SFU's insides; the API asks for jobs and hears back over
 //! the bus (see `docs/ARCHITECTURE.md`, "A recording's path").
 //!
-//! - [`service`]: listens on the bus for job requests from the API, runs
-//!   each job in its own task, stops them, drains on shutdown.
+//! - [`service`]: takes the jobs the API queues on the bus, runs each job
+//!   in its own task, stops them, drains on shutdown.
+//! - [`lease`]: a running job's hold on its queue entry, so another node
+//!   takes the job over if this one dies.
 //! - [`job`]: what a job does: the one runner skeleton and its kinds
 //!   (composite recording / HLS / RTMP push; track recording).
 //! - [`pipelines`]: the GStreamer pipelines jobs feed (composite, track
@@ -28,6 +30,7 @@ pub mod config;
 pub mod disk;
 pub mod hls;
 pub mod job;
+pub mod lease;
 pub mod pipelines;
 pub mod push;
 pub mod report;

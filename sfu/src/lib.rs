@@ -15,6 +15,8 @@
 //!   participant permission.
 //! - [`gate`]: the store's word on a call (ended, blocked, live, full),
 //!   asked whenever someone enters.
+//! - [`registry`]: this node's entry in the registry of SFU nodes, which
+//!   the API places participants with.
 //!
 //! Call-state changes (go live, back to backstage, end) arrive on the
 //! [`onair_bus::Bus`] and take effect in the room at once. How the crates
@@ -33,6 +35,7 @@ pub mod ids;
 pub mod limits;
 pub mod media;
 pub mod outbox;
+pub mod registry;
 pub mod room;
 mod sdp_scan;
 pub mod signal;

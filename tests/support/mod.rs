@@ -4,6 +4,7 @@
 
 pub mod call;
 pub mod events;
+pub mod nodes;
 pub mod probe;
 pub mod signal;
 pub mod tls;

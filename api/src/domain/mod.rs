@@ -8,6 +8,7 @@ pub mod egress;
 pub mod event;
 pub mod ids;
 pub mod lifecycle;
+pub mod placement;
 pub mod ring;
 pub mod settings;
 pub mod user;

@@ -26,6 +26,10 @@ pub struct JoinRequest {
     pub create: bool,
     /// Data for the call if this creates it.
     pub data: Option<CallData>,
+    /// Where the participant is (a region label, e.g. `eu-west`): an SFU
+    /// node of that region is chosen first. At most 64 characters.
+    #[serde(default)]
+    pub location: Option<String>,
 }
 
 /// How to reach the SFU.
@@ -80,6 +84,7 @@ pub async fn join(
             "joining needs a user token",
         ));
     };
+    let location = checked_location(req.location)?;
     let mut ctx = if req.create {
         get_or_create_call(&state, &caller, &cid, req.data.unwrap_or_default())
             .await?
@@ -96,7 +101,9 @@ pub async fn join(
         Some(m) => m.role.clone(),
         None => context::global_role(&state, &caller).await?,
     };
-    let credentials = credentials(&state, &ctx, &user, &role, admission.may_publish, now)?;
+    let mut credentials = credentials(&state, &ctx, &user, &role, admission.may_publish, now)?;
+    credentials.url =
+        crate::placement::signal_url(&state, &cid.to_string(), location.as_deref()).await;
     tracing::info!(call_cid = %cid, user = %user.sub, waiting = admission.waiting, "join admitted");
     Ok(axum::Json(JoinResponse {
         call: call_view(&state, &ctx).await?,
@@ -170,6 +177,17 @@ fn credentials(
         token: mint(key, &claims),
         ice_servers: ice_servers(state, &user.sub, iat),
     })
+}
+
+/// The participant's `location`, at most 64 characters (422 otherwise).
+fn checked_location(location: Option<String>) -> ApiResult<Option<String>> {
+    match location {
+        Some(l) if l.chars().count() > 64 => Err(ApiError::invalid(
+            "invalid_location",
+            "location is at most 64 characters",
+        )),
+        other => Ok(other),
+    }
 }
 
 /// How long TURN credentials work at least (an allocation made with them

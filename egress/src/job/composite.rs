@@ -34,7 +34,7 @@ pub(super) async fn record(
     let canvas = Canvas::preset(&job.preset).ok_or_else(|| JobError::Preset(job.preset.clone()))?;
     let file = match job.kind {
         JobKind::Recording => {
-            let key = format!("recordings/{}/{}.mp4", job.call_dir(), job.id);
+            let key = format!("recordings/{}/{}.mp4", job.call_dir(), job.file_name());
             Some(File::new(key, false, config)?)
         }
         JobKind::Hls => {

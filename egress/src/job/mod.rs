@@ -39,6 +39,9 @@ pub struct Job {
     pub preset: String,
     /// The call is in backstage.
     pub backstage: bool,
+    /// Which file part this run writes: 1, or more once another node's
+    /// run of the job died (its parts stay as they were).
+    pub part: u32,
 }
 
 /// What a job produces.
@@ -150,6 +153,14 @@ impl Job {
     /// The folder-safe form of the call id, for storage keys.
     fn call_dir(&self) -> String {
         self.call_cid.replace(':', "_")
+    }
+
+    /// The name of this run's file: the job id, with the part after the first.
+    fn file_name(&self) -> String {
+        match self.part {
+            0 | 1 => self.id.clone(),
+            part => format!("{}.part{part}", self.id),
+        }
     }
 }
 

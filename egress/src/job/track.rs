@@ -33,7 +33,7 @@ pub(super) async fn record(
     let key = format!(
         "recordings/{}/{}.{}",
         job.call_dir(),
-        job.id,
+        job.file_name(),
         track::extension(first.codec)
     );
     let started = File::new(key, false, config).and_then(|file| {

@@ -72,6 +72,8 @@ pub struct Signal {
     /// The node is draining: connected clients stay (and may resume), new
     /// ones are refused.
     pub draining: std::sync::atomic::AtomicBool,
+    /// Clients connected now (the node's load in the SFU registry).
+    pub connected: std::sync::atomic::AtomicUsize,
 }
 
 /// Where a resuming client's new socket goes.
@@ -100,6 +102,7 @@ impl Signal {
             limits: config.limits.clone(),
             sessions: Mutex::default(),
             draining: Default::default(),
+            connected: Default::default(),
         })
     }
 

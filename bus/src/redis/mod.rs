@@ -10,6 +10,12 @@
 //! meanwhile is not lost, as long as the stream still holds it (the newest
 //! [`MAX_LEN`] entries) and it is younger than the seal's replay window.
 //! Unsigned or forged entries are dropped with a log line.
+//!
+//! Jobs have streams of their own, one per queue ([`jobs`]); the SFU
+//! registry is a hash ([`nodes`]).
+
+mod jobs;
+mod nodes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,13 +24,13 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::streams::{StreamKey, StreamRangeReply, StreamReadReply};
 use redis::AsyncConnectionConfig;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot, Mutex};
 
-use crate::{Bus, BusError, BusKey, Event, Subscription};
+use crate::{Bus, BusError, BusKey, Event, Lease, SfuNode, Subscription};
 
 /// The stream every node appends to and reads.
 const STREAM: &str = "onair:events";
-/// The entry field that holds the sealed event.
+/// The entry field that holds the sealed event (or job).
 const FIELD: &str = "m";
 /// Entries the stream keeps (approximately): how far back a node that
 /// was away can catch up.
@@ -48,6 +54,10 @@ pub struct RedisBus {
     tx: broadcast::Sender<Event>,
     /// Dropped with the last clone, which ends the reader.
     _reading: Arc<oneshot::Sender<()>>,
+    client: redis::Client,
+    /// The connection jobs are taken on: taking blocks, which would hold
+    /// up every other command on a shared connection. Made when needed.
+    taking: Arc<Mutex<Option<MultiplexedConnection>>>,
 }
 
 impl RedisBus {
@@ -62,7 +72,7 @@ impl RedisBus {
         let (tx, _) = broadcast::channel(CAPACITY);
         let (reading, dropped) = oneshot::channel();
         let stream = Reader {
-            client,
+            client: client.clone(),
             conn: reader,
             last,
             tx: tx.clone(),
@@ -79,7 +89,51 @@ impl RedisBus {
             key,
             tx,
             _reading: Arc::new(reading),
+            client,
+            taking: Arc::default(),
         })
+    }
+
+    /// Sends `command` on the shared connection, once more if the first
+    /// try found the connection dropped (the manager reconnects meanwhile).
+    async fn send<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> redis::RedisResult<T> {
+        let mut conn = self.conn.clone();
+        let first = command.query_async(&mut conn).await;
+        match first {
+            Err(e) if e.is_io_error() || e.is_connection_dropped() => {
+                command.query_async(&mut conn).await
+            }
+            other => other,
+        }
+    }
+
+    /// [`Bus::take`] on the taking connection.
+    async fn take_on(
+        &self,
+        conn: &mut MultiplexedConnection,
+        queue: &str,
+        worker: &str,
+        ttl: Duration,
+        wait: Duration,
+    ) -> redis::RedisResult<Option<Lease>> {
+        jobs::ensure_group(conn, queue).await?;
+        loop {
+            let entry = match jobs::reclaim(conn, queue, worker, ttl).await? {
+                Some(lapsed) => lapsed,
+                None => match jobs::read_new(conn, queue, worker, wait).await? {
+                    Some(new) => (new, 1),
+                    None => return Ok(None),
+                },
+            };
+            let id = entry.0.id.clone();
+            match jobs::lease_of(&self.key, queue, worker, ttl, entry) {
+                Ok(lease) => return Ok(Some(lease)),
+                Err(why) => {
+                    tracing::error!(queue, entry = %id, %why, "job dropped");
+                    jobs::remove(conn, queue, &id, worker).await?;
+                }
+            }
+        }
     }
 }
 
@@ -195,17 +249,10 @@ impl Bus for RedisBus {
             .arg("*")
             .arg(FIELD)
             .arg(sealed);
-        let mut conn = self.conn.clone();
-        let mut added: redis::RedisResult<String> = xadd.query_async(&mut conn).await;
-        // A dropped connection fails the first command after it, while the
-        // manager reconnects: one more try goes out on the new connection.
-        if added
-            .as_ref()
-            .is_err_and(|e| e.is_io_error() || e.is_connection_dropped())
-        {
-            added = xadd.query_async(&mut conn).await;
-        }
-        added.map(drop).map_err(transport)
+        self.send::<String>(&xadd)
+            .await
+            .map(drop)
+            .map_err(transport)
     }
 
     fn subscribe(&self) -> Subscription {
@@ -224,6 +271,84 @@ impl Bus for RedisBus {
             .await
             .map_err(transport)?;
         Ok(set.is_some())
+    }
+
+    async fn offer(&self, queue: &str, job: Event) -> Result<(), BusError> {
+        let sealed = self
+            .key
+            .seal(&job)
+            .map_err(|e| BusError::Transport(e.to_string()))?;
+        let mut conn = self.conn.clone();
+        jobs::ensure_group(&mut conn, queue)
+            .await
+            .map_err(transport)?;
+        let mut xadd = redis::cmd("XADD");
+        xadd.arg(jobs::stream(queue))
+            .arg("*")
+            .arg(FIELD)
+            .arg(sealed);
+        self.send::<String>(&xadd)
+            .await
+            .map(drop)
+            .map_err(transport)
+    }
+
+    async fn take(
+        &self,
+        queue: &str,
+        worker: &str,
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<Option<Lease>, BusError> {
+        let mut taking = self.taking.lock().await;
+        let mut conn = match taking.take() {
+            Some(conn) => conn,
+            None => reading_connection(&self.client).await.map_err(transport)?,
+        };
+        // Within the connection's response timeout.
+        let wait = wait.min(BLOCK * 2);
+        let taken = self.take_on(&mut conn, queue, worker, ttl, wait).await;
+        if taken.is_ok() {
+            *taking = Some(conn);
+        }
+        taken.map_err(transport)
+    }
+
+    async fn renew(&self, lease: &Lease) -> Result<bool, BusError> {
+        let mut conn = self.conn.clone();
+        jobs::renew(&mut conn, lease).await.map_err(transport)
+    }
+
+    async fn finish(&self, lease: &Lease) -> Result<(), BusError> {
+        let mut conn = self.conn.clone();
+        jobs::remove(&mut conn, &lease.queue, &lease.entry, &lease.worker)
+            .await
+            .map(drop)
+            .map_err(transport)
+    }
+
+    async fn announce(&self, node: &SfuNode) -> Result<(), BusError> {
+        let mut conn = self.conn.clone();
+        nodes::announce(&mut conn, &self.key, node)
+            .await
+            .map_err(transport)
+    }
+
+    async fn withdraw(&self, id: &str) -> Result<(), BusError> {
+        let mut conn = self.conn.clone();
+        nodes::withdraw(&mut conn, id).await.map_err(transport)
+    }
+
+    async fn sfu_nodes(&self) -> Result<Vec<SfuNode>, BusError> {
+        let mut conn = self.conn.clone();
+        nodes::live(&mut conn, &self.key).await.map_err(transport)
+    }
+
+    async fn settle(&self, key: &str, value: &str, ttl: Duration) -> Result<String, BusError> {
+        let mut conn = self.conn.clone();
+        nodes::settle(&mut conn, key, value, ttl)
+            .await
+            .map_err(transport)
     }
 
     async fn ping(&self) -> Result<(), BusError> {

@@ -1,0 +1,44 @@
+//! Places a joining participant on an SFU node: reads the registry the
+//! SFU nodes announce themselves in, chooses by
+//! [`crate::domain::placement`], and settles the choice on the bus for a
+//! new room so that two participants joining it at once, through two API
+//! nodes, land on the same node. With no node announced (one process,
+//! or the registry unreachable), clients go to the configured signal URL.
+
+use onair_bus::nodes::PLACEMENT_TTL;
+
+use crate::domain::placement::choose;
+use crate::state::AppState;
+
+/// The signal URL for a participant of call `cid` at `location`.
+pub async fn signal_url(state: &AppState, cid: &str, location: Option<&str>) -> String {
+    let fallback = || state.config.signal_url.clone();
+    let nodes = match state.bus.sfu_nodes().await {
+        Ok(nodes) => nodes,
+        Err(e) => {
+            tracing::warn!(call_cid = %cid, error = %e, "SFU registry unreachable: using the configured signal URL");
+            return fallback();
+        }
+    };
+    let Some(chosen) = choose(&nodes, cid, location) else {
+        return fallback();
+    };
+    if chosen.rooms.iter().any(|r| r == cid) {
+        return chosen.url.clone();
+    }
+    let settled = match state
+        .bus
+        .settle(&format!("room:{cid}"), &chosen.id, PLACEMENT_TTL)
+        .await
+    {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!(call_cid = %cid, error = %e, "cannot settle the room's node");
+            chosen.id.clone()
+        }
+    };
+    // The node settled earlier may have died since: then the choice stands.
+    let node = nodes.iter().find(|n| n.id == settled).unwrap_or(chosen);
+    tracing::debug!(call_cid = %cid, node = %node.id, "placed");
+    node.url.clone()
+}

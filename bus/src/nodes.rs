@@ -1,0 +1,45 @@
+//! The registry of SFU nodes: each SFU announces itself (where clients
+//! reach it, its region, its load and the rooms it hosts) every
+//! [`ANNOUNCE_EVERY`]; the API reads the registry to place each joining
+//! participant. A node not heard from for [`NODE_TTL`] is gone, so a
+//! killed node stops getting participants within seconds; a draining one
+//! withdraws at once.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How often an SFU node announces itself.
+pub const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
+
+/// A node silent this long is gone.
+pub const NODE_TTL: Duration = Duration::from_secs(5);
+
+/// How long a room's placement holds before its node announces the room:
+/// two participants joining a new room at once go to the same node.
+pub const PLACEMENT_TTL: Duration = Duration::from_secs(15);
+
+/// One SFU node, as it announced itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SfuNode {
+    /// Unique per process.
+    pub id: String,
+    /// Where clients open `/rtc` (`wss://…`).
+    pub url: String,
+    /// Its region label, if configured.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Participants connected now.
+    pub participants: u32,
+    /// The calls (cids) it hosts now.
+    pub rooms: Vec<String>,
+    /// When it announced this, ms since the Unix epoch.
+    pub seen_ms: i64,
+}
+
+impl SfuNode {
+    /// Heard from within [`NODE_TTL`] of `now_ms`.
+    pub fn is_live(&self, now_ms: i64) -> bool {
+        now_ms - self.seen_ms <= NODE_TTL.as_millis() as i64
+    }
+}

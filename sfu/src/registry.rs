@@ -1,0 +1,62 @@
+//! This node in the registry of SFU nodes (`onair_bus::nodes`): every
+//! second it announces where clients reach it, its region, how many
+//! participants it carries and which rooms it hosts, so the API sends a
+//! room's participants here and new rooms to the least-loaded node. A
+//! draining node withdraws at once; a killed one drops out when its entry
+//! goes stale.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use onair_bus::nodes::ANNOUNCE_EVERY;
+use onair_bus::{Bus, SfuNode};
+
+use crate::signal::Signal;
+use crate::Sfu;
+
+/// How this node is known in the registry.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// Unique per process.
+    pub id: String,
+    /// Where clients open `/rtc` (`wss://…`).
+    pub url: String,
+    /// Its region label, if configured.
+    pub region: Option<String>,
+}
+
+/// The node's registry entry now.
+fn entry(signal: &Signal, identity: &Identity) -> SfuNode {
+    let mut rooms = signal.rooms.names();
+    rooms.sort();
+    SfuNode {
+        id: identity.id.clone(),
+        url: identity.url.clone(),
+        region: identity.region.clone(),
+        participants: signal.connected.load(Ordering::Relaxed) as u32,
+        rooms,
+        seen_ms: onair_auth::clock::unix_ms(),
+    }
+}
+
+impl Sfu {
+    /// Announces this node on `bus` every second until it drains (then
+    /// withdraws it).
+    pub fn announce(&self, bus: Arc<dyn Bus>, identity: Identity) {
+        let signal = self.signal.clone();
+        tokio::spawn(async move {
+            tracing::info!(node = %identity.id, url = %identity.url, "SFU node announced");
+            let mut every = tokio::time::interval(ANNOUNCE_EVERY);
+            while !signal.draining.load(Ordering::Relaxed) {
+                if let Err(e) = bus.announce(&entry(&signal, &identity)).await {
+                    tracing::warn!(error = %e, "announcing the SFU node failed");
+                }
+                every.tick().await;
+            }
+            if let Err(e) = bus.withdraw(&identity.id).await {
+                tracing::warn!(error = %e, "withdrawing the SFU node failed");
+            }
+            tracing::info!(node = %identity.id, "SFU node withdrawn (draining)");
+        });
+    }
+}

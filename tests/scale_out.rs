@@ -1,0 +1,154 @@
+//! Several SFU nodes behind one API, on a real Redis: each SFU announces
+//! itself, the API places a call's participants on the node hosting it and
+//! new calls on the least-loaded node, and a node killed with SIGKILL gets
+//! no one after its entry goes stale.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use onair_auth::ApiKey;
+use onair_client::{api, Client, MediaEvent};
+use onair_testkit::redis::Redis;
+use support::call::camera;
+use support::nodes::{config, KEY, SECRET};
+
+/// An API node and two SFU nodes on one Redis and one data dir.
+struct Cluster {
+    _data: tempfile::TempDir,
+    api: support::Onair,
+    /// The SFU nodes' signal URLs, and the nodes (`None` once killed).
+    sfus: Vec<(String, Option<support::Onair>)>,
+    /// Last: the nodes go before their bus.
+    _redis: Redis,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let redis = Redis::start();
+        let data = tempfile::tempdir().unwrap();
+        let bus = format!("redis_url = \"{}\"", redis.url());
+        let dir = data.path().to_owned();
+        let (api, sfus) = tokio::task::spawn_blocking(move || {
+            let port = onair_testkit::free_port();
+            let api =
+                support::serve_roles(&config(&dir, "api", port, &bus), port, Some("api"), None);
+            let sfus = (0..2)
+                .map(|i| {
+                    let port = onair_testkit::free_port();
+                    let url = format!("ws://127.0.0.1:{port}");
+                    let extra = format!("signal_url = \"{url}\"\n{bus}");
+                    let config = config(&dir, &format!("sfu{i}"), port, &extra);
+                    (
+                        url,
+                        Some(support::serve_roles(&config, port, Some("sfu"), None)),
+                    )
+                })
+                .collect();
+            (api, sfus)
+        })
+        .await
+        .unwrap();
+        let cluster = Cluster {
+            _redis: redis,
+            _data: data,
+            api,
+            sfus,
+        };
+        // Both nodes announced: a new call goes to one of them.
+        cluster
+            .placed_within("default:warmup", Duration::from_secs(10), |_| true)
+            .await;
+        cluster
+    }
+
+    /// Where the API sends `user` joining `cid`: (signal URL, token).
+    async fn join(&self, user: &str, cid: &str) -> api::Credentials {
+        let token = support::tokens::user(&ApiKey::new(KEY, SECRET), user);
+        api::join(&self.api.url, &token, cid, true).await.unwrap()
+    }
+
+    /// Which SFU node (index) a URL is.
+    fn node(&self, url: &str) -> usize {
+        self.sfus
+            .iter()
+            .position(|(u, _)| u == url)
+            .unwrap_or_else(|| panic!("{url} is no SFU node of the cluster"))
+    }
+
+    /// Joins `cid` until the API places the participant by `ok`; the node.
+    async fn placed_within(
+        &self,
+        cid: &str,
+        within: Duration,
+        ok: impl Fn(usize) -> bool,
+    ) -> usize {
+        let deadline = Instant::now() + within;
+        loop {
+            let url = self.join("probe", cid).await.url;
+            if let Some(node) = self.sfus.iter().position(|(u, _)| *u == url) {
+                if ok(node) {
+                    return node;
+                }
+            }
+            assert!(Instant::now() < deadline, "{cid} still placed on {url}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Waits for a frame from `identity` on `media`.
+async fn frame_from(media: &mut tokio::sync::mpsc::UnboundedReceiver<MediaEvent>, identity: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, media.recv()).await {
+        if matches!(&event, MediaEvent::Frame(f) if f.identity == identity) {
+            return;
+        }
+    }
+    panic!("no frame from {identity}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_are_placed_across_sfu_nodes_and_a_killed_node_is_left_out() {
+    let mut cluster = Cluster::start().await;
+
+    // Alice starts call A on some node; Bob, joining A, is sent to the same
+    // node and receives her camera from it.
+    let creds = cluster.join("alice", "default:a").await;
+    let a_node = cluster.node(&creds.url);
+    let alice = Client::connect(&creds.url, &creds.token).await.unwrap();
+    alice.publish(camera(false)).await.unwrap();
+    let creds = cluster.join("bob", "default:a").await;
+    assert_eq!(cluster.node(&creds.url), a_node, "a call stays on its node");
+    let (bob, mut media) = Client::connect_receiving(&creds.url, &creds.token)
+        .await
+        .unwrap();
+    frame_from(&mut media, "alice").await;
+
+    // A new call goes to the other, emptier node once the load is announced
+    // (every second).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let b_node = cluster
+        .placed_within("default:b", Duration::from_secs(5), |n| n != a_node)
+        .await;
+    let creds = cluster.join("carol", "default:b").await;
+    assert_eq!(cluster.node(&creds.url), b_node);
+    let carol = Client::connect(&creds.url, &creds.token).await.unwrap();
+
+    // SIGKILL A's node: within NODE_TTL (and a second to announce) the API
+    // stops sending anyone there; call A goes to the live node.
+    let killed = Instant::now();
+    cluster.sfus[a_node].1 = None;
+    let moved = cluster
+        .placed_within("default:a", Duration::from_secs(8), |n| n == b_node)
+        .await;
+    let after = killed.elapsed();
+    assert_eq!(moved, b_node);
+    let creds = cluster.join("dave", "default:a").await;
+    assert_eq!(cluster.node(&creds.url), b_node);
+    let dave = Client::connect(&creds.url, &creds.token).await.unwrap();
+    println!("scale-out: call A placed on the live node {after:?} after its node's SIGKILL");
+    for client in [dave, carol, bob, alice] {
+        client.leave().await;
+    }
+}

@@ -1,0 +1,23 @@
+//! Several `onair serve` nodes sharing one key, one data dir and a bus.
+
+use std::path::{Path, PathBuf};
+
+/// The key every node of a test cluster accepts.
+pub const KEY: &str = "APIroles";
+/// Its secret.
+pub const SECRET: &str = "roles-test-secret-roles-test-secret";
+
+/// A config for one node listening on `port`, with `extra` settings.
+pub fn config(dir: &Path, name: &str, port: u16, extra: &str) -> PathBuf {
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &file,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\nrtc_udp = \"127.0.0.1:0\"\nrtmp_listen = \"127.0.0.1:0\"\ndata_dir = \"{dir}\"\n{extra}\n\
+             [[api_keys]]\nkey = \"{KEY}\"\nsecret = \"{SECRET}\"\n",
+            dir = dir.display(),
+        ),
+    )
+    .unwrap();
+    file
+}
