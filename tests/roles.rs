@@ -20,7 +20,7 @@ use support::probe::{codecs, number, probe};
 
 /// An API+SFU node and two egress nodes on one Redis, logging to `logs`.
 struct Cluster {
-    data: tempfile::TempDir,
+    _data: tempfile::TempDir,
     logs: tempfile::TempDir,
     api: support::Onair,
     /// The egress nodes; `None` once killed.
@@ -62,7 +62,7 @@ impl Cluster {
         .unwrap();
         Cluster {
             _redis: redis,
-            data,
+            _data: data,
             logs,
             api,
             workers,
@@ -122,7 +122,8 @@ impl Cluster {
         recording_in(&self.api.url, &server, call, state, Duration::from_secs(30)).await
     }
 
-    /// Downloads `recording`'s file and probes it: (codecs, duration).
+    /// Downloads the file of `recording` (or of one of its parts) and
+    /// probes it: (codecs, duration).
     async fn play(&self, recording: &serde_json::Value) -> (Vec<String>, f64) {
         let response = reqwest::get(recording["url"].as_str().unwrap())
             .await
@@ -190,21 +191,27 @@ async fn a_recording_whose_egress_node_is_killed_goes_on_on_another() {
     let recording = cluster
         .recording("/calls/default/takeover", "complete")
         .await;
-    // The second part is the job's file now; the first stays where it was.
+    // The recording lists both parts in order, the gap between them
+    // stated; the second part is the job's file now.
     let id = recording["id"].as_str().unwrap().to_owned();
+    let parts = recording["parts"].as_array().unwrap().clone();
+    let names: Vec<&str> = parts
+        .iter()
+        .map(|p| p["filename"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [format!("{id}.mp4"), format!("{id}.part2.mp4")]);
     assert_eq!(recording["filename"], format!("{id}.part2.mp4"));
-    let (codecs, duration) = cluster.play(&recording).await;
-    assert_eq!(codecs, ["aac", "h264"]);
-    assert!(duration > 3.0, "{duration}");
-    let part1 = cluster
-        .data
-        .path()
-        .join(format!("recordings/default_takeover/{id}.mp4"));
-    let info = probe(&part1);
-    let part1_duration = number(&info["format"]["duration"]);
-    assert!(part1_duration > 2.0, "{info}");
+    let gap = parts[1]["gap_before"].as_f64().unwrap();
+    assert!(gap > 0.0 && gap < 10.0, "gap {gap} s");
+    let mut durations = Vec::new();
+    for part in &parts {
+        let (codecs, duration) = cluster.play(part).await;
+        assert_eq!(codecs, ["aac", "h264"]);
+        assert!(duration > 2.0, "{part}: {duration}");
+        durations.push(duration);
+    }
     println!(
-        "egress takeover: taken over {took_over:?} after the SIGKILL; parts of {part1_duration:.2} s and {duration:.2} s"
+        "egress takeover: taken over {took_over:?} after the SIGKILL; parts of {durations:.2?} s, at most {gap:.1} s apart"
     );
     alice.leave().await;
 }

@@ -168,7 +168,6 @@ async fn egress_report(state: &AppState, id: &str, report: Report) -> StoreResul
         }
         let now = Utc::now();
         job.state = next;
-        job.updated_at = now;
         if next == EgressState::Active && job.started_at.is_none() {
             job.started_at = Some(now);
         }
@@ -177,9 +176,9 @@ async fn egress_report(state: &AppState, id: &str, report: Report) -> StoreResul
         }
         job.error = report.error.clone().or(job.error);
         let had_file = job.file.is_some();
-        job.file = report.file.clone().or(job.file);
-        job.size = report.size.max(job.size as u64) as i64;
-        job.duration_ms = report.duration_ms.max(job.duration_ms as u64) as i64;
+        // Before `updated_at` moves: a new part's gap runs from the last report.
+        job.reported(report.file.clone(), report.size, report.duration_ms, now);
+        job.updated_at = now;
         let told = crate::events::egress::of(state, &job, previous, had_file).await;
         let write = Write::UpdateEgress {
             egress: job.clone(),

@@ -279,6 +279,7 @@ fn egress(id: &str, cid: &str, kind: EgressKind, at: i64) -> Egress {
         file: None,
         size: 0,
         duration_ms: 0,
+        parts: Vec::new(),
         created_at: t(at),
         started_at: None,
         ended_at: None,
@@ -334,6 +335,13 @@ async fn egress_jobs_one_running_recording(backend: Backend) {
     done.file = Some("recordings/x.mp4".into());
     done.size = 12345;
     done.duration_ms = 6000;
+    // Its first worker died: that file is a part before this one.
+    done.parts = vec![onair_api::domain::egress::EgressPart {
+        file: "recordings/x0.mp4".into(),
+        size: 999,
+        duration_ms: 3000,
+        gap_after_ms: 6500,
+    }];
     done.ended_at = Some(t(6010));
     done.updated_at = t(6010);
     assert!(s.update_egress(&done, EgressState::Active).await.unwrap());

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
 
 /// A node silent this long is gone.
-pub const NODE_TTL: Duration = Duration::from_secs(5);
+pub const NODE_TTL: Duration = Duration::from_secs(3);
 
 /// How long a room's placement holds before its node announces the room:
 /// two participants joining a new room at once go to the same node.

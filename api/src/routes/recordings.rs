@@ -73,25 +73,62 @@ pub struct RecordingView {
     pub start_time: Option<DateTime<Utc>>,
     /// Recording ended.
     pub end_time: Option<DateTime<Utc>>,
+    /// Media duration in seconds (all parts).
+    pub duration: f64,
+    /// File size in bytes (all parts).
+    pub size: i64,
+    /// Its files in order. One, unless the node recording it died and
+    /// another took it over into a new file (`filename` and `url` are the
+    /// last part's).
+    pub parts: Vec<RecordingPart>,
+}
+
+/// One file of a recording.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordingPart {
+    /// The file's name.
+    pub filename: String,
+    /// Where to download it (a signed link).
+    pub url: String,
     /// Media duration in seconds.
     pub duration: f64,
     /// File size in bytes.
     pub size: i64,
+    /// At most this many seconds went unrecorded before it (0 for the first).
+    pub gap_before: f64,
+}
+
+/// The name of the file at storage key `key`.
+fn file_name(key: &str) -> String {
+    key.rsplit('/').next().unwrap_or(key).to_owned()
+}
+
+/// Job `e`'s files in order, with download links.
+async fn parts(state: &AppState, e: &Egress) -> Vec<RecordingPart> {
+    let earlier = e.parts.iter().map(|p| (&p.file, p.size, p.duration_ms));
+    let last = e.file.iter().map(|f| (f, e.size, e.duration_ms));
+    let gaps = std::iter::once(0).chain(e.parts.iter().map(|p| p.gap_after_ms));
+    let mut parts = Vec::new();
+    for ((file, size, duration_ms), gap_ms) in earlier.chain(last).zip(gaps) {
+        parts.push(RecordingPart {
+            filename: file_name(file),
+            url: state.files.url(file).await,
+            duration: duration_ms as f64 / 1000.0,
+            size,
+            gap_before: gap_ms as f64 / 1000.0,
+        });
+    }
+    parts
 }
 
 impl RecordingView {
     /// The view of job `e`, with a download link from `state`'s file links.
     pub async fn new(state: &AppState, e: Egress) -> Self {
-        let url = match e.file.as_deref() {
-            Some(f) => Some(state.files.url(f).await),
-            None => None,
-        };
+        let parts = parts(state, &e).await;
+        let last = parts.last();
         Self {
-            filename: e
-                .file
-                .as_deref()
-                .map(|f| f.rsplit('/').next().unwrap_or(f).to_owned()),
-            url,
+            filename: last.map(|p| p.filename.clone()),
+            url: last.map(|p| p.url.clone()),
             mode: if e.kind == EgressKind::TrackRecording {
                 "track"
             } else {
@@ -104,8 +141,13 @@ impl RecordingView {
             error: e.error,
             start_time: e.started_at,
             end_time: e.ended_at,
-            duration: e.duration_ms as f64 / 1000.0,
-            size: e.size,
+            duration: parts
+                .iter()
+                .map(|p| p.duration)
+                .sum::<f64>()
+                .max(e.duration_ms as f64 / 1000.0),
+            size: parts.iter().map(|p| p.size).sum::<i64>().max(e.size),
+            parts,
         }
     }
 }

@@ -5,8 +5,8 @@ use sqlx::postgres::PgPoolOptions;
 
 use super::rings::{impl_rings, Device, RingStore};
 use super::rows::{
-    convert, ms, opt_ms, CallRow, CallTypeRow, CalleeRow, DeviceRow, EgressRow, EventRow,
-    MemberRow, ParticipantRow, RingRow, SessionRow, UserRow,
+    convert, ms, opt_ms, parts_json, CallRow, CallTypeRow, CalleeRow, DeviceRow, EgressRow,
+    EventRow, MemberRow, ParticipantRow, RingRow, SessionRow, UserRow,
 };
 use super::sql::impl_store;
 use super::write::{impl_writes, Write};

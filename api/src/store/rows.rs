@@ -5,6 +5,7 @@ use onair_auth::Grants;
 use serde_json::Value;
 
 use super::StoreError;
+use crate::domain::egress::EgressPart;
 use crate::domain::{
     Call, CallCid, CallSettings, CallType, Egress, EgressKind, EgressState, Member, Participant,
     Session, User,
@@ -31,6 +32,11 @@ pub(super) fn json<T: serde::de::DeserializeOwned>(
     what: &str,
 ) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// A job's parts as stored.
+pub(super) fn parts_json(parts: &[EgressPart]) -> String {
+    serde_json::to_string(parts).unwrap_or_else(|_| "[]".into())
 }
 
 #[derive(sqlx::FromRow)]
@@ -200,6 +206,7 @@ pub(super) struct EgressRow {
     file: Option<String>,
     size: i64,
     duration_ms: i64,
+    parts: String,
     created_at: i64,
     started_at: Option<i64>,
     ended_at: Option<i64>,
@@ -223,6 +230,7 @@ impl TryFrom<EgressRow> for Egress {
             file: r.file,
             size: r.size,
             duration_ms: r.duration_ms,
+            parts: json(&r.parts, "egress parts")?,
             created_at: time(r.created_at)?,
             started_at: opt_time(r.started_at)?,
             ended_at: opt_time(r.ended_at)?,

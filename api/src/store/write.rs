@@ -400,8 +400,8 @@ macro_rules! impl_writes {
                 // The partial unique index refuses a second running recording or HLS job.
                 let done = sqlx::query(
                     "INSERT INTO egress (id, call_cid, session_id, kind, preset, state, error, file,
-                       size, duration_ms, created_at, started_at, ended_at, updated_at, name)
-                     SELECT $1, cid, current_session_id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
+                       size, duration_ms, created_at, started_at, ended_at, updated_at, name, parts)
+                     SELECT $1, cid, current_session_id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
                      FROM calls WHERE cid = $2
                      ON CONFLICT DO NOTHING",
                 )
@@ -419,6 +419,7 @@ macro_rules! impl_writes {
                 .bind(opt_ms(e.ended_at))
                 .bind(ms(e.updated_at))
                 .bind(&e.name)
+                .bind(parts_json(&e.parts))
                 .execute(&mut **tx)
                 .await?;
                 Ok(done.rows_affected() == 1)
@@ -431,7 +432,7 @@ macro_rules! impl_writes {
             ) -> StoreResult<bool> {
                 let done = sqlx::query(
                     "UPDATE egress SET state = $2, error = $3, file = $4, size = $5, duration_ms = $6,
-                       started_at = $7, ended_at = $8, updated_at = $10
+                       started_at = $7, ended_at = $8, updated_at = $10, parts = $11
                      WHERE id = $1 AND state = $9",
                 )
                 .bind(&e.id)
@@ -444,6 +445,7 @@ macro_rules! impl_writes {
                 .bind(opt_ms(e.ended_at))
                 .bind(previous.as_str())
                 .bind(ms(e.updated_at))
+                .bind(parts_json(&e.parts))
                 .execute(&mut **tx)
                 .await?;
                 Ok(done.rows_affected() == 1)

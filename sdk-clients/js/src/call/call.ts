@@ -10,6 +10,7 @@ import type { OnAirEvent } from "../events/types.js";
 import type { Query, Rest } from "../http.js";
 import type * as T from "../types.js";
 import { patchFor } from "./apply.js";
+import { watchFailover } from "./failover.js";
 import { connectRoom, newRoom, type MediaOptions } from "./media.js";
 import { participantsOf, watchParticipants } from "./participants.js";
 import * as R from "./requests.js";
@@ -52,6 +53,7 @@ export class Call {
   readonly state = new CallState();
   private lkRoom: Room | null = null;
   private unwatchRoom: (() => void) | null = null;
+  private unwatchFailover: (() => void) | null = null;
   private readonly events = new Emitter<OnAirEvent>();
   private readonly path: string;
 
@@ -118,26 +120,44 @@ export class Call {
 
   /**
    * Joins: `POST {c}/join`, then `Room.connect` with the credentials it
-   * returns, publishing camera and microphone as asked (and allowed).
+   * returns, publishing camera and microphone as asked (and allowed). If
+   * the SFU node dies, the call moves to the node the API names next
+   * (`state.mediaUrl` changes; {@link Call.room} is then a new Room).
    */
   async join(options: JoinOptions = {}): Promise<T.JoinCallResponse> {
     if (this.lkRoom) throw new OnAirError(0, "already_joined", `already in ${this.cid}: leave first`);
     const data = options.data && { ...options.data, members: options.data.members && R.memberRequests(options.data.members) };
-    const res = await this.host.rest.request<T.JoinCallResponse>("POST", `${this.path}/join`, { create: options.create ?? false, data });
+    const body = { create: options.create ?? false, data };
+    const res = await this.host.rest.request<T.JoinCallResponse>("POST", `${this.path}/join`, body);
     this.adopt(res);
+    await this.enter(res.credentials, options);
+    if (!this.state.members.some((m) => m.user_id === this.host.userId)) void this.get().catch(() => {});
+    return res;
+  }
+
+  /** Connects the call's media with `credentials`, watching for the node's death. */
+  private async enter(credentials: T.Credentials, options: JoinOptions): Promise<void> {
     const room = newRoom(options);
     this.lkRoom = room;
     this.unwatchRoom = watchParticipants(room, (participants) => this.state.set({ participants }));
     room.on(RoomEvent.Disconnected, () => this.roomGone(room));
     try {
-      await connectRoom(room, res.credentials, options);
+      await connectRoom(room, credentials, options);
     } catch (e) {
       this.roomGone(room);
       throw e;
     }
-    this.state.set({ ringing: "joined", participants: participantsOf(room) });
-    if (!this.state.members.some((m) => m.user_id === this.host.userId)) void this.get().catch(() => {});
-    return res;
+    this.state.set({ ringing: "joined", participants: participantsOf(room), mediaUrl: credentials.url });
+    const where = async () => (await this.host.rest.request<T.JoinCallResponse>("POST", `${this.path}/join`, {})).credentials;
+    this.unwatchFailover = watchFailover(room, credentials.url, where, (to) => this.move(room, to, options));
+  }
+
+  /** Leaves `from` (its node is gone) for the node of `to`. */
+  private async move(from: Room, to: T.Credentials, options: JoinOptions): Promise<void> {
+    if (this.lkRoom !== from) return;
+    this.detach(); // no "left" in between: the call is still joined
+    void from.disconnect();
+    await this.enter(to, options);
   }
 
   /** Leaves the call's media; with `reject`, also rejects (or, as the caller, cancels) the ring. */
@@ -284,9 +304,16 @@ export class Call {
 
   private roomGone(room: Room): void {
     if (this.lkRoom !== room) return;
+    this.detach();
+    this.state.set({ participants: [], mediaUrl: null, ringing: this.state.ringing === "joined" ? "left" : this.state.ringing });
+  }
+
+  /** Stops following the current Room. */
+  private detach(): void {
     this.unwatchRoom?.();
     this.unwatchRoom = null;
+    this.unwatchFailover?.();
+    this.unwatchFailover = null;
     this.lkRoom = null;
-    this.state.set({ participants: [], ringing: this.state.ringing === "joined" ? "left" : this.state.ringing });
   }
 }

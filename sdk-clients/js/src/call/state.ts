@@ -41,7 +41,7 @@ export interface ParticipantState {
 }
 
 /** A field of {@link CallState} whose changes are announced. */
-export type CallStateField = "call" | "members" | "ownCapabilities" | "participants" | "ringing" | "ring" | "backstage";
+export type CallStateField = "call" | "members" | "ownCapabilities" | "participants" | "ringing" | "ring" | "backstage" | "mediaUrl";
 
 /** What listeners of {@link CallState} receive. */
 export interface CallStateChange {
@@ -70,6 +70,12 @@ export class CallState {
   ring: RingInfo | null = null;
   /** In backstage (only hosts see and are seen); `false` once live. */
   backstage = false;
+  /**
+   * The SFU node the call's media is on (`null` when not joined). It
+   * changes when the media moved off a dead node; `call.room` is then a
+   * new LiveKit Room.
+   */
+  mediaUrl: string | null = null;
   private readonly emitter = new Emitter<CallStateChange>();
 
   /** Whether the call is live: read, out of backstage, not ended. */

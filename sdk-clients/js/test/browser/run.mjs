@@ -1,13 +1,19 @@
-// Runs the browser scenarios against one `onair dev` in one Chromium, one
-// after the other (two cores), printing each one's time. Exit code 1 when
-// any fails. Usage: node test/browser/run.mjs [name…]
+// Runs the browser scenarios in one Chromium, one after the other (two
+// cores), printing each one's time: most against one `onair dev`, the
+// failover one against a cluster (an API node and two SFU nodes on Redis)
+// started for it. Exit code 1 when any fails.
+// Usage: node test/browser/run.mjs [name…]
 import { startOnair } from "../support/onair.mjs";
+import { startCluster } from "../support/cluster.mjs";
 import { launch, redact } from "./lib.mjs";
 import { ringAccept, ringReject } from "./ringing.mjs";
 import { livestream } from "./livestream.mjs";
 import { socketDrop } from "./socket.mjs";
+import { failover } from "./failover.mjs";
 
-const scenarios = { ringAccept, ringReject, livestream, socketDrop };
+const scenarios = { ringAccept, ringReject, livestream, socketDrop, failover };
+/** Scenarios that need a cluster rather than one `onair dev`. */
+const onCluster = new Set(["failover"]);
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(scenarios);
 
 const onair = await startOnair();
@@ -16,13 +22,17 @@ let failed = 0;
 try {
   for (const name of chosen) {
     const started = Date.now();
+    const cluster = onCluster.has(name) ? await startCluster() : null;
+    const server = cluster ?? onair;
     try {
-      await scenarios[name](browser, onair);
+      await scenarios[name](browser, server);
       console.log(`ok - ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     } catch (e) {
       failed++;
       console.log(`not ok - ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)\n${redact(String(e.stack || e))}`);
-      console.log(`  server log (last lines):\n${redact(onair.log().split("\n").slice(-40).join("\n"))}`);
+      console.log(`  server log (last lines):\n${redact(server.log().split("\n").slice(-40).join("\n"))}`);
+    } finally {
+      await cluster?.stop();
     }
   }
 } finally {
