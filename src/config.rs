@@ -13,6 +13,7 @@
 //! rtc_participant_timeout = "30s"                  # a silent participant leaves after this
 //! redis_url = "redis://127.0.0.1:6379"             # bus between nodes that split the roles
 //! region = "eu-west"                               # an SFU node's region label (placement)
+//! sfu_capacity = 500                                # participants the API places on this SFU node
 //! rtmp_listen = "127.0.0.1:1935"                   # RTMP ingest (OBS)
 //! rtmp_url = "rtmp://video.example.com/live"       # what calls show OBS users
 //! whip_url = "https://video.example.com/whip"      # what calls show WHIP publishers
@@ -77,7 +78,7 @@
 //! Environment: `ONAIR_LISTEN`, `ONAIR_DATABASE_URL` (or `DATABASE_URL`),
 //! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_PUBLIC_URL`, `ONAIR_LINK_TTL`,
 //! `ONAIR_JOIN_TOKEN_TTL`, `ONAIR_RTC_UDP`, `ONAIR_RTC_WORKERS`,
-//! `ONAIR_RTC_PARTICIPANT_TIMEOUT`, `ONAIR_REDIS_URL`, `ONAIR_REGION`, `ONAIR_RTMP_LISTEN`,
+//! `ONAIR_RTC_PARTICIPANT_TIMEOUT`, `ONAIR_REDIS_URL`, `ONAIR_REGION`, `ONAIR_SFU_CAPACITY`, `ONAIR_RTMP_LISTEN`,
 //! `ONAIR_RTMP_URL`, `ONAIR_WHIP_URL`, `ONAIR_API_URL`, `ONAIR_WEBHOOK_RETRY_FOR`,
 //! `ONAIR_CORS_ORIGINS` (`["https://a", "https://b"]`), and
 //! `ONAIR_API_KEY` + `ONAIR_API_SECRET` for one extra key.
@@ -162,6 +163,9 @@ pub struct Config {
     /// This node's region label: the API places a joining participant who
     /// gives a `location` on an SFU node of that region first.
     pub region: Option<String>,
+    /// The most participants the API places on this SFU node; then a
+    /// call's newcomers go to another node, and the call spans both.
+    pub sfu_capacity: Option<u32>,
     /// Push providers for rings on phones (APNs, FCM); none by default.
     pub push: onair_push::PushConfig,
     /// Web origins whose pages may call the API (CORS); `*` for any.
@@ -256,6 +260,7 @@ impl Default for Config {
             api_url: None,
             redis_url: None,
             region: None,
+            sfu_capacity: None,
             push: onair_push::PushConfig::default(),
             cors_origins: Vec::new(),
             webhooks: Vec::new(),
@@ -298,6 +303,7 @@ impl Config {
                         "RTC_PARTICIPANT_TIMEOUT",
                         "REDIS_URL",
                         "REGION",
+                        "SFU_CAPACITY",
                         "RTMP_LISTEN",
                         "RTMP_URL",
                         "WHIP_URL",

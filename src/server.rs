@@ -166,13 +166,8 @@ pub async fn serve(
         _ => None,
     };
     if let Some(sfu) = &sfu {
-        // The API sends this node's share of participants to its signal URL.
-        let identity = onair_sfu::registry::Identity {
-            id: format!("sfu-{:016x}", rand::random::<u64>()),
-            url: urls.signal.clone(),
-            region: config.region.clone(),
-        };
-        sfu.announce(bus.clone(), identity);
+        let here = internal.replacen("http", "ws", 1);
+        announce_sfu(&config, sfu, &bus, &keys, (&urls.signal, &here))?;
     }
     let egress = match has(Role::Egress) {
         true => {
@@ -443,6 +438,36 @@ fn start_sfu(
     let gate = Arc::new(crate::gate::StoreGate(store));
     Sfu::start(sfu, keys.clone(), bus.clone(), gate)
         .with_context(|| format!("binding the SFU media port {}", config.rtc_udp))
+}
+
+/// Puts the SFU in the registry the API places participants with (at
+/// `signal`, its clients' URL), and starts its relay: a call this node
+/// hosts with others gets their publishers here (joining at `here`, this
+/// node's own address).
+fn announce_sfu(
+    config: &Config,
+    sfu: &Sfu,
+    bus: &Arc<dyn Bus>,
+    keys: &KeySet,
+    (signal, here): (&str, &str),
+) -> anyhow::Result<()> {
+    let identity = onair_sfu::registry::Identity {
+        id: format!("sfu-{:016x}", rand::random::<u64>()),
+        url: signal.to_owned(),
+        region: config.region.clone(),
+        capacity: config.sfu_capacity,
+    };
+    let key = keys
+        .primary()
+        .context("no API key to sign the relay's tokens")?;
+    let relay = onair_relay::RelayConfig {
+        key: key.clone(),
+        node: identity.id.clone(),
+        url: here.to_owned(),
+    };
+    sfu.announce(bus.clone(), identity);
+    onair_relay::start(relay, bus.clone());
+    Ok(())
 }
 
 /// What one process runs: any of the roles, and the demo page in `dev`.

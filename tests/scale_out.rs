@@ -1,7 +1,9 @@
 //! Several SFU nodes behind one API, on a real Redis: each SFU announces
 //! itself, the API places a call's participants on the node hosting it and
 //! new calls on the least-loaded node, and a node killed with SIGKILL gets
-//! no one after its entry goes stale.
+//! no one after its entry goes stale. A call whose node is full spans two
+//! nodes, and the relays make it one call: each side receives the other's
+//! media.
 
 mod support;
 
@@ -10,7 +12,9 @@ use std::time::{Duration, Instant};
 use onair_auth::ApiKey;
 use onair_client::{api, Client, MediaEvent};
 use onair_testkit::redis::Redis;
-use support::call::camera;
+use reqwest::Method;
+use serde_json::Value;
+use support::call::{camera, request};
 use support::nodes::{config, KEY, SECRET};
 
 /// An API node and two SFU nodes on one Redis and one data dir.
@@ -24,7 +28,8 @@ struct Cluster {
 }
 
 impl Cluster {
-    async fn start() -> Cluster {
+    /// The cluster, each SFU node's config given `sfu_extra`.
+    async fn start(sfu_extra: &'static str) -> Cluster {
         let redis = Redis::start();
         let data = tempfile::tempdir().unwrap();
         let bus = format!("redis_url = \"{}\"", redis.url());
@@ -37,7 +42,7 @@ impl Cluster {
                 .map(|i| {
                     let port = onair_testkit::free_port();
                     let url = format!("ws://127.0.0.1:{port}");
-                    let extra = format!("signal_url = \"{url}\"\n{bus}");
+                    let extra = format!("signal_url = \"{url}\"\n{bus}\n{sfu_extra}");
                     let config = config(&dir, &format!("sfu{i}"), port, &extra);
                     (
                         url,
@@ -66,6 +71,17 @@ impl Cluster {
     async fn join(&self, user: &str, cid: &str) -> api::Credentials {
         let token = support::tokens::user(&ApiKey::new(KEY, SECRET), user);
         api::join(&self.api.url, &token, cid, true).await.unwrap()
+    }
+
+    /// How many are in call `cid` now, as the API counts them.
+    async fn participants(&self, cid: &str) -> u64 {
+        let server = support::tokens::server(&ApiKey::new(KEY, SECRET));
+        let path = format!("/calls/{}", cid.replace(':', "/"));
+        let (status, body) = request(&self.api.url, &server, Method::GET, &path, Value::Null).await;
+        assert_eq!(status, 200, "{body}");
+        body["call"]["session"]["participants_count"]
+            .as_u64()
+            .unwrap_or(0)
     }
 
     /// Which SFU node (index) a URL is.
@@ -110,7 +126,7 @@ async fn frame_from(media: &mut tokio::sync::mpsc::UnboundedReceiver<MediaEvent>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_are_placed_across_sfu_nodes_and_a_killed_node_is_left_out() {
-    let mut cluster = Cluster::start().await;
+    let mut cluster = Cluster::start("").await;
 
     // Alice starts call A on some node; Bob, joining A, is sent to the same
     // node and receives her camera from it.
@@ -149,6 +165,59 @@ async fn calls_are_placed_across_sfu_nodes_and_a_killed_node_is_left_out() {
     let dave = Client::connect(&creds.url, &creds.token).await.unwrap();
     println!("scale-out: call A placed on the live node {after:?} after its node's SIGKILL");
     for client in [dave, carol, bob, alice] {
+        client.leave().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_spans_two_nodes_and_each_side_receives_the_other() {
+    let cluster = Cluster::start("sfu_capacity = 2").await;
+    let cid = "default:span";
+    // Alice publishes and Bob watches on one node, which is then full.
+    let creds = cluster.join("alice", cid).await;
+    let first = cluster.node(&creds.url);
+    let alice = Client::connect(&creds.url, &creds.token).await.unwrap();
+    alice.publish(camera(false)).await.unwrap();
+    let creds = cluster.join("bob", cid).await;
+    assert_eq!(cluster.node(&creds.url), first);
+    let (bob, mut bob_media) = Client::connect_receiving(&creds.url, &creds.token)
+        .await
+        .unwrap();
+    frame_from(&mut bob_media, "alice").await;
+
+    // Carol goes to the other node once the first announces it is full;
+    // she receives Alice's camera through the relay.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let creds = cluster.join("carol", cid).await;
+    let second = cluster.node(&creds.url);
+    assert_ne!(second, first, "the full node takes no one more");
+    let started = Instant::now();
+    let (carol, mut carol_media) = Client::connect_receiving(&creds.url, &creds.token)
+        .await
+        .unwrap();
+    frame_from(&mut carol_media, "alice").await;
+    let relayed_after = started.elapsed();
+    // And what Carol publishes there reaches Bob here.
+    carol.publish(camera(false)).await.unwrap();
+    frame_from(&mut bob_media, "carol").await;
+    println!("scale-out: a call on two nodes; Alice's camera reached Carol across the relay {relayed_after:?} after she connected");
+    // The API counts each user once: the copies relays publish are not
+    // participants of their own, so Carol leaving (and with her the
+    // relayed copy of Alice on her node) leaves Alice in the call.
+    assert_eq!(cluster.participants(cid).await, 3);
+    carol.leave().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cluster.participants(cid).await != 2 {
+        assert!(Instant::now() < deadline, "Carol's leave not counted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        cluster.participants(cid).await,
+        2,
+        "Alice and Bob are still in"
+    );
+    for client in [bob, alice] {
         client.leave().await;
     }
 }

@@ -23,7 +23,7 @@ pub async fn signal_url(state: &AppState, cid: &str, location: Option<&str>) -> 
     let Some(chosen) = choose(&nodes, cid, location) else {
         return fallback();
     };
-    if chosen.rooms.iter().any(|r| r == cid) {
+    if chosen.room(cid).is_some() {
         return chosen.url.clone();
     }
     let settled = match state
@@ -37,8 +37,12 @@ pub async fn signal_url(state: &AppState, cid: &str, location: Option<&str>) -> 
             chosen.id.clone()
         }
     };
-    // The node settled earlier may have died since: then the choice stands.
-    let node = nodes.iter().find(|n| n.id == settled).unwrap_or(chosen);
+    // The node settled earlier may have died or filled up since: then
+    // the choice stands.
+    let node = nodes
+        .iter()
+        .find(|n| n.id == settled && n.has_room())
+        .unwrap_or(chosen);
     tracing::debug!(call_cid = %cid, node = %node.id, "placed");
     node.url.clone()
 }

@@ -1577,7 +1577,14 @@ fn sfu(id: &str, region: &str, participants: u32, rooms: &[&str]) -> onair_bus::
         url: format!("wss://{id}.example"),
         region: Some(region.into()),
         participants,
-        rooms: rooms.iter().map(|r| r.to_string()).collect(),
+        capacity: None,
+        rooms: rooms
+            .iter()
+            .map(|r| onair_bus::HostedRoom {
+                cid: r.to_string(),
+                publishers: Vec::new(),
+            })
+            .collect(),
         seen_ms: onair_auth::clock::unix_ms(),
     }
 }

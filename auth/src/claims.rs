@@ -110,6 +110,10 @@ pub struct OnAirGrant {
     /// after that voids it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minted_at_ms: Option<i64>,
+    /// The holder is a participant of another SFU node (that node's id),
+    /// published here by OnAir's relay: not counted or announced again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<String>,
 }
 
 /// LiveKit's video grant. Missing booleans take LiveKit's defaults

@@ -393,6 +393,7 @@ mod tests {
                 backstage: true,
                 session: Some("s1".into()),
                 minted_at_ms: Some(1),
+                relay: None,
             }),
         };
         let key = keys().get("APIkey").unwrap().clone();

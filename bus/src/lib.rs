@@ -31,7 +31,7 @@ pub use egress::{EgressKind, EgressState};
 pub use event::{Event, EventKind};
 pub use jobs::Lease;
 pub use local::LocalBus;
-pub use nodes::SfuNode;
+pub use nodes::{HostedRoom, Publisher, SfuNode};
 pub use redis::RedisBus;
 pub use seal::{BusKey, SealError};
 

@@ -31,8 +31,11 @@ pub struct SfuNode {
     pub region: Option<String>,
     /// Participants connected now.
     pub participants: u32,
-    /// The calls (cids) it hosts now.
-    pub rooms: Vec<String>,
+    /// The most participants the API should place here (none: no limit).
+    #[serde(default)]
+    pub capacity: Option<u32>,
+    /// The calls it hosts now: those with a participant of its own.
+    pub rooms: Vec<HostedRoom>,
     /// When it announced this, ms since the Unix epoch.
     pub seen_ms: i64,
 }
@@ -42,4 +45,33 @@ impl SfuNode {
     pub fn is_live(&self, now_ms: i64) -> bool {
         now_ms - self.seen_ms <= NODE_TTL.as_millis() as i64
     }
+
+    /// Its entry for call `cid`, if it hosts it.
+    pub fn room(&self, cid: &str) -> Option<&HostedRoom> {
+        self.rooms.iter().find(|r| r.cid == cid)
+    }
+
+    /// It may take another participant.
+    pub fn has_room(&self) -> bool {
+        self.capacity.is_none_or(|c| self.participants < c)
+    }
+}
+
+/// A call a node hosts: participants of its own are connected to it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostedRoom {
+    /// The call.
+    pub cid: String,
+    /// Its participants here who publish (relays of other nodes carry
+    /// their tracks there).
+    pub publishers: Vec<Publisher>,
+}
+
+/// A participant who publishes, as other nodes relay it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Publisher {
+    /// Its identity.
+    pub identity: String,
+    /// Its display name.
+    pub name: String,
 }

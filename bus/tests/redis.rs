@@ -337,7 +337,14 @@ fn sfu(id: &str, seen_ms: i64) -> onair_bus::SfuNode {
         url: format!("wss://{id}.example.com"),
         region: Some("eu".into()),
         participants: 3,
-        rooms: vec!["default:x".into()],
+        capacity: Some(10),
+        rooms: vec![onair_bus::HostedRoom {
+            cid: "default:x".into(),
+            publishers: vec![onair_bus::Publisher {
+                identity: "alice".into(),
+                name: "Alice".into(),
+            }],
+        }],
         seen_ms,
     }
 }

@@ -1,7 +1,8 @@
 //! This node in the registry of SFU nodes (`onair_bus::nodes`): every
 //! second it announces where clients reach it, its region, how many
-//! participants it carries and which rooms it hosts, so the API sends a
-//! room's participants here and new rooms to the least-loaded node. A
+//! participants it carries (and may carry) and which rooms it hosts with
+//! who publishes in them, so the API sends a room's participants here
+//! while there is room, and relays of other nodes know what to carry. A
 //! draining node withdraws at once; a killed one drops out when its entry
 //! goes stale.
 
@@ -23,18 +24,19 @@ pub struct Identity {
     pub url: String,
     /// Its region label, if configured.
     pub region: Option<String>,
+    /// The most participants the API should place here (none: no limit).
+    pub capacity: Option<u32>,
 }
 
 /// The node's registry entry now.
-fn entry(signal: &Signal, identity: &Identity) -> SfuNode {
-    let mut rooms = signal.rooms.names();
-    rooms.sort();
+async fn entry(signal: &Signal, identity: &Identity) -> SfuNode {
     SfuNode {
         id: identity.id.clone(),
         url: identity.url.clone(),
         region: identity.region.clone(),
         participants: signal.connected.load(Ordering::Relaxed) as u32,
-        rooms,
+        capacity: identity.capacity,
+        rooms: signal.rooms.hosted().await,
         seen_ms: onair_auth::clock::unix_ms(),
     }
 }
@@ -48,7 +50,7 @@ impl Sfu {
             tracing::info!(node = %identity.id, url = %identity.url, "SFU node announced");
             let mut every = tokio::time::interval(ANNOUNCE_EVERY);
             while !signal.draining.load(Ordering::Relaxed) {
-                if let Err(e) = bus.announce(&entry(&signal, &identity)).await {
+                if let Err(e) = bus.announce(&entry(&signal, &identity).await).await {
                     tracing::warn!(error = %e, "announcing the SFU node failed");
                 }
                 every.tick().await;

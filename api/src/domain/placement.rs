@@ -2,26 +2,41 @@
 //! registry of live nodes. A pure rule (the registry is read and the
 //! choice settled in `crate::placement`):
 //!
-//! 1. the node that already hosts the call, so a room stays on one node;
-//! 2. else a node in the participant's region (`location`), if any;
+//! 1. a node that already hosts the call and has room (below its
+//!    capacity), so a call spans as few nodes as it can;
+//! 2. else a node with room, in the participant's region (`location`)
+//!    first; the call then spans nodes, joined by relays;
 //! 3. among those, the one with the fewest participants (ties: by id, so
-//!    two API nodes choose alike).
+//!    two API nodes choose alike). When every node is full, the least
+//!    loaded one.
 
 use onair_bus::SfuNode;
 
 /// The node for a participant of call `cid` who is at `location`.
 pub fn choose<'a>(nodes: &'a [SfuNode], cid: &str, location: Option<&str>) -> Option<&'a SfuNode> {
-    if let Some(host) = nodes.iter().find(|n| n.rooms.iter().any(|r| r == cid)) {
-        return Some(host);
-    }
-    let near = |n: &&SfuNode| location.is_some() && n.region.as_deref() == location;
-    let candidates: Vec<&SfuNode> = match nodes.iter().filter(near).count() {
-        0 => nodes.iter().collect(),
-        _ => nodes.iter().filter(near).collect(),
+    let least = |it: Vec<&'a SfuNode>| {
+        it.into_iter()
+            .min_by(|a, b| (a.participants, &a.id).cmp(&(b.participants, &b.id)))
     };
-    candidates
-        .into_iter()
-        .min_by(|a, b| (a.participants, &a.id).cmp(&(b.participants, &b.id)))
+    let open: Vec<&SfuNode> = nodes.iter().filter(|n| n.has_room()).collect();
+    let hosts: Vec<&SfuNode> = open
+        .iter()
+        .copied()
+        .filter(|n| n.room(cid).is_some())
+        .collect();
+    if !hosts.is_empty() {
+        return least(hosts);
+    }
+    let near: Vec<&SfuNode> = open
+        .iter()
+        .copied()
+        .filter(|n| location.is_some() && n.region.as_deref() == location)
+        .collect();
+    match (near.is_empty(), open.is_empty()) {
+        (false, _) => least(near),
+        (true, false) => least(open),
+        (true, true) => least(nodes.iter().collect()),
+    }
 }
 
 #[cfg(test)]
@@ -34,7 +49,14 @@ mod tests {
             url: format!("wss://{id}"),
             region: Some(region.into()),
             participants,
-            rooms: rooms.iter().map(|r| r.to_string()).collect(),
+            capacity: None,
+            rooms: rooms
+                .iter()
+                .map(|r| onair_bus::HostedRoom {
+                    cid: r.to_string(),
+                    publishers: Vec::new(),
+                })
+                .collect(),
             seen_ms: 0,
         }
     }
@@ -66,5 +88,29 @@ mod tests {
             Some("c".into())
         );
         assert_eq!(choose(&[], "default:new", None), None);
+    }
+
+    #[test]
+    fn a_full_node_sends_its_calls_newcomers_elsewhere() {
+        let mut full = node("a", "eu", 2, &["default:show"]);
+        full.capacity = Some(2);
+        let nodes = [
+            full,
+            node("b", "eu", 7, &[]),
+            node("c", "us", 5, &["default:show"]),
+        ];
+        let id = |n: Option<&SfuNode>| n.map(|n| n.id.clone());
+        // Another node of the call with room, before emptier ones.
+        assert_eq!(
+            id(choose(&nodes, "default:show", Some("eu"))),
+            Some("c".into())
+        );
+        let mut nodes = nodes.to_vec();
+        nodes[2].capacity = Some(5);
+        // Every node of the call is full: the call spans one more node.
+        assert_eq!(id(choose(&nodes, "default:show", None)), Some("b".into()));
+        // Every node is full: the least loaded takes it anyway.
+        nodes[1].capacity = Some(7);
+        assert_eq!(id(choose(&nodes, "default:show", None)), Some("a".into()));
     }
 }

@@ -170,6 +170,7 @@ fn credentials(
             backstage: lifecycle::state(&ctx.call, &ctx.settings) == CallState::Backstage,
             session: ctx.call.current_session_id.clone(),
             minted_at_ms: Some(now.timestamp_millis()),
+            relay: None,
         }),
     };
     Ok(Credentials {

@@ -145,6 +145,7 @@ impl Job {
                 backstage: self.backstage,
                 session: None,
                 minted_at_ms: None,
+                relay: None,
             }),
         };
         mint(&config.key, &claims)

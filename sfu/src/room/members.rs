@@ -6,7 +6,7 @@ use livekit_protocol as lk;
 use lk::signal_response::Message as Out;
 use onair_bus::EventKind;
 
-use super::{is_hidden, leave_request, owner, Member, Room};
+use super::{is_hidden, is_own, leave_request, owner, Member, Room};
 use crate::gate::Refusal;
 use crate::ids::TrackSid;
 use crate::limits::{count, Limit};
@@ -25,7 +25,8 @@ impl Room {
         let Some(info) = join.participant.as_ref() else {
             return Ok(());
         };
-        if is_hidden(info) {
+        // Another node admitted a relayed participant already.
+        if !is_own(info) {
             return Ok(());
         }
         let me = owner(&info.identity);
@@ -82,9 +83,12 @@ impl Room {
             .filter(|m| !is_hidden(&m.info))
             .map(|m| m.info.clone())
             .collect();
-        // Hidden participants (recorders) are not the call's participants.
+        // Hidden participants (recorders) are not the call's participants;
+        // a relayed one's node reports its comings and goings.
         if !is_hidden(&info) {
             self.broadcast_update(&info, Some(pid));
+        }
+        if is_own(&info) {
             self.pending_events.push(EventKind::ParticipantJoined {
                 user_id: info.identity.clone(),
                 participant_sid: info.sid.clone(),
@@ -124,7 +128,7 @@ impl Room {
             .map(|t| TrackSid::from(t.sid.as_str()))
             .collect();
         self.forget_tracks(&gone);
-        if !is_hidden(&member.info) {
+        if is_own(&member.info) {
             self.pending_events.push(EventKind::ParticipantLeft {
                 user_id: member.info.identity.clone(),
                 participant_sid: member.info.sid.clone(),
@@ -136,6 +140,28 @@ impl Room {
         if !is_hidden(&member.info) {
             self.broadcast_update(&member.info, None);
         }
+    }
+
+    /// The room as the SFU registry shows it: its own participants who
+    /// publish; nothing without participants of its own (then relays of
+    /// other nodes need not bring it anything).
+    pub(super) fn hosted(&self) -> Option<onair_bus::HostedRoom> {
+        let own: Vec<&Member> = self.members.values().filter(|m| is_own(&m.info)).collect();
+        if own.is_empty() {
+            return None;
+        }
+        let publishers = own
+            .iter()
+            .filter(|m| !m.info.tracks.is_empty())
+            .map(|m| onair_bus::Publisher {
+                identity: m.info.identity.clone(),
+                name: m.info.name.clone(),
+            })
+            .collect();
+        Some(onair_bus::HostedRoom {
+            cid: self.name.clone(),
+            publishers,
+        })
     }
 
     /// Everyone `pid` may see (itself included) and the room, for a

@@ -172,7 +172,12 @@ fn apply(
         return Err(too_large("metadata", limits.metadata_bytes));
     }
     let mut attributes: HashMap<String, String> = info.attributes.clone();
-    for (key, value) in &update.attributes {
+    // `onair.` attributes are the server's (a relayed participant's mark).
+    let own = update
+        .attributes
+        .iter()
+        .filter(|(k, _)| !k.starts_with("onair."));
+    for (key, value) in own {
         match value.is_empty() {
             true => attributes.remove(key),
             false => attributes.insert(key.clone(), value.clone()),
@@ -227,6 +232,27 @@ mod tests {
         assert_eq!((info.name.as_str(), info.metadata.as_str()), ("Ann", "{}"));
         assert_eq!(info.attributes.len(), 1);
         assert_eq!(info.attributes["desk"], "4");
+    }
+
+    #[test]
+    fn a_client_cannot_set_or_remove_the_servers_attributes() {
+        let limits = SignalLimits::default();
+        let mut info = lk::ParticipantInfo::default();
+        // Posing as another node's relayed participant (neither counted
+        // nor announced) is refused silently; the rest applies.
+        let relayed = crate::room::RELAYED_FROM;
+        apply(
+            &mut info,
+            &update("", "", &[(relayed, "sfu-x"), ("a", "1")]),
+            &limits,
+        )
+        .unwrap();
+        assert!(!info.attributes.contains_key(relayed));
+        assert_eq!(info.attributes["a"], "1");
+        // A relayed participant cannot shed the mark either.
+        info.attributes.insert(relayed.into(), "sfu-y".into());
+        apply(&mut info, &update("", "", &[(relayed, "")]), &limits).unwrap();
+        assert_eq!(info.attributes[relayed], "sfu-y");
     }
 
     #[test]

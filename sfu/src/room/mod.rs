@@ -48,6 +48,10 @@ use crate::limits::SignalLimits;
 use crate::media::{Command, Media, Notice, Pid, TrackSink};
 use crate::outbox::Outbox;
 
+/// The attribute that marks a participant another node's relay publishes
+/// here (its value: that node's id). Clients cannot set `onair.` attributes.
+pub const RELAYED_FROM: &str = "onair.relayed_from";
+
 /// Messages to a room task.
 pub enum RoomMsg {
     /// A participant joined. The room completes `join` (room, others) and
@@ -142,6 +146,9 @@ pub enum RoomMsg {
     Bus(EventKind),
     /// The call's `custom` data now, as room metadata.
     Metadata(String),
+    /// What the registry says of the room: its own publishers, if it has
+    /// participants of its own.
+    Hosted(oneshot::Sender<Option<onair_bus::HostedRoom>>),
     /// The call's state as the store had it at `read_at` (see
     /// [`Rooms::reconcile`]); older than the last bus event, it is ignored.
     Reconcile {
@@ -261,6 +268,29 @@ impl Rooms {
         if let Some(tx) = rooms.get(name) {
             let _ = tx.send(msg);
         }
+    }
+
+    /// The rooms with participants of this node's own, with those who
+    /// publish (what the SFU registry announces).
+    pub async fn hosted(&self) -> Vec<onair_bus::HostedRoom> {
+        let asked: Vec<oneshot::Receiver<Option<onair_bus::HostedRoom>>> = {
+            let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            rooms
+                .values()
+                .filter_map(|tx| {
+                    let (reply, answer) = oneshot::channel();
+                    tx.send(RoomMsg::Hosted(reply)).ok().map(|_| answer)
+                })
+                .collect()
+        };
+        let mut hosted = Vec::new();
+        for answer in asked {
+            if let Ok(Some(room)) = answer.await {
+                hosted.push(room);
+            }
+        }
+        hosted.sort_by(|a, b| a.cid.cmp(&b.cid));
+        hosted
     }
 
     /// The names of the rooms running here.
@@ -408,6 +438,7 @@ impl Room {
             RoomMsg::Leave { pid, reason } => self.leave(pid, reason),
             RoomMsg::Bus(kind) => self.handle_bus(kind),
             RoomMsg::Metadata(metadata) => self.set_metadata(metadata),
+            RoomMsg::Hosted(reply) => drop(reply.send(self.hosted())),
             RoomMsg::Reconcile { kind, read_at } => self.handle_reconcile(kind, read_at),
         }
     }
@@ -438,7 +469,10 @@ impl Room {
             // only a departure (or a refused join) closes an empty room.
             let may_close = !matches!(
                 msg,
-                RoomMsg::Bus(_) | RoomMsg::Reconcile { .. } | RoomMsg::Metadata(_)
+                RoomMsg::Bus(_)
+                    | RoomMsg::Reconcile { .. }
+                    | RoomMsg::Metadata(_)
+                    | RoomMsg::Hosted(_)
             );
             self.handle(msg);
             for cmd in self.commands.drain(..) {
@@ -476,6 +510,17 @@ fn can_publish(info: &lk::ParticipantInfo) -> bool {
 /// Whether the participant is hidden (a recorder): not one of the call's participants.
 fn is_hidden(info: &lk::ParticipantInfo) -> bool {
     info.permission.as_ref().is_some_and(|p| p.hidden)
+}
+
+/// Whether another node's relay publishes the participant here: that
+/// node counts and announces it.
+fn is_relayed(info: &lk::ParticipantInfo) -> bool {
+    info.attributes.contains_key(RELAYED_FROM)
+}
+
+/// Whether the participant is this node's own: neither hidden nor relayed.
+fn is_own(info: &lk::ParticipantInfo) -> bool {
+    !is_hidden(info) && !is_relayed(info)
 }
 
 /// Whether the participant only records: nobody receives its media.

@@ -44,6 +44,17 @@ impl Call {
     /// Joins `identity` to the worker (with one peer connection, as
     /// `/rtc/v1`, or two) and to the room; it may publish or not.
     fn join(&mut self, identity: &str, can_publish: bool, single_pc: bool) -> Member {
+        self.join_with(identity, can_publish, single_pc, HashMap::new())
+    }
+
+    /// [`Call::join`] with the participant's `attributes`.
+    fn join_with(
+        &mut self,
+        identity: &str,
+        can_publish: bool,
+        single_pc: bool,
+        attributes: HashMap<String, String>,
+    ) -> Member {
         let member = match single_pc {
             true => self.sim.join_single("room", 1, 1),
             false => self.sim.join("room"),
@@ -56,6 +67,7 @@ impl Call {
                 can_subscribe: true,
                 ..Default::default()
             }),
+            attributes,
             ..Default::default()
         };
         let (outbox, reader) = Outbox::new(256);
@@ -152,4 +164,58 @@ fn backstage_media_reaches_publishers_only_until_the_call_goes_live() {
         assert_eq!(got.len(), 20, "backstage again: nothing more");
     }
     assert_eq!(call.sim.video_frames(cohost), (0..60).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_relayed_participant_is_neither_announced_nor_reported() {
+    let mut call = Call::backstage();
+    let alice = call.join("alice", true, false);
+    call.publish_camera(alice);
+    let relayed = HashMap::from([(RELAYED_FROM.to_owned(), "sfu-far".to_owned())]);
+    let bob = call.join_with("bob", true, false, relayed);
+    call.publish_camera(bob);
+    // The registry hears of the room's own publishers only.
+    let hosted = call.room.hosted().expect("alice is the room's own");
+    let names: Vec<&str> = hosted
+        .publishers
+        .iter()
+        .map(|p| p.identity.as_str())
+        .collect();
+    assert_eq!(names, ["alice"]);
+    // The API hears of alice's join; bob's node reports his.
+    let joined: Vec<&EventKind> = call
+        .room
+        .pending_events
+        .iter()
+        .filter(|e| matches!(e, EventKind::ParticipantJoined { .. }))
+        .collect();
+    assert_eq!(
+        joined,
+        [&EventKind::ParticipantJoined {
+            user_id: "alice".into(),
+            participant_sid: call.sim.sid(alice).to_string(),
+        }]
+    );
+    call.room.pending_events.clear();
+    call.tell(RoomMsg::Leave {
+        pid: bob.pid,
+        reason: "left",
+    });
+    call.tell(RoomMsg::Leave {
+        pid: alice.pid,
+        reason: "left",
+    });
+    let left: Vec<&EventKind> = call.room.pending_events.iter().collect();
+    assert!(
+        matches!(left[..], [EventKind::ParticipantLeft { ref user_id, .. }] if user_id == "alice"),
+        "{left:?}"
+    );
+    // With only relayed participants, the room is no longer the node's own.
+    call.join_with(
+        "carol",
+        true,
+        false,
+        HashMap::from([(RELAYED_FROM.to_owned(), "sfu-far".to_owned())]),
+    );
+    assert!(call.room.hosted().is_none());
 }

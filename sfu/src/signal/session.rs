@@ -319,6 +319,7 @@ impl Session {
             joined_at_ms: unix_ms(),
             version: 1,
             permission: Some(crate::grant::permission(&claims.video)),
+            attributes: relayed_from(claims),
             ..Default::default()
         };
         lk::JoinResponse {
@@ -576,4 +577,13 @@ impl Session {
         }
         rx
     }
+}
+
+/// The mark of a participant another node's relay publishes here.
+fn relayed_from(claims: &JoinClaims) -> std::collections::HashMap<String, String> {
+    let relay = claims.onair.as_ref().and_then(|o| o.relay.clone());
+    relay
+        .map(|node| (crate::room::RELAYED_FROM.to_owned(), node))
+        .into_iter()
+        .collect()
 }

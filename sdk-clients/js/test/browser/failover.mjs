@@ -1,40 +1,73 @@
-// Node loss: two pages in a call on a cluster of two SFU nodes; the node
-// carrying the call is killed (SIGKILL). Both pages' livekit-client Rooms
-// start reconnecting to the dead node, the SDK asks the API where the call
-// is now, and both move to the live node, where they see each other's
-// video again. Prints how long after the kill that took.
+// Calls on a cluster of two SFU nodes, in Chromium with livekit-client.
+// - failover: two pages in a call on one node; that node is killed
+//   (SIGKILL). Both pages' Rooms start reconnecting to the dead node, the
+//   SDK asks the API where the call is now, and both move to the live
+//   node, where they see each other's video again. Prints how long after
+//   the kill that took.
+// - spanning: each node takes one participant, so the call spans both;
+//   the relays make it one call and each page sees the other's video.
 import { openPage, until, check, uniqueId } from "./lib.mjs";
+
+/** Alice's and Bob's pages in call `cid`, joined one after the other. */
+async function join(browser, cluster, cid, pages) {
+  for (const user of ["alice", "bob"]) {
+    const page = await openPage(browser, cluster.url, cluster.userToken(user), user);
+    pages.push(page);
+    await page.evaluate((c) => window.client.call(c).join({ create: true, camera: true, microphone: true }), cid);
+    // The node announces its load every second; the next join reads it.
+    await new Promise((r) => setTimeout(r, 1500));
+  }
+  return pages;
+}
+
+/** The SFU node `page`'s call `cid` is on. */
+const nodeOf = (page, cid) => page.evaluate((c) => window.client.call(c).state.mediaUrl, cid);
+
+/** Waits until `page` decoded fresh frames of `other`'s video in `cid`. */
+async function seeing(page, cid, other) {
+  const before = (await page.evaluate((c) => window.videoFrames(c), cid))[other] || 0;
+  await until(`${other}'s video`, 20000, async () => {
+    const frames = await page.evaluate((c) => window.videoFrames(c), cid);
+    return (frames[other] || 0) > before + 10;
+  });
+}
+
+export async function spanning(browser, cluster) {
+  const cid = `default:${uniqueId("span")}`;
+  const pages = [];
+  try {
+    const [alice, bob] = await join(browser, cluster, cid, pages);
+    check((await nodeOf(alice, cid)) !== (await nodeOf(bob, cid)), "one participant per node");
+    const started = Date.now();
+    await Promise.all([seeing(alice, cid, "bob"), seeing(bob, cid, "alice")]);
+    const names = await alice.evaluate((c) => window.client.call(c).state.participants.map((p) => p.identity).sort(), cid);
+    check(JSON.stringify(names) === JSON.stringify(["alice", "bob"]), `alice sees ${names}`);
+    console.log(`  across two nodes: each sees the other's video ${Date.now() - started} ms after both joined`);
+  } finally {
+    for (const page of pages) await page.context().close();
+  }
+}
 
 export async function failover(browser, cluster) {
   const cid = `default:${uniqueId("failover")}`;
   const pages = [];
   try {
-    for (const user of ["alice", "bob"]) {
-      const page = await openPage(browser, cluster.url, cluster.userToken(user), user);
-      pages.push(page);
-      await page.evaluate((c) => window.client.call(c).join({ create: true, camera: true, microphone: true }), cid);
-    }
-    const [alice, bob] = pages;
-    const nodeOf = (page) => page.evaluate((c) => window.client.call(c).state.mediaUrl, cid);
-    const first = await nodeOf(alice);
-    check(first === (await nodeOf(bob)), "both are on the call's node");
-    const seeing = (page, other) => until(`${other}'s video`, 20000, async () => {
-      const frames = await page.evaluate((c) => window.videoFrames(c), cid);
-      return (frames[other] || 0) > 10;
-    });
-    await Promise.all([seeing(alice, "bob"), seeing(bob, "alice")]);
+    const [alice, bob] = await join(browser, cluster, cid, pages);
+    const first = await nodeOf(alice, cid);
+    check(first === (await nodeOf(bob, cid)), "both are on the call's node");
+    await Promise.all([seeing(alice, cid, "bob"), seeing(bob, cid, "alice")]);
 
     const dead = cluster.sfus.find((s) => s.url === first);
     check(dead, `${first} is a node of the cluster`);
     const killed = Date.now();
     await dead.kill();
     const moved = await Promise.all(pages.map((page) => until("the call on another node", 20000, async () => {
-      const url = await nodeOf(page);
+      const url = await nodeOf(page, cid);
       return url && url !== first ? Date.now() - killed : null;
     })));
-    check((await nodeOf(alice)) === (await nodeOf(bob)), "both moved to the same node");
+    check((await nodeOf(alice, cid)) === (await nodeOf(bob, cid)), "both moved to the same node");
     // Fresh frames from each other on the new node.
-    await Promise.all([seeing(alice, "bob"), seeing(bob, "alice")]);
+    await Promise.all([seeing(alice, cid, "bob"), seeing(bob, cid, "alice")]);
     const back = Date.now() - killed;
     console.log(`  moved ${moved.map((ms) => `${ms} ms`).join(", ")} after the SIGKILL; seeing each other again after ${back} ms`);
     check(Math.max(...moved) < 8000, `moved after ${moved} ms`);

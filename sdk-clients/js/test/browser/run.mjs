@@ -1,7 +1,7 @@
 // Runs the browser scenarios in one Chromium, one after the other (two
 // cores), printing each one's time: most against one `onair dev`, the
-// failover one against a cluster (an API node and two SFU nodes on Redis)
-// started for it. Exit code 1 when any fails.
+// multi-node ones against a cluster (an API node and two SFU nodes on
+// Redis) started for each. Exit code 1 when any fails.
 // Usage: node test/browser/run.mjs [name…]
 import { startOnair } from "../support/onair.mjs";
 import { startCluster } from "../support/cluster.mjs";
@@ -9,11 +9,11 @@ import { launch, redact } from "./lib.mjs";
 import { ringAccept, ringReject } from "./ringing.mjs";
 import { livestream } from "./livestream.mjs";
 import { socketDrop } from "./socket.mjs";
-import { failover } from "./failover.mjs";
+import { failover, spanning } from "./failover.mjs";
 
-const scenarios = { ringAccept, ringReject, livestream, socketDrop, failover };
-/** Scenarios that need a cluster rather than one `onair dev`. */
-const onCluster = new Set(["failover"]);
+const scenarios = { ringAccept, ringReject, livestream, socketDrop, failover, spanning };
+/** Scenarios that need a cluster rather than one `onair dev`: its SFU nodes' config. */
+const onCluster = { failover: "", spanning: "sfu_capacity = 1" };
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(scenarios);
 
 const onair = await startOnair();
@@ -22,7 +22,7 @@ let failed = 0;
 try {
   for (const name of chosen) {
     const started = Date.now();
-    const cluster = onCluster.has(name) ? await startCluster() : null;
+    const cluster = name in onCluster ? await startCluster({ sfuExtra: onCluster[name] }) : null;
     const server = cluster ?? onair;
     try {
       await scenarios[name](browser, server);

@@ -38,8 +38,11 @@ async function stopped(child, signal = "SIGTERM") {
   clearTimeout(timer);
 }
 
-/** Starts the cluster; resolves with `{url, sfus: [{url, kill}], userToken, log, stop}`. */
-export async function startCluster(sfuCount = 2) {
+/**
+ * Starts the cluster (`sfuExtra`: more config for each SFU node); resolves
+ * with `{url, sfus: [{url, kill}], userToken, log, stop}`.
+ */
+export async function startCluster({ sfuCount = 2, sfuExtra = "" } = {}) {
   const bin = onairBin();
   const dir = mkdtempSync(path.join(tmpdir(), "onair-cluster-"));
   const redisPort = await freePort();
@@ -65,7 +68,7 @@ export async function startCluster(sfuCount = 2) {
   for (let i = 0; i < sfuCount; i++) {
     const port = await freePort();
     const url = `ws://127.0.0.1:${port}`;
-    const file = config(`sfu${i}`, port, `signal_url = "${url}"`);
+    const file = config(`sfu${i}`, port, `signal_url = "${url}"\n${sfuExtra}`);
     const node = { name: `sfu${i}`, ...start(bin, ["serve", "--config", file, "--role", "sfu"]) };
     nodes.push(node);
     await healthy(port);

@@ -1,0 +1,23 @@
+//! Calls that span SFU nodes. The API places a call's participants on the
+//! node that hosts it while that node has room, then on another; from then
+//! on two nodes host the call, and each must show its participants the
+//! other's. A relay does that for its node, as an app would:
+//!
+//! - [`links`]: every second it reads the SFU registry and keeps one
+//!   [`link`] per (call, other node) that both host, closing those no
+//!   longer needed.
+//! - [`link`]: joins the call on the other node as a hidden participant
+//!   that receives every track once (one connection per node pair and
+//!   call, however many here watch), and publishes each of that node's
+//!   own publishers here under their identity, frame by frame; keyframe
+//!   requests go back the same way.
+//! - [`token`]: the join tokens it signs for both ends.
+//!
+//! Only a node's own participants cross (the registry names them), so
+//! what a relay published on a node is never relayed back or onwards.
+
+pub mod link;
+pub mod links;
+pub mod token;
+
+pub use links::{start, RelayConfig};
