@@ -273,6 +273,11 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Join tokens live at least 10 s (clocks of API and SFU may differ a little).
+    pub fn join_token_lifetime(&self) -> Duration {
+        self.join_token_ttl.max(Duration::from_secs(10))
+    }
+
     /// Defaults, then `file` (if any), then the environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));

@@ -10,6 +10,7 @@ mod http;
 mod listen;
 mod metrics;
 mod server;
+mod sfu;
 mod tls;
 mod token;
 mod turn;

@@ -15,7 +15,7 @@ use onair_auth::{ApiKey, KeySet, ServerClaims};
 use onair_bus::{Bus, LocalBus, RedisBus};
 use onair_egress::{Egress, EgressConfig, LocalDir, Routed, S3Storage, Storage};
 use onair_ingest::IngestConfig;
-use onair_sfu::{MediaConfig, Sfu, SfuConfig};
+use onair_sfu::Sfu;
 use tokio::net::TcpListener;
 
 use crate::config::{dev_key, Config};
@@ -40,7 +40,7 @@ pub async fn dev(args: DevArgs, metrics: PrometheusHandle) -> anyhow::Result<()>
     let storage = build_storage(&config, &keys, &urls)?;
     let store = open_store(&config).await?;
     let state = build_state(&config, keys, bus, &urls, storage.clone(), store.clone())?;
-    let sfu = start_sfu(&config, &state.keys, &state.bus, store)?;
+    let sfu = crate::sfu::start(&config, &state.keys, &state.bus, store)?;
 
     let data_dir = std::fs::canonicalize(&args.data_dir).unwrap_or(args.data_dir);
     banner(&key, &urls.public, &sfu, &rtmp_url, &data_dir);
@@ -162,12 +162,12 @@ pub async fn serve(
         _ => None,
     };
     let sfu = match (has(Role::Sfu), store) {
-        (true, Some(store)) => Some(start_sfu(&config, &keys, &bus, store)?),
+        (true, Some(store)) => Some(crate::sfu::start(&config, &keys, &bus, store)?),
         _ => None,
     };
     if let Some(sfu) = &sfu {
         let here = internal.replacen("http", "ws", 1);
-        announce_sfu(&config, sfu, &bus, &keys, (&urls.signal, &here))?;
+        crate::sfu::announce(&config, sfu, &bus, &keys, (&urls.signal, &here))?;
     }
     let egress = match has(Role::Egress) {
         true => {
@@ -350,7 +350,7 @@ fn build_state(
         config: Arc::new(ApiConfig {
             signal_url: urls.signal.clone(),
             ice_servers: config.ice_servers.clone(),
-            join_token_ttl: join_token_ttl(config),
+            join_token_ttl: config.join_token_lifetime(),
             rtmp_url: urls.rtmp.clone(),
             whip_url: urls.whip.clone(),
             egress: EgressPolicy {
@@ -412,62 +412,6 @@ fn own_addresses(config: &Config) -> Vec<std::net::IpAddr> {
     own.retain(|ip| !ip.is_unspecified());
     own.dedup();
     own
-}
-
-/// Join tokens live at least 10 s (clocks of API and SFU may differ a little).
-fn join_token_ttl(config: &Config) -> Duration {
-    config.join_token_ttl.max(Duration::from_secs(10))
-}
-
-fn start_sfu(
-    config: &Config,
-    keys: &Arc<KeySet>,
-    bus: &Arc<dyn Bus>,
-    store: Arc<dyn Store>,
-) -> anyhow::Result<Sfu> {
-    let sfu = SfuConfig {
-        media: MediaConfig {
-            udp_bind: config.rtc_udp,
-            candidates: config.rtc_candidates.clone(),
-            workers: config.rtc_workers,
-        },
-        participant_timeout: config.rtc_participant_timeout,
-        join_token_ttl: join_token_ttl(config),
-        limits: config.limits.clone(),
-    };
-    let gate = Arc::new(crate::gate::StoreGate(store));
-    Sfu::start(sfu, keys.clone(), bus.clone(), gate)
-        .with_context(|| format!("binding the SFU media port {}", config.rtc_udp))
-}
-
-/// Puts the SFU in the registry the API places participants with (at
-/// `signal`, its clients' URL), and starts its relay: a call this node
-/// hosts with others gets their publishers here (joining at `here`, this
-/// node's own address).
-fn announce_sfu(
-    config: &Config,
-    sfu: &Sfu,
-    bus: &Arc<dyn Bus>,
-    keys: &KeySet,
-    (signal, here): (&str, &str),
-) -> anyhow::Result<()> {
-    let identity = onair_sfu::registry::Identity {
-        id: format!("sfu-{:016x}", rand::random::<u64>()),
-        url: signal.to_owned(),
-        region: config.region.clone(),
-        capacity: config.sfu_capacity,
-    };
-    let key = keys
-        .primary()
-        .context("no API key to sign the relay's tokens")?;
-    let relay = onair_relay::RelayConfig {
-        key: key.clone(),
-        node: identity.id.clone(),
-        url: here.to_owned(),
-    };
-    sfu.announce(bus.clone(), identity);
-    onair_relay::start(relay, bus.clone());
-    Ok(())
 }
 
 /// What one process runs: any of the roles, and the demo page in `dev`.

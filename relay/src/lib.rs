@@ -4,8 +4,8 @@
 //! other's. A relay does that for its node, as an app would:
 //!
 //! - [`links`]: every second it reads the SFU registry and keeps one
-//!   [`link`] per (call, other node) that both host, closing those no
-//!   longer needed.
+//!   [`link`] per (call, other node) that [`want`] says it needs, closing
+//!   those no longer needed.
 //! - [`link`]: joins the call on the other node as a hidden participant
 //!   that receives every track once (one connection per node pair and
 //!   call, however many here watch), and publishes each of that node's
@@ -16,8 +16,24 @@
 //! Only a node's own participants cross (the registry names them), so
 //! what a relay published on a node is never relayed back or onwards.
 
+#![deny(missing_docs)]
+
 pub mod link;
 pub mod links;
 pub mod token;
+pub mod want;
 
-pub use links::{start, RelayConfig};
+pub use links::start;
+
+use onair_auth::ApiKey;
+
+/// Who the relay works for.
+#[derive(Clone, Debug)]
+pub struct RelayConfig {
+    /// Signs the relay's join tokens.
+    pub key: ApiKey,
+    /// This SFU node's id in the registry.
+    pub node: String,
+    /// Where this node's `/rtc` is reached (relayed participants join here).
+    pub url: String,
+}

@@ -12,8 +12,9 @@ use onair_bus::Publisher;
 use onair_client::{Client, Codec, LocalLayer, LocalTrack, MediaEvent, RemoteFrame, Source};
 use tokio::sync::{oneshot, watch};
 
-use crate::links::{RelayConfig, Want};
 use crate::token;
+use crate::want::Want;
+use crate::RelayConfig;
 
 /// How often keyframe requests made here are passed on.
 const KEYFRAMES_EVERY: Duration = Duration::from_millis(250);

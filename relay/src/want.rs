@@ -1,0 +1,110 @@
+//! Which links a node wants, from the SFU registry (a pure rule): for each
+//! call it hosts, one to every other node hosting the call that has
+//! publishers of its own to carry here.
+
+use onair_bus::{Publisher, SfuNode};
+
+/// A link this node wants: call `cid` as node `far` (at `url`) hosts it,
+/// and which of that node's publishers to carry here.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Want {
+    /// The call.
+    pub cid: String,
+    /// The other node's id.
+    pub far: String,
+    /// The other node's signal URL.
+    pub url: String,
+    /// Its own publishers in the call that are not this node's too.
+    pub publishers: Vec<Publisher>,
+}
+
+/// The links node `me` wants, given the live nodes.
+pub fn wanted(nodes: &[SfuNode], me: &str) -> Vec<Want> {
+    let Some(mine) = nodes.iter().find(|n| n.id == me) else {
+        return Vec::new();
+    };
+    let mut wants = Vec::new();
+    for room in &mine.rooms {
+        let here = |identity: &str| room.publishers.iter().any(|p| p.identity == identity);
+        for far in nodes.iter().filter(|n| n.id != me) {
+            let Some(there) = far.room(&room.cid) else {
+                continue;
+            };
+            // The same user on both nodes (two devices) stays apart.
+            let publishers: Vec<Publisher> = there
+                .publishers
+                .iter()
+                .filter(|p| !here(&p.identity))
+                .cloned()
+                .collect();
+            if publishers.is_empty() {
+                continue;
+            }
+            wants.push(Want {
+                cid: room.cid.clone(),
+                far: far.id.clone(),
+                url: far.url.clone(),
+                publishers,
+            });
+        }
+    }
+    wants
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onair_bus::HostedRoom;
+
+    fn publisher(identity: &str) -> Publisher {
+        Publisher {
+            identity: identity.into(),
+            name: identity.to_uppercase(),
+        }
+    }
+
+    fn node(id: &str, rooms: &[(&str, &[&str])]) -> SfuNode {
+        SfuNode {
+            id: id.into(),
+            url: format!("ws://{id}"),
+            region: None,
+            participants: 0,
+            capacity: None,
+            rooms: rooms
+                .iter()
+                .map(|(cid, publishers)| HostedRoom {
+                    cid: cid.to_string(),
+                    publishers: publishers.iter().map(|p| publisher(p)).collect(),
+                })
+                .collect(),
+            seen_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_node_links_to_every_other_node_of_each_call_it_hosts() {
+        let nodes = [
+            node("a", &[("c:show", &["alice"]), ("c:solo", &["bob"])]),
+            node(
+                "b",
+                &[("c:show", &["carol", "alice"]), ("c:other", &["dave"])],
+            ),
+            node("c", &[("c:show", &[])]),
+        ];
+        let wants = wanted(&nodes, "a");
+        assert_eq!(
+            wants,
+            [
+                // alice is a's own too (a second device): not carried.
+                Want {
+                    cid: "c:show".into(),
+                    far: "b".into(),
+                    url: "ws://b".into(),
+                    publishers: vec![publisher("carol")],
+                },
+                // c hosts the call with nobody publishing: nothing to carry.
+            ]
+        );
+        assert!(wanted(&nodes, "gone").is_empty());
+    }
+}
