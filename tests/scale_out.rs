@@ -17,7 +17,7 @@ use serde_json::Value;
 use support::call::{camera, request};
 use support::nodes::{config, KEY, SECRET};
 
-/// An API node and two SFU nodes on one Redis and one data dir.
+/// An API node and SFU nodes on one Redis and one data dir.
 struct Cluster {
     _data: tempfile::TempDir,
     api: support::Onair,
@@ -28,8 +28,8 @@ struct Cluster {
 }
 
 impl Cluster {
-    /// The cluster, each SFU node's config given `sfu_extra`.
-    async fn start(sfu_extra: &'static str) -> Cluster {
+    /// The cluster with `sfu_count` SFU nodes, each one's config given `sfu_extra`.
+    async fn start(sfu_count: usize, sfu_extra: &'static str) -> Cluster {
         let redis = Redis::start();
         let data = tempfile::tempdir().unwrap();
         let bus = format!("redis_url = \"{}\"", redis.url());
@@ -38,7 +38,7 @@ impl Cluster {
             let port = onair_testkit::free_port();
             let api =
                 support::serve_roles(&config(&dir, "api", port, &bus), port, Some("api"), None);
-            let sfus = (0..2)
+            let sfus = (0..sfu_count)
                 .map(|i| {
                     let port = onair_testkit::free_port();
                     let url = format!("ws://127.0.0.1:{port}");
@@ -126,7 +126,7 @@ async fn frame_from(media: &mut tokio::sync::mpsc::UnboundedReceiver<MediaEvent>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_are_placed_across_sfu_nodes_and_a_killed_node_is_left_out() {
-    let mut cluster = Cluster::start("").await;
+    let mut cluster = Cluster::start(2, "").await;
 
     // Alice starts call A on some node; Bob, joining A, is sent to the same
     // node and receives her camera from it.
@@ -171,7 +171,7 @@ async fn calls_are_placed_across_sfu_nodes_and_a_killed_node_is_left_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_spans_two_nodes_and_each_side_receives_the_other() {
-    let cluster = Cluster::start("sfu_capacity = 2").await;
+    let cluster = Cluster::start(2, "sfu_capacity = 2").await;
     let cid = "default:span";
     // Alice publishes and Bob watches on one node, which is then full.
     let creds = cluster.join("alice", cid).await;
@@ -220,4 +220,42 @@ async fn a_call_spans_two_nodes_and_each_side_receives_the_other() {
     for client in [bob, alice] {
         client.leave().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_livestream_fans_out_over_three_nodes() {
+    let cluster = Cluster::start(3, "sfu_capacity = 2").await;
+    let cid = "default:fanout";
+    let creds = cluster.join("host", cid).await;
+    let home = cluster.node(&creds.url);
+    let host = Client::connect(&creds.url, &creds.token).await.unwrap();
+    host.publish(camera(false)).await.unwrap();
+    // Viewers join one by one; each node takes two participants of its
+    // own (relays do not count), so the host's node, then a second, then
+    // a third fill up.
+    let mut viewers = Vec::new();
+    let mut nodes = vec![home];
+    for n in 1..=4 {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let creds = cluster.join(&format!("viewer{n}"), cid).await;
+        nodes.push(cluster.node(&creds.url));
+        let (viewer, mut media) = Client::connect_receiving(&creds.url, &creds.token)
+            .await
+            .unwrap();
+        frame_from(&mut media, "host").await;
+        viewers.push((viewer, media));
+    }
+    assert_eq!(nodes[1], home, "the host's node first: {nodes:?}");
+    assert!(nodes[2] != home && nodes[3] == nodes[2], "then a second: {nodes:?}");
+    assert!(nodes[4] != home && nodes[4] != nodes[2], "then a third: {nodes:?}");
+    // Every viewer still receives the host (the first ones did not lose it
+    // as the call grew).
+    for (_, media) in &mut viewers {
+        frame_from(media, "host").await;
+    }
+    println!("scale-out: a livestream on three nodes, participants placed on {nodes:?}");
+    for (viewer, _) in viewers {
+        viewer.leave().await;
+    }
+    host.leave().await;
 }

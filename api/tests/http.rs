@@ -1582,6 +1582,7 @@ fn sfu(id: &str, region: &str, participants: u32, rooms: &[&str]) -> onair_bus::
             .iter()
             .map(|r| onair_bus::HostedRoom {
                 cid: r.to_string(),
+                participants: 1,
                 publishers: Vec::new(),
             })
             .collect(),

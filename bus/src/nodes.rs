@@ -29,7 +29,8 @@ pub struct SfuNode {
     /// Its region label, if configured.
     #[serde(default)]
     pub region: Option<String>,
-    /// Participants connected now.
+    /// Its own participants now (the API placed them here; relays and
+    /// recorders do not count).
     pub participants: u32,
     /// The most participants the API should place here (none: no limit).
     #[serde(default)]
@@ -62,6 +63,9 @@ impl SfuNode {
 pub struct HostedRoom {
     /// The call.
     pub cid: String,
+    /// Its own participants here.
+    #[serde(default)]
+    pub participants: u32,
     /// Its participants here who publish (relays of other nodes carry
     /// their tracks there).
     pub publishers: Vec<Publisher>,

@@ -340,6 +340,7 @@ fn sfu(id: &str, seen_ms: i64) -> onair_bus::SfuNode {
         capacity: Some(10),
         rooms: vec![onair_bus::HostedRoom {
             cid: "default:x".into(),
+            participants: 1,
             publishers: vec![onair_bus::Publisher {
                 identity: "alice".into(),
                 name: "Alice".into(),

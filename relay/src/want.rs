@@ -74,6 +74,7 @@ mod tests {
                 .iter()
                 .map(|(cid, publishers)| HostedRoom {
                     cid: cid.to_string(),
+                    participants: 1,
                     publishers: publishers.iter().map(|p| publisher(p)).collect(),
                 })
                 .collect(),

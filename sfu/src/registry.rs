@@ -30,13 +30,14 @@ pub struct Identity {
 
 /// The node's registry entry now.
 async fn entry(signal: &Signal, identity: &Identity) -> SfuNode {
+    let rooms = signal.rooms.hosted().await;
     SfuNode {
         id: identity.id.clone(),
         url: identity.url.clone(),
         region: identity.region.clone(),
-        participants: signal.connected.load(Ordering::Relaxed) as u32,
+        participants: rooms.iter().map(|r| r.participants).sum(),
         capacity: identity.capacity,
-        rooms: signal.rooms.hosted().await,
+        rooms,
         seen_ms: onair_auth::clock::unix_ms(),
     }
 }

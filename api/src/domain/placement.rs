@@ -54,6 +54,7 @@ mod tests {
                 .iter()
                 .map(|r| onair_bus::HostedRoom {
                     cid: r.to_string(),
+                    participants: 1,
                     publishers: Vec::new(),
                 })
                 .collect(),

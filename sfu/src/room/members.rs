@@ -160,6 +160,7 @@ impl Room {
             .collect();
         Some(onair_bus::HostedRoom {
             cid: self.name.clone(),
+            participants: own.len() as u32,
             publishers,
         })
     }

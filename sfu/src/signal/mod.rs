@@ -72,8 +72,6 @@ pub struct Signal {
     /// The node is draining: connected clients stay (and may resume), new
     /// ones are refused.
     pub draining: std::sync::atomic::AtomicBool,
-    /// Clients connected now (the node's load in the SFU registry).
-    pub connected: std::sync::atomic::AtomicUsize,
 }
 
 /// Where a resuming client's new socket goes.
@@ -102,7 +100,6 @@ impl Signal {
             limits: config.limits.clone(),
             sessions: Mutex::default(),
             draining: Default::default(),
-            connected: Default::default(),
         })
     }
 

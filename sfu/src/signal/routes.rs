@@ -233,12 +233,10 @@ fn upgrade(
         let span = tracing::info_span!("participant", call_cid = %claims.video.room, identity = %claims.sub, pid = %pid);
         let connections = metrics::gauge!("onair_sfu_signal_connections");
         connections.increment(1.0);
-        signal.connected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (auto_subscribe, connection) = (connect.auto_subscribe, connect.connection);
-        Session::run(signal.clone(), socket, claims, status, pid, auto_subscribe, connection)
+        Session::run(signal, socket, claims, status, pid, auto_subscribe, connection)
             .instrument(span)
             .await;
-        signal.connected.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         connections.decrement(1.0);
     })
 }
