@@ -32,6 +32,7 @@ bench: deps
 	@command -v janus >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y -qq --no-install-recommends janus >/dev/null || echo "bench: janus not installed; sfu_forward skips it"
 	$(CARGO) bench --bench api_join
 	$(CARGO) bench --bench sfu_forward
+	$(CARGO) bench --bench sfu_relay
 	$(CARGO) bench --bench egress_composite
 	$(CARGO) bench --bench ingest_latency
 	$(CARGO) bench --bench webhooks

@@ -1,8 +1,11 @@
-//! What the benchmarks that drive a real `onair serve` share: starting it
-//! on a config of their own, waiting until it is ready, reading knobs from
-//! the environment and the CPU time a process used.
+//! What the benchmarks share: those that drive a real `onair serve`,
+//! starting it on a config of their own, waiting until it is ready,
+//! reading knobs from the environment and the CPU time a process used;
+//! those that run an SFU in their own process, [`sfu`].
 
 #![allow(dead_code)] // each bench uses its own part
+
+pub mod sfu;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

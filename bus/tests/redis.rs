@@ -354,7 +354,11 @@ fn sfu(id: &str, seen_ms: i64) -> onair_bus::SfuNode {
 async fn sfu_nodes_are_seen_by_every_node_until_silent_or_withdrawn() {
     let redis = Redis::start();
     let (sfu_a, api) = (connect(&redis.url()).await, connect(&redis.url()).await);
-    let now = base();
+    // Now, not the process's start: the registry's freshness is seconds.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     sfu_a.announce(&sfu("a", now)).await.unwrap();
     sfu_a.announce(&sfu("b", now)).await.unwrap();
     // A node last heard from longer ago than NODE_TTL: gone.
