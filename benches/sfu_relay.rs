@@ -19,13 +19,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::sfu::{publish, start_sfu, token, Publish};
+use common::sfu::{media_files, publish, start_sfu, token, Publish};
 use onair_auth::ApiKey;
 use onair_bus::{Bus, LocalBus};
 use onair_client::{Client, MediaEvent};
 use onair_sfu::registry::Identity;
 use onair_sfu::Sfu;
-use onair_testkit::media;
 
 mod common;
 
@@ -36,7 +35,8 @@ fn thread_cpu(tid: i32) -> f64 {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let field = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
     // SAFETY: sysconf has no preconditions.
-    (field(11).unwrap_or(0.0) + field(12).unwrap_or(0.0)) / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+    (field(11).unwrap_or(0.0) + field(12).unwrap_or(0.0))
+        / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
 }
 
 fn cpu_of(threads: &[i32]) -> f64 {
@@ -112,8 +112,7 @@ async fn main() {
     let seconds = common::env_or("BENCH_SECONDS", 10);
     let subscribers = common::env_or("BENCH_SUBSCRIBERS", 10) as usize;
     let dir = tempfile::tempdir().unwrap();
-    media::vp8_simulcast(dir.path());
-    media::opus_tone(dir.path());
+    media_files(dir.path());
     let key = ApiKey::new("APIbench", "bench-secret-bench-secret-bench-0123");
     let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
     let (a, a_url, _) = node(&key, bus.clone(), "sfu-a").await;
@@ -121,14 +120,20 @@ async fn main() {
 
     // The publisher and half the subscribers on A; a subscriber on B makes
     // the call span both nodes.
-    let publisher = Client::connect(&a_url, &token(&key, "publisher", false)).await.unwrap();
+    let publisher = Client::connect(&a_url, &token(&key, "publisher", false))
+        .await
+        .unwrap();
     publish(&publisher, dir.path(), Publish::Both).await;
     let (_direct, on_a) = watching(&a_url, &key, "watch-a").await;
     let (_relayed, on_b) = watching(&b_url, &key, "watch-b").await;
     let mut subs = Vec::new();
     for (i, url) in [&a_url, &b_url].iter().enumerate() {
         for n in 0..subscribers.saturating_sub(1) {
-            subs.push(Client::connect_counting(url, &token(&key, &format!("sub-{i}-{n}"), true)).await.unwrap());
+            subs.push(
+                Client::connect_counting(url, &token(&key, &format!("sub-{i}-{n}"), true))
+                    .await
+                    .unwrap(),
+            );
         }
     }
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -137,7 +142,10 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (sa, sb) = (a.forward_stats().await.unwrap(), b.forward_stats().await.unwrap());
+    let (sa, sb) = (
+        a.forward_stats().await.unwrap(),
+        b.forward_stats().await.unwrap(),
+    );
     let threads = |s: &onair_sfu::media::ForwardStats| s.thread_ids.clone();
     let (ta, tb) = (threads(&sa), threads(&sb));
     let (ca, cb, cr) = (cpu_of(&ta), cpu_of(&tb), thread_cpu(relay_tid));
@@ -146,8 +154,15 @@ async fn main() {
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let elapsed = started.elapsed().as_secs_f64();
-    let (sa, sb) = (a.forward_stats().await.unwrap(), b.forward_stats().await.unwrap());
-    let (ca, cb, cr) = (cpu_of(&ta) - ca, cpu_of(&tb) - cb, thread_cpu(relay_tid) - cr);
+    let (sa, sb) = (
+        a.forward_stats().await.unwrap(),
+        b.forward_stats().await.unwrap(),
+    );
+    let (ca, cb, cr) = (
+        cpu_of(&ta) - ca,
+        cpu_of(&tb) - cb,
+        thread_cpu(relay_tid) - cr,
+    );
     report(subscribers, elapsed, (&sa, ca), (&sb, cb), cr, &on_a, &on_b);
     drop(subs);
 }
@@ -162,10 +177,14 @@ fn report(
     on_a: &Arrivals,
     on_b: &Arrivals,
 ) {
-    let per_packet = |s: &onair_sfu::media::ForwardStats, cpu: f64| cpu / s.forwarded.max(1) as f64 * 1e6;
+    let per_packet =
+        |s: &onair_sfu::media::ForwardStats, cpu: f64| cpu / s.forwarded.max(1) as f64 * 1e6;
     let (pa, pb) = (per_packet(a, a_cpu), per_packet(b, b_cpu));
     println!("sfu_relay: a publisher (VP8 q/h/f + Opus) on A; {subscribers} subscribers on A, {subscribers} on B through B's relay; {elapsed:.0} s");
-    for (name, s, cpu, per) in [("A (from the publisher)", a, a_cpu, pa), ("B (over the relay)", b, b_cpu, pb)] {
+    for (name, s, cpu, per) in [
+        ("A (from the publisher)", a, a_cpu, pa),
+        ("B (over the relay)", b, b_cpu, pb),
+    ] {
         println!(
             "  {name:<24} forwarded {:>8.0} packets/s   {:>6.2} CPU-s per million packets   delay p99 {} µs   CPU {:.2} s",
             s.forwarded as f64 / elapsed,
@@ -182,11 +201,25 @@ fn report(
     let (a, b) = (on_a.lock().unwrap(), on_b.lock().unwrap());
     let mut hop: Vec<i64> = b
         .iter()
-        .filter_map(|(h, at_b)| a.get(h).map(|at_a| at_b.duration_since(*at_a).as_micros() as i64 - at_a.duration_since(*at_b).as_micros() as i64))
+        .filter_map(|(h, at_b)| {
+            a.get(h).map(|at_a| {
+                at_b.duration_since(*at_a).as_micros() as i64
+                    - at_a.duration_since(*at_b).as_micros() as i64
+            })
+        })
         .collect();
     hop.sort_unstable();
-    let q = |p: f64| hop.get(((hop.len() as f64 * p) as usize).min(hop.len().saturating_sub(1))).copied().unwrap_or(0);
-    println!("  the hop adds p50 {} µs, p99 {} µs ({} frames matched)", q(0.5), q(0.99), hop.len());
+    let q = |p: f64| {
+        hop.get(((hop.len() as f64 * p) as usize).min(hop.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    println!(
+        "  the hop adds p50 {} µs, p99 {} µs ({} frames matched)",
+        q(0.5),
+        q(0.99),
+        hop.len()
+    );
     println!(
         "sfu_relay: cost_ratio={:.2} hop_p99_us={} relay_pps_per_cpu_s={relay_pps:.0}",
         pb / pa.max(1e-9),

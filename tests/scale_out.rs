@@ -246,8 +246,14 @@ async fn a_livestream_fans_out_over_three_nodes() {
         viewers.push((viewer, media));
     }
     assert_eq!(nodes[1], home, "the host's node first: {nodes:?}");
-    assert!(nodes[2] != home && nodes[3] == nodes[2], "then a second: {nodes:?}");
-    assert!(nodes[4] != home && nodes[4] != nodes[2], "then a third: {nodes:?}");
+    assert!(
+        nodes[2] != home && nodes[3] == nodes[2],
+        "then a second: {nodes:?}"
+    );
+    assert!(
+        nodes[4] != home && nodes[4] != nodes[2],
+        "then a third: {nodes:?}"
+    );
     // Every viewer still receives the host (the first ones did not lose it
     // as the call grew).
     for (_, media) in &mut viewers {

@@ -125,3 +125,11 @@ pub async fn start_sfu(key: &ApiKey, bus: Arc<dyn Bus>) -> (Sfu, String) {
     tokio::spawn(async move { axum::serve(listener, router).await });
     (sfu, url)
 }
+
+/// What [`publish`] sends, made in `dir`: VP8 at three sizes, Opus.
+pub fn media_files(dir: &Path) {
+    for (w, h, kbps) in [(320, 180, 150), (640, 360, 500), (1280, 720, 1500)] {
+        onair_testkit::media::vp8_ivf(dir, w, h, kbps, 10);
+    }
+    onair_testkit::media::opus_ogg(dir, 10);
+}

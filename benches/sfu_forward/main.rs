@@ -26,14 +26,13 @@
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use common::sfu::{publish, start_sfu, token, Publish};
+use common::sfu::{media_files, publish, start_sfu, token, Publish};
 use onair_auth::ApiKey;
 use onair_bus::LocalBus;
 use onair_client::Client;
 use onair_sfu::Sfu;
-use onair_testkit::media;
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -230,10 +229,7 @@ async fn main() {
         return; // `cargo test --benches`: nothing to measure
     }
     let dir = tempfile::tempdir().unwrap();
-    for (w, h, kbps) in [(320, 180, 150), (640, 360, 500), (1280, 720, 1500)] {
-        media::vp8_ivf(dir.path(), w, h, kbps, 10);
-    }
-    media::opus_ogg(dir.path(), 10);
+    media_files(dir.path());
     let key = ApiKey::new("APIbench", "bench-secret-bench-secret");
     let (sfu, url) = start_sfu(&key, Arc::new(LocalBus::new())).await;
     light(

@@ -107,6 +107,18 @@ impl RedisBus {
         }
     }
 
+    /// `event`, signed.
+    fn seal(&self, event: &Event) -> Result<String, BusError> {
+        self.key
+            .seal(event)
+            .map_err(|e| BusError::Transport(e.to_string()))
+    }
+
+    /// Runs an `XADD`.
+    async fn append(&self, xadd: &redis::Cmd) -> Result<(), BusError> {
+        self.send::<String>(xadd).await.map(drop).map_err(transport)
+    }
+
     /// [`Bus::take`] on the taking connection.
     async fn take_on(
         &self,
@@ -237,10 +249,7 @@ impl Reader {
 #[async_trait]
 impl Bus for RedisBus {
     async fn publish(&self, event: Event) -> Result<(), BusError> {
-        let sealed = self
-            .key
-            .seal(&event)
-            .map_err(|e| BusError::Transport(e.to_string()))?;
+        let sealed = self.seal(&event)?;
         let mut xadd = redis::cmd("XADD");
         xadd.arg(STREAM)
             .arg("MAXLEN")
@@ -249,10 +258,7 @@ impl Bus for RedisBus {
             .arg("*")
             .arg(FIELD)
             .arg(sealed);
-        self.send::<String>(&xadd)
-            .await
-            .map(drop)
-            .map_err(transport)
+        self.append(&xadd).await
     }
 
     fn subscribe(&self) -> Subscription {
@@ -274,10 +280,7 @@ impl Bus for RedisBus {
     }
 
     async fn offer(&self, queue: &str, job: Event) -> Result<(), BusError> {
-        let sealed = self
-            .key
-            .seal(&job)
-            .map_err(|e| BusError::Transport(e.to_string()))?;
+        let sealed = self.seal(&job)?;
         let mut conn = self.conn.clone();
         jobs::ensure_group(&mut conn, queue)
             .await
@@ -287,10 +290,7 @@ impl Bus for RedisBus {
             .arg("*")
             .arg(FIELD)
             .arg(sealed);
-        self.send::<String>(&xadd)
-            .await
-            .map(drop)
-            .map_err(transport)
+        self.append(&xadd).await
     }
 
     async fn take(
