@@ -1,5 +1,7 @@
-//! Several SFU nodes behind one API, on a real Redis: each SFU announces
-//! itself, the API places a call's participants on the node hosting it and
+//! Several SFU nodes behind one API, on a real Redis. Each SFU node runs in
+//! a network namespace of its own with its own address on a bridge, as on
+//! separate machines (where namespaces cannot be made, not root, they run
+//! on loopback and the test says so). Each SFU announces itself, the API places a call's participants on the node hosting it and
 //! new calls on the least-loaded node, and a node killed with SIGKILL gets
 //! no one after its entry goes stale. A call whose node is full spans two
 //! nodes, and the relays make it one call: each side receives the other's
@@ -11,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use onair_auth::ApiKey;
 use onair_client::{api, Client, MediaEvent};
+use onair_testkit::netns::{Network, Space};
 use onair_testkit::redis::Redis;
 use reqwest::Method;
 use serde_json::Value;
 use support::call::{camera, request};
-use support::nodes::{config, KEY, SECRET};
+use support::nodes::{config, config_at, KEY, SECRET};
 
 /// An API node and SFU nodes on one Redis and one data dir.
 struct Cluster {
@@ -23,14 +26,38 @@ struct Cluster {
     api: support::Onair,
     /// The SFU nodes' signal URLs, and the nodes (`None` once killed).
     sfus: Vec<(String, Option<support::Onair>)>,
-    /// Last: the nodes go before their bus.
+    /// Then the bus.
     _redis: Redis,
+    /// Last, once the nodes in it are gone: the namespaces, if any.
+    _network: Option<Network>,
+}
+
+/// Where the SFU nodes run: namespaces on a bridge (Redis on the bridge's
+/// address), else loopback.
+fn network(sfu_count: usize) -> (Option<Network>, Vec<Option<Space>>, String) {
+    let made = Network::create().and_then(|mut network| {
+        let spaces = (0..sfu_count)
+            .map(|_| network.add().map(Some))
+            .collect::<Result<_, _>>()?;
+        Ok((network, spaces))
+    });
+    match made {
+        Ok((network, spaces)) => {
+            let host = network.host_ip();
+            (Some(network), spaces, host)
+        }
+        Err(why) => {
+            println!("scale-out: no network namespaces here ({why}); the nodes run on loopback");
+            (None, vec![None; sfu_count], "127.0.0.1".into())
+        }
+    }
 }
 
 impl Cluster {
     /// The cluster with `sfu_count` SFU nodes, each one's config given `sfu_extra`.
     async fn start(sfu_count: usize, sfu_extra: &'static str) -> Cluster {
-        let redis = Redis::start();
+        let (network, spaces, host) = network(sfu_count);
+        let redis = Redis::start_on(&host);
         let data = tempfile::tempdir().unwrap();
         let bus = format!("redis_url = \"{}\"", redis.url());
         let dir = data.path().to_owned();
@@ -38,16 +65,17 @@ impl Cluster {
             let port = onair_testkit::free_port();
             let api =
                 support::serve_roles(&config(&dir, "api", port, &bus), port, Some("api"), None);
-            let sfus = (0..sfu_count)
-                .map(|i| {
+            let sfus = spaces
+                .iter()
+                .enumerate()
+                .map(|(i, space)| {
+                    let ip = space.as_ref().map_or("127.0.0.1", |s| s.ip.as_str());
                     let port = onair_testkit::free_port();
-                    let url = format!("ws://127.0.0.1:{port}");
+                    let url = format!("ws://{ip}:{port}");
                     let extra = format!("signal_url = \"{url}\"\n{bus}\n{sfu_extra}");
-                    let config = config(&dir, &format!("sfu{i}"), port, &extra);
-                    (
-                        url,
-                        Some(support::serve_roles(&config, port, Some("sfu"), None)),
-                    )
+                    let config = config_at(&dir, &format!("sfu{i}"), (ip, port), &extra);
+                    let node = support::serve_in(space.as_ref(), &config, port, Some("sfu"), None);
+                    (url, Some(node))
                 })
                 .collect();
             (api, sfus)
@@ -59,6 +87,7 @@ impl Cluster {
             _data: data,
             api,
             sfus,
+            _network: network,
         };
         // Both nodes announced: a new call goes to one of them.
         cluster

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod media;
+pub mod netns;
 pub mod postgres;
 pub mod redis;
 pub mod rtmp;

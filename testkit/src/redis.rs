@@ -1,5 +1,5 @@
 //! A throwaway Redis server for tests: one per [`Redis::start`], on a free
-//! loopback port, persistence off, killed when dropped (or when the thread
+//! loopback port (or another address of this machine), persistence off, killed when dropped (or when the thread
 //! that started it ends).
 
 use std::process::{Child, Command, Stdio};
@@ -9,6 +9,8 @@ use crate::{free_port, signal_on_parent_death};
 
 /// A running `redis-server`.
 pub struct Redis {
+    /// The address it listens on.
+    host: String,
     port: u16,
     child: Option<Child>,
 }
@@ -16,7 +18,13 @@ pub struct Redis {
 impl Redis {
     /// Starts a server and waits until it answers. Panics with the reason if it cannot.
     pub fn start() -> Self {
+        Self::start_on("127.0.0.1")
+    }
+
+    /// A server on address `host` (one of this machine's), as [`Redis::start`].
+    pub fn start_on(host: &str) -> Self {
         let mut redis = Self {
+            host: host.to_owned(),
             port: free_port(),
             child: None,
         };
@@ -24,9 +32,9 @@ impl Redis {
         redis
     }
 
-    /// `redis://127.0.0.1:PORT`.
+    /// `redis://HOST:PORT`.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        format!("redis://{}:{}", self.host, self.port)
     }
 
     /// Kills the server (clients see their connections drop).
@@ -42,7 +50,9 @@ impl Redis {
         self.stop();
         let mut cmd = Command::new("redis-server");
         cmd.args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--bind", &self.host, "--save", "", "--appendonly", "no"])
+            // Nodes in other network namespaces connect from other addresses.
+            .args(["--protected-mode", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         signal_on_parent_death(&mut cmd, libc::SIGKILL);
@@ -51,7 +61,7 @@ impl Redis {
             .unwrap_or_else(|e| panic!("cannot start redis-server (make test installs it): {e}"));
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while std::net::TcpStream::connect((self.host.as_str(), self.port)).is_err() {
             assert!(Instant::now() < deadline, "redis-server did not come up");
             std::thread::sleep(Duration::from_millis(20));
         }

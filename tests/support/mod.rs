@@ -182,7 +182,23 @@ pub fn serve(config: &Path, port: u16) -> Onair {
 /// (at info for egress) in `log` if given; waits until it answers
 /// `/healthz`, and `/readyz` if it runs the API.
 pub fn serve_roles(config: &Path, port: u16, roles: Option<&str>, log: Option<&Path>) -> Onair {
-    let mut cmd = Command::new(bin());
+    serve_in(None, config, port, roles, log)
+}
+
+/// [`serve_roles`] in network namespace `space` (else here, on loopback),
+/// listening on its address.
+pub fn serve_in(
+    space: Option<&onair_testkit::netns::Space>,
+    config: &Path,
+    port: u16,
+    roles: Option<&str>,
+    log: Option<&Path>,
+) -> Onair {
+    let mut cmd = match space {
+        Some(space) => space.command(&bin()),
+        None => Command::new(bin()),
+    };
+    let host = space.map_or("127.0.0.1", |s| s.ip.as_str());
     cmd.args(["serve", "--config"]).arg(config);
     if let Some(roles) = roles {
         cmd.args(["--role", roles]);
@@ -204,7 +220,7 @@ pub fn serve_roles(config: &Path, port: u16, roles: Option<&str>, log: Option<&P
         .stderr(stderr)
         .spawn()
         .expect("spawn onair serve");
-    let url = format!("http://127.0.0.1:{port}");
+    let url = format!("http://{host}:{port}");
     let onair = Onair {
         child,
         url: url.clone(),

@@ -9,11 +9,16 @@ pub const SECRET: &str = "roles-test-secret-roles-test-secret";
 
 /// A config for one node listening on `port`, with `extra` settings.
 pub fn config(dir: &Path, name: &str, port: u16, extra: &str) -> PathBuf {
+    config_at(dir, name, ("127.0.0.1", port), extra)
+}
+
+/// A config for one node listening on `host:port` (media and RTMP too).
+pub fn config_at(dir: &Path, name: &str, (host, port): (&str, u16), extra: &str) -> PathBuf {
     let file = dir.join(format!("{name}.toml"));
     std::fs::write(
         &file,
         format!(
-            "listen = \"127.0.0.1:{port}\"\nrtc_udp = \"127.0.0.1:0\"\nrtmp_listen = \"127.0.0.1:0\"\ndata_dir = \"{dir}\"\n{extra}\n\
+            "listen = \"{host}:{port}\"\nrtc_udp = \"{host}:0\"\nrtmp_listen = \"{host}:0\"\ndata_dir = \"{dir}\"\n{extra}\n\
              [[api_keys]]\nkey = \"{KEY}\"\nsecret = \"{SECRET}\"\n",
             dir = dir.display(),
         ),

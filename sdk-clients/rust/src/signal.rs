@@ -18,6 +18,17 @@ use crate::ClientError;
 pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// The address this machine reaches the SFU from (the signal
+/// connection's own end): media goes from the same one, so an SFU on
+/// another machine can answer it. Loopback when it cannot be told.
+pub(crate) fn local_ip(ws: &Ws) -> std::net::IpAddr {
+    let tcp = match ws.get_ref() {
+        tokio_tungstenite::MaybeTlsStream::Plain(tcp) => tcp.local_addr().ok(),
+        _ => None,
+    };
+    tcp.map_or(std::net::Ipv4Addr::LOCALHOST.into(), |a| a.ip())
+}
+
 /// Opens the signal connection at `url` (a join's `credentials.url`) with
 /// join `token`; `sdk` tells the SFU what kind of client this is.
 pub(crate) async fn connect(

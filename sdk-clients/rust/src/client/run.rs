@@ -46,7 +46,8 @@ impl Worker {
         media_events: Option<mpsc::UnboundedSender<MediaEvent>>,
         ping_interval: Duration,
     ) -> Result<Self, ClientError> {
-        let sockets = [bind().await?, bind().await?];
+        let ip = signal::local_ip(&ws);
+        let sockets = [bind(ip).await?, bind(ip).await?];
         let local_addr = |s: &UdpSocket| {
             s.local_addr()
                 .map_err(|e| ClientError::Media(e.to_string()))
@@ -273,10 +274,10 @@ impl Worker {
     }
 }
 
-/// A UDP socket on a free loopback port, with a receive buffer for a
+/// A UDP socket on a free port of `ip`, with a receive buffer for a
 /// burst (keyframes of every track at once) while the task is not running.
-async fn bind() -> Result<UdpSocket, ClientError> {
-    let socket = UdpSocket::bind("127.0.0.1:0")
+async fn bind(ip: std::net::IpAddr) -> Result<UdpSocket, ClientError> {
+    let socket = UdpSocket::bind((ip, 0))
         .await
         .map_err(|e| ClientError::Media(e.to_string()))?;
     // The kernel caps it at net.core.rmem_max; less is still a socket.
