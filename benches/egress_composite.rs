@@ -132,6 +132,7 @@ fn child(output: &str, preset: &str, participants: usize, seconds: u64, dir: &st
                         media_time: t.media_time,
                         arrival: now,
                         data: frame.data.clone().into(),
+                        audio_level: None,
                     })
                     .unwrap();
                 t.media_time += frame.duration.as_secs_f64();

@@ -12,7 +12,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use onair_auth::ApiKey;
-use onair_client::{api, Client, MediaEvent};
+use onair_client::files::ogg_opus;
+use onair_client::{api, Client, Codec, LocalLayer, LocalTrack, MediaEvent, Source};
 use onair_testkit::netns::{Network, Space};
 use onair_testkit::redis::Redis;
 use reqwest::Method;
@@ -142,6 +143,36 @@ impl Cluster {
     }
 }
 
+/// `client` publishes a microphone that sends 10 s of Opus announced as
+/// silence (RFC 6464 level -127, no voice), in real time, in the task
+/// returned.
+async fn silent_microphone(client: &std::sync::Arc<Client>) -> tokio::task::JoinHandle<()> {
+    let dir = tempfile::tempdir().unwrap();
+    let frames = ogg_opus(&onair_testkit::media::opus_ogg(dir.path(), 10)).unwrap();
+    let layer = LocalLayer {
+        rid: None,
+        width: 0,
+        height: 0,
+        frames: Vec::new(),
+    };
+    let track = LocalTrack {
+        name: "mic".into(),
+        source: Source::Microphone,
+        codec: Codec::Opus,
+        layers: vec![layer],
+    };
+    let sid = client.publish(track).await.unwrap();
+    let sending = client.clone();
+    tokio::spawn(async move {
+        let mut time = Duration::ZERO;
+        for frame in frames {
+            sending.send_audio_frame(&sid, frame.data, time, (-127, false));
+            time += frame.duration;
+            tokio::time::sleep(frame.duration).await;
+        }
+    })
+}
+
 /// Waits for a frame from `identity` on `media`.
 async fn frame_from(media: &mut tokio::sync::mpsc::UnboundedReceiver<MediaEvent>, identity: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -226,6 +257,25 @@ async fn a_call_spans_two_nodes_and_each_side_receives_the_other() {
         .unwrap();
     frame_from(&mut carol_media, "alice").await;
     let relayed_after = started.elapsed();
+    // Alice's microphone, announced as silence: Carol hears that level,
+    // not a relay's made-up one, so she is not told Alice speaks.
+    let alice = std::sync::Arc::new(alice);
+    let sending = silent_microphone(&alice).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let event = tokio::time::timeout_at(deadline, carol_media.recv()).await;
+        match event.expect("Alice's microphone across the relay") {
+            Some(MediaEvent::Frame(f)) if f.identity == "alice" && f.codec == Codec::Opus => {
+                assert_eq!(f.audio_level, Some((-127, false)), "the level crosses");
+                break;
+            }
+            Some(_) => {}
+            None => panic!("Carol's media ended"),
+        }
+    }
+    sending.abort();
+    let _ = sending.await;
+    let alice = std::sync::Arc::try_unwrap(alice).unwrap_or_else(|_| panic!("Alice is shared"));
     // And what Carol publishes there reaches Bob here.
     carol.publish(camera(false)).await.unwrap();
     frame_from(&mut bob_media, "carol").await;

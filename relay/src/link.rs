@@ -1,8 +1,9 @@
 //! One link: call `cid` as another node hosts it, carried here. A hidden
 //! receiver on that node gets each of its publishers' tracks once; each
 //! such publisher joins here under its own identity (marked relayed) and
-//! publishes what the receiver gets, frame by frame. Keyframe requests
-//! made here (a new subscriber, a layer switch) go back to the far node.
+//! publishes what the receiver gets, frame by frame, audio with the level
+//! its sender announced. Keyframe requests made here (a new subscriber, a
+//! layer switch) go back to the far node.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -172,9 +173,14 @@ impl Here {
         }
         let start = *track.start.get_or_insert(frame.media_time);
         let time = Duration::from_secs_f64((frame.media_time - start).max(0.0));
-        relayed
-            .client
-            .send_frame(&track.sid, frame.data.to_vec(), time);
+        // Audio carries its sender's level, so speakers are told apart here too.
+        let data = frame.data.to_vec();
+        match frame.audio_level {
+            Some(level) => relayed
+                .client
+                .send_audio_frame(&track.sid, data, time, level),
+            None => relayed.client.send_frame(&track.sid, data, time),
+        }
     }
 
     /// The participant `publisher` here, joining it if new.

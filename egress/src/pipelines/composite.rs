@@ -581,6 +581,7 @@ mod tests {
             media_time: 0.0,
             arrival: Instant::now(),
             data: Arc::from(&[0xf8u8, 0xff, 0xfe][..]),
+            audio_level: None,
         }
     }
 

@@ -149,4 +149,7 @@ pub struct RemoteFrame {
     pub arrival: Instant,
     /// The payload (VP8 frame, H.264 access unit in Annex-B, Opus packet).
     pub data: Arc<[u8]>,
+    /// Audio: the level its sender announced (RFC 6464: -dBov, 0 loudest,
+    /// -127 silence) and whether it is voice.
+    pub audio_level: Option<(i8, bool)>,
 }

@@ -57,6 +57,10 @@ impl Worker {
                 media_time: data.time.as_seconds(),
                 arrival: data.network_time,
                 data: data.data.clone(),
+                audio_level: data
+                    .ext_vals
+                    .audio_level
+                    .map(|level| (level, data.ext_vals.voice_activity.unwrap_or(level > -127))),
             }));
         }
         count_frame(

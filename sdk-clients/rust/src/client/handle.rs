@@ -112,6 +112,26 @@ impl Client {
             rid: None,
             data,
             time,
+            level: None,
+        });
+    }
+
+    /// Sends one audio frame of a live track (see [`Client::send_frame`])
+    /// announcing its `level` (RFC 6464: -dBov, and voice or not), as a
+    /// relay passes on the level its sender announced.
+    pub fn send_audio_frame(
+        &self,
+        track_sid: &str,
+        data: Vec<u8>,
+        time: Duration,
+        level: (i8, bool),
+    ) {
+        self.command(Command::LiveFrame {
+            track_sid: track_sid.to_owned(),
+            rid: None,
+            data,
+            time,
+            level: Some(level),
         });
     }
 
@@ -123,6 +143,7 @@ impl Client {
             rid: Some(rid.to_owned()),
             data,
             time,
+            level: None,
         });
     }
 

@@ -69,6 +69,8 @@ enum Command {
         data: Vec<u8>,
         /// Media time since the track's first frame.
         time: Duration,
+        /// Audio: the level to announce (else steady speech).
+        level: Option<(i8, bool)>,
     },
     /// Say goodbye and end.
     Leave,

@@ -212,7 +212,7 @@ impl Worker {
     pub(super) fn send_live(
         &mut self,
         sid: &str,
-        rid: Option<&str>,
+        (rid, level): (Option<&str>, Option<(i8, bool)>),
         data: Vec<u8>,
         time: Duration,
     ) {
@@ -229,7 +229,7 @@ impl Worker {
         write(
             &mut self.publisher,
             track.line(),
-            rid.map(Rid::from),
+            (rid.map(Rid::from), level),
             Instant::now(),
             time,
             data,
@@ -259,7 +259,7 @@ impl Worker {
                     if !write(
                         &mut self.publisher,
                         line,
-                        layer.rid,
+                        (layer.rid, None),
                         now,
                         time,
                         frame.data.clone(),
@@ -350,7 +350,7 @@ struct MediaLine {
 fn write(
     publisher: &mut Rtc,
     line: MediaLine,
-    rid: Option<Rid>,
+    (rid, level): (Option<Rid>, Option<(i8, bool)>),
     now: Instant,
     time: MediaTime,
     data: Vec<u8>,
@@ -369,10 +369,11 @@ fn write(
         Some(rid) => writer.rid(rid),
         None => writer,
     };
-    // No level is measured: announce audio as steady speech (-20 dBov) so
-    // the SFU's speaker detection sees a talker.
+    // Unless told a level, announce audio as steady speech (-20 dBov):
+    // no level is measured, and the SFU's speaker detection sees a talker.
     let writer = if line.clock == Frequency::FORTY_EIGHT_KHZ {
-        writer.audio_level(-20, true)
+        let (level, voice) = level.unwrap_or((-20, true));
+        writer.audio_level(level, voice)
     } else {
         writer
     };

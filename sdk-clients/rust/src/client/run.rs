@@ -185,7 +185,8 @@ impl Worker {
                 rid,
                 data,
                 time,
-            }) => self.send_live(&track_sid, rid.as_deref(), data, time),
+                level,
+            }) => self.send_live(&track_sid, (rid.as_deref(), level), data, time),
             Some(Command::Quality { track_sid, quality }) => {
                 let settings = lk::UpdateTrackSettings {
                     track_sids: vec![track_sid],
