@@ -59,8 +59,12 @@ pub trait Bus: Send + Sync + 'static {
     fn subscribe(&self) -> Subscription;
 
     /// Claims `key` for the caller: true for the first caller on the whole
-    /// bus, false for everyone after it until `ttl` has passed.
-    async fn claim(&self, key: &str, ttl: Duration) -> Result<bool, BusError>;
+    /// bus, false for everyone after it until `ttl` has passed (a
+    /// [`Bus::settle`] of a value only this caller knows).
+    async fn claim(&self, key: &str, ttl: Duration) -> Result<bool, BusError> {
+        let mine = uuid::Uuid::new_v4().to_string();
+        Ok(self.settle(key, &mine, ttl).await? == mine)
+    }
 
     /// Queues `job` on `queue` until one worker takes it.
     async fn offer(&self, queue: &str, job: Event) -> Result<(), BusError>;

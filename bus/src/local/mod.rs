@@ -18,7 +18,7 @@ const CAPACITY: usize = 1024;
 #[derive(Clone)]
 pub struct LocalBus {
     tx: broadcast::Sender<Event>,
-    /// Claimed (or settled) keys, their values and when each lapses.
+    /// Settled (and claimed) keys, their values and when each lapses.
     claims: Arc<Mutex<HashMap<String, (String, Instant)>>>,
     /// The SFU nodes' registry.
     nodes: Arc<Mutex<HashMap<String, SfuNode>>>,
@@ -54,11 +54,6 @@ impl Bus for LocalBus {
 
     fn subscribe(&self) -> Subscription {
         Subscription::new(self.tx.subscribe())
-    }
-
-    async fn claim(&self, key: &str, ttl: Duration) -> Result<bool, BusError> {
-        let first = uuid::Uuid::new_v4().to_string();
-        Ok(self.settle(key, &first, ttl).await? == first)
     }
 
     async fn settle(&self, key: &str, value: &str, ttl: Duration) -> Result<String, BusError> {

@@ -39,8 +39,8 @@ const MAX_LEN: usize = 100_000;
 const READ_COUNT: usize = 256;
 /// How long one read waits for new entries.
 const BLOCK: Duration = Duration::from_secs(1);
-/// Prefix of claim keys.
-const CLAIMS: &str = "onair:claim:";
+/// Prefix of settled (and claimed) keys.
+const SETTLED: &str = "onair:settled:";
 /// Events buffered per local subscriber before a slow one starts skipping.
 const CAPACITY: usize = 1024;
 /// Pause between attempts to get the reading connection back.
@@ -265,20 +265,6 @@ impl Bus for RedisBus {
         Subscription::new(self.tx.subscribe())
     }
 
-    async fn claim(&self, key: &str, ttl: Duration) -> Result<bool, BusError> {
-        let mut conn = self.conn.clone();
-        let set: Option<String> = redis::cmd("SET")
-            .arg(format!("{CLAIMS}{key}"))
-            .arg(1)
-            .arg("NX")
-            .arg("PX")
-            .arg(ttl.as_millis().max(1) as u64)
-            .query_async(&mut conn)
-            .await
-            .map_err(transport)?;
-        Ok(set.is_some())
-    }
-
     async fn offer(&self, queue: &str, job: Event) -> Result<(), BusError> {
         let sealed = self.seal(&job)?;
         let mut conn = self.conn.clone();
@@ -345,10 +331,16 @@ impl Bus for RedisBus {
     }
 
     async fn settle(&self, key: &str, value: &str, ttl: Duration) -> Result<String, BusError> {
-        let mut conn = self.conn.clone();
-        nodes::settle(&mut conn, key, value, ttl)
-            .await
-            .map_err(transport)
+        // `SET NX GET`: the earlier value, or none when this one is set.
+        let mut set = redis::cmd("SET");
+        set.arg(format!("{SETTLED}{key}"))
+            .arg(value)
+            .arg("NX")
+            .arg("GET")
+            .arg("PX")
+            .arg(ttl.as_millis().max(1) as u64);
+        let earlier: Option<String> = self.send(&set).await.map_err(transport)?;
+        Ok(earlier.unwrap_or_else(|| value.to_owned()))
     }
 
     async fn ping(&self) -> Result<(), BusError> {

@@ -8,8 +8,6 @@ use redis::aio::ConnectionLike;
 use crate::{BusKey, SfuNode};
 
 const REGISTRY: &str = "onair:sfu";
-/// Prefix of settled keys.
-const SETTLED: &str = "onair:settled:";
 
 /// Writes `node`'s entry.
 pub(super) async fn announce(
@@ -59,23 +57,4 @@ pub(super) async fn live(
         }
     }
     Ok(live)
-}
-
-/// `SET NX GET`: the earlier value, or `value` if there was none.
-pub(super) async fn settle(
-    conn: &mut impl ConnectionLike,
-    key: &str,
-    value: &str,
-    ttl: std::time::Duration,
-) -> redis::RedisResult<String> {
-    let earlier: Option<String> = redis::cmd("SET")
-        .arg(format!("{SETTLED}{key}"))
-        .arg(value)
-        .arg("NX")
-        .arg("GET")
-        .arg("PX")
-        .arg(ttl.as_millis().max(1) as u64)
-        .query_async(conn)
-        .await?;
-    Ok(earlier.unwrap_or_else(|| value.to_owned()))
 }
