@@ -144,6 +144,8 @@ pub async fn serve(
     let addr = listeners.addr();
     let urls = Urls::of(&config, &listeners, has(Role::Ingest));
     let internal = listeners.internal_url();
+    // This node's own signal address, for its relay, egress and ingest.
+    let internal_ws = internal.replacen("http", "ws", 1);
     let storage = build_storage(&config, &keys, &urls)?;
     // The API keeps its calls there; the SFU asks it who may enter.
     let store = match has(Role::Api) || has(Role::Sfu) {
@@ -166,8 +168,7 @@ pub async fn serve(
         _ => None,
     };
     if let Some(sfu) = &sfu {
-        let here = internal.replacen("http", "ws", 1);
-        crate::sfu::announce(&config, sfu, &bus, &keys, (&urls.signal, &here))?;
+        crate::sfu::announce(&config, sfu, &bus, &keys, (&urls.signal, &internal_ws))?;
     }
     let egress = match has(Role::Egress) {
         true => {
@@ -178,7 +179,7 @@ pub async fn serve(
                 (None, false) => urls.signal.replacen("ws", "http", 1),
             };
             let signal = match (has(Role::Sfu), &config.signal_url) {
-                (true, _) | (false, None) => internal.replacen("http", "ws", 1),
+                (true, _) | (false, None) => internal_ws.clone(),
                 (false, Some(remote)) => remote.clone(),
             };
             Some(egress_config(&config, &keys, &signal, &api, storage)?)
@@ -186,7 +187,7 @@ pub async fn serve(
         false => None,
     };
     let ingest = has(Role::Ingest).then(|| IngestConfig {
-        signal_url: has(Role::Sfu).then(|| internal.replacen("http", "ws", 1)),
+        signal_url: has(Role::Sfu).then_some(internal_ws),
         api_url: config.api_url.clone().unwrap_or(internal),
         keys: keys.clone(),
     });
