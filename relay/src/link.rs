@@ -79,10 +79,7 @@ async fn run(
         tokio::select! {
             _ = &mut stop => break,
             event = media.recv() => match event {
-                Some(MediaEvent::Frame(frame)) => {
-                    let carried = publishers.borrow().clone();
-                    here.frame(&receiver, &carried, frame).await;
-                }
+                Some(MediaEvent::Frame(frame)) => here.frame(&receiver, frame).await,
                 Some(MediaEvent::TrackGone { track_sid }) => here.track_gone(&track_sid),
                 Some(_) => {}
                 None => {
@@ -91,19 +88,20 @@ async fn run(
                 }
             },
             Ok(()) = publishers.changed() => {
-                let carried = publishers.borrow().clone();
-                here.keep_only(&carried).await;
+                let carried = publishers.borrow_and_update().clone();
+                here.keep_only(carried).await;
             }
             _ = keyframes.tick() => here.pass_keyframe_requests(&receiver),
         }
     }
     receiver.leave().await;
-    here.keep_only(&[]).await;
+    here.keep_only(Vec::new()).await;
 }
 
 /// What a link publishes here.
 struct Here {
     config: Arc<RelayConfig>,
+    /// The call, the far node, and the publishers to carry now.
     want: Want,
     /// By identity; `Err` holds when joining last failed.
     relayed: HashMap<String, Result<Relayed, Instant>>,
@@ -136,12 +134,10 @@ impl Here {
     }
 
     /// Publishes `frame` here, joining its participant and publishing its
-    /// track first when new; frames of others than `carried` are not ours.
-    async fn frame(&mut self, receiver: &Client, carried: &[Publisher], frame: RemoteFrame) {
-        let Some(publisher) = carried.iter().find(|p| p.identity == frame.identity) else {
-            return;
-        };
-        let Some(relayed) = self.relayed(publisher).await else {
+    /// track first when new; frames of others than the publishers to carry
+    /// are not ours.
+    async fn frame(&mut self, receiver: &Client, frame: RemoteFrame) {
+        let Some(relayed) = self.relayed(&frame.identity).await else {
             return;
         };
         if !relayed.tracks.contains_key(&frame.track_sid) {
@@ -183,20 +179,21 @@ impl Here {
         }
     }
 
-    /// The participant `publisher` here, joining it if new.
-    async fn relayed(&mut self, publisher: &Publisher) -> Option<&mut Relayed> {
-        let retry = match self.relayed.get(&publisher.identity) {
+    /// Publisher `identity` here, joining it if it is one to carry and new.
+    async fn relayed(&mut self, identity: &str) -> Option<&mut Relayed> {
+        let retry = match self.relayed.get(identity) {
             Some(Ok(_)) => false,
             Some(Err(failed)) => failed.elapsed() >= RETRY_AFTER,
             None => true,
         };
         if retry {
-            let (cid, far) = (&self.want.cid, &self.want.far);
+            let want = &self.want;
+            let publisher = want.publishers.iter().find(|p| p.identity == identity)?;
             let token = token::relayed(
                 &self.config.key,
-                far,
-                cid,
-                &publisher.identity,
+                &want.far,
+                &want.cid,
+                identity,
                 &publisher.name,
             );
             let joined = match Client::connect(&self.config.url, &token).await {
@@ -206,13 +203,13 @@ impl Here {
                     keyframe_requests: 0,
                 }),
                 Err(e) => {
-                    tracing::warn!(identity = %publisher.identity, error = %e, "relayed participant refused here");
+                    tracing::warn!(%identity, error = %e, "relayed participant refused here");
                     Err(Instant::now())
                 }
             };
-            self.relayed.insert(publisher.identity.clone(), joined);
+            self.relayed.insert(identity.to_owned(), joined);
         }
-        self.relayed.get_mut(&publisher.identity)?.as_mut().ok()
+        self.relayed.get_mut(identity)?.as_mut().ok()
     }
 
     /// The far track `sid` ended: so does its copy here.
@@ -224,8 +221,11 @@ impl Here {
         }
     }
 
-    /// Participants no longer among `carried` leave here.
-    async fn keep_only(&mut self, carried: &[Publisher]) {
+    /// The publishers to carry are now `carried`: those no longer among
+    /// them leave here.
+    async fn keep_only(&mut self, carried: Vec<Publisher>) {
+        self.want.publishers = carried;
+        let carried = &self.want.publishers;
         let gone: Vec<String> = self
             .relayed
             .keys()
