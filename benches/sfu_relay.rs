@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::sfu::{media_files, publish, start_sfu, token, Publish};
+use common::{cpu_of, thread_cpu};
 use onair_auth::ApiKey;
 use onair_bus::{Bus, LocalBus};
 use onair_client::{Client, MediaEvent};
@@ -27,21 +28,6 @@ use onair_sfu::registry::Identity;
 use onair_sfu::Sfu;
 
 mod common;
-
-/// utime + stime of one thread of this process, in seconds.
-fn thread_cpu(tid: i32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
-    // SAFETY: sysconf has no preconditions.
-    (field(11).unwrap_or(0.0) + field(12).unwrap_or(0.0))
-        / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
-}
-
-fn cpu_of(threads: &[i32]) -> f64 {
-    threads.iter().map(|t| thread_cpu(*t)).sum()
-}
 
 /// An SFU node in the registry, with its relay on a runtime of its own
 /// (on a thread whose id is returned).

@@ -89,7 +89,27 @@ pub fn env_or(name: &str, default: u64) -> u64 {
 
 /// CPU seconds process `pid` has used.
 pub fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_cpu(&format!("/proc/{pid}/stat"))
+}
+
+/// CPU seconds this process has used.
+pub fn process_cpu() -> f64 {
+    stat_cpu("/proc/self/stat")
+}
+
+/// CPU seconds thread `tid` of this process has used.
+pub fn thread_cpu(tid: i32) -> f64 {
+    stat_cpu(&format!("/proc/self/task/{tid}/stat"))
+}
+
+/// CPU seconds these threads of this process used together.
+pub fn cpu_of(threads: &[i32]) -> f64 {
+    threads.iter().map(|t| thread_cpu(*t)).sum()
+}
+
+/// utime + stime from a `/proc/…/stat` file, in seconds.
+fn stat_cpu(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command (which may hold spaces): utime is the 12th, stime the 13th.
     let rest = stat.rsplit(')').next().unwrap_or_default();
     let fields: Vec<&str> = rest.split_whitespace().collect();

@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::sfu::{media_files, publish, start_sfu, token, Publish};
+use common::{cpu_of, cpu_seconds, process_cpu, thread_cpu};
 use onair_auth::ApiKey;
 use onair_bus::LocalBus;
 use onair_client::Client;
@@ -54,33 +55,6 @@ fn env_or(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// utime + stime of one thread of this process, in seconds.
-fn thread_cpu(tid: i32) -> f64 {
-    cpu_seconds(&format!("/proc/self/task/{tid}/stat"))
-}
-
-/// utime + stime of this whole process, in seconds.
-fn process_cpu() -> f64 {
-    cpu_seconds("/proc/self/stat")
-}
-
-/// utime + stime from a `/proc/…/stat` file, in seconds.
-fn cpu_seconds(stat: &str) -> f64 {
-    let stat = std::fs::read_to_string(stat).unwrap_or_default();
-    // Fields after the ")" of the command name: state is field 3; utime 14, stime 15.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
-    let ticks = field(11).unwrap_or(0.0) + field(12).unwrap_or(0.0);
-    // SAFETY: sysconf has no preconditions.
-    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
-}
-
-/// CPU-seconds of these threads together.
-fn cpu_of(threads: &[i32]) -> f64 {
-    threads.iter().map(|t| thread_cpu(*t)).sum()
 }
 
 /// Keeps thread `tid` (0: the calling one) on one core.

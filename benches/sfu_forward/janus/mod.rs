@@ -297,7 +297,7 @@ impl Target for JanusLoad<'_> {
     }
 
     fn cpu(&self) -> f64 {
-        cpu_seconds(&format!("/proc/{}/stat", self.janus.child.id()))
+        cpu_seconds(self.janus.child.id())
     }
 
     async fn begin(&self) {}
