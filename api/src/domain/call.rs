@@ -30,6 +30,25 @@ pub struct Call {
     pub current_session_id: Option<String>,
 }
 
+#[cfg(test)]
+impl Call {
+    /// A call `type:id` made at `at`, out of backstage, for unit tests.
+    pub(crate) fn fixture(call_type: &str, id: &str, at: DateTime<Utc>) -> Call {
+        Call {
+            cid: CallCid::new(call_type, id).expect("a valid cid"),
+            created_by: None,
+            created_at: at,
+            updated_at: at,
+            starts_at: None,
+            ended_at: None,
+            backstage: false,
+            custom: serde_json::json!({}),
+            settings_override: serde_json::json!({}),
+            current_session_id: None,
+        }
+    }
+}
+
 /// A user's membership of a call.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Member {

@@ -142,18 +142,7 @@ mod tests {
 
     #[test]
     fn a_report_of_another_file_starts_a_new_part() {
-        let call = Call {
-            cid: super::super::CallCid::new("default", "x").unwrap(),
-            created_by: None,
-            created_at: at(0),
-            updated_at: at(0),
-            starts_at: None,
-            ended_at: None,
-            backstage: false,
-            custom: serde_json::json!({}),
-            settings_override: serde_json::json!({}),
-            current_session_id: None,
-        };
+        let call = Call::fixture("default", "x", at(0));
         let mut job = Egress::requested(
             "EG_1".into(),
             &call,

@@ -260,23 +260,13 @@ pub fn admit(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::CallCid;
     use serde_json::json;
     use Capability::*;
 
     fn call(backstage: bool) -> Call {
-        let now = Utc::now();
         Call {
-            cid: CallCid::new("livestream", "x").unwrap(),
-            created_by: None,
-            created_at: now,
-            updated_at: now,
-            starts_at: None,
-            ended_at: None,
             backstage,
-            custom: json!({}),
-            settings_override: json!({}),
-            current_session_id: None,
+            ..Call::fixture("livestream", "x", Utc::now())
         }
     }
 

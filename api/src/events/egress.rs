@@ -92,18 +92,7 @@ mod tests {
     use chrono::Utc;
 
     fn job(kind: EgressKind, state: EgressState, file: Option<&str>) -> Egress {
-        let call = crate::domain::Call {
-            cid: crate::domain::CallCid::new("livestream", "x").unwrap(),
-            created_by: None,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-            starts_at: None,
-            ended_at: None,
-            backstage: false,
-            custom: serde_json::json!({}),
-            settings_override: serde_json::json!({}),
-            current_session_id: None,
-        };
+        let call = crate::domain::Call::fixture("livestream", "x", Utc::now());
         let mut job =
             Egress::requested("EG_1".into(), &call, kind, None, "360p".into(), Utc::now());
         job.state = state;
