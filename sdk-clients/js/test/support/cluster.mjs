@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { onairBin, until } from "./onair.mjs";
+import { onairBin, stopped, until } from "./onair.mjs";
 
 /** A free loopback TCP port. */
 function freePort() {
@@ -27,15 +27,6 @@ function start(bin, args, env = {}) {
   const log = [];
   child.stderr.on("data", (d) => { log.push(String(d)); if (log.length > 200) log.shift(); });
   return { child, log };
-}
-
-async function stopped(child, signal = "SIGTERM") {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /**

@@ -43,16 +43,20 @@ export async function startOnair() {
     /** The server's recent log lines (for failure messages). */
     log: () => log.join(""),
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once("exit", r));
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopped(child);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Stops `child` with `signal` (SIGKILL if it lingers 10 s); resolves once it exited. */
+export async function stopped(child, signal = "SIGTERM") {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** `api(method, path, body)` on `/v1` with `token`; the JSON answer, throwing on errors. */
