@@ -4,6 +4,7 @@
 //! time, its CPU time) and finishing it once it runs. Both crates sit on this one; neither imports the other.
 
 mod cpu;
+mod stamps;
 
 use gst::prelude::*;
 use gstreamer as gst;
@@ -41,11 +42,14 @@ pub fn make(factory: &str) -> Result<gst::Element, PipelineError> {
         .map_err(|_| PipelineError(format!("missing GStreamer element `{factory}`")))
 }
 
-/// The pipeline a `gst-launch` style `description` builds.
+/// The pipeline a `gst-launch` style `description` builds, its parsers'
+/// output guarded against buffers with no timestamp.
 pub fn launch(description: &str) -> Result<gst::Pipeline, PipelineError> {
-    gst::parse::launch(description)?
+    let pipeline = gst::parse::launch(description)?
         .downcast::<gst::Pipeline>()
-        .map_err(|_| PipelineError("not a pipeline".into()))
+        .map_err(|_| PipelineError("not a pipeline".into()))?;
+    stamps::guard_parsers(&pipeline);
+    Ok(pipeline)
 }
 
 /// The element named `name` in `pipeline`.
@@ -108,15 +112,33 @@ fn duration(pipeline: &gst::Pipeline) -> std::time::Duration {
 fn error(pipeline: &gst::Pipeline) -> Option<String> {
     let msg = pipeline.bus()?.pop_filtered(&[gst::MessageType::Error])?;
     match msg.view() {
-        gst::MessageView::Error(e) => Some(format!(
-            "{} ({})",
-            e.error(),
-            e.src()
-                .map(|s| s.path_string().to_string())
-                .unwrap_or_default()
-        )),
+        gst::MessageView::Error(e) => Some(describe(e)),
         _ => None,
     }
+}
+
+/// An error message with the element that sent it and its details (for
+/// a muxer, which buffer it refused), URLs left out: an RTMP target's
+/// holds its stream key, and errors are logged.
+fn describe(e: &gst::message::Error) -> String {
+    let text = format!(
+        "{} ({}: {})",
+        e.error(),
+        e.src()
+            .map(|s| s.path_string().to_string())
+            .unwrap_or_default(),
+        e.debug().unwrap_or_default()
+    );
+    without_urls(&text)
+}
+
+/// `text` with every URL cut to its scheme.
+fn without_urls(text: &str) -> String {
+    let words = text.split(' ').map(|word| match word.find("://") {
+        Some(at) => format!("{}://…", &word[..at]),
+        None => word.to_owned(),
+    });
+    words.collect::<Vec<_>>().join(" ")
 }
 
 /// Drains `pipeline` (end of stream), waits up to `timeout` for its output
@@ -131,11 +153,23 @@ fn finish(pipeline: &gst::Pipeline, timeout: std::time::Duration) -> Result<(), 
         &[gst::MessageType::Eos, gst::MessageType::Error],
     ) {
         Some(msg) => match msg.view() {
-            gst::MessageView::Error(e) => Err(PipelineError(e.error().to_string())),
+            gst::MessageView::Error(e) => Err(PipelineError(describe(e))),
             _ => Ok(()),
         },
         None => Err(PipelineError("the output did not finish in time".into())),
     };
     pipeline.set_state(gst::State::Null)?;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn errors_leave_urls_out() {
+        let text = "Could not connect (out: to rtmp://host/app/sk_secret failed)";
+        assert_eq!(
+            super::without_urls(text),
+            "Could not connect (out: to rtmp://… failed)"
+        );
+    }
 }
