@@ -229,6 +229,15 @@ async fn calls_are_placed_across_sfu_nodes_and_a_killed_node_is_left_out() {
     }
 }
 
+/// Waits until `client` sees (or no longer sees) participant `identity`.
+async fn sees(client: &Client, identity: &str, seen: bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.stats().participants.contains_key(identity) != seen {
+        assert!(Instant::now() < deadline, "{identity} seen: {}", !seen);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_spans_two_nodes_and_each_side_receives_the_other() {
     let cluster = Cluster::start(2, "sfu_capacity = 2").await;
@@ -257,6 +266,9 @@ async fn a_call_spans_two_nodes_and_each_side_receives_the_other() {
         .unwrap();
     frame_from(&mut carol_media, "alice").await;
     let relayed_after = started.elapsed();
+    // Those who publish nothing are seen across too: Bob there, Carol here.
+    sees(&carol, "bob", true).await;
+    sees(&bob, "carol", true).await;
     // Alice's microphone, announced as silence: Carol hears that level,
     // not a relay's made-up one, so she is not told Alice speaks.
     let alice = std::sync::Arc::new(alice);
@@ -290,6 +302,7 @@ async fn a_call_spans_two_nodes_and_each_side_receives_the_other() {
         assert!(Instant::now() < deadline, "Carol's leave not counted");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    sees(&bob, "carol", false).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         cluster.participants(cid).await,

@@ -1584,6 +1584,7 @@ fn sfu(id: &str, region: &str, participants: u32, rooms: &[&str]) -> onair_bus::
                 cid: r.to_string(),
                 participants: 1,
                 publishers: Vec::new(),
+                watchers: Vec::new(),
             })
             .collect(),
         seen_ms: onair_auth::clock::unix_ms(),

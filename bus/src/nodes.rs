@@ -58,6 +58,10 @@ impl SfuNode {
     }
 }
 
+/// Participants a room lists as watchers at most: the registry entry stays
+/// small, and each is one more connection on every other node of the call.
+pub const MAX_WATCHERS: usize = 64;
+
 /// A call a node hosts: participants of its own are connected to it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HostedRoom {
@@ -69,9 +73,13 @@ pub struct HostedRoom {
     /// Its participants here who publish (relays of other nodes carry
     /// their tracks there).
     pub publishers: Vec<Publisher>,
+    /// Its participants here who publish nothing, up to [`MAX_WATCHERS`]
+    /// (relays of other nodes show them there).
+    #[serde(default)]
+    pub watchers: Vec<Publisher>,
 }
 
-/// A participant who publishes, as other nodes relay it.
+/// A participant as other nodes relay it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Publisher {
     /// Its identity.

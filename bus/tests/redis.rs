@@ -345,6 +345,7 @@ fn sfu(id: &str, seen_ms: i64) -> onair_bus::SfuNode {
                 identity: "alice".into(),
                 name: "Alice".into(),
             }],
+            watchers: Vec::new(),
         }],
         seen_ms,
     }

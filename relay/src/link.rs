@@ -1,9 +1,10 @@
-//! One link: call `cid` as another node hosts it, carried here. A hidden
-//! receiver on that node gets each of its publishers' tracks once; each
-//! such publisher joins here under its own identity (marked relayed) and
-//! publishes what the receiver gets, frame by frame, audio with the level
-//! its sender announced. Keyframe requests made here (a new subscriber, a
-//! layer switch) go back to the far node.
+//! One link: call `cid` as another node hosts it, carried here. Each of
+//! that node's participants joins here under its own identity (marked
+//! relayed), so everyone here sees them. A hidden receiver on that node
+//! gets each of its publishers' tracks once, and their copies here publish
+//! what it gets, frame by frame, audio with the level its sender
+//! announced. Keyframe requests made here (a new subscriber, a layer
+//! switch) go back to the far node.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// A running link.
 pub struct Link {
-    publishers: watch::Sender<Vec<Publisher>>,
+    participants: watch::Sender<Vec<Publisher>>,
     _stop: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -33,7 +34,7 @@ impl Link {
     /// Starts carrying `want` here; dropping the link ends it (everyone
     /// it published here leaves).
     pub fn open(config: Arc<RelayConfig>, want: Want) -> Link {
-        let (publishers, watched) = watch::channel(want.publishers.clone());
+        let (participants, watched) = watch::channel(want.participants.clone());
         let (stop, stopped) = oneshot::channel();
         let span = tracing::info_span!("relay", call_cid = %want.cid, from = %want.far);
         let task = tokio::spawn(tracing::Instrument::instrument(
@@ -41,17 +42,17 @@ impl Link {
             span,
         ));
         Link {
-            publishers,
+            participants,
             _stop: stop,
             task,
         }
     }
 
-    /// The far node's publishers to carry now.
-    pub fn update(&self, publishers: Vec<Publisher>) {
-        self.publishers.send_if_modified(|now| {
-            let changed = *now != publishers;
-            *now = publishers;
+    /// The far node's participants to carry now.
+    pub fn update(&self, participants: Vec<Publisher>) {
+        self.participants.send_if_modified(|now| {
+            let changed = *now != participants;
+            *now = participants;
             changed
         });
     }
@@ -65,7 +66,7 @@ impl Link {
 async fn run(
     config: Arc<RelayConfig>,
     want: Want,
-    mut publishers: watch::Receiver<Vec<Publisher>>,
+    mut participants: watch::Receiver<Vec<Publisher>>,
     mut stop: oneshot::Receiver<()>,
 ) {
     let token = token::receiver(&config.key, &config.node, &want.cid);
@@ -87,11 +88,14 @@ async fn run(
                     break;
                 }
             },
-            Ok(()) = publishers.changed() => {
-                let carried = publishers.borrow_and_update().clone();
+            Ok(()) = participants.changed() => {
+                let carried = participants.borrow_and_update().clone();
                 here.keep_only(carried).await;
             }
-            _ = keyframes.tick() => here.pass_keyframe_requests(&receiver),
+            _ = keyframes.tick() => {
+                here.join_all().await;
+                here.pass_keyframe_requests(&receiver);
+            }
         }
     }
     receiver.leave().await;
@@ -101,7 +105,7 @@ async fn run(
 /// What a link publishes here.
 struct Here {
     config: Arc<RelayConfig>,
-    /// The call, the far node, and the publishers to carry now.
+    /// The call, the far node, and the participants to carry now.
     want: Want,
     /// By identity; `Err` holds when joining last failed.
     relayed: HashMap<String, Result<Relayed, Instant>>,
@@ -134,8 +138,8 @@ impl Here {
     }
 
     /// Publishes `frame` here, joining its participant and publishing its
-    /// track first when new; frames of others than the publishers to carry
-    /// are not ours.
+    /// track first when new; frames of others than the participants to
+    /// carry are not ours.
     async fn frame(&mut self, receiver: &Client, frame: RemoteFrame) {
         let Some(relayed) = self.relayed(&frame.identity).await else {
             return;
@@ -179,7 +183,18 @@ impl Here {
         }
     }
 
-    /// Publisher `identity` here, joining it if it is one to carry and new.
+    /// Joins here every participant to carry not here yet (one whose
+    /// join failed, once [`RETRY_AFTER`] has passed).
+    async fn join_all(&mut self) {
+        let identities: Vec<String> = (self.want.participants.iter())
+            .map(|p| p.identity.clone())
+            .collect();
+        for identity in identities {
+            self.relayed(&identity).await;
+        }
+    }
+
+    /// Participant `identity` here, joining it if it is one to carry and new.
     async fn relayed(&mut self, identity: &str) -> Option<&mut Relayed> {
         let retry = match self.relayed.get(identity) {
             Some(Ok(_)) => false,
@@ -188,7 +203,7 @@ impl Here {
         };
         if retry {
             let want = &self.want;
-            let publisher = want.publishers.iter().find(|p| p.identity == identity)?;
+            let publisher = want.participants.iter().find(|p| p.identity == identity)?;
             let token = token::relayed(
                 &self.config.key,
                 &want.far,
@@ -221,11 +236,11 @@ impl Here {
         }
     }
 
-    /// The publishers to carry are now `carried`: those no longer among
-    /// them leave here.
+    /// The participants to carry are now `carried`: those no longer among
+    /// them leave here, new ones join.
     async fn keep_only(&mut self, carried: Vec<Publisher>) {
-        self.want.publishers = carried;
-        let carried = &self.want.publishers;
+        self.want.participants = carried;
+        let carried = &self.want.participants;
         let gone: Vec<String> = self
             .relayed
             .keys()
@@ -238,6 +253,7 @@ impl Here {
                 relayed.client.leave().await;
             }
         }
+        self.join_all().await;
     }
 
     /// Asks the far node for keyframes of the video this node asked

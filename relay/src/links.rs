@@ -1,6 +1,6 @@
 //! The links a node's relay keeps, read from the SFU registry every
 //! second: one per call it hosts together with another node that has
-//! publishers of its own, carrying them here. A link no longer wanted
+//! participants of its own, carrying them here. A link no longer wanted
 //! (the call left one of the nodes, or the other node died) is closed.
 
 use std::collections::HashMap;
@@ -43,7 +43,7 @@ pub fn start(config: RelayConfig, bus: Arc<dyn Bus>) -> tokio::task::JoinHandle<
             for want in wants {
                 let key = (want.cid.clone(), want.far.clone());
                 match links.get(&key) {
-                    Some(link) => link.update(want.publishers),
+                    Some(link) => link.update(want.participants),
                     None => {
                         tracing::info!(call_cid = %want.cid, from = %want.far, "relay link opened");
                         links.insert(key, Link::open(config.clone(), want));

@@ -1,11 +1,12 @@
 //! Which links a node wants, from the SFU registry (a pure rule): for each
-//! call it hosts, one to every other node hosting the call that has
-//! publishers of its own to carry here.
+//! call it hosts, one to every other node hosting the call, carrying its
+//! own participants here (those who publish, their tracks with them, and
+//! those who watch).
 
 use onair_bus::{Publisher, SfuNode};
 
 /// A link this node wants: call `cid` as node `far` (at `url`) hosts it,
-/// and which of that node's publishers to carry here.
+/// and which of that node's participants to carry here.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Want {
     /// The call.
@@ -14,8 +15,8 @@ pub struct Want {
     pub far: String,
     /// The other node's signal URL.
     pub url: String,
-    /// Its own publishers in the call that are not this node's too.
-    pub publishers: Vec<Publisher>,
+    /// Its own participants in the call that are not this node's too.
+    pub participants: Vec<Publisher>,
 }
 
 /// The links node `me` wants, given the live nodes.
@@ -25,26 +26,30 @@ pub fn wanted(nodes: &[SfuNode], me: &str) -> Vec<Want> {
     };
     let mut wants = Vec::new();
     for room in &mine.rooms {
-        let here = |identity: &str| room.publishers.iter().any(|p| p.identity == identity);
+        let mine = |identity: &str| {
+            let mut listed = room.publishers.iter().chain(&room.watchers);
+            listed.any(|p| p.identity == identity)
+        };
         for far in nodes.iter().filter(|n| n.id != me) {
             let Some(there) = far.room(&room.cid) else {
                 continue;
             };
             // The same user on both nodes (two devices) stays apart.
-            let publishers: Vec<Publisher> = there
+            let participants: Vec<Publisher> = there
                 .publishers
                 .iter()
-                .filter(|p| !here(&p.identity))
+                .chain(&there.watchers)
+                .filter(|p| !mine(&p.identity))
                 .cloned()
                 .collect();
-            if publishers.is_empty() {
+            if participants.is_empty() {
                 continue;
             }
             wants.push(Want {
                 cid: room.cid.clone(),
                 far: far.id.clone(),
                 url: far.url.clone(),
-                publishers,
+                participants,
             });
         }
     }
@@ -63,7 +68,8 @@ mod tests {
         }
     }
 
-    fn node(id: &str, rooms: &[(&str, &[&str])]) -> SfuNode {
+    /// Node `id` hosting calls (cid, publishers, watchers).
+    fn node(id: &str, rooms: &[(&str, &[&str], &[&str])]) -> SfuNode {
         SfuNode {
             id: id.into(),
             url: format!("ws://{id}"),
@@ -72,10 +78,11 @@ mod tests {
             capacity: None,
             rooms: rooms
                 .iter()
-                .map(|(cid, publishers)| HostedRoom {
+                .map(|(cid, publishers, watchers)| HostedRoom {
                     cid: cid.to_string(),
                     participants: 1,
                     publishers: publishers.iter().map(|p| publisher(p)).collect(),
+                    watchers: watchers.iter().map(|p| publisher(p)).collect(),
                 })
                 .collect(),
             seen_ms: 0,
@@ -85,25 +92,31 @@ mod tests {
     #[test]
     fn a_node_links_to_every_other_node_of_each_call_it_hosts() {
         let nodes = [
-            node("a", &[("c:show", &["alice"]), ("c:solo", &["bob"])]),
+            node(
+                "a",
+                &[("c:show", &["alice"], &["erin"]), ("c:solo", &["bob"], &[])],
+            ),
             node(
                 "b",
-                &[("c:show", &["carol", "alice"]), ("c:other", &["dave"])],
+                &[
+                    ("c:show", &["carol", "alice"], &["frank", "erin"]),
+                    ("c:other", &["dave"], &[]),
+                ],
             ),
-            node("c", &[("c:show", &[])]),
+            node("c", &[("c:show", &[], &[])]),
         ];
         let wants = wanted(&nodes, "a");
         assert_eq!(
             wants,
             [
-                // alice is a's own too (a second device): not carried.
+                // alice and erin are a's own too (second devices): not carried.
                 Want {
                     cid: "c:show".into(),
                     far: "b".into(),
                     url: "ws://b".into(),
-                    publishers: vec![publisher("carol")],
+                    participants: vec![publisher("carol"), publisher("frank")],
                 },
-                // c hosts the call with nobody publishing: nothing to carry.
+                // c hosts the call with nobody listed: nothing to carry.
             ]
         );
         assert!(wanted(&nodes, "gone").is_empty());

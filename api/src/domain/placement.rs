@@ -56,6 +56,7 @@ mod tests {
                     cid: r.to_string(),
                     participants: 1,
                     publishers: Vec::new(),
+                    watchers: Vec::new(),
                 })
                 .collect(),
             seen_ms: 0,

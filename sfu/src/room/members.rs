@@ -142,26 +142,29 @@ impl Room {
         }
     }
 
-    /// The room as the SFU registry shows it: its own participants who
-    /// publish; nothing without participants of its own (then relays of
-    /// other nodes need not bring it anything).
+    /// The room as the SFU registry shows it: its own participants, who
+    /// publishes and who watches; nothing without participants of its own
+    /// (then relays of other nodes need not bring it anything).
     pub(super) fn hosted(&self) -> Option<onair_bus::HostedRoom> {
         let own: Vec<&Member> = self.members.values().filter(|m| is_own(&m.info)).collect();
         if own.is_empty() {
             return None;
         }
-        let publishers = own
-            .iter()
-            .filter(|m| !m.info.tracks.is_empty())
-            .map(|m| onair_bus::Publisher {
-                identity: m.info.identity.clone(),
-                name: m.info.name.clone(),
-            })
-            .collect();
+        let listed = |m: &&Member| onair_bus::Publisher {
+            identity: m.info.identity.clone(),
+            name: m.info.name.clone(),
+        };
+        let (publishers, watchers): (Vec<&Member>, Vec<&Member>) =
+            own.iter().partition(|m| !m.info.tracks.is_empty());
         Some(onair_bus::HostedRoom {
             cid: self.name.clone(),
             participants: own.len() as u32,
-            publishers,
+            publishers: publishers.iter().map(listed).collect(),
+            watchers: watchers
+                .iter()
+                .take(onair_bus::nodes::MAX_WATCHERS)
+                .map(listed)
+                .collect(),
         })
     }
 
