@@ -229,6 +229,13 @@ async fn calls_are_placed_across_sfu_nodes_and_a_killed_node_is_left_out() {
     }
 }
 
+/// Whether `client` sees a track of `identity` muted.
+fn seen_muted(client: &Client, identity: &str) -> bool {
+    let stats = client.stats();
+    let mut theirs = stats.published.iter().filter(|(_, who)| *who == identity);
+    theirs.any(|(sid, _)| stats.muted.contains(sid))
+}
+
 /// Waits until `client` sees (or no longer sees) participant `identity`.
 async fn sees(client: &Client, identity: &str, seen: bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -289,8 +296,17 @@ async fn a_call_spans_two_nodes_and_each_side_receives_the_other() {
     let _ = sending.await;
     let alice = std::sync::Arc::try_unwrap(alice).unwrap_or_else(|_| panic!("Alice is shared"));
     // And what Carol publishes there reaches Bob here.
-    carol.publish(camera(false)).await.unwrap();
+    let carol_camera = carol.publish(camera(false)).await.unwrap();
     frame_from(&mut bob_media, "carol").await;
+    // Her camera muted there is muted here.
+    for muted in [true, false] {
+        carol.set_muted(&carol_camera, muted);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while seen_muted(&bob, "carol") != muted {
+            assert!(Instant::now() < deadline, "muted {muted} not seen across");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     println!("scale-out: a call on two nodes; Alice's camera reached Carol across the relay {relayed_after:?} after she connected");
     // The API counts each user once: the copies relays publish are not
     // participants of their own, so Carol leaving (and with her the

@@ -3,8 +3,8 @@
 //! relayed), so everyone here sees them. A hidden receiver on that node
 //! gets each of its publishers' tracks once, and their copies here publish
 //! what it gets, frame by frame, audio with the level its sender
-//! announced. Keyframe requests made here (a new subscriber, a layer
-//! switch) go back to the far node.
+//! announced, muted when it is. Keyframe requests made here (a new
+//! subscriber, a layer switch) go back to the far node.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -82,6 +82,7 @@ async fn run(
             event = media.recv() => match event {
                 Some(MediaEvent::Frame(frame)) => here.frame(&receiver, frame).await,
                 Some(MediaEvent::TrackGone { track_sid }) => here.track_gone(&track_sid),
+                Some(MediaEvent::Muted { track_sid, muted }) => here.muted(&track_sid, muted),
                 Some(_) => {}
                 None => {
                     tracing::info!("the other node ended the relay's session");
@@ -225,6 +226,15 @@ impl Here {
             self.relayed.insert(identity.to_owned(), joined);
         }
         self.relayed.get_mut(identity)?.as_mut().ok()
+    }
+
+    /// The far track `sid` was muted or unmuted: so is its copy here.
+    fn muted(&mut self, sid: &str, muted: bool) {
+        for relayed in self.relayed.values_mut().filter_map(|r| r.as_mut().ok()) {
+            if let Some(track) = relayed.tracks.get(sid) {
+                relayed.client.set_muted(&track.sid, muted);
+            }
+        }
     }
 
     /// The far track `sid` ended: so does its copy here.

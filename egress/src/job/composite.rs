@@ -156,6 +156,8 @@ impl Sink for CompositeSink {
             MediaEvent::TrackGone { track_sid } => self.pipeline.remove(&track_sid),
             MediaEvent::Speaker { identity } => self.pipeline.set_speaker(identity),
             MediaEvent::Encrypted { track_sid } => return Err(JobError::Encrypted(track_sid)),
+            // A muted track sends nothing; its tile keeps its last picture.
+            MediaEvent::Muted { .. } => {}
         }
         Ok(Flow::Go)
     }

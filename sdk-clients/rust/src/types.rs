@@ -130,6 +130,14 @@ pub enum MediaEvent {
         /// Their identity.
         identity: Option<String>,
     },
+    /// A remote track was muted or unmuted (also said of a track first
+    /// seen muted).
+    Muted {
+        /// Its sid.
+        track_sid: String,
+        /// Muted now.
+        muted: bool,
+    },
 }
 
 /// A whole frame (video picture or audio packet) of a remote track.

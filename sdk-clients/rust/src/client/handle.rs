@@ -170,6 +170,14 @@ impl Client {
         });
     }
 
+    /// Mutes (stops sending, and says so) or unmutes our track `track_sid`.
+    pub fn set_muted(&self, track_sid: &str, muted: bool) {
+        self.command(Command::Mute {
+            track_sid: track_sid.to_owned(),
+            muted,
+        });
+    }
+
     /// Starts or stops receiving a remote track.
     pub fn subscribe(&self, track_sid: &str, subscribe: bool) {
         self.command(Command::Subscribe {

@@ -61,6 +61,10 @@ enum Command {
     Keyframe {
         track_sid: String,
     },
+    Mute {
+        track_sid: String,
+        muted: bool,
+    },
     /// A frame of one of our live tracks.
     LiveFrame {
         track_sid: String,

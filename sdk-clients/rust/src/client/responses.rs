@@ -156,17 +156,19 @@ impl Worker {
     /// A moderator muted (or unmuted) one of our tracks: comply and
     /// confirm, as livekit-client does.
     async fn muted_by_moderator(&mut self, mute: lk::MuteTrackRequest) -> Result<(), ClientError> {
-        let Some(mid) = self.own_track_mids.get(&mute.sid) else {
+        self.set_muted(mute.sid, mute.muted).await
+    }
+
+    /// Mutes (stops sending) or unmutes our track `sid`, and says so.
+    pub(super) async fn set_muted(&mut self, sid: String, muted: bool) -> Result<(), ClientError> {
+        let Some(mid) = self.own_track_mids.get(&sid) else {
             return Ok(());
         };
         for track in self.sending_tracks.iter_mut().filter(|t| t.mid == *mid) {
-            track.muted = mute.muted;
+            track.muted = muted;
         }
-        self.send(Req::Mute(lk::MuteTrackRequest {
-            sid: mute.sid,
-            muted: mute.muted,
-        }))
-        .await
+        self.send(Req::Mute(lk::MuteTrackRequest { sid, muted }))
+            .await
     }
 }
 
@@ -201,10 +203,16 @@ fn apply_participant(
         announce_encrypted(&p.tracks, media_events);
     }
     for t in &p.tracks {
-        if t.muted {
-            s.muted.insert(t.sid.clone());
+        let changed = if t.muted {
+            s.muted.insert(t.sid.clone())
         } else {
-            s.muted.remove(&t.sid);
+            s.muted.remove(&t.sid)
+        };
+        if let (true, Some(media_events)) = (changed, media_events) {
+            let _ = media_events.send(MediaEvent::Muted {
+                track_sid: t.sid.clone(),
+                muted: t.muted,
+            });
         }
         record_track(s, &p.identity, t);
     }
@@ -286,14 +294,24 @@ mod tests {
             vec![track("TR_cam", true, false), track("TR_mic", false, true)],
         );
         apply_participant(&mut s, &ann, Some(&tx));
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(MediaEvent::Muted { track_sid, muted: true }) if track_sid == "TR_mic"
+        ));
         assert!(rx.try_recv().is_err(), "nothing was there to go");
         assert!(s.muted.contains("TR_mic"));
+        apply_participant(&mut s, &ann, Some(&tx));
+        assert!(rx.try_recv().is_err(), "no change, nothing said");
 
         let ann = participant("ann", "PA_ann", vec![track("TR_mic", false, false)]);
         apply_participant(&mut s, &ann, Some(&tx));
         assert!(matches!(
             rx.try_recv(),
             Ok(MediaEvent::TrackGone { track_sid }) if track_sid == "TR_cam"
+        ));
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(MediaEvent::Muted { track_sid, muted: false }) if track_sid == "TR_mic"
         ));
         assert!(!s.published.contains_key("TR_cam") && !s.muted.contains("TR_mic"));
 

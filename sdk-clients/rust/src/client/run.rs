@@ -180,6 +180,9 @@ impl Worker {
                 let _ = self.send(Req::Subscription(update)).await;
             }
             Some(Command::Keyframe { track_sid }) => self.request_keyframe(&track_sid),
+            Some(Command::Mute { track_sid, muted }) => {
+                let _ = self.set_muted(track_sid, muted).await;
+            }
             Some(Command::LiveFrame {
                 track_sid,
                 rid,
