@@ -7,7 +7,7 @@ mod support;
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use onair_client::files::nal_units;
@@ -17,7 +17,7 @@ use onair_testkit::rtmp::Publisher;
 use reqwest::Method;
 use serde_json::json;
 use support::call::Call;
-use support::Killed;
+use support::rtmp_push as push;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Creates `default:{id}` and returns its RTMP ingest address.
@@ -47,21 +47,6 @@ fn source(dir: &Path, name: &str, h264: &[&str], seconds: u32) -> PathBuf {
     video.extend_from_slice(h264);
     let audio = ["-c:a", "aac", "-b:a", "96k"];
     media::flv(dir, name, (640, 360), &video, &audio, seconds)
-}
-
-/// ffmpeg streaming `file` in real time to `address/key`, as OBS would
-/// (stopped when dropped).
-fn push(file: &Path, address: &str, key: &str) -> Killed {
-    let child = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-re", "-i"])
-        .arg(file)
-        .args(["-c", "copy", "-f", "flv"])
-        .arg(format!("{address}/{key}"))
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ffmpeg");
-    Killed(child)
 }
 
 /// The slices (NAL types 1 and 5) of `file`'s H.264, as ffmpeg reads them.

@@ -1,16 +1,19 @@
 //! Split roles: one node runs the API and the SFU, two others run only
-//! egress, all sharing a real Redis bus (started here) and a data dir. A
-//! recording started over the API is taken by exactly one egress node, and
-//! its file plays from the API node's link; when that node is killed, the
-//! other takes the recording over into a second part.
+//! egress (or only ingest), all sharing a real Redis bus (started here) and
+//! a data dir. A recording started over the API is taken by exactly one
+//! egress node, and its file plays from the API node's link; when that node
+//! is killed, the other takes the recording over into a second part. An
+//! RTMP stream whose ingest node is killed goes on through the other as
+//! soon as OBS reconnects there.
 
 mod support;
 
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use onair_auth::ApiKey;
-use onair_client::{api, Client};
+use onair_client::{api, Client, Codec, MediaEvent};
+use onair_testkit::media;
 use onair_testkit::redis::Redis;
 use reqwest::Method;
 use serde_json::json;
@@ -18,42 +21,47 @@ use support::call::{camera, microphone, recording_in, request};
 use support::nodes::{config, KEY, SECRET};
 use support::probe::{codecs, number, probe};
 
-/// An API+SFU node and two egress nodes on one Redis, logging to `logs`.
+/// An API+SFU node and two egress (or ingest) nodes on one Redis,
+/// logging to `logs`.
 struct Cluster {
     _data: tempfile::TempDir,
     logs: tempfile::TempDir,
     api: support::Onair,
-    /// The egress nodes; `None` once killed.
+    /// The egress (or ingest) nodes; `None` once killed.
     workers: Vec<Option<support::Onair>>,
+    /// Where each worker takes RTMP (`rtmp://…/live`).
+    rtmp: Vec<String>,
     /// Last: the nodes go before their bus.
     _redis: Redis,
 }
 
 impl Cluster {
-    async fn start() -> Cluster {
+    /// The cluster with two nodes of `role` (`egress`, `ingest`).
+    async fn start(role: &'static str) -> Cluster {
         let redis = Redis::start();
         let data = tempfile::tempdir().unwrap();
         let logs = tempfile::tempdir().unwrap();
         let bus = format!("redis_url = \"{}\"", redis.url());
         let api_port = onair_testkit::free_port();
         let api_config = config(data.path(), "api", api_port, &bus);
-        let signal = format!("signal_url = \"ws://127.0.0.1:{api_port}\"\n{bus}");
-        let (dir, log_dir) = (data.path().to_owned(), logs.path().to_owned());
+        let signal = format!(
+            "signal_url = \"ws://127.0.0.1:{api_port}\"\napi_url = \"http://127.0.0.1:{api_port}\"\n{bus}"
+        );
+        let rtmp: Vec<u16> = (0..2).map(|_| onair_testkit::free_port()).collect();
+        let (dir, log_dir, ports) = (data.path().to_owned(), logs.path().to_owned(), rtmp.clone());
         let (api, workers) = tokio::task::spawn_blocking(move || {
             let api_log = log_dir.join("api.log");
             let api = support::serve_roles(&api_config, api_port, Some("api,sfu"), Some(&api_log));
-            let workers = (0..2)
-                .map(|i| {
+            let workers = ports
+                .iter()
+                .enumerate()
+                .map(|(i, rtmp)| {
                     let port = onair_testkit::free_port();
-                    let name = format!("egress{i}");
-                    let config = config(&dir, &name, port, &signal);
+                    let name = format!("{role}{i}");
+                    let extra = format!("rtmp_listen = \"127.0.0.1:{rtmp}\"\n{signal}");
+                    let config = config(&dir, &name, port, &extra);
                     let log = log_dir.join(format!("{name}.log"));
-                    Some(support::serve_roles(
-                        &config,
-                        port,
-                        Some("egress"),
-                        Some(&log),
-                    ))
+                    Some(support::serve_roles(&config, port, Some(role), Some(&log)))
                 })
                 .collect();
             (api, workers)
@@ -66,6 +74,10 @@ impl Cluster {
             logs,
             api,
             workers,
+            rtmp: rtmp
+                .iter()
+                .map(|p| format!("rtmp://127.0.0.1:{p}/live"))
+                .collect(),
         }
     }
 
@@ -141,7 +153,7 @@ impl Cluster {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn egress_nodes_apart_from_the_api_take_each_job_once() {
-    let cluster = Cluster::start().await;
+    let cluster = Cluster::start("egress").await;
     let alice = cluster.alice("default:split").await;
     let path = "/calls/default/split/recordings";
     assert_eq!(cluster.post(path, "start", json!({})).await, 201);
@@ -168,7 +180,7 @@ async fn egress_nodes_apart_from_the_api_take_each_job_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_whose_egress_node_is_killed_goes_on_on_another() {
-    let mut cluster = Cluster::start().await;
+    let mut cluster = Cluster::start("egress").await;
     let alice = cluster.alice("default:takeover").await;
     let path = "/calls/default/takeover/recordings";
     cluster.post(path, "start", json!({})).await;
@@ -176,18 +188,18 @@ async fn a_recording_whose_egress_node_is_killed_goes_on_on_another() {
     let first = ran.iter().position(|n| *n == 1).unwrap();
     // Killed once it has recorded a few seconds (its pipeline may start
     // late on a loaded machine).
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let r = cluster.recording("/calls/default/takeover", "active").await;
         if r["duration"].as_f64().unwrap_or(0.0) >= 3.0 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "not recording: {r}");
+        assert!(Instant::now() < deadline, "not recording: {r}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // SIGKILL: its lease lapses and the other node takes the job over.
-    let killed = std::time::Instant::now();
+    let killed = Instant::now();
     cluster.workers[first] = None;
     let ran = cluster.started(2).await;
     let took_over = killed.elapsed();
@@ -225,6 +237,68 @@ async fn a_recording_whose_egress_node_is_killed_goes_on_on_another() {
         "egress takeover: taken over {took_over:?} after the SIGKILL; parts of {durations:.2?} s, at most {gap:.1} s apart"
     );
     alice.leave().await;
+}
+
+/// The video track `identity` publishes, from its next frame that is not
+/// of track `not` (within 20 s).
+async fn video_from(
+    media: &mut tokio::sync::mpsc::UnboundedReceiver<MediaEvent>,
+    identity: &str,
+    not: Option<&str>,
+) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match tokio::time::timeout_at(deadline, media.recv()).await {
+            Ok(Some(MediaEvent::Frame(f)))
+                if f.identity == identity
+                    && f.codec != Codec::Opus
+                    && Some(f.track_sid.as_str()) != not =>
+            {
+                return f.track_sid;
+            }
+            Ok(Some(_)) => {}
+            other => panic!("no video from {identity}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rtmp_stream_goes_on_through_another_ingest_node_when_its_node_is_killed() {
+    let mut cluster = Cluster::start("ingest").await;
+    cluster.post("/calls/default", "obs", json!({})).await;
+    let key = ApiKey::new(KEY, SECRET);
+    let bob = support::tokens::user(&key, "bob");
+    let creds = api::join(&cluster.api.url, &bob, "default:obs", true)
+        .await
+        .unwrap();
+    let (bob, mut media) = Client::connect_receiving(&creds.url, &creds.token)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let video = [
+        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "30",
+    ];
+    let file = media::flv(dir.path(), "obs", (640, 360), &video, &["-c:a", "aac"], 30);
+    let stream_key = support::tokens::user(&key, "alice");
+    let address = |node: usize| format!("{}/default:obs", cluster.rtmp[node]);
+    let obs = support::rtmp_push(&file, &address(0), &stream_key);
+    let first = video_from(&mut media, "alice:ingest", None).await;
+
+    // SIGKILL of the ingest node; OBS's retry (ffmpeg again, as OBS
+    // would through the address it was given) reaches the other node,
+    // which takes the same stream key: no state of the stream lived on
+    // the dead node but the stream.
+    cluster.workers[0] = None;
+    let killed = Instant::now();
+    drop(obs);
+    let _obs = support::rtmp_push(&file, &address(1), &stream_key);
+    video_from(&mut media, "alice:ingest", Some(&first)).await;
+    let back = killed.elapsed();
+    assert!(back < Duration::from_secs(10), "{back:?}");
+    println!(
+        "ingest takeover: alice's stream back through the other node {back:?} after the SIGKILL"
+    );
+    bob.leave().await;
 }
 
 #[test]

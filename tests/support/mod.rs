@@ -97,6 +97,21 @@ impl Drop for Killed {
     }
 }
 
+/// ffmpeg streaming `file` in real time to `address/key`, as OBS would
+/// (stopped when dropped).
+pub fn rtmp_push(file: &Path, address: &str, key: &str) -> Killed {
+    let child = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-re", "-i"])
+        .arg(file)
+        .args(["-c", "copy", "-f", "flv"])
+        .arg(format!("{address}/{key}"))
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ffmpeg");
+    Killed(child)
+}
+
 /// `onair dev` on a free port with its data in `data_dir`.
 pub fn dev(data_dir: &Path, extra: &[&str]) -> Onair {
     dev_logged(data_dir, extra, None)
