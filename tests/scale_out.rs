@@ -229,6 +229,14 @@ async fn calls_are_placed_across_sfu_nodes_and_a_killed_node_is_left_out() {
     }
 }
 
+/// The video track of `identity` that `client` sees.
+fn video_of(client: &Client, identity: &str) -> String {
+    let stats = client.stats();
+    let mut theirs = stats.published.iter().filter(|(_, who)| *who == identity);
+    let video = theirs.find(|(sid, _)| stats.video.contains(*sid));
+    video.map(|(sid, _)| sid.clone()).expect("a video track")
+}
+
 /// Whether `client` sees a track of `identity` muted.
 fn seen_muted(client: &Client, identity: &str) -> bool {
     let stats = client.stats();
@@ -253,7 +261,7 @@ async fn a_call_spans_two_nodes_and_each_side_receives_the_other() {
     let creds = cluster.join("alice", cid).await;
     let first = cluster.node(&creds.url);
     let alice = Client::connect(&creds.url, &creds.token).await.unwrap();
-    alice.publish(camera(false)).await.unwrap();
+    alice.publish(camera(true)).await.unwrap();
     let creds = cluster.join("bob", cid).await;
     assert_eq!(cluster.node(&creds.url), first);
     let (bob, mut bob_media) = Client::connect_receiving(&creds.url, &creds.token)
@@ -273,6 +281,16 @@ async fn a_call_spans_two_nodes_and_each_side_receives_the_other() {
         .unwrap();
     frame_from(&mut carol_media, "alice").await;
     let relayed_after = started.elapsed();
+    // Alice's camera crosses in its three layers: Carol takes each there.
+    let copy = video_of(&carol, "alice");
+    for (quality, width) in [(0, 320), (1, 640), (2, 1280)] {
+        carol.set_quality(&copy, quality);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while carol.stats().tracks.get(&copy).map(|t| t.width) != Some(width) {
+            assert!(Instant::now() < deadline, "no {width} wide layer across");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     // Those who publish nothing are seen across too: Bob there, Carol here.
     sees(&carol, "bob", true).await;
     sees(&bob, "carol", true).await;

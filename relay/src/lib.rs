@@ -8,9 +8,10 @@
 //!   those no longer needed.
 //! - [`link`]: joins the call on the other node as a hidden participant
 //!   that receives every track once (one connection per node pair and
-//!   call, however many here watch); each of that node's own participants
-//!   joins here under their identity, and publishers publish their
-//!   tracks frame by frame; keyframe requests go back the same way.
+//!   call, however many here watch; one more per lower simulcast layer);
+//!   each of that node's own participants joins here under their
+//!   identity, and publishers publish their tracks frame by frame, in the
+//!   same layers (`here`); keyframe requests go back the same way.
 //! - [`token`]: the join tokens it signs for both ends.
 //!
 //! Only a node's own participants cross (the registry names them), so
@@ -18,6 +19,7 @@
 
 #![deny(missing_docs)]
 
+mod here;
 pub mod link;
 pub mod links;
 pub mod token;

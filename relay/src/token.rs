@@ -35,8 +35,9 @@ fn claims(
     mint(key, &claims)
 }
 
-/// Node `node`'s hidden receiver in call `cid` on another node.
-pub fn receiver(key: &ApiKey, node: &str, cid: &str) -> String {
+/// Node `node`'s hidden receiver `n` in call `cid` on another node (one
+/// identity each: each is a connection of its own).
+pub fn receiver(key: &ApiKey, node: &str, cid: &str, n: u8) -> String {
     let video = VideoGrant {
         room: cid.to_owned(),
         room_join: true,
@@ -47,7 +48,8 @@ pub fn receiver(key: &ApiKey, node: &str, cid: &str) -> String {
         hidden: Some(true),
         ..Default::default()
     };
-    claims(key, format!("relay:{node}"), "Relay".into(), video, None)
+    let identity = format!("relay:{node}:{n}");
+    claims(key, identity, "Relay".into(), video, None)
 }
 
 /// Participant `identity` (named `name`) of node `from`, published here.

@@ -7,6 +7,7 @@ use std::path::Path;
 use gst::prelude::*;
 use gstreamer as gst;
 use gstreamer_app as gst_app;
+use onair_client::files::vp8_size;
 use onair_client::{Codec, RemoteFrame};
 
 use onair_pipeline::{self as pipeline, CpuMeter, PipelineError, Running};
@@ -26,17 +27,6 @@ pub fn extension(codec: Codec) -> &'static str {
         Codec::H264 => "mp4",
         Codec::Vp8 | Codec::Opus => "webm",
     }
-}
-
-/// Width and height from a VP8 keyframe header (RFC 6386 §9.1).
-fn vp8_size(frame: &[u8]) -> Option<(i32, i32)> {
-    let header = frame.get(..10)?;
-    if header[0] & 1 != 0 || header[3..6] != [0x9d, 0x01, 0x2a] {
-        return None;
-    }
-    let w = u16::from_le_bytes([header[6], header[7]]) & 0x3fff;
-    let h = u16::from_le_bytes([header[8], header[9]]) & 0x3fff;
-    Some((i32::from(w), i32::from(h)))
 }
 
 /// Stopped when dropped, finished or not (see [`Composite`](crate::composite::Composite)).
@@ -123,19 +113,5 @@ impl TrackFile {
             .push_buffer(buffer)
             .map(|_| ())
             .map_err(|e| PipelineError(format!("the file stopped taking frames: {e:?}")))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn vp8_keyframes_tell_their_size() {
-        let mut key = vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01];
-        assert_eq!(vp8_size(&key), Some((640, 360)));
-        key[0] |= 1; // an interframe
-        assert_eq!(vp8_size(&key), None);
-        assert_eq!(vp8_size(&[0; 4]), None);
     }
 }

@@ -214,9 +214,30 @@ fn opus_duration(packet: &[u8]) -> Duration {
     Duration::from_micros(frame_us * frames)
 }
 
+/// Width and height from a VP8 keyframe header (RFC 6386 §9.1); none for
+/// an interframe.
+pub fn vp8_size(frame: &[u8]) -> Option<(u32, u32)> {
+    let header = frame.get(..10)?;
+    if header[0] & 1 != 0 || header[3..6] != [0x9d, 0x01, 0x2a] {
+        return None;
+    }
+    let w = u16::from_le_bytes([header[6], header[7]]) & 0x3fff;
+    let h = u16::from_le_bytes([header[8], header[9]]) & 0x3fff;
+    Some((u32::from(w), u32::from(h)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vp8_keyframes_tell_their_size() {
+        let mut key = vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01];
+        assert_eq!(vp8_size(&key), Some((640, 360)));
+        assert_eq!(vp8_size(&key[..9]), None);
+        key[0] |= 1; // an interframe
+        assert_eq!(vp8_size(&key), None);
+    }
 
     #[test]
     fn splits_annexb_into_access_units() {

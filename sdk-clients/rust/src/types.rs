@@ -93,6 +93,8 @@ pub struct Stats {
     pub published: HashMap<String, String>,
     /// Which of those are video tracks.
     pub video: HashSet<String>,
+    /// Those sent in several simulcast layers: their sizes, lowest first.
+    pub layers: HashMap<String, Vec<(u32, u32)>>,
     /// Received media by track sid.
     pub tracks: HashMap<String, TrackStats>,
     /// Participant sids currently speaking.

@@ -11,7 +11,7 @@ use str0m::media::MediaData;
 use str0m::Event;
 
 use super::{Peer, Worker};
-use crate::files::Codec;
+use crate::files::{vp8_size, Codec};
 use crate::lock;
 use crate::types::{MediaEvent, RemoteFrame, TrackStats};
 
@@ -107,32 +107,8 @@ fn count_frame(t: &mut TrackStats, identity: String, codec: Option<Codec>, data:
     t.packets += (**data.seq_range.end()).saturating_sub(**data.seq_range.start()) + 1;
     if data.is_keyframe() {
         t.keyframes += 1;
-        if let Some(width) = vp8_width(&data.data).filter(|_| codec == Some(Codec::Vp8)) {
+        if let Some((width, _)) = vp8_size(&data.data).filter(|_| codec == Some(Codec::Vp8)) {
             t.width = width;
         }
-    }
-}
-
-/// Width from a VP8 keyframe header (RFC 6386 §9.1).
-fn vp8_width(frame: &[u8]) -> Option<u32> {
-    if frame.len() < 10 || frame[0] & 1 != 0 || frame[3..6] != [0x9d, 0x01, 0x2a] {
-        return None;
-    }
-    Some(u32::from(u16::from_le_bytes([frame[6], frame[7]]) & 0x3fff))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn vp8_width_reads_keyframe_headers_only() {
-        // A keyframe tag (bit 0 clear), the start code, 640 wide, 360 high.
-        let key = [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01];
-        assert_eq!(vp8_width(&key), Some(640));
-        let mut inter = key;
-        inter[0] |= 1;
-        assert_eq!(vp8_width(&inter), None);
-        assert_eq!(vp8_width(&key[..9]), None);
     }
 }

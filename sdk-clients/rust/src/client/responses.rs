@@ -127,9 +127,13 @@ impl Worker {
             }
         }
         let Stats {
-            video, published, ..
+            video,
+            published,
+            layers,
+            ..
         } = &mut *s;
         video.retain(|sid| published.contains_key(sid));
+        layers.retain(|sid, _| published.contains_key(sid));
     }
 
     /// Who speaks now: hands the loudest on, and keeps the active ones.
@@ -231,11 +235,20 @@ pub(super) fn announce_encrypted(
     }
 }
 
-/// Notes that `identity` publishes track `t`.
+/// Notes that `identity` publishes track `t` (its simulcast layers from
+/// `layers`: deprecated in the protocol, but what OnAir's SFU and
+/// livekit-client fill and read).
+#[allow(deprecated)]
 fn record_track(s: &mut Stats, identity: &str, t: &lk::TrackInfo) {
     s.published.insert(t.sid.clone(), identity.to_owned());
     if t.r#type == lk::TrackType::Video as i32 {
         s.video.insert(t.sid.clone());
+    }
+    if t.layers.len() > 1 {
+        let mut layers = t.layers.clone();
+        layers.sort_by_key(|l| l.quality);
+        let sizes = layers.iter().map(|l| (l.width, l.height)).collect();
+        s.layers.insert(t.sid.clone(), sizes);
     }
 }
 
@@ -256,6 +269,22 @@ mod tests {
         }
     }
 
+    /// `t` sent in two layers, the higher listed first.
+    #[allow(deprecated)]
+    fn simulcast(mut t: lk::TrackInfo) -> lk::TrackInfo {
+        let layer = |quality: lk::VideoQuality, width, height| lk::VideoLayer {
+            quality: quality as i32,
+            width,
+            height,
+            ..Default::default()
+        };
+        t.layers = vec![
+            layer(lk::VideoQuality::High, 1280, 720),
+            layer(lk::VideoQuality::Low, 320, 180),
+        ];
+        t
+    }
+
     fn participant(identity: &str, sid: &str, tracks: Vec<lk::TrackInfo>) -> lk::ParticipantInfo {
         lk::ParticipantInfo {
             identity: identity.into(),
@@ -272,7 +301,10 @@ mod tests {
             other_participants: vec![participant(
                 "ann",
                 "PA_ann",
-                vec![track("TR_cam", true, false), track("TR_mic", false, false)],
+                vec![
+                    simulcast(track("TR_cam", true, false)),
+                    track("TR_mic", false, false),
+                ],
             )],
             ..Default::default()
         };
@@ -282,6 +314,8 @@ mod tests {
         assert_eq!(s.published["TR_cam"], "ann");
         assert_eq!(s.published["TR_mic"], "ann");
         assert!(s.video.contains("TR_cam") && !s.video.contains("TR_mic"));
+        assert_eq!(s.layers["TR_cam"], [(320, 180), (1280, 720)]);
+        assert!(!s.layers.contains_key("TR_mic"));
     }
 
     #[test]

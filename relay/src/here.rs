@@ -1,0 +1,338 @@
+//! What a link publishes here: each far participant under its own
+//! identity, and each far track as a copy with the same codec and, for a
+//! simulcast track, the same layers, frame by frame (audio with the level
+//! its sender announced, muted when it is).
+//!
+//! A copy's layers come from different receivers on the far node, each
+//! with its own RTP clock: a layer's time starts at the moment its first
+//! frame (a keyframe of the right size) arrived, counted from the copy's
+//! first frame, so the layers stay in step as a subscriber switches.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use onair_bus::Publisher;
+use onair_client::files::vp8_size;
+use onair_client::{Client, Codec, LocalLayer, LocalTrack, MediaEvent, RemoteFrame, Source};
+
+use crate::link::{Receivers, TOP};
+use crate::token;
+use crate::want::Want;
+use crate::RelayConfig;
+
+/// A participant that could not join here is tried again after this.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+/// Simulcast rids, lowest first.
+const RIDS: [&str; 3] = ["q", "h", "f"];
+
+/// Everyone and everything a link publishes here.
+pub(crate) struct Here {
+    config: Arc<RelayConfig>,
+    /// The call, the far node, and the participants to carry now.
+    want: Want,
+    /// By identity; `Err` holds when joining last failed.
+    relayed: HashMap<String, Result<Relayed, Instant>>,
+    /// (quality, far track) a lower receiver was tuned to, or told to
+    /// drop (it has no layer of that track to carry).
+    settled: HashSet<(u8, String)>,
+}
+
+/// One far participant, published here.
+struct Relayed {
+    client: Client,
+    /// By the far track sid.
+    tracks: HashMap<String, Track>,
+    /// Keyframe requests this node made so far (our count).
+    keyframe_requests: u64,
+}
+
+/// One far track, published here.
+struct Track {
+    sid: String,
+    video: bool,
+    /// Its layers' sizes, lowest first (none: one layer).
+    sizes: Vec<(u32, u32)>,
+    /// When the copy's first frame arrived.
+    epoch: Option<Instant>,
+    /// Per layer: the media time of its first frame, and the copy's time then.
+    starts: [Option<(f64, Duration)>; 3],
+}
+
+impl Track {
+    /// The layer of the copy that receiver `quality` fills, if any.
+    fn layer_of(&self, quality: u8) -> Option<usize> {
+        let n = self.sizes.len();
+        match quality {
+            TOP => Some(n.saturating_sub(1)),
+            q if (q as usize) + 1 < n => Some(q as usize),
+            _ => None,
+        }
+    }
+
+    /// A layer starts at a keyframe, for VP8 one of its own size (a
+    /// receiver's first frames may be of another layer until it is tuned).
+    fn starts_with(&self, layer: usize, frame: &RemoteFrame) -> bool {
+        if !self.video {
+            return true;
+        }
+        match (self.sizes.get(layer), frame.codec) {
+            (Some(size), Codec::Vp8) => frame.keyframe && vp8_size(&frame.data) == Some(*size),
+            _ => frame.keyframe,
+        }
+    }
+
+    /// The copy's time of `frame` in `layer`, starting the layer if due.
+    fn time(&mut self, layer: usize, frame: &RemoteFrame) -> Option<Duration> {
+        if self.starts[layer].is_none() {
+            if !self.starts_with(layer, frame) {
+                return None;
+            }
+            let epoch = *self.epoch.get_or_insert(frame.arrival);
+            let offset = frame.arrival.saturating_duration_since(epoch);
+            self.starts[layer] = Some((frame.media_time, offset));
+        }
+        let (start, offset) = self.starts[layer]?;
+        Some(offset + Duration::from_secs_f64((frame.media_time - start).max(0.0)))
+    }
+}
+
+impl Here {
+    pub(crate) fn new(config: Arc<RelayConfig>, want: Want) -> Here {
+        Here {
+            config,
+            want,
+            relayed: HashMap::new(),
+            settled: HashSet::new(),
+        }
+    }
+
+    /// Handles what receiver `quality` handed on.
+    pub(crate) async fn event(
+        &mut self,
+        receivers: &mut Receivers,
+        quality: u8,
+        event: MediaEvent,
+    ) {
+        match event {
+            MediaEvent::Frame(frame) => self.frame(receivers, quality, frame).await,
+            MediaEvent::TrackGone { track_sid } => self.track_gone(&track_sid),
+            MediaEvent::Muted { track_sid, muted } if quality == TOP => {
+                self.muted(&track_sid, muted)
+            }
+            _ => {}
+        }
+    }
+
+    /// Publishes `frame` here in its layer; the main receiver's first
+    /// frame of a track makes its copy (joining its participant first).
+    async fn frame(&mut self, receivers: &mut Receivers, quality: u8, frame: RemoteFrame) {
+        if quality == TOP {
+            self.copy(receivers, &frame).await;
+        }
+        let Some(Ok(relayed)) = self.relayed.get_mut(&frame.identity) else {
+            return;
+        };
+        let Some(track) = relayed.tracks.get_mut(&frame.track_sid) else {
+            return;
+        };
+        let key = (quality, frame.track_sid.clone());
+        let Some(layer) = track.layer_of(quality) else {
+            // A lower receiver gets a track with no layer for it here.
+            if let (true, Some(r)) = (self.settled.insert(key), receivers.get(quality)) {
+                r.subscribe(&frame.track_sid, false);
+            }
+            return;
+        };
+        if let (true, Some(r)) = (
+            quality != TOP && self.settled.insert(key),
+            receivers.get(quality),
+        ) {
+            r.set_quality(&frame.track_sid, quality);
+            r.request_keyframe(&frame.track_sid);
+        }
+        let Some(time) = track.time(layer, &frame) else {
+            return;
+        };
+        let data = frame.data.to_vec();
+        let client = &relayed.client;
+        match (track.sizes.len() > 1, frame.audio_level) {
+            (true, _) => client.send_layer_frame(&track.sid, RIDS[layer], data, time),
+            // Audio carries its sender's level, so speakers are told apart here too.
+            (false, Some(level)) => client.send_audio_frame(&track.sid, data, time, level),
+            (false, None) => client.send_frame(&track.sid, data, time),
+        }
+    }
+
+    /// Makes the copy of `frame`'s track here if it has none, with the far
+    /// track's layers, and has a receiver take each lower layer.
+    async fn copy(&mut self, receivers: &mut Receivers, frame: &RemoteFrame) {
+        let Some(relayed) = self.relayed(&frame.identity).await else {
+            return;
+        };
+        if relayed.tracks.contains_key(&frame.track_sid) {
+            return;
+        }
+        let video = frame.codec != Codec::Opus;
+        let far = &frame.track_sid;
+        let mut sizes = match (video, receivers.main()) {
+            (true, Some(main)) => main.stats().layers.remove(far).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        sizes.truncate(RIDS.len());
+        let sid = match relayed.client.publish(local_track(frame, &sizes)).await {
+            Ok(sid) => sid,
+            Err(e) => {
+                return tracing::warn!(identity = %frame.identity, error = %e, "relayed track refused here")
+            }
+        };
+        tracing::info!(identity = %frame.identity, %far, here = %sid, layers = sizes.len().max(1), "relaying a track");
+        let layers = sizes.len();
+        let track = Track {
+            sid,
+            video,
+            sizes,
+            epoch: None,
+            starts: [None; 3],
+        };
+        relayed.tracks.insert(far.clone(), track);
+        if !video {
+            return;
+        }
+        if let Some(main) = receivers.main() {
+            main.set_quality(far, TOP);
+            main.request_keyframe(far);
+        }
+        for quality in 0..layers.saturating_sub(1) as u8 {
+            receivers.ensure(quality).await;
+        }
+    }
+
+    /// Joins here every participant to carry not here yet (one whose
+    /// join failed, once [`RETRY_AFTER`] has passed).
+    pub(crate) async fn join_all(&mut self) {
+        let identities: Vec<String> = (self.want.participants.iter())
+            .map(|p| p.identity.clone())
+            .collect();
+        for identity in identities {
+            self.relayed(&identity).await;
+        }
+    }
+
+    /// Participant `identity` here, joining it if it is one to carry and new.
+    async fn relayed(&mut self, identity: &str) -> Option<&mut Relayed> {
+        let retry = match self.relayed.get(identity) {
+            Some(Ok(_)) => false,
+            Some(Err(failed)) => failed.elapsed() >= RETRY_AFTER,
+            None => true,
+        };
+        if retry {
+            let want = &self.want;
+            let participant = want.participants.iter().find(|p| p.identity == identity)?;
+            let token = token::relayed(
+                &self.config.key,
+                &want.far,
+                &want.cid,
+                identity,
+                &participant.name,
+            );
+            let joined = match Client::connect(&self.config.url, &token).await {
+                Ok(client) => Ok(Relayed {
+                    client,
+                    tracks: HashMap::new(),
+                    keyframe_requests: 0,
+                }),
+                Err(e) => {
+                    tracing::warn!(%identity, error = %e, "relayed participant refused here");
+                    Err(Instant::now())
+                }
+            };
+            self.relayed.insert(identity.to_owned(), joined);
+        }
+        self.relayed.get_mut(identity)?.as_mut().ok()
+    }
+
+    /// The far track `sid` was muted or unmuted: so is its copy here.
+    fn muted(&mut self, sid: &str, muted: bool) {
+        for relayed in self.relayed.values_mut().filter_map(|r| r.as_mut().ok()) {
+            if let Some(track) = relayed.tracks.get(sid) {
+                relayed.client.set_muted(&track.sid, muted);
+            }
+        }
+    }
+
+    /// The far track `sid` ended: so does its copy here.
+    fn track_gone(&mut self, sid: &str) {
+        self.settled.retain(|(_, far)| far != sid);
+        for relayed in self.relayed.values_mut().filter_map(|r| r.as_mut().ok()) {
+            if let Some(track) = relayed.tracks.remove(sid) {
+                relayed.client.unpublish(&track.sid);
+            }
+        }
+    }
+
+    /// The participants to carry are now `carried`: those no longer among
+    /// them leave here, new ones join.
+    pub(crate) async fn keep_only(&mut self, carried: Vec<Publisher>) {
+        self.want.participants = carried;
+        let carried = &self.want.participants;
+        let gone: Vec<String> = self
+            .relayed
+            .keys()
+            .filter(|identity| !carried.iter().any(|p| &p.identity == *identity))
+            .cloned()
+            .collect();
+        for identity in gone {
+            if let Some(Ok(relayed)) = self.relayed.remove(&identity) {
+                tracing::info!(%identity, "relayed participant leaves");
+                relayed.client.leave().await;
+            }
+        }
+        self.join_all().await;
+    }
+
+    /// Asks the far node for keyframes of the video this node asked
+    /// keyframes of since the last look, in every layer.
+    pub(crate) fn pass_keyframe_requests(&mut self, receivers: &Receivers) {
+        for relayed in self.relayed.values_mut().filter_map(|r| r.as_mut().ok()) {
+            let asked = relayed.client.stats().keyframe_requests;
+            if asked == relayed.keyframe_requests {
+                continue;
+            }
+            relayed.keyframe_requests = asked;
+            for (far, _) in relayed.tracks.iter().filter(|(_, t)| t.video) {
+                for receiver in (0..=TOP).filter_map(|q| receivers.get(q)) {
+                    receiver.request_keyframe(far);
+                }
+            }
+        }
+    }
+}
+
+/// How a far track is published here: its codec and layers.
+fn local_track(frame: &RemoteFrame, sizes: &[(u32, u32)]) -> LocalTrack {
+    let audio = frame.codec == Codec::Opus;
+    let layer = |rid: Option<&str>, (width, height): (u32, u32)| LocalLayer {
+        rid: rid.map(str::to_owned),
+        width,
+        height,
+        frames: Vec::new(),
+    };
+    let layers = match (audio, sizes.len()) {
+        (true, _) => vec![layer(None, (0, 0))],
+        (false, 0 | 1) => vec![layer(None, sizes.first().copied().unwrap_or((1280, 720)))],
+        (false, _) => (sizes.iter().zip(RIDS))
+            .map(|(size, rid)| layer(Some(rid), *size))
+            .collect(),
+    };
+    LocalTrack {
+        name: frame.track_sid.clone(),
+        source: if audio {
+            Source::Microphone
+        } else {
+            Source::Camera
+        },
+        codec: frame.codec,
+        layers,
+    }
+}
