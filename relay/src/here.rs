@@ -8,7 +8,7 @@
 //! frame (a keyframe of the right size) arrived, counted from the copy's
 //! first frame, so the layers stay in step as a subscriber switches.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,8 @@ use crate::RelayConfig;
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Simulcast rids, lowest first.
 const RIDS: [&str; 3] = ["q", "h", "f"];
+/// Far tracks remembered as gone (see [`Here::gone`]).
+const MAX_GONE: usize = 64;
 
 /// Everyone and everything a link publishes here.
 pub(crate) struct Here {
@@ -36,6 +38,9 @@ pub(crate) struct Here {
     /// (quality, far track) a lower receiver was tuned to, or told to
     /// drop (it has no layer of that track to carry).
     settled: HashSet<(u8, String)>,
+    /// Far tracks that ended, newest last: a frame of one still in flight
+    /// must not copy it again (a copy nobody would end).
+    gone: VecDeque<String>,
 }
 
 /// One far participant, published here.
@@ -104,6 +109,7 @@ impl Here {
             want,
             relayed: HashMap::new(),
             settled: HashSet::new(),
+            gone: VecDeque::new(),
         }
     }
 
@@ -167,6 +173,9 @@ impl Here {
     /// Makes the copy of `frame`'s track here if it has none, with the far
     /// track's layers, and has a receiver take each lower layer.
     async fn copy(&mut self, receivers: &mut Receivers, frame: &RemoteFrame) {
+        if self.gone.contains(&frame.track_sid) {
+            return;
+        }
         let Some(relayed) = self.relayed(&frame.identity).await else {
             return;
         };
@@ -264,6 +273,12 @@ impl Here {
     /// The far track `sid` ended: so does its copy here.
     fn track_gone(&mut self, sid: &str) {
         self.settled.retain(|(_, far)| far != sid);
+        if !self.gone.iter().any(|g| g == sid) {
+            if self.gone.len() == MAX_GONE {
+                self.gone.pop_front();
+            }
+            self.gone.push_back(sid.to_owned());
+        }
         for relayed in self.relayed.values_mut().filter_map(|r| r.as_mut().ok()) {
             if let Some(track) = relayed.tracks.remove(sid) {
                 relayed.client.unpublish(&track.sid);
@@ -334,5 +349,91 @@ fn local_track(frame: &RemoteFrame, sizes: &[(u32, u32)]) -> LocalTrack {
         },
         codec: frame.codec,
         layers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(sizes: &[(u32, u32)]) -> Track {
+        Track {
+            sid: "TR_here".into(),
+            video: true,
+            sizes: sizes.to_vec(),
+            epoch: None,
+            starts: [None; 3],
+        }
+    }
+
+    /// A VP8 frame `width` wide (a keyframe if given a width) at `media_time`.
+    fn frame(width: Option<u16>, media_time: f64, arrival: Instant) -> RemoteFrame {
+        let mut data = vec![0x11, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        if let Some(w) = width {
+            data = vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a];
+            data.extend_from_slice(&w.to_le_bytes());
+            data.extend_from_slice(&(w * 9 / 16).to_le_bytes());
+        }
+        RemoteFrame {
+            track_sid: "TR_far".into(),
+            identity: "alice".into(),
+            codec: Codec::Vp8,
+            keyframe: width.is_some(),
+            media_time,
+            arrival,
+            data: data.into(),
+            audio_level: None,
+        }
+    }
+
+    #[test]
+    fn each_receiver_fills_the_layer_of_its_quality() {
+        let three = track(&[(320, 180), (640, 360), (1280, 720)]);
+        let layers: Vec<_> = [0, 1, TOP].iter().map(|q| three.layer_of(*q)).collect();
+        assert_eq!(layers, [Some(0), Some(1), Some(2)]);
+        let two = track(&[(320, 180), (640, 360)]);
+        let layers: Vec<_> = [0, 1, TOP].iter().map(|q| two.layer_of(*q)).collect();
+        assert_eq!(layers, [Some(0), None, Some(1)]);
+        let one = track(&[]);
+        let layers: Vec<_> = [0, 1, TOP].iter().map(|q| one.layer_of(*q)).collect();
+        assert_eq!(layers, [None, None, Some(0)]);
+    }
+
+    #[test]
+    fn a_layer_starts_at_a_keyframe_of_its_size_in_step_with_the_others() {
+        let mut copy = track(&[(320, 180), (640, 360), (1280, 720)]);
+        let t0 = Instant::now();
+        // The top layer starts the copy's clock.
+        assert_eq!(copy.time(2, &frame(None, 1.0, t0)), None, "not a keyframe");
+        assert_eq!(
+            copy.time(2, &frame(Some(1280), 1.0, t0)),
+            Some(Duration::ZERO)
+        );
+        // The low layer's receiver still gets the top layer: not started.
+        let later = t0 + Duration::from_millis(100);
+        assert_eq!(copy.time(0, &frame(Some(1280), 7.0, later)), None);
+        // Its own keyframe, 100 ms into the copy, on another RTP clock.
+        assert_eq!(
+            copy.time(0, &frame(Some(320), 7.0, later)),
+            Some(Duration::from_millis(100))
+        );
+        let next = copy.time(0, &frame(None, 7.5, later)).unwrap();
+        assert_eq!(next.as_millis(), 600);
+        assert_eq!(
+            copy.time(2, &frame(None, 1.6, later)).unwrap().as_millis(),
+            600
+        );
+    }
+
+    #[test]
+    fn copies_have_the_far_tracks_codec_and_layers() {
+        let sizes = [(320, 180), (640, 360), (1280, 720)];
+        let video = local_track(&frame(Some(1280), 0.0, Instant::now()), &sizes);
+        let rids: Vec<_> = video.layers.iter().map(|l| l.rid.clone()).collect();
+        assert_eq!(rids, [Some("q".into()), Some("h".into()), Some("f".into())]);
+        assert_eq!(video.layers[0].width, 320);
+        let single = local_track(&frame(Some(640), 0.0, Instant::now()), &[]);
+        assert_eq!(single.layers.len(), 1);
+        assert_eq!(single.layers[0].rid, None);
     }
 }
