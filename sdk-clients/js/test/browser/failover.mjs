@@ -5,7 +5,8 @@
 //   node, where they see each other's video again. Prints how long after
 //   the kill that took.
 // - spanning: each node takes one participant, so the call spans both;
-//   the relays make it one call and each page sees the other's video.
+//   the relays make it one call and each page sees the other's video
+//   and hears the other's microphone.
 import { openPage, until, check, uniqueId } from "./lib.mjs";
 
 /** Alice's and Bob's pages in call `cid`, joined one after the other. */
@@ -22,6 +23,15 @@ async function join(browser, cluster, cid, pages) {
 
 /** The SFU node `page`'s call `cid` is on. */
 const nodeOf = (page, cid) => page.evaluate((c) => window.client.call(c).state.mediaUrl, cid);
+
+/** Waits until `page` hears `other`'s microphone in `cid`: packets and sound. */
+async function hearing(page, cid, other) {
+  const before = (await page.evaluate((c) => window.audioHeard(c), cid))[other] || { packets: 0, energy: 0 };
+  await until(`${other}'s microphone`, 20000, async () => {
+    const heard = (await page.evaluate((c) => window.audioHeard(c), cid))[other];
+    return heard && heard.packets > before.packets + 25 && heard.energy > before.energy + 0.01;
+  });
+}
 
 /** Waits until `page` decoded fresh frames of `other`'s video in `cid`. */
 async function seeing(page, cid, other) {
@@ -40,9 +50,11 @@ export async function spanning(browser, cluster) {
     check((await nodeOf(alice, cid)) !== (await nodeOf(bob, cid)), "one participant per node");
     const started = Date.now();
     await Promise.all([seeing(alice, cid, "bob"), seeing(bob, cid, "alice")]);
+    const seen = Date.now() - started;
+    await Promise.all([hearing(alice, cid, "bob"), hearing(bob, cid, "alice")]);
     const names = await alice.evaluate((c) => window.client.call(c).state.participants.map((p) => p.identity).sort(), cid);
     check(JSON.stringify(names) === JSON.stringify(["alice", "bob"]), `alice sees ${names}`);
-    console.log(`  across two nodes: each sees the other's video ${Date.now() - started} ms after both joined`);
+    console.log(`  across two nodes: each sees the other's video ${seen} ms and hears the other ${Date.now() - started} ms after both joined`);
   } finally {
     for (const page of pages) await page.context().close();
   }

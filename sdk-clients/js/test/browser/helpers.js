@@ -26,6 +26,28 @@ window.videoFrames = async (cid) => {
   return out;
 };
 
+// Audio each remote participant's microphone brought in `call`'s room:
+// packets, and the energy of what was decoded (0 for silence).
+window.audioHeard = async (cid) => {
+  const room = window.client.call(cid).room;
+  const out = {};
+  if (!room) return out;
+  for (const p of room.remoteParticipants.values()) {
+    for (const pub of p.audioTrackPublications.values()) {
+      const receiver = pub.track && pub.track.receiver;
+      if (!receiver) continue;
+      // Played out (as an app would), or Chromium decodes nothing.
+      if (pub.track.attachedElements.length === 0) document.body.appendChild(pub.track.attach());
+      (await receiver.getStats()).forEach((s) => {
+        if (s.type !== "inbound-rtp" || s.kind !== "audio") return;
+        const was = out[p.identity] || { packets: 0, energy: 0 };
+        out[p.identity] = { packets: was.packets + (s.packetsReceived || 0), energy: was.energy + (s.totalAudioEnergy || 0) };
+      });
+    }
+  }
+  return out;
+};
+
 // What the <video> of the player shows.
 window.playerStats = () => {
   const p = window.player;
