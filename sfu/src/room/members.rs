@@ -154,8 +154,10 @@ impl Room {
             identity: m.info.identity.clone(),
             name: m.info.name.clone(),
         };
-        let (publishers, watchers): (Vec<&Member>, Vec<&Member>) =
+        let (publishers, mut watchers): (Vec<&Member>, Vec<&Member>) =
             own.iter().partition(|m| !m.info.tracks.is_empty());
+        // The same ones every time, or relays would churn past the limit.
+        watchers.sort_by(|a, b| a.info.identity.cmp(&b.info.identity));
         Some(onair_bus::HostedRoom {
             cid: self.name.clone(),
             participants: own.len() as u32,
