@@ -8,7 +8,7 @@
 //! frame (a keyframe of the right size) arrived, counted from the copy's
 //! first frame, so the layers stay in step as a subscriber switches.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ use onair_bus::Publisher;
 use onair_client::files::vp8_size;
 use onair_client::{Client, Codec, LocalLayer, LocalTrack, MediaEvent, RemoteFrame, Source};
 
-use crate::link::{Receivers, TOP};
+use crate::receivers::{Receivers, TOP};
 use crate::token;
 use crate::want::Want;
 use crate::RelayConfig;
@@ -35,9 +35,9 @@ pub(crate) struct Here {
     want: Want,
     /// By identity; `Err` holds when joining last failed.
     relayed: HashMap<String, Result<Relayed, Instant>>,
-    /// (quality, far track) a lower receiver was tuned to, or told to
-    /// drop (it has no layer of that track to carry).
-    settled: HashSet<(u8, String)>,
+    /// By far track: the lower receivers (a bit per quality) tuned to it,
+    /// or told to drop it (they have no layer of it to carry).
+    settled: HashMap<String, u8>,
     /// Far tracks that ended, newest last: a frame of one still in flight
     /// must not copy it again (a copy nobody would end).
     gone: VecDeque<String>,
@@ -108,7 +108,7 @@ impl Here {
             config,
             want,
             relayed: HashMap::new(),
-            settled: HashSet::new(),
+            settled: HashMap::new(),
             gone: VecDeque::new(),
         }
     }
@@ -142,21 +142,21 @@ impl Here {
         let Some(track) = relayed.tracks.get_mut(&frame.track_sid) else {
             return;
         };
-        let key = (quality, frame.track_sid.clone());
-        let Some(layer) = track.layer_of(quality) else {
-            // A lower receiver gets a track with no layer for it here.
-            if let (true, Some(r)) = (self.settled.insert(key), receivers.get(quality)) {
-                r.subscribe(&frame.track_sid, false);
+        let layer = track.layer_of(quality);
+        let lower = receivers.get(quality).filter(|_| quality != TOP);
+        if let Some(r) = lower.filter(|_| first(&mut self.settled, quality, &frame.track_sid)) {
+            match layer {
+                Some(_) => {
+                    r.set_quality(&frame.track_sid, quality);
+                    r.request_keyframe(&frame.track_sid);
+                }
+                // A track with no layer for this receiver here.
+                None => r.subscribe(&frame.track_sid, false),
             }
+        }
+        let Some(layer) = layer else {
             return;
         };
-        if let (true, Some(r)) = (
-            quality != TOP && self.settled.insert(key),
-            receivers.get(quality),
-        ) {
-            r.set_quality(&frame.track_sid, quality);
-            r.request_keyframe(&frame.track_sid);
-        }
         let Some(time) = track.time(layer, &frame) else {
             return;
         };
@@ -272,7 +272,7 @@ impl Here {
 
     /// The far track `sid` ended: so does its copy here.
     fn track_gone(&mut self, sid: &str) {
-        self.settled.retain(|(_, far)| far != sid);
+        self.settled.remove(sid);
         if !self.gone.iter().any(|g| g == sid) {
             if self.gone.len() == MAX_GONE {
                 self.gone.pop_front();
@@ -320,6 +320,22 @@ impl Here {
                     receiver.request_keyframe(far);
                 }
             }
+        }
+    }
+}
+
+/// Whether lower receiver `quality` is new to far track `sid` (noted now).
+fn first(settled: &mut HashMap<String, u8>, quality: u8, sid: &str) -> bool {
+    let bit = 1 << quality;
+    match settled.get_mut(sid) {
+        Some(seen) if *seen & bit != 0 => false,
+        Some(seen) => {
+            *seen |= bit;
+            true
+        }
+        None => {
+            settled.insert(sid.to_owned(), bit);
+            true
         }
     }
 }

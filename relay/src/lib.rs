@@ -22,6 +22,7 @@
 mod here;
 pub mod link;
 pub mod links;
+mod receivers;
 pub mod token;
 pub mod want;
 
