@@ -9,42 +9,40 @@ window.setup = async (baseUrl, token) => {
   return client.userId;
 };
 
-// Frames each remote participant's video decoded in `call`'s room.
-window.videoFrames = async (cid) => {
+// Calls `fn(identity, stats)` with each inbound-rtp stats entry of `kind`
+// ("video", "audio") of every remote participant in `call`'s room. Audio
+// is played out (as an app would), or Chromium decodes none.
+async function eachInbound(cid, kind, fn) {
   const room = window.client.call(cid).room;
-  const out = {};
-  if (!room) return out;
+  if (!room) return;
   for (const p of room.remoteParticipants.values()) {
-    for (const pub of p.videoTrackPublications.values()) {
+    const publications = kind === "video" ? p.videoTrackPublications : p.audioTrackPublications;
+    for (const pub of publications.values()) {
       const receiver = pub.track && pub.track.receiver;
       if (!receiver) continue;
+      if (kind === "audio" && pub.track.attachedElements.length === 0) document.body.appendChild(pub.track.attach());
       (await receiver.getStats()).forEach((s) => {
-        if (s.type === "inbound-rtp" && s.kind === "video") out[p.identity] = (out[p.identity] || 0) + (s.framesDecoded || 0);
+        if (s.type === "inbound-rtp" && s.kind === kind) fn(p.identity, s);
       });
     }
   }
+}
+
+// Frames each remote participant's video decoded in `call`'s room.
+window.videoFrames = async (cid) => {
+  const out = {};
+  await eachInbound(cid, "video", (identity, s) => { out[identity] = (out[identity] || 0) + (s.framesDecoded || 0); });
   return out;
 };
 
 // Audio each remote participant's microphone brought in `call`'s room:
 // packets, and the energy of what was decoded (0 for silence).
 window.audioHeard = async (cid) => {
-  const room = window.client.call(cid).room;
   const out = {};
-  if (!room) return out;
-  for (const p of room.remoteParticipants.values()) {
-    for (const pub of p.audioTrackPublications.values()) {
-      const receiver = pub.track && pub.track.receiver;
-      if (!receiver) continue;
-      // Played out (as an app would), or Chromium decodes nothing.
-      if (pub.track.attachedElements.length === 0) document.body.appendChild(pub.track.attach());
-      (await receiver.getStats()).forEach((s) => {
-        if (s.type !== "inbound-rtp" || s.kind !== "audio") return;
-        const was = out[p.identity] || { packets: 0, energy: 0 };
-        out[p.identity] = { packets: was.packets + (s.packetsReceived || 0), energy: was.energy + (s.totalAudioEnergy || 0) };
-      });
-    }
-  }
+  await eachInbound(cid, "audio", (identity, s) => {
+    const was = out[identity] || { packets: 0, energy: 0 };
+    out[identity] = { packets: was.packets + (s.packetsReceived || 0), energy: was.energy + (s.totalAudioEnergy || 0) };
+  });
   return out;
 };
 
