@@ -136,9 +136,10 @@ fn recording_of_browser_participants_shows_both() {
     // Two cameras on the 640x360 canvas: side by side (grid), or one large
     // on top and the other small below (once someone speaks — Chromium's
     // fake microphone beeps). Either way both show.
-    // Late in the file: under load a browser's first keyframe can take a
-    // few seconds to reach the recorder, and the canvas is black until then.
-    let at = duration * 0.75;
+    // Late in the file (half a second before its end): under load a
+    // browser's first keyframe can take a few seconds to reach the
+    // recorder, and its tile is black until then.
+    let at = (duration - 0.5).max(duration * 0.75);
     let region = |w, h, x, y| luma(&file, at, Some((w, h, x, y)));
     let (left, right, top) = (
         region(320, 180, 0, 90),

@@ -294,6 +294,34 @@ async fn a_call_spans_two_nodes_and_each_side_receives_the_other() {
     // Those who publish nothing are seen across too: Bob there, Carol here.
     sees(&carol, "bob", true).await;
     sees(&bob, "carol", true).await;
+    // What Carol shows of herself there is shown here, removals too.
+    for (hand, metadata) in [("up", r#"{"seat":3}"#), ("", r#"{"seat":4}"#)] {
+        let attributes = std::collections::HashMap::from([("hand".to_owned(), hand.to_owned())]);
+        carol.update_profile("Carol C.", metadata, attributes);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let shown = bob
+                .stats()
+                .profiles
+                .get("carol")
+                .cloned()
+                .unwrap_or_default();
+            let raised = shown.attributes.get("hand").cloned().unwrap_or_default();
+            if (
+                shown.name.as_str(),
+                shown.metadata.as_str(),
+                raised.as_str(),
+            ) == ("Carol C.", metadata, hand)
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Carol's profile not shown across: {shown:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     // Alice's microphone, announced as silence: Carol hears that level,
     // not a relay's made-up one, so she is not told Alice speaks.
     let alice = std::sync::Arc::new(alice);

@@ -1,7 +1,8 @@
 //! What a link publishes here: each far participant under its own
-//! identity, and each far track as a copy with the same codec and, for a
-//! simulcast track, the same layers, frame by frame (audio with the level
-//! its sender announced, muted when it is).
+//! identity, showing its name, metadata and attributes, and each far track
+//! as a copy with the same codec and, for a simulcast track, the same
+//! layers, frame by frame (audio with the level its sender announced,
+//! muted when it is).
 //!
 //! A copy's layers come from different receivers on the far node, each
 //! with its own RTP clock: a layer's time starts at the moment its first
@@ -14,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use onair_bus::Publisher;
 use onair_client::files::vp8_size;
-use onair_client::{Client, Codec, LocalLayer, LocalTrack, MediaEvent, RemoteFrame, Source};
+use onair_client::{
+    Client, Codec, LocalLayer, LocalTrack, MediaEvent, Profile, RemoteFrame, Source,
+};
 
 use crate::receivers::{Receivers, TOP};
 use crate::token;
@@ -35,6 +38,8 @@ pub(crate) struct Here {
     want: Want,
     /// By identity; `Err` holds when joining last failed.
     relayed: HashMap<String, Result<Relayed, Instant>>,
+    /// What each far participant shows now, by identity.
+    profiles: HashMap<String, Profile>,
     /// By far track: the lower receivers (a bit per quality) tuned to it,
     /// or told to drop it (they have no layer of it to carry).
     settled: HashMap<String, u8>,
@@ -46,6 +51,8 @@ pub(crate) struct Here {
 /// One far participant, published here.
 struct Relayed {
     client: Client,
+    /// What it was last told to show.
+    shown: Profile,
     /// By the far track sid.
     tracks: HashMap<String, Track>,
     /// Keyframe requests this node made so far (our count).
@@ -108,6 +115,7 @@ impl Here {
             config,
             want,
             relayed: HashMap::new(),
+            profiles: HashMap::new(),
             settled: HashMap::new(),
             gone: VecDeque::new(),
         }
@@ -125,6 +133,12 @@ impl Here {
             MediaEvent::TrackGone { track_sid } => self.track_gone(&track_sid),
             MediaEvent::Muted { track_sid, muted } if quality == TOP => {
                 self.muted(&track_sid, muted)
+            }
+            MediaEvent::Profile { identity, profile } if quality == TOP => {
+                if let Some(Ok(relayed)) = self.relayed.get_mut(&identity) {
+                    relayed.show(&profile);
+                }
+                self.profiles.insert(identity, profile);
             }
             _ => {}
         }
@@ -246,11 +260,21 @@ impl Here {
                 &participant.name,
             );
             let joined = match Client::connect(&self.config.url, &token).await {
-                Ok(client) => Ok(Relayed {
-                    client,
-                    tracks: HashMap::new(),
-                    keyframe_requests: 0,
-                }),
+                Ok(client) => {
+                    let mut relayed = Relayed {
+                        client,
+                        shown: Profile {
+                            name: participant.name.clone(),
+                            ..Profile::default()
+                        },
+                        tracks: HashMap::new(),
+                        keyframe_requests: 0,
+                    };
+                    if let Some(profile) = self.profiles.get(identity) {
+                        relayed.show(profile);
+                    }
+                    Ok(relayed)
+                }
                 Err(e) => {
                     tracing::warn!(%identity, error = %e, "relayed participant refused here");
                     Err(Instant::now())
@@ -321,6 +345,41 @@ impl Here {
                 }
             }
         }
+    }
+}
+
+impl Relayed {
+    /// Shows `profile` here: what changed since it was last shown (an
+    /// attribute gone is set to "", which removes it; `onair.` ones are
+    /// the server's).
+    fn show(&mut self, profile: &Profile) {
+        let ours = |k: &String| !k.starts_with("onair.");
+        let mut attributes: HashMap<String, String> = (profile.attributes.iter())
+            .filter(|(k, v)| ours(k) && self.shown.attributes.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for gone in self
+            .shown
+            .attributes
+            .keys()
+            .filter(|k| !profile.attributes.contains_key(*k))
+        {
+            attributes.insert(gone.clone(), String::new());
+        }
+        let changed = |now: &String, was: &String| {
+            if now != was {
+                now.clone()
+            } else {
+                String::new()
+            }
+        };
+        let name = changed(&profile.name, &self.shown.name);
+        let metadata = changed(&profile.metadata, &self.shown.metadata);
+        if name.is_empty() && metadata.is_empty() && attributes.is_empty() {
+            return;
+        }
+        self.client.update_profile(&name, &metadata, attributes);
+        self.shown = profile.clone();
     }
 }
 

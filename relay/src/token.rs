@@ -60,6 +60,8 @@ pub fn relayed(key: &ApiKey, from: &str, cid: &str, identity: &str, name: &str) 
         can_publish: Some(true),
         can_subscribe: Some(false),
         can_publish_data: Some(false),
+        // It shows the far participant's name, metadata and attributes.
+        can_update_own_metadata: Some(true),
         ..Default::default()
     };
     claims(

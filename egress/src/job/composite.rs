@@ -157,7 +157,8 @@ impl Sink for CompositeSink {
             MediaEvent::Speaker { identity } => self.pipeline.set_speaker(identity),
             MediaEvent::Encrypted { track_sid } => return Err(JobError::Encrypted(track_sid)),
             // A muted track sends nothing; its tile keeps its last picture.
-            MediaEvent::Muted { .. } => {}
+            // Names are not drawn.
+            MediaEvent::Muted { .. } | MediaEvent::Profile { .. } => {}
         }
         Ok(Flow::Go)
     }

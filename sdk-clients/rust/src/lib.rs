@@ -24,7 +24,8 @@ use std::sync::{Mutex, MutexGuard};
 pub use client::Client;
 pub use files::{Codec, Frame};
 pub use types::{
-    ClientError, LocalLayer, LocalTrack, MediaEvent, RemoteFrame, Source, Stats, TrackStats,
+    ClientError, LocalLayer, LocalTrack, MediaEvent, Profile, RemoteFrame, Source, Stats,
+    TrackStats,
 };
 
 /// Locks `mutex` even if a holder panicked: what it guards (stats, a close

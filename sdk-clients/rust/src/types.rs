@@ -82,6 +82,17 @@ pub struct TrackStats {
     pub width: u32,
 }
 
+/// What a participant shows of itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// Display name.
+    pub name: String,
+    /// Free-form metadata.
+    pub metadata: String,
+    /// Key-value attributes.
+    pub attributes: HashMap<String, String>,
+}
+
 /// Everything the client has seen so far.
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
@@ -89,6 +100,8 @@ pub struct Stats {
     pub sid: String,
     /// Other participants: identity → sid.
     pub participants: HashMap<String, String>,
+    /// Other participants' names, metadata and attributes, by identity.
+    pub profiles: HashMap<String, Profile>,
     /// Published tracks of others: track sid → publisher identity.
     pub published: HashMap<String, String>,
     /// Which of those are video tracks.
@@ -131,6 +144,14 @@ pub enum MediaEvent {
     Speaker {
         /// Their identity.
         identity: Option<String>,
+    },
+    /// A remote participant's name, metadata or attributes changed (also
+    /// said when first seen).
+    Profile {
+        /// Their identity.
+        identity: String,
+        /// What they show now.
+        profile: Profile,
     },
     /// A remote track was muted or unmuted (also said of a track first
     /// seen muted).

@@ -3,6 +3,7 @@
 //! and reads the stats it keeps. The handle's calls never wait on the
 //! network, except `publish`, which waits for the server's acceptance.
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use livekit_protocol as lk;
 use lk::signal_response::Message as Resp;
 use tokio::sync::{mpsc, oneshot};
 
-use super::responses::{announce_encrypted, stats_from_join};
+use super::responses::{announce_encrypted, profile, stats_from_join};
 use super::{Command, Worker};
 use crate::lock;
 use crate::signal::{self, leave_reason, next_response, Ws};
@@ -79,6 +80,8 @@ impl Client {
         let stats = Arc::new(Mutex::new(stats_from_join(&join)));
         if let Some(media_events) = &media_events {
             for p in &join.other_participants {
+                let (identity, profile) = (p.identity.clone(), profile(p));
+                let _ = media_events.send(MediaEvent::Profile { identity, profile });
                 announce_encrypted(&p.tracks, media_events);
             }
         }
@@ -168,6 +171,18 @@ impl Client {
         self.command(Command::Keyframe {
             track_sid: track_sid.to_owned(),
         });
+    }
+
+    /// Shows `name`, `metadata` and `attributes` (LiveKit's rules: an empty
+    /// name or metadata leaves it as it is; an attribute set to "" is
+    /// removed). Needs `canUpdateOwnMetadata`.
+    pub fn update_profile(&self, name: &str, metadata: &str, attributes: HashMap<String, String>) {
+        self.command(Command::UpdateProfile(lk::UpdateParticipantMetadata {
+            name: name.to_owned(),
+            metadata: metadata.to_owned(),
+            attributes,
+            ..Default::default()
+        }));
     }
 
     /// Mutes (stops sending, and says so) or unmutes our track `track_sid`.

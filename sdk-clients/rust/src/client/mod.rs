@@ -65,6 +65,7 @@ enum Command {
         track_sid: String,
         muted: bool,
     },
+    UpdateProfile(livekit_protocol::UpdateParticipantMetadata),
     /// A frame of one of our live tracks.
     LiveFrame {
         track_sid: String,

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::Worker;
 use crate::lock;
 use crate::signal::{self, leave_reason};
-use crate::types::{ClientError, MediaEvent, Stats};
+use crate::types::{ClientError, MediaEvent, Profile, Stats};
 
 /// The stats as the join response finds the call: our sid, the others
 /// and their tracks.
@@ -28,6 +28,7 @@ pub(super) fn stats_from_join(join: &lk::JoinResponse) -> Stats {
     };
     for p in &join.other_participants {
         s.participants.insert(p.identity.clone(), p.sid.clone());
+        s.profiles.insert(p.identity.clone(), profile(p));
         for t in &p.tracks {
             record_track(&mut s, &p.identity, t);
         }
@@ -200,9 +201,21 @@ fn apply_participant(
     s.published.retain(|_, who| who != &p.identity);
     if left {
         s.participants.remove(&p.identity);
+        s.profiles.remove(&p.identity);
         return;
     }
     s.participants.insert(p.identity.clone(), p.sid.clone());
+    let now = profile(p);
+    if s.profiles.get(&p.identity) != Some(&now) {
+        s.profiles.insert(p.identity.clone(), now.clone());
+        if let Some(media_events) = media_events {
+            let identity = p.identity.clone();
+            let _ = media_events.send(MediaEvent::Profile {
+                identity,
+                profile: now,
+            });
+        }
+    }
     if let Some(media_events) = media_events {
         announce_encrypted(&p.tracks, media_events);
     }
@@ -219,6 +232,15 @@ fn apply_participant(
             });
         }
         record_track(s, &p.identity, t);
+    }
+}
+
+/// What `p` shows of itself.
+pub(super) fn profile(p: &lk::ParticipantInfo) -> Profile {
+    Profile {
+        name: p.name.clone(),
+        metadata: p.metadata.clone(),
+        attributes: p.attributes.clone(),
     }
 }
 
@@ -330,6 +352,10 @@ mod tests {
         apply_participant(&mut s, &ann, Some(&tx));
         assert!(matches!(
             rx.try_recv(),
+            Ok(MediaEvent::Profile { identity, .. }) if identity == "ann"
+        ));
+        assert!(matches!(
+            rx.try_recv(),
             Ok(MediaEvent::Muted { track_sid, muted: true }) if track_sid == "TR_mic"
         ));
         assert!(rx.try_recv().is_err(), "nothing was there to go");
@@ -349,6 +375,15 @@ mod tests {
         ));
         assert!(!s.published.contains_key("TR_cam") && !s.muted.contains("TR_mic"));
 
+        let mut ann = ann.clone();
+        ann.metadata = "seat 3".into();
+        apply_participant(&mut s, &ann, Some(&tx));
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(MediaEvent::Profile { profile, .. }) if profile.metadata == "seat 3"
+        ));
+        assert_eq!(s.profiles["ann"].metadata, "seat 3");
+
         let mut gone = ann.clone();
         gone.state = lk::participant_info::State::Disconnected as i32;
         apply_participant(&mut s, &gone, Some(&tx));
@@ -356,6 +391,6 @@ mod tests {
             rx.try_recv(),
             Ok(MediaEvent::TrackGone { track_sid }) if track_sid == "TR_mic"
         ));
-        assert!(s.participants.is_empty() && s.published.is_empty());
+        assert!(s.participants.is_empty() && s.published.is_empty() && s.profiles.is_empty());
     }
 }

@@ -183,6 +183,9 @@ impl Worker {
             Some(Command::Mute { track_sid, muted }) => {
                 let _ = self.set_muted(track_sid, muted).await;
             }
+            Some(Command::UpdateProfile(update)) => {
+                let _ = self.send(Req::UpdateMetadata(update)).await;
+            }
             Some(Command::LiveFrame {
                 track_sid,
                 rid,
