@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { onairBin, stopped, until } from "./onair.mjs";
+import { atExit, onairBin, stopped, until } from "./onair.mjs";
 
 /** A free loopback TCP port. */
 function freePort() {
@@ -64,6 +64,8 @@ function network(count) {
 /** Spawns `bin args`, keeping its last log lines. */
 function start(bin, args, env = {}) {
   const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, RUST_LOG: "warn", ...env } });
+  const forget = atExit(() => child.kill("SIGKILL"));
+  child.once("exit", forget);
   const log = [];
   child.stderr.on("data", (d) => { log.push(String(d)); if (log.length > 200) log.shift(); });
   return { child, log };
@@ -77,6 +79,10 @@ export async function startCluster({ sfuCount = 2, sfuExtra = "" } = {}) {
   const bin = onairBin();
   const dir = mkdtempSync(path.join(tmpdir(), "onair-cluster-"));
   const net = network(sfuCount);
+  const forgetSetup = atExit(() => {
+    if (net.remove) net.remove();
+    rmSync(dir, { recursive: true, force: true });
+  });
   if (net.why) console.log(`  cluster: SFU nodes on loopback (no network namespaces: ${net.why})`);
   const hostIp = net.hostIp || "127.0.0.1";
   const redisPort = await freePort();
@@ -94,6 +100,7 @@ export async function startCluster({ sfuCount = 2, sfuExtra = "" } = {}) {
     await stopped(redis.child);
     if (net.remove) net.remove();
     rmSync(dir, { recursive: true, force: true });
+    forgetSetup();
   };
   const sfus = [];
   let apiPort, apiConfig;

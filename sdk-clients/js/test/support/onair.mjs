@@ -6,6 +6,21 @@ import { mkdtempSync, rmSync, existsSync } from "node:fs";
 import { tmpdir, homedir } from "node:os";
 import path from "node:path";
 
+/** What a run ended early (a signal, a crash) must not leave behind. */
+const leftovers = new Set();
+process.once("exit", () => {
+  for (const undo of leftovers) {
+    try { undo(); } catch { /* best effort: the process is ending */ }
+  }
+});
+for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(1));
+
+/** Runs `undo` (synchronous) if the process exits first; returns what forgets it. */
+export function atExit(undo) {
+  leftovers.add(undo);
+  return () => leftovers.delete(undo);
+}
+
 /** The binary: $ONAIR_BIN, else cargo's debug build. */
 export function onairBin() {
   const target = process.env.CARGO_TARGET_DIR || path.join(homedir(), ".cache/onair/target");
@@ -20,6 +35,7 @@ export async function startOnair() {
   const dataDir = mkdtempSync(path.join(tmpdir(), "onair-sdk-js-"));
   const args = ["dev", "--listen", "127.0.0.1:0", "--rtc-udp", "127.0.0.1:0", "--rtmp-listen", "127.0.0.1:0", "--data-dir", dataDir];
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || "info,sqlx=warn" } });
+  const forget = atExit(() => { child.kill("SIGKILL"); rmSync(dataDir, { recursive: true, force: true }); });
   const log = [];
   child.stderr.on("data", (d) => { log.push(String(d)); if (log.length > 400) log.shift(); });
   const url = await new Promise((resolve, reject) => {
@@ -45,6 +61,7 @@ export async function startOnair() {
     async stop() {
       await stopped(child);
       rmSync(dataDir, { recursive: true, force: true });
+      forget();
     },
   };
 }
