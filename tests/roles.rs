@@ -17,7 +17,7 @@ use onair_testkit::media;
 use onair_testkit::redis::Redis;
 use reqwest::Method;
 use serde_json::json;
-use support::call::{camera, microphone, recording_in, request};
+use support::call::{camera, frame_where, microphone, recording_in, request};
 use support::nodes::{config, KEY, SECRET};
 use support::probe::{codecs, number, probe};
 
@@ -246,20 +246,11 @@ async fn video_from(
     identity: &str,
     not: Option<&str>,
 ) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        match tokio::time::timeout_at(deadline, media.recv()).await {
-            Ok(Some(MediaEvent::Frame(f)))
-                if f.identity == identity
-                    && f.codec != Codec::Opus
-                    && Some(f.track_sid.as_str()) != not =>
-            {
-                return f.track_sid;
-            }
-            Ok(Some(_)) => {}
-            other => panic!("no video from {identity}: {other:?}"),
-        }
-    }
+    let video = |f: &onair_client::RemoteFrame| {
+        f.identity == identity && f.codec != Codec::Opus && Some(f.track_sid.as_str()) != not
+    };
+    let within = Duration::from_secs(20);
+    frame_where(media, within, identity, video).await.track_sid
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

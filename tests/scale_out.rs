@@ -18,7 +18,7 @@ use onair_testkit::netns::{Network, Space};
 use onair_testkit::redis::Redis;
 use reqwest::Method;
 use serde_json::Value;
-use support::call::{camera, request};
+use support::call::{camera, frame_where, request};
 use support::nodes::{config, config_at, KEY, SECRET};
 
 /// An API node and SFU nodes on one Redis and one data dir.
@@ -175,13 +175,8 @@ async fn silent_microphone(client: &std::sync::Arc<Client>) -> tokio::task::Join
 
 /// Waits for a frame from `identity` on `media`.
 async fn frame_from(media: &mut tokio::sync::mpsc::UnboundedReceiver<MediaEvent>, identity: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, media.recv()).await {
-        if matches!(&event, MediaEvent::Frame(f) if f.identity == identity) {
-            return;
-        }
-    }
-    panic!("no frame from {identity}");
+    let within = Duration::from_secs(15);
+    frame_where(media, within, identity, |f| f.identity == identity).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,13 +239,22 @@ fn seen_muted(client: &Client, identity: &str) -> bool {
     theirs.any(|(sid, _)| stats.muted.contains(sid))
 }
 
-/// Waits until `client` sees (or no longer sees) participant `identity`.
-async fn sees(client: &Client, identity: &str, seen: bool) {
+/// Waits up to 10 s until `ready` holds; `not_yet` says what did not happen.
+async fn within_10s(ready: impl Fn() -> bool, not_yet: impl Fn() -> String) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while client.stats().participants.contains_key(identity) != seen {
-        assert!(Instant::now() < deadline, "{identity} seen: {}", !seen);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{}", not_yet());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Waits until `client` sees (or no longer sees) participant `identity`.
+async fn sees(client: &Client, identity: &str, seen: bool) {
+    within_10s(
+        || client.stats().participants.contains_key(identity) == seen,
+        || format!("{identity} seen: {}", !seen),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,11 +289,11 @@ async fn a_call_spans_two_nodes_and_each_side_receives_the_other() {
     let copy = video_of(&carol, "alice");
     for (quality, width) in [(0, 320), (1, 640), (2, 1280)] {
         carol.set_quality(&copy, quality);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while carol.stats().tracks.get(&copy).map(|t| t.width) != Some(width) {
-            assert!(Instant::now() < deadline, "no {width} wide layer across");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        within_10s(
+            || carol.stats().tracks.get(&copy).map(|t| t.width) == Some(width),
+            || format!("no {width} wide layer across"),
+        )
+        .await;
     }
     // Those who publish nothing are seen across too: Bob there, Carol here.
     sees(&carol, "bob", true).await;
@@ -298,29 +302,23 @@ async fn a_call_spans_two_nodes_and_each_side_receives_the_other() {
     for (hand, metadata) in [("up", r#"{"seat":3}"#), ("", r#"{"seat":4}"#)] {
         let attributes = std::collections::HashMap::from([("hand".to_owned(), hand.to_owned())]);
         carol.update_profile("Carol C.", metadata, attributes);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let shown = bob
-                .stats()
+        let shown = || {
+            bob.stats()
                 .profiles
                 .get("carol")
                 .cloned()
-                .unwrap_or_default();
-            let raised = shown.attributes.get("hand").cloned().unwrap_or_default();
-            if (
-                shown.name.as_str(),
-                shown.metadata.as_str(),
-                raised.as_str(),
-            ) == ("Carol C.", metadata, hand)
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "Carol's profile not shown across: {shown:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+                .unwrap_or_default()
+        };
+        within_10s(
+            || {
+                let shown = shown();
+                let raised = shown.attributes.get("hand").map_or("", String::as_str);
+                (shown.name.as_str(), shown.metadata.as_str(), raised)
+                    == ("Carol C.", metadata, hand)
+            },
+            || format!("Carol's profile not shown across: {:?}", shown()),
+        )
+        .await;
     }
     // Alice's microphone, announced as silence: Carol hears that level,
     // not a relay's made-up one, so she is not told Alice speaks.
@@ -347,11 +345,11 @@ async fn a_call_spans_two_nodes_and_each_side_receives_the_other() {
     // Her camera muted there is muted here.
     for muted in [true, false] {
         carol.set_muted(&carol_camera, muted);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while seen_muted(&bob, "carol") != muted {
-            assert!(Instant::now() < deadline, "muted {muted} not seen across");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        within_10s(
+            || seen_muted(&bob, "carol") == muted,
+            || format!("muted {muted} not seen across"),
+        )
+        .await;
     }
     println!("scale-out: a call on two nodes; Alice's camera reached Carol across the relay {relayed_after:?} after she connected");
     // The API counts each user once: the copies relays publish are not

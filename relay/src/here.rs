@@ -38,8 +38,6 @@ pub(crate) struct Here {
     want: Want,
     /// By identity; `Err` holds when joining last failed.
     relayed: HashMap<String, Result<Relayed, Instant>>,
-    /// What each far participant shows now, by identity.
-    profiles: HashMap<String, Profile>,
     /// By far track: the lower receivers (a bit per quality) tuned to it,
     /// or told to drop it (they have no layer of it to carry).
     settled: HashMap<String, u8>,
@@ -115,7 +113,6 @@ impl Here {
             config,
             want,
             relayed: HashMap::new(),
-            profiles: HashMap::new(),
             settled: HashMap::new(),
             gone: VecDeque::new(),
         }
@@ -134,11 +131,12 @@ impl Here {
             MediaEvent::Muted { track_sid, muted } if quality == TOP => {
                 self.muted(&track_sid, muted)
             }
+            // One not joined here yet shows it when it joins (the main
+            // receiver keeps every far profile).
             MediaEvent::Profile { identity, profile } if quality == TOP => {
                 if let Some(Ok(relayed)) = self.relayed.get_mut(&identity) {
                     relayed.show(&profile);
                 }
-                self.profiles.insert(identity, profile);
             }
             _ => {}
         }
@@ -187,15 +185,17 @@ impl Here {
     /// Makes the copy of `frame`'s track here if it has none, with the far
     /// track's layers, and has a receiver take each lower layer.
     async fn copy(&mut self, receivers: &mut Receivers, frame: &RemoteFrame) {
+        if let Some(Ok(relayed)) = self.relayed.get(&frame.identity) {
+            if relayed.tracks.contains_key(&frame.track_sid) {
+                return;
+            }
+        }
         if self.gone.contains(&frame.track_sid) {
             return;
         }
-        let Some(relayed) = self.relayed(&frame.identity).await else {
+        let Some(relayed) = self.relayed(receivers, &frame.identity).await else {
             return;
         };
-        if relayed.tracks.contains_key(&frame.track_sid) {
-            return;
-        }
         let video = frame.codec != Codec::Opus;
         let far = &frame.track_sid;
         let mut sizes = match (video, receivers.main()) {
@@ -233,17 +233,18 @@ impl Here {
 
     /// Joins here every participant to carry not here yet (one whose
     /// join failed, once [`RETRY_AFTER`] has passed).
-    pub(crate) async fn join_all(&mut self) {
+    pub(crate) async fn join_all(&mut self, receivers: &Receivers) {
         let identities: Vec<String> = (self.want.participants.iter())
             .map(|p| p.identity.clone())
             .collect();
         for identity in identities {
-            self.relayed(&identity).await;
+            self.relayed(receivers, &identity).await;
         }
     }
 
-    /// Participant `identity` here, joining it if it is one to carry and new.
-    async fn relayed(&mut self, identity: &str) -> Option<&mut Relayed> {
+    /// Participant `identity` here, joining it if it is one to carry and
+    /// new, showing what it shows on the far node.
+    async fn relayed(&mut self, receivers: &Receivers, identity: &str) -> Option<&mut Relayed> {
         let retry = match self.relayed.get(identity) {
             Some(Ok(_)) => false,
             Some(Err(failed)) => failed.elapsed() >= RETRY_AFTER,
@@ -270,8 +271,11 @@ impl Here {
                         tracks: HashMap::new(),
                         keyframe_requests: 0,
                     };
-                    if let Some(profile) = self.profiles.get(identity) {
-                        relayed.show(profile);
+                    let far = receivers
+                        .main()
+                        .map(|m| m.stats().profiles.remove(identity));
+                    if let Some(profile) = far.flatten() {
+                        relayed.show(&profile);
                     }
                     Ok(relayed)
                 }
@@ -311,7 +315,7 @@ impl Here {
     }
 
     /// The participants to carry are now `carried`: those no longer among
-    /// them leave here, new ones join.
+    /// them leave here ([`Here::join_all`] joins new ones).
     pub(crate) async fn keep_only(&mut self, carried: Vec<Publisher>) {
         self.want.participants = carried;
         let carried = &self.want.participants;
@@ -327,13 +331,14 @@ impl Here {
                 relayed.client.leave().await;
             }
         }
-        self.join_all().await;
     }
 
     /// Asks the far node for keyframes of the video this node asked
     /// keyframes of since the last look, in every layer.
     pub(crate) fn pass_keyframe_requests(&mut self, receivers: &Receivers) {
-        for relayed in self.relayed.values_mut().filter_map(|r| r.as_mut().ok()) {
+        let relayed = self.relayed.values_mut().filter_map(|r| r.as_mut().ok());
+        // Only those with video here can be asked for keyframes.
+        for relayed in relayed.filter(|r| r.tracks.values().any(|t| t.video)) {
             let asked = relayed.client.stats().keyframe_requests;
             if asked == relayed.keyframe_requests {
                 continue;

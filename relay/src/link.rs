@@ -74,7 +74,7 @@ async fn run(
         return;
     }
     let mut here = Here::new(config, want);
-    here.join_all().await;
+    here.join_all(&receivers).await;
     let mut keyframes = tokio::time::interval(KEYFRAMES_EVERY);
     loop {
         tokio::select! {
@@ -90,9 +90,10 @@ async fn run(
             Ok(()) = participants.changed() => {
                 let carried = participants.borrow_and_update().clone();
                 here.keep_only(carried).await;
+                here.join_all(&receivers).await;
             }
             _ = keyframes.tick() => {
-                here.join_all().await;
+                here.join_all(&receivers).await;
                 here.pass_keyframe_requests(&receivers);
             }
         }

@@ -26,7 +26,7 @@ pub fn wanted(nodes: &[SfuNode], me: &str) -> Vec<Want> {
     };
     let mut wants = Vec::new();
     for room in &mine.rooms {
-        let mine = |identity: &str| {
+        let here = |identity: &str| {
             let mut listed = room.publishers.iter().chain(&room.watchers);
             listed.any(|p| p.identity == identity)
         };
@@ -39,7 +39,7 @@ pub fn wanted(nodes: &[SfuNode], me: &str) -> Vec<Want> {
                 .publishers
                 .iter()
                 .chain(&there.watchers)
-                .filter(|p| !mine(&p.identity))
+                .filter(|p| !here(&p.identity))
                 .cloned()
                 .collect();
             if participants.is_empty() {

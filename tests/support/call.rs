@@ -214,3 +214,22 @@ impl Call {
         line.split("Media (UDP):").nth(1).unwrap().trim().to_owned()
     }
 }
+
+/// The next frame on `media` that `wanted` takes, within `within`;
+/// panics saying none came from `who`.
+pub async fn frame_where(
+    media: &mut tokio::sync::mpsc::UnboundedReceiver<onair_client::MediaEvent>,
+    within: std::time::Duration,
+    who: &str,
+    wanted: impl Fn(&onair_client::RemoteFrame) -> bool,
+) -> onair_client::RemoteFrame {
+    let deadline = tokio::time::Instant::now() + within;
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, media.recv()).await {
+        if let onair_client::MediaEvent::Frame(f) = event {
+            if wanted(&f) {
+                return f;
+            }
+        }
+    }
+    panic!("no frame from {who}");
+}
