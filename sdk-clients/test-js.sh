@@ -3,7 +3,7 @@
 # missing or stale, builds it (ESM, UMD bundle, types), checks `npm pack`,
 # then runs the Node tests (node:test; REST and events socket against a
 # real `onair dev`) and the Chromium scenarios (ringing, livestream player
-# with HLS fallback, socket drop). Safe to rerun; needs no input.
+# with HLS fallback, socket drop; calls and a livestream over SFU nodes). Safe to rerun; needs no input.
 #   ONAIR_BIN   the onair binary (default: cargo's debug build)
 #   CHROMIUM    the browser (default: /usr/bin/chromium)
 #   SKIP_BROWSER=1  Node tests only

@@ -5,7 +5,7 @@
 //! new calls on the least-loaded node, and a node killed with SIGKILL gets
 //! no one after its entry goes stale. A call whose node is full spans two
 //! nodes, and the relays make it one call: each side receives the other's
-//! media.
+//! media, also while one of the nodes drains.
 
 mod support;
 
@@ -372,6 +372,51 @@ async fn a_call_spans_two_nodes_and_each_side_receives_the_other() {
     for client in [bob, alice] {
         client.leave().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_node_keeps_its_side_of_a_spanning_call_and_takes_no_one_new() {
+    let mut cluster = Cluster::start(2, "sfu_capacity = 1").await;
+    let cid = "default:drain";
+    let creds = cluster.join("alice", cid).await;
+    let first = cluster.node(&creds.url);
+    let alice = Client::connect(&creds.url, &creds.token).await.unwrap();
+    alice.publish(camera(false)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let creds = cluster.join("bob", cid).await;
+    assert_ne!(
+        cluster.node(&creds.url),
+        first,
+        "the full node takes no one more"
+    );
+    let (bob, mut media) = Client::connect_receiving(&creds.url, &creds.token)
+        .await
+        .unwrap();
+    frame_from(&mut media, "alice").await;
+
+    // Alice's node drains (SIGTERM): it keeps her call, so its registry
+    // entry stays, and Bob's node goes on relaying her camera after the
+    // time a withdrawn entry would have taken the relay down.
+    let draining = cluster.sfus[first].1.as_ref().expect("the node runs");
+    draining.sigterm();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    while media.try_recv().is_ok() {}
+    frame_from(&mut media, "alice").await;
+    // No one new goes there, even with every other node full.
+    let creds = cluster.join("carol", cid).await;
+    assert_ne!(
+        cluster.node(&creds.url),
+        first,
+        "placed on the draining node"
+    );
+    // Once Alice leaves, the drained node exits.
+    alice.leave().await;
+    let node = cluster.sfus[first].1.as_mut().expect("the node runs");
+    let status = tokio::task::block_in_place(|| node.exited(Duration::from_secs(20)));
+    assert!(status.is_some(), "the drained node did not exit");
+    cluster.sfus[first].1 = None;
+    println!("scale-out: a draining node's participant stayed in the call across nodes; the node exited once she left");
+    bob.leave().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

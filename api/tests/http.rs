@@ -1588,6 +1588,7 @@ fn sfu(id: &str, region: &str, participants: u32, rooms: &[&str]) -> onair_bus::
             })
             .collect(),
         seen_ms: onair_auth::clock::unix_ms(),
+        draining: false,
     }
 }
 

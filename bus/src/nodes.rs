@@ -2,8 +2,9 @@
 //! reach it, its region, its load and the rooms it hosts) every
 //! [`ANNOUNCE_EVERY`]; the API reads the registry to place each joining
 //! participant. A node not heard from for [`NODE_TTL`] is gone, so a
-//! killed node stops getting participants within seconds; a draining one
-//! withdraws at once.
+//! killed node stops getting participants within seconds. A draining node
+//! gets no one new but stays listed while it carries calls: relays of the
+//! other nodes of its calls go on carrying its participants.
 
 use std::time::Duration;
 
@@ -39,6 +40,9 @@ pub struct SfuNode {
     pub rooms: Vec<HostedRoom>,
     /// When it announced this, ms since the Unix epoch.
     pub seen_ms: i64,
+    /// It drains: it takes no one new, and leaves once its calls end.
+    #[serde(default)]
+    pub draining: bool,
 }
 
 impl SfuNode {
@@ -54,7 +58,7 @@ impl SfuNode {
 
     /// It may take another participant.
     pub fn has_room(&self) -> bool {
-        self.capacity.is_none_or(|c| self.participants < c)
+        !self.draining && self.capacity.is_none_or(|c| self.participants < c)
     }
 }
 

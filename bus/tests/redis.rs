@@ -348,6 +348,7 @@ fn sfu(id: &str, seen_ms: i64) -> onair_bus::SfuNode {
             watchers: Vec::new(),
         }],
         seen_ms,
+        draining: false,
     }
 }
 

@@ -10,8 +10,9 @@
 //!   that receives every track once (one connection per node pair and
 //!   call, however many here watch; one more per lower simulcast layer);
 //!   each of that node's own participants joins here under their
-//!   identity, and publishers publish their tracks frame by frame, in the
-//!   same layers (`here`); keyframe requests go back the same way.
+//!   identity, and publishers publish their tracks packet by packet as
+//!   they arrive, in the same layers (`here`, `copy`); keyframe requests
+//!   go back the same way.
 //! - [`token`]: the join tokens it signs for both ends.
 //!
 //! Only a node's own participants cross (the registry names them), so
@@ -19,6 +20,7 @@
 
 #![deny(missing_docs)]
 
+mod copy;
 mod here;
 pub mod link;
 pub mod links;

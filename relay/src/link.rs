@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use onair_bus::Publisher;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use crate::here::Here;
 use crate::receivers::{Receivers, TOP};
@@ -68,8 +68,7 @@ async fn run(
     mut participants: watch::Receiver<Vec<Publisher>>,
     mut stop: oneshot::Receiver<()>,
 ) {
-    let (events, mut received) = mpsc::unbounded_channel();
-    let mut receivers = Receivers::new(config.clone(), &want, events);
+    let mut receivers = Receivers::new(config.clone(), &want);
     if receivers.ensure(TOP).await.is_none() {
         return;
     }
@@ -79,7 +78,7 @@ async fn run(
     loop {
         tokio::select! {
             _ = &mut stop => break,
-            Some((quality, event)) = received.recv() => match event {
+            (quality, event) = receivers.next() => match event {
                 Some(event) => here.event(&mut receivers, quality, event).await,
                 None if quality == TOP => {
                     tracing::info!("the other node ended the relay's session");

@@ -1,9 +1,10 @@
 //! A link's hidden receivers on the far node, by the simulcast quality
 //! each takes: the main one (HIGH, every track) always, one per lower
 //! layer once a simulcast track crosses. Each is a connection of its own;
-//! what they all receive goes to one channel, tagged with the quality.
+//! the link takes what any of them received ([`Receivers::next`]).
 
 use std::sync::Arc;
+use std::task::Poll;
 
 use onair_client::{Client, MediaEvent};
 use tokio::sync::mpsc;
@@ -26,23 +27,38 @@ pub(crate) struct Receivers {
     cid: String,
     /// `[LOW, MEDIUM, HIGH]`; HIGH (the main one) always, the others once needed.
     by_quality: [Option<Client>; 3],
-    events: mpsc::UnboundedSender<Received>,
+    /// What each has received and not yet handed on (none once it ended).
+    media: [Option<mpsc::UnboundedReceiver<MediaEvent>>; 3],
 }
 
 impl Receivers {
-    /// None connected yet; what they receive goes to `events`.
-    pub(crate) fn new(
-        config: Arc<RelayConfig>,
-        want: &Want,
-        events: mpsc::UnboundedSender<Received>,
-    ) -> Receivers {
+    /// None connected yet.
+    pub(crate) fn new(config: Arc<RelayConfig>, want: &Want) -> Receivers {
         Receivers {
             config,
             want_url: want.url.clone(),
             cid: want.cid.clone(),
             by_quality: [None, None, None],
-            events,
+            media: [None, None, None],
         }
+    }
+
+    /// What a receiver received next, with its quality; `None` once its
+    /// session ended. Waits forever when none is connected.
+    pub(crate) async fn next(&mut self) -> Received {
+        std::future::poll_fn(|cx| {
+            for (quality, media) in self.media.iter_mut().enumerate().rev() {
+                let Some(rx) = media else { continue };
+                if let Poll::Ready(event) = rx.poll_recv(cx) {
+                    if event.is_none() {
+                        *media = None;
+                    }
+                    return Poll::Ready((quality as u8, event));
+                }
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// The receiver taking `quality`, if connected.
@@ -58,27 +74,17 @@ impl Receivers {
     /// Connects the receiver taking `quality` if it is not yet.
     pub(crate) async fn ensure(&mut self, quality: u8) -> Option<&Client> {
         if self.get(quality).is_none() {
-            let client = self.connect(quality).await?;
+            let (client, media) = self.connect(quality).await?;
             self.by_quality[quality as usize] = Some(client);
+            self.media[quality as usize] = Some(media);
         }
         self.get(quality)
     }
 
-    async fn connect(&self, quality: u8) -> Option<Client> {
+    async fn connect(&self, quality: u8) -> Option<(Client, mpsc::UnboundedReceiver<MediaEvent>)> {
         let token = token::receiver(&self.config.key, &self.config.node, &self.cid, quality);
-        match Client::connect_receiving(&self.want_url, &token).await {
-            Ok((client, mut media)) => {
-                let events = self.events.clone();
-                tokio::spawn(async move {
-                    while let Some(event) = media.recv().await {
-                        if events.send((quality, Some(event))).is_err() {
-                            return;
-                        }
-                    }
-                    let _ = events.send((quality, None));
-                });
-                Some(client)
-            }
+        match Client::connect_receiving_packets(&self.want_url, &token).await {
+            Ok(connected) => Some(connected),
             Err(e) => {
                 tracing::warn!(quality, error = %e, "relay cannot join the call on the other node");
                 None

@@ -86,6 +86,7 @@ mod tests {
                 })
                 .collect(),
             seen_ms: 0,
+            draining: false,
         }
     }
 

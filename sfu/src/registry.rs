@@ -3,8 +3,10 @@
 //! participants it carries (and may carry) and which rooms it hosts with
 //! who publishes in them, so the API sends a room's participants here
 //! while there is room, and relays of other nodes know what to carry. A
-//! draining node withdraws at once; a killed one drops out when its entry
-//! goes stale.
+//! draining node says so (no one new is placed here) and withdraws once
+//! its calls have ended; until then relays of the other nodes of its
+//! calls go on carrying its participants. A killed node drops out when its
+//! entry goes stale.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -29,7 +31,7 @@ pub struct Identity {
 }
 
 /// The node's registry entry now.
-async fn entry(signal: &Signal, identity: &Identity) -> SfuNode {
+async fn entry(signal: &Signal, identity: &Identity, draining: bool) -> SfuNode {
     let rooms = signal.rooms.hosted().await;
     SfuNode {
         id: identity.id.clone(),
@@ -39,19 +41,25 @@ async fn entry(signal: &Signal, identity: &Identity) -> SfuNode {
         capacity: identity.capacity,
         rooms,
         seen_ms: onair_auth::clock::unix_ms(),
+        draining,
     }
 }
 
 impl Sfu {
-    /// Announces this node on `bus` every second until it drains (then
-    /// withdraws it).
+    /// Announces this node on `bus` every second until it has drained
+    /// (then withdraws it).
     pub fn announce(&self, bus: Arc<dyn Bus>, identity: Identity) {
         let signal = self.signal.clone();
         tokio::spawn(async move {
             tracing::info!(node = %identity.id, url = %identity.url, "SFU node announced");
             let mut every = tokio::time::interval(ANNOUNCE_EVERY);
-            while !signal.draining.load(Ordering::Relaxed) {
-                if let Err(e) = bus.announce(&entry(&signal, &identity).await).await {
+            loop {
+                let draining = signal.draining.load(Ordering::Relaxed);
+                let entry = entry(&signal, &identity, draining).await;
+                if draining && entry.rooms.is_empty() {
+                    break;
+                }
+                if let Err(e) = bus.announce(&entry).await {
                     tracing::warn!(error = %e, "announcing the SFU node failed");
                 }
                 every.tick().await;
@@ -59,7 +67,7 @@ impl Sfu {
             if let Err(e) = bus.withdraw(&identity.id).await {
                 tracing::warn!(error = %e, "withdrawing the SFU node failed");
             }
-            tracing::info!(node = %identity.id, "SFU node withdrawn (draining)");
+            tracing::info!(node = %identity.id, "SFU node withdrawn (drained)");
         });
     }
 }

@@ -8,7 +8,7 @@
 //!    first; the call then spans nodes, joined by relays;
 //! 3. among those, the one with the fewest participants (ties: by id, so
 //!    two API nodes choose alike). When every node is full, the least
-//!    loaded one.
+//!    loaded one; never a draining one.
 
 use onair_bus::SfuNode;
 
@@ -35,7 +35,7 @@ pub fn choose<'a>(nodes: &'a [SfuNode], cid: &str, location: Option<&str>) -> Op
     match (near.is_empty(), open.is_empty()) {
         (false, _) => least(near),
         (true, false) => least(open),
-        (true, true) => least(nodes.iter().collect()),
+        (true, true) => least(nodes.iter().filter(|n| !n.draining).collect()),
     }
 }
 
@@ -60,6 +60,7 @@ mod tests {
                 })
                 .collect(),
             seen_ms: 0,
+            draining: false,
         }
     }
 
@@ -114,5 +115,23 @@ mod tests {
         // Every node is full: the least loaded takes it anyway.
         nodes[1].capacity = Some(7);
         assert_eq!(id(choose(&nodes, "default:show", None)), Some("a".into()));
+    }
+
+    #[test]
+    fn a_draining_node_takes_no_one_new() {
+        let mut draining = node("a", "eu", 1, &["default:show"]);
+        draining.draining = true;
+        let mut nodes = vec![draining, node("b", "us", 9, &[])];
+        let id = |n: Option<&SfuNode>| n.map(|n| n.id.clone());
+        // Not even its own call's newcomers, nor in its region.
+        assert_eq!(
+            id(choose(&nodes, "default:show", Some("eu"))),
+            Some("b".into())
+        );
+        // Not even when every other node is full.
+        nodes[1].capacity = Some(9);
+        assert_eq!(id(choose(&nodes, "default:show", None)), Some("b".into()));
+        nodes.truncate(1);
+        assert_eq!(choose(&nodes, "default:show", None), None);
     }
 }

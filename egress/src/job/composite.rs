@@ -157,8 +157,8 @@ impl Sink for CompositeSink {
             MediaEvent::Speaker { identity } => self.pipeline.set_speaker(identity),
             MediaEvent::Encrypted { track_sid } => return Err(JobError::Encrypted(track_sid)),
             // A muted track sends nothing; its tile keeps its last picture.
-            // Names are not drawn.
-            MediaEvent::Muted { .. } | MediaEvent::Profile { .. } => {}
+            // Names are not drawn. A recorder receives frames, not packets.
+            MediaEvent::Muted { .. } | MediaEvent::Profile { .. } | MediaEvent::Packet(_) => {}
         }
         Ok(Flow::Go)
     }

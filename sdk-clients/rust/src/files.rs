@@ -226,9 +226,56 @@ pub fn vp8_size(frame: &[u8]) -> Option<(u32, u32)> {
     Some((u32::from(w), u32::from(h)))
 }
 
+/// Width and height from the first RTP packet of a VP8 keyframe: its
+/// payload descriptor (RFC 7741 §4.2) skipped, the keyframe header read;
+/// none for any other packet.
+pub fn vp8_packet_size(payload: &[u8]) -> Option<(u32, u32)> {
+    let first = *payload.first()?;
+    // S: the start of a partition; PID 0: the first one.
+    if first & 0x10 == 0 || first & 0x07 != 0 {
+        return None;
+    }
+    let mut at = 1;
+    if first & 0x80 != 0 {
+        let extensions = *payload.get(1)?;
+        at = 2;
+        if extensions & 0x80 != 0 {
+            // The picture id: 15 bits when its M bit is set, else 7.
+            at += if *payload.get(at)? & 0x80 != 0 { 2 } else { 1 };
+        }
+        if extensions & 0x40 != 0 {
+            at += 1; // TL0PICIDX
+        }
+        if extensions & 0x30 != 0 {
+            at += 1; // TID, Y and KEYIDX
+        }
+    }
+    vp8_size(payload.get(at..)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vp8_packets_that_start_a_keyframe_tell_its_size() {
+        let key = [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01];
+        // No extensions.
+        let mut packet = vec![0x10];
+        packet.extend_from_slice(&key);
+        assert_eq!(vp8_packet_size(&packet), Some((640, 360)));
+        // A 15-bit picture id, TL0PICIDX and TID.
+        let mut packet = vec![0x90, 0xe0, 0x81, 0x23, 0x05, 0x40];
+        packet.extend_from_slice(&key);
+        assert_eq!(vp8_packet_size(&packet), Some((640, 360)));
+        // A packet in the middle of the frame, or of another partition.
+        packet[0] &= !0x10;
+        assert_eq!(vp8_packet_size(&packet), None);
+        packet[0] |= 0x11;
+        assert_eq!(vp8_packet_size(&packet), None);
+        assert_eq!(vp8_packet_size(&[0x90, 0xe0]), None, "cut short");
+        assert_eq!(vp8_packet_size(&[]), None);
+    }
 
     #[test]
     fn vp8_keyframes_tell_their_size() {

@@ -4,8 +4,9 @@
 //! - [`Client`]: joins a call's media over LiveKit's signal protocol on
 //!   str0m, publishes pre-encoded files in real time (with simulcast) and
 //!   counts what it receives, or hands received frames on
-//!   ([`Client::connect_receiving`]). Egress, ingest, the tests and the
-//!   load tester all use it.
+//!   ([`Client::connect_receiving`]); in packet mode it hands on and sends
+//!   RTP packets as they are (relays). Egress, ingest, relays, the tests
+//!   and the load tester all use it.
 //! - [`bridge`]: a signal-only participant whose media comes straight from
 //!   another peer (WHIP ingest).
 //! - [`files`]: VP8 IVF, H.264 Annex-B and Ogg Opus readers.
@@ -24,8 +25,8 @@ use std::sync::{Mutex, MutexGuard};
 pub use client::Client;
 pub use files::{Codec, Frame};
 pub use types::{
-    ClientError, LocalLayer, LocalTrack, MediaEvent, Profile, RemoteFrame, Source, Stats,
-    TrackStats,
+    ClientError, LocalLayer, LocalPacket, LocalTrack, MediaEvent, Profile, RemoteFrame,
+    RemotePacket, Source, Stats, TrackStats,
 };
 
 /// Locks `mutex` even if a holder panicked: what it guards (stats, a close

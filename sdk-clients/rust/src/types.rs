@@ -129,6 +129,9 @@ pub struct Stats {
 pub enum MediaEvent {
     /// A whole frame of a remote track.
     Frame(RemoteFrame),
+    /// One RTP packet of a remote track (a client receiving packets,
+    /// [`crate::Client::connect_receiving_packets`]).
+    Packet(RemotePacket),
     /// A remote track is gone (unpublished, or its publisher left).
     TrackGone {
         /// Its sid.
@@ -182,5 +185,49 @@ pub struct RemoteFrame {
     pub data: Arc<[u8]>,
     /// Audio: the level its sender announced (RFC 6464: -dBov, 0 loudest,
     /// -127 silence) and whether it is voice.
+    pub audio_level: Option<(i8, bool)>,
+}
+
+/// One RTP packet of a remote track, as it arrived (retransmissions
+/// included, so possibly out of order).
+#[derive(Debug)]
+pub struct RemotePacket {
+    /// The track.
+    pub track_sid: String,
+    /// Who publishes it.
+    pub identity: String,
+    /// Its codec.
+    pub codec: Codec,
+    /// Its sequence number, extended past 16 bits.
+    pub seq: u64,
+    /// Its RTP time, extended past 32 bits, on the codec's clock.
+    pub time: u64,
+    /// The last packet of a frame.
+    pub marker: bool,
+    /// Video: it starts a keyframe (for H.264, at its SPS).
+    pub keyframe: bool,
+    /// When it arrived.
+    pub arrival: Instant,
+    /// The RTP payload (with VP8's payload descriptor).
+    pub payload: Arc<[u8]>,
+    /// Audio: the level its sender announced and whether it is voice.
+    pub audio_level: Option<(i8, bool)>,
+}
+
+/// One RTP packet to send on a live track (a client sending packets,
+/// [`crate::Client::connect_sending_packets`]).
+#[derive(Debug)]
+pub struct LocalPacket {
+    /// Its sequence number in its layer, extended past 16 bits.
+    pub seq: u64,
+    /// Its RTP timestamp on the codec's clock.
+    pub time: u32,
+    /// The moment it stands for (for sender reports).
+    pub wallclock: Instant,
+    /// The last packet of a frame.
+    pub marker: bool,
+    /// The RTP payload.
+    pub payload: Arc<[u8]>,
+    /// Audio: the level to announce and whether it is voice.
     pub audio_level: Option<(i8, bool)>,
 }

@@ -3,7 +3,8 @@
  * publishing and shows the hosts' media (waiting while the call is in
  * backstage); when WebRTC cannot connect in time, the join is refused, or
  * the call is broadcast over HLS only, it plays the call's HLS playlist
- * instead.
+ * instead. When the call's node dies and its media moves to another node
+ * (a new Room), the player shows the new Room's tracks.
  * @packageDocumentation
  */
 import { RoomEvent, Track, type RemoteTrack, type Room, type RoomConnectOptions, type RoomOptions } from "livekit-client";
@@ -48,6 +49,8 @@ export class LivestreamPlayer {
   fallbackReason: Error | null = null;
   private current: PlayerMode = "connecting";
   private hlsPlayback: HlsPlayback | null = null;
+  /** Stops following the call's media from node to node. */
+  private unfollow: (() => void) | null = null;
   private audio: HTMLMediaElement[] = [];
   private muted: boolean;
   private readonly abort = new AbortController();
@@ -84,6 +87,8 @@ export class LivestreamPlayer {
   /** Stops playing: leaves the call's media, frees hls.js. */
   async destroy(): Promise<void> {
     this.abort.abort();
+    this.unfollow?.();
+    this.unfollow = null;
     this.hlsPlayback?.destroy();
     this.hlsPlayback = null;
     this.audio.forEach((el) => el.remove());
@@ -115,15 +120,20 @@ export class LivestreamPlayer {
     const connectOptions = { peerConnectionTimeout: timeoutMs, ...this.options.connectOptions };
     const join = this.call.join({ publish: false, roomOptions: this.options.roomOptions, connectOptions });
     await withTimeout(join, timeoutMs + 2000, "connecting over WebRTC");
-    const room = this.call.room!;
-    this.showTracks(room);
+    let shown = this.call.room!;
+    this.showTracks(shown);
     this.setMode("webrtc");
-    room.once(RoomEvent.Disconnected, () => {
-      if (this.current === "webrtc" && !this.abort.signal.aborted) void this.fellBack(new Error("the WebRTC connection ended"));
+    // The media's node: a new one when the call moved off a dead node (a
+    // new Room, whose tracks are shown in turn); none when it ended.
+    this.unfollow = this.call.state.on("mediaUrl", () => {
+      const room = this.call.room;
+      if (this.current !== "webrtc" || this.abort.signal.aborted) return;
+      if (!room) return void this.fellBack(new Error("the WebRTC connection ended"));
+      if (room !== shown) this.showTracks((shown = room));
     });
     void sleep(timeoutMs, this.abort.signal).then(() => {
       const hlsRuns = this.call.state.call?.egress.hls?.state === "active";
-      if (this.current === "webrtc" && !this.hasVideo(room) && hlsRuns && !this.abort.signal.aborted) {
+      if (this.current === "webrtc" && !this.hasVideo(shown) && hlsRuns && !this.abort.signal.aborted) {
         void this.fellBack(new Error("no video over WebRTC while HLS runs"));
       }
     });
@@ -131,6 +141,8 @@ export class LivestreamPlayer {
 
   /** Leaves WebRTC for `reason`; plays HLS when the options say so. */
   private async fellBack(reason: Error): Promise<void> {
+    this.unfollow?.();
+    this.unfollow = null;
     this.fallbackReason = reason;
     this.audio.forEach((el) => el.remove());
     this.audio = [];

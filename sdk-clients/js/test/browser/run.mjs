@@ -1,6 +1,6 @@
 // Runs the browser scenarios in one Chromium, one after the other (two
 // cores), printing each one's time: most against one `onair dev`, the
-// multi-node ones against a cluster (an API node and two SFU nodes on
+// multi-node ones against a cluster (an API node and two or three SFU nodes on
 // Redis) started for each. Exit code 1 when any fails.
 // Usage: node test/browser/run.mjs [name…]
 import { startOnair } from "../support/onair.mjs";
@@ -10,10 +10,15 @@ import { ringAccept, ringReject } from "./ringing.mjs";
 import { livestream } from "./livestream.mjs";
 import { socketDrop } from "./socket.mjs";
 import { failover, spanning } from "./failover.mjs";
+import { fanout } from "./fanout.mjs";
 
-const scenarios = { ringAccept, ringReject, livestream, socketDrop, failover, spanning };
-/** Scenarios that need a cluster rather than one `onair dev`: its SFU nodes' config. */
-const onCluster = { failover: "", spanning: "sfu_capacity = 1" };
+const scenarios = { ringAccept, ringReject, livestream, socketDrop, failover, spanning, fanout };
+/** Scenarios that need a cluster rather than one `onair dev`: its SFU nodes and their config. */
+const onCluster = {
+  failover: { sfuExtra: "" },
+  spanning: { sfuExtra: "sfu_capacity = 1" },
+  fanout: { sfuCount: 3, sfuExtra: "sfu_capacity = 1" },
+};
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(scenarios);
 
 const onair = await startOnair();
@@ -22,7 +27,7 @@ let failed = 0;
 try {
   for (const name of chosen) {
     const started = Date.now();
-    const cluster = name in onCluster ? await startCluster({ sfuExtra: onCluster[name] }) : null;
+    const cluster = name in onCluster ? await startCluster(onCluster[name]) : null;
     const server = cluster ?? onair;
     try {
       await scenarios[name](browser, server);

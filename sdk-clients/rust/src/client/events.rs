@@ -24,6 +24,7 @@ impl Worker {
                 lock(&self.stats).keyframe_requests += 1
             }
             Event::MediaData(data) if peer == Peer::Subscriber => self.frame_received(data),
+            Event::RtpPacket(packet) if peer == Peer::Subscriber => self.packet_received(packet),
             Event::ChannelData(data) if peer == Peer::Subscriber => self.data_received(&data),
             _ => {}
         }
@@ -85,7 +86,7 @@ impl Worker {
 }
 
 /// Our codec for str0m's, if it is one OnAir publishes.
-fn codec_of(codec: StrCodec) -> Option<Codec> {
+pub(super) fn codec_of(codec: StrCodec) -> Option<Codec> {
     match codec {
         StrCodec::Opus => Some(Codec::Opus),
         StrCodec::Vp8 => Some(Codec::Vp8),

@@ -16,7 +16,7 @@ use super::responses::{announce_encrypted, profile, stats_from_join};
 use super::{Command, Worker};
 use crate::lock;
 use crate::signal::{self, leave_reason, next_response, Ws};
-use crate::types::{ClientError, LocalTrack, MediaEvent, Stats};
+use crate::types::{ClientError, LocalPacket, LocalTrack, MediaEvent, Stats};
 
 /// How long the SFU may take to answer the join.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,7 +41,7 @@ impl Client {
         token: &str,
         auto_subscribe: bool,
     ) -> Result<Client, ClientError> {
-        Self::open(url, token, auto_subscribe, None, None).await
+        Self::open(url, token, auto_subscribe, None, None, false).await
     }
 
     /// Like [`Client::connect`], for load tests: once the subscriber
@@ -52,7 +52,7 @@ impl Client {
         token: &str,
     ) -> Result<(Client, Arc<AtomicU64>), ClientError> {
         let counted = Arc::new(AtomicU64::new(0));
-        let client = Self::open(url, token, true, None, Some(counted.clone())).await?;
+        let client = Self::open(url, token, true, None, Some(counted.clone()), false).await?;
         Ok((client, counted))
     }
 
@@ -63,8 +63,26 @@ impl Client {
         token: &str,
     ) -> Result<(Client, mpsc::UnboundedReceiver<MediaEvent>), ClientError> {
         let (media_events, received) = mpsc::unbounded_channel();
-        let client = Self::open(url, token, true, Some(media_events), None).await?;
+        let client = Self::open(url, token, true, Some(media_events), None, false).await?;
         Ok((client, received))
+    }
+
+    /// Like [`Client::connect_receiving`] in packet mode: each RTP packet
+    /// is handed on as it arrives ([`MediaEvent::Packet`]), not held until
+    /// its frame is whole (relays, where that wait is delay).
+    pub async fn connect_receiving_packets(
+        url: &str,
+        token: &str,
+    ) -> Result<(Client, mpsc::UnboundedReceiver<MediaEvent>), ClientError> {
+        let (media_events, received) = mpsc::unbounded_channel();
+        let client = Self::open(url, token, true, Some(media_events), None, true).await?;
+        Ok((client, received))
+    }
+
+    /// Like [`Client::connect`] in packet mode: live tracks are sent as RTP
+    /// packets ([`Client::send_packet`]), not frames.
+    pub async fn connect_sending_packets(url: &str, token: &str) -> Result<Client, ClientError> {
+        Self::open(url, token, true, None, None, true).await
     }
 
     async fn open(
@@ -73,6 +91,7 @@ impl Client {
         auto_subscribe: bool,
         media_events: Option<mpsc::UnboundedSender<MediaEvent>>,
         counted: Option<Arc<AtomicU64>>,
+        rtp_mode: bool,
     ) -> Result<Client, ClientError> {
         let mut ws = signal::connect(url, token, auto_subscribe, "rust").await?;
         let join = await_join(&mut ws).await?;
@@ -85,7 +104,8 @@ impl Client {
                 announce_encrypted(&p.tracks, media_events);
             }
         }
-        let mut worker = Worker::new(ws, stats.clone(), media_events, ping_interval).await?;
+        let mut worker =
+            Worker::new(ws, stats.clone(), media_events, ping_interval, rtp_mode).await?;
         worker.counted = counted;
         let (commands, received_commands) = mpsc::unbounded_channel();
         let worker_task = tokio::spawn(async move { worker.run(received_commands).await });
@@ -147,6 +167,17 @@ impl Client {
             data,
             time,
             level: None,
+        });
+    }
+
+    /// Sends one RTP packet of live track `track_sid` (of its layer `rid`
+    /// if it is simulcast) at once; a client in packet mode only
+    /// ([`Client::connect_sending_packets`]).
+    pub fn send_packet(&self, track_sid: &str, rid: Option<&str>, packet: LocalPacket) {
+        self.command(Command::LivePacket {
+            track_sid: track_sid.to_owned(),
+            rid: rid.map(str::to_owned),
+            packet,
         });
     }
 

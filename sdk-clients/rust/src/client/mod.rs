@@ -12,7 +12,9 @@
 //! - [`run`]: the worker's loop (signal, sockets, commands, the clock);
 //! - [`responses`]: what the worker does with each signal response;
 //! - [`events`]: what it does with the peer connections' events;
-//! - [`publish`]: announcing, negotiating and sending our tracks.
+//! - [`publish`]: announcing, negotiating and sending our tracks;
+//! - [`packets`]: what a client in packet mode receives and sends (RTP
+//!   packets as they are, for relays: nothing waits for a whole frame).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -28,11 +30,12 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::signal::{self, Ws};
-use crate::types::{ClientError, LocalTrack, MediaEvent, Stats};
+use crate::types::{ClientError, LocalPacket, LocalTrack, MediaEvent, Stats};
 use publish::{PendingTrack, SendingTrack};
 
 mod events;
 mod handle;
+mod packets;
 mod publish;
 mod responses;
 mod run;
@@ -76,6 +79,13 @@ enum Command {
         time: Duration,
         /// Audio: the level to announce (else steady speech).
         level: Option<(i8, bool)>,
+    },
+    /// An RTP packet of one of our live tracks (packet mode).
+    LivePacket {
+        track_sid: String,
+        /// The simulcast layer, if it has several.
+        rid: Option<String>,
+        packet: LocalPacket,
     },
     /// Say goodbye and end.
     Leave,
@@ -130,7 +140,10 @@ struct Worker {
     last_ping: Instant,
     /// How often to ping, as the join response asks.
     ping_interval: Duration,
-    /// Where received frames go, if anywhere.
+    /// Packet mode: both connections hand over and take RTP packets
+    /// (str0m's RTP mode) instead of whole frames.
+    rtp_mode: bool,
+    /// Where received frames (or packets) go, if anywhere.
     media_events: Option<mpsc::UnboundedSender<MediaEvent>>,
     /// Load tests: once the subscriber connection is up, its SRTP
     /// datagrams are only counted here, not decrypted.

@@ -23,7 +23,7 @@ use crate::types::{ClientError, LocalLayer, LocalTrack, Source};
 pub(super) struct SendingTrack {
     /// Its m-line on the publisher connection.
     pub(super) mid: Mid,
-    codec: StrCodec,
+    pub(super) codec: StrCodec,
     /// Muted: the timeline runs on, nothing is sent.
     pub(super) muted: bool,
     /// Its RTP clock.
@@ -222,7 +222,8 @@ impl Worker {
         let Some(track) = self.sending_tracks.iter().find(|t| t.mid == *mid) else {
             return;
         };
-        if !self.publisher_up || track.muted {
+        // Frames cannot be written in packet mode (str0m's RTP mode).
+        if !self.publisher_up || track.muted || self.rtp_mode {
             return;
         }
         let time = MediaTime::new(ticks(time, track.clock), track.clock);
@@ -238,7 +239,7 @@ impl Worker {
 
     /// Writes every frame that is due, in real time, looping the files.
     pub(super) fn send_frames(&mut self, now: Instant) {
-        if !self.publisher_up {
+        if !self.publisher_up || self.rtp_mode {
             return;
         }
         let elapsed = now.duration_since(self.epoch);

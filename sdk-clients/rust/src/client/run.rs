@@ -1,6 +1,6 @@
 //! The worker's loop. Each turn polls both peer connections until they
 //! wait, then waits for whichever comes first: a signal message, a datagram
-//! on either socket, a command from the handle, or the earliest deadline
+//! on either socket, commands from the handle, or the earliest deadline
 //! (str0m's, the next file frame's, or 200 ms). After handling it, the
 //! turn lets time pass: str0m's timers, due file frames, the ping.
 
@@ -29,6 +29,10 @@ use crate::types::{ClientError, MediaEvent, Stats};
 /// The longest a turn waits, so the clock work runs at least this often.
 const MAX_WAIT: Duration = Duration::from_millis(200);
 
+/// Commands carried out in one turn at most: a burst (a relay's packets)
+/// costs one poll of the connections, not one each.
+const COMMAND_BATCH: usize = 64;
+
 /// Receive buffer asked for each socket.
 const RECEIVE_BUFFER: usize = 1 << 20;
 
@@ -45,6 +49,7 @@ impl Worker {
         stats: Arc<Mutex<Stats>>,
         media_events: Option<mpsc::UnboundedSender<MediaEvent>>,
         ping_interval: Duration,
+        rtp_mode: bool,
     ) -> Result<Self, ClientError> {
         let ip = signal::local_ip(&ws);
         let sockets = [bind(ip).await?, bind(ip).await?];
@@ -57,8 +62,8 @@ impl Worker {
             ws,
             sockets,
             locals,
-            publisher: new_rtc(locals[Peer::Publisher.index()])?,
-            subscriber: new_rtc(locals[Peer::Subscriber.index()])?,
+            publisher: new_rtc(locals[Peer::Publisher.index()], rtp_mode)?,
+            subscriber: new_rtc(locals[Peer::Subscriber.index()], rtp_mode)?,
             stats,
             pending_tracks: HashMap::new(),
             own_track_mids: HashMap::new(),
@@ -70,6 +75,7 @@ impl Worker {
             subscriber_up: false,
             last_ping: Instant::now(),
             ping_interval,
+            rtp_mode,
             media_events,
             counted: None,
             due: [Instant::now(); 2],
@@ -102,7 +108,7 @@ impl Worker {
                     }
                     Turn::Continue(())
                 }
-                command = commands.recv() => self.on_command(command).await,
+                command = commands.recv() => self.on_commands(command, &mut commands).await,
                 _ = tokio::time::sleep_until(wake.into()) => Turn::Continue(()),
             };
             if let Turn::Break(reason) = turn {
@@ -153,6 +159,26 @@ impl Worker {
         Turn::Continue(())
     }
 
+    /// Carries out `first` and the commands queued behind it (up to
+    /// [`COMMAND_BATCH`]), stopping at one that ends the session.
+    async fn on_commands(
+        &mut self,
+        first: Option<Command>,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+    ) -> Turn {
+        let mut turn = self.on_command(first).await;
+        for _ in 1..COMMAND_BATCH {
+            if turn.is_break() {
+                break;
+            }
+            let Ok(command) = commands.try_recv() else {
+                break;
+            };
+            turn = self.on_command(Some(command)).await;
+        }
+        turn
+    }
+
     /// Carries out a command from the handle; the handle gone (`None`)
     /// counts as leaving.
     async fn on_command(&mut self, command: Option<Command>) -> Turn {
@@ -193,6 +219,11 @@ impl Worker {
                 time,
                 level,
             }) => self.send_live(&track_sid, (rid.as_deref(), level), data, time),
+            Some(Command::LivePacket {
+                track_sid,
+                rid,
+                packet,
+            }) => self.send_packet(&track_sid, rid.as_deref(), packet),
             Some(Command::Quality { track_sid, quality }) => {
                 let settings = lk::UpdateTrackSettings {
                     track_sids: vec![track_sid],
@@ -236,7 +267,12 @@ impl Worker {
         else {
             return;
         };
-        if let Some(mut writer) = self.subscriber.writer(Mid::from(mid.as_str())) {
+        let mid = Mid::from(mid.as_str());
+        if self.rtp_mode {
+            if let Some(rx) = self.subscriber.direct_api().stream_rx_by_mid(mid, None) {
+                rx.request_keyframe(KeyframeRequestKind::Pli);
+            }
+        } else if let Some(mut writer) = self.subscriber.writer(mid) {
             if let Err(e) = writer.request_keyframe(None, KeyframeRequestKind::Pli) {
                 tracing::debug!(track = track_sid, error = %e, "keyframe request not sent");
             }
@@ -292,9 +328,11 @@ async fn bind(ip: std::net::IpAddr) -> Result<UdpSocket, ClientError> {
     Ok(socket)
 }
 
-/// A peer connection on `local` with the codecs OnAir uses.
-fn new_rtc(local: SocketAddr) -> Result<Rtc, ClientError> {
+/// A peer connection on `local` with the codecs OnAir uses (in str0m's
+/// RTP mode with `rtp_mode`).
+fn new_rtc(local: SocketAddr, rtp_mode: bool) -> Result<Rtc, ClientError> {
     let mut rtc = Rtc::builder()
+        .set_rtp_mode(rtp_mode)
         .clear_codecs()
         .enable_opus(true, false)
         .enable_vp8(true)
