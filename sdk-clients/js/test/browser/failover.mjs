@@ -33,10 +33,10 @@ async function hearing(page, cid, other) {
   });
 }
 
-/** Waits until `page` decoded fresh frames of `other`'s video in `cid`. */
-async function seeing(page, cid, other) {
+/** Waits until `page` decoded fresh frames of `other`'s video in `cid` (`when`: the stage, for the message). */
+async function seeing(page, cid, other, when = "") {
   const before = (await page.evaluate((c) => window.videoFrames(c), cid))[other] || 0;
-  await until(`${other}'s video`, 20000, async () => {
+  await until(`${other}'s video${when}`, 20000, async () => {
     const frames = await page.evaluate((c) => window.videoFrames(c), cid);
     return (frames[other] || 0) > before + 10;
   });
@@ -67,7 +67,7 @@ export async function failover(browser, cluster) {
     const [alice, bob] = await join(browser, cluster, cid, pages);
     const first = await nodeOf(alice, cid);
     check(first === (await nodeOf(bob, cid)), "both are on the call's node");
-    await Promise.all([seeing(alice, cid, "bob"), seeing(bob, cid, "alice")]);
+    await Promise.all([seeing(alice, cid, "bob", " before the kill"), seeing(bob, cid, "alice", " before the kill")]);
 
     const dead = cluster.sfus.find((s) => s.url === first);
     check(dead, `${first} is a node of the cluster`);
@@ -79,7 +79,7 @@ export async function failover(browser, cluster) {
     })));
     check((await nodeOf(alice, cid)) === (await nodeOf(bob, cid)), "both moved to the same node");
     // Fresh frames from each other on the new node.
-    await Promise.all([seeing(alice, cid, "bob"), seeing(bob, cid, "alice")]);
+    await Promise.all([seeing(alice, cid, "bob", " after the move"), seeing(bob, cid, "alice", " after the move")]);
     const back = Date.now() - killed;
     console.log(`  moved ${moved.map((ms) => `${ms} ms`).join(", ")} after the SIGKILL; seeing each other again after ${back} ms`);
     check(Math.max(...moved) < 8000, `moved after ${moved} ms`);
