@@ -18,7 +18,7 @@
 //! rtmp_url = "rtmp://video.example.com/live"       # what calls show OBS users
 //! whip_url = "https://video.example.com/whip"      # what calls show WHIP publishers
 //! api_url = "http://127.0.0.1:7880"                # where an ingest node checks stream keys
-//! drain_timeout = "2h"                            # SIGTERM: calls here may go on this long (0s: stop them)
+//! drain_timeout = "2h"                            # SIGTERM: calls here may go on this long, then move (0s: at once)
 //! shutdown_timeout = "30s"                        # then running jobs finish within this
 //! cors_origins = ["https://app.example.com"]       # other origins' pages may call the API ("*": any)
 //! webhook_retry_for = "24h"                        # a failing webhook delivery is parked after this

@@ -2,7 +2,8 @@
 //! `onair drain`, which asks `POST /drain` with a server token) drains it: no new join, call or job comes here (`/readyz` answers 503),
 //! the calls here go on until they end or `drain_timeout`, then running
 //! egress jobs finish their output within `shutdown_timeout`. A second
-//! SIGTERM cuts the calls short.
+//! SIGTERM cuts the calls short. Participants still here at the end are
+//! asked to reconnect: OnAir's SDKs then move to the node the API names.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,17 +17,20 @@ use onair_auth::KeySet;
 use onair_egress::Egress;
 use onair_sfu::Sfu;
 
+/// How long participants asked to reconnect elsewhere have to go.
+const MOVE_GRACE: Duration = Duration::from_secs(2);
+
 /// After the first SIGTERM (`/readyz` answers 503 and the API takes no
 /// new join, call or job): the SFU refuses new participants, and the calls
 /// it carries go on until they end, `drain_timeout` passes, or a second
-/// SIGTERM comes.
+/// SIGTERM comes; then those left are asked to reconnect elsewhere.
 pub async fn calls_end(sfu: Option<&Sfu>, drain_timeout: Duration) {
     let Some(sfu) = sfu else {
         return;
     };
     sfu.drain();
     let open = sfu.rooms_open();
-    if open == 0 || drain_timeout.is_zero() {
+    if open == 0 {
         return;
     }
     tracing::info!(
@@ -34,17 +38,26 @@ pub async fn calls_end(sfu: Option<&Sfu>, drain_timeout: Duration) {
         ?drain_timeout,
         "draining: waiting for the calls here to end"
     );
-    let ended = async {
-        while sfu.rooms_open() > 0 {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    };
     tokio::select! {
-        () = ended => tracing::info!("draining: every call here has ended"),
+        () = ended(sfu) => return tracing::info!("draining: every call here has ended"),
         () = tokio::time::sleep(drain_timeout) => {
-            tracing::warn!(calls = sfu.rooms_open(), "draining: drain_timeout reached; stopping the calls left");
+            tracing::warn!(calls = sfu.rooms_open(), "draining: drain_timeout reached; moving the calls left");
         }
-        () = signalled() => tracing::warn!("draining: second signal; stopping the calls left"),
+        () = signalled() => tracing::warn!("draining: second signal; moving the calls left"),
+    }
+    sfu.move_participants();
+    if tokio::time::timeout(MOVE_GRACE, ended(sfu)).await.is_err() {
+        tracing::warn!(
+            calls = sfu.rooms_open(),
+            "draining: stopping the calls left"
+        );
+    }
+}
+
+/// Once no call runs here.
+async fn ended(sfu: &Sfu) {
+    while sfu.rooms_open() > 0 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

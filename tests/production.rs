@@ -224,7 +224,7 @@ async fn a_draining_node_keeps_its_calls_refuses_new_joins_and_exits_when_they_e
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn onair_drain_then_a_sigterm_stops_a_draining_node() {
-    let (mut call, _alice, _bob) = call_with_media(&["--drain-timeout", "60s"]).await;
+    let (mut call, alice, _bob) = call_with_media(&["--drain-timeout", "60s"]).await;
     // `POST /drain` wants a server token; `onair drain` brings one.
     let url = format!("{}/drain", call.onair.url);
     let user = call.token(&["user", "--user", "alice"]);
@@ -258,6 +258,10 @@ async fn onair_drain_then_a_sigterm_stops_a_draining_node() {
         status.is_some_and(|s| s.success()),
         "a second SIGTERM did not stop it: {status:?}"
     );
+    // Those still in the call were asked to reconnect (elsewhere), not
+    // just cut off.
+    let closed = alice.closed().unwrap_or_default();
+    assert!(closed.contains("action RECONNECT"), "alice: {closed}");
 }
 
 /// A client that trusts only `ca` and reports the certificate it was

@@ -169,6 +169,13 @@ impl Sfu {
         draining.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Asks every participant here to reconnect from scratch, which
+    /// OnAir's SDKs do on the node the API names next (a draining node's
+    /// last step: nobody is placed here any more).
+    pub fn move_participants(&self) {
+        self.signal.rooms.move_away();
+    }
+
     /// How many rooms (calls with someone connected) run here.
     pub fn rooms_open(&self) -> usize {
         self.signal.rooms.open()

@@ -109,7 +109,9 @@ pub(crate) async fn leave(ws: &mut Ws) {
 /// How a session the server ended reports why (`closed()` of a client or
 /// bridge, and the refusal of a join).
 pub(crate) fn leave_reason(leave: &lk::LeaveRequest) -> String {
-    format!("leave: reason {}", leave.reason)
+    let action =
+        lk::leave_request::Action::try_from(leave.action).map_or("unknown", |a| a.as_str_name());
+    format!("leave: reason {}, action {action}", leave.reason)
 }
 
 /// How often to ping: as the join response asks, kept within 1 to 30 s.

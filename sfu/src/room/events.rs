@@ -170,6 +170,20 @@ impl Room {
         }
     }
 
+    /// Asks every participant to reconnect from scratch (LiveKit's full
+    /// reconnect): the node stops, and OnAir's SDKs, reconnecting, ask the
+    /// API for the call's node and move there.
+    pub(super) fn move_away(&self) {
+        let leave = leave_request(
+            lk::DisconnectReason::ServerShutdown,
+            lk::leave_request::Action::Reconnect,
+        );
+        tracing::info!(room = %self.name, participants = self.members.len(), "asking everyone to reconnect elsewhere");
+        for member in self.members.values() {
+            member.outbox.send(leave.clone());
+        }
+    }
+
     /// Mutes the unmuted tracks from `sources` of `user_ids` (or of
     /// everyone, with `all`).
     fn mute_users(&mut self, user_ids: &[String], all: bool, sources: &[i32]) {

@@ -149,6 +149,9 @@ pub enum RoomMsg {
     /// What the registry says of the room: its own publishers, if it has
     /// participants of its own.
     Hosted(oneshot::Sender<Option<onair_bus::HostedRoom>>),
+    /// The node stops: every participant is asked to reconnect, which
+    /// OnAir's SDKs do on the node the API names next.
+    MoveAway,
     /// The call's state as the store had it at `read_at` (see
     /// [`Rooms::reconcile`]); older than the last bus event, it is ignored.
     Reconcile {
@@ -291,6 +294,15 @@ impl Rooms {
         }
         hosted.sort_by(|a, b| a.cid.cmp(&b.cid));
         hosted
+    }
+
+    /// Asks every participant of every room here to reconnect
+    /// ([`RoomMsg::MoveAway`]).
+    pub fn move_away(&self) {
+        let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        for tx in rooms.values() {
+            let _ = tx.send(RoomMsg::MoveAway);
+        }
     }
 
     /// The names of the rooms running here.
@@ -439,6 +451,7 @@ impl Room {
             RoomMsg::Bus(kind) => self.handle_bus(kind),
             RoomMsg::Metadata(metadata) => self.set_metadata(metadata),
             RoomMsg::Hosted(reply) => drop(reply.send(self.hosted())),
+            RoomMsg::MoveAway => self.move_away(),
             RoomMsg::Reconcile { kind, read_at } => self.handle_reconcile(kind, read_at),
         }
     }

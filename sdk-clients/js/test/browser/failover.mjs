@@ -7,6 +7,10 @@
 // - spanning: each node takes one participant, so the call spans both;
 //   the relays make it one call and each page sees the other's video
 //   and hears the other's microphone.
+// - drain: two pages in a call on one node; that node is stopped
+//   (SIGTERM) with a short drain_timeout. When it runs out, the node asks
+//   everyone to reconnect, and both pages move to the other node at once
+//   (no dead node to notice). Prints how long after the drain_timeout.
 import { openPage, until, check, uniqueId } from "./lib.mjs";
 
 /** Alice's and Bob's pages in call `cid`, joined one after the other. */
@@ -87,3 +91,42 @@ export async function failover(browser, cluster) {
     for (const page of pages) await page.context().close();
   }
 }
+
+export async function drain(browser, cluster) {
+  const cid = `default:${uniqueId("drain")}`;
+  const pages = [];
+  try {
+    const [alice, bob] = await join(browser, cluster, cid, pages);
+    const first = await nodeOf(alice, cid);
+    check(first === (await nodeOf(bob, cid)), "both are on the call's node");
+    await Promise.all([seeing(alice, cid, "bob", " before the drain"), seeing(bob, cid, "alice", " before the drain")]);
+
+    const draining = cluster.sfus.find((s) => s.url === first);
+    check(draining, `${first} is a node of the cluster`);
+    // When each page's Room starts reconnecting.
+    for (const page of pages) {
+      await page.evaluate((c) => window.client.call(c).room.once("reconnecting", () => { window.reconnectingAt = Date.now(); }), cid);
+    }
+    draining.term();
+    // The cluster's drain_timeout: the calls go on until then.
+    const timedOut = Date.now() + DRAIN_TIMEOUT_MS;
+    await Promise.all(pages.map((page) => until("the call on another node", 20000, async () => {
+      const url = await nodeOf(page, cid);
+      return url && url !== first ? true : null;
+    })));
+    await Promise.all([seeing(alice, cid, "bob", " after the move"), seeing(bob, cid, "alice", " after the move")]);
+    const back = Date.now() - timedOut;
+    const asked = await Promise.all(pages.map((page) => page.evaluate(() => window.reconnectingAt)));
+    const after = asked.map((at) => at - timedOut);
+    console.log(`  drained: reconnecting ${after.map((ms) => `${ms} ms`).join(", ")} after the drain_timeout; both moved and see each other again after ${back} ms`);
+    // Asked to reconnect at the timeout, not left to notice a node that
+    // stopped answering (that takes the 2 s the node gives them to go).
+    check(Math.max(...after) < 1500, `reconnecting ${after} ms after the drain_timeout`);
+    check(back < 5000, `seeing each other again ${back} ms after the drain_timeout`);
+  } finally {
+    for (const page of pages) await page.context().close();
+  }
+}
+
+/** The drain_timeout the `drain` scenario's cluster runs with. */
+export const DRAIN_TIMEOUT_MS = 2000;

@@ -9,13 +9,14 @@ import { launch, redact } from "./lib.mjs";
 import { ringAccept, ringReject } from "./ringing.mjs";
 import { livestream } from "./livestream.mjs";
 import { socketDrop } from "./socket.mjs";
-import { failover, spanning } from "./failover.mjs";
+import { drain, DRAIN_TIMEOUT_MS, failover, spanning } from "./failover.mjs";
 import { fanout } from "./fanout.mjs";
 
-const scenarios = { ringAccept, ringReject, livestream, socketDrop, failover, spanning, fanout };
+const scenarios = { ringAccept, ringReject, livestream, socketDrop, failover, drain, spanning, fanout };
 /** Scenarios that need a cluster rather than one `onair dev`: its SFU nodes and their config. */
 const onCluster = {
   failover: { sfuExtra: "" },
+  drain: { sfuExtra: `drain_timeout = "${DRAIN_TIMEOUT_MS / 1000}s"` },
   spanning: { sfuExtra: "sfu_capacity = 1" },
   fanout: { sfuCount: 3, sfuExtra: "sfu_capacity = 1" },
 };

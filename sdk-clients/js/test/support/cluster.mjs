@@ -73,7 +73,7 @@ function start(bin, args, env = {}) {
 
 /**
  * Starts the cluster (`sfuExtra`: more config for each SFU node); resolves
- * with `{url, sfus: [{url, kill}], userToken, log, stop}`.
+ * with `{url, sfus: [{url, kill, term}], userToken, log, stop}`.
  */
 export async function startCluster({ sfuCount = 2, sfuExtra = "" } = {}) {
   const bin = onairBin();
@@ -126,7 +126,8 @@ export async function startCluster({ sfuCount = 2, sfuExtra = "" } = {}) {
       const node = { name: `sfu${i}`, ...(space ? start("ip", ["netns", "exec", space.name, bin, ...args]) : start(bin, args)) };
       nodes.push(node);
       await healthy(host, port);
-      sfus.push({ url, kill: () => stopped(node.child, "SIGKILL") });
+      // `term`: SIGTERM, the node drains (without waiting for it to exit).
+      sfus.push({ url, kill: () => stopped(node.child, "SIGKILL"), term: () => node.child.kill("SIGTERM") });
     }
   } catch (e) {
     await stop();
