@@ -20,7 +20,7 @@ use crate::receivers::TOP;
 pub(crate) const RIDS: [&str; 3] = ["q", "h", "f"];
 
 /// One far track, published here.
-pub(crate) struct Copy {
+pub(crate) struct TrackCopy {
     /// Its sid here.
     pub(crate) sid: String,
     pub(crate) video: bool,
@@ -43,12 +43,12 @@ struct Start {
     time: u64,
 }
 
-impl Copy {
+impl TrackCopy {
     /// The copy, published as `sid`, of a far track in `codec` with
     /// layers of `sizes` (lowest first; none: one layer).
-    pub(crate) fn new(sid: String, codec: Codec, sizes: Vec<(u32, u32)>) -> Copy {
+    pub(crate) fn new(sid: String, codec: Codec, sizes: Vec<(u32, u32)>) -> TrackCopy {
         let video = codec != Codec::Opus;
-        Copy {
+        TrackCopy {
             sid,
             video,
             sizes,
@@ -180,14 +180,14 @@ mod tests {
 
     #[test]
     fn each_receiver_fills_the_layer_of_its_quality() {
-        let three = Copy::new("TR_here".into(), Codec::Vp8, THREE.to_vec());
+        let three = TrackCopy::new("TR_here".into(), Codec::Vp8, THREE.to_vec());
         let layers: Vec<_> = [0, 1, TOP].iter().map(|q| three.layer_of(*q)).collect();
         assert_eq!(layers, [Some(0), Some(1), Some(2)]);
         assert_eq!(three.rid(0), Some("q"));
-        let two = Copy::new("TR_here".into(), Codec::Vp8, THREE[..2].to_vec());
+        let two = TrackCopy::new("TR_here".into(), Codec::Vp8, THREE[..2].to_vec());
         let layers: Vec<_> = [0, 1, TOP].iter().map(|q| two.layer_of(*q)).collect();
         assert_eq!(layers, [Some(0), None, Some(1)]);
-        let one = Copy::new("TR_here".into(), Codec::Vp8, Vec::new());
+        let one = TrackCopy::new("TR_here".into(), Codec::Vp8, Vec::new());
         let layers: Vec<_> = [0, 1, TOP].iter().map(|q| one.layer_of(*q)).collect();
         assert_eq!(layers, [None, None, Some(0)]);
         assert_eq!(one.rid(0), None);
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn a_layer_starts_at_a_keyframe_of_its_size_in_step_with_the_others() {
-        let mut copy = Copy::new("TR_here".into(), Codec::Vp8, THREE.to_vec());
+        let mut copy = TrackCopy::new("TR_here".into(), Codec::Vp8, THREE.to_vec());
         let t0 = Instant::now();
         // The top layer starts the copy's clock.
         assert!(copy.rewrite(2, &packet(None, 10, 90_000, t0)).is_none());

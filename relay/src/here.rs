@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use onair_bus::Publisher;
 use onair_client::{Client, Codec, MediaEvent, Profile, RemotePacket};
 
-use crate::copy::{local_track, Copy, RIDS};
+use crate::copy::{local_track, TrackCopy, RIDS};
 use crate::receivers::{Receivers, TOP};
 use crate::token;
 use crate::want::Want;
@@ -43,7 +43,7 @@ struct Relayed {
     /// What it was last told to show.
     shown: Profile,
     /// By the far track sid.
-    tracks: HashMap<String, Copy>,
+    tracks: HashMap<String, TrackCopy>,
     /// Keyframe requests this node made so far (our count).
     keyframe_requests: u64,
 }
@@ -145,7 +145,7 @@ impl Here {
             }
         };
         tracing::info!(identity = %packet.identity, %far, here = %sid, layers = sizes.len().max(1), "relaying a track");
-        let copy = Copy::new(sid, packet.codec, sizes);
+        let copy = TrackCopy::new(sid, packet.codec, sizes);
         let (video, layers) = (copy.video, copy.sizes.len());
         relayed.tracks.insert(far.clone(), copy);
         if !video {

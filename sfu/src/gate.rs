@@ -55,6 +55,9 @@ pub enum Refusal {
     /// The call has its most participants.
     #[error("the call is full")]
     Full,
+    /// A relayed copy of a participant connected to this node itself.
+    #[error("the participant is connected to this node itself")]
+    ConnectedHere,
     /// The store could not be asked; nobody is let in blind.
     #[error("the call's state is unavailable: {0}")]
     Unavailable(String),
@@ -70,6 +73,7 @@ impl Refusal {
             Refusal::Blocked => "blocked",
             Refusal::Kicked => "kicked",
             Refusal::Full => "call_full",
+            Refusal::ConnectedHere => "connected_here",
             Refusal::Unavailable(_) => "unavailable",
         }
     }

@@ -25,9 +25,16 @@ impl Room {
         let Some(info) = join.participant.as_ref() else {
             return Ok(());
         };
-        // Another node admitted a relayed participant already.
+        // Another node admitted a relayed participant already. But a
+        // relayed copy never replaces the participant itself, who may have
+        // moved here before the registry told the relays.
         if !is_own(info) {
-            return Ok(());
+            let here = (self.members.values())
+                .any(|m| m.info.identity == info.identity && is_own(&m.info));
+            return match here {
+                true => Err(Refusal::ConnectedHere),
+                false => Ok(()),
+            };
         }
         let me = owner(&info.identity);
         let others: std::collections::BTreeSet<&str> = self

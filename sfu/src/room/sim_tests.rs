@@ -55,6 +55,19 @@ impl Call {
         single_pc: bool,
         attributes: HashMap<String, String>,
     ) -> Member {
+        let (member, admitted) = self.try_join(identity, can_publish, single_pc, attributes);
+        assert!(admitted, "admitted");
+        member
+    }
+
+    /// [`Call::join_with`], and whether the room admitted it.
+    fn try_join(
+        &mut self,
+        identity: &str,
+        can_publish: bool,
+        single_pc: bool,
+        attributes: HashMap<String, String>,
+    ) -> (Member, bool) {
         let member = match single_pc {
             true => self.sim.join_single("room", 1, 1),
             false => self.sim.join("room"),
@@ -88,8 +101,7 @@ impl Call {
             outbox,
             reply,
         });
-        assert!(matches!(admitted.try_recv(), Ok(Ok(()))), "admitted");
-        member
+        (member, matches!(admitted.try_recv(), Ok(Ok(()))))
     }
 
     /// `m` publishes a camera through the room: announced, offered, and
@@ -216,4 +228,24 @@ fn a_relayed_participant_is_neither_announced_nor_reported() {
     assert_eq!(left, ["alice", "carol"]);
     // With only relayed participants, the room is no longer the node's own.
     assert!(call.room.hosted().is_none());
+}
+
+#[test]
+fn a_relayed_copy_never_replaces_the_participant_itself() {
+    let mut call = Call::backstage();
+    let relayed = HashMap::from([(RELAYED_FROM.to_owned(), "sfu-far".to_owned())]);
+    // Bob moved here before the registry said so: another node's relay
+    // still carries the Bob it had, and must not push the real one out.
+    call.join("bob", true, false);
+    let (_, admitted) = call.try_join("bob", true, false, relayed.clone());
+    assert!(!admitted, "a relayed copy replaced bob");
+    assert_eq!(call.room.hosted().map(|h| h.participants), Some(1));
+    // The other way round, the participant itself replaces its copy.
+    call.join_with("carol", true, false, relayed);
+    call.join("carol", true, false);
+    let hosted = call
+        .room
+        .hosted()
+        .expect("bob and carol are the room's own");
+    assert_eq!(hosted.participants, 2);
 }

@@ -3,7 +3,7 @@
  * through livekit-client, and its state and events.
  * @packageDocumentation
  */
-import { RoomEvent, type Room } from "livekit-client";
+import { RoomEvent, type LocalTrack, type Room } from "livekit-client";
 import { Emitter, type Listener } from "../emitter.js";
 import { OnAirError } from "../errors.js";
 import type { OnAirEvent } from "../events/types.js";
@@ -16,6 +16,9 @@ import { participantsOf, watchParticipants } from "./participants.js";
 import * as R from "./requests.js";
 import type { RingInfo } from "./ringing.js";
 import { CallState } from "./state.js";
+
+/** How long a move waits for the old Room to let go of its tracks before publishing them in the new one. */
+const DISCONNECT_WAIT_MS = 1000;
 
 /** What a {@link Call} needs from its client. */
 export interface CallHost {
@@ -136,13 +139,13 @@ export class Call {
   }
 
   /** Connects the call's media with `credentials`, watching for the node's death. */
-  private async enter(credentials: T.Credentials, options: JoinOptions): Promise<void> {
+  private async enter(credentials: T.Credentials, options: JoinOptions, tracks: LocalTrack[] = []): Promise<void> {
     const room = newRoom(options);
     this.lkRoom = room;
     this.unwatchRoom = watchParticipants(room, (participants) => this.state.set({ participants }));
     room.on(RoomEvent.Disconnected, () => this.roomGone(room));
     try {
-      await connectRoom(room, credentials, options);
+      await connectRoom(room, credentials, options, tracks);
     } catch (e) {
       this.roomGone(room);
       throw e;
@@ -156,8 +159,13 @@ export class Call {
   private async move(from: Room, to: T.Credentials, options: JoinOptions): Promise<void> {
     if (this.lkRoom !== from) return;
     this.detach(); // no "left" in between: the call is still joined
-    void from.disconnect();
-    await this.enter(to, options);
+    // The camera and microphone go on into the new Room (as livekit-client
+    // republishes them on its own full reconnects): capturing again would
+    // blink the camera, and a capture opened while the old one is being
+    // stopped may never deliver a frame.
+    const tracks = [...from.localParticipant.trackPublications.values()].flatMap((p) => (p.track ? [p.track] : []));
+    await Promise.race([from.disconnect(false), new Promise((r) => setTimeout(r, DISCONNECT_WAIT_MS))]);
+    await this.enter(to, options, tracks);
   }
 
   /** Leaves the call's media; with `reject`, also rejects (or, as the caller, cancels) the ring. */

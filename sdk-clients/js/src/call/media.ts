@@ -3,7 +3,7 @@
  * credentials of `POST …/join`, publishing what the app asked for.
  * @packageDocumentation
  */
-import { Room, type RoomConnectOptions, type RoomOptions, type AudioCaptureOptions, type VideoCaptureOptions } from "livekit-client";
+import { Room, type LocalTrack, type RoomConnectOptions, type RoomOptions, type AudioCaptureOptions, type VideoCaptureOptions } from "livekit-client";
 import type { Credentials, IceServerView } from "../types.js";
 
 /** How to join a call's media. */
@@ -46,13 +46,15 @@ export async function publish(room: Room, options: MediaOptions): Promise<void> 
 }
 
 /**
- * `room` (a new one when absent) connected with `credentials`, publishing
- * as asked; on failure the room is disconnected and the error rethrown.
+ * `room` connected with `credentials`, publishing as asked (`tracks`, when
+ * given: those, already captured); on failure the room is disconnected
+ * and the error rethrown.
  */
-export async function connectRoom(room: Room, credentials: Credentials, options: MediaOptions): Promise<Room> {
+export async function connectRoom(room: Room, credentials: Credentials, options: MediaOptions, tracks: LocalTrack[] = []): Promise<Room> {
   try {
     await room.connect(credentials.url, credentials.token, connectOptionsFor(credentials, options));
-    await publish(room, options);
+    if (tracks.length === 0) await publish(room, options);
+    for (const track of tracks) await room.localParticipant.publishTrack(track);
     return room;
   } catch (e) {
     await room.disconnect();

@@ -40,10 +40,14 @@ async function hearing(page, cid, other) {
 /** Waits until `page` decoded fresh frames of `other`'s video in `cid` (`when`: the stage, for the message). */
 async function seeing(page, cid, other, when = "") {
   const before = (await page.evaluate((c) => window.videoFrames(c), cid))[other] || 0;
-  await until(`${other}'s video${when}`, 20000, async () => {
-    const frames = await page.evaluate((c) => window.videoFrames(c), cid);
-    return (frames[other] || 0) > before + 10;
-  });
+  try {
+    await until(`${other}'s video${when}`, 20000, async () => {
+      const frames = await page.evaluate((c) => window.videoFrames(c), cid);
+      return (frames[other] || 0) > before + 10;
+    });
+  } catch (e) {
+    throw new Error(`${e.message} (${before} frames before; the page shows ${await page.evaluate((c) => window.videoState(c), cid)})`);
+  }
 }
 
 export async function spanning(browser, cluster) {
@@ -64,26 +68,41 @@ export async function spanning(browser, cluster) {
   }
 }
 
+/** Alice and Bob in `cid` on one node, each seeing the other: that node's URL and handle. */
+async function onOneNode(browser, cluster, cid, pages) {
+  const [alice, bob] = await join(browser, cluster, cid, pages);
+  const url = await nodeOf(alice, cid);
+  check(url === (await nodeOf(bob, cid)), "both are on the call's node");
+  await eachSees(alice, bob, cid, " before");
+  const node = cluster.sfus.find((s) => s.url === url);
+  check(node, `${url} is a node of the cluster`);
+  return { alice, bob, url, node };
+}
+
+/** Waits until Alice and Bob each see the other's fresh frames (`when`: the stage, for the message). */
+async function eachSees(alice, bob, cid, when) {
+  const both = await Promise.allSettled([seeing(alice, cid, "bob", when), seeing(bob, cid, "alice", when)]);
+  const failed = both.filter((r) => r.status === "rejected").map((r) => r.reason.message);
+  if (failed.length) throw new Error(failed.join("; "));
+}
+
+/** Waits until each page's call left node `url`: the ms after `since` it was seen elsewhere. */
+const movedOff = (pages, cid, url, since) => Promise.all(pages.map((page) => until("the call on another node", 20000, async () => {
+  const now = await nodeOf(page, cid);
+  return now && now !== url ? Date.now() - since : null;
+})));
+
 export async function failover(browser, cluster) {
   const cid = `default:${uniqueId("failover")}`;
   const pages = [];
   try {
-    const [alice, bob] = await join(browser, cluster, cid, pages);
-    const first = await nodeOf(alice, cid);
-    check(first === (await nodeOf(bob, cid)), "both are on the call's node");
-    await Promise.all([seeing(alice, cid, "bob", " before the kill"), seeing(bob, cid, "alice", " before the kill")]);
-
-    const dead = cluster.sfus.find((s) => s.url === first);
-    check(dead, `${first} is a node of the cluster`);
+    const { alice, bob, url, node } = await onOneNode(browser, cluster, cid, pages);
     const killed = Date.now();
-    await dead.kill();
-    const moved = await Promise.all(pages.map((page) => until("the call on another node", 20000, async () => {
-      const url = await nodeOf(page, cid);
-      return url && url !== first ? Date.now() - killed : null;
-    })));
+    await node.kill();
+    const moved = await movedOff(pages, cid, url, killed);
     check((await nodeOf(alice, cid)) === (await nodeOf(bob, cid)), "both moved to the same node");
     // Fresh frames from each other on the new node.
-    await Promise.all([seeing(alice, cid, "bob", " after the move"), seeing(bob, cid, "alice", " after the move")]);
+    await eachSees(alice, bob, cid, " after the move");
     const back = Date.now() - killed;
     console.log(`  moved ${moved.map((ms) => `${ms} ms`).join(", ")} after the SIGKILL; seeing each other again after ${back} ms`);
     check(Math.max(...moved) < 8000, `moved after ${moved} ms`);
@@ -96,25 +115,16 @@ export async function drain(browser, cluster) {
   const cid = `default:${uniqueId("drain")}`;
   const pages = [];
   try {
-    const [alice, bob] = await join(browser, cluster, cid, pages);
-    const first = await nodeOf(alice, cid);
-    check(first === (await nodeOf(bob, cid)), "both are on the call's node");
-    await Promise.all([seeing(alice, cid, "bob", " before the drain"), seeing(bob, cid, "alice", " before the drain")]);
-
-    const draining = cluster.sfus.find((s) => s.url === first);
-    check(draining, `${first} is a node of the cluster`);
+    const { alice, bob, url, node } = await onOneNode(browser, cluster, cid, pages);
     // When each page's Room starts reconnecting.
     for (const page of pages) {
       await page.evaluate((c) => window.client.call(c).room.once("reconnecting", () => { window.reconnectingAt = Date.now(); }), cid);
     }
-    draining.term();
+    node.term();
     // The cluster's drain_timeout: the calls go on until then.
     const timedOut = Date.now() + DRAIN_TIMEOUT_MS;
-    await Promise.all(pages.map((page) => until("the call on another node", 20000, async () => {
-      const url = await nodeOf(page, cid);
-      return url && url !== first ? true : null;
-    })));
-    await Promise.all([seeing(alice, cid, "bob", " after the move"), seeing(bob, cid, "alice", " after the move")]);
+    await movedOff(pages, cid, url, timedOut);
+    await eachSees(alice, bob, cid, " after the move");
     const back = Date.now() - timedOut;
     const asked = await Promise.all(pages.map((page) => page.evaluate(() => window.reconnectingAt)));
     const after = asked.map((at) => at - timedOut);

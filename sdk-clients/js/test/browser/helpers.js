@@ -54,3 +54,38 @@ window.playerStats = () => {
   return { mode: p.mode, frames: q.totalVideoFrames, time: p.video.currentTime, width: p.video.videoWidth, height: p.video.videoHeight,
     reason: p.fallbackReason && p.fallbackReason.message };
 };
+
+// What `call`'s room shows of the others' video, for a failure message:
+// each remote participant's video publications and what they decoded.
+window.videoState = async (cid) => {
+  const room = window.client.call(cid).room;
+  if (!room) return "no room";
+  const out = [];
+  for (const p of room.remoteParticipants.values()) {
+    for (const pub of p.videoTrackPublications.values()) {
+      let frames = null;
+      if (pub.track && pub.track.receiver) {
+        (await pub.track.receiver.getStats()).forEach((s) => { if (s.type === "inbound-rtp") frames = s.framesDecoded; });
+      }
+      out.push(`${p.identity}:${pub.trackSid} subscribed=${pub.isSubscribed} muted=${pub.isMuted} frames=${frames}`);
+    }
+  }
+  for (const pub of room.localParticipant.videoTrackPublications.values()) {
+    let sent = null;
+    let encoded = null;
+    let limited = null;
+    const sender = pub.track && pub.track.sender;
+    if (sender) {
+      (await sender.getStats()).forEach((s) => {
+        if (s.type !== "outbound-rtp") return;
+        sent = (sent || 0) + s.packetsSent;
+        encoded = (encoded || 0) + (s.framesEncoded || 0);
+        limited = s.qualityLimitationReason;
+      });
+    }
+    const source = pub.track && pub.track.mediaStreamTrack;
+    const capture = source ? `${source.readyState}${source.muted ? " muted" : ""}` : "none";
+    out.push(`own ${pub.trackSid} muted=${pub.isMuted} capture=${capture} packets sent=${sent} frames encoded=${encoded} limited by ${limited}`);
+  }
+  return `${room.state} at ${window.client.call(cid).state.mediaUrl}: ${out.join(", ") || "no video"}`;
+};
