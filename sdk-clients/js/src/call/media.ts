@@ -34,9 +34,17 @@ export function connectOptionsFor(credentials: Credentials, options: MediaOption
   return connect;
 }
 
-/** Publishes camera and microphone as `options` ask, when the join token lets this user publish. */
-export async function publish(room: Room, options: MediaOptions): Promise<void> {
+/**
+ * Publishes, when the join token lets this user publish, `tracks` already
+ * captured (a call moving to another node), else camera and microphone as
+ * `options` ask.
+ */
+export async function publish(room: Room, options: MediaOptions, tracks: LocalTrack[] = []): Promise<void> {
   if (options.publish === false || !room.localParticipant.permissions?.canPublish) return;
+  if (tracks.length > 0) {
+    for (const track of tracks) await room.localParticipant.publishTrack(track);
+    return;
+  }
   const camera = options.camera ?? true;
   const microphone = options.microphone ?? true;
   const captures: Promise<unknown>[] = [];
@@ -46,15 +54,14 @@ export async function publish(room: Room, options: MediaOptions): Promise<void> 
 }
 
 /**
- * `room` connected with `credentials`, publishing as asked (`tracks`, when
- * given: those, already captured); on failure the room is disconnected
- * and the error rethrown.
+ * `room` connected with `credentials`, publishing as asked (see
+ * {@link publish}); on failure the room is disconnected and the error
+ * rethrown.
  */
 export async function connectRoom(room: Room, credentials: Credentials, options: MediaOptions, tracks: LocalTrack[] = []): Promise<Room> {
   try {
     await room.connect(credentials.url, credentials.token, connectOptionsFor(credentials, options));
-    if (tracks.length === 0) await publish(room, options);
-    for (const track of tracks) await room.localParticipant.publishTrack(track);
+    await publish(room, options, tracks);
     return room;
   } catch (e) {
     await room.disconnect();
