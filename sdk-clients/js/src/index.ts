@@ -12,7 +12,7 @@ export { CallState, type CallStateChange, type CallStateField, type CallStatePat
 export { ringingAfter, ringOf, type RingInfo, type RingingState } from "./call/ringing.js";
 export { callAfter, membersAfter, patchFor } from "./call/apply.js";
 export { iceServersOf, type MediaOptions } from "./call/media.js";
-export { watchFailover, FAILOVER_POLL_MS } from "./call/failover.js";
+export { watchFailover, connectPlaced, anotherNodeMayHelp, FAILOVER_POLL_MS, PLACEMENT_RETRY_MS, type Placing } from "./call/failover.js";
 export type * from "./call/requests.js";
 export { LivestreamPlayer, type LivestreamPlayerOptions, type PlayerMode } from "./player/livestream-player.js";
 export { playHls, type HlsPlayback } from "./player/hls.js";

@@ -10,7 +10,7 @@ import type { OnAirEvent } from "../events/types.js";
 import type { Query, Rest } from "../http.js";
 import type * as T from "../types.js";
 import { patchFor } from "./apply.js";
-import { watchFailover } from "./failover.js";
+import { connectPlaced, watchFailover } from "./failover.js";
 import { connectRoom, newRoom, type MediaOptions } from "./media.js";
 import { participantsOf, watchParticipants } from "./participants.js";
 import * as R from "./requests.js";
@@ -57,6 +57,8 @@ export class Call {
   private lkRoom: Room | null = null;
   private unwatchRoom: (() => void) | null = null;
   private unwatchFailover: (() => void) | null = null;
+  /** Counts joins and leaves: a join still placing its media goes on while this is its own. */
+  private joins = 0;
   private readonly events = new Emitter<OnAirEvent>();
   private readonly path: string;
 
@@ -125,7 +127,9 @@ export class Call {
    * Joins: `POST {c}/join`, then `Room.connect` with the credentials it
    * returns, publishing camera and microphone as asked (and allowed). If
    * the SFU node dies, the call moves to the node the API names next
-   * (`state.mediaUrl` changes; {@link Call.room} is then a new Room).
+   * (`state.mediaUrl` changes; {@link Call.room} is then a new Room). If
+   * the node first named cannot take the join (it just died, or is
+   * draining), the join asks again and connects where the API now says.
    */
   async join(options: JoinOptions = {}): Promise<T.JoinCallResponse> {
     if (this.lkRoom) throw new OnAirError(0, "already_joined", `already in ${this.cid}: leave first`);
@@ -133,7 +137,12 @@ export class Call {
     const body = { create: options.create ?? false, data };
     const res = await this.host.rest.request<T.JoinCallResponse>("POST", `${this.path}/join`, body);
     this.adopt(res);
-    await this.enter(res.credentials, options);
+    const attempt = ++this.joins;
+    res.credentials = await connectPlaced(res.credentials, {
+      connect: (credentials) => this.enter(credentials, options),
+      where: () => this.placement(),
+      joining: () => this.joins === attempt,
+    });
     if (!this.state.members.some((m) => m.user_id === this.host.userId)) void this.get().catch(() => {});
     return res;
   }
@@ -151,8 +160,12 @@ export class Call {
       throw e;
     }
     this.state.set({ ringing: "joined", participants: participantsOf(room), mediaUrl: credentials.url });
-    const where = async () => (await this.host.rest.request<T.JoinCallResponse>("POST", `${this.path}/join`, {})).credentials;
-    this.unwatchFailover = watchFailover(room, credentials.url, where, (to) => this.move(room, to, options));
+    this.unwatchFailover = watchFailover(room, credentials.url, () => this.placement(), (to) => this.move(room, to, options));
+  }
+
+  /** Where the API places this user's media in the call now (`POST {c}/join`). */
+  private async placement(): Promise<T.Credentials> {
+    return (await this.host.rest.request<T.JoinCallResponse>("POST", `${this.path}/join`, {})).credentials;
   }
 
   /** Leaves `from` (its node is gone) for the node of `to`. */
@@ -176,6 +189,7 @@ export class Call {
         if (!(e instanceof OnAirError && e.status === 409)) throw e; // the ring was already over
       });
     }
+    this.joins++; // a join still looking for a node stops
     const room = this.lkRoom;
     if (room) await room.disconnect();
     if (room) this.roomGone(room);

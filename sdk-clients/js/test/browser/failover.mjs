@@ -4,6 +4,8 @@
 //   SDK asks the API where the call is now, and both move to the live
 //   node, where they see each other's video again. Prints how long after
 //   the kill that took.
+//   A third page joins the call right at the kill, while the API still
+//   names the dead node: its join connects to the live node instead.
 // - spanning: each node takes one participant, so the call spans both;
 //   the relays make it one call and each page sees the other's video
 //   and hears the other's microphone.
@@ -11,6 +13,7 @@
 //   (SIGTERM) with a short drain_timeout. When it runs out, the node asks
 //   everyone to reconnect, and both pages move to the other node at once
 //   (no dead node to notice). Prints how long after the drain_timeout.
+//   A third page joining at the SIGTERM lands on the other node.
 import { openPage, until, check, uniqueId } from "./lib.mjs";
 
 /** Alice's and Bob's pages in call `cid`, joined one after the other. */
@@ -86,6 +89,10 @@ async function eachSees(alice, bob, cid, when) {
   if (failed.length) throw new Error(failed.join("; "));
 }
 
+/** Joins `page` to `cid` with its camera: the ms after `since` it joined, or the error (awaited later). */
+const joinNow = (page, cid, since) => page.evaluate((c) => window.client.call(c).join({ camera: true, microphone: false }), cid)
+  .then(() => Date.now() - since, (e) => e);
+
 /** Waits until each page's call left node `url`: the ms after `since` it was seen elsewhere. */
 const movedOff = (pages, cid, url, since) => Promise.all(pages.map((page) => until("the call on another node", 20000, async () => {
   const now = await nodeOf(page, cid);
@@ -97,14 +104,23 @@ export async function failover(browser, cluster) {
   const pages = [];
   try {
     const { alice, bob, url, node } = await onOneNode(browser, cluster, cid, pages);
+    const carol = await openPage(browser, cluster.url, cluster.userToken("carol"), "carol");
+    pages.push(carol);
     const killed = Date.now();
     await node.kill();
-    const moved = await movedOff(pages, cid, url, killed);
+    // Carol joins at once: the API still names the dead node (it is listed
+    // until silent for 3 s), so her first connect fails and the join asks again.
+    const carolJoined = joinNow(carol, cid, killed);
+    const moved = await movedOff([alice, bob], cid, url, killed);
     check((await nodeOf(alice, cid)) === (await nodeOf(bob, cid)), "both moved to the same node");
     // Fresh frames from each other on the new node.
     await eachSees(alice, bob, cid, " after the move");
     const back = Date.now() - killed;
-    console.log(`  moved ${moved.map((ms) => `${ms} ms`).join(", ")} after the SIGKILL; seeing each other again after ${back} ms`);
+    const joined = await carolJoined;
+    if (joined instanceof Error) throw joined;
+    check((await nodeOf(carol, cid)) === (await nodeOf(alice, cid)), "carol joined on the live node");
+    await Promise.all([seeing(carol, cid, "alice"), seeing(alice, cid, "carol")]);
+    console.log(`  moved ${moved.map((ms) => `${ms} ms`).join(", ")} after the SIGKILL; seeing each other again after ${back} ms; carol, joining at the kill, joined after ${joined} ms`);
     check(Math.max(...moved) < 8000, `moved after ${moved} ms`);
   } finally {
     for (const page of pages) await page.context().close();
@@ -120,15 +136,25 @@ export async function drain(browser, cluster) {
     for (const page of pages) {
       await page.evaluate((c) => window.client.call(c).room.once("reconnecting", () => { window.reconnectingAt = Date.now(); }), cid);
     }
+    const carol = await openPage(browser, cluster.url, cluster.userToken("carol"), "carol");
+    pages.push(carol);
     node.term();
+    const termed = Date.now();
     // The cluster's drain_timeout: the calls go on until then.
-    const timedOut = Date.now() + DRAIN_TIMEOUT_MS;
-    await movedOff(pages, cid, url, timedOut);
+    const timedOut = termed + DRAIN_TIMEOUT_MS;
+    // Carol joins at the SIGTERM: the draining node refuses newcomers, and
+    // until it says so in the registry (within 1 s) the API may name it.
+    const carolJoined = joinNow(carol, cid, termed);
+    await movedOff([alice, bob], cid, url, timedOut);
     await eachSees(alice, bob, cid, " after the move");
     const back = Date.now() - timedOut;
-    const asked = await Promise.all(pages.map((page) => page.evaluate(() => window.reconnectingAt)));
+    const joined = await carolJoined;
+    if (joined instanceof Error) throw joined;
+    check((await nodeOf(carol, cid)) !== url, "carol joined on the node that is not draining");
+    await seeing(alice, cid, "carol");
+    const asked = await Promise.all([alice, bob].map((page) => page.evaluate(() => window.reconnectingAt)));
     const after = asked.map((at) => at - timedOut);
-    console.log(`  drained: reconnecting ${after.map((ms) => `${ms} ms`).join(", ")} after the drain_timeout; both moved and see each other again after ${back} ms`);
+    console.log(`  drained: reconnecting ${after.map((ms) => `${ms} ms`).join(", ")} after the drain_timeout; both moved and see each other again after ${back} ms; carol, joining at the SIGTERM, joined after ${joined} ms`);
     // Asked to reconnect at the timeout, not left to notice a node that
     // stopped answering (that takes the 2 s the node gives them to go).
     check(Math.max(...after) < 1500, `reconnecting ${after} ms after the drain_timeout`);
