@@ -39,6 +39,9 @@ const RECEIVE_BUFFER: usize = 1 << 20;
 /// Room for one datagram: WebRTC keeps its packets under a network's MTU.
 const DATAGRAM_BUF: usize = 2000;
 
+/// Datagrams one turn takes from a socket at most before the others get theirs.
+const DATAGRAM_BATCH: usize = 32;
+
 /// What a turn's wait ended with: go on, or end the session for this reason.
 type Turn = ControlFlow<String>;
 
@@ -97,16 +100,10 @@ impl Worker {
             let turn = tokio::select! {
                 msg = self.ws.next() => self.on_signal(msg).await,
                 received = self.sockets[Peer::Publisher.index()].recv_from(&mut publisher_buf) => {
-                    if let Ok((n, source)) = received {
-                        self.receive(Peer::Publisher, source, &publisher_buf[..n]);
-                    }
-                    Turn::Continue(())
+                    self.receive_burst(Peer::Publisher, received, &mut publisher_buf).await
                 }
                 received = self.sockets[Peer::Subscriber.index()].recv_from(&mut subscriber_buf) => {
-                    if let Ok((n, source)) = received {
-                        self.receive(Peer::Subscriber, source, &subscriber_buf[..n]);
-                    }
-                    Turn::Continue(())
+                    self.receive_burst(Peer::Subscriber, received, &mut subscriber_buf).await
                 }
                 command = commands.recv() => self.on_commands(command, &mut commands).await,
                 _ = tokio::time::sleep_until(wake.into()) => Turn::Continue(()),
@@ -160,23 +157,48 @@ impl Worker {
     }
 
     /// Carries out `first` and the commands queued behind it (up to
-    /// [`COMMAND_BATCH`]), stopping at one that ends the session.
+    /// [`COMMAND_BATCH`]), stopping at one that ends the session. str0m
+    /// wants every change to a connection followed by a full drain of it,
+    /// so each command is; the batch saves the wait between them.
     async fn on_commands(
         &mut self,
         first: Option<Command>,
         commands: &mut mpsc::UnboundedReceiver<Command>,
     ) -> Turn {
-        let mut turn = self.on_command(first).await;
-        for _ in 1..COMMAND_BATCH {
-            if turn.is_break() {
-                break;
+        let mut next = first;
+        for n in 1..=COMMAND_BATCH {
+            // Media only changes the sending connection.
+            let media = matches!(
+                next,
+                Some(Command::LivePacket { .. } | Command::LiveFrame { .. })
+            );
+            let mut turn = self.on_command(next).await;
+            if !turn.is_break() {
+                turn = self.settle(Peer::Publisher).await;
             }
-            let Ok(command) = commands.try_recv() else {
-                break;
-            };
-            turn = self.on_command(Some(command)).await;
+            if !turn.is_break() && !media {
+                turn = self.settle(Peer::Subscriber).await;
+            }
+            if turn.is_break() || n == COMMAND_BATCH {
+                return turn;
+            }
+            match commands.try_recv() {
+                Ok(command) => next = Some(command),
+                Err(_) => return turn,
+            }
         }
-        turn
+        Turn::Continue(())
+    }
+
+    /// Drains `peer`'s connection after a change, noting when it next wants time.
+    async fn settle(&mut self, peer: Peer) -> Turn {
+        match self.drain(peer).await {
+            Ok(due) => {
+                self.due[peer.index()] = due;
+                Turn::Continue(())
+            }
+            Err(e) => Turn::Break(e.to_string()),
+        }
     }
 
     /// Carries out a command from the handle; the handle gone (`None`)
@@ -297,23 +319,50 @@ impl Worker {
         }
     }
 
-    /// Hands a datagram that arrived on `peer`'s socket to that connection.
-    fn receive(&mut self, peer: Peer, source: SocketAddr, packet: &[u8]) {
+    /// Hands the datagram `first` that arrived on `peer`'s socket to that
+    /// connection, and those queued behind it (up to [`DATAGRAM_BATCH`]):
+    /// a frame's packets arrive together, and one turn for all of them
+    /// hands its last packet on sooner and costs less than one per packet.
+    async fn receive_burst(
+        &mut self,
+        peer: Peer,
+        first: std::io::Result<(usize, SocketAddr)>,
+        buf: &mut [u8],
+    ) -> Turn {
+        let mut received = first;
+        for _ in 0..DATAGRAM_BATCH {
+            let Ok((n, source)) = received else {
+                break;
+            };
+            if self.receive(peer, source, &buf[..n]) {
+                if let Turn::Break(reason) = self.settle(peer).await {
+                    return Turn::Break(reason);
+                }
+            }
+            received = self.sockets[peer.index()].try_recv_from(buf);
+        }
+        Turn::Continue(())
+    }
+
+    /// Hands a datagram that arrived on `peer`'s socket to that connection
+    /// (false: only counted, or not one for it).
+    fn receive(&mut self, peer: Peer, source: SocketAddr, packet: &[u8]) -> bool {
         // RTP and RTCP start with a byte in 128..=191 (RFC 7983).
         let srtp = matches!(packet.first(), Some(128..=191));
         if let (Some(counted), Peer::Subscriber, true, true) =
             (&self.counted, peer, self.subscriber_up, srtp)
         {
             counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return;
+            return false;
         }
         let local = self.locals[peer.index()];
         let Ok(receive) = Receive::new(Protocol::Udp, source, local, packet) else {
-            return;
+            return false;
         };
         let _ = self
             .rtc(peer)
             .handle_input(Input::Receive(Instant::now(), receive));
+        true
     }
 }
 
