@@ -47,7 +47,7 @@ pub async fn dev(args: DevArgs, metrics: PrometheusHandle) -> anyhow::Result<()>
     // This node's egress and ingest reach its SFU and API directly.
     let internal = listeners.internal_url();
     let signal = internal.replacen("http", "ws", 1);
-    let egress = egress_config(&config, &state.keys, &signal, &internal, storage)?;
+    let egress = egress_config(&config, &state.keys, (&signal, None), &internal, storage)?;
     let ingest = IngestConfig {
         api_url: internal,
         keys: state.keys.clone(),
@@ -167,22 +167,22 @@ pub async fn serve(
         (true, Some(store)) => Some(crate::sfu::start(&config, &keys, &bus, store)?),
         _ => None,
     };
-    if let Some(sfu) = &sfu {
-        crate::sfu::announce(&config, sfu, &bus, &keys, (&urls.signal, &internal_ws))?;
-    }
+    let local_sfu = match &sfu {
+        Some(sfu) => Some(crate::sfu::announce(
+            &config,
+            sfu,
+            &bus,
+            &keys,
+            (&urls.signal, &internal_ws),
+        )?),
+        None => None,
+    };
     let egress = match has(Role::Egress) {
         true => {
-            // Push targets come from the API: this node's, or the one the SFU is on.
-            let api = match (&config.api_url, has(Role::Api)) {
-                (Some(url), _) => url.clone(),
-                (None, true) => internal.clone(),
-                (None, false) => urls.signal.replacen("ws", "http", 1),
-            };
-            let signal = match (has(Role::Sfu), &config.signal_url) {
-                (true, _) | (false, None) => internal_ws.clone(),
-                (false, Some(remote)) => remote.clone(),
-            };
-            Some(egress_config(&config, &keys, &signal, &api, storage)?)
+            let with = (has(Role::Api), local_sfu);
+            Some(node_egress(
+                &config, &keys, with, &urls, &internal, storage,
+            )?)
         }
         false => None,
     };
@@ -383,15 +383,40 @@ fn webhook_settings(
     })
 }
 
+/// The egress of a node running the API (`api`) and an SFU (`local_sfu`)
+/// or not: where it joins calls and asks for push targets.
+fn node_egress(
+    config: &Config,
+    keys: &KeySet,
+    (api, local_sfu): (bool, Option<String>),
+    urls: &Urls,
+    internal: &str,
+    storage: Arc<dyn Storage>,
+) -> anyhow::Result<EgressConfig> {
+    // Push targets come from the API: this node's, or the one the SFU is on.
+    let api_url = match (&config.api_url, api) {
+        (Some(url), _) => url.clone(),
+        (None, true) => internal.to_owned(),
+        (None, false) => urls.signal.replacen("ws", "http", 1),
+    };
+    let signal = match (&local_sfu, &config.signal_url) {
+        (Some(_), _) | (None, None) => internal.replacen("http", "ws", 1),
+        (None, Some(remote)) => remote.clone(),
+    };
+    egress_config(config, keys, (&signal, local_sfu), &api_url, storage)
+}
+
+/// The egress settings from `config`, joining calls at `signal_url`.
 fn egress_config(
     config: &Config,
     keys: &KeySet,
-    signal_url: &str,
+    (signal_url, local_sfu): (&str, Option<String>),
     api_url: &str,
     storage: Arc<dyn Storage>,
 ) -> anyhow::Result<EgressConfig> {
     Ok(EgressConfig {
         signal_url: signal_url.to_owned(),
+        local_sfu,
         key: keys.primary().cloned().context("no API key")?,
         storage,
         hls: config.hls,

@@ -37,14 +37,14 @@ pub fn start(
 /// Puts the SFU in the registry the API places participants with (at
 /// `signal`, its clients' URL), and starts its relay: a call this node
 /// hosts with others gets their publishers here (joining at `here`, this
-/// node's own address).
+/// node's own address). Returns its id in the registry.
 pub fn announce(
     config: &Config,
     sfu: &Sfu,
     bus: &Arc<dyn Bus>,
     keys: &KeySet,
     (signal, here): (&str, &str),
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let identity = onair_sfu::registry::Identity {
         id: format!("sfu-{:016x}", rand::random::<u64>()),
         url: signal.to_owned(),
@@ -59,7 +59,8 @@ pub fn announce(
         node: identity.id.clone(),
         url: here.to_owned(),
     };
+    let id = identity.id.clone();
     sfu.announce(bus.clone(), identity);
     onair_relay::start(relay, bus.clone());
-    Ok(())
+    Ok(id)
 }

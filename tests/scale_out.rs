@@ -5,7 +5,8 @@
 //! new calls on the least-loaded node, and a node killed with SIGKILL gets
 //! no one after its entry goes stale. A call whose node is full spans two
 //! nodes, and the relays make it one call: each side receives the other's
-//! media, also while one of the nodes drains.
+//! media, also while one of the nodes drains. An egress node records a call
+//! at the node hosting it, whichever SFU it was configured with.
 
 mod support;
 
@@ -18,8 +19,9 @@ use onair_testkit::netns::{Network, Space};
 use onair_testkit::redis::Redis;
 use reqwest::Method;
 use serde_json::Value;
-use support::call::{camera, frame_where, request};
+use support::call::{camera, frame_where, microphone, recording_in, request};
 use support::nodes::{config, config_at, KEY, SECRET};
+use support::probe::{codecs, luma, number, probe};
 
 /// An API node and SFU nodes on one Redis and one data dir.
 struct Cluster {
@@ -112,6 +114,20 @@ impl Cluster {
         body["call"]["session"]["participants_count"]
             .as_u64()
             .unwrap_or(0)
+    }
+
+    /// An egress node on loopback that joins calls at SFU node `sfu` unless
+    /// the registry says another hosts the call.
+    fn egress(&self, sfu: usize) -> support::Onair {
+        let port = onair_testkit::free_port();
+        let extra = format!(
+            "signal_url = \"{}\"\napi_url = \"{}\"\nredis_url = \"{}\"",
+            self.sfus[sfu].0,
+            self.api.url,
+            self._redis.url()
+        );
+        let config = config(self._data.path(), "egress", port, &extra);
+        support::serve_roles(&config, port, Some("egress"), None)
     }
 
     /// Which SFU node (index) a URL is.
@@ -461,4 +477,69 @@ async fn a_livestream_fans_out_over_three_nodes() {
         viewer.leave().await;
     }
     host.leave().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_joins_the_node_that_hosts_the_call() {
+    let cluster = Cluster::start(2, "").await;
+    let cid = "default:recorded";
+    let creds = cluster.join("alice", cid).await;
+    let home = cluster.node(&creds.url);
+    // The egress node is configured with the other node, which the call is not on.
+    let egress = tokio::task::block_in_place(|| cluster.egress(1 - home));
+    let alice = Client::connect(&creds.url, &creds.token).await.unwrap();
+    alice.publish(camera(false)).await.unwrap();
+    alice.publish(microphone()).await.unwrap();
+    // Node 1 announces the call within a second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let server = support::tokens::server(&ApiKey::new(KEY, SECRET));
+    let path = format!("/calls/{}", cid.replace(':', "/"));
+    let recordings = format!("{path}/recordings");
+    let start = request(
+        &cluster.api.url,
+        &server,
+        Method::POST,
+        &format!("{recordings}/start"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(start.0, 201, "{}", start.1);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let stop = request(
+        &cluster.api.url,
+        &server,
+        Method::POST,
+        &format!("{recordings}/stop"),
+        Value::Null,
+    )
+    .await;
+    assert!(stop.0 < 300, "{}", stop.1);
+    let recording = recording_in(
+        &cluster.api.url,
+        &server,
+        &path,
+        "complete",
+        Duration::from_secs(30),
+    )
+    .await;
+    let file = cluster._data.path().join("recorded.mp4");
+    let response = reqwest::get(recording["url"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    std::fs::write(&file, response.bytes().await.unwrap()).unwrap();
+    let info = probe(&file);
+    assert_eq!(
+        codecs(&info),
+        ["aac", "h264"],
+        "alice's camera and microphone"
+    );
+    let duration = number(&info["format"]["duration"]);
+    assert!(duration > 2.5, "{duration} s recorded");
+    // Alice's test pattern is in the picture, not just the black background.
+    let luma = luma(&file, duration / 2.0, None);
+    assert!(luma > 40.0, "the recording is black (luma {luma})");
+    println!("scale-out: a call on node {home} recorded ({duration:.2} s, luma {luma:.0}) by an egress configured with node {}", 1 - home);
+    alice.leave().await;
+    drop(egress);
 }

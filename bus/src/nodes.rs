@@ -62,6 +62,16 @@ impl SfuNode {
     }
 }
 
+/// The node to join call `cid` at to receive all of it (a recorder): one
+/// hosting it, the one with most of its participants, a draining one
+/// last. Every node hosting a call carries all of it through its relays.
+pub fn host_of<'a>(nodes: &'a [SfuNode], cid: &str) -> Option<&'a SfuNode> {
+    (nodes.iter())
+        .filter_map(|n| n.room(cid).map(|r| (n, r.participants)))
+        .max_by_key(|(n, participants)| (!n.draining, *participants, std::cmp::Reverse(&n.id)))
+        .map(|(n, _)| n)
+}
+
 /// Participants a room lists as watchers at most: the registry entry stays
 /// small, and each is one more connection on every other node of the call.
 pub const MAX_WATCHERS: usize = 64;
@@ -90,4 +100,47 @@ pub struct Publisher {
     pub identity: String,
     /// Its display name.
     pub name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: &str, draining: bool, rooms: &[(&str, u32)]) -> SfuNode {
+        SfuNode {
+            id: id.into(),
+            url: format!("ws://{id}"),
+            region: None,
+            participants: rooms.iter().map(|(_, n)| n).sum(),
+            capacity: None,
+            draining,
+            rooms: (rooms.iter())
+                .map(|(cid, participants)| HostedRoom {
+                    cid: cid.to_string(),
+                    participants: *participants,
+                    publishers: Vec::new(),
+                    watchers: Vec::new(),
+                })
+                .collect(),
+            seen_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_recorder_joins_where_most_of_the_call_is_and_not_a_draining_node() {
+        let nodes = [
+            node("a", false, &[("c1", 1), ("c2", 4)]),
+            node("b", false, &[("c1", 3)]),
+            node("c", true, &[("c1", 9), ("c3", 2)]),
+        ];
+        let host = |cid| host_of(&nodes, cid).map(|n| n.id.as_str());
+        assert_eq!(host("c1"), Some("b"), "most participants, not draining");
+        assert_eq!(host("c2"), Some("a"));
+        assert_eq!(
+            host("c3"),
+            Some("c"),
+            "a draining node when none other hosts it"
+        );
+        assert_eq!(host("c4"), None);
+    }
 }

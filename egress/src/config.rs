@@ -12,6 +12,9 @@ use crate::HlsConfig;
 pub struct EgressConfig {
     /// The SFU's signal URL (jobs join calls like any client).
     pub signal_url: String,
+    /// The registry id of the SFU node in this process, if any (reached
+    /// at `signal_url`): a call it hosts is joined there.
+    pub local_sfu: Option<String>,
     /// Signs the recorders' join tokens.
     pub key: ApiKey,
     /// Where output goes.

@@ -42,6 +42,8 @@ pub struct Job {
     /// Which file part this run writes: 1, or more once another node's
     /// run of the job died (its parts stay as they were).
     pub part: u32,
+    /// Where it joins the call: the SFU node hosting it.
+    pub signal_url: String,
 }
 
 /// What a job produces.

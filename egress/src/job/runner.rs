@@ -133,7 +133,8 @@ pub(super) type Outcome = Result<Done, Failed>;
 
 /// Joins `job`'s call as a hidden recorder that only receives.
 pub(super) async fn join(job: &Job, config: &EgressConfig) -> Result<(Client, Media), Failed> {
-    Client::connect_receiving(&config.signal_url, &job.token(config))
+    tracing::info!(sfu = %job.signal_url, "joining the call");
+    Client::connect_receiving(&job.signal_url, &job.token(config))
         .await
         .map_err(|e| JobError::from(e).into())
 }
