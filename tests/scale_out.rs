@@ -6,7 +6,8 @@
 //! no one after its entry goes stale. A call whose node is full spans two
 //! nodes, and the relays make it one call: each side receives the other's
 //! media, also while one of the nodes drains. An egress node records a call
-//! at the node hosting it, whichever SFU it was configured with.
+//! at the node hosting it, whichever SFU it was configured with, and
+//! follows the call to another node when that one dies.
 
 mod support;
 
@@ -480,8 +481,8 @@ async fn a_livestream_fans_out_over_three_nodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_recording_joins_the_node_that_hosts_the_call() {
-    let cluster = Cluster::start(2, "").await;
+async fn a_recording_joins_the_node_hosting_the_call_and_follows_it_when_that_node_dies() {
+    let mut cluster = Cluster::start(2, "").await;
     let cid = "default:recorded";
     let creds = cluster.join("alice", cid).await;
     let home = cluster.node(&creds.url);
@@ -490,30 +491,46 @@ async fn a_recording_joins_the_node_that_hosts_the_call() {
     let alice = Client::connect(&creds.url, &creds.token).await.unwrap();
     alice.publish(camera(false)).await.unwrap();
     alice.publish(microphone()).await.unwrap();
-    // Node 1 announces the call within a second.
+    // Node `home` announces the call within a second.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let server = support::tokens::server(&ApiKey::new(KEY, SECRET));
     let path = format!("/calls/{}", cid.replace(':', "/"));
     let recordings = format!("{path}/recordings");
-    let start = request(
-        &cluster.api.url,
-        &server,
-        Method::POST,
-        &format!("{recordings}/start"),
-        Value::Null,
-    )
-    .await;
-    assert_eq!(start.0, 201, "{}", start.1);
+    let post = |action: &'static str| {
+        let (api, server, url) = (
+            cluster.api.url.clone(),
+            server.clone(),
+            format!("{recordings}/{action}"),
+        );
+        async move { request(&api, &server, Method::POST, &url, Value::Null).await }
+    };
+    let (status, body) = post("start").await;
+    assert_eq!(status, 201, "{body}");
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let stop = request(
-        &cluster.api.url,
-        &server,
-        Method::POST,
-        &format!("{recordings}/stop"),
-        Value::Null,
-    )
-    .await;
-    assert!(stop.0 < 300, "{}", stop.1);
+
+    // The call's node dies. Alice comes back where the API places her once
+    // it has forgotten that node; the recorder follows the call there.
+    let killed = Instant::now();
+    cluster.sfus[home].1 = None;
+    alice.abort();
+    let creds = loop {
+        let creds = cluster.join("alice", cid).await;
+        if cluster.node(&creds.url) != home {
+            break creds;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "still placed on the dead node"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let alice = Client::connect(&creds.url, &creds.token).await.unwrap();
+    alice.publish(camera(false)).await.unwrap();
+    let back = killed.elapsed();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (status, body) = post("stop").await;
+    assert!(status < 300, "{body}");
+
     let recording = recording_in(
         &cluster.api.url,
         &server,
@@ -535,11 +552,19 @@ async fn a_recording_joins_the_node_that_hosts_the_call() {
         "alice's camera and microphone"
     );
     let duration = number(&info["format"]["duration"]);
-    assert!(duration > 2.5, "{duration} s recorded");
-    // Alice's test pattern is in the picture, not just the black background.
-    let luma = luma(&file, duration / 2.0, None);
-    assert!(luma > 40.0, "the recording is black (luma {luma})");
-    println!("scale-out: a call on node {home} recorded ({duration:.2} s, luma {luma:.0}) by an egress configured with node {}", 1 - home);
+    // Alice's test pattern is in the picture before the kill and at the
+    // end, from the new node, not just the black background.
+    let (before, after) = (luma(&file, 2.0, None), luma(&file, duration - 1.0, None));
+    assert!(before > 40.0, "black before the kill (luma {before})");
+    assert!(
+        after > 40.0,
+        "black after the move (luma {after}, {duration:.2} s recorded)"
+    );
+    assert!(duration > 9.0, "{duration:.2} s recorded");
+    println!(
+        "scale-out: a call on node {home} recorded by an egress configured with node {}; the node killed, alice back after {back:?}; {duration:.2} s recorded, luma {before:.0} before and {after:.0} after",
+        1 - home
+    );
     alice.leave().await;
     drop(egress);
 }

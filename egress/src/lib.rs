@@ -7,6 +7,8 @@
 //!   in its own task, stops them, drains on shutdown.
 //! - [`lease`]: a running job's hold on its queue entry, so another node
 //!   takes the job over if this one dies.
+//! - [`hosts`]: the SFU node a job's recorder joins its call at (with
+//!   several, one that hosts the call).
 //! - [`job`]: what a job does: the one runner skeleton and its kinds
 //!   (composite recording / HLS / RTMP push; track recording).
 //! - [`pipelines`]: the GStreamer pipelines jobs feed (composite, track
@@ -29,6 +31,7 @@ pub mod api;
 pub mod config;
 pub mod disk;
 pub mod hls;
+pub mod hosts;
 pub mod job;
 pub mod lease;
 pub mod pipelines;

@@ -14,6 +14,7 @@ use onair_bus::{Bus, EgressKind, EventKind, Lease};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::api::Api;
+use crate::hosts::Hosts;
 use crate::job::{self, Job, JobKind};
 use crate::lease;
 use crate::report::Reporter;
@@ -33,8 +34,14 @@ impl Egress {
     pub fn start(config: EgressConfig, bus: Arc<dyn Bus>) -> Egress {
         let (drain, drained) = oneshot::channel();
         let api = Api::new(&config.api_url, config.key.clone());
+        let hosts = Hosts::new(
+            bus.clone(),
+            config.signal_url.clone(),
+            config.local_sfu.clone(),
+        );
         let worker = Worker {
             config: Arc::new(config),
+            hosts,
             bus,
             api,
             running: HashMap::new(),
@@ -64,6 +71,8 @@ struct Running {
 /// The service's state: the jobs this node runs.
 struct Worker {
     config: Arc<EgressConfig>,
+    /// Where jobs join their calls.
+    hosts: Hosts,
     bus: Arc<dyn Bus>,
     api: Api,
     running: HashMap<String, Running>,
@@ -144,7 +153,6 @@ impl Worker {
             // The target is fetched from the API when the job starts.
             (EgressKind::Rtmp, _) => JobKind::Rtmp(String::new()),
         };
-        let signal_url = self.host_of(&job.call_cid).await;
         let job = Job {
             id: egress_id,
             kind,
@@ -152,32 +160,9 @@ impl Worker {
             preset,
             backstage,
             part: lease.attempt,
-            signal_url,
+            hosts: self.hosts.clone(),
         };
         self.start(job, report, lease);
-    }
-
-    /// Where to join call `cid`. With several SFU nodes the configured one
-    /// may not carry the call: then a node hosting it, from the registry
-    /// (at its public URL). This node's own SFU, or the only one, is
-    /// joined at the configured URL.
-    async fn host_of(&self, cid: &str) -> String {
-        let configured = self.config.signal_url.clone();
-        let nodes = match self.bus.sfu_nodes().await {
-            Ok(nodes) => nodes,
-            Err(e) => {
-                tracing::warn!(call_cid = %cid, error = %e, "SFU registry unreachable: joining the configured SFU");
-                return configured;
-            }
-        };
-        let here = |n: &onair_bus::SfuNode| self.config.local_sfu.as_ref() == Some(&n.id);
-        if nodes.len() < 2 || nodes.iter().any(|n| here(n) && n.room(cid).is_some()) {
-            return configured;
-        }
-        match onair_bus::nodes::host_of(&nodes, cid) {
-            Some(node) if !here(node) => node.url.clone(),
-            _ => configured,
-        }
     }
 
     /// Runs `job` in its own task, holding its lease.

@@ -42,8 +42,8 @@ pub struct Job {
     /// Which file part this run writes: 1, or more once another node's
     /// run of the job died (its parts stay as they were).
     pub part: u32,
-    /// Where it joins the call: the SFU node hosting it.
-    pub signal_url: String,
+    /// Where it joins the call.
+    pub hosts: crate::hosts::Hosts,
 }
 
 /// What a job produces.

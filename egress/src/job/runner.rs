@@ -20,6 +20,11 @@ use crate::EgressConfig;
 pub(super) const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
 /// How long finishing the file may take (the API fails a job silent for 15 s).
 pub(super) const FINISH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a recorder that lost its SFU node tries to join the call again:
+/// past the 3 s after which the registry forgets a silent node.
+const REJOIN_FOR: Duration = Duration::from_secs(15);
+/// How often it tries.
+const REJOIN_EVERY: Duration = Duration::from_millis(500);
 
 /// The call's media, as the recorder receives it.
 pub(super) type Media = mpsc::UnboundedReceiver<MediaEvent>;
@@ -133,10 +138,54 @@ pub(super) type Outcome = Result<Done, Failed>;
 
 /// Joins `job`'s call as a hidden recorder that only receives.
 pub(super) async fn join(job: &Job, config: &EgressConfig) -> Result<(Client, Media), Failed> {
-    tracing::info!(sfu = %job.signal_url, "joining the call");
-    Client::connect_receiving(&job.signal_url, &job.token(config))
+    let url = job.hosts.of(&job.call_cid).await;
+    connect(job, config, &url).await.map_err(Failed::from)
+}
+
+/// Joins `job`'s call at `url`.
+async fn connect(job: &Job, config: &EgressConfig, url: &str) -> Result<(Client, Media), JobError> {
+    tracing::info!(sfu = %url, "joining the call");
+    Client::connect_receiving(url, &job.token(config))
         .await
-        .map_err(|e| JobError::from(e).into())
+        .map_err(JobError::from)
+}
+
+/// The recorder in the call again, if it lost its SFU node rather than
+/// the call (a leave that is not a move means the call ended or it was
+/// removed), and joins again within [`REJOIN_FOR`] at the node the
+/// registry names now; `None` if not, or once `stop` fires. The tracks
+/// the lost node carried are gone from `sink` (they come back under new
+/// ids through the new node).
+async fn rejoin<S: Sink>(
+    job: &Job,
+    config: &EgressConfig,
+    lost: &Client,
+    sink: &mut S,
+    stop: &mut oneshot::Receiver<()>,
+) -> Option<(Client, Media)> {
+    let why = lost.closed().unwrap_or_default();
+    if why.starts_with("leave:") && !why.ends_with("action RECONNECT") {
+        tracing::info!(egress = %job.id, reason = %why, "the recorder left the call (call ended?)");
+        return None;
+    }
+    tracing::warn!(egress = %job.id, reason = %why, "the recorder lost its SFU node: joining the call again");
+    for track_sid in lost.stats().tracks.into_keys() {
+        let _ = sink.take(MediaEvent::TrackGone { track_sid });
+    }
+    let deadline = tokio::time::Instant::now() + REJOIN_FOR;
+    while tokio::time::Instant::now() < deadline {
+        let url = job.hosts.after_loss(&job.call_cid).await;
+        match connect(job, config, &url).await {
+            Ok(joined) => return Some(joined),
+            Err(e) => tracing::debug!(egress = %job.id, error = %e, "joining again failed"),
+        }
+        tokio::select! {
+            _ = &mut *stop => return None,
+            _ = tokio::time::sleep(REJOIN_EVERY) => {}
+        }
+    }
+    tracing::warn!(egress = %job.id, "the call is on no SFU node the recorder can reach: the job ends");
+    None
 }
 
 /// Leaves the call after a failed start.
@@ -150,7 +199,7 @@ pub(super) async fn abandon(client: Client, error: JobError) -> Failed {
 pub(super) async fn drive<S: Sink>(
     job: &Job,
     config: &EgressConfig,
-    (client, mut media): (Client, Media),
+    (mut client, mut media): (Client, Media),
     mut sink: S,
     mut stop: oneshot::Receiver<()>,
     report: &Reporter,
@@ -171,10 +220,13 @@ pub(super) async fn drive<S: Sink>(
                     Ok(Flow::Done) => break None,
                     Err(e) => break Some(e),
                 },
-                None => {
-                    tracing::info!(egress = %job.id, "the recorder left the call (call ended?)");
-                    break None;
-                }
+                None => match rejoin(job, config, &client, &mut sink, &mut stop).await {
+                    Some((again, its_media)) => {
+                        std::mem::replace(&mut client, again).abort();
+                        media = its_media;
+                    }
+                    None => break None,
+                },
             },
             _ = &mut stop => break None,
             _ = tick.tick() => {
