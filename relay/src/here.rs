@@ -89,22 +89,23 @@ impl Here {
         if quality == TOP {
             self.copy(receivers, &packet).await;
         }
-        let Some(Ok(relayed)) = self.relayed.get_mut(&packet.identity) else {
+        let far: &str = &packet.track_sid;
+        let Some(Ok(relayed)) = self.relayed.get_mut(&*packet.identity) else {
             return;
         };
-        let Some(copy) = relayed.tracks.get_mut(&packet.track_sid) else {
+        let Some(copy) = relayed.tracks.get_mut(far) else {
             return;
         };
         let layer = copy.layer_of(quality);
         let lower = receivers.get(quality).filter(|_| quality != TOP);
-        if let Some(r) = lower.filter(|_| first(&mut self.settled, quality, &packet.track_sid)) {
+        if let Some(r) = lower.filter(|_| first(&mut self.settled, quality, far)) {
             match layer {
                 Some(_) => {
-                    r.set_quality(&packet.track_sid, quality);
-                    r.request_keyframe(&packet.track_sid);
+                    r.set_quality(far, quality);
+                    r.request_keyframe(far);
                 }
                 // A track with no layer for this receiver here.
-                None => r.subscribe(&packet.track_sid, false),
+                None => r.subscribe(far, false),
             }
         }
         let Some(layer) = layer else {
@@ -118,13 +119,13 @@ impl Here {
     /// Makes the copy of `packet`'s track here if it has none, with the
     /// far track's layers, and has a receiver take each lower layer.
     async fn copy(&mut self, receivers: &mut Receivers, packet: &RemotePacket) {
-        let far = &packet.track_sid;
-        if let Some(Ok(relayed)) = self.relayed.get(&packet.identity) {
+        let far: &str = &packet.track_sid;
+        if let Some(Ok(relayed)) = self.relayed.get(&*packet.identity) {
             if relayed.tracks.contains_key(far) {
                 return;
             }
         }
-        if self.gone.contains(far) {
+        if self.gone.iter().any(|g| g == far) {
             return;
         }
         let Some(relayed) = self.relayed(receivers, &packet.identity).await else {
@@ -147,7 +148,7 @@ impl Here {
         tracing::info!(identity = %packet.identity, %far, here = %sid, layers = sizes.len().max(1), "relaying a track");
         let copy = TrackCopy::new(sid, packet.codec, sizes);
         let (video, layers) = (copy.video, copy.sizes.len());
-        relayed.tracks.insert(far.clone(), copy);
+        relayed.tracks.insert(far.to_owned(), copy);
         if !video {
             return;
         }

@@ -193,9 +193,9 @@ pub struct RemoteFrame {
 #[derive(Debug)]
 pub struct RemotePacket {
     /// The track.
-    pub track_sid: String,
+    pub track_sid: Arc<str>,
     /// Who publishes it.
-    pub identity: String,
+    pub identity: Arc<str>,
     /// Its codec.
     pub codec: Codec,
     /// Its sequence number, extended past 16 bits.

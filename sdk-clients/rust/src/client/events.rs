@@ -43,7 +43,7 @@ impl Worker {
 
     /// A whole frame of a remote track arrived.
     fn frame_received(&mut self, data: MediaData) {
-        let Some(track_sid) = self.remote_track_by_mid.get(&data.mid.to_string()).cloned() else {
+        let Some(track_sid) = self.remote_track_by_mid.get(&data.mid).cloned() else {
             return;
         };
         let mut s = lock(&self.stats);

@@ -134,7 +134,10 @@ struct Worker {
     /// Our tracks being sent.
     sending_tracks: Vec<SendingTrack>,
     /// Subscriber m-lines → the remote track sids they carry.
-    remote_track_by_mid: HashMap<String, String>,
+    remote_track_by_mid: HashMap<Mid, String>,
+    /// Packet mode: subscriber m-line → (track sid, its publisher) as
+    /// packets carry them, made once rather than per packet.
+    packet_names: HashMap<Mid, (Arc<str>, Arc<str>)>,
     publisher_up: bool,
     subscriber_up: bool,
     last_ping: Instant,

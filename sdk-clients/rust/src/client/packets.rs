@@ -2,8 +2,10 @@
 //! handed on as it arrives, and a live track is sent packet by packet, so
 //! nothing waits for a whole frame to be assembled and cut up again.
 
+use std::sync::Arc;
 use str0m::format::{detect_h264_keyframe, detect_h264_nalu, detect_vp8_keyframe};
 use str0m::format::{Codec as StrCodec, PayloadParams};
+
 use str0m::media::{Mid, Pt, Rid};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::Rtc;
@@ -15,32 +17,20 @@ use crate::lock;
 use crate::types::{LocalPacket, MediaEvent, RemotePacket};
 
 impl Worker {
-    /// An RTP packet of a remote track arrived: counted, and handed on.
+    /// An RTP packet of a remote track arrived: counted, and handed on
+    /// (nothing allocated per packet but its payload, which str0m made).
     pub(super) fn packet_received(&mut self, packet: RtpPacket) {
         let ssrc = packet.header.ssrc;
         let Some(mid) = (self.subscriber.direct_api().stream_rx(&ssrc)).map(|s| s.mid()) else {
-            return;
-        };
-        let Some(track_sid) = self.remote_track_by_mid.get(&mid.to_string()).cloned() else {
             return;
         };
         let params = params_of(&self.subscriber, packet.header.payload_type);
         let Some(codec) = params.and_then(|p| codec_of(p.spec().codec)) else {
             return;
         };
-        let mut s = lock(&self.stats);
-        let identity = s.published.get(&track_sid).cloned().unwrap_or_default();
-        let counted = s.tracks.entry(track_sid.clone()).or_default();
-        counted.identity = identity.clone();
-        counted.kind = if codec == Codec::Opus {
-            "audio"
-        } else {
-            "video"
-        }
-        .into();
-        counted.codec = Some(codec);
-        counted.packets += 1;
-        drop(s);
+        let Some((track_sid, identity)) = self.packet_names(mid, codec) else {
+            return;
+        };
         let Some(media_events) = &self.media_events else {
             return;
         };
@@ -58,6 +48,39 @@ impl Worker {
                 .map(|level| (level, ext.voice_activity.unwrap_or(level > -127))),
             payload: packet.payload,
         }));
+    }
+
+    /// Counts a packet of `codec` on m-line `mid`: the sid of the track it
+    /// carries and its publisher, as packets hand them on (made on the
+    /// first packet, and again once the m-line carries another track).
+    fn packet_names(&mut self, mid: Mid, codec: Codec) -> Option<(Arc<str>, Arc<str>)> {
+        let sid = self.remote_track_by_mid.get(&mid)?;
+        let mut s = lock(&self.stats);
+        let known = self.packet_names.get(&mid);
+        if let Some((named, identity)) = known.filter(|(named, _)| **named == **sid) {
+            if let Some(counted) = s.tracks.get_mut(sid) {
+                counted.packets += 1;
+            }
+            return Some((named.clone(), identity.clone()));
+        }
+        let identity = s.published.get(sid).cloned().unwrap_or_default();
+        let counted = s.tracks.entry(sid.clone()).or_default();
+        counted.identity = identity.clone();
+        counted.kind = if codec == Codec::Opus {
+            "audio"
+        } else {
+            "video"
+        }
+        .into();
+        counted.codec = Some(codec);
+        counted.packets += 1;
+        drop(s);
+        let names: (Arc<str>, Arc<str>) = (sid.as_str().into(), identity.into());
+        // Until its publisher is known, the names are made again.
+        if !names.1.is_empty() {
+            self.packet_names.insert(mid, names.clone());
+        }
+        Some(names)
     }
 
     /// Sends `packet` of our live track `sid` (layer `rid`) at once.

@@ -8,6 +8,7 @@ use livekit_protocol as lk;
 use lk::signal_request::Message as Req;
 use lk::signal_response::Message as Resp;
 use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::media::Mid;
 use tokio::sync::mpsc;
 
 use super::Worker;
@@ -61,8 +62,9 @@ impl Worker {
         &mut self,
         offer: lk::SessionDescription,
     ) -> Result<(), ClientError> {
-        self.remote_track_by_mid
-            .extend(offer.mid_to_track_id.clone());
+        let mids =
+            (offer.mid_to_track_id.iter()).map(|(mid, sid)| (Mid::from(mid.as_str()), sid.clone()));
+        self.remote_track_by_mid.extend(mids);
         let parsed =
             SdpOffer::from_sdp_string(&offer.sdp).map_err(|e| ClientError::Media(e.to_string()))?;
         let answer = self

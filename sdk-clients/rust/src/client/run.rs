@@ -14,7 +14,7 @@ use futures::StreamExt;
 use livekit_protocol as lk;
 use lk::signal_request::Message as Req;
 use prost::Message as _;
-use str0m::media::{KeyframeRequestKind, Mid};
+use str0m::media::KeyframeRequestKind;
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Input, Output, Rtc};
 use tokio::net::UdpSocket;
@@ -74,6 +74,7 @@ impl Worker {
             last_offer_id: 0,
             sending_tracks: Vec::new(),
             remote_track_by_mid: HashMap::new(),
+            packet_names: HashMap::new(),
             publisher_up: false,
             subscriber_up: false,
             last_ping: Instant::now(),
@@ -285,11 +286,10 @@ impl Worker {
             .remote_track_by_mid
             .iter()
             .find(|(_, sid)| *sid == track_sid)
-            .map(|(mid, _)| mid)
+            .map(|(mid, _)| *mid)
         else {
             return;
         };
-        let mid = Mid::from(mid.as_str());
         if self.rtp_mode {
             if let Some(rx) = self.subscriber.direct_api().stream_rx_by_mid(mid, None) {
                 rx.request_keyframe(KeyframeRequestKind::Pli);
