@@ -237,45 +237,58 @@ impl Worker {
         );
     }
 
-    /// Writes every frame that is due, in real time, looping the files.
-    pub(super) fn send_frames(&mut self, now: Instant) {
+    /// Writes the next frame of layer `layer` of sending track `track`
+    /// if one is due, in real time, looping the file: whether it wrote
+    /// one (false: none due, or the layer cannot be sent yet). str0m
+    /// wants a drain after each write, hence one at a time.
+    pub(super) fn send_due_frame(&mut self, (track, layer): (usize, usize), now: Instant) -> bool {
         if !self.publisher_up || self.rtp_mode {
-            return;
+            return false;
         }
         let elapsed = now.duration_since(self.epoch);
-        for track in &mut self.sending_tracks {
-            let line = track.line();
-            for layer in &mut track.layers {
-                if !layer.started && !layer.frames.is_empty() {
-                    layer.start(now, elapsed);
-                }
-                while layer.due <= now && !layer.frames.is_empty() {
-                    let frame = &layer.frames[layer.next_frame];
-                    let duration = frame.duration;
-                    if track.muted {
-                        layer.advance(duration);
-                        continue;
-                    }
-                    let time = MediaTime::new(layer.media_time, track.clock);
-                    if !write(
-                        &mut self.publisher,
-                        line,
-                        (layer.rid, None),
-                        now,
-                        time,
-                        frame.data.clone(),
-                    ) {
-                        break;
-                    }
-                    layer.media_time += ticks(duration, track.clock);
-                    layer.advance(duration);
-                    // Behind by more than a second (e.g. a stalled machine): skip ahead.
-                    if now.duration_since(layer.due) > Duration::from_secs(1) {
-                        layer.due = now;
-                    }
-                }
-            }
+        let Some(sending) = self.sending_tracks.get_mut(track) else {
+            return false;
+        };
+        let (line, clock, muted) = (sending.line(), sending.clock, sending.muted);
+        let Some(layer) = sending.layers.get_mut(layer) else {
+            return false;
+        };
+        if !layer.started && !layer.frames.is_empty() {
+            layer.start(now, elapsed);
         }
+        while layer.due <= now && !layer.frames.is_empty() {
+            let frame = &layer.frames[layer.next_frame];
+            let duration = frame.duration;
+            if muted {
+                layer.advance(duration);
+                continue;
+            }
+            let time = MediaTime::new(layer.media_time, clock);
+            let data = frame.data.clone();
+            if !write(
+                &mut self.publisher,
+                line,
+                (layer.rid, None),
+                now,
+                time,
+                data,
+            ) {
+                return false;
+            }
+            layer.media_time += ticks(duration, clock);
+            layer.advance(duration);
+            // Behind by more than a second (e.g. a stalled machine): skip ahead.
+            if now.duration_since(layer.due) > Duration::from_secs(1) {
+                layer.due = now;
+            }
+            return true;
+        }
+        false
+    }
+
+    /// How many layers sending track `track` has.
+    pub(super) fn layer_count(&self, track: usize) -> usize {
+        self.sending_tracks.get(track).map_or(0, |t| t.layers.len())
     }
 }
 

@@ -112,7 +112,9 @@ impl Worker {
             if let Turn::Break(reason) = turn {
                 break reason;
             }
-            self.let_time_pass(Instant::now()).await;
+            if let Turn::Break(reason) = self.let_time_pass(Instant::now()).await {
+                break reason;
+            }
         };
         let mut s = lock(&self.stats);
         s.connected = false;
@@ -263,13 +265,25 @@ impl Worker {
     /// frames now due, and the ping when it is time. A connection's timer
     /// runs only when due: a full str0m timeout per received datagram cost
     /// a load test's subscribers more than the datagrams did.
-    async fn let_time_pass(&mut self, now: Instant) {
+    async fn let_time_pass(&mut self, now: Instant) -> Turn {
         for peer in [Peer::Publisher, Peer::Subscriber] {
             if self.due[peer.index()] <= now {
                 let _ = self.rtc(peer).handle_input(Input::Timeout(now));
+                if let Turn::Break(reason) = self.settle(peer).await {
+                    return Turn::Break(reason);
+                }
             }
         }
-        self.send_frames(now);
+        // Each frame written is drained before the next, as str0m wants.
+        for track in 0..self.sending_tracks.len() {
+            for layer in 0..self.layer_count(track) {
+                while self.send_due_frame((track, layer), now) {
+                    if let Turn::Break(reason) = self.settle(Peer::Publisher).await {
+                        return Turn::Break(reason);
+                    }
+                }
+            }
+        }
         if now.duration_since(self.last_ping) >= self.ping_interval {
             self.last_ping = now;
             let ping = lk::Ping {
@@ -278,6 +292,7 @@ impl Worker {
             };
             let _ = self.send(Req::PingReq(ping)).await;
         }
+        Turn::Continue(())
     }
 
     /// Sends a PLI for the remote track `track_sid`, if we receive it.
