@@ -66,3 +66,71 @@ impl std::fmt::Debug for Hosts {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use onair_bus::{HostedRoom, LocalBus};
+
+    use super::*;
+
+    /// SFU node `id` at `ws://id`, hosting `rooms`.
+    fn node(id: &str, rooms: &[&str]) -> SfuNode {
+        SfuNode {
+            id: id.into(),
+            url: format!("ws://{id}"),
+            region: None,
+            participants: rooms.len() as u32,
+            capacity: None,
+            rooms: (rooms.iter())
+                .map(|cid| HostedRoom {
+                    cid: cid.to_string(),
+                    participants: 1,
+                    publishers: Vec::new(),
+                    watchers: Vec::new(),
+                })
+                .collect(),
+            seen_ms: onair_auth::clock::unix_ms(),
+            draining: false,
+        }
+    }
+
+    async fn bus_with(nodes: &[SfuNode]) -> Arc<dyn Bus> {
+        let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
+        for node in nodes {
+            bus.announce(node).await.unwrap();
+        }
+        bus
+    }
+
+    #[tokio::test]
+    async fn one_node_is_joined_at_the_configured_url_unless_it_was_lost() {
+        let bus = bus_with(&[node("a", &["c1"])]).await;
+        let hosts = Hosts::new(bus, "ws://internal".into(), None);
+        assert_eq!(hosts.of("c1").await, "ws://internal");
+        assert_eq!(
+            hosts.after_loss("c1").await,
+            "ws://a",
+            "the configured one may be the node lost"
+        );
+        assert_eq!(
+            hosts.after_loss("c2").await,
+            "ws://internal",
+            "no node hosts it"
+        );
+    }
+
+    #[tokio::test]
+    async fn with_several_nodes_a_call_is_joined_where_it_is_and_the_local_one_directly() {
+        let bus = bus_with(&[node("a", &["c1"]), node("b", &["c2"])]).await;
+        let hosts = Hosts::new(bus.clone(), "ws://internal".into(), Some("b".into()));
+        assert_eq!(hosts.of("c1").await, "ws://a");
+        assert_eq!(
+            hosts.of("c2").await,
+            "ws://internal",
+            "this process's SFU hosts it"
+        );
+        assert_eq!(hosts.of("c3").await, "ws://internal", "nobody hosts it yet");
+        let apart = Hosts::new(bus, "ws://a".into(), None);
+        assert_eq!(apart.of("c2").await, "ws://b");
+    }
+}
