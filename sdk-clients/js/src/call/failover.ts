@@ -22,13 +22,15 @@ export const PLACEMENT_RETRY_MS = 6000;
 
 /**
  * Whether connecting failed at that node, so another could take the join:
- * unreachable, refused (draining), timed out, asked to leave. A token
- * refused or a join cancelled by the app would fail anywhere.
+ * the node is gone, refused the signal connection (draining: livekit-client
+ * reports that as an internal error), timed out or asked the client to
+ * leave. A token refused, a join cancelled by the app, or media that
+ * cannot connect (the client's network, most likely) would fail anywhere.
  */
 export function anotherNodeMayHelp(e: unknown): boolean {
   if (!(e instanceof ConnectionError)) return false;
   const everywhere = [ConnectionErrorReason.NotAllowed, ConnectionErrorReason.Cancelled, ConnectionErrorReason.ServiceNotFound];
-  return !everywhere.includes(e.reason);
+  return !everywhere.includes(e.reason) && !e.message.includes("could not establish pc connection");
 }
 
 /** What {@link connectPlaced} needs besides the first placement. */

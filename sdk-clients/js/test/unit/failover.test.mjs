@@ -82,8 +82,13 @@ test("a join gives up: errors any node would give, a node that never changes, an
   await assert.rejects(connectPlaced({ url: "ws://a" }, { connect: connector({ "ws://a": refused }, went), where, joining: () => true }), refused);
   assert.equal(asked, 0, "a refused token is not retried elsewhere");
   assert.equal(anotherNodeMayHelp(new Error("camera denied")), false);
+  assert.equal(anotherNodeMayHelp(ConnectionError.internal("could not establish pc connection")), false, "media that cannot connect");
 
-  const draining = ConnectionError.internal("503 draining", { status: 503 });
+  // What livekit-client 2.23 reports for a node refusing the WebSocket (503, draining).
+  const draining = ConnectionError.websocket("could not establish signal connection: Encountered websocket error during connection establishment");
+  assert.equal(anotherNodeMayHelp(draining), true);
+  assert.equal(anotherNodeMayHelp(ConnectionError.internal("could not establish signal connection: Encountered unknown websocket error")), true);
+  assert.equal(anotherNodeMayHelp(ConnectionError.serverUnreachable("could not establish signal connection: Failed to fetch")), true);
   const sameNode = connectPlaced({ url: "ws://a" }, { connect: connector({ "ws://a": draining }, went), where: async () => ({ url: "ws://a" }), joining: () => true, withinMs: 30, everyMs: 5 });
   await assert.rejects(sameNode, draining, "nowhere else to go: the connect error");
 
