@@ -7,7 +7,7 @@
 //! nodes, and the relays make it one call: each side receives the other's
 //! media, also while one of the nodes drains. An egress node records a call
 //! at the node hosting it, whichever SFU it was configured with, and
-//! follows the call to another node when that one dies.
+//! follows the call to another node when that one dies or drains.
 
 mod support;
 
@@ -482,7 +482,32 @@ async fn a_livestream_fans_out_over_three_nodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_joins_the_node_hosting_the_call_and_follows_it_when_that_node_dies() {
-    let mut cluster = Cluster::start(2, "").await;
+    recording_across(Loss::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_follows_its_call_off_a_draining_node() {
+    recording_across(Loss::Drain).await;
+}
+
+/// How the call's node goes in [`recording_across`].
+#[derive(Debug)]
+enum Loss {
+    /// SIGKILL.
+    Kill,
+    /// SIGTERM: at its `drain_timeout` the node asks everyone to reconnect.
+    Drain,
+}
+
+/// A call recorded by an egress node configured with the SFU node the
+/// call is not on; then the call's node goes (`loss`), alice comes back
+/// where the API places her, and the recording goes on there.
+async fn recording_across(loss: Loss) {
+    let extra = match loss {
+        Loss::Kill => "",
+        Loss::Drain => "drain_timeout = \"2s\"",
+    };
+    let mut cluster = Cluster::start(2, extra).await;
     let cid = "default:recorded";
     let creds = cluster.join("alice", cid).await;
     let home = cluster.node(&creds.url);
@@ -508,10 +533,25 @@ async fn a_recording_joins_the_node_hosting_the_call_and_follows_it_when_that_no
     assert_eq!(status, 201, "{body}");
     tokio::time::sleep(Duration::from_secs(4)).await;
 
-    // The call's node dies. Alice comes back where the API places her once
-    // it has forgotten that node; the recorder follows the call there.
+    // The call's node goes. Alice comes back where the API places her once
+    // it has forgotten that node (or sees it drain); the recorder follows
+    // the call there.
     let killed = Instant::now();
-    cluster.sfus[home].1 = None;
+    match loss {
+        Loss::Kill => cluster.sfus[home].1 = None,
+        Loss::Drain => {
+            cluster.sfus[home]
+                .1
+                .as_ref()
+                .expect("the node runs")
+                .sigterm();
+            let asked = || alice.closed().is_some_and(|why| why.contains("RECONNECT"));
+            within_10s(asked, || {
+                format!("alice not asked to reconnect: {:?}", alice.closed())
+            })
+            .await;
+        }
+    }
     alice.abort();
     let creds = loop {
         let creds = cluster.join("alice", cid).await;
@@ -562,7 +602,7 @@ async fn a_recording_joins_the_node_hosting_the_call_and_follows_it_when_that_no
     );
     assert!(duration > 9.0, "{duration:.2} s recorded");
     println!(
-        "scale-out: a call on node {home} recorded by an egress configured with node {}; the node killed, alice back after {back:?}; {duration:.2} s recorded, luma {before:.0} before and {after:.0} after",
+        "scale-out: a call on node {home} recorded by an egress configured with node {}; the node lost ({loss:?}), alice back after {back:?}; {duration:.2} s recorded, luma {before:.0} before and {after:.0} after",
         1 - home
     );
     alice.leave().await;
