@@ -22,10 +22,11 @@ export const PLACEMENT_RETRY_MS = 6000;
 
 /**
  * Whether connecting failed at that node, so another could take the join:
- * the node is gone, refused the signal connection (draining: livekit-client
- * reports that as an internal error), timed out or asked the client to
- * leave. A token refused, a join cancelled by the app, or media that
- * cannot connect (the client's network, most likely) would fail anywhere.
+ * the node is gone, refused the signal connection (draining), timed out
+ * or asked the client to leave; livekit-client reports these under several
+ * reasons, so the test is what would fail anywhere: a token refused, a
+ * join cancelled by the app, media that cannot connect (the client's
+ * network, most likely).
  */
 export function anotherNodeMayHelp(e: unknown): boolean {
   if (!(e instanceof ConnectionError)) return false;
@@ -41,8 +42,6 @@ export interface Placing<C> {
   where(): Promise<C>;
   /** Whether to go on (the app has not left meanwhile). */
   joining(): boolean;
-  /** Whether a connect error may be that node's alone (default {@link anotherNodeMayHelp}). */
-  retryable?: (e: unknown) => boolean;
   /** How long to ask for another node after a failed connect (default {@link PLACEMENT_RETRY_MS}). */
   withinMs?: number;
   /** How often to ask (default {@link FAILOVER_POLL_MS}). */
@@ -50,13 +49,13 @@ export interface Placing<C> {
 }
 
 /**
- * Connects with `first`; when that node cannot take the join, asks
- * `where()` until it names a node not tried yet and connects there, for
- * at most `withinMs` after each failure. Returns the credentials that
- * connected; otherwise throws the last connect error.
+ * Connects with `first`; when that node cannot take the join
+ * ({@link anotherNodeMayHelp}), asks `where()` until it names a node not
+ * tried yet and connects there, for at most `withinMs` after each
+ * failure. Returns the credentials that connected; otherwise throws the
+ * last connect error.
  */
 export async function connectPlaced<C extends { url: string }>(first: C, placing: Placing<C>): Promise<C> {
-  const retryable = placing.retryable ?? anotherNodeMayHelp;
   const tried = new Set<string>();
   let at = first;
   for (;;) {
@@ -64,7 +63,7 @@ export async function connectPlaced<C extends { url: string }>(first: C, placing
       await placing.connect(at);
       return at;
     } catch (e) {
-      if (!retryable(e) || !placing.joining()) throw e;
+      if (!anotherNodeMayHelp(e) || !placing.joining()) throw e;
       tried.add(at.url);
       const next = await untriedNode(placing, tried);
       if (!next) throw e;

@@ -3,9 +3,9 @@
 //! nothing waits for a whole frame to be assembled and cut up again.
 
 use std::sync::Arc;
+
 use str0m::format::{detect_h264_keyframe, detect_h264_nalu, detect_vp8_keyframe};
 use str0m::format::{Codec as StrCodec, PayloadParams};
-
 use str0m::media::{Mid, Pt, Rid};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::Rtc;
