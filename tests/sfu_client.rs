@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use livekit_protocol as lk;
 use lk::signal_response::Message as Out;
 
-use onair_client::{api, Client, Codec, Stats};
+use onair_client::{api, Client, Codec, MediaEvent, Stats};
 use support::call::{camera, h264_camera, microphone, Call};
 use support::signal;
 
@@ -232,6 +232,40 @@ async fn h264_is_forwarded() {
         "bob: alice's H.264 {} frames, {} keyframes; a PLI reached alice",
         v.frames, v.keyframes
     );
+}
+
+/// A relay's receiver (packet mode) hands on each packet as it arrives,
+/// with its track and publisher, and counts every one it handed on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_packet_receiver_hands_on_and_counts_every_packet() {
+    let call = Call::start();
+    let alice = call.join("alice", "default:packets").await;
+    alice.publish(h264_camera()).await.unwrap();
+    let creds = call.credentials("relay", "default:packets").await;
+    let (relay, mut packets) = Client::connect_receiving_packets(&creds.url, &creds.token)
+        .await
+        .unwrap();
+    let (mut handed, mut keyframes) = (0u64, 0);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while handed < 300 || keyframes == 0 {
+        let event = tokio::time::timeout_at(deadline, packets.recv()).await;
+        let p = match event {
+            Ok(Some(MediaEvent::Packet(p))) => p,
+            Ok(Some(_)) => continue,
+            _ => panic!("{handed} packets, then {event:?}"),
+        };
+        assert_eq!((&*p.identity, p.codec), ("alice", Codec::H264));
+        handed += 1;
+        keyframes += usize::from(p.keyframe);
+    }
+    // What the stats count is what was handed on, once the turn ends.
+    alice.leave().await;
+    while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(2), packets.recv()).await {
+        handed += u64::from(matches!(event, MediaEvent::Packet(_)));
+    }
+    let counted = video(&relay.stats(), "alice").map(|v| v.packets);
+    assert_eq!(counted, Some(handed));
+    println!("packet mode: {handed} packets handed on and counted, {keyframes} keyframe starts");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

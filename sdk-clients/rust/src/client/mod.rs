@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::signal::{self, Ws};
 use crate::types::{ClientError, LocalPacket, LocalTrack, MediaEvent, Stats};
+use packets::PacketNames;
 use publish::{PendingTrack, SendingTrack};
 
 mod events;
@@ -135,9 +136,9 @@ struct Worker {
     sending_tracks: Vec<SendingTrack>,
     /// Subscriber m-lines → the remote track sids they carry.
     remote_track_by_mid: HashMap<Mid, String>,
-    /// Packet mode: subscriber m-line → (track sid, its publisher) as
-    /// packets carry them, made once rather than per packet.
-    packet_names: HashMap<Mid, (Arc<str>, Arc<str>)>,
+    /// Packet mode: subscriber m-line → the names its packets carry, made
+    /// once rather than per packet, and the packets not yet in the stats.
+    packet_names: HashMap<Mid, PacketNames>,
     publisher_up: bool,
     subscriber_up: bool,
     last_ping: Instant,

@@ -14,7 +14,7 @@ use super::events::codec_of;
 use super::Worker;
 use crate::files::Codec;
 use crate::lock;
-use crate::types::{LocalPacket, MediaEvent, RemotePacket};
+use crate::types::{LocalPacket, MediaEvent, RemotePacket, Stats};
 
 impl Worker {
     /// An RTP packet of a remote track arrived: counted, and handed on
@@ -53,15 +53,18 @@ impl Worker {
     /// Counts a packet of `codec` on m-line `mid`: the sid of the track it
     /// carries and its publisher, as packets hand them on (made on the
     /// first packet, and again once the m-line carries another track).
+    /// Known names are counted without the stats' lock
+    /// ([`Worker::count_packets`] adds them up once a turn).
     fn packet_names(&mut self, mid: Mid, codec: Codec) -> Option<(Arc<str>, Arc<str>)> {
         let sid = self.remote_track_by_mid.get(&mid)?;
+        let known = self.packet_names.get_mut(&mid);
+        if let Some(names) = known.filter(|names| *names.sid == **sid) {
+            names.uncounted += 1;
+            return Some((names.sid.clone(), names.identity.clone()));
+        }
         let mut s = lock(&self.stats);
-        let known = self.packet_names.get(&mid);
-        if let Some((named, identity)) = known.filter(|(named, _)| **named == **sid) {
-            if let Some(counted) = s.tracks.get_mut(sid) {
-                counted.packets += 1;
-            }
-            return Some((named.clone(), identity.clone()));
+        if let Some(mut names) = self.packet_names.remove(&mid) {
+            names.count_in(&mut s);
         }
         let identity = s.published.get(sid).cloned().unwrap_or_default();
         let counted = s.tracks.entry(sid.clone()).or_default();
@@ -75,12 +78,29 @@ impl Worker {
         counted.codec = Some(codec);
         counted.packets += 1;
         drop(s);
-        let names: (Arc<str>, Arc<str>) = (sid.as_str().into(), identity.into());
+        let names = PacketNames {
+            sid: sid.as_str().into(),
+            identity: identity.into(),
+            uncounted: 0,
+        };
+        let handed = (names.sid.clone(), names.identity.clone());
         // Until its publisher is known, the names are made again.
-        if !names.1.is_empty() {
-            self.packet_names.insert(mid, names.clone());
+        if !names.identity.is_empty() {
+            self.packet_names.insert(mid, names);
         }
-        Some(names)
+        Some(handed)
+    }
+
+    /// Adds the packets counted since the last turn to the stats: one
+    /// lock a turn, not one a packet.
+    pub(super) fn count_packets(&mut self) {
+        if self.packet_names.values().all(|n| n.uncounted == 0) {
+            return;
+        }
+        let mut s = lock(&self.stats);
+        for names in self.packet_names.values_mut() {
+            names.count_in(&mut s);
+        }
     }
 
     /// Sends `packet` of our live track `sid` (layer `rid`) at once.
@@ -120,6 +140,24 @@ impl Worker {
             }
             None => tracing::trace!(%mid, ?rid, "no send stream yet"),
         }
+    }
+}
+
+/// What a subscriber m-line's packets are handed on with, and how many
+/// of them the stats do not count yet.
+pub(super) struct PacketNames {
+    sid: Arc<str>,
+    identity: Arc<str>,
+    uncounted: u64,
+}
+
+impl PacketNames {
+    /// Moves the packets not yet counted into `stats`.
+    fn count_in(&mut self, stats: &mut Stats) {
+        if let Some(track) = stats.tracks.get_mut(&*self.sid) {
+            track.packets += self.uncounted;
+        }
+        self.uncounted = 0;
     }
 }
 

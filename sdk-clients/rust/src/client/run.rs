@@ -109,6 +109,7 @@ impl Worker {
                 command = commands.recv() => self.on_commands(command, &mut commands).await,
                 _ = tokio::time::sleep_until(wake.into()) => Turn::Continue(()),
             };
+            self.count_packets();
             if let Turn::Break(reason) = turn {
                 break reason;
             }
