@@ -1,164 +1,20 @@
-//! Several SFU nodes behind one API, on a real Redis. Each SFU node runs in
-//! a network namespace of its own with its own address on a bridge, as on
-//! separate machines (where namespaces cannot be made, not root, they run
-//! on loopback and the test says so). Each SFU announces itself, the API places a call's participants on the node hosting it and
-//! new calls on the least-loaded node, and a node killed with SIGKILL gets
-//! no one after its entry goes stale. A call whose node is full spans two
+//! Several SFU nodes behind one API, on a real Redis, each in a network
+//! namespace of its own ([`support::cluster`]). Each SFU announces itself,
+//! the API places a call's participants on the node hosting it and new
+//! calls on the least-loaded node, and a node killed with SIGKILL gets no
+//! one after its entry goes stale. A call whose node is full spans two
 //! nodes, and the relays make it one call: each side receives the other's
-//! media, also while one of the nodes drains. An egress node records a call
-//! at the node hosting it, whichever SFU it was configured with, and
-//! follows the call to another node when that one dies or drains.
+//! media, also while one of the nodes drains. Recordings across nodes are
+//! in `scale_out_recording.rs`.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
-use onair_auth::ApiKey;
 use onair_client::files::ogg_opus;
-use onair_client::{api, Client, Codec, LocalLayer, LocalTrack, MediaEvent, Source};
-use onair_testkit::netns::{Network, Space};
-use onair_testkit::redis::Redis;
-use reqwest::Method;
-use serde_json::Value;
-use support::call::{camera, frame_where, microphone, recording_in, request};
-use support::nodes::{config, config_at, KEY, SECRET};
-use support::probe::{codecs, luma, number, probe};
-
-/// An API node and SFU nodes on one Redis and one data dir.
-struct Cluster {
-    _data: tempfile::TempDir,
-    api: support::Onair,
-    /// The SFU nodes' signal URLs, and the nodes (`None` once killed).
-    sfus: Vec<(String, Option<support::Onair>)>,
-    /// Then the bus.
-    _redis: Redis,
-    /// Last, once the nodes in it are gone: the namespaces, if any.
-    _network: Option<Network>,
-}
-
-/// Where the SFU nodes run: namespaces on a bridge (Redis on the bridge's
-/// address), else loopback.
-fn network(sfu_count: usize) -> (Option<Network>, Vec<Option<Space>>, String) {
-    let made = Network::create().and_then(|mut network| {
-        let spaces = (0..sfu_count)
-            .map(|_| network.add().map(Some))
-            .collect::<Result<_, _>>()?;
-        Ok((network, spaces))
-    });
-    match made {
-        Ok((network, spaces)) => {
-            let host = network.host_ip();
-            (Some(network), spaces, host)
-        }
-        Err(why) => {
-            println!("scale-out: no network namespaces here ({why}); the nodes run on loopback");
-            (None, vec![None; sfu_count], "127.0.0.1".into())
-        }
-    }
-}
-
-impl Cluster {
-    /// The cluster with `sfu_count` SFU nodes, each one's config given `sfu_extra`.
-    async fn start(sfu_count: usize, sfu_extra: &'static str) -> Cluster {
-        let (network, spaces, host) = network(sfu_count);
-        let redis = Redis::start_on(&host);
-        let data = tempfile::tempdir().unwrap();
-        let bus = format!("redis_url = \"{}\"", redis.url());
-        let dir = data.path().to_owned();
-        let (api, sfus) = tokio::task::spawn_blocking(move || {
-            let port = onair_testkit::free_port();
-            let api =
-                support::serve_roles(&config(&dir, "api", port, &bus), port, Some("api"), None);
-            let sfus = spaces
-                .iter()
-                .enumerate()
-                .map(|(i, space)| {
-                    let ip = space.as_ref().map_or("127.0.0.1", |s| s.ip.as_str());
-                    let port = onair_testkit::free_port();
-                    let url = format!("ws://{ip}:{port}");
-                    let extra = format!("signal_url = \"{url}\"\n{bus}\n{sfu_extra}");
-                    let config = config_at(&dir, &format!("sfu{i}"), (ip, port), &extra);
-                    let node = support::serve_in(space.as_ref(), &config, port, Some("sfu"), None);
-                    (url, Some(node))
-                })
-                .collect();
-            (api, sfus)
-        })
-        .await
-        .unwrap();
-        let cluster = Cluster {
-            _redis: redis,
-            _data: data,
-            api,
-            sfus,
-            _network: network,
-        };
-        // Both nodes announced: a new call goes to one of them.
-        cluster
-            .placed_within("default:warmup", Duration::from_secs(10), |_| true)
-            .await;
-        cluster
-    }
-
-    /// Where the API sends `user` joining `cid`: (signal URL, token).
-    async fn join(&self, user: &str, cid: &str) -> api::Credentials {
-        let token = support::tokens::user(&ApiKey::new(KEY, SECRET), user);
-        api::join(&self.api.url, &token, cid, true).await.unwrap()
-    }
-
-    /// How many are in call `cid` now, as the API counts them.
-    async fn participants(&self, cid: &str) -> u64 {
-        let server = support::tokens::server(&ApiKey::new(KEY, SECRET));
-        let path = format!("/calls/{}", cid.replace(':', "/"));
-        let (status, body) = request(&self.api.url, &server, Method::GET, &path, Value::Null).await;
-        assert_eq!(status, 200, "{body}");
-        body["call"]["session"]["participants_count"]
-            .as_u64()
-            .unwrap_or(0)
-    }
-
-    /// An egress node on loopback that joins calls at SFU node `sfu` unless
-    /// the registry says another hosts the call.
-    fn egress(&self, sfu: usize) -> support::Onair {
-        let port = onair_testkit::free_port();
-        let extra = format!(
-            "signal_url = \"{}\"\napi_url = \"{}\"\nredis_url = \"{}\"",
-            self.sfus[sfu].0,
-            self.api.url,
-            self._redis.url()
-        );
-        let config = config(self._data.path(), "egress", port, &extra);
-        support::serve_roles(&config, port, Some("egress"), None)
-    }
-
-    /// Which SFU node (index) a URL is.
-    fn node(&self, url: &str) -> usize {
-        self.sfus
-            .iter()
-            .position(|(u, _)| u == url)
-            .unwrap_or_else(|| panic!("{url} is no SFU node of the cluster"))
-    }
-
-    /// Joins `cid` until the API places the participant by `ok`; the node.
-    async fn placed_within(
-        &self,
-        cid: &str,
-        within: Duration,
-        ok: impl Fn(usize) -> bool,
-    ) -> usize {
-        let deadline = Instant::now() + within;
-        loop {
-            let url = self.join("probe", cid).await.url;
-            if let Some(node) = self.sfus.iter().position(|(u, _)| *u == url) {
-                if ok(node) {
-                    return node;
-                }
-            }
-            assert!(Instant::now() < deadline, "{cid} still placed on {url}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
+use onair_client::{Client, Codec, LocalLayer, LocalTrack, MediaEvent, Source};
+use support::call::{camera, frame_where};
+use support::cluster::{within_10s, Cluster};
 
 /// `client` publishes a microphone that sends 10 s of Opus announced as
 /// silence (RFC 6464 level -127, no voice), in real time, in the task
@@ -254,15 +110,6 @@ fn seen_muted(client: &Client, identity: &str) -> bool {
     let stats = client.stats();
     let mut theirs = stats.published.iter().filter(|(_, who)| *who == identity);
     theirs.any(|(sid, _)| stats.muted.contains(sid))
-}
-
-/// Waits up to 10 s until `ready` holds; `not_yet` says what did not happen.
-async fn within_10s(ready: impl Fn() -> bool, not_yet: impl Fn() -> String) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ready() {
-        assert!(Instant::now() < deadline, "{}", not_yet());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Waits until `client` sees (or no longer sees) participant `identity`.
@@ -478,133 +325,4 @@ async fn a_livestream_fans_out_over_three_nodes() {
         viewer.leave().await;
     }
     host.leave().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_recording_joins_the_node_hosting_the_call_and_follows_it_when_that_node_dies() {
-    recording_across(Loss::Kill).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_recording_follows_its_call_off_a_draining_node() {
-    recording_across(Loss::Drain).await;
-}
-
-/// How the call's node goes in [`recording_across`].
-#[derive(Debug)]
-enum Loss {
-    /// SIGKILL.
-    Kill,
-    /// SIGTERM: at its `drain_timeout` the node asks everyone to reconnect.
-    Drain,
-}
-
-/// A call recorded by an egress node configured with the SFU node the
-/// call is not on; then the call's node goes (`loss`), alice comes back
-/// where the API places her, and the recording goes on there.
-async fn recording_across(loss: Loss) {
-    let extra = match loss {
-        Loss::Kill => "",
-        Loss::Drain => "drain_timeout = \"2s\"",
-    };
-    let mut cluster = Cluster::start(2, extra).await;
-    let cid = "default:recorded";
-    let creds = cluster.join("alice", cid).await;
-    let home = cluster.node(&creds.url);
-    // The egress node is configured with the other node, which the call is not on.
-    let egress = tokio::task::block_in_place(|| cluster.egress(1 - home));
-    let alice = Client::connect(&creds.url, &creds.token).await.unwrap();
-    alice.publish(camera(false)).await.unwrap();
-    alice.publish(microphone()).await.unwrap();
-    // Node `home` announces the call within a second.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let server = support::tokens::server(&ApiKey::new(KEY, SECRET));
-    let path = format!("/calls/{}", cid.replace(':', "/"));
-    let recordings = format!("{path}/recordings");
-    let post = |action: &'static str| {
-        let (api, server, url) = (
-            cluster.api.url.clone(),
-            server.clone(),
-            format!("{recordings}/{action}"),
-        );
-        async move { request(&api, &server, Method::POST, &url, Value::Null).await }
-    };
-    let (status, body) = post("start").await;
-    assert_eq!(status, 201, "{body}");
-    tokio::time::sleep(Duration::from_secs(4)).await;
-
-    // The call's node goes. Alice comes back where the API places her once
-    // it has forgotten that node (or sees it drain); the recorder follows
-    // the call there.
-    let killed = Instant::now();
-    match loss {
-        Loss::Kill => cluster.sfus[home].1 = None,
-        Loss::Drain => {
-            cluster.sfus[home]
-                .1
-                .as_ref()
-                .expect("the node runs")
-                .sigterm();
-            let asked = || alice.closed().is_some_and(|why| why.contains("RECONNECT"));
-            within_10s(asked, || {
-                format!("alice not asked to reconnect: {:?}", alice.closed())
-            })
-            .await;
-        }
-    }
-    alice.abort();
-    let creds = loop {
-        let creds = cluster.join("alice", cid).await;
-        if cluster.node(&creds.url) != home {
-            break creds;
-        }
-        assert!(
-            killed.elapsed() < Duration::from_secs(10),
-            "still placed on the dead node"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
-    let alice = Client::connect(&creds.url, &creds.token).await.unwrap();
-    alice.publish(camera(false)).await.unwrap();
-    let back = killed.elapsed();
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    let (status, body) = post("stop").await;
-    assert!(status < 300, "{body}");
-
-    let recording = recording_in(
-        &cluster.api.url,
-        &server,
-        &path,
-        "complete",
-        Duration::from_secs(30),
-    )
-    .await;
-    let file = cluster._data.path().join("recorded.mp4");
-    let response = reqwest::get(recording["url"].as_str().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    std::fs::write(&file, response.bytes().await.unwrap()).unwrap();
-    let info = probe(&file);
-    assert_eq!(
-        codecs(&info),
-        ["aac", "h264"],
-        "alice's camera and microphone"
-    );
-    let duration = number(&info["format"]["duration"]);
-    // Alice's test pattern is in the picture before the kill and at the
-    // end, from the new node, not just the black background.
-    let (before, after) = (luma(&file, 2.0, None), luma(&file, duration - 1.0, None));
-    assert!(before > 40.0, "black before the kill (luma {before})");
-    assert!(
-        after > 40.0,
-        "black after the move (luma {after}, {duration:.2} s recorded)"
-    );
-    assert!(duration > 9.0, "{duration:.2} s recorded");
-    println!(
-        "scale-out: a call on node {home} recorded by an egress configured with node {}; the node lost ({loss:?}), alice back after {back:?}; {duration:.2} s recorded, luma {before:.0} before and {after:.0} after",
-        1 - home
-    );
-    alice.leave().await;
-    drop(egress);
 }

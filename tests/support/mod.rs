@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod call;
+pub mod cluster;
 pub mod events;
 pub mod nodes;
 pub mod probe;

@@ -50,7 +50,7 @@ pub(super) async fn record(
             .await
             .map_err(JobError::from)?;
     }
-    let (client, mut media) = runner::join(job, config).await?;
+    let (client, mut media, at) = runner::join(job, config).await?;
     let (mode, early) = match job.kind {
         JobKind::Hls => video_mode(&client, &mut media).await,
         _ => (VideoMode::Mix, Vec::new()),
@@ -82,7 +82,7 @@ pub(super) async fn record(
     }
     let segment = Duration::from_secs(config.hls.segment_seconds().into());
     let every = PROGRESS_INTERVAL.min(segment);
-    runner::drive(job, config, (client, media), sink, stop, report, every).await
+    runner::drive(job, config, (client, media, at), sink, stop, report, every).await
 }
 
 /// Where the pipeline of a `kind` job writes (none: not a composite job).

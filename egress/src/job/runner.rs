@@ -29,6 +29,10 @@ const REJOIN_EVERY: Duration = Duration::from_millis(500);
 /// The call's media, as the recorder receives it.
 pub(super) type Media = mpsc::UnboundedReceiver<MediaEvent>;
 
+/// The recorder in the call: its session, the media it receives, and the
+/// SFU URL it joined at.
+pub(super) type Joined = (Client, Media, String);
+
 /// Whether a job goes on.
 pub(super) enum Flow {
     /// Keep going.
@@ -137,17 +141,47 @@ impl From<JobError> for Failed {
 pub(super) type Outcome = Result<Done, Failed>;
 
 /// Joins `job`'s call as a hidden recorder that only receives.
-pub(super) async fn join(job: &Job, config: &EgressConfig) -> Result<(Client, Media), Failed> {
+pub(super) async fn join(job: &Job, config: &EgressConfig) -> Result<Joined, Failed> {
     let url = job.hosts.of(&job.call_cid).await;
-    connect(job, config, &url).await.map_err(Failed::from)
+    connect(job, config, url).await.map_err(Failed::from)
 }
 
 /// Joins `job`'s call at `url`.
-async fn connect(job: &Job, config: &EgressConfig, url: &str) -> Result<(Client, Media), JobError> {
+async fn connect(job: &Job, config: &EgressConfig, url: String) -> Result<Joined, JobError> {
     tracing::info!(sfu = %url, "joining the call");
-    Client::connect_receiving(url, &job.token(config))
-        .await
-        .map_err(JobError::from)
+    let (client, media) = Client::connect_receiving(&url, &job.token(config)).await?;
+    Ok((client, media, url))
+}
+
+/// The recorder at the node hosting the call, if it sees nobody where it
+/// is and the registry names another node: it joined before anyone, at a
+/// node the participants were not placed on, or everyone here left. A
+/// hidden recorder makes no node host the call, so no relay would bring
+/// them to it. Joined before the old session is left; `None` to stay.
+async fn follow(job: &Job, config: &EgressConfig, client: &Client, at: &str) -> Option<Joined> {
+    if !client.stats().participants.is_empty() {
+        return None;
+    }
+    let url = job.hosts.of(&job.call_cid).await;
+    if url == at {
+        return None;
+    }
+    tracing::info!(egress = %job.id, from = %at, to = %url, "the call is on another SFU node: the recorder follows it");
+    match connect(job, config, url).await {
+        Ok(joined) => Some(joined),
+        Err(e) => {
+            tracing::debug!(egress = %job.id, error = %e, "joining where the call is failed");
+            None
+        }
+    }
+}
+
+/// The tracks `old` received are gone from `sink` (through a new session
+/// they come under new ids).
+fn forget_tracks<S: Sink>(old: &Client, sink: &mut S) {
+    for track_sid in old.stats().tracks.into_keys() {
+        let _ = sink.take(MediaEvent::TrackGone { track_sid });
+    }
 }
 
 /// The recorder in the call again, if it lost its SFU node rather than
@@ -162,20 +196,18 @@ async fn rejoin<S: Sink>(
     lost: &Client,
     sink: &mut S,
     stop: &mut oneshot::Receiver<()>,
-) -> Option<(Client, Media)> {
+) -> Option<Joined> {
     let why = lost.closed().unwrap_or_default();
     if why.starts_with("leave:") && !why.ends_with("action RECONNECT") {
         tracing::info!(egress = %job.id, reason = %why, "the recorder left the call (call ended?)");
         return None;
     }
     tracing::warn!(egress = %job.id, reason = %why, "the recorder lost its SFU node: joining the call again");
-    for track_sid in lost.stats().tracks.into_keys() {
-        let _ = sink.take(MediaEvent::TrackGone { track_sid });
-    }
+    forget_tracks(lost, sink);
     let deadline = tokio::time::Instant::now() + REJOIN_FOR;
     while tokio::time::Instant::now() < deadline {
         let url = job.hosts.after_loss(&job.call_cid).await;
-        match connect(job, config, &url).await {
+        match connect(job, config, url).await {
             Ok(joined) => return Some(joined),
             Err(e) => tracing::debug!(egress = %job.id, error = %e, "joining again failed"),
         }
@@ -199,7 +231,7 @@ pub(super) async fn abandon(client: Client, error: JobError) -> Failed {
 pub(super) async fn drive<S: Sink>(
     job: &Job,
     config: &EgressConfig,
-    (mut client, mut media): (Client, Media),
+    (mut client, mut media, mut at): Joined,
     mut sink: S,
     mut stop: oneshot::Receiver<()>,
     report: &Reporter,
@@ -221,9 +253,9 @@ pub(super) async fn drive<S: Sink>(
                     Err(e) => break Some(e),
                 },
                 None => match rejoin(job, config, &client, &mut sink, &mut stop).await {
-                    Some((again, its_media)) => {
+                    Some((again, its_media, url)) => {
                         std::mem::replace(&mut client, again).abort();
-                        media = its_media;
+                        (media, at) = (its_media, url);
                     }
                     None => break None,
                 },
@@ -237,6 +269,11 @@ pub(super) async fn drive<S: Sink>(
                 }
                 if let Err(e) = upkeep(job, config, sink.file()).await {
                     break Some(e);
+                }
+                if let Some((there, its_media, url)) = follow(job, config, &client, &at).await {
+                    forget_tracks(&client, &mut sink);
+                    std::mem::replace(&mut client, there).leave().await;
+                    (media, at) = (its_media, url);
                 }
                 cpu.add(sink.cpu(), report.kind());
                 report.active(ready(&sink).as_deref(), written(&sink), sink.duration()).await;

@@ -25,7 +25,7 @@ pub(super) async fn record(
     mut stop: oneshot::Receiver<()>,
     report: &Reporter,
 ) -> Outcome {
-    let (client, mut media) = runner::join(job, config).await?;
+    let (client, mut media, at) = runner::join(job, config).await?;
     let first = match first_frame(sid, &mut media, &mut stop).await {
         Ok(first) => first,
         Err(e) => return Err(runner::abandon(client, e).await),
@@ -52,7 +52,7 @@ pub(super) async fn record(
     runner::drive(
         job,
         config,
-        (client, media),
+        (client, media, at),
         sink,
         stop,
         report,
