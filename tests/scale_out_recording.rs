@@ -19,8 +19,8 @@ use support::nodes::{KEY, SECRET};
 use support::probe::{codecs, luma, number, probe};
 
 /// The call `path`'s completed recording, fetched into the cluster's data
-/// dir, with its duration; it holds alice's camera and microphone.
-async fn recorded(cluster: &Cluster, path: &str) -> (PathBuf, f64) {
+/// dir, with its duration; it holds streams of `codecs`.
+async fn recorded(cluster: &Cluster, path: &str, expected: &[&str]) -> (PathBuf, f64) {
     let server = support::tokens::server(&ApiKey::new(KEY, SECRET));
     let recording = recording_in(
         &cluster.api.url,
@@ -30,37 +30,55 @@ async fn recorded(cluster: &Cluster, path: &str) -> (PathBuf, f64) {
         Duration::from_secs(30),
     )
     .await;
-    let file = cluster.data.path().join("recorded.mp4");
+    let file = cluster.data.path().join("recorded");
     let response = reqwest::get(recording["url"].as_str().unwrap())
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
     std::fs::write(&file, response.bytes().await.unwrap()).unwrap();
     let info = probe(&file);
-    assert_eq!(
-        codecs(&info),
-        ["aac", "h264"],
-        "alice's camera and microphone"
-    );
+    assert_eq!(codecs(&info), expected, "{recording}");
     let duration = number(&info["format"]["duration"]);
     (file, duration)
 }
 
-/// Starts (`action` "start") or stops call `path`'s recording as the app's server.
-async fn recording(cluster: &Cluster, path: &str, action: &str) -> (u16, Value) {
+/// Starts (`action` "start") or stops call `path`'s recording (`body`:
+/// which) as the app's server.
+async fn recording(cluster: &Cluster, path: &str, action: &str, body: &Value) -> (u16, Value) {
     let server = support::tokens::server(&ApiKey::new(KEY, SECRET));
     let url = format!("{path}/recordings/{action}");
-    request(&cluster.api.url, &server, Method::POST, &url, Value::Null).await
+    request(&cluster.api.url, &server, Method::POST, &url, body.clone()).await
+}
+
+/// The call's recording (composited, MP4), or one of alice's tracks'.
+#[derive(Debug)]
+enum Recorded {
+    Call,
+    /// Her camera (VP8 into WebM).
+    Camera,
+}
+
+/// What [`recording`] is asked for `what`, alice's camera being `camera`.
+fn which(what: &Recorded, camera: &str) -> Value {
+    match what {
+        Recorded::Call => Value::Null,
+        Recorded::Camera => serde_json::json!({ "track_sid": camera }),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_joins_the_node_hosting_the_call_and_follows_it_when_that_node_dies() {
-    recording_across(Loss::Kill).await;
+    recording_across(Loss::Kill, Recorded::Call).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_track_recording_takes_its_track_again_when_its_node_dies() {
+    recording_across(Loss::Kill, Recorded::Camera).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_follows_its_call_off_a_draining_node() {
-    recording_across(Loss::Drain).await;
+    recording_across(Loss::Drain, Recorded::Call).await;
 }
 
 /// A recording started before anyone joined: its recorder joins the node
@@ -74,7 +92,7 @@ async fn a_recording_started_before_anyone_joined_moves_to_where_the_call_is() {
     let home = cluster.node(&creds.url);
     let egress = tokio::task::block_in_place(|| cluster.egress(1 - home));
     let path = format!("/calls/{}", cid.replace(':', "/"));
-    let (status, body) = recording(&cluster, &path, "start").await;
+    let (status, body) = recording(&cluster, &path, "start", &Value::Null).await;
     assert_eq!(status, 201, "{body}");
     // The recorder is in the call on the other node before alice joins hers.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -83,10 +101,10 @@ async fn a_recording_started_before_anyone_joined_moves_to_where_the_call_is() {
     alice.publish(camera(false)).await.unwrap();
     alice.publish(microphone()).await.unwrap();
     tokio::time::sleep(Duration::from_secs(8)).await;
-    let (status, body) = recording(&cluster, &path, "stop").await;
+    let (status, body) = recording(&cluster, &path, "stop", &Value::Null).await;
     assert!(status < 300, "{body}");
     let stopped = joined.elapsed();
-    let (file, duration) = recorded(&cluster, &path).await;
+    let (file, duration) = recorded(&cluster, &path, &["aac", "h264"]).await;
     let end = luma(&file, duration - 1.0, None);
     assert!(
         end > 40.0,
@@ -110,10 +128,11 @@ enum Loss {
     Drain,
 }
 
-/// A call recorded by an egress node configured with the SFU node the
-/// call is not on; then the call's node goes (`loss`), alice comes back
-/// where the API places her, and the recording goes on there.
-async fn recording_across(loss: Loss) {
+/// A call (or alice's camera, `what`) recorded by an egress node
+/// configured with the SFU node the call is not on; then the call's node
+/// goes (`loss`), alice comes back where the API places her and publishes
+/// her camera again (a new track sid), and the recording goes on there.
+async fn recording_across(loss: Loss, what: Recorded) {
     let extra = match loss {
         Loss::Kill => "",
         Loss::Drain => "drain_timeout = \"2s\"",
@@ -125,12 +144,13 @@ async fn recording_across(loss: Loss) {
     // The egress node is configured with the other node, which the call is not on.
     let egress = tokio::task::block_in_place(|| cluster.egress(1 - home));
     let alice = Client::connect(&creds.url, &creds.token).await.unwrap();
-    alice.publish(camera(false)).await.unwrap();
+    let camera_sid = alice.publish(camera(false)).await.unwrap();
     alice.publish(microphone()).await.unwrap();
     // Node `home` announces the call within a second.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let path = format!("/calls/{}", cid.replace(':', "/"));
-    let (status, body) = recording(&cluster, &path, "start").await;
+    let which = which(&what, &camera_sid);
+    let (status, body) = recording(&cluster, &path, "start", &which).await;
     assert_eq!(status, 201, "{body}");
     tokio::time::sleep(Duration::from_secs(4)).await;
 
@@ -169,10 +189,15 @@ async fn recording_across(loss: Loss) {
     alice.publish(camera(false)).await.unwrap();
     let back = killed.elapsed();
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let (status, body) = recording(&cluster, &path, "stop").await;
+    // A track recording is stopped by the sid it was started with.
+    let (status, body) = recording(&cluster, &path, "stop", &which).await;
     assert!(status < 300, "{body}");
 
-    let (file, duration) = recorded(&cluster, &path).await;
+    let codecs: &[&str] = match what {
+        Recorded::Call => &["aac", "h264"],
+        Recorded::Camera => &["vp8"],
+    };
+    let (file, duration) = recorded(&cluster, &path, codecs).await;
     // Alice's test pattern is in the picture before the kill and at the
     // end, from the new node, not just the black background.
     let (before, after) = (luma(&file, 2.0, None), luma(&file, duration - 1.0, None));
@@ -183,7 +208,7 @@ async fn recording_across(loss: Loss) {
     );
     assert!(duration > 9.0, "{duration:.2} s recorded");
     println!(
-        "scale-out: a call on node {home} recorded by an egress configured with node {}; the node lost ({loss:?}), alice back after {back:?}; {duration:.2} s recorded, luma {before:.0} before and {after:.0} after",
+        "scale-out: {what:?} on node {home} recorded by an egress configured with node {}; the node lost ({loss:?}), alice back after {back:?}; {duration:.2} s recorded, luma {before:.0} before and {after:.0} after",
         1 - home
     );
     alice.leave().await;

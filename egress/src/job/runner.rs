@@ -46,6 +46,15 @@ pub(super) trait Sink: Send + 'static {
     /// Takes one event from the call.
     fn take(&mut self, event: MediaEvent) -> Result<Flow, JobError>;
 
+    /// The recorder left session `old` for another (its SFU node was lost,
+    /// or the call is elsewhere): the tracks `old` received are gone, and
+    /// come back under new ids. By default they leave the output.
+    fn moved(&mut self, old: &Client) {
+        for track_sid in old.stats().tracks.into_keys() {
+            let _ = self.take(MediaEvent::TrackGone { track_sid });
+        }
+    }
+
     /// Checks the pipeline and asks the call for what it needs (keyframes)
     /// on every tick; may pause (watching `stop`) to reconnect a target.
     fn tick(
@@ -176,14 +185,6 @@ async fn follow(job: &Job, config: &EgressConfig, client: &Client, at: &str) -> 
     }
 }
 
-/// The tracks `old` received are gone from `sink` (through a new session
-/// they come under new ids).
-fn forget_tracks<S: Sink>(old: &Client, sink: &mut S) {
-    for track_sid in old.stats().tracks.into_keys() {
-        let _ = sink.take(MediaEvent::TrackGone { track_sid });
-    }
-}
-
 /// The recorder in the call again, if it lost its SFU node rather than
 /// the call (a leave that is not a move means the call ended or it was
 /// removed), and joins again within [`REJOIN_FOR`] at the node the
@@ -203,7 +204,7 @@ async fn rejoin<S: Sink>(
         return None;
     }
     tracing::warn!(egress = %job.id, reason = %why, "the recorder lost its SFU node: joining the call again");
-    forget_tracks(lost, sink);
+    sink.moved(lost);
     let deadline = tokio::time::Instant::now() + REJOIN_FOR;
     while tokio::time::Instant::now() < deadline {
         let url = job.hosts.after_loss(&job.call_cid).await;
@@ -271,7 +272,7 @@ pub(super) async fn drive<S: Sink>(
                     break Some(e);
                 }
                 if let Some((there, its_media, url)) = follow(job, config, &client, &at).await {
-                    forget_tracks(&client, &mut sink);
+                    sink.moved(&client);
                     std::mem::replace(&mut client, there).leave().await;
                     (media, at) = (its_media, url);
                 }

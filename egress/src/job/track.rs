@@ -1,10 +1,12 @@
 //! A track recording: one published track into a file as it arrives, not
 //! transcoded. The track's first frame (a keyframe, for video) tells its
-//! codec, and so the file's format; the job ends with the track.
+//! codec, and so the file's format; the job ends with the track. A
+//! recorder that moves to another SFU node (the track's node was lost)
+//! takes the track again when its publisher publishes it there.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use onair_client::{Client, Codec, MediaEvent};
+use onair_client::{Client, Codec, MediaEvent, RemoteFrame};
 use onair_pipeline::Running;
 use tokio::sync::oneshot;
 
@@ -14,7 +16,8 @@ use crate::pipelines::track::{self, TrackFile};
 use crate::report::Reporter;
 use crate::EgressConfig;
 
-/// How long a track recording waits for its track's first frame.
+/// How long a track recording waits for its track's first frame, and
+/// for the track again after the recorder moved.
 const TRACK_WAIT: Duration = Duration::from_secs(20);
 
 /// Records track `sid` of `job`'s call until the track ends or `stop` fires.
@@ -40,9 +43,12 @@ pub(super) async fn record(
         let pipeline = TrackFile::start(&first, &file.path)?;
         Ok(TrackSink {
             sid: sid.to_owned(),
+            publisher: first.identity.clone(),
+            codec: first.codec,
             job_id: job.id.clone(),
             file,
             pipeline,
+            awaiting: None,
         })
     });
     let sink = match started {
@@ -93,16 +99,40 @@ async fn first_frame(
 
 /// One track's frames into its file.
 struct TrackSink {
+    /// The track recorded: its sid now, its publisher and codec.
     sid: String,
+    publisher: String,
+    codec: Codec,
     job_id: String,
     file: File,
     pipeline: TrackFile,
+    /// Since when the track is awaited again, after the recorder moved.
+    awaiting: Option<Instant>,
+}
+
+impl TrackSink {
+    /// Whether `frame` is the track coming back after a move: its
+    /// publisher's track of the same codec, published again on the node
+    /// it is now on (a keyframe for video).
+    fn is_back(&self, frame: &RemoteFrame) -> bool {
+        self.awaiting.is_some()
+            && frame.identity == self.publisher
+            && frame.codec == self.codec
+            && (frame.keyframe || frame.codec == Codec::Opus)
+    }
 }
 
 impl Sink for TrackSink {
     fn take(&mut self, event: MediaEvent) -> Result<Flow, JobError> {
         match event {
             MediaEvent::Frame(frame) if frame.track_sid == self.sid => {
+                self.pipeline.push(&frame)?;
+            }
+            MediaEvent::Frame(frame) if self.is_back(&frame) => {
+                tracing::info!(egress = %self.job_id, track = %frame.track_sid, "the recorded track is back");
+                self.awaiting = None;
+                self.sid = frame.track_sid.clone();
+                self.pipeline.resume();
                 self.pipeline.push(&frame)?;
             }
             MediaEvent::TrackGone { track_sid } if track_sid == self.sid => {
@@ -114,15 +144,30 @@ impl Sink for TrackSink {
         Ok(Flow::Go)
     }
 
+    /// The track ends with its session unless it comes back through the
+    /// new one within [`TRACK_WAIT`]: its publisher lost the node too, and
+    /// publishes it again (under a new sid) where it is placed now.
+    fn moved(&mut self, _old: &Client) {
+        tracing::info!(egress = %self.job_id, publisher = %self.publisher, "the recorder moved: awaiting the track again");
+        self.awaiting = Some(Instant::now());
+    }
+
     async fn tick(
         &mut self,
         _client: &Client,
         _stop: &mut oneshot::Receiver<()>,
     ) -> Result<Flow, JobError> {
-        match self.pipeline.error() {
-            Some(e) => Err(JobError::Output(e)),
-            None => Ok(Flow::Go),
+        if let Some(e) = self.pipeline.error() {
+            return Err(JobError::Output(e));
         }
+        if self
+            .awaiting
+            .is_some_and(|since| since.elapsed() > TRACK_WAIT)
+        {
+            tracing::info!(egress = %self.job_id, "the recorded track did not come back");
+            return Ok(Flow::Done);
+        }
+        Ok(Flow::Go)
     }
 
     fn duration(&self) -> Duration {

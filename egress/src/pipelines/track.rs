@@ -1,8 +1,11 @@
 //! A track recording: one published track written as it arrives, without
 //! transcoding — VP8 and Opus into WebM, H.264 into (fragmented) MP4.
-//! Timestamps are the track's RTP media time from its first frame.
+//! Timestamps are the track's RTP media time from its first frame; a track
+//! that goes on under a new source ([`TrackFile::resume`]) goes on after
+//! the last frame, by the wall-clock gap.
 
 use std::path::Path;
+use std::time::Instant;
 
 use gst::prelude::*;
 use gstreamer as gst;
@@ -17,8 +20,42 @@ pub struct TrackFile {
     pipeline: gst::Pipeline,
     meter: CpuMeter,
     src: gst_app::AppSrc,
-    /// Media time of the first frame.
-    first: Option<f64>,
+    clock: FileClock,
+}
+
+/// Places frames in the file: by media time from the first frame of a
+/// run, a run after the one before by the wall-clock gap between them.
+#[derive(Default)]
+struct FileClock {
+    /// The current run: its first frame's media time, and the file time
+    /// that frame is written at.
+    run: Option<(f64, f64)>,
+    /// The last frame placed: its file time and arrival.
+    last: Option<(f64, Instant)>,
+}
+
+impl FileClock {
+    /// The file time of a frame of `media_time` that arrived at `arrival`;
+    /// `None` for one reordered before its run's first frame.
+    fn place(&mut self, media_time: f64, arrival: Instant) -> Option<f64> {
+        let last = self.last;
+        let (first, start) = *self.run.get_or_insert_with(|| {
+            let gap =
+                |(t, at): (f64, Instant)| t + arrival.saturating_duration_since(at).as_secs_f64();
+            (media_time, last.map_or(0.0, gap))
+        });
+        if media_time < first {
+            return None;
+        }
+        let at = start + media_time - first;
+        self.last = Some((at, arrival));
+        Some(at)
+    }
+
+    /// The next frame starts a new run.
+    fn resume(&mut self) {
+        self.run = None;
+    }
 }
 
 /// The file extension a track of `codec` is written with.
@@ -89,19 +126,24 @@ impl TrackFile {
             pipeline,
             meter,
             src,
-            first: None,
+            clock: FileClock::default(),
         };
         file.push(first)?;
         Ok(file)
     }
 
+    /// The track goes on from another source (its publisher published it
+    /// again, with its own media clock): the next frame, a keyframe for
+    /// video, starts a new run.
+    pub fn resume(&mut self) {
+        self.clock.resume();
+    }
+
     /// Writes one frame of the track.
     pub fn push(&mut self, frame: &RemoteFrame) -> Result<(), PipelineError> {
-        let first = *self.first.get_or_insert(frame.media_time);
-        let offset = frame.media_time - first;
-        if offset < 0.0 {
-            return Ok(()); // reordered before the first frame
-        }
+        let Some(offset) = self.clock.place(frame.media_time, frame.arrival) else {
+            return Ok(()); // reordered before the run's first frame
+        };
         let mut buffer = gst::Buffer::from_slice(frame.data.clone());
         if let Some(b) = buffer.get_mut() {
             b.set_pts(gst::ClockTime::from_nseconds((offset * 1e9) as u64));
@@ -113,5 +155,26 @@ impl TrackFile {
             .push_buffer(buffer)
             .map(|_| ())
             .map_err(|e| PipelineError(format!("the file stopped taking frames: {e:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_resumed_track_goes_on_after_the_gap_in_wall_clock_time() {
+        let (mut clock, t0) = (FileClock::default(), Instant::now());
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        assert_eq!(clock.place(512.0, ms(0)), Some(0.0));
+        assert_eq!(clock.place(513.0, ms(1000)), Some(1.0));
+        assert_eq!(clock.place(511.0, ms(1010)), None, "before the first frame");
+        // Published again with another media clock, 2 s after the last frame.
+        clock.resume();
+        assert_eq!(clock.place(7.0, ms(3000)), Some(3.0));
+        assert_eq!(clock.place(7.5, ms(3500)), Some(3.5));
+        assert_eq!(clock.place(6.0, ms(3600)), None);
     }
 }
