@@ -396,11 +396,14 @@ def chart_scenarios() -> list[tuple[str, dict, str, str, dict]]:
                       '[[ice_servers]]\nurls = ["stun:stun.example.com:3478"]'}
     c = {"secret": {"existingSecret": "my-onair-keys"}, "metrics": {"enabled": False},
          "egress": {"enabled": False}, "ingest": {"enabled": False}}
+    d = {"secret": {"existingSecret": "my-onair-keys"}, "ingress": {"tlsSecretName": "onair-tls"},
+         "sfu": {"replicas": 3, "podHost": "{pod}.sfu.example.com", "podTlsSecretName": "sfu-wildcard-tls"}}
     return [("defaults + chart-made Secrets + S3", a, "onair", "default", {}),
             ("existingSecret, other ports, 10 min drain, static ICE, no ingest, TLS, shared claim, "
              "metrics on 9200/9201 with a ServiceMonitor, TURN", b, "video", "media",
              {"my-onair-keys": existing, "my-onair-s3": s3_existing}),
-            ("metrics off, api and sfu only", c, "onair", "default", {"my-onair-keys": existing})]
+            ("metrics off, api and sfu only", c, "onair", "default", {"my-onair-keys": existing}),
+            ("three SFU pods, each at its own podHost", d, "onair", "default", {"my-onair-keys": existing})]
 
 
 def check_helm() -> None:
@@ -417,6 +420,10 @@ def check_helm() -> None:
                  {"secret": {"existingSecret": "s"}, "metrics": {"port": 7880}}, "must differ from ports.http")
     render_fails("an SFU announcing no address",
                  {"secret": {"existingSecret": "s"}, "sfu": {"announceHostIP": False}}, "ICE must announce")
+    render_fails("several SFU pods sharing publicHost",
+                 {"secret": {"existingSecret": "s"}, "sfu": {"replicas": 2}}, "several replicas need sfu.podHost")
+    render_fails("an SFU podHost that names no pod",
+                 {"secret": {"existingSecret": "s"}, "sfu": {"podHost": "sfu.example.com"}}, "must contain {pod}")
     for name, values, release, namespace, existing in chart_scenarios():
         print(f" scenario: {name}")
         rendered = render(values, release, namespace)
@@ -461,9 +468,10 @@ def check_manifests(name: str, values: dict, docs: list, existing: dict, release
     drain, shutdown = merged["drainTimeoutSeconds"], merged["shutdownTimeoutSeconds"]
     check(f"onair.toml drain_timeout {drain}s, shutdown_timeout {shutdown}s (drainTimeoutSeconds, shutdownTimeoutSeconds)",
           seconds(config["drain_timeout"]) == drain and seconds(config["shutdown_timeout"]) == shutdown)
-    deployments = by_kind.get("Deployment", {})
+    # The SFU's is a StatefulSet when its pods have a name each (sfu.podHost).
+    deployments = by_kind.get("Deployment", {}) | by_kind.get("StatefulSet", {})
     roles = [r for r in ("api", "sfu", "egress", "ingest") if merged[r]["enabled"]]
-    check(f"one Deployment per enabled role ({','.join(roles)})",
+    check(f"one Deployment (or StatefulSet) per enabled role ({','.join(roles)})",
           sorted(d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] for d in deployments.values())
           == sorted(roles))
     want_grace = drain + shutdown + merged["terminationGraceExtraSeconds"]
@@ -521,7 +529,10 @@ def check_manifests(name: str, values: dict, docs: list, existing: dict, release
         env, missing = {}, []
         for e in c.get("env", []):
             if "value" in e:
-                env[e["name"]] = e["value"]
+                # Kubernetes expands $(NAME) of variables defined before.
+                env[e["name"]] = re.sub(r"\$\((\w+)\)", lambda m: env.get(m[1], m[0]), e["value"])
+            elif e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.name":
+                env[e["name"]] = f"{dname}-0"
             elif "secretKeyRef" in e.get("valueFrom", {}):
                 ref = e["valueFrom"]["secretKeyRef"]
                 if ref["key"] in secrets_.get(ref["name"], {}):
@@ -537,6 +548,7 @@ def check_manifests(name: str, values: dict, docs: list, existing: dict, release
               and all(v["secret"]["secretName"] in secrets_ for v in vols.values() if "secret" in v))
         check_config(f"{tag} onair.toml as its init container assembles it (+ its env)", assembled, env, role)
         if role == "sfu":
+            check_sfu_pods(dep, merged, env)
             cands = tomllib.loads(assembled).get("rtc_candidates", [])
             want = ([f"10.20.30.40:{udp}"] if merged["sfu"]["announceHostIP"] else []) + list(merged["sfu"]["rtcCandidates"])
             check(f"{tag} ICE candidates: {want}", cands == want, str(cands))
@@ -555,8 +567,7 @@ def check_manifests(name: str, values: dict, docs: list, existing: dict, release
     metrics_services = {}
     for sname, svc in services.items():
         sel = svc["spec"]["selector"]
-        targets = [d for d in deployments.values()
-                   if all(d["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in sel.items())]
+        targets = [d for d in deployments.values() if selects(sel, d)]
         port_sets = [{p["name"] for p in d["spec"]["template"]["spec"]["containers"][0]["ports"]} for d in targets]
         wanted = {p["targetPort"] for p in svc["spec"]["ports"]}
         if "metrics" in wanted:
@@ -576,7 +587,9 @@ def check_manifests(name: str, values: dict, docs: list, existing: dict, release
     for mname, monitor in monitors.items():
         check_service_monitor(mname, monitor, metrics_services, merged)
     for iname, ing in by_kind.get("Ingress", {}).items():
-        routes = {p["path"]: p["backend"]["service"] for r in ing["spec"]["rules"] for p in r["http"]["paths"]}
+        check_pod_hosts(iname, ing, merged, services, deployments)
+        public = [r for r in ing["spec"]["rules"] if r["host"] == merged["publicHost"]]
+        routes = {p["path"]: p["backend"]["service"] for r in public for p in r["http"]["paths"]}
         ok = all(b["name"] in services and b["port"]["number"] == http and b["name"] not in metrics_services
                  for b in routes.values())
         comp = {path: services[b["name"]]["spec"]["selector"]["app.kubernetes.io/component"]
@@ -587,9 +600,67 @@ def check_manifests(name: str, values: dict, docs: list, existing: dict, release
         check(f"Ingress {iname}: WebSocket timeouts for nginx",
               int(ann.get("nginx.ingress.kubernetes.io/proxy-read-timeout", 0)) >= 3600)
         check(f"Ingress {iname}: host is publicHost, which signal_url and public_url name",
-              ing["spec"]["rules"][0]["host"] == merged["publicHost"]
+              len(public) == 1
               and config["signal_url"].endswith("://" + merged["publicHost"])
               and config["public_url"].endswith("://" + merged["publicHost"]))
+
+
+def selects(selector: dict, workload: dict) -> bool:
+    """Whether a Service's selector picks pods of `workload` (one pod of a
+    StatefulSet by its pod-name label)."""
+    labels = dict(workload["spec"]["template"]["metadata"]["labels"])
+    pod = selector.get("statefulset.kubernetes.io/pod-name")
+    if pod is not None:
+        name, count = workload["metadata"]["name"], workload["spec"]["replicas"]
+        if workload["kind"] != "StatefulSet" or pod not in {f"{name}-{i}" for i in range(count)}:
+            return False
+        labels["statefulset.kubernetes.io/pod-name"] = pod
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def check_sfu_pods(workload: dict, merged: dict, env: dict) -> None:
+    """SFU pods with a name each (sfu.podHost): a StatefulSet replaced one pod
+    at a time, each announcing the signal URL of its name; else one
+    Deployment, replaced once the old pod is gone, at publicHost."""
+    host, spec = merged["sfu"]["podHost"], workload["spec"]
+    if not host:
+        check("sfu: one pod, a Deployment replaced once the old pod is gone (Recreate), at publicHost",
+              workload["kind"] == "Deployment" and spec["replicas"] == 1
+              and spec["strategy"]["type"] == "Recreate" and "ONAIR_SIGNAL_URL" not in env)
+        return
+    scheme = "wss" if merged["publicScheme"] == "https" else "ws"
+    want = f"{scheme}://{host.replace('{pod}', workload['metadata']['name'] + '-0')}"
+    check(f"sfu: a StatefulSet of {spec['replicas']}, started together, replaced one pod at a time; "
+          f"pod 0 announces {want}",
+          workload["kind"] == "StatefulSet" and spec["replicas"] == merged["sfu"]["replicas"]
+          and spec["podManagementPolicy"] == "Parallel" and spec["updateStrategy"]["type"] == "RollingUpdate"
+          and env.get("ONAIR_SIGNAL_URL") == want, str(env.get("ONAIR_SIGNAL_URL")))
+
+
+def check_pod_hosts(iname: str, ing: dict, merged: dict, services: dict, workloads: dict) -> None:
+    """Each SFU pod's podHost routes /rtc to a Service of that pod alone, under
+    sfu.podTlsSecretName; no other host than publicHost without podHost."""
+    host = merged["sfu"]["podHost"] if merged["sfu"]["enabled"] else ""
+    sfu = [w for w in workloads.values() if w["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == "sfu"]
+    pods = [f"{sfu[0]['metadata']['name']}-{i}" for i in range(merged["sfu"]["replicas"])] if host else []
+    hosts = {host.replace("{pod}", pod): pod for pod in pods}
+    rules = {r["host"]: r for r in ing["spec"]["rules"] if r["host"] != merged["publicHost"]}
+    routed = {}
+    for h, rule in rules.items():
+        backends = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
+        svc = services.get(backends.get("/rtc"), {})
+        picked = [w for w in workloads.values() if svc and selects(svc["spec"]["selector"], w)]
+        spec = svc.get("spec", {})
+        routed[h] = (list(backends), spec.get("selector", {}).get("statefulset.kubernetes.io/pod-name"), len(picked),
+                     spec.get("publishNotReadyAddresses"))
+    want = {h: (["/rtc"], pod, 1, True) for h, pod in hosts.items()}
+    check(f"Ingress {iname}: " + (f"/rtc of each SFU pod's host ({', '.join(hosts)}) to that pod alone, "
+                                   "also while it drains (not ready: sessions there may resume)" if host
+                                   else "no host but publicHost"), routed == want, str(routed))
+    tls = [t for t in ing["spec"].get("tls", []) if t.get("secretName") == merged["sfu"]["podTlsSecretName"]]
+    if host and merged["sfu"]["podTlsSecretName"]:
+        check(f"Ingress {iname}: the pods' hosts under {merged['sfu']['podTlsSecretName']}",
+              len(tls) == 1 and sorted(tls[0]["hosts"]) == sorted(hosts), str(tls))
 
 
 # The Prometheus Operator's duration pattern (its CRD's `interval`, `scrapeTimeout`).

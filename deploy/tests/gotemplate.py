@@ -12,7 +12,7 @@ missing key is empty). It is not Helm: `make test` runs it because no
             hasKey hasPrefix hasSuffix include indent index int int64 join
             kindIs kindOf le len list lower lt ne nindent not or print printf
             quote replace required sha256sum squote sub ternary toJson
-            toString toYaml trim trimSuffix trunc upper
+            toString toYaml trim trimSuffix trunc until upper
 
 Anything else is an error, so the test fails rather than guessing.
 """
@@ -366,6 +366,7 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "trim": lambda s: to_str(s).strip(),
     "trimSuffix": lambda suf, s: to_str(s)[: -len(to_str(suf))] if suf and to_str(s).endswith(to_str(suf)) else to_str(s),
     "trunc": go_trunc,
+    "until": lambda n: list(range(to_int(n))),
     "upper": lambda s: to_str(s).upper(),
 }
 

@@ -1,6 +1,7 @@
 {{/*
 One role's Deployment: `onair serve --config /run/onair/onair.toml --role ROLE`.
-Called as (dict "root" $ "role" "api"), with the role's values at .Values.<role>.
+Called as (dict "root" $ "role" "api"), with the role's values at .Values.<role>;
+"statefulSet" true makes it a StatefulSet (SFU pods with a name each, sfu.podHost).
 */}}
 {{- define "onair.deployment" -}}
 {{- $root := .root -}}
@@ -8,6 +9,7 @@ Called as (dict "root" $ "role" "api"), with the role's values at .Values.<role>
 {{- $r := index $root.Values $role -}}
 {{- $name := printf "%s-%s" (include "onair.fullname" $root) $role -}}
 {{- $sfu := eq $role "sfu" -}}
+{{- $sts := and $sfu .statefulSet -}}
 {{- $s3 := and $root.Values.s3.enabled (or (eq $role "api") (eq $role "egress")) -}}
 {{- $http := int $root.Values.ports.http -}}
 {{- $metrics := $root.Values.metrics.enabled -}}
@@ -16,7 +18,7 @@ Called as (dict "root" $ "role" "api"), with the role's values at .Values.<role>
 {{- fail (printf "%s: the metrics port (%d) must differ from ports.http and ports.rtmp" $role $metricsPort) -}}
 {{- end -}}
 apiVersion: apps/v1
-kind: Deployment
+kind: {{ ternary "StatefulSet" "Deployment" $sts }}
 metadata:
   name: {{ $name }}
   namespace: {{ $root.Release.Namespace }}
@@ -25,7 +27,15 @@ metadata:
     app.kubernetes.io/component: {{ $role }}
 spec:
   replicas: {{ int $r.replicas }}
-  {{- if $sfu }}
+  {{- if $sts }}
+  serviceName: {{ $name }}
+  # All at once, and on upgrade one at a time: a pod drains, then its node's
+  # ports are free for the new one.
+  podManagementPolicy: Parallel
+  updateStrategy:
+    type: RollingUpdate
+  {{- else if $sfu }}
+  # The new pod needs the node ports the old one holds.
   strategy:
     type: Recreate
   {{- end }}
@@ -138,8 +148,18 @@ spec:
             {{- if or (eq $role "api") $sfu }}
             {{- include "onair.secretEnv" (dict "root" $root "name" "ONAIR_DATABASE_URL") | nindent 12 }}
             {{- end }}
+            {{- if $sts }}
+            # This pod's public signal URL (sfu.podHost), in the SFU registry.
+            - name: POD_NAME
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.name
+            - name: ONAIR_SIGNAL_URL
+              value: {{ printf "%s://%s" (ternary "wss" "ws" (eq $root.Values.publicScheme "https")) (replace "{pod}" "$(POD_NAME)" $r.podHost) | quote }}
+            {{- end }}
             {{- if eq $role "egress" }}
-            # Egress joins calls as a hidden recorder through the SFU, inside the cluster.
+            # Egress joins calls as a hidden recorder through the SFU, inside the cluster
+            # (with several SFU pods, at the one hosting the call, by its podHost).
             - name: ONAIR_SIGNAL_URL
               value: {{ printf "ws://%s-sfu.%s.svc:%d" (include "onair.fullname" $root) $root.Release.Namespace $http | quote }}
             {{- end }}
