@@ -1,9 +1,8 @@
 //! Benchmark: one relay hop between SFU nodes. Two SFUs run in this
 //! process on one bus (their registry); a publisher on A sends VP8 720p
 //! and Opus; `BENCH_SUBSCRIBERS` subscribers on A receive it directly and
-//! as many on B receive it through B's relay, which runs on a thread and
-//! runtime of its own so its CPU can be read. Over `BENCH_SECONDS` it
-//! prints:
+//! as many on B receive it through B's relay (on its own thread, whose
+//! CPU is read). Over `BENCH_SECONDS` it prints:
 //!
 //! - each SFU's forwarded packets/s and media-thread CPU per forwarded
 //!   packet, and B's over A's: what receiving a track over a relay costs
@@ -29,8 +28,8 @@ use onair_sfu::Sfu;
 
 mod common;
 
-/// An SFU node in the registry, with its relay on a runtime of its own
-/// (on a thread whose id is returned).
+/// An SFU node in the registry, with its relay (on its thread, whose id
+/// is returned).
 async fn node(key: &ApiKey, bus: Arc<dyn Bus>, id: &str) -> (Sfu, String, i32) {
     let (sfu, url) = start_sfu(key, bus.clone()).await;
     let identity = Identity {
@@ -45,19 +44,16 @@ async fn node(key: &ApiKey, bus: Arc<dyn Bus>, id: &str) -> (Sfu, String, i32) {
         node: id.into(),
         url: url.clone(),
     };
-    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        // SAFETY: gettid has no preconditions.
-        let _ = tid_tx.send(unsafe { libc::gettid() });
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let _ = onair_relay::start(relay, bus).await;
-        });
-    });
-    (sfu, url, tid_rx.recv().unwrap())
+    onair_relay::start(relay, bus).unwrap();
+    let relay = format!("relay-{id}");
+    let tid = (std::fs::read_dir("/proc/self/task").unwrap())
+        .filter_map(|task| task.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .find(|tid| {
+            let comm = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"));
+            comm.is_ok_and(|c| c.trim_end() == relay)
+        })
+        .expect("the relay's thread");
+    (sfu, url, tid)
 }
 
 /// Payload → arrival, of the video frames one subscriber receives.

@@ -61,6 +61,6 @@ pub fn announce(
     };
     let id = identity.id.clone();
     sfu.announce(bus.clone(), identity);
-    onair_relay::start(relay, bus.clone());
+    onair_relay::start(relay, bus.clone()).context("cannot start the relay's thread")?;
     Ok(id)
 }
