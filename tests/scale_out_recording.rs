@@ -198,6 +198,7 @@ async fn recording_across(loss: Loss, what: Recorded) {
         Recorded::Camera => &["vp8"],
     };
     let (file, duration) = recorded(&cluster, &path, codecs).await;
+    assert!(duration > 9.0, "{duration:.2} s recorded");
     // Alice's test pattern is in the picture before the kill (the first
     // frames may take a while on a loaded machine) and at the end, from
     // the new node, not just the black background.
@@ -211,7 +212,6 @@ async fn recording_across(loss: Loss, what: Recorded) {
         after > 40.0,
         "black after the move (luma {after}, {duration:.2} s recorded)"
     );
-    assert!(duration > 9.0, "{duration:.2} s recorded");
     println!(
         "scale-out: {what:?} on node {home} recorded by an egress configured with node {}; the node lost ({loss:?}), alice back after {back:?}; {duration:.2} s recorded, luma {before:.0} before and {after:.0} after",
         1 - home

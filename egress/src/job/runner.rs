@@ -273,7 +273,8 @@ pub(super) async fn drive<S: Sink>(
                 }
                 if let Some((there, its_media, url)) = follow(job, config, &client, &at).await {
                     sink.moved(&client);
-                    std::mem::replace(&mut client, there).leave().await;
+                    // Its leave must not hold up the media coming from the new node.
+                    tokio::spawn(std::mem::replace(&mut client, there).leave());
                     (media, at) = (its_media, url);
                 }
                 cpu.add(sink.cpu(), report.kind());

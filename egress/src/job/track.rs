@@ -2,11 +2,12 @@
 //! transcoded. The track's first frame (a keyframe, for video) tells its
 //! codec, and so the file's format; the job ends with the track. A
 //! recorder that moves to another SFU node (the track's node was lost)
-//! takes the track again when its publisher publishes it there.
+//! takes the track again when its publisher publishes it there: the
+//! publisher's track from the same source, from its next keyframe.
 
 use std::time::{Duration, Instant};
 
-use onair_client::{Client, Codec, MediaEvent, RemoteFrame};
+use onair_client::{Client, Codec, MediaEvent, RemoteFrame, Source};
 use onair_pipeline::Running;
 use tokio::sync::oneshot;
 
@@ -44,11 +45,13 @@ pub(super) async fn record(
         Ok(TrackSink {
             sid: sid.to_owned(),
             publisher: first.identity.clone(),
+            source: client.stats().sources.get(sid).copied(),
             codec: first.codec,
             job_id: job.id.clone(),
             file,
             pipeline,
             awaiting: None,
+            resuming: false,
         })
     });
     let sink = match started {
@@ -99,42 +102,58 @@ async fn first_frame(
 
 /// One track's frames into its file.
 struct TrackSink {
-    /// The track recorded: its sid now, its publisher and codec.
+    /// The track recorded: its sid now, its publisher, source and codec.
     sid: String,
     publisher: String,
+    source: Option<Source>,
     codec: Codec,
     job_id: String,
     file: File,
     pipeline: TrackFile,
     /// Since when the track is awaited again, after the recorder moved.
     awaiting: Option<Instant>,
+    /// The track is back under `sid`: its first frame to write starts a
+    /// new run of the file's clock.
+    resuming: bool,
 }
 
 impl TrackSink {
-    /// Whether `frame` is the track coming back after a move: its
-    /// publisher's track of the same codec, published again on the node
-    /// it is now on (a keyframe for video).
-    fn is_back(&self, frame: &RemoteFrame) -> bool {
-        self.awaiting.is_some()
-            && frame.identity == self.publisher
-            && frame.codec == self.codec
-            && (frame.keyframe || frame.codec == Codec::Opus)
+    /// The sid under which the track is back in `client`'s session: its
+    /// publisher's track from the same source and of the same kind.
+    fn back_in(&self, client: &Client) -> Option<String> {
+        let s = client.stats();
+        let video = self.codec != Codec::Opus;
+        let same = |sid: &String| {
+            s.sources.get(sid) == self.source.as_ref() && s.video.contains(sid) == video
+        };
+        (s.published.iter())
+            .find(|(sid, who)| **who == self.publisher && same(sid))
+            .map(|(sid, _)| sid.clone())
+    }
+
+    /// Writes `frame` of the track; once back after a move, from its first
+    /// keyframe, if still of the file's codec.
+    fn write(&mut self, frame: &RemoteFrame) -> Result<Flow, JobError> {
+        if self.resuming {
+            if !(frame.keyframe || frame.codec == Codec::Opus) {
+                return Ok(Flow::Go);
+            }
+            if frame.codec != self.codec {
+                tracing::warn!(egress = %self.job_id, codec = ?frame.codec, "the track came back in another codec: the recording ends");
+                return Ok(Flow::Done);
+            }
+            self.resuming = false;
+            self.pipeline.resume();
+        }
+        self.pipeline.push(frame)?;
+        Ok(Flow::Go)
     }
 }
 
 impl Sink for TrackSink {
     fn take(&mut self, event: MediaEvent) -> Result<Flow, JobError> {
         match event {
-            MediaEvent::Frame(frame) if frame.track_sid == self.sid => {
-                self.pipeline.push(&frame)?;
-            }
-            MediaEvent::Frame(frame) if self.is_back(&frame) => {
-                tracing::info!(egress = %self.job_id, track = %frame.track_sid, "the recorded track is back");
-                self.awaiting = None;
-                self.sid = frame.track_sid.clone();
-                self.pipeline.resume();
-                self.pipeline.push(&frame)?;
-            }
+            MediaEvent::Frame(frame) if frame.track_sid == self.sid => return self.write(&frame),
             MediaEvent::TrackGone { track_sid } if track_sid == self.sid => {
                 tracing::info!(egress = %self.job_id, "the recorded track ended");
                 return Ok(Flow::Done);
@@ -146,7 +165,8 @@ impl Sink for TrackSink {
 
     /// The track ends with its session unless it comes back through the
     /// new one within [`TRACK_WAIT`]: its publisher lost the node too, and
-    /// publishes it again (under a new sid) where it is placed now.
+    /// publishes it again (under a new sid) where it is placed now; each
+    /// tick looks for it.
     fn moved(&mut self, _old: &Client) {
         tracing::info!(egress = %self.job_id, publisher = %self.publisher, "the recorder moved: awaiting the track again");
         self.awaiting = Some(Instant::now());
@@ -154,16 +174,22 @@ impl Sink for TrackSink {
 
     async fn tick(
         &mut self,
-        _client: &Client,
+        client: &Client,
         _stop: &mut oneshot::Receiver<()>,
     ) -> Result<Flow, JobError> {
         if let Some(e) = self.pipeline.error() {
             return Err(JobError::Output(e));
         }
-        if self
-            .awaiting
-            .is_some_and(|since| since.elapsed() > TRACK_WAIT)
-        {
+        let Some(since) = self.awaiting else {
+            return Ok(Flow::Go);
+        };
+        if let Some(sid) = self.back_in(client) {
+            tracing::info!(egress = %self.job_id, track = %sid, "the recorded track is back");
+            if self.codec != Codec::Opus {
+                client.request_keyframe(&sid);
+            }
+            (self.sid, self.awaiting, self.resuming) = (sid, None, true);
+        } else if since.elapsed() > TRACK_WAIT {
             tracing::info!(egress = %self.job_id, "the recorded track did not come back");
             return Ok(Flow::Done);
         }

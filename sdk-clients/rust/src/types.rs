@@ -106,6 +106,8 @@ pub struct Stats {
     pub published: HashMap<String, String>,
     /// Which of those are video tracks.
     pub video: HashSet<String>,
+    /// Where those come from, when their publisher said.
+    pub sources: HashMap<String, Source>,
     /// Those sent in several simulcast layers: their sizes, lowest first.
     pub layers: HashMap<String, Vec<(u32, u32)>>,
     /// Received media by track sid.

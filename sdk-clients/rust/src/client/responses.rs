@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::Worker;
 use crate::lock;
 use crate::signal::{self, leave_reason};
-use crate::types::{ClientError, MediaEvent, Profile, Stats};
+use crate::types::{ClientError, MediaEvent, Profile, Source, Stats};
 
 /// The stats as the join response finds the call: our sid, the others
 /// and their tracks.
@@ -133,10 +133,12 @@ impl Worker {
             video,
             published,
             layers,
+            sources,
             ..
         } = &mut *s;
         video.retain(|sid| published.contains_key(sid));
         layers.retain(|sid, _| published.contains_key(sid));
+        sources.retain(|sid, _| published.contains_key(sid));
     }
 
     /// Who speaks now: hands the loudest on, and keeps the active ones.
@@ -268,6 +270,15 @@ fn record_track(s: &mut Stats, identity: &str, t: &lk::TrackInfo) {
     if t.r#type == lk::TrackType::Video as i32 {
         s.video.insert(t.sid.clone());
     }
+    let source = match lk::TrackSource::try_from(t.source) {
+        Ok(lk::TrackSource::Camera) => Some(Source::Camera),
+        Ok(lk::TrackSource::Microphone) => Some(Source::Microphone),
+        Ok(lk::TrackSource::ScreenShare) => Some(Source::ScreenShare),
+        _ => None,
+    };
+    if let Some(source) = source {
+        s.sources.insert(t.sid.clone(), source);
+    }
     if t.layers.len() > 1 {
         let mut layers = t.layers.clone();
         layers.sort_by_key(|l| l.quality);
@@ -287,6 +298,11 @@ mod tests {
                 lk::TrackType::Video as i32
             } else {
                 lk::TrackType::Audio as i32
+            },
+            source: if video {
+                lk::TrackSource::Camera as i32
+            } else {
+                lk::TrackSource::Microphone as i32
             },
             muted,
             ..Default::default()
@@ -338,6 +354,8 @@ mod tests {
         assert_eq!(s.published["TR_cam"], "ann");
         assert_eq!(s.published["TR_mic"], "ann");
         assert!(s.video.contains("TR_cam") && !s.video.contains("TR_mic"));
+        assert_eq!(s.sources["TR_cam"], Source::Camera);
+        assert_eq!(s.sources["TR_mic"], Source::Microphone);
         assert_eq!(s.layers["TR_cam"], [(320, 180), (1280, 720)]);
         assert!(!s.layers.contains_key("TR_mic"));
     }
