@@ -156,8 +156,12 @@ fn release(
                 tracing::info!(elements = chain.len(), "departed track's branch released");
             });
         }
-        // The mixer pad goes away: it need not see the end.
-        gst::PadProbeReturn::Drop
+        // The mixer pad goes away: it need not see the end. The probe takes
+        // (and frees) the event and says it handled it: returning `Drop`
+        // with the event in place logged a GStreamer CRITICAL (an unref of
+        // NULL) at every departure.
+        drop(info.take_event());
+        gst::PadProbeReturn::Handled
     });
     let _ = src.end_of_stream();
 }
