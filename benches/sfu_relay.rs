@@ -45,15 +45,24 @@ async fn node(key: &ApiKey, bus: Arc<dyn Bus>, id: &str) -> (Sfu, String, i32) {
         url: url.clone(),
     };
     onair_relay::start(relay, bus).unwrap();
-    let relay = format!("relay-{id}");
-    let tid = (std::fs::read_dir("/proc/self/task").unwrap())
+    // The thread names itself once it runs.
+    for _ in 0..100 {
+        if let Some(tid) = thread_named(&format!("relay-{id}")) {
+            return (sfu, url, tid);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no relay thread for {id}");
+}
+
+/// The id of this process's thread named `name`, if any.
+fn thread_named(name: &str) -> Option<i32> {
+    (std::fs::read_dir("/proc/self/task").ok()?)
         .filter_map(|task| task.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .find(|tid| {
             let comm = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"));
-            comm.is_ok_and(|c| c.trim_end() == relay)
+            comm.is_ok_and(|c| c.trim_end() == name)
         })
-        .expect("the relay's thread");
-    (sfu, url, tid)
 }
 
 /// Payload → arrival, of the video frames one subscriber receives.
