@@ -127,10 +127,10 @@ fn recording_of_browser_participants_shows_both() {
     assert_eq!(codecs(&info), ["aac", "h264"], "{info}");
     let duration = number(&info["format"]["duration"]);
     // `recorded` is the script's wall clock from the moment its polling saw
-    // the job active; on a loaded machine that is up to ~0.8 s after the
-    // file began, hence 15 %.
+    // the job active; on a loaded machine that was seen up to 1.07 s after
+    // the file began, hence 15 % and half a second.
     assert!(
-        (duration - recorded).abs() <= recorded * 0.15,
+        (duration - recorded).abs() <= recorded * 0.15 + 0.5,
         "file lasts {duration:.2} s, recorded for {recorded:.2} s"
     );
     // Two cameras on the 640x360 canvas: side by side (grid), or one large
