@@ -6,6 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+use livekit_protocol as lk;
+
 use crate::files::{Codec, Frame};
 
 /// Why the client failed.
@@ -34,6 +36,25 @@ pub enum Source {
     Microphone,
     /// Screen share video.
     ScreenShare,
+}
+
+impl Source {
+    /// LiveKit's `TrackSource` value for it.
+    pub(crate) fn to_protocol(self) -> i32 {
+        let source = match self {
+            Source::Camera => lk::TrackSource::Camera,
+            Source::Microphone => lk::TrackSource::Microphone,
+            Source::ScreenShare => lk::TrackSource::ScreenShare,
+        };
+        source as i32
+    }
+
+    /// The source a `TrackSource` value names, if one of these.
+    pub(crate) fn from_protocol(source: i32) -> Option<Source> {
+        [Source::Camera, Source::Microphone, Source::ScreenShare]
+            .into_iter()
+            .find(|s| s.to_protocol() == source)
+    }
 }
 
 /// One encoding of a track: a simulcast layer, or the only one.

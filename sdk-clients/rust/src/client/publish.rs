@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use super::Worker;
 use crate::files::{Codec, Frame};
 use crate::signal;
-use crate::types::{ClientError, LocalLayer, LocalTrack, Source};
+use crate::types::{ClientError, LocalLayer, LocalTrack};
 
 /// One of our tracks being sent.
 pub(super) struct SendingTrack {
@@ -323,11 +323,7 @@ fn add_track_request(cid: &str, track: &LocalTrack) -> lk::AddTrackRequest {
         } else {
             lk::TrackType::Audio as i32
         },
-        source: match track.source {
-            Source::Camera => lk::TrackSource::Camera as i32,
-            Source::Microphone => lk::TrackSource::Microphone as i32,
-            Source::ScreenShare => lk::TrackSource::ScreenShare as i32,
-        },
+        source: track.source.to_protocol(),
         width,
         height,
         layers,

@@ -270,13 +270,7 @@ fn record_track(s: &mut Stats, identity: &str, t: &lk::TrackInfo) {
     if t.r#type == lk::TrackType::Video as i32 {
         s.video.insert(t.sid.clone());
     }
-    let source = match lk::TrackSource::try_from(t.source) {
-        Ok(lk::TrackSource::Camera) => Some(Source::Camera),
-        Ok(lk::TrackSource::Microphone) => Some(Source::Microphone),
-        Ok(lk::TrackSource::ScreenShare) => Some(Source::ScreenShare),
-        _ => None,
-    };
-    if let Some(source) = source {
+    if let Some(source) = Source::from_protocol(t.source) {
         s.sources.insert(t.sid.clone(), source);
     }
     if t.layers.len() > 1 {
