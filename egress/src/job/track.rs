@@ -50,8 +50,7 @@ pub(super) async fn record(
             job_id: job.id.clone(),
             file,
             pipeline,
-            awaiting: None,
-            resuming: false,
+            state: Following::Here,
         })
     });
     let sink = match started {
@@ -110,11 +109,19 @@ struct TrackSink {
     job_id: String,
     file: File,
     pipeline: TrackFile,
-    /// Since when the track is awaited again, after the recorder moved.
-    awaiting: Option<Instant>,
-    /// The track is back under `sid`: its first frame to write starts a
-    /// new run of the file's clock.
-    resuming: bool,
+    state: Following,
+}
+
+/// Where the recorded track is, for a recorder that may move.
+#[derive(Clone, Copy)]
+enum Following {
+    /// Under `sid`, written as it comes.
+    Here,
+    /// Gone with the recorder's old session; awaited since then.
+    Awaited(Instant),
+    /// Back under `sid`: its first keyframe starts a new run of the
+    /// file's clock.
+    Back,
 }
 
 impl TrackSink {
@@ -134,7 +141,7 @@ impl TrackSink {
     /// Writes `frame` of the track; once back after a move, from its first
     /// keyframe, if still of the file's codec.
     fn write(&mut self, frame: &RemoteFrame) -> Result<Flow, JobError> {
-        if self.resuming {
+        if let Following::Back = self.state {
             if !(frame.keyframe || frame.codec == Codec::Opus) {
                 return Ok(Flow::Go);
             }
@@ -142,7 +149,7 @@ impl TrackSink {
                 tracing::warn!(egress = %self.job_id, codec = ?frame.codec, "the track came back in another codec: the recording ends");
                 return Ok(Flow::Done);
             }
-            self.resuming = false;
+            self.state = Following::Here;
             self.pipeline.resume();
         }
         self.pipeline.push(frame)?;
@@ -169,7 +176,7 @@ impl Sink for TrackSink {
     /// tick looks for it.
     fn moved(&mut self, _old: &Client) {
         tracing::info!(egress = %self.job_id, publisher = %self.publisher, "the recorder moved: awaiting the track again");
-        self.awaiting = Some(Instant::now());
+        self.state = Following::Awaited(Instant::now());
     }
 
     async fn tick(
@@ -180,7 +187,7 @@ impl Sink for TrackSink {
         if let Some(e) = self.pipeline.error() {
             return Err(JobError::Output(e));
         }
-        let Some(since) = self.awaiting else {
+        let Following::Awaited(since) = self.state else {
             return Ok(Flow::Go);
         };
         if let Some(sid) = self.back_in(client) {
@@ -188,7 +195,7 @@ impl Sink for TrackSink {
             if self.codec != Codec::Opus {
                 client.request_keyframe(&sid);
             }
-            (self.sid, self.awaiting, self.resuming) = (sid, None, true);
+            (self.sid, self.state) = (sid, Following::Back);
         } else if since.elapsed() > TRACK_WAIT {
             tracing::info!(egress = %self.job_id, "the recorded track did not come back");
             return Ok(Flow::Done);
