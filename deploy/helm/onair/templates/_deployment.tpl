@@ -155,7 +155,7 @@ spec:
                 fieldRef:
                   fieldPath: metadata.name
             - name: ONAIR_SIGNAL_URL
-              value: {{ printf "%s://%s" (ternary "wss" "ws" (eq $root.Values.publicScheme "https")) (replace "{pod}" "$(POD_NAME)" $r.podHost) | quote }}
+              value: {{ printf "%s://%s" (include "onair.wsScheme" $root) (replace "{pod}" "$(POD_NAME)" $r.podHost) | quote }}
             {{- end }}
             {{- if eq $role "egress" }}
             # Egress joins calls as a hidden recorder through the SFU, inside the cluster

@@ -40,6 +40,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 {{- end -}}
 
+{{/* The scheme of signal URLs: wss behind https. */}}
+{{- define "onair.wsScheme" -}}
+{{- ternary "wss" "ws" (eq .Values.publicScheme "https") -}}
+{{- end -}}
+
 {{/* terminationGracePeriodSeconds: the drain, the jobs' shutdown, and room for open connections. */}}
 {{- define "onair.terminationGrace" -}}
 {{- add .Values.drainTimeoutSeconds .Values.shutdownTimeoutSeconds .Values.terminationGraceExtraSeconds -}}
@@ -73,7 +78,7 @@ candidates in front of it at start (see the deployment's init container).
 {{- $c := .Values.config -}}
 {{- $http := int .Values.ports.http -}}
 {{- $public := printf "%s://%s" .Values.publicScheme (required "publicHost is required" .Values.publicHost) -}}
-{{- $ws := ternary "wss" "ws" (eq .Values.publicScheme "https") -}}
+{{- $ws := include "onair.wsScheme" . -}}
 # Made by the onair Helm chart from its values.
 listen = {{ printf "0.0.0.0:%d" $http | quote }}
 # A subdirectory of the mounted volume, so that OnAir owns it (it makes it 0700).
