@@ -160,7 +160,7 @@ impl Stream {
                 let layers = layers(self.size.0, self.size.1);
                 tracing::info!(layers = layers.len(), "H.264 with B-frames: transcoded");
                 let t = Transcoder::h264_to_baseline(&avc.raw, &layers, self.video_out.0.clone())?;
-                t.push(data, pts, dts)?;
+                t.push(data, pts, dts, true)?;
                 let sid = self.publish_video(&layers).await?;
                 self.video = VideoPath::Transcode(sid, t, layers);
             }
@@ -168,7 +168,7 @@ impl Stream {
                 let au = flv::annexb(avc, data, keyframe)?;
                 self.client.send_frame(sid, au, pts);
             }
-            VideoPath::Transcode(_, t, _) => t.push(data, pts, dts)?,
+            VideoPath::Transcode(_, t, _) => t.push(data, pts, dts, keyframe)?,
             VideoPath::Demux(..) => {
                 return Err(FlvError::Malformed("codec changed mid-stream").into())
             }
@@ -185,6 +185,8 @@ impl Stream {
     ) -> Result<(), StreamError> {
         let at = self.time(timestamp);
         let framed = flv::tag(9, timestamp, tag);
+        // FLV's frame type, the tag's high nibble: 1 is a keyframe.
+        let keyframe = tag.first().is_some_and(|b| b >> 4 == 1);
         match &self.video {
             VideoPath::Waiting => {
                 let layers = layers(self.size.0, self.size.1);
@@ -194,12 +196,12 @@ impl Stream {
                     "video codec {codec}: transcoded"
                 );
                 let t = Transcoder::flv_video_to_baseline(&layers, self.video_out.0.clone())?;
-                t.push(&flv::header(true), at, at)?;
-                t.push(&framed, at, at)?;
+                t.push(&flv::header(true), at, at, true)?;
+                t.push(&framed, at, at, keyframe)?;
                 let sid = self.publish_video(&layers).await?;
                 self.video = VideoPath::Demux(sid, t, layers);
             }
-            VideoPath::Demux(_, t, _) => t.push(&framed, at, at)?,
+            VideoPath::Demux(_, t, _) => t.push(&framed, at, at, keyframe)?,
             _ => return Err(FlvError::Malformed("codec changed mid-stream").into()),
         }
         Ok(())
@@ -214,19 +216,19 @@ impl Stream {
                 let sid = self.publish_audio().await?;
                 self.audio = Some((sid, t, false));
             }
-            (Ok(Audio::Frame(data)), Some((_, t, false))) => t.push(data, at, at)?,
+            (Ok(Audio::Frame(data)), Some((_, t, false))) => t.push(data, at, at, true)?,
             // A configuration again, or AAC frames before any: nothing to do.
             (Ok(_), _) => {}
             (Err(FlvError::Unsupported(_, format)), None) => {
                 tracing::info!(format, "audio format {format}: transcoded");
                 let t = Transcoder::flv_audio_to_opus(self.audio_out.0.clone())?;
-                t.push(&flv::header(false), at, at)?;
-                t.push(&flv::tag(8, timestamp, tag), at, at)?;
+                t.push(&flv::header(false), at, at, true)?;
+                t.push(&flv::tag(8, timestamp, tag), at, at, true)?;
                 let sid = self.publish_audio().await?;
                 self.audio = Some((sid, t, true));
             }
             (Err(FlvError::Unsupported(..)), Some((_, t, true))) => {
-                t.push(&flv::tag(8, timestamp, tag), at, at)?
+                t.push(&flv::tag(8, timestamp, tag), at, at, true)?
             }
             (Err(e), _) => return Err(e.into()),
         }

@@ -14,7 +14,7 @@ use gstreamer as gst;
 use gstreamer_app as gst_app;
 use tokio::sync::mpsc;
 
-use onair_pipeline::{self as pipeline, CpuMeter, PipelineError, Running};
+use onair_pipeline::{self as pipeline, CpuMeter, Feed, PipelineError, Running};
 
 /// Raw audio to 48 kHz stereo Opus in 20 ms packets.
 const ENCODE_OPUS: &str = "audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 \
@@ -87,7 +87,7 @@ fn encode_h264(layers: &[Layer]) -> String {
 pub struct Transcoder {
     pipeline: gst::Pipeline,
     meter: CpuMeter,
-    src: gst_app::AppSrc,
+    feed: Feed,
     times: Arc<Mutex<Times>>,
     /// CPU time already added to `onair_ingest_cpu_seconds`, and when.
     counted: Mutex<(Instant, Duration)>,
@@ -227,14 +227,21 @@ impl Transcoder {
         Ok(Transcoder {
             pipeline,
             meter,
-            src,
+            feed: Feed::new(src, false),
             times,
             counted: Mutex::new((Instant::now(), Duration::ZERO)),
         })
     }
 
-    /// Feeds one frame: presentation and decoding time on the stream's timeline.
-    pub fn push(&self, data: &[u8], pts: Duration, dts: Duration) -> Result<(), PipelineError> {
+    /// Feeds one frame: presentation and decoding time on the stream's
+    /// timeline; `keyframe` if decoding can start from it (any audio frame).
+    pub fn push(
+        &self,
+        data: &[u8],
+        pts: Duration,
+        dts: Duration,
+        keyframe: bool,
+    ) -> Result<(), PipelineError> {
         if let Some(e) = self.error() {
             return Err(PipelineError(e));
         }
@@ -249,8 +256,9 @@ impl Transcoder {
             b.set_dts(gst::ClockTime::from_nseconds(dts.as_nanos() as u64));
         }
         self.count_cpu(false);
-        // A full queue (a stalled decoder) drops the frame.
-        if let Err(e) = self.src.push_buffer(buffer) {
+        // A publisher faster than the transcoder: its frames are dropped
+        // (to the next keyframe) rather than queued without end.
+        if let Err(e) = self.feed.push(buffer, keyframe) {
             tracing::debug!(error = ?e, "frame not taken by the transcoder");
         }
         Ok(())

@@ -4,6 +4,7 @@
 //! time, its CPU time) and finishing it once it runs. Both crates sit on this one; neither imports the other.
 
 mod cpu;
+mod feed;
 mod stamps;
 
 use gst::prelude::*;
@@ -11,6 +12,7 @@ use gstreamer as gst;
 use gstreamer_app as gst_app;
 
 pub use cpu::CpuMeter;
+pub use feed::{Fed, Feed};
 
 /// Why the pipeline failed.
 #[derive(Debug, thiserror::Error)]

@@ -187,8 +187,13 @@ impl Sink for TrackSink {
         if let Some(e) = self.pipeline.error() {
             return Err(JobError::Output(e));
         }
-        let Following::Awaited(since) = self.state else {
-            return Ok(Flow::Go);
+        let since = match self.state {
+            Following::Awaited(since) => since,
+            Following::Here if self.pipeline.skipping() => {
+                client.request_keyframe(&self.sid);
+                return Ok(Flow::Go);
+            }
+            Following::Here | Following::Back => return Ok(Flow::Go),
         };
         if let Some(sid) = self.back_in(client) {
             tracing::info!(egress = %self.job_id, track = %sid, "the recorded track is back");

@@ -6,9 +6,9 @@
 //!
 //! ```text
 //! videotestsrc (black, live) ─┐
-//! appsrc ! vp8dec ! … ────────┼─ compositor ! x264enc ! h264parse ─┐
-//! appsrc ! opusdec ! … ───────┼─ audiomixer ! avenc_aac ! aacparse ┼─ mp4mux ! filesink   (recording)
-//! audiotestsrc (silence, live)┘                                    └─ hlssink2            (HLS)
+//! appsrc ! vp8dec ! … ────────┼─ compositor ! queue ! x264enc ! h264parse ─┐
+//! appsrc ! opusdec ! … ───────┼─ audiomixer ! avenc_aac ! aacparse ─────────┼─ mp4mux ! filesink   (recording)
+//! audiotestsrc (silence, live)┘                                            └─ hlssink2            (HLS)
 //! ```
 //!
 //! For a livestream whose host publishes H.264, HLS can instead pass the
@@ -30,7 +30,7 @@ use gstreamer_app as gst_app;
 use onair_client::{Codec, RemoteFrame};
 
 use super::layout;
-use onair_pipeline::{self as pipeline, make, CpuMeter, PipelineError, Running};
+use onair_pipeline::{self as pipeline, make, CpuMeter, Feed, PipelineError, Running};
 
 /// Departed tracks remembered (see [`Composite::remove`]).
 const MAX_DEPARTED: usize = 64;
@@ -41,6 +41,16 @@ const MIXER_LATENCY_NS: u64 = 300_000_000;
 const SPEAKER_HOLD: std::time::Duration = std::time::Duration::from_millis(1500);
 /// Compressed bytes an input queues before it drops frames.
 const MAX_QUEUED: u64 = 4 << 20;
+/// Media time an input queues before it drops frames. A pipeline short of
+/// CPU falls behind its live inputs: bounded, it keeps close to real time
+/// (skipping to the next keyframe), and a departing track's branch, which
+/// drains its queue before it goes, goes within this time.
+const MAX_BEHIND: gst::ClockTime = gst::ClockTime::from_seconds(1);
+/// Composed frames waiting for the encoder, on its own thread, before
+/// the oldest are dropped: an encoder short of CPU then writes fewer
+/// frames per second instead of holding the mixer (and the live inputs)
+/// back, and the recording keeps to the clock.
+const RAW_FRAMES: u32 = 8;
 /// A track whose media time strays this far from the clock is re-anchored.
 const MAX_DRIFT: gst::ClockTime = gst::ClockTime::from_seconds(1);
 
@@ -105,7 +115,8 @@ impl Canvas {
 }
 
 struct Input {
-    src: gst_app::AppSrc,
+    /// Its appsrc (shared by passed-through tracks), fed within bounds.
+    feed: Feed,
     /// Its compositor pad (none for audio and a passed-through track).
     pad: Option<gst::Pad>,
     /// Its own elements (appsrc to converter) and the mixer pad they feed
@@ -116,8 +127,6 @@ struct Input {
     identity: String,
     /// Running time and media time of the frame the track is anchored on.
     anchor: Option<(gst::ClockTime, f64)>,
-    /// Video decoders start at a keyframe.
-    waiting_keyframe: bool,
 }
 
 /// Drains a departed track's branch and, once its end reached the mixer,
@@ -226,17 +235,19 @@ fn describe(canvas: Canvas, output: &Output, mode: VideoMode) -> String {
     let video = match mode {
             VideoMode::Mix => format!(
                 "compositor name=mix background=black \
-                   ! video/x-raw,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1 ! videoconvert \
-                   ! x264enc tune=zerolatency speed-preset=veryfast bitrate={kbps} key-int-max={gop} \
+                   ! video/x-raw,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1 \
+                   ! queue leaky=downstream max-size-buffers={RAW_FRAMES} max-size-bytes=0 max-size-time=0 \
+                   ! videoconvert ! x264enc tune=zerolatency speed-preset=veryfast bitrate={kbps} key-int-max={gop} \
                    ! h264parse config-interval=-1 ! queue ! {video_pad} \
                  videotestsrc is-live=true pattern=black \
                    ! video/x-raw,width={w},height={h},framerate={fps}/1 ! mix.",
                 kbps = canvas.video_kbps,
             ),
             VideoMode::Passthrough => format!(
-                "appsrc name=video is-live=true format=time block=false max-bytes={MAX_QUEUED} \
+                "appsrc name=video is-live=true format=time block=false max-bytes={MAX_QUEUED} max-time={behind} \
                    caps=video/x-h264,stream-format=byte-stream,alignment=au \
-                   ! h264parse config-interval=-1 ! queue ! {video_pad}"
+                   ! h264parse config-interval=-1 ! queue ! {video_pad}",
+                behind = MAX_BEHIND.nseconds(),
             ),
         };
     format!(
@@ -339,13 +350,12 @@ impl Composite {
                     }
                     *shown = Some(frame.track_sid.clone());
                     Input {
-                        src: src.clone(),
+                        feed: Feed::new(src.clone(), true),
                         pad: None,
                         branch: None,
                         video: true,
                         identity: frame.identity.clone(),
                         anchor: None,
-                        waiting_keyframe: true,
                     }
                 }
                 _ => self.add_input(frame.codec, &frame.identity)?,
@@ -363,12 +373,6 @@ impl Composite {
         let Some(input) = self.inputs.get_mut(&frame.track_sid) else {
             return Ok(());
         };
-        if input.waiting_keyframe {
-            if !frame.keyframe {
-                return Ok(());
-            }
-            input.waiting_keyframe = false;
-        }
         let (at, media) = *input.anchor.get_or_insert((now, frame.media_time));
         let offset = frame.media_time - media;
         let pts = if offset >= 0.0 {
@@ -387,8 +391,9 @@ impl Composite {
         if let Some(b) = buffer.get_mut() {
             b.set_pts(pts);
         }
-        // A full queue (a stalled decoder) drops the frame; the others go on.
-        if let Err(e) = input.src.push_buffer(buffer) {
+        // Video decoders start at a keyframe, after a full queue too.
+        let keyframe = frame.keyframe || !input.video;
+        if let Err(e) = input.feed.push(buffer, keyframe) {
             tracing::debug!(track = %frame.track_sid, error = ?e, "frame not taken");
         }
         Ok(())
@@ -413,7 +418,7 @@ impl Composite {
             self.relayout();
         }
         match input.branch {
-            Some((chain, pad)) => release(&self.pipeline, &input.src, chain, pad),
+            Some((chain, pad)) => release(&self.pipeline, input.feed.src(), chain, pad),
             // The passed-through source stays open for the next H.264 track
             // (the host coming back).
             None => {
@@ -424,12 +429,13 @@ impl Composite {
         }
     }
 
-    /// Video tracks still waiting for their first keyframe (their tile is
-    /// black until one comes: a lost keyframe request must be repeated).
+    /// Video tracks waiting for a keyframe, their first or the next after
+    /// a full queue (their tile is black or frozen until one comes: a lost
+    /// keyframe request must be repeated).
     pub fn awaiting_keyframes(&self) -> Vec<String> {
         self.inputs
             .iter()
-            .filter(|(_, input)| input.video && input.waiting_keyframe)
+            .filter(|(_, input)| input.video && input.feed.skipping())
             .map(|(sid, _)| sid.clone())
             .collect()
     }
@@ -520,6 +526,7 @@ impl Composite {
             .max_bytes(MAX_QUEUED)
             .block(false)
             .build();
+        src.set_property("max-time", MAX_BEHIND.nseconds());
         let mut chain: Vec<gst::Element> = vec![src.clone().upcast()];
         for d in decoders {
             chain.push(make(d)?);
@@ -558,13 +565,12 @@ impl Composite {
             e.sync_state_with_parent()?;
         }
         Ok(Input {
-            src,
+            feed: Feed::new(src, video),
             pad: video.then(|| pad.clone()),
             branch: Some((chain, pad)),
             video,
             identity: identity.to_owned(),
             anchor: None,
-            waiting_keyframe: video,
         })
     }
 }
@@ -602,5 +608,30 @@ mod tests {
         assert!(composite.inputs.is_empty(), "the departed track came back");
         composite.push(&frame("TR_other")).unwrap();
         assert!(composite.inputs.contains_key("TR_other"));
+    }
+
+    #[test]
+    fn an_input_faster_than_the_pipeline_queues_within_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = Output::Mp4(dir.path().join("out.mp4"));
+        let canvas = Canvas::preset("360p").unwrap();
+        let mut composite = Composite::start(canvas, &output, VideoMode::Mix).unwrap();
+        // 10 MB of audio at once: the mixer takes it at the pace of the clock.
+        let mut data = vec![0xf8u8, 0xff, 0xfe];
+        data.resize(1000, 0);
+        for n in 0..10_000 {
+            let mut f = frame("TR_mic");
+            f.media_time = n as f64 * 0.02;
+            f.data = Arc::from(&data[..]);
+            composite.push(&f).unwrap();
+        }
+        let src = composite.inputs["TR_mic"].feed.src();
+        let (bytes, time) = (
+            src.current_level_bytes(),
+            src.property::<u64>("current-level-time"),
+        );
+        // Up to the limit, and the frame that reached it.
+        assert!(bytes < MAX_QUEUED + 1000, "{bytes} bytes queued");
+        assert!(time <= MAX_BEHIND.nseconds(), "{time} ns queued");
     }
 }

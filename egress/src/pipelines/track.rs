@@ -9,17 +9,16 @@ use std::time::Instant;
 
 use gst::prelude::*;
 use gstreamer as gst;
-use gstreamer_app as gst_app;
 use onair_client::files::vp8_size;
 use onair_client::{Codec, RemoteFrame};
 
-use onair_pipeline::{self as pipeline, CpuMeter, PipelineError, Running};
+use onair_pipeline::{self as pipeline, CpuMeter, Feed, PipelineError, Running};
 
 /// A running track recording.
 pub struct TrackFile {
     pipeline: gst::Pipeline,
     meter: CpuMeter,
-    src: gst_app::AppSrc,
+    feed: Feed,
     clock: FileClock,
 }
 
@@ -125,7 +124,7 @@ impl TrackFile {
         let mut file = TrackFile {
             pipeline,
             meter,
-            src,
+            feed: Feed::new(src, false),
             clock: FileClock::default(),
         };
         file.push(first)?;
@@ -151,10 +150,17 @@ impl TrackFile {
                 b.set_flags(gst::BufferFlags::DELTA_UNIT);
             }
         }
-        self.src
-            .push_buffer(buffer)
+        // A file that cannot keep up (a stalled disk) skips to a keyframe.
+        let keyframe = frame.keyframe || frame.codec == Codec::Opus;
+        self.feed
+            .push(buffer, keyframe)
             .map(|_| ())
             .map_err(|e| PipelineError(format!("the file stopped taking frames: {e:?}")))
+    }
+
+    /// Whether frames are dropped until the next keyframe (ask for one).
+    pub fn skipping(&self) -> bool {
+        self.feed.skipping()
     }
 }
 

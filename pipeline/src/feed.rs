@@ -1,0 +1,163 @@
+//! Feeding an `appsrc` within its limits. An appsrc that does not block
+//! goes on queueing past its `max-bytes` and `max-time`: it only signals
+//! that it has enough. A source faster than its pipeline (a burst, a
+//! machine short of CPU, a hostile RTMP publisher) would then grow memory
+//! without end, and every frame queued is one more the pipeline must get
+//! through before it can end. So a [`Feed`] checks the level first and
+//! drops; once it dropped, a video stream waits for its next keyframe,
+//! since a decoder cannot go on from a frame whose predecessors are gone.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use gst::prelude::*;
+use gstreamer as gst;
+use gstreamer_app as gst_app;
+
+/// What became of a frame handed to a [`Feed`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fed {
+    /// Queued.
+    Queued,
+    /// Dropped: the queue was full, or the feed waits for a keyframe.
+    Dropped,
+}
+
+/// One appsrc, fed without letting its queue pass its limits.
+pub struct Feed {
+    src: gst_app::AppSrc,
+    /// Frames are dropped until a keyframe finds room.
+    skipping: AtomicBool,
+    /// Frames dropped for a full queue.
+    overflows: AtomicU64,
+}
+
+impl Feed {
+    /// Feeds `src`, whose `max-bytes` (and `max-time`, if set) bound its
+    /// queue. A feed that `starts_at_keyframe` drops frames until the first.
+    pub fn new(src: gst_app::AppSrc, starts_at_keyframe: bool) -> Feed {
+        Feed {
+            src,
+            skipping: AtomicBool::new(starts_at_keyframe),
+            overflows: AtomicU64::new(0),
+        }
+    }
+
+    /// Queues `buffer` if there is room (`keyframe`: a decoder can start
+    /// from it, as from every audio frame). An error is the appsrc's: it
+    /// ended or is flushing.
+    pub fn push(&self, buffer: gst::Buffer, keyframe: bool) -> Result<Fed, gst::FlowError> {
+        if self.is_full() {
+            self.skipping.store(true, Ordering::Relaxed);
+            if self
+                .overflows
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(100)
+            {
+                tracing::warn!(
+                    dropped = self.overflows.load(Ordering::Relaxed),
+                    bytes = self.src.current_level_bytes(),
+                    "a pipeline is behind its source: frames dropped"
+                );
+            }
+            return Ok(Fed::Dropped);
+        }
+        if self.skipping.load(Ordering::Relaxed) {
+            if !keyframe {
+                return Ok(Fed::Dropped);
+            }
+            self.skipping.store(false, Ordering::Relaxed);
+        }
+        self.src.push_buffer(buffer)?;
+        Ok(Fed::Queued)
+    }
+
+    /// Whether frames are dropped until the next keyframe (one should be
+    /// asked for where the source can send one).
+    pub fn skipping(&self) -> bool {
+        self.skipping.load(Ordering::Relaxed)
+    }
+
+    /// The appsrc fed.
+    pub fn src(&self) -> &gst_app::AppSrc {
+        &self.src
+    }
+
+    /// Whether the queue holds as many bytes, or as much time, as allowed.
+    fn is_full(&self) -> bool {
+        let src = &self.src;
+        let max_time = src.property::<u64>("max-time");
+        let over_time = max_time > 0 && src.property::<u64>("current-level-time") >= max_time;
+        let max_bytes = src.max_bytes();
+        (max_bytes > 0 && src.current_level_bytes() >= max_bytes) || over_time
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A feed whose queue nothing drains: its pipeline is paused, its sink
+    /// holding the first frame. Stopped when dropped.
+    struct Stalled(gst::Pipeline, Feed);
+
+    impl Drop for Stalled {
+        fn drop(&mut self) {
+            let _ = self.0.set_state(gst::State::Null);
+        }
+    }
+
+    fn stalled(max_bytes: u64, max_time_ms: u64, starts_at_keyframe: bool) -> Stalled {
+        gst::init().unwrap();
+        let pipeline = crate::launch("appsrc name=src format=time ! fakesink").unwrap();
+        let src = crate::app_src(&pipeline, "src").unwrap();
+        src.set_max_bytes(max_bytes);
+        src.set_property("max-time", max_time_ms * 1_000_000);
+        pipeline.set_state(gst::State::Paused).unwrap();
+        Stalled(pipeline, Feed::new(src, starts_at_keyframe))
+    }
+
+    fn frame(len: usize, pts_ms: u64) -> gst::Buffer {
+        let mut buffer = gst::Buffer::from_slice(vec![0u8; len]);
+        buffer
+            .get_mut()
+            .unwrap()
+            .set_pts(gst::ClockTime::from_mseconds(pts_ms));
+        buffer
+    }
+
+    #[test]
+    fn a_full_queue_drops_until_a_keyframe_finds_room() {
+        let Stalled(_p, feed) = &stalled(10_000, 0, false);
+        let queued = (0..100)
+            .filter(|n| feed.push(frame(1000, n * 20), false).unwrap() == Fed::Queued)
+            .count();
+        // The appsrc alone would have taken all 100 (100 000 bytes); the
+        // sink holds one more than the queue.
+        assert!((10..=11).contains(&queued), "{queued} queued");
+        assert_eq!(feed.src().current_level_bytes(), 10_000);
+        assert!(feed.skipping());
+        // Room again (here: a larger limit); a delta frame is still dropped.
+        feed.src().set_max_bytes(100_000);
+        assert_eq!(feed.push(frame(1000, 2000), false).unwrap(), Fed::Dropped);
+        assert_eq!(feed.push(frame(1000, 2020), true).unwrap(), Fed::Queued);
+        assert!(!feed.skipping());
+        assert_eq!(feed.push(frame(1000, 2040), false).unwrap(), Fed::Queued);
+    }
+
+    #[test]
+    fn a_queue_is_also_bounded_by_time() {
+        let Stalled(_p, feed) = &stalled(0, 500, false);
+        let queued = (0..100)
+            .filter(|n| feed.push(frame(10, n * 20), true).unwrap() == Fed::Queued)
+            .count();
+        // 20 ms frames: about 500 ms of them, not 2 s.
+        assert!((25..=28).contains(&queued), "{queued} queued");
+    }
+
+    #[test]
+    fn a_video_feed_starts_at_a_keyframe() {
+        let Stalled(_p, feed) = &stalled(10_000, 0, true);
+        assert_eq!(feed.push(frame(10, 0), false).unwrap(), Fed::Dropped);
+        assert_eq!(feed.push(frame(10, 20), true).unwrap(), Fed::Queued);
+    }
+}
