@@ -18,11 +18,6 @@ use support::cluster::{within_10s, Cluster};
 use support::nodes::{KEY, SECRET};
 use support::probe::{codecs, luma, number, probe};
 
-/// One cluster at a time: each runs four nodes and a real-time H.264
-/// encoder, and two of them at once on two cores can starve the encoders
-/// until a recording cannot finish in time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// The call `path`'s completed recording, fetched into the cluster's data
 /// dir, with its duration; it holds streams of `codecs`.
 async fn recorded(cluster: &Cluster, path: &str, expected: &[&str]) -> (PathBuf, f64) {
@@ -91,7 +86,6 @@ async fn a_recording_follows_its_call_off_a_draining_node() {
 /// placed on the other, and the recorder, seeing nobody, moves there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_started_before_anyone_joined_moves_to_where_the_call_is() {
-    let _serial = SERIAL.lock().await;
     let cluster = Cluster::start(2, "").await;
     let cid = "default:early";
     let creds = cluster.join("alice", cid).await;
@@ -139,7 +133,6 @@ enum Loss {
 /// goes (`loss`), alice comes back where the API places her and publishes
 /// her camera again (a new track sid), and the recording goes on there.
 async fn recording_across(loss: Loss, what: Recorded) {
-    let _serial = SERIAL.lock().await;
     let extra = match loss {
         Loss::Kill => "",
         Loss::Drain => "drain_timeout = \"2s\"",
