@@ -6,8 +6,14 @@
 //! through before it can end. So a [`Feed`] checks the level first and
 //! drops; once it dropped, a video stream waits for its next keyframe,
 //! since a decoder cannot go on from a frame whose predecessors are gone.
+//!
+//! The time queued is measured here, from the newest frame pushed to the
+//! last one the appsrc handed on. The appsrc's own `current-level-time`
+//! ran high for a track joining a running composite: with it, a browser's
+//! first frames were dropped even under a 2 s bound; with this, none were.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use gst::prelude::*;
 use gstreamer as gst;
@@ -29,17 +35,60 @@ pub struct Feed {
     skipping: AtomicBool,
     /// Frames dropped for a full queue.
     overflows: AtomicU64,
+    /// The most media time queued, if bounded (see [`Feed::max_time`]).
+    max_time: Option<gst::ClockTime>,
+    /// Timestamps (ns) of the first and the newest frame pushed, and of the
+    /// last one handed on downstream ([`NONE`] until there is one).
+    first_in: AtomicU64,
+    last_in: AtomicU64,
+    last_out: Arc<AtomicU64>,
+    /// The probe that sets `last_out`, removed with the feed (an appsrc
+    /// can outlive it: a passed-through source feeds track after track).
+    probe: Option<(gst::Pad, gst::PadProbeId)>,
 }
 
+impl Drop for Feed {
+    fn drop(&mut self) {
+        if let Some((pad, id)) = self.probe.take() {
+            pad.remove_probe(id);
+        }
+    }
+}
+
+/// No timestamp yet.
+const NONE: u64 = u64::MAX;
+
 impl Feed {
-    /// Feeds `src`, whose `max-bytes` (and `max-time`, if set) bound its
-    /// queue. A feed that `starts_at_keyframe` drops frames until the first.
+    /// Feeds `src`, whose `max-bytes` bounds its queue. A feed that
+    /// `starts_at_keyframe` drops frames until the first.
     pub fn new(src: gst_app::AppSrc, starts_at_keyframe: bool) -> Feed {
         Feed {
             src,
             skipping: AtomicBool::new(starts_at_keyframe),
             overflows: AtomicU64::new(0),
+            max_time: None,
+            first_in: AtomicU64::new(NONE),
+            last_in: AtomicU64::new(NONE),
+            last_out: Arc::new(AtomicU64::new(NONE)),
+            probe: None,
         }
+    }
+
+    /// Bounds the queue by media time too: at most `max` between the
+    /// newest frame pushed and the last one taken from the appsrc.
+    pub fn max_time(mut self, max: gst::ClockTime) -> Feed {
+        let last_out = self.last_out.clone();
+        self.probe = self.src.static_pad("src").and_then(|pad| {
+            let id = pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                if let Some(pts) = info.buffer().and_then(|b| b.pts()) {
+                    last_out.store(pts.nseconds(), Ordering::Relaxed);
+                }
+                gst::PadProbeReturn::Ok
+            })?;
+            Some((pad, id))
+        });
+        self.max_time = Some(max);
+        self
     }
 
     /// Queues `buffer` if there is room (`keyframe`: a decoder can start
@@ -67,6 +116,12 @@ impl Feed {
             }
             self.skipping.store(false, Ordering::Relaxed);
         }
+        if let Some(pts) = buffer.pts() {
+            let ns = pts.nseconds();
+            let _ =
+                (self.first_in).compare_exchange(NONE, ns, Ordering::Relaxed, Ordering::Relaxed);
+            self.last_in.store(ns, Ordering::Relaxed);
+        }
         self.src.push_buffer(buffer)?;
         Ok(Fed::Queued)
     }
@@ -84,11 +139,24 @@ impl Feed {
 
     /// Whether the queue holds as many bytes, or as much time, as allowed.
     fn is_full(&self) -> bool {
-        let src = &self.src;
-        let max_time = src.property::<u64>("max-time");
-        let over_time = max_time > 0 && src.property::<u64>("current-level-time") >= max_time;
-        let max_bytes = src.max_bytes();
-        (max_bytes > 0 && src.current_level_bytes() >= max_bytes) || over_time
+        let max_bytes = self.src.max_bytes();
+        (max_bytes > 0 && self.src.current_level_bytes() >= max_bytes) || self.over_time()
+    }
+
+    /// Whether the newest frame pushed is `max_time` or more ahead of the
+    /// last one taken (of the first pushed, before any was taken).
+    fn over_time(&self) -> bool {
+        let Some(max) = self.max_time else {
+            return false;
+        };
+        let newest = self.last_in.load(Ordering::Relaxed);
+        let out = self.last_out.load(Ordering::Relaxed);
+        let oldest = if out == NONE {
+            self.first_in.load(Ordering::Relaxed)
+        } else {
+            out
+        };
+        newest != NONE && oldest != NONE && newest.saturating_sub(oldest) >= max.nseconds()
     }
 }
 
@@ -107,17 +175,21 @@ mod tests {
         }
     }
 
-    fn stalled(max_bytes: u64, max_time_ms: u64, starts_at_keyframe: bool) -> Stalled {
+    /// Its first frame, the one the sink holds, is at `first_ms`.
+    fn stalled(max_bytes: u64, max_time_ms: Option<u64>, first_ms: u64) -> Stalled {
         gst::init().unwrap();
         let pipeline = crate::launch("appsrc name=src format=time ! fakesink").unwrap();
         let src = crate::app_src(&pipeline, "src").unwrap();
         src.set_max_bytes(max_bytes);
-        src.set_property("max-time", max_time_ms * 1_000_000);
+        let mut feed = Feed::new(src.clone(), false);
+        if let Some(ms) = max_time_ms {
+            feed = feed.max_time(gst::ClockTime::from_mseconds(ms));
+        }
         pipeline.set_state(gst::State::Paused).unwrap();
-        src.push_buffer(frame(1, 0)).unwrap();
+        src.push_buffer(frame(1, first_ms)).unwrap();
         let (prerolled, ..) = pipeline.state(gst::ClockTime::from_seconds(10));
         prerolled.unwrap();
-        Stalled(pipeline, Feed::new(src, starts_at_keyframe))
+        Stalled(pipeline, feed)
     }
 
     fn frame(len: usize, pts_ms: u64) -> gst::Buffer {
@@ -131,7 +203,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_until_a_keyframe_finds_room() {
-        let Stalled(_p, feed) = &stalled(10_000, 0, false);
+        let Stalled(_p, feed) = &stalled(10_000, None, 0);
         let queued = (0..100)
             .filter(|n| feed.push(frame(1000, n * 20), false).unwrap() == Fed::Queued)
             .count();
@@ -149,17 +221,20 @@ mod tests {
 
     #[test]
     fn a_queue_is_also_bounded_by_time() {
-        let Stalled(_p, feed) = &stalled(0, 500, false);
+        // The sink took a frame at 5 s (a source that joined late): the
+        // time queued counts from there, not from zero.
+        let Stalled(_p, feed) = &stalled(0, Some(500), 5000);
         let queued = (0..100)
-            .filter(|n| feed.push(frame(10, n * 20), true).unwrap() == Fed::Queued)
+            .filter(|n| feed.push(frame(10, 5020 + n * 20), true).unwrap() == Fed::Queued)
             .count();
         // 20 ms frames: about 500 ms of them, not 2 s.
-        assert!((25..=27).contains(&queued), "{queued} queued");
+        assert!((24..=26).contains(&queued), "{queued} queued");
     }
 
     #[test]
     fn a_video_feed_starts_at_a_keyframe() {
-        let Stalled(_p, feed) = &stalled(10_000, 0, true);
+        let Stalled(_p, feed) = &stalled(10_000, None, 0);
+        let feed = Feed::new(feed.src().clone(), true);
         assert_eq!(feed.push(frame(10, 0), false).unwrap(), Fed::Dropped);
         assert_eq!(feed.push(frame(10, 20), true).unwrap(), Fed::Queued);
     }
