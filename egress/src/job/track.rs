@@ -81,7 +81,7 @@ async fn first_frame(
             tokio::select! {
                 event = media.recv() => match event.ok_or_else(no_track)? {
                     MediaEvent::Frame(f)
-                        if f.track_sid == sid && (f.keyframe || f.codec == Codec::Opus) =>
+                        if f.track_sid == sid && f.starts_decoding() =>
                     {
                         return Ok(f)
                     }
@@ -142,7 +142,7 @@ impl TrackSink {
     /// keyframe, if still of the file's codec.
     fn write(&mut self, frame: &RemoteFrame) -> Result<Flow, JobError> {
         if let Following::Back = self.state {
-            if !(frame.keyframe || frame.codec == Codec::Opus) {
+            if !frame.starts_decoding() {
                 return Ok(Flow::Go);
             }
             if frame.codec != self.codec {

@@ -151,9 +151,8 @@ impl TrackFile {
             }
         }
         // A file that cannot keep up (a stalled disk) skips to a keyframe.
-        let keyframe = frame.keyframe || frame.codec == Codec::Opus;
         self.feed
-            .push(buffer, keyframe)
+            .push(buffer, frame.starts_decoding())
             .map(|_| ())
             .map_err(|e| PipelineError(format!("the file stopped taking frames: {e:?}")))
     }

@@ -211,6 +211,14 @@ pub struct RemoteFrame {
     pub audio_level: Option<(i8, bool)>,
 }
 
+impl RemoteFrame {
+    /// Whether a decoder (or a file) can start from it: a video keyframe,
+    /// or any audio frame.
+    pub fn starts_decoding(&self) -> bool {
+        self.keyframe || self.codec == Codec::Opus
+    }
+}
+
 /// One RTP packet of a remote track, as it arrived (retransmissions
 /// included, so possibly out of order).
 #[derive(Debug)]

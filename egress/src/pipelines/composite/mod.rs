@@ -310,8 +310,7 @@ impl Composite {
             b.set_pts(pts);
         }
         // Video decoders start at a keyframe, after a full queue too.
-        let keyframe = frame.keyframe || !input.video;
-        if let Err(e) = input.feed.push(buffer, keyframe) {
+        if let Err(e) = input.feed.push(buffer, frame.starts_decoding()) {
             tracing::debug!(track = %frame.track_sid, error = ?e, "frame not taken");
         }
         Ok(())
