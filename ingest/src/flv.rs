@@ -58,6 +58,12 @@ pub enum Audio<'a> {
     Frame(&'a [u8]),
 }
 
+/// Whether a video tag body is a keyframe (FLV's frame type, the high
+/// nibble of its first byte, is 1), whatever its codec.
+pub fn is_keyframe(tag: &[u8]) -> bool {
+    tag.first().is_some_and(|head| head >> 4 == 1)
+}
+
 /// Parses a video tag body.
 pub fn video(tag: &[u8]) -> Result<Video<'_>, FlvError> {
     let [head, kind, c0, c1, c2, rest @ ..] = tag else {
@@ -72,7 +78,7 @@ pub fn video(tag: &[u8]) -> Result<Video<'_>, FlvError> {
     match kind {
         0 => avc_config(rest).map(Video::Config),
         1 => Ok(Video::Frame {
-            keyframe: head >> 4 == 1,
+            keyframe: is_keyframe(tag),
             cts,
             data: rest,
         }),

@@ -185,8 +185,7 @@ impl Stream {
     ) -> Result<(), StreamError> {
         let at = self.time(timestamp);
         let framed = flv::tag(9, timestamp, tag);
-        // FLV's frame type, the tag's high nibble: 1 is a keyframe.
-        let keyframe = tag.first().is_some_and(|b| b >> 4 == 1);
+        let keyframe = flv::is_keyframe(tag);
         match &self.video {
             VideoPath::Waiting => {
                 let layers = layers(self.size.0, self.size.1);
