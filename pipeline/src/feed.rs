@@ -116,7 +116,8 @@ impl Feed {
             }
             self.skipping.store(false, Ordering::Relaxed);
         }
-        if let Some(pts) = buffer.pts() {
+        // Only a feed bounded in time needs its frames' times.
+        if let Some(pts) = buffer.pts().filter(|_| self.max_time.is_some()) {
             let ns = pts.nseconds();
             let _ =
                 (self.first_in).compare_exchange(NONE, ns, Ordering::Relaxed, Ordering::Relaxed);
