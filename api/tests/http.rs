@@ -1577,18 +1577,16 @@ fn sfu(id: &str, region: &str, participants: u32, rooms: &[&str]) -> onair_bus::
         url: format!("wss://{id}.example"),
         region: Some(region.into()),
         participants,
-        capacity: None,
         rooms: rooms
             .iter()
             .map(|r| onair_bus::HostedRoom {
                 cid: r.to_string(),
                 participants: 1,
-                publishers: Vec::new(),
-                watchers: Vec::new(),
+                ..Default::default()
             })
             .collect(),
         seen_ms: onair_auth::clock::unix_ms(),
-        draining: false,
+        ..Default::default()
     }
 }
 

@@ -21,7 +21,7 @@ pub const NODE_TTL: Duration = Duration::from_secs(3);
 pub const PLACEMENT_TTL: Duration = Duration::from_secs(15);
 
 /// One SFU node, as it announced itself.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SfuNode {
     /// Unique per process.
     pub id: String,
@@ -77,7 +77,7 @@ pub fn host_of<'a>(nodes: &'a [SfuNode], cid: &str) -> Option<&'a SfuNode> {
 pub const MAX_WATCHERS: usize = 64;
 
 /// A call a node hosts: participants of its own are connected to it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct HostedRoom {
     /// The call.
     pub cid: String,
@@ -109,20 +109,16 @@ mod tests {
     fn node(id: &str, draining: bool, rooms: &[(&str, u32)]) -> SfuNode {
         SfuNode {
             id: id.into(),
-            url: format!("ws://{id}"),
-            region: None,
             participants: rooms.iter().map(|(_, n)| n).sum(),
-            capacity: None,
             draining,
             rooms: (rooms.iter())
                 .map(|(cid, participants)| HostedRoom {
                     cid: cid.to_string(),
                     participants: *participants,
-                    publishers: Vec::new(),
-                    watchers: Vec::new(),
+                    ..Default::default()
                 })
                 .collect(),
-            seen_ms: 0,
+            ..Default::default()
         }
     }
 

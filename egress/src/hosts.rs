@@ -78,19 +78,16 @@ mod tests {
         SfuNode {
             id: id.into(),
             url: format!("ws://{id}"),
-            region: None,
             participants: rooms.len() as u32,
-            capacity: None,
             rooms: (rooms.iter())
                 .map(|cid| HostedRoom {
                     cid: cid.to_string(),
                     participants: 1,
-                    publishers: Vec::new(),
-                    watchers: Vec::new(),
+                    ..Default::default()
                 })
                 .collect(),
             seen_ms: onair_auth::clock::unix_ms(),
-            draining: false,
+            ..Default::default()
         }
     }
 

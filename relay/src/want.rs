@@ -73,9 +73,6 @@ mod tests {
         SfuNode {
             id: id.into(),
             url: format!("ws://{id}"),
-            region: None,
-            participants: 0,
-            capacity: None,
             rooms: rooms
                 .iter()
                 .map(|(cid, publishers, watchers)| HostedRoom {
@@ -85,8 +82,7 @@ mod tests {
                     watchers: watchers.iter().map(|p| publisher(p)).collect(),
                 })
                 .collect(),
-            seen_ms: 0,
-            draining: false,
+            ..Default::default()
         }
     }
 

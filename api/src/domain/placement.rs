@@ -49,18 +49,15 @@ mod tests {
             url: format!("wss://{id}"),
             region: Some(region.into()),
             participants,
-            capacity: None,
             rooms: rooms
                 .iter()
                 .map(|r| onair_bus::HostedRoom {
                     cid: r.to_string(),
                     participants: 1,
-                    publishers: Vec::new(),
-                    watchers: Vec::new(),
+                    ..Default::default()
                 })
                 .collect(),
-            seen_ms: 0,
-            draining: false,
+            ..Default::default()
         }
     }
 
