@@ -368,6 +368,28 @@ async fn without_auto_subscribe_only_asked_tracks_arrive() {
     );
 }
 
+/// Tracks published at once: the SFU accepts the second before it
+/// answered the offer of the first, and the client offers it only then
+/// (one offer at a time), so both arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracks_published_at_once_all_arrive() {
+    let call = Call::start();
+    let alice = call.join("alice", "default:at-once").await;
+    let (camera, microphone) =
+        tokio::join!(alice.publish(camera(false)), alice.publish(microphone()));
+    let (camera, microphone) = (camera.unwrap(), microphone.unwrap());
+    assert_ne!(camera, microphone);
+    let bob = call.join("bob", "default:at-once").await;
+    let s = bob
+        .wait_for(WAIT, |s| {
+            video(s, "alice").is_some_and(|v| v.frames > 30)
+                && audio(s, "alice").is_some_and(|a| a.frames > 30)
+        })
+        .await
+        .unwrap_or_else(|s| panic!("bob did not receive both of alice's tracks: {s:?}"));
+    assert!(s.published.contains_key(&camera) && s.published.contains_key(&microphone));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unpublished_track_leaves_subscribers() {
     let call = Call::start();

@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::signal::{self, Ws};
 use crate::types::{ClientError, LocalPacket, LocalTrack, MediaEvent, Stats};
 use packets::PacketNames;
-use publish::{PendingTrack, SendingTrack};
+use publish::{PendingTrack, SendingTrack, Unoffered};
 
 mod events;
 mod handle;
@@ -130,6 +130,9 @@ struct Worker {
     own_track_mids: HashMap<String, Mid>,
     /// Our publisher offer awaiting the SFU's answer.
     publisher_offer: Option<SdpPendingOffer>,
+    /// Changes to the publisher connection not offered yet: they wait
+    /// while an offer is in flight (see [`Worker::renegotiate`]).
+    unoffered: Unoffered,
     /// Id of the last publisher offer sent.
     last_offer_id: u32,
     /// Our tracks being sent.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use livekit_protocol as lk;
 use lk::signal_request::Message as Req;
-use str0m::change::{SdpOffer, SdpPendingOffer};
+use str0m::change::SdpApi;
 use str0m::format::Codec as StrCodec;
 use str0m::media::{
     Direction, Frequency, MediaKind, MediaTime, Mid, Rid, Simulcast, SimulcastLayer,
@@ -124,9 +124,18 @@ pub(super) struct PendingTrack {
     pub(super) reply: oneshot::Sender<Result<String, ClientError>>,
 }
 
+/// Changes to the publisher connection that the next offer carries.
+#[derive(Default)]
+pub(super) struct Unoffered {
+    /// Tracks the server accepted: (client track id, sid, track).
+    added: Vec<(String, String, PendingTrack)>,
+    /// M-lines of tracks no longer sent.
+    stopped: Vec<Mid>,
+}
+
 impl Worker {
     /// Announces `track` to the server; `reply` gets its sid once the
-    /// server accepts it (see [`Worker::negotiate_track`]).
+    /// server accepted it and it is offered (see [`Worker::renegotiate`]).
     pub(super) async fn add_track(
         &mut self,
         track: LocalTrack,
@@ -149,52 +158,52 @@ impl Worker {
             return Ok(());
         };
         self.sending_tracks.retain(|t| t.mid != mid);
-        let mut api = self.publisher.sdp_api();
-        api.set_direction(mid, Direction::Inactive);
-        if let Some((offer, pending)) = api.apply() {
-            self.send_publisher_offer(offer, pending).await?;
-        }
-        Ok(())
+        self.unoffered.stopped.push(mid);
+        self.renegotiate().await
     }
 
-    /// Sends a publisher offer; its answer comes as a signal response.
-    async fn send_publisher_offer(
+    /// Track `sid` (client id `cid`) was accepted: it gets an m-line at
+    /// the next offer, and is sent from then on.
+    pub(super) async fn accepted(
         &mut self,
-        offer: SdpOffer,
-        pending: SdpPendingOffer,
+        cid: String,
+        sid: String,
+        track: PendingTrack,
     ) -> Result<(), ClientError> {
+        self.unoffered.added.push((cid, sid, track));
+        self.renegotiate().await
+    }
+
+    /// Offers what changed on the publisher connection, unless an offer is
+    /// in flight: one offer at a time, the next when its answer came (a
+    /// second offer would leave str0m the first one's answer to a pending
+    /// offer it does not match, and the SFU an m-line it cannot place).
+    pub(super) async fn renegotiate(&mut self) -> Result<(), ClientError> {
+        if self.publisher_offer.is_some() {
+            return Ok(());
+        }
+        let Unoffered { added, stopped } = std::mem::take(&mut self.unoffered);
+        let mut api = self.publisher.sdp_api();
+        for mid in stopped {
+            api.set_direction(mid, Direction::Inactive);
+        }
+        let mids: Vec<Mid> = (added.iter())
+            .map(|(cid, _, pending)| add_line(&mut api, cid, &pending.track))
+            .collect();
+        let Some((offer, pending)) = api.apply() else {
+            return Ok(());
+        };
         self.publisher_offer = Some(pending);
         self.last_offer_id += 1;
         self.send(signal::offer(offer.to_sdp_string(), self.last_offer_id))
-            .await
-    }
-
-    /// Adds an m-line for accepted track `track` (client id `cid`),
-    /// offers it, and starts sending on it.
-    pub(super) async fn negotiate_track(
-        &mut self,
-        cid: &str,
-        track: LocalTrack,
-    ) -> Result<Mid, ClientError> {
-        let kind = if track.codec == Codec::Opus {
-            MediaKind::Audio
-        } else {
-            MediaKind::Video
-        };
-        let mut api = self.publisher.sdp_api();
-        let mid = api.add_media(
-            kind,
-            Direction::SendOnly,
-            Some(format!("stream-{cid}")),
-            Some(cid.to_owned()),
-            simulcast(&track.layers),
-        );
-        let Some((offer, pending)) = api.apply() else {
-            return Err(ClientError::Media("no offer".into()));
-        };
-        self.send_publisher_offer(offer, pending).await?;
-        self.sending_tracks.push(SendingTrack::new(mid, track));
-        Ok(mid)
+            .await?;
+        for (mid, (_, sid, pending)) in mids.into_iter().zip(added) {
+            self.own_track_mids.insert(sid.clone(), mid);
+            self.sending_tracks
+                .push(SendingTrack::new(mid, pending.track));
+            let _ = pending.reply.send(Ok(sid));
+        }
+        Ok(())
     }
 
     /// When the next file frame is due (live layers send when their frames
@@ -290,6 +299,22 @@ impl Worker {
     pub(super) fn layer_count(&self, track: usize) -> usize {
         self.sending_tracks.get(track).map_or(0, |t| t.layers.len())
     }
+}
+
+/// Adds a send-only m-line for `track` (client id `cid`) to the next offer.
+fn add_line(api: &mut SdpApi, cid: &str, track: &LocalTrack) -> Mid {
+    let kind = if track.codec == Codec::Opus {
+        MediaKind::Audio
+    } else {
+        MediaKind::Video
+    };
+    api.add_media(
+        kind,
+        Direction::SendOnly,
+        Some(format!("stream-{cid}")),
+        Some(cid.to_owned()),
+        simulcast(&track.layers),
+    )
 }
 
 /// What announces `track` (client id `cid`) to the server.

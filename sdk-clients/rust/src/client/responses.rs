@@ -42,7 +42,10 @@ impl Worker {
     pub(super) async fn on_response(&mut self, response: Resp) -> Result<(), ClientError> {
         match response {
             Resp::Offer(offer) => self.answer_subscriber_offer(offer).await?,
-            Resp::Answer(answer) => self.accept_publisher_answer(&answer)?,
+            Resp::Answer(answer) => {
+                self.accept_publisher_answer(&answer)?;
+                self.renegotiate().await?;
+            }
             Resp::TrackPublished(published) => self.track_published(published).await?,
             Resp::RequestResponse(r) => self.refuse_pending_tracks(&r.message),
             Resp::Update(update) => self.participants_updated(update.participants),
@@ -93,8 +96,8 @@ impl Worker {
             .map_err(|e| ClientError::Media(e.to_string()))
     }
 
-    /// The server accepted a track we announced: negotiate its m-line and
-    /// hand its sid to the waiting `publish`.
+    /// The server accepted a track we announced: it is offered, and the
+    /// waiting `publish` gets its sid.
     async fn track_published(
         &mut self,
         published: lk::TrackPublishedResponse,
@@ -105,10 +108,7 @@ impl Worker {
         let Some(info) = published.track else {
             return Ok(());
         };
-        let mid = self.negotiate_track(&published.cid, pending.track).await?;
-        self.own_track_mids.insert(info.sid.clone(), mid);
-        let _ = pending.reply.send(Ok(info.sid));
-        Ok(())
+        self.accepted(published.cid, info.sid, pending).await
     }
 
     /// A request was refused. The response does not say which, so every

@@ -71,6 +71,7 @@ impl Worker {
             pending_tracks: HashMap::new(),
             own_track_mids: HashMap::new(),
             publisher_offer: None,
+            unoffered: Default::default(),
             last_offer_id: 0,
             sending_tracks: Vec::new(),
             remote_track_by_mid: HashMap::new(),
