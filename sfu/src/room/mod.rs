@@ -200,6 +200,8 @@ struct Room {
     members: BTreeMap<Pid, Member>,
     /// Commands for the media workers from the message being handled.
     commands: Vec<Command>,
+    /// Its replies, sent once `commands` are: see [`Room::step`].
+    replies: Vec<Box<dyn FnOnce() + Send>>,
     /// The call's `custom` data (JSON): LiveKit's room metadata.
     metadata: String,
     /// The participant and publisher counts everyone last heard.
@@ -381,6 +383,7 @@ impl Room {
             counts_sent: (0, 0),
             members: BTreeMap::new(),
             commands: Vec::new(),
+            replies: Vec::new(),
         }
     }
 
@@ -404,6 +407,21 @@ impl Room {
         (visible.count() as u32, publishing.count() as u32)
     }
 
+    /// Handles one message: its commands go to `send`, then its replies.
+    /// In that order: a client acts on a reply at once (offers the track it
+    /// was told is accepted, sends the offer of a join), and that reaches
+    /// its media worker on another path, which must find what the room
+    /// commanded already there (the track expected, the others subscribed).
+    fn step(&mut self, msg: RoomMsg, mut send: impl FnMut(Command)) {
+        self.handle(msg);
+        for cmd in self.commands.drain(..) {
+            send(cmd);
+        }
+        for reply in self.replies.drain(..) {
+            reply();
+        }
+    }
+
     /// Handles one message.
     fn handle(&mut self, msg: RoomMsg) {
         match msg {
@@ -422,10 +440,13 @@ impl Room {
                 if joined.is_ok() {
                     self.join(pid, *join, auto_subscribe, outbox);
                 }
-                let _ = reply.send(joined);
+                self.replies
+                    .push(Box::new(move || drop(reply.send(joined))));
             }
             RoomMsg::AddTrack { pid, req, reply } => {
-                let _ = reply.send(self.add_track(pid, req));
+                let accepted = self.add_track(pid, req);
+                self.replies
+                    .push(Box::new(move || drop(reply.send(accepted))));
             }
             RoomMsg::TrackLive {
                 pid,
@@ -487,10 +508,7 @@ impl Room {
                     | RoomMsg::Metadata(_)
                     | RoomMsg::Hosted(_)
             );
-            self.handle(msg);
-            for cmd in self.commands.drain(..) {
-                media.send(cmd);
-            }
+            self.step(msg, |cmd| media.send(cmd));
             self.publish_pending().await;
             if may_close && self.members.is_empty() {
                 break;

@@ -35,10 +35,8 @@ impl Call {
 
     /// Hands the room `msg`, and the worker what the room commands.
     fn tell(&mut self, msg: RoomMsg) {
-        self.room.handle(msg);
-        for cmd in self.room.commands.drain(..) {
-            self.sim.command(cmd);
-        }
+        let sim = &mut self.sim;
+        self.room.step(msg, |cmd| sim.command(cmd));
     }
 
     /// Joins `identity` to the worker (with one peer connection, as
@@ -108,17 +106,9 @@ impl Call {
     /// live once the worker says its media flows. Returns its m-line.
     fn publish_camera(&mut self, m: Member) -> str0m::media::Mid {
         let (reply, mut info) = oneshot::channel();
-        let req = lk::AddTrackRequest {
-            cid: "camera".into(),
-            r#type: lk::TrackType::Video as i32,
-            source: lk::TrackSource::Camera as i32,
-            width: 640,
-            height: 360,
-            ..Default::default()
-        };
         self.tell(RoomMsg::AddTrack {
             pid: m.pid,
-            req,
+            req: camera(),
             reply,
         });
         assert!(matches!(info.try_recv(), Ok(Ok(_))), "publishing allowed");
@@ -142,6 +132,47 @@ impl Call {
         }
         self.sim.run_for(Duration::from_millis(200));
     }
+}
+
+/// What a client sends to publish its camera.
+fn camera() -> lk::AddTrackRequest {
+    lk::AddTrackRequest {
+        cid: "camera".into(),
+        r#type: lk::TrackType::Video as i32,
+        source: lk::TrackSource::Camera as i32,
+        width: 640,
+        height: 360,
+        ..Default::default()
+    }
+}
+
+/// A client offers its track the moment it hears the track is accepted,
+/// and the offer reaches the worker on another path than the room's
+/// commands: the worker must expect the track before the client hears.
+#[test]
+fn the_worker_expects_a_track_before_its_publisher_hears_it_is_accepted() {
+    let mut call = Call::backstage();
+    let host = call.join("host", true, false);
+    let (reply, mut info) = oneshot::channel();
+    let mut heard_first = None;
+    let (room, sim) = (&mut call.room, &mut call.sim);
+    let add = RoomMsg::AddTrack {
+        pid: host.pid,
+        req: camera(),
+        reply,
+    };
+    room.step(add, |cmd| {
+        if matches!(cmd, Command::ExpectTrack { .. }) {
+            heard_first = Some(info.try_recv().is_ok());
+        }
+        sim.command(cmd);
+    });
+    assert_eq!(
+        heard_first,
+        Some(false),
+        "the track expected, then the reply"
+    );
+    assert!(matches!(info.try_recv(), Ok(Ok(_))), "publishing allowed");
 }
 
 #[test]
