@@ -9,7 +9,8 @@
 //!   the receiving node (target ≤ 1.2);
 //! - the relay's own CPU and the packets it carries per CPU-second;
 //! - the delay the hop adds: a frame's arrival at a subscriber on B minus
-//!   the same frame's (same payload) at a subscriber on A, p50 and p99.
+//!   the same frame's (same payload) at a subscriber on A, p50 and p99
+//!   (these two watchers run on a thread of their own, away from the load).
 //!
 //! The last line is `sfu_relay: cost_ratio=R hop_p99_us=N relay_pps_per_cpu_s=P`.
 //! `cargo bench --bench sfu_relay`.
@@ -25,6 +26,7 @@ use onair_bus::{Bus, LocalBus};
 use onair_client::{Client, MediaEvent};
 use onair_sfu::registry::Identity;
 use onair_sfu::Sfu;
+use tokio::sync::oneshot;
 
 mod common;
 
@@ -88,6 +90,30 @@ async fn watching(url: &str, key: &ApiKey, name: &str) -> (Client, Arrivals) {
     (client, arrivals)
 }
 
+/// The two watchers (on A and on B), on a thread of their own: each
+/// frame's arrival is when its datagrams were read off the watcher's
+/// socket, and a watcher sharing the load's runtime reads them only when
+/// the load's clients leave it a turn, which would add their scheduling
+/// to the hop. Dropping the returned sender makes them leave.
+async fn watchers(urls: [String; 2], key: ApiKey) -> ([Arrivals; 2], oneshot::Sender<()>) {
+    let (ready, arrivals) = oneshot::channel();
+    let (stop, stopped) = oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let (on_a, a) = watching(&urls[0], &key, "watch-a").await;
+            let (on_b, b) = watching(&urls[1], &key, "watch-b").await;
+            let _ = ready.send([a, b]);
+            let _ = stopped.await;
+            drop((on_a, on_b));
+        });
+    });
+    (arrivals.await.unwrap(), stop)
+}
+
 fn hash(data: &[u8]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -115,8 +141,7 @@ async fn main() {
         .await
         .unwrap();
     publish(&publisher, dir.path(), Publish::Both).await;
-    let (_direct, on_a) = watching(&a_url, &key, "watch-a").await;
-    let (_relayed, on_b) = watching(&b_url, &key, "watch-b").await;
+    let ([on_a, on_b], _watching) = watchers([a_url.clone(), b_url.clone()], key.clone()).await;
     let mut subs = Vec::new();
     for (i, url) in [&a_url, &b_url].iter().enumerate() {
         for n in 0..subscribers.saturating_sub(1) {
