@@ -7,10 +7,12 @@
 //! drops; once it dropped, a video stream waits for its next keyframe,
 //! since a decoder cannot go on from a frame whose predecessors are gone.
 //!
-//! The time queued is measured here, from the newest frame pushed to the
-//! last one the appsrc handed on. The appsrc's own `current-level-time`
-//! ran high for a track joining a running composite: with it, a browser's
-//! first frames were dropped even under a 2 s bound; with this, none were.
+//! The time queued is measured here: from the oldest frame still queued
+//! to the newest. The appsrc's own `current-level-time` runs from the last
+//! frame it handed on, so a pause in the source (a browser's camera that
+//! stalls, a track joining a running composite) counts as queued time
+//! though nothing waits; a feed measuring so dropped every frame after a
+//! pause as long as its bound, since nothing it pushed could move it on.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -37,9 +39,10 @@ pub struct Feed {
     overflows: AtomicU64,
     /// The most media time queued, if bounded (see [`Feed::max_time`]).
     max_time: Option<gst::ClockTime>,
-    /// Timestamps (ns) of the first and the newest frame pushed, and of the
-    /// last one handed on downstream ([`NONE`] until there is one).
-    first_in: AtomicU64,
+    /// Timestamps (ns) of the frame pushed into an empty queue (the oldest
+    /// queued, until the appsrc hands it on), of the newest frame pushed,
+    /// and of the last one handed on downstream ([`NONE`] until there is one).
+    first_queued: AtomicU64,
     last_in: AtomicU64,
     last_out: Arc<AtomicU64>,
     /// The probe that sets `last_out`, removed with the feed (an appsrc
@@ -67,7 +70,7 @@ impl Feed {
             skipping: AtomicBool::new(starts_at_keyframe),
             overflows: AtomicU64::new(0),
             max_time: None,
-            first_in: AtomicU64::new(NONE),
+            first_queued: AtomicU64::new(NONE),
             last_in: AtomicU64::new(NONE),
             last_out: Arc::new(AtomicU64::new(NONE)),
             probe: None,
@@ -119,8 +122,9 @@ impl Feed {
         // Only a feed bounded in time needs its frames' times.
         if let Some(pts) = buffer.pts().filter(|_| self.max_time.is_some()) {
             let ns = pts.nseconds();
-            let _ =
-                (self.first_in).compare_exchange(NONE, ns, Ordering::Relaxed, Ordering::Relaxed);
+            if self.src.current_level_bytes() == 0 {
+                self.first_queued.store(ns, Ordering::Relaxed);
+            }
             self.last_in.store(ns, Ordering::Relaxed);
         }
         self.src.push_buffer(buffer)?;
@@ -144,19 +148,21 @@ impl Feed {
         (max_bytes > 0 && self.src.current_level_bytes() >= max_bytes) || self.over_time()
     }
 
-    /// Whether the newest frame pushed is `max_time` or more ahead of the
-    /// last one taken (of the first pushed, before any was taken).
+    /// Whether the frames queued span `max_time` or more: from the oldest
+    /// still queued (the one pushed into the empty queue, or the last one
+    /// taken once later ones were) to the newest. An empty queue spans
+    /// nothing, however long the source paused.
     fn over_time(&self) -> bool {
         let Some(max) = self.max_time else {
             return false;
         };
+        if self.src.current_level_bytes() == 0 {
+            return false;
+        }
         let newest = self.last_in.load(Ordering::Relaxed);
+        let first = self.first_queued.load(Ordering::Relaxed);
         let out = self.last_out.load(Ordering::Relaxed);
-        let oldest = if out == NONE {
-            self.first_in.load(Ordering::Relaxed)
-        } else {
-            out
-        };
+        let oldest = if out == NONE { first } else { first.max(out) };
         newest != NONE && oldest != NONE && newest.saturating_sub(oldest) >= max.nseconds()
     }
 }
@@ -230,6 +236,27 @@ mod tests {
             .count();
         // 20 ms frames: about 500 ms of them, not 2 s.
         assert!((24..=26).contains(&queued), "{queued} queued");
+    }
+
+    #[test]
+    fn a_pause_in_the_source_is_not_time_queued() {
+        // The sink took frames up to 1 s; the source then paused for 3 s,
+        // and the pipeline is still busy with what it took (paused here).
+        let Stalled(_p, feed) = &stalled(0, Some(500), 1000);
+        feed.last_out.store(1_000_000_000, Ordering::Relaxed);
+        for n in 0..10 {
+            let at = 4000 + n * 20;
+            assert_eq!(
+                feed.push(frame(10, at), n == 0).unwrap(),
+                Fed::Queued,
+                "{at} ms"
+            );
+        }
+        // What is queued does count: 200 ms so far, 500 ms at most.
+        let queued = (10..100)
+            .filter(|n| feed.push(frame(10, 4000 + n * 20), false).unwrap() == Fed::Queued)
+            .count();
+        assert!((14..=16).contains(&queued), "{queued} more queued");
     }
 
     #[test]
