@@ -70,8 +70,33 @@ async fn calls_are_placed_across_sfu_nodes_and_a_killed_node_is_left_out() {
     frame_from(&mut media, "alice").await;
 
     // A new call goes to the other, emptier node once the load is announced
-    // (every second).
+    // (every second): its participants, their tracks, what it forwards,
+    // its machine's CPU, and where its media is reached.
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    let registry = cluster.registry().await;
+    let entry = |url: &str| registry.iter().find(|n| n.url == url).unwrap();
+    let (busy, idle) = (
+        entry(&cluster.sfus[a_node].0),
+        entry(&cluster.sfus[1 - a_node].0),
+    );
+    assert_eq!((busy.participants, busy.tracks), (2, 1), "{busy:?}");
+    assert!(busy.forwarded_pps > 10, "alice's camera to bob: {busy:?}");
+    assert_eq!(
+        (idle.participants, idle.tracks, idle.forwarded_pps),
+        (0, 0, 0)
+    );
+    for node in [busy, idle] {
+        assert!(
+            node.cpu.is_some_and(|c| (0.0..=1.0).contains(&c)),
+            "{node:?}"
+        );
+        assert!(!node.media.is_empty(), "{node:?}");
+    }
+    assert_ne!(busy.media, idle.media);
+    println!(
+        "registry: the call's node {} participants, {} track, {} packets/s, CPU {:?}, media at {:?}",
+        busy.participants, busy.tracks, busy.forwarded_pps, busy.cpu, busy.media
+    );
     let b_node = cluster
         .placed_within("default:b", Duration::from_secs(5), |n| n != a_node)
         .await;

@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 /// How often an SFU node announces itself.
 pub const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
 
+/// A node whose machine's CPU is this much in use gets newcomers only
+/// when every node is (LiveKit's `cpuload` selector has the same rule).
+pub const CPU_BUSY: f32 = 0.85;
+
 /// A node silent this long is gone.
 pub const NODE_TTL: Duration = Duration::from_secs(3);
 
@@ -30,9 +34,22 @@ pub struct SfuNode {
     /// Its region label, if configured.
     #[serde(default)]
     pub region: Option<String>,
+    /// Where its media is reached: its ICE candidates (`ip:port`).
+    #[serde(default)]
+    pub media: Vec<String>,
     /// Its own participants now (the API placed them here; relays and
     /// recorders do not count).
     pub participants: u32,
+    /// Tracks its own participants publish.
+    #[serde(default)]
+    pub tracks: u32,
+    /// RTP packets it forwarded per second since its last announcement.
+    #[serde(default)]
+    pub forwarded_pps: u64,
+    /// Its machine's CPU in use since its last announcement, from 0 to 1
+    /// (all cores); none where that cannot be read.
+    #[serde(default)]
+    pub cpu: Option<f32>,
     /// The most participants the API should place here (none: no limit).
     #[serde(default)]
     pub capacity: Option<u32>,
@@ -60,6 +77,11 @@ impl SfuNode {
     pub fn has_room(&self) -> bool {
         !self.draining && self.capacity.is_none_or(|c| self.participants < c)
     }
+
+    /// Its machine's CPU is at least [`CPU_BUSY`] in use.
+    pub fn is_busy(&self) -> bool {
+        self.cpu.is_some_and(|c| c >= CPU_BUSY)
+    }
 }
 
 /// The node to join call `cid` at to receive all of it (a recorder): one
@@ -84,6 +106,9 @@ pub struct HostedRoom {
     /// Its own participants here.
     #[serde(default)]
     pub participants: u32,
+    /// The tracks they publish.
+    #[serde(default)]
+    pub tracks: u32,
     /// Its participants here who publish (relays of other nodes carry
     /// their tracks there).
     pub publishers: Vec<Publisher>,

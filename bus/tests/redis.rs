@@ -336,11 +336,16 @@ fn sfu(id: &str, seen_ms: i64) -> onair_bus::SfuNode {
         id: id.into(),
         url: format!("wss://{id}.example.com"),
         region: Some("eu".into()),
+        media: vec!["203.0.113.7:7882".into()],
         participants: 3,
+        tracks: 2,
+        forwarded_pps: 1_200,
+        cpu: Some(0.25),
         capacity: Some(10),
         rooms: vec![onair_bus::HostedRoom {
             cid: "default:x".into(),
             participants: 1,
+            tracks: 2,
             publishers: vec![onair_bus::Publisher {
                 identity: "alice".into(),
                 name: "Alice".into(),

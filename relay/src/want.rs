@@ -80,6 +80,7 @@ mod tests {
                     participants: 1,
                     publishers: publishers.iter().map(|p| publisher(p)).collect(),
                     watchers: watchers.iter().map(|p| publisher(p)).collect(),
+                    ..Default::default()
                 })
                 .collect(),
             ..Default::default()

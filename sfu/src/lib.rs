@@ -29,6 +29,7 @@
 
 #![deny(missing_docs)]
 
+pub mod cpu;
 pub mod gate;
 pub mod grant;
 pub mod ids;

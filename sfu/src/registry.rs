@@ -1,7 +1,8 @@
 //! This node in the registry of SFU nodes (`onair_bus::nodes`): every
-//! second it announces where clients reach it, its region, how many
-//! participants it carries (and may carry) and which rooms it hosts with
-//! who publishes in them, so the API sends a room's participants here
+//! second it announces where clients reach it (signal and media), its
+//! region, its load (participants it carries and may carry, their tracks,
+//! packets forwarded per second, the machine's CPU) and which rooms it
+//! hosts with who publishes in them, so the API sends a room's participants here
 //! while there is room, and relays of other nodes know what to carry. A
 //! draining node says so (no one new is placed here) and withdraws once
 //! its calls have ended; until then relays of the other nodes of its
@@ -10,10 +11,12 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use onair_bus::nodes::ANNOUNCE_EVERY;
 use onair_bus::{Bus, SfuNode};
 
+use crate::cpu::MachineCpu;
 use crate::signal::Signal;
 use crate::Sfu;
 
@@ -30,14 +33,44 @@ pub struct Identity {
     pub capacity: Option<u32>,
 }
 
+/// The load figures measured between two announcements.
+struct Load {
+    cpu: MachineCpu,
+    /// Packets forwarded by the last announcement, and when.
+    forwarded: (u64, Instant),
+}
+
+impl Load {
+    fn new(signal: &Signal) -> Self {
+        Load {
+            cpu: MachineCpu::new(),
+            forwarded: (signal.media.forwarded(), Instant::now()),
+        }
+    }
+
+    /// Packets forwarded per second since the last call.
+    fn forwarded_pps(&mut self, signal: &Signal) -> u64 {
+        let now = (signal.media.forwarded(), Instant::now());
+        let (then, at) = std::mem::replace(&mut self.forwarded, now);
+        let seconds = now.1.duration_since(at).as_secs_f64().max(1e-3);
+        (now.0.saturating_sub(then) as f64 / seconds).round() as u64
+    }
+}
+
 /// The node's registry entry now.
-async fn entry(signal: &Signal, identity: &Identity, draining: bool) -> SfuNode {
+async fn entry(signal: &Signal, identity: &Identity, draining: bool, load: &mut Load) -> SfuNode {
     let rooms = signal.rooms.hosted().await;
     SfuNode {
         id: identity.id.clone(),
         url: identity.url.clone(),
         region: identity.region.clone(),
+        media: (signal.media.candidates().iter())
+            .map(ToString::to_string)
+            .collect(),
         participants: rooms.iter().map(|r| r.participants).sum(),
+        tracks: rooms.iter().map(|r| r.tracks).sum(),
+        forwarded_pps: load.forwarded_pps(signal),
+        cpu: load.cpu.sample(),
         capacity: identity.capacity,
         rooms,
         seen_ms: onair_auth::clock::unix_ms(),
@@ -53,9 +86,10 @@ impl Sfu {
         tokio::spawn(async move {
             tracing::info!(node = %identity.id, url = %identity.url, "SFU node announced");
             let mut every = tokio::time::interval(ANNOUNCE_EVERY);
+            let mut load = Load::new(&signal);
             loop {
                 let draining = signal.draining.load(Ordering::Relaxed);
-                let entry = entry(&signal, &identity, draining).await;
+                let entry = entry(&signal, &identity, draining, &mut load).await;
                 if draining && entry.rooms.is_empty() {
                     break;
                 }

@@ -108,6 +108,14 @@ impl Cluster {
             .unwrap_or(0)
     }
 
+    /// The SFU registry, as the API reads it off the bus.
+    pub async fn registry(&self) -> Vec<onair_bus::SfuNode> {
+        use onair_bus::Bus;
+        let key = onair_bus::BusKey::derive(SECRET);
+        let bus = onair_bus::RedisBus::connect(&self.redis.url(), key).await;
+        bus.unwrap().sfu_nodes().await.unwrap()
+    }
+
     /// An egress node on loopback that joins calls at SFU node `sfu` unless
     /// the registry says another hosts the call.
     pub fn egress(&self, sfu: usize) -> super::Onair {

@@ -9,6 +9,10 @@
 //! 3. among those, the one with the fewest participants (ties: by id, so
 //!    two API nodes choose alike). When every node is full, the least
 //!    loaded one; never a draining one.
+//!
+//! A node whose machine is busy (CPU at [`onair_bus::nodes::CPU_BUSY`] or
+//! more) has no room while another node does, even for a call it hosts:
+//! the call goes on over a relay rather than starve its media.
 
 use onair_bus::SfuNode;
 
@@ -18,7 +22,10 @@ pub fn choose<'a>(nodes: &'a [SfuNode], cid: &str, location: Option<&str>) -> Op
         it.into_iter()
             .min_by(|a, b| (a.participants, &a.id).cmp(&(b.participants, &b.id)))
     };
-    let open: Vec<&SfuNode> = nodes.iter().filter(|n| n.has_room()).collect();
+    let mut open: Vec<&SfuNode> = nodes.iter().filter(|n| n.has_room()).collect();
+    if open.iter().any(|n| !n.is_busy()) {
+        open.retain(|n| !n.is_busy());
+    }
     let hosts: Vec<&SfuNode> = open
         .iter()
         .copied()
@@ -112,6 +119,32 @@ mod tests {
         // Every node is full: the least loaded takes it anyway.
         nodes[1].capacity = Some(7);
         assert_eq!(id(choose(&nodes, "default:show", None)), Some("a".into()));
+    }
+
+    #[test]
+    fn a_busy_machine_takes_no_one_while_another_has_cpu_to_spare() {
+        let mut busy = node("a", "eu", 1, &["default:show"]);
+        busy.cpu = Some(0.9);
+        let mut calm = node("b", "us", 9, &[]);
+        calm.cpu = Some(0.3);
+        let mut nodes = vec![busy, calm, node("c", "eu", 12, &[])];
+        let id = |n: Option<&SfuNode>| n.map(|n| n.id.clone());
+        // Not even its own call's newcomers, nor in its region: the least
+        // loaded of the others (a node that cannot say counts as calm).
+        assert_eq!(
+            id(choose(&nodes, "default:show", Some("eu"))),
+            Some("c".into())
+        );
+        assert_eq!(id(choose(&nodes, "default:new", None)), Some("b".into()));
+        // Every machine busy: the rules as before.
+        for n in &mut nodes {
+            n.cpu = Some(0.95);
+        }
+        assert_eq!(id(choose(&nodes, "default:show", None)), Some("a".into()));
+        // Busy but full elsewhere: still placed (on the least loaded).
+        nodes[0].cpu = Some(0.5);
+        nodes[0].capacity = Some(1);
+        assert_eq!(id(choose(&nodes, "default:show", None)), Some("b".into()));
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -65,7 +65,8 @@ impl Datagram {
     }
 }
 
-/// What a worker receives through: its queue, its buffer pool, its wake-up.
+/// What a worker receives through: its queue, its buffer pool, its
+/// wake-up; and what it forwarded, for the registry to read.
 pub struct Inbox {
     /// Datagrams for this worker.
     pub queue: ArrayQueue<Datagram>,
@@ -73,6 +74,9 @@ pub struct Inbox {
     pub pool: ArrayQueue<Vec<u8>>,
     /// Signalled after each push.
     pub wake: tokio::sync::Notify,
+    /// RTP packets the worker forwarded since it started (set once per
+    /// wake-up, not per packet).
+    pub forwarded: AtomicU64,
 }
 
 impl Inbox {
@@ -82,6 +86,7 @@ impl Inbox {
             queue: ArrayQueue::new(QUEUE),
             pool: ArrayQueue::new(QUEUE),
             wake: tokio::sync::Notify::new(),
+            forwarded: AtomicU64::new(0),
         }
     }
 

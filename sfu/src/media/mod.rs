@@ -322,9 +322,12 @@ pub struct Answer {
 #[derive(Clone)]
 pub struct Media {
     workers: Arc<Vec<mpsc::UnboundedSender<Command>>>,
+    /// The workers' inboxes, which also count what each forwarded.
+    inboxes: Arc<Vec<Arc<dispatch::Inbox>>>,
     dispatcher: Arc<AtomicI32>,
     next_pid: Arc<AtomicU64>,
     local: SocketAddr,
+    candidates: Vec<SocketAddr>,
 }
 
 impl Media {
@@ -375,14 +378,17 @@ impl Media {
         }
         let dispatcher = Arc::new(AtomicI32::new(0));
         let dispatcher_id = dispatcher.clone();
+        let read = inboxes.clone();
         std::thread::Builder::new()
             .name("onair-media-rx".into())
-            .spawn(move || dispatch::run(socket, inboxes, routes, dispatcher_id))?;
+            .spawn(move || dispatch::run(socket, read, routes, dispatcher_id))?;
         Ok(Media {
             workers: Arc::new(workers),
+            inboxes: Arc::new(inboxes),
             dispatcher,
             next_pid: Arc::new(AtomicU64::new(1)),
             local,
+            candidates,
         })
     }
 
@@ -412,6 +418,17 @@ impl Media {
     /// The bound UDP address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Where peers reach the media (the ICE candidates handed out).
+    pub fn candidates(&self) -> &[SocketAddr] {
+        &self.candidates
+    }
+
+    /// RTP packets forwarded to subscribers since the start, by all workers.
+    pub fn forwarded(&self) -> u64 {
+        let each = self.inboxes.iter();
+        each.map(|i| i.forwarded.load(Ordering::Relaxed)).sum()
     }
 
     /// Forwarding figures of all workers since the last call (and resets them).
@@ -544,9 +561,11 @@ mod tests {
         let (tx, _rx) = mpsc::unbounded_channel();
         let media = Media {
             workers: Arc::new(vec![tx.clone(), tx.clone(), tx]),
+            inboxes: Arc::default(),
             dispatcher: Arc::default(),
             next_pid: Arc::new(AtomicU64::new(1)),
             local: "127.0.0.1:1".parse().unwrap(),
+            candidates: Vec::new(),
         };
         let worker = |pid: Pid| pid.worker();
         let a = media.new_pid("default:a");

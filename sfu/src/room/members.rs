@@ -168,6 +168,7 @@ impl Room {
         Some(onair_bus::HostedRoom {
             cid: self.name.clone(),
             participants: own.len() as u32,
+            tracks: own.iter().map(|m| m.info.tracks.len() as u32).sum(),
             publishers: publishers.iter().map(listed).collect(),
             watchers: watchers
                 .iter()

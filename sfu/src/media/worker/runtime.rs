@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -94,6 +95,9 @@ impl Thread {
             // Only what is due runs: the peers' timers, the 100 ms rounds.
             self.worker.handle_timeout(Instant::now());
             self.flush();
+            inbox
+                .forwarded
+                .store(self.worker.forwarded(), Ordering::Relaxed);
             self.worker.note_load(woke.elapsed(), queued);
         }
     }
