@@ -530,6 +530,41 @@ async fn rtmp_pushes_reach_their_targets_and_a_dropped_one_reconnects() {
     alice.leave().await;
 }
 
+/// A composite takes each video in the layer its tile needs, as LiveKit's
+/// adaptive stream does: alone on the 640x360 canvas, alice's simulcast
+/// camera comes in its 640x360 layer, so dynacast pauses her 1280x720
+/// one; beside bob, in 320x180, and only that layer is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_composite_takes_each_video_in_the_layer_its_tile_needs() {
+    let call = Call::start();
+    let alice = call.join("alice", "default:tiles").await;
+    let camera_sid = alice.publish(camera(true)).await.unwrap();
+    record(&call, "tiles").await;
+    let layers = |s: &onair_client::Stats| s.wanted_layers.get(&camera_sid).cloned();
+    let wait = Duration::from_secs(15);
+    let alone = alice
+        .wait_for(wait, |s| {
+            layers(s).is_some_and(|l| !l.is_empty() && !l.contains(&2))
+        })
+        .await
+        .unwrap_or_else(|s| panic!("alone: all layers still wanted: {:?}", s.wanted_layers));
+    // Bob watches alice in her low layer himself.
+    let bob = publisher(&call, "bob", "tiles").await;
+    bob.set_quality(&camera_sid, 0);
+    let beside = alice
+        .wait_for(wait, |s| layers(s) == Some(vec![0]))
+        .await
+        .unwrap_or_else(|s| panic!("beside bob: {:?}", s.wanted_layers));
+    println!(
+        "composite layers of alice's camera: alone {:?}, beside bob {:?}",
+        layers(&alone),
+        layers(&beside)
+    );
+    stop_recording(&call, "tiles").await;
+    recording_in(&call, "tiles", "complete").await;
+    bob.leave().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn participants_joining_and_leaving_change_the_composite() {
     let logs = tempfile::tempdir().unwrap();

@@ -4,6 +4,7 @@
 //! (tracks rejoin the new pipeline at their next keyframes) and given up
 //! after `rtmp_retry_for` of failures.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -73,6 +74,7 @@ pub(super) async fn record(
         output,
         file,
         segments: vod.then(Segments::default),
+        sizes: HashMap::new(),
     };
     // What arrived while the video was being chosen (its first keyframe among it).
     for event in early {
@@ -147,6 +149,8 @@ struct CompositeSink {
     /// Every segment the live playlist listed, for the full playlist at the
     /// end (HLS kept as video on demand).
     segments: Option<Segments>,
+    /// The size each tiled track was last asked for at, by track sid.
+    sizes: HashMap<String, (u32, u32)>,
 }
 
 impl Sink for CompositeSink {
@@ -184,6 +188,15 @@ impl Sink for CompositeSink {
         }
         for sid in self.pipeline.awaiting_keyframes() {
             client.request_keyframe(&sid);
+        }
+        // Each video in the layer that fits its tile (asked once per change).
+        let tiles = self.pipeline.tile_sizes();
+        self.sizes
+            .retain(|sid, _| tiles.iter().any(|(t, ..)| t == sid));
+        for (sid, width, height) in tiles {
+            if self.sizes.insert(sid.clone(), (width, height)) != Some((width, height)) {
+                client.set_video_size(&sid, width, height);
+            }
         }
         if let (Some(segments), Some(file)) = (&mut self.segments, &self.file) {
             note_segments(segments, &file.path);

@@ -145,6 +145,10 @@ pub struct Stats {
     pub connected: bool,
     /// Keyframe requests (PLI/FIR) received for our published video.
     pub keyframe_requests: u64,
+    /// Our simulcast tracks' layers (0 low, 1 medium, 2 high) that
+    /// someone receives, as the SFU last said (dynacast): the others may
+    /// be paused.
+    pub wanted_layers: HashMap<String, Vec<u8>>,
 }
 
 /// What a receiving client ([`Client::connect_receiving`](crate::Client::connect_receiving)) hands on.

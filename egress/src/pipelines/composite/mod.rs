@@ -395,6 +395,19 @@ impl Composite {
     /// Places the video tiles on the canvas: the speaker's large if someone
     /// with a video speaks, else an even grid.
     fn relayout(&self) {
+        for (sid, tile) in self.layout() {
+            if let Some(pad) = self.inputs.get(sid).and_then(|i| i.pad.as_ref()) {
+                pad.set_property("xpos", tile.x);
+                pad.set_property("ypos", tile.y);
+                pad.set_property("width", tile.width);
+                pad.set_property("height", tile.height);
+            }
+        }
+    }
+
+    /// Each tiled track and its tile: the speaker's first and large once
+    /// someone spoke, else a grid in joining order.
+    fn layout(&self) -> Vec<(&String, layout::Tile)> {
         let (w, h) = (self.canvas.width, self.canvas.height);
         let speaking = self.tiles.iter().position(|sid| {
             let identity = self.inputs.get(sid).map(|i| i.identity.as_str());
@@ -409,14 +422,15 @@ impl Composite {
             }
             _ => layout::grid(order.len(), w, h),
         };
-        for (sid, tile) in order.into_iter().zip(tiles) {
-            if let Some(pad) = self.inputs.get(sid).and_then(|i| i.pad.as_ref()) {
-                pad.set_property("xpos", tile.x);
-                pad.set_property("ypos", tile.y);
-                pad.set_property("width", tile.width);
-                pad.set_property("height", tile.height);
-            }
-        }
+        order.into_iter().zip(tiles).collect()
+    }
+
+    /// The size each tiled track is drawn at: the job asks the SFU for the
+    /// layer that fits it, so a small tile does not cost a large decode.
+    pub fn tile_sizes(&self) -> Vec<(String, u32, u32)> {
+        (self.layout().into_iter())
+            .map(|(sid, t)| (sid.clone(), t.width as u32, t.height as u32))
+            .collect()
     }
 
     /// `appsrc ! decoder ! convert` into the compositor or the mixer.

@@ -183,10 +183,23 @@ impl Client {
 
     /// Asks for a quality (0 low, 1 medium, 2 high) of a remote video track.
     pub fn set_quality(&self, track_sid: &str, quality: u8) {
-        self.command(Command::Quality {
-            track_sid: track_sid.to_owned(),
-            quality,
-        });
+        self.command(Command::Settings(lk::UpdateTrackSettings {
+            track_sids: vec![track_sid.to_owned()],
+            quality: i32::from(quality),
+            ..Default::default()
+        }));
+    }
+
+    /// Asks for the layer of a remote video track that fits `width` x
+    /// `height`, the size it is shown at (LiveKit's adaptive stream: the
+    /// SFU picks the layer, and no larger one is sent for us).
+    pub fn set_video_size(&self, track_sid: &str, width: u32, height: u32) {
+        self.command(Command::Settings(lk::UpdateTrackSettings {
+            track_sids: vec![track_sid.to_owned()],
+            width,
+            height,
+            ..Default::default()
+        }));
     }
 
     /// Stops sending one of our tracks (its m-line goes inactive).

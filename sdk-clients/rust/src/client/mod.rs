@@ -50,11 +50,8 @@ enum Command {
         /// The track sid once the server accepted it.
         reply: oneshot::Sender<Result<String, ClientError>>,
     },
-    Quality {
-        track_sid: String,
-        /// 0 low, 1 medium, 2 high.
-        quality: u8,
-    },
+    /// How we want a remote track: its quality, or the size shown.
+    Settings(livekit_protocol::UpdateTrackSettings),
     Subscribe {
         track_sid: String,
         subscribe: bool,

@@ -51,6 +51,7 @@ impl Worker {
             Resp::Update(update) => self.participants_updated(update.participants),
             Resp::SpeakersChanged(changed) => self.speakers_changed(changed.speakers),
             Resp::Mute(mute) => self.muted_by_moderator(mute).await?,
+            Resp::SubscribedQualityUpdate(update) => self.layers_wanted(update),
             Resp::Leave(leave) => {
                 lock(&self.stats).closed = Some(leave_reason(&leave));
                 return Err(ClientError::Refused("server asked us to leave".into()));
@@ -94,6 +95,19 @@ impl Worker {
             .sdp_api()
             .accept_answer(pending, parsed)
             .map_err(|e| ClientError::Media(e.to_string()))
+    }
+
+    /// Dynacast: which layers of our track someone receives (of every
+    /// codec it is sent in).
+    fn layers_wanted(&mut self, update: lk::SubscribedQualityUpdate) {
+        let qualities = update.subscribed_codecs.iter().flat_map(|c| &c.qualities);
+        let mut wanted: Vec<u8> = (qualities.filter(|q| q.enabled))
+            .map(|q| q.quality.clamp(0, 2) as u8)
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut stats = lock(&self.stats);
+        stats.wanted_layers.insert(update.track_sid, wanted);
     }
 
     /// The server accepted a track we announced: it is offered, and the

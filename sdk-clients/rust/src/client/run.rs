@@ -251,12 +251,7 @@ impl Worker {
                 rid,
                 packet,
             }) => self.send_packet(&track_sid, rid.as_deref(), packet),
-            Some(Command::Quality { track_sid, quality }) => {
-                let settings = lk::UpdateTrackSettings {
-                    track_sids: vec![track_sid],
-                    quality: i32::from(quality),
-                    ..Default::default()
-                };
+            Some(Command::Settings(settings)) => {
                 let _ = self.send(Req::TrackSetting(settings)).await;
             }
         }
