@@ -93,8 +93,9 @@ pub trait Running {
     }
 
     /// Drains the pipeline, finishes its output and stops it; blocks up to
-    /// `timeout`.
-    fn finish(self, timeout: std::time::Duration) -> Result<(), PipelineError>
+    /// `timeout`. Returns the media written in all: on a machine short of
+    /// CPU, what [`Running::duration`] said before the drain lagged it.
+    fn finish(self, timeout: std::time::Duration) -> Result<std::time::Duration, PipelineError>
     where
         Self: Sized,
     {
@@ -145,7 +146,10 @@ fn without_urls(text: &str) -> String {
 
 /// Drains `pipeline` (end of stream), waits up to `timeout` for its output
 /// to be complete, and stops it.
-fn finish(pipeline: &gst::Pipeline, timeout: std::time::Duration) -> Result<(), PipelineError> {
+fn finish(
+    pipeline: &gst::Pipeline,
+    timeout: std::time::Duration,
+) -> Result<std::time::Duration, PipelineError> {
     pipeline.send_event(gst::event::Eos::new());
     let bus = pipeline
         .bus()
@@ -156,7 +160,7 @@ fn finish(pipeline: &gst::Pipeline, timeout: std::time::Duration) -> Result<(), 
     ) {
         Some(msg) => match msg.view() {
             gst::MessageView::Error(e) => Err(PipelineError(describe(e))),
-            _ => Ok(()),
+            _ => Ok(duration(pipeline)),
         },
         None => Err(PipelineError("the output did not finish in time".into())),
     };
@@ -166,6 +170,37 @@ fn finish(pipeline: &gst::Pipeline, timeout: std::time::Duration) -> Result<(), 
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// A pipeline whose sink lags its source (as x264 on a starved
+    /// machine): what it wrote shows only once it finished.
+    #[test]
+    fn finishing_tells_all_the_media_written() {
+        gst::init().unwrap();
+        let pipeline =
+            launch("appsrc name=src format=time ! identity sleep-time=20000 ! fakesink sync=false")
+                .unwrap();
+        let src = app_src(&pipeline, "src").unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        for n in 0..50u64 {
+            let mut buffer = gst::Buffer::from_slice(vec![0u8; 10]);
+            let b = buffer.get_mut().unwrap();
+            b.set_pts(gst::ClockTime::from_mseconds(n * 40));
+            b.set_duration(gst::ClockTime::from_mseconds(40));
+            src.push_buffer(buffer).unwrap();
+        }
+        let lagging = duration(&pipeline);
+        let written = finish(&pipeline, std::time::Duration::from_secs(10)).unwrap();
+        assert!(
+            lagging < std::time::Duration::from_secs(1),
+            "{lagging:?} before"
+        );
+        assert!(
+            written >= std::time::Duration::from_millis(1960),
+            "{written:?} after"
+        );
+    }
+
     #[test]
     fn errors_leave_urls_out() {
         let text = "Could not connect (out: to rtmp://host/app/sk_secret failed)";

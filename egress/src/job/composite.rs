@@ -216,11 +216,11 @@ impl Sink for CompositeSink {
         self.file.as_ref()
     }
 
-    fn close(self) -> Result<(), JobError> {
+    fn close(self) -> Result<Option<Duration>, JobError> {
         // A pipeline stopped for a reconnect that failed has nothing to finish.
         let finished = match self.stopped {
-            true => Ok(()),
-            false => self.pipeline.finish(FINISH_TIMEOUT),
+            true => Ok(None),
+            false => self.pipeline.finish(FINISH_TIMEOUT).map(Some),
         };
         if let (Some(mut segments), Some(file)) = (self.segments, &self.file) {
             note_segments(&mut segments, &file.path);
@@ -235,7 +235,7 @@ impl Sink for CompositeSink {
             // A push stopped while its target was down is over all the same.
             Err(e) if matches!(self.output, Output::Rtmp(_)) => {
                 tracing::debug!(egress = %self.job_id, error = %e, "RTMP push ended with its target down");
-                Ok(())
+                Ok(None)
             }
             other => Ok(other?),
         }

@@ -73,7 +73,8 @@ pub(super) trait Sink: Send + 'static {
     fn file(&self) -> Option<&File>;
 
     /// Finishes the output; blocks until it is complete (or times out).
-    fn close(self) -> Result<(), JobError>;
+    /// Returns the media written in all, where a pipeline ran to the end.
+    fn close(self) -> Result<Option<Duration>, JobError>;
 }
 
 /// A job's output file: its storage key and where it is written.
@@ -294,8 +295,9 @@ pub(super) async fn drive<S: Sink>(
         .await
         .unwrap_or_else(|e| Err(JobError::Finish(e.to_string())));
     match (failure, closed) {
-        (None, Ok(())) => Ok(Done {
-            duration,
+        (None, Ok(written)) => Ok(Done {
+            // A pipeline short of CPU wrote more than it had when stopped.
+            duration: written.map_or(duration, |w| w.max(duration)),
             size: file.as_ref().map_or(0, File::written),
             key: file.map(|f| f.key),
         }),

@@ -220,7 +220,7 @@ impl Sink for TrackSink {
         Some(&self.file)
     }
 
-    fn close(self) -> Result<(), JobError> {
-        Ok(self.pipeline.finish(FINISH_TIMEOUT)?)
+    fn close(self) -> Result<Option<Duration>, JobError> {
+        Ok(Some(self.pipeline.finish(FINISH_TIMEOUT)?))
     }
 }
