@@ -77,8 +77,9 @@ impl Feed {
         }
     }
 
-    /// Bounds the queue by media time too: at most `max` between the
-    /// newest frame pushed and the last one taken from the appsrc.
+    /// Bounds the queue by media time too: at most `max` from the oldest
+    /// frame still queued to the newest; a pause in the source is not
+    /// counted.
     pub fn max_time(mut self, max: gst::ClockTime) -> Feed {
         let last_out = self.last_out.clone();
         self.probe = self.src.static_pad("src").and_then(|pad| {

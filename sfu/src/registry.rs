@@ -2,12 +2,12 @@
 //! second it announces where clients reach it (signal and media), its
 //! region, its load (participants it carries and may carry, their tracks,
 //! packets forwarded per second, the machine's CPU) and which rooms it
-//! hosts with who publishes in them, so the API sends a room's participants here
-//! while there is room, and relays of other nodes know what to carry. A
-//! draining node says so (no one new is placed here) and withdraws once
-//! its calls have ended; until then relays of the other nodes of its
-//! calls go on carrying its participants. A killed node drops out when its
-//! entry goes stale.
+//! hosts with who publishes in them, so the API sends a room's
+//! participants here while there is room, and relays of other nodes know
+//! what to carry. A draining node says so (no one new is placed here) and
+//! withdraws once its calls have ended; until then relays of the other
+//! nodes of its calls go on carrying its participants. A killed node drops
+//! out when its entry goes stale.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
