@@ -525,12 +525,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_late_frame_does_not_bring_a_departed_track_back() {
+    /// A 360p MP4 composite writing into a directory of its own; bound as
+    /// `(_dir, composite)`, the composite stops before the directory goes.
+    fn composite() -> (tempfile::TempDir, Composite) {
         let dir = tempfile::tempdir().unwrap();
         let output = Output::Mp4(dir.path().join("out.mp4"));
         let canvas = Canvas::preset("360p").unwrap();
-        let mut composite = Composite::start(canvas, &output, VideoMode::Mix).unwrap();
+        let composite = Composite::start(canvas, &output, VideoMode::Mix).unwrap();
+        (dir, composite)
+    }
+
+    #[test]
+    fn a_late_frame_does_not_bring_a_departed_track_back() {
+        let (_dir, mut composite) = composite();
         composite.push(&frame("TR_mic")).unwrap();
         assert!(composite.inputs.contains_key("TR_mic"));
         composite.remove("TR_mic");
@@ -542,10 +549,7 @@ mod tests {
 
     #[test]
     fn an_input_faster_than_the_pipeline_queues_within_bounds() {
-        let dir = tempfile::tempdir().unwrap();
-        let output = Output::Mp4(dir.path().join("out.mp4"));
-        let canvas = Canvas::preset("360p").unwrap();
-        let mut composite = Composite::start(canvas, &output, VideoMode::Mix).unwrap();
+        let (_dir, mut composite) = composite();
         // 10 MB of audio at once: the mixer takes it at the pace of the clock.
         let mut data = vec![0xf8u8, 0xff, 0xfe];
         data.resize(1000, 0);
