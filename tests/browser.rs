@@ -7,7 +7,7 @@ mod support;
 use std::process::Command;
 
 use std::sync::Mutex;
-use support::probe::{codecs, luma, number, probe};
+use support::probe::{codecs, luma, number, probe, stream};
 
 /// One Chromium scenario at a time: two cores do not carry more.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -126,6 +126,16 @@ fn recording_of_browser_participants_shows_both() {
     let info = probe(&file);
     assert_eq!(codecs(&info), ["aac", "h264"], "{info}");
     let duration = number(&info["format"]["duration"]);
+    // The muxer starts each track at zero: audio that began before the
+    // video's first frame would put the picture early, and end it early.
+    let (audio, video) = (
+        number(&stream(&info, "audio")["duration"]),
+        number(&stream(&info, "video")["duration"]),
+    );
+    assert!(
+        (audio - video).abs() <= 0.25,
+        "audio lasts {audio:.2} s, video {video:.2} s"
+    );
     // `recorded` is the script's wall clock from the moment its polling saw
     // the job active; on a loaded machine that was seen up to 1.07 s after
     // the file began, hence 15 % and half a second.

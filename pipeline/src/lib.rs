@@ -3,6 +3,7 @@
 //! pipeline and finding its elements, and watching, measuring (its media
 //! time, its CPU time) and finishing it once it runs. Both crates sit on this one; neither imports the other.
 
+mod align;
 mod cpu;
 mod feed;
 mod stamps;
@@ -11,6 +12,7 @@ use gst::prelude::*;
 use gstreamer as gst;
 use gstreamer_app as gst_app;
 
+pub use align::start_together;
 pub use cpu::CpuMeter;
 pub use feed::{Fed, Feed};
 

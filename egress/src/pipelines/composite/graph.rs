@@ -6,7 +6,7 @@ use gst::prelude::*;
 use gstreamer as gst;
 use onair_pipeline::{self as pipeline, PipelineError};
 
-use super::{Canvas, Output, VideoMode, MAX_QUEUED};
+use super::{Canvas, Output, VideoMode, MAX_BEHIND, MAX_QUEUED};
 
 /// Composed frames waiting for the encoder, on its own thread, before
 /// the oldest are dropped: an encoder short of CPU then writes fewer
@@ -46,21 +46,23 @@ pub(super) fn describe(canvas: Canvas, output: &Output, mode: VideoMode) -> Stri
                    ! video/x-raw,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1 \
                    ! queue leaky=downstream max-size-buffers={RAW_FRAMES} max-size-bytes=0 max-size-time=0 \
                    ! videoconvert ! x264enc tune=zerolatency speed-preset=veryfast bitrate={kbps} key-int-max={gop} \
-                   ! h264parse config-interval=-1 ! queue ! {video_pad} \
+                   ! h264parse config-interval=-1 ! queue name=video_out ! {video_pad} \
                  videotestsrc is-live=true pattern=black \
                    ! video/x-raw,width={w},height={h},framerate={fps}/1 ! mix.",
                 kbps = canvas.video_kbps,
             ),
             VideoMode::Passthrough => format!(
                 "appsrc name=video is-live=true format=time block=false max-bytes={MAX_QUEUED} \
+                   min-latency=0 max-latency={max_latency} \
                    caps=video/x-h264,stream-format=byte-stream,alignment=au \
-                   ! h264parse config-interval=-1 ! queue ! {video_pad}"
+                   ! h264parse config-interval=-1 ! queue name=video_out ! {video_pad}",
+                max_latency = MAX_BEHIND.nseconds(),
             ),
         };
     format!(
         "{video} \
              audiomixer name=amix ! audio/x-raw,rate=48000,channels=2 ! audioconvert \
-               ! avenc_aac bitrate=128000 ! aacparse ! queue ! {audio_pad} \
+               ! avenc_aac bitrate=128000 ! aacparse ! queue name=audio_out ! {audio_pad} \
              {sink} \
              audiotestsrc is-live=true wave=silence ! audio/x-raw,rate=48000,channels=2 ! amix."
     )

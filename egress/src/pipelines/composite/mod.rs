@@ -20,6 +20,8 @@
 //! Frames are timestamped on the pipeline's running time: a track's first
 //! frame at its arrival, later ones by their RTP media time from there, so
 //! audio and video keep their relative timing and jitter does not leak in.
+//! A recording's audio waits for its video's first frame
+//! ([`pipeline::start_together`]): the MP4 muxer starts each track at zero.
 
 mod graph;
 
@@ -236,6 +238,13 @@ impl Composite {
         }
         mixer.set_property("latency", MIXER_LATENCY_NS);
         point_at(&pipeline, output)?;
+        if let Output::Mp4(_) = output {
+            let pad = |name| {
+                let pad = pipeline::element(&pipeline, name)?.static_pad("src");
+                pad.ok_or_else(|| PipelineError(format!("no source pad on `{name}`")))
+            };
+            pipeline::start_together(&pad("audio_out")?, &pad("video_out")?);
+        }
         let meter = CpuMeter::watch(&pipeline);
         pipeline.set_state(gst::State::Playing)?;
         Ok(Composite {
@@ -457,6 +466,10 @@ impl Composite {
             .max_bytes(MAX_QUEUED)
             .block(false)
             .build();
+        // A live appsrc says by default it can hold nothing (max latency 0):
+        // the mixers, whose live test sources need 21–33 ms, then found no
+        // latency that fits, went non-live, and a stalled input stalled them.
+        src.set_latency(gst::ClockTime::ZERO, MAX_BEHIND);
         let mut chain: Vec<gst::Element> = vec![src.clone().upcast()];
         for d in decoders {
             chain.push(make(d)?);
@@ -545,6 +558,24 @@ mod tests {
         assert!(composite.inputs.is_empty(), "the departed track came back");
         composite.push(&frame("TR_other")).unwrap();
         assert!(composite.inputs.contains_key("TR_other"));
+    }
+
+    /// The mixers must stay live once inputs join: one that finds no
+    /// latency fitting all its inputs waits for every input to have data,
+    /// and an input that stalls then stalls the whole recording.
+    #[test]
+    fn the_mixers_find_a_latency_with_inputs_joined() {
+        let (_dir, mut composite) = composite();
+        composite.push(&frame("TR_mic")).unwrap();
+        let mut query = gst::query::Latency::new();
+        // The muxer's answer takes both mixers' (and fails if one fails).
+        let mux = composite.pipeline.by_name("mux").unwrap();
+        let answered = mux.static_pad("src").unwrap().query(&mut query);
+        let (live, min, max) = query.result();
+        assert!(
+            answered && live,
+            "no latency: live {live}, {min} to {max:?}"
+        );
     }
 
     #[test]
