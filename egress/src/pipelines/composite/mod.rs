@@ -567,10 +567,18 @@ mod tests {
     fn the_mixers_find_a_latency_with_inputs_joined() {
         let (_dir, mut composite) = composite();
         composite.push(&frame("TR_mic")).unwrap();
-        let mut query = gst::query::Latency::new();
         // The muxer's answer takes both mixers' (and fails if one fails).
+        // It has none until the pipeline is up: asked again for a while.
         let mux = composite.pipeline.by_name("mux").unwrap();
-        let answered = mux.static_pad("src").unwrap().query(&mut query);
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        let (answered, query) = loop {
+            let mut query = gst::query::Latency::new();
+            let answered = mux.static_pad("src").unwrap().query(&mut query);
+            if answered || Instant::now() > deadline {
+                break (answered, query);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
         let (live, min, max) = query.result();
         assert!(
             answered && live,
