@@ -61,6 +61,11 @@ pub fn check(config: &Config, keys: &KeySet, roles: &[Role]) -> anyhow::Result<(
     if has(Role::Egress) && !has(Role::Sfu) && config.signal_url.is_none() {
         bail!("an egress node joins calls through the SFU: set signal_url (ONAIR_SIGNAL_URL)");
     }
+    if config.signal_proxy && (!has(Role::Api) || has(Role::Sfu) || config.signal_url.is_none()) {
+        bail!(
+            "signal_proxy is for an API node without the SFU role, with signal_url its own address"
+        );
+    }
     if has(Role::Ingest) && !has(Role::Api) && config.api_url.is_none() {
         bail!("an ingest node checks stream keys with the API: set api_url (ONAIR_API_URL)");
     }
@@ -86,4 +91,42 @@ fn check_keys(config: &Config, keys: &KeySet) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::KeyEntry;
+
+    fn config(proxy: bool, signal_url: Option<&str>) -> Config {
+        Config {
+            signal_proxy: proxy,
+            signal_url: signal_url.map(str::to_owned),
+            redis_url: Some("redis://127.0.0.1:6379".into()),
+            api_keys: vec![KeyEntry {
+                key: "APIcheck".into(),
+                secret: "s".repeat(MIN_SECRET_LEN),
+            }],
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn signal_proxy_is_for_an_api_node_with_its_own_signal_url() {
+        let keys = |c: &Config| c.key_set();
+        let api = config(true, Some("wss://api.example.com"));
+        assert!(check(&api, &keys(&api), &[Role::Api]).is_ok());
+        let sfu = config(true, Some("wss://sfu.example.com"));
+        assert!(
+            check(&sfu, &keys(&sfu), &[Role::Sfu]).is_err(),
+            "on an SFU node"
+        );
+        let all = config(true, Some("wss://all.example.com"));
+        assert!(check(&all, &keys(&all), &[]).is_err(), "beside the SFU");
+        let unset = config(true, None);
+        assert!(
+            check(&unset, &keys(&unset), &[Role::Api]).is_err(),
+            "without signal_url"
+        );
+    }
 }

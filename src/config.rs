@@ -5,6 +5,7 @@
 //! database_url = "postgres://onair@127.0.0.1/onair"   # or sqlite://path/onair.db
 //! data_dir = "/var/lib/onair"
 //! signal_url = "wss://video.example.com"             # what clients connect to
+//! signal_proxy = false                             # an API node: clients signal through it (failover without SDK help)
 //! public_url = "https://video.example.com"           # base of download links
 //! link_ttl = "1h"                                  # how long download links work
 //! join_token_ttl = "10m"                           # connected clients get fresh ones
@@ -76,7 +77,7 @@
 //! events = ["call.*"]                              # optional: only these types (`*` wildcard)
 //! ```
 //! Environment: `ONAIR_LISTEN`, `ONAIR_DATABASE_URL` (or `DATABASE_URL`),
-//! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_PUBLIC_URL`, `ONAIR_LINK_TTL`,
+//! `ONAIR_DATA_DIR`, `ONAIR_SIGNAL_URL`, `ONAIR_SIGNAL_PROXY`, `ONAIR_PUBLIC_URL`, `ONAIR_LINK_TTL`,
 //! `ONAIR_JOIN_TOKEN_TTL`, `ONAIR_RTC_UDP`, `ONAIR_RTC_WORKERS`,
 //! `ONAIR_RTC_PARTICIPANT_TIMEOUT`, `ONAIR_REDIS_URL`, `ONAIR_REGION`, `ONAIR_SFU_CAPACITY`, `ONAIR_RTMP_LISTEN`,
 //! `ONAIR_RTMP_URL`, `ONAIR_WHIP_URL`, `ONAIR_API_URL`, `ONAIR_WEBHOOK_RETRY_FOR`,
@@ -108,6 +109,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Public signal URL handed to clients; default `ws://<listen>`.
     pub signal_url: Option<String>,
+    /// On an API node: clients signal through it (`signal_url` is its own
+    /// address), so a node that dies sends them to a live one.
+    pub signal_proxy: bool,
     /// Public HTTP base of download links; default `http://<listen>`.
     pub public_url: Option<String>,
     /// Lifetime of download links, e.g. `1h`.
@@ -239,6 +243,7 @@ impl Default for Config {
             database_url: None,
             data_dir: PathBuf::from("onair-data"),
             signal_url: None,
+            signal_proxy: false,
             public_url: None,
             link_ttl: Duration::from_secs(3600),
             join_token_ttl: Duration::from_secs(600),
@@ -300,6 +305,7 @@ impl Config {
                         "DATABASE_URL",
                         "DATA_DIR",
                         "SIGNAL_URL",
+                        "SIGNAL_PROXY",
                         "PUBLIC_URL",
                         "LINK_TTL",
                         "JOIN_TOKEN_TTL",

@@ -350,6 +350,7 @@ fn build_state(
         keys,
         config: Arc::new(ApiConfig {
             signal_url: urls.signal.clone(),
+            signal_proxy: config.signal_proxy,
             ice_servers: config.ice_servers.clone(),
             join_token_ttl: config.join_token_lifetime(),
             rtmp_url: urls.rtmp.clone(),
@@ -565,6 +566,9 @@ fn routes(node: &Node, config: &Config, draining: &Arc<AtomicBool>) -> axum::Rou
                 onair_api::events::push::spawn(state.clone(), pusher.clone());
             }
             onair_api::webhooks::spawn(state.clone());
+            if state.config.signal_proxy {
+                app = app.merge(onair_api::signal_proxy::router(state.clone()));
+            }
             app.merge(onair_api::router(state.clone()))
         }
         None => {

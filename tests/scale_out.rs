@@ -351,3 +351,52 @@ async fn a_livestream_fans_out_over_three_nodes() {
     }
     host.leave().await;
 }
+
+/// With `signal_proxy`, clients signal through the API node, which pipes
+/// their socket to the SFU node the URL names, or, once that node is gone,
+/// to a live one. So connecting again to the very URL and token a client
+/// was given (what livekit-client's full reconnect does) after its node
+/// was killed puts it back in the call, on the live node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signalling_through_the_api_survives_the_sfu_node_dying() {
+    let api_extra = "signal_url = \"ws://{host}:{port}\"\nsignal_proxy = true";
+    let mut cluster = Cluster::start_with(2, "", api_extra).await;
+    let (a, b) = (
+        cluster.join("alice", "default:p").await,
+        cluster.join("bob", "default:p").await,
+    );
+    assert!(a.url.contains("/sfu/sfu-"), "{}", a.url);
+    // No token, or a forged one: refused at the API node, nothing piped.
+    let http = &cluster.api.url;
+    for query in ["", "?access_token=eyJhbGciOiJIUzI1NiJ9.e30.forged"] {
+        let validate = reqwest::get(format!("{http}/sfu/sfu-x/rtc/validate{query}"));
+        assert_eq!(validate.await.unwrap().status(), 401, "validate{query}");
+        let ws = format!("{}/sfu/sfu-x/rtc{query}", http.replacen("http", "ws", 1));
+        match tokio_tungstenite::connect_async(ws).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
+            other => panic!("socket{query}: {:?}", other.map(|_| ())),
+        }
+    }
+    let a_node = cluster.node(&cluster.own_url(&a.url).await);
+
+    let alice = Client::connect(&a.url, &a.token).await.unwrap();
+    alice.publish(camera(false)).await.unwrap();
+    let (_bob, mut media) = Client::connect_receiving(&b.url, &b.token).await.unwrap();
+    frame_from(&mut media, "alice").await;
+
+    let killed = Instant::now();
+    cluster.sfus[a_node].1 = None;
+    let alice = Client::connect(&a.url, &a.token).await.unwrap();
+    alice.publish(camera(false)).await.unwrap();
+    let (_bob, mut media) = Client::connect_receiving(&b.url, &b.token).await.unwrap();
+    frame_from(&mut media, "alice").await;
+    let back = killed.elapsed();
+    println!("signal proxy: bob hears alice again {back:?} after their node's SIGKILL");
+    assert!(back < Duration::from_secs(5), "{back:?}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let registry = cluster.registry().await;
+    let live = registry
+        .iter()
+        .find(|n| n.url == cluster.sfus[1 - a_node].0);
+    assert_eq!(live.map(|n| n.participants), Some(2), "{registry:?}");
+}

@@ -40,6 +40,7 @@ pub mod presence;
 pub mod ringing;
 pub mod router;
 pub mod routes;
+pub mod signal_proxy;
 pub mod state;
 pub mod store;
 pub mod views;

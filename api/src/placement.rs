@@ -4,6 +4,7 @@
 //! new room so that two participants joining it at once, through two API
 //! nodes, land on the same node. With no node announced (one process,
 //! or the registry unreachable), clients go to the configured signal URL.
+//! With `signal_proxy`, the URL is this node's, naming the SFU node chosen.
 
 use onair_bus::nodes::PLACEMENT_TTL;
 
@@ -23,8 +24,12 @@ pub async fn signal_url(state: &AppState, cid: &str, location: Option<&str>) -> 
     let Some(chosen) = choose(&nodes, cid, location) else {
         return fallback();
     };
+    let url_of = |node: &onair_bus::SfuNode| match state.config.signal_proxy {
+        true => crate::signal_proxy::url_for(&state.config.signal_url, &node.id),
+        false => node.url.clone(),
+    };
     if chosen.room(cid).is_some() {
-        return chosen.url.clone();
+        return url_of(chosen);
     }
     let settled = match state
         .bus
@@ -44,5 +49,5 @@ pub async fn signal_url(state: &AppState, cid: &str, location: Option<&str>) -> 
         .find(|n| n.id == settled && n.has_room())
         .unwrap_or(chosen);
     tracing::debug!(call_cid = %cid, node = %node.id, "placed");
-    node.url.clone()
+    url_of(node)
 }

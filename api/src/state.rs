@@ -32,6 +32,10 @@ pub struct ApiConfig {
     /// The SFU signal URL clients connect to (`credentials.url` of a join),
     /// exactly what `livekit-client`'s `room.connect(url, token)` takes.
     pub signal_url: String,
+    /// Clients signal through this node (`signal_url` is its own address):
+    /// a join hands out `signal_url` with the chosen SFU node in its path
+    /// ([`crate::signal_proxy`]).
+    pub signal_proxy: bool,
     /// ICE servers for clients.
     pub ice_servers: Vec<IceServer>,
     /// Lifetime of join tokens.

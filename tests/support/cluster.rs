@@ -52,6 +52,15 @@ fn network(sfu_count: usize) -> (Option<Network>, Vec<Option<Space>>, String) {
 impl Cluster {
     /// The cluster with `sfu_count` SFU nodes, each one's config given `sfu_extra`.
     pub async fn start(sfu_count: usize, sfu_extra: &'static str) -> Cluster {
+        Cluster::start_with(sfu_count, sfu_extra, "").await
+    }
+
+    /// The same, the API node's config given `api_extra` too.
+    pub async fn start_with(
+        sfu_count: usize,
+        sfu_extra: &'static str,
+        api_extra: &'static str,
+    ) -> Cluster {
         let (network, spaces, host) = network(sfu_count);
         let redis = Redis::start_on(&host);
         let data = tempfile::tempdir().unwrap();
@@ -59,7 +68,14 @@ impl Cluster {
         let dir = data.path().to_owned();
         let (api, sfus) = tokio::task::spawn_blocking(move || {
             let port = onair_testkit::free_port();
-            let api = super::serve_roles(&config(&dir, "api", port, &bus), port, Some("api"), None);
+            // On all addresses: a client signalling through it (`signal_proxy`)
+            // sends its media from the address it reaches the API at, so that
+            // must be the bridge's, not loopback.
+            let api_extra =
+                (api_extra.replace("{port}", &port.to_string())).replace("{host}", &host);
+            let extra = format!("{bus}\n{api_extra}");
+            let config = config_at(&dir, "api", ("0.0.0.0", port), &extra);
+            let api = super::serve_roles(&config, port, Some("api"), None);
             let sfus = spaces
                 .iter()
                 .enumerate()
@@ -138,6 +154,18 @@ impl Cluster {
             .unwrap_or_else(|| panic!("{url} is no SFU node of the cluster"))
     }
 
+    /// The SFU node's own URL for a URL a join handed out: itself, or,
+    /// through an API node's `signal_proxy` (`…/sfu/{node}`), the URL that
+    /// node announces.
+    pub async fn own_url(&self, url: &str) -> String {
+        let Some((_, id)) = url.split_once("/sfu/") else {
+            return url.to_owned();
+        };
+        let registry = self.registry().await;
+        let node = registry.into_iter().find(|n| n.id == id);
+        node.map_or_else(|| url.to_owned(), |n| n.url)
+    }
+
     /// Joins `cid` until the API places the participant by `ok`; the node.
     pub async fn placed_within(
         &self,
@@ -147,7 +175,7 @@ impl Cluster {
     ) -> usize {
         let deadline = Instant::now() + within;
         loop {
-            let url = self.join("probe", cid).await.url;
+            let url = self.own_url(&self.join("probe", cid).await.url).await;
             if let Some(node) = self.sfus.iter().position(|(u, _)| *u == url) {
                 if ok(node) {
                     return node;

@@ -225,7 +225,8 @@ pub fn serve_in(
             Stdio::from(std::fs::File::create(path).unwrap())
         }
         None => {
-            cmd.env("RUST_LOG", "warn");
+            let level = std::env::var("ONAIR_TEST_LOG").unwrap_or_else(|_| "warn".into());
+            cmd.env("RUST_LOG", level);
             Stdio::inherit()
         }
     };

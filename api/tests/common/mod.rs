@@ -140,6 +140,7 @@ impl App {
             keys: Arc::new(KeySet::new([key()])),
             config: Arc::new(ApiConfig {
                 signal_url: "ws://127.0.0.1:7880".into(),
+                signal_proxy: false,
                 ice_servers: vec![IceServer {
                     urls: vec!["stun:127.0.0.1:3478".into()],
                     username: None,

@@ -14,6 +14,11 @@
 //   everyone to reconnect, and both pages move to the other node at once
 //   (no dead node to notice). Prints how long after the drain_timeout.
 //   A third page joining at the SIGTERM lands on the other node.
+// - proxied: the API node pipes the signalling (`signal_proxy`), so each
+//   page was handed the API's URL; the call spans both nodes (one page
+//   each). One node is killed: its page's Room reconnects to the very URL
+//   it was given, and the API sends it to the live node. Prints how long
+//   after the kill the two see each other again.
 import { openPage, until, check, uniqueId } from "./lib.mjs";
 
 /** Alice's and Bob's pages in call `cid`, joined one after the other. */
@@ -66,6 +71,26 @@ export async function spanning(browser, cluster) {
     const names = await alice.evaluate((c) => window.client.call(c).state.participants.map((p) => p.identity).sort(), cid);
     check(JSON.stringify(names) === JSON.stringify(["alice", "bob"]), `alice sees ${names}`);
     console.log(`  across two nodes: each sees the other's video ${seen} ms and hears the other ${Date.now() - started} ms after both joined`);
+  } finally {
+    for (const page of pages) await page.context().close();
+  }
+}
+
+export async function proxied(browser, cluster) {
+  const cid = `default:${uniqueId("proxied")}`;
+  const pages = [];
+  try {
+    const [alice, bob] = await join(browser, cluster, cid, pages);
+    const urls = [await nodeOf(alice, cid), await nodeOf(bob, cid)];
+    check(urls.every((u) => u.includes("/sfu/sfu-")), `both signal through the API: ${urls}`);
+    check(urls[0] !== urls[1], "one participant per node");
+    await eachSees(alice, bob, cid, " before");
+    const killed = Date.now();
+    await cluster.sfus[0].kill();
+    await eachSees(alice, bob, cid, " after the kill");
+    const back = Date.now() - killed;
+    console.log(`  through the API: seeing each other again ${back} ms after one of their nodes' SIGKILL`);
+    check(back < 8000, `seeing each other again ${back} ms after the SIGKILL`);
   } finally {
     for (const page of pages) await page.context().close();
   }

@@ -9,15 +9,16 @@ import { launch, redact } from "./lib.mjs";
 import { ringAccept, ringReject } from "./ringing.mjs";
 import { livestream } from "./livestream.mjs";
 import { socketDrop } from "./socket.mjs";
-import { drain, DRAIN_TIMEOUT_MS, failover, spanning } from "./failover.mjs";
+import { drain, DRAIN_TIMEOUT_MS, failover, proxied, spanning } from "./failover.mjs";
 import { fanout } from "./fanout.mjs";
 
-const scenarios = { ringAccept, ringReject, livestream, socketDrop, failover, drain, spanning, fanout };
+const scenarios = { ringAccept, ringReject, livestream, socketDrop, failover, drain, spanning, proxied, fanout };
 /** Scenarios that need a cluster rather than one `onair dev`: its SFU nodes and their config. */
 const onCluster = {
   failover: { sfuExtra: "" },
   drain: { sfuExtra: `drain_timeout = "${DRAIN_TIMEOUT_MS / 1000}s"` },
   spanning: { sfuExtra: "sfu_capacity = 1" },
+  proxied: { sfuExtra: "sfu_capacity = 1", apiExtra: "signal_proxy = true" },
   fanout: { sfuCount: 3, sfuExtra: "sfu_capacity = 1" },
 };
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(scenarios);

@@ -72,10 +72,11 @@ function start(bin, args, env = {}) {
 }
 
 /**
- * Starts the cluster (`sfuExtra`: more config for each SFU node); resolves
+ * Starts the cluster (`sfuExtra`: more config for each SFU node, `apiExtra`
+ * for the API node); resolves
  * with `{url, sfus: [{url, kill, term}], userToken, log, stop}`.
  */
-export async function startCluster({ sfuCount = 2, sfuExtra = "" } = {}) {
+export async function startCluster({ sfuCount = 2, sfuExtra = "", apiExtra = "" } = {}) {
   const bin = onairBin();
   const dir = mkdtempSync(path.join(tmpdir(), "onair-cluster-"));
   const net = network(sfuCount);
@@ -109,7 +110,8 @@ export async function startCluster({ sfuCount = 2, sfuExtra = "" } = {}) {
       try { return (await fetch(`http://${host}:${port}/healthz`)).ok; } catch { return false; }
     });
     apiPort = await freePort();
-    apiConfig = config("api", "127.0.0.1", apiPort, "");
+    // `apiExtra` (signal_proxy): clients signal through the API node's own address.
+    apiConfig = config("api", "127.0.0.1", apiPort, apiExtra && `signal_url = "ws://127.0.0.1:${apiPort}"\n${apiExtra}`);
     await until("redis", 10_000, async () => {
       try { execFileSync("redis-cli", ["-p", String(redisPort), "ping"], { stdio: "ignore" }); return true; } catch { return false; }
     });
