@@ -24,6 +24,8 @@ use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::{self as tws, client::IntoClientRequest};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use onair_bus::SfuNode;
+
 use crate::domain::placement::choose;
 use crate::state::AppState;
 
@@ -43,6 +45,8 @@ type Upstream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 struct Proxy {
     state: AppState,
     sockets: Arc<Semaphore>,
+    /// Asks SFU nodes' `validate` (one pool for all requests).
+    http: reqwest::Client,
 }
 
 /// `…/sfu/{node}/rtc`, `/rtc/v1` and their `validate`.
@@ -50,6 +54,7 @@ pub fn router(state: AppState) -> Router {
     let proxy = Arc::new(Proxy {
         state,
         sockets: Arc::new(Semaphore::new(MAX_SOCKETS)),
+        http: reqwest::Client::new(),
     });
     Router::new()
         .route("/sfu/{node}/rtc", get(socket))
@@ -87,26 +92,14 @@ fn call_of(state: &AppState, params: &HashMap<String, String>) -> Result<String,
     }
 }
 
-/// The SFU node to try next, its id and URL: `wanted` while it is
-/// announced, not draining and not tried, else the one placement chooses
-/// among those not tried.
-async fn next_node(
-    state: &AppState,
-    cid: &str,
-    wanted: &str,
-    tried: &[String],
-) -> Option<(String, String)> {
-    let nodes = state.bus.sfu_nodes().await.ok()?;
-    let open: Vec<_> = nodes
-        .into_iter()
-        .filter(|n| !tried.contains(&n.id))
-        .collect();
-    // The client's own node while it lives, full or not: it was placed there.
-    let node = match open.iter().find(|n| n.id == wanted && !n.draining) {
-        Some(node) => node,
-        None => choose(&open, cid, None)?,
-    };
-    Some((node.id.clone(), node.url.clone()))
+/// The SFU node of `nodes` to try: `wanted` while it is announced and
+/// not draining (full or not: the client was placed there), else the one
+/// placement chooses.
+fn next_node<'a>(nodes: &'a [SfuNode], cid: &str, wanted: &str) -> Option<&'a SfuNode> {
+    match nodes.iter().find(|n| n.id == wanted && !n.draining) {
+        Some(node) => Some(node),
+        None => choose(nodes, cid, None),
+    }
 }
 
 /// What the rest of the request's path and its query are on the SFU node:
@@ -137,11 +130,14 @@ async fn socket(
             "busy: too many connections",
         );
     };
-    let (tail, mut tried) = (tail(&uri, &node), Vec::new());
-    while tried.len() < MAX_TRIES {
-        let Some((id, url)) = next_node(&proxy.state, &cid, &node, &tried).await else {
+    let tail = tail(&uri, &node);
+    // Read once; a node that did not take the socket is left out of it.
+    let mut nodes = proxy.state.bus.sfu_nodes().await.unwrap_or_default();
+    for _ in 0..MAX_TRIES {
+        let Some(next) = next_node(&nodes, &cid, &node) else {
             break;
         };
+        let (id, url) = (next.id.clone(), next.url.clone());
         match connect(&format!("{url}{}", tail)).await {
             Ok(upstream) => {
                 tracing::debug!(call_cid = %cid, sfu = %url, "signal piped");
@@ -160,7 +156,7 @@ async fn socket(
             }
             Err(why) => {
                 tracing::info!(call_cid = %cid, sfu = %url, error = %why, "SFU node did not take the socket; trying another");
-                tried.push(id);
+                nodes.retain(|n| n.id != id);
             }
         }
     }
@@ -248,11 +244,12 @@ async fn validate(
         Ok(cid) => cid,
         Err(why) => return refuse(StatusCode::UNAUTHORIZED, &why),
     };
-    let Some((_, url)) = next_node(&proxy.state, &cid, &node, &[]).await else {
+    let nodes = proxy.state.bus.sfu_nodes().await.unwrap_or_default();
+    let Some(next) = next_node(&nodes, &cid, &node) else {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable: no SFU node");
     };
-    let http = url.replacen("ws", "http", 1);
-    let asked = reqwest::Client::new()
+    let http = next.url.replacen("ws", "http", 1);
+    let asked = (proxy.http)
         .get(format!("{http}{}", tail(&uri, &node)))
         .timeout(CONNECT_TIMEOUT)
         .send()
@@ -273,6 +270,32 @@ async fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_goes_back_to_its_node_while_that_one_lives() {
+        let node = |id: &str, participants, capacity| SfuNode {
+            id: id.into(),
+            participants,
+            capacity,
+            ..Default::default()
+        };
+        let mut nodes = vec![node("a", 5, Some(5)), node("b", 1, None)];
+        let id = |n: Option<&SfuNode>| n.map(|n| n.id.clone());
+        assert_eq!(
+            id(next_node(&nodes, "default:c", "a")),
+            Some("a".into()),
+            "full but its own"
+        );
+        assert_eq!(id(next_node(&nodes, "default:c", "gone")), Some("b".into()));
+        nodes[0].draining = true;
+        assert_eq!(
+            id(next_node(&nodes, "default:c", "a")),
+            Some("b".into()),
+            "draining"
+        );
+        nodes.retain(|n| n.id != "b");
+        assert_eq!(id(next_node(&nodes, "default:c", "a")), None, "none left");
+    }
 
     #[test]
     fn the_node_is_cut_from_the_path_and_the_query_kept() {
