@@ -21,7 +21,9 @@
 //! packets per CPU-second over the pinned relay's, for tools.
 //!
 //! `cargo bench --bench sfu_forward` (or `make bench`). Tune the light part
-//! with `BENCH_SUBSCRIBERS` (default 10) and `BENCH_SECONDS` (default 10).
+//! with `BENCH_SUBSCRIBERS` (default 10) and `BENCH_SECONDS` (default 10);
+//! `BENCH_PARTS=light,audio,video,janus` (the default: all) picks parts,
+//! for A/B runs of one of them.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -55,6 +57,11 @@ fn env_or(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// Whether part `name` runs (`BENCH_PARTS`).
+fn part(name: &str) -> bool {
+    std::env::var("BENCH_PARTS").map_or(true, |parts| parts.split(',').any(|p| p.trim() == name))
 }
 
 /// Keeps thread `tid` (0: the calling one) on one core.
@@ -120,6 +127,9 @@ const VIDEO_STEPS: (&[(usize, usize)], Duration) = (
 
 /// The same ramps on Janus, if it runs here: (audio, video).
 async fn janus_ramps(dir: &Path) -> (Option<saturation::Reading>, Option<saturation::Reading>) {
+    if !part("janus") {
+        return (None, None);
+    }
     let Some(janus) = janus::Janus::start(SFU_CORE).await else {
         return (None, None);
     };
@@ -206,14 +216,10 @@ async fn main() {
     media_files(dir.path());
     let key = ApiKey::new("APIbench", "bench-secret-bench-secret");
     let (sfu, url) = start_sfu(&key, Arc::new(LocalBus::new())).await;
-    light(
-        &sfu,
-        &url,
-        &key,
-        dir.path(),
-        env_or("BENCH_SUBSCRIBERS", 10) as usize,
-    )
-    .await;
+    if part("light") {
+        let subscribers = env_or("BENCH_SUBSCRIBERS", 10) as usize;
+        light(&sfu, &url, &key, dir.path(), subscribers).await;
+    }
 
     // Saturation: the media threads on one core, all else on the other.
     let threads = sfu.forward_stats().await.unwrap().thread_ids;
@@ -224,10 +230,16 @@ async fn main() {
     let room =
         |what| saturation::Load::new((&sfu, &threads), (url.as_str(), &key, dir.path()), what);
     println!("saturation: the SFU's {} media threads on core {SFU_CORE}, the load on core {LOAD_CORE}; subscribers only count", threads.len());
-    println!(" audio-only room (Opus, 50 packets/s per publisher, every subscriber receives every publisher):");
-    let audio = saturation::ramp(room(Publish::Audio), AUDIO_STEPS).await;
-    println!(" video livestream (VP8 simulcast, the top layer to every subscriber):");
-    let video = saturation::ramp(room(Publish::Video), VIDEO_STEPS).await;
+    let mut audio = None;
+    if part("audio") {
+        println!(" audio-only room (Opus, 50 packets/s per publisher, every subscriber receives every publisher):");
+        audio = saturation::ramp(room(Publish::Audio), AUDIO_STEPS).await;
+    }
+    let mut video = None;
+    if part("video") {
+        println!(" video livestream (VP8 simulcast, the top layer to every subscriber):");
+        video = saturation::ramp(room(Publish::Video), VIDEO_STEPS).await;
+    }
     let janus = janus_ramps(dir.path()).await;
     let relay_per_core = relay::pinned_relay(4, 100, SFU_CORE, LOAD_CORE);
     println!(" plain UDP relay on core {SFU_CORE} (recv → sendmmsg to 100 sockets, no crypto): {relay_per_core:.0} packets per CPU-second");

@@ -173,13 +173,13 @@ impl Fanout<'_> {
             tracing::warn!(sub = %down.sub, "subscriber panicked on write");
             return None;
         };
-        // Polled once its writes of this round are done (`Worker::poll_written`):
-        // every poll walks the whole peer, whatever it has to send.
+        // Sent once the datagram's writes are done (`Worker::poll_written`).
         if !sub.written {
             sub.written = true;
             self.written.push(sub_id);
         }
         if written {
+            sub.owed = sub.owed.saturating_add(1);
             *self.forwarded += 1;
             self.counts.packets += 1;
             self.counts.bytes += inbound.packet.payload.len() as u64;

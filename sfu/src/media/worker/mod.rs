@@ -57,7 +57,7 @@ mod tracks;
 mod ufrags;
 
 pub use negotiation::NegotiationError;
-use peer::{poll_peer, Peer, PeerId, Role};
+use peer::{is_rtp, poll_peer, Peer, PeerId, Role};
 pub use runtime::run;
 
 /// Why a participant's media was dropped (its session hears it in
@@ -97,6 +97,9 @@ const PLI_INTERVAL: Duration = Duration::from_millis(500);
 const LAYER_STALE: Duration = Duration::from_secs(2);
 /// How often connection timeouts and speakers are checked.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(100);
+/// Runs of one subscriber's timer in one `Worker::poll_written` at most,
+/// so a long backlog cannot hold the others up.
+const MAX_RUNS: u32 = 64;
 
 /// A track being published, with everyone receiving it.
 struct PubTrack {
@@ -210,6 +213,8 @@ pub struct Worker {
     due: Vec<PeerId>,
     /// Subscribers written to and not polled since.
     written: Vec<PeerId>,
+    /// Counts [`Worker::handle_timeout`] calls (`Peer::settled_in`).
+    round: u64,
     last_housekeeping: Instant,
 }
 
@@ -242,6 +247,7 @@ impl Worker {
             published: metrics::Published::new(index),
             due: Vec::new(),
             written: Vec::new(),
+            round: 1,
             last_housekeeping: now,
         }
     }
@@ -254,18 +260,61 @@ impl Worker {
         self.out.pop_front()
     }
 
-    /// Polls the subscribers packets were written to: once each however
-    /// many packets it got, so datagrams handled in a row share the cost.
+    /// Sends what was written to subscribers. str0m sends a written
+    /// packet only from its timer, one per run when it paces (with
+    /// bandwidth estimation): so a subscriber's timer runs right away, once
+    /// per packet it is owed, rather than at the next round of timers.
+    /// Polling first would only learn that the timer is due. A run that
+    /// sends nothing means str0m holds the rest back (a probe sets the
+    /// pace): that waits for its timer.
     fn poll_written(&mut self) {
+        let now = self.now;
+        let round = self.round;
         let mut written = std::mem::take(&mut self.written);
         for id in written.drain(..) {
-            if let Some(peer) = self.peers.get_mut(&id) {
-                peer.written = false;
+            let Some(peer) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            peer.written = false;
+            if peer.owed == 0 {
+                self.drain(id); // no send stream took it
+                continue;
             }
-            self.drain(id);
+            for _ in 0..MAX_RUNS {
+                match self.run_timer(id, now) {
+                    Some((sent, 0)) if sent > 0 => {
+                        if let Some(peer) = self.peers.get_mut(&id) {
+                            peer.settled_in = round;
+                        }
+                        break;
+                    }
+                    Some((sent, _)) if sent > 0 => {}
+                    _ => break,
+                }
+            }
         }
         self.written = written;
         self.process_events();
+    }
+
+    /// Runs peer `id`'s timer at `now` and drains what it has to say.
+    /// Returns the RTP packets it sent and those it still owes; none once
+    /// the peer is gone.
+    fn run_timer(&mut self, id: PeerId, now: Instant) -> Option<(u32, u32)> {
+        let peer = self.peers.get_mut(&id)?;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            peer.rtc.handle_input(Input::Timeout(now))
+        }));
+        if result.is_err() {
+            self.fail(id.0, PeerFailure::PanickedOnTimeout);
+            return None;
+        }
+        let before = self.out.len();
+        self.drain(id);
+        let sent = self.out.range(before..).filter(|o| is_rtp(o)).count() as u32;
+        let peer = self.peers.get_mut(&id)?;
+        peer.owed = peer.owed.saturating_sub(sent);
+        Some((sent, peer.owed))
     }
 
     /// When [`Worker::handle_timeout`] is next due.
@@ -290,15 +339,16 @@ impl Worker {
 
     /// Carries out one command from a room or a session.
     pub fn handle_command(&mut self, now: Instant, cmd: Command) {
-        self.now = now;
+        self.now = self.now.max(now);
         self.command(cmd);
     }
 
     /// Runs the peers' timers and the worker's own rounds due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.now = now;
+        self.now = self.now.max(now);
         self.handle_timeouts();
         self.housekeeping();
+        self.round += 1;
     }
 
     // ---------------------------------------------------------------- packets
@@ -306,7 +356,10 @@ impl Worker {
     /// Hands a datagram read at `now` to its peer: the one its address is
     /// known for, else the one its STUN ufrag names.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, packet: &[u8]) {
-        self.now = now;
+        // A datagram's read time can be older than the last timer run, and
+        // str0m ignores a timer that goes back: the datagram keeps its own
+        // time, the timers its writes start (`poll_written`) do not.
+        self.now = self.now.max(now);
         let id = match self.by_addr.get(&source) {
             Some(id) => *id,
             None => {
@@ -361,25 +414,19 @@ impl Worker {
     /// Feeds due timers to their peers.
     fn handle_timeouts(&mut self) {
         let now = self.now;
+        let round = self.round;
         let mut due = std::mem::take(&mut self.due);
+        // str0m asks for a run after each packet it paces: for a subscriber
+        // `poll_written` settled this round, that run waits a round, where
+        // the next packets' runs often do it.
         due.extend(
             self.peers
                 .iter()
-                .filter(|(_, p)| p.next_timeout <= now)
+                .filter(|(_, p)| p.next_timeout <= now && p.settled_in != round)
                 .map(|(id, _)| *id),
         );
         for id in due.drain(..) {
-            let Some(peer) = self.peers.get_mut(&id) else {
-                continue;
-            };
-            let result = catch_unwind(AssertUnwindSafe(|| {
-                peer.rtc.handle_input(Input::Timeout(now))
-            }));
-            if result.is_err() {
-                self.fail(id.0, PeerFailure::PanickedOnTimeout);
-                continue;
-            }
-            self.drain(id);
+            self.run_timer(id, now);
         }
         self.due = due;
         self.process_events();

@@ -136,6 +136,8 @@ impl Worker {
                 connected: false,
                 ice_down: false,
                 written: false,
+                owed: 0,
+                settled_in: 0,
                 #[cfg(test)]
                 panics: false,
                 bwe_targets: (0, 0),

@@ -44,6 +44,11 @@ pub(super) struct Peer {
     pub(super) ice_down: bool,
     /// Written to since it was last polled (it is in `Worker::written`).
     pub(super) written: bool,
+    /// Packets written to it that str0m has not sent yet.
+    pub(super) owed: u32,
+    /// The worker's round in which `Worker::poll_written` sent all it
+    /// owed: the timer str0m then asks for at once can wait a round.
+    pub(super) settled_in: u64,
     /// Tests: its next poll panics, as str0m might.
     #[cfg(test)]
     pub(super) panics: bool,
@@ -83,4 +88,15 @@ pub(super) fn poll_peer(
         }
     }))
     .unwrap_or(Err(PeerFailure::Panicked))
+}
+
+/// Whether `out` sends an RTP packet: RTP and RTCP start at 128, and
+/// RTCP's packet types sit where RTP's payload types 64–95 would (RFC
+/// 5761); STUN and DTLS start lower.
+pub(super) fn is_rtp(out: &Output) -> bool {
+    let Output::Transmit(t) = out else {
+        return false;
+    };
+    matches!(&t.contents[..], [first, second, ..]
+        if (128..192).contains(first) && !(64..96).contains(&(second & 0x7f)))
 }

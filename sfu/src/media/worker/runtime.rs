@@ -17,10 +17,6 @@ use crate::media::{Command, ForwardStats, Notice, Pid, TrackSink};
 
 /// The longest the thread sleeps, so a late command is never stranded.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
-/// Datagrams handled before what they caused is sent: the subscribers they
-/// were forwarded to are polled once for all of them, and their packets go
-/// out in a few `sendmmsg` calls. More would add delay.
-const BATCH: usize = 16;
 
 /// Runs worker `index` until every command sender is gone: datagrams come
 /// from `inbox` (filled by the receive thread), replies go out on `socket`.
@@ -49,7 +45,7 @@ pub fn run(
         socket,
         sessions: HashMap::new(),
         sending: SendBatch::new(),
-        handled: Vec::with_capacity(BATCH),
+        handled: Vec::new(),
         reported: 0,
         delay_us: new_histogram(),
     };
@@ -102,8 +98,10 @@ impl Thread {
         }
     }
 
-    /// Hands the worker what waits in `inbox`, sending what it caused every
-    /// [`BATCH`] datagrams and at the end; returns how many waited.
+    /// Hands the worker what waits in `inbox`; returns how many waited.
+    /// Each datagram's copies leave (in one `sendmmsg` or a few) before the
+    /// next is read: str0m sends a subscriber one packet per run of its
+    /// timer, so handling several first would save no work, only delay.
     fn datagrams(&mut self, inbox: &Inbox) -> usize {
         let queued = inbox.queue.len();
         while let Some(datagram) = inbox.queue.pop() {
@@ -114,11 +112,8 @@ impl Thread {
             let forwarded = self.worker.forwarded() - before;
             self.handled.push((datagram.at, forwarded));
             inbox.recycle(datagram.buf);
-            if self.handled.len() == BATCH {
-                self.flush();
-            }
+            self.flush();
         }
-        self.flush();
         queued
     }
 

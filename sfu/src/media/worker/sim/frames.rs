@@ -6,7 +6,7 @@ use super::*;
 
 /// The size of a video frame on each simulcast layer: 72, 288 and 960
 /// kbit/s at 30 frames a second (the top layer's frames take 4 packets).
-const LAYER_BYTES: [usize; 3] = [300, 1200, 4000];
+pub(super) const LAYER_BYTES: [usize; 3] = [300, 1200, 4000];
 
 /// What [`Sim::send_frame`] writes in an audio frame's layer byte.
 const AUDIO: u8 = 0xAA;

@@ -24,6 +24,7 @@ use crate::media::{
 };
 
 mod frames;
+mod single_tests;
 mod tests;
 
 pub(super) use frames::three_layers;
