@@ -100,3 +100,33 @@ pub(super) fn is_rtp(out: &Output) -> bool {
     matches!(&t.contents[..], [first, second, ..]
         if (128..192).contains(first) && !(64..96).contains(&(second & 0x7f)))
 }
+
+#[cfg(test)]
+mod tests {
+    use str0m::net::{Protocol, Transmit};
+
+    use super::*;
+
+    fn sent(first_bytes: &[u8]) -> Output {
+        let addr = "127.0.0.1:5000".parse().expect("an address");
+        Output::Transmit(Transmit {
+            proto: Protocol::Udp,
+            source: addr,
+            destination: addr,
+            contents: first_bytes.to_vec().into(),
+        })
+    }
+
+    #[test]
+    fn rtp_is_told_from_rtcp_stun_and_dtls() {
+        assert!(is_rtp(&sent(&[0x80, 96])), "VP8");
+        assert!(is_rtp(&sent(&[0x80, 0x80 | 111])), "Opus with the marker");
+        assert!(is_rtp(&sent(&[0x90, 97])), "RTX with an extension");
+        assert!(!is_rtp(&sent(&[0x80, 200])), "a sender report");
+        assert!(!is_rtp(&sent(&[0x81, 205])), "a NACK");
+        assert!(!is_rtp(&sent(&[0x8f, 206])), "a PLI or TWCC");
+        assert!(!is_rtp(&sent(&[0x00, 0x01])), "STUN");
+        assert!(!is_rtp(&sent(&[22, 0xfe])), "DTLS");
+        assert!(!is_rtp(&sent(&[])), "empty");
+    }
+}
