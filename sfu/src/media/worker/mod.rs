@@ -264,9 +264,11 @@ impl Worker {
     /// packet only from its timer, one per run when it paces (with
     /// bandwidth estimation): so a subscriber's timer runs right away, once
     /// per packet it is owed, rather than at the next round of timers.
-    /// Polling first would only learn that the timer is due. A run that
-    /// sends nothing means str0m holds the rest back (a probe sets the
-    /// pace): that waits for its timer.
+    /// Polling first would only learn that the timer is due (str0m asks
+    /// for a drain after each change, but a write only queues the packet,
+    /// unstamped, and says nothing: the run and its drain see all of it).
+    /// A run that sends nothing means str0m holds the rest back (a probe
+    /// sets the pace): that waits for its timer.
     fn poll_written(&mut self) {
         let now = self.now;
         let round = self.round;
