@@ -267,8 +267,9 @@ impl Worker {
     /// Polling first would only learn that the timer is due (str0m asks
     /// for a drain after each change, but a write only queues the packet,
     /// unstamped, and says nothing: the run and its drain see all of it).
-    /// A run that sends nothing means str0m holds the rest back (a probe
-    /// sets the pace): that waits for its timer.
+    /// Each run but the last is polled only up to the packet it sends; the
+    /// last is drained. A run that sends nothing means str0m holds the
+    /// rest back (a probe sets the pace): that waits for its timer.
     fn poll_written(&mut self) {
         let now = self.now;
         let round = self.round;
@@ -282,27 +283,38 @@ impl Worker {
                 self.drain(id); // no send stream took it
                 continue;
             }
+            let mut drained = false;
             for _ in 0..MAX_RUNS {
-                match self.run_timer(id, now) {
-                    Some((sent, 0)) if sent > 0 => {
-                        if let Some(peer) = self.peers.get_mut(&id) {
-                            peer.settled_in = round;
-                        }
-                        break;
-                    }
-                    Some((sent, _)) if sent > 0 => {}
-                    _ => break,
+                let more = self.peers.get(&id).is_some_and(|p| p.owed > 1);
+                let Some((sent, owed, done)) = self.run_timer(id, now, more) else {
+                    drained = true; // gone
+                    break;
+                };
+                drained = done;
+                if sent == 0 {
+                    break;
                 }
+                if owed == 0 {
+                    if let Some(peer) = self.peers.get_mut(&id) {
+                        peer.settled_in = round;
+                    }
+                    break;
+                }
+            }
+            if !drained {
+                self.drain(id);
             }
         }
         self.written = written;
         self.process_events();
     }
 
-    /// Runs peer `id`'s timer at `now` and drains what it has to say.
-    /// Returns the RTP packets it sent and those it still owes; none once
-    /// the peer is gone.
-    fn run_timer(&mut self, id: PeerId, now: Instant) -> Option<(u32, u32)> {
+    /// Runs peer `id`'s timer at `now`, then polls it until it waits, or
+    /// with `at_rtp` only up to the RTP packet the run sends (the next run
+    /// goes on from there, as str0m allows inside a drain). Returns the
+    /// RTP packets sent, those still owed, and whether it was drained;
+    /// none once the peer is gone.
+    fn run_timer(&mut self, id: PeerId, now: Instant, at_rtp: bool) -> Option<(u32, u32, bool)> {
         let peer = self.peers.get_mut(&id)?;
         let result = catch_unwind(AssertUnwindSafe(|| {
             peer.rtc.handle_input(Input::Timeout(now))
@@ -312,11 +324,18 @@ impl Worker {
             return None;
         }
         let before = self.out.len();
-        self.drain(id);
+        let polled = poll_peer(id, peer, at_rtp, &mut self.out, &mut self.events);
+        let stopped = match polled {
+            Ok(stopped) => stopped,
+            Err(e) => {
+                self.fail(id.0, e);
+                return None;
+            }
+        };
         let sent = self.out.range(before..).filter(|o| is_rtp(o)).count() as u32;
         let peer = self.peers.get_mut(&id)?;
         peer.owed = peer.owed.saturating_sub(sent);
-        Some((sent, peer.owed))
+        Some((sent, peer.owed, !stopped))
     }
 
     /// When [`Worker::handle_timeout`] is next due.
@@ -408,7 +427,7 @@ impl Worker {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
-        if let Err(e) = poll_peer(id, peer, &mut self.out, &mut self.events) {
+        if let Err(e) = poll_peer(id, peer, false, &mut self.out, &mut self.events) {
             self.fail(id.0, e);
         }
     }
@@ -428,7 +447,7 @@ impl Worker {
                 .map(|(id, _)| *id),
         );
         for id in due.drain(..) {
-            self.run_timer(id, now);
+            self.run_timer(id, now, false);
         }
         self.due = due;
         self.process_events();

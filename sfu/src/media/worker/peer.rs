@@ -64,14 +64,16 @@ pub(super) struct Peer {
     pub(super) nacks: HashMap<(Mid, Option<Rid>, bool), u64>,
 }
 
-/// Polls `peer` until it waits: transmits are queued in `out`, events in
-/// `events`. A panic inside str0m is an error.
+/// Polls `peer` until it waits, or with `at_rtp` until it sends an RTP
+/// packet (true then: it is not drained yet): transmits are queued in
+/// `out`, events in `events`. A panic inside str0m is an error.
 pub(super) fn poll_peer(
     id: PeerId,
     peer: &mut Peer,
+    at_rtp: bool,
     out: &mut VecDeque<Output>,
     events: &mut Vec<(PeerId, Event)>,
-) -> Result<(), PeerFailure> {
+) -> Result<bool, PeerFailure> {
     catch_unwind(AssertUnwindSafe(|| loop {
         #[cfg(test)]
         if peer.panics {
@@ -80,9 +82,14 @@ pub(super) fn poll_peer(
         match peer.rtc.poll_output() {
             Ok(str0m::Output::Timeout(t)) => {
                 peer.next_timeout = t;
-                return Ok(());
+                return Ok(false);
             }
-            Ok(str0m::Output::Transmit(t)) => out.push_back(Output::Transmit(t)),
+            Ok(str0m::Output::Transmit(t)) => {
+                out.push_back(Output::Transmit(t));
+                if at_rtp && out.back().is_some_and(is_rtp) {
+                    return Ok(true);
+                }
+            }
             Ok(str0m::Output::Event(e)) => events.push((id, e)),
             Err(e) => return Err(PeerFailure::Rtc(e)),
         }

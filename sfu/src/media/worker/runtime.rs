@@ -17,6 +17,10 @@ use crate::media::{Command, ForwardStats, Notice, Pid, TrackSink};
 
 /// The longest the thread sleeps, so a late command is never stranded.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
+/// Datagrams handled before what they caused is sent: a subscriber owed
+/// several packets is drained once, after the last (a burst, such as a
+/// keyframe, costs less and ends sooner). More would hold the first back.
+const BATCH: usize = 16;
 
 /// Runs worker `index` until every command sender is gone: datagrams come
 /// from `inbox` (filled by the receive thread), replies go out on `socket`.
@@ -98,10 +102,8 @@ impl Thread {
         }
     }
 
-    /// Hands the worker what waits in `inbox`; returns how many waited.
-    /// Each datagram's copies leave (in one `sendmmsg` or a few) before the
-    /// next is read: str0m sends a subscriber one packet per run of its
-    /// timer, so handling several first would save no work, only delay.
+    /// Hands the worker what waits in `inbox`, sending what it caused every
+    /// [`BATCH`] datagrams and at the end; returns how many waited.
     fn datagrams(&mut self, inbox: &Inbox) -> usize {
         let queued = inbox.queue.len();
         while let Some(datagram) = inbox.queue.pop() {
@@ -112,8 +114,11 @@ impl Thread {
             let forwarded = self.worker.forwarded() - before;
             self.handled.push((datagram.at, forwarded));
             inbox.recycle(datagram.buf);
-            self.flush();
+            if self.handled.len() == BATCH {
+                self.flush();
+            }
         }
+        self.flush();
         queued
     }
 
