@@ -283,14 +283,14 @@ impl Worker {
                 self.drain(id); // no send stream took it
                 continue;
             }
+            let mut owed = peer.owed;
             let mut drained = false;
             for _ in 0..MAX_RUNS {
-                let more = self.peers.get(&id).is_some_and(|p| p.owed > 1);
-                let Some((sent, owed, done)) = self.run_timer(id, now, more) else {
+                let Some((sent, left, done)) = self.run_timer(id, now, owed > 1) else {
                     drained = true; // gone
                     break;
                 };
-                drained = done;
+                (owed, drained) = (left, done);
                 if sent == 0 {
                     break;
                 }

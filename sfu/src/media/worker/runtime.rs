@@ -49,7 +49,7 @@ pub fn run(
         socket,
         sessions: HashMap::new(),
         sending: SendBatch::new(),
-        handled: Vec::new(),
+        handled: Vec::with_capacity(BATCH),
         reported: 0,
         delay_us: new_histogram(),
     };
