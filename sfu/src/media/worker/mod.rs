@@ -333,8 +333,6 @@ impl Worker {
             }
         };
         let sent = self.out.range(before..).filter(|o| is_rtp(o)).count() as u32;
-        let peer = self.peers.get_mut(&id)?;
-        peer.owed = peer.owed.saturating_sub(sent);
         Some((sent, peer.owed, !stopped))
     }
 

@@ -44,7 +44,8 @@ pub(super) struct Peer {
     pub(super) ice_down: bool,
     /// Written to since it was last polled (it is in `Worker::written`).
     pub(super) written: bool,
-    /// Packets written to it that str0m has not sent yet.
+    /// Packets written to it that str0m has not sent yet: each RTP packet
+    /// any poll sends pays one off (a received datagram's poll sends too).
     pub(super) owed: u32,
     /// The worker's round in which `Worker::poll_written` sent all it
     /// owed: the timer str0m then asks for at once can wait a round.
@@ -86,8 +87,11 @@ pub(super) fn poll_peer(
             }
             Ok(str0m::Output::Transmit(t)) => {
                 out.push_back(Output::Transmit(t));
-                if at_rtp && out.back().is_some_and(is_rtp) {
-                    return Ok(true);
+                if out.back().is_some_and(is_rtp) {
+                    peer.owed = peer.owed.saturating_sub(1);
+                    if at_rtp {
+                        return Ok(true);
+                    }
                 }
             }
             Ok(str0m::Output::Event(e)) => events.push((id, e)),
