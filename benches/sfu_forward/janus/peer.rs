@@ -1,5 +1,6 @@
 //! The bench's str0m peers toward Janus: full ICE (Janus is a full ICE
-//! agent), a publisher that sends the bench's files in real time, and a
+//! agent), a publisher that sends the bench's files in real time (its
+//! video paced as OnAir's publishers pace theirs), and a
 //! subscriber that only counts SRTP datagrams once it is connected, as the
 //! OnAir side's counting subscribers do.
 
@@ -8,13 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use onair_client::pacer::Pacer;
 use onair_client::Frame;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{
     Direction, Frequency, MediaKind, MediaTime, Mid, Rid, Simulcast, SimulcastLayer,
 };
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 
@@ -31,6 +33,8 @@ pub struct Peer {
     rtc: Rtc,
     socket: UdpSocket,
     local: SocketAddr,
+    /// Video leaves at a pace, as from OnAir's publishers (onair-client).
+    pacer: Pacer<Transmit>,
 }
 
 impl Peer {
@@ -46,7 +50,18 @@ impl Peer {
             .enable_vp8(true)
             .build(Instant::now());
         rtc.add_local_candidate(Candidate::host(local, "udp").expect("candidate"));
-        Self { rtc, socket, local }
+        let mut pacer = Pacer::default();
+        let audio = rtc
+            .codec_config()
+            .iter()
+            .filter(|p| p.spec().codec.is_audio());
+        pacer.set_unpaced(&audio.map(|p| *p.pt()).collect::<Vec<u8>>());
+        Self {
+            rtc,
+            socket,
+            local,
+            pacer,
+        }
     }
 
     /// An offer to send one track (`video`: VP8 with these simulcast rids,
@@ -110,7 +125,7 @@ impl Peer {
             let Some(due) = self.drain(&mut up).await else {
                 return;
             };
-            let mut wake = due;
+            let mut wake = self.pacer.timeout().unwrap_or(due).min(due);
             if up {
                 wake = sending.iter().map(|l| l.due).fold(wake, Instant::min);
             }
@@ -137,7 +152,9 @@ impl Peer {
             match self.rtc.poll_output().ok()? {
                 Output::Timeout(t) => return Some(t),
                 Output::Transmit(t) => {
-                    let _ = self.socket.send_to(&t.contents, t.destination).await;
+                    if let Some(t) = self.pacer.push(Instant::now(), t) {
+                        let _ = self.socket.send_to(&t.contents, t.destination).await;
+                    }
                 }
                 Output::Event(Event::Connected) => *up = true,
                 Output::Event(_) => {}
@@ -177,6 +194,9 @@ impl Peer {
             _ = tokio::time::sleep_until(wake.into()) => {}
         }
         let now = Instant::now();
+        while let Some(t) = self.pacer.poll(now) {
+            let _ = self.socket.send_to(&t.contents, t.destination).await;
+        }
         if due <= now {
             let _ = self.rtc.handle_input(Input::Timeout(now));
         }

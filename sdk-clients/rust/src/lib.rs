@@ -10,6 +10,7 @@
 //! - [`bridge`]: a signal-only participant whose media comes straight from
 //!   another peer (WHIP ingest).
 //! - [`files`]: VP8 IVF, H.264 Annex-B and Ogg Opus readers.
+//! - [`pacer`]: lets a publisher's video out at a pace, as browsers do.
 
 #![warn(missing_docs)]
 
@@ -17,6 +18,7 @@ pub mod api;
 pub mod bridge;
 mod client;
 pub mod files;
+pub mod pacer;
 mod signal;
 mod types;
 

@@ -25,10 +25,12 @@ use std::time::{Duration, Instant};
 use livekit_protocol::signal_request::Message as Req;
 use str0m::change::SdpPendingOffer;
 use str0m::media::Mid;
+use str0m::net::Transmit;
 use str0m::Rtc;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::pacer::Pacer;
 use crate::signal::{self, Ws};
 use crate::types::{ClientError, LocalPacket, LocalTrack, MediaEvent, Stats};
 use packets::PacketNames;
@@ -154,6 +156,8 @@ struct Worker {
     counted: Option<Arc<AtomicU64>>,
     /// When each connection's str0m timer is next due (see [`Peer::index`]).
     due: [Instant; 2],
+    /// Frame mode: the publisher's video leaves at a pace, as a browser's.
+    pacer: Pacer<Transmit>,
     /// Number of the last client track id made.
     last_cid: u32,
     /// The clock the files play on: time 0 of every file's loop.

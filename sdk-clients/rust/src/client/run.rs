@@ -1,7 +1,8 @@
 //! The worker's loop. Each turn polls both peer connections until they
 //! wait, then waits for whichever comes first: a signal message, a datagram
 //! on either socket, commands from the handle, or the earliest deadline
-//! (str0m's, the next file frame's, or 200 ms). After handling it, the
+//! (str0m's, the next file frame's, the paced video's, or 200 ms). After
+//! handling it, the
 //! turn lets time pass: str0m's timers, due file frames, the ping.
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
 use super::{Command, Peer, Worker};
 use crate::lock;
+use crate::pacer::Pacer;
 use crate::signal;
 use crate::types::{ClientError, MediaEvent, Stats};
 
@@ -61,11 +63,18 @@ impl Worker {
                 .map_err(|e| ClientError::Media(e.to_string()))
         };
         let locals = [local_addr(&sockets[0])?, local_addr(&sockets[1])?];
+        let publisher = new_rtc(locals[Peer::Publisher.index()], rtp_mode)?;
+        let mut pacer = Pacer::default();
+        let audio = publisher
+            .codec_config()
+            .iter()
+            .filter(|p| p.spec().codec.is_audio());
+        pacer.set_unpaced(&audio.map(|p| *p.pt()).collect::<Vec<u8>>());
         Ok(Self {
             ws,
             sockets,
             locals,
-            publisher: new_rtc(locals[Peer::Publisher.index()], rtp_mode)?,
+            publisher,
             subscriber: new_rtc(locals[Peer::Subscriber.index()], rtp_mode)?,
             stats,
             pending_tracks: HashMap::new(),
@@ -84,6 +93,7 @@ impl Worker {
             media_events,
             counted: None,
             due: [Instant::now(); 2],
+            pacer,
             last_cid: 0,
             epoch: Instant::now(),
         })
@@ -131,8 +141,8 @@ impl Worker {
         self.due[Peer::Publisher.index()] = self.drain(Peer::Publisher).await?;
         self.due[Peer::Subscriber.index()] = self.drain(Peer::Subscriber).await?;
         let mut wake = self.due[0].min(self.due[1]).min(Instant::now() + MAX_WAIT);
-        if let Some(frame_due) = self.next_frame_due() {
-            wake = wake.min(frame_due);
+        for due in [self.next_frame_due(), self.pacer.timeout()] {
+            wake = wake.min(due.unwrap_or(wake));
         }
         Ok(wake)
     }
@@ -259,7 +269,8 @@ impl Worker {
     }
 
     /// The clock work of a turn: str0m's timers that are due, the file
-    /// frames now due, and the ping when it is time. A connection's timer
+    /// frames now due, the paced video now due, and the ping when it is
+    /// time. A connection's timer
     /// runs only when due: a full str0m timeout per received datagram cost
     /// a load test's subscribers more than the datagrams did.
     async fn let_time_pass(&mut self, now: Instant) -> Turn {
@@ -280,6 +291,10 @@ impl Worker {
                     }
                 }
             }
+        }
+        while let Some(t) = self.pacer.poll(now) {
+            let socket = &self.sockets[Peer::Publisher.index()];
+            let _ = socket.send_to(&t.contents, t.destination).await;
         }
         if now.duration_since(self.last_ping) >= self.ping_interval {
             self.last_ping = now;
@@ -323,8 +338,15 @@ impl Worker {
             match output {
                 Output::Timeout(t) => return Ok(t),
                 Output::Transmit(t) => {
-                    let socket = &self.sockets[peer.index()];
-                    let _ = socket.send_to(&t.contents, t.destination).await;
+                    // Packet mode forwards packets at the pace they came.
+                    let t = match peer {
+                        Peer::Publisher if !self.rtp_mode => self.pacer.push(Instant::now(), t),
+                        _ => Some(t),
+                    };
+                    if let Some(t) = t {
+                        let socket = &self.sockets[peer.index()];
+                        let _ = socket.send_to(&t.contents, t.destination).await;
+                    }
                 }
                 Output::Event(e) => self.on_event(peer, e),
             }
