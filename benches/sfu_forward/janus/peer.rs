@@ -50,12 +50,7 @@ impl Peer {
             .enable_vp8(true)
             .build(Instant::now());
         rtc.add_local_candidate(Candidate::host(local, "udp").expect("candidate"));
-        let mut pacer = Pacer::default();
-        let audio = rtc
-            .codec_config()
-            .iter()
-            .filter(|p| p.spec().codec.is_audio());
-        pacer.set_unpaced(&audio.map(|p| *p.pt()).collect::<Vec<u8>>());
+        let pacer = Pacer::for_connection(&rtc);
         Self {
             rtc,
             socket,

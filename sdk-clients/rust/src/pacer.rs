@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use str0m::net::Transmit;
+use str0m::Rtc;
 
 /// Video leaves at this multiple of the rate sent (libwebrtc's default).
 const PACING_FACTOR: f64 = 2.5;
@@ -75,6 +76,17 @@ impl<T> Default for Pacer<T> {
 }
 
 impl<T: Datagram> Pacer<T> {
+    /// A pacer for what `rtc` sends: its audio payload types leave at once.
+    pub fn for_connection(rtc: &Rtc) -> Self {
+        let mut pacer = Self::default();
+        let audio = rtc
+            .codec_config()
+            .iter()
+            .filter(|p| p.spec().codec.is_audio());
+        pacer.unpaced = audio.map(|p| *p.pt()).collect();
+        pacer
+    }
+
     /// Packets with these RTP payload types leave at once (audio's).
     pub fn set_unpaced(&mut self, payload_types: &[u8]) {
         self.unpaced.clear();
@@ -272,6 +284,35 @@ mod tests {
             assert!(pacer.push(now, datagram).is_some(), "{what}");
         }
         assert!(pacer.push(now, rtp(96, 1200)).is_none(), "video is held");
+    }
+
+    #[test]
+    fn a_connections_audio_is_not_held() {
+        let now = Instant::now();
+        let rtc = Rtc::builder()
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .build(now);
+        let pt = |audio: bool| {
+            let mut params = rtc.codec_config().iter();
+            params
+                .find(|p| p.spec().codec.is_audio() == audio)
+                .map(|p| *p.pt())
+        };
+        let (Some(opus), Some(vp8)) = (pt(true), pt(false)) else {
+            panic!("both codecs configured");
+        };
+        let mut pacer = Pacer::for_connection(&rtc);
+        assert!(
+            pacer.push(now, rtp(vp8, 1200)).is_some(),
+            "the first leaves"
+        );
+        assert!(
+            pacer.push(now, rtp(vp8, 1200)).is_none(),
+            "the next video waits"
+        );
+        assert!(pacer.push(now, rtp(opus, 100)).is_some(), "audio does not");
     }
 
     #[test]

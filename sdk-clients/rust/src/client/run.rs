@@ -64,12 +64,7 @@ impl Worker {
         };
         let locals = [local_addr(&sockets[0])?, local_addr(&sockets[1])?];
         let publisher = new_rtc(locals[Peer::Publisher.index()], rtp_mode)?;
-        let mut pacer = Pacer::default();
-        let audio = publisher
-            .codec_config()
-            .iter()
-            .filter(|p| p.spec().codec.is_audio());
-        pacer.set_unpaced(&audio.map(|p| *p.pt()).collect::<Vec<u8>>());
+        let pacer = Pacer::for_connection(&publisher);
         Ok(Self {
             ws,
             sockets,
