@@ -2,8 +2,8 @@
 //! wait, then waits for whichever comes first: a signal message, a datagram
 //! on either socket, commands from the handle, or the earliest deadline
 //! (str0m's, the next file frame's, the paced video's, or 200 ms). After
-//! handling it, the
-//! turn lets time pass: str0m's timers, due file frames, the ping.
+//! handling it, the turn lets time pass: str0m's timers, due file frames,
+//! paced video, the ping.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -265,9 +265,9 @@ impl Worker {
 
     /// The clock work of a turn: str0m's timers that are due, the file
     /// frames now due, the paced video now due, and the ping when it is
-    /// time. A connection's timer
-    /// runs only when due: a full str0m timeout per received datagram cost
-    /// a load test's subscribers more than the datagrams did.
+    /// time. A connection's timer runs only when due: a full str0m timeout
+    /// per received datagram cost a load test's subscribers more than the
+    /// datagrams did.
     async fn let_time_pass(&mut self, now: Instant) -> Turn {
         for peer in [Peer::Publisher, Peer::Subscriber] {
             if self.due[peer.index()] <= now {
