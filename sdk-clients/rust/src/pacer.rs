@@ -42,12 +42,6 @@ impl Datagram for Transmit {
     }
 }
 
-impl Datagram for Vec<u8> {
-    fn bytes(&self) -> &[u8] {
-        self
-    }
-}
-
 /// Holds RTP video packets and lets them out at a pace (see the module).
 pub struct Pacer<T> {
     /// Held packets, when each was pushed and its size, oldest first.
@@ -85,12 +79,6 @@ impl<T: Datagram> Pacer<T> {
             .filter(|p| p.spec().codec.is_audio());
         pacer.unpaced = audio.map(|p| *p.pt()).collect();
         pacer
-    }
-
-    /// Packets with these RTP payload types leave at once (audio's).
-    pub fn set_unpaced(&mut self, payload_types: &[u8]) {
-        self.unpaced.clear();
-        self.unpaced.extend_from_slice(payload_types);
     }
 
     /// Takes datagram `item`, written at `now`: returns it if it leaves at
@@ -190,6 +178,12 @@ impl<T: Datagram> Pacer<T> {
 mod tests {
     use super::*;
 
+    impl Datagram for Vec<u8> {
+        fn bytes(&self) -> &[u8] {
+            self
+        }
+    }
+
     /// An RTP packet of `size` bytes with payload type `pt`.
     fn rtp(pt: u8, size: usize) -> Vec<u8> {
         let mut p = vec![0u8; size];
@@ -269,8 +263,10 @@ mod tests {
 
     #[test]
     fn audio_rtcp_and_handshakes_are_not_held() {
-        let mut pacer = Pacer::default();
-        pacer.set_unpaced(&[111]);
+        let mut pacer = Pacer {
+            unpaced: vec![111],
+            ..Default::default()
+        };
         let now = Instant::now();
         frame(&mut pacer, now, 5);
         assert!(pacer.timeout().is_some());
